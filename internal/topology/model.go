@@ -1,0 +1,74 @@
+package topology
+
+import "time"
+
+// Topology is the native model of a topology document. Its YAML and JSON
+// forms use the tags below and are decoded strictly: unknown fields are errors.
+type Topology struct {
+	Name        string     `json:"name" yaml:"name"`
+	Description string     `json:"description,omitempty" yaml:"description,omitempty"`
+	Providers   []Provider `json:"providers,omitempty" yaml:"providers,omitempty"`
+	Services    []Service  `json:"services" yaml:"services"`
+}
+
+// Provider configures one handler of the topology's chain.
+type Provider struct {
+	// Role: authentication, federation, identity-assertion, authorization,
+	// webappsec, ha, or a custom role.
+	Role string `json:"role" yaml:"role"`
+	Name string `json:"name" yaml:"name"`
+	// Enabled defaults to true when absent.
+	Enabled *bool             `json:"enabled,omitempty" yaml:"enabled,omitempty"`
+	Params  map[string]string `json:"params,omitempty" yaml:"params,omitempty"`
+
+	// Line is the line of the provider in its source document, 0 when unknown.
+	Line int `json:"-" yaml:"-"`
+}
+
+// IsEnabled reports whether the provider is enabled (the default).
+func (p Provider) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
+
+// Service is one backend service published at /gateway/{topology}/{path}.
+type Service struct {
+	Role      string            `json:"role,omitempty" yaml:"role,omitempty"`
+	Path      string            `json:"path" yaml:"path"`
+	URLs      []string          `json:"urls" yaml:"urls"`
+	Params    map[string]string `json:"params,omitempty" yaml:"params,omitempty"`
+	Dispatch  *Dispatch         `json:"dispatch,omitempty" yaml:"dispatch,omitempty"`
+	WebSocket bool              `json:"websocket,omitempty" yaml:"websocket,omitempty"`
+	HA        *HA               `json:"ha,omitempty" yaml:"ha,omitempty"`
+
+	// Line is the line of the service in its source document, 0 when unknown.
+	Line int `json:"-" yaml:"-"`
+}
+
+// Dispatch holds per-service settings of the connection to the backend.
+type Dispatch struct {
+	UseTwoWayTLS          bool     `json:"use_two_way_tls,omitempty" yaml:"use_two_way_tls,omitempty"`
+	ClientCertificate     string   `json:"client_certificate,omitempty" yaml:"client_certificate,omitempty"`
+	Truststore            string   `json:"truststore,omitempty" yaml:"truststore,omitempty"`
+	InsecureSkipVerify    bool     `json:"insecure_skip_verify,omitempty" yaml:"insecure_skip_verify,omitempty"`
+	DialTimeout           Duration `json:"dial_timeout,omitempty" yaml:"dial_timeout,omitempty"`
+	TLSHandshakeTimeout   Duration `json:"tls_handshake_timeout,omitempty" yaml:"tls_handshake_timeout,omitempty"`
+	ResponseHeaderTimeout Duration `json:"response_header_timeout,omitempty" yaml:"response_header_timeout,omitempty"`
+	IdleTimeout           Duration `json:"idle_timeout,omitempty" yaml:"idle_timeout,omitempty"`
+	MaxBodyBytes          int64    `json:"max_body_bytes,omitempty" yaml:"max_body_bytes,omitempty"`
+	Classname             string   `json:"classname,omitempty" yaml:"classname,omitempty"`
+	FederationHeader      string   `json:"federation_header,omitempty" yaml:"federation_header,omitempty"`
+}
+
+// HA configures failover between a service's URLs.
+type HA struct {
+	FailoverStatuses    []int    `json:"failover_statuses,omitempty" yaml:"failover_statuses,omitempty"`
+	MaxFailures         int      `json:"max_failures,omitempty" yaml:"max_failures,omitempty"`
+	Cooloff             Duration `json:"cooloff,omitempty" yaml:"cooloff,omitempty"`
+	HealthCheckPath     string   `json:"health_check_path,omitempty" yaml:"health_check_path,omitempty"`
+	HealthCheckInterval Duration `json:"health_check_interval,omitempty" yaml:"health_check_interval,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s") in
+// YAML and JSON.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Store implementation. Callers test them with
+// errors.Is; the management API maps them to gRPC codes in one place.
+var (
+	// ErrNotFound: the named object (or revision) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrRevisionMismatch: a compare-and-set precondition failed.
+	ErrRevisionMismatch = errors.New("revision mismatch")
+	// ErrAlreadyExists: a create-only write found an existing object.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrLocked: another process holds the store.
+	ErrLocked = errors.New("store is locked by another process")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store is closed")
+)
+
+// NoRevisionCheck as an expected revision disables compare-and-set.
+const NoRevisionCheck int64 = -1
+
+// Topology is a stored topology document at one revision.
+type Topology struct {
+	Name string
+	// Spec is the canonical JSON of the compiled topology; opaque to the store.
+	Spec []byte
+	// Revision is the store revision of this version (its mod revision).
+	Revision int64
+	// CreateRevision is the store revision at which the topology was created.
+	CreateRevision int64
+	UpdatedAt      time.Time
+	UpdatedBy      string
+	// Action that produced this version: "deploy", "rollback" or "delete".
+	Action string
+}
+
+// Kinds of objects a Store keeps besides topologies.
+const (
+	KindAlias       = "alias"
+	KindTruststore  = "truststore"
+	KindTokenPolicy = "token-policy"
+	KindToken       = "token"
+)
+
+// Kinds lists every object kind; a Store refuses others.
+var Kinds = []string{KindAlias, KindTruststore, KindTokenPolicy, KindToken}
+
+// Object is a named value of one kind.
+type Object struct {
+	Kind           string
+	Key            string
+	Value          []byte
+	Revision       int64
+	CreateRevision int64
+	UpdatedAt      time.Time
+}
+
+// AuditRecord is one audited management call.
+type AuditRecord struct {
+	// Sequence is assigned by the store; ignored on append.
+	Sequence  int64
+	Time      time.Time
+	Principal string
+	Method    string
+	Target    string
+	Outcome   string
+	Detail    string
+	Peer      string
+}
+
+// AuditFilter selects audit records, newest first.
+type AuditFilter struct {
+	Limit        int
+	Before       int64
+	Principal    string
+	TargetPrefix string
+}
+
+// Store is the durable state of the gateway. Every mutation is one
+// transaction that bumps the store-wide revision; it returns only once the
+// change is durable. Implementations are safe for concurrent use.
+type Store interface {
+	// Revision returns the store-wide revision, which only grows.
+	Revision(ctx context.Context) (int64, error)
+
+	// PutTopology stores a new version of a topology. expect is the
+	// topology's current revision (0: must not exist; NoRevisionCheck: any).
+	// The returned record carries the new revision.
+	PutTopology(ctx context.Context, t Topology, expect int64) (Topology, error)
+	// GetTopology returns the current version of a topology.
+	GetTopology(ctx context.Context, name string) (Topology, error)
+	// GetTopologyRevision returns the version stored at a revision, from history.
+	GetTopologyRevision(ctx context.Context, name string, revision int64) (Topology, error)
+	// ListTopologies returns every current topology, sorted by name, and the
+	// store revision they were read at.
+	ListTopologies(ctx context.Context) ([]Topology, int64, error)
+	// DeleteTopology removes a topology (history keeps a "delete" entry)
+	// and returns the revision of the deletion.
+	DeleteTopology(ctx context.Context, name, by string, expect int64) (int64, error)
+	// TopologyHistory returns the stored versions of a topology, newest first.
+	TopologyHistory(ctx context.Context, name string) ([]Topology, error)
+
+	// AppendAudit appends an audit record and returns its sequence number.
+	AppendAudit(ctx context.Context, r AuditRecord) (int64, error)
+	// ListAudit returns audit records matching f, newest first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+
+	// Objects are other named values kept by kind (see the Kind constants):
+	// aliases, truststores, token policies, tokens. expect follows the same
+	// compare-and-set rule as topologies.
+	PutObject(ctx context.Context, o Object, expect int64) (Object, error)
+	GetObject(ctx context.Context, kind, key string) (Object, error)
+	// ListObjects returns the objects of a kind whose key starts with prefix, sorted by key.
+	ListObjects(ctx context.Context, kind, prefix string) ([]Object, error)
+	DeleteObject(ctx context.Context, kind, key string, expect int64) (int64, error)
+	// RewriteObjects replaces, in one transaction, the value of every object of
+	// the given kinds with fn's result, and sets the given meta values. If fn
+	// fails for any object nothing is written. It returns how many objects changed
+	// (fn returning the same bytes leaves an object unchanged).
+	RewriteObjects(ctx context.Context, kinds []string, fn func(Object) ([]byte, error), meta map[string][]byte) (int, error)
+
+	// GetMeta and PutMeta keep small named values (master-secret verifier,
+	// settings) that belong to the gateway, not to a topology.
+	GetMeta(ctx context.Context, key string) ([]byte, error)
+	PutMeta(ctx context.Context, key string, value []byte) error
+
+	Close() error
+}
