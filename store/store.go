@@ -13,7 +13,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrRevisionMismatch: a compare-and-set precondition failed.
 	ErrRevisionMismatch = errors.New("revision mismatch")
-	// ErrAlreadyExists: a create-only write found an existing object.
+	// ErrAlreadyExists: a create-only operation found an existing object.
+	// Stores report a failed "must not exist" compare-and-set as
+	// ErrRevisionMismatch; services use this one for their own create-only calls.
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrLocked: another process holds the store.
 	ErrLocked = errors.New("store is locked by another process")
@@ -89,8 +91,9 @@ type Store interface {
 	Revision(ctx context.Context) (int64, error)
 
 	// PutTopology stores a new version of a topology. expect is the
-	// topology's current revision (0: must not exist; NoRevisionCheck: any).
-	// The returned record carries the new revision.
+	// topology's current revision (0: must not exist, else
+	// ErrRevisionMismatch; NoRevisionCheck: any). A refused write changes
+	// nothing. The returned record carries the new revision.
 	PutTopology(ctx context.Context, t Topology, expect int64) (Topology, error)
 	// GetTopology returns the current version of a topology.
 	GetTopology(ctx context.Context, name string) (Topology, error)
@@ -100,7 +103,8 @@ type Store interface {
 	// store revision they were read at.
 	ListTopologies(ctx context.Context) ([]Topology, int64, error)
 	// DeleteTopology removes a topology (history keeps a "delete" entry)
-	// and returns the revision of the deletion.
+	// and returns the revision of the deletion; a missing topology is
+	// ErrNotFound whatever expect is.
 	DeleteTopology(ctx context.Context, name, by string, expect int64) (int64, error)
 	// TopologyHistory returns the stored versions of a topology, newest first.
 	TopologyHistory(ctx context.Context, name string) ([]Topology, error)

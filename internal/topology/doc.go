@@ -2,4 +2,30 @@
 // parsing of native YAML/JSON and Knox topology XML, validation with precise
 // field and line errors, conversion to and from the management API, and the
 // diff shown by dry runs.
+//
+// The life of a document:
+//
+//	t, err := topology.Parse(doc, format, "sandbox.yaml", "") // decode strictly, Normalize
+//	warnings, err := topology.Validate(t)                     // every problem, with field and line
+//	refs := topology.AliasRefs(t)                             // aliases the server must find
+//	b, err := t.CanonicalJSON()                               // what the store keeps
+//	changes := topology.Diff(live, t)                         // what a deploy would do
+//
+// Parsing. Native documents are decoded strictly: an unknown or repeated
+// field, a value of the wrong shape, a YAML alias or custom tag, a second
+// document or trailing data is an error naming the field and line. JSON is
+// parsed as JSON (not as YAML), then checked the same way. Knox topology XML
+// is converted through tables of Knox service roles (WEBHDFS → "webhdfs") and
+// provider names (ShiroProvider → "ldap"); unknown roles and names are
+// errors. DOCTYPE and ENTITY declarations are refused before anything could
+// expand them. Documents must be UTF-8 and at most MaxDocumentSize bytes.
+//
+// Normal form. Normalize strips leading and trailing slashes from service
+// paths and drops defaults, so that equal topologies have equal canonical
+// JSON; Validate then refuses what is left that is not canonical (empty,
+// "." or ".." segments).
+//
+// Secrets. Parameter values may be secrets or refer to them as
+// ${alias:NAME}. Errors, warnings and diffs name parameters, never their
+// values, and show URLs with any password masked.
 package topology

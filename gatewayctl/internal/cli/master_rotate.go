@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
+)
+
+func newMasterCommand(f *factory) *cobra.Command {
+	return newGroup("master", "Manage the master secret that protects stored secrets",
+		`  gatewayctl master rotate --new-secret-file new-master.txt`,
+		newMasterRotateCommand(f))
+}
+
+type masterRotateOptions struct {
+	f           *factory
+	newFile     string
+	currentFile string
+}
+
+func newMasterRotateCommand(f *factory) *cobra.Command {
+	o := &masterRotateOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Re-encrypt every stored secret under a new master secret",
+		Long: `Re-encrypt every stored secret under a new master secret, in one transaction.
+
+Each secret comes from its file ("-" is standard input, for one of them) or,
+when no file is given and standard input is a terminal, from a no-echo
+prompt; the new one is asked twice. One trailing newline of a file is
+dropped. Secrets never go on the command line.`,
+		Example: `  # Prompt for both secrets
+  gatewayctl master rotate
+
+  # From files
+  gatewayctl master rotate --current-secret-file old.txt --new-secret-file new.txt`,
+		Args: cobra.NoArgs,
+		RunE: runE(o),
+	}
+	cmd.Flags().StringVar(&o.newFile, "new-secret-file", "", "file holding the new master secret (\"-\": stdin)")
+	cmd.Flags().StringVar(&o.currentFile, "current-secret-file", "", "file holding the current master secret (\"-\": stdin)")
+	return cmd
+}
+
+func (o *masterRotateOptions) Complete(*cobra.Command, []string) error { return nil }
+
+func (o *masterRotateOptions) Validate() error {
+	if o.newFile == "-" && o.currentFile == "-" {
+		return errors.New("only one of --new-secret-file and --current-secret-file can be \"-\"")
+	}
+	if !o.f.stdinIsTerminal() {
+		if o.currentFile == "" {
+			return errors.New("--current-secret-file is required when standard input is not a terminal")
+		}
+		if o.newFile == "" {
+			return errors.New("--new-secret-file is required when standard input is not a terminal")
+		}
+	}
+	return nil
+}
+
+func (o *masterRotateOptions) Run(ctx context.Context) error {
+	current, err := o.secret(o.currentFile, "current master secret", false)
+	if err != nil {
+		return err
+	}
+	defer clear(current)
+	next, err := o.secret(o.newFile, "new master secret", true)
+	if err != nil {
+		return err
+	}
+	defer clear(next)
+	if subtle.ConstantTimeCompare(current, next) == 1 {
+		return errors.New("the new master secret equals the current one")
+	}
+
+	conn, err := o.f.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	resp, err := gatewayv1.NewAliasServiceClient(conn).RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: current, NewSecret: next})
+	if err != nil {
+		return err
+	}
+	return o.f.print(resp, func(w io.Writer) {
+		fmt.Fprintf(w, "master secret rotated: %s re-encrypted\n", plural(int(resp.GetReencrypted()), "secret"))
+	})
+}
+
+func (o *masterRotateOptions) secret(file, what string, confirm bool) ([]byte, error) {
+	if file != "" {
+		b, err := o.f.readSecretFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return b, nil
+	}
+	b, err := o.f.readSecret(what, confirm)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,16 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+func newTokenCommand(f *factory) *cobra.Command {
+	cmd := newGroup("token", "Issue, renew, revoke and list gateway tokens",
+		`  TOKEN=$(gatewayctl token issue --policy etl --on-behalf-of alice --ttl 1h)
+  gatewayctl token list --subject alice`,
+		newTokenIssueCommand(f),
+		newTokenRenewCommand(f),
+		newTokenRevokeCommand(f),
+		newTokenListCommand(f),
+	)
+	cmd.Aliases = []string{"tokens"}
+	return cmd
+}

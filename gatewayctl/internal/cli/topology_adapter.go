@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/securegw/gateway/internal/topology"
+	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
+)
+
+// This file is the CLI's only contact with internal/topology, the compiler
+// gatewayd itself uses.
+
+// compileTopology parses and validates a document offline, exactly as
+// gatewayd does. A validation error lists one problem per line, each with
+// its field path and line.
+func compileTopology(doc []byte, format gatewayv1.Format, sourceName, name string) (*topology.Topology, []string, error) {
+	t, err := topology.Parse(doc, format, sourceName, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	warnings, err := topology.Validate(t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: invalid topology %q:\n%w", sourceName, t.Name, err)
+	}
+	return t, warnings, nil
+}
+
+// topologyDocument renders an API topology as its native YAML document, the
+// form `topology deploy` reads back.
+func topologyDocument(p *gatewayv1.Topology) ([]byte, error) {
+	t, err := topology.FromProto(p)
+	if err != nil {
+		return nil, err
+	}
+	return topology.EncodeYAML(t)
+}
+
+// topologyProto converts a compiled topology to its API form.
+func topologyProto(t *topology.Topology) *gatewayv1.Topology { return topology.ToProto(t) }

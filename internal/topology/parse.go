@@ -1,0 +1,154 @@
+package topology
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
+)
+
+// MaxDocumentSize is the largest topology document Parse accepts, in bytes.
+const MaxDocumentSize = 4 << 20
+
+// ErrTooLarge is returned (wrapped) for documents over MaxDocumentSize.
+var ErrTooLarge = errors.New("document too large")
+
+var utf8BOM = []byte("\xEF\xBB\xBF")
+
+// Parse decodes a topology document and normalizes it; it does not validate
+// (see Validate).
+//
+// format FORMAT_UNSPECIFIED is guessed from sourceName's extension (.yaml,
+// .yml, .json, .xml), else from the first non-blank byte: '<' is Knox XML,
+// '{' JSON, anything else YAML. sourceName is also used in error messages.
+//
+// A non-empty name replaces the document's name. Knox XML carries no name of
+// its own: it is name, else sourceName's base name without its extension,
+// else the document's <name> element if it has one.
+//
+// Native YAML and JSON are decoded strictly: unknown or repeated fields,
+// several documents, an empty document and trailing data are errors that
+// name the field and line. Documents must be UTF-8 (a leading byte order mark
+// is dropped) and at most MaxDocumentSize bytes.
+func Parse(doc []byte, format gatewayv1.Format, sourceName, name string) (*Topology, error) {
+	t, err := parse(doc, format, sourceName, name)
+	if err != nil {
+		label := sourceName
+		if label == "" {
+			label = "topology document"
+		}
+		return nil, fmt.Errorf("parsing %s: %w", label, err)
+	}
+	return t, nil
+}
+
+func parse(doc []byte, format gatewayv1.Format, sourceName, name string) (*Topology, error) {
+	if len(doc) > MaxDocumentSize {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(doc), MaxDocumentSize)
+	}
+	doc = bytes.TrimPrefix(doc, utf8BOM)
+	if !utf8.Valid(doc) {
+		off := firstInvalidUTF8(doc)
+		return nil, fmt.Errorf("line %d: document is not valid UTF-8 (byte offset %d)", 1+bytes.Count(doc[:off], []byte{'\n'}), off)
+	}
+	if format == gatewayv1.Format_FORMAT_UNSPECIFIED {
+		format = DetectFormat(doc, sourceName)
+	}
+	var (
+		t   *Topology
+		err error
+	)
+	switch format {
+	case gatewayv1.Format_FORMAT_YAML:
+		t, err = decodeNative(doc, false)
+	case gatewayv1.Format_FORMAT_JSON:
+		t, err = decodeNative(doc, true)
+	case gatewayv1.Format_FORMAT_KNOX_XML:
+		var docName string
+		t, docName, err = decodeKnox(doc)
+		if err == nil {
+			t.Name = knoxName(sourceName, docName)
+		}
+	default:
+		return nil, fmt.Errorf("unknown format %v", format)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", formatName(format), err)
+	}
+	if name != "" {
+		t.Name = name
+	}
+	Normalize(t)
+	return t, nil
+}
+
+// DetectFormat guesses the format of doc from sourceName's extension, else
+// from its first non-blank byte.
+func DetectFormat(doc []byte, sourceName string) gatewayv1.Format {
+	base := baseName(sourceName)
+	if i := strings.LastIndexByte(base, '.'); i >= 0 {
+		switch strings.ToLower(base[i:]) {
+		case ".yaml", ".yml":
+			return gatewayv1.Format_FORMAT_YAML
+		case ".json":
+			return gatewayv1.Format_FORMAT_JSON
+		case ".xml":
+			return gatewayv1.Format_FORMAT_KNOX_XML
+		}
+	}
+	trimmed := bytes.TrimLeft(bytes.TrimPrefix(doc, utf8BOM), " \t\r\n")
+	switch {
+	case len(trimmed) > 0 && trimmed[0] == '<':
+		return gatewayv1.Format_FORMAT_KNOX_XML
+	case len(trimmed) > 0 && trimmed[0] == '{':
+		return gatewayv1.Format_FORMAT_JSON
+	}
+	return gatewayv1.Format_FORMAT_YAML
+}
+
+func formatName(f gatewayv1.Format) string {
+	switch f {
+	case gatewayv1.Format_FORMAT_YAML:
+		return "YAML"
+	case gatewayv1.Format_FORMAT_JSON:
+		return "JSON"
+	case gatewayv1.Format_FORMAT_KNOX_XML:
+		return "Knox XML"
+	}
+	return f.String()
+}
+
+// baseName is the last element of a slash or backslash separated path.
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		p = p[i+1:]
+	}
+	return p
+}
+
+// knoxName names a Knox topology after its file, as Knox does, falling back
+// to the document's <name> element (e.g. for standard input).
+func knoxName(sourceName, docName string) string {
+	base := baseName(sourceName)
+	if i := strings.LastIndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	if base == "" || base == "-" {
+		return docName
+	}
+	return base
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}

@@ -1,0 +1,198 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/securegw/gateway/internal/topology"
+)
+
+// Link is one handler of a compiled chain, for display and tests.
+type Link struct {
+	Role     Role
+	Name     string
+	Priority int
+}
+
+func (l Link) String() string { return string(l.Role) + "/" + l.Name }
+
+type link struct {
+	Link
+	index int
+	h     Handler
+}
+
+// Chain is one topology's compiled handler chain. It is immutable and safe
+// for concurrent use.
+type Chain struct {
+	links     []link
+	inbound   []Inbound
+	outbound  []Outbound
+	responses []ResponseModifier // reverse chain order
+	identity  []string
+	authn     bool
+}
+
+// Build compiles the chain of topology from its providers. Disabled
+// providers are skipped. On error, handlers already built are closed.
+func Build(ctx context.Context, topologyName string, providers []topology.Provider,
+	resolve func(ctx context.Context, alias string) ([]byte, error)) (*Chain, error) {
+	c := &Chain{}
+	for i, pr := range providers {
+		if !pr.IsEnabled() {
+			continue
+		}
+		role := Role(strings.ToLower(pr.Role))
+		f, ok := Lookup(role, pr.Name)
+		if !ok {
+			c.Close()
+			return nil, fmt.Errorf("provider %q (role %q) is not supported", pr.Name, pr.Role)
+		}
+		h, err := f.New(ctx, Config{
+			Topology: topologyName,
+			Provider: f.Name,
+			Role:     f.Role,
+			Params:   Params(pr.Params),
+			Resolve:  resolve,
+		})
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("provider %q (role %q): %w", pr.Name, pr.Role, err)
+		}
+		if h == nil {
+			continue
+		}
+		l := link{Link: Link{Role: f.Role, Name: f.Name, Priority: f.Priority}, index: i, h: h}
+		c.links = append(c.links, l)
+		_, in := h.(Inbound)
+		_, out := h.(Outbound)
+		_, resp := h.(ResponseModifier)
+		if !in && !out && !resp {
+			c.Close()
+			return nil, fmt.Errorf("provider %q (role %q): handler %T implements none of Inbound, Outbound, ResponseModifier", pr.Name, pr.Role, h)
+		}
+	}
+	slices.SortStableFunc(c.links, func(a, b link) int {
+		switch {
+		case a.Role.Rank() != b.Role.Rank():
+			return a.Role.Rank() - b.Role.Rank()
+		case a.Priority != b.Priority:
+			return b.Priority - a.Priority
+		case a.Name != b.Name:
+			return strings.Compare(a.Name, b.Name)
+		default:
+			return a.index - b.index
+		}
+	})
+	for _, l := range c.links {
+		if in, ok := l.h.(Inbound); ok {
+			c.inbound = append(c.inbound, in)
+			if l.Role.Authenticates() {
+				c.authn = true
+			}
+		}
+		if out, ok := l.h.(Outbound); ok {
+			c.outbound = append(c.outbound, out)
+		}
+		if rm, ok := l.h.(ResponseModifier); ok {
+			c.responses = append(c.responses, rm)
+		}
+		if ih, ok := l.h.(IdentityHeaders); ok {
+			c.identity = append(c.identity, ih.IdentityHeaders()...)
+		}
+	}
+	slices.Reverse(c.responses)
+	return c, nil
+}
+
+// Links returns the chain's links in order.
+func (c *Chain) Links() []Link {
+	out := make([]Link, len(c.links))
+	for i, l := range c.links {
+		out[i] = l.Link
+	}
+	return out
+}
+
+// Authenticates reports whether an inbound handler of role authentication
+// or federation is in the chain.
+func (c *Chain) Authenticates() bool { return c.authn }
+
+// IdentityHeaders lists the headers the chain's handlers read identity from.
+func (c *Chain) IdentityHeaders() []string { return c.identity }
+
+// ServeInbound runs the inbound handlers in order. It returns the request
+// to dispatch, or nil when a handler answered the request.
+func (c *Chain) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
+	for _, h := range c.inbound {
+		if r = h.ServeInbound(w, r); r == nil {
+			return nil
+		}
+	}
+	return r
+}
+
+// RewriteOutbound runs the outbound handlers in order.
+func (c *Chain) RewriteOutbound(out, in *http.Request) {
+	for _, h := range c.outbound {
+		h.RewriteOutbound(out, in)
+	}
+}
+
+// ModifyResponse runs the response modifiers in reverse chain order.
+func (c *Chain) ModifyResponse(resp *http.Response) error {
+	for _, h := range c.responses {
+		if err := h.ModifyResponse(resp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the handlers that hold resources. The proxy calls it once no
+// request uses the chain any more.
+func (c *Chain) Close() error {
+	var errs []error
+	for _, l := range c.links {
+		if cl, ok := l.h.(io.Closer); ok {
+			errs = append(errs, cl.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WriteError answers with status and a small JSON body {"error": msg}.
+// msg must not echo client input unescaped: it is JSON-escaped here, but it
+// should say what went wrong, not repeat what was sent.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, `{"error":`+quoteJSON(msg)+"}\n")
+}
+
+func quoteJSON(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

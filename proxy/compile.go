@@ -1,0 +1,360 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy/chain"
+)
+
+const (
+	maxServiceDepth = 16 // segments in a service path
+	maxServiceURLs  = 64 // URLs of one service (a bit mask tracks attempts)
+
+	defaultMaxFailures = 3
+	defaultCooloff     = 30 * time.Second
+	defaultHCInterval  = 10 * time.Second
+)
+
+// Compiled is one topology compiled for the proxy: its provider chain, its
+// services with their dispatchers, and references to the shared transports.
+// It is immutable once built; Apply publishes it.
+type Compiled struct {
+	p          *Proxy
+	name       string
+	ctxPath    string // "/gateway/{topology}"
+	chain      *chain.Chain
+	services   map[string]*service // by service path ("a/b")
+	ordered    []*service          // topology order
+	maxDepth   int
+	warnings   []string
+	transports []*transportEntry // one reference each, released by finalize
+	scrub      []string          // identity headers of the chain, normalised
+
+	state        int // guarded by p.mu
+	inflight     atomic.Int64
+	retired      atomic.Bool
+	finalizeOnce sync.Once
+	stopHealth   context.CancelFunc // guarded by p.mu
+}
+
+// Name is the topology's name.
+func (c *Compiled) Name() string { return c.name }
+
+// Warnings lists what deserves the operator's attention but does not stop
+// the deploy (certificate verification off, settings ignored).
+func (c *Compiled) Warnings() []string { return append([]string(nil), c.warnings...) }
+
+// Links is the compiled chain in execution order.
+func (c *Compiled) Links() []chain.Link { return c.chain.Links() }
+
+// Compile builds t's routes (provider chain, dispatchers, transports looked
+// up or created in the shared pool) without touching the live table. Errors
+// name the topology and the service, provider or param at fault; a failed
+// Compile leaves no transport reference or goroutine behind.
+func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled, err error) {
+	if t == nil || t.Name == "" {
+		return nil, errors.New("compiling topology: no name")
+	}
+	c := &Compiled{
+		p:        p,
+		name:     t.Name,
+		ctxPath:  p.prefix + t.Name,
+		services: make(map[string]*service, len(t.Services)),
+	}
+	c.chain = &chain.Chain{}
+	defer func() {
+		if err != nil {
+			c.state = stateDiscarded
+			c.finalize()
+			err = fmt.Errorf("topology %q: %w", t.Name, err)
+		}
+	}()
+	resolve := func(ctx context.Context, alias string) ([]byte, error) { return p.resolve(ctx, t.Name, alias) }
+	ch, err := chain.Build(ctx, t.Name, t.Providers, resolve)
+	if err != nil {
+		return nil, err
+	}
+	c.chain = ch
+	if !ch.Authenticates() {
+		return nil, errors.New(`no enabled authentication or federation provider: add one (provider "anonymous" to allow unauthenticated access explicitly)`)
+	}
+	for _, h := range ch.IdentityHeaders() {
+		c.scrub = append(c.scrub, normHeader(h))
+	}
+	if len(t.Services) == 0 {
+		return nil, errors.New("no services")
+	}
+	acquired := map[transportKey]*transportEntry{}
+	for i := range t.Services {
+		s, err := p.compileService(ctx, c, &t.Services[i], acquired)
+		if err != nil {
+			return nil, fmt.Errorf("service %q: %w", t.Services[i].Path, err)
+		}
+		if _, dup := c.services[s.path]; dup {
+			return nil, fmt.Errorf("service %q: path declared twice", s.path)
+		}
+		c.services[s.path] = s
+		c.ordered = append(c.ordered, s)
+		c.maxDepth = max(c.maxDepth, strings.Count(s.path, "/")+1)
+	}
+	return c, nil
+}
+
+func (p *Proxy) resolve(ctx context.Context, topo, alias string) ([]byte, error) {
+	if p.resolver == nil {
+		return nil, errors.New("no secret resolver configured")
+	}
+	return p.resolver.Resolve(ctx, topo, alias)
+}
+
+func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Service, acquired map[transportKey]*transportEntry) (*service, error) {
+	path := strings.Trim(ts.Path, "/")
+	if path == "" {
+		return nil, errors.New("empty path")
+	}
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return nil, errors.New("path must be non-empty segments without dot segments")
+		}
+	}
+	if strings.Count(path, "/")+1 > maxServiceDepth {
+		return nil, fmt.Errorf("path deeper than %d segments", maxServiceDepth)
+	}
+	if len(ts.URLs) == 0 {
+		return nil, errors.New("urls: at least one backend URL is required")
+	}
+	if len(ts.URLs) > maxServiceURLs {
+		return nil, fmt.Errorf("urls: at most %d backend URLs", maxServiceURLs)
+	}
+	d := ts.Dispatch
+	if d == nil {
+		d = &topology.Dispatch{}
+	}
+	s := &service{
+		topo:      c,
+		path:      path,
+		prefix:    c.ctxPath + "/" + path,
+		websocket: ts.WebSocket,
+		maxBody:   d.MaxBodyBytes,
+		stats:     newServiceStats(c.name, path),
+	}
+	if d.MaxBodyBytes < 0 {
+		return nil, errors.New("dispatch.max_body_bytes: must not be negative")
+	}
+	tmo, err := p.timeouts(d)
+	if err != nil {
+		return nil, err
+	}
+	tlsSet, err := p.backendTLS(ctx, c, ts.Path, d)
+	if err != nil {
+		return nil, err
+	}
+	if d.Classname != "" {
+		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.classname %q is ignored", path, d.Classname))
+	}
+	if d.FederationHeader != "" {
+		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.federation_header is not supported yet and is ignored", path))
+	}
+	up, err := p.compileUpstream(s, ts.HA, tmo)
+	if err != nil {
+		return nil, err
+	}
+	s.up = up
+	anyTLS := false
+	for _, raw := range ts.URLs {
+		b, err := parseBackend(raw)
+		if err != nil {
+			return nil, err
+		}
+		key := transportKey{scheme: b.scheme, host: b.hostPort, timeouts: tmo}
+		if b.scheme == "https" {
+			anyTLS = true
+			key.insecure, key.roots, key.clientCert = d.InsecureSkipVerify, tlsSet.rootsID, tlsSet.certID
+		}
+		e, ok := acquired[key]
+		if !ok {
+			e = p.pool.acquire(key, tlsSet)
+			acquired[key] = e
+			c.transports = append(c.transports, e)
+		}
+		b.tr = e
+		up.backends = append(up.backends, b)
+	}
+	if d.InsecureSkipVerify {
+		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.insecure_skip_verify is on: backend certificates are not verified", path))
+	}
+	if !anyTLS && (d.UseTwoWayTLS || d.Truststore != "" || d.InsecureSkipVerify) {
+		c.warnings = append(c.warnings, fmt.Sprintf("service %q: TLS settings have no effect on plain http/ws backends", path))
+	}
+	s.rp = &httputil.ReverseProxy{
+		Rewrite:        s.rewrite,
+		Transport:      up,
+		FlushInterval:  -1, // stream: flush every write (SSE, long polls, downloads)
+		BufferPool:     &sharedBuffers,
+		ErrorHandler:   s.errorHandler,
+		ModifyResponse: s.modifyResponse,
+		ErrorLog:       p.errLog,
+	}
+	return s, nil
+}
+
+func (p *Proxy) timeouts(d *topology.Dispatch) (Timeouts, error) {
+	t := p.defaults
+	for _, f := range []struct {
+		name string
+		v    topology.Duration
+		dst  *time.Duration
+	}{
+		{"dispatch.dial_timeout", d.DialTimeout, &t.Dial},
+		{"dispatch.tls_handshake_timeout", d.TLSHandshakeTimeout, &t.TLSHandshake},
+		{"dispatch.response_header_timeout", d.ResponseHeaderTimeout, &t.ResponseHeader},
+		{"dispatch.idle_timeout", d.IdleTimeout, &t.Idle},
+	} {
+		switch {
+		case f.v < 0:
+			return t, fmt.Errorf("%s: must not be negative", f.name)
+		case f.v > 0:
+			*f.dst = f.v.D()
+		}
+	}
+	return t, nil
+}
+
+// backendTLS is what a service's https transports are built from.
+type backendTLS struct {
+	roots    *x509.CertPool
+	rootsID  string // "" for the proxy's BackendRoots, else a digest of the truststore
+	cert     *tls.Certificate
+	certID   string // digest of the client certificate and key
+	insecure bool
+}
+
+func (p *Proxy) backendTLS(ctx context.Context, c *Compiled, path string, d *topology.Dispatch) (backendTLS, error) {
+	bt := backendTLS{roots: p.roots, insecure: d.InsecureSkipVerify}
+	if d.Truststore != "" {
+		pem, err := p.resolve(ctx, c.name, d.Truststore)
+		if err != nil {
+			return bt, fmt.Errorf("dispatch.truststore: alias %q: %w", d.Truststore, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return bt, fmt.Errorf("dispatch.truststore: alias %q holds no PEM certificate", d.Truststore)
+		}
+		sum := sha256.Sum256(pem)
+		bt.roots, bt.rootsID = pool, hex.EncodeToString(sum[:])
+	}
+	switch {
+	case d.UseTwoWayTLS && d.ClientCertificate == "":
+		return bt, errors.New("dispatch.client_certificate: required by dispatch.use_two_way_tls")
+	case d.UseTwoWayTLS:
+		pem, err := p.resolve(ctx, c.name, d.ClientCertificate)
+		if err != nil {
+			return bt, fmt.Errorf("dispatch.client_certificate: alias %q: %w", d.ClientCertificate, err)
+		}
+		cert, err := tls.X509KeyPair(pem, pem)
+		if err != nil {
+			// The error describes the PEM structure, never its content.
+			return bt, fmt.Errorf("dispatch.client_certificate: alias %q: not a PEM certificate and private key: %w", d.ClientCertificate, err)
+		}
+		sum := sha256.Sum256(pem)
+		bt.cert, bt.certID = &cert, hex.EncodeToString(sum[:])
+	case d.ClientCertificate != "":
+		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.client_certificate is ignored without dispatch.use_two_way_tls", strings.Trim(path, "/")))
+	}
+	return bt, nil
+}
+
+func defaultPort(scheme string) string {
+	if scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+// parseBackend parses one configured backend URL.
+func parseBackend(raw string) (*backend, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("url %q: %w", raw, err)
+	}
+	b := &backend{configured: raw, h: &backendHealth{}}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "ws":
+		b.scheme = "http"
+	case "https", "wss":
+		b.scheme = "https"
+	default:
+		return nil, fmt.Errorf("url %q: scheme must be http, https, ws or wss", raw)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("url %q: no host", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("url %q: user info, query and fragment are not allowed", raw)
+	}
+	b.host = u.Host
+	port := u.Port()
+	if port == "" {
+		port = defaultPort(b.scheme)
+	}
+	b.hostPort = net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+	b.hostname = strings.ToLower(u.Hostname())
+	b.basePath = strings.TrimRight(u.Path, "/")
+	b.origin = b.scheme + "://" + b.host
+	return b, nil
+}
+
+func (p *Proxy) compileUpstream(s *service, ha *topology.HA, tmo Timeouts) (*upstream, error) {
+	up := &upstream{svc: s, maxFailures: defaultMaxFailures, cooloff: defaultCooloff}
+	if ha == nil {
+		return up, nil
+	}
+	if ha.MaxFailures < 0 || ha.Cooloff < 0 || ha.HealthCheckInterval < 0 {
+		return nil, errors.New("ha: max_failures, cooloff and health_check_interval must not be negative")
+	}
+	if ha.MaxFailures > 0 {
+		up.maxFailures = int64(ha.MaxFailures)
+	}
+	if ha.Cooloff > 0 {
+		up.cooloff = ha.Cooloff.D()
+	}
+	for _, st := range ha.FailoverStatuses {
+		if st < 100 || st > 599 {
+			return nil, fmt.Errorf("ha.failover_statuses: %d is not an HTTP status", st)
+		}
+		up.failover[st/64] |= 1 << (st % 64)
+	}
+	switch {
+	case ha.HealthCheckPath != "":
+		if !strings.HasPrefix(ha.HealthCheckPath, "/") || strings.ContainsAny(ha.HealthCheckPath, "#\\ ") {
+			return nil, errors.New("ha.health_check_path: must be an absolute path (a query is allowed)")
+		}
+		up.hcPath = ha.HealthCheckPath
+		up.hcInterval = ha.HealthCheckInterval.D()
+		if up.hcInterval == 0 {
+			up.hcInterval = defaultHCInterval
+		}
+		up.hcTimeout = min(up.hcInterval, tmo.ResponseHeader)
+	case ha.HealthCheckInterval > 0:
+		return nil, errors.New("ha.health_check_interval: set without ha.health_check_path")
+	}
+	return up, nil
+}
+
+// Ensure the upstream is an http.RoundTripper.
+var _ http.RoundTripper = (*upstream)(nil)

@@ -1,0 +1,291 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// service is one routed service of a compiled topology.
+type service struct {
+	topo      *Compiled
+	path      string // "a/b"
+	prefix    string // "/gateway/t/a/b"
+	websocket bool
+	maxBody   int64
+	rp        *httputil.ReverseProxy
+	up        *upstream
+	stats     *serviceStats // replaced by the live one's on Apply (adoptLocked)
+}
+
+// rewrite builds the backend request. ReverseProxy has already removed
+// hop-by-hop headers (including those the client named in Connection) and
+// the client's Forwarded and X-Forwarded-{For,Host,Proto}; what is set here
+// is therefore sent as set.
+func (s *service) rewrite(pr *httputil.ProxyRequest) {
+	in, out := pr.In, pr.Out
+	rest := in.URL.Path[len(s.prefix):] // ServeHTTP guarantees the prefix
+	b := s.up.pick(nowNano())
+	out.URL.Scheme, out.URL.Host = b.scheme, b.host
+	out.URL.Path, out.URL.RawPath = joinPath(b.basePath, rest), ""
+	out.URL.User, out.URL.Fragment = nil, ""
+	out.Host = "" // the backend's own host name
+	p := s.topo.p
+	trusted := p.isTrusted(in.RemoteAddr)
+	scrubHeaders(out.Header, trusted, s.topo.scrub)
+	p.setForwarded(out, in, trusted, s.topo.ctxPath)
+	if id := in.Header["X-Request-Id"]; id != nil {
+		out.Header["X-Request-Id"] = id
+	}
+	s.topo.chain.RewriteOutbound(out, in)
+}
+
+// modifyResponse rewrites backend URLs in the response headers and runs the
+// chain's response modifiers.
+func (s *service) modifyResponse(resp *http.Response) error {
+	h := resp.Header
+	// The gateway's X-Request-Id is the one returned (exchange.WriteHeader
+	// adds it); a hijacked 101 bypasses WriteHeader, so it is set here.
+	delete(h, "X-Request-Id")
+	if resp.StatusCode == http.StatusSwitchingProtocols && resp.Request != nil {
+		if id := resp.Request.Header["X-Request-Id"]; id != nil {
+			h["X-Request-Id"] = id
+		}
+	}
+	s.rewriteResponseHeaders(resp)
+	return s.topo.chain.ModifyResponse(resp)
+}
+
+// errorHandler answers when the backend could not be reached or answered
+// badly. Messages to the client never carry backend addresses.
+func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	ex, _ := w.(*exchange)
+	status, msg := http.StatusBadGateway, "backend unavailable"
+	switch {
+	case ex != nil && ex.body.tooLarge:
+		status, msg = http.StatusRequestEntityTooLarge, "request body too large"
+	case ex != nil && ex.body.err != nil:
+		status, msg = http.StatusBadRequest, "malformed request body"
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		if ex != nil {
+			ex.clientGone = true
+		}
+		return
+	case isTimeout(err):
+		status, msg = http.StatusGatewayTimeout, "backend timeout"
+	}
+	if ex != nil {
+		ex.backendErr = err
+	}
+	if status >= 500 {
+		s.topo.p.log.Warn("proxy: backend error", "request_id", requestIDOf(ex),
+			"topology", s.topo.name, "service", s.path, "status", status, "error", err.Error())
+	}
+	if ex != nil && ex.wroteHeader {
+		return // too late for an answer; the access log records the error
+	}
+	writeError(w, status, msg)
+}
+
+func requestIDOf(ex *exchange) string {
+	if ex == nil {
+		return ""
+	}
+	return ex.id
+}
+
+// isTrusted reports whether the peer may send forwarding headers.
+func (p *Proxy) isTrusted(remoteAddr string) bool {
+	if len(p.trusted) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	for _, pfx := range p.trusted {
+		if pfx.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedKept are the forwarding headers kept from trusted peers.
+var forwardedKept = []string{"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
+	"x-forwarded-port", "x-forwarded-context", "forwarded"}
+
+// identityHeaders are never accepted from clients, trusted or not: only
+// an outbound handler may set them.
+var identityHeaders = []string{"x-forwarded-user", "sm-user", "remote-user", "x-remote-user",
+	"x-authenticated-user", "x-forwarded-groups"}
+
+// scrubHeaders removes client-sent headers that could pass for the gateway's:
+// identity headers (built-in and the chain's) under any spelling ('_' and
+// '.' for '-', any case); from untrusted peers all X-Forwarded-* and
+// Forwarded spellings; from trusted peers the non-canonical spellings of
+// these and X-Forwarded-* headers other than the ones kept.
+func scrubHeaders(h http.Header, trusted bool, extra []string) {
+	for k := range h {
+		n := normHeaderMatch(k)
+		if n == matchNone && !matchesAny(k, extra) {
+			continue
+		}
+		if n == matchKept && trusted && !strings.ContainsAny(k, "_.") {
+			continue
+		}
+		delete(h, k)
+	}
+}
+
+const (
+	matchNone      = iota
+	matchKept      // a forwarding header kept from trusted peers
+	matchForwarded // any other x-forwarded-* spelling
+	matchIdentity
+)
+
+func normHeaderMatch(k string) int {
+	for _, id := range identityHeaders {
+		if normEqual(k, id) {
+			return matchIdentity
+		}
+	}
+	if len(k) >= len("x-forwarded-") && normEqual(k[:len("x-forwarded-")], "x-forwarded-") || normEqual(k, "forwarded") {
+		for _, f := range forwardedKept {
+			if normEqual(k, f) {
+				return matchKept
+			}
+		}
+		return matchForwarded
+	}
+	return matchNone
+}
+
+func matchesAny(k string, list []string) bool {
+	for _, n := range list {
+		if normEqual(k, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// normEqual compares a header name with a lower-case, '-'-separated name,
+// ignoring case and reading '_' and '.' as '-'.
+func normEqual(k, norm string) bool {
+	if len(k) != len(norm) {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_' || c == '.':
+			c = '-'
+		}
+		if c != norm[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func normHeader(k string) string {
+	b := []byte(strings.ToLower(k))
+	for i, c := range b {
+		if c == '_' || c == '.' {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+// setForwarded sets X-Forwarded-For/Proto/Host/Port/Context (and appends
+// to Forwarded when a trusted peer sent one). From a trusted peer, its
+// X-Forwarded-For is appended to and its Proto/Host/Port/Context kept.
+func (p *Proxy) setForwarded(out, in *http.Request, trusted bool, ctxPath string) {
+	clientIP, _, err := net.SplitHostPort(in.RemoteAddr)
+	if err != nil {
+		clientIP = in.RemoteAddr
+	}
+	h := out.Header
+	proto := "http"
+	if in.TLS != nil {
+		proto = "https"
+	}
+	if trusted {
+		if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			h.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+clientIP)
+		} else {
+			h.Set("X-Forwarded-For", clientIP)
+		}
+		if fwd := in.Header.Values("Forwarded"); len(fwd) > 0 {
+			h.Set("Forwarded", strings.Join(fwd, ", ")+", "+forwardedElement(clientIP, in.Host, proto))
+		}
+	} else {
+		h.Set("X-Forwarded-For", clientIP)
+	}
+	keep := func(name, v string) {
+		if trusted {
+			if prior := in.Header.Get(name); prior != "" {
+				h.Set(name, prior)
+				return
+			}
+		}
+		h.Set(name, v)
+	}
+	keep("X-Forwarded-Proto", proto)
+	keep("X-Forwarded-Host", in.Host)
+	keep("X-Forwarded-Port", hostPort(in.Host, proto))
+	keep("X-Forwarded-Context", ctxPath)
+}
+
+// hostPort is the port of a Host header, or the scheme's default.
+func hostPort(host, proto string) string {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		return host[i+1:]
+	}
+	if proto == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+func forwardedElement(ip, host, proto string) string {
+	if strings.Contains(ip, ":") {
+		ip = `"[` + ip + `]"`
+	}
+	return "for=" + ip + `;host="` + strings.ReplaceAll(host, `"`, "") + `";proto=` + proto
+}
+
+// sharedBuffers is the ReverseProxy copy buffer pool: 32 KiB arrays,
+// converted to and from slices without allocating.
+var sharedBuffers bufferPool
+
+const copyBufferSize = 32 << 10
+
+type bufferPool struct{ p sync.Pool }
+
+func (bp *bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[copyBufferSize]byte); ok {
+		return b[:]
+	}
+	return new([copyBufferSize]byte)[:]
+}
+
+func (bp *bufferPool) Put(b []byte) {
+	if cap(b) >= copyBufferSize {
+		bp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
+	}
+}
+
+func nowNano() int64 { return time.Now().UnixNano() }

@@ -1,0 +1,116 @@
+// Package proxy is the gateway's data plane: the routing table compiled from
+// topologies, the handler chain (package chain, providers in package
+// providers, the principal in package identity), and HTTP dispatch to the
+// backends through httputil.ReverseProxy.
+//
+// # Routing
+//
+// URLs are /{prefix}/{topology}/{service-path}/{rest} ("gateway" by
+// default). ServeHTTP canonicalises the path once, loads the live table
+// with one atomic load, finds the topology by name (a map lookup) and then
+// the service whose path is the longest whole-segment prefix of the rest
+// (at most one map lookup per segment of the deepest service path): the cost
+// does not depend on the number of topologies. No route: 404
+// {"error":"no such route"}.
+//
+// Writers (Apply, Remove, Load) are serialised by a mutex and copy the
+// table's map of topology pointers (O(topologies): about 0.3 ms at 10k
+// topologies, see BenchmarkApply), then publish it with one atomic store.
+// A request counts itself on the topology it routed to; a topology replaced
+// or removed is finalised (transport references released, handlers closed)
+// when its last request ends, so requests in flight finish on the table they
+// started with, and a request racing a swap is routed again on the new
+// table: a redeploy never makes a request fail.
+//
+// # Path canonicalisation
+//
+// Routing, the chain and the backend see one path: the canonical, decoded
+// path. Per case:
+//
+//	input                          decision
+//	/a//b, trailing //             canonicalised: empty segments merged (/a/b); one trailing slash kept
+//	/a/./b, /a/%2e/b               canonicalised: "." segments removed
+//	/a/../b, %2e%2e, .%2E, ..;x=y  refused 400 "dot-dot segment" (never resolved: a route cannot be climbed out of)
+//	"...", ". .", ".;x"            refused 400 "dot-dot segment" (dots and spaces only: Windows and Tomcat trim them)
+//	/;x=y/ (only parameters)       refused 400 "segment of only parameters"
+//	a;jsessionid=1                 kept: ';' is data in a segment whose name is not a dot segment
+//	%2F, %2f                       refused 400 "encoded slash"
+//	\ and %5C                      refused 400 "backslash"
+//	%00..%1F, %7F                  refused 400 "control character"
+//	%252e %252f %255c %2500 %2525  refused 400 "double-encoded character"
+//	%23 (#), %3F (?)               kept as data: decoded for routing and the chain, re-encoded (%23, %3F) to the backend
+//	other escapes (%41, %20, UTF-8) decoded; the backend receives Go's canonical encoding of the decoded path
+//	invalid escapes (%zz)          refused 400 by Go's server (or here: "invalid percent-encoding")
+//	/gateway/t/public../admin      not a dot segment: "public.." is a service name of its own, so 404 (never a prefix match on "public")
+//
+// The backend request's path is the service URL's path joined with the
+// canonical rest, with the query passed through (Go drops unparsable query
+// parameters). The chain sees r.URL.Path = the canonical full path
+// (RawPath cleared) and must not change it.
+//
+// # Chain
+//
+// Each topology compiles its providers into a chain.Chain once per deploy.
+// A topology without an enabled authentication or federation provider is
+// refused at compile time: nothing is unauthenticated by accident, and
+// "anonymous" says openly that a topology is public. After the inbound
+// chain, a request without an identity.Principal in its context gets 401.
+// Upgrade requests run the same chain before any backend connection. A
+// service with websocket: true forwards "Upgrade: websocket" (ReverseProxy's
+// upgrade handling); other services ignore the Upgrade offer (the header is
+// removed and the request served as plain HTTP, as RFC 9110 allows).
+//
+// # Dispatch
+//
+// httputil.ReverseProxy with Rewrite: hop-by-hop headers (and those named in
+// Connection) are gone before Rewrite, which then strips identity headers
+// (X-Forwarded-User, SM_USER, … in any spelling, plus those the chain's
+// providers read), sets X-Forwarded-For/Proto/Host/Port/Context and
+// X-Request-Id, and runs the outbound handlers, so a client's Connection
+// header cannot remove what the gateway adds. Client X-Forwarded-* and
+// Forwarded are discarded unless the peer is in TrustedProxies (then
+// X-Forwarded-For and Forwarded are appended to, the others kept). Bodies
+// stream both ways through pooled 32 KiB buffers, flushing every write;
+// trailers, 1xx and 100-continue pass through. A body longer than the
+// service's MaxBodyBytes gets 413 (at once from Content-Length, or when the
+// limit is crossed while streaming). The query is passed as is; doAs and
+// user.name handling belongs to identity assertion (an Outbound handler
+// edits out.URL.RawQuery).
+//
+// Responses: Location, Content-Location and Refresh URLs under a backend's
+// base URL become gateway URLs; Set-Cookie Path under the base path is
+// mapped to /gateway/{t}/{service}/…, and a Domain naming a backend host is
+// dropped (the cookie becomes host-only for the gateway). Errors: 502
+// {"error":"backend unavailable"}, 504 after the response-header timeout, a
+// backend breaking off mid-body aborts the client's response.
+//
+// # Backends
+//
+// One long-lived *http.Transport per backend origin, TLS settings and
+// timeouts, shared by every topology that uses it and kept across
+// redeploys (keep-alive pools survive), closed when no topology references
+// it. TLS: BackendRoots (or a service's truststore alias), SNI and hostname
+// verification always, InsecureSkipVerify per service with a warning,
+// a client certificate (PEM certificate and key in the alias
+// Dispatch.ClientCertificate) when Dispatch.UseTwoWayTLS.
+//
+// Several URLs: the first healthy URL is used (the first is the primary).
+// Connection and TLS handshake failures fail over for any method (nothing
+// was sent); HA.FailoverStatuses fail over for idempotent requests without
+// a body. MaxFailures consecutive failures (default 3) take a URL out for
+// Cooloff (default 30s); HealthCheckPath probes each URL every
+// HealthCheckInterval (default 10s) while the topology is live. Health
+// survives redeploys of the same URL, and is visible in BackendStatus and
+// the metrics.
+//
+// # Observability
+//
+// The metrics (gateway_requests_total, gateway_request_duration_seconds,
+// gateway_backend_errors_total, gateway_routing_table_generation,
+// gateway_backend_up, gateway_backend_open_connections, …) are collected
+// from the live table at scrape time. The access log is one JSON record per
+// request with request_id, method, canonical path (never the query),
+// topology, service, principal, status, bytes, duration. X-Request-Id is
+// taken from the client when it is 1–128 characters of [A-Za-z0-9._-],
+// generated otherwise, sent to the backend and returned to the client.
+package proxy

@@ -1,0 +1,151 @@
+package frontend
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// ServerOptions are a listener's limits. Zero fields take the defaults in
+// the package documentation.
+type ServerOptions struct {
+	Addr              string
+	MaxHeaderBytes    int
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration // 0: none (streamed uploads)
+	WriteTimeout      time.Duration // 0: none (streamed responses)
+	IdleTimeout       time.Duration
+	TLSConfig         *tls.Config
+	// Logger receives the server's own errors (TLS handshakes, panics).
+	Logger *slog.Logger
+	// Registerer, when set, receives gateway_frontend_open_connections
+	// labelled listener=Name.
+	Registerer prometheus.Registerer
+	Name       string
+}
+
+// Defaults.
+const (
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+)
+
+// NewServer returns an *http.Server serving h with o's limits.
+func NewServer(h http.Handler, o ServerOptions) *http.Server {
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	s := &http.Server{
+		Addr:              o.Addr,
+		Handler:           h,
+		TLSConfig:         o.TLSConfig,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		ReadTimeout:       max(o.ReadTimeout, 0),
+		WriteTimeout:      max(o.WriteTimeout, 0),
+		IdleTimeout:       o.IdleTimeout,
+	}
+	if o.Logger != nil {
+		s.ErrorLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
+	}
+	if o.Registerer != nil {
+		var open atomic.Int64
+		g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "gateway_frontend_open_connections",
+			Help:        "Open client connections of the listener.",
+			ConstLabels: prometheus.Labels{"listener": o.Name},
+		}, func() float64 { return float64(open.Load()) })
+		if err := o.Registerer.Register(g); err == nil {
+			s.ConnState = func(_ net.Conn, st http.ConnState) {
+				switch st {
+				case http.StateNew:
+					open.Add(1)
+				case http.StateHijacked, http.StateClosed:
+					open.Add(-1)
+				}
+			}
+		} else if o.Logger != nil {
+			o.Logger.Warn("frontend: connection gauge not registered", "listener", o.Name, "error", err.Error())
+		}
+	}
+	return s
+}
+
+// TLSConfig returns the client-facing TLS configuration: TLS 1.2 at least,
+// the certificate from getCert (internal/pki's reloader), and client
+// certificates per clientAuth — "off", "optional" (verified when sent) or
+// "required" — verified only against clientCAs, a dedicated pool: never the
+// system roots.
+func TLSConfig(getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), clientAuth string, clientCAs *x509.CertPool) (*tls.Config, error) {
+	if getCert == nil {
+		return nil, errors.New("frontend: TLS needs a certificate source")
+	}
+	cfg := &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: getCert,
+		NextProtos:     []string{"h2", "http/1.1"},
+	}
+	switch clientAuth {
+	case "", "off":
+		cfg.ClientAuth = tls.NoClientCert
+		return cfg, nil
+	case "optional":
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	case "required":
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	default:
+		return nil, fmt.Errorf("frontend: client auth %q: want off, optional or required", clientAuth)
+	}
+	if clientCAs == nil {
+		return nil, fmt.Errorf("frontend: client auth %q needs a client CA pool", clientAuth)
+	}
+	cfg.ClientCAs = clientCAs
+	return cfg, nil
+}
+
+// Health serves /healthz (200 while the process serves) and /readyz (200
+// once ready() is true, else 503), with a small JSON body. With the proxy:
+// Health(p.Ready).
+func Health(ready func() bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, http.StatusOK, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if ready != nil && ready() {
+			writeStatus(w, http.StatusOK, `{"status":"ready"}`)
+			return
+		}
+		writeStatus(w, http.StatusServiceUnavailable, `{"status":"not ready"}`)
+	})
+	return mux
+}
+
+func writeStatus(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(body + "\n"))
+}
+
+// Metrics serves g in the Prometheus exposition format, for a separate
+// (internal) listener.
+func Metrics(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}

@@ -1,0 +1,205 @@
+package proxy_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// secrets is a SecretResolver over a map.
+type secrets map[string]string
+
+func (s secrets) Resolve(_ context.Context, topo, alias string) ([]byte, error) {
+	if v, ok := s[topo+"/"+alias]; ok {
+		return []byte(v), nil
+	}
+	return nil, fmt.Errorf("no alias %q", alias)
+}
+
+type env struct {
+	t    *testing.T
+	p    *proxy.Proxy
+	fe   *httptest.Server
+	logs *syncBuffer
+	reg  *prometheus.Registry
+}
+
+// newEnv starts a proxy behind a real loopback listener.
+func newEnv(t *testing.T, cfg proxy.Config) *env {
+	t.Helper()
+	e := &env{t: t, logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, nil))
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = e.reg
+	}
+	p, err := proxy.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p = p
+	e.fe = httptest.NewServer(p)
+	t.Cleanup(func() {
+		e.fe.Close()
+		_ = p.Close()
+	})
+	return e
+}
+
+func (e *env) deploy(t *topology.Topology) *proxy.Compiled {
+	e.t.Helper()
+	c, err := e.p.Compile(context.Background(), t)
+	if err != nil {
+		e.t.Fatalf("compile %s: %v", t.Name, err)
+	}
+	e.p.Apply(c)
+	return c
+}
+
+func (e *env) get(path string, hdr ...string) (*http.Response, string) {
+	e.t.Helper()
+	return e.do(http.MethodGet, path, nil, hdr...)
+}
+
+func (e *env) do(method, path string, body io.Reader, hdr ...string) (*http.Response, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.fe.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := e.fe.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// openProviders makes a topology public on purpose.
+var openProviders = []topology.Provider{
+	{Role: "authentication", Name: "anonymous"},
+	{Role: "identity-assertion", Name: "default"},
+}
+
+func topo(name string, svcs ...topology.Service) *topology.Topology {
+	return &topology.Topology{Name: name, Providers: openProviders, Services: svcs}
+}
+
+func svc(path string, urls ...string) topology.Service {
+	return topology.Service{Path: path, URLs: urls}
+}
+
+// backend is a real loopback server recording what it received.
+type backend struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []*http.Request
+}
+
+func newBackend(t *testing.T, h http.HandlerFunc) *backend {
+	t.Helper()
+	b := &backend{}
+	if h == nil {
+		h = func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }
+	}
+	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		b.reqs = append(b.reqs, r.Clone(context.Background()))
+		b.mu.Unlock()
+		h(w, r)
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
+func (b *backend) last() *http.Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.reqs) == 0 {
+		return nil
+	}
+	return b.reqs[len(b.reqs)-1]
+}
+
+func (b *backend) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.reqs)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+		time.Sleep(5 * time.Millisecond) // poll interval, not a wait for an event
+	}
+}
+
+// goroutineBaseline returns a check that the goroutine count went back to
+// what it is now (polled with a deadline).
+func goroutineBaseline(t *testing.T) func() {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	return func() {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n := runtime.NumGoroutine()
+			if n <= base {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				buf = buf[:runtime.Stack(buf, true)]
+				t.Fatalf("goroutines: %d before, %d after:\n%s", base, n, buf)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func proxyConfig() proxy.Config { return proxy.Config{} }

@@ -1,0 +1,47 @@
+// Package identity carries the authenticated principal of a proxied request
+// in its context, as one typed value set by the topology's authentication or
+// federation provider and read by identity assertion, authorization,
+// outbound handlers and the access log.
+package identity
+
+import (
+	"context"
+	"net/http"
+	"slices"
+)
+
+// Principal is who a request acts as. A Principal in a context is never
+// modified: a handler that changes it (identity assertion mapping a name,
+// group lookup) stores a modified copy with NewContext.
+type Principal struct {
+	// Name is the identity asserted to backends.
+	Name string
+	// Groups the principal belongs to, as found by the providers.
+	Groups []string
+	// AuthenticatedAs is the name the authentication or federation provider
+	// established; it differs from Name only after identity assertion mapped it.
+	AuthenticatedAs string
+	// Provider names the provider that authenticated the request ("anonymous", …).
+	Provider string
+}
+
+// InGroup reports whether the principal is in group g.
+func (p *Principal) InGroup(g string) bool { return slices.Contains(p.Groups, g) }
+
+type ctxKey struct{}
+
+// NewContext returns a copy of ctx carrying p.
+func NewContext(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the principal carried by ctx, if any.
+func FromContext(ctx context.Context) (*Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(*Principal)
+	return p, ok && p != nil
+}
+
+// WithPrincipal returns a shallow copy of r whose context carries p.
+func WithPrincipal(r *http.Request, p *Principal) *http.Request {
+	return r.WithContext(NewContext(r.Context(), p))
+}

@@ -1,0 +1,169 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	_ "github.com/securegw/gateway/proxy/providers" // built-in providers register themselves
+)
+
+// Config configures a Proxy.
+type Config struct {
+	// PathPrefix is the first path segment of proxied URLs: "gateway" by
+	// default, so URLs are /{PathPrefix}/{topology}/{service-path}/{rest}.
+	PathPrefix string
+	// TrustedProxies are the peers whose X-Forwarded-* and Forwarded headers
+	// are kept (and appended to). Everyone else's are discarded.
+	TrustedProxies []netip.Prefix
+	// BackendRoots verifies backend certificates; nil: the system roots.
+	BackendRoots *x509.CertPool
+	// Resolver resolves credential aliases; may be nil until aliases exist.
+	Resolver SecretResolver
+	// Logger receives the access log (one Info record "access" per request)
+	// and errors; nil: discard.
+	Logger *slog.Logger
+	// Registerer receives the proxy's metrics; nil: none.
+	Registerer prometheus.Registerer
+	// Defaults are the backend timeouts of services that do not set their own.
+	Defaults Timeouts
+}
+
+// Timeouts of backend connections. Zero fields take the defaults.
+type Timeouts struct {
+	Dial           time.Duration // default 5s
+	TLSHandshake   time.Duration // default 5s
+	ResponseHeader time.Duration // default 30s
+	Idle           time.Duration // idle keep-alive connections; default 90s
+}
+
+// SecretResolver resolves a credential alias of a topology to its secret.
+type SecretResolver interface {
+	Resolve(ctx context.Context, topology, alias string) ([]byte, error)
+}
+
+// BackendStatus is the health of one backend URL of a live service.
+type BackendStatus struct {
+	Topology, Service, URL string
+	Healthy                bool
+	ConsecutiveFailures    int64
+	CooloffUntil           time.Time // zero when not cooling off
+}
+
+// Proxy is the data plane: an http.Handler routing
+// /{prefix}/{topology}/{service}/{rest} through the topology's chain to its
+// backends, with a routing table swapped atomically.
+type Proxy struct {
+	prefix   string // "/gateway/"
+	trusted  []netip.Prefix
+	roots    *x509.CertPool
+	resolver SecretResolver
+	log      *slog.Logger
+	errLog   *log.Logger // for httputil.ReverseProxy
+	defaults Timeouts
+
+	table atomic.Pointer[table]
+	mu    sync.Mutex // serialises Apply, Remove, Load, Close
+
+	pool    *transportPool
+	metrics *metrics
+	health  sync.WaitGroup // active health checkers
+
+	idPrefix string
+	idSeq    atomic.Uint64
+	closed   atomic.Bool
+}
+
+// New returns a Proxy with an empty, not yet loaded, routing table.
+func New(cfg Config) (*Proxy, error) {
+	prefix := cfg.PathPrefix
+	if prefix == "" {
+		prefix = "gateway"
+	}
+	if strings.ContainsAny(prefix, "/\\%?#;") || prefix == "." || prefix == ".." {
+		return nil, fmt.Errorf("proxy: PathPrefix %q must be one path segment", cfg.PathPrefix)
+	}
+	for _, pfx := range cfg.TrustedProxies {
+		if !pfx.IsValid() {
+			return nil, errors.New("proxy: invalid prefix in TrustedProxies")
+		}
+	}
+	d := cfg.Defaults
+	if d.Dial <= 0 {
+		d.Dial = 5 * time.Second
+	}
+	if d.TLSHandshake <= 0 {
+		d.TLSHandshake = 5 * time.Second
+	}
+	if d.ResponseHeader <= 0 {
+		d.ResponseHeader = 30 * time.Second
+	}
+	if d.Idle <= 0 {
+		d.Idle = 90 * time.Second
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	p := &Proxy{
+		prefix:   "/" + prefix + "/",
+		trusted:  append([]netip.Prefix(nil), cfg.TrustedProxies...),
+		roots:    cfg.BackendRoots,
+		resolver: cfg.Resolver,
+		log:      lg,
+		errLog:   slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
+		defaults: d,
+		idPrefix: hex.EncodeToString(seed[:]) + "-",
+	}
+	p.table.Store(&table{topos: map[string]*Compiled{}})
+	p.pool = newTransportPool(p)
+	p.metrics = newMetrics(p)
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(p.metrics); err != nil {
+			return nil, fmt.Errorf("proxy: registering metrics: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// Generation is the live table's generation: 0 until the first Apply,
+// Remove or Load, then incremented by each change.
+func (p *Proxy) Generation() int64 { return p.table.Load().gen }
+
+// Ready reports whether a routing table was loaded (Generation() > 0) and
+// the proxy is not closed.
+func (p *Proxy) Ready() bool { return p.Generation() > 0 && !p.closed.Load() }
+
+// Topologies is the number of topologies in the live table.
+func (p *Proxy) Topologies() int { return len(p.table.Load().topos) }
+
+// Close unpublishes every topology, stops the health checkers (and waits
+// for them) and closes idle backend connections. Requests in flight finish;
+// new ones get 503.
+func (p *Proxy) Close() error {
+	p.closed.Store(true)
+	p.mu.Lock()
+	cur := p.table.Load()
+	p.table.Store(&table{gen: cur.gen + 1, topos: map[string]*Compiled{}})
+	for _, c := range sortedTopologies(cur.topos) {
+		c.retireLocked()
+	}
+	p.mu.Unlock()
+	p.health.Wait()
+	p.pool.closeIdle()
+	return nil
+}

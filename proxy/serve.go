@@ -1,0 +1,331 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/identity"
+)
+
+// ServeHTTP is the data-plane handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := &exchange{w: w, start: time.Now()}
+	ex.id = p.requestID(r.Header.Get("X-Request-Id"))
+	ex.idv = []string{ex.id}
+	r.Header["X-Request-Id"] = ex.idv
+	p.metrics.inflight.Add(1)
+	defer func() {
+		if v := recover(); v != nil {
+			// http.ErrAbortHandler from ReverseProxy: the backend broke off
+			// mid-body; the server aborts the client connection.
+			ex.aborted = true
+			p.finish(ex, r)
+			panic(v)
+		}
+		p.finish(ex, r)
+	}()
+	p.serve(ex, r)
+}
+
+func (p *Proxy) serve(ex *exchange, r *http.Request) {
+	if p.closed.Load() {
+		writeError(ex, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	canon, reason := canonicalPath(r.URL)
+	if reason != "" {
+		ex.refused = reason
+		writeError(ex, http.StatusBadRequest, "bad path: "+reason)
+		return
+	}
+	ex.path = canon
+	if !strings.HasPrefix(canon, p.prefix) {
+		writeError(ex, http.StatusNotFound, "no such route")
+		return
+	}
+	name, after, ok := strings.Cut(canon[len(p.prefix):], "/")
+	if !ok {
+		writeError(ex, http.StatusNotFound, "no such route")
+		return
+	}
+	c, s := p.route(name, after)
+	if c == nil {
+		if s == nil {
+			writeError(ex, http.StatusNotFound, "no such route")
+		}
+		return
+	}
+	defer c.leave()
+	ex.svc = s
+	if _, up := r.Header["Upgrade"]; up && (!s.websocket || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket")) {
+		// Not a WebSocket service: the offer to switch protocols is ignored
+		// (RFC 9110 §7.8 lets a server ignore Upgrade) and the request is
+		// served as plain HTTP.
+		delete(r.Header, "Upgrade")
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		if s.maxBody > 0 && r.ContentLength > s.maxBody {
+			writeError(ex, http.StatusRequestEntityTooLarge, "request body too large")
+			return
+		}
+		ex.body = bodyReader{rc: r.Body, remaining: -1}
+		if s.maxBody > 0 {
+			ex.body.remaining = s.maxBody
+		}
+		r.Body = &ex.body
+	}
+	r.URL.Path, r.URL.RawPath = canon, ""
+	r2 := s.topo.chain.ServeInbound(ex, r)
+	if r2 == nil {
+		return // a handler answered
+	}
+	if r2.URL.Path != canon {
+		p.log.Error("proxy: a handler changed the request path", "topology", name, "service", s.path)
+		writeError(ex, http.StatusInternalServerError, "internal error")
+		return
+	}
+	pr, ok := identity.FromContext(r2.Context())
+	if !ok {
+		writeError(ex, http.StatusUnauthorized, "unauthenticated")
+		return
+	}
+	ex.principal = pr.Name
+	s.rp.ServeHTTP(ex, r2)
+}
+
+// route finds the topology and service of a request on the live table and
+// counts the request on the topology. A topology retired between the load
+// and the count is looked up again on the newer table, so a request during
+// a redeploy is served by the old or the new topology, never refused.
+// It returns (nil, nil) for no route.
+func (p *Proxy) route(name, after string) (*Compiled, *service) {
+	for {
+		c := p.table.Load().topos[name]
+		if c == nil {
+			return nil, nil
+		}
+		s := c.match(after)
+		if s == nil {
+			return nil, nil
+		}
+		if c.enter() {
+			return c, s
+		}
+	}
+}
+
+// match finds the service with the longest path that is a whole-segment
+// prefix of rest ("svc/x/y"): at most maxDepth map lookups.
+func (c *Compiled) match(rest string) *service {
+	var ends [maxServiceDepth]int
+	n := 0
+	for i := 0; n < c.maxDepth; i++ {
+		j := strings.IndexByte(rest[i:], '/')
+		if j < 0 {
+			ends[n] = len(rest)
+			n++
+			break
+		}
+		ends[n] = i + j
+		n++
+		i += j
+	}
+	for k := n - 1; k >= 0; k-- {
+		if s := c.services[rest[:ends[k]]]; s != nil {
+			return s
+		}
+	}
+	return nil
+}
+
+// exchange is the per-request state: it wraps the ResponseWriter to record
+// status and bytes for the access log, and owns the body reader.
+type exchange struct {
+	w           http.ResponseWriter
+	start       time.Time
+	id          string
+	idv         []string
+	path        string
+	svc         *service
+	principal   string
+	status      int
+	bytes       int64
+	wroteHeader bool
+	hijacked    bool
+	aborted     bool
+	clientGone  bool
+	refused     string
+	backendErr  error
+	body        bodyReader
+}
+
+func (e *exchange) Header() http.Header { return e.w.Header() }
+
+func (e *exchange) WriteHeader(code int) {
+	if code < 200 || e.wroteHeader {
+		e.w.WriteHeader(code) // 1xx pass through; a second call is the server's to report
+		return
+	}
+	e.wroteHeader, e.status = true, code
+	h := e.w.Header()
+	if _, ok := h["X-Request-Id"]; !ok {
+		h["X-Request-Id"] = e.idv
+	}
+	e.w.WriteHeader(code)
+}
+
+func (e *exchange) Write(b []byte) (int, error) {
+	if !e.wroteHeader {
+		e.WriteHeader(http.StatusOK)
+	}
+	n, err := e.w.Write(b)
+	e.bytes += int64(n)
+	return n, err
+}
+
+// FlushError lets http.ResponseController (used by ReverseProxy) flush.
+func (e *exchange) FlushError() error {
+	if !e.wroteHeader {
+		e.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(e.w).Flush()
+}
+
+// Flush implements http.Flusher.
+func (e *exchange) Flush() { _ = e.FlushError() }
+
+// Hijack lets ReverseProxy switch protocols (WebSocket).
+func (e *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(e.w).Hijack()
+	if err == nil {
+		e.hijacked, e.wroteHeader, e.status = true, true, http.StatusSwitchingProtocols
+	}
+	return c, rw, err
+}
+
+// Unwrap exposes the server's ResponseWriter to http.ResponseController.
+func (e *exchange) Unwrap() http.ResponseWriter { return e.w }
+
+// bodyReader limits the request body to the service's MaxBodyBytes and
+// remembers why reading it failed.
+type bodyReader struct {
+	rc        io.ReadCloser
+	remaining int64 // -1: no limit
+	tooLarge  bool
+	err       error
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.tooLarge {
+		return 0, errBodyTooLarge
+	}
+	if b.remaining >= 0 && int64(len(p)) > b.remaining+1 {
+		p = p[:b.remaining+1]
+	}
+	n, err := b.rc.Read(p)
+	if b.remaining >= 0 {
+		if int64(n) > b.remaining {
+			b.tooLarge = true
+			return int(b.remaining), errBodyTooLarge
+		}
+		b.remaining -= int64(n)
+	}
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *bodyReader) Close() error { return b.rc.Close() }
+
+// requestID returns the client's X-Request-Id when sane (1–128 characters
+// of [A-Za-z0-9._-]), else a new one: a per-process random prefix and a counter.
+func (p *Proxy) requestID(v string) string {
+	if saneRequestID(v) {
+		return v
+	}
+	var buf [40]byte
+	b := append(buf[:0], p.idPrefix...)
+	b = strconv.AppendUint(b, p.idSeq.Add(1), 36)
+	return string(b)
+}
+
+func saneRequestID(v string) bool {
+	if len(v) == 0 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// writeError answers with a small JSON error.
+func writeError(w http.ResponseWriter, status int, msg string) { chain.WriteError(w, status, msg) }
+
+// finish records the request in the metrics and the access log. The log
+// has the canonical path only: never the query, which may hold a token.
+func (p *Proxy) finish(ex *exchange, r *http.Request) {
+	p.metrics.inflight.Add(-1)
+	status := ex.status
+	switch {
+	case ex.clientGone && !ex.wroteHeader:
+		status = 499 // client closed the request (nginx's convention)
+	case status == 0 && ex.aborted:
+		status = http.StatusBadGateway
+	case status == 0:
+		status = http.StatusOK
+	}
+	d := time.Since(ex.start)
+	topo, svc := "", ""
+	if ex.svc != nil {
+		topo, svc = ex.svc.topo.name, ex.svc.path
+		ex.svc.stats.observe(status, d, ex.aborted)
+	} else {
+		p.metrics.unrouted(status, ex.refused)
+	}
+	ctx := r.Context()
+	if !p.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := [...]slog.Attr{
+		slog.String("request_id", ex.id),
+		slog.String("method", r.Method),
+		slog.String("path", logPath(ex.path, r)),
+		slog.String("topology", topo),
+		slog.String("service", svc),
+		slog.String("principal", ex.principal),
+		slog.Int("status", status),
+		slog.Int64("bytes", ex.bytes),
+		slog.Duration("duration", d),
+		slog.String("remote", r.RemoteAddr),
+		slog.Bool("aborted", ex.aborted),
+	}
+	p.log.LogAttrs(ctx, slog.LevelInfo, "access", attrs[:]...)
+}
+
+// logPath is the canonical path, or for a refused path a bounded prefix of
+// what was sent (the query is never logged).
+func logPath(canon string, r *http.Request) string {
+	if canon != "" {
+		return canon
+	}
+	raw := r.URL.EscapedPath()
+	if len(raw) > 256 {
+		raw = raw[:256]
+	}
+	return raw
+}

@@ -1,0 +1,43 @@
+package proxy_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+
+	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/identity"
+)
+
+// Test-only providers, registered like real ones.
+func init() {
+	chain.Register(chain.Factory{Name: "test-recorder", Role: chain.RoleCustom,
+		New: func(context.Context, chain.Config) (chain.Handler, error) { return recorder{}, nil }})
+	chain.Register(chain.Factory{Name: "test-auth", Role: chain.RoleAuthentication,
+		New: func(context.Context, chain.Config) (chain.Handler, error) { return testAuth{}, nil }})
+}
+
+// chainSaw maps X-Request-Id to the path the chain saw.
+var chainSaw sync.Map
+
+type recorder struct{}
+
+func (recorder) ServeInbound(_ http.ResponseWriter, r *http.Request) *http.Request {
+	chainSaw.Store(r.Header.Get("X-Request-Id"), r.URL.Path)
+	return r
+}
+
+// testAuth lets in requests with X-Test-Token: let-me-in as X-Test-User
+// (an identity header: the gateway must not forward the client's copy).
+type testAuth struct{}
+
+func (testAuth) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
+	if r.Header.Get("X-Test-Token") != "let-me-in" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="test"`)
+		chain.WriteError(w, http.StatusUnauthorized, "unauthenticated")
+		return nil
+	}
+	return identity.WithPrincipal(r, &identity.Principal{Name: r.Header.Get("X-Test-User"), Provider: "test-auth"})
+}
+
+func (testAuth) IdentityHeaders() []string { return []string{"X-Test-User"} }

@@ -1,0 +1,304 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// backend is one URL of a service.
+type backend struct {
+	configured string // as written in the topology
+	scheme     string // http or https (ws and wss map to these)
+	host       string // as configured, for the URL
+	hostPort   string // lower-case, with the default port
+	hostname   string // lower-case, no port
+	basePath   string // decoded, no trailing slash
+	origin     string
+	tr         *transportEntry
+	h          *backendHealth // carried over redeploys of the same URL
+}
+
+// backendHealth is the passive (and active) health of one backend URL.
+type backendHealth struct {
+	failures     atomic.Int64
+	cooloffUntil atomic.Int64 // unix nanoseconds; 0: not cooling off
+}
+
+func (h *backendHealth) coolingOff(now int64) bool { return h.cooloffUntil.Load() > now }
+
+func (h *backendHealth) succeeded() {
+	if h.failures.Load() != 0 || h.cooloffUntil.Load() != 0 {
+		h.failures.Store(0)
+		h.cooloffUntil.Store(0)
+	}
+}
+
+// failed counts a failure and reports whether the backend entered cooloff.
+func (h *backendHealth) failed(now time.Time, maxFailures int64, cooloff time.Duration) bool {
+	if h.failures.Add(1) < maxFailures {
+		return false
+	}
+	return h.cooloffUntil.Swap(now.Add(cooloff).UnixNano()) <= now.UnixNano()
+}
+
+// upstream is a service's http.RoundTripper: it sends the request to the
+// backend chosen by Rewrite and fails over to the next healthy one.
+type upstream struct {
+	svc         *service
+	backends    []*backend
+	failover    [10]uint64 // bit set of failover statuses
+	maxFailures int64
+	cooloff     time.Duration
+
+	hcPath     string
+	hcInterval time.Duration
+	hcTimeout  time.Duration
+}
+
+// pick returns the first backend not cooling off, in configured order (the
+// first URL is the primary); when all are, the one whose cooloff ends first.
+func (u *upstream) pick(now int64) *backend {
+	best := u.backends[0]
+	for _, b := range u.backends {
+		until := b.h.cooloffUntil.Load()
+		if until <= now {
+			return b
+		}
+		if until < best.h.cooloffUntil.Load() {
+			best = b
+		}
+	}
+	return best
+}
+
+// next returns the index of the first backend neither tried nor cooling off, or -1.
+func (u *upstream) next(tried uint64, now int64) int {
+	for i, b := range u.backends {
+		if tried&(1<<i) == 0 && !b.h.coolingOff(now) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (u *upstream) isFailoverStatus(code int) bool {
+	return code >= 0 && code < 640 && u.failover[code/64]&(1<<(code%64)) != 0
+}
+
+var errNoBackend = errors.New("backend URL changed by an outbound handler")
+
+// RoundTrip implements http.RoundTripper. The request is the proxy's own
+// outbound copy, so retargeting it between attempts is safe.
+func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
+	cur := -1
+	for i, b := range u.backends {
+		if b.host == req.URL.Host && b.scheme == req.URL.Scheme {
+			cur = i
+			break
+		}
+	}
+	if cur < 0 {
+		return nil, errNoBackend
+	}
+	rest := strings.TrimPrefix(req.URL.Path, u.backends[cur].basePath)
+	var tried uint64
+	for {
+		tried |= 1 << cur
+		b := u.backends[cur]
+		if req.URL.Host != b.host || req.URL.Scheme != b.scheme {
+			req.URL.Scheme, req.URL.Host = b.scheme, b.host
+			req.URL.Path, req.URL.RawPath = joinPath(b.basePath, rest), ""
+		}
+		resp, err := b.tr.t.RoundTrip(req)
+		now := time.Now()
+		if err != nil {
+			if req.Context().Err() != nil {
+				return nil, err // the client went away: not the backend's fault
+			}
+			u.svc.stats.backendError(errorKind(err))
+			u.failed(b, now)
+			if notSent(err) {
+				if n := u.next(tried, now.UnixNano()); n >= 0 {
+					cur = n
+					continue
+				}
+			}
+			return nil, err
+		}
+		if !u.isFailoverStatus(resp.StatusCode) {
+			b.h.succeeded()
+			return resp, nil
+		}
+		u.svc.stats.backendError(kindStatus)
+		u.failed(b, now)
+		if replayable(req) {
+			if n := u.next(tried, now.UnixNano()); n >= 0 {
+				_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+				resp.Body.Close()
+				cur = n
+				continue
+			}
+		}
+		return resp, nil
+	}
+}
+
+func (u *upstream) failed(b *backend, now time.Time) {
+	if b.h.failed(now, u.maxFailures, u.cooloff) {
+		u.svc.topo.p.log.Warn("proxy: backend cooling off",
+			"topology", u.svc.topo.name, "service", u.svc.path, "backend", b.origin,
+			"failures", b.h.failures.Load(), "cooloff", u.cooloff.String())
+	}
+}
+
+// replayable: an idempotent request without a body can be sent again.
+func replayable(r *http.Request) bool {
+	if r.Body != nil && r.Body != http.NoBody {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// notSent reports errors that happen before any byte of the request reached
+// the backend (connecting, TLS handshake): any request may be sent elsewhere.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var (
+		rh  tls.RecordHeaderError
+		cv  *tls.CertificateVerificationError
+		al  tls.AlertError
+		uae x509.UnknownAuthorityError
+		hne x509.HostnameError
+	)
+	return errors.As(err, &rh) || errors.As(err, &cv) || errors.As(err, &al) ||
+		errors.As(err, &uae) || errors.As(err, &hne) || strings.Contains(err.Error(), "TLS handshake timeout")
+}
+
+// Backend error kinds (metric label values).
+const (
+	kindConnect = iota
+	kindTLS
+	kindTimeout
+	kindStatus
+	kindOther
+	kindAbort
+	numKinds
+)
+
+var kindNames = [numKinds]string{"connect", "tls", "timeout", "failover_status", "other", "aborted"}
+
+func errorKind(err error) int {
+	var op *net.OpError
+	switch {
+	case isTimeout(err):
+		return kindTimeout
+	case errors.As(err, &op) && op.Op == "dial":
+		return kindConnect
+	case notSent(err):
+		return kindTLS
+	}
+	return kindOther
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// joinPath joins a backend's base path and the request's rest path.
+func joinPath(base, rest string) string {
+	switch {
+	case base == "" && rest == "":
+		return "/"
+	case base == "":
+		return rest
+	case rest == "":
+		return base
+	}
+	return base + rest
+}
+
+// startHealthChecks starts one checker per service with a health check path.
+func (c *Compiled) startHealthChecks() {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stopHealth = cancel
+	for _, s := range c.ordered {
+		if s.up.hcPath == "" {
+			continue
+		}
+		c.p.health.Add(1)
+		go func() {
+			defer c.p.health.Done()
+			s.up.healthLoop(ctx)
+		}()
+	}
+}
+
+func (c *Compiled) stopHealthChecks() {
+	if c.stopHealth != nil {
+		c.stopHealth()
+	}
+}
+
+func (u *upstream) healthLoop(ctx context.Context) {
+	t := time.NewTicker(u.hcInterval)
+	defer t.Stop()
+	for {
+		for _, b := range u.backends {
+			u.check(ctx, b)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// check probes one backend: 2xx and 3xx mark it up, anything else down
+// (cooling off until at least the next check).
+func (u *upstream) check(parent context.Context, b *backend) {
+	ctx, cancel := context.WithTimeout(parent, u.hcTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.origin+b.basePath+u.hcPath, nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set("User-Agent", "securegw-healthcheck")
+	resp, err := b.tr.t.RoundTrip(req)
+	if err != nil && parent.Err() != nil {
+		return // stopping
+	}
+	if err == nil {
+		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+		resp.Body.Close()
+	}
+	now := time.Now()
+	if err == nil && resp.StatusCode < 400 {
+		b.h.succeeded()
+		return
+	}
+	// A failed probe takes the backend out at once, until the next probe.
+	if b.h.failures.Load() < u.maxFailures {
+		b.h.failures.Store(u.maxFailures - 1)
+	}
+	u.failed(b, now)
+	if until := now.Add(u.hcInterval).UnixNano(); b.h.cooloffUntil.Load() < until {
+		b.h.cooloffUntil.Store(until)
+	}
+}

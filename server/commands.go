@@ -1,0 +1,236 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/securegw/gateway/internal/pki"
+	"github.com/securegw/gateway/server/internal/config"
+	"github.com/securegw/gateway/server/internal/daemon"
+)
+
+type usageError struct{ error }
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+}
+
+// globalOptions are the flags shared by init and serve.
+type globalOptions struct {
+	configFile       string
+	dataDir          string
+	masterSecretFile string
+	proxyListen      string
+	mgmtListen       string
+	metricsListen    string
+	logLevel         string
+	logFormat        string
+	dev              bool
+}
+
+func (g *globalOptions) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&g.configFile, "config", "", "gateway.yaml to read (default: DATA_DIR/gateway.yaml when present)")
+	f.StringVar(&g.dataDir, "data-dir", "", "data directory (default /var/lib/gateway, or .gateway with --dev)")
+	f.StringVar(&g.masterSecretFile, "master-secret-file", "", "file holding the master secret (else $"+daemon.EnvMasterSecret+", else a prompt)")
+	f.StringVar(&g.proxyListen, "proxy-listen", "", "proxy address (overrides proxy.listen)")
+	f.StringVar(&g.mgmtListen, "management-listen", "", "management gRPC address (overrides management.listen)")
+	f.StringVar(&g.metricsListen, "metrics-listen", "", `metrics address (overrides metrics.listen; "off" disables)`)
+	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error")
+	f.StringVar(&g.logFormat, "log-format", "", "json or text")
+}
+
+// load resolves the configuration: file, then flags that were set.
+func (g *globalOptions) load(cmd *cobra.Command) (config.Config, error) {
+	c := config.Default()
+	dataDir := g.dataDir
+	if dataDir == "" && g.dev {
+		dataDir = ".gateway"
+	}
+	file := g.configFile
+	if file == "" && dataDir != "" {
+		if _, err := os.Stat(filepath.Join(dataDir, config.FileName)); err == nil {
+			file = filepath.Join(dataDir, config.FileName)
+		}
+	}
+	if file != "" {
+		var err error
+		if c, err = config.Load(file); err != nil {
+			return c, err
+		}
+	}
+	if dataDir != "" {
+		c.DataDir = dataDir
+	}
+	if g.dev {
+		// A dev daemon listens on loopback only.
+		if !cmd.Flags().Changed("proxy-listen") && file == "" {
+			c.Proxy.Listen = "127.0.0.1:8443"
+		}
+	}
+	set := func(flag string, dst *string, v string) {
+		if cmd.Flags().Changed(flag) {
+			*dst = v
+		}
+	}
+	set("proxy-listen", &c.Proxy.Listen, g.proxyListen)
+	set("management-listen", &c.Management.Listen, g.mgmtListen)
+	set("metrics-listen", &c.Metrics.Listen, g.metricsListen)
+	if c.Metrics.Listen == "off" {
+		c.Metrics.Listen = ""
+	}
+	set("log-level", &c.Log.Level, g.logLevel)
+	set("log-format", &c.Log.Format, g.logFormat)
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return c, fmt.Errorf("data dir: %w", err)
+	}
+	c.DataDir = abs
+	return c, nil
+}
+
+func (g *globalOptions) secretSource(in *os.File, errOut io.Writer) daemon.SecretSource {
+	return daemon.SecretSource{
+		File:   g.masterSecretFile,
+		Env:    os.Getenv(daemon.EnvMasterSecret),
+		Prompt: in != nil && term.IsTerminal(int(in.Fd())),
+		In:     in,
+		Out:    errOut,
+	}
+}
+
+func newLogger(c config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Log.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func newRootCommand(in *os.File, out, errOut io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gatewayd",
+		Short:         "The secure gateway daemon",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Example: `  gatewayd serve --dev                          # try it: loopback, generated secrets in .gateway/
+  gatewayd init --data-dir /var/lib/gateway --master-secret-file /run/secrets/gw-master
+  gatewayd serve --data-dir /var/lib/gateway --master-secret-file /run/secrets/gw-master`,
+	}
+	root.SetIn(in)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newInitCommand(in, out, errOut), newServeCommand(in, errOut), newVersionCommand(out))
+	return root
+}
+
+func newVersionCommand(out io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version",
+		Example: "  gatewayd version",
+		Args:    cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintln(out, version)
+			return err
+		},
+	}
+}
+
+type initOptions struct {
+	globalOptions
+	generate  bool
+	hostnames []string
+	keyType   string
+	keySize   int
+	curve     string
+}
+
+func newInitCommand(in *os.File, out, errOut io.Writer) *cobra.Command {
+	o := &initOptions{}
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create a data directory: master-secret verifier, admin CA, TLS identity, admin client certificate",
+		Long: `init creates the gateway's identity in a data directory. The master secret
+is never stored: it is read from --master-secret-file, $GATEWAY_MASTER_SECRET,
+or a prompt, or generated into --master-secret-file with --generate. Private
+keys are stored sealed under it; the admin client key for gatewayctl is
+written 0600 next to a ready-to-use gatewayctl.yaml.`,
+		Example: `  gatewayd init --data-dir /var/lib/gateway --generate --master-secret-file /run/secrets/gw-master
+  gatewayd init --data-dir ./gw --hostname gw.example.com --hostname 10.0.0.5 --key-type rsa --key-size 4096`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.load(cmd)
+			if err != nil {
+				return err
+			}
+			spec, err := pki.ParseKeySpec(o.keyType, o.keySize, o.curve)
+			if err != nil {
+				return usageError{err}
+			}
+			io := daemon.DefaultInitOptions(c)
+			io.Secret = o.secretSource(in, errOut)
+			io.GenerateSecret = o.generate
+			io.Hostnames = o.hostnames
+			io.CAKey, io.TLSKey, io.ClientKey = spec, spec, spec
+			io.Log = newLogger(c, errOut)
+			io.Out = out
+			return daemon.Init(cmd.Context(), io)
+		},
+	}
+	o.bind(cmd)
+	f := cmd.Flags()
+	f.BoolVar(&o.generate, "generate", false, "generate a random master secret into --master-secret-file")
+	f.StringSliceVar(&o.hostnames, "hostname", nil, "DNS name or IP of the TLS identity (repeatable; default localhost, 127.0.0.1, ::1, host name)")
+	f.StringVar(&o.keyType, "key-type", "ecdsa", "key type of the generated certificates: rsa, ecdsa or ed25519")
+	f.IntVar(&o.keySize, "key-size", 0, "RSA key size: 2048, 3072 or 4096")
+	f.StringVar(&o.curve, "curve", "", "ECDSA curve: P-256 or P-384")
+	return cmd
+}
+
+func newServeCommand(in *os.File, errOut io.Writer) *cobra.Command {
+	o := &globalOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway",
+		Long: `serve opens the data directory, unlocks it with the master secret, and runs
+the proxy, the management API and the metrics listener until SIGINT or
+SIGTERM, then shuts down in order: stop accepting, drain HTTP, stop gRPC
+gracefully, close the store.`,
+		Example: `  gatewayd serve --dev
+  gatewayd serve --data-dir /var/lib/gateway --master-secret-file /run/secrets/gw-master
+  gatewayd serve --config /etc/gateway/gateway.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.load(cmd)
+			if err != nil {
+				return err
+			}
+			err = daemon.Serve(cmd.Context(), daemon.ServeOptions{
+				Config:  c,
+				Secret:  o.secretSource(in, errOut),
+				Dev:     o.dev,
+				Version: version,
+				Log:     newLogger(c, errOut),
+			})
+			if errors.Is(err, daemon.ErrWrongMasterSecret) {
+				return errors.New("wrong master secret: the data directory was not opened and nothing was written")
+			}
+			return err
+		},
+	}
+	o.bind(cmd)
+	cmd.Flags().BoolVar(&o.dev, "dev", false, "development mode: loopback, init when needed with a generated master secret in the data dir")
+	return cmd
+}

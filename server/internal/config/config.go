@@ -1,0 +1,278 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/securegw/gateway/internal/secrets"
+)
+
+// FileName is the configuration file looked up in the data directory when
+// no --config is given.
+const FileName = "gateway.yaml"
+
+// Config is the whole of gateway.yaml.
+type Config struct {
+	// DataDir holds the store, the TLS files and the gatewayctl config.
+	DataDir    string           `yaml:"data_dir"`
+	Proxy      Proxy            `yaml:"proxy"`
+	Management Management       `yaml:"management"`
+	Metrics    Metrics          `yaml:"metrics"`
+	Store      Store            `yaml:"store"`
+	Crypto     secrets.Settings `yaml:"crypto"`
+	Log        Log              `yaml:"log"`
+}
+
+// Proxy configures the data plane's front listener.
+type Proxy struct {
+	// Listen is the proxy's address, ":8443" by default.
+	Listen string `yaml:"listen"`
+	// PathPrefix is the first path segment of proxied URLs ("gateway").
+	PathPrefix string `yaml:"path_prefix"`
+	// TLS serves HTTPS with the gateway's TLS identity (default true).
+	TLS *bool `yaml:"tls"`
+	// ClientAuth: off (default), optional or required.
+	ClientAuth string `yaml:"client_auth"`
+	// ClientTruststore names the truststore that verifies client certificates.
+	ClientTruststore string `yaml:"client_truststore"`
+	// TrustedProxies are CIDRs whose X-Forwarded-* headers are kept.
+	TrustedProxies    []string `yaml:"trusted_proxies"`
+	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+}
+
+// Management configures the gRPC management API.
+type Management struct {
+	// Listen is the gRPC address, 127.0.0.1:8444 by default.
+	Listen string `yaml:"listen"`
+	// Principals maps a client certificate's subject common name to its roles
+	// (admin, operator, token-broker, viewer).
+	Principals map[string][]string `yaml:"principals"`
+	// ShutdownTimeout bounds graceful shutdown of every listener.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Metrics configures the Prometheus listener; an empty Listen disables it.
+type Metrics struct {
+	Listen string `yaml:"listen"`
+}
+
+// Store configures the embedded bbolt store.
+type Store struct {
+	HistoryLimit int      `yaml:"history_limit"`
+	AuditLimit   int      `yaml:"audit_limit"`
+	LockTimeout  Duration `yaml:"lock_timeout"`
+}
+
+// Log configures the daemon's structured log.
+type Log struct {
+	// Level: debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format: json (default) or text.
+	Format string `yaml:"format"`
+}
+
+// Roles known to the management API.
+var Roles = []string{"admin", "operator", "token-broker", "viewer"}
+
+// Default returns the configuration used when gateway.yaml says nothing.
+func Default() Config {
+	return Config{
+		DataDir: "/var/lib/gateway",
+		Proxy: Proxy{
+			Listen:            ":8443",
+			PathPrefix:        "gateway",
+			ClientAuth:        "off",
+			MaxHeaderBytes:    64 << 10,
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			ReadTimeout:       0,
+			IdleTimeout:       Duration(120 * time.Second),
+		},
+		Management: Management{
+			Listen:          "127.0.0.1:8444",
+			Principals:      map[string][]string{"admin": {"admin"}},
+			ShutdownTimeout: Duration(15 * time.Second),
+		},
+		Metrics: Metrics{Listen: "127.0.0.1:9464"},
+		Store: Store{
+			HistoryLimit: 50,
+			AuditLimit:   100000,
+			LockTimeout:  Duration(time.Second),
+		},
+		Crypto: secrets.DefaultSettings(),
+		Log:    Log{Level: "info", Format: "json"},
+	}
+}
+
+// Load reads a configuration file over the defaults. Unknown keys are errors.
+func Load(path string) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("reading config: %w", err)
+	}
+	if err := Decode(bytes.NewReader(b), &c); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.Crypto = c.Crypto.WithDefaults()
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
+		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
+	}
+	return c, nil
+}
+
+// Decode decodes YAML strictly into c, keeping values the document omits.
+func Decode(r io.Reader, c *Config) error {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file keeps the defaults
+		}
+		return err
+	}
+	return nil
+}
+
+// TLSEnabled reports whether the proxy serves HTTPS.
+func (p Proxy) TLSEnabled() bool { return p.TLS == nil || *p.TLS }
+
+// TrustedPrefixes parses TrustedProxies.
+func (p Proxy) TrustedPrefixes() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(p.TrustedProxies))
+	for _, s := range p.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("proxy.trusted_proxies: %q is not an address or CIDR", s)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("proxy.trusted_proxies: %q is not a CIDR", s)
+		}
+		out = append(out, pfx.Masked())
+	}
+	return out, nil
+}
+
+// Validate checks the configuration as a whole and names the first bad key.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: required"))
+	}
+	for key, addr := range map[string]string{"proxy.listen": c.Proxy.Listen, "management.listen": c.Management.Listen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", key, addr))
+		}
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics.listen: %q is not host:port", c.Metrics.Listen))
+		}
+	}
+	if c.Proxy.PathPrefix == "" || strings.ContainsAny(c.Proxy.PathPrefix, "/?#%\\ ") {
+		errs = append(errs, fmt.Errorf("proxy.path_prefix: %q must be one URL path segment", c.Proxy.PathPrefix))
+	}
+	switch c.Proxy.ClientAuth {
+	case "off", "optional", "required":
+	default:
+		errs = append(errs, fmt.Errorf("proxy.client_auth: %q is not off, optional or required", c.Proxy.ClientAuth))
+	}
+	if c.Proxy.ClientAuth != "off" && c.Proxy.ClientTruststore == "" {
+		errs = append(errs, errors.New("proxy.client_truststore: required when client_auth is optional or required"))
+	}
+	if _, err := c.Proxy.TrustedPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Proxy.MaxHeaderBytes < 1024 {
+		errs = append(errs, fmt.Errorf("proxy.max_header_bytes: %d is below 1024", c.Proxy.MaxHeaderBytes))
+	}
+	if len(c.Management.Principals) == 0 {
+		errs = append(errs, errors.New("management.principals: at least one principal is required"))
+	}
+	names := make([]string, 0, len(c.Management.Principals))
+	for p := range c.Management.Principals {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		for _, r := range c.Management.Principals[p] {
+			if !knownRole(r) {
+				errs = append(errs, fmt.Errorf("management.principals.%s: unknown role %q (known: %s)", p, r, strings.Join(Roles, ", ")))
+			}
+		}
+	}
+	if c.Store.HistoryLimit < 1 {
+		errs = append(errs, errors.New("store.history_limit: must be at least 1"))
+	}
+	if c.Store.AuditLimit < 1 {
+		errs = append(errs, errors.New("store.audit_limit: must be at least 1"))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not json or text", c.Log.Format))
+	}
+	if err := c.Crypto.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("crypto: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func knownRole(r string) bool {
+	for _, k := range Roles {
+		if r == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Duration is a time.Duration written as "30s" in YAML.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// UnmarshalYAML decodes a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (like 30s or 1m)", n.Line, s)
+	}
+	if v < 0 {
+		return fmt.Errorf("line %d: duration %q is negative", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML encodes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }

@@ -1,0 +1,99 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	cases := []struct {
+		name    string
+		doc     string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "empty file keeps defaults", doc: "", check: func(t *testing.T, c Config) {
+			if c.Management.Listen != "127.0.0.1:8444" || c.Proxy.PathPrefix != "gateway" {
+				t.Errorf("defaults lost: %+v", c)
+			}
+		}},
+		{name: "overrides", doc: "proxy:\n  listen: 127.0.0.1:9443\n  trusted_proxies: [10.0.0.0/8, \"::1\"]\nmanagement:\n  shutdown_timeout: 3s\n", check: func(t *testing.T, c Config) {
+			if c.Proxy.Listen != "127.0.0.1:9443" || c.Management.ShutdownTimeout.D().Seconds() != 3 {
+				t.Errorf("got %+v", c)
+			}
+			p, err := c.Proxy.TrustedPrefixes()
+			if err != nil || len(p) != 2 || p[1].Bits() != 128 {
+				t.Errorf("trusted prefixes %v %v", p, err)
+			}
+		}},
+		{name: "relative data dir is relative to the file", doc: "data_dir: data\n", check: func(t *testing.T, c Config) {
+			if !filepath.IsAbs(c.DataDir) || filepath.Base(c.DataDir) != "data" {
+				t.Errorf("data dir %q", c.DataDir)
+			}
+		}},
+		{name: "unknown key", doc: "proxy:\n  listne: :1\n", wantErr: "listne"},
+		{name: "bad duration", doc: "management:\n  shutdown_timeout: soon\n", wantErr: "not a duration"},
+		{name: "negative duration", doc: "proxy:\n  idle_timeout: -1s\n", wantErr: "negative"},
+		{name: "unknown crypto key", doc: "crypto:\n  kdf:\n    rounds: 3\n", wantErr: "rounds"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "gateway.yaml")
+			if err := os.WriteFile(p, []byte(tc.doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(p)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestValidateNamesTheKey(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"proxy listen", func(c *Config) { c.Proxy.Listen = "8443" }, "proxy.listen"},
+		{"management listen", func(c *Config) { c.Management.Listen = "" }, "management.listen"},
+		{"metrics listen", func(c *Config) { c.Metrics.Listen = "nope" }, "metrics.listen"},
+		{"path prefix", func(c *Config) { c.Proxy.PathPrefix = "a/b" }, "proxy.path_prefix"},
+		{"client auth", func(c *Config) { c.Proxy.ClientAuth = "maybe" }, "proxy.client_auth"},
+		{"client truststore", func(c *Config) { c.Proxy.ClientAuth = "required" }, "proxy.client_truststore"},
+		{"trusted proxies", func(c *Config) { c.Proxy.TrustedProxies = []string{"10.0.0.0/33"} }, "trusted_proxies"},
+		{"header bytes", func(c *Config) { c.Proxy.MaxHeaderBytes = 10 }, "max_header_bytes"},
+		{"no principals", func(c *Config) { c.Management.Principals = nil }, "management.principals"},
+		{"unknown role", func(c *Config) { c.Management.Principals = map[string][]string{"bob": {"root"}} }, `unknown role "root"`},
+		{"history", func(c *Config) { c.Store.HistoryLimit = 0 }, "store.history_limit"},
+		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
+		{"weak kdf", func(c *Config) { c.Crypto.KDF.Iterations = 1000; c.Crypto.KDF.Algorithm = "pbkdf2-sha256" }, "crypto"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			tc.mod(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}

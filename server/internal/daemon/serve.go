@@ -1,0 +1,341 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/securegw/gateway/internal/pki"
+	"github.com/securegw/gateway/internal/secrets"
+	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/proxy/frontend"
+	"github.com/securegw/gateway/server/internal/api"
+	"github.com/securegw/gateway/server/internal/config"
+	"github.com/securegw/gateway/store"
+)
+
+// ServeOptions configure Serve.
+type ServeOptions struct {
+	Config config.Config
+	Secret SecretSource
+	// Dev initializes the data dir when needed, with a generated master
+	// secret kept in the data dir (never do this in production).
+	Dev     bool
+	Version string
+	Log     *slog.Logger
+	// Ready, if set, is called once every listener accepts connections.
+	Ready func(Addrs)
+}
+
+// Addrs are the addresses the daemon listens on.
+type Addrs struct {
+	Proxy      string
+	Management string
+	Metrics    string
+}
+
+// ErrWrongMasterSecret is returned when the master secret does not open the
+// data dir; nothing has been written.
+var ErrWrongMasterSecret = secrets.ErrWrongMasterSecret
+
+// Serve runs the daemon until ctx ends, then shuts it down in order.
+func Serve(ctx context.Context, o ServeOptions) error {
+	c := o.Config
+	log := o.Log
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	l := Layout{c.DataDir}
+	if o.Dev && o.Secret.File == "" && o.Secret.Env == "" {
+		o.Secret.File = l.DevSecret()
+	}
+	st, err := openStore(c, log)
+	if err != nil {
+		return err
+	}
+	// The store is closed last, after every listener has stopped.
+	defer st.Close()
+
+	verifier, err := st.GetMeta(ctx, metaVerifier)
+	if errors.Is(err, store.ErrNotFound) {
+		if !o.Dev {
+			return fmt.Errorf("data directory %s is not initialized: run gatewayd init (or serve --dev)", c.DataDir)
+		}
+		io := DefaultInitOptions(c)
+		io.Log, io.Secret, io.GenerateSecret = log, o.Secret, true
+		io.Secret.Prompt = false
+		if err := initStore(ctx, st, io); err != nil {
+			return fmt.Errorf("initializing dev data directory: %w", err)
+		}
+		log.Warn("dev mode: initialized the data directory with a generated master secret stored in it; never use --dev in production", "data_dir", c.DataDir)
+		if verifier, err = st.GetMeta(ctx, metaVerifier); err != nil {
+			return fmt.Errorf("reading master-secret verifier: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("reading master-secret verifier: %w", err)
+	}
+	secret, err := o.Secret.read(false)
+	if err != nil {
+		return err
+	}
+	kr, newVerifier, err := secrets.Unlock(secret, verifier, c.Crypto)
+	clear(secret)
+	if err != nil {
+		if errors.Is(err, secrets.ErrWrongMasterSecret) {
+			return fmt.Errorf("wrong master secret for %s: %w", c.DataDir, ErrWrongMasterSecret)
+		}
+		return fmt.Errorf("unlocking secrets: %w", err)
+	}
+	defer kr.Close()
+	if newVerifier != nil {
+		// The crypto settings changed: the data key is now wrapped with the
+		// new KDF parameters. Records keep opening; new ones use the new cipher.
+		if err := st.PutMeta(ctx, metaVerifier, newVerifier); err != nil {
+			return fmt.Errorf("storing the re-wrapped master key: %w", err)
+		}
+		log.Info("crypto settings changed: master key re-wrapped", "kdf", c.Crypto.KDF.String(), "cipher", c.Crypto.Cipher)
+	}
+	if c.Crypto.AllowWeak {
+		log.Warn("crypto.allow_weak is set: weak KDF settings are accepted", "kdf", c.Crypto.KDF.String())
+	}
+
+	ident, err := pki.NewReloader(func() (*tls.Certificate, error) { return loadIdentity(ctx, st, kr) })
+	if err != nil {
+		return fmt.Errorf("loading TLS identity: %w", err)
+	}
+	caPEM, err := st.GetMeta(ctx, metaCACert)
+	if err != nil {
+		return fmt.Errorf("reading admin CA: %w", err)
+	}
+	adminCAs := x509.NewCertPool()
+	if !adminCAs.AppendCertsFromPEM(caPEM) {
+		return errors.New("admin CA in the store is not a PEM certificate")
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	trusted, err := c.Proxy.TrustedPrefixes()
+	if err != nil {
+		return err
+	}
+	px, err := proxy.New(proxy.Config{
+		PathPrefix:     c.Proxy.PathPrefix,
+		TrustedProxies: trusted,
+		Logger:         log,
+		Registerer:     reg,
+	})
+	if err != nil {
+		return fmt.Errorf("creating proxy: %w", err)
+	}
+	defer px.Close()
+	start := time.Now()
+	all, failed, err := api.LoadAll(ctx, st, px, log)
+	if err != nil {
+		return err
+	}
+	gen := px.Load(all)
+	log.Info("routing table loaded", "topologies", len(all), "failed", len(failed), "generation", gen, "took", time.Since(start))
+
+	// Listeners first, so that a port in use fails before anything is served.
+	proxyLn, err := net.Listen("tcp", c.Proxy.Listen)
+	if err != nil {
+		return fmt.Errorf("proxy listener: %w", err)
+	}
+	defer proxyLn.Close()
+	mgmtLn, err := net.Listen("tcp", c.Management.Listen)
+	if err != nil {
+		return fmt.Errorf("management listener: %w", err)
+	}
+	defer mgmtLn.Close()
+	var metricsLn net.Listener
+	if c.Metrics.Listen != "" {
+		if metricsLn, err = net.Listen("tcp", c.Metrics.Listen); err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		defer metricsLn.Close()
+	}
+
+	health := frontend.NewHealth()
+	health.SetReady(true)
+	front := frontend.NewServer(withHealth(px, health), frontend.ServerOptions{
+		MaxHeaderBytes:    c.Proxy.MaxHeaderBytes,
+		ReadHeaderTimeout: c.Proxy.ReadHeaderTimeout.D(),
+		ReadTimeout:       c.Proxy.ReadTimeout.D(),
+		IdleTimeout:       c.Proxy.IdleTimeout.D(),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	})
+	if c.Proxy.TLSEnabled() {
+		var clientCAs *x509.CertPool
+		if c.Proxy.ClientAuth != "off" {
+			if clientCAs, err = loadTruststore(ctx, st, c.Proxy.ClientTruststore); err != nil {
+				return fmt.Errorf("proxy.client_truststore: %w", err)
+			}
+		}
+		tc, err := frontend.TLSConfig(ident.GetCertificate, c.Proxy.ClientAuth, clientCAs)
+		if err != nil {
+			return fmt.Errorf("proxy TLS: %w", err)
+		}
+		front.TLSConfig = tc
+	}
+
+	auditor := api.NewAuditor(st, log)
+	authz := api.NewAuthorizer(c.Management.Principals, auditor)
+	info := api.StatusInfo{
+		Version:           o.Version,
+		StartedAt:         start,
+		ProxyAddress:      proxyLn.Addr().String(),
+		ManagementAddress: mgmtLn.Addr().String(),
+		DataDir:           c.DataDir,
+	}
+	gs, hs := api.NewServer(&tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: ident.GetCertificate,
+		ClientAuth:     tls.RequireAndVerifyClientCert,
+		ClientCAs:      adminCAs,
+	}, authz, api.Services{
+		Topology: api.NewTopologyService(st, px, nil, log),
+		Status:   api.NewStatusService(st, px, info),
+		Audit:    api.NewAuditService(st),
+	}, log)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		metricsSrv = &http.Server{Handler: health.Mux(reg), ReadHeaderTimeout: 10 * time.Second}
+	}
+	if err := writeGatewayctlConfig(l, mgmtLn.Addr().String()); err != nil {
+		return err
+	}
+
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	serve := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+				errc <- fmt.Errorf("%s listener: %w", name, err)
+			}
+		}()
+	}
+	serve("proxy", func() error {
+		if front.TLSConfig != nil {
+			return front.ServeTLS(proxyLn, "", "")
+		}
+		return front.Serve(proxyLn)
+	})
+	serve("management", func() error { return gs.Serve(mgmtLn) })
+	addrs := Addrs{Proxy: proxyLn.Addr().String(), Management: mgmtLn.Addr().String()}
+	if metricsSrv != nil {
+		serve("metrics", func() error { return metricsSrv.Serve(metricsLn) })
+		addrs.Metrics = metricsLn.Addr().String()
+	}
+	log.Info("gatewayd serving", "proxy", addrs.Proxy, "management", addrs.Management, "metrics", addrs.Metrics,
+		"tls", c.Proxy.TLSEnabled(), "data_dir", c.DataDir, "version", o.Version)
+	if o.Ready != nil {
+		o.Ready(addrs)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("listener failed; shutting down", "err", runErr)
+	}
+	// 1. Not ready, stop accepting; 2. drain HTTP; 3. stop gRPC gracefully.
+	health.SetReady(false)
+	hs.Shutdown()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Management.ShutdownTimeout.D())
+	defer cancel()
+	var sdwg sync.WaitGroup
+	sdwg.Add(1)
+	go func() {
+		defer sdwg.Done()
+		if err := front.Shutdown(sctx); err != nil {
+			log.Warn("proxy did not drain in time; closing", "err", err)
+			_ = front.Close()
+		}
+		if metricsSrv != nil {
+			_ = metricsSrv.Shutdown(sctx)
+		}
+	}()
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-sctx.Done():
+		log.Warn("management calls did not finish in time; stopping")
+		gs.Stop()
+		<-stopped
+	}
+	sdwg.Wait()
+	wg.Wait()
+	// 4. proxy and 5. store are closed by the deferred calls, store last.
+	log.Info("stopped")
+	return runErr
+}
+
+// withHealth serves /healthz and /readyz on the proxy port too, for load
+// balancers, and everything else through the proxy.
+func withHealth(p http.Handler, h *frontend.Health) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz":
+			h.ServeHTTP(w, r)
+		default:
+			p.ServeHTTP(w, r)
+		}
+	})
+}
+
+// loadIdentity reads the TLS identity from the store and unseals its key.
+func loadIdentity(ctx context.Context, st store.Store, kr *secrets.Keyring) (*tls.Certificate, error) {
+	certPEM, err := st.GetMeta(ctx, metaTLSCert)
+	if err != nil {
+		return nil, fmt.Errorf("reading TLS certificate: %w", err)
+	}
+	sealed, err := st.GetMeta(ctx, metaTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading TLS key: %w", err)
+	}
+	keyPEM, err := kr.Open(metaTLSKey, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("unsealing TLS key: %w", err)
+	}
+	defer clear(keyPEM)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("TLS identity: %w", err)
+	}
+	return &cert, nil
+}
+
+// loadTruststore reads a named truststore (concatenated PEM certificates).
+func loadTruststore(ctx context.Context, st store.Store, name string) (*x509.CertPool, error) {
+	o, err := st.GetObject(ctx, store.KindTruststore, name)
+	if err != nil {
+		return nil, fmt.Errorf("truststore %q: %w", name, err)
+	}
+	certs, err := pki.ParseCertificatesPEM(o.Value)
+	if err != nil {
+		return nil, fmt.Errorf("truststore %q: %w", name, err)
+	}
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}

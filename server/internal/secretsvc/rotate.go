@@ -1,0 +1,167 @@
+package secretsvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/securegw/gateway/internal/secrets"
+	"github.com/securegw/gateway/store"
+)
+
+// sealedMeta are the meta values sealed under the data key.
+var sealedMeta = []string{MetaCAKey, MetaTLSKey}
+
+// reencrypt reseals every record written with older settings (a cipher
+// other than the configured one) in one transaction, and returns how many
+// it rewrote.
+func (s *Service) reencrypt(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kr := s.kr.Load()
+	meta, err := s.resealMeta(ctx, func(key string, sealed []byte) ([]byte, error) {
+		if !kr.Stale(sealed) {
+			return nil, nil
+		}
+		return kr.Reseal(key, sealed)
+	})
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.st.RewriteObjects(ctx, []string{store.KindAlias}, func(o store.Object) ([]byte, error) {
+		r, err := parseAliasKey(o.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := kr.Reseal(r.aad(), o.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r, err)
+		}
+		return v, nil
+	}, meta)
+	if err != nil {
+		return 0, fmt.Errorf("re-encrypting (nothing changed): %w", err)
+	}
+	n += len(meta)
+	s.log.InfoContext(ctx, "records re-encrypted", "count", n, "cipher", kr.Settings().Cipher)
+	return n, nil
+}
+
+// resealMeta applies reseal to each sealed meta value that exists and
+// returns the new values (reseal returning nil leaves one out); nil when
+// there are none.
+func (s *Service) resealMeta(ctx context.Context, reseal func(key string, sealed []byte) ([]byte, error)) (map[string][]byte, error) {
+	var meta map[string][]byte
+	for _, key := range sealedMeta {
+		sealed, err := s.st.GetMeta(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", key, err)
+		}
+		v, err := reseal(key, sealed)
+		if err != nil {
+			return nil, fmt.Errorf("re-encrypting %s: %w", key, err)
+		}
+		if v != nil {
+			if meta == nil {
+				meta = map[string][]byte{}
+			}
+			meta[key] = v
+		}
+	}
+	return meta, nil
+}
+
+// rotateMaster checks current against the stored verifier, creates a new
+// data key protected by newSecret, and reseals every alias and sealed meta
+// value under it in the transaction that stores the new verifier. Only then
+// does the new keyring go live. It returns how many records it resealed.
+func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte) (int, error) {
+	switch {
+	case len(current) == 0:
+		return 0, invalidf("the current master secret is empty")
+	case len(newSecret) == 0:
+		return 0, invalidf("the new master secret is empty")
+	case len(newSecret) < secrets.MinSecretLen && !s.settings.AllowWeak:
+		return 0, invalidf("the new master secret is shorter than %d bytes (crypto.allow_weak accepts it)", secrets.MinSecretLen)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.kr.Load()
+
+	verifier, err := s.st.GetMeta(ctx, MetaVerifier)
+	if err != nil {
+		return 0, fmt.Errorf("reading the master-secret verifier: %w", err)
+	}
+	check, _, err := secrets.Unlock(current, verifier, s.settings)
+	if errors.Is(err, secrets.ErrWrongMasterSecret) {
+		return 0, status.Error(codes.PermissionDenied, "wrong current master secret; nothing changed")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checking the current master secret: %w", err)
+	}
+	same := check.KeyID() == old.KeyID()
+	check.Close()
+	if !same {
+		// Another process rotated the store under this gateway.
+		return 0, status.Errorf(codes.Aborted, "the stored master key (%s) is not the one this gateway runs with (%s): restart gatewayd", check.KeyID(), old.KeyID())
+	}
+
+	next, newVerifier, err := secrets.Rotate(old, newSecret, s.settings)
+	if errors.Is(err, secrets.ErrWeakSettings) {
+		return 0, invalidf("%v", err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("creating the new master key: %w", err)
+	}
+	meta, err := s.resealMeta(ctx, func(key string, sealed []byte) ([]byte, error) {
+		return old.ResealWith(next, key, sealed)
+	})
+	if err != nil {
+		next.Close()
+		return 0, err
+	}
+	if meta == nil {
+		meta = map[string][]byte{}
+	}
+	resealedMeta := len(meta)
+	meta[MetaVerifier] = newVerifier
+
+	s.next.Store(next)
+	n := 0
+	changed, err := s.st.RewriteObjects(ctx, []string{store.KindAlias}, func(o store.Object) ([]byte, error) {
+		r, err := parseAliasKey(o.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := old.ResealWith(next, r.aad(), o.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r, err)
+		}
+		n++
+		if s.resealed != nil {
+			if err := s.resealed(n); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
+	}, meta)
+	if err != nil {
+		s.next.Store(nil)
+		next.Close()
+		return 0, fmt.Errorf("re-encrypting under the new master secret (nothing changed): %w", err)
+	}
+	if s.committed != nil {
+		s.committed()
+	}
+	s.kr.Store(next)
+	s.next.Store(nil)
+	old.Close()
+	s.log.InfoContext(ctx, "master secret rotated", "reencrypted", changed+resealedMeta, "key_id", next.KeyID())
+	return changed + resealedMeta, nil
+}

@@ -1,0 +1,156 @@
+package secretsvc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/securegw/gateway/internal/secrets"
+	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
+	"github.com/securegw/gateway/store"
+)
+
+// Meta keys of the values the daemon keeps besides objects. The sealed ones
+// use their key as the record's additional data.
+const (
+	MetaVerifier = "master/verifier"
+	MetaCACert   = "pki/ca-cert"
+	MetaCAKey    = "pki/ca-key"
+	MetaTLSCert  = "pki/tls-cert"
+	MetaTLSKey   = "pki/tls-key"
+)
+
+// Options configure a Service.
+type Options struct {
+	// Settings are the crypto settings of the gateway (crypto: in
+	// gateway.yaml); a rotation seals with them.
+	Settings secrets.Settings
+	// Log receives events (never a secret). Nil discards them.
+	Log *slog.Logger
+	// OnIdentityChange is called after a new TLS identity is stored, for
+	// example the Reload of the pki.Reloader serving LoadIdentity.
+	OnIdentityChange func()
+}
+
+// Service keeps aliases, the master key, the TLS identity and truststores.
+// It is safe for concurrent use.
+type Service struct {
+	st         store.Store
+	settings   secrets.Settings
+	log        *slog.Logger
+	onIdentity func()
+
+	// kr is the live keyring. next is, during a rotation, the keyring
+	// that replaces it once the rewrite commits.
+	kr   atomic.Pointer[secrets.Keyring]
+	next atomic.Pointer[secrets.Keyring]
+
+	// mu serialises every write of sealed data and every keyring change.
+	mu sync.Mutex
+
+	// Test hooks. resealed runs inside RotateMaster's rewrite after each
+	// alias is resealed (n counts them); an error aborts the rewrite.
+	// committed runs after the rewrite committed, before the swap.
+	resealed  func(n int) error
+	committed func()
+}
+
+// New returns the service over a store and the keyring unlocked from it.
+// The service owns kr from now on: a rotation closes it, and so does Close.
+func New(st store.Store, kr *secrets.Keyring, o Options) *Service {
+	s := &Service{
+		st:         st,
+		settings:   o.Settings.WithDefaults(),
+		log:        o.Log,
+		onIdentity: o.OnIdentityChange,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.kr.Store(kr)
+	return s
+}
+
+// Keyring returns the live keyring. A rotation replaces it (and closes the
+// old one): do not keep it.
+func (s *Service) Keyring() *secrets.Keyring { return s.kr.Load() }
+
+// Close closes the live keyring; calls needing it then fail. Call it at
+// shutdown instead of closing the keyring given to New, which a rotation
+// may have replaced.
+func (s *Service) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kr.Load().Close()
+}
+
+// AliasServer returns the AliasService implementation.
+func (s *Service) AliasServer() gatewayv1.AliasServiceServer { return aliasServer{s: s} }
+
+// PKIServer returns the PKIService implementation.
+func (s *Service) PKIServer() gatewayv1.PKIServiceServer { return pkiServer{s: s} }
+
+// openLive reads a sealed record with read and opens it with the live
+// keyring. A rotation may commit between loading the keyring and reading
+// the record (the record is then sealed under the next keyring), or swap
+// and close the keyring before Open (the record read is then an old one):
+// either way the record is read and opened again.
+func (s *Service) openLive(aad string, read func() ([]byte, error)) ([]byte, error) {
+	var err error
+	for range 3 {
+		kr := s.kr.Load()
+		var sealed, plain []byte
+		if sealed, err = read(); err != nil {
+			return nil, err
+		}
+		if plain, err = kr.Open(aad, sealed); err == nil {
+			return plain, nil
+		}
+		if !errors.Is(err, secrets.ErrUnknownKey) && !errors.Is(err, secrets.ErrClosed) {
+			return nil, err
+		}
+		next := s.next.Load() // before checking kr: next is cleared only after kr changes
+		if s.kr.Load() != kr {
+			continue
+		}
+		if next != nil {
+			if plain, nerr := next.Open(aad, sealed); nerr == nil {
+				return plain, nil
+			}
+		}
+		return nil, err
+	}
+	return nil, err
+}
+
+// invalidf is the status of bad input.
+func invalidf(format string, args ...any) error {
+	return status.Errorf(codes.InvalidArgument, format, args...)
+}
+
+// rpcError gives errors of sealed records their code: DataLoss for a record
+// that does not authenticate. Others pass unchanged to the API's mapping.
+func rpcError(err error) error {
+	if err != nil && errors.Is(err, secrets.ErrIntegrity) {
+		return status.Error(codes.DataLoss, err.Error())
+	}
+	return err
+}
+
+// keepValue is a RewriteObjects function that changes nothing, for writes
+// of meta values only.
+func keepValue(o store.Object) ([]byte, error) { return o.Value, nil }
+
+// clip quotes user input for an error message, shortened.
+func clip(s string) string {
+	const n = 80
+	if len(s) > n {
+		return fmt.Sprintf("%q…", s[:n])
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -1,0 +1,56 @@
+// Package bolt is the bbolt implementation of store.Store: the gateway's
+// state in one local data file, opened by one process at a time.
+//
+// # Layout
+//
+// Every bucket is created when the file is opened, in one transaction that
+// also applies schema migrations:
+//
+//	meta        schema version and store-wide revision (uint64, big-endian)
+//	topologies  name → current version (framed)
+//	history     name → nested bucket: revision (uint64, big-endian) → version (framed)
+//	objects     kind → nested bucket: key → object (framed)
+//	audit       sequence (uint64, big-endian) → record (JSON)
+//	usermeta    key → raw value (GetMeta/PutMeta)
+//
+// Records are small private structs encoded with encoding/json, so the file
+// format does not depend on the exported store types. A framed record is
+// that JSON header, a newline, then the opaque payload (a topology's Spec,
+// an object's Value) as raw bytes. Timestamps are stored in UTC with
+// nanoseconds (RFC 3339).
+//
+// # Revisions
+//
+// Every successful mutation of topologies, objects or meta values runs in
+// one bbolt Update that also bumps the store-wide revision by exactly one;
+// the call returns once the transaction is committed and fsynced. A refused
+// write (compare-and-set failure, invalid input, canceled context) changes
+// nothing. Audit records are a log, not state: they have their own sequence
+// and do not bump the revision. RewriteObjects bumps the revision once when
+// it changes anything, and not at all when it changes nothing.
+//
+// Compare-and-set follows the store contract; expect 0 on an existing
+// record fails with store.ErrRevisionMismatch ("exists at revision N").
+// Deleting a record that does not exist fails with store.ErrNotFound
+// whatever the expected revision.
+//
+// # History and audit bounds
+//
+// Each topology keeps at most Options.HistoryLimit versions, a deletion
+// included; older versions are dropped in the transaction that adds a new
+// one. The audit log keeps at most Options.AuditLimit records, oldest
+// dropped first.
+//
+// # Files and locking
+//
+// The data file is created with mode 0600 (its directory, when Open creates
+// it, with 0700). An existing data file readable or writable by group or
+// others is tightened to 0600 when opened, and a warning is logged: the
+// gateway owns its data file, and refusing to start would only push
+// operators to loosen things further. A second Open of a file that is
+// already open, in this process or another, fails with store.ErrLocked
+// after Options.LockTimeout.
+//
+// A file whose schema version is newer than this binary knows is refused
+// with ErrUnsupportedSchema; older files are migrated in place when opened.
+package bolt

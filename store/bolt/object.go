@@ -1,0 +1,307 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/securegw/gateway/store"
+)
+
+// kindBucket returns the bucket of an object kind, refusing unknown kinds.
+func kindBucket(tx *bolt.Tx, kind string) (*bolt.Bucket, error) {
+	if err := checkKind(kind); err != nil {
+		return nil, err
+	}
+	objects, err := bucket(tx, bucketObjects)
+	if err != nil {
+		return nil, err
+	}
+	b := objects.Bucket([]byte(kind))
+	if b == nil {
+		return nil, fmt.Errorf("bucket of kind %q missing: damaged data file", kind)
+	}
+	return b, nil
+}
+
+// PutObject stores o at a new revision, following the compare-and-set rule
+// of the store contract. Revision, CreateRevision and UpdatedAt of o are
+// ignored: the store sets them.
+func (s *Store) PutObject(ctx context.Context, o store.Object, expect int64) (store.Object, error) {
+	var rec objectRecord
+	err := checkKey("key", o.Key)
+	if err == nil {
+		err = checkKind(o.Kind)
+	}
+	if err == nil {
+		err = s.update(ctx, func(tx *bolt.Tx) error {
+			b, err := kindBucket(tx, o.Kind)
+			if err != nil {
+				return err
+			}
+			cur, exists, err := getObjectRecord(b, o.Key)
+			if err != nil {
+				return err
+			}
+			if err := checkExpect(expect, exists, cur.Revision); err != nil {
+				return err
+			}
+			rev, err := bumpRevision(tx)
+			if err != nil {
+				return err
+			}
+			rec = objectRecord{Value: o.Value, Revision: rev, CreateRevision: rev, UpdatedAt: s.now()}
+			if exists {
+				rec.CreateRevision = cur.CreateRevision
+			}
+			return putObjectRecord(b, o.Key, rec)
+		})
+	}
+	if err != nil {
+		return store.Object{}, fmt.Errorf("putting %s %q: %w", o.Kind, o.Key, err)
+	}
+	out := rec.object(o.Kind, o.Key)
+	out.Value = bytes.Clone(o.Value) // never hand back the caller's slice
+	return out, nil
+}
+
+func getObjectRecord(b *bolt.Bucket, key string) (objectRecord, bool, error) {
+	v := b.Get([]byte(key))
+	if v == nil {
+		return objectRecord{}, false, nil
+	}
+	rec, err := decodeObject(v)
+	return rec, err == nil, err
+}
+
+func putObjectRecord(b *bolt.Bucket, key string, rec objectRecord) error {
+	data, err := encodeObject(rec)
+	if err != nil {
+		return err
+	}
+	if err := b.Put([]byte(key), data); err != nil {
+		return fmt.Errorf("writing object: %w", err)
+	}
+	return nil
+}
+
+// GetObject returns an object, or an error wrapping store.ErrNotFound.
+func (s *Store) GetObject(ctx context.Context, kind, key string) (store.Object, error) {
+	var rec objectRecord
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b, err := kindBucket(tx, kind)
+		if err != nil {
+			return err
+		}
+		var exists bool
+		rec, exists, err = getObjectRecord(b, key)
+		if err == nil && !exists {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return store.Object{}, fmt.Errorf("getting %s %q: %w", kind, key, err)
+	}
+	return rec.object(kind, key), nil
+}
+
+// ListObjects returns the objects of kind whose key starts with prefix,
+// sorted by key.
+func (s *Store) ListObjects(ctx context.Context, kind, prefix string) ([]store.Object, error) {
+	out := []store.Object{}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b, err := kindBucket(tx, kind)
+		if err != nil {
+			return err
+		}
+		p := []byte(prefix)
+		c := b.Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			rec, err := decodeObject(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, rec.object(kind, string(k)))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing %s objects with prefix %q: %w", kind, prefix, err)
+	}
+	return out, nil
+}
+
+// DeleteObject removes an object and returns the revision of the deletion.
+// A missing object gives store.ErrNotFound whatever expect is.
+func (s *Store) DeleteObject(ctx context.Context, kind, key string, expect int64) (int64, error) {
+	var rev int64
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b, err := kindBucket(tx, kind)
+		if err != nil {
+			return err
+		}
+		cur, exists, err := getObjectRecord(b, key)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return store.ErrNotFound
+		}
+		if err := checkExpect(expect, exists, cur.Revision); err != nil {
+			return err
+		}
+		if rev, err = bumpRevision(tx); err != nil {
+			return err
+		}
+		if err := b.Delete([]byte(key)); err != nil {
+			return fmt.Errorf("removing object: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("deleting %s %q: %w", kind, key, err)
+	}
+	return rev, nil
+}
+
+// RewriteObjects implements store.Store. fn runs inside the write
+// transaction: it must not call the store. Changed objects get the one new
+// revision of the call; the revision is bumped only if an object or a meta
+// value is written. A canceled ctx stops the rewrite and writes nothing.
+func (s *Store) RewriteObjects(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte) (int, error) {
+	changed, err := s.rewriteObjects(ctx, kinds, fn, meta)
+	if err != nil {
+		return 0, fmt.Errorf("rewriting objects of kinds %q: %w", kinds, err)
+	}
+	return changed, nil
+}
+
+func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte) (int, error) {
+	if fn == nil {
+		return 0, errNilFunc
+	}
+	var uniq []string
+	for _, kind := range kinds {
+		if err := checkKind(kind); err != nil {
+			return 0, err
+		}
+		if !slices.Contains(uniq, kind) {
+			uniq = append(uniq, kind)
+		}
+	}
+	for key := range meta {
+		if err := checkKey("meta key", key); err != nil {
+			return 0, err
+		}
+	}
+	type change struct {
+		b   *bolt.Bucket
+		key string
+		rec objectRecord
+	}
+	var changes []change
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		changes = changes[:0]
+		for _, kind := range uniq {
+			b, err := kindBucket(tx, kind)
+			if err != nil {
+				return err
+			}
+			c := b.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				rec, err := decodeObject(v)
+				if err != nil {
+					return fmt.Errorf("%s %q: %w", kind, k, err)
+				}
+				key := string(k)
+				obj := rec.object(kind, key)
+				obj.Value = bytes.Clone(rec.Value) // fn may modify its argument
+				value, err := fn(obj)
+				if err != nil {
+					return fmt.Errorf("%s %q: %w", kind, key, err)
+				}
+				if !bytes.Equal(value, rec.Value) {
+					rec.Value = value
+					changes = append(changes, change{b: b, key: key, rec: rec})
+				}
+			}
+		}
+		if len(changes) == 0 && len(meta) == 0 {
+			return nil
+		}
+		rev, err := bumpRevision(tx)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		for _, ch := range changes {
+			ch.rec.Revision, ch.rec.UpdatedAt = rev, now
+			if err := putObjectRecord(ch.b, ch.key, ch.rec); err != nil {
+				return fmt.Errorf("%s: %w", ch.key, err)
+			}
+		}
+		um, err := bucket(tx, bucketUserMeta)
+		if err != nil {
+			return err
+		}
+		for key, value := range meta {
+			if err := um.Put([]byte(key), bytes.Clone(value)); err != nil {
+				return fmt.Errorf("writing meta %q: %w", key, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(changes), nil
+}
+
+// GetMeta returns a meta value, or an error wrapping store.ErrNotFound.
+func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
+	var out []byte
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		um, err := bucket(tx, bucketUserMeta)
+		if err != nil {
+			return err
+		}
+		k, v := um.Cursor().Seek([]byte(key))
+		if k == nil || string(k) != key {
+			return store.ErrNotFound
+		}
+		out = append([]byte{}, v...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("getting meta %q: %w", key, err)
+	}
+	return out, nil
+}
+
+// PutMeta sets a meta value at a new revision. Keys are non-empty strings.
+func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
+	err := checkKey("key", key)
+	if err == nil {
+		err = s.update(ctx, func(tx *bolt.Tx) error {
+			um, err := bucket(tx, bucketUserMeta)
+			if err != nil {
+				return err
+			}
+			if _, err := bumpRevision(tx); err != nil {
+				return err
+			}
+			return um.Put([]byte(key), bytes.Clone(value))
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("putting meta %q: %w", key, err)
+	}
+	return nil
+}
