@@ -20,7 +20,7 @@ all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gatewayd ./server
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/gatewayctl ./gatewayctl
+	$(GO) build -ldflags "-X github.com/securegw/gateway/gatewayctl/internal/cli.Version=$(VERSION)" -o $(BIN)/gatewayctl ./gatewayctl
 	$(GO) build -o $(BIN)/demo-backend ./server/examples/demo-backend
 
 ## run: a dev daemon with a demo backend and the demo topology, on loopback.

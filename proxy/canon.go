@@ -43,6 +43,17 @@ func canonical(src string, escaped bool) (string, string) {
 	if !strings.HasPrefix(src, "/") {
 		return "", reasonNotAbsolute
 	}
+	if !escaped && plain(src) {
+		return src, ""
+	}
+	return canonicalSlow(src, escaped)
+}
+
+// canonicalSlow validates every segment and rebuilds the path if needed.
+func canonicalSlow(src string, escaped bool) (string, string) {
+	if !strings.HasPrefix(src, "/") {
+		return "", reasonNotAbsolute
+	}
 	// First pass: validate, and find whether anything must change.
 	rebuild := escaped
 	for i := 1; i <= len(src); {
@@ -96,6 +107,23 @@ func canonical(src string, escaped bool) (string, string) {
 		b.WriteByte('/')
 	}
 	return b.String(), ""
+}
+
+// plain reports, in one pass, that a decoded path needs neither checks nor
+// changes: no empty segment, no segment starting with a dot, and no
+// backslash, '%', ';' or control character.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '/':
+			if i+1 < len(s) && (s[i+1] == '/' || s[i+1] == '.') {
+				return false
+			}
+		case c < 0x20 || c == 0x7f || c == '\\' || c == '%' || c == ';':
+			return false
+		}
+	}
+	return true
 }
 
 // checkSegment validates one non-empty segment; skip is true for a "."

@@ -109,6 +109,11 @@ func FuzzCanonical(f *testing.F) {
 				t.Fatalf("%q -> %q: dot segment", raw, got)
 			}
 		}
+		if u.RawPath == "" { // the fast path agrees with the full check
+			if slow, r := canonicalSlow(u.Path, false); slow != got || r != "" {
+				t.Fatalf("%q: fast %q, slow %q (%s)", raw, got, slow, r)
+			}
+		}
 		again, reason := canonical(got, false)
 		if reason != "" || again != got {
 			t.Fatalf("not idempotent: %q -> %q -> %q (%s)", raw, got, again, reason)

@@ -14,8 +14,10 @@
 // {"error":"no such route"}.
 //
 // Writers (Apply, Remove, Load) are serialised by a mutex and copy the
-// table's map of topology pointers (O(topologies): about 0.3 ms at 10k
-// topologies, see BenchmarkApply), then publish it with one atomic store.
+// table's map of topology pointers, O(topologies): about 0.2 ms and 0.4 MB
+// of garbage per deploy at 10k topologies (BenchmarkDeploy), then publish
+// it with one atomic store.
+//
 // A request counts itself on the topology it routed to; a topology replaced
 // or removed is finalised (transport references released, handlers closed)
 // when its last request ends, so requests in flight finish on the table they
@@ -79,8 +81,9 @@
 //
 // Responses: Location, Content-Location and Refresh URLs under a backend's
 // base URL become gateway URLs; Set-Cookie Path under the base path is
-// mapped to /gateway/{t}/{service}/…, and a Domain naming a backend host is
-// dropped (the cookie becomes host-only for the gateway). Errors: 502
+// mapped to /gateway/{t}/{service}/… (any other Path is narrowed to the
+// service's prefix: a backend's cookie never reaches other routes), and a
+// Domain naming a backend host is dropped (the cookie becomes host-only for the gateway). Errors: 502
 // {"error":"backend unavailable"}, 504 after the response-header timeout, a
 // backend breaking off mid-body aborts the client's response.
 //

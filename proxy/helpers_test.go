@@ -1,11 +1,13 @@
 package proxy_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -200,6 +202,89 @@ func goroutineBaseline(t *testing.T) func() {
 	}
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
 func proxyConfig() proxy.Config { return proxy.Config{} }
+
+// rawRoundTrip writes raw bytes on a new connection and reads one response
+// (nil when the server closed the connection without answering).
+func rawRoundTrip(t *testing.T, addr, raw string) (*http.Response, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return nil, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func rawGet(t *testing.T, addr, target string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	var sb strings.Builder
+	sb.WriteString("GET " + target + " HTTP/1.1\r\nHost: gw.example\r\nConnection: close\r\n")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		sb.WriteString(hdr[i] + ": " + hdr[i+1] + "\r\n")
+	}
+	sb.WriteString("\r\n")
+	return rawRoundTrip(t, addr, sb.String())
+}
+
+func (e *env) addr() string { return e.fe.Listener.Addr().String() }
+
+// goroutinesIn counts the goroutines whose stack mentions fn.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			n++
+		}
+	}
+	return n
+}
+
+// metricValue reads the sample of name whose labels include the given
+// name/value pairs (a histogram's sample count).
+func metricValue(t *testing.T, e *env, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metric:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || lp.GetName() == labels[i] && lp.GetValue() == labels[i+1]
+				}
+				if !found {
+					continue metric
+				}
+			}
+			switch {
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	t.Fatalf("no %s%v", name, labels)
+	return 0
+}

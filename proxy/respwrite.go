@@ -161,8 +161,8 @@ func (s *service) rewriteRefresh(v, pub string) string {
 }
 
 // rewriteCookie maps a Path under a backend's base path to the gateway's
-// and drops a Domain naming a backend host (the cookie becomes host-only
-// for the gateway).
+// (any other Path to the service's prefix) and drops a Domain naming a
+// backend host (the cookie becomes host-only for the gateway).
 func (s *service) rewriteCookie(v string) string {
 	parts := strings.Split(v, ";")
 	changed := false
@@ -172,12 +172,12 @@ func (s *service) rewriteCookie(v string) string {
 		name, val, _ := strings.Cut(strings.TrimSpace(a), "=")
 		switch strings.ToLower(name) {
 		case "path":
+			// Under a base path: mapped. Elsewhere (Path=/): scoped to the
+			// service, so a backend's cookie never reaches other routes.
+			a, changed = " Path="+s.prefix, true
 			for _, b := range s.up.backends {
 				if rest, ok := underBase(val, b.basePath); ok && strings.HasPrefix(val, "/") {
-					a, changed = " Path="+s.prefix+strings.TrimSuffix(rest, "/"), true
-					if rest == "" || rest == "/" {
-						a = " Path=" + s.prefix
-					}
+					a = " Path=" + s.prefix + strings.TrimSuffix(rest, "/")
 					break
 				}
 			}

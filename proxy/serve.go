@@ -19,7 +19,8 @@ import (
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{w: w, start: time.Now()}
 	ex.id = p.requestID(r.Header.Get("X-Request-Id"))
-	ex.idv = []string{ex.id}
+	ex.idArr[0] = ex.id
+	ex.idv = ex.idArr[:1:1] // no allocation: ex is on the heap anyway
 	r.Header["X-Request-Id"] = ex.idv
 	p.metrics.inflight.Add(1)
 	defer func() {
@@ -58,9 +59,7 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	}
 	c, s := p.route(name, after)
 	if c == nil {
-		if s == nil {
-			writeError(ex, http.StatusNotFound, "no such route")
-		}
+		writeError(ex, http.StatusNotFound, "no such route")
 		return
 	}
 	defer c.leave()
@@ -80,7 +79,13 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		if s.maxBody > 0 {
 			ex.body.remaining = s.maxBody
 		}
-		r.Body = &ex.body
+		// A shallow copy carries the wrapped body: the server's own request
+		// keeps its body, whose type the server inspects after the handler
+		// (an unanswered Expect: 100-continue closes the connection instead
+		// of waiting for a body the client will not send).
+		rb := *r
+		rb.Body = &ex.body
+		r = &rb
 	}
 	r.URL.Path, r.URL.RawPath = canon, ""
 	r2 := s.topo.chain.ServeInbound(ex, r)
@@ -153,6 +158,7 @@ type exchange struct {
 	start       time.Time
 	id          string
 	idv         []string
+	idArr       [1]string
 	path        string
 	svc         *service
 	principal   string
@@ -195,6 +201,13 @@ func (e *exchange) Write(b []byte) (int, error) {
 func (e *exchange) FlushError() error {
 	if !e.wroteHeader {
 		e.WriteHeader(http.StatusOK)
+	}
+	switch f := e.w.(type) {
+	case interface{ FlushError() error }:
+		return f.FlushError()
+	case http.Flusher:
+		f.Flush()
+		return nil
 	}
 	return http.NewResponseController(e.w).Flush()
 }

@@ -98,22 +98,31 @@ var errNoBackend = errors.New("backend URL changed by an outbound handler")
 // RoundTrip implements http.RoundTripper. The request is the proxy's own
 // outbound copy, so retargeting it between attempts is safe.
 func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
+	// Which backend did Rewrite (or an outbound handler) aim at? Same host,
+	// the longest base path under which the request's path lies.
 	cur := -1
+	var rest string
 	for i, b := range u.backends {
-		if b.host == req.URL.Host && b.scheme == req.URL.Scheme {
-			cur = i
-			break
+		if b.host != req.URL.Host || b.scheme != req.URL.Scheme {
+			continue
+		}
+		if r, ok := underBase(req.URL.Path, b.basePath); ok && (cur < 0 || len(b.basePath) > len(u.backends[cur].basePath)) {
+			cur, rest = i, r
 		}
 	}
 	if cur < 0 {
 		return nil, errNoBackend
 	}
-	rest := strings.TrimPrefix(req.URL.Path, u.backends[cur].basePath)
+	if len(u.backends) > 1 && req.Body != nil && req.Body != http.NoBody {
+		// The transport closes the body when it fails to connect; keep it
+		// readable for the next backend (ReverseProxy closes it at the end).
+		req.Body = keepOpen{req.Body}
+	}
 	var tried uint64
-	for {
+	for attempt := 0; ; attempt++ {
 		tried |= 1 << cur
 		b := u.backends[cur]
-		if req.URL.Host != b.host || req.URL.Scheme != b.scheme {
+		if attempt > 0 {
 			req.URL.Scheme, req.URL.Host = b.scheme, b.host
 			req.URL.Path, req.URL.RawPath = joinPath(b.basePath, rest), ""
 		}
@@ -150,6 +159,10 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 }
+
+type keepOpen struct{ io.ReadCloser }
+
+func (keepOpen) Close() error { return nil }
 
 func (u *upstream) failed(b *backend, now time.Time) {
 	if b.h.failed(now, u.maxFailures, u.cooloff) {

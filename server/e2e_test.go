@@ -47,7 +47,8 @@ func TestMain(m *testing.M) {
 }
 
 // testConfigYAML: loopback, OS-chosen ports, a fast (explicitly weak) KDF.
-const testConfigYAML = `proxy:
+const testConfigYAML = `data_dir: .
+proxy:
   listen: 127.0.0.1:0
 management:
   listen: 127.0.0.1:0
@@ -93,8 +94,8 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// daemon is a running gatewayd subprocess.
-type daemon struct {
+// gwProcess is a running gatewayd subprocess.
+type gwProcess struct {
 	cmd        *exec.Cmd
 	proxy      string
 	management string
@@ -104,14 +105,14 @@ type daemon struct {
 	exitErr    error
 }
 
-func (d *daemon) logs() string {
+func (d *gwProcess) logs() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.log.String()
 }
 
 // start runs gatewayd serve and waits until it reports its addresses.
-func (e *env) start(extra ...string) *daemon {
+func (e *env) start(extra ...string) *gwProcess {
 	e.t.Helper()
 	d, err := e.startNoWait(extra...)
 	if err != nil {
@@ -133,10 +134,10 @@ func (e *env) start(extra ...string) *daemon {
 	return d
 }
 
-func (e *env) startNoWait(extra ...string) (*daemon, error) {
+func (e *env) startNoWait(extra ...string) (*gwProcess, error) {
 	args := append([]string{"serve", "--config", e.config, "--master-secret-file", e.secret}, extra...)
 	cmd := exec.Command(filepath.Join(binDir, "gatewayd"), args...)
-	d := &daemon{cmd: cmd, exited: make(chan struct{})}
+	d := &gwProcess{cmd: cmd, exited: make(chan struct{})}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -163,7 +164,7 @@ func (e *env) startNoWait(extra ...string) (*daemon, error) {
 	return d, nil
 }
 
-func (d *daemon) parseAddrs() {
+func (d *gwProcess) parseAddrs() {
 	for _, line := range strings.Split(d.log.String(), "\n") {
 		var m struct {
 			Msg        string `json:"msg"`
@@ -176,7 +177,7 @@ func (d *daemon) parseAddrs() {
 	}
 }
 
-func (d *daemon) wait(t *testing.T, within time.Duration) error {
+func (d *gwProcess) wait(t *testing.T, within time.Duration) error {
 	t.Helper()
 	select {
 	case <-d.exited:
@@ -306,7 +307,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	var list struct {
 		Topologies []struct {
 			Topology struct{ Name string } `json:"topology"`
-			Revision string               `json:"revision"`
+			Revision string                `json:"revision"`
 		} `json:"topologies"`
 	}
 	if err := json.Unmarshal([]byte(e.mustCtl("topology", "list", "-o", "json")), &list); err != nil {

@@ -114,7 +114,19 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	var schema, rev uint64
-	err = db.Update(func(tx *bolt.Tx) error {
+	// A file that needs nothing is only read: opening must not rewrite the
+	// file (a daemon refused for a wrong master secret leaves it untouched).
+	update := db.Update
+	if err := db.View(func(tx *bolt.Tx) error {
+		if upToDate(tx, migs) {
+			update = db.View
+		}
+		return nil
+	}); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
+	}
+	err = update(func(tx *bolt.Tx) error {
 		var err error
 		schema, err = migrate(tx, migs, opts.Logger)
 		if err != nil {

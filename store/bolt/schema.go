@@ -51,6 +51,29 @@ func createV1(tx *bolt.Tx) error {
 // migrate brings the file to the schema version of migs, creates any
 // missing bucket, and returns the resulting version. It runs in the open
 // transaction, so a failed migration leaves the file as it was.
+// upToDate reports whether the file has the current schema and every
+// bucket, so that opening it needs no write.
+func upToDate(tx *bolt.Tx, migs []migration) bool {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return false
+	}
+	v := meta.Get(keySchema)
+	if len(v) != 8 || binary.BigEndian.Uint64(v) != uint64(len(migs)) {
+		return false
+	}
+	objects := tx.Bucket(bucketObjects)
+	if objects == nil {
+		return false
+	}
+	for _, kind := range store.Kinds {
+		if objects.Bucket([]byte(kind)) == nil {
+			return false
+		}
+	}
+	return true
+}
+
 func migrate(tx *bolt.Tx, migs []migration, lg *slog.Logger) (uint64, error) {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
@@ -100,7 +123,10 @@ func migrate(tx *bolt.Tx, migs []migration, lg *slog.Logger) (uint64, error) {
 		return 0, fmt.Errorf("bucket %q missing after migration", bucketObjects)
 	}
 	for _, kind := range store.Kinds {
-		if _, err := objects.CreateBucketIfNotExists([]byte(kind)); err != nil {
+		if objects.Bucket([]byte(kind)) != nil {
+			continue // also keeps a read-only open read-only
+		}
+		if _, err := objects.CreateBucket([]byte(kind)); err != nil {
 			return 0, fmt.Errorf("creating bucket for kind %q: %w", kind, err)
 		}
 	}

@@ -81,6 +81,14 @@ func (o *aliasCreateOptions) Validate() error {
 }
 
 func (o *aliasCreateOptions) Run(ctx context.Context) error {
+	// Load the config before asking for the secret: a broken config should
+	// not cost the user a prompt. The connection itself is lazy.
+	conn, err := o.f.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
 	req := &gatewayv1.CreateAliasRequest{Name: o.name, Topology: o.topology, Overwrite: o.overwrite}
 	switch {
 	case o.generate:
@@ -97,11 +105,6 @@ func (o *aliasCreateOptions) Run(ctx context.Context) error {
 	}
 	defer clear(req.Value)
 
-	conn, err := o.f.dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
 	resp, err := gatewayv1.NewAliasServiceClient(conn).CreateAlias(ctx, req)
 	if err != nil {
 		return err

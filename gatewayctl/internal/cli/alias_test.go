@@ -237,3 +237,20 @@ func TestMasterRotate(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretNotAskedWithBrokenConfig checks that a config error comes
+// before the prompt, not after the user typed the secret twice.
+func TestSecretNotAskedWithBrokenConfig(t *testing.T) {
+	t.Parallel()
+	e := &testEnv{config: "/nonexistent/config.yaml", home: t.TempDir()}
+	for _, args := range [][]string{{"alias", "create", "ldap"}, {"master", "rotate"}} {
+		term := &fakeTerminal{stdinTTY: true, answers: []string{"a", "b", "b"}}
+		r := e.runWith(t, runOpts{term: term}, args...)
+		if r.code != 1 || !strings.HasPrefix(r.stderr, "error: config file /nonexistent/config.yaml does not exist") {
+			t.Errorf("%v: code %d, stderr %q", args, r.code, r.stderr)
+		}
+		if term.prompts != 0 {
+			t.Errorf("%v prompted %d times before failing on the config", args, term.prompts)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 )
@@ -198,7 +200,10 @@ func TestParseDuration(t *testing.T) {
 			t.Errorf("parseDuration(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
 	}
-	for _, d := range []time.Duration{0, 90 * time.Second, 24 * time.Hour, 825 * 24 * time.Hour, 36 * time.Hour} {
+	for _, d := range []time.Duration{0, 90 * time.Second, time.Hour, 90 * time.Minute, 24 * time.Hour, 825 * 24 * time.Hour, 36 * time.Hour, 24*time.Hour + time.Second} {
+		if s := formatDuration(d); strings.Contains(s, "m0s") || strings.Contains(s, "h0m") {
+			t.Errorf("formatDuration(%v) = %q, not short", d, s)
+		}
 		back, err := parseDuration(formatDuration(d))
 		if err != nil || back != d {
 			t.Errorf("formatDuration(%v) = %q does not parse back: %v, %v", d, formatDuration(d), back, err)
@@ -219,5 +224,39 @@ func TestJSONToYAML(t *testing.T) {
 		if err != nil || string(got) != tt.want {
 			t.Errorf("jsonToYAML(%s) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, fakeOptions{})
+	r := e.run(t, "version")
+	mustSucceed(t, r)
+	if want := "Client:  " + clientVersion() + "\nServer:  v0.1.0-test\n"; r.stdout != want {
+		t.Errorf("stdout = %q, want %q", r.stdout, want)
+	}
+	// --client never needs a server or a config.
+	offline := &testEnv{config: "/nonexistent.yaml", home: t.TempDir()}
+	r = offline.run(t, "version", "--client")
+	mustSucceed(t, r)
+	if want := "Client:  " + clientVersion() + "\n"; r.stdout != want {
+		t.Errorf("stdout = %q, want %q", r.stdout, want)
+	}
+}
+
+// TestStatusWithoutWhoAmI: an older server without WhoAmI still gives a
+// status, without the caller lines.
+func TestStatusWithoutWhoAmI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, fakeOptions{})
+	e.g.fail("StatusService/WhoAmI", status.Error(codes.Unimplemented, "method WhoAmI not implemented"))
+	r := e.run(t, "status")
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "Version:") || strings.Contains(r.stdout, "Principal:") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	e.g.fail("StatusService/WhoAmI", status.Error(codes.PermissionDenied, "no"))
+	if r := e.run(t, "status"); r.code != 1 {
+		t.Errorf("other WhoAmI errors must fail status; code %d", r.code)
 	}
 }

@@ -40,18 +40,30 @@ func parseDuration(s string) (time.Duration, error) {
 
 var daysPrefix = regexp.MustCompile(`^(\d+)d(.*)$`)
 
-// formatDuration prints whole days as "Nd" (plus the rest), the way
-// parseDuration reads them.
+// formatDuration prints a duration the way parseDuration reads it, short:
+// whole days as "Nd", "1h" rather than "1h0m0s".
 func formatDuration(d time.Duration) string {
 	if d < 24*time.Hour {
-		return d.String()
+		return shortDuration(d)
 	}
 	days := d / (24 * time.Hour)
 	rest := d - days*24*time.Hour
 	if rest == 0 {
 		return fmt.Sprintf("%dd", days)
 	}
-	return fmt.Sprintf("%dd%s", days, rest)
+	return fmt.Sprintf("%dd%s", days, shortDuration(rest))
+}
+
+// shortDuration is time.Duration.String without zero minutes and seconds.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // durationFlag is a pflag.Value that parses with parseDuration.

@@ -66,6 +66,12 @@ func (o *masterRotateOptions) Validate() error {
 }
 
 func (o *masterRotateOptions) Run(ctx context.Context) error {
+	// Config errors first, before any prompt; the connection is lazy.
+	conn, err := o.f.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	current, err := o.secret(o.currentFile, "current master secret", false)
 	if err != nil {
 		return err
@@ -80,11 +86,6 @@ func (o *masterRotateOptions) Run(ctx context.Context) error {
 		return errors.New("the new master secret equals the current one")
 	}
 
-	conn, err := o.f.dial()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
 	resp, err := gatewayv1.NewAliasServiceClient(conn).RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: current, NewSecret: next})
 	if err != nil {
 		return err

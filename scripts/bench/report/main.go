@@ -484,7 +484,7 @@ func figA(t *table, r *results) {
 		}
 		gwOver := ""
 		switch tg.key {
-		case "gateway", "gateway-tls":
+		case "direct", "gateway", "gateway-tls":
 			gwOver = "—"
 		default:
 			if okG {
@@ -612,7 +612,11 @@ func figD(t *table, r *results) {
 				if e > 0 {
 					extra = fmt.Sprintf(" (**%s errors**)", group(e))
 				}
-				t.row("d", fmt.Sprintf("sustained deploys/s, %s client(s)", group(c)), stored+" topologies stored",
+				clients := "1 client"
+				if c != 1 {
+					clients = group(c) + " clients"
+				}
+				t.row("d", "sustained deploys/s, "+clients, stored+" topologies stored",
 					fmt.Sprintf("%s deploys/s (p99 %s ms)%s", fmt.Sprintf("%.0f", ps), ms(p99), extra))
 			}
 		}

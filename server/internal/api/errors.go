@@ -24,9 +24,6 @@ func (e *codedError) Unwrap() error { return e.err }
 // invalid marks err as the caller's bad input.
 func invalid(err error) error { return &codedError{codes.InvalidArgument, err} }
 
-// coded marks err with a code.
-func coded(c codes.Code, err error) error { return &codedError{c, err} }
-
 // toStatus maps an error to a gRPC status: the one place where this happens.
 // Internal errors are logged with their detail and returned without it, so
 // that nothing private reaches the caller.

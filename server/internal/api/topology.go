@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/securegw/gateway/internal/topology"
@@ -58,7 +57,7 @@ type compiled struct {
 }
 
 // compile parses, validates and compiles a document: everything but storing.
-// The caller must release c.route unless it publishes it.
+// The caller must discard c.route unless it publishes it.
 func (s *TopologyService) compile(ctx context.Context, doc []byte, format gatewayv1.Format, sourceName, name string) (*compiled, error) {
 	t, err := topology.Parse(doc, format, sourceName, name)
 	if err != nil {
@@ -100,7 +99,7 @@ func (s *TopologyService) Validate(ctx context.Context, req *gatewayv1.ValidateR
 	if err != nil {
 		return nil, err
 	}
-	c.route.Release()
+	c.route.Discard()
 	return &gatewayv1.ValidateResponse{Topology: topology.ToProto(c.topo), Warnings: c.warnings}, nil
 }
 
@@ -134,7 +133,7 @@ func (s *TopologyService) publish(ctx context.Context, c *compiled, expect int64
 	published := false
 	defer func() {
 		if !published {
-			c.route.Release()
+			c.route.Discard()
 		}
 	}()
 	s.mu.Lock()
@@ -243,7 +242,7 @@ func (s *TopologyService) load(ctx context.Context, name string, revision int64)
 		return rec, nil, fmt.Errorf("reading topology %q: %w", name, err)
 	}
 	if len(rec.Spec) == 0 { // a deletion in history
-		return rec, nil, coded(codes.FailedPrecondition, fmt.Errorf("revision %d of topology %q is its deletion", revision, name))
+		return rec, nil, invalid(fmt.Errorf("revision %d of topology %q is its deletion, not a version to use", revision, name))
 	}
 	t, err := topology.FromCanonicalJSON(rec.Spec)
 	if err != nil {

@@ -301,7 +301,7 @@ func TestManagementRefusesUnauthorizedCallers(t *testing.T) {
 	c, secret := initGateway(t)
 	viewer := clientCert(t, c, secret, "viewer")
 	stranger := clientCert(t, c, secret, "mallory") // our CA, no role
-	otherCA, err := pki.NewCA("other CA", pki.DefaultKeySpec(), time.Hour)
+	otherCA, err := pki.NewCA("other CA", pki.DefaultKeySpec(), 2*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,4 +472,3 @@ func TestHealthAndMetricsEndpoints(t *testing.T) {
 		t.Fatalf("metrics: %d, %d bytes", code, len(body))
 	}
 }
-

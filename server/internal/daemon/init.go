@@ -59,6 +59,13 @@ func openStore(c config.Config, log *slog.Logger) (*bolt.Store, error) {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
+	// The data dir holds the admin key and the store: nobody else may read it.
+	if fi, err := os.Stat(c.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(c.DataDir, fi.Mode().Perm()&0o700); err != nil {
+			return nil, fmt.Errorf("restricting data directory permissions: %w", err)
+		}
+		log.Warn("data directory was accessible to other users; restricted it to its owner", "data_dir", c.DataDir, "was", fi.Mode().Perm().String())
+	}
 	s, err := bolt.Open(Layout{c.DataDir}.Store(), bolt.Options{
 		LockTimeout:  c.Store.LockTimeout.D(),
 		HistoryLimit: c.Store.HistoryLimit,
@@ -140,7 +147,8 @@ func initStore(ctx context.Context, s store.Store, o InitOptions) error {
 		return fmt.Errorf("sealing TLS key: %w", err)
 	}
 	// One transaction: the data dir is initialized whole or not at all.
-	if _, err := s.RewriteObjects(ctx, nil, nil, map[string][]byte{
+	keep := func(o store.Object) ([]byte, error) { return o.Value, nil }
+	if _, err := s.RewriteObjects(ctx, nil, keep, map[string][]byte{
 		metaVerifier: verifier,
 		metaCACert:   ca.CertPEM(),
 		metaCAKey:    sealedCA,

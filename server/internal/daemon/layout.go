@@ -1,6 +1,10 @@
 package daemon
 
-import "path/filepath"
+import (
+	"path/filepath"
+
+	"github.com/securegw/gateway/server/internal/secretsvc"
+)
 
 // Files of a data directory.
 const (
@@ -14,13 +18,13 @@ const (
 	adminCACommonName = "gateway admin CA"
 )
 
-// Meta keys in the store.
+// Meta keys in the store, shared with the secrets service.
 const (
-	metaVerifier = "master/verifier"
-	metaCACert   = "pki/ca-cert"
-	metaCAKey    = "pki/ca-key"
-	metaTLSCert  = "pki/tls-cert"
-	metaTLSKey   = "pki/tls-key"
+	metaVerifier = secretsvc.MetaVerifier
+	metaCACert   = secretsvc.MetaCACert
+	metaCAKey    = secretsvc.MetaCAKey
+	metaTLSCert  = secretsvc.MetaTLSCert
+	metaTLSKey   = secretsvc.MetaTLSKey
 )
 
 // Layout names the files of a data directory.

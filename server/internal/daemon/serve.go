@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/server/internal/api"
 	"github.com/securegw/gateway/server/internal/config"
+	"github.com/securegw/gateway/server/internal/secretsvc"
 	"github.com/securegw/gateway/store"
 )
 
@@ -98,7 +100,19 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		}
 		return fmt.Errorf("unlocking secrets: %w", err)
 	}
-	defer kr.Close()
+	// The secrets service owns the keyring from here: a master rotation
+	// replaces it, and Close closes whichever is live.
+	var ident *pki.Reloader
+	svc := secretsvc.New(st, kr, secretsvc.Options{
+		Settings: c.Crypto,
+		Log:      log,
+		OnIdentityChange: func() {
+			if err := ident.Reload(); err != nil {
+				log.Error("reloading the TLS identity", "err", err)
+			}
+		},
+	})
+	defer svc.Close()
 	if newVerifier != nil {
 		// The crypto settings changed: the data key is now wrapped with the
 		// new KDF parameters. Records keep opening; new ones use the new cipher.
@@ -111,7 +125,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		log.Warn("crypto.allow_weak is set: weak KDF settings are accepted", "kdf", c.Crypto.KDF.String())
 	}
 
-	ident, err := pki.NewReloader(func() (*tls.Certificate, error) { return loadIdentity(ctx, st, kr) })
+	ident, err = pki.NewReloader(func() (*tls.Certificate, error) { return svc.LoadIdentity(ctx) })
 	if err != nil {
 		return fmt.Errorf("loading TLS identity: %w", err)
 	}
@@ -135,6 +149,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		TrustedProxies: trusted,
 		Logger:         log,
 		Registerer:     reg,
+		Resolver:       svc,
 	})
 	if err != nil {
 		return fmt.Errorf("creating proxy: %w", err)
@@ -167,19 +182,22 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		defer metricsLn.Close()
 	}
 
-	health := frontend.NewHealth()
-	health.SetReady(true)
+	var ready atomic.Bool
+	ready.Store(true)
+	health := frontend.Health(ready.Load)
 	front := frontend.NewServer(withHealth(px, health), frontend.ServerOptions{
 		MaxHeaderBytes:    c.Proxy.MaxHeaderBytes,
 		ReadHeaderTimeout: c.Proxy.ReadHeaderTimeout.D(),
 		ReadTimeout:       c.Proxy.ReadTimeout.D(),
 		IdleTimeout:       c.Proxy.IdleTimeout.D(),
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		Logger:            log,
+		Registerer:        reg,
+		Name:              "proxy",
 	})
 	if c.Proxy.TLSEnabled() {
 		var clientCAs *x509.CertPool
 		if c.Proxy.ClientAuth != "off" {
-			if clientCAs, err = loadTruststore(ctx, st, c.Proxy.ClientTruststore); err != nil {
+			if clientCAs, err = svc.Truststore(ctx, c.Proxy.ClientTruststore); err != nil {
 				return fmt.Errorf("proxy.client_truststore: %w", err)
 			}
 		}
@@ -205,15 +223,20 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		ClientAuth:     tls.RequireAndVerifyClientCert,
 		ClientCAs:      adminCAs,
 	}, authz, api.Services{
-		Topology: api.NewTopologyService(st, px, nil, log),
+		Topology: api.NewTopologyService(st, px, svc, log),
 		Status:   api.NewStatusService(st, px, info),
 		Audit:    api.NewAuditService(st),
+		Alias:    svc.AliasServer(),
+		PKI:      svc.PKIServer(),
 	}, log)
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 
 	var metricsSrv *http.Server
 	if metricsLn != nil {
-		metricsSrv = &http.Server{Handler: health.Mux(reg), ReadHeaderTimeout: 10 * time.Second}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", frontend.Metrics(reg))
+		mux.Handle("/", health)
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	if err := writeGatewayctlConfig(l, mgmtLn.Addr().String()); err != nil {
 		return err
@@ -256,7 +279,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		log.Error("listener failed; shutting down", "err", runErr)
 	}
 	// 1. Not ready, stop accepting; 2. drain HTTP; 3. stop gRPC gracefully.
-	health.SetReady(false)
+	ready.Store(false)
 	hs.Shutdown()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Management.ShutdownTimeout.D())
 	defer cancel()
@@ -290,7 +313,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 
 // withHealth serves /healthz and /readyz on the proxy port too, for load
 // balancers, and everything else through the proxy.
-func withHealth(p http.Handler, h *frontend.Health) http.Handler {
+func withHealth(p, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/healthz", "/readyz":
@@ -299,43 +322,4 @@ func withHealth(p http.Handler, h *frontend.Health) http.Handler {
 			p.ServeHTTP(w, r)
 		}
 	})
-}
-
-// loadIdentity reads the TLS identity from the store and unseals its key.
-func loadIdentity(ctx context.Context, st store.Store, kr *secrets.Keyring) (*tls.Certificate, error) {
-	certPEM, err := st.GetMeta(ctx, metaTLSCert)
-	if err != nil {
-		return nil, fmt.Errorf("reading TLS certificate: %w", err)
-	}
-	sealed, err := st.GetMeta(ctx, metaTLSKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading TLS key: %w", err)
-	}
-	keyPEM, err := kr.Open(metaTLSKey, sealed)
-	if err != nil {
-		return nil, fmt.Errorf("unsealing TLS key: %w", err)
-	}
-	defer clear(keyPEM)
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("TLS identity: %w", err)
-	}
-	return &cert, nil
-}
-
-// loadTruststore reads a named truststore (concatenated PEM certificates).
-func loadTruststore(ctx context.Context, st store.Store, name string) (*x509.CertPool, error) {
-	o, err := st.GetObject(ctx, store.KindTruststore, name)
-	if err != nil {
-		return nil, fmt.Errorf("truststore %q: %w", name, err)
-	}
-	certs, err := pki.ParseCertificatesPEM(o.Value)
-	if err != nil {
-		return nil, fmt.Errorf("truststore %q: %w", name, err)
-	}
-	pool := x509.NewCertPool()
-	for _, c := range certs {
-		pool.AddCert(c)
-	}
-	return pool, nil
 }

@@ -1,0 +1,103 @@
+package proxy_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/securegw/gateway/proxy"
+)
+
+// discardWriter is a minimal http.ResponseWriter.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(c int)           { w.code = c }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) Flush()                      {}
+
+var body19 = []byte("hello from backend\n") // 19 bytes, as in BENCHMARKS.md
+
+func benchBackend(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(body19)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func benchProxy(b *testing.B, backendURL string) *proxy.Proxy {
+	p, err := proxy.New(proxy.Config{
+		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)), // the access log is formatted, then dropped
+		Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := p.Compile(context.Background(), topo("sandbox", svc("webhdfs", backendURL+"/webhdfs")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Apply(c)
+	b.Cleanup(func() { p.Close() })
+	return p
+}
+
+// BenchmarkProxy: a request through router, anonymous authentication and
+// default identity assertion to a backend over loopback.
+//
+//	handler:  ServeHTTP called in process (the gateway's own cost + the backend hop)
+//	loopback: a real client over loopback, through the gateway's listener
+//	direct:   the same client straight to the backend (the physical limit)
+func BenchmarkProxy(b *testing.B) {
+	backend := benchBackend(b)
+	p := benchProxy(b, backend.URL)
+	b.Run("handler", func(b *testing.B) {
+		tmpl := httptest.NewRequest("GET", "http://gw.example/gateway/sandbox/webhdfs/v1/tmp/file?op=OPEN", nil)
+		tmpl.RemoteAddr = "127.0.0.1:40000"
+		w := &discardWriter{}
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			r := *tmpl
+			u := *tmpl.URL
+			r.URL, r.Header = &u, http.Header{"User-Agent": {"bench"}}
+			w.h, w.code = http.Header{}, 0
+			p.ServeHTTP(w, &r)
+			if w.code != 200 {
+				b.Fatalf("status %d", w.code)
+			}
+		}
+	})
+	fe := httptest.NewServer(p)
+	b.Cleanup(fe.Close)
+	for _, tc := range []struct{ name, url string }{
+		{"loopback", fe.URL + "/gateway/sandbox/webhdfs/v1/tmp/file?op=OPEN"},
+		{"direct", backend.URL + "/webhdfs/v1/tmp/file?op=OPEN"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			client := fe.Client()
+			buf := make([]byte, 64)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				resp, err := client.Get(tc.url)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.ReadFull(resp.Body, buf[:len(body19)])
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,343 @@
+package proxy_test
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/securegw/gateway/internal/topology"
+)
+
+func TestForwardedHeaders(t *testing.T) {
+	spoofs := []string{
+		"X-Forwarded-For", "6.6.6.6", "X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https",
+		"X-Forwarded-Port", "1", "X-Forwarded-Context", "/evil", "Forwarded", "for=6.6.6.6",
+		"X_Forwarded_For", "6.6.6.6", "x.forwarded.host", "evil.example",
+		"X-Forwarded-User", "admin", "X_Forwarded_User", "admin", "SM_USER", "admin", "Sm-User", "admin",
+		"X-Test-User", "admin", "x_test_user", "admin",
+		"X-Request-Id", "client-id-1",
+	}
+	tests := []struct {
+		name    string
+		trusted bool
+		want    map[string]string // header → value the backend must see ("" absent)
+	}{
+		{"untrusted peer", false, map[string]string{
+			"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "gw.example", "X-Forwarded-Proto": "http",
+			"X-Forwarded-Port": "80", "X-Forwarded-Context": "/gateway/t", "Forwarded": "",
+			"X_Forwarded_For": "", "X.forwarded.host": "", "X-Forwarded-User": "", "X_Forwarded_User": "",
+			"Sm_user": "", "Sm-User": "", "X-Test-User": "", "X_test_user": "", "X-Request-Id": "client-id-1",
+		}},
+		{"trusted peer", true, map[string]string{
+			"X-Forwarded-For": "6.6.6.6, 127.0.0.1", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https",
+			"X-Forwarded-Port": "1", "X-Forwarded-Context": "/evil",
+			"Forwarded": `for=6.6.6.6, for=127.0.0.1;host="gw.example";proto=http`,
+			// identity headers are stripped even from trusted peers; only validators may accept them
+			"X_Forwarded_For": "", "X.forwarded.host": "", "X-Forwarded-User": "", "Sm_user": "", "X-Test-User": "",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := proxyConfig()
+			if tc.trusted {
+				cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+			}
+			e := newEnv(t, cfg)
+			b := newBackend(t, nil)
+			top := &topology.Topology{Name: "t", Services: []topology.Service{svc("svc", b.URL)},
+				Providers: []topology.Provider{{Role: "authentication", Name: "test-auth"}}}
+			e.deploy(top)
+			resp, body := rawGet(t, e.addr(), "/gateway/t/svc/x", append(spoofs, "X-Test-Token", "let-me-in")...)
+			if resp == nil || resp.StatusCode != 200 {
+				t.Fatalf("%v %s", resp, body)
+			}
+			got := b.last().Header
+			for k, v := range tc.want {
+				vals, present := got[k]
+				if v == "" && present {
+					t.Errorf("%s reached the backend: %q", k, vals)
+				}
+				if v != "" && strings.Join(vals, ",") != v {
+					t.Errorf("%s = %q, want %q", k, vals, v)
+				}
+			}
+		})
+	}
+}
+
+// A client's Connection header naming the gateway's headers must not
+// remove them (ReverseProxy drops what Connection names before Rewrite).
+func TestConnectionHeaderCannotRemoveGatewayHeaders(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, nil)
+	top := topo("t", svc("svc", b.URL))
+	top.Providers = append(top.Providers, topology.Provider{Role: "custom", Name: "header",
+		Params: map[string]string{"name": "X-Gateway-Added", "value": "yes"}})
+	e.deploy(top)
+	for _, conn := range []string{
+		"X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-Port, X-Forwarded-Context, X-Request-Id, X-Gateway-Added",
+		"x-forwarded-for, X-FORWARDED-CONTEXT, x-request-id, x-gateway-added, close",
+	} {
+		resp, body := rawGet(t, e.addr(), "/gateway/t/svc/", "Connection", conn, "X-Request-Id", "rid-7")
+		if resp == nil || resp.StatusCode != 200 {
+			t.Fatalf("%v %s", resp, body)
+		}
+		h := b.last().Header
+		for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Context", "X-Request-Id", "X-Gateway-Added"} {
+			if h.Get(k) == "" {
+				t.Errorf("Connection: %s removed %s", conn, k)
+			}
+		}
+		if h.Get("X-Request-Id") != "rid-7" || resp.Header.Get("X-Request-Id") != "rid-7" {
+			t.Errorf("request id %q/%q", h.Get("X-Request-Id"), resp.Header.Get("X-Request-Id"))
+		}
+	}
+}
+
+// Server-sent events arrive one by one: the proxy does not buffer.
+func TestStreamingResponse(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	next := make(chan struct{})
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := 0; i < 3; i++ {
+			io.WriteString(w, "data: event\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-next:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	e.deploy(topo("t", svc("events", b.URL)))
+	resp, err := e.fe.Client().Get(e.fe.URL + "/gateway/t/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i := 0; i < 3; i++ {
+		// Each event must arrive before the backend is allowed to send the next.
+		line, err := br.ReadString('\n')
+		if err != nil || line != "data: event\n" {
+			t.Fatalf("event %d: %q %v", i, line, err)
+		}
+		br.ReadString('\n')
+		next <- struct{}{}
+	}
+}
+
+// A request body is streamed: the backend reads the first part before the
+// client has sent the second.
+func TestStreamingRequest(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	gotFirst := make(chan struct{})
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(r.Body, buf); err != nil || string(buf) != "first" {
+			http.Error(w, "bad first part", 400)
+			return
+		}
+		close(gotFirst)
+		rest, _ := io.ReadAll(r.Body)
+		w.Write(rest)
+	})
+	e.deploy(topo("t", svc("up", b.URL)))
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte("first"))
+		<-gotFirst
+		pw.Write([]byte("second"))
+		pw.Close()
+	}()
+	resp, body := e.do("POST", "/gateway/t/up", pr)
+	if resp.StatusCode != 200 || body != "second" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+}
+
+// Large bodies in both directions go through with bounded memory: the
+// bytes allocated while moving 64 MiB are a small fraction of it.
+func TestLargeBodiesBoundedMemory(t *testing.T) {
+	const size = 64 << 20
+	e := newEnv(t, proxyConfig())
+	chunk := bytes.Repeat([]byte("x"), 32<<10)
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			n, _ := io.Copy(io.Discard, r.Body)
+			io.WriteString(w, itoa(n))
+			return
+		}
+		for sent := 0; sent < size; sent += len(chunk) {
+			w.Write(chunk)
+		}
+	})
+	e.deploy(topo("t", svc("big", b.URL)))
+	measure := func(f func()) uint64 {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		f()
+		runtime.ReadMemStats(&m1)
+		return m1.TotalAlloc - m0.TotalAlloc
+	}
+	down := measure(func() {
+		resp, err := e.fe.Client().Get(e.fe.URL + "/gateway/t/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := io.CopyBuffer(io.Discard, resp.Body, make([]byte, 32<<10))
+		resp.Body.Close()
+		if n != size {
+			t.Fatalf("downloaded %d", n)
+		}
+	})
+	up := measure(func() {
+		resp, body := e.do("POST", "/gateway/t/big", io.LimitReader(zeros{}, size))
+		if resp.StatusCode != 200 || body != itoa(size) {
+			t.Fatalf("upload: %d %q", resp.StatusCode, body)
+		}
+	})
+	t.Logf("allocated while moving 64 MiB: download %d KiB, upload %d KiB", down>>10, up>>10)
+	if down > size/8 || up > size/8 {
+		t.Fatalf("allocations grow with the body: download %d, upload %d bytes", down, up)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestTrailers(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		io.WriteString(w, "body")
+		w.Header().Set("X-Checksum", "abc123")
+	})
+	e.deploy(topo("t", svc("svc", b.URL)))
+	resp, err := e.fe.Client().Get(e.fe.URL + "/gateway/t/svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Trailer.Get("X-Checksum") != "abc123" {
+		t.Fatalf("trailer %v", resp.Trailer)
+	}
+}
+
+// Expect: 100-continue reaches the backend: a backend refusing without
+// reading means the client never sends its body.
+func TestExpectContinue(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Refuse") != "" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		w.Write(body)
+	})
+	e.deploy(topo("t", svc("svc", b.URL)))
+	tr := &http.Transport{ExpectContinueTimeout: 10 * time.Second}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	for _, refuse := range []bool{false, true} {
+		body := &countingReader{r: strings.NewReader("payload")}
+		req, _ := http.NewRequest("PUT", e.fe.URL+"/gateway/t/svc/f", io.NopCloser(body))
+		req.ContentLength = 7
+		req.Header.Set("Expect", "100-continue")
+		if refuse {
+			req.Header.Set("X-Refuse", "1")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case !refuse && (resp.StatusCode != 200 || string(got) != "payload"):
+			t.Fatalf("continue: %d %q", resp.StatusCode, got)
+		case refuse && (resp.StatusCode != 403 || body.n.Load() != 0):
+			t.Fatalf("refused: %d, body read %d times", resp.StatusCode, body.n.Load())
+		}
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) { c.n.Add(1); return c.r.Read(p) }
+
+func TestMaxBodyBytes(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, "short body", 400)
+			return
+		}
+		io.WriteString(w, itoa(n))
+	})
+	s := svc("svc", b.URL)
+	s.Dispatch = &topology.Dispatch{MaxBodyBytes: 1000}
+	e.deploy(topo("t", s))
+	tests := []struct {
+		name    string
+		size    int
+		chunked bool
+		status  int
+		reached string // the backend saw the request: yes, no, or maybe (the
+		// limit may be crossed before the request's headers were flushed)
+	}{
+		{"at limit", 1000, false, 200, "yes"},
+		{"declared too large", 1001, false, 413, "no"},
+		{"chunked at limit", 1000, true, 200, "yes"},
+		{"chunked too large", 100000, true, 413, "maybe"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := b.count()
+			var body io.Reader = strings.NewReader(strings.Repeat("a", tc.size))
+			if tc.chunked {
+				body = io.MultiReader(body) // unknown length: chunked
+			}
+			resp, out := e.do("POST", "/gateway/t/svc", body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, out, tc.status)
+			}
+			if reached := b.count() > before; tc.reached != "maybe" && reached != (tc.reached == "yes") {
+				t.Fatalf("backend reached %v, want %v", reached, tc.reached)
+			}
+		})
+	}
+}
+
+// Upgrade offers to a service without websocket: true are ignored.
+func TestUpgradeIgnoredOnPlainService(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, nil)
+	e.deploy(topo("t", svc("svc", b.URL)))
+	resp, body := rawGet(t, e.addr(), "/gateway/t/svc/", "Connection", "Upgrade", "Upgrade", "websocket",
+		"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version", "13")
+	if resp == nil || resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("%v %q", resp, body)
+	}
+	if h := b.last().Header; h.Get("Upgrade") != "" {
+		t.Fatalf("backend saw Upgrade: %v", h)
+	}
+}
