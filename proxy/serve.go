@@ -37,6 +37,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Proxy) serve(ex *exchange, r *http.Request) {
+	if len(r.TransferEncoding) > 0 {
+		// RFC 9112 §6.1: a request framed by Transfer-Encoding may have come
+		// with a Content-Length that net/http dropped; the server MUST close
+		// the connection after responding, so that no byte after this body
+		// can be read as a request a front proxy did not see.
+		ex.w.Header().Set("Connection", "close")
+	}
 	if p.closed.Load() {
 		writeError(ex, http.StatusServiceUnavailable, "shutting down")
 		return
