@@ -247,13 +247,16 @@ type backendTLS struct {
 func (p *Proxy) backendTLS(ctx context.Context, c *Compiled, path string, d *topology.Dispatch) (backendTLS, error) {
 	bt := backendTLS{roots: p.roots, insecure: d.InsecureSkipVerify}
 	if d.Truststore != "" {
-		pem, err := p.resolve(ctx, c.name, d.Truststore)
+		if p.truststores == nil {
+			return bt, fmt.Errorf("dispatch.truststore: %q: no truststores are configured", d.Truststore)
+		}
+		pem, err := p.truststores.TruststorePEM(ctx, d.Truststore)
 		if err != nil {
-			return bt, fmt.Errorf("dispatch.truststore: alias %q: %w", d.Truststore, err)
+			return bt, fmt.Errorf("dispatch.truststore: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return bt, fmt.Errorf("dispatch.truststore: alias %q holds no PEM certificate", d.Truststore)
+			return bt, fmt.Errorf("dispatch.truststore: %q holds no PEM certificate", d.Truststore)
 		}
 		sum := sha256.Sum256(pem)
 		bt.roots, bt.rootsID = pool, hex.EncodeToString(sum[:])

@@ -43,6 +43,17 @@ func (s *syncBuffer) String() string {
 // secrets is a SecretResolver over a map.
 type secrets map[string]string
 
+// truststores serves named PEM truststores.
+type truststores map[string][]byte
+
+func (ts truststores) TruststorePEM(_ context.Context, name string) ([]byte, error) {
+	pem, ok := ts[name]
+	if !ok {
+		return nil, fmt.Errorf("truststore %q: not found", name)
+	}
+	return pem, nil
+}
+
 func (s secrets) Resolve(_ context.Context, topo, alias string) ([]byte, error) {
 	if v, ok := s[topo+"/"+alias]; ok {
 		return []byte(v), nil

@@ -32,6 +32,9 @@ type Config struct {
 	BackendRoots *x509.CertPool
 	// Resolver resolves credential aliases; may be nil until aliases exist.
 	Resolver SecretResolver
+	// Truststores gives the named truststores that services' dispatch
+	// settings reference; nil: none.
+	Truststores TruststoreSource
 	// Logger receives the access log (one Info record "access" per request)
 	// and errors; nil: discard.
 	Logger *slog.Logger
@@ -47,6 +50,11 @@ type Timeouts struct {
 	TLSHandshake   time.Duration // default 5s
 	ResponseHeader time.Duration // default 30s
 	Idle           time.Duration // idle keep-alive connections; default 90s
+}
+
+// TruststoreSource returns a named truststore's certificates as PEM.
+type TruststoreSource interface {
+	TruststorePEM(ctx context.Context, name string) ([]byte, error)
 }
 
 // SecretResolver resolves a credential alias of a topology to its secret.
@@ -66,13 +74,14 @@ type BackendStatus struct {
 // /{prefix}/{topology}/{service}/{rest} through the topology's chain to its
 // backends, with a routing table swapped atomically.
 type Proxy struct {
-	prefix   string // "/gateway/"
-	trusted  []netip.Prefix
-	roots    *x509.CertPool
-	resolver SecretResolver
-	log      *slog.Logger
-	errLog   *log.Logger // for httputil.ReverseProxy
-	defaults Timeouts
+	prefix      string // "/gateway/"
+	trusted     []netip.Prefix
+	roots       *x509.CertPool
+	resolver    SecretResolver
+	truststores TruststoreSource
+	log         *slog.Logger
+	errLog      *log.Logger // for httputil.ReverseProxy
+	defaults    Timeouts
 
 	table atomic.Pointer[table]
 	mu    sync.Mutex // serialises Apply, Remove, Load, Close
@@ -120,14 +129,15 @@ func New(cfg Config) (*Proxy, error) {
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
 	p := &Proxy{
-		prefix:   "/" + prefix + "/",
-		trusted:  append([]netip.Prefix(nil), cfg.TrustedProxies...),
-		roots:    cfg.BackendRoots,
-		resolver: cfg.Resolver,
-		log:      lg,
-		errLog:   slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
-		defaults: d,
-		idPrefix: hex.EncodeToString(seed[:]) + "-",
+		prefix:      "/" + prefix + "/",
+		trusted:     append([]netip.Prefix(nil), cfg.TrustedProxies...),
+		roots:       cfg.BackendRoots,
+		resolver:    cfg.Resolver,
+		truststores: cfg.Truststores,
+		log:         lg,
+		errLog:      slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
+		defaults:    d,
+		idPrefix:    hex.EncodeToString(seed[:]) + "-",
 	}
 	p.table.Store(&table{topos: map[string]*Compiled{}})
 	p.pool = newTransportPool(p)

@@ -217,7 +217,7 @@ func TestCompileErrors(t *testing.T) {
 		{"query in url", topo("t", svc("svc", "http://h/?a=b")), "query"},
 		{"negative timeout", topo("t", withDispatch(topology.Dispatch{DialTimeout: -1})), "dispatch.dial_timeout"},
 		{"negative max body", topo("t", withDispatch(topology.Dispatch{MaxBodyBytes: -1})), "dispatch.max_body_bytes"},
-		{"truststore alias", topo("t", withDispatch(topology.Dispatch{Truststore: "ts"})), `dispatch.truststore: alias "ts"`},
+		{"truststore without truststores", topo("t", withDispatch(topology.Dispatch{Truststore: "ts"})), `dispatch.truststore: "ts"`},
 		{"failover status", topo("t", withHA(topology.HA{FailoverStatuses: []int{42}})), "ha.failover_statuses"},
 		{"interval without path", topo("t", withHA(topology.HA{HealthCheckInterval: topology.Duration(time.Second)})), "ha.health_check_interval"},
 	}

@@ -131,7 +131,7 @@ func TestBackendTLS(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := proxy.Config{Resolver: secrets{"t/ca": string(ca.PEM)}}
+			cfg := proxy.Config{Truststores: truststores{"ca": ca.PEM}}
 			if tc.roots {
 				cfg.BackendRoots = ca.Pool()
 			}

@@ -127,7 +127,6 @@ func Load(path string) (Config, error) {
 	if err := Decode(bytes.NewReader(b), &c); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
-	c.Crypto = c.Crypto.WithDefaults()
 	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
 		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
 	}
@@ -135,16 +134,25 @@ func Load(path string) (Config, error) {
 }
 
 // Decode decodes YAML strictly into c, keeping values the document omits.
+// The crypto section is decoded onto empty settings and then completed with
+// the defaults of the algorithm it names, so that `kdf: {algorithm: scrypt}`
+// does not inherit argon2id's parameters.
 func Decode(r io.Reader, c *Config) error {
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil // an empty file keeps the defaults
-		}
-		return err
+	keep := c.Crypto
+	c.Crypto = secrets.Settings{}
+	err := dec.Decode(c)
+	if errors.Is(err, io.EOF) {
+		c.Crypto = keep // an empty file keeps the defaults
+		return nil
 	}
-	return nil
+	if c.Crypto == (secrets.Settings{}) {
+		c.Crypto = keep
+	} else {
+		c.Crypto = c.Crypto.WithDefaults()
+	}
+	return err
 }
 
 // TLSEnabled reports whether the proxy serves HTTPS.

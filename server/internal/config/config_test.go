@@ -39,6 +39,19 @@ func TestLoad(t *testing.T) {
 				t.Errorf("data dir %q", c.DataDir)
 			}
 		}},
+		{name: "a KDF algorithm alone takes its own defaults", doc: "crypto:\n  kdf:\n    algorithm: pbkdf2-sha256\n", check: func(t *testing.T, c Config) {
+			if c.Crypto.KDF.Iterations < 600000 || c.Crypto.KDF.MemoryKiB != 0 {
+				t.Errorf("kdf %+v", c.Crypto.KDF)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("validate: %v", err)
+			}
+		}},
+		{name: "no crypto section keeps the default", doc: "log:\n  level: warn\n", check: func(t *testing.T, c Config) {
+			if c.Crypto != Default().Crypto {
+				t.Errorf("crypto %+v", c.Crypto)
+			}
+		}},
 		{name: "unknown key", doc: "proxy:\n  listne: :1\n", wantErr: "listne"},
 		{name: "bad duration", doc: "management:\n  shutdown_timeout: soon\n", wantErr: "not a duration"},
 		{name: "negative duration", doc: "proxy:\n  idle_timeout: -1s\n", wantErr: "negative"},

@@ -150,6 +150,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		Logger:         log,
 		Registerer:     reg,
 		Resolver:       svc,
+		Truststores:    svc,
 	})
 	if err != nil {
 		return fmt.Errorf("creating proxy: %w", err)

@@ -42,6 +42,16 @@ func (s *Service) Truststore(ctx context.Context, name string) (*x509.CertPool, 
 	return pool, nil
 }
 
+// TruststorePEM returns a named truststore's certificates as PEM, checked
+// to parse. The proxy uses it for services' dispatch.truststore.
+func (s *Service) TruststorePEM(ctx context.Context, name string) ([]byte, error) {
+	certs, _, err := s.truststore(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return encodePEM(certs), nil
+}
+
 // truststore reads and parses a truststore and returns its revision.
 func (s *Service) truststore(ctx context.Context, name string) ([]*x509.Certificate, int64, error) {
 	o, err := s.st.GetObject(ctx, store.KindTruststore, name)
