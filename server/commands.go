@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -18,6 +20,22 @@ import (
 )
 
 type usageError struct{ error }
+
+// parseDays parses a Go duration or a number of days ("825d").
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days <= 0 {
+			return 0, fmt.Errorf("%q is not a positive number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive duration (like 825d or 2160h)", s)
+	}
+	return d, nil
+}
 
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
@@ -155,6 +173,9 @@ type initOptions struct {
 	keyType   string
 	keySize   int
 	curve     string
+	validity  string
+	clientVal string
+	caVal     string
 }
 
 func newInitCommand(in *os.File, out, errOut io.Writer) *cobra.Command {
@@ -184,6 +205,19 @@ written 0600 next to a ready-to-use gatewayctl.yaml.`,
 			io.GenerateSecret = o.generate
 			io.Hostnames = o.hostnames
 			io.CAKey, io.TLSKey, io.ClientKey = spec, spec, spec
+			for _, v := range []struct {
+				flag, value string
+				dst         *time.Duration
+			}{{"validity", o.validity, &io.TLSValidity}, {"client-validity", o.clientVal, &io.ClientValidity}, {"ca-validity", o.caVal, &io.CAValidity}} {
+				if v.value == "" {
+					continue
+				}
+				d, err := parseDays(v.value)
+				if err != nil {
+					return usageError{fmt.Errorf("--%s: %w", v.flag, err)}
+				}
+				*v.dst = d
+			}
 			io.Log = newLogger(c, errOut)
 			io.Out = out
 			return daemon.Init(cmd.Context(), io)
@@ -196,6 +230,9 @@ written 0600 next to a ready-to-use gatewayctl.yaml.`,
 	f.StringVar(&o.keyType, "key-type", "ecdsa", "key type of the generated certificates: rsa, ecdsa or ed25519")
 	f.IntVar(&o.keySize, "key-size", 0, "RSA key size: 2048, 3072 or 4096")
 	f.StringVar(&o.curve, "curve", "", "ECDSA curve: P-256 or P-384")
+	f.StringVar(&o.validity, "validity", "", "validity of the TLS identity, e.g. 825d or 2160h (default 825d)")
+	f.StringVar(&o.clientVal, "client-validity", "", "validity of the admin client certificate (default 365d)")
+	f.StringVar(&o.caVal, "ca-validity", "", "validity of the admin CA (default 3650d)")
 	return cmd
 }
 
