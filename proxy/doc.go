@@ -92,7 +92,7 @@
 // One long-lived *http.Transport per backend origin, TLS settings and
 // timeouts, shared by every topology that uses it and kept across
 // redeploys (keep-alive pools survive), closed when no topology references
-// it. TLS: BackendRoots (or a service's truststore alias), SNI and hostname
+// it. TLS: BackendRoots (or the named truststore of dispatch.truststore), SNI and hostname
 // verification always, InsecureSkipVerify per service with a warning,
 // a client certificate (PEM certificate and key in the alias
 // Dispatch.ClientCertificate) when Dispatch.UseTwoWayTLS.
