@@ -127,7 +127,7 @@ func (a *Authority) IssueServer(hosts []string, key KeySpec, validity time.Durat
 			continue
 		}
 		name := strings.ToLower(strings.TrimSuffix(h, "."))
-		if err := checkDNSName(name); err != nil {
+		if err := CheckDNSName(name); err != nil {
 			return nil, nil, fmt.Errorf("issuing server certificate: invalid host %q: %w", h, err)
 		}
 		if !seen[name] {
@@ -270,9 +270,9 @@ func checkValidity(d, maxValidity time.Duration) error {
 	return nil
 }
 
-// checkDNSName accepts lower-case host names with an optional leading
+// CheckDNSName accepts lower-case host names with an optional leading
 // wildcard label, as used in a certificate's DNS SANs.
-func checkDNSName(name string) error {
+func CheckDNSName(name string) error {
 	if name == "" {
 		return errors.New("empty name")
 	}

@@ -196,36 +196,11 @@ func checkHosts(in []string) ([]string, error) {
 		if net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")) != nil {
 			continue
 		}
-		if err := checkDNSName(strings.ToLower(strings.TrimSuffix(h, "."))); err != nil {
+		if err := pki.CheckDNSName(strings.ToLower(strings.TrimSuffix(h, "."))); err != nil {
 			return nil, invalidf("invalid hostname %s: %v", clip(h), err)
 		}
 	}
 	return hosts, nil
-}
-
-// checkDNSName accepts lower-case host names with an optional leading
-// wildcard label (the rule pki.Authority.IssueServer applies).
-func checkDNSName(name string) error {
-	if name == "" || len(name) > 253 {
-		return errors.New("empty or longer than 253 characters")
-	}
-	for i, label := range strings.Split(name, ".") {
-		if i == 0 && label == "*" && strings.Contains(name, ".") {
-			continue
-		}
-		if label == "" || len(label) > 63 {
-			return errors.New("empty or over-long label")
-		}
-		if label[0] == '-' || label[len(label)-1] == '-' {
-			return errors.New("label starts or ends with a hyphen")
-		}
-		for _, c := range label {
-			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-				return fmt.Errorf("character %q not allowed in a host name", c)
-			}
-		}
-	}
-	return nil
 }
 
 // identityChain returns the stored TLS certificate chain.
