@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
 )
 
@@ -35,7 +36,19 @@ func benchBackend(b *testing.B) *httptest.Server {
 	return srv
 }
 
-func benchProxy(b *testing.B, backendURL string) *proxy.Proxy {
+// fullChain is the chain of BenchmarkProxy/handler-full-chain: security
+// headers, authentication, identity assertion with a mapping, a header and
+// a query parameter to the backend, and an ACL on the service.
+var fullChain = []topology.Provider{
+	{Role: "webappsec", Name: "webappsec", Params: map[string]string{"xframe.options.enabled": "true",
+		"xcontent-type.options.enabled": "true", "strict.transport.enabled": "true"}},
+	{Role: "authentication", Name: "anonymous"},
+	{Role: "identity-assertion", Name: "default", Params: map[string]string{"header": "X-Forwarded-User",
+		"query_param": "doAs", "group.principal.mapping": "anonymous=users,etl"}},
+	{Role: "authorization", Name: "acls", Params: map[string]string{"webhdfs.acl": "anonymous,hdfs;users;127.0.0.0/8,::1"}},
+}
+
+func benchProxy(b *testing.B, backendURL string, providers ...topology.Provider) *proxy.Proxy {
 	p, err := proxy.New(proxy.Config{
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)), // the access log is formatted, then dropped
 		Registerer: prometheus.NewRegistry(),
@@ -43,7 +56,11 @@ func benchProxy(b *testing.B, backendURL string) *proxy.Proxy {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := p.Compile(context.Background(), topo("sandbox", svc("webhdfs", backendURL+"/webhdfs")))
+	t := topo("sandbox", svc("webhdfs", backendURL+"/webhdfs"))
+	if providers != nil {
+		t.Providers = providers
+	}
+	c, err := p.Compile(context.Background(), t)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,27 +73,32 @@ func benchProxy(b *testing.B, backendURL string) *proxy.Proxy {
 // default identity assertion to a backend over loopback.
 //
 //	handler:  ServeHTTP called in process (the gateway's own cost + the backend hop)
+//	handler-full-chain: the same with fullChain (webappsec, assertion, acls)
 //	loopback: a real client over loopback, through the gateway's listener
 //	direct:   the same client straight to the backend (the physical limit)
 func BenchmarkProxy(b *testing.B) {
 	backend := benchBackend(b)
 	p := benchProxy(b, backend.URL)
-	b.Run("handler", func(b *testing.B) {
-		tmpl := httptest.NewRequest("GET", "http://gw.example/gateway/sandbox/webhdfs/v1/tmp/file?op=OPEN", nil)
-		tmpl.RemoteAddr = "127.0.0.1:40000"
-		w := &discardWriter{}
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			r := *tmpl
-			u := *tmpl.URL
-			r.URL, r.Header = &u, http.Header{"User-Agent": {"bench"}}
-			w.h, w.code = http.Header{}, 0
-			p.ServeHTTP(w, &r)
-			if w.code != 200 {
-				b.Fatalf("status %d", w.code)
+	handler := func(p *proxy.Proxy) func(b *testing.B) {
+		return func(b *testing.B) {
+			tmpl := httptest.NewRequest("GET", "http://gw.example/gateway/sandbox/webhdfs/v1/tmp/file?op=OPEN", nil)
+			tmpl.RemoteAddr = "127.0.0.1:40000"
+			w := &discardWriter{}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				r := *tmpl
+				u := *tmpl.URL
+				r.URL, r.Header = &u, http.Header{"User-Agent": {"bench"}}
+				w.h, w.code = http.Header{}, 0
+				p.ServeHTTP(w, &r)
+				if w.code != 200 {
+					b.Fatalf("status %d", w.code)
+				}
 			}
 		}
-	})
+	}
+	b.Run("handler", handler(p))
+	b.Run("handler-full-chain", handler(benchProxy(b, backend.URL, fullChain...)))
 	fe := httptest.NewServer(p)
 	b.Cleanup(fe.Close)
 	for _, tc := range []struct{ name, url string }{

@@ -44,6 +44,9 @@ type Compiled struct {
 	warnings   []string
 	transports []*transportEntry // one reference each, released by finalize
 	scrub      []string          // identity headers of the chain, normalised
+	// assertsIdentity: the chain has an identity-assertion handler, which
+	// logs the impersonation parameters it refuses (else dispatch does).
+	assertsIdentity bool
 
 	state        int // guarded by p.mu
 	inflight     atomic.Int64
@@ -85,7 +88,7 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		}
 	}()
 	resolve := func(ctx context.Context, alias string) ([]byte, error) { return p.resolve(ctx, t.Name, alias) }
-	ch, err := chain.Build(ctx, t.Name, t.Providers, resolve)
+	ch, err := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log})
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +98,9 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 	}
 	for _, h := range ch.IdentityHeaders() {
 		c.scrub = append(c.scrub, normHeader(h))
+	}
+	for _, l := range ch.Links() {
+		c.assertsIdentity = c.assertsIdentity || l.Role == chain.RoleIdentityAssertion
 	}
 	if len(t.Services) == 0 {
 		return nil, errors.New("no services")
@@ -111,6 +117,17 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		c.services[s.path] = s
 		c.ordered = append(c.ordered, s)
 		c.maxDepth = max(c.maxDepth, strings.Count(s.path, "/")+1)
+	}
+	// The auth API answers under /gateway/{t}/auth/ (no service may use
+	// that path: compileService refuses it).
+	c.services[authAPIPath] = &service{topo: c, path: authAPIPath, prefix: c.ctxPath + "/" + authAPIPath, internal: true}
+	svcs := make([]chain.Service, 0, len(c.ordered)+1)
+	for _, s := range c.ordered {
+		svcs = append(svcs, chain.Service{Path: s.path, Role: s.role})
+	}
+	svcs = append(svcs, chain.Service{Path: authAPIPath})
+	if err := ch.CheckServices(svcs); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -135,6 +152,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	if strings.Count(path, "/")+1 > maxServiceDepth {
 		return nil, fmt.Errorf("path deeper than %d segments", maxServiceDepth)
 	}
+	if first, _, _ := strings.Cut(path, "/"); first == authAPIPath {
+		return nil, fmt.Errorf("path %q is reserved: /%s/{topology}/%s/api/v1/ is the gateway's group lookup API", path, strings.Trim(p.prefix, "/"), authAPIPath)
+	}
 	if len(ts.URLs) == 0 {
 		return nil, errors.New("urls: at least one backend URL is required")
 	}
@@ -148,6 +168,7 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	s := &service{
 		topo:      c,
 		path:      path,
+		role:      ts.Role,
 		prefix:    c.ctxPath + "/" + path,
 		websocket: ts.WebSocket,
 		maxBody:   d.MaxBodyBytes,

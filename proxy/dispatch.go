@@ -10,13 +10,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/securegw/gateway/proxy/identity"
 )
 
 // service is one routed service of a compiled topology.
 type service struct {
 	topo      *Compiled
 	path      string // "a/b"
+	role      string // the topology's role for it ("WEBHDFS"), may be ""
 	prefix    string // "/gateway/t/a/b"
+	internal  bool   // the auth API: answered by the gateway, no backend
 	websocket bool
 	maxBody   int64
 	rp        *httputil.ReverseProxy
@@ -42,6 +46,15 @@ func (s *service) rewrite(pr *httputil.ProxyRequest) {
 	p.setForwarded(out, in, trusted, s.topo.ctxPath)
 	if id := in.Header["X-Request-Id"]; id != nil {
 		out.Header["X-Request-Id"] = id
+	}
+	// A client's doAs or user.name never reaches the backend (CVE-2017-5646):
+	// identity assertion decides on them and, when configured, sets its own.
+	if q, removed := identity.StripImpersonation(out.URL.RawQuery); removed {
+		out.URL.RawQuery = q
+		if !s.topo.assertsIdentity {
+			p.log.Warn("proxy: client doAs/user.name query parameter removed", "request_id", in.Header.Get("X-Request-Id"),
+				"topology", s.topo.name, "service", s.path)
+		}
 	}
 	s.topo.chain.RewriteOutbound(out, in)
 }
@@ -109,7 +122,11 @@ func (p *Proxy) isTrusted(remoteAddr string) bool {
 	if err != nil {
 		return false
 	}
-	a := ap.Addr().Unmap()
+	return p.trustedAddr(ap.Addr().Unmap())
+}
+
+// trustedAddr reports whether a (unmapped) is in TrustedProxies.
+func (p *Proxy) trustedAddr(a netip.Addr) bool {
 	for _, pfx := range p.trusted {
 		if pfx.Contains(a) {
 			return true

@@ -13,6 +13,29 @@
 // does not depend on the number of topologies. No route: 404
 // {"error":"no such route"}.
 //
+// Before the chain runs, the request's context gets a *route.Info: the
+// topology, the matched service's path and role, and the source address:
+// the TCP peer, or when the peer is in TrustedProxies the right-most
+// X-Forwarded-For address that is not a trusted proxy (entries further left
+// are the client's own word). Handlers (ACLs, impersonation rules) read it
+// from there.
+//
+// # Auth API
+//
+// /{prefix}/{topology}/auth/api/v1/groups and …/pre are answered by the
+// gateway itself for every topology, after the topology's chain (so an
+// unauthenticated request gets the chain's 401, and ACLs apply to the
+// service "auth"), from the principal in context; no backend is involved.
+// groups: 200 {"user":"alice","groups":["a","b"]} (sorted). pre (Knox's
+// pre-authentication endpoint): 200, no body, X-Knox-Actor-ID: alice and
+// X-Knox-Actor-Groups-1, -2, … holding the comma-separated groups, at most
+// 1000 bytes per header (a longer group gets one of its own; groups with a
+// comma or control characters are left out). GET and HEAD only (else 405);
+// other paths under auth/ are 404. A service path whose first segment is
+// "auth" is refused at compile time. LookupGroups answers the management
+// API's group lookup from the group sources (chain.GroupLookup) of a live
+// topology's chain.
+//
 // Writers (Apply, Remove, Load) are serialised by a mutex and copy the
 // table's map of topology pointers, O(topologies): about 0.2 ms and 0.4 MB
 // of garbage per deploy at 10k topologies (BenchmarkDeploy), then publish
@@ -75,9 +98,12 @@
 // stream both ways through pooled 32 KiB buffers, flushing every write;
 // trailers, 1xx and 100-continue pass through. A body longer than the
 // service's MaxBodyBytes gets 413 (at once from Content-Length, or when the
-// limit is crossed while streaming). The query is passed as is; doAs and
-// user.name handling belongs to identity assertion (an Outbound handler
-// edits out.URL.RawQuery).
+// limit is crossed while streaming). The query is passed as is, except
+// doAs and user.name parameters (any case, any encoding of the name): a
+// client's are always removed (CVE-2017-5646), logged when no
+// identity-assertion provider handled them; identity assertion decides on
+// impersonation and may add the gateway's own (an Outbound handler edits
+// out.URL.RawQuery).
 //
 // Responses: Location, Content-Location and Refresh URLs under a backend's
 // base URL become gateway URLs; Set-Cookie Path under the base path is

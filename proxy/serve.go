@@ -13,6 +13,7 @@ import (
 
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
+	"github.com/securegw/gateway/proxy/route"
 )
 
 // ServeHTTP is the data-plane handler.
@@ -71,28 +72,33 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	}
 	defer c.leave()
 	ex.svc = s
+	if s.internal && !isAuthAPIEndpoint(canon[len(s.prefix):]) {
+		writeError(ex, http.StatusNotFound, "no such route")
+		return
+	}
+	ex.info = route.Info{Topology: c.name, Service: s.path, Role: s.role}
+	ex.info.Peer, ex.info.Client, ex.info.ViaTrustedProxy = route.SourceAddr(r.RemoteAddr, r.Header["X-Forwarded-For"], p.trustedAddr)
 	if _, up := r.Header["Upgrade"]; up && (!s.websocket || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket")) {
 		// Not a WebSocket service: the offer to switch protocols is ignored
 		// (RFC 9110 §7.8 lets a server ignore Upgrade) and the request is
 		// served as plain HTTP.
 		delete(r.Header, "Upgrade")
 	}
+	if s.maxBody > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength > s.maxBody {
+		writeError(ex, http.StatusRequestEntityTooLarge, "request body too large")
+		return
+	}
+	// One shallow copy carries the route information and the wrapped body:
+	// the server's own request keeps its body, whose type the server
+	// inspects after the handler (an unanswered Expect: 100-continue closes
+	// the connection instead of waiting for a body the client will not send).
+	r = r.WithContext(route.NewContext(r.Context(), &ex.info))
 	if r.Body != nil && r.Body != http.NoBody {
-		if s.maxBody > 0 && r.ContentLength > s.maxBody {
-			writeError(ex, http.StatusRequestEntityTooLarge, "request body too large")
-			return
-		}
 		ex.body = bodyReader{rc: r.Body, remaining: -1}
 		if s.maxBody > 0 {
 			ex.body.remaining = s.maxBody
 		}
-		// A shallow copy carries the wrapped body: the server's own request
-		// keeps its body, whose type the server inspects after the handler
-		// (an unanswered Expect: 100-continue closes the connection instead
-		// of waiting for a body the client will not send).
-		rb := *r
-		rb.Body = &ex.body
-		r = &rb
+		r.Body = &ex.body
 	}
 	r.URL.Path, r.URL.RawPath = canon, ""
 	r2 := s.topo.chain.ServeInbound(ex, r)
@@ -110,6 +116,10 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		return
 	}
 	ex.principal = pr.Name
+	if s.internal {
+		serveAuthAPI(ex, r2, canon[len(s.prefix):], pr)
+		return
+	}
 	s.rp.ServeHTTP(ex, r2)
 }
 
@@ -168,6 +178,7 @@ type exchange struct {
 	idArr       [1]string
 	path        string
 	svc         *service
+	info        route.Info // in the request context from routing on
 	principal   string
 	status      int
 	bytes       int64
@@ -313,7 +324,9 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 	topo, svc := "", ""
 	if ex.svc != nil {
 		topo, svc = ex.svc.topo.name, ex.svc.path
-		ex.svc.stats.observe(status, d, ex.aborted)
+		if ex.svc.stats != nil { // nil for the auth API
+			ex.svc.stats.observe(status, d, ex.aborted)
+		}
 	} else {
 		p.metrics.unrouted(status, ex.refused)
 	}

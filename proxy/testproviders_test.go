@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 
@@ -15,6 +16,24 @@ func init() {
 		New: func(context.Context, chain.Config) (chain.Handler, error) { return recorder{}, nil }})
 	chain.Register(chain.Factory{Name: "test-auth", Role: chain.RoleAuthentication,
 		New: func(context.Context, chain.Config) (chain.Handler, error) { return testAuth{}, nil }})
+	chain.Register(chain.Factory{Name: "test-groups", Role: chain.RoleCustom,
+		New: func(context.Context, chain.Config) (chain.Handler, error) { return testGroups{}, nil }})
+}
+
+// testGroups is a group source (as the LDAP provider is): alice is in
+// ldap-a and ldap-b; looking up "broken" fails.
+type testGroups struct{}
+
+func (testGroups) ServeInbound(_ http.ResponseWriter, r *http.Request) *http.Request { return r }
+
+func (testGroups) LookupGroups(_ context.Context, user string) ([]string, error) {
+	switch user {
+	case "broken":
+		return nil, errors.New("directory unreachable")
+	case "alice":
+		return []string{"ldap-b", "ldap-a"}, nil
+	}
+	return nil, nil
 }
 
 // chainSaw maps X-Request-Id to the path the chain saw.

@@ -48,6 +48,7 @@ var knoxProviders = map[string]map[string]string{
 		"anonymous":     "anonymous",
 		"basicauth":     "basic",
 		"hadoopauth":    "hadoop-auth",
+		"clientcert":    "client-cert",
 	},
 	"federation": {
 		"headerpreauth":     "header-preauth",

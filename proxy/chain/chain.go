@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -38,10 +39,27 @@ type Chain struct {
 	authn     bool
 }
 
+// Options are what BuildWith passes on to every factory.
+type Options struct {
+	// Resolve resolves the topology's credential aliases (Config.Resolve).
+	Resolve func(ctx context.Context, alias string) ([]byte, error)
+	// Logger is given to factories (Config.Logger); nil: discard.
+	Logger *slog.Logger
+}
+
 // Build compiles the chain of topology from its providers. Disabled
 // providers are skipped. On error, handlers already built are closed.
 func Build(ctx context.Context, topologyName string, providers []topology.Provider,
 	resolve func(ctx context.Context, alias string) ([]byte, error)) (*Chain, error) {
+	return BuildWith(ctx, topologyName, providers, Options{Resolve: resolve})
+}
+
+// BuildWith is Build with a logger for the handlers.
+func BuildWith(ctx context.Context, topologyName string, providers []topology.Provider, o Options) (*Chain, error) {
+	lg := o.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
 	c := &Chain{}
 	for i, pr := range providers {
 		if !pr.IsEnabled() {
@@ -58,7 +76,8 @@ func Build(ctx context.Context, topologyName string, providers []topology.Provid
 			Provider: f.Name,
 			Role:     f.Role,
 			Params:   Params(pr.Params),
-			Resolve:  resolve,
+			Resolve:  o.Resolve,
+			Logger:   lg.With("topology", topologyName, "provider", f.Name),
 		})
 		if err != nil {
 			c.Close()
@@ -117,6 +136,29 @@ func (c *Chain) Links() []Link {
 		out[i] = l.Link
 	}
 	return out
+}
+
+// Handlers returns the chain's handlers, in the order of Links.
+func (c *Chain) Handlers() []Handler {
+	out := make([]Handler, len(c.links))
+	for i, l := range c.links {
+		out[i] = l.h
+	}
+	return out
+}
+
+// CheckServices gives the topology's services to the handlers implementing
+// ServiceChecker, in chain order; the first error is returned, naming the
+// provider.
+func (c *Chain) CheckServices(services []Service) error {
+	for _, l := range c.links {
+		if sc, ok := l.h.(ServiceChecker); ok {
+			if err := sc.CheckServices(services); err != nil {
+				return fmt.Errorf("provider %q (role %q): %w", l.Name, l.Role, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Authenticates reports whether an inbound handler of role authentication

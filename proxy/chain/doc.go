@@ -33,5 +33,19 @@
 // the gateway set its own headers; ResponseModifiers in reverse order.
 //
 // The principal a handler establishes travels in the request context as
-// one *identity.Principal (package proxy/identity).
+// one *identity.Principal (package proxy/identity); what the router decided
+// (topology, service path and role, the client's source address) as one
+// *route.Info (package proxy/route), set before the chain runs.
+//
+// Optional interfaces a handler may implement besides those:
+//
+//   - ServiceChecker: its params name services (an ACL per service); the
+//     proxy gives it the topology's services at deploy time and an error
+//     refuses the deploy;
+//   - GroupLookup: it can tell a user's groups outside a request (LDAP, a
+//     static mapping); the management API's group lookup asks it.
+//
+// Config.Logger (BuildWith's Options.Logger, with the topology and the
+// provider as attributes) is where a handler logs what an operator must
+// see, such as a refused impersonation; never a secret or token.
 package chain

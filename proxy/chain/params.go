@@ -3,9 +3,12 @@ package chain
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // ParamError is a configuration error about one provider param.
@@ -92,4 +95,28 @@ func (c Config) Expand(ctx context.Context, param, value string) (string, error)
 		b.Write(secret)
 		value = value[i+j+1:]
 	}
+}
+
+// reservedHeaders are managed by the gateway or by HTTP framing.
+var reservedHeaders = []string{
+	"Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer",
+	"Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Proxy-Authenticate",
+	"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+	"X-Forwarded-Port", "X-Forwarded-Context", "Forwarded",
+}
+
+// HeaderName checks name, the value of param, as the name of a header that a
+// handler sets on backend requests: a valid field name that neither the
+// gateway nor HTTP framing manages. It returns the canonical form.
+func HeaderName(param, name string) (string, error) {
+	if !httpguts.ValidHeaderFieldName(name) {
+		return "", &ParamError{Param: param, Reason: fmt.Sprintf("%q is not a valid header name", name)}
+	}
+	name = http.CanonicalHeaderKey(name)
+	for _, r := range reservedHeaders {
+		if strings.EqualFold(r, name) {
+			return "", &ParamError{Param: param, Reason: fmt.Sprintf("header %q is managed by the gateway", name)}
+		}
+	}
+	return name, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -83,6 +84,28 @@ type IdentityHeaders interface {
 	IdentityHeaders() []string
 }
 
+// Service is one service of the topology being compiled, as ServiceChecker
+// handlers see it.
+type Service struct {
+	Path string // "a/b", as routed under /gateway/{topology}/
+	Role string // the service's role in the topology ("WEBHDFS"), "" when none
+}
+
+// ServiceChecker is implemented by handlers whose params name services (an
+// ACL per service): the proxy calls CheckServices once per deploy with the
+// topology's services, before the topology goes live, and an error refuses
+// the deploy. A handler does not keep the slice.
+type ServiceChecker interface {
+	CheckServices(services []Service) error
+}
+
+// GroupLookup is implemented by handlers that can tell a user's groups
+// outside of a request (an LDAP directory, a static mapping): the group
+// lookup API of the management plane asks them.
+type GroupLookup interface {
+	LookupGroups(ctx context.Context, user string) ([]string, error)
+}
+
 // Config is what a factory is given for one provider of one topology.
 type Config struct {
 	Topology string
@@ -92,6 +115,9 @@ type Config struct {
 	// Resolve returns the secret stored under alias for this topology. What
 	// it returns must never be logged or put in an error.
 	Resolve func(ctx context.Context, alias string) ([]byte, error)
+	// Logger carries the topology and provider names; never nil when the
+	// chain is built by Build or BuildWith. Never log a secret or token.
+	Logger *slog.Logger
 }
 
 // Factory builds a provider's handler for a topology.

@@ -2,4 +2,10 @@
 // in its context, as one typed value set by the topology's authentication or
 // federation provider and read by identity assertion, authorization,
 // outbound handlers and the access log.
+//
+// It also knows the query parameters that ask a Hadoop-style backend to act
+// as someone else, doAs and user.name, matched as backends match them (any
+// case, percent-decoded names): the proxy strips them from every backend
+// request (StripImpersonation), and identity assertion decides whether the
+// client's request for impersonation is honoured (ImpersonationValues).
 package identity

@@ -2,7 +2,6 @@ package providers
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -10,11 +9,19 @@ import (
 
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
+
+	// Providers in packages of their own register themselves too.
+	_ "github.com/securegw/gateway/proxy/providers/acls"
+	_ "github.com/securegw/gateway/proxy/providers/assertion"
+	_ "github.com/securegw/gateway/proxy/providers/basic"
+	_ "github.com/securegw/gateway/proxy/providers/clientcert"
+	_ "github.com/securegw/gateway/proxy/providers/denymethods"
+	_ "github.com/securegw/gateway/proxy/providers/ldap"
+	_ "github.com/securegw/gateway/proxy/providers/webappsec"
 )
 
 func init() {
 	chain.Register(chain.Factory{Name: "anonymous", Role: chain.RoleAuthentication, Priority: -1000, New: newAnonymous})
-	chain.Register(chain.Factory{Name: "default", Role: chain.RoleIdentityAssertion, New: newDefaultIdentity})
 	chain.Register(chain.Factory{Name: "header", Role: chain.RoleCustom, New: newHeader})
 }
 
@@ -45,40 +52,12 @@ func (a anonymous) ServeInbound(_ http.ResponseWriter, r *http.Request) *http.Re
 	return identity.WithPrincipal(r, a.p)
 }
 
-// defaultIdentity passes the authenticated principal through.
-type defaultIdentity struct{}
-
-var _ chain.Inbound = defaultIdentity{}
-
-func newDefaultIdentity(_ context.Context, c chain.Config) (chain.Handler, error) {
-	if err := c.Params.Allow(); err != nil {
-		return nil, err
-	}
-	return defaultIdentity{}, nil
-}
-
-func (defaultIdentity) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
-	if _, ok := identity.FromContext(r.Context()); !ok {
-		chain.WriteError(w, http.StatusUnauthorized, "unauthenticated")
-		return nil
-	}
-	return r
-}
-
 // setHeader sets one header on backend requests.
 type setHeader struct {
 	name, value string
 }
 
 var _ chain.Outbound = (*setHeader)(nil)
-
-// reservedHeaders are managed by the gateway or by HTTP framing.
-var reservedHeaders = []string{
-	"Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer",
-	"Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "Proxy-Authenticate",
-	"X-Request-Id", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
-	"X-Forwarded-Port", "X-Forwarded-Context", "Forwarded",
-}
 
 func newHeader(ctx context.Context, c chain.Config) (chain.Handler, error) {
 	if err := c.Params.Allow("name", "value"); err != nil {
@@ -88,14 +67,8 @@ func newHeader(ctx context.Context, c chain.Config) (chain.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !httpguts.ValidHeaderFieldName(name) {
-		return nil, &chain.ParamError{Param: "name", Reason: fmt.Sprintf("%q is not a valid header name", name)}
-	}
-	name = http.CanonicalHeaderKey(name)
-	for _, r := range reservedHeaders {
-		if strings.EqualFold(r, name) {
-			return nil, &chain.ParamError{Param: "name", Reason: fmt.Sprintf("header %q is managed by the gateway", name)}
-		}
+	if name, err = chain.HeaderName("name", name); err != nil {
+		return nil, err
 	}
 	raw, ok := c.Params["value"]
 	if !ok {

@@ -130,9 +130,26 @@ func TestHeader(t *testing.T) {
 	}
 }
 
+// default (package assertion) refuses what it does not implement, such as
+// Knox's expression language, rather than ignoring it.
 func TestDefaultRefusesUnknownParams(t *testing.T) {
-	_, err := build(t, p("identity-assertion", "default", "principal.mapping", "a=b"))
-	if err == nil || !strings.Contains(err.Error(), `param "principal.mapping"`) {
+	_, err := build(t, p("identity-assertion", "default", "expression.principal.mapping", "'bob'"))
+	if err == nil || !strings.Contains(err.Error(), `param "expression.principal.mapping"`) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// Every provider name internal/topology/knox.go maps to from the Knox roles
+// this package covers is registered, under its role.
+func TestKnoxNamesRegistered(t *testing.T) {
+	for _, rn := range [][2]string{
+		{"authentication", "anonymous"}, {"federation", "client-cert"}, {"authentication", "client-cert"},
+		{"identity-assertion", "default"}, {"identity-assertion", "concat"}, {"identity-assertion", "regex"},
+		{"identity-assertion", "switch-case"}, {"identity-assertion", "hadoop-groups"},
+		{"authorization", "acls"}, {"webappsec", "webappsec"}, {"custom", "header"}, {"custom", "deny-methods"},
+	} {
+		if _, ok := chain.Lookup(chain.Role(rn[0]), rn[1]); !ok {
+			t.Errorf("%s/%s is not registered", rn[0], rn[1])
+		}
 	}
 }

@@ -77,17 +77,9 @@ func (ca *CA) Client(t testing.TB, cn string) *Leaf {
 
 func (ca *CA) issue(t testing.TB, cn string, names []string, usage x509.ExtKeyUsage) *Leaf {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial.Add(1)),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		Subject:     pkix.Name{CommonName: cn},
+		ExtKeyUsage: []x509.ExtKeyUsage{usage},
 	}
 	for _, n := range names {
 		if ip := net.ParseIP(n); ip != nil {
@@ -96,6 +88,20 @@ func (ca *CA) issue(t testing.TB, cn string, names []string, usage x509.ExtKeyUs
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
+	return ca.Issue(t, tmpl)
+}
+
+// Issue issues a certificate from tmpl (subject, SANs, extended key usage);
+// serial number, validity and key usage are filled in.
+func (ca *CA) Issue(t testing.TB, tmpl *x509.Certificate) *Leaf {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.SerialNumber = big.NewInt(serial.Add(1))
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)

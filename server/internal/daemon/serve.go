@@ -229,6 +229,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		Audit:    api.NewAuditService(st),
 		Alias:    svc.AliasServer(),
 		PKI:      svc.PKIServer(),
+		Group:    api.NewGroupService(px),
 	}, log)
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 

@@ -1,0 +1,107 @@
+package identity
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Query parameters that ask a Hadoop-style backend to act as another user:
+// doAs (impersonation) and user.name (pseudo authentication). They are
+// matched after percent-decoding and case-insensitively, as Hadoop and
+// servlet backends match them ("DOAS", "User.Name", "do%41s").
+const (
+	ParamDoAs     = "doAs"
+	ParamUserName = "user.name"
+)
+
+// IsImpersonationParam reports whether the raw (still encoded) query
+// parameter name key names doAs or user.name.
+func IsImpersonationParam(key string) bool {
+	if strings.ContainsAny(key, "%+") {
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+	}
+	return strings.EqualFold(key, ParamDoAs) || strings.EqualFold(key, ParamUserName)
+}
+
+// mayHaveImpersonation is a quick, allocation-free pre-check: false means
+// rawQuery holds no impersonation parameter.
+func mayHaveImpersonation(q string) bool {
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c == '%' || c >= 0x80:
+			return true // escapes and non-ASCII (Unicode case folding) take the slow path
+		case c == 'd' || c == 'D':
+			if hasFoldPrefix(q[i:], "doas") {
+				return true
+			}
+		case c == 'u' || c == 'U':
+			if hasFoldPrefix(q[i:], "user.name") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasFoldPrefix(s, lower string) bool {
+	if len(s) < len(lower) {
+		return false
+	}
+	for i := 0; i < len(lower); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ImpersonationValues calls fn with the raw name and the decoded value of
+// each doAs or user.name parameter of rawQuery ('&'-separated, as the
+// backend request's query is). It does not allocate when there is none.
+func ImpersonationValues(rawQuery string, fn func(key, value string)) {
+	if !mayHaveImpersonation(rawQuery) {
+		return
+	}
+	for part := range strings.SplitSeq(rawQuery, "&") {
+		key, val, _ := strings.Cut(part, "=")
+		if !IsImpersonationParam(key) {
+			continue
+		}
+		if v, err := url.QueryUnescape(val); err == nil {
+			val = v
+		}
+		fn(key, val)
+	}
+}
+
+// StripImpersonation returns rawQuery without its doAs and user.name
+// parameters (in any case and encoding), and whether any was removed. It
+// does not allocate when there is none.
+func StripImpersonation(rawQuery string) (string, bool) {
+	if !mayHaveImpersonation(rawQuery) {
+		return rawQuery, false
+	}
+	var b strings.Builder
+	removed := false
+	for part := range strings.SplitSeq(rawQuery, "&") {
+		key, _, _ := strings.Cut(part, "=")
+		if IsImpersonationParam(key) {
+			removed = true
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(part)
+	}
+	if !removed {
+		return rawQuery, false
+	}
+	return b.String(), true
+}

@@ -1,0 +1,277 @@
+package basic
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"maps"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/identity"
+)
+
+// Name is the provider's name.
+const Name = "basic"
+
+// Param names.
+const (
+	ParamUsers      = "users"
+	ParamUserPrefix = "user."
+	ParamRealm      = "realm"
+	ParamCacheTTL   = "cache_ttl"
+)
+
+// DefaultCacheTTL is how long a checked password is remembered.
+const DefaultCacheTTL = 60 * time.Second
+
+const (
+	maxUserLen     = 256
+	maxPasswordLen = 1024
+	maxCacheTTL    = 24 * time.Hour
+)
+
+func init() {
+	chain.Register(chain.Factory{Name: Name, Role: chain.RoleAuthentication, New: newHandler})
+}
+
+// Handler authenticates requests with HTTP Basic credentials against the
+// users listed in its params. It is safe for concurrent use.
+type Handler struct {
+	users     map[string]verifier
+	unknown   verifier // checked for names not in users, so they take as long
+	challenge string
+	slots     chan struct{} // bounds concurrent hash checks (CPU and memory)
+
+	cacheTTL time.Duration
+	macKey   []byte
+	mu       sync.Mutex
+	cache    map[string]cached // by user name; at most one per configured user
+}
+
+type cached struct {
+	mac [sha256.Size]byte
+	exp time.Time
+}
+
+var _ chain.Inbound = (*Handler)(nil)
+
+func newHandler(ctx context.Context, c chain.Config) (chain.Handler, error) {
+	h := &Handler{users: map[string]verifier{}}
+	names := make([]string, 0, len(c.Params))
+	for k := range c.Params {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	realm := cmp.Or(c.Topology, "gateway")
+	h.cacheTTL = DefaultCacheTTL
+	for _, k := range names {
+		v := c.Params[k]
+		switch {
+		case k == ParamRealm:
+			if v == "" || strings.ContainsAny(v, `"\`) || strings.ContainsFunc(v, isControl) {
+				return nil, &chain.ParamError{Param: k, Reason: `must be non-empty, without " or \ or control characters`}
+			}
+			realm = v
+		case k == ParamCacheTTL:
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d > maxCacheTTL {
+				return nil, &chain.ParamError{Param: k, Reason: fmt.Sprintf("must be a duration from 0 (off) to %v, such as 60s", maxCacheTTL)}
+			}
+			h.cacheTTL = d
+		case k == ParamUsers:
+			entries, err := splitUsers(ctx, c, v)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range entries {
+				if err := h.add(k, e.name, e.hash); err != nil {
+					return nil, err
+				}
+			}
+		case strings.HasPrefix(k, ParamUserPrefix):
+			hash, err := c.Expand(ctx, k, strings.TrimSpace(v))
+			if err != nil {
+				return nil, err
+			}
+			if err := h.add(k, strings.TrimPrefix(k, ParamUserPrefix), hash); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, &chain.ParamError{Param: k, Reason: "is not a parameter of this provider (users, user.NAME, realm, cache_ttl)"}
+		}
+	}
+	if len(h.users) == 0 {
+		return nil, &chain.ParamError{Param: ParamUsers, Reason: "no users: give users or user.NAME params"}
+	}
+	var err error
+	if h.unknown, err = dummyFor(h.users); err != nil {
+		return nil, err
+	}
+	h.challenge = `Basic realm="` + realm + `", charset="UTF-8"`
+	h.slots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+	if h.cacheTTL > 0 {
+		h.cache = map[string]cached{}
+		h.macKey = make([]byte, 32)
+		if _, err := rand.Read(h.macKey); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// add adds user name with hash, given in param.
+func (h *Handler) add(param, name, hash string) error {
+	if !validUser(name) {
+		return &chain.ParamError{Param: param, Reason: fmt.Sprintf("user name %q must be non-empty UTF-8 without ':' or control characters", name)}
+	}
+	if _, dup := h.users[name]; dup {
+		return &chain.ParamError{Param: param, Reason: fmt.Sprintf("user %q is given twice", name)}
+	}
+	v, err := parseHash(hash)
+	if err != nil {
+		return &chain.ParamError{Param: param, Reason: fmt.Sprintf("user %q: the hash %v", name, err)}
+	}
+	h.users[name] = v
+	return nil
+}
+
+type userEntry struct{ name, hash string }
+
+// splitUsers reads the users param: name:hash entries separated by commas,
+// white space or new lines. An argon2id hash holds commas itself
+// (m=…,t=…,p=…): a comma starts a new entry only when a name and a colon
+// follow it.
+func splitUsers(ctx context.Context, c chain.Config, raw string) ([]userEntry, error) {
+	v, err := c.Expand(ctx, ParamUsers, raw)
+	if err != nil {
+		return nil, err
+	}
+	var pieces []string
+	for _, field := range strings.Fields(v) {
+		for _, p := range strings.Split(field, ",") {
+			colon, dollar := strings.IndexByte(p, ':'), strings.IndexByte(p, '$')
+			startsEntry := colon > 0 && (dollar < 0 || colon < dollar)
+			if !startsEntry && len(pieces) > 0 && p != "" {
+				pieces[len(pieces)-1] += "," + p
+				continue
+			}
+			if p != "" {
+				pieces = append(pieces, p)
+			}
+		}
+	}
+	entries := make([]userEntry, 0, len(pieces))
+	for i, p := range pieces {
+		name, hash, ok := strings.Cut(p, ":")
+		if !ok || name == "" || hash == "" {
+			return nil, &chain.ParamError{Param: ParamUsers, Reason: fmt.Sprintf("entry %d is not name:hash", i+1)}
+		}
+		entries = append(entries, userEntry{name, hash})
+	}
+	if len(entries) == 0 {
+		return nil, &chain.ParamError{Param: ParamUsers, Reason: "is empty"}
+	}
+	return entries, nil
+}
+
+// dummyFor returns the verifier unknown users are checked against: the
+// scheme most users have (ties: the first by name), so that an unknown
+// name takes as long as a known one with a wrong password.
+func dummyFor(users map[string]verifier) (verifier, error) {
+	count := map[string]int{}
+	var best verifier
+	for _, n := range slices.Sorted(maps.Keys(users)) {
+		v := users[n]
+		count[v.scheme()]++
+		if best == nil || count[v.scheme()] > count[best.scheme()] {
+			best = v
+		}
+	}
+	return best.dummy()
+}
+
+// ServeInbound checks the request's Basic credentials; 401 with the
+// challenge when they are missing or wrong.
+func (h *Handler) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
+	if _, ok := identity.FromContext(r.Context()); ok {
+		return r // an earlier provider authenticated the request
+	}
+	user, password, ok := r.BasicAuth()
+	if !ok {
+		h.writeChallenge(w, "authentication required")
+		return nil
+	}
+	if user == "" || password == "" || len(user) > maxUserLen || len(password) > maxPasswordLen {
+		h.writeChallenge(w, "invalid credentials")
+		return nil
+	}
+	ok, err := h.check(r.Context(), user, password)
+	if err != nil { // the client went away while waiting for a slot
+		chain.WriteError(w, http.StatusServiceUnavailable, "authentication service busy")
+		return nil
+	}
+	if !ok {
+		h.writeChallenge(w, "invalid credentials")
+		return nil
+	}
+	return identity.WithPrincipal(r, &identity.Principal{Name: user, AuthenticatedAs: user, Provider: Name})
+}
+
+// check verifies password for user; an unknown user is checked against
+// the dummy hash, so it takes as long and fails.
+func (h *Handler) check(ctx context.Context, user, password string) (bool, error) {
+	v, known := h.users[user]
+	var mac [sha256.Size]byte
+	if known && h.cache != nil {
+		m := hmac.New(sha256.New, h.macKey)
+		m.Write([]byte(password))
+		m.Sum(mac[:0])
+		h.mu.Lock()
+		e, hit := h.cache[user]
+		h.mu.Unlock()
+		if hit && time.Now().Before(e.exp) && hmac.Equal(e.mac[:], mac[:]) {
+			return true, nil
+		}
+	}
+	if !known {
+		v = h.unknown
+	}
+	select {
+	case h.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	ok := v.verify([]byte(password))
+	<-h.slots
+	if !known {
+		return false, nil
+	}
+	if ok && h.cache != nil {
+		h.mu.Lock()
+		h.cache[user] = cached{mac: mac, exp: time.Now().Add(h.cacheTTL)}
+		h.mu.Unlock()
+	}
+	return ok, nil
+}
+
+func (h *Handler) writeChallenge(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", h.challenge)
+	chain.WriteError(w, http.StatusUnauthorized, msg)
+}
+
+func validUser(name string) bool {
+	return name != "" && len(name) <= maxUserLen && utf8.ValidString(name) &&
+		!strings.ContainsRune(name, ':') && !strings.ContainsFunc(name, isControl)
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -1,0 +1,472 @@
+package ldap
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/identity"
+)
+
+// Name is the provider's name (Knox's ShiroProvider maps to it).
+const Name = "ldap"
+
+func init() {
+	chain.Register(chain.Factory{Name: Name, Role: chain.RoleAuthentication, New: newHandler})
+}
+
+// ErrUnavailable is what LookupGroups's errors wrap (errors.Is) when the
+// directory could not be reached or did not answer in time, TLS failed, or
+// the service account was refused.
+var ErrUnavailable = errors.New("authentication service unavailable")
+
+// errRejected: the directory (or the gateway, before asking it) refused
+// the credentials.
+var errRejected = errors.New("invalid credentials")
+
+// Handler authenticates requests with HTTP Basic credentials against an
+// LDAP directory. It is safe for concurrent use.
+type Handler struct {
+	cfg       *config
+	pool      *pool
+	auth      *ttlCache[authEntry] // nil when caching is off
+	groups    *ttlCache[[]string]  // nil when caching is off
+	macKey    []byte
+	challenge string
+	log       *slog.Logger
+	lastLog   atomic.Int64 // unix nanoseconds of the last "unavailable" log line
+	muted     atomic.Int64 // such lines left out since
+}
+
+type authEntry struct {
+	mac    [sha256.Size]byte
+	groups []string
+}
+
+// GroupHandler is the Handler of a provider that looks groups up with a
+// service account (bind_dn and a group search or member_of_attribute): it
+// adds LookupGroups, so that the group API finds it as a group source and
+// does not find providers that cannot answer.
+type GroupHandler struct{ *Handler }
+
+var (
+	_ chain.Inbound = (*Handler)(nil)
+	_ io.Closer     = (*Handler)(nil)
+	_ interface {
+		LookupGroups(ctx context.Context, user string) ([]string, error)
+	} = GroupHandler{}
+)
+
+func newHandler(ctx context.Context, c chain.Config) (chain.Handler, error) {
+	cfg, warnings, err := parseConfig(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		cfg:       cfg,
+		pool:      newPool(cfg),
+		challenge: `Basic realm="` + cfg.realm + `", charset="UTF-8"`,
+		log:       cmp.Or(c.Logger, slog.Default()).With("provider", Name, "topology", c.Topology),
+	}
+	if cfg.cacheTTL > 0 {
+		h.auth = newTTLCache[authEntry](cfg.cacheTTL)
+		h.groups = newTTLCache[[]string](cfg.cacheTTL)
+		h.macKey = make([]byte, 32)
+		if _, err := rand.Read(h.macKey); err != nil {
+			return nil, err
+		}
+	}
+	for _, w := range warnings {
+		h.log.Warn("ldap: " + w)
+	}
+	if cfg.groupsOn() && cfg.hasService() {
+		return GroupHandler{h}, nil
+	}
+	return h, nil
+}
+
+// ServeInbound authenticates the request's Basic credentials. It answers
+// 401 with a challenge when they are missing or refused, and 503 when the
+// directory cannot say (down, slow, TLS failure): never 401 for that.
+func (h *Handler) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
+	if _, ok := identity.FromContext(r.Context()); ok {
+		return r // an earlier provider authenticated the request
+	}
+	user, password, ok := r.BasicAuth()
+	if !ok {
+		h.writeChallenge(w, "authentication required")
+		return nil
+	}
+	groups, err := h.authenticate(r.Context(), user, password)
+	switch {
+	case err == nil:
+		return identity.WithPrincipal(r, &identity.Principal{
+			Name: user, Groups: groups, AuthenticatedAs: user, Provider: Name,
+		})
+	case errors.Is(err, errRejected):
+		h.writeChallenge(w, "invalid credentials")
+	default:
+		if r.Context().Err() == nil {
+			h.logUnavailable(err)
+		}
+		chain.WriteError(w, http.StatusServiceUnavailable, ErrUnavailable.Error())
+	}
+	return nil
+}
+
+func (h *Handler) writeChallenge(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", h.challenge)
+	chain.WriteError(w, http.StatusUnauthorized, msg)
+}
+
+// LookupGroups returns the groups of user, as the directory says, using the
+// service account: the group API's entry point. A user the directory does
+// not have (or has twice) is in no group: an empty list, as Hadoop's group
+// mapping answers. Results are cached with cache_ttl. Errors wrap
+// ErrUnavailable.
+func (g GroupHandler) LookupGroups(ctx context.Context, user string) ([]string, error) {
+	h, cfg := g.Handler, g.cfg
+	if !acceptableUser(user) {
+		return []string{}, nil
+	}
+	if h.groups != nil {
+		if gs, ok := h.groups.get(user); ok {
+			return append([]string{}, gs...), nil
+		}
+	}
+	var groups []string
+	err := h.withConn(ctx, func(c *conn) error {
+		if err := h.serviceBind(ctx, c); err != nil {
+			return err
+		}
+		var dn string
+		var memberOf []string
+		var err error
+		if cfg.searchMode() {
+			dn, memberOf, err = h.searchUser(ctx, c, user)
+		} else {
+			dn, memberOf, err = h.readUser(ctx, c, expand(cfg.userDNTemplate, escapeDNValue(user)))
+		}
+		if err != nil {
+			return err
+		}
+		groups, err = h.groupsOf(ctx, c, user, dn, memberOf)
+		return err
+	})
+	switch {
+	case errors.Is(err, errRejected):
+		groups = nil // no such user: no groups (not cached: the user may be added)
+	case err != nil:
+		return nil, err
+	case h.groups != nil:
+		h.groups.put(user, groups)
+	}
+	return append([]string{}, groups...), nil
+}
+
+// Close closes the provider's directory connections.
+func (h *Handler) Close() error {
+	h.pool.close()
+	return nil
+}
+
+// authenticate checks user's password and returns the user's groups. Its
+// errors are errRejected or unavailable.
+func (h *Handler) authenticate(ctx context.Context, user, password string) ([]string, error) {
+	// An empty password would make the bind unauthenticated (RFC 4513
+	// 5.1.2), which a directory may accept for any name: never send one.
+	if password == "" || len(password) > maxPasswordLen || !acceptableUser(user) {
+		return nil, errRejected
+	}
+	var mac [sha256.Size]byte
+	if h.auth != nil {
+		m := hmac.New(sha256.New, h.macKey)
+		m.Write([]byte(password))
+		m.Sum(mac[:0])
+		if e, ok := h.auth.get(user); ok && hmac.Equal(e.mac[:], mac[:]) {
+			return e.groups, nil
+		}
+	}
+	cfg := h.cfg
+	var groups []string
+	err := h.withConn(ctx, func(c *conn) error {
+		var dn string
+		var memberOf []string
+		if cfg.searchMode() {
+			if err := h.serviceBind(ctx, c); err != nil {
+				return err
+			}
+			var err error
+			if dn, memberOf, err = h.searchUser(ctx, c, user); err != nil {
+				return err
+			}
+		} else {
+			dn = expand(cfg.userDNTemplate, escapeDNValue(user))
+		}
+		if err := h.userBind(ctx, c, dn, password); err != nil {
+			return err
+		}
+		var err error
+		groups, err = h.groupsOf(ctx, c, user, dn, memberOf)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.auth != nil {
+		h.auth.put(user, authEntry{mac: mac, groups: groups})
+		h.groups.put(user, groups)
+	}
+	return groups, nil
+}
+
+// withConn runs f on a pooled connection. When f fails on a reused
+// connection because of the transport (the directory restarted, an idle
+// connection was dropped), it runs once more on a new one.
+func (h *Handler) withConn(ctx context.Context, f func(*conn) error) error {
+	for attempt := 0; ; attempt++ {
+		c, reused, err := h.pool.get(ctx)
+		if err != nil {
+			return err
+		}
+		err = f(c)
+		broken := c.broken
+		h.pool.put(c)
+		if err == nil || !broken || !reused || attempt > 0 || ctx.Err() != nil {
+			return err
+		}
+		// The other idle connections are as old as this one: drop them, so
+		// that the second attempt dials.
+		h.pool.dropIdle()
+	}
+}
+
+// rejectedBind are the bind results that mean "not these credentials".
+var rejectedBind = []uint16{
+	goldap.LDAPResultInvalidCredentials,
+	goldap.LDAPResultInappropriateAuthentication,
+	goldap.LDAPResultUnwillingToPerform, // e.g. a locked account, or no unauthenticated binds
+	goldap.LDAPResultInsufficientAccessRights,
+	goldap.LDAPResultNoSuchObject,
+	goldap.LDAPResultInvalidDNSyntax,
+	goldap.LDAPResultConstraintViolation, // ppolicy: account locked
+}
+
+func (h *Handler) userBind(ctx context.Context, c *conn, dn, password string) error {
+	if password == "" {
+		return errRejected // unreachable: authenticate checks first; kept next to the bind
+	}
+	c.bound = ""
+	err := c.do(ctx, h.cfg.timeout, func(l *goldap.Conn) error { return l.Bind(dn, password) })
+	switch {
+	case err == nil:
+		c.bound = dn
+		return nil
+	case goldap.IsErrorAnyOf(err, rejectedBind...):
+		h.log.Debug("ldap: bind refused", "result", resultName(err))
+		return errRejected
+	default:
+		return unavailable("binding as the user", err)
+	}
+}
+
+// serviceBind binds c as the service account unless it is bound so already.
+func (h *Handler) serviceBind(ctx context.Context, c *conn) error {
+	cfg := h.cfg
+	if c.bound == cfg.bindDN {
+		return nil
+	}
+	c.bound = ""
+	err := c.do(ctx, cfg.timeout, func(l *goldap.Conn) error { return l.Bind(cfg.bindDN, cfg.bindPassword) })
+	if err != nil {
+		if goldap.IsErrorAnyOf(err, rejectedBind...) {
+			return unavailable("the directory refused the service account (check bind_dn and bind_password)", errors.New(resultName(err)))
+		}
+		return unavailable("binding as the service account", err)
+	}
+	c.bound = cfg.bindDN
+	return nil
+}
+
+// searchUser finds the one entry of user, with its memberOf values when
+// groups come from there.
+func (h *Handler) searchUser(ctx context.Context, c *conn, user string) (string, []string, error) {
+	cfg := h.cfg
+	attrs := []string{"1.1"} // no attributes
+	if cfg.memberOfAttribute != "" {
+		attrs = []string{cfg.memberOfAttribute}
+	}
+	req := goldap.NewSearchRequest(cfg.userSearchBase, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
+		2, h.timeLimit(), false, expand(cfg.userSearchFilter, goldap.EscapeFilter(user)), attrs, nil)
+	var res *goldap.SearchResult
+	err := c.do(ctx, cfg.timeout, func(l *goldap.Conn) error {
+		var err error
+		res, err = l.Search(req)
+		return err
+	})
+	switch {
+	case goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded) || (err == nil && len(res.Entries) > 1):
+		h.log.Warn("ldap: the user search matched more than one entry; refusing the login (make user_search_filter match one entry per user)")
+		return "", nil, errRejected
+	case err != nil:
+		return "", nil, unavailable("searching for the user", err)
+	case len(res.Entries) == 0:
+		h.log.Debug("ldap: no such user")
+		return "", nil, errRejected
+	}
+	e := res.Entries[0]
+	var memberOf []string
+	if cfg.memberOfAttribute != "" {
+		memberOf = e.GetAttributeValues(cfg.memberOfAttribute)
+	}
+	return e.DN, memberOf, nil
+}
+
+// readUser reads the entry at dn (it must exist), with its memberOf values
+// when groups come from there.
+func (h *Handler) readUser(ctx context.Context, c *conn, dn string) (string, []string, error) {
+	cfg := h.cfg
+	attrs := []string{"1.1"}
+	if cfg.memberOfAttribute != "" {
+		attrs = []string{cfg.memberOfAttribute}
+	}
+	req := goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases,
+		1, h.timeLimit(), false, "(objectClass=*)", attrs, nil)
+	var res *goldap.SearchResult
+	err := c.do(ctx, cfg.timeout, func(l *goldap.Conn) error {
+		var err error
+		res, err = l.Search(req)
+		return err
+	})
+	switch {
+	case goldap.IsErrorAnyOf(err, goldap.LDAPResultNoSuchObject, goldap.LDAPResultInvalidDNSyntax):
+		return "", nil, errRejected
+	case err != nil:
+		return "", nil, unavailable("reading the user's entry", err)
+	case len(res.Entries) != 1:
+		return "", nil, errRejected
+	}
+	var memberOf []string
+	if cfg.memberOfAttribute != "" {
+		memberOf = res.Entries[0].GetAttributeValues(cfg.memberOfAttribute)
+	}
+	return res.Entries[0].DN, memberOf, nil
+}
+
+// groupsOf returns the names of user's groups, sorted: the first RDN value
+// of each memberOf DN, or the group_name_attribute of each group the group
+// search finds (as the service account when there is one, else as the
+// user, who is bound on c).
+func (h *Handler) groupsOf(ctx context.Context, c *conn, user, dn string, memberOf []string) ([]string, error) {
+	cfg := h.cfg
+	var groups []string
+	switch {
+	case cfg.memberOfAttribute != "":
+		if !cfg.searchMode() {
+			if cfg.hasService() {
+				if err := h.serviceBind(ctx, c); err != nil {
+					return nil, err
+				}
+			}
+			var err error
+			if _, memberOf, err = h.readUser(ctx, c, dn); err != nil {
+				if errors.Is(err, errRejected) {
+					return nil, unavailable("reading the user's memberOf", errors.New("entry not readable"))
+				}
+				return nil, err
+			}
+		}
+		for _, v := range memberOf {
+			if name := firstRDNValue(v); name != "" {
+				groups = append(groups, name)
+			}
+		}
+	case cfg.groupFilter != "":
+		if cfg.hasService() {
+			if err := h.serviceBind(ctx, c); err != nil {
+				return nil, err
+			}
+		}
+		member := dn
+		if cfg.memberTemplate != "" {
+			member = expand(cfg.memberTemplate, escapeDNValue(user))
+		}
+		req := goldap.NewSearchRequest(cfg.groupSearchBase, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
+			0, h.timeLimit(), false, expand(cfg.groupFilter, goldap.EscapeFilter(member)),
+			[]string{cfg.groupNameAttribute}, nil)
+		var res *goldap.SearchResult
+		err := c.do(ctx, cfg.timeout, func(l *goldap.Conn) error {
+			var err error
+			res, err = l.Search(req)
+			return err
+		})
+		if goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded) && res != nil {
+			h.log.Warn("ldap: the group search hit the directory's size limit; the user's groups are incomplete")
+			err = nil
+		}
+		if err != nil {
+			return nil, unavailable("searching for the user's groups", err)
+		}
+		for _, e := range res.Entries {
+			if name := e.GetAttributeValue(cfg.groupNameAttribute); name != "" {
+				groups = append(groups, name)
+			}
+		}
+	default:
+		return nil, nil
+	}
+	slices.Sort(groups)
+	return slices.Compact(groups), nil
+}
+
+// timeLimit is the server-side time limit of searches, in whole seconds.
+func (h *Handler) timeLimit() int {
+	return max(1, int((h.cfg.timeout+time.Second-1)/time.Second))
+}
+
+// logUnavailable logs why the directory could not answer, at most once
+// every few seconds per provider, counting the lines left out.
+func (h *Handler) logUnavailable(err error) {
+	const every = 5 * time.Second
+	now := time.Now().UnixNano()
+	last := h.lastLog.Load()
+	if last != 0 && now-last < int64(every) || !h.lastLog.CompareAndSwap(last, now) {
+		h.muted.Add(1)
+		return
+	}
+	attrs := []any{"error", err.Error()}
+	if n := h.muted.Swap(0); n > 0 {
+		attrs = append(attrs, "suppressed", n)
+	}
+	h.log.Error("ldap: authentication service unavailable", attrs...)
+}
+
+// firstRDNValue is the value of the first attribute of dn's first RDN
+// ("admins" for cn=admins,ou=groups,…), "" when dn does not parse.
+func firstRDNValue(dn string) string {
+	d, err := goldap.ParseDN(dn)
+	if err != nil || len(d.RDNs) == 0 || len(d.RDNs[0].Attributes) == 0 {
+		return ""
+	}
+	return d.RDNs[0].Attributes[0].Value
+}
+
+func resultName(err error) string {
+	if le, ok := errors.AsType[*goldap.Error](err); ok {
+		return goldap.LDAPResultCodeMap[le.ResultCode] + " (" + strconv.Itoa(int(le.ResultCode)) + ")"
+	}
+	return "error"
+}
