@@ -3,6 +3,7 @@ package secretsvc
 import (
 	"context"
 	"fmt"
+	"github.com/securegw/gateway/internal/secrets"
 	"testing"
 	"time"
 
@@ -55,8 +56,14 @@ func BenchmarkCreateAlias(b *testing.B) {
 // aliases: two KDF runs (checking the current secret, wrapping the new
 // data key) and one transaction resealing every record.
 func BenchmarkRotate10k(b *testing.B) {
+	b.Run("test-kdf", func(b *testing.B) { benchmarkRotate(b, fastSettings()) })
+	// The default KDF (argon2id, 64 MiB, t=3): what an operator waits for.
+	b.Run("default-kdf", func(b *testing.B) { benchmarkRotate(b, secrets.DefaultSettings()) })
+}
+
+func benchmarkRotate(b *testing.B, s secrets.Settings) {
 	const n = 10_000
-	f := newFixture(b)
+	f := newFixtureWith(b, s)
 	ctx := context.Background()
 	start := time.Now()
 	for i := range n {
