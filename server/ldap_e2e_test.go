@@ -121,6 +121,33 @@ func (r gwResponse) saw(t *testing.T) backendSaw {
 	return s
 }
 
+// duplicateKeys returns the names that occur more than once among the
+// top-level keys of the JSON object line.
+func duplicateKeys(line string) ([]string, error) {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object (%v)", err)
+	}
+	seen := map[string]bool{}
+	var dups []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			dups = append(dups, key)
+		}
+		seen[key] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+	}
+	return dups, nil
+}
+
 func TestLDAPEndToEnd(t *testing.T) {
 	start := time.Now()
 	pw := map[string]string{
@@ -212,6 +239,7 @@ func TestLDAPEndToEnd(t *testing.T) {
 	refused("user a*, alice's password", get(base+"/echo/x", "a*", pw["alice"]))
 	refused("user alice)(uid=*, alice's password", get(base+"/echo/x", "alice)(uid=*", pw["alice"]))
 	refused("alice, o*neil's password", get(base+"/echo/x", "alice", pw["o*neil"]))
+	refused("user alice<NUL>, alice's password", get(base+"/echo/x", "alice\x00", pw["alice"]))
 	r := get(base+"/echo/x", "bob", pw["bob"])
 	if r.code != http.StatusForbidden {
 		t.Errorf("bob (not in analysts): %d %q, want 403", r.code, r.body)
@@ -258,6 +286,14 @@ func TestLDAPEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &lookup); err != nil || !slices.Equal(lookup.Groups, []string{"admins"}) {
 		t.Errorf("gatewayctl groups bob --topology corp: %v\n%s", err, out)
 	}
+	for _, user := range []string{"nobody", "*", "o*"} {
+		// Not in the directory (and no wildcard): in no group.
+		out := e.mustCtl("groups", user, "--topology", "corp", "-o", "json")
+		lookup.Groups = nil
+		if err := json.Unmarshal([]byte(out), &lookup); err != nil || len(lookup.Groups) != 0 {
+			t.Errorf("gatewayctl groups %s --topology corp: %v\n%s", user, err, out)
+		}
+	}
 	out, errOut, code := e.ctl("", "groups", "alice", "--topology", "nope")
 	if code == 0 || !strings.Contains(errOut, "nope") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Errorf("gatewayctl groups alice --topology nope: exit %d, stdout %q, stderr %q; want a one-line error naming the topology", code, out, errOut)
@@ -277,6 +313,9 @@ func TestLDAPEndToEnd(t *testing.T) {
 	}
 	if n := hits.Load() - hitsBefore; n != 0 {
 		t.Errorf("%d requests reached the backend with the directory down", n)
+	}
+	if out, errOut, code := e.ctl("", "groups", "alice", "--topology", "corp"); code == 0 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Errorf("gatewayctl groups with the directory down: exit %d, stdout %q, stderr %q; want a one-line error", code, out, errOut)
 	}
 	if code, body := httpGet(t, hc, "https://"+d.proxy+"/gateway/open/echo/still"); code != http.StatusOK || body != "open /still" {
 		t.Errorf("anonymous topology with the directory down: %d %q", code, body)
@@ -303,6 +342,9 @@ func TestLDAPEndToEnd(t *testing.T) {
 		out := e.mustCtl("topology", "get", "corp", "-o", "json")
 		if err := json.Unmarshal([]byte(out), &got); err != nil || got.Revision == "" {
 			t.Fatalf("topology get corp -o json: %v\n%s", err, out)
+		}
+		if !strings.Contains(out, "${alias:ldap-bind}") || strings.Contains(out, dir.ServicePassword) {
+			t.Errorf("topology get corp does not show the alias reference, or shows the password:\n%s", out)
 		}
 		return got.Revision
 	}
@@ -339,6 +381,22 @@ func TestLDAPEndToEnd(t *testing.T) {
 		if strings.Contains(logs, base64.StdEncoding.EncodeToString([]byte(user+":"+p))) {
 			t.Errorf("the daemon's log holds %s's Basic credentials", user)
 		}
+	}
+	// The provider's log records are well-formed JSON: one value per key
+	// (log processors such as Elasticsearch refuse duplicate keys).
+	ldapLines := 0
+	for _, line := range strings.Split(logs, "\n") {
+		if !strings.Contains(line, `"msg":"ldap: `) {
+			continue
+		}
+		ldapLines++
+		if dups, err := duplicateKeys(line); err != nil || len(dups) > 0 {
+			t.Errorf("ldap log record with duplicate keys %q (%v): %s", dups, err, line)
+			break
+		}
+	}
+	if ldapLines == 0 {
+		t.Errorf("the ldap provider logged nothing (not even the outage):\n%s", logs)
 	}
 	t.Logf("done in %v", time.Since(start))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,6 +121,10 @@ type config struct {
 	userDNTemplate   string
 	userSearchBase   string
 	userSearchFilter string
+	// nameAttribute holds the user's name in its entry ("uid"): the
+	// principal is its stored value, not the spelling typed at login.
+	// Empty when the template or filter does not say.
+	nameAttribute string
 
 	bindDN, bindPassword string
 
@@ -472,6 +477,7 @@ func parseConfig(ctx context.Context, c chain.Config) (*config, []string, error)
 			return nil, nil, p.errf(pBindDN, "is required for search-then-bind (the gateway never searches anonymously)")
 		}
 	}
+	cfg.nameAttribute = nameAttribute(cfg.userDNTemplate, cfg.userSearchFilter)
 
 	// Groups.
 	lookup, err := p.boolean(pLookupGroups, false)
@@ -623,4 +629,20 @@ func containsFold(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// nameAttrRE finds "attr={0}" in a DN template or a search filter.
+var nameAttrRE = regexp.MustCompile(`(?:^|[(,])([A-Za-z][A-Za-z0-9-]*)=\{0\}`)
+
+// nameAttribute is the attribute a DN template or search filter compares
+// the login name with, or "" when it is not of the form attr={0}.
+func nameAttribute(template, filter string) string {
+	src := template
+	if src == "" {
+		src = filter
+	}
+	if m := nameAttrRE.FindStringSubmatch(src); m != nil {
+		return m[1]
+	}
+	return ""
 }

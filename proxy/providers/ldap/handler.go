@@ -1,7 +1,6 @@
 package ldap
 
 import (
-	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -12,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +53,7 @@ type Handler struct {
 
 type authEntry struct {
 	mac    [sha256.Size]byte
+	name   string // the name as the directory stores it
 	groups []string
 }
 
@@ -79,7 +80,7 @@ func newHandler(ctx context.Context, c chain.Config) (chain.Handler, error) {
 		cfg:       cfg,
 		pool:      newPool(cfg),
 		challenge: `Basic realm="` + cfg.realm + `", charset="UTF-8"`,
-		log:       cmp.Or(c.Logger, slog.Default()).With("provider", Name, "topology", c.Topology),
+		log:       c.Logger,
 	}
 	if cfg.cacheTTL > 0 {
 		h.auth = newTTLCache[authEntry](cfg.cacheTTL)
@@ -88,6 +89,9 @@ func newHandler(ctx context.Context, c chain.Config) (chain.Handler, error) {
 		if _, err := rand.Read(h.macKey); err != nil {
 			return nil, err
 		}
+	}
+	if h.log == nil { // a Config built by hand; chain.Build sets a logger with these fields
+		h.log = slog.Default().With("provider", Name, "topology", c.Topology)
 	}
 	for _, w := range warnings {
 		h.log.Warn("ldap: " + w)
@@ -110,11 +114,14 @@ func (h *Handler) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Req
 		h.writeChallenge(w, "authentication required")
 		return nil
 	}
-	groups, err := h.authenticate(r.Context(), user, password)
+	name, groups, err := h.authenticate(r.Context(), user, password)
 	switch {
 	case err == nil:
+		// The principal is the directory's spelling of the name: "ALICE" or
+		// "alice " (which the directory matches) become "alice", so one
+		// person is one identity at the backends and in the logs.
 		return identity.WithPrincipal(r, &identity.Principal{
-			Name: user, Groups: groups, AuthenticatedAs: user, Provider: Name,
+			Name: name, Groups: groups, AuthenticatedAs: name, Provider: Name,
 		})
 	case errors.Is(err, errRejected):
 		h.writeChallenge(w, "invalid credentials")
@@ -152,18 +159,17 @@ func (g GroupHandler) LookupGroups(ctx context.Context, user string) ([]string, 
 		if err := h.serviceBind(ctx, c); err != nil {
 			return err
 		}
-		var dn string
-		var memberOf []string
+		var e userEntry
 		var err error
 		if cfg.searchMode() {
-			dn, memberOf, err = h.searchUser(ctx, c, user)
+			e, err = h.searchUser(ctx, c, user)
 		} else {
-			dn, memberOf, err = h.readUser(ctx, c, expand(cfg.userDNTemplate, escapeDNValue(user)))
+			e, err = h.readUser(ctx, c, expand(cfg.userDNTemplate, escapeDNValue(user)), user)
 		}
 		if err != nil {
 			return err
 		}
-		groups, err = h.groupsOf(ctx, c, user, dn, memberOf)
+		groups, err = h.groupsOf(ctx, c, user, e.dn, e.memberOf)
 		return err
 	})
 	switch {
@@ -183,13 +189,14 @@ func (h *Handler) Close() error {
 	return nil
 }
 
-// authenticate checks user's password and returns the user's groups. Its
-// errors are errRejected or unavailable.
-func (h *Handler) authenticate(ctx context.Context, user, password string) ([]string, error) {
+// authenticate checks user's password and returns the user's name as the
+// directory stores it and the user's groups. Its errors are errRejected or
+// unavailable.
+func (h *Handler) authenticate(ctx context.Context, user, password string) (string, []string, error) {
 	// An empty password would make the bind unauthenticated (RFC 4513
 	// 5.1.2), which a directory may accept for any name: never send one.
 	if password == "" || len(password) > maxPasswordLen || !acceptableUser(user) {
-		return nil, errRejected
+		return "", nil, errRejected
 	}
 	var mac [sha256.Size]byte
 	if h.auth != nil {
@@ -197,40 +204,49 @@ func (h *Handler) authenticate(ctx context.Context, user, password string) ([]st
 		m.Write([]byte(password))
 		m.Sum(mac[:0])
 		if e, ok := h.auth.get(user); ok && hmac.Equal(e.mac[:], mac[:]) {
-			return e.groups, nil
+			return e.name, e.groups, nil
 		}
 	}
 	cfg := h.cfg
-	var groups []string
+	var (
+		groups []string
+		e      userEntry
+	)
 	err := h.withConn(ctx, func(c *conn) error {
-		var dn string
-		var memberOf []string
+		var err error
 		if cfg.searchMode() {
 			if err := h.serviceBind(ctx, c); err != nil {
 				return err
 			}
-			var err error
-			if dn, memberOf, err = h.searchUser(ctx, c, user); err != nil {
+			if e, err = h.searchUser(ctx, c, user); err != nil {
 				return err
 			}
 		} else {
-			dn = expand(cfg.userDNTemplate, escapeDNValue(user))
+			e = userEntry{dn: expand(cfg.userDNTemplate, escapeDNValue(user)), name: user}
 		}
-		if err := h.userBind(ctx, c, dn, password); err != nil {
+		if err := h.userBind(ctx, c, e.dn, password); err != nil {
 			return err
 		}
-		var err error
-		groups, err = h.groupsOf(ctx, c, user, dn, memberOf)
+		if !cfg.searchMode() && cfg.nameAttribute != "" {
+			// Bound as the user: read the stored spelling of the name.
+			if e, err = h.readUser(ctx, c, e.dn, user); err != nil {
+				if errors.Is(err, errRejected) {
+					return unavailable("reading the user's own entry", errors.New("entry not readable"))
+				}
+				return err
+			}
+		}
+		groups, err = h.groupsOf(ctx, c, user, e.dn, e.memberOf)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if h.auth != nil {
-		h.auth.put(user, authEntry{mac: mac, groups: groups})
+		h.auth.put(user, authEntry{mac: mac, name: e.name, groups: groups})
 		h.groups.put(user, groups)
 	}
-	return groups, nil
+	return e.name, groups, nil
 }
 
 // withConn runs f on a pooled connection. When f fails on a reused
@@ -303,12 +319,9 @@ func (h *Handler) serviceBind(ctx context.Context, c *conn) error {
 
 // searchUser finds the one entry of user, with its memberOf values when
 // groups come from there.
-func (h *Handler) searchUser(ctx context.Context, c *conn, user string) (string, []string, error) {
+func (h *Handler) searchUser(ctx context.Context, c *conn, user string) (userEntry, error) {
 	cfg := h.cfg
-	attrs := []string{"1.1"} // no attributes
-	if cfg.memberOfAttribute != "" {
-		attrs = []string{cfg.memberOfAttribute}
-	}
+	attrs := h.entryAttributes()
 	req := goldap.NewSearchRequest(cfg.userSearchBase, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
 		2, h.timeLimit(), false, expand(cfg.userSearchFilter, goldap.EscapeFilter(user)), attrs, nil)
 	var res *goldap.SearchResult
@@ -320,31 +333,64 @@ func (h *Handler) searchUser(ctx context.Context, c *conn, user string) (string,
 	switch {
 	case goldap.IsErrorWithCode(err, goldap.LDAPResultSizeLimitExceeded) || (err == nil && len(res.Entries) > 1):
 		h.log.Warn("ldap: the user search matched more than one entry; refusing the login (make user_search_filter match one entry per user)")
-		return "", nil, errRejected
+		return userEntry{}, errRejected
 	case err != nil:
-		return "", nil, unavailable("searching for the user", err)
+		return userEntry{}, unavailable("searching for the user", err)
 	case len(res.Entries) == 0:
 		h.log.Debug("ldap: no such user")
-		return "", nil, errRejected
+		return userEntry{}, errRejected
 	}
-	e := res.Entries[0]
-	var memberOf []string
-	if cfg.memberOfAttribute != "" {
-		memberOf = e.GetAttributeValues(cfg.memberOfAttribute)
-	}
-	return e.DN, memberOf, nil
+	return h.entryOf(res.Entries[0], user), nil
 }
 
-// readUser reads the entry at dn (it must exist), with its memberOf values
-// when groups come from there.
-func (h *Handler) readUser(ctx context.Context, c *conn, dn string) (string, []string, error) {
-	cfg := h.cfg
-	attrs := []string{"1.1"}
-	if cfg.memberOfAttribute != "" {
-		attrs = []string{cfg.memberOfAttribute}
+// userEntry is what the gateway reads of a user's entry.
+type userEntry struct {
+	dn       string
+	name     string // the stored spelling of the login name
+	memberOf []string
+}
+
+// entryAttributes are the attributes to read of a user's entry.
+func (h *Handler) entryAttributes() []string {
+	var attrs []string
+	if a := h.cfg.memberOfAttribute; a != "" {
+		attrs = append(attrs, a)
 	}
+	if a := h.cfg.nameAttribute; a != "" {
+		attrs = append(attrs, a)
+	}
+	if len(attrs) == 0 {
+		return []string{"1.1"} // no attributes
+	}
+	return attrs
+}
+
+// entryOf reads a user's entry. The name is the stored value of the name
+// attribute that the directory matched with what was typed (the same but
+// for case and spaces), else what was typed.
+func (h *Handler) entryOf(e *goldap.Entry, typed string) userEntry {
+	u := userEntry{dn: e.DN, name: typed}
+	if a := h.cfg.memberOfAttribute; a != "" {
+		u.memberOf = e.GetAttributeValues(a)
+	}
+	if a := h.cfg.nameAttribute; a != "" {
+		want := strings.Join(strings.Fields(typed), " ")
+		for _, v := range e.GetAttributeValues(a) {
+			if strings.EqualFold(strings.Join(strings.Fields(v), " "), want) {
+				u.name = v
+				break
+			}
+		}
+	}
+	return u
+}
+
+// readUser reads the entry at dn (it must exist), with the stored spelling
+// of typed and its memberOf values when groups come from there.
+func (h *Handler) readUser(ctx context.Context, c *conn, dn, typed string) (userEntry, error) {
+	cfg := h.cfg
 	req := goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases,
-		1, h.timeLimit(), false, "(objectClass=*)", attrs, nil)
+		1, h.timeLimit(), false, "(objectClass=*)", h.entryAttributes(), nil)
 	var res *goldap.SearchResult
 	err := c.do(ctx, cfg.timeout, func(l *goldap.Conn) error {
 		var err error
@@ -353,17 +399,13 @@ func (h *Handler) readUser(ctx context.Context, c *conn, dn string) (string, []s
 	})
 	switch {
 	case goldap.IsErrorAnyOf(err, goldap.LDAPResultNoSuchObject, goldap.LDAPResultInvalidDNSyntax):
-		return "", nil, errRejected
+		return userEntry{}, errRejected
 	case err != nil:
-		return "", nil, unavailable("reading the user's entry", err)
+		return userEntry{}, unavailable("reading the user's entry", err)
 	case len(res.Entries) != 1:
-		return "", nil, errRejected
+		return userEntry{}, errRejected
 	}
-	var memberOf []string
-	if cfg.memberOfAttribute != "" {
-		memberOf = res.Entries[0].GetAttributeValues(cfg.memberOfAttribute)
-	}
-	return res.Entries[0].DN, memberOf, nil
+	return h.entryOf(res.Entries[0], typed), nil
 }
 
 // groupsOf returns the names of user's groups, sorted: the first RDN value
@@ -381,13 +423,14 @@ func (h *Handler) groupsOf(ctx context.Context, c *conn, user, dn string, member
 					return nil, err
 				}
 			}
-			var err error
-			if _, memberOf, err = h.readUser(ctx, c, dn); err != nil {
+			e, err := h.readUser(ctx, c, dn, user)
+			if err != nil {
 				if errors.Is(err, errRejected) {
 					return nil, unavailable("reading the user's memberOf", errors.New("entry not readable"))
 				}
 				return nil, err
 			}
+			memberOf = e.memberOf
 		}
 		for _, v := range memberOf {
 			if name := firstRDNValue(v); name != "" {
