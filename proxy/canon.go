@@ -116,7 +116,9 @@ func plain(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '/':
-			if i+1 < len(s) && (s[i+1] == '/' || s[i+1] == '.') {
+			// A segment that may be a dot segment ("..", " ..", ". ") takes
+			// the slow path, which refuses dots-and-spaces segments.
+			if i+1 < len(s) && (s[i+1] == '/' || s[i+1] == '.' || s[i+1] == ' ') {
 				return false
 			}
 		case c < 0x20 || c == 0x7f || c == '\\' || c == '%' || c == ';':

@@ -86,7 +86,10 @@ func describeRPCError(e *rpcError) string {
 	case codes.InvalidArgument:
 		return invalidArgumentMessage(st)
 	case codes.FailedPrecondition:
-		return withPrefix("revision mismatch", msg)
+		if strings.Contains(msg, "revision") {
+			return withPrefix("revision mismatch", msg)
+		}
+		return withPrefix("refused", msg)
 	case codes.PermissionDenied:
 		return withPrefix("permission denied", msg)
 	case codes.Unauthenticated:

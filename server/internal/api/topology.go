@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"log/slog"
 	"sync"
 
@@ -22,6 +24,7 @@ type Router interface {
 	Compile(ctx context.Context, t *topology.Topology) (*proxy.Compiled, error)
 	Apply(c *proxy.Compiled) int64
 	Remove(name string) int64
+	Generation() int64
 }
 
 // AliasChecker reports which of a topology's alias references do not exist.
@@ -87,7 +90,7 @@ func (s *TopologyService) compileTopology(ctx context.Context, t *topology.Topol
 	}
 	route, err := s.router.Compile(ctx, t)
 	if err != nil {
-		return nil, invalid(fmt.Errorf("topology %q: %w", t.Name, err))
+		return nil, invalid(err) // the proxy's error names the topology
 	}
 	warnings = append(warnings, route.Warnings()...)
 	return &compiled{topo: t, spec: spec, route: route, warnings: warnings}, nil
@@ -157,12 +160,22 @@ func (s *TopologyService) publish(ctx context.Context, c *compiled, expect int64
 	}
 	changes := topology.Diff(old, c.topo)
 	unchanged := old != nil && bytes.Equal(cur.Spec, c.spec)
-	if dryRun || unchanged {
+	if dryRun {
 		info := infoOf(cur, c.topo)
 		if old == nil {
 			info.Revision = 0
 		}
 		return info, changes, !unchanged, nil
+	}
+	if unchanged {
+		// Nothing to store, but the document was compiled again with the
+		// current aliases and truststores: publish that, so redeploying a
+		// document is how an operator makes sure it runs with them.
+		if _, err := s.apply(c); err != nil {
+			return nil, nil, false, err
+		}
+		published = true
+		return infoOf(cur, c.topo), changes, false, nil
 	}
 	rec, err := s.store.PutTopology(ctx, store.Topology{
 		Name:      name,
@@ -173,11 +186,79 @@ func (s *TopologyService) publish(ctx context.Context, c *compiled, expect int64
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("storing topology %q: %w", name, err)
 	}
-	gen := s.router.Apply(c.route)
+	gen, err := s.apply(c)
 	published = true
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("topology %q stored at revision %d: %w", name, rec.Revision, err)
+	}
 	s.log.InfoContext(ctx, "topology published", "topology", name, "revision", rec.Revision,
 		"generation", gen, "action", action, "by", rec.UpdatedBy, "services", len(c.topo.Services))
 	return infoOf(rec, c.topo), changes, true, nil
+}
+
+// apply publishes c.route and reports a swap that did not happen (the
+// proxy is closing): the caller must not say the change is live.
+func (s *TopologyService) apply(c *compiled) (int64, error) {
+	before := s.router.Generation()
+	gen := s.router.Apply(c.route)
+	if gen == before {
+		return gen, status.Error(codes.Unavailable, "the routing table did not take the change (the gateway is shutting down); it is stored and will be served after a restart")
+	}
+	return gen, nil
+}
+
+// Reapply compiles again, with the current aliases and truststores, every
+// stored topology that uses reports as using a changed secret, and
+// publishes it. A topology that no longer compiles keeps its live version;
+// the errors are returned together.
+func (s *TopologyService) Reapply(ctx context.Context, uses func(*topology.Topology) bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	recs, _, err := s.store.ListTopologies(ctx)
+	if err != nil {
+		return fmt.Errorf("listing topologies: %w", err)
+	}
+	var errs []error
+	for _, rec := range recs {
+		t, err := topology.FromCanonicalJSON(rec.Spec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("decoding topology %q: %w", rec.Name, err))
+			continue
+		}
+		if !uses(t) {
+			continue
+		}
+		route, err := s.router.Compile(ctx, t)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := s.apply(&compiled{topo: t, route: route}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.log.InfoContext(ctx, "topology rebuilt after a secret changed", "topology", t.Name, "revision", rec.Revision)
+	}
+	return errors.Join(errs...)
+}
+
+// Users returns the names of the stored topologies for which uses is true.
+func (s *TopologyService) Users(ctx context.Context, uses func(*topology.Topology) bool) ([]string, error) {
+	recs, _, err := s.store.ListTopologies(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing topologies: %w", err)
+	}
+	var names []string
+	for _, rec := range recs {
+		t, err := topology.FromCanonicalJSON(rec.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("decoding topology %q: %w", rec.Name, err)
+		}
+		if uses(t) {
+			names = append(names, t.Name)
+		}
+	}
+	return names, nil
 }
 
 // checkExpect applies the compare-and-set rule before any work, so that a

@@ -142,7 +142,14 @@ func Decode(r io.Reader, c *Config) error {
 	dec.KnownFields(true)
 	keep := c.Crypto
 	c.Crypto = secrets.Settings{}
+	// yaml merges into a non-nil map: a file's principals must replace the
+	// default ones (dropping "admin" from the file must revoke it), not add.
+	keepPrincipals := c.Management.Principals
+	c.Management.Principals = nil
 	err := dec.Decode(c)
+	if c.Management.Principals == nil {
+		c.Management.Principals = keepPrincipals
+	}
 	if errors.Is(err, io.EOF) {
 		c.Crypto = keep // an empty file keeps the defaults
 		return nil

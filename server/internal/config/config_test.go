@@ -52,6 +52,16 @@ func TestLoad(t *testing.T) {
 				t.Errorf("crypto %+v", c.Crypto)
 			}
 		}},
+		{name: "principals replace the default ones", doc: "management:\n  principals:\n    ops-team: [operator]\n", check: func(t *testing.T, c Config) {
+			if len(c.Management.Principals) != 1 || c.Management.Principals["ops-team"][0] != "operator" {
+				t.Errorf("principals %v: the default admin must not survive", c.Management.Principals)
+			}
+		}},
+		{name: "no principals keeps the default", doc: "management:\n  listen: 127.0.0.1:9444\n", check: func(t *testing.T, c Config) {
+			if len(c.Management.Principals) != 1 || c.Management.Principals["admin"][0] != "admin" {
+				t.Errorf("principals %v", c.Management.Principals)
+			}
+		}},
 		{name: "unknown key", doc: "proxy:\n  listne: :1\n", wantErr: "listne"},
 		{name: "bad duration", doc: "management:\n  shutdown_timeout: soon\n", wantErr: "not a duration"},
 		{name: "negative duration", doc: "proxy:\n  idle_timeout: -1s\n", wantErr: "negative"},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/internal/secrets"
+	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/server/internal/api"
@@ -102,14 +103,32 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	// The secrets service owns the keyring from here: a master rotation
 	// replaces it, and Close closes whichever is live.
-	var ident *pki.Reloader
-	svc := secretsvc.New(st, kr, secretsvc.Options{
+	var (
+		ident     *pki.Reloader
+		topoSvc   *api.TopologyService
+		clientCAs atomic.Pointer[x509.CertPool] // the front's client truststore, reloaded on change
+		svc       *secretsvc.Service
+	)
+	svc = secretsvc.New(st, kr, secretsvc.Options{
 		Settings: c.Crypto,
 		Log:      log,
 		OnIdentityChange: func() {
 			if err := ident.Reload(); err != nil {
 				log.Error("reloading the TLS identity", "err", err)
 			}
+		},
+		// A changed alias or truststore reaches the live routes built from
+		// it at once: rotating a leaked secret or removing a CA takes effect.
+		OnChange: func(ctx context.Context, kind, scope, name string) error {
+			if kind == store.KindTruststore && name == c.Proxy.ClientTruststore && c.Proxy.ClientAuth != "off" {
+				if err := reloadClientCAs(ctx, svc, name, &clientCAs); err != nil {
+					return err
+				}
+			}
+			return topoSvc.Reapply(ctx, secretUser(kind, scope, name))
+		},
+		InUse: func(ctx context.Context, scope, name string) ([]string, error) {
+			return topoSvc.Users(ctx, secretUser(store.KindAlias, scope, name))
 		},
 	})
 	defer svc.Close()
@@ -196,19 +215,29 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		Name:              "proxy",
 	})
 	if c.Proxy.TLSEnabled() {
-		var clientCAs *x509.CertPool
 		if c.Proxy.ClientAuth != "off" {
-			if clientCAs, err = svc.Truststore(ctx, c.Proxy.ClientTruststore); err != nil {
+			if err := reloadClientCAs(ctx, svc, c.Proxy.ClientTruststore, &clientCAs); err != nil {
 				return fmt.Errorf("proxy.client_truststore: %w", err)
 			}
 		}
-		tc, err := frontend.TLSConfig(ident.GetCertificate, c.Proxy.ClientAuth, clientCAs)
+		tc, err := frontend.TLSConfig(ident.GetCertificate, c.Proxy.ClientAuth, clientCAs.Load())
 		if err != nil {
 			return fmt.Errorf("proxy TLS: %w", err)
+		}
+		if c.Proxy.ClientAuth != "off" {
+			// Each handshake verifies against the truststore as it is now.
+			base := tc
+			tc = base.Clone()
+			tc.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				cfg := base.Clone()
+				cfg.ClientCAs = clientCAs.Load()
+				return cfg, nil
+			}
 		}
 		front.TLSConfig = tc
 	}
 
+	topoSvc = api.NewTopologyService(st, px, svc, log)
 	auditor := api.NewAuditor(st, log)
 	authz := api.NewAuthorizer(c.Management.Principals, auditor)
 	info := api.StatusInfo{
@@ -224,7 +253,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		ClientAuth:     tls.RequireAndVerifyClientCert,
 		ClientCAs:      adminCAs,
 	}, authz, api.Services{
-		Topology: api.NewTopologyService(st, px, svc, log),
+		Topology: topoSvc,
 		Status:   api.NewStatusService(st, px, info),
 		Audit:    api.NewAuditService(st),
 		Alias:    svc.AliasServer(),
@@ -324,4 +353,32 @@ func withHealth(p, h http.Handler) http.Handler {
 			p.ServeHTTP(w, r)
 		}
 	})
+}
+
+// truststores is what reloadClientCAs needs of the secrets service.
+type truststores interface {
+	Truststore(ctx context.Context, name string) (*x509.CertPool, error)
+}
+
+// reloadClientCAs loads the named truststore into dst.
+func reloadClientCAs(ctx context.Context, ts truststores, name string, dst *atomic.Pointer[x509.CertPool]) error {
+	pool, err := ts.Truststore(ctx, name)
+	if err != nil {
+		return err
+	}
+	dst.Store(pool)
+	return nil
+}
+
+// secretUser says which topologies use a changed alias or truststore.
+func secretUser(kind, scope, name string) func(*topology.Topology) bool {
+	return func(t *topology.Topology) bool {
+		switch kind {
+		case store.KindTruststore:
+			return t.UsesTruststore(name)
+		case store.KindAlias:
+			return (scope == "" || t.Name == scope) && t.UsesAlias(name)
+		}
+		return false
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"regexp"
 	"slices"
 	"strings"
@@ -195,6 +197,9 @@ func (a aliasServer) CreateAlias(ctx context.Context, req *gatewayv1.CreateAlias
 		return nil, err
 	}
 	a.s.log.InfoContext(ctx, "alias stored", "alias", r.name, "scope", r.scope())
+	if err := a.s.changed(ctx, store.KindAlias, r.topology, r.name); err != nil {
+		return nil, err
+	}
 	return &gatewayv1.CreateAliasResponse{Alias: a.s.aliasInfo(r, o)}, nil
 }
 
@@ -306,6 +311,15 @@ func (a aliasServer) DeleteAlias(ctx context.Context, req *gatewayv1.DeleteAlias
 	r, err := newRef(req.GetTopology(), req.GetName())
 	if err != nil {
 		return nil, err
+	}
+	if a.s.opts.InUse != nil {
+		users, err := a.s.opts.InUse(ctx, r.topology, r.name)
+		if err != nil {
+			return nil, fmt.Errorf("checking which topologies use %s: %w", r, err)
+		}
+		if len(users) > 0 {
+			return nil, status.Errorf(codes.FailedPrecondition, "%s is used by topologies %v: deploy them without it first", r, users)
+		}
 	}
 	if _, err := a.s.st.DeleteObject(ctx, store.KindAlias, r.key(), store.NoRevisionCheck); err != nil {
 		return nil, fmt.Errorf("deleting %s: %w", r, err)

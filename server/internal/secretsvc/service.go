@@ -1,6 +1,7 @@
 package secretsvc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,27 @@ type Options struct {
 	// OnIdentityChange is called after a new TLS identity is stored, for
 	// example the Reload of the pki.Reloader serving LoadIdentity.
 	OnIdentityChange func()
+	// OnChange is called after an alias or a truststore changed (kind is
+	// store.KindAlias or store.KindTruststore; topology is the alias's
+	// scope, "" for the gateway), so that live routes built from the old
+	// value are rebuilt. Its error is the caller's: the change is stored.
+	OnChange func(ctx context.Context, kind, topology, name string) error
+	// InUse lists the deployed topologies that use an alias; an alias in
+	// use is not deleted. Nil: no check.
+	InUse func(ctx context.Context, topology, name string) ([]string, error)
+}
+
+// changed reports a stored change to OnChange, logging its failure: the
+// change is durable, but some live route may still use the old value.
+func (s *Service) changed(ctx context.Context, kind, topology, name string) error {
+	if s.opts.OnChange == nil {
+		return nil
+	}
+	if err := s.opts.OnChange(ctx, kind, topology, name); err != nil {
+		s.log.ErrorContext(ctx, "rebuilding the routes that use a changed "+kind, "name", name, "err", err)
+		return status.Errorf(codes.Aborted, "%s %q is stored, but rebuilding the topologies that use it failed: %v", kind, name, err)
+	}
+	return nil
 }
 
 // Service keeps aliases, the master key, the TLS identity and truststores.
@@ -44,6 +66,7 @@ type Service struct {
 	settings   secrets.Settings
 	log        *slog.Logger
 	onIdentity func()
+	opts       Options
 
 	// kr is the live keyring. next is, during a rotation, the keyring
 	// that replaces it once the rewrite commits.
@@ -68,6 +91,7 @@ func New(st store.Store, kr *secrets.Keyring, o Options) *Service {
 		settings:   o.Settings.WithDefaults(),
 		log:        o.Log,
 		onIdentity: o.OnIdentityChange,
+		opts:       o,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

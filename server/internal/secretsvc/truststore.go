@@ -127,6 +127,11 @@ func (p pkiServer) AddTrustedCertificates(ctx context.Context, req *gatewayv1.Ad
 	if err != nil {
 		return nil, err
 	}
+	if len(added) > 0 {
+		if err := p.s.changed(ctx, store.KindTruststore, "", name); err != nil {
+			return nil, err
+		}
+	}
 	resp := &gatewayv1.AddTrustedCertificatesResponse{Added: make([]*gatewayv1.CertificateInfo, 0, len(added))}
 	for _, c := range added {
 		resp.Added = append(resp.Added, certInfo(c))
@@ -193,6 +198,9 @@ func (p pkiServer) RemoveTrustedCertificate(ctx context.Context, req *gatewayv1.
 		return kept, nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := p.s.changed(ctx, store.KindTruststore, "", name); err != nil {
 		return nil, err
 	}
 	return &gatewayv1.RemoveTrustedCertificateResponse{}, nil
