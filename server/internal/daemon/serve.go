@@ -219,6 +219,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			if err := reloadClientCAs(ctx, svc, c.Proxy.ClientTruststore, &clientCAs); err != nil {
 				return fmt.Errorf("proxy.client_truststore: %w", err)
 			}
+			if clientCAs.Load().Equal(x509.NewCertPool()) {
+				log.Warn("proxy.client_truststore is empty: no client certificate is accepted until a CA is added (gatewayctl truststore add)",
+					"truststore", c.Proxy.ClientTruststore)
+			}
 		}
 		tc, err := frontend.TLSConfig(ident.GetCertificate, c.Proxy.ClientAuth, clientCAs.Load())
 		if err != nil {
@@ -360,10 +364,15 @@ type truststores interface {
 	Truststore(ctx context.Context, name string) (*x509.CertPool, error)
 }
 
-// reloadClientCAs loads the named truststore into dst.
+// reloadClientCAs loads the named truststore into dst. A truststore that
+// does not exist (not added yet, or its last certificate removed) is an
+// empty pool: no client certificate verifies.
 func reloadClientCAs(ctx context.Context, ts truststores, name string, dst *atomic.Pointer[x509.CertPool]) error {
 	pool, err := ts.Truststore(ctx, name)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		pool = x509.NewCertPool()
+	case err != nil:
 		return err
 	}
 	dst.Store(pool)
