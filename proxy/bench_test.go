@@ -2,10 +2,12 @@ package proxy_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,5 +123,37 @@ func BenchmarkProxy(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkTableMemory reports the live heap per deployed topology of five
+// services (the routing table's memory at scale), measured over 2,000
+// topologies applied to one proxy.
+func BenchmarkTableMemory(b *testing.B) {
+	const n = 2000
+	for b.Loop() {
+		p, err := proxy.New(proxy.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := 0; i < n; i++ {
+			t := &topology.Topology{Name: fmt.Sprintf("t%d", i), Providers: []topology.Provider{
+				{Role: "authentication", Name: "anonymous"}, {Role: "identity-assertion", Name: "default"}}}
+			for j := 0; j < 5; j++ {
+				t.Services = append(t.Services, topology.Service{Path: fmt.Sprintf("svc%d", j), URLs: []string{fmt.Sprintf("http://127.0.0.1:%d/x", 10000+j)}})
+			}
+			c, err := p.Compile(context.Background(), t)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Apply(c)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n/1024, "KiB/topology")
+		p.Close()
 	}
 }

@@ -12,20 +12,38 @@ import (
 // live table, so metrics of removed topologies disappear without label
 // bookkeeping and a redeploy carries them over (adoptLocked).
 type serviceStats struct {
-	byClass  [6]atomic.Uint64 // 1xx..5xx, other
-	backend  [numKinds]atomic.Uint64
-	duration prometheus.Histogram // not registered: collected through metrics
+	byClass    [6]atomic.Uint64 // 1xx..5xx, other
+	backend    [numKinds]atomic.Uint64
+	topo, name string
+	// duration is made at the service's first request: a histogram costs
+	// ~2 KiB, most of a compiled service's memory, and at 10k topologies
+	// most services are idle. Not registered: collected through metrics.
+	duration atomic.Pointer[durationHistogram]
 }
+
+type durationHistogram struct{ prometheus.Histogram }
 
 var durationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
 func newServiceStats(topo, svc string) *serviceStats {
-	return &serviceStats{duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+	return &serviceStats{topo: topo, name: svc}
+}
+
+// histogram returns the service's duration histogram, making it once.
+func (s *serviceStats) histogram() *durationHistogram {
+	if h := s.duration.Load(); h != nil {
+		return h
+	}
+	h := &durationHistogram{prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:        "gateway_request_duration_seconds",
 		Help:        "Time from the request's arrival to the end of its response, by topology and service.",
 		Buckets:     durationBuckets,
-		ConstLabels: prometheus.Labels{"topology": topo, "service": svc},
+		ConstLabels: prometheus.Labels{"topology": s.topo, "service": s.name},
 	})}
+	if s.duration.CompareAndSwap(nil, h) {
+		return h
+	}
+	return s.duration.Load()
 }
 
 func (s *serviceStats) observe(status int, d time.Duration, aborted bool) {
@@ -37,7 +55,7 @@ func (s *serviceStats) observe(status int, d time.Duration, aborted bool) {
 	if aborted {
 		s.backend[kindAbort].Add(1)
 	}
-	s.duration.Observe(d.Seconds())
+	s.histogram().Observe(d.Seconds())
 }
 
 func (s *serviceStats) backendError(kind int) { s.backend[kind].Add(1) }
@@ -118,7 +136,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			for k, n := range kindNames {
 				ch <- mm(m.backendErrors, c, float64(st.backend[k].Load()), tp.name, s.path, n)
 			}
-			st.duration.Collect(ch)
+			if h := st.duration.Load(); h != nil {
+				h.Collect(ch)
+			}
 			for _, b := range s.up.backends {
 				up := 1.0
 				if b.h.coolingOff(now) {
