@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -130,6 +133,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		InUse: func(ctx context.Context, scope, name string) ([]string, error) {
 			return topoSvc.Users(ctx, secretUser(store.KindAlias, scope, name))
 		},
+		RotateFailpoint: rotateFailpoint(log),
 	})
 	defer svc.Close()
 	if newVerifier != nil {
@@ -389,5 +393,31 @@ func secretUser(kind, scope, name string) func(*topology.Topology) bool {
 			return (scope == "" || t.Name == scope) && t.UsesAlias(name)
 		}
 		return false
+	}
+}
+
+// EnvRotateFailpoint names the crash-test failpoint: with it set to N, the
+// process kills itself (SIGKILL) inside a master rotation's transaction
+// after resealing N aliases. End-to-end tests use it to prove that a crash
+// mid-rotation leaves the old state whole; never set it in production.
+const EnvRotateFailpoint = "GATEWAYD_FAILPOINT_ROTATE_KILL_AFTER"
+
+func rotateFailpoint(log *slog.Logger) func(int) error {
+	v := os.Getenv(EnvRotateFailpoint)
+	if v == "" {
+		return nil
+	}
+	after, err := strconv.Atoi(v)
+	if err != nil || after < 1 {
+		log.Warn("ignoring an invalid crash-test failpoint", "env", EnvRotateFailpoint)
+		return nil
+	}
+	log.Warn("crash-test failpoint armed: this process kills itself during a master rotation", "env", EnvRotateFailpoint, "after", after)
+	return func(n int) error {
+		if n >= after {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+		return nil
 	}
 }

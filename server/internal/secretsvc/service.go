@@ -44,6 +44,9 @@ type Options struct {
 	// InUse lists the deployed topologies that use an alias; an alias in
 	// use is not deleted. Nil: no check.
 	InUse func(ctx context.Context, topology, name string) ([]string, error)
+	// RotateFailpoint, for crash tests only, runs inside a master rotation's
+	// transaction after each alias is resealed (n counts them).
+	RotateFailpoint func(n int) error
 }
 
 // changed reports a stored change to OnChange, logging its failure: the
@@ -92,6 +95,7 @@ func New(st store.Store, kr *secrets.Keyring, o Options) *Service {
 		log:        o.Log,
 		onIdentity: o.OnIdentityChange,
 		opts:       o,
+		resealed:   o.RotateFailpoint,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
