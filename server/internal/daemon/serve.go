@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -185,6 +186,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		return err
 	}
 	gen := px.Load(all)
+	// Loading decoded and compiled every stored topology: hand that garbage
+	// back to the OS now rather than carry it as resident memory.
+	debug.FreeOSMemory()
 	log.Info("routing table loaded", "topologies", len(all), "failed", len(failed), "generation", gen, "took", time.Since(start))
 
 	// Listeners first, so that a port in use fails before anything is served.
