@@ -314,8 +314,9 @@ func TestLDAPEndToEnd(t *testing.T) {
 	if n := hits.Load() - hitsBefore; n != 0 {
 		t.Errorf("%d requests reached the backend with the directory down", n)
 	}
-	if out, errOut, code := e.ctl("", "groups", "alice", "--topology", "corp"); code == 0 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
-		t.Errorf("gatewayctl groups with the directory down: exit %d, stdout %q, stderr %q; want a one-line error", code, out, errOut)
+	if out, errOut, code := e.ctl("", "groups", "alice", "--topology", "corp"); code == 0 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 ||
+		!strings.Contains(errOut, "try again") {
+		t.Errorf("gatewayctl groups with the directory down: exit %d, stdout %q, stderr %q; want a one-line 'try again' error", code, out, errOut)
 	}
 	if code, body := httpGet(t, hc, "https://"+d.proxy+"/gateway/open/echo/still"); code != http.StatusOK || body != "open /still" {
 		t.Errorf("anonymous topology with the directory down: %d %q", code, body)

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -103,8 +104,14 @@ type ServiceChecker interface {
 // outside of a request (an LDAP directory, a static mapping): the group
 // lookup API of the management plane asks them.
 type GroupLookup interface {
+	// LookupGroups errors that wrap ErrSourceUnavailable mean the source
+	// could not answer (a directory down): callers may retry.
 	LookupGroups(ctx context.Context, user string) ([]string, error)
 }
+
+// ErrSourceUnavailable is wrapped by errors of an identity or group source
+// that cannot answer right now (a directory down or slow).
+var ErrSourceUnavailable = errors.New("source unavailable")
 
 // Config is what a factory is given for one provider of one topology.
 type Config struct {

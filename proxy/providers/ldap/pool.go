@@ -11,6 +11,8 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/securegw/gateway/proxy/chain"
 )
 
 // unavailableError is a failure of the directory or of the way to it, as
@@ -26,8 +28,10 @@ func (e *unavailableError) Error() string {
 	}
 	return e.op + ": " + e.err.Error()
 }
-func (e *unavailableError) Unwrap() error        { return e.err }
-func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+func (e *unavailableError) Unwrap() error { return e.err }
+func (e *unavailableError) Is(target error) bool {
+	return target == ErrUnavailable || target == chain.ErrSourceUnavailable
+}
 
 func unavailable(op string, err error) error { return &unavailableError{op: op, err: err} }
 

@@ -9,6 +9,7 @@ import (
 
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/proxy/chain"
 )
 
 // GroupSource is what the group service asks: the live data plane
@@ -43,6 +44,8 @@ func (s *GroupService) Lookup(ctx context.Context, req *gatewayv1.LookupRequest)
 	case errors.Is(err, proxy.ErrNoGroupSource):
 		// Not FailedPrecondition: gatewayctl reads that code as a revision mismatch.
 		return nil, invalid(err)
+	case errors.Is(err, chain.ErrSourceUnavailable):
+		return nil, &codedError{codes.Unavailable, fmt.Errorf("the group source of topology %q cannot answer now; try again", topo)}
 	case err != nil:
 		return nil, fmt.Errorf("looking up groups: %w", err)
 	}
