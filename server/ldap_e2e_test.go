@@ -252,6 +252,10 @@ func TestLDAPEndToEnd(t *testing.T) {
 
 	allowed("alice", get(base+"/echo/a/b", "alice", pw["alice"]), "alice", "/a/b")
 	allowed("o*neil", get(base+"/echo/c", "o*neil", pw["o*neil"]), "o*neil", "/c")
+	// The directory matches case and spaces loosely; the principal is its
+	// own spelling, so one person is one identity at the backend.
+	allowed("ALICE", get(base+"/echo/e", "ALICE", pw["alice"]), "alice", "/e")
+	allowed("' alice '", get(base+"/echo/f", " alice ", pw["alice"]), "alice", "/f")
 	allowed("alice sending X-Forwarded-User: admin", get(base+"/echo/d", "alice", pw["alice"],
 		"X-Forwarded-User", "admin", "X_Forwarded_User", "admin", "x-forwarded-user", "root"), "alice", "/d")
 
