@@ -228,11 +228,13 @@ func (h *Handler) authenticate(ctx context.Context, user, password string) (stri
 			return err
 		}
 		if !cfg.searchMode() && cfg.nameAttribute != "" {
-			// Bound as the user: read the stored spelling of the name.
-			if e, err = h.readUser(ctx, c, e.dn, user); err != nil {
-				if errors.Is(err, errRejected) {
-					return unavailable("reading the user's own entry", errors.New("entry not readable"))
-				}
+			// Bound as the user: read the stored spelling of the name. A
+			// directory that hides users' own entries from them leaves the
+			// typed name (its bind already proved the password).
+			switch got, err := h.readUser(ctx, c, e.dn, user); {
+			case err == nil:
+				e = got
+			case !errors.Is(err, errRejected):
 				return err
 			}
 		}
