@@ -14,7 +14,7 @@ func (t *Topology) UsesAlias(name string) bool {
 	}
 	for _, p := range t.Providers {
 		for k, v := range p.Params {
-			if v == name && strings.HasSuffix(k, "alias") {
+			if strings.TrimSpace(v) == name && strings.HasSuffix(k, "alias") {
 				return true
 			}
 		}

@@ -86,7 +86,7 @@ func describeRPCError(e *rpcError) string {
 	case codes.InvalidArgument:
 		return invalidArgumentMessage(st)
 	case codes.FailedPrecondition:
-		if strings.Contains(msg, "revision") {
+		if strings.Contains(msg, "at revision") || strings.Contains(msg, "expected revision") || strings.Contains(msg, "expected it not to exist") {
 			return withPrefix("revision mismatch", msg)
 		}
 		return withPrefix("refused", msg)

@@ -169,7 +169,7 @@ func (g GroupHandler) LookupGroups(ctx context.Context, user string) ([]string, 
 		if err != nil {
 			return err
 		}
-		groups, err = h.groupsOf(ctx, c, user, e.dn, e.memberOf)
+		groups, err = h.groupsOf(ctx, c, e.name, e.dn, e.memberOf)
 		return err
 	})
 	switch {
@@ -234,11 +234,11 @@ func (h *Handler) authenticate(ctx context.Context, user, password string) (stri
 			switch got, err := h.readUser(ctx, c, e.dn, user); {
 			case err == nil:
 				e = got
-			case !errors.Is(err, errRejected):
-				return err
+			case !errors.Is(err, errRejected) && !directoryAnswered(err):
+				return err // the directory went away: unavailable
 			}
 		}
-		groups, err = h.groupsOf(ctx, c, user, e.dn, e.memberOf)
+		groups, err = h.groupsOf(ctx, c, e.name, e.dn, e.memberOf)
 		return err
 	})
 	if err != nil {
@@ -514,4 +514,12 @@ func resultName(err error) string {
 		return goldap.LDAPResultCodeMap[le.ResultCode] + " (" + strconv.Itoa(int(le.ResultCode)) + ")"
 	}
 	return "error"
+}
+
+// directoryAnswered reports whether err is a result the directory sent
+// (access refused, unwilling, …), as opposed to a failure to reach it:
+// go-ldap numbers its own client-side errors from 200.
+func directoryAnswered(err error) bool {
+	var le *goldap.Error
+	return errors.As(err, &le) && le.ResultCode < goldap.ErrorNetwork
 }

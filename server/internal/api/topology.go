@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -44,6 +45,9 @@ type TopologyService struct {
 	// mu serialises mutations so that the store's order of commits and the
 	// order of swaps in the routing table are the same.
 	mu sync.Mutex
+	// secrets counts alias and truststore changes. A route compiled before
+	// a change may hold the old value: publish compiles it again.
+	secrets atomic.Int64
 }
 
 // NewTopologyService returns the service over a store and a router.
@@ -57,6 +61,7 @@ type compiled struct {
 	spec     []byte
 	route    *proxy.Compiled
 	warnings []string
+	secrets  int64 // TopologyService.secrets when compilation began
 }
 
 // compile parses, validates and compiles a document: everything but storing.
@@ -71,6 +76,7 @@ func (s *TopologyService) compile(ctx context.Context, doc []byte, format gatewa
 }
 
 func (s *TopologyService) compileTopology(ctx context.Context, t *topology.Topology) (*compiled, error) {
+	epoch := s.secrets.Load()
 	warnings, err := topology.Validate(t)
 	if err != nil {
 		return nil, invalid(err)
@@ -93,7 +99,7 @@ func (s *TopologyService) compileTopology(ctx context.Context, t *topology.Topol
 		return nil, invalid(err) // the proxy's error names the topology
 	}
 	warnings = append(warnings, route.Warnings()...)
-	return &compiled{topo: t, spec: spec, route: route, warnings: warnings}, nil
+	return &compiled{topo: t, spec: spec, route: route, warnings: warnings, secrets: epoch}, nil
 }
 
 // Validate compiles a document and stores nothing.
@@ -141,6 +147,26 @@ func (s *TopologyService) publish(ctx context.Context, c *compiled, expect int64
 	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c.secrets != s.secrets.Load() && !dryRun {
+		// An alias or truststore changed while c compiled: c may hold the
+		// old value. Compile again (under mu, so no change can interleave).
+		fresh, err := s.compileTopology(ctx, c.topo)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		c.route.Discard()
+		c.route, c.secrets = fresh.route, fresh.secrets
+	}
+	if refs := topology.AliasRefs(c.topo); len(refs) > 0 && s.aliases != nil && !dryRun {
+		// Again under mu: an alias deleted since compile (deletions hold mu).
+		missing, err := s.aliases.MissingAliases(ctx, c.topo.Name, refs)
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("checking aliases of topology %q: %w", c.topo.Name, err)
+		}
+		if len(missing) > 0 {
+			return nil, nil, false, invalid(fmt.Errorf("topology %q references missing aliases: %v", c.topo.Name, missing))
+		}
+	}
 
 	name := c.topo.Name
 	cur, err := s.store.GetTopology(ctx, name)
@@ -202,6 +228,7 @@ func (s *TopologyService) apply(c *compiled) (int64, error) {
 	before := s.router.Generation()
 	gen := s.router.Apply(c.route)
 	if gen == before {
+		c.route.Discard()
 		return gen, status.Error(codes.Unavailable, "the routing table did not take the change (the gateway is shutting down); it is stored and will be served after a restart")
 	}
 	return gen, nil
@@ -209,9 +236,11 @@ func (s *TopologyService) apply(c *compiled) (int64, error) {
 
 // Reapply compiles again, with the current aliases and truststores, every
 // stored topology that uses reports as using a changed secret, and
-// publishes it. A topology that no longer compiles keeps its live version;
-// the errors are returned together.
+// publishes it. A topology that no longer compiles is withdrawn from the
+// live table (fail closed: its live route holds the replaced secret); the
+// errors are returned together.
 func (s *TopologyService) Reapply(ctx context.Context, uses func(*topology.Topology) bool) error {
+	s.secrets.Add(1) // before mu: a deploy compiled earlier compiles again
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	recs, _, err := s.store.ListTopologies(ctx)
@@ -230,7 +259,12 @@ func (s *TopologyService) Reapply(ctx context.Context, uses func(*topology.Topol
 		}
 		route, err := s.router.Compile(ctx, t)
 		if err != nil {
-			errs = append(errs, err)
+			// Fail closed: the live route holds the secret or CA that was
+			// just replaced or removed. Stop serving it until it is fixed.
+			s.router.Remove(t.Name)
+			s.log.ErrorContext(ctx, "topology no longer compiles after a secret changed; it is not served until redeployed",
+				"topology", t.Name, "err", err)
+			errs = append(errs, fmt.Errorf("topology %q is no longer served: %w", t.Name, err))
 			continue
 		}
 		if _, err := s.apply(&compiled{topo: t, route: route}); err != nil {
@@ -240,6 +274,22 @@ func (s *TopologyService) Reapply(ctx context.Context, uses func(*topology.Topol
 		s.log.InfoContext(ctx, "topology rebuilt after a secret changed", "topology", t.Name, "revision", rec.Revision)
 	}
 	return errors.Join(errs...)
+}
+
+// Guard runs del, unless a stored topology uses what it deletes, holding
+// the lock that deploys publish under: no deploy can start using it between
+// the check and the deletion.
+func (s *TopologyService) Guard(ctx context.Context, uses func(*topology.Topology) bool, del func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	users, err := s.Users(ctx, uses)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return status.Errorf(codes.FailedPrecondition, "in use by topologies %v: deploy them without it first", users)
+	}
+	return del()
 }
 
 // Users returns the names of the stored topologies for which uses is true.

@@ -131,8 +131,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			}
 			return topoSvc.Reapply(ctx, secretUser(kind, scope, name))
 		},
-		InUse: func(ctx context.Context, scope, name string) ([]string, error) {
-			return topoSvc.Users(ctx, secretUser(store.KindAlias, scope, name))
+		GuardDelete: func(ctx context.Context, scope, name string, del func() error) error {
+			return topoSvc.Guard(ctx, secretUser(store.KindAlias, scope, name), del)
 		},
 		RotateFailpoint: rotateFailpoint(log),
 	})

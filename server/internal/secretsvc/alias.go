@@ -312,17 +312,23 @@ func (a aliasServer) DeleteAlias(ctx context.Context, req *gatewayv1.DeleteAlias
 	if err != nil {
 		return nil, err
 	}
-	if a.s.opts.InUse != nil {
-		users, err := a.s.opts.InUse(ctx, r.topology, r.name)
-		if err != nil {
-			return nil, fmt.Errorf("checking which topologies use %s: %w", r, err)
+	del := func() error {
+		if _, err := a.s.st.DeleteObject(ctx, store.KindAlias, r.key(), store.NoRevisionCheck); err != nil {
+			return fmt.Errorf("deleting %s: %w", r, err)
 		}
-		if len(users) > 0 {
-			return nil, status.Errorf(codes.FailedPrecondition, "%s is used by topologies %v: deploy them without it first", r, users)
-		}
+		return nil
 	}
-	if _, err := a.s.st.DeleteObject(ctx, store.KindAlias, r.key(), store.NoRevisionCheck); err != nil {
-		return nil, fmt.Errorf("deleting %s: %w", r, err)
+	var err2 error
+	if a.s.opts.GuardDelete != nil {
+		err2 = a.s.opts.GuardDelete(ctx, r.topology, r.name, del)
+	} else {
+		err2 = del()
+	}
+	if err2 != nil {
+		if st, ok := status.FromError(err2); ok && st.Code() == codes.FailedPrecondition {
+			return nil, status.Errorf(codes.FailedPrecondition, "%s is %s", r, st.Message())
+		}
+		return nil, err2
 	}
 	a.s.log.InfoContext(ctx, "alias deleted", "alias", r.name, "scope", r.scope())
 	return &gatewayv1.DeleteAliasResponse{}, nil

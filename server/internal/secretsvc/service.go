@@ -41,9 +41,10 @@ type Options struct {
 	// scope, "" for the gateway), so that live routes built from the old
 	// value are rebuilt. Its error is the caller's: the change is stored.
 	OnChange func(ctx context.Context, kind, topology, name string) error
-	// InUse lists the deployed topologies that use an alias; an alias in
-	// use is not deleted. Nil: no check.
-	InUse func(ctx context.Context, topology, name string) ([]string, error)
+	// GuardDelete runs del unless a deployed topology uses the alias, in a
+	// way no deploy can interleave with; its error is returned as is. Nil:
+	// del runs unguarded.
+	GuardDelete func(ctx context.Context, topology, name string, del func() error) error
 	// RotateFailpoint, for crash tests only, runs inside a master rotation's
 	// transaction after each alias is resealed (n counts them).
 	RotateFailpoint func(n int) error
@@ -57,7 +58,7 @@ func (s *Service) changed(ctx context.Context, kind, topology, name string) erro
 	}
 	if err := s.opts.OnChange(ctx, kind, topology, name); err != nil {
 		s.log.ErrorContext(ctx, "rebuilding the routes that use a changed "+kind, "name", name, "err", err)
-		return status.Errorf(codes.Aborted, "%s %q is stored, but rebuilding the topologies that use it failed: %v", kind, name, err)
+		return status.Errorf(codes.Internal, "the %s change to %q is stored, but: %v", kind, name, err)
 	}
 	return nil
 }
