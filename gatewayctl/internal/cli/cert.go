@@ -12,9 +12,11 @@ import (
 func newCertCommand(f *factory) *cobra.Command {
 	return newGroup("cert", "Manage gatewayd's TLS identity",
 		`  gatewayctl cert create --hostname gw.example.com --hostname 10.0.0.5
-  gatewayctl cert export > gateway.pem`,
+  gatewayctl cert export > gateway.pem
+  gatewayctl cert client ci-deployer --out-dir ./ci-deployer`,
 		newCertCreateCommand(f),
 		newCertExportCommand(f),
+		newCertClientCommand(f),
 	)
 }
 

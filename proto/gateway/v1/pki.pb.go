@@ -438,6 +438,121 @@ func (x *ExportCertificateResponse) GetCertificate() *CertificateInfo {
 	return nil
 }
 
+type IssueClientCertificateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PEM CERTIFICATE REQUEST; only its subject common name is used.
+	CsrPem []byte `protobuf:"bytes,1,opt,name=csr_pem,json=csrPem,proto3" json:"csr_pem,omitempty"`
+	// Default 90 days; at most 10 years and never past the CA.
+	Validity      *durationpb.Duration `protobuf:"bytes,2,opt,name=validity,proto3" json:"validity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueClientCertificateRequest) Reset() {
+	*x = IssueClientCertificateRequest{}
+	mi := &file_gateway_v1_pki_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueClientCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueClientCertificateRequest) ProtoMessage() {}
+
+func (x *IssueClientCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_pki_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueClientCertificateRequest.ProtoReflect.Descriptor instead.
+func (*IssueClientCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *IssueClientCertificateRequest) GetCsrPem() []byte {
+	if x != nil {
+		return x.CsrPem
+	}
+	return nil
+}
+
+func (x *IssueClientCertificateRequest) GetValidity() *durationpb.Duration {
+	if x != nil {
+		return x.Validity
+	}
+	return nil
+}
+
+type IssueClientCertificateResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CertificatePem []byte                 `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	// The admin CA, which also verifies the management server.
+	CaPem         []byte           `protobuf:"bytes,2,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
+	Certificate   *CertificateInfo `protobuf:"bytes,3,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueClientCertificateResponse) Reset() {
+	*x = IssueClientCertificateResponse{}
+	mi := &file_gateway_v1_pki_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueClientCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueClientCertificateResponse) ProtoMessage() {}
+
+func (x *IssueClientCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_pki_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueClientCertificateResponse.ProtoReflect.Descriptor instead.
+func (*IssueClientCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *IssueClientCertificateResponse) GetCertificatePem() []byte {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return nil
+}
+
+func (x *IssueClientCertificateResponse) GetCaPem() []byte {
+	if x != nil {
+		return x.CaPem
+	}
+	return nil
+}
+
+func (x *IssueClientCertificateResponse) GetCertificate() *CertificateInfo {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
 type AddTrustedCertificatesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Truststore    string                 `protobuf:"bytes,1,opt,name=truststore,proto3" json:"truststore,omitempty"`
@@ -448,7 +563,7 @@ type AddTrustedCertificatesRequest struct {
 
 func (x *AddTrustedCertificatesRequest) Reset() {
 	*x = AddTrustedCertificatesRequest{}
-	mi := &file_gateway_v1_pki_proto_msgTypes[6]
+	mi := &file_gateway_v1_pki_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +575,7 @@ func (x *AddTrustedCertificatesRequest) String() string {
 func (*AddTrustedCertificatesRequest) ProtoMessage() {}
 
 func (x *AddTrustedCertificatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_pki_proto_msgTypes[6]
+	mi := &file_gateway_v1_pki_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +588,7 @@ func (x *AddTrustedCertificatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrustedCertificatesRequest.ProtoReflect.Descriptor instead.
 func (*AddTrustedCertificatesRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{6}
+	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AddTrustedCertificatesRequest) GetTruststore() string {
@@ -499,7 +614,7 @@ type AddTrustedCertificatesResponse struct {
 
 func (x *AddTrustedCertificatesResponse) Reset() {
 	*x = AddTrustedCertificatesResponse{}
-	mi := &file_gateway_v1_pki_proto_msgTypes[7]
+	mi := &file_gateway_v1_pki_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +626,7 @@ func (x *AddTrustedCertificatesResponse) String() string {
 func (*AddTrustedCertificatesResponse) ProtoMessage() {}
 
 func (x *AddTrustedCertificatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_pki_proto_msgTypes[7]
+	mi := &file_gateway_v1_pki_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +639,7 @@ func (x *AddTrustedCertificatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTrustedCertificatesResponse.ProtoReflect.Descriptor instead.
 func (*AddTrustedCertificatesResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{7}
+	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AddTrustedCertificatesResponse) GetAdded() []*CertificateInfo {
@@ -544,7 +659,7 @@ type Truststore struct {
 
 func (x *Truststore) Reset() {
 	*x = Truststore{}
-	mi := &file_gateway_v1_pki_proto_msgTypes[8]
+	mi := &file_gateway_v1_pki_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +671,7 @@ func (x *Truststore) String() string {
 func (*Truststore) ProtoMessage() {}
 
 func (x *Truststore) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_pki_proto_msgTypes[8]
+	mi := &file_gateway_v1_pki_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +684,7 @@ func (x *Truststore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Truststore.ProtoReflect.Descriptor instead.
 func (*Truststore) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{8}
+	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Truststore) GetName() string {
@@ -596,7 +711,7 @@ type ListTruststoresRequest struct {
 
 func (x *ListTruststoresRequest) Reset() {
 	*x = ListTruststoresRequest{}
-	mi := &file_gateway_v1_pki_proto_msgTypes[9]
+	mi := &file_gateway_v1_pki_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +723,7 @@ func (x *ListTruststoresRequest) String() string {
 func (*ListTruststoresRequest) ProtoMessage() {}
 
 func (x *ListTruststoresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_pki_proto_msgTypes[9]
+	mi := &file_gateway_v1_pki_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +736,7 @@ func (x *ListTruststoresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTruststoresRequest.ProtoReflect.Descriptor instead.
 func (*ListTruststoresRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{9}
+	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListTruststoresRequest) GetName() string {
@@ -640,7 +755,7 @@ type ListTruststoresResponse struct {
 
 func (x *ListTruststoresResponse) Reset() {
 	*x = ListTruststoresResponse{}
-	mi := &file_gateway_v1_pki_proto_msgTypes[10]
+	mi := &file_gateway_v1_pki_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +767,7 @@ func (x *ListTruststoresResponse) String() string {
 func (*ListTruststoresResponse) ProtoMessage() {}
 
 func (x *ListTruststoresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_pki_proto_msgTypes[10]
+	mi := &file_gateway_v1_pki_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +780,7 @@ func (x *ListTruststoresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTruststoresResponse.ProtoReflect.Descriptor instead.
 func (*ListTruststoresResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{10}
+	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListTruststoresResponse) GetTruststores() []*Truststore {
@@ -685,7 +800,7 @@ type RemoveTrustedCertificateRequest struct {
 
 func (x *RemoveTrustedCertificateRequest) Reset() {
 	*x = RemoveTrustedCertificateRequest{}
-	mi := &file_gateway_v1_pki_proto_msgTypes[11]
+	mi := &file_gateway_v1_pki_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +812,7 @@ func (x *RemoveTrustedCertificateRequest) String() string {
 func (*RemoveTrustedCertificateRequest) ProtoMessage() {}
 
 func (x *RemoveTrustedCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_pki_proto_msgTypes[11]
+	mi := &file_gateway_v1_pki_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +825,7 @@ func (x *RemoveTrustedCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveTrustedCertificateRequest.ProtoReflect.Descriptor instead.
 func (*RemoveTrustedCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{11}
+	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RemoveTrustedCertificateRequest) GetTruststore() string {
@@ -735,7 +850,7 @@ type RemoveTrustedCertificateResponse struct {
 
 func (x *RemoveTrustedCertificateResponse) Reset() {
 	*x = RemoveTrustedCertificateResponse{}
-	mi := &file_gateway_v1_pki_proto_msgTypes[12]
+	mi := &file_gateway_v1_pki_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +862,7 @@ func (x *RemoveTrustedCertificateResponse) String() string {
 func (*RemoveTrustedCertificateResponse) ProtoMessage() {}
 
 func (x *RemoveTrustedCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_pki_proto_msgTypes[12]
+	mi := &file_gateway_v1_pki_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +875,7 @@ func (x *RemoveTrustedCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveTrustedCertificateResponse.ProtoReflect.Descriptor instead.
 func (*RemoveTrustedCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{12}
+	return file_gateway_v1_pki_proto_rawDescGZIP(), []int{14}
 }
 
 var File_gateway_v1_pki_proto protoreflect.FileDescriptor
@@ -793,7 +908,14 @@ const file_gateway_v1_pki_proto_rawDesc = "" +
 	"\x18ExportCertificateRequest\"l\n" +
 	"\x19ExportCertificateResponse\x12\x10\n" +
 	"\x03pem\x18\x01 \x01(\fR\x03pem\x12=\n" +
-	"\vcertificate\x18\x02 \x01(\v2\x1b.gateway.v1.CertificateInfoR\vcertificate\"Q\n" +
+	"\vcertificate\x18\x02 \x01(\v2\x1b.gateway.v1.CertificateInfoR\vcertificate\"o\n" +
+	"\x1dIssueClientCertificateRequest\x12\x17\n" +
+	"\acsr_pem\x18\x01 \x01(\fR\x06csrPem\x125\n" +
+	"\bvalidity\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bvalidity\"\x9f\x01\n" +
+	"\x1eIssueClientCertificateResponse\x12'\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x15\n" +
+	"\x06ca_pem\x18\x02 \x01(\fR\x05caPem\x12=\n" +
+	"\vcertificate\x18\x03 \x01(\v2\x1b.gateway.v1.CertificateInfoR\vcertificate\"Q\n" +
 	"\x1dAddTrustedCertificatesRequest\x12\x1e\n" +
 	"\n" +
 	"truststore\x18\x01 \x01(\tR\n" +
@@ -819,11 +941,12 @@ const file_gateway_v1_pki_proto_rawDesc = "" +
 	"\x14KEY_TYPE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fKEY_TYPE_RSA\x10\x01\x12\x12\n" +
 	"\x0eKEY_TYPE_ECDSA\x10\x02\x12\x14\n" +
-	"\x10KEY_TYPE_ED25519\x10\x032\x94\x04\n" +
+	"\x10KEY_TYPE_ED25519\x10\x032\x85\x05\n" +
 	"\n" +
 	"PKIService\x12`\n" +
 	"\x11CreateCertificate\x12$.gateway.v1.CreateCertificateRequest\x1a%.gateway.v1.CreateCertificateResponse\x12`\n" +
 	"\x11ExportCertificate\x12$.gateway.v1.ExportCertificateRequest\x1a%.gateway.v1.ExportCertificateResponse\x12o\n" +
+	"\x16IssueClientCertificate\x12).gateway.v1.IssueClientCertificateRequest\x1a*.gateway.v1.IssueClientCertificateResponse\x12o\n" +
 	"\x16AddTrustedCertificates\x12).gateway.v1.AddTrustedCertificatesRequest\x1a*.gateway.v1.AddTrustedCertificatesResponse\x12Z\n" +
 	"\x0fListTruststores\x12\".gateway.v1.ListTruststoresRequest\x1a#.gateway.v1.ListTruststoresResponse\x12u\n" +
 	"\x18RemoveTrustedCertificate\x12+.gateway.v1.RemoveTrustedCertificateRequest\x1a,.gateway.v1.RemoveTrustedCertificateResponseB8Z6github.com/securegw/gateway/proto/gateway/v1;gatewayv1b\x06proto3"
@@ -841,7 +964,7 @@ func file_gateway_v1_pki_proto_rawDescGZIP() []byte {
 }
 
 var file_gateway_v1_pki_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_gateway_v1_pki_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_gateway_v1_pki_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_gateway_v1_pki_proto_goTypes = []any{
 	(KeyType)(0),                             // 0: gateway.v1.KeyType
 	(*KeySpec)(nil),                          // 1: gateway.v1.KeySpec
@@ -850,42 +973,48 @@ var file_gateway_v1_pki_proto_goTypes = []any{
 	(*CreateCertificateResponse)(nil),        // 4: gateway.v1.CreateCertificateResponse
 	(*ExportCertificateRequest)(nil),         // 5: gateway.v1.ExportCertificateRequest
 	(*ExportCertificateResponse)(nil),        // 6: gateway.v1.ExportCertificateResponse
-	(*AddTrustedCertificatesRequest)(nil),    // 7: gateway.v1.AddTrustedCertificatesRequest
-	(*AddTrustedCertificatesResponse)(nil),   // 8: gateway.v1.AddTrustedCertificatesResponse
-	(*Truststore)(nil),                       // 9: gateway.v1.Truststore
-	(*ListTruststoresRequest)(nil),           // 10: gateway.v1.ListTruststoresRequest
-	(*ListTruststoresResponse)(nil),          // 11: gateway.v1.ListTruststoresResponse
-	(*RemoveTrustedCertificateRequest)(nil),  // 12: gateway.v1.RemoveTrustedCertificateRequest
-	(*RemoveTrustedCertificateResponse)(nil), // 13: gateway.v1.RemoveTrustedCertificateResponse
-	(*timestamppb.Timestamp)(nil),            // 14: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),              // 15: google.protobuf.Duration
+	(*IssueClientCertificateRequest)(nil),    // 7: gateway.v1.IssueClientCertificateRequest
+	(*IssueClientCertificateResponse)(nil),   // 8: gateway.v1.IssueClientCertificateResponse
+	(*AddTrustedCertificatesRequest)(nil),    // 9: gateway.v1.AddTrustedCertificatesRequest
+	(*AddTrustedCertificatesResponse)(nil),   // 10: gateway.v1.AddTrustedCertificatesResponse
+	(*Truststore)(nil),                       // 11: gateway.v1.Truststore
+	(*ListTruststoresRequest)(nil),           // 12: gateway.v1.ListTruststoresRequest
+	(*ListTruststoresResponse)(nil),          // 13: gateway.v1.ListTruststoresResponse
+	(*RemoveTrustedCertificateRequest)(nil),  // 14: gateway.v1.RemoveTrustedCertificateRequest
+	(*RemoveTrustedCertificateResponse)(nil), // 15: gateway.v1.RemoveTrustedCertificateResponse
+	(*timestamppb.Timestamp)(nil),            // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),              // 17: google.protobuf.Duration
 }
 var file_gateway_v1_pki_proto_depIdxs = []int32{
 	0,  // 0: gateway.v1.KeySpec.type:type_name -> gateway.v1.KeyType
-	14, // 1: gateway.v1.CertificateInfo.not_before:type_name -> google.protobuf.Timestamp
-	14, // 2: gateway.v1.CertificateInfo.not_after:type_name -> google.protobuf.Timestamp
+	16, // 1: gateway.v1.CertificateInfo.not_before:type_name -> google.protobuf.Timestamp
+	16, // 2: gateway.v1.CertificateInfo.not_after:type_name -> google.protobuf.Timestamp
 	1,  // 3: gateway.v1.CreateCertificateRequest.key:type_name -> gateway.v1.KeySpec
-	15, // 4: gateway.v1.CreateCertificateRequest.validity:type_name -> google.protobuf.Duration
+	17, // 4: gateway.v1.CreateCertificateRequest.validity:type_name -> google.protobuf.Duration
 	2,  // 5: gateway.v1.CreateCertificateResponse.certificate:type_name -> gateway.v1.CertificateInfo
 	2,  // 6: gateway.v1.ExportCertificateResponse.certificate:type_name -> gateway.v1.CertificateInfo
-	2,  // 7: gateway.v1.AddTrustedCertificatesResponse.added:type_name -> gateway.v1.CertificateInfo
-	2,  // 8: gateway.v1.Truststore.certificates:type_name -> gateway.v1.CertificateInfo
-	9,  // 9: gateway.v1.ListTruststoresResponse.truststores:type_name -> gateway.v1.Truststore
-	3,  // 10: gateway.v1.PKIService.CreateCertificate:input_type -> gateway.v1.CreateCertificateRequest
-	5,  // 11: gateway.v1.PKIService.ExportCertificate:input_type -> gateway.v1.ExportCertificateRequest
-	7,  // 12: gateway.v1.PKIService.AddTrustedCertificates:input_type -> gateway.v1.AddTrustedCertificatesRequest
-	10, // 13: gateway.v1.PKIService.ListTruststores:input_type -> gateway.v1.ListTruststoresRequest
-	12, // 14: gateway.v1.PKIService.RemoveTrustedCertificate:input_type -> gateway.v1.RemoveTrustedCertificateRequest
-	4,  // 15: gateway.v1.PKIService.CreateCertificate:output_type -> gateway.v1.CreateCertificateResponse
-	6,  // 16: gateway.v1.PKIService.ExportCertificate:output_type -> gateway.v1.ExportCertificateResponse
-	8,  // 17: gateway.v1.PKIService.AddTrustedCertificates:output_type -> gateway.v1.AddTrustedCertificatesResponse
-	11, // 18: gateway.v1.PKIService.ListTruststores:output_type -> gateway.v1.ListTruststoresResponse
-	13, // 19: gateway.v1.PKIService.RemoveTrustedCertificate:output_type -> gateway.v1.RemoveTrustedCertificateResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	17, // 7: gateway.v1.IssueClientCertificateRequest.validity:type_name -> google.protobuf.Duration
+	2,  // 8: gateway.v1.IssueClientCertificateResponse.certificate:type_name -> gateway.v1.CertificateInfo
+	2,  // 9: gateway.v1.AddTrustedCertificatesResponse.added:type_name -> gateway.v1.CertificateInfo
+	2,  // 10: gateway.v1.Truststore.certificates:type_name -> gateway.v1.CertificateInfo
+	11, // 11: gateway.v1.ListTruststoresResponse.truststores:type_name -> gateway.v1.Truststore
+	3,  // 12: gateway.v1.PKIService.CreateCertificate:input_type -> gateway.v1.CreateCertificateRequest
+	5,  // 13: gateway.v1.PKIService.ExportCertificate:input_type -> gateway.v1.ExportCertificateRequest
+	7,  // 14: gateway.v1.PKIService.IssueClientCertificate:input_type -> gateway.v1.IssueClientCertificateRequest
+	9,  // 15: gateway.v1.PKIService.AddTrustedCertificates:input_type -> gateway.v1.AddTrustedCertificatesRequest
+	12, // 16: gateway.v1.PKIService.ListTruststores:input_type -> gateway.v1.ListTruststoresRequest
+	14, // 17: gateway.v1.PKIService.RemoveTrustedCertificate:input_type -> gateway.v1.RemoveTrustedCertificateRequest
+	4,  // 18: gateway.v1.PKIService.CreateCertificate:output_type -> gateway.v1.CreateCertificateResponse
+	6,  // 19: gateway.v1.PKIService.ExportCertificate:output_type -> gateway.v1.ExportCertificateResponse
+	8,  // 20: gateway.v1.PKIService.IssueClientCertificate:output_type -> gateway.v1.IssueClientCertificateResponse
+	10, // 21: gateway.v1.PKIService.AddTrustedCertificates:output_type -> gateway.v1.AddTrustedCertificatesResponse
+	13, // 22: gateway.v1.PKIService.ListTruststores:output_type -> gateway.v1.ListTruststoresResponse
+	15, // 23: gateway.v1.PKIService.RemoveTrustedCertificate:output_type -> gateway.v1.RemoveTrustedCertificateResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_gateway_v1_pki_proto_init() }
@@ -899,7 +1028,7 @@ func file_gateway_v1_pki_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_v1_pki_proto_rawDesc), len(file_gateway_v1_pki_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

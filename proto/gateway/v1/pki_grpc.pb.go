@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	PKIService_CreateCertificate_FullMethodName        = "/gateway.v1.PKIService/CreateCertificate"
 	PKIService_ExportCertificate_FullMethodName        = "/gateway.v1.PKIService/ExportCertificate"
+	PKIService_IssueClientCertificate_FullMethodName   = "/gateway.v1.PKIService/IssueClientCertificate"
 	PKIService_AddTrustedCertificates_FullMethodName   = "/gateway.v1.PKIService/AddTrustedCertificates"
 	PKIService_ListTruststores_FullMethodName          = "/gateway.v1.PKIService/ListTruststores"
 	PKIService_RemoveTrustedCertificate_FullMethodName = "/gateway.v1.PKIService/RemoveTrustedCertificate"
@@ -35,6 +36,10 @@ type PKIServiceClient interface {
 	// CreateCertificate creates a new gateway TLS identity and makes it live.
 	CreateCertificate(ctx context.Context, in *CreateCertificateRequest, opts ...grpc.CallOption) (*CreateCertificateResponse, error)
 	ExportCertificate(ctx context.Context, in *ExportCertificateRequest, opts ...grpc.CallOption) (*ExportCertificateResponse, error)
+	// IssueClientCertificate signs a certificate request with the admin CA:
+	// a management client certificate whose subject common name is the
+	// principal (give it roles in gateway.yaml). The key stays with the caller.
+	IssueClientCertificate(ctx context.Context, in *IssueClientCertificateRequest, opts ...grpc.CallOption) (*IssueClientCertificateResponse, error)
 	AddTrustedCertificates(ctx context.Context, in *AddTrustedCertificatesRequest, opts ...grpc.CallOption) (*AddTrustedCertificatesResponse, error)
 	ListTruststores(ctx context.Context, in *ListTruststoresRequest, opts ...grpc.CallOption) (*ListTruststoresResponse, error)
 	RemoveTrustedCertificate(ctx context.Context, in *RemoveTrustedCertificateRequest, opts ...grpc.CallOption) (*RemoveTrustedCertificateResponse, error)
@@ -62,6 +67,16 @@ func (c *pKIServiceClient) ExportCertificate(ctx context.Context, in *ExportCert
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ExportCertificateResponse)
 	err := c.cc.Invoke(ctx, PKIService_ExportCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pKIServiceClient) IssueClientCertificate(ctx context.Context, in *IssueClientCertificateRequest, opts ...grpc.CallOption) (*IssueClientCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IssueClientCertificateResponse)
+	err := c.cc.Invoke(ctx, PKIService_IssueClientCertificate_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +122,10 @@ type PKIServiceServer interface {
 	// CreateCertificate creates a new gateway TLS identity and makes it live.
 	CreateCertificate(context.Context, *CreateCertificateRequest) (*CreateCertificateResponse, error)
 	ExportCertificate(context.Context, *ExportCertificateRequest) (*ExportCertificateResponse, error)
+	// IssueClientCertificate signs a certificate request with the admin CA:
+	// a management client certificate whose subject common name is the
+	// principal (give it roles in gateway.yaml). The key stays with the caller.
+	IssueClientCertificate(context.Context, *IssueClientCertificateRequest) (*IssueClientCertificateResponse, error)
 	AddTrustedCertificates(context.Context, *AddTrustedCertificatesRequest) (*AddTrustedCertificatesResponse, error)
 	ListTruststores(context.Context, *ListTruststoresRequest) (*ListTruststoresResponse, error)
 	RemoveTrustedCertificate(context.Context, *RemoveTrustedCertificateRequest) (*RemoveTrustedCertificateResponse, error)
@@ -125,6 +144,9 @@ func (UnimplementedPKIServiceServer) CreateCertificate(context.Context, *CreateC
 }
 func (UnimplementedPKIServiceServer) ExportCertificate(context.Context, *ExportCertificateRequest) (*ExportCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExportCertificate not implemented")
+}
+func (UnimplementedPKIServiceServer) IssueClientCertificate(context.Context, *IssueClientCertificateRequest) (*IssueClientCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IssueClientCertificate not implemented")
 }
 func (UnimplementedPKIServiceServer) AddTrustedCertificates(context.Context, *AddTrustedCertificatesRequest) (*AddTrustedCertificatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddTrustedCertificates not implemented")
@@ -188,6 +210,24 @@ func _PKIService_ExportCertificate_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(PKIServiceServer).ExportCertificate(ctx, req.(*ExportCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PKIService_IssueClientCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueClientCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PKIServiceServer).IssueClientCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PKIService_IssueClientCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PKIServiceServer).IssueClientCertificate(ctx, req.(*IssueClientCertificateRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -260,6 +300,10 @@ var PKIService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExportCertificate",
 			Handler:    _PKIService_ExportCertificate_Handler,
+		},
+		{
+			MethodName: "IssueClientCertificate",
+			Handler:    _PKIService_IssueClientCertificate_Handler,
 		},
 		{
 			MethodName: "AddTrustedCertificates",

@@ -98,6 +98,15 @@ func TestPermissions(t *testing.T) {
 		Allowed(gatewayv1.TopologyService_Deploy_FullMethodName, []string{RoleTokenBroker}) {
 		t.Error("role table does not match the README")
 	}
+	// Every method named like a change is audited.
+	for _, m := range methods {
+		name := m[strings.LastIndex(m, "/")+1:]
+		for _, verb := range []string{"Create", "Delete", "Put", "Issue", "Revoke", "Renew", "Rotate", "Reencrypt", "Add", "Remove", "Deploy", "Rollback", "Reveal"} {
+			if strings.HasPrefix(name, verb) && !mutating[m] {
+				t.Errorf("%s changes state but is not audited (add it to mutating)", m)
+			}
+		}
+	}
 	// Every mutating method is a real method.
 	known := map[string]bool{}
 	for _, m := range methods {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/securegw/gateway/internal/pki"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/store"
 )
@@ -98,6 +99,7 @@ var mutating = map[string]bool{
 	gatewayv1.AliasService_ReencryptAliases_FullMethodName:        true,
 	gatewayv1.AliasService_RotateMaster_FullMethodName:            true,
 	gatewayv1.PKIService_CreateCertificate_FullMethodName:         true,
+	gatewayv1.PKIService_IssueClientCertificate_FullMethodName:    true,
 	gatewayv1.PKIService_AddTrustedCertificates_FullMethodName:    true,
 	gatewayv1.PKIService_RemoveTrustedCertificate_FullMethodName:  true,
 	gatewayv1.TokenService_IssueToken_FullMethodName:              true,
@@ -304,6 +306,11 @@ func targetOf(req any) string {
 		return "token-policy/" + r.GetPolicy().GetName()
 	case *gatewayv1.DeleteTokenPolicyRequest:
 		return "token-policy/" + name
+	case *gatewayv1.IssueClientCertificateRequest:
+		if csr, err := pki.ParseCSR(r.GetCsrPem()); err == nil {
+			return "client-certificate/" + csr.Subject.CommonName
+		}
+		return "client-certificate/"
 	case *gatewayv1.AddTrustedCertificatesRequest:
 		return "truststore/" + r.GetTruststore()
 	case *gatewayv1.RemoveTrustedCertificateRequest:

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/securegw/gateway/internal/pki"
+	"github.com/securegw/gateway/internal/secrets"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/store"
 )
@@ -98,6 +99,59 @@ func (p pkiServer) CreateCertificate(ctx context.Context, req *gatewayv1.CreateC
 	return &gatewayv1.CreateCertificateResponse{Certificate: certInfo(cert)}, nil
 }
 
+// authority unseals the admin CA.
+func (s *Service) authority(ctx context.Context, kr *secrets.Keyring) (*pki.Authority, error) {
+	caPEM, err := s.st.GetMeta(ctx, MetaCACert)
+	if err != nil {
+		return nil, fmt.Errorf("reading the CA certificate: %w", err)
+	}
+	sealed, err := s.st.GetMeta(ctx, MetaCAKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading the CA key: %w", err)
+	}
+	caKey, err := kr.Open(MetaCAKey, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("unsealing the CA key: %w", err)
+	}
+	defer clear(caKey)
+	return pki.LoadAuthority(caPEM, caKey)
+}
+
+// DefaultClientValidity is the validity of an issued management client certificate.
+const DefaultClientValidity = 90 * 24 * time.Hour
+
+// IssueClientCertificate signs a management client certificate for a CSR.
+func (p pkiServer) IssueClientCertificate(ctx context.Context, req *gatewayv1.IssueClientCertificateRequest) (*gatewayv1.IssueClientCertificateResponse, error) {
+	validity := DefaultClientValidity
+	if v := req.GetValidity(); v != nil {
+		if err := v.CheckValid(); err != nil {
+			return nil, invalidf("validity: %v", err)
+		}
+		validity = v.AsDuration()
+	}
+	csr, err := pki.ParseCSR(req.GetCsrPem())
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	p.s.mu.Lock()
+	ca, err := p.s.authority(ctx, p.s.kr.Load())
+	p.s.mu.Unlock()
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	certPEM, err := ca.SignClientCSR(csr, validity)
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	certs, err := pki.ParseCertificatesPEM(certPEM)
+	if err != nil {
+		return nil, err
+	}
+	p.s.log.InfoContext(ctx, "management client certificate issued", "principal", certs[0].Subject.CommonName,
+		"not_after", certs[0].NotAfter, "fingerprint", pki.Fingerprint(certs[0]))
+	return &gatewayv1.IssueClientCertificateResponse{CertificatePem: certPEM, CaPem: ca.CertPEM(), Certificate: certInfo(certs[0])}, nil
+}
+
 // createCertificate issues a server certificate with the admin CA and
 // stores it with its sealed key. No hosts means the current identity's.
 func (s *Service) createCertificate(ctx context.Context, spec pki.KeySpec, hosts []string, validity time.Duration) (*x509.Certificate, error) {
@@ -120,20 +174,7 @@ func (s *Service) createCertificate(ctx context.Context, spec pki.KeySpec, hosts
 			return nil, invalidf("the current TLS identity names no host: give hostnames")
 		}
 	}
-	caPEM, err := s.st.GetMeta(ctx, MetaCACert)
-	if err != nil {
-		return nil, fmt.Errorf("reading the CA certificate: %w", err)
-	}
-	sealed, err := s.st.GetMeta(ctx, MetaCAKey)
-	if err != nil {
-		return nil, fmt.Errorf("reading the CA key: %w", err)
-	}
-	caKey, err := kr.Open(MetaCAKey, sealed)
-	if err != nil {
-		return nil, fmt.Errorf("unsealing the CA key: %w", err)
-	}
-	defer clear(caKey)
-	ca, err := pki.LoadAuthority(caPEM, caKey)
+	ca, err := s.authority(ctx, kr)
 	if err != nil {
 		return nil, err
 	}
