@@ -38,7 +38,7 @@ gatewayd is running (data in $DATA). In another terminal:
   export GATEWAYCTL_CONFIG=$GATEWAYCTL_CONFIG
   bin/gatewayctl status
   bin/gatewayctl topology list
-  curl --cacert $DATA/ca.pem https://127.0.0.1:8443/gateway/sandbox/echo/anything?x=1
+  curl --cacert $DATA/ca.pem "https://127.0.0.1:8443/gateway/sandbox/echo/anything?x=1"
   bin/gatewayctl topology deploy server/examples/topologies/knox-sandbox.xml --dry-run
   bin/gatewayctl topology history sandbox
   bin/gatewayctl audit list

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +24,7 @@ type certCreateOptions struct {
 	curve     string
 	hostnames []string
 	validity  time.Duration
+	force     bool
 
 	req *gatewayv1.CreateCertificateRequest
 }
@@ -31,7 +34,11 @@ func newCertCreateCommand(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --hostname H...",
 		Short: "Create a new TLS identity for gatewayd and make it live",
-		Example: `  gatewayctl cert create --hostname gw.example.com --hostname 10.0.0.5
+		Long: `create makes a new TLS identity, signed by the admin CA, and makes it live at once
+for the proxy and the management API. Name every host clients use, including
+the one in gatewayctl's server_name (localhost by default): a certificate that
+does not name it locks this gatewayctl out, so create refuses unless --force.`,
+		Example: `  gatewayctl cert create --hostname gw.example.com --hostname localhost --hostname 127.0.0.1
   gatewayctl cert create --key-type rsa --key-size 4096 --hostname gw.example.com --validity 397d
   gatewayctl cert create --key-type ecdsa --curve P-384 --hostname gw.example.com`,
 		Args: cobra.NoArgs,
@@ -43,6 +50,7 @@ func newCertCreateCommand(f *factory) *cobra.Command {
 	fs.StringVar(&o.curve, "curve", "", "ECDSA curve: P-256 or P-384 (default: the server's)")
 	fs.StringSliceVar(&o.hostnames, "hostname", nil, "DNS name or IP address of the gateway (repeatable; required)")
 	fs.Var(durationFlag{&o.validity}, "validity", "validity period, e.g. 825d or 2160h")
+	fs.BoolVar(&o.force, "force", false, "create it even if it does not name the host this gatewayctl connects to")
 	_ = cmd.RegisterFlagCompletionFunc("key-type", cobra.FixedCompletions([]cobra.Completion{"rsa", "ecdsa", "ed25519"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("curve", cobra.FixedCompletions([]cobra.Completion{"P-256", "P-384"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -87,6 +95,17 @@ func (o *certCreateOptions) Validate() error {
 }
 
 func (o *certCreateOptions) Run(ctx context.Context) error {
+	cfg, err := o.f.loadConfig()
+	if err != nil {
+		return err
+	}
+	name := cfg.ServerName
+	if name == "" {
+		name, _, _ = net.SplitHostPort(cfg.Server)
+	}
+	if !o.force && !slices.ContainsFunc(o.req.GetHostnames(), func(h string) bool { return strings.EqualFold(strings.Trim(h, "[]"), name) }) {
+		return fmt.Errorf("the new identity would not name %q, the host this gatewayctl verifies gatewayd as (server_name): add --hostname %s, or --force", name, name)
+	}
 	conn, err := o.f.dial()
 	if err != nil {
 		return err

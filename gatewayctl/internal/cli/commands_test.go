@@ -39,7 +39,7 @@ algorithm: ES256
 		{"token_policy_put.table", []string{"token-policy", "put", policy}},
 		{"token_policy_get.table", []string{"token-policy", "get", "etl"}},
 		{"token_policy_get.yaml", []string{"token-policy", "get", "etl", "-o", "yaml"}},
-		{"cert_create.table", []string{"cert", "create", "--hostname", "gw.example.com", "--hostname", "10.0.0.5", "--validity", "825d"}},
+		{"cert_create.table", []string{"cert", "create", "--hostname", "gw.example.com", "--hostname", "10.0.0.5", "--validity", "825d", "--force"}},
 		{"truststore_add.table", []string{"truststore", "add", "backends", ca}},
 		{"truststore_list.table", []string{"truststore", "list"}},
 		{"version_client.yaml", []string{"version", "--client", "-o", "yaml"}},
@@ -48,6 +48,17 @@ algorithm: ES256
 		r := e.run(t, s.args...)
 		mustSucceed(t, r)
 		golden(t, s.golden, strings.ReplaceAll(r.stdout, clientVersion(), "VERSION"))
+	}
+
+	// A new identity that does not name the host gatewayctl verifies
+	// gatewayd as would lock this gatewayctl out: refused, nothing sent.
+	before := len(e.g.received("PKIService/CreateCertificate"))
+	r0 := e.run(t, "cert", "create", "--hostname", "gw.example.com")
+	if r0.code != 1 || !strings.Contains(r0.stderr, `would not name "127.0.0.1"`) || !strings.Contains(r0.stderr, "--force") {
+		t.Fatalf("cert create without the server's name: exit %d, %q", r0.code, r0.stderr)
+	}
+	if len(e.g.received("PKIService/CreateCertificate")) != before {
+		t.Fatal("the refused cert create reached the server")
 	}
 
 	// The policy file round-trips: get -o yaml is what put reads.

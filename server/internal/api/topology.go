@@ -319,15 +319,22 @@ func checkExpect(name string, current, expect int64) error {
 	case expect == store.NoRevisionCheck:
 		return nil
 	case expect == 0 && current != 0:
-		return fmt.Errorf("topology %q exists at revision %d, expected it not to exist: %w", name, current, store.ErrRevisionMismatch)
+		return casError(fmt.Sprintf("topology %q exists at revision %d, expected it not to exist", name, current))
 	case expect != 0 && current != expect:
 		if current == 0 {
-			return fmt.Errorf("topology %q does not exist, expected revision %d: %w", name, expect, store.ErrRevisionMismatch)
+			return casError(fmt.Sprintf("topology %q does not exist, expected revision %d", name, expect))
 		}
-		return fmt.Errorf("topology %q is at revision %d, expected %d: %w", name, current, expect, store.ErrRevisionMismatch)
+		return casError(fmt.Sprintf("topology %q is at revision %d, expected %d", name, current, expect))
 	}
 	return nil
 }
+
+// casError is a failed compare-and-set: store.ErrRevisionMismatch, with a
+// message that says only what differs.
+type casError string
+
+func (e casError) Error() string        { return string(e) }
+func (e casError) Is(target error) bool { return target == store.ErrRevisionMismatch }
 
 func callerName(ctx context.Context) string {
 	if c, ok := CallerFrom(ctx); ok {

@@ -135,6 +135,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return topoSvc.Guard(ctx, secretUser(store.KindAlias, scope, name), del)
 		},
 		RotateFailpoint: rotateFailpoint(log),
+		OnMasterRotated: devSecretWriter(o, l),
 	})
 	defer svc.Close()
 	if newVerifier != nil {
@@ -421,6 +422,20 @@ func rotateFailpoint(log *slog.Logger) func(int) error {
 		if n >= after {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal is on its way
+		}
+		return nil
+	}
+}
+
+// devSecretWriter keeps a --dev daemon's master-secret file (in its data
+// dir) in step with a rotation, so that it restarts; nil otherwise.
+func devSecretWriter(o ServeOptions, l Layout) func([]byte) error {
+	if !o.Dev || o.Secret.File != l.DevSecret() {
+		return nil
+	}
+	return func(secret []byte) error {
+		if err := pki.WriteFileAtomic(l.DevSecret(), append(append([]byte(nil), secret...), '\n'), 0o600); err != nil {
+			return fmt.Errorf("writing the dev master secret file: %w", err)
 		}
 		return nil
 	}

@@ -163,5 +163,11 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte) (
 	s.next.Store(nil)
 	old.Close()
 	s.log.InfoContext(ctx, "master secret rotated", "reencrypted", changed+resealedMeta, "key_id", next.KeyID())
+	if s.opts.OnMasterRotated != nil {
+		if err := s.opts.OnMasterRotated(newSecret); err != nil {
+			s.log.ErrorContext(ctx, "after the master rotation", "err", err)
+			return 0, status.Errorf(codes.Internal, "the master secret is rotated, but: %v", err)
+		}
+	}
 	return changed + resealedMeta, nil
 }

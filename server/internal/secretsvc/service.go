@@ -45,6 +45,9 @@ type Options struct {
 	// way no deploy can interleave with; its error is returned as is. Nil:
 	// del runs unguarded.
 	GuardDelete func(ctx context.Context, topology, name string, del func() error) error
+	// OnMasterRotated is called with the new master secret once a rotation
+	// committed (a --dev daemon keeps its secret in the data dir).
+	OnMasterRotated func(newSecret []byte) error
 	// RotateFailpoint, for crash tests only, runs inside a master rotation's
 	// transaction after each alias is resealed (n counts them).
 	RotateFailpoint func(n int) error
