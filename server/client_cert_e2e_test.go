@@ -12,7 +12,7 @@ import (
 // of the role gateway.yaml gives it.
 func TestClientCertificateForANewPrincipal(t *testing.T) {
 	e := newEnv(t)
-	cfg := replaceOnce(testConfigYAML, "management:\n", "management:\n  principals:\n    admin: [admin]\n    ops: [operator]\n")
+	cfg := strings.Replace(testConfigYAML, "management:\n", "management:\n  principals:\n    admin: [admin]\n    ops: [operator]\n", 1)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +19,7 @@ import (
 // truststore, and adding or removing a CA takes effect without a restart.
 func TestProxyClientCertificatesFollowTheTruststore(t *testing.T) {
 	e := newEnv(t)
-	cfg := testConfigYAML + "" // proxy.client_auth below
-	cfg = replaceOnce(cfg, "proxy:\n", "proxy:\n  client_auth: required\n  client_truststore: clients\n")
+	cfg := strings.Replace(testConfigYAML, "proxy:\n", "proxy:\n  client_auth: required\n  client_truststore: clients\n", 1)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -100,13 +100,4 @@ func echoHeaderBackend(t *testing.T, header string) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
-}
-
-func replaceOnce(s, old, new string) string {
-	for i := 0; i+len(old) <= len(s); i++ {
-		if s[i:i+len(old)] == old {
-			return s[:i] + new + s[i+len(old):]
-		}
-	}
-	return s
 }

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"math"
 	"regexp"
 	"strconv"
@@ -86,3 +88,15 @@ func (v durationFlag) Set(s string) error {
 }
 
 func (durationFlag) Type() string { return "duration" }
+
+// ttlFlag turns a --ttl value into the request's TTL: nil (the server's
+// default) when not given, an error when negative.
+func ttlFlag(ttl time.Duration) (*durationpb.Duration, error) {
+	switch {
+	case ttl < 0:
+		return nil, errors.New("--ttl must not be negative")
+	case ttl == 0:
+		return nil, nil
+	}
+	return durationpb.New(ttl), nil
+}

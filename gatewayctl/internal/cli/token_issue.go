@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 )
@@ -45,13 +43,9 @@ metadata are printed together.`,
 func (o *tokenIssueOptions) Complete(*cobra.Command, []string) error { return nil }
 
 func (o *tokenIssueOptions) Validate() error {
-	if o.ttl < 0 {
-		return errors.New("--ttl must not be negative")
-	}
-	if o.ttl > 0 {
-		o.req.Ttl = durationpb.New(o.ttl)
-	}
-	return nil
+	var err error
+	o.req.Ttl, err = ttlFlag(o.ttl)
+	return err
 }
 
 func (o *tokenIssueOptions) Run(ctx context.Context) error {

@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 )
@@ -39,13 +37,9 @@ func (o *tokenRenewOptions) Complete(_ *cobra.Command, args []string) error {
 }
 
 func (o *tokenRenewOptions) Validate() error {
-	if o.ttl < 0 {
-		return errors.New("--ttl must not be negative")
-	}
-	if o.ttl > 0 {
-		o.req.Ttl = durationpb.New(o.ttl)
-	}
-	return nil
+	var err error
+	o.req.Ttl, err = ttlFlag(o.ttl)
+	return err
 }
 
 func (o *tokenRenewOptions) Run(ctx context.Context) error {

@@ -81,14 +81,8 @@ func (s *TopologyService) compileTopology(ctx context.Context, t *topology.Topol
 	if err != nil {
 		return nil, invalid(err)
 	}
-	if refs := topology.AliasRefs(t); len(refs) > 0 && s.aliases != nil {
-		missing, err := s.aliases.MissingAliases(ctx, t.Name, refs)
-		if err != nil {
-			return nil, fmt.Errorf("checking aliases of topology %q: %w", t.Name, err)
-		}
-		if len(missing) > 0 {
-			return nil, invalid(fmt.Errorf("topology %q references missing aliases: %v (create them with gatewayctl alias create NAME --topology %s)", t.Name, missing, t.Name))
-		}
+	if err := s.checkAliases(ctx, t); err != nil {
+		return nil, err
 	}
 	spec, err := t.CanonicalJSON()
 	if err != nil {
@@ -147,7 +141,9 @@ func (s *TopologyService) publish(ctx context.Context, c *compiled, expect int64
 	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c.secrets != s.secrets.Load() && !dryRun {
+	switch {
+	case dryRun:
+	case c.secrets != s.secrets.Load():
 		// An alias or truststore changed while c compiled: c may hold the
 		// old value. Compile again (under mu, so no change can interleave).
 		fresh, err := s.compileTopology(ctx, c.topo)
@@ -156,15 +152,11 @@ func (s *TopologyService) publish(ctx context.Context, c *compiled, expect int64
 		}
 		c.route.Discard()
 		c.route, c.secrets = fresh.route, fresh.secrets
-	}
-	if refs := topology.AliasRefs(c.topo); len(refs) > 0 && s.aliases != nil && !dryRun {
-		// Again under mu: an alias deleted since compile (deletions hold mu).
-		missing, err := s.aliases.MissingAliases(ctx, c.topo.Name, refs)
-		if err != nil {
-			return nil, nil, false, fmt.Errorf("checking aliases of topology %q: %w", c.topo.Name, err)
-		}
-		if len(missing) > 0 {
-			return nil, nil, false, invalid(fmt.Errorf("topology %q references missing aliases: %v", c.topo.Name, missing))
+	default:
+		// Again under mu: an alias may have been deleted since the compile
+		// (deletions hold mu).
+		if err := s.checkAliases(ctx, c.topo); err != nil {
+			return nil, nil, false, err
 		}
 	}
 
@@ -197,10 +189,11 @@ func (s *TopologyService) publish(ctx context.Context, c *compiled, expect int64
 		// Nothing to store, but the document was compiled again with the
 		// current aliases and truststores: publish that, so redeploying a
 		// document is how an operator makes sure it runs with them.
-		if _, err := s.apply(c); err != nil {
+		_, err := s.apply(c)
+		published = true // apply owns the route now, taken or discarded
+		if err != nil {
 			return nil, nil, false, err
 		}
-		published = true
 		return infoOf(cur, c.topo), changes, false, nil
 	}
 	rec, err := s.store.PutTopology(ctx, store.Topology{
@@ -220,6 +213,22 @@ func (s *TopologyService) publish(ctx context.Context, c *compiled, expect int64
 	s.log.InfoContext(ctx, "topology published", "topology", name, "revision", rec.Revision,
 		"generation", gen, "action", action, "by", rec.UpdatedBy, "services", len(c.topo.Services))
 	return infoOf(rec, c.topo), changes, true, nil
+}
+
+// checkAliases refuses a topology that references aliases that do not exist.
+func (s *TopologyService) checkAliases(ctx context.Context, t *topology.Topology) error {
+	refs := topology.AliasRefs(t)
+	if len(refs) == 0 || s.aliases == nil {
+		return nil
+	}
+	missing, err := s.aliases.MissingAliases(ctx, t.Name, refs)
+	if err != nil {
+		return fmt.Errorf("checking aliases of topology %q: %w", t.Name, err)
+	}
+	if len(missing) > 0 {
+		return invalid(fmt.Errorf("topology %q references missing aliases: %v (create them with gatewayctl alias create NAME --topology %s)", t.Name, missing, t.Name))
+	}
+	return nil
 }
 
 // apply publishes c.route and reports a swap that did not happen (the
