@@ -168,13 +168,14 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		d = &topology.Dispatch{}
 	}
 	s := &service{
-		topo:      c,
-		path:      path,
-		role:      ts.Role,
-		prefix:    c.ctxPath + "/" + path,
-		websocket: ts.WebSocket,
-		maxBody:   d.MaxBodyBytes,
-		stats:     newServiceStats(c.name, path),
+		topo:       c,
+		path:       path,
+		role:       ts.Role,
+		prefix:     c.ctxPath + "/" + path,
+		websocket:  ts.WebSocket,
+		allowTrace: d.AllowTrace,
+		maxBody:    d.MaxBodyBytes,
+		stats:      newServiceStats(c.name, path),
 	}
 	if d.MaxBodyBytes < 0 {
 		return nil, errors.New("dispatch.max_body_bytes: must not be negative")
@@ -217,6 +218,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		}
 		b.tr = e
 		up.backends = append(up.backends, b)
+	}
+	if d.AllowTrace {
+		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.allow_trace is on: TRACE and TRACK reach the backend, which may echo credentials and cookies back", path))
 	}
 	if d.InsecureSkipVerify {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.insecure_skip_verify is on: backend certificates are not verified", path))

@@ -22,10 +22,12 @@ type service struct {
 	prefix    string // "/gateway/t/a/b"
 	internal  bool   // the auth API: answered by the gateway, no backend
 	websocket bool
-	maxBody   int64
-	rp        *httputil.ReverseProxy
-	up        *upstream
-	stats     *serviceStats // replaced by the live one's on Apply (adoptLocked)
+	// allowTrace forwards TRACE and TRACK (dispatch.allow_trace); else 405.
+	allowTrace bool
+	maxBody    int64
+	rp         *httputil.ReverseProxy
+	up         *upstream
+	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
 }
 
 // rewrite builds the backend request. ReverseProxy has already removed
