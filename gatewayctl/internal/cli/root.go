@@ -122,6 +122,7 @@ by 'gatewayd init' (see --config).`,
 		newTokenCommand(f),
 		newTokenPolicyCommand(f),
 		newGroupsCommand(f),
+		newHashPasswordCommand(f),
 		newCompletionCommand(f),
 	)
 	groupCommand(root)
