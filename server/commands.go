@@ -38,7 +38,8 @@ func parseDays(s string) (time.Duration, error) {
 }
 
 func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	s := strings.ReplaceAll(strings.TrimSpace(err.Error()), ":\n", ": ")
+	return strings.ReplaceAll(s, "\n", "; ")
 }
 
 // globalOptions are the flags shared by init and serve.
@@ -249,8 +250,23 @@ written 0600 next to a ready-to-use gatewayctl.yaml.`,
 	return cmd
 }
 
+// writeAddrFile returns a Ready callback that writes the daemon's addresses
+// to path, one key=value a line, so scripts (make run) learn the real ports.
+func writeAddrFile(path string, log *slog.Logger) func(daemon.Addrs) {
+	if path == "" {
+		return nil
+	}
+	return func(a daemon.Addrs) {
+		doc := fmt.Sprintf("proxy=%s\nmanagement=%s\nmetrics=%s\n", a.Proxy, a.Management, a.Metrics)
+		if err := pki.WriteFileAtomic(path, []byte(doc), 0o644); err != nil {
+			log.Error("writing --addr-file", "err", err)
+		}
+	}
+}
+
 func newServeCommand(in *os.File, errOut io.Writer) *cobra.Command {
 	o := &globalOptions{}
+	var addrFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway",
@@ -278,6 +294,7 @@ gracefully, close the store.`,
 				Dev:     o.dev,
 				Version: version,
 				Log:     log,
+				Ready:   writeAddrFile(addrFile, log),
 			})
 			if errors.Is(err, daemon.ErrWrongMasterSecret) {
 				return errors.New("wrong master secret: the data directory was not opened and nothing was written")
@@ -287,5 +304,6 @@ gracefully, close the store.`,
 	}
 	o.bind(cmd)
 	o.bindDev(cmd)
+	cmd.Flags().StringVar(&addrFile, "addr-file", "", "once serving, write the addresses listened on to this file (proxy=…, management=…, metrics=… lines)")
 	return cmd
 }
