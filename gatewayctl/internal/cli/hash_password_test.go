@@ -78,3 +78,11 @@ func basicLogin(t *testing.T, hash, user, password string) bool {
 	r.SetBasicAuth(user, password)
 	return h.(chain.Inbound).ServeInbound(httptest.NewRecorder(), r) != nil
 }
+
+func TestVersionFlag(t *testing.T) {
+	e := &testEnv{dir: t.TempDir(), home: t.TempDir()}
+	r := e.runWith(t, runOpts{noConf: true}, "--version")
+	if r.code != 0 || r.stdout != "gatewayctl "+clientVersion()+"\n" {
+		t.Fatalf("got %d %q %q", r.code, r.stdout, r.stderr)
+	}
+}

@@ -97,6 +97,8 @@ by 'gatewayd init' (see --config).`,
 			return nil
 		},
 	}
+	root.Version = clientVersion()
+	root.SetVersionTemplate("gatewayctl {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetIn(f.streams.In)
 	root.SetOut(f.streams.Out)
