@@ -43,6 +43,7 @@ type Compiled struct {
 	maxDepth   int
 	warnings   []string
 	transports []*transportEntry // one reference each, released by finalize
+	origins    origins           // backend origins to services, for response headers
 	scrub      []string          // identity headers of the chain, normalised
 	// assertsIdentity: the chain has an identity-assertion handler, which
 	// logs the impersonation parameters it refuses (else dispatch does).
@@ -118,6 +119,7 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		c.ordered = append(c.ordered, s)
 		c.maxDepth = max(c.maxDepth, strings.Count(s.path, "/")+1)
 	}
+	c.origins = buildOrigins(c.ordered, nil)
 	// The auth API answers under /gateway/{t}/auth/ (no service may use
 	// that path: compileService refuses it).
 	c.services[authAPIPath] = &service{topo: c, path: authAPIPath, prefix: c.ctxPath + "/" + authAPIPath, internal: true}

@@ -75,7 +75,9 @@ func (s *service) modifyResponse(resp *http.Response) error {
 			h["X-Request-Id"] = id
 		}
 	}
-	s.rewriteResponseHeaders(resp)
+	if err := s.rewriteResponseHeaders(resp); err != nil {
+		return err
+	}
 	return s.topo.chain.ModifyResponse(resp)
 }
 
@@ -96,6 +98,8 @@ func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error
 		return
 	case isTimeout(err):
 		status, msg = http.StatusGatewayTimeout, "backend timeout"
+	case errors.Is(err, errUnroutableRedirect):
+		msg = "backend redirected to an address the gateway does not publish"
 	}
 	if ex != nil {
 		ex.backendErr = err
