@@ -55,6 +55,9 @@ type Dispatch struct {
 	MaxBodyBytes          int64    `json:"max_body_bytes,omitempty" yaml:"max_body_bytes,omitempty"`
 	Classname             string   `json:"classname,omitempty" yaml:"classname,omitempty"`
 	FederationHeader      string   `json:"federation_header,omitempty" yaml:"federation_header,omitempty"`
+	// AllowTrace forwards TRACE and TRACK requests to the backend; without
+	// it the gateway refuses them with 405 (cross-site tracing).
+	AllowTrace bool `json:"allow_trace,omitempty" yaml:"allow_trace,omitempty"`
 }
 
 // HA configures failover between a service's URLs.
