@@ -22,10 +22,12 @@ type service struct {
 	prefix    string // "/gateway/t/a/b"
 	internal  bool   // the auth API: answered by the gateway, no backend
 	websocket bool
-	maxBody   int64
-	rp        *httputil.ReverseProxy
-	up        *upstream
-	stats     *serviceStats // replaced by the live one's on Apply (adoptLocked)
+	// allowTrace forwards TRACE and TRACK (dispatch.allow_trace); else 405.
+	allowTrace bool
+	maxBody    int64
+	rp         *httputil.ReverseProxy
+	up         *upstream
+	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
 	// forwardCredentials: the credentials the chain consumed are sent on
 	// (dispatch.forward_credentials); by default they are removed.
 	forwardCredentials bool
@@ -81,7 +83,9 @@ func (s *service) modifyResponse(resp *http.Response) error {
 			h["X-Request-Id"] = id
 		}
 	}
-	s.rewriteResponseHeaders(resp)
+	if err := s.rewriteResponseHeaders(resp); err != nil {
+		return err
+	}
 	return s.topo.chain.ModifyResponse(resp)
 }
 
@@ -102,6 +106,8 @@ func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error
 		return
 	case isTimeout(err):
 		status, msg = http.StatusGatewayTimeout, "backend timeout"
+	case errors.Is(err, errUnroutableRedirect):
+		msg = "backend redirected to an address the gateway does not publish"
 	}
 	if ex != nil {
 		ex.backendErr = err

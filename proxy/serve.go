@@ -76,6 +76,14 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		writeError(ex, http.StatusNotFound, "no such route")
 		return
 	}
+	if isTrace(r.Method) && !s.allowTrace {
+		// Refused before the chain: a TRACE echoed by a backend reflects the
+		// request's credentials and cookies to the caller (cross-site
+		// tracing), and refusing it needs no authentication work.
+		ex.w.Header()["Allow"] = allowedMethods
+		writeError(ex, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
 	ex.info = route.Info{Topology: c.name, Service: s.path, Role: s.role}
 	ex.info.Peer, ex.info.Client, ex.info.ViaTrustedProxy = route.SourceAddr(r.RemoteAddr, r.Header["X-Forwarded-For"], p.trustedAddr)
 	if _, up := r.Header["Upgrade"]; up && (!s.websocket || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket")) {
@@ -121,6 +129,15 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		return
 	}
 	s.rp.ServeHTTP(ex, r2)
+}
+
+// allowedMethods is the Allow header of a refused TRACE or TRACK.
+var allowedMethods = []string{"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"}
+
+// isTrace reports TRACE and TRACK in any case (some backends read methods
+// case-insensitively).
+func isTrace(m string) bool {
+	return len(m) == 5 && (strings.EqualFold(m, http.MethodTrace) || strings.EqualFold(m, "TRACK"))
 }
 
 // route finds the topology and service of a request on the live table and

@@ -52,6 +52,7 @@ type globalOptions struct {
 	logLevel         string
 	logFormat        string
 	dev              bool
+	devListenAny     bool
 }
 
 func (g *globalOptions) bind(cmd *cobra.Command) {
@@ -66,9 +67,20 @@ func (g *globalOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&g.logFormat, "log-format", "", "json or text")
 }
 
-// load resolves the configuration: file, then flags that were set.
+// bindDev registers --dev and --dev-listen-any.
+func (g *globalOptions) bindDev(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&g.dev, "dev", false, "development mode: loopback only, init when needed with a generated master secret in the data dir")
+	f.BoolVar(&g.devListenAny, "dev-listen-any", false, "let a --dev daemon listen on non-loopback addresses (its master secret is in the data dir: never on a shared network)")
+}
+
+// load resolves the configuration: file, then flags that were set. A --dev
+// daemon listens on loopback unless --dev-listen-any says otherwise.
 func (g *globalOptions) load(cmd *cobra.Command) (config.Config, error) {
 	c := config.Default()
+	if g.dev {
+		c = config.DevDefault()
+	}
 	dataDir := g.dataDir
 	if dataDir == "" && g.dev {
 		dataDir = ".gateway"
@@ -81,18 +93,12 @@ func (g *globalOptions) load(cmd *cobra.Command) (config.Config, error) {
 	}
 	if file != "" {
 		var err error
-		if c, err = config.Load(file); err != nil {
+		if c, err = config.LoadOver(file, c); err != nil {
 			return c, err
 		}
 	}
 	if dataDir != "" {
 		c.DataDir = dataDir
-	}
-	if g.dev {
-		// A dev daemon listens on loopback only.
-		if !cmd.Flags().Changed("proxy-listen") && file == "" {
-			c.Proxy.Listen = "127.0.0.1:8443"
-		}
 	}
 	set := func(flag string, dst *string, v string) {
 		if cmd.Flags().Changed(flag) {
@@ -107,6 +113,13 @@ func (g *globalOptions) load(cmd *cobra.Command) (config.Config, error) {
 	}
 	set("log-level", &c.Log.Level, g.logLevel)
 	set("log-format", &c.Log.Format, g.logFormat)
+	if g.dev && !g.devListenAny {
+		if open := c.NonLoopback(); len(open) > 0 {
+			return c, usageError{fmt.Errorf("--dev listens on loopback only, but %s is not a loopback address: "+
+				"a dev daemon keeps its master secret in the data dir. Listen on 127.0.0.1, or pass --dev-listen-any "+
+				"to expose it anyway", strings.Join(open, " and "))}
+		}
+	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
 		return c, fmt.Errorf("data dir: %w", err)
@@ -254,12 +267,17 @@ gracefully, close the store.`,
 			if err != nil {
 				return err
 			}
+			log := newLogger(c, errOut)
+			if open := c.NonLoopback(); o.dev && len(open) > 0 {
+				log.Warn("--dev-listen-any: this dev daemon, whose master secret is in its data dir, listens beyond loopback; never on a shared network",
+					"listeners", strings.Join(open, ", "))
+			}
 			err = daemon.Serve(cmd.Context(), daemon.ServeOptions{
 				Config:  c,
 				Secret:  o.secretSource(in, errOut),
 				Dev:     o.dev,
 				Version: version,
-				Log:     newLogger(c, errOut),
+				Log:     log,
 			})
 			if errors.Is(err, daemon.ErrWrongMasterSecret) {
 				return errors.New("wrong master secret: the data directory was not opened and nothing was written")
@@ -268,6 +286,6 @@ gracefully, close the store.`,
 		},
 	}
 	o.bind(cmd)
-	cmd.Flags().BoolVar(&o.dev, "dev", false, "development mode: loopback, init when needed with a generated master secret in the data dir")
+	o.bindDev(cmd)
 	return cmd
 }

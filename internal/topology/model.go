@@ -59,6 +59,9 @@ type Dispatch struct {
 	// authenticated the request with (Authorization header, SSO cookie,
 	// token parameter), which are removed by default. Warned at deploy.
 	ForwardCredentials bool `json:"forward_credentials,omitempty" yaml:"forward_credentials,omitempty"`
+	// AllowTrace forwards TRACE and TRACK requests to the backend; without
+	// it the gateway refuses them with 405 (cross-site tracing).
+	AllowTrace bool `json:"allow_trace,omitempty" yaml:"allow_trace,omitempty"`
 }
 
 // HA configures failover between a service's URLs.
