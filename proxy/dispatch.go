@@ -39,14 +39,16 @@ type service struct {
 // is therefore sent as set.
 func (s *service) rewrite(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
+	ex := exchangeOf(in.Context())      // never nil: ServeHTTP set the context
 	rest := in.URL.Path[len(s.prefix):] // ServeHTTP guarantees the prefix
-	b := s.up.pick(nowNano())
+	ex.backend = s.up.pick(nowNano())   // RoundTrip starts with it
+	b := s.up.backends[ex.backend]
 	out.URL.Scheme, out.URL.Host = b.scheme, b.host
 	out.URL.Path, out.URL.RawPath = joinPath(b.basePath, rest), ""
 	out.URL.User, out.URL.Fragment = nil, ""
 	out.Host = "" // the backend's own host name
 	p := s.topo.p
-	trusted := p.isTrusted(in.RemoteAddr)
+	trusted := ex.info.ViaTrustedProxy // the peer is a trusted proxy: decided once, in ServeHTTP
 	scrubHeaders(out.Header, trusted, s.topo.scrub)
 	p.setForwarded(out, in, trusted, s.topo.ctxPath)
 	if id := in.Header["X-Request-Id"]; id != nil {
@@ -127,18 +129,6 @@ func requestIDOf(ex *exchange) string {
 		return ""
 	}
 	return ex.id
-}
-
-// isTrusted reports whether the peer may send forwarding headers.
-func (p *Proxy) isTrusted(remoteAddr string) bool {
-	if len(p.trusted) == 0 {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	return p.trustedAddr(ap.Addr().Unmap())
 }
 
 // trustedAddr reports whether a (unmapped) is in TrustedProxies.

@@ -68,6 +68,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if o.Dev && o.Secret.File == "" && o.Secret.Env == "" {
 		o.Secret.File = l.DevSecret()
 	}
+	if !o.Dev {
+		if err := requireInitialized(c.DataDir); err != nil {
+			return err
+		}
+	}
 	st, err := openStore(c, log)
 	if err != nil {
 		return err
