@@ -28,6 +28,9 @@ type service struct {
 	rp         *httputil.ReverseProxy
 	up         *upstream
 	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
+	// forwardCredentials: the credentials the chain consumed are sent on
+	// (dispatch.forward_credentials); by default they are removed.
+	forwardCredentials bool
 }
 
 // rewrite builds the backend request. ReverseProxy has already removed
@@ -58,6 +61,13 @@ func (s *service) rewrite(pr *httputil.ProxyRequest) {
 		if !s.topo.assertsIdentity {
 			p.log.Warn("proxy: client doAs/user.name query parameter removed", "request_id", in.Header.Get("X-Request-Id"),
 				"topology", s.topo.name, "service", s.path)
+		}
+	}
+	// The credentials the authentication consumed (a password, a token, a
+	// session cookie) stay at the gateway unless the service asks for them.
+	if who, ok := identity.FromContext(in.Context()); ok && !s.forwardCredentials {
+		for _, c := range who.Consumed {
+			c.Strip(out)
 		}
 	}
 	s.topo.chain.RewriteOutbound(out, in)
