@@ -50,6 +50,7 @@ func ToProto(t *topology.Topology) *gatewayv1.Topology {
 				MaxBodyBytes:          d.MaxBodyBytes,
 				Classname:             d.Classname,
 				FederationHeader:      d.FederationHeader,
+				ForwardCredentials:    d.ForwardCredentials,
 			}
 		}
 		if h := s.HA; h != nil {
@@ -117,6 +118,7 @@ func fromProto(pt *gatewayv1.Topology) (*topology.Topology, error) {
 				MaxBodyBytes:       pd.GetMaxBodyBytes(),
 				Classname:          pd.GetClassname(),
 				FederationHeader:   pd.GetFederationHeader(),
+				ForwardCredentials: pd.GetForwardCredentials(),
 			}
 			var err error
 			for _, c := range []struct {

@@ -68,6 +68,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if o.Dev && o.Secret.File == "" && o.Secret.Env == "" {
 		o.Secret.File = l.DevSecret()
 	}
+	if !o.Dev {
+		if err := requireInitialized(c.DataDir); err != nil {
+			return err
+		}
+	}
 	st, err := openStore(c, log)
 	if err != nil {
 		return err
@@ -75,7 +80,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	// The store is closed last, after every listener has stopped.
 	defer st.Close()
 
-	verifier, err := st.GetMeta(ctx, metaVerifier)
+	verifier, verifierRev, err := st.GetMetaRevision(ctx, metaVerifier)
 	if errors.Is(err, store.ErrNotFound) {
 		if !o.Dev {
 			return fmt.Errorf("data directory %s is not initialized: run gatewayd init (or serve --dev)", c.DataDir)
@@ -87,7 +92,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			return fmt.Errorf("initializing dev data directory: %w", err)
 		}
 		log.Warn("dev mode: initialized the data directory with a generated master secret stored in it; never use --dev in production", "data_dir", c.DataDir)
-		if verifier, err = st.GetMeta(ctx, metaVerifier); err != nil {
+		if verifier, verifierRev, err = st.GetMetaRevision(ctx, metaVerifier); err != nil {
 			return fmt.Errorf("reading master-secret verifier: %w", err)
 		}
 	} else if err != nil {
@@ -141,7 +146,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if newVerifier != nil {
 		// The crypto settings changed: the data key is now wrapped with the
 		// new KDF parameters. Records keep opening; new ones use the new cipher.
-		if err := st.PutMeta(ctx, metaVerifier, newVerifier); err != nil {
+		if _, err := st.PutMeta(ctx, metaVerifier, newVerifier, verifierRev); err != nil {
 			return fmt.Errorf("storing the re-wrapped master key: %w", err)
 		}
 		log.Info("crypto settings changed: master key re-wrapped", "kdf", c.Crypto.KDF.String(), "cipher", c.Crypto.Cipher)
