@@ -6,12 +6,6 @@ import (
 	"testing"
 )
 
-const (
-	added   = ChangeAdded
-	changed = ChangeChanged
-	removed = ChangeRemoved
-)
-
 func showChanges(cs []Change) string {
 	var b strings.Builder
 	for _, c := range cs {

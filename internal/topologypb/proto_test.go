@@ -216,3 +216,16 @@ func FuzzProtoRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// dispatch.forward_credentials survives the wire form.
+func TestForwardCredentialsOnTheWire(t *testing.T) {
+	top := &topology.Topology{Name: "t", Services: []topology.Service{{Path: "legacy", URLs: []string{"http://127.0.0.1:9"},
+		Dispatch: &topology.Dispatch{ForwardCredentials: true}}}}
+	if !ToProto(top).GetServices()[0].GetDispatch().GetForwardCredentials() {
+		t.Fatal("ToProto lost forward_credentials")
+	}
+	wire, err := FromProto(ToProto(top))
+	if err != nil || !wire.Services[0].Dispatch.ForwardCredentials {
+		t.Fatalf("FromProto: %v %+v", err, wire)
+	}
+}
