@@ -21,6 +21,7 @@ type service struct {
 	role      string // the topology's role for it ("WEBHDFS"), may be ""
 	prefix    string // "/gateway/t/a/b"
 	internal  bool   // the auth API: answered by the gateway, no backend
+	notRouted bool   // kept for service discovery only (Knox NAMENODE): 404
 	websocket bool
 	// allowTrace forwards TRACE and TRACK (dispatch.allow_trace); else 405.
 	allowTrace bool

@@ -91,9 +91,10 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 		_, in := h.(Inbound)
 		_, out := h.(Outbound)
 		_, resp := h.(ResponseModifier)
-		if !in && !out && !resp {
+		_, hm := h.(HostMap)
+		if !in && !out && !resp && !hm {
 			c.Close()
-			return nil, fmt.Errorf("provider %q (role %q): handler %T implements none of Inbound, Outbound, ResponseModifier", pr.Name, pr.Role, h)
+			return nil, fmt.Errorf("provider %q (role %q): handler %T implements none of Inbound, Outbound, ResponseModifier, HostMap", pr.Name, pr.Role, h)
 		}
 	}
 	slices.SortStableFunc(c.links, func(a, b link) int {
