@@ -15,7 +15,7 @@ import (
 
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
-	"github.com/securegw/gateway/proxy/internal/testpki"
+	"github.com/securegw/gateway/internal/testpki"
 )
 
 // connBackend counts the connections a backend accepts and closes.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/securegw/gateway/proxy/chain"
-	"github.com/securegw/gateway/proxy/internal/testpki"
+	"github.com/securegw/gateway/internal/testpki"
 )
 
 // Misconfigurations fail the deploy with an error naming the param. No

@@ -14,7 +14,7 @@ import (
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
-	"github.com/securegw/gateway/proxy/internal/testpki"
+	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/proxy/providers/ldap"
 	"github.com/securegw/gateway/proxy/providers/ldap/ldaptest"
 )

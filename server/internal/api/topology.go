@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -16,6 +14,7 @@ import (
 	"github.com/securegw/gateway/internal/topology"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
 )
 
@@ -238,7 +237,7 @@ func (s *TopologyService) apply(c *compiled) (int64, error) {
 	gen := s.router.Apply(c.route)
 	if gen == before {
 		c.route.Discard()
-		return gen, status.Error(codes.Unavailable, "the routing table did not take the change (the gateway is shutting down); it is stored and will be served after a restart")
+		return gen, apierr.Errorf(apierr.Unavailable, "the routing table did not take the change (the gateway is shutting down); it is stored and will be served after a restart")
 	}
 	return gen, nil
 }
@@ -296,7 +295,7 @@ func (s *TopologyService) Guard(ctx context.Context, uses func(*topology.Topolog
 		return err
 	}
 	if len(users) > 0 {
-		return status.Errorf(codes.FailedPrecondition, "in use by topologies %v: deploy them without it first", users)
+		return apierr.Errorf(apierr.FailedPrecondition, "in use by topologies %v: deploy them without it first", users)
 	}
 	return del()
 }
