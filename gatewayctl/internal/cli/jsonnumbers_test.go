@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -33,5 +34,20 @@ func TestProtoJSONNumbers(t *testing.T) {
 		`{"topology":"t","healthy":true}]}`
 	if string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// A missing document is named for what it is.
+func TestReadDocumentNamesWhatItReads(t *testing.T) {
+	e := &testEnv{dir: t.TempDir(), home: t.TempDir()}
+	for args, want := range map[string]string{
+		"token-policy put /nonexistent/etl.yaml": "error: reading token policy: open /nonexistent/etl.yaml: no such file or directory\n",
+		"topology deploy /nonexistent/t.yaml":    "error: reading topology: open /nonexistent/t.yaml: no such file or directory\n",
+		"topology validate /nonexistent/t.yaml":  "error: reading topology: open /nonexistent/t.yaml: no such file or directory\n",
+	} {
+		r := e.runWith(t, runOpts{noConf: true}, strings.Fields(args)...)
+		if r.code != 1 || r.stderr != want {
+			t.Errorf("%s: exit %d, stderr %q, want %q", args, r.code, r.stderr, want)
+		}
 	}
 }
