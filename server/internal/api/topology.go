@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/internal/topologypb"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/store"
@@ -67,7 +68,7 @@ type compiled struct {
 // compile parses, validates and compiles a document: everything but storing.
 // The caller must discard c.route unless it publishes it.
 func (s *TopologyService) compile(ctx context.Context, doc []byte, format gatewayv1.Format, sourceName, name string) (*compiled, error) {
-	t, err := topology.Parse(doc, format, sourceName, name)
+	t, err := topology.Parse(doc, topologypb.Format(format), sourceName, name)
 	if err != nil {
 		return nil, invalid(err)
 	}
@@ -103,7 +104,7 @@ func (s *TopologyService) Validate(ctx context.Context, req *gatewayv1.ValidateR
 		return nil, err
 	}
 	c.route.Discard()
-	return &gatewayv1.ValidateResponse{Topology: topology.ToProto(c.topo), Warnings: c.warnings}, nil
+	return &gatewayv1.ValidateResponse{Topology: topologypb.ToProto(c.topo), Warnings: c.warnings}, nil
 }
 
 // Deploy compiles, stores and publishes a topology; it returns once the
@@ -123,7 +124,7 @@ func (s *TopologyService) Deploy(ctx context.Context, req *gatewayv1.DeployReque
 	}
 	return &gatewayv1.DeployResponse{
 		Topology: info,
-		Changes:  topology.ChangesToProto(changes),
+		Changes:  topologypb.ChangesToProto(changes),
 		DryRun:   req.GetDryRun(),
 		Changed:  changed,
 		Warnings: c.warnings,
@@ -354,7 +355,7 @@ func callerName(ctx context.Context) string {
 
 func infoOf(r store.Topology, t *topology.Topology) *gatewayv1.TopologyInfo {
 	info := &gatewayv1.TopologyInfo{
-		Topology:       topology.ToProto(t),
+		Topology:       topologypb.ToProto(t),
 		Revision:       r.Revision,
 		CreateRevision: r.CreateRevision,
 		UpdatedBy:      r.UpdatedBy,
@@ -500,7 +501,7 @@ func (s *TopologyService) Rollback(ctx context.Context, req *gatewayv1.RollbackR
 	if err != nil {
 		return nil, err
 	}
-	return &gatewayv1.RollbackResponse{Topology: info, Changes: topology.ChangesToProto(changes), DryRun: req.GetDryRun()}, nil
+	return &gatewayv1.RollbackResponse{Topology: info, Changes: topologypb.ChangesToProto(changes), DryRun: req.GetDryRun()}, nil
 }
 
 // LoadAll compiles every stored topology and returns them for one swap at
