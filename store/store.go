@@ -21,6 +21,9 @@ var (
 	ErrLocked = errors.New("store is locked by another process")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store is closed")
+	// ErrCompacted: the requested revision is older than the history a Store
+	// keeps; re-list and watch again from the listing's revision.
+	ErrCompacted = errors.New("revision compacted")
 )
 
 // NoRevisionCheck as an expected revision disables compare-and-set.
@@ -62,6 +65,30 @@ type Object struct {
 	UpdatedAt      time.Time
 }
 
+// KindTopology names topologies in a Change; KindMeta names meta keys.
+const (
+	KindTopology = "topology"
+	KindMeta     = "meta"
+)
+
+// Change is one committed change of one key.
+type Change struct {
+	Kind   string // KindTopology, KindMeta or one of Kinds
+	Key    string // topology name, object key or meta key
+	Delete bool
+}
+
+// ChangeBatch is everything one commit changed, in the order written.
+// A batch with Err set is the last one on its channel (ErrCompacted: the
+// watcher fell behind the history the store keeps; ErrClosed: the store
+// closed); the channel is then closed. When ctx ends the channel is closed
+// without an error batch.
+type ChangeBatch struct {
+	Revision int64
+	Changes  []Change
+	Err      error
+}
+
 // AuditRecord is one audited management call.
 type AuditRecord struct {
 	// Sequence is assigned by the store; ignored on append.
@@ -83,9 +110,11 @@ type AuditFilter struct {
 	TargetPrefix string
 }
 
-// Store is the durable state of the gateway. Every mutation is one
-// transaction that bumps the store-wide revision; it returns only once the
-// change is durable. Implementations are safe for concurrent use.
+// Store is the durable state of the gateway. Every mutation of topologies,
+// objects and meta values is one commit that bumps the store-wide revision
+// by one and is seen by Watch; it returns only once the change is durable.
+// Audit appends are a log, not state: they do not bump the revision.
+// Implementations are safe for concurrent use.
 type Store interface {
 	// Revision returns the store-wide revision, which only grows.
 	Revision(ctx context.Context) (int64, error)
@@ -122,16 +151,28 @@ type Store interface {
 	// ListObjects returns the objects of a kind whose key starts with prefix, sorted by key.
 	ListObjects(ctx context.Context, kind, prefix string) ([]Object, error)
 	DeleteObject(ctx context.Context, kind, key string, expect int64) (int64, error)
-	// RewriteObjects replaces, in one transaction, the value of every object of
+	// RewriteObjects replaces, as one commit, the value of every object of
 	// the given kinds with fn's result, and sets the given meta values. If fn
 	// fails for any object nothing is written. It returns how many objects changed
 	// (fn returning the same bytes leaves an object unchanged).
 	RewriteObjects(ctx context.Context, kinds []string, fn func(Object) ([]byte, error), meta map[string][]byte) (int, error)
 
-	// GetMeta and PutMeta keep small named values (master-secret verifier,
-	// settings) that belong to the gateway, not to a topology.
+	// GetMeta, GetMetaRevision and PutMeta keep small named values
+	// (master-secret verifier, CA, settings) that belong to the gateway, not
+	// to a topology. GetMetaRevision also returns the revision of the
+	// value's last write, the expect of a later PutMeta. PutMeta follows the
+	// same compare-and-set rule as topologies and returns the new revision.
 	GetMeta(ctx context.Context, key string) ([]byte, error)
-	PutMeta(ctx context.Context, key string, value []byte) error
+	GetMetaRevision(ctx context.Context, key string) ([]byte, int64, error)
+	PutMeta(ctx context.Context, key string, value []byte, expect int64) (int64, error)
+
+	// Watch streams, in revision order and with no gaps, every commit after
+	// fromRevision (fromRevision may be the current revision: only future
+	// commits). It returns ErrCompacted at once when fromRevision is older
+	// than the kept history. Every revision-bumping commit appears exactly
+	// once. The caller reads the channel until it is closed or cancels ctx;
+	// a slow reader never blocks writers (it may get ErrCompacted instead).
+	Watch(ctx context.Context, fromRevision int64) (<-chan ChangeBatch, error)
 
 	Close() error
 }

@@ -23,7 +23,7 @@ func seedTopologies(b *testing.B, s *Store, n int) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for i := range n {
 			t := store.Topology{Name: fmt.Sprintf("topology-%05d", i), Spec: benchSpec, UpdatedBy: "bench", Action: actionDeploy}
-			if _, err := putTopologyTx(tx, t, 0, s.now(), s.opts.HistoryLimit); err != nil {
+			if _, err := putTopologyTx(tx, t, 0, s.now(), s.opts); err != nil {
 				return err
 			}
 		}

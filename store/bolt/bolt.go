@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,8 @@ const (
 	DefaultLockTimeout  = time.Second
 	DefaultHistoryLimit = 50
 	DefaultAuditLimit   = 100000
+	// DefaultWatchRetention is the number of revisions the change log keeps.
+	DefaultWatchRetention = 100000
 )
 
 // Modes of the files Open creates.
@@ -42,15 +45,20 @@ type Options struct {
 	// AuditLimit is the number of audit records kept; the oldest are
 	// dropped first. Zero means DefaultAuditLimit.
 	AuditLimit int
+	// WatchRetention is the number of most recent revisions whose changes
+	// are kept for Watch; a watch from an older revision, or one that falls
+	// that far behind, gets store.ErrCompacted. Zero means
+	// DefaultWatchRetention.
+	WatchRetention int
 	// Logger receives open-time events (migrations, permission fixes).
 	// Nil discards them.
 	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() (Options, error) {
-	if o.LockTimeout < 0 || o.HistoryLimit < 0 || o.AuditLimit < 0 {
-		return o, fmt.Errorf("negative option (lock timeout %s, history limit %d, audit limit %d)",
-			o.LockTimeout, o.HistoryLimit, o.AuditLimit)
+	if o.LockTimeout < 0 || o.HistoryLimit < 0 || o.AuditLimit < 0 || o.WatchRetention < 0 {
+		return o, fmt.Errorf("negative option (lock timeout %s, history limit %d, audit limit %d, watch retention %d)",
+			o.LockTimeout, o.HistoryLimit, o.AuditLimit, o.WatchRetention)
 	}
 	if o.LockTimeout == 0 {
 		o.LockTimeout = DefaultLockTimeout
@@ -60,6 +68,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.AuditLimit == 0 {
 		o.AuditLimit = DefaultAuditLimit
+	}
+	if o.WatchRetention == 0 {
+		o.WatchRetention = DefaultWatchRetention
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -74,6 +85,12 @@ type Store struct {
 	path   string
 	opts   Options
 	closed atomic.Bool
+	// done is closed by Close: it ends every watcher.
+	done chan struct{}
+	// mu guards commit, which is closed and replaced after every commit so
+	// that waiting watchers wake (a broadcast without a goroutine per write).
+	mu     sync.Mutex
+	commit chan struct{}
 	// now returns the commit timestamp of a mutation, in UTC.
 	now func() time.Time
 }
@@ -141,10 +158,12 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	}
 	opts.Logger.Info("store opened", "path", path, "schema", schema, "revision", rev)
 	return &Store{
-		db:   db,
-		path: path,
-		opts: opts,
-		now:  func() time.Time { return time.Now().UTC() },
+		db:     db,
+		path:   path,
+		opts:   opts,
+		done:   make(chan struct{}),
+		commit: make(chan struct{}),
+		now:    func() time.Time { return time.Now().UTC() },
 	}, nil
 }
 
@@ -199,12 +218,14 @@ func openDataFile(lg *slog.Logger) func(string, int, os.FileMode) (*os.File, err
 // Path returns the path of the data file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the data file, waiting for running transactions. Every later
-// call, Close included, returns store.ErrClosed.
+// Close closes the data file, waiting for running transactions, and ends
+// every watch with store.ErrClosed. Every later call, Close included,
+// returns store.ErrClosed.
 func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return store.ErrClosed
 	}
+	close(s.done)
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("closing store %s: %w", s.path, err)
 	}
@@ -248,12 +269,26 @@ func (s *Store) usable(ctx context.Context) error {
 }
 
 // update runs fn in one read-write transaction, committed and fsynced when
-// fn returns nil.
+// fn returns nil, then wakes the watchers.
 func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
-	return closedErr(s.db.Update(fn))
+	if err := s.db.Update(fn); err != nil {
+		return closedErr(err)
+	}
+	s.mu.Lock()
+	close(s.commit)
+	s.commit = make(chan struct{})
+	s.mu.Unlock()
+	return nil
+}
+
+// committed returns a channel closed at the next commit.
+func (s *Store) committed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commit
 }
 
 // view runs fn in one read-only transaction. Values read in fn are valid

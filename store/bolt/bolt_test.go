@@ -42,6 +42,9 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openAt(t, tempPath(t), Options{})
 	})
+	storetest.RunWatchCompaction(t, func(t *testing.T, retention int) store.Store {
+		return openAt(t, tempPath(t), Options{WatchRetention: retention})
+	})
 }
 
 func must[T any](v T, err error) func(t testing.TB) T {
@@ -96,7 +99,7 @@ func TestFileModes(t *testing.T) {
 			}
 			lg, logs := logBuffer()
 			s := openAt(t, path, Options{Logger: lg})
-			if err := s.PutMeta(t.Context(), "k", []byte("v")); err != nil {
+			if _, err := s.PutMeta(t.Context(), "k", []byte("v"), store.NoRevisionCheck); err != nil {
 				t.Fatal(err)
 			}
 			fi := must(os.Stat(path))(t)
@@ -204,7 +207,7 @@ func TestLocked(t *testing.T) {
 				t.Errorf("refused after %v, want about %v", took, want)
 			}
 			// The held store is unaffected, and the lock goes with Close.
-			if err := first.PutMeta(t.Context(), "k", []byte("v")); err != nil {
+			if _, err := first.PutMeta(t.Context(), "k", []byte("v"), store.NoRevisionCheck); err != nil {
 				t.Fatal(err)
 			}
 			if err := first.Close(); err != nil {
@@ -256,7 +259,7 @@ func TestReopen(t *testing.T) {
 		must(s.AppendAudit(ctx, store.AuditRecord{Principal: "p", Method: fmt.Sprint(i)}))(t)
 	}
 	must(s.DeleteTopology(ctx, "t2", "tester", store.NoRevisionCheck))(t)
-	if err := s.PutMeta(ctx, "verifier", []byte("v")); err != nil {
+	if _, err := s.PutMeta(ctx, "verifier", []byte("v"), store.NoRevisionCheck); err != nil {
 		t.Fatal(err)
 	}
 	before := readState(t, s)

@@ -87,6 +87,38 @@ func (r auditRecord) audit(seq int64) store.AuditRecord {
 	}
 }
 
+// changeRecord is one change in the change log; a log entry is the JSON
+// array of the changes of one revision.
+type changeRecord struct {
+	Kind   string `json:"kind"`
+	Key    string `json:"key"`
+	Delete bool   `json:"del,omitempty"`
+}
+
+func encodeChanges(changes []store.Change) ([]byte, error) {
+	recs := make([]changeRecord, len(changes))
+	for i, c := range changes {
+		recs[i] = changeRecord(c)
+	}
+	data, err := json.Marshal(recs)
+	if err != nil {
+		return nil, fmt.Errorf("encoding change log entry: %w", err)
+	}
+	return data, nil
+}
+
+func decodeChanges(v []byte) ([]store.Change, error) {
+	recs, err := decode[[]changeRecord](v)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Change, len(recs))
+	for i, r := range recs {
+		out[i] = store.Change(r)
+	}
+	return out, nil
+}
+
 // decode unmarshals a value read in a transaction. The result shares no
 // memory with v (encoding/json copies), so it outlives the transaction.
 func decode[T any](v []byte) (T, error) {

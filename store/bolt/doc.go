@@ -11,7 +11,8 @@
 //	history     name → nested bucket: revision (uint64, big-endian) → version (framed)
 //	objects     kind → nested bucket: key → object (framed)
 //	audit       sequence (uint64, big-endian) → record (JSON)
-//	usermeta    key → raw value (GetMeta/PutMeta)
+//	usermeta    key → meta value (framed, like an object)
+//	changes     revision (uint64, big-endian) → changes of that commit (JSON)
 //
 // Records are small private structs encoded with encoding/json, so the file
 // format does not depend on the exported store types. A framed record is
@@ -33,6 +34,19 @@
 // record fails with store.ErrRevisionMismatch ("exists at revision N").
 // Deleting a record that does not exist fails with store.ErrNotFound
 // whatever the expected revision.
+//
+// # Watch
+//
+// bumpRevision writes the changes of a commit under its revision in the
+// changes bucket, in the same transaction, and drops entries older than the
+// last Options.WatchRetention revisions: the log has no gaps and is never
+// ahead of or behind the data. After each commit the store closes a
+// broadcast channel that wakes idle watchers; each watcher is one goroutine
+// reading the log from its own cursor in short read transactions, so a
+// slow watcher never holds up a writer. A watcher whose next revision was
+// trimmed gets store.ErrCompacted. Close ends every watcher with
+// store.ErrClosed. A file migrated from schema version 1 starts with an
+// empty log: watching starts at its revision.
 //
 // # History and audit bounds
 //

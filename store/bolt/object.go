@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -49,7 +51,7 @@ func (s *Store) PutObject(ctx context.Context, o store.Object, expect int64) (st
 			if err := checkExpect(expect, exists, cur.Revision); err != nil {
 				return err
 			}
-			rev, err := bumpRevision(tx)
+			rev, err := bumpRevision(tx, s.opts.WatchRetention, store.Change{Kind: o.Kind, Key: o.Key})
 			if err != nil {
 				return err
 			}
@@ -154,7 +156,7 @@ func (s *Store) DeleteObject(ctx context.Context, kind, key string, expect int64
 		if err := checkExpect(expect, exists, cur.Revision); err != nil {
 			return err
 		}
-		if rev, err = bumpRevision(tx); err != nil {
+		if rev, err = bumpRevision(tx, s.opts.WatchRetention, store.Change{Kind: kind, Key: key, Delete: true}); err != nil {
 			return err
 		}
 		if err := b.Delete([]byte(key)); err != nil {
@@ -199,10 +201,12 @@ func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(stor
 		}
 	}
 	type change struct {
-		b   *bolt.Bucket
-		key string
-		rec objectRecord
+		b    *bolt.Bucket
+		kind string
+		key  string
+		rec  objectRecord
 	}
+	metaKeys := slices.Sorted(maps.Keys(meta))
 	var changes []change
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		changes = changes[:0]
@@ -229,14 +233,21 @@ func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(stor
 				}
 				if !bytes.Equal(value, rec.Value) {
 					rec.Value = value
-					changes = append(changes, change{b: b, key: key, rec: rec})
+					changes = append(changes, change{b: b, kind: kind, key: key, rec: rec})
 				}
 			}
 		}
 		if len(changes) == 0 && len(meta) == 0 {
 			return nil
 		}
-		rev, err := bumpRevision(tx)
+		logged := make([]store.Change, 0, len(changes)+len(metaKeys))
+		for _, ch := range changes {
+			logged = append(logged, store.Change{Kind: ch.kind, Key: ch.key})
+		}
+		for _, key := range metaKeys {
+			logged = append(logged, store.Change{Kind: store.KindMeta, Key: key})
+		}
+		rev, err := bumpRevision(tx, s.opts.WatchRetention, logged...)
 		if err != nil {
 			return err
 		}
@@ -251,9 +262,9 @@ func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(stor
 		if err != nil {
 			return err
 		}
-		for key, value := range meta {
-			if err := um.Put([]byte(key), bytes.Clone(value)); err != nil {
-				return fmt.Errorf("writing meta %q: %w", key, err)
+		for _, key := range metaKeys {
+			if err := putMetaTx(um, key, meta[key], rev, now); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -266,27 +277,40 @@ func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(stor
 
 // GetMeta returns a meta value, or an error wrapping store.ErrNotFound.
 func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
-	var out []byte
+	v, _, err := s.GetMetaRevision(ctx, key)
+	return v, err
+}
+
+// GetMetaRevision returns a meta value and the revision of its last write,
+// or an error wrapping store.ErrNotFound.
+func (s *Store) GetMetaRevision(ctx context.Context, key string) ([]byte, int64, error) {
+	var rec objectRecord
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		um, err := bucket(tx, bucketUserMeta)
 		if err != nil {
 			return err
 		}
-		k, v := um.Cursor().Seek([]byte(key))
-		if k == nil || string(k) != key {
-			return store.ErrNotFound
+		var exists bool
+		rec, exists, err = getObjectRecord(um, key)
+		if err == nil && !exists {
+			err = store.ErrNotFound
 		}
-		out = append([]byte{}, v...)
-		return nil
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("getting meta %q: %w", key, err)
+		return nil, 0, fmt.Errorf("getting meta %q: %w", key, err)
 	}
-	return out, nil
+	if rec.Value == nil {
+		rec.Value = []byte{}
+	}
+	return rec.Value, rec.Revision, nil
 }
 
-// PutMeta sets a meta value at a new revision. Keys are non-empty strings.
-func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
+// PutMeta sets a meta value at a new revision, following the
+// compare-and-set rule of the store contract, and returns the revision.
+// Keys are non-empty strings.
+func (s *Store) PutMeta(ctx context.Context, key string, value []byte, expect int64) (int64, error) {
+	var rev int64
 	err := checkKey("key", key)
 	if err == nil {
 		err = s.update(ctx, func(tx *bolt.Tx) error {
@@ -294,14 +318,37 @@ func (s *Store) PutMeta(ctx context.Context, key string, value []byte) error {
 			if err != nil {
 				return err
 			}
-			if _, err := bumpRevision(tx); err != nil {
+			cur, exists, err := getObjectRecord(um, key)
+			if err != nil {
 				return err
 			}
-			return um.Put([]byte(key), bytes.Clone(value))
+			if err := checkExpect(expect, exists, cur.Revision); err != nil {
+				return err
+			}
+			if rev, err = bumpRevision(tx, s.opts.WatchRetention, store.Change{Kind: store.KindMeta, Key: key}); err != nil {
+				return err
+			}
+			return putMetaTx(um, key, value, rev, s.now())
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("putting meta %q: %w", key, err)
+		return 0, fmt.Errorf("putting meta %q: %w", key, err)
+	}
+	return rev, nil
+}
+
+// putMetaTx writes a meta value at rev, keeping its create revision.
+func putMetaTx(um *bolt.Bucket, key string, value []byte, rev int64, now time.Time) error {
+	cur, exists, err := getObjectRecord(um, key)
+	if err != nil {
+		return fmt.Errorf("meta %q: %w", key, err)
+	}
+	rec := objectRecord{Value: bytes.Clone(value), Revision: rev, CreateRevision: rev, UpdatedAt: now}
+	if exists {
+		rec.CreateRevision = cur.CreateRevision
+	}
+	if err := putObjectRecord(um, key, rec); err != nil {
+		return fmt.Errorf("meta %q: %w", key, err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ var (
 	bucketObjects    = []byte("objects")
 	bucketAudit      = []byte("audit")
 	bucketUserMeta   = []byte("usermeta")
+	bucketChanges    = []byte("changes")
 
 	keySchema   = []byte("schema")
 	keyRevision = []byte("revision")
@@ -36,6 +38,7 @@ type migration func(tx *bolt.Tx) error
 // len(migrations). Append only: never edit or reorder a released entry.
 var migrations = []migration{
 	createV1,
+	changeLogV2,
 }
 
 // createV1 creates the buckets of schema version 1.
@@ -43,6 +46,35 @@ func createV1(tx *bolt.Tx) error {
 	for _, name := range [][]byte{bucketTopologies, bucketHistory, bucketObjects, bucketAudit, bucketUserMeta} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("creating bucket %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// changeLogV2 adds the change log that Watch reads, and gives meta values a
+// revision (for PutMeta's compare-and-set): usermeta values become framed
+// object records at the current revision. The log starts empty: a watch
+// can start at the current revision or later.
+func changeLogV2(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketChanges); err != nil {
+		return fmt.Errorf("creating bucket %q: %w", bucketChanges, err)
+	}
+	rev := int64(readRevision(tx))
+	um := tx.Bucket(bucketUserMeta)
+	if um == nil {
+		return fmt.Errorf("bucket %q missing", bucketUserMeta)
+	}
+	type kv struct{ k, v []byte }
+	var all []kv
+	if err := um.ForEach(func(k, v []byte) error {
+		all = append(all, kv{bytes.Clone(k), bytes.Clone(v)})
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, e := range all {
+		if err := putObjectRecord(um, string(e.k), objectRecord{Value: e.v, Revision: rev, CreateRevision: rev}); err != nil {
+			return fmt.Errorf("meta %q: %w", e.k, err)
 		}
 	}
 	return nil
@@ -149,12 +181,35 @@ func readRevision(tx *bolt.Tx) uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
-// bumpRevision increments the store-wide revision in tx and returns the new
-// value. Every mutation calls it exactly once.
-func bumpRevision(tx *bolt.Tx) (int64, error) {
+// bumpRevision increments the store-wide revision in tx, records changes
+// under the new revision in the change log (dropping entries older than the
+// last retention revisions) and returns the new revision. Every mutation
+// calls it exactly once, so the log has no gaps.
+func bumpRevision(tx *bolt.Tx, retention int, changes ...store.Change) (int64, error) {
 	rev := readRevision(tx) + 1
 	if err := tx.Bucket(bucketMeta).Put(keyRevision, u64key(rev)); err != nil {
 		return 0, fmt.Errorf("bumping revision: %w", err)
+	}
+	log, err := bucket(tx, bucketChanges)
+	if err != nil {
+		return 0, err
+	}
+	data, err := encodeChanges(changes)
+	if err != nil {
+		return 0, err
+	}
+	if err := log.Put(u64key(rev), data); err != nil {
+		return 0, fmt.Errorf("writing change log: %w", err)
+	}
+	if rev > uint64(retention) {
+		// Entries are contiguous: drop from the oldest while too old.
+		// Usually one entry; a lowered retention drops the backlog here.
+		c := log.Cursor()
+		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= rev-uint64(retention); k, _ = c.First() {
+			if err := c.Delete(); err != nil {
+				return 0, fmt.Errorf("trimming change log: %w", err)
+			}
+		}
 	}
 	return int64(rev), nil
 }

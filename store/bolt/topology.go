@@ -42,7 +42,7 @@ func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64)
 	var rec topologyRecord
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		var err error
-		rec, err = putTopologyTx(tx, t, expect, s.now(), s.opts.HistoryLimit)
+		rec, err = putTopologyTx(tx, t, expect, s.now(), s.opts)
 		return err
 	})
 	if err != nil {
@@ -55,7 +55,7 @@ func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64)
 
 // putTopologyTx writes a version of t in tx: compare-and-set, revision
 // bump, current version and history entry.
-func putTopologyTx(tx *bolt.Tx, t store.Topology, expect int64, now time.Time, historyLimit int) (topologyRecord, error) {
+func putTopologyTx(tx *bolt.Tx, t store.Topology, expect int64, now time.Time, opts Options) (topologyRecord, error) {
 	tops, err := bucket(tx, bucketTopologies)
 	if err != nil {
 		return topologyRecord{}, err
@@ -67,7 +67,7 @@ func putTopologyTx(tx *bolt.Tx, t store.Topology, expect int64, now time.Time, h
 	if err := checkExpect(expect, exists, cur.Revision); err != nil {
 		return topologyRecord{}, err
 	}
-	rev, err := bumpRevision(tx)
+	rev, err := bumpRevision(tx, opts.WatchRetention, store.Change{Kind: store.KindTopology, Key: t.Name})
 	if err != nil {
 		return topologyRecord{}, err
 	}
@@ -90,7 +90,7 @@ func putTopologyTx(tx *bolt.Tx, t store.Topology, expect int64, now time.Time, h
 	if err := tops.Put([]byte(t.Name), data); err != nil {
 		return topologyRecord{}, fmt.Errorf("writing topology: %w", err)
 	}
-	if err := appendHistory(tx, t.Name, rev, data, historyLimit); err != nil {
+	if err := appendHistory(tx, t.Name, rev, data, opts.HistoryLimit); err != nil {
 		return topologyRecord{}, err
 	}
 	return rec, nil
@@ -239,7 +239,7 @@ func (s *Store) DeleteTopology(ctx context.Context, name, by string, expect int6
 		if err := checkExpect(expect, exists, cur.Revision); err != nil {
 			return err
 		}
-		if rev, err = bumpRevision(tx); err != nil {
+		if rev, err = bumpRevision(tx, s.opts.WatchRetention, store.Change{Kind: store.KindTopology, Key: name, Delete: true}); err != nil {
 			return err
 		}
 		if err := tops.Delete([]byte(name)); err != nil {

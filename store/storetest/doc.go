@@ -16,7 +16,7 @@
 //     RewriteObjects that writes anything; it does not move on reads, on
 //     AppendAudit, on a RewriteObjects that writes nothing, or on a refused
 //     call.
-//   - Compare-and-set: expect 0 on an existing record and any positive
+//   - Compare-and-set (topologies, objects, meta): expect 0 on an existing record and any positive
 //     expect that is not the current revision fail with
 //     store.ErrRevisionMismatch, and the message names the current
 //     revision. Deleting a missing record fails with store.ErrNotFound.
@@ -32,4 +32,12 @@
 //   - Byte slices passed in or handed out are never shared with the store.
 //   - Timestamps come back in UTC with their nanoseconds.
 //   - After Close every call, Close included, fails with store.ErrClosed.
+//   - Watch reports each revision-bumping commit once, in revision order,
+//     with its changes in the order written (RewriteObjects: objects by
+//     kind in the order given and by key, then meta keys sorted), and nothing for audit appends
+//     or refused calls. Watch from a revision above the current one, or
+//     negative, fails. A reader that reads nothing does not block writers.
+//     Ending ctx closes the channel without an error batch; Close sends an
+//     ErrClosed batch, then closes it; no goroutine is left either way.
+//     RunWatchCompaction checks ErrCompacted for backends with a retention.
 package storetest

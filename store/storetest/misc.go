@@ -60,7 +60,12 @@ func calls(s store.Store) []struct {
 			return err
 		}},
 		{"GetMeta", func(ctx context.Context) error { _, err := s.GetMeta(ctx, "k"); return err }},
-		{"PutMeta", func(ctx context.Context) error { return s.PutMeta(ctx, "k", []byte("new")) }},
+		{"GetMetaRevision", func(ctx context.Context) error { _, _, err := s.GetMetaRevision(ctx, "k"); return err }},
+		{"PutMeta", func(ctx context.Context) error {
+			_, err := s.PutMeta(ctx, "k", []byte("new"), store.NoRevisionCheck)
+			return err
+		}},
+		{"Watch", func(ctx context.Context) error { _, err := s.Watch(ctx, 0); return err }},
 	}
 }
 
@@ -69,7 +74,7 @@ func seed(t *testing.T, s store.Store) {
 	t.Helper()
 	put(t, s, "web", spec(1), 0)
 	putObj(t, s, store.KindAlias, "a", "v", 0)
-	noErr(t, s.PutMeta(t.Context(), "k", []byte("v")))
+	must(s.PutMeta(t.Context(), "k", []byte("v"), 0))(t)
 	must(s.AppendAudit(t.Context(), store.AuditRecord{Principal: "p", Method: "m"}))(t)
 }
 
@@ -118,7 +123,7 @@ func testCopies(t *testing.T, open Opener) {
 	val := []byte(wantVal)
 	obj := must(s.PutObject(ctx, store.Object{Kind: store.KindAlias, Key: "a", Value: val}, 0))(t)
 	meta := []byte(wantMeta)
-	noErr(t, s.PutMeta(ctx, "k", meta))
+	must(s.PutMeta(ctx, "k", meta, 0))(t)
 	scribble := func(b []byte) {
 		for i := range b {
 			b[i] = 'X'

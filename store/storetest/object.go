@@ -261,7 +261,7 @@ func testRewriteObjectsFailure(t *testing.T, open Opener) {
 		putObj(t, s, store.KindAlias, k, "v-"+k, 0)
 	}
 	putObj(t, s, store.KindToken, "t", "v-t", 0)
-	noErr(t, s.PutMeta(t.Context(), "verifier", []byte("old")))
+	must(s.PutMeta(t.Context(), "verifier", []byte("old"), 0))(t)
 	errBoom := errors.New("boom")
 	for _, failAt := range []string{"a", "b", "t"} {
 		t.Run("fail at "+failAt, func(t *testing.T) {
@@ -319,7 +319,7 @@ func testMeta(t *testing.T, open Opener) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := s.PutMeta(ctx, tt.key, tt.value); err != nil {
+			if _, err := s.PutMeta(ctx, tt.key, tt.value, store.NoRevisionCheck); err != nil {
 				t.Fatal(err)
 			}
 			got, err := s.GetMeta(ctx, tt.key)
@@ -333,7 +333,49 @@ func testMeta(t *testing.T, open Opener) {
 	}
 	t.Run("empty key", func(t *testing.T) {
 		before := takeSnapshot(t, s)
-		wantErr(t, s.PutMeta(ctx, "", []byte("v")), nil)
+		_, err := s.PutMeta(ctx, "", []byte("v"), store.NoRevisionCheck)
+		wantErr(t, err, nil)
 		unchanged(t, s, before)
 	})
+}
+
+// testMetaCAS checks PutMeta's compare-and-set and the revision
+// GetMetaRevision reports.
+func testMetaCAS(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := t.Context()
+	_, _, err := s.GetMetaRevision(ctx, "k")
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.PutMeta(ctx, "k", []byte("v"), 7)
+	wantErr(t, err, store.ErrRevisionMismatch)
+	r1 := must(s.PutMeta(ctx, "k", []byte("v1"), 0))(t)
+	if cur := revision(t, s); r1 != cur {
+		t.Fatalf("PutMeta returned revision %d, store is at %d", r1, cur)
+	}
+	v, rev, err := s.GetMetaRevision(ctx, "k")
+	noErr(t, err)
+	if string(v) != "v1" || rev != r1 {
+		t.Fatalf("GetMetaRevision = %q at %d, want %q at %d", v, rev, "v1", r1)
+	}
+	put(t, s, "web", spec(1), 0) // moves the store revision, not the meta's
+	before := takeSnapshot(t, s)
+	for _, expect := range []int64{0, r1 + 1, r1 - 1} {
+		_, err := s.PutMeta(ctx, "k", []byte("lost"), expect)
+		wantErr(t, err, store.ErrRevisionMismatch)
+		mentions(t, err, r1)
+	}
+	_, err = s.PutMeta(ctx, "k", []byte("lost"), -5)
+	wantErr(t, err, nil)
+	unchanged(t, s, before)
+	r2 := must(s.PutMeta(ctx, "k", []byte("v2"), r1))(t)
+	if r2 <= r1 {
+		t.Fatalf("second PutMeta at revision %d, first at %d", r2, r1)
+	}
+	// RewriteObjects moves the revision of the meta values it sets.
+	must(s.RewriteObjects(ctx, nil, func(o store.Object) ([]byte, error) { return o.Value, nil }, map[string][]byte{"k": []byte("v3")}))(t)
+	if _, rev, _ := s.GetMetaRevision(ctx, "k"); rev != revision(t, s) {
+		t.Errorf("meta set by RewriteObjects at revision %d, store at %d", rev, revision(t, s))
+	}
+	_, err = s.PutMeta(ctx, "k", []byte("lost"), r2)
+	wantErr(t, err, store.ErrRevisionMismatch)
 }

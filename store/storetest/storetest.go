@@ -38,11 +38,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RewriteObjects", testRewriteObjects},
 		{"RewriteObjectsFailure", testRewriteObjectsFailure},
 		{"Meta", testMeta},
+		{"MetaCAS", testMetaCAS},
 		{"Audit", testAudit},
 		{"AuditPaging", testAuditPaging},
 		{"CanceledContext", testCanceledContext},
 		{"Copies", testCopies},
 		{"Closed", testClosed},
+		{"WatchChanges", testWatchChanges},
+		{"WatchResume", testWatchResume},
+		{"WatchMany", testWatchMany},
+		{"WatchSlow", testWatchSlow},
+		{"WatchCancel", testWatchCancel},
+		{"WatchClose", testWatchClose},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

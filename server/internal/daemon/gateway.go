@@ -152,7 +152,7 @@ func (g *gateway) unlock(ctx context.Context, o ServeOptions) (*secrets.Keyring,
 	if o.Dev && o.Secret.File == "" && o.Secret.Env == "" {
 		o.Secret.File = Layout{c.DataDir}.DevSecret()
 	}
-	verifier, err := g.st.GetMeta(ctx, metaVerifier)
+	verifier, verifierRev, err := g.st.GetMetaRevision(ctx, metaVerifier)
 	if errors.Is(err, store.ErrNotFound) {
 		if !o.Dev {
 			return nil, fmt.Errorf("data directory %s is not initialized: run gatewayd init (or serve --dev)", c.DataDir)
@@ -164,7 +164,7 @@ func (g *gateway) unlock(ctx context.Context, o ServeOptions) (*secrets.Keyring,
 			return nil, fmt.Errorf("initializing dev data directory: %w", err)
 		}
 		g.log.Warn("dev mode: initialized the data directory with a generated master secret stored in it; never use --dev in production", "data_dir", c.DataDir)
-		if verifier, err = g.st.GetMeta(ctx, metaVerifier); err != nil {
+		if verifier, verifierRev, err = g.st.GetMetaRevision(ctx, metaVerifier); err != nil {
 			return nil, fmt.Errorf("reading master-secret verifier: %w", err)
 		}
 	} else if err != nil {
@@ -185,7 +185,7 @@ func (g *gateway) unlock(ctx context.Context, o ServeOptions) (*secrets.Keyring,
 	if newVerifier != nil {
 		// The crypto settings changed: the data key is now wrapped with the
 		// new KDF parameters. Records keep opening; new ones use the new cipher.
-		if err := g.st.PutMeta(ctx, metaVerifier, newVerifier); err != nil {
+		if _, err := g.st.PutMeta(ctx, metaVerifier, newVerifier, verifierRev); err != nil {
 			kr.Close()
 			return nil, fmt.Errorf("storing the re-wrapped master key: %w", err)
 		}

@@ -122,7 +122,7 @@ func openFixture(t testing.TB, path string, secret []byte, s secrets.Settings) *
 	}
 	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
-	verifier, err := st.GetMeta(ctx, MetaVerifier)
+	verifier, verifierRev, err := st.GetMetaRevision(ctx, MetaVerifier)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func openFixture(t testing.TB, path string, secret []byte, s secrets.Settings) *
 		t.Fatalf("Unlock: %v", err)
 	}
 	if newVerifier != nil {
-		if err := st.PutMeta(ctx, MetaVerifier, newVerifier); err != nil {
+		if _, err := st.PutMeta(ctx, MetaVerifier, newVerifier, verifierRev); err != nil {
 			t.Fatal(err)
 		}
 	}
