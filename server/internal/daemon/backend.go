@@ -12,7 +12,11 @@ import (
 func openBackend(c config.Config, log *slog.Logger) (store.Store, error) {
 	switch c.Store.Backend {
 	case config.StoreBackendBolt:
-		return openStore(c, log)
+		s, err := openStore(c, log)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return s, nil
 	default: // config.Validate refuses it first
 		return nil, fmt.Errorf("store.backend: %q is not supported (supported: %s)", c.Store.Backend, config.StoreBackendBolt)
 	}

@@ -69,6 +69,9 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	if o.Dev && o.Secret.File == "" && o.Secret.Env == "" {
+		o.Secret.File = Layout{c.DataDir}.DevSecret()
+	}
 	g := &gateway{cfg: c, log: o.Log, version: o.Version, started: time.Now()}
 	defer func() {
 		if err != nil {
@@ -149,9 +152,6 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 // data dir first), re-wrapping the data key when the crypto settings changed.
 func (g *gateway) unlock(ctx context.Context, o ServeOptions) (*secrets.Keyring, error) {
 	c := g.cfg
-	if o.Dev && o.Secret.File == "" && o.Secret.Env == "" {
-		o.Secret.File = Layout{c.DataDir}.DevSecret()
-	}
 	verifier, verifierRev, err := g.st.GetMetaRevision(ctx, metaVerifier)
 	if errors.Is(err, store.ErrNotFound) {
 		if !o.Dev {
@@ -413,8 +413,9 @@ func (g *gateway) reloadIdentity() {
 }
 
 // secretChanged returns once an alias or truststore change just stored is
-// live: the reconciler rebuilt the routes using it (secretsvc.Options.OnChange).
-func (g *gateway) secretChanged(ctx context.Context, kind, _, name string) error {
+// live: the reconciler rebuilt the routes using it, and withdrew those that
+// no longer compile, which the error names (secretsvc.Options.OnChange).
+func (g *gateway) secretChanged(ctx context.Context, kind, scope, name string) error {
 	rev, err := g.st.Revision(ctx)
 	if err != nil {
 		return err
@@ -424,7 +425,7 @@ func (g *gateway) secretChanged(ctx context.Context, kind, _, name string) error
 	if err := g.rec.WaitFor(wctx, rev); err != nil {
 		return fmt.Errorf("the routes using %s %q are not rebuilt yet (revision %d): %w", kind, name, rev, err)
 	}
-	return nil
+	return g.rec.Withdrawn(kind, scope, name)
 }
 
 // guardAliasDelete deletes an alias unless a stored topology uses it

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"syscall"
 
-
 	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/internal/secrets"
 	"github.com/securegw/gateway/internal/topology"

@@ -68,8 +68,14 @@ type Reconciler struct {
 
 	mu       sync.Mutex
 	applied  int64
-	advanced chan struct{}    // closed and replaced when applied grows
-	failed   map[string]error // stored topologies that are not served, and why
+	advanced chan struct{}      // closed and replaced when applied grows
+	failed   map[string]failure // stored topologies that are not served
+}
+
+// failure is why a stored topology is not served, and what it uses.
+type failure struct {
+	err  error
+	refs []ref
 }
 
 type refreshRequest struct {
@@ -94,7 +100,7 @@ func New(src Source, router Router, o Options) *Reconciler {
 		refresh:  make(chan refreshRequest),
 		stopped:  make(chan struct{}),
 		advanced: make(chan struct{}),
-		failed:   map[string]error{},
+		failed:   map[string]failure{},
 	}
 }
 
@@ -109,23 +115,22 @@ func (r *Reconciler) Load(ctx context.Context) (served, failed int, err error) {
 	}
 	r.idx = newIndex()
 	all := make([]*proxy.Compiled, 0, len(recs))
-	fails := map[string]error{}
+	r.mu.Lock()
+	r.failed = map[string]failure{}
+	r.mu.Unlock()
 	for _, rec := range recs {
-		c, err := r.compile(ctx, rec)
-		if err != nil {
-			fails[rec.Name] = err
-			continue
+		if c, err := r.compile(ctx, rec); err == nil {
+			all = append(all, c)
 		}
-		all = append(all, c)
 	}
 	gen := r.router.Load(all)
 	r.loaded = true
 	r.mu.Lock()
-	r.failed = fails
+	fails := len(r.failed)
 	r.mu.Unlock()
 	r.advance(rev)
-	r.log.InfoContext(ctx, "routing table loaded", "topologies", len(all), "failed", len(fails), "revision", rev, "generation", gen)
-	return len(all), len(fails), nil
+	r.log.InfoContext(ctx, "routing table loaded", "topologies", len(all), "failed", fails, "revision", rev, "generation", gen)
+	return len(all), fails, nil
 }
 
 // Run follows the store's watch and applies its changes until ctx ends
@@ -271,15 +276,15 @@ func (r *Reconciler) apply(ctx context.Context, p *pending) error {
 	}
 	remove = append(remove, withdraw...)
 	gen := r.router.Update(apply, remove)
-	r.advance(p.revision)
-	if len(apply)+len(remove) > 0 {
-		r.log.InfoContext(ctx, "store changes applied", "revision", p.revision, "batches", p.batches,
-			"compiled", len(apply), "withdrawn", len(remove), "generation", gen, "took", time.Since(start))
-	}
 	if r.opts.OnTruststore != nil {
 		for _, name := range sorted(p.truststores) {
 			r.opts.OnTruststore(ctx, name)
 		}
+	}
+	r.advance(p.revision) // last: a waiter wakes to a change that is whole
+	if len(apply)+len(remove) > 0 {
+		r.log.InfoContext(ctx, "store changes applied", "revision", p.revision, "batches", p.batches,
+			"compiled", len(apply), "withdrawn", len(remove), "generation", gen, "took", time.Since(start))
 	}
 	return nil
 }
@@ -401,16 +406,44 @@ func (r *Reconciler) WaitFor(ctx context.Context, rev int64) error {
 func (r *Reconciler) Failure(name string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.failed[name]
+	return r.failed[name].err
 }
 
+// Withdrawn returns, joined, why each stored topology that uses the given
+// alias or truststore is not served; nil when all are. kind is
+// store.KindAlias or store.KindTruststore; scope is the alias's topology
+// ("" for the gateway scope and for truststores).
+func (r *Reconciler) Withdrawn(kind, scope, name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for _, topo := range sorted(r.failed) {
+		f := r.failed[topo]
+		if scope != "" && topo != scope {
+			continue
+		}
+		for _, u := range f.refs {
+			if u == (ref{kind: kind, name: name}) {
+				errs = append(errs, fmt.Errorf("topology %q is no longer served: %w", topo, f.err))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// setFailure records why a topology is not served (err nil: it is).
 func (r *Reconciler) setFailure(name string, err error) {
+	var refs []ref
+	if err != nil {
+		refs = r.idx.refs[name]
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil {
 		delete(r.failed, name)
 	} else {
-		r.failed[name] = err
+		r.failed[name] = failure{err: err, refs: refs}
 	}
 }
 
