@@ -43,6 +43,7 @@ type Compiled struct {
 	maxDepth   int
 	warnings   []string
 	transports []*transportEntry // one reference each, released by finalize
+	origins    origins           // backend origins to services, for response headers
 	scrub      []string          // identity headers of the chain, normalised
 	// assertsIdentity: the chain has an identity-assertion handler, which
 	// logs the impersonation parameters it refuses (else dispatch does).
@@ -118,6 +119,7 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		c.ordered = append(c.ordered, s)
 		c.maxDepth = max(c.maxDepth, strings.Count(s.path, "/")+1)
 	}
+	c.origins = buildOrigins(c.ordered, nil)
 	// The auth API answers under /gateway/{t}/auth/ (no service may use
 	// that path: compileService refuses it).
 	c.services[authAPIPath] = &service{topo: c, path: authAPIPath, prefix: c.ctxPath + "/" + authAPIPath, internal: true}
@@ -166,13 +168,16 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		d = &topology.Dispatch{}
 	}
 	s := &service{
-		topo:      c,
-		path:      path,
-		role:      ts.Role,
-		prefix:    c.ctxPath + "/" + path,
-		websocket: ts.WebSocket,
-		maxBody:   d.MaxBodyBytes,
-		stats:     newServiceStats(c.name, path),
+		topo:       c,
+		path:       path,
+		role:       ts.Role,
+		prefix:     c.ctxPath + "/" + path,
+		websocket:  ts.WebSocket,
+		allowTrace: d.AllowTrace,
+		maxBody:    d.MaxBodyBytes,
+		stats:      newServiceStats(c.name, path),
+
+		forwardCredentials: d.ForwardCredentials,
 	}
 	if d.MaxBodyBytes < 0 {
 		return nil, errors.New("dispatch.max_body_bytes: must not be negative")
@@ -187,6 +192,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	}
 	if d.Classname != "" {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.classname %q is ignored", path, d.Classname))
+	}
+	if d.ForwardCredentials {
+		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.forward_credentials is on: the credentials clients authenticate with (passwords, tokens, session cookies) are sent to its backends", path))
 	}
 	if d.FederationHeader != "" {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.federation_header is not supported yet and is ignored", path))
@@ -215,6 +223,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		}
 		b.tr = e
 		up.backends = append(up.backends, b)
+	}
+	if d.AllowTrace {
+		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.allow_trace is on: TRACE and TRACK reach the backend, which may echo credentials and cookies back", path))
 	}
 	if d.InsecureSkipVerify {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.insecure_skip_verify is on: backend certificates are not verified", path))

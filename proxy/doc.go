@@ -105,8 +105,20 @@
 // impersonation and may add the gateway's own (an Outbound handler edits
 // out.URL.RawQuery).
 //
-// Responses: Location, Content-Location and Refresh URLs under a backend's
-// base URL become gateway URLs; Set-Cookie Path under the base path is
+// The credentials the authentication consumed (identity.Principal.Consumed:
+// the Authorization header of Basic or LDAP, later a bearer token, an SSO
+// cookie, a pre-auth signature) are removed from the backend request: a
+// header entirely, a cookie from the Cookie header (the others kept), a
+// query parameter from the query. WebSocket upgrades are requests like any
+// other here. A service with dispatch.forward_credentials sends them on; its
+// deploy warns about it.
+//
+// Responses: Location, Content-Location and Refresh URLs naming any backend
+// origin of the topology become the gateway URL of the service covering
+// them (longest base path first; a lookup table built at compile time). One
+// naming a backend origin that no service covers is removed, and a 3xx
+// losing its Location is answered 502: backend addresses never reach
+// clients. Set-Cookie Path under the base path is
 // mapped to /gateway/{t}/{service}/… (any other Path is narrowed to the
 // service's prefix: a backend's cookie never reaches other routes), and a
 // Domain naming a backend host is dropped (the cookie becomes host-only for the gateway). Errors: 502

@@ -1,40 +1,183 @@
 package proxy
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
+// errUnroutableRedirect is returned by modifyResponse for a redirect to a
+// backend address that no service of the topology covers: the client gets a
+// generic 502, never the address.
+var errUnroutableRedirect = errors.New("redirect to a backend address no service of the topology covers")
+
+// originKey is a backend origin: scheme (http or https), lower-case host
+// name without brackets, and port (the scheme's default when absent).
+type originKey struct{ scheme, host, port string }
+
+// originRoute is a service covering base (a path without trailing slash,
+// "" for the whole origin) on an origin.
+type originRoute struct {
+	base string
+	svc  *service
+}
+
+// origins maps every backend origin of a topology to the services covering
+// it, longest base path first. It is built once at compile time, so mapping
+// a URL in a response header costs a map lookup.
+type origins struct {
+	routes map[originKey][]originRoute
+	// internal are host names a host map declares internal: a URL naming
+	// one is never passed to a client unmapped.
+	internal map[string]bool
+}
+
+// buildOrigins indexes the backends of the services. hostmap maps internal
+// host names (lower case) to the external names used in the topology's URLs.
+func buildOrigins(svcs []*service, hostmap map[string]string) origins {
+	o := origins{routes: map[originKey][]originRoute{}}
+	for _, s := range svcs {
+		for _, b := range s.up.backends {
+			k := originKey{b.scheme, b.hostname, b.port()}
+			rs := o.routes[k]
+			if !slices.ContainsFunc(rs, func(r originRoute) bool { return r.base == b.basePath && r.svc == s }) {
+				o.routes[k] = append(rs, originRoute{base: b.basePath, svc: s})
+			}
+		}
+	}
+	for _, rs := range o.routes {
+		slices.SortStableFunc(rs, func(a, b originRoute) int { return len(b.base) - len(a.base) })
+	}
+	if len(hostmap) > 0 {
+		o.internal = make(map[string]bool, len(hostmap))
+		for k, rs := range o.routes {
+			for internal, external := range hostmap {
+				if external == k.host {
+					ik := originKey{k.scheme, internal, k.port}
+					o.routes[ik] = append(o.routes[ik], rs...)
+				}
+			}
+		}
+		for internal := range hostmap {
+			o.internal[internal] = true
+		}
+	}
+	return o
+}
+
+// lookup finds the service covering u, an absolute URL: the longest base
+// path wins, self on a tie. known reports whether u names one of the
+// topology's backend origins (or an internal host) at all.
+func (o *origins) lookup(u *url.URL, self *service) (r originRoute, rest string, found, known bool) {
+	host := strings.ToLower(u.Hostname())
+	var schemes [2]string
+	switch strings.ToLower(u.Scheme) {
+	case "http", "ws":
+		schemes[0] = "http"
+	case "https", "wss":
+		schemes[0] = "https"
+	case "": // network-path reference: either
+		schemes = [2]string{"http", "https"}
+	default:
+		return r, "", false, o.internal[host]
+	}
+	for _, scheme := range schemes {
+		if scheme == "" {
+			continue
+		}
+		port := u.Port()
+		if port == "" {
+			port = defaultPort(scheme)
+		}
+		rs, ok := o.routes[originKey{scheme, host, port}]
+		if !ok {
+			continue
+		}
+		known = true
+		for _, cand := range rs {
+			if found && len(cand.base) < len(r.base) {
+				break
+			}
+			tail, ok := underBase(u.Path, cand.base)
+			if !ok {
+				continue
+			}
+			if !found || cand.svc == self {
+				r, rest, found = cand, tail, true
+			}
+		}
+		if found {
+			return r, rest, true, true
+		}
+	}
+	return r, "", false, known || o.internal[host]
+}
+
+// port is the backend's port (the scheme's default when the URL has none).
+func (b *backend) port() string { return b.hostPort[strings.LastIndexByte(b.hostPort, ':')+1:] }
+
 // rewriteResponseHeaders points Location, Content-Location, Refresh and
-// Set-Cookie Path/Domain that name one of the service's backends at the
-// gateway instead: https://{host}/gateway/{topology}/{service}/{rest}.
-// Only URLs under a backend's base path are rewritten; anything else is
-// left alone.
-func (s *service) rewriteResponseHeaders(resp *http.Response) {
+// Set-Cookie Path/Domain that name a backend of the topology at the gateway
+// instead: https://{host}/gateway/{topology}/{service}/{rest}, for the
+// service covering the URL (any service of the topology, the longest base
+// path first). A URL naming a backend origin (or a host the host map
+// declares internal) that no service covers must not reach the client: the
+// header is removed, and a redirect (3xx) that loses its Location fails
+// with errUnroutableRedirect (the client gets a generic 502).
+func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 	h := resp.Header
 	_, loc := h["Location"]
 	_, cloc := h["Content-Location"]
 	_, ref := h["Refresh"]
 	_, ck := h["Set-Cookie"]
 	if !loc && !cloc && !ref && !ck {
-		return
+		return nil
 	}
 	pub := publicOrigin(resp.Request)
-	for _, name := range []string{"Location", "Content-Location"} {
+	var err error
+	for _, name := range []string{"Location", "Content-Location", "Refresh"} {
 		vs := h[name]
-		for i, v := range vs {
-			if nv, ok := s.rewriteURL(v, pub); ok {
-				vs[i] = nv
+		for i := 0; i < len(vs); i++ {
+			var nv string
+			var ok bool
+			if name == "Refresh" {
+				nv, ok = s.rewriteRefresh(vs[i], pub)
+			} else {
+				nv, ok = s.rewriteURL(vs[i], pub)
 			}
+			if ok {
+				vs[i] = nv
+				continue
+			}
+			if name == "Location" && resp.StatusCode >= 300 && resp.StatusCode < 400 && err == nil {
+				err = fmt.Errorf("%w: %s", errUnroutableRedirect, redactedTarget(vs[i]))
+			}
+			vs = slices.Delete(vs, i, i+1)
+			i--
 		}
-	}
-	for i, v := range h["Refresh"] {
-		h["Refresh"][i] = s.rewriteRefresh(v, pub)
+		if len(vs) == 0 {
+			delete(h, name)
+		} else {
+			h[name] = vs
+		}
 	}
 	for i, v := range h["Set-Cookie"] {
 		h["Set-Cookie"][i] = s.rewriteCookie(v)
 	}
+	return err
+}
+
+// redactedTarget is a URL for the operator's log: no user info, query or
+// fragment (they may carry tokens).
+func redactedTarget(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // publicOrigin is the scheme and host the client used, as the gateway told
@@ -76,88 +219,71 @@ func underBase(path, base string) (string, bool) {
 	return rest, true
 }
 
-// rewriteURL maps a backend URL (absolute, or a path on the backend) to
-// the gateway's.
+// rewriteURL maps a URL of a response header to the gateway's. It returns
+// the value to send and true, or false when the value names a backend (or
+// internal host) but no service covers it: the caller removes it. Values
+// that name no backend (other hosts, relative references, paths outside the
+// service's base paths) are returned unchanged.
 func (s *service) rewriteURL(v string, pub string) (string, bool) {
 	if v == "" {
-		return "", false
+		return v, true
 	}
 	u, err := url.Parse(v)
 	if err != nil {
-		return "", false
+		// Cannot tell where it points: an absolute one might name a backend.
+		return v, !strings.Contains(v, "//")
 	}
-	var b *backend
+	var svc *service
+	var rest string
 	switch {
-	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(v, "/"):
-		b = s.up.backends[0]
-		for _, cand := range s.up.backends { // the longest matching base path
-			if _, ok := underBase(u.Path, cand.basePath); ok && len(cand.basePath) > len(b.basePath) {
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//"):
+		// A path on the answering backend: its longest matching base path.
+		var b *backend
+		for _, cand := range s.up.backends {
+			if _, ok := underBase(u.Path, cand.basePath); ok && (b == nil || len(cand.basePath) > len(b.basePath)) {
 				b = cand
 			}
 		}
+		if b == nil {
+			return v, true
+		}
+		rest, _ = underBase(u.Path, b.basePath)
+		svc = s
 	case u.Host != "":
-		b = s.backendFor(u)
+		r, tail, found, known := s.topo.origins.lookup(u, s)
+		if !found {
+			return v, !known
+		}
+		svc, rest = r.svc, tail
+	default:
+		return v, true
 	}
-	if b == nil {
-		return "", false
-	}
-	rest, ok := underBase(u.Path, b.basePath)
-	if !ok {
-		return "", false
-	}
-	g := &url.URL{Path: s.prefix + rest, RawQuery: u.RawQuery, Fragment: u.Fragment}
+	g := &url.URL{Path: svc.prefix + rest, RawQuery: u.RawQuery, Fragment: u.Fragment}
 	if rest == "" && strings.HasSuffix(u.Path, "/") {
 		g.Path += "/"
 	}
-	if u.Host == "" {
-		return g.String(), true // a path stays a path
-	}
-	if pub == "" {
-		return "", false
+	if u.Host == "" || pub == "" {
+		return g.String(), true // a path stays a path; without a public origin, a path
 	}
 	return pub + g.String(), true
 }
 
-// backendFor finds the backend an absolute URL points at (http~ws, https~wss).
-func (s *service) backendFor(u *url.URL) *backend {
-	scheme := strings.ToLower(u.Scheme)
-	switch scheme {
-	case "ws":
-		scheme = "http"
-	case "wss":
-		scheme = "https"
-	case "":
-		scheme = "" // network-path reference: any scheme
-	}
-	host := strings.ToLower(u.Hostname())
-	for _, b := range s.up.backends {
-		if host != b.hostname || (scheme != "" && scheme != b.scheme) {
-			continue
-		}
-		port := u.Port()
-		if port == "" {
-			port = defaultPort(b.scheme)
-		}
-		if port == b.hostPort[strings.LastIndexByte(b.hostPort, ':')+1:] {
-			if _, ok := underBase(u.Path, b.basePath); ok {
-				return b
-			}
-		}
-	}
-	return nil
-}
-
-// rewriteRefresh rewrites the URL of "5; url=http://backend/x".
-func (s *service) rewriteRefresh(v, pub string) string {
+// rewriteRefresh rewrites the URL of "5; url=http://backend/x"; false: the
+// URL names a backend no service covers.
+func (s *service) rewriteRefresh(v, pub string) (string, bool) {
 	i := strings.Index(strings.ToLower(v), "url=")
 	if i < 0 {
-		return v
+		return v, true
 	}
 	target := strings.Trim(strings.TrimSpace(v[i+4:]), `'"`)
-	if nv, ok := s.rewriteURL(target, pub); ok {
-		return v[:i+4] + nv
+	nv, ok := s.rewriteURL(target, pub)
+	if !ok {
+		return "", false
 	}
-	return v
+	if nv == target {
+		return v, true
+	}
+	return v[:i+4] + nv, true
 }
 
 // rewriteCookie maps a Path under a backend's base path to the gateway's

@@ -1,6 +1,8 @@
 package proxy_test
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,7 +36,7 @@ func TestResponseRewriting(t *testing.T) {
 		{"relative untouched", "Location", "next", "next"},
 		{"other host untouched", "Location", "http://elsewhere.example/app/v1/x", "http://elsewhere.example/app/v1/x"},
 		{"other port untouched", "Location", "http://" + bName + ":1/app/v1/x", "http://" + bName + ":1/app/v1/x"},
-		{"prefix but not segment", "Location", b.URL + "/app/v10", b.URL + "/app/v10"},
+		{"prefix but not segment: a backend address no service covers is removed", "Location", b.URL + "/app/v10", ""},
 		{"Content-Location", "Content-Location", b.URL + "/app/v1/doc", gw + "/doc"},
 		{"Refresh", "Refresh", "5; url=" + b.URL + "/app/v1/next", "5; url=" + gw + "/next"},
 		{"Refresh other", "Refresh", "5; url=http://elsewhere.example/", "5; url=http://elsewhere.example/"},
@@ -56,5 +58,106 @@ func TestResponseRewriting(t *testing.T) {
 				t.Fatalf("%s: %q, want %q", tc.header, got, tc.want)
 			}
 		})
+	}
+}
+
+// A URL in a response header that names any backend of the topology is
+// mapped to the gateway URL of the service covering it; one that names a
+// backend no service covers never reaches the client.
+func TestResponseHeadersNeverLeakBackends(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	var hdr http.Header
+	status := http.StatusFound
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		for k, vs := range hdr {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "backend body")
+	})
+	// Only "app" is ever contacted; the other URLs are never dialled.
+	e.deploy(topo("t",
+		svc("app", b.URL+"/app/v1"),
+		svc("other", b.URL+"/other"),
+		svc("remote", "https://internal.example"),
+		svc("x", "http://internal2.example:8080/x"),
+		svc("xy", "http://internal2.example:8080/x/y"),
+	))
+	bHost := strings.TrimPrefix(b.URL, "http://")
+	gw := "http://gw.example/gateway/t"
+
+	tests := []struct {
+		name       string
+		status     int
+		header, in string
+		wantStatus int
+		want       string // "" : header absent
+	}{
+		{"cross-service redirect", 302, "Location", b.URL + "/other/page?q=1", 302, gw + "/other/page?q=1"},
+		{"cross-service at base", 302, "Location", b.URL + "/other", 302, gw + "/other"},
+		{"longest base path wins", 302, "Location", "http://internal2.example:8080/x/y/z", 302, gw + "/xy/z"},
+		{"shorter base path", 302, "Location", "http://internal2.example:8080/x/z", 302, gw + "/x/z"},
+		{"https default port", 302, "Location", "https://internal.example:443/a", 302, gw + "/remote/a"},
+		{"https no port", 302, "Location", "https://internal.example/a", 302, gw + "/remote/a"},
+		{"host case-insensitive", 302, "Location", "https://Internal.EXAMPLE/a", 302, gw + "/remote/a"},
+		{"wss maps to https backend", 302, "Location", "wss://internal.example/a", 302, gw + "/remote/a"},
+		{"network-path reference", 302, "Location", "//internal.example/a", 302, gw + "/remote/a"},
+		{"same host other scheme untouched", 302, "Location", "http://internal.example/a", 302, "http://internal.example/a"},
+		{"other backend's root not covered", 302, "Location", "http://internal2.example:8080/", 502, ""},
+		{"own backend's root not covered", 302, "Location", b.URL + "/", 502, ""},
+		{"own backend outside base", 307, "Location", b.URL + "/admin?token=s3cret", 502, ""},
+		{"uncovered Location on 201 dropped", 201, "Location", b.URL + "/elsewhere", 201, ""},
+		{"uncovered Content-Location dropped", 200, "Content-Location", "http://internal2.example:8080/z", 200, ""},
+		{"uncovered Refresh dropped", 200, "Refresh", "0; url=" + b.URL + "/elsewhere", 200, ""},
+		{"covered Refresh mapped", 200, "Refresh", "0; url=http://internal2.example:8080/x/y", 200, "0; url=" + gw + "/xy"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr, status = http.Header{tc.header: {tc.in}}, tc.status
+			resp, body := rawGet(t, e.addr(), "/gateway/t/app/")
+			if resp == nil {
+				t.Fatal(body)
+			}
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d, want %d (body %q)", resp.StatusCode, tc.wantStatus, body)
+			}
+			if got := resp.Header.Get(tc.header); got != tc.want {
+				t.Fatalf("%s: %q, want %q", tc.header, got, tc.want)
+			}
+			for _, leak := range []string{bHost, "internal2", "s3cret"} {
+				if strings.Contains(fmt.Sprint(resp.Header), leak) || strings.Contains(body, leak) {
+					t.Fatalf("response leaks %q: %v %q", leak, resp.Header, body)
+				}
+			}
+			if tc.wantStatus == http.StatusBadGateway && strings.Contains(body, "backend body") {
+				t.Fatalf("the refused redirect's body reached the client: %q", body)
+			}
+		})
+	}
+	if !strings.Contains(e.logs.String(), "redirect to a backend address no service of the topology covers") {
+		t.Errorf("the refused redirect is not logged for the operator:\n%s", e.logs)
+	}
+	if strings.Contains(e.logs.String(), "s3cret") {
+		t.Errorf("the log holds the redirect's query:\n%s", e.logs)
+	}
+}
+
+// Without a Host header there is no public origin: a backend URL becomes a
+// path on the gateway, never the backend's address.
+func TestResponseHeaderWithoutHostIsAPath(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "http://"+r.Host+"/app/next")
+		w.WriteHeader(http.StatusFound)
+	})
+	e.deploy(topo("t", svc("app", b.URL+"/app")))
+	resp, body := rawRoundTrip(t, e.addr(), "GET /gateway/t/app/ HTTP/1.0\r\n\r\n")
+	if resp == nil {
+		t.Fatal(body)
+	}
+	if got := resp.Header.Get("Location"); got != "/gateway/t/app/next" {
+		t.Fatalf("Location %q, want /gateway/t/app/next", got)
 	}
 }

@@ -16,6 +16,8 @@ func init() {
 		New: func(context.Context, chain.Config) (chain.Handler, error) { return recorder{}, nil }})
 	chain.Register(chain.Factory{Name: "test-auth", Role: chain.RoleAuthentication,
 		New: func(context.Context, chain.Config) (chain.Handler, error) { return testAuth{}, nil }})
+	chain.Register(chain.Factory{Name: "test-session", Role: chain.RoleAuthentication,
+		New: func(context.Context, chain.Config) (chain.Handler, error) { return testSession{}, nil }})
 	chain.Register(chain.Factory{Name: "test-groups", Role: chain.RoleCustom,
 		New: func(context.Context, chain.Config) (chain.Handler, error) { return testGroups{}, nil }})
 }
@@ -60,3 +62,24 @@ func (testAuth) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Reque
 }
 
 func (testAuth) IdentityHeaders() []string { return []string{"X-Test-User"} }
+
+// testSession lets in requests with the cookie test-session=ok (consumed)
+// or, failing that, the query parameter test_token=ok (consumed), as an
+// SSO cookie or a token parameter provider would.
+type testSession struct{}
+
+var (
+	sessionCookie = []identity.Credential{identity.CookieCredential("test-session")}
+	sessionToken  = []identity.Credential{identity.QueryCredential("test_token")}
+)
+
+func (testSession) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
+	if c, err := r.Cookie("test-session"); err == nil && c.Value == "ok" {
+		return identity.WithPrincipal(r, &identity.Principal{Name: "carol", Provider: "test-session", Consumed: sessionCookie})
+	}
+	if r.URL.Query().Get("test_token") == "ok" {
+		return identity.WithPrincipal(r, &identity.Principal{Name: "carol", Provider: "test-session", Consumed: sessionToken})
+	}
+	chain.WriteError(w, http.StatusUnauthorized, "unauthenticated")
+	return nil
+}

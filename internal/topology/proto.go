@@ -48,6 +48,7 @@ func ToProto(t *Topology) *gatewayv1.Topology {
 				MaxBodyBytes:          d.MaxBodyBytes,
 				Classname:             d.Classname,
 				FederationHeader:      d.FederationHeader,
+				ForwardCredentials:    d.ForwardCredentials,
 			}
 		}
 		if h := s.HA; h != nil {
@@ -115,6 +116,7 @@ func fromProto(pt *gatewayv1.Topology) (*Topology, error) {
 				MaxBodyBytes:       pd.GetMaxBodyBytes(),
 				Classname:          pd.GetClassname(),
 				FederationHeader:   pd.GetFederationHeader(),
+				ForwardCredentials: pd.GetForwardCredentials(),
 			}
 			var err error
 			for _, c := range []struct {

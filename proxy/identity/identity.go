@@ -19,6 +19,11 @@ type Principal struct {
 	AuthenticatedAs string
 	// Provider names the provider that authenticated the request ("anonymous", …).
 	Provider string
+	// Consumed are the credentials the provider authenticated the request
+	// with (an Authorization header, a session cookie, a token parameter):
+	// the gateway removes them from the request to the backend unless the
+	// service forwards credentials. Shared and never modified.
+	Consumed []Credential
 }
 
 // InGroup reports whether the principal is in group g.

@@ -97,6 +97,8 @@ by 'gatewayd init' (see --config).`,
 			return nil
 		},
 	}
+	root.Version = clientVersion()
+	root.SetVersionTemplate("gatewayctl {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetIn(f.streams.In)
 	root.SetOut(f.streams.Out)
@@ -122,6 +124,7 @@ by 'gatewayd init' (see --config).`,
 		newTokenCommand(f),
 		newTokenPolicyCommand(f),
 		newGroupsCommand(f),
+		newHashPasswordCommand(f),
 		newCompletionCommand(f),
 	)
 	groupCommand(root)

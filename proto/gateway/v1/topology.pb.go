@@ -386,8 +386,11 @@ type Dispatch struct {
 	Classname string `protobuf:"bytes,10,opt,name=classname,proto3" json:"classname,omitempty"`
 	// Header carrying the asserted user to a federated gateway (seed 001).
 	FederationHeader string `protobuf:"bytes,11,opt,name=federation_header,json=federationHeader,proto3" json:"federation_header,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Send the backend the credentials the gateway consumed (Authorization,
+	// SSO cookie, token parameter); removed by default. Warned at deploy.
+	ForwardCredentials bool `protobuf:"varint,12,opt,name=forward_credentials,json=forwardCredentials,proto3" json:"forward_credentials,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Dispatch) Reset() {
@@ -495,6 +498,13 @@ func (x *Dispatch) GetFederationHeader() string {
 		return x.FederationHeader
 	}
 	return ""
+}
+
+func (x *Dispatch) GetForwardCredentials() bool {
+	if x != nil {
+		return x.ForwardCredentials
+	}
+	return false
 }
 
 type HighAvailability struct {
@@ -1628,7 +1638,7 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\x02ha\x18\a \x01(\v2\x1c.gateway.v1.HighAvailabilityR\x02ha\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc1\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf2\x04\n" +
 	"\bDispatch\x12%\n" +
 	"\x0fuse_two_way_tls\x18\x01 \x01(\bR\fuseTwoWayTls\x12-\n" +
 	"\x12client_certificate\x18\x02 \x01(\tR\x11clientCertificate\x12\x1e\n" +
@@ -1643,7 +1653,8 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\x0emax_body_bytes\x18\t \x01(\x03R\fmaxBodyBytes\x12\x1c\n" +
 	"\tclassname\x18\n" +
 	" \x01(\tR\tclassname\x12+\n" +
-	"\x11federation_header\x18\v \x01(\tR\x10federationHeader\"\x92\x02\n" +
+	"\x11federation_header\x18\v \x01(\tR\x10federationHeader\x12/\n" +
+	"\x13forward_credentials\x18\f \x01(\bR\x12forwardCredentials\"\x92\x02\n" +
 	"\x10HighAvailability\x12+\n" +
 	"\x11failover_statuses\x18\x01 \x03(\x05R\x10failoverStatuses\x12!\n" +
 	"\fmax_failures\x18\x02 \x01(\x05R\vmaxFailures\x123\n" +

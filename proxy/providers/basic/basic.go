@@ -65,6 +65,10 @@ type cached struct {
 
 var _ chain.Inbound = (*Handler)(nil)
 
+// consumed: the password travels in the Authorization header, which the
+// gateway removes before dispatch.
+var consumed = []identity.Credential{identity.Authorization}
+
 func newHandler(ctx context.Context, c chain.Config) (chain.Handler, error) {
 	h := &Handler{users: map[string]verifier{}}
 	names := make([]string, 0, len(c.Params))
@@ -224,7 +228,7 @@ func (h *Handler) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Req
 		h.writeChallenge(w, "invalid credentials")
 		return nil
 	}
-	return identity.WithPrincipal(r, &identity.Principal{Name: user, AuthenticatedAs: user, Provider: Name})
+	return identity.WithPrincipal(r, &identity.Principal{Name: user, AuthenticatedAs: user, Provider: Name, Consumed: consumed})
 }
 
 // check verifies password for user; an unknown user is checked against

@@ -37,6 +37,10 @@ var ErrUnavailable = errors.New("authentication service unavailable")
 // the credentials.
 var errRejected = errors.New("invalid credentials")
 
+// consumed: the password travels in the Authorization header, which the
+// gateway removes before dispatch.
+var consumed = []identity.Credential{identity.Authorization}
+
 // Handler authenticates requests with HTTP Basic credentials against an
 // LDAP directory. It is safe for concurrent use.
 type Handler struct {
@@ -121,7 +125,7 @@ func (h *Handler) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Req
 		// "alice " (which the directory matches) become "alice", so one
 		// person is one identity at the backends and in the logs.
 		return identity.WithPrincipal(r, &identity.Principal{
-			Name: name, Groups: groups, AuthenticatedAs: name, Provider: Name,
+			Name: name, Groups: groups, AuthenticatedAs: name, Provider: Name, Consumed: consumed,
 		})
 	case errors.Is(err, errRejected):
 		h.writeChallenge(w, "invalid credentials")

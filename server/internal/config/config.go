@@ -123,9 +123,20 @@ func Default() Config {
 	}
 }
 
-// Load reads a configuration file over the defaults. Unknown keys are errors.
-func Load(path string) (Config, error) {
+// DevDefault is Default for a --dev daemon: every listener on loopback.
+func DevDefault() Config {
 	c := Default()
+	c.Proxy.Listen = "127.0.0.1:8443"
+	return c
+}
+
+// Load reads a configuration file over the defaults. Unknown keys are errors.
+func Load(path string) (Config, error) { return LoadOver(path, Default()) }
+
+// LoadOver reads a configuration file over base: keys the file omits keep
+// base's values.
+func LoadOver(path string, base Config) (Config, error) {
+	c := base
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return c, fmt.Errorf("reading config: %w", err)
@@ -166,6 +177,36 @@ func Decode(r io.Reader, c *Config) error {
 		c.Crypto = c.Crypto.WithDefaults()
 	}
 	return err
+}
+
+// IsLoopback reports whether a host:port address binds loopback only
+// ("localhost", 127.0.0.0/8, ::1). An empty host binds every interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// NonLoopback returns the listeners ("key: address") that would bind more
+// than loopback.
+func (c Config) NonLoopback() []string {
+	var out []string
+	for _, l := range []struct{ key, addr string }{
+		{"proxy.listen", c.Proxy.Listen},
+		{"management.listen", c.Management.Listen},
+		{"metrics.listen", c.Metrics.Listen},
+	} {
+		if l.addr != "" && !IsLoopback(l.addr) {
+			out = append(out, fmt.Sprintf("%s %q", l.key, l.addr))
+		}
+	}
+	return out
 }
 
 // TLSEnabled reports whether the proxy serves HTTPS.
@@ -228,6 +269,10 @@ func (c Config) Validate() error {
 	}
 	if len(c.Management.Principals) == 0 {
 		errs = append(errs, errors.New("management.principals: at least one principal is required"))
+	} else if !c.Management.hasAdmin() {
+		errs = append(errs, errors.New(`management.principals: no principal has the admin role, so nobody could manage `+
+			`the gateway (the principals of gateway.yaml replace the default "admin: [admin]"); `+
+			`keep "admin: [admin]" in management.principals (or give another principal the admin role)`))
 	}
 	names := make([]string, 0, len(c.Management.Principals))
 	for p := range c.Management.Principals {
@@ -264,6 +309,19 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("crypto: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// hasAdmin reports whether some principal has the admin role: without one,
+// nobody could change principals' certificates, aliases or the master secret.
+func (m Management) hasAdmin() bool {
+	for _, roles := range m.Principals {
+		for _, r := range roles {
+			if r == "admin" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func knownRole(r string) bool {

@@ -121,3 +121,40 @@ func TestValidateNamesTheKey(t *testing.T) {
 		})
 	}
 }
+
+// A configuration where nobody has the admin role would lock every
+// administrator out: it is refused with the way out.
+func TestValidateRefusesNoAdmin(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "gateway.yaml")
+	// The README's example, as a new user first wrote it.
+	if err := os.WriteFile(p, []byte("management:\n  principals:\n    ci-deployer: [operator]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "no principal has the admin role") || !strings.Contains(err.Error(), "admin: [admin]") {
+		t.Fatalf("got %v, want a refusal that says why and how to fix it", err)
+	}
+	c.Management.Principals["admin"] = []string{"admin"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("with admin kept: %v", err)
+	}
+	c.Management.Principals = map[string][]string{"root-team": {"viewer", "admin"}}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("admin under another name: %v", err)
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8443": true, "127.1.2.3:1": true, "[::1]:8443": true, "localhost:8443": true,
+		":8443": false, "0.0.0.0:8443": false, "[::]:8443": false, "192.0.2.1:8443": false, "gw.example.com:8443": false, "8443": false,
+	} {
+		if got := IsLoopback(addr); got != want {
+			t.Errorf("IsLoopback(%q) = %v", addr, got)
+		}
+	}
+}

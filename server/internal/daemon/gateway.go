@@ -72,6 +72,11 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	if o.Dev && o.Secret.File == "" && o.Secret.Env == "" {
 		o.Secret.File = Layout{c.DataDir}.DevSecret()
 	}
+	if !o.Dev {
+		if err := requireInitialized(c.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	g := &gateway{cfg: c, log: o.Log, version: o.Version, started: time.Now()}
 	defer func() {
 		if err != nil {
