@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/internal/topologypb"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 )
 
@@ -173,7 +174,7 @@ func compile(doc []byte, format gatewayv1.Format, source, name string) (*gateway
 	if err != nil {
 		return nil, nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	return topology.ToProto(t), warnings, nil
+	return topologypb.ToProto(t), warnings, nil
 }
 
 func (s *fakeTopology) checkRevision(name string, expect *int64) error {
@@ -195,15 +196,15 @@ func changes(old, new *gatewayv1.Topology) []*gatewayv1.ServiceChange {
 	var o *topology.Topology
 	if old != nil {
 		var err error
-		if o, err = topology.FromProto(old); err != nil {
+		if o, err = topologypb.FromProto(old); err != nil {
 			panic(err)
 		}
 	}
-	n, err := topology.FromProto(new)
+	n, err := topologypb.FromProto(new)
 	if err != nil {
 		panic(err)
 	}
-	return topology.ChangesToProto(topology.Diff(o, n))
+	return topologypb.ChangesToProto(topology.Diff(o, n))
 }
 
 // storeLocked stores t as a new revision.

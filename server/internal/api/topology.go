@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/internal/topologypb"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/server/internal/reconcile"
@@ -134,11 +135,11 @@ func (s *TopologyService) Validate(ctx context.Context, req *gatewayv1.ValidateR
 	if err != nil {
 		return nil, err
 	}
-	return &gatewayv1.ValidateResponse{Topology: topology.ToProto(c.topo), Warnings: c.warnings}, nil
+	return &gatewayv1.ValidateResponse{Topology: topologypb.ToProto(c.topo), Warnings: c.warnings}, nil
 }
 
 func parse(ctx context.Context, doc []byte, format gatewayv1.Format, sourceName, name string) (*topology.Topology, error) {
-	t, err := topology.Parse(doc, format, sourceName, name)
+	t, err := topology.Parse(doc, topologypb.Format(format), sourceName, name)
 	if err != nil {
 		return nil, invalid(err)
 	}
@@ -159,7 +160,7 @@ func (s *TopologyService) Deploy(ctx context.Context, req *gatewayv1.DeployReque
 	}
 	return &gatewayv1.DeployResponse{
 		Topology: res.info,
-		Changes:  topology.ChangesToProto(res.changes),
+		Changes:  topologypb.ChangesToProto(res.changes),
 		DryRun:   req.GetDryRun(),
 		Changed:  res.changed,
 		Warnings: res.warnings,
@@ -359,7 +360,7 @@ func callerName(ctx context.Context) string {
 
 func infoOf(r store.Topology, t *topology.Topology) *gatewayv1.TopologyInfo {
 	info := &gatewayv1.TopologyInfo{
-		Topology:       topology.ToProto(t),
+		Topology:       topologypb.ToProto(t),
 		Revision:       r.Revision,
 		CreateRevision: r.CreateRevision,
 		UpdatedBy:      r.UpdatedBy,
@@ -502,7 +503,7 @@ func (s *TopologyService) Rollback(ctx context.Context, req *gatewayv1.RollbackR
 	}
 	return &gatewayv1.RollbackResponse{
 		Topology: res.info,
-		Changes:  topology.ChangesToProto(res.changes),
+		Changes:  topologypb.ChangesToProto(res.changes),
 		DryRun:   req.GetDryRun(),
 		Changed:  res.changed,
 	}, nil
