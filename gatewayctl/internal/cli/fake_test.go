@@ -329,8 +329,9 @@ func (s *fakeTopology) Rollback(ctx context.Context, req *gatewayv1.RollbackRequ
 		return nil, err
 	}
 	current := s.g.topologies[req.GetName()]
-	resp := &gatewayv1.RollbackResponse{DryRun: req.GetDryRun(), Changes: changes(current.GetTopology(), t), Topology: current}
-	if !req.GetDryRun() {
+	resp := &gatewayv1.RollbackResponse{DryRun: req.GetDryRun(), Changes: changes(current.GetTopology(), t), Topology: current,
+		Changed: !proto.Equal(current.GetTopology(), t)}
+	if !req.GetDryRun() && resp.Changed {
 		resp.Topology = s.storeLocked(ctx, t, "rollback")
 	}
 	return resp, nil
@@ -351,7 +352,7 @@ func (s *fakeStatus) GetStatus(context.Context, *gatewayv1.GetStatusRequest) (*g
 		services += len(t.GetTopology().GetServices())
 	}
 	return &gatewayv1.GetStatusResponse{
-		Version: "v0.1.0-test", StartedAt: timestamppb.New(baseTime), StoreRevision: s.g.revision, TableGeneration: s.g.revision + 1,
+		Version: "v0.1.0-test", StartedAt: timestamppb.New(baseTime), StoreRevision: s.g.revision, AppliedRevision: s.g.revision, TableGeneration: s.g.revision + 1,
 		TopologyCount: int32(len(s.g.topologies)), ServiceCount: int32(services),
 		ProxyAddress: "127.0.0.1:8443", ManagementAddress: "127.0.0.1:8444", DataDir: "/var/lib/gatewayd",
 		Backends: []*gatewayv1.BackendStatus{
