@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/securegw/gateway/internal/topology"
-	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/identity"
 )
@@ -489,7 +488,7 @@ func TestKnoxTopologyProviders(t *testing.T) {
 </gateway>
 <service><role>WEBHDFS</role><url>http://127.0.0.1:50070/webhdfs</url></service>
 </topology>`
-	parsed, err := topology.Parse([]byte(doc), gatewayv1.Format_FORMAT_KNOX_XML, "sandbox.xml", "")
+	parsed, err := topology.Parse([]byte(doc), topology.FormatKnoxXML, "sandbox.xml", "")
 	if err != nil {
 		t.Fatal(err)
 	}

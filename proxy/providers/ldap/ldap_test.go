@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/securegw/gateway/internal/topology"
-	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
 	"github.com/securegw/gateway/proxy/internal/testpki"
@@ -530,7 +529,7 @@ func TestKnoxTopology(t *testing.T) {
   </gateway>
   <service><role>ECHO</role><url>http://127.0.0.1:9/</url></service>
 </topology>`
-	top, err := topology.Parse([]byte(doc), gatewayv1.Format_FORMAT_KNOX_XML, "sandbox.xml", "")
+	top, err := topology.Parse([]byte(doc), topology.FormatKnoxXML, "sandbox.xml", "")
 	if err != nil {
 		t.Fatal(err)
 	}
