@@ -89,7 +89,7 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		}
 	}()
 	resolve := func(ctx context.Context, alias string) ([]byte, error) { return p.resolve(ctx, t.Name, alias) }
-	ch, err := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log})
+	ch, err := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +176,8 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		allowTrace: d.AllowTrace,
 		maxBody:    d.MaxBodyBytes,
 		stats:      newServiceStats(c.name, path),
+
+		forwardCredentials: d.ForwardCredentials,
 	}
 	if d.MaxBodyBytes < 0 {
 		return nil, errors.New("dispatch.max_body_bytes: must not be negative")
@@ -190,6 +192,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	}
 	if d.Classname != "" {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.classname %q is ignored", path, d.Classname))
+	}
+	if d.ForwardCredentials {
+		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.forward_credentials is on: the credentials clients authenticate with (passwords, tokens, session cookies) are sent to its backends", path))
 	}
 	if d.FederationHeader != "" {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.federation_header is not supported yet and is ignored", path))

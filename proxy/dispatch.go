@@ -28,6 +28,9 @@ type service struct {
 	rp         *httputil.ReverseProxy
 	up         *upstream
 	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
+	// forwardCredentials: the credentials the chain consumed are sent on
+	// (dispatch.forward_credentials); by default they are removed.
+	forwardCredentials bool
 }
 
 // rewrite builds the backend request. ReverseProxy has already removed
@@ -36,14 +39,16 @@ type service struct {
 // is therefore sent as set.
 func (s *service) rewrite(pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
+	ex := exchangeOf(in.Context())      // never nil: ServeHTTP set the context
 	rest := in.URL.Path[len(s.prefix):] // ServeHTTP guarantees the prefix
-	b := s.up.pick(nowNano())
+	ex.backend = s.up.pick(nowNano())   // RoundTrip starts with it
+	b := s.up.backends[ex.backend]
 	out.URL.Scheme, out.URL.Host = b.scheme, b.host
 	out.URL.Path, out.URL.RawPath = joinPath(b.basePath, rest), ""
 	out.URL.User, out.URL.Fragment = nil, ""
 	out.Host = "" // the backend's own host name
 	p := s.topo.p
-	trusted := p.isTrusted(in.RemoteAddr)
+	trusted := ex.info.ViaTrustedProxy // the peer is a trusted proxy: decided once, in ServeHTTP
 	scrubHeaders(out.Header, trusted, s.topo.scrub)
 	p.setForwarded(out, in, trusted, s.topo.ctxPath)
 	if id := in.Header["X-Request-Id"]; id != nil {
@@ -56,6 +61,13 @@ func (s *service) rewrite(pr *httputil.ProxyRequest) {
 		if !s.topo.assertsIdentity {
 			p.log.Warn("proxy: client doAs/user.name query parameter removed", "request_id", in.Header.Get("X-Request-Id"),
 				"topology", s.topo.name, "service", s.path)
+		}
+	}
+	// The credentials the authentication consumed (a password, a token, a
+	// session cookie) stay at the gateway unless the service asks for them.
+	if who, ok := identity.FromContext(in.Context()); ok && !s.forwardCredentials {
+		for _, c := range who.Consumed {
+			c.Strip(out)
 		}
 	}
 	s.topo.chain.RewriteOutbound(out, in)
@@ -117,18 +129,6 @@ func requestIDOf(ex *exchange) string {
 		return ""
 	}
 	return ex.id
-}
-
-// isTrusted reports whether the peer may send forwarding headers.
-func (p *Proxy) isTrusted(remoteAddr string) bool {
-	if len(p.trusted) == 0 {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	return p.trustedAddr(ap.Addr().Unmap())
 }
 
 // trustedAddr reports whether a (unmapped) is in TrustedProxies.

@@ -105,6 +105,14 @@
 // impersonation and may add the gateway's own (an Outbound handler edits
 // out.URL.RawQuery).
 //
+// The credentials the authentication consumed (identity.Principal.Consumed:
+// the Authorization header of Basic or LDAP, later a bearer token, an SSO
+// cookie, a pre-auth signature) are removed from the backend request: a
+// header entirely, a cookie from the Cookie header (the others kept), a
+// query parameter from the query. WebSocket upgrades are requests like any
+// other here. A service with dispatch.forward_credentials sends them on; its
+// deploy warns about it.
+//
 // Responses: Location, Content-Location and Refresh URLs naming any backend
 // origin of the topology become the gateway URL of the service covering
 // them (longest base path first; a lookup table built at compile time). One

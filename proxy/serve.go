@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -100,7 +101,8 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	// the server's own request keeps its body, whose type the server
 	// inspects after the handler (an unanswered Expect: 100-continue closes
 	// the connection instead of waiting for a body the client will not send).
-	r = r.WithContext(route.NewContext(r.Context(), &ex.info))
+	ex.ctx = reqCtx{Context: route.NewContext(r.Context(), &ex.info), ex: ex}
+	r = r.WithContext(&ex.ctx)
 	if r.Body != nil && r.Body != http.NoBody {
 		ex.body = bodyReader{rc: r.Body, remaining: -1}
 		if s.maxBody > 0 {
@@ -206,6 +208,32 @@ type exchange struct {
 	refused     string
 	backendErr  error
 	body        bodyReader
+	backend     int    // index of the backend Rewrite picked, for RoundTrip
+	ctx         reqCtx // the request's context from routing on
+}
+
+// reqCtx is a request's context from routing on: it carries the exchange
+// for the proxy's own steps (Rewrite, RoundTrip, ModifyResponse) without
+// an allocation, the exchange being on the heap already.
+type reqCtx struct {
+	context.Context
+	ex *exchange
+}
+
+type exchangeKey struct{}
+
+// Value returns the exchange for exchangeKey, else the parent's value.
+func (c *reqCtx) Value(key any) any {
+	if key == (exchangeKey{}) {
+		return c.ex
+	}
+	return c.Context.Value(key)
+}
+
+// exchangeOf returns the exchange of a request routed by ServeHTTP, or nil.
+func exchangeOf(ctx context.Context) *exchange {
+	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return ex
 }
 
 func (e *exchange) Header() http.Header { return e.w.Header() }

@@ -16,6 +16,8 @@ func init() {
 		New: func(context.Context, chain.Config) (chain.Handler, error) { return recorder{}, nil }})
 	chain.Register(chain.Factory{Name: "test-auth", Role: chain.RoleAuthentication,
 		New: func(context.Context, chain.Config) (chain.Handler, error) { return testAuth{}, nil }})
+	chain.Register(chain.Factory{Name: "test-session", Role: chain.RoleAuthentication,
+		New: func(context.Context, chain.Config) (chain.Handler, error) { return testSession{}, nil }})
 	chain.Register(chain.Factory{Name: "test-groups", Role: chain.RoleCustom,
 		New: func(context.Context, chain.Config) (chain.Handler, error) { return testGroups{}, nil }})
 }
@@ -47,16 +49,40 @@ func (recorder) ServeInbound(_ http.ResponseWriter, r *http.Request) *http.Reque
 }
 
 // testAuth lets in requests with X-Test-Token: let-me-in as X-Test-User
-// (an identity header: the gateway must not forward the client's copy).
+// (an identity header: the gateway must not forward the client's copy);
+// another token is refused.
 type testAuth struct{}
 
-func (testAuth) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
-	if r.Header.Get("X-Test-Token") != "let-me-in" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="test"`)
-		chain.WriteError(w, http.StatusUnauthorized, "unauthenticated")
-		return nil
+func (testAuth) Authenticate(r *http.Request) chain.Outcome {
+	const challenge = `Bearer realm="test"`
+	switch r.Header.Get("X-Test-Token") {
+	case "":
+		return chain.Pass(challenge)
+	case "let-me-in":
+		return chain.Authenticate(&identity.Principal{Name: r.Header.Get("X-Test-User"), Provider: "test-auth",
+			CredentialID: r.Header.Get("X-Test-Credential")})
 	}
-	return identity.WithPrincipal(r, &identity.Principal{Name: r.Header.Get("X-Test-User"), Provider: "test-auth"})
+	return chain.Refuse(http.StatusUnauthorized, "unauthenticated", challenge)
 }
 
 func (testAuth) IdentityHeaders() []string { return []string{"X-Test-User"} }
+
+// testSession lets in requests with the cookie test-session=ok (consumed)
+// or, failing that, the query parameter test_token=ok (consumed), as an
+// SSO cookie or a token parameter provider would.
+type testSession struct{}
+
+var (
+	sessionCookie = []identity.Credential{identity.CookieCredential("test-session")}
+	sessionToken  = []identity.Credential{identity.QueryCredential("test_token")}
+)
+
+func (testSession) Authenticate(r *http.Request) chain.Outcome {
+	if c, err := r.Cookie("test-session"); err == nil && c.Value == "ok" {
+		return chain.Authenticate(&identity.Principal{Name: "carol", Provider: "test-session", Consumed: sessionCookie})
+	}
+	if r.URL.Query().Get("test_token") == "ok" {
+		return chain.Authenticate(&identity.Principal{Name: "carol", Provider: "test-session", Consumed: sessionToken})
+	}
+	return chain.Pass("")
+}

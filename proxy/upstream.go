@@ -63,17 +63,18 @@ type upstream struct {
 	hcTimeout  time.Duration
 }
 
-// pick returns the first backend not cooling off, in configured order (the
-// first URL is the primary); when all are, the one whose cooloff ends first.
-func (u *upstream) pick(now int64) *backend {
-	best := u.backends[0]
-	for _, b := range u.backends {
+// pick returns the index of the first backend not cooling off, in
+// configured order (the first URL is the primary); when all are, the one
+// whose cooloff ends first.
+func (u *upstream) pick(now int64) int {
+	best := 0
+	for i, b := range u.backends {
 		until := b.h.cooloffUntil.Load()
 		if until <= now {
-			return b
+			return i
 		}
-		if until < best.h.cooloffUntil.Load() {
-			best = b
+		if until < u.backends[best].h.cooloffUntil.Load() {
+			best = i
 		}
 	}
 	return best
@@ -98,19 +99,16 @@ var errNoBackend = errors.New("backend URL changed by an outbound handler")
 // RoundTrip implements http.RoundTripper. The request is the proxy's own
 // outbound copy, so retargeting it between attempts is safe.
 func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
-	// Which backend did Rewrite (or an outbound handler) aim at? Same host,
-	// the longest base path under which the request's path lies.
-	cur := -1
-	var rest string
-	for i, b := range u.backends {
-		if b.host != req.URL.Host || b.scheme != req.URL.Scheme {
-			continue
-		}
-		if r, ok := underBase(req.URL.Path, b.basePath); ok && (cur < 0 || len(b.basePath) > len(u.backends[cur].basePath)) {
-			cur, rest = i, r
-		}
+	// Rewrite picked the backend; an outbound handler must not have aimed
+	// the request elsewhere (the path may change under the backend's base).
+	ex := exchangeOf(req.Context())
+	if ex == nil {
+		return nil, errNoBackend
 	}
-	if cur < 0 {
+	cur := ex.backend
+	b := u.backends[cur]
+	rest, ok := underBase(req.URL.Path, b.basePath)
+	if !ok || b.host != req.URL.Host || b.scheme != req.URL.Scheme {
 		return nil, errNoBackend
 	}
 	if len(u.backends) > 1 && req.Body != nil && req.Body != http.NoBody {

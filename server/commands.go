@@ -38,7 +38,8 @@ func parseDays(s string) (time.Duration, error) {
 }
 
 func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	s := strings.ReplaceAll(strings.TrimSpace(err.Error()), ":\n", ": ")
+	return strings.ReplaceAll(s, "\n", "; ")
 }
 
 // globalOptions are the flags shared by init and serve.
@@ -53,6 +54,8 @@ type globalOptions struct {
 	logFormat        string
 	dev              bool
 	devListenAny     bool
+	// loaded is the file load read, if any.
+	loaded string
 }
 
 func (g *globalOptions) bind(cmd *cobra.Command) {
@@ -86,11 +89,16 @@ func (g *globalOptions) load(cmd *cobra.Command) (config.Config, error) {
 		dataDir = ".gateway"
 	}
 	file := g.configFile
-	if file == "" && dataDir != "" {
-		if _, err := os.Stat(filepath.Join(dataDir, config.FileName)); err == nil {
-			file = filepath.Join(dataDir, config.FileName)
+	if file == "" {
+		lookIn := dataDir
+		if lookIn == "" {
+			lookIn = c.DataDir
+		}
+		if _, err := os.Stat(filepath.Join(lookIn, config.FileName)); err == nil {
+			file = filepath.Join(lookIn, config.FileName)
 		}
 	}
+	g.loaded = file
 	if file != "" {
 		var err error
 		if c, err = config.LoadOver(file, c); err != nil {
@@ -141,11 +149,23 @@ func (g *globalOptions) secretSource(in *os.File, errOut io.Writer) daemon.Secre
 func newLogger(c config.Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.Log.Level))
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: durationsInMillis}
 	if c.Log.Format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// durationsInMillis logs every duration as float milliseconds under a key
+// that names the unit ("duration" becomes "duration_ms": 1.234): slog
+// would write bare nanoseconds in JSON, readable by neither people nor
+// dashboards without knowing the unit.
+func durationsInMillis(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindDuration {
+		return a
+	}
+	ms := float64(a.Value.Duration().Microseconds()) / 1000
+	return slog.Float64(a.Key+"_ms", ms)
 }
 
 func newRootCommand(in *os.File, out, errOut io.Writer) *cobra.Command {
@@ -158,11 +178,13 @@ func newRootCommand(in *os.File, out, errOut io.Writer) *cobra.Command {
   gatewayd init --data-dir /var/lib/gateway --master-secret-file /run/secrets/gw-master
   gatewayd serve --data-dir /var/lib/gateway --master-secret-file /run/secrets/gw-master`,
 	}
+	root.Version = version
+	root.SetVersionTemplate("gatewayd {{.Version}}\n")
 	root.SetIn(in)
 	root.SetOut(out)
 	root.SetErr(errOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newInitCommand(in, out, errOut), newServeCommand(in, errOut), newVersionCommand(out))
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{describeFlagError(err)} })
+	root.AddCommand(newInitCommand(in, out, errOut), newServeCommand(in, errOut), newVersionCommand(out), newConfigCommand(out))
 	return root
 }
 
@@ -177,6 +199,44 @@ func newVersionCommand(out io.Writer) *cobra.Command {
 			return err
 		},
 	}
+}
+
+func newConfigCommand(out io.Writer) *cobra.Command {
+	o := &globalOptions{}
+	check := &cobra.Command{
+		Use:   "check [FILE]",
+		Short: "Validate a gateway.yaml without starting the daemon",
+		Long: `check reads a gateway.yaml (FILE, else --config, else DATA_DIR/gateway.yaml)
+and runs the validation serve runs at start, including the refusal of a
+configuration in which no principal has the admin role. It opens no store and
+binds no port; it exits 1 naming every problem.`,
+		Example: `  gatewayd config check /etc/gateway/gateway.yaml
+  gatewayd config check --data-dir .gateway`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.configFile = args[0]
+			}
+			c, err := o.load(cmd)
+			if err != nil {
+				return err
+			}
+			if err := c.Validate(); err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", err)
+			}
+			what := o.loaded
+			if what == "" {
+				what = "the default configuration (no " + config.FileName + " in " + c.DataDir + ")"
+			}
+			_, err = fmt.Fprintf(out, "%s: valid\n", what)
+			return err
+		},
+	}
+	o.bind(check)
+	cfg := &cobra.Command{Use: "config", Short: "Work with gateway.yaml", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() }}
+	cfg.AddCommand(check)
+	return cfg
 }
 
 type initOptions struct {
@@ -249,8 +309,23 @@ written 0600 next to a ready-to-use gatewayctl.yaml.`,
 	return cmd
 }
 
+// writeAddrFile returns a Ready callback that writes the daemon's addresses
+// to path, one key=value a line, so scripts (make run) learn the real ports.
+func writeAddrFile(path string, log *slog.Logger) func(daemon.Addrs) {
+	if path == "" {
+		return nil
+	}
+	return func(a daemon.Addrs) {
+		doc := fmt.Sprintf("proxy=%s\nmanagement=%s\nmetrics=%s\n", a.Proxy, a.Management, a.Metrics)
+		if err := pki.WriteFileAtomic(path, []byte(doc), 0o644); err != nil {
+			log.Error("writing --addr-file", "err", err)
+		}
+	}
+}
+
 func newServeCommand(in *os.File, errOut io.Writer) *cobra.Command {
 	o := &globalOptions{}
+	var addrFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway",
@@ -278,6 +353,7 @@ gracefully, close the store.`,
 				Dev:     o.dev,
 				Version: version,
 				Log:     log,
+				Ready:   writeAddrFile(addrFile, log),
 			})
 			if errors.Is(err, daemon.ErrWrongMasterSecret) {
 				return errors.New("wrong master secret: the data directory was not opened and nothing was written")
@@ -287,5 +363,6 @@ gracefully, close the store.`,
 	}
 	o.bind(cmd)
 	o.bindDev(cmd)
+	cmd.Flags().StringVar(&addrFile, "addr-file", "", "once serving, write the addresses listened on to this file (proxy=…, management=…, metrics=… lines)")
 	return cmd
 }

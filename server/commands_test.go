@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/securegw/gateway/server/internal/config"
 )
 
 func TestParseDays(t *testing.T) {
@@ -23,6 +29,98 @@ func TestParseDays(t *testing.T) {
 		got, err := parseDays(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("parseDays(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}
+
+// runGatewayd runs the gatewayd command line in-process.
+func runGatewayd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	root := newRootCommand(nil, &out, &out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestVersionFlag(t *testing.T) {
+	out, err := runGatewayd(t, "--version")
+	if err != nil || out != "gatewayd "+version+"\n" {
+		t.Fatalf("got %q, %v", out, err)
+	}
+}
+
+// config check runs serve's validation without starting anything.
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, doc string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "management:\n  principals:\n    admin: [admin]\n    ci-deployer: [operator]\n")
+	cases := []struct {
+		name string
+		args []string
+		want string // in the output, or in the error when wantErr
+		err  bool
+	}{
+		{"valid file", []string{good}, good + ": valid\n", false},
+		{"valid via --config", []string{"--config", good}, good + ": valid\n", false},
+		{"no admin", []string{write("noadmin.yaml", "management:\n  principals:\n    ci-deployer: [operator]\n")}, "no principal has the admin role", true},
+		{"every problem named", []string{write("bad.yaml", "log:\n  level: loud\n  format: xml\n")}, `log.level: "loud" is not debug, info, warn or error` + "\n" + `log.format: "xml"`, true},
+		{"unknown key", []string{write("typo.yaml", "proxy:\n  listne: :1\n")}, "listne", true},
+		{"missing file", []string{filepath.Join(dir, "nope.yaml")}, "no such file", true},
+		{"data dir without a file", []string{"--data-dir", t.TempDir()}, "the default configuration (no gateway.yaml in", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runGatewayd(t, append([]string{"config", "check"}, tc.args...)...)
+			if tc.err {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got %v (output %q), want an error containing %q", err, out, tc.want)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(out, tc.want) {
+				t.Fatalf("got %q, %v, want %q", out, err, tc.want)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 4 {
+		t.Errorf("config check created files: %v", entries)
+	}
+}
+
+// Durations in the log are float milliseconds under a key naming the unit.
+func TestLogDurationsInMillis(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		var buf bytes.Buffer
+		c := config.Default()
+		c.Log.Format = format
+		newLogger(c, &buf).Info("access", "duration", 1234567*time.Nanosecond, "status", 200)
+		want := map[string]string{"json": `"duration_ms":1.234,"status":200`, "text": "duration_ms=1.234 status=200"}[format]
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("%s: got %q, want %q", format, buf.String(), want)
+		}
+	}
+}
+
+// Flag errors name the flag and the value, not the parser's internals.
+func TestFlagErrors(t *testing.T) {
+	for args, want := range map[string]string{
+		"init --key-size big":                  `--key-size: "big" is not a whole number`,
+		"init --key-size 99999999999999999999": `--key-size: "99999999999999999999" is out of range`,
+		"serve --dev=perhaps":                  `--dev: "perhaps" is not true or false`,
+	} {
+		_, err := runGatewayd(t, strings.Fields(args)...)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: got %v, want %q", args, err, want)
+		}
+		if _, ok := err.(usageError); !ok {
+			t.Errorf("%s: got %T, want a usage error", args, err)
 		}
 	}
 }

@@ -55,6 +55,10 @@ type Dispatch struct {
 	MaxBodyBytes          int64    `json:"max_body_bytes,omitempty" yaml:"max_body_bytes,omitempty"`
 	Classname             string   `json:"classname,omitempty" yaml:"classname,omitempty"`
 	FederationHeader      string   `json:"federation_header,omitempty" yaml:"federation_header,omitempty"`
+	// ForwardCredentials sends the backend the credentials the gateway
+	// authenticated the request with (Authorization header, SSO cookie,
+	// token parameter), which are removed by default. Warned at deploy.
+	ForwardCredentials bool `json:"forward_credentials,omitempty" yaml:"forward_credentials,omitempty"`
 	// AllowTrace forwards TRACE and TRACK requests to the backend; without
 	// it the gateway refuses them with 405 (cross-site tracing).
 	AllowTrace bool `json:"allow_trace,omitempty" yaml:"allow_trace,omitempty"`

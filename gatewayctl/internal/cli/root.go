@@ -97,6 +97,8 @@ by 'gatewayd init' (see --config).`,
 			return nil
 		},
 	}
+	root.Version = clientVersion()
+	root.SetVersionTemplate("gatewayctl {{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetIn(f.streams.In)
 	root.SetOut(f.streams.Out)
@@ -122,6 +124,7 @@ by 'gatewayd init' (see --config).`,
 		newTokenCommand(f),
 		newTokenPolicyCommand(f),
 		newGroupsCommand(f),
+		newHashPasswordCommand(f),
 		newCompletionCommand(f),
 	)
 	groupCommand(root)
@@ -163,7 +166,7 @@ func newGroup(use, short, example string, subs ...*cobra.Command) *cobra.Command
 // setUsageErrors makes flag and argument errors of every command usage
 // errors (exit code 2).
 func setUsageErrors(root *cobra.Command) {
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsageError(err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsageError(describeFlagError(err)) })
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Args != nil {

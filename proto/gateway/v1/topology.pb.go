@@ -386,8 +386,11 @@ type Dispatch struct {
 	Classname string `protobuf:"bytes,10,opt,name=classname,proto3" json:"classname,omitempty"`
 	// Header carrying the asserted user to a federated gateway (seed 001).
 	FederationHeader string `protobuf:"bytes,11,opt,name=federation_header,json=federationHeader,proto3" json:"federation_header,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Send the backend the credentials the gateway consumed (Authorization,
+	// SSO cookie, token parameter); removed by default. Warned at deploy.
+	ForwardCredentials bool `protobuf:"varint,12,opt,name=forward_credentials,json=forwardCredentials,proto3" json:"forward_credentials,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Dispatch) Reset() {
@@ -495,6 +498,13 @@ func (x *Dispatch) GetFederationHeader() string {
 		return x.FederationHeader
 	}
 	return ""
+}
+
+func (x *Dispatch) GetForwardCredentials() bool {
+	if x != nil {
+		return x.ForwardCredentials
+	}
+	return false
 }
 
 type HighAvailability struct {
@@ -1531,10 +1541,12 @@ func (x *RollbackRequest) GetDryRun() bool {
 }
 
 type RollbackResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topology      *TopologyInfo          `protobuf:"bytes,1,opt,name=topology,proto3" json:"topology,omitempty"`
-	Changes       []*ServiceChange       `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
-	DryRun        bool                   `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Topology *TopologyInfo          `protobuf:"bytes,1,opt,name=topology,proto3" json:"topology,omitempty"`
+	Changes  []*ServiceChange       `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
+	DryRun   bool                   `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// False when the revision's document equals the current one: nothing was stored.
+	Changed       bool `protobuf:"varint,4,opt,name=changed,proto3" json:"changed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1590,6 +1602,13 @@ func (x *RollbackResponse) GetDryRun() bool {
 	return false
 }
 
+func (x *RollbackResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
 var File_gateway_v1_topology_proto protoreflect.FileDescriptor
 
 const file_gateway_v1_topology_proto_rawDesc = "" +
@@ -1619,7 +1638,7 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\x02ha\x18\a \x01(\v2\x1c.gateway.v1.HighAvailabilityR\x02ha\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc1\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf2\x04\n" +
 	"\bDispatch\x12%\n" +
 	"\x0fuse_two_way_tls\x18\x01 \x01(\bR\fuseTwoWayTls\x12-\n" +
 	"\x12client_certificate\x18\x02 \x01(\tR\x11clientCertificate\x12\x1e\n" +
@@ -1634,7 +1653,8 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\x0emax_body_bytes\x18\t \x01(\x03R\fmaxBodyBytes\x12\x1c\n" +
 	"\tclassname\x18\n" +
 	" \x01(\tR\tclassname\x12+\n" +
-	"\x11federation_header\x18\v \x01(\tR\x10federationHeader\"\x92\x02\n" +
+	"\x11federation_header\x18\v \x01(\tR\x10federationHeader\x12/\n" +
+	"\x13forward_credentials\x18\f \x01(\bR\x12forwardCredentials\"\x92\x02\n" +
 	"\x10HighAvailability\x12+\n" +
 	"\x11failover_statuses\x18\x01 \x03(\x05R\x10failoverStatuses\x12!\n" +
 	"\fmax_failures\x18\x02 \x01(\x05R\vmaxFailures\x123\n" +
@@ -1719,11 +1739,12 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12,\n" +
 	"\x0fexpect_revision\x18\x03 \x01(\x03H\x00R\x0eexpectRevision\x88\x01\x01\x12\x17\n" +
 	"\adry_run\x18\x04 \x01(\bR\x06dryRunB\x12\n" +
-	"\x10_expect_revision\"\x96\x01\n" +
+	"\x10_expect_revision\"\xb0\x01\n" +
 	"\x10RollbackResponse\x124\n" +
 	"\btopology\x18\x01 \x01(\v2\x18.gateway.v1.TopologyInfoR\btopology\x123\n" +
 	"\achanges\x18\x02 \x03(\v2\x19.gateway.v1.ServiceChangeR\achanges\x12\x17\n" +
-	"\adry_run\x18\x03 \x01(\bR\x06dryRun*W\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\x12\x18\n" +
+	"\achanged\x18\x04 \x01(\bR\achanged*W\n" +
 	"\x06Format\x12\x16\n" +
 	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vFORMAT_YAML\x10\x01\x12\x0f\n" +

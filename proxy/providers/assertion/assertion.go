@@ -273,7 +273,9 @@ func (a *asserter) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Re
 	if authAs == "" {
 		authAs = pr.Name
 	}
-	return identity.WithPrincipal(r, &identity.Principal{Name: name, Groups: groups, AuthenticatedAs: authAs, Provider: pr.Provider})
+	np := *pr // what the authentication established (consumed credentials, …) is kept
+	np.Name, np.Groups, np.AuthenticatedAs = name, groups, authAs
+	return identity.WithPrincipal(r, &np)
 }
 
 // mapGroups returns groups plus the groups mapped to name, with the group

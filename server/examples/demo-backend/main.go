@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -22,20 +23,33 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:18080", "address to listen on")
+	addrFile := flag.String("addr-file", "", "write the address listened on to this file once listening")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv := &http.Server{Addr: *listen, Handler: handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Bind before saying anything: a port in use must fail here, visibly.
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Error("demo backend cannot listen (set DEMO_BACKEND_ADDR to another address)", "err", err)
+		os.Exit(1)
+	}
+	if *addrFile != "" {
+		if err := os.WriteFile(*addrFile, []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
+			log.Error("demo backend", "err", err)
+			os.Exit(1)
+		}
+	}
+	srv := &http.Server{Handler: handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("demo backend listening", "addr", *listen)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	log.Info("demo backend listening", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("demo backend", "err", err)
 		os.Exit(1)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/securegw/gateway/internal/pki"
@@ -78,11 +79,32 @@ func openStore(c config.Config, log *slog.Logger) (*bolt.Store, error) {
 	return s, nil
 }
 
-// Init creates the gateway's identity in a data directory.
-func Init(ctx context.Context, o InitOptions) error {
+// Init creates the gateway's identity in a data directory. What can be
+// checked is checked before anything is created; on a later failure, the
+// files and directory this call created are removed again.
+func Init(ctx context.Context, o InitOptions) (err error) {
 	if err := o.Config.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	l := Layout{o.Config.DataDir}
+	if _, err := os.Stat(l.Store()); err == nil {
+		// Say "already initialized" before asking for a secret.
+		if err := checkNotInitialized(ctx, o); err != nil {
+			return err
+		}
+	}
+	if err := o.checkSecretSource(); err != nil {
+		return err
+	}
+	created := missing(append([]string{o.Config.DataDir}, l.initFiles()...))
+	if o.GenerateSecret {
+		created = append(created, missing([]string{o.Secret.File})...)
+	}
+	defer func() {
+		if err != nil {
+			removeCreated(created)
+		}
+	}()
 	s, err := openStore(o.Config, o.Log)
 	if err != nil {
 		return err
@@ -91,16 +113,85 @@ func Init(ctx context.Context, o InitOptions) error {
 	return initStore(ctx, s, o)
 }
 
+func checkNotInitialized(ctx context.Context, o InitOptions) error {
+	s, err := openStore(o.Config, o.Log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if _, err := s.GetMeta(ctx, metaVerifier); err == nil {
+		return fmt.Errorf("%s: %w", o.Config.DataDir, ErrInitialized)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("reading store: %w", err)
+	}
+	return nil
+}
+
+// checkSecretSource fails, naming the path at fault, when the master secret
+// cannot be read or generated where the options say.
+func (o InitOptions) checkSecretSource() error {
+	f := o.Secret.File
+	switch {
+	case o.GenerateSecret && f == "":
+		return errors.New("--generate needs --master-secret-file, the file to write the new secret to")
+	case o.GenerateSecret:
+		if _, err := os.Stat(f); err == nil {
+			return fmt.Errorf("%s exists; refusing to overwrite a master secret", f)
+		}
+		dir := filepath.Dir(f)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--master-secret-file %s: directory %s does not exist; create it first (mode 0700)", f, dir)
+		}
+	case f != "":
+		r, err := os.Open(f)
+		if err != nil {
+			return fmt.Errorf("reading master secret file: %w", err)
+		}
+		r.Close()
+	}
+	return nil
+}
+
+// missing returns the paths that do not exist (yet).
+func missing(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// removeCreated undoes a failed init: files first, then the directory
+// (first in the list) if this init created it.
+func removeCreated(paths []string) {
+	for i := len(paths) - 1; i >= 0; i-- {
+		_ = os.Remove(paths[i])
+	}
+}
+
+// requireInitialized fails, creating nothing, unless dir holds a store.
+func requireInitialized(dir string) error {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("data directory %s does not exist: run gatewayd init --data-dir %s (or serve --dev)", dir, dir)
+	}
+	if _, err := os.Stat(Layout{dir}.Store()); err != nil {
+		return fmt.Errorf("data directory %s is not initialized (no %s): run gatewayd init --data-dir %s (or serve --dev)", dir, storeFile, dir)
+	}
+	return nil
+}
+
 func initStore(ctx context.Context, s store.Store, o InitOptions) error {
 	if _, err := s.GetMeta(ctx, metaVerifier); err == nil {
 		return fmt.Errorf("%s: %w", o.Config.DataDir, ErrInitialized)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("reading store: %w", err)
 	}
+	if err := o.checkSecretSource(); err != nil {
+		return err
+	}
 	if o.GenerateSecret {
-		if o.Secret.File == "" {
-			return errors.New("--generate needs --master-secret-file, the file to write the new secret to")
-		}
 		generated, err := generateSecretFile(o.Secret.File)
 		if err != nil {
 			return err

@@ -45,5 +45,10 @@ func (l Layout) AdminKey() string { return filepath.Join(l.Dir, adminKeyFile) }
 // Gatewayctl is the gatewayctl config file.
 func (l Layout) Gatewayctl() string { return filepath.Join(l.Dir, gatewayctlFile) }
 
+// initFiles are the files init creates, the store first.
+func (l Layout) initFiles() []string {
+	return []string{l.Store(), l.CA(), l.AdminCert(), l.AdminKey(), l.Gatewayctl()}
+}
+
 // DevSecret is the master secret file of a --dev data dir.
 func (l Layout) DevSecret() string { return filepath.Join(l.Dir, devSecretFile) }
