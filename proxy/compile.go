@@ -89,7 +89,7 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		}
 	}()
 	resolve := func(ctx context.Context, alias string) ([]byte, error) { return p.resolve(ctx, t.Name, alias) }
-	ch, err := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log})
+	ch, err := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
 	if err != nil {
 		return nil, err
 	}
