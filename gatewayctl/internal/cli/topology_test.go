@@ -65,7 +65,7 @@ func TestTopologyReadOutputs(t *testing.T) {
 		})
 	}
 	// A dry run stores nothing.
-	if r := e.run(t, "topology", "get", "sandbox", "-o", "json"); !strings.Contains(r.stdout, `"revision": "3"`) {
+	if r := e.run(t, "topology", "get", "sandbox", "-o", "json"); !strings.Contains(r.stdout, `"revision": 3,`) {
 		t.Errorf("dry runs changed the topology:\n%s", r.stdout)
 	}
 }

@@ -161,18 +161,6 @@ func TestChallenge(t *testing.T) {
 	}
 }
 
-// A principal set by an earlier provider is kept: no challenge, no bind.
-func TestEarlierPrincipalPasses(t *testing.T) {
-	s := startLDAP(t)
-	h := mustBuild(t, templateParams(s), nil)
-	p := &identity.Principal{Name: "svc", AuthenticatedAs: "svc", Provider: "header-preauth"}
-	r := identity.WithPrincipal(httptest.NewRequest(http.MethodGet, "/", nil), p)
-	res := serve(h, r)
-	if res.code != 0 || res.principal != p {
-		t.Fatalf("%v", res)
-	}
-}
-
 // The directory down, a server that never answers, a TLS failure, a
 // refused service account: 503, never 401 and never a pass; back when the
 // directory is.
