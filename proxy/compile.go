@@ -97,8 +97,9 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		}
 	}()
 	resolve := func(ctx context.Context, alias string) ([]byte, error) { return p.resolve(ctx, t.Name, alias) }
-	ch, chainErr := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log})
+	ch, chainErr := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
 	var errs []error
+	endpoints := authAPIEndpoints()
 	if chainErr != nil {
 		errs = append(errs, chainErr)
 	} else {
@@ -112,11 +113,22 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		for _, l := range ch.Links() {
 			c.assertsIdentity = c.assertsIdentity || l.Role == chain.RoleIdentityAssertion
 		}
+		endpoints = append(endpoints, ch.Endpoints()...)
+	}
+	// Gateway-served endpoints first: their first path segments are
+	// reserved, which the services are checked against.
+	reserved, err := c.registerEndpoints(endpoints)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	acquired := map[transportKey]*transportEntry{}
 	for i := range t.Services {
 		ts := &t.Services[i]
 		var s *service
+		if err := c.checkReserved(ts.Path); err != nil {
+			errs = append(errs, fmt.Errorf("service %q: %w", ts.Path, err))
+			continue
+		}
 		if topology.ServiceRoleKind(ts.Role) == topology.ServiceNotRouted {
 			s = c.notRoutedService(ts)
 		} else if s, err = p.compileService(ctx, c, ts, acquired); err != nil {
@@ -133,14 +145,13 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		return nil, errors.Join(errs...)
 	}
 	c.origins = buildOrigins(c.ordered, hostMap(ch))
-	// The auth API answers under /gateway/{t}/auth/ (no service may use
-	// that path: compileService refuses it).
-	c.services[authAPIPath] = &service{topo: c, path: authAPIPath, prefix: c.ctxPath + "/" + authAPIPath, internal: true}
-	svcs := make([]chain.Service, 0, len(t.Services)+1)
+	svcs := make([]chain.Service, 0, len(t.Services)+len(reserved))
 	for i := range t.Services {
 		svcs = append(svcs, chain.Service{Path: t.Services[i].Path, Role: t.Services[i].Role})
 	}
-	svcs = append(svcs, chain.Service{Path: authAPIPath})
+	for _, path := range reserved {
+		svcs = append(svcs, chain.Service{Path: path})
+	}
 	if err := ch.CheckServices(svcs); err != nil {
 		return nil, err
 	}
@@ -167,6 +178,15 @@ func hostMap(ch *chain.Chain) map[string]string {
 		}
 	}
 	return m
+}
+
+// checkReserved refuses a service path under a gateway-served endpoint
+// (the auth API, a provider's token or login pages).
+func (c *Compiled) checkReserved(path string) error {
+	if first, _, _ := strings.Cut(path, "/"); c.services[first] != nil && c.services[first].internal {
+		return fmt.Errorf("path %q is reserved: /%s/%s/%s/ is served by the gateway (group lookup API, token and login endpoints)", path, strings.Trim(c.p.prefix, "/"), c.name, first)
+	}
+	return nil
 }
 
 // notRoutedService is a service kept for service discovery only (Knox's

@@ -17,6 +17,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/chain/replay"
+
 	_ "github.com/securegw/gateway/proxy/providers" // built-in providers register themselves
 )
 
@@ -42,7 +45,16 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Defaults are the backend timeouts of services that do not set their own.
 	Defaults Timeouts
+	// Host are the services every provider is built with (chain.Config.Host):
+	// clock, token verifier, revocations, replay cache. The live ones are
+	// swapped behind their interfaces, never by recompiling topologies.
+	// A nil Clock is the system clock; a nil Replay an in-memory replay
+	// cache of DefaultReplayCacheSize nonces.
+	Host chain.Host
 }
+
+// DefaultReplayCacheSize bounds the default replay cache (Config.Host.Replay).
+const DefaultReplayCacheSize = 1 << 16
 
 // Timeouts of backend connections. Zero fields take the defaults.
 type Timeouts struct {
@@ -82,6 +94,7 @@ type Proxy struct {
 	log         *slog.Logger
 	errLog      *log.Logger // for httputil.ReverseProxy
 	defaults    Timeouts
+	host        chain.Host
 
 	table atomic.Pointer[table]
 	mu    sync.Mutex // serialises Apply, Remove, Load, Close
@@ -122,6 +135,13 @@ func New(cfg Config) (*Proxy, error) {
 	if d.Idle <= 0 {
 		d.Idle = 90 * time.Second
 	}
+	host := cfg.Host
+	if host.Clock == nil {
+		host.Clock = chain.SystemClock{}
+	}
+	if host.Replay == nil {
+		host.Replay = replay.New(DefaultReplayCacheSize, host.Clock)
+	}
 	lg := cfg.Logger
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
@@ -137,6 +157,7 @@ func New(cfg Config) (*Proxy, error) {
 		log:         lg,
 		errLog:      slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
 		defaults:    d,
+		host:        host,
 		idPrefix:    hex.EncodeToString(seed[:]) + "-",
 	}
 	p.table.Store(&table{topos: map[string]*Compiled{}})

@@ -178,21 +178,21 @@ func TestConnectionErrors(t *testing.T) {
 		{
 			name: "unknown CA",
 			config: func(e *testEnv, t *testing.T) (string, string) {
-				return e.writeConfig(t, "wrong-ca.yaml", pki.otherCA.certPEM, pki.client, e.g.addr, ""), e.g.addr
+				return e.writeConfig(t, "wrong-ca.yaml", pki.otherCA.PEM, pki.client, e.g.addr, ""), e.g.addr
 			},
 			want: `error: TLS handshake with gatewayd at SERVER failed: tls: failed to verify certificate: x509: certificate signed by unknown authority \(is ca in the config file the CA that signed gatewayd's certificate\?\)\n`,
 		},
 		{
 			name: "wrong server name",
 			config: func(e *testEnv, t *testing.T) (string, string) {
-				return e.writeConfig(t, "wrong-name.yaml", pki.ca.certPEM, pki.client, e.g.addr, "server_name: other.test\n"), e.g.addr
+				return e.writeConfig(t, "wrong-name.yaml", pki.ca.PEM, pki.client, e.g.addr, "server_name: other.test\n"), e.g.addr
 			},
 			want: `error: TLS handshake with gatewayd at SERVER failed: tls: failed to verify certificate: x509: certificate is valid for gatewayd.test, not other.test \(set server_name in the config file to a name in gatewayd's certificate\)\n`,
 		},
 		{
 			name: "client certificate from another CA",
 			config: func(e *testEnv, t *testing.T) (string, string) {
-				return e.writeConfig(t, "wrong-client.yaml", pki.ca.certPEM, pki.otherClient, e.g.addr, ""), e.g.addr
+				return e.writeConfig(t, "wrong-client.yaml", pki.ca.PEM, pki.otherClient, e.g.addr, ""), e.g.addr
 			},
 			// Which of the two depends on when the server's alert arrives.
 			want: `error: gatewayd at SERVER (rejected the TLS connection: remote error: tls: [a-z ]+ \(|closed the connection: .* \(did it reject the client certificate\? )check cert and key in the config file\)\n`,
@@ -220,7 +220,7 @@ func TestConnectionErrors(t *testing.T) {
 func TestServerNameFromConfig(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, fakeOptions{})
-	cfg := e.writeConfig(t, "named.yaml", getPKI(t).ca.certPEM, getPKI(t).client, e.g.addr, "server_name: gatewayd.test\n")
+	cfg := e.writeConfig(t, "named.yaml", getPKI(t).ca.PEM, getPKI(t).client, e.g.addr, "server_name: gatewayd.test\n")
 	mustSucceed(t, e.runWith(t, runOpts{noConf: true}, "--config", cfg, "topology", "list"))
 }
 
@@ -250,7 +250,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"cert", "client", "ops", "--out-dir", "x", "--validity", "soon"}, `error: invalid --validity: invalid duration "soon": use e.g. 90s, 12h or 825d`},
 		{[]string{"token", "issue", "--ttl", "-1h"}, "error: --ttl must not be negative"},
 		{[]string{"cert", "create", "--hostname", "h", "--key-type", "ed25519", "--curve", "P-256"}, "error: --curve applies to ecdsa keys only"},
-		{[]string{"cert", "create", "--hostname", "h", "--validity", "soon"}, `error: invalid argument "soon" for "--validity" flag: invalid duration "soon": use e.g. 90s, 12h or 825d`},
+		{[]string{"cert", "create", "--hostname", "h", "--validity", "soon"}, `error: --validity: invalid duration "soon": use e.g. 90s, 12h or 825d`},
+		// Flag values are described without the parser's internals (strconv.ParseInt: …).
+		{[]string{"topology", "deploy", "x.yaml", "--expect-revision", "seven"}, `error: --expect-revision: "seven" is not a whole number`},
+		{[]string{"topology", "deploy", "x.yaml", "--expect-revision", "99999999999999999999"}, `error: --expect-revision: "99999999999999999999" is out of range`},
+		{[]string{"topology", "rollback", "sandbox", "--revision", "2.5"}, `error: --revision: "2.5" is not a whole number`},
+		{[]string{"status", "--timeout", "soon"}, `error: --timeout: "soon" is not a duration (like 30s, 5m or 2h)`},
+		{[]string{"alias", "get", "x", "--reveal=maybe"}, `error: --reveal: "maybe" is not true or false`},
+		{[]string{"hash-password", "--threads", "300"}, `error: --threads: "300" is out of range`},
+		{[]string{"hash-password", "--time", "-1"}, `error: --time: "-1" is not a whole number of 0 or more`},
 		{[]string{"status", "--timeout", "0s"}, "error: --timeout must be positive"},
 		{[]string{"completion", "tcsh"}, `error: unsupported shell "tcsh": use bash, zsh, fish or powershell`},
 	}

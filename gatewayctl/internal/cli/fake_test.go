@@ -64,7 +64,7 @@ func startFake(t *testing.T, opts fakeOptions) *fakeGateway {
 	t.Helper()
 	pki := getPKI(t)
 	g := &fakeGateway{
-		serverPEM:  pki.server.certPEM,
+		serverPEM:  pki.server.CertPEM,
 		requests:   map[string][]proto.Message{},
 		failures:   map[string]error{},
 		hangs:      map[string]bool{},
@@ -77,9 +77,9 @@ func startFake(t *testing.T, opts fakeOptions) *fakeGateway {
 	}
 	creds := credentials.NewTLS(&tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{pki.server.tls},
+		Certificates: []tls.Certificate{pki.server.TLS},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    pki.ca.pool,
+		ClientCAs:    pki.ca.Pool(),
 	})
 	srv := grpc.NewServer(grpc.Creds(creds), grpc.UnaryInterceptor(g.intercept))
 	gatewayv1.RegisterTopologyServiceServer(srv, &fakeTopology{g: g})
@@ -329,8 +329,9 @@ func (s *fakeTopology) Rollback(ctx context.Context, req *gatewayv1.RollbackRequ
 		return nil, err
 	}
 	current := s.g.topologies[req.GetName()]
-	resp := &gatewayv1.RollbackResponse{DryRun: req.GetDryRun(), Changes: changes(current.GetTopology(), t), Topology: current}
-	if !req.GetDryRun() {
+	resp := &gatewayv1.RollbackResponse{DryRun: req.GetDryRun(), Changes: changes(current.GetTopology(), t), Topology: current,
+		Changed: !proto.Equal(current.GetTopology(), t)}
+	if !req.GetDryRun() && resp.Changed {
 		resp.Topology = s.storeLocked(ctx, t, "rollback")
 	}
 	return resp, nil
@@ -351,7 +352,7 @@ func (s *fakeStatus) GetStatus(context.Context, *gatewayv1.GetStatusRequest) (*g
 		services += len(t.GetTopology().GetServices())
 	}
 	return &gatewayv1.GetStatusResponse{
-		Version: "v0.1.0-test", StartedAt: timestamppb.New(baseTime), StoreRevision: s.g.revision, TableGeneration: s.g.revision + 1,
+		Version: "v0.1.0-test", StartedAt: timestamppb.New(baseTime), StoreRevision: s.g.revision, AppliedRevision: s.g.revision, TableGeneration: s.g.revision + 1,
 		TopologyCount: int32(len(s.g.topologies)), ServiceCount: int32(services),
 		ProxyAddress: "127.0.0.1:8443", ManagementAddress: "127.0.0.1:8444", DataDir: "/var/lib/gatewayd",
 		Backends: []*gatewayv1.BackendStatus{

@@ -1,7 +1,6 @@
 package ldap_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securegw/gateway/internal/testlog"
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
 	"github.com/securegw/gateway/proxy/providers/ldap"
@@ -25,7 +25,7 @@ import (
 
 // logs receives every log line of the package's tests (the handlers log
 // through slog.Default()); TestMain fails the run if a secret shows in it.
-var logs = &syncBuffer{}
+var logs = &testlog.Buffer{}
 
 var (
 	secretsMu sync.Mutex
@@ -56,29 +56,6 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	os.Exit(code)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
 }
 
 // logsSince returns what was logged after mark (a logs.Len()).
@@ -129,7 +106,7 @@ type aliases map[string][]byte
 // handler is what the ldap factory builds: a *ldap.Handler, or a
 // ldap.GroupHandler when it looks groups up with a service account.
 type handler interface {
-	chain.Inbound
+	chain.Authenticator
 	io.Closer
 }
 
@@ -215,21 +192,27 @@ type result struct {
 }
 
 // login sends one request with Basic credentials through the handler.
-func login(h chain.Inbound, user, password string) result {
+func login(h chain.Authenticator, user, password string) result {
 	r := httptest.NewRequest(http.MethodGet, "/gateway/t/svc/", nil)
 	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+password)))
 	return serve(h, r)
 }
 
-func serve(h chain.Inbound, r *http.Request) result {
-	w := httptest.NewRecorder()
-	out := h.ServeInbound(w, r)
-	res := result{code: w.Code, challenge: w.Header().Get("WWW-Authenticate"), body: w.Body.String()}
-	if out != nil {
-		res.code = 0
-		res.principal, _ = identity.FromContext(out.Context())
+// serve asks the handler, and answers as the chain would for a chain of
+// that one provider.
+func serve(h chain.Authenticator, r *http.Request) result {
+	o := h.Authenticate(r)
+	switch o.Verdict {
+	case chain.Authenticated:
+		return result{principal: o.Principal}
+	case chain.Refused:
+		code := o.Status
+		if code == 0 {
+			code = http.StatusUnauthorized
+		}
+		return result{code: code, challenge: o.Challenge, body: `{"error":"` + o.Message + `"}`}
 	}
-	return res
+	return result{code: http.StatusUnauthorized, challenge: o.Challenge, body: `{"error":"authentication required"}`}
 }
 
 func (r result) String() string {

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
-	"github.com/securegw/gateway/proxy/internal/testpki"
 	"github.com/securegw/gateway/proxy/providers/ldap"
 	"github.com/securegw/gateway/proxy/providers/ldap/ldaptest"
 )
@@ -158,18 +158,6 @@ func TestChallenge(t *testing.T) {
 		if res.code != 401 || res.challenge != `Basic realm="Corp Directory", charset="UTF-8"` {
 			t.Fatalf("%s with a realm: %v %q", name, res, res.challenge)
 		}
-	}
-}
-
-// A principal set by an earlier provider is kept: no challenge, no bind.
-func TestEarlierPrincipalPasses(t *testing.T) {
-	s := startLDAP(t)
-	h := mustBuild(t, templateParams(s), nil)
-	p := &identity.Principal{Name: "svc", AuthenticatedAs: "svc", Provider: "header-preauth"}
-	r := identity.WithPrincipal(httptest.NewRequest(http.MethodGet, "/", nil), p)
-	res := serve(h, r)
-	if res.code != 0 || res.principal != p {
-		t.Fatalf("%v", res)
 	}
 }
 
