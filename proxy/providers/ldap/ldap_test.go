@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
-	"github.com/securegw/gateway/proxy/internal/testpki"
 	"github.com/securegw/gateway/proxy/providers/ldap"
 	"github.com/securegw/gateway/proxy/providers/ldap/ldaptest"
 )

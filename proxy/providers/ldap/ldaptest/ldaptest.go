@@ -23,7 +23,8 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/securegw/gateway/proxy/internal/testpki"
+	"github.com/securegw/gateway/internal/testlog"
+	"github.com/securegw/gateway/internal/testpki"
 )
 
 // Where the directory lives.
@@ -83,7 +84,7 @@ type Server struct {
 	mu           sync.Mutex
 	cmd          *exec.Cmd
 	done         chan struct{}
-	stderr       *lockedBuffer
+	stderr       *testlog.Buffer
 	harnessBinds atomic.Int64
 }
 
@@ -235,7 +236,7 @@ func (s *Server) launch() error {
 	cmd := exec.Command(SlapdPath, "-d", "0",
 		"-f", filepath.Join(s.dir, "slapd.conf"),
 		"-h", s.URL+" "+s.LDAPSURL)
-	s.stderr = &lockedBuffer{}
+	s.stderr = &testlog.Buffer{}
 	cmd.Stdout = s.stderr
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
@@ -460,21 +461,4 @@ func sortedKeys(m map[string][]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
