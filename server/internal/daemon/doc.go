@@ -6,7 +6,8 @@
 //
 //  1. stop accepting on every listener and mark the gateway not ready;
 //  2. drain in-flight HTTP requests (http.Server.Shutdown), bounded by
-//     management.shutdown_timeout;
+//     management.shutdown_timeout, then close upgraded connections
+//     (WebSocket: hijacked, so Shutdown does not see them);
 //  3. stop gRPC gracefully (GracefulStop) within the same deadline, then hard;
 //  4. close the proxy (health checkers, idle backend connections);
 //  5. close the store last, so that every acknowledged change is on disk.

@@ -176,6 +176,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	px, err := proxy.New(proxy.Config{
 		PathPrefix:     c.Proxy.PathPrefix,
+		UpgradeGrace:   c.Proxy.UpgradeGrace.D(),
 		TrustedProxies: trusted,
 		Logger:         log,
 		Registerer:     reg,
@@ -339,6 +340,10 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		if err := front.Shutdown(sctx); err != nil {
 			log.Warn("proxy did not drain in time; closing", "err", err)
 			_ = front.Close()
+		}
+		// Hijacked connections (WebSocket) are not the server's to drain.
+		if err := px.CloseUpgraded(sctx); err != nil {
+			log.Warn("upgraded connections did not close in time", "err", err)
 		}
 		if metricsSrv != nil {
 			_ = metricsSrv.Shutdown(sctx)
