@@ -96,7 +96,7 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		}
 		return v, err
 	}
-	ch, err := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log})
+	ch, err := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/chain/replay"
+
 	_ "github.com/securegw/gateway/proxy/providers" // built-in providers register themselves
 )
 
@@ -45,7 +48,16 @@ type Config struct {
 	// UpgradeGrace is how long an upgraded connection (WebSocket) stays open
 	// after a deploy removed or changed what serves it; 0: 30s.
 	UpgradeGrace time.Duration
+	// Host are the services every provider is built with (chain.Config.Host):
+	// clock, token verifier, revocations, replay cache. The live ones are
+	// swapped behind their interfaces, never by recompiling topologies.
+	// A nil Clock is the system clock; a nil Replay an in-memory replay
+	// cache of DefaultReplayCacheSize nonces.
+	Host chain.Host
 }
+
+// DefaultReplayCacheSize bounds the default replay cache (Config.Host.Replay).
+const DefaultReplayCacheSize = 1 << 16
 
 // Timeouts of backend connections. Zero fields take the defaults.
 type Timeouts struct {
@@ -90,6 +102,7 @@ type Proxy struct {
 	// fpKey keys the services' fingerprints (fingerprint.go).
 	fpKey    [32]byte
 	upgrades upgrades
+	host     chain.Host
 
 	table atomic.Pointer[table]
 	mu    sync.Mutex // serialises Apply, Remove, Load, Close
@@ -137,6 +150,13 @@ func New(cfg Config) (*Proxy, error) {
 	case grace == 0:
 		grace = 30 * time.Second
 	}
+	host := cfg.Host
+	if host.Clock == nil {
+		host.Clock = chain.SystemClock{}
+	}
+	if host.Replay == nil {
+		host.Replay = replay.New(DefaultReplayCacheSize, host.Clock)
+	}
 	lg := cfg.Logger
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
@@ -153,6 +173,7 @@ func New(cfg Config) (*Proxy, error) {
 		errLog:       slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
 		defaults:     d,
 		upgradeGrace: grace,
+		host:         host,
 		idPrefix:     hex.EncodeToString(seed[:]) + "-",
 	}
 	_, _ = rand.Read(p.fpKey[:])

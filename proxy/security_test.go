@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/securegw/gateway/internal/topology"
-	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/identity"
 )
@@ -372,11 +371,11 @@ func TestAuthAPI(t *testing.T) {
 		{"groups", "GET", "/gateway/t/auth/api/v1/groups", as("alice"), 200, `{"user":"alice","groups":["a","b","users"]}` + "\n", nil},
 		{"groups, none mapped but *", "GET", "/gateway/t/auth/api/v1/groups", as("bob"), 200, `{"user":"bob","groups":["users"]}` + "\n", nil},
 		{"JSON escaping", "GET", "/gateway/t/auth/api/v1/groups", as(`<b>"x"`), 200, `{"user":"\u003cb\u003e\"x\"","groups":["users"]}` + "\n", nil},
-		{"groups, unauthenticated", "GET", "/gateway/t/auth/api/v1/groups", nil, 401, `{"error":"unauthenticated"}` + "\n", nil},
+		{"groups, unauthenticated", "GET", "/gateway/t/auth/api/v1/groups", nil, 401, `{"error":"authentication required"}` + "\n", nil},
 		{"groups HEAD", "HEAD", "/gateway/t/auth/api/v1/groups", as("alice"), 200, "", nil},
 		{"pre", "GET", "/gateway/t/auth/api/v1/pre", as("alice"), 200, "",
 			map[string]string{"X-Knox-Actor-Id": "alice", "X-Knox-Actor-Groups-1": "a,b,users"}},
-		{"pre, unauthenticated", "GET", "/gateway/t/auth/api/v1/pre", nil, 401, `{"error":"unauthenticated"}` + "\n", nil},
+		{"pre, unauthenticated", "GET", "/gateway/t/auth/api/v1/pre", nil, 401, `{"error":"authentication required"}` + "\n", nil},
 		{"POST", "POST", "/gateway/t/auth/api/v1/groups", as("alice"), 405, `{"error":"method not allowed"}` + "\n", map[string]string{"Allow": "GET, HEAD"}},
 		{"unknown endpoint", "GET", "/gateway/t/auth/api/v1/tokens", as("alice"), 404, `{"error":"no such route"}` + "\n", nil},
 		{"auth itself", "GET", "/gateway/t/auth", as("alice"), 404, `{"error":"no such route"}` + "\n", nil},
@@ -489,7 +488,7 @@ func TestKnoxTopologyProviders(t *testing.T) {
 </gateway>
 <service><role>WEBHDFS</role><url>http://127.0.0.1:50070/webhdfs</url></service>
 </topology>`
-	parsed, err := topology.Parse([]byte(doc), gatewayv1.Format_FORMAT_KNOX_XML, "sandbox.xml", "")
+	parsed, err := topology.Parse([]byte(doc), topology.FormatKnoxXML, "sandbox.xml", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,16 +49,20 @@ func (recorder) ServeInbound(_ http.ResponseWriter, r *http.Request) *http.Reque
 }
 
 // testAuth lets in requests with X-Test-Token: let-me-in as X-Test-User
-// (an identity header: the gateway must not forward the client's copy).
+// (an identity header: the gateway must not forward the client's copy);
+// another token is refused.
 type testAuth struct{}
 
-func (testAuth) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
-	if r.Header.Get("X-Test-Token") != "let-me-in" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="test"`)
-		chain.WriteError(w, http.StatusUnauthorized, "unauthenticated")
-		return nil
+func (testAuth) Authenticate(r *http.Request) chain.Outcome {
+	const challenge = `Bearer realm="test"`
+	switch r.Header.Get("X-Test-Token") {
+	case "":
+		return chain.Pass(challenge)
+	case "let-me-in":
+		return chain.Authenticate(&identity.Principal{Name: r.Header.Get("X-Test-User"), Provider: "test-auth",
+			CredentialID: r.Header.Get("X-Test-Credential")})
 	}
-	return identity.WithPrincipal(r, &identity.Principal{Name: r.Header.Get("X-Test-User"), Provider: "test-auth"})
+	return chain.Refuse(http.StatusUnauthorized, "unauthenticated", challenge)
 }
 
 func (testAuth) IdentityHeaders() []string { return []string{"X-Test-User"} }
@@ -73,13 +77,12 @@ var (
 	sessionToken  = []identity.Credential{identity.QueryCredential("test_token")}
 )
 
-func (testSession) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
+func (testSession) Authenticate(r *http.Request) chain.Outcome {
 	if c, err := r.Cookie("test-session"); err == nil && c.Value == "ok" {
-		return identity.WithPrincipal(r, &identity.Principal{Name: "carol", Provider: "test-session", Consumed: sessionCookie})
+		return chain.Authenticate(&identity.Principal{Name: "carol", Provider: "test-session", Consumed: sessionCookie})
 	}
 	if r.URL.Query().Get("test_token") == "ok" {
-		return identity.WithPrincipal(r, &identity.Principal{Name: "carol", Provider: "test-session", Consumed: sessionToken})
+		return chain.Authenticate(&identity.Principal{Name: "carol", Provider: "test-session", Consumed: sessionToken})
 	}
-	chain.WriteError(w, http.StatusUnauthorized, "unauthenticated")
-	return nil
+	return chain.Pass("")
 }

@@ -183,7 +183,7 @@ func newRootCommand(in *os.File, out, errOut io.Writer) *cobra.Command {
 	root.SetIn(in)
 	root.SetOut(out)
 	root.SetErr(errOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{describeFlagError(err)} })
 	root.AddCommand(newInitCommand(in, out, errOut), newServeCommand(in, errOut), newVersionCommand(out), newConfigCommand(out))
 	return root
 }

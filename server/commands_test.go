@@ -107,3 +107,20 @@ func TestLogDurationsInMillis(t *testing.T) {
 		}
 	}
 }
+
+// Flag errors name the flag and the value, not the parser's internals.
+func TestFlagErrors(t *testing.T) {
+	for args, want := range map[string]string{
+		"init --key-size big":                  `--key-size: "big" is not a whole number`,
+		"init --key-size 99999999999999999999": `--key-size: "99999999999999999999" is out of range`,
+		"serve --dev=perhaps":                  `--dev: "perhaps" is not true or false`,
+	} {
+		_, err := runGatewayd(t, strings.Fields(args)...)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: got %v, want %q", args, err, want)
+		}
+		if _, ok := err.(usageError); !ok {
+			t.Errorf("%s: got %T, want a usage error", args, err)
+		}
+	}
+}

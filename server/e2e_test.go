@@ -307,7 +307,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	var list struct {
 		Topologies []struct {
 			Topology struct{ Name string } `json:"topology"`
-			Revision string                `json:"revision"`
+			Revision json.Number           `json:"revision"` // a number, not protojson's string
 		} `json:"topologies"`
 	}
 	if err := json.Unmarshal([]byte(e.mustCtl("topology", "list", "-o", "json")), &list); err != nil {
@@ -316,7 +316,10 @@ func TestCLIEndToEnd(t *testing.T) {
 	if len(list.Topologies) != 1 || list.Topologies[0].Topology.Name != "demo" {
 		t.Fatalf("list: %+v", list)
 	}
-	rev1 := list.Topologies[0].Revision
+	rev1 := list.Topologies[0].Revision.String()
+	if _, err := list.Topologies[0].Revision.Int64(); err != nil {
+		t.Fatalf("revision %q is not a number", rev1)
+	}
 
 	// get -o yaml round-trips through deploy: unchanged.
 	got := writeFile(t, "got.yaml", e.mustCtl("topology", "get", "demo", "-o", "yaml"))

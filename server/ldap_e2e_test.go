@@ -342,7 +342,7 @@ func TestLDAPEndToEnd(t *testing.T) {
 	revision := func() string {
 		t.Helper()
 		var got struct {
-			Revision string `json:"revision"`
+			Revision json.Number `json:"revision"`
 		}
 		out := e.mustCtl("topology", "get", "corp", "-o", "json")
 		if err := json.Unmarshal([]byte(out), &got); err != nil || got.Revision == "" {
@@ -351,7 +351,7 @@ func TestLDAPEndToEnd(t *testing.T) {
 		if !strings.Contains(out, "${alias:ldap-bind}") || strings.Contains(out, dir.ServicePassword) {
 			t.Errorf("topology get corp does not show the alias reference, or shows the password:\n%s", out)
 		}
-		return got.Revision
+		return got.Revision.String()
 	}
 	rev := revision()
 	for _, bad := range []struct{ name, param, doc string }{

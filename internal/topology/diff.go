@@ -7,20 +7,40 @@ import (
 	"slices"
 	"sort"
 	"strings"
-
-	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 )
 
 // Change is what a deploy does to one service, or to the topology's
 // providers (Path ProvidersPath) or its description (Path TopologyPath).
 type Change struct {
-	Kind gatewayv1.ServiceChange_Kind
+	Kind ChangeKind
 	// Path is the service path, or ProvidersPath or TopologyPath; neither
 	// can be a service path.
 	Path string
 	// Details say what changed, e.g. "urls: [a] → [b]". Parameter values
 	// are never shown, only the names of changed parameters.
 	Details []string
+}
+
+// ChangeKind is what happens to a service (or the providers, or the topology).
+type ChangeKind int
+
+// The kinds of change.
+const (
+	ChangeAdded ChangeKind = iota + 1
+	ChangeChanged
+	ChangeRemoved
+)
+
+func (k ChangeKind) String() string {
+	switch k {
+	case ChangeAdded:
+		return "added"
+	case ChangeChanged:
+		return "changed"
+	case ChangeRemoved:
+		return "removed"
+	}
+	return fmt.Sprintf("ChangeKind(%d)", int(k))
 }
 
 // Pseudo-paths of changes that concern no single service. They sort before
@@ -48,7 +68,7 @@ func Diff(old, new *Topology) []Change {
 			details = append(details, "description changed")
 		}
 		if len(details) > 0 {
-			changes = append(changes, Change{Kind: gatewayv1.ServiceChange_KIND_CHANGED, Path: TopologyPath, Details: details})
+			changes = append(changes, Change{Kind: ChangeChanged, Path: TopologyPath, Details: details})
 		}
 	}
 	if c, ok := diffProviders(old, new); ok {
@@ -59,29 +79,20 @@ func Diff(old, new *Topology) []Change {
 	for path, o := range oldSvc {
 		n, ok := newSvc[path]
 		if !ok {
-			changes = append(changes, Change{Kind: gatewayv1.ServiceChange_KIND_REMOVED, Path: path})
+			changes = append(changes, Change{Kind: ChangeRemoved, Path: path})
 			continue
 		}
 		if details := serviceDetails(o, n); len(details) > 0 {
-			changes = append(changes, Change{Kind: gatewayv1.ServiceChange_KIND_CHANGED, Path: path, Details: details})
+			changes = append(changes, Change{Kind: ChangeChanged, Path: path, Details: details})
 		}
 	}
 	for path := range newSvc {
 		if _, ok := oldSvc[path]; !ok {
-			changes = append(changes, Change{Kind: gatewayv1.ServiceChange_KIND_ADDED, Path: path})
+			changes = append(changes, Change{Kind: ChangeAdded, Path: path})
 		}
 	}
 	sort.SliceStable(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
 	return changes
-}
-
-// ChangesToProto converts changes to their management API form.
-func ChangesToProto(changes []Change) []*gatewayv1.ServiceChange {
-	out := make([]*gatewayv1.ServiceChange, 0, len(changes))
-	for _, c := range changes {
-		out = append(out, &gatewayv1.ServiceChange{Kind: c.Kind, Path: c.Path, Details: slices.Clone(c.Details)})
-	}
-	return out
 }
 
 // servicesByPath indexes services by normalized path; on duplicate paths
@@ -247,12 +258,12 @@ func diffProviders(old, new *Topology) (Change, bool) {
 	if len(details) == 0 {
 		return Change{}, false
 	}
-	kind := gatewayv1.ServiceChange_KIND_CHANGED
+	kind := ChangeChanged
 	switch {
 	case old == nil:
-		kind = gatewayv1.ServiceChange_KIND_ADDED
+		kind = ChangeAdded
 	case new == nil:
-		kind = gatewayv1.ServiceChange_KIND_REMOVED
+		kind = ChangeRemoved
 	}
 	return Change{Kind: kind, Path: ProvidersPath, Details: details}, true
 }

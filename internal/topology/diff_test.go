@@ -4,20 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
-)
-
-const (
-	added   = gatewayv1.ServiceChange_KIND_ADDED
-	changed = gatewayv1.ServiceChange_KIND_CHANGED
-	removed = gatewayv1.ServiceChange_KIND_REMOVED
 )
 
 func showChanges(cs []Change) string {
 	var b strings.Builder
 	for _, c := range cs {
-		fmt.Fprintf(&b, "%s %s", strings.TrimPrefix(c.Kind.String(), "KIND_"), c.Path)
+		fmt.Fprintf(&b, "%s %s", strings.ToUpper(c.Kind.String()), c.Path)
 		for _, d := range c.Details {
 			fmt.Fprintf(&b, "\n  %s", d)
 		}
@@ -102,21 +94,5 @@ func TestDiffNeverShowsParamValues(t *testing.T) {
 	}
 	if !strings.Contains(got, "params changed: added, password") || !strings.Contains(got, "params changed: token") {
 		t.Errorf("diff does not name the changed keys:\n%s", got)
-	}
-}
-
-func TestChangesToProto(t *testing.T) {
-	cs := []Change{{Kind: changed, Path: "echo", Details: []string{"websocket: false → true"}}, {Kind: removed, Path: "x"}}
-	got := ChangesToProto(cs)
-	if len(got) != 2 || got[0].GetKind() != changed || got[0].GetPath() != "echo" || got[0].GetDetails()[0] != "websocket: false → true" ||
-		got[1].GetKind() != removed || len(got[1].GetDetails()) != 0 {
-		t.Errorf("ChangesToProto = %v", got)
-	}
-	cs[0].Details[0] = "mutated"
-	if got[0].GetDetails()[0] != "websocket: false → true" {
-		t.Error("ChangesToProto shares the details slice")
-	}
-	if got := ChangesToProto(nil); got == nil || len(got) != 0 {
-		t.Errorf("ChangesToProto(nil) = %v", got)
 	}
 }

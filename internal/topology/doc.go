@@ -1,7 +1,8 @@
 // Package topology is the topology model shared by the server and the CLI:
 // parsing of native YAML/JSON and Knox topology XML, validation with precise
-// field and line errors, conversion to and from the management API, and the
-// diff shown by dry runs.
+// field and line errors, and the diff shown by dry runs. It is plain Go: the
+// data plane compiles from it, and its management API form lives in
+// internal/topologypb.
 //
 // The life of a document:
 //

@@ -7,7 +7,7 @@ import (
 )
 
 // Normalize puts t in canonical form, in place; it is idempotent and is
-// applied by Parse, FromProto and FromCanonicalJSON. It:
+// applied by Parse, topologypb.FromProto and FromCanonicalJSON. It:
 //   - strips leading and trailing slashes from service paths ("/echo/" is
 //     "echo"); inner empty, "." and ".." segments are left for Validate;
 //   - drops enabled: true (the default), empty params, providers and

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-
-	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 )
 
 // MaxDocumentSize is the largest topology document Parse accepts, in bytes.
@@ -18,10 +16,21 @@ var ErrTooLarge = errors.New("document too large")
 
 var utf8BOM = []byte("\xEF\xBB\xBF")
 
+// Format is the format of a topology document.
+type Format int
+
+// The formats Parse reads.
+const (
+	FormatUnspecified Format = iota // guessed from the source name or the content
+	FormatYAML
+	FormatJSON
+	FormatKnoxXML
+)
+
 // Parse decodes a topology document and normalizes it; it does not validate
 // (see Validate).
 //
-// format FORMAT_UNSPECIFIED is guessed from sourceName's extension (.yaml,
+// format FormatUnspecified is guessed from sourceName's extension (.yaml,
 // .yml, .json, .xml), else from the first non-blank byte: '<' is Knox XML,
 // '{' JSON, anything else YAML. sourceName is also used in error messages.
 //
@@ -33,7 +42,7 @@ var utf8BOM = []byte("\xEF\xBB\xBF")
 // several documents, an empty document and trailing data are errors that
 // name the field and line. Documents must be UTF-8 (a leading byte order mark
 // is dropped) and at most MaxDocumentSize bytes.
-func Parse(doc []byte, format gatewayv1.Format, sourceName, name string) (*Topology, error) {
+func Parse(doc []byte, format Format, sourceName, name string) (*Topology, error) {
 	t, err := parse(doc, format, sourceName, name)
 	if err != nil {
 		label := sourceName
@@ -45,7 +54,7 @@ func Parse(doc []byte, format gatewayv1.Format, sourceName, name string) (*Topol
 	return t, nil
 }
 
-func parse(doc []byte, format gatewayv1.Format, sourceName, name string) (*Topology, error) {
+func parse(doc []byte, format Format, sourceName, name string) (*Topology, error) {
 	if len(doc) > MaxDocumentSize {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(doc), MaxDocumentSize)
 	}
@@ -54,7 +63,7 @@ func parse(doc []byte, format gatewayv1.Format, sourceName, name string) (*Topol
 		off := firstInvalidUTF8(doc)
 		return nil, fmt.Errorf("line %d: document is not valid UTF-8 (byte offset %d)", 1+bytes.Count(doc[:off], []byte{'\n'}), off)
 	}
-	if format == gatewayv1.Format_FORMAT_UNSPECIFIED {
+	if format == FormatUnspecified {
 		format = DetectFormat(doc, sourceName)
 	}
 	var (
@@ -62,11 +71,11 @@ func parse(doc []byte, format gatewayv1.Format, sourceName, name string) (*Topol
 		err error
 	)
 	switch format {
-	case gatewayv1.Format_FORMAT_YAML:
+	case FormatYAML:
 		t, err = decodeNative(doc, false)
-	case gatewayv1.Format_FORMAT_JSON:
+	case FormatJSON:
 		t, err = decodeNative(doc, true)
-	case gatewayv1.Format_FORMAT_KNOX_XML:
+	case FormatKnoxXML:
 		var docName string
 		t, docName, err = decodeKnox(doc)
 		if err == nil {
@@ -87,38 +96,38 @@ func parse(doc []byte, format gatewayv1.Format, sourceName, name string) (*Topol
 
 // DetectFormat guesses the format of doc from sourceName's extension, else
 // from its first non-blank byte.
-func DetectFormat(doc []byte, sourceName string) gatewayv1.Format {
+func DetectFormat(doc []byte, sourceName string) Format {
 	base := baseName(sourceName)
 	if i := strings.LastIndexByte(base, '.'); i >= 0 {
 		switch strings.ToLower(base[i:]) {
 		case ".yaml", ".yml":
-			return gatewayv1.Format_FORMAT_YAML
+			return FormatYAML
 		case ".json":
-			return gatewayv1.Format_FORMAT_JSON
+			return FormatJSON
 		case ".xml":
-			return gatewayv1.Format_FORMAT_KNOX_XML
+			return FormatKnoxXML
 		}
 	}
 	trimmed := bytes.TrimLeft(bytes.TrimPrefix(doc, utf8BOM), " \t\r\n")
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '<':
-		return gatewayv1.Format_FORMAT_KNOX_XML
+		return FormatKnoxXML
 	case len(trimmed) > 0 && trimmed[0] == '{':
-		return gatewayv1.Format_FORMAT_JSON
+		return FormatJSON
 	}
-	return gatewayv1.Format_FORMAT_YAML
+	return FormatYAML
 }
 
-func formatName(f gatewayv1.Format) string {
+func formatName(f Format) string {
 	switch f {
-	case gatewayv1.Format_FORMAT_YAML:
+	case FormatYAML:
 		return "YAML"
-	case gatewayv1.Format_FORMAT_JSON:
+	case FormatJSON:
 		return "JSON"
-	case gatewayv1.Format_FORMAT_KNOX_XML:
+	case FormatKnoxXML:
 		return "Knox XML"
 	}
-	return f.String()
+	return fmt.Sprintf("format %d", int(f))
 }
 
 // baseName is the last element of a slash or backslash separated path.

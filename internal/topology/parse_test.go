@@ -6,14 +6,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 )
 
 const (
-	yamlF = gatewayv1.Format_FORMAT_YAML
-	jsonF = gatewayv1.Format_FORMAT_JSON
-	xmlF  = gatewayv1.Format_FORMAT_KNOX_XML
+	yamlF = FormatYAML
+	jsonF = FormatJSON
+	xmlF  = FormatKnoxXML
 )
 
 // TestParseGolden parses every document under testdata/parse and records its
@@ -75,7 +73,7 @@ func TestParseYAMLAndJSONAgree(t *testing.T) {
 func TestDetectFormat(t *testing.T) {
 	tests := []struct {
 		doc, source string
-		want        gatewayv1.Format
+		want        Format
 	}{
 		{"name: x", "t.yaml", yamlF},
 		{"name: x", "dir/T.YML", yamlF},
@@ -209,7 +207,7 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		doc    string
-		format gatewayv1.Format
+		format Format
 		source string
 		want   []string // substrings of the error
 	}{

@@ -37,6 +37,8 @@ type Chain struct {
 	responses []ResponseModifier // reverse chain order
 	identity  []string
 	authn     bool
+	host      Host
+	log       *slog.Logger
 }
 
 // Options are what BuildWith passes on to every factory.
@@ -45,6 +47,9 @@ type Options struct {
 	Resolve func(ctx context.Context, alias string) ([]byte, error)
 	// Logger is given to factories (Config.Logger); nil: discard.
 	Logger *slog.Logger
+	// Host are the gateway's services given to factories (Config.Host);
+	// a nil Clock is the system clock.
+	Host Host
 }
 
 // Build compiles the chain of topology from its providers. Disabled
@@ -60,7 +65,10 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	c := &Chain{}
+	if o.Host.Clock == nil {
+		o.Host.Clock = SystemClock{}
+	}
+	c := &Chain{host: o.Host, log: lg}
 	for i, pr := range providers {
 		if !pr.IsEnabled() {
 			continue
@@ -78,6 +86,7 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 			Params:   Params(pr.Params),
 			Resolve:  o.Resolve,
 			Logger:   lg.With("topology", topologyName, "provider", f.Name),
+			Host:     o.Host,
 		})
 		if err != nil {
 			c.Close()
@@ -91,7 +100,15 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 		_, in := h.(Inbound)
 		_, out := h.(Outbound)
 		_, resp := h.(ResponseModifier)
-		if !in && !out && !resp {
+		_, authn := h.(Authenticator)
+		switch {
+		case f.Role.Authenticates() && (!authn || in):
+			c.Close()
+			return nil, fmt.Errorf("provider %q (role %q): handler %T of an authentication or federation provider must implement Authenticator, and not Inbound", pr.Name, pr.Role, h)
+		case !f.Role.Authenticates() && authn:
+			c.Close()
+			return nil, fmt.Errorf("provider %q (role %q): handler %T implements Authenticator outside the authentication and federation roles", pr.Name, pr.Role, h)
+		case !in && !out && !resp && !authn:
 			c.Close()
 			return nil, fmt.Errorf("provider %q (role %q): handler %T implements none of Inbound, Outbound, ResponseModifier", pr.Name, pr.Role, h)
 		}
@@ -108,12 +125,19 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 			return a.index - b.index
 		}
 	})
+	var stage *authStage
 	for _, l := range c.links {
-		if in, ok := l.h.(Inbound); ok {
-			c.inbound = append(c.inbound, in)
-			if l.Role.Authenticates() {
+		if a, ok := l.h.(Authenticator); ok {
+			if stage == nil { // the links of one rank are adjacent: one stage
+				stage = &authStage{c: c}
+				c.inbound = append(c.inbound, stage)
 				c.authn = true
 			}
+			stage.auth = append(stage.auth, a)
+			stage.names = append(stage.names, l.Name)
+		}
+		if in, ok := l.h.(Inbound); ok {
+			c.inbound = append(c.inbound, in)
 		}
 		if out, ok := l.h.(Outbound); ok {
 			c.outbound = append(c.outbound, out)
@@ -161,8 +185,8 @@ func (c *Chain) CheckServices(services []Service) error {
 	return nil
 }
 
-// Authenticates reports whether an inbound handler of role authentication
-// or federation is in the chain.
+// Authenticates reports whether the chain has an authenticator (a handler
+// of role authentication or federation).
 func (c *Chain) Authenticates() bool { return c.authn }
 
 // IdentityHeaders lists the headers the chain's handlers read identity from.

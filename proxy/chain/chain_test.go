@@ -12,6 +12,7 @@ import (
 
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/identity"
 )
 
 // tag is an inbound handler that appends its name to X-Order.
@@ -32,12 +33,33 @@ func (h tag) Close() error {
 	return nil
 }
 
+// tagAuth is an authenticator that appends its name to X-Order and
+// passes, or authenticates as itself when accept is set.
+type tagAuth struct {
+	t      tag
+	accept bool
+}
+
+func (h tagAuth) Close() error { return h.t.Close() }
+
+func (h tagAuth) Authenticate(r *http.Request) chain.Outcome {
+	r.Header.Add("X-Order", h.t.name)
+	if h.accept {
+		return chain.Authenticate(&identity.Principal{Name: h.t.name})
+	}
+	return chain.Pass("")
+}
+
 var closed []string
 
 func reg(role chain.Role, name string, prio int) {
 	chain.Register(chain.Factory{Name: name, Role: role, Priority: prio,
 		New: func(_ context.Context, c chain.Config) (chain.Handler, error) {
-			return tag{name: c.Provider + c.Params["suffix"], closed: &closed}, nil
+			t := tag{name: c.Provider + c.Params["suffix"], closed: &closed}
+			if role.Authenticates() {
+				return tagAuth{t: t, accept: c.Params["accept"] == "true"}, nil
+			}
+			return t, nil
 		}})
 }
 
@@ -45,6 +67,7 @@ func init() {
 	reg(chain.RoleAuthorization, "t-authz", 0)
 	reg(chain.RoleAuthentication, "t-authn-low", -5)
 	reg(chain.RoleAuthentication, "t-authn-high", 5)
+	reg(chain.RoleAuthentication, "t-authn-accept", -10)
 	reg(chain.RoleFederation, "t-fed", 0)
 	reg(chain.RoleIdentityAssertion, "t-ia", 0)
 	reg(chain.RoleWebAppSec, "t-waf", -100)
@@ -106,12 +129,13 @@ func TestOrder(t *testing.T) {
 		prov("identity-assertion", "t-ia"),
 		prov("Federation", "T-Fed"), // case-insensitive
 		prov("authentication", "t-authn-high"),
+		prov("authentication", "t-authn-accept", "accept", "true"),
 		prov("webappsec", "t-waf"),
 		prov("rewrite", "t-custom-a", "suffix", "#1"),
 		prov("custom", "t-nothing"),
 		{Role: "custom", Name: "unknown-but-disabled", Enabled: &off},
 	}
-	want := []string{"t-waf", "t-authn-high", "t-fed", "t-authn-low", "t-ia", "t-authz",
+	want := []string{"t-waf", "t-authn-high", "t-fed", "t-authn-low", "t-authn-accept", "t-ia", "t-authz",
 		"t-custom-a#2", "t-custom-a#1", "t-custom-b"}
 	for i := 0; i < 20; i++ {
 		ps := slices.Clone(providers)
@@ -124,16 +148,17 @@ func TestOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := httptest.NewRequest("GET", "/", nil)
-		if c.ServeInbound(httptest.NewRecorder(), r) == nil {
+		out := c.ServeInbound(httptest.NewRecorder(), r)
+		if out == nil {
 			t.Fatal("chain answered")
 		}
-		got := r.Header.Values("X-Order")
+		got := out.Header.Values("X-Order")
 		// Entries of the same provider keep their relative topology order.
 		w := slices.Clone(want)
 		first := slices.IndexFunc(ps, func(p topology.Provider) bool { return p.Params["suffix"] == "#1" })
 		second := slices.IndexFunc(ps, func(p topology.Provider) bool { return p.Params["suffix"] == "#2" })
 		if first < second {
-			w[6], w[7] = w[7], w[6]
+			w[7], w[8] = w[8], w[7]
 		}
 		if !slices.Equal(got, w) {
 			t.Fatalf("rotation %d: order %v, want %v", k, got, w)

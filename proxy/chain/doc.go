@@ -20,10 +20,41 @@
 //   - (nil, nil): nothing to do for this topology; no link is added;
 //   - an error: the deploy fails, naming the provider (and the param, when the
 //     error is a *ParamError);
-//   - a Handler: a value implementing one or more of Inbound (acts on the
-//     client request and may answer it: 401, 403, redirect), Outbound (edits
-//     the request to the backend), ResponseModifier (edits the backend's
-//     response), and optionally IdentityHeaders and io.Closer.
+//   - a Handler: for authentication and federation providers an
+//     Authenticator (and never an Inbound); for the others one or more of
+//     Inbound (acts on the client request and may answer it: 403, a
+//     redirect), Outbound (edits the request to the backend),
+//     ResponseModifier (edits the backend's response); any may add
+//     IdentityHeaders and io.Closer.
+//
+// # Authentication
+//
+// An Authenticator says what it found, and never writes the answer itself:
+//
+//   - NotMine (Pass, Redirect): no credential of its kind; the next
+//     authenticator in chain order tries;
+//   - Authenticated (Authenticate): the principal, with its groups, the
+//     credential's expiry, the id to revoke it by and the credential it
+//     consumed (identity.Principal), which the gateway removes from the
+//     request before dispatch unless the service forwards credentials;
+//   - Refused (Refuse): a credential of its kind that is bad: the chain
+//     answers at once (401 with the provider's challenge, or 503 when it
+//     cannot check now), so a weaker provider later in the chain (such as
+//     anonymous) never sees a request whose credential failed.
+//
+// When every authenticator passes, the chain answers one 401 carrying every
+// challenge (WWW-Authenticate: Negotiate and Basic realm=… together), or a
+// 302 to the first redirect asked for (an SSO login page). An authenticated
+// principal whose credential expired (by Host.Clock) or was revoked
+// (Host.Revocations) is refused with 401.
+//
+// # Host services
+//
+// Config.Host gives every factory the gateway's services: a clock, a token
+// verifier, the revocation set, a replay cache (package replay and
+// revocation hold the in-memory ones). Live state (revocations, signing
+// keys) is swapped behind these interfaces and read without locks: a change
+// never recompiles a topology.
 //
 // The chain order is data, computed once per deploy and never per request:
 // role rank (webappsec, then authentication and federation, then

@@ -47,7 +47,9 @@ func (r Role) Rank() int {
 func (r Role) Authenticates() bool { return r.Rank() == 1 }
 
 // Handler is what a factory builds for one topology: a value implementing
-// at least one of Inbound, Outbound and ResponseModifier.
+// Authenticator (authentication and federation providers: only those, and
+// never Inbound), or at least one of Inbound, Outbound and
+// ResponseModifier.
 type Handler any
 
 // Inbound handlers act on the client request before dispatch.
@@ -125,6 +127,10 @@ type Config struct {
 	// Logger carries the topology and provider names; never nil when the
 	// chain is built by Build or BuildWith. Never log a secret or token.
 	Logger *slog.Logger
+	// Host are the gateway's services (clock, token verifier, revocations,
+	// replay cache); its Clock is never nil when the chain is built by
+	// Build or BuildWith.
+	Host Host
 }
 
 // Factory builds a provider's handler for a topology.

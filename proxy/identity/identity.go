@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"time"
 )
 
 // Principal is who a request acts as. A Principal in a context is never
@@ -24,6 +25,13 @@ type Principal struct {
 	// the gateway removes them from the request to the backend unless the
 	// service forwards credentials. Shared and never modified.
 	Consumed []Credential
+	// Expires is when the credential stops being valid (a token's exp);
+	// zero when it does not say. The chain refuses an expired one.
+	Expires time.Time
+	// CredentialID names the credential for revocation (a token's jti, a
+	// session id); "" when it cannot be revoked. The chain refuses a
+	// request whose credential was revoked.
+	CredentialID string
 }
 
 // InGroup reports whether the principal is in group g.

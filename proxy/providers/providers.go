@@ -28,7 +28,7 @@ func init() {
 // anonymous establishes a fixed principal.
 type anonymous struct{ p *identity.Principal }
 
-var _ chain.Inbound = anonymous{}
+var _ chain.Authenticator = anonymous{}
 
 func newAnonymous(_ context.Context, c chain.Config) (chain.Handler, error) {
 	if err := c.Params.Allow("principal"); err != nil {
@@ -45,12 +45,8 @@ func newAnonymous(_ context.Context, c chain.Config) (chain.Handler, error) {
 	return anonymous{p: &identity.Principal{Name: name, AuthenticatedAs: name, Provider: "anonymous"}}, nil
 }
 
-func (a anonymous) ServeInbound(_ http.ResponseWriter, r *http.Request) *http.Request {
-	if _, ok := identity.FromContext(r.Context()); ok {
-		return r
-	}
-	return identity.WithPrincipal(r, a.p)
-}
+// Authenticate authenticates every request as the configured principal.
+func (a anonymous) Authenticate(*http.Request) chain.Outcome { return chain.Authenticate(a.p) }
 
 // setHeader sets one header on backend requests.
 type setHeader struct {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
@@ -72,17 +74,44 @@ func TestAnonymousAndDefault(t *testing.T) {
 	}
 }
 
-// anonymous is a fallback: a principal set earlier is kept.
-func TestAnonymousKeepsEarlierPrincipal(t *testing.T) {
-	c, err := build(t, p("authentication", "anonymous"))
+// anonymous is a fallback: it runs last; a request another provider
+// authenticates keeps that principal, and a bad credential of another
+// provider is refused, never let through as anonymous.
+func TestAnonymousIsTheFallback(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw-alice"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice := &identity.Principal{Name: "alice"}
-	r := identity.WithPrincipal(httptest.NewRequest("GET", "/", nil), alice)
-	r = c.ServeInbound(httptest.NewRecorder(), r)
-	if pr, _ := identity.FromContext(r.Context()); pr != alice {
-		t.Fatalf("principal %+v", pr)
+	c, err := build(t, p("authentication", "anonymous"), p("authentication", "basic", "user.alice", string(hash)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, user, password string
+		status               int
+		principal            string
+	}{
+		{"good credentials", "alice", "pw-alice", 0, "alice"},
+		{"no credentials", "", "", 0, "anonymous"},
+		{"wrong password: refused, not anonymous", "alice", "wrong", 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			if tc.user != "" {
+				r.SetBasicAuth(tc.user, tc.password)
+			}
+			w := httptest.NewRecorder()
+			out := c.ServeInbound(w, r)
+			if tc.status != 0 {
+				if out != nil || w.Code != tc.status {
+					t.Fatalf("passed=%v code=%d, want %d", out != nil, w.Code, tc.status)
+				}
+				return
+			}
+			if pr, _ := identity.FromContext(out.Context()); pr == nil || pr.Name != tc.principal {
+				t.Fatalf("principal %+v, want %q", pr, tc.principal)
+			}
+		})
 	}
 }
 

@@ -250,7 +250,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"cert", "client", "ops", "--out-dir", "x", "--validity", "soon"}, `error: invalid --validity: invalid duration "soon": use e.g. 90s, 12h or 825d`},
 		{[]string{"token", "issue", "--ttl", "-1h"}, "error: --ttl must not be negative"},
 		{[]string{"cert", "create", "--hostname", "h", "--key-type", "ed25519", "--curve", "P-256"}, "error: --curve applies to ecdsa keys only"},
-		{[]string{"cert", "create", "--hostname", "h", "--validity", "soon"}, `error: invalid argument "soon" for "--validity" flag: invalid duration "soon": use e.g. 90s, 12h or 825d`},
+		{[]string{"cert", "create", "--hostname", "h", "--validity", "soon"}, `error: --validity: invalid duration "soon": use e.g. 90s, 12h or 825d`},
+		// Flag values are described without the parser's internals (strconv.ParseInt: …).
+		{[]string{"topology", "deploy", "x.yaml", "--expect-revision", "seven"}, `error: --expect-revision: "seven" is not a whole number`},
+		{[]string{"topology", "deploy", "x.yaml", "--expect-revision", "99999999999999999999"}, `error: --expect-revision: "99999999999999999999" is out of range`},
+		{[]string{"topology", "rollback", "sandbox", "--revision", "2.5"}, `error: --revision: "2.5" is not a whole number`},
+		{[]string{"status", "--timeout", "soon"}, `error: --timeout: "soon" is not a duration (like 30s, 5m or 2h)`},
+		{[]string{"alias", "get", "x", "--reveal=maybe"}, `error: --reveal: "maybe" is not true or false`},
+		{[]string{"hash-password", "--threads", "300"}, `error: --threads: "300" is out of range`},
+		{[]string{"hash-password", "--time", "-1"}, `error: --time: "-1" is not a whole number of 0 or more`},
 		{[]string{"status", "--timeout", "0s"}, "error: --timeout must be positive"},
 		{[]string{"completion", "tcsh"}, `error: unsupported shell "tcsh": use bash, zsh, fish or powershell`},
 	}

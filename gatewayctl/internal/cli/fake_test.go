@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/internal/topologypb"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 )
 
@@ -173,7 +174,7 @@ func compile(doc []byte, format gatewayv1.Format, source, name string) (*gateway
 	if err != nil {
 		return nil, nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	return topology.ToProto(t), warnings, nil
+	return topologypb.ToProto(t), warnings, nil
 }
 
 func (s *fakeTopology) checkRevision(name string, expect *int64) error {
@@ -195,15 +196,15 @@ func changes(old, new *gatewayv1.Topology) []*gatewayv1.ServiceChange {
 	var o *topology.Topology
 	if old != nil {
 		var err error
-		if o, err = topology.FromProto(old); err != nil {
+		if o, err = topologypb.FromProto(old); err != nil {
 			panic(err)
 		}
 	}
-	n, err := topology.FromProto(new)
+	n, err := topologypb.FromProto(new)
 	if err != nil {
 		panic(err)
 	}
-	return topology.ChangesToProto(topology.Diff(o, n))
+	return topologypb.ChangesToProto(topology.Diff(o, n))
 }
 
 // storeLocked stores t as a new revision.
@@ -328,8 +329,9 @@ func (s *fakeTopology) Rollback(ctx context.Context, req *gatewayv1.RollbackRequ
 		return nil, err
 	}
 	current := s.g.topologies[req.GetName()]
-	resp := &gatewayv1.RollbackResponse{DryRun: req.GetDryRun(), Changes: changes(current.GetTopology(), t), Topology: current}
-	if !req.GetDryRun() {
+	resp := &gatewayv1.RollbackResponse{DryRun: req.GetDryRun(), Changes: changes(current.GetTopology(), t), Topology: current,
+		Changed: !proto.Equal(current.GetTopology(), t)}
+	if !req.GetDryRun() && resp.Changed {
 		resp.Topology = s.storeLocked(ctx, t, "rollback")
 	}
 	return resp, nil
@@ -350,7 +352,7 @@ func (s *fakeStatus) GetStatus(context.Context, *gatewayv1.GetStatusRequest) (*g
 		services += len(t.GetTopology().GetServices())
 	}
 	return &gatewayv1.GetStatusResponse{
-		Version: "v0.1.0-test", StartedAt: timestamppb.New(baseTime), StoreRevision: s.g.revision, TableGeneration: s.g.revision + 1,
+		Version: "v0.1.0-test", StartedAt: timestamppb.New(baseTime), StoreRevision: s.g.revision, AppliedRevision: s.g.revision, TableGeneration: s.g.revision + 1,
 		TopologyCount: int32(len(s.g.topologies)), ServiceCount: int32(services),
 		ProxyAddress: "127.0.0.1:8443", ManagementAddress: "127.0.0.1:8444", DataDir: "/var/lib/gatewayd",
 		Backends: []*gatewayv1.BackendStatus{

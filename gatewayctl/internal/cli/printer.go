@@ -62,18 +62,19 @@ func (f *factory) printJSON(b []byte) error {
 	return err
 }
 
-// protoJSON is protojson with proto field names, made byte-stable:
-// protojson adds random whitespace on purpose, which compacting removes.
+// protoJSON is protojson with proto field names and 64-bit integers as
+// numbers, made byte-stable: protojson adds random whitespace on purpose,
+// which the rewrite drops.
 func protoJSON(m proto.Message) ([]byte, error) {
+	md := m.ProtoReflect().Descriptor()
 	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("encoding %s as JSON: %w", m.ProtoReflect().Descriptor().Name(), err)
+		return nil, fmt.Errorf("encoding %s as JSON: %w", md.Name(), err)
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		return nil, fmt.Errorf("encoding %s as JSON: %w", m.ProtoReflect().Descriptor().Name(), err)
+	if b, err = int64sAsNumbers(b, md); err != nil {
+		return nil, fmt.Errorf("encoding %s as JSON: %w", md.Name(), err)
 	}
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 // jsonToYAML converts a JSON document to block-style YAML, keeping key order.

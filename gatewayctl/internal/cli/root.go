@@ -166,7 +166,7 @@ func newGroup(use, short, example string, subs ...*cobra.Command) *cobra.Command
 // setUsageErrors makes flag and argument errors of every command usage
 // errors (exit code 2).
 func setUsageErrors(root *cobra.Command) {
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsageError(err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsageError(describeFlagError(err)) })
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Args != nil {

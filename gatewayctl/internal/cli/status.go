@@ -85,6 +85,7 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		row(w, "Version:", st.GetVersion())
 		row(w, "Started:", fmtTime(st.GetStartedAt()))
 		row(w, "Store revision:", st.GetStoreRevision())
+		row(w, "Applied revision:", st.GetAppliedRevision())
 		row(w, "Table generation:", st.GetTableGeneration())
 		row(w, "Topologies:", st.GetTopologyCount())
 		row(w, "Services:", st.GetServiceCount())

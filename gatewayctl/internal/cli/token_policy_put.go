@@ -60,7 +60,7 @@ func (o *tokenPolicyPutOptions) Validate() error {
 }
 
 func (o *tokenPolicyPutOptions) Run(ctx context.Context) error {
-	data, source, err := o.f.readDocument(o.file)
+	data, source, err := o.f.readDocument(o.file, "token policy")
 	if err != nil {
 		return err
 	}

@@ -36,10 +36,10 @@ func newTopologyCommand(f *factory) *cobra.Command {
 // maxDocumentSize keeps a document under gRPC's default 4 MiB message limit.
 const maxDocumentSize = 4<<20 - 64<<10
 
-// readDocument reads a topology document from a file, or stdin for "-", and
-// returns it with the source name sent to the server (the file's base name,
-// which also names a Knox XML topology).
-func (f *factory) readDocument(path string) ([]byte, string, error) {
+// readDocument reads a document (what: "topology", "token policy") from a
+// file, or stdin for "-", and returns it with the source name sent to the
+// server (the file's base name, which also names a Knox XML topology).
+func (f *factory) readDocument(path, what string) ([]byte, string, error) {
 	var (
 		r      io.Reader
 		source string
@@ -49,17 +49,17 @@ func (f *factory) readDocument(path string) ([]byte, string, error) {
 	} else {
 		fh, err := os.Open(path)
 		if err != nil {
-			return nil, "", fmt.Errorf("reading topology: %w", err)
+			return nil, "", fmt.Errorf("reading %s: %w", what, err)
 		}
 		defer fh.Close()
 		r, source = fh, filepath.Base(path)
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxDocumentSize+1))
 	if err != nil {
-		return nil, "", fmt.Errorf("reading topology from %s: %w", path, err)
+		return nil, "", fmt.Errorf("reading %s from %s: %w", what, path, err)
 	}
 	if len(b) > maxDocumentSize {
-		return nil, "", fmt.Errorf("topology document %s is larger than %d bytes", path, maxDocumentSize)
+		return nil, "", fmt.Errorf("%s document %s is larger than %d bytes", what, path, maxDocumentSize)
 	}
 	return b, source, nil
 }

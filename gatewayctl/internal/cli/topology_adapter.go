@@ -4,17 +4,18 @@ import (
 	"fmt"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/internal/topologypb"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 )
 
 // This file is the CLI's only contact with internal/topology, the compiler
-// gatewayd itself uses.
+// gatewayd itself uses, and internal/topologypb, its API form.
 
 // compileTopology parses and validates a document offline, exactly as
 // gatewayd does. A validation error lists one problem per line, each with
 // its field path and line.
 func compileTopology(doc []byte, format gatewayv1.Format, sourceName, name string) (*topology.Topology, []string, error) {
-	t, err := topology.Parse(doc, format, sourceName, name)
+	t, err := topology.Parse(doc, topologypb.Format(format), sourceName, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -28,7 +29,7 @@ func compileTopology(doc []byte, format gatewayv1.Format, sourceName, name strin
 // topologyDocument renders an API topology as its native YAML document, the
 // form `topology deploy` reads back.
 func topologyDocument(p *gatewayv1.Topology) ([]byte, error) {
-	t, err := topology.FromProto(p)
+	t, err := topologypb.FromProto(p)
 	if err != nil {
 		return nil, err
 	}
@@ -36,4 +37,4 @@ func topologyDocument(p *gatewayv1.Topology) ([]byte, error) {
 }
 
 // topologyProto converts a compiled topology to its API form.
-func topologyProto(t *topology.Topology) *gatewayv1.Topology { return topology.ToProto(t) }
+func topologyProto(t *topology.Topology) *gatewayv1.Topology { return topologypb.ToProto(t) }

@@ -77,7 +77,7 @@ func (o *topologyDeployOptions) Validate() error {
 }
 
 func (o *topologyDeployOptions) Run(ctx context.Context) error {
-	doc, source, err := o.f.readDocument(o.file)
+	doc, source, err := o.f.readDocument(o.file, "topology")
 	if err != nil {
 		return err
 	}

@@ -72,6 +72,9 @@ func (o *topologyRollbackOptions) Run(ctx context.Context) error {
 	return o.f.print(resp, func(w io.Writer) {
 		name := o.req.GetName()
 		switch {
+		case !resp.GetChanged():
+			fmt.Fprintf(w, "topology %q unchanged (revision %d): it already has the document of revision %d; nothing was stored\n", name, resp.GetTopology().GetRevision(), o.req.GetRevision())
+			return
 		case resp.GetDryRun():
 			fmt.Fprintf(w, "dry run: rolling topology %q back to revision %d would change (nothing was stored):\n", name, o.req.GetRevision())
 		default:

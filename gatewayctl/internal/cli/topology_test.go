@@ -65,7 +65,7 @@ func TestTopologyReadOutputs(t *testing.T) {
 		})
 	}
 	// A dry run stores nothing.
-	if r := e.run(t, "topology", "get", "sandbox", "-o", "json"); !strings.Contains(r.stdout, `"revision": "3"`) {
+	if r := e.run(t, "topology", "get", "sandbox", "-o", "json"); !strings.Contains(r.stdout, `"revision": 3,`) {
 		t.Errorf("dry runs changed the topology:\n%s", r.stdout)
 	}
 }
@@ -86,6 +86,7 @@ func TestTopologyMutations(t *testing.T) {
 		{"deploy_changed.table", []string{"topology", "deploy", v2}},
 		{"deploy_changed_again.json", []string{"topology", "deploy", v1, "-o", "json"}},
 		{"rollback.table", []string{"topology", "rollback", "sandbox", "--revision", "2"}},
+		{"rollback_unchanged.table", []string{"topology", "rollback", "sandbox", "--revision", "4"}},
 		{"delete.table", []string{"topology", "delete", "sandbox"}},
 	}
 	for _, s := range steps {

@@ -58,7 +58,7 @@ func (o *topologyValidateOptions) Validate() error {
 }
 
 func (o *topologyValidateOptions) Run(ctx context.Context) error {
-	doc, source, err := o.f.readDocument(o.file)
+	doc, source, err := o.f.readDocument(o.file, "topology")
 	if err != nil {
 		return err
 	}

@@ -146,7 +146,7 @@ type GetStatusResponse struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Version   string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	StartedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
-	// Store-wide revision.
+	// Store-wide revision: the last committed change.
 	StoreRevision int64 `protobuf:"varint,3,opt,name=store_revision,json=storeRevision,proto3" json:"store_revision,omitempty"`
 	// Generation of the live routing table; grows with every swap.
 	TableGeneration   int64            `protobuf:"varint,4,opt,name=table_generation,json=tableGeneration,proto3" json:"table_generation,omitempty"`
@@ -156,8 +156,11 @@ type GetStatusResponse struct {
 	ManagementAddress string           `protobuf:"bytes,8,opt,name=management_address,json=managementAddress,proto3" json:"management_address,omitempty"`
 	DataDir           string           `protobuf:"bytes,9,opt,name=data_dir,json=dataDir,proto3" json:"data_dir,omitempty"`
 	Backends          []*BackendStatus `protobuf:"bytes,10,rep,name=backends,proto3" json:"backends,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Store revision whose changes are all live on this gateway: equal to
+	// store_revision once this gateway has caught up.
+	AppliedRevision int64 `protobuf:"varint,11,opt,name=applied_revision,json=appliedRevision,proto3" json:"applied_revision,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -258,6 +261,13 @@ func (x *GetStatusResponse) GetBackends() []*BackendStatus {
 		return x.Backends
 	}
 	return nil
+}
+
+func (x *GetStatusResponse) GetAppliedRevision() int64 {
+	if x != nil {
+		return x.AppliedRevision
+	}
+	return 0
 }
 
 type WhoAmIRequest struct {
@@ -361,7 +371,7 @@ const file_gateway_v1_status_proto_rawDesc = "" +
 	"\x03url\x18\x03 \x01(\tR\x03url\x12\x18\n" +
 	"\ahealthy\x18\x04 \x01(\bR\ahealthy\x121\n" +
 	"\x14consecutive_failures\x18\x05 \x01(\x03R\x13consecutiveFailures\x12?\n" +
-	"\rcooloff_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fcooloffUntil\"\xac\x03\n" +
+	"\rcooloff_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fcooloffUntil\"\xd7\x03\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x129\n" +
 	"\n" +
@@ -374,7 +384,8 @@ const file_gateway_v1_status_proto_rawDesc = "" +
 	"\x12management_address\x18\b \x01(\tR\x11managementAddress\x12\x19\n" +
 	"\bdata_dir\x18\t \x01(\tR\adataDir\x125\n" +
 	"\bbackends\x18\n" +
-	" \x03(\v2\x19.gateway.v1.BackendStatusR\bbackends\"\x0f\n" +
+	" \x03(\v2\x19.gateway.v1.BackendStatusR\bbackends\x12)\n" +
+	"\x10applied_revision\x18\v \x01(\x03R\x0fappliedRevision\"\x0f\n" +
 	"\rWhoAmIRequest\"D\n" +
 	"\x0eWhoAmIResponse\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x14\n" +

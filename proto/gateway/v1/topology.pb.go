@@ -1541,10 +1541,12 @@ func (x *RollbackRequest) GetDryRun() bool {
 }
 
 type RollbackResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topology      *TopologyInfo          `protobuf:"bytes,1,opt,name=topology,proto3" json:"topology,omitempty"`
-	Changes       []*ServiceChange       `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
-	DryRun        bool                   `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Topology *TopologyInfo          `protobuf:"bytes,1,opt,name=topology,proto3" json:"topology,omitempty"`
+	Changes  []*ServiceChange       `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
+	DryRun   bool                   `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// False when the revision's document equals the current one: nothing was stored.
+	Changed       bool `protobuf:"varint,4,opt,name=changed,proto3" json:"changed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1596,6 +1598,13 @@ func (x *RollbackResponse) GetChanges() []*ServiceChange {
 func (x *RollbackResponse) GetDryRun() bool {
 	if x != nil {
 		return x.DryRun
+	}
+	return false
+}
+
+func (x *RollbackResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
 	}
 	return false
 }
@@ -1730,11 +1739,12 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12,\n" +
 	"\x0fexpect_revision\x18\x03 \x01(\x03H\x00R\x0eexpectRevision\x88\x01\x01\x12\x17\n" +
 	"\adry_run\x18\x04 \x01(\bR\x06dryRunB\x12\n" +
-	"\x10_expect_revision\"\x96\x01\n" +
+	"\x10_expect_revision\"\xb0\x01\n" +
 	"\x10RollbackResponse\x124\n" +
 	"\btopology\x18\x01 \x01(\v2\x18.gateway.v1.TopologyInfoR\btopology\x123\n" +
 	"\achanges\x18\x02 \x03(\v2\x19.gateway.v1.ServiceChangeR\achanges\x12\x17\n" +
-	"\adry_run\x18\x03 \x01(\bR\x06dryRun*W\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\x12\x18\n" +
+	"\achanged\x18\x04 \x01(\bR\achanged*W\n" +
 	"\x06Format\x12\x16\n" +
 	"\x12FORMAT_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vFORMAT_YAML\x10\x01\x12\x0f\n" +

@@ -63,7 +63,7 @@ type cached struct {
 	exp time.Time
 }
 
-var _ chain.Inbound = (*Handler)(nil)
+var _ chain.Authenticator = (*Handler)(nil)
 
 // consumed: the password travels in the Authorization header, which the
 // gateway removes before dispatch.
@@ -204,31 +204,35 @@ func dummyFor(users map[string]verifier) (verifier, error) {
 	return best.dummy()
 }
 
-// ServeInbound checks the request's Basic credentials; 401 with the
-// challenge when they are missing or wrong.
-func (h *Handler) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
-	if _, ok := identity.FromContext(r.Context()); ok {
-		return r // an earlier provider authenticated the request
-	}
+// Authenticate checks the request's Basic credentials: not mine without
+// an Authorization header of the Basic scheme; refused (401 with the
+// challenge) when they are malformed or wrong.
+func (h *Handler) Authenticate(r *http.Request) chain.Outcome {
 	user, password, ok := r.BasicAuth()
 	if !ok {
-		h.writeChallenge(w, "authentication required")
-		return nil
+		if isBasic(r.Header.Get("Authorization")) {
+			return chain.Refuse(http.StatusUnauthorized, "invalid credentials", h.challenge)
+		}
+		return chain.Pass(h.challenge)
 	}
 	if user == "" || password == "" || len(user) > maxUserLen || len(password) > maxPasswordLen {
-		h.writeChallenge(w, "invalid credentials")
-		return nil
+		return chain.Refuse(http.StatusUnauthorized, "invalid credentials", h.challenge)
 	}
 	ok, err := h.check(r.Context(), user, password)
 	if err != nil { // the client went away while waiting for a slot
-		chain.WriteError(w, http.StatusServiceUnavailable, "authentication service busy")
-		return nil
+		return chain.Refuse(http.StatusServiceUnavailable, "authentication service busy", "")
 	}
 	if !ok {
-		h.writeChallenge(w, "invalid credentials")
-		return nil
+		return chain.Refuse(http.StatusUnauthorized, "invalid credentials", h.challenge)
 	}
-	return identity.WithPrincipal(r, &identity.Principal{Name: user, AuthenticatedAs: user, Provider: Name, Consumed: consumed})
+	return chain.Authenticate(&identity.Principal{Name: user, AuthenticatedAs: user, Provider: Name, Consumed: consumed})
+}
+
+// isBasic reports whether an Authorization value names the Basic scheme.
+func isBasic(v string) bool {
+	const prefix = "basic"
+	return len(v) >= len(prefix) && strings.EqualFold(v[:len(prefix)], prefix) &&
+		(len(v) == len(prefix) || v[len(prefix)] == ' ')
 }
 
 // check verifies password for user; an unknown user is checked against
@@ -266,11 +270,6 @@ func (h *Handler) check(ctx context.Context, user, password string) (bool, error
 		h.mu.Unlock()
 	}
 	return ok, nil
-}
-
-func (h *Handler) writeChallenge(w http.ResponseWriter, msg string) {
-	w.Header().Set("WWW-Authenticate", h.challenge)
-	chain.WriteError(w, http.StatusUnauthorized, msg)
 }
 
 func validUser(name string) bool {

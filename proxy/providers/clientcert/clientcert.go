@@ -45,7 +45,7 @@ type handler struct {
 	optional     bool
 }
 
-var _ chain.Inbound = (*handler)(nil)
+var _ chain.Authenticator = (*handler)(nil)
 
 func newClientCert(_ context.Context, c chain.Config) (chain.Handler, error) {
 	p := c.Params
@@ -70,29 +70,27 @@ func newClientCert(_ context.Context, c chain.Config) (chain.Handler, error) {
 	return h, nil
 }
 
-// ServeInbound establishes the principal from the verified client
-// certificate. A request already carrying a principal is left as it is.
-func (h *handler) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
-	if _, ok := identity.FromContext(r.Context()); ok {
-		return r
-	}
+// Authenticate establishes the principal from the verified client
+// certificate. Without one it refuses the request (401), or, when the
+// provider is optional, passes it on to the next provider.
+func (h *handler) Authenticate(r *http.Request) chain.Outcome {
 	// Only a chain the TLS stack verified against the front's client
 	// truststore counts: PeerCertificates alone (client auth "request")
 	// are whatever the client sent.
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
 		if h.optional {
-			return r
+			return chain.Pass("")
 		}
-		chain.WriteError(w, http.StatusUnauthorized, "a verified client certificate is required")
-		return nil
+		return chain.Refuse(http.StatusUnauthorized, "a verified client certificate is required", "")
 	}
 	leaf := r.TLS.VerifiedChains[0][0]
 	name := h.principal(leaf)
 	if name == "" || match.HasControl(name) {
-		chain.WriteError(w, http.StatusUnauthorized, "the client certificate names no usable principal")
-		return nil
+		return chain.Refuse(http.StatusUnauthorized, "the client certificate names no usable principal", "")
 	}
-	pr := &identity.Principal{Name: name, AuthenticatedAs: name, Provider: Name}
+	// Nothing to consume: the certificate is part of the TLS connection,
+	// which ends at the gateway.
+	pr := &identity.Principal{Name: name, AuthenticatedAs: name, Provider: Name, Expires: leaf.NotAfter}
 	if h.groupsFromOU {
 		for _, ou := range leaf.Subject.OrganizationalUnit {
 			if ou != "" && !match.HasControl(ou) {
@@ -100,7 +98,7 @@ func (h *handler) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Req
 			}
 		}
 	}
-	return identity.WithPrincipal(r, pr)
+	return chain.Authenticate(pr)
 }
 
 // principal is the name the certificate gives, "" when it has none (the

@@ -68,8 +68,8 @@ type authEntry struct {
 type GroupHandler struct{ *Handler }
 
 var (
-	_ chain.Inbound = (*Handler)(nil)
-	_ io.Closer     = (*Handler)(nil)
+	_ chain.Authenticator = (*Handler)(nil)
+	_ io.Closer           = (*Handler)(nil)
 	_ interface {
 		LookupGroups(ctx context.Context, user string) ([]string, error)
 	} = GroupHandler{}
@@ -106,17 +106,17 @@ func newHandler(ctx context.Context, c chain.Config) (chain.Handler, error) {
 	return h, nil
 }
 
-// ServeInbound authenticates the request's Basic credentials. It answers
-// 401 with a challenge when they are missing or refused, and 503 when the
-// directory cannot say (down, slow, TLS failure): never 401 for that.
-func (h *Handler) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request {
-	if _, ok := identity.FromContext(r.Context()); ok {
-		return r // an earlier provider authenticated the request
-	}
+// Authenticate checks the request's Basic credentials against the
+// directory: not mine without Basic credentials; refused with 401 and the
+// challenge when the directory refuses them, and with 503 when it cannot
+// say (down, slow, TLS failure): never 401 for that.
+func (h *Handler) Authenticate(r *http.Request) chain.Outcome {
 	user, password, ok := r.BasicAuth()
 	if !ok {
-		h.writeChallenge(w, "authentication required")
-		return nil
+		if v := r.Header.Get("Authorization"); len(v) >= 5 && strings.EqualFold(v[:5], "basic") {
+			return chain.Refuse(http.StatusUnauthorized, "invalid credentials", h.challenge)
+		}
+		return chain.Pass(h.challenge)
 	}
 	name, groups, err := h.authenticate(r.Context(), user, password)
 	switch {
@@ -124,23 +124,17 @@ func (h *Handler) ServeInbound(w http.ResponseWriter, r *http.Request) *http.Req
 		// The principal is the directory's spelling of the name: "ALICE" or
 		// "alice " (which the directory matches) become "alice", so one
 		// person is one identity at the backends and in the logs.
-		return identity.WithPrincipal(r, &identity.Principal{
+		return chain.Authenticate(&identity.Principal{
 			Name: name, Groups: groups, AuthenticatedAs: name, Provider: Name, Consumed: consumed,
 		})
 	case errors.Is(err, errRejected):
-		h.writeChallenge(w, "invalid credentials")
+		return chain.Refuse(http.StatusUnauthorized, "invalid credentials", h.challenge)
 	default:
 		if r.Context().Err() == nil {
 			h.logUnavailable(err)
 		}
-		chain.WriteError(w, http.StatusServiceUnavailable, ErrUnavailable.Error())
+		return chain.Refuse(http.StatusServiceUnavailable, ErrUnavailable.Error(), "")
 	}
-	return nil
-}
-
-func (h *Handler) writeChallenge(w http.ResponseWriter, msg string) {
-	w.Header().Set("WWW-Authenticate", h.challenge)
-	chain.WriteError(w, http.StatusUnauthorized, msg)
 }
 
 // LookupGroups returns the groups of user, as the directory says, using the

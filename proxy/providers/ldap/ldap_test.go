@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/securegw/gateway/internal/topology"
-	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
 	"github.com/securegw/gateway/proxy/internal/testpki"
@@ -159,18 +158,6 @@ func TestChallenge(t *testing.T) {
 		if res.code != 401 || res.challenge != `Basic realm="Corp Directory", charset="UTF-8"` {
 			t.Fatalf("%s with a realm: %v %q", name, res, res.challenge)
 		}
-	}
-}
-
-// A principal set by an earlier provider is kept: no challenge, no bind.
-func TestEarlierPrincipalPasses(t *testing.T) {
-	s := startLDAP(t)
-	h := mustBuild(t, templateParams(s), nil)
-	p := &identity.Principal{Name: "svc", AuthenticatedAs: "svc", Provider: "header-preauth"}
-	r := identity.WithPrincipal(httptest.NewRequest(http.MethodGet, "/", nil), p)
-	res := serve(h, r)
-	if res.code != 0 || res.principal != p {
-		t.Fatalf("%v", res)
 	}
 }
 
@@ -542,7 +529,7 @@ func TestKnoxTopology(t *testing.T) {
   </gateway>
   <service><role>ECHO</role><url>http://127.0.0.1:9/</url></service>
 </topology>`
-	top, err := topology.Parse([]byte(doc), gatewayv1.Format_FORMAT_KNOX_XML, "sandbox.xml", "")
+	top, err := topology.Parse([]byte(doc), topology.FormatKnoxXML, "sandbox.xml", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,17 +28,23 @@ type StatusInfo struct {
 	DataDir           string
 }
 
+// Applied reports the store revision whose changes are live.
+type Applied interface {
+	AppliedRevision() int64
+}
+
 // StatusService implements gatewayv1.StatusServiceServer.
 type StatusService struct {
 	gatewayv1.UnimplementedStatusServiceServer
-	store store.Store
-	live  Live
-	info  StatusInfo
+	store   store.Store
+	live    Live
+	applied Applied
+	info    StatusInfo
 }
 
 // NewStatusService returns the status service.
-func NewStatusService(s store.Store, live Live, info StatusInfo) *StatusService {
-	return &StatusService{store: s, live: live, info: info}
+func NewStatusService(s store.Store, live Live, applied Applied, info StatusInfo) *StatusService {
+	return &StatusService{store: s, live: live, applied: applied, info: info}
 }
 
 // GetStatus reports versions, revisions, counts and backend health.
@@ -51,6 +57,7 @@ func (s *StatusService) GetStatus(ctx context.Context, _ *gatewayv1.GetStatusReq
 		Version:           s.info.Version,
 		StartedAt:         timestamppb.New(s.info.StartedAt),
 		StoreRevision:     rev,
+		AppliedRevision:   s.applied.AppliedRevision(),
 		TableGeneration:   s.live.Generation(),
 		TopologyCount:     int32(len(recs)),
 		ProxyAddress:      s.info.ProxyAddress,

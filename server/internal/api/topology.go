@@ -2,30 +2,43 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"log/slog"
 	"sync"
-	"sync/atomic"
+	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/internal/topologypb"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/server/internal/reconcile"
 	"github.com/securegw/gateway/store"
 )
 
-// Router is what the topology service needs of the data plane: compile a
-// topology without side effects, then publish or withdraw it with one swap.
-type Router interface {
+// Compiler compiles a topology without side effects: the topology service
+// compiles to check a document, then discards the result. The reconciler
+// compiles what it publishes.
+type Compiler interface {
 	Compile(ctx context.Context, t *topology.Topology) (*proxy.Compiled, error)
-	Apply(c *proxy.Compiled) int64
-	Remove(name string) int64
-	Generation() int64
+}
+
+// Reconciler is what the topology service needs of the reconciler that
+// applies the store's changes to this gateway's routing table.
+type Reconciler interface {
+	// WaitFor returns once the changes up to revision rev are live.
+	WaitFor(ctx context.Context, rev int64) error
+	// Failure says why a stored topology is not served (nil: it is).
+	Failure(name string) error
+	// Refresh compiles a stored topology again with the current aliases
+	// and truststores and publishes it.
+	Refresh(ctx context.Context, name string) error
 }
 
 // AliasChecker reports which of a topology's alias references do not exist.
@@ -33,168 +46,202 @@ type AliasChecker interface {
 	MissingAliases(ctx context.Context, topology string, names []string) ([]string, error)
 }
 
-// TopologyService implements gatewayv1.TopologyServiceServer.
+// DefaultLiveTimeout bounds how long a mutation waits for its change to be
+// live on this gateway once it is stored.
+const DefaultLiveTimeout = 10 * time.Second
+
+// TopologyService implements gatewayv1.TopologyServiceServer. Its
+// mutations validate, compile-check and commit; the reconciler makes them
+// live, and the mutation returns once it has (see Reconciler.WaitFor).
 type TopologyService struct {
 	gatewayv1.UnimplementedTopologyServiceServer
 
-	store   store.Store
-	router  Router
-	aliases AliasChecker // nil: no alias check
-	log     *slog.Logger
+	store    store.Store
+	compiler Compiler
+	rec      Reconciler
+	aliases  AliasChecker // nil: no alias check
+	log      *slog.Logger
+	// LiveTimeout bounds the wait for a stored change to be live; zero
+	// means DefaultLiveTimeout. Set it before serving.
+	LiveTimeout time.Duration
 
-	// mu serialises mutations so that the store's order of commits and the
-	// order of swaps in the routing table are the same.
+	// mu is held around a deploy's alias check and commit, and around an
+	// alias' "in use?" check and deletion (Guard): no deploy can start
+	// using an alias between the check and its deletion.
 	mu sync.Mutex
-	// secrets counts alias and truststore changes. A route compiled before
-	// a change may hold the old value: publish compiles it again.
-	secrets atomic.Int64
 }
 
-// NewTopologyService returns the service over a store and a router.
-func NewTopologyService(s store.Store, r Router, aliases AliasChecker, log *slog.Logger) *TopologyService {
-	return &TopologyService{store: s, router: r, aliases: aliases, log: log}
+// NewTopologyService returns the service over a store, a compiler for
+// checks and the reconciler that makes commits live.
+func NewTopologyService(s store.Store, c Compiler, rec Reconciler, aliases AliasChecker, log *slog.Logger) *TopologyService {
+	return &TopologyService{store: s, compiler: c, rec: rec, aliases: aliases, log: log}
 }
 
-// compiled is a parsed, validated and compiled topology.
-type compiled struct {
+// checked is a parsed, validated and compile-checked topology.
+type checked struct {
 	topo     *topology.Topology
 	spec     []byte
-	route    *proxy.Compiled
 	warnings []string
-	secrets  int64 // TopologyService.secrets when compilation began
 }
 
-// compile parses, validates and compiles a document: everything but storing.
-// The caller must discard c.route unless it publishes it.
-func (s *TopologyService) compile(ctx context.Context, doc []byte, format gatewayv1.Format, sourceName, name string) (*compiled, error) {
-	t, err := topology.Parse(doc, format, sourceName, name)
+// check validates t, checks its aliases and compiles it, storing nothing.
+// Every problem of the document is reported in one error.
+func (s *TopologyService) check(ctx context.Context, t *topology.Topology) (*checked, error) {
+	warnings, verr := topology.Validate(t)
+	missing, err := s.missingAliases(ctx, t)
 	if err != nil {
-		return nil, invalid(err)
-	}
-	noteTarget(ctx, "topology/"+t.Name)
-	return s.compileTopology(ctx, t)
-}
-
-func (s *TopologyService) compileTopology(ctx context.Context, t *topology.Topology) (*compiled, error) {
-	epoch := s.secrets.Load()
-	warnings, err := topology.Validate(t)
-	if err != nil {
-		return nil, invalid(err)
-	}
-	if err := s.checkAliases(ctx, t); err != nil {
 		return nil, err
+	}
+	var merr error
+	if len(missing) > 0 {
+		merr = fmt.Errorf("topology %q references missing aliases: %v (create them with gatewayctl alias create NAME --topology %s)", t.Name, missing, t.Name)
+	}
+	if err := errors.Join(verr, merr); err != nil {
+		return nil, invalid(err)
 	}
 	spec, err := t.CanonicalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encoding topology %q: %w", t.Name, err)
 	}
-	route, err := s.router.Compile(ctx, t)
+	route, err := s.compiler.Compile(ctx, t)
 	if err != nil {
 		return nil, invalid(err) // the proxy's error names the topology
 	}
 	warnings = append(warnings, route.Warnings()...)
-	return &compiled{topo: t, spec: spec, route: route, warnings: warnings, secrets: epoch}, nil
+	route.Discard()
+	return &checked{topo: t, spec: spec, warnings: warnings}, nil
 }
 
-// Validate compiles a document and stores nothing.
+// missingAliases returns the aliases t references that do not exist.
+func (s *TopologyService) missingAliases(ctx context.Context, t *topology.Topology) ([]string, error) {
+	refs := topology.AliasRefs(t)
+	if len(refs) == 0 || s.aliases == nil {
+		return nil, nil
+	}
+	missing, err := s.aliases.MissingAliases(ctx, t.Name, refs)
+	if err != nil {
+		return nil, fmt.Errorf("checking aliases of topology %q: %w", t.Name, err)
+	}
+	return missing, nil
+}
+
+// Validate checks a document and stores nothing.
 func (s *TopologyService) Validate(ctx context.Context, req *gatewayv1.ValidateRequest) (*gatewayv1.ValidateResponse, error) {
-	c, err := s.compile(ctx, req.GetDocument(), req.GetFormat(), req.GetSourceName(), req.GetName())
+	t, err := parse(ctx, req.GetDocument(), req.GetFormat(), req.GetSourceName(), req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	c.route.Discard()
-	return &gatewayv1.ValidateResponse{Topology: topology.ToProto(c.topo), Warnings: c.warnings}, nil
+	c, err := s.check(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return &gatewayv1.ValidateResponse{Topology: topologypb.ToProto(c.topo), Warnings: c.warnings}, nil
 }
 
-// Deploy compiles, stores and publishes a topology; it returns once the
-// change is committed and live.
+func parse(ctx context.Context, doc []byte, format gatewayv1.Format, sourceName, name string) (*topology.Topology, error) {
+	t, err := topology.Parse(doc, topologypb.Format(format), sourceName, name)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	noteTarget(ctx, "topology/"+t.Name)
+	return t, nil
+}
+
+// Deploy checks and stores a topology; it returns once the change is
+// stored and live on this gateway.
 func (s *TopologyService) Deploy(ctx context.Context, req *gatewayv1.DeployRequest) (*gatewayv1.DeployResponse, error) {
-	c, err := s.compile(ctx, req.GetDocument(), req.GetFormat(), req.GetSourceName(), req.GetName())
+	t, err := parse(ctx, req.GetDocument(), req.GetFormat(), req.GetSourceName(), req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	expect := store.NoRevisionCheck
-	if req.ExpectRevision != nil {
-		expect = req.GetExpectRevision()
-	}
-	info, changes, changed, err := s.publish(ctx, c, expect, req.GetDryRun(), "deploy")
+	res, err := s.commit(ctx, t, expectOf(req.ExpectRevision), req.GetDryRun(), "deploy")
 	if err != nil {
 		return nil, err
 	}
 	return &gatewayv1.DeployResponse{
-		Topology: info,
-		Changes:  topology.ChangesToProto(changes),
+		Topology: res.info,
+		Changes:  topologypb.ChangesToProto(res.changes),
 		DryRun:   req.GetDryRun(),
-		Changed:  changed,
-		Warnings: c.warnings,
+		Changed:  res.changed,
+		Warnings: res.warnings,
 	}, nil
 }
 
-// publish stores c and swaps it in, or with dryRun only computes the diff.
-// It takes ownership of c.route.
-func (s *TopologyService) publish(ctx context.Context, c *compiled, expect int64, dryRun bool, action string) (*gatewayv1.TopologyInfo, []topology.Change, bool, error) {
-	published := false
-	defer func() {
-		if !published {
-			c.route.Discard()
+func expectOf(p *int64) int64 {
+	if p == nil {
+		return store.NoRevisionCheck
+	}
+	return *p
+}
+
+// committed is what a deploy or rollback did.
+type committed struct {
+	info     *gatewayv1.TopologyInfo
+	changes  []topology.Change
+	changed  bool
+	warnings []string
+}
+
+// commit checks t and stores it (with dryRun only computes the diff), then
+// waits until it is live. An unchanged document is not stored again but
+// compiled again by the reconciler, so that redeploying a document is how
+// an operator makes sure it runs with the current aliases and truststores.
+func (s *TopologyService) commit(ctx context.Context, t *topology.Topology, expect int64, dryRun bool, action string) (*committed, error) {
+	res, rev, err := s.write(ctx, t, expect, dryRun, action)
+	if err != nil || dryRun {
+		return res, err
+	}
+	name := t.Name
+	if !res.changed {
+		if err := s.refresh(ctx, name, res.info.Revision); err != nil {
+			return nil, err
 		}
-	}()
+		return res, nil
+	}
+	if err := s.waitLive(ctx, name, rev, "stored"); err != nil {
+		return nil, err
+	}
+	if err := s.rec.Failure(name); err != nil {
+		return nil, &codedError{codes.FailedPrecondition, fmt.Errorf("topology %q is stored at revision %d but not served by this gateway: %w", name, rev, err)}
+	}
+	s.log.InfoContext(ctx, "topology deployed", "topology", name, "revision", rev,
+		"action", action, "by", res.info.UpdatedBy, "services", len(t.Services))
+	return res, nil
+}
+
+// write is commit up to the store write, under mu. It returns the
+// revision of the write (0 when nothing was written).
+func (s *TopologyService) write(ctx context.Context, t *topology.Topology, expect int64, dryRun bool, action string) (*committed, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case dryRun:
-	case c.secrets != s.secrets.Load():
-		// An alias or truststore changed while c compiled: c may hold the
-		// old value. Compile again (under mu, so no change can interleave).
-		fresh, err := s.compileTopology(ctx, c.topo)
-		if err != nil {
-			return nil, nil, false, err
-		}
-		c.route.Discard()
-		c.route, c.secrets = fresh.route, fresh.secrets
-	default:
-		// Again under mu: an alias may have been deleted since the compile
-		// (deletions hold mu).
-		if err := s.checkAliases(ctx, c.topo); err != nil {
-			return nil, nil, false, err
-		}
+	c, err := s.check(ctx, t)
+	if err != nil {
+		return nil, 0, err
 	}
-
-	name := c.topo.Name
+	name := t.Name
 	cur, err := s.store.GetTopology(ctx, name)
 	var old *topology.Topology
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		cur = store.Topology{}
 	case err != nil:
-		return nil, nil, false, fmt.Errorf("reading topology %q: %w", name, err)
+		return nil, 0, err
 	default:
 		if old, err = topology.FromCanonicalJSON(cur.Spec); err != nil {
-			return nil, nil, false, fmt.Errorf("decoding stored topology %q: %w", name, err)
+			return nil, 0, fmt.Errorf("decoding stored topology %q: %w", name, err)
 		}
 	}
 	if err := checkExpect(name, cur.Revision, expect); err != nil {
-		return nil, nil, false, err
+		return nil, 0, err
 	}
-	changes := topology.Diff(old, c.topo)
-	unchanged := old != nil && bytes.Equal(cur.Spec, c.spec)
-	if dryRun {
-		info := infoOf(cur, c.topo)
+	res := &committed{changes: topology.Diff(old, t), warnings: c.warnings}
+	res.changed = old == nil || !bytes.Equal(cur.Spec, c.spec)
+	if dryRun || !res.changed {
+		res.info = infoOf(cur, t)
 		if old == nil {
-			info.Revision = 0
+			res.info.Revision = 0
 		}
-		return info, changes, !unchanged, nil
-	}
-	if unchanged {
-		// Nothing to store, but the document was compiled again with the
-		// current aliases and truststores: publish that, so redeploying a
-		// document is how an operator makes sure it runs with them.
-		_, err := s.apply(c)
-		published = true // apply owns the route now, taken or discarded
-		if err != nil {
-			return nil, nil, false, err
-		}
-		return infoOf(cur, c.topo), changes, false, nil
+		return res, 0, nil
 	}
 	rec, err := s.store.PutTopology(ctx, store.Topology{
 		Name:      name,
@@ -203,91 +250,50 @@ func (s *TopologyService) publish(ctx context.Context, c *compiled, expect int64
 		Action:    action,
 	}, expect)
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("storing topology %q: %w", name, err)
+		return nil, 0, err
 	}
-	gen, err := s.apply(c)
-	published = true
-	if err != nil {
-		return nil, nil, false, fmt.Errorf("topology %q stored at revision %d: %w", name, rec.Revision, err)
-	}
-	s.log.InfoContext(ctx, "topology published", "topology", name, "revision", rec.Revision,
-		"generation", gen, "action", action, "by", rec.UpdatedBy, "services", len(c.topo.Services))
-	return infoOf(rec, c.topo), changes, true, nil
+	res.info = infoOf(rec, t)
+	return res, rec.Revision, nil
 }
 
-// checkAliases refuses a topology that references aliases that do not exist.
-func (s *TopologyService) checkAliases(ctx context.Context, t *topology.Topology) error {
-	refs := topology.AliasRefs(t)
-	if len(refs) == 0 || s.aliases == nil {
+// waitLive waits, bounded, until this gateway applied revision rev. what
+// says what happened to the change ("stored", "deleted").
+func (s *TopologyService) waitLive(ctx context.Context, name string, rev int64, what string) error {
+	wctx, cancel := context.WithTimeout(ctx, cmp.Or(s.LiveTimeout, DefaultLiveTimeout))
+	defer cancel()
+	err := s.rec.WaitFor(wctx, rev)
+	switch {
+	case err == nil:
 		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("topology %q is %s at revision %d; waiting for it to be live: %w", name, what, rev, ctx.Err())
+	default:
+		s.log.WarnContext(ctx, "a stored change is not live in time", "topology", name, "revision", rev, "err", err)
+		return &codedError{codes.Unavailable, fmt.Errorf("topology %q is %s at revision %d, but this gateway has not applied it yet (%v); it will be once the gateway catches up: check with gatewayctl status", name, what, rev, err)}
 	}
-	missing, err := s.aliases.MissingAliases(ctx, t.Name, refs)
-	if err != nil {
-		return fmt.Errorf("checking aliases of topology %q: %w", t.Name, err)
-	}
-	if len(missing) > 0 {
-		return invalid(fmt.Errorf("topology %q references missing aliases: %v (create them with gatewayctl alias create NAME --topology %s)", t.Name, missing, t.Name))
-	}
-	return nil
 }
 
-// apply publishes c.route and reports a swap that did not happen (the
-// proxy is closing): the caller must not say the change is live.
-func (s *TopologyService) apply(c *compiled) (int64, error) {
-	before := s.router.Generation()
-	gen := s.router.Apply(c.route)
-	if gen == before {
-		c.route.Discard()
-		return gen, status.Error(codes.Unavailable, "the routing table did not take the change (the gateway is shutting down); it is stored and will be served after a restart")
+// refresh asks the reconciler to compile an unchanged stored topology
+// again and publish it, bounded like waitLive.
+func (s *TopologyService) refresh(ctx context.Context, name string, rev int64) error {
+	wctx, cancel := context.WithTimeout(ctx, cmp.Or(s.LiveTimeout, DefaultLiveTimeout))
+	defer cancel()
+	err := s.rec.Refresh(wctx, name)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("topology %q is unchanged at revision %d; compiling it again: %w", name, rev, ctx.Err())
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, reconcile.ErrStopped):
+		return &codedError{codes.Unavailable, fmt.Errorf("topology %q is unchanged at revision %d, but this gateway did not compile it again (%v)", name, rev, err)}
+	default:
+		return &codedError{codes.FailedPrecondition, fmt.Errorf("topology %q is unchanged at revision %d but not served by this gateway: %w", name, rev, err)}
 	}
-	return gen, nil
-}
-
-// Reapply compiles again, with the current aliases and truststores, every
-// stored topology that uses reports as using a changed secret, and
-// publishes it. A topology that no longer compiles is withdrawn from the
-// live table (fail closed: its live route holds the replaced secret); the
-// errors are returned together.
-func (s *TopologyService) Reapply(ctx context.Context, uses func(*topology.Topology) bool) error {
-	s.secrets.Add(1) // before mu: a deploy compiled earlier compiles again
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	recs, _, err := s.store.ListTopologies(ctx)
-	if err != nil {
-		return fmt.Errorf("listing topologies: %w", err)
-	}
-	var errs []error
-	for _, rec := range recs {
-		t, err := topology.FromCanonicalJSON(rec.Spec)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("decoding topology %q: %w", rec.Name, err))
-			continue
-		}
-		if !uses(t) {
-			continue
-		}
-		route, err := s.router.Compile(ctx, t)
-		if err != nil {
-			// Fail closed: the live route holds the secret or CA that was
-			// just replaced or removed. Stop serving it until it is fixed.
-			s.router.Remove(t.Name)
-			s.log.ErrorContext(ctx, "topology no longer compiles after a secret changed; it is not served until redeployed",
-				"topology", t.Name, "err", err)
-			errs = append(errs, fmt.Errorf("topology %q is no longer served: %w", t.Name, err))
-			continue
-		}
-		if _, err := s.apply(&compiled{topo: t, route: route}); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		s.log.InfoContext(ctx, "topology rebuilt after a secret changed", "topology", t.Name, "revision", rec.Revision)
-	}
-	return errors.Join(errs...)
 }
 
 // Guard runs del, unless a stored topology uses what it deletes, holding
-// the lock that deploys publish under: no deploy can start using it between
-// the check and the deletion.
+// the lock that deploys check their aliases and commit under: no deploy can
+// start using it between the check and the deletion.
 func (s *TopologyService) Guard(ctx context.Context, uses func(*topology.Topology) bool, del func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -354,7 +360,7 @@ func callerName(ctx context.Context) string {
 
 func infoOf(r store.Topology, t *topology.Topology) *gatewayv1.TopologyInfo {
 	info := &gatewayv1.TopologyInfo{
-		Topology:       topology.ToProto(t),
+		Topology:       topologypb.ToProto(t),
 		Revision:       r.Revision,
 		CreateRevision: r.CreateRevision,
 		UpdatedBy:      r.UpdatedBy,
@@ -431,23 +437,24 @@ func (s *TopologyService) List(ctx context.Context, _ *gatewayv1.ListRequest) (*
 	return resp, nil
 }
 
-// Delete removes a topology from the store and from the routing table.
+// Delete removes a topology from the store; it returns once the removal
+// is live on this gateway.
 func (s *TopologyService) Delete(ctx context.Context, req *gatewayv1.DeleteRequest) (*gatewayv1.DeleteResponse, error) {
-	if err := checkName(req.GetName()); err != nil {
+	name := req.GetName()
+	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	expect := store.NoRevisionCheck
-	if req.ExpectRevision != nil {
-		expect = req.GetExpectRevision()
+	rev, err := s.store.DeleteTopology(ctx, name, callerName(ctx), expectOf(req.ExpectRevision))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("topology %q: %w", name, store.ErrNotFound)
+	case err != nil:
+		return nil, err // the store's error names the topology
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rev, err := s.store.DeleteTopology(ctx, req.GetName(), callerName(ctx), expect)
-	if err != nil {
-		return nil, fmt.Errorf("deleting topology %q: %w", req.GetName(), err)
+	if err := s.waitLive(ctx, name, rev, "deleted"); err != nil {
+		return nil, err
 	}
-	gen := s.router.Remove(req.GetName())
-	s.log.InfoContext(ctx, "topology removed", "topology", req.GetName(), "revision", rev, "generation", gen, "by", callerName(ctx))
+	s.log.InfoContext(ctx, "topology removed", "topology", name, "revision", rev, "by", callerName(ctx))
 	return &gatewayv1.DeleteResponse{Revision: rev}, nil
 }
 
@@ -479,7 +486,9 @@ func (s *TopologyService) History(ctx context.Context, req *gatewayv1.HistoryReq
 	return resp, nil
 }
 
-// Rollback redeploys the document of an earlier revision as a new revision.
+// Rollback redeploys the document of an earlier revision as a new
+// revision; a rollback to what is already current changes nothing and says
+// so.
 func (s *TopologyService) Rollback(ctx context.Context, req *gatewayv1.RollbackRequest) (*gatewayv1.RollbackResponse, error) {
 	if req.GetRevision() <= 0 {
 		return nil, invalid(errors.New("rollback needs --revision, a revision from the topology's history"))
@@ -488,42 +497,14 @@ func (s *TopologyService) Rollback(ctx context.Context, req *gatewayv1.RollbackR
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.compileTopology(ctx, t)
+	res, err := s.commit(ctx, t, expectOf(req.ExpectRevision), req.GetDryRun(), "rollback")
 	if err != nil {
 		return nil, err
 	}
-	expect := store.NoRevisionCheck
-	if req.ExpectRevision != nil {
-		expect = req.GetExpectRevision()
-	}
-	info, changes, _, err := s.publish(ctx, c, expect, req.GetDryRun(), "rollback")
-	if err != nil {
-		return nil, err
-	}
-	return &gatewayv1.RollbackResponse{Topology: info, Changes: topology.ChangesToProto(changes), DryRun: req.GetDryRun()}, nil
-}
-
-// LoadAll compiles every stored topology and returns them for one swap at
-// start. A topology that no longer compiles is logged and skipped, so that
-// one bad topology does not keep the others down.
-func LoadAll(ctx context.Context, s store.Store, r Router, log *slog.Logger) ([]*proxy.Compiled, []string, error) {
-	recs, _, err := s.ListTopologies(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listing topologies: %w", err)
-	}
-	out := make([]*proxy.Compiled, 0, len(recs))
-	var failed []string
-	for _, rec := range recs {
-		t, err := topology.FromCanonicalJSON(rec.Spec)
-		if err == nil {
-			var c *proxy.Compiled
-			if c, err = r.Compile(ctx, t); err == nil {
-				out = append(out, c)
-				continue
-			}
-		}
-		failed = append(failed, rec.Name)
-		log.ErrorContext(ctx, "stored topology does not compile; not serving it", "topology", rec.Name, "revision", rec.Revision, "err", err)
-	}
-	return out, failed, nil
+	return &gatewayv1.RollbackResponse{
+		Topology: res.info,
+		Changes:  topologypb.ChangesToProto(res.changes),
+		DryRun:   req.GetDryRun(),
+		Changed:  res.changed,
+	}, nil
 }

@@ -73,8 +73,13 @@ type Metrics struct {
 	Listen string `yaml:"listen"`
 }
 
-// Store configures the embedded bbolt store.
+// StoreBackendBolt is the embedded bbolt store, the only backend so far.
+const StoreBackendBolt = "bbolt"
+
+// Store configures the store: its backend and the bbolt store's limits.
 type Store struct {
+	// Backend names the store implementation: bbolt (default).
+	Backend      string   `yaml:"backend"`
 	HistoryLimit int      `yaml:"history_limit"`
 	AuditLimit   int      `yaml:"audit_limit"`
 	LockTimeout  Duration `yaml:"lock_timeout"`
@@ -112,6 +117,7 @@ func Default() Config {
 		},
 		Metrics: Metrics{Listen: "127.0.0.1:9464"},
 		Store: Store{
+			Backend:      StoreBackendBolt,
 			HistoryLimit: 50,
 			AuditLimit:   100000,
 			LockTimeout:  Duration(time.Second),
@@ -283,6 +289,9 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("management.principals.%s: unknown role %q (known: %s)", p, r, strings.Join(Roles, ", ")))
 			}
 		}
+	}
+	if c.Store.Backend != StoreBackendBolt {
+		errs = append(errs, fmt.Errorf("store.backend: %q is not supported (supported: %s)", c.Store.Backend, StoreBackendBolt))
 	}
 	if c.Store.HistoryLimit < 1 {
 		errs = append(errs, errors.New("store.history_limit: must be at least 1"))

@@ -105,6 +105,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"no principals", func(c *Config) { c.Management.Principals = nil }, "management.principals"},
 		{"unknown role", func(c *Config) { c.Management.Principals = map[string][]string{"bob": {"root"}} }, `unknown role "root"`},
 		{"history", func(c *Config) { c.Store.HistoryLimit = 0 }, "store.history_limit"},
+		{"store backend", func(c *Config) { c.Store.Backend = "etcd" }, `store.backend: "etcd" is not supported (supported: bbolt)`},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
 		{"weak kdf", func(c *Config) { c.Crypto.KDF.Iterations = 1000; c.Crypto.KDF.Algorithm = "pbkdf2-sha256" }, "crypto"},

@@ -1,4 +1,4 @@
-package topology
+package topologypb
 
 import (
 	"errors"
@@ -8,13 +8,15 @@ import (
 	"slices"
 	"time"
 
-	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/securegw/gateway/internal/topology"
+	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 )
 
 // ToProto converts t to its management API form. Zero durations become
 // absent fields; providers are enabled unless they say otherwise.
-func ToProto(t *Topology) *gatewayv1.Topology {
+func ToProto(t *topology.Topology) *gatewayv1.Topology {
 	if t == nil {
 		return nil
 	}
@@ -71,7 +73,7 @@ func ToProto(t *Topology) *gatewayv1.Topology {
 // FromProto converts a management API topology to the model and normalizes
 // it. It fails on nil elements and invalid durations; other checks are
 // Validate's.
-func FromProto(pt *gatewayv1.Topology) (*Topology, error) {
+func FromProto(pt *gatewayv1.Topology) (*topology.Topology, error) {
 	if pt == nil {
 		return nil, errors.New("converting topology from the API: nil topology")
 	}
@@ -79,17 +81,17 @@ func FromProto(pt *gatewayv1.Topology) (*Topology, error) {
 	if err != nil {
 		return nil, fmt.Errorf("converting topology %q from the API: %w", pt.GetName(), err)
 	}
-	Normalize(t)
+	topology.Normalize(t)
 	return t, nil
 }
 
-func fromProto(pt *gatewayv1.Topology) (*Topology, error) {
-	t := &Topology{Name: pt.GetName(), Description: pt.GetDescription()}
+func fromProto(pt *gatewayv1.Topology) (*topology.Topology, error) {
+	t := &topology.Topology{Name: pt.GetName(), Description: pt.GetDescription()}
 	for i, pp := range pt.GetProviders() {
 		if pp == nil {
 			return nil, fmt.Errorf("providers[%d] is null", i)
 		}
-		p := Provider{Role: pp.GetRole(), Name: pp.GetName(), Params: maps.Clone(pp.GetParams())}
+		p := topology.Provider{Role: pp.GetRole(), Name: pp.GetName(), Params: maps.Clone(pp.GetParams())}
 		if !pp.GetEnabled() {
 			p.Enabled = new(false)
 		}
@@ -100,7 +102,7 @@ func fromProto(pt *gatewayv1.Topology) (*Topology, error) {
 			return nil, fmt.Errorf("services[%d] is null", i)
 		}
 		f := fmt.Sprintf("services[%d]", i)
-		s := Service{
+		s := topology.Service{
 			Role:      ps.GetRole(),
 			Path:      ps.GetPath(),
 			URLs:      slices.Clone(ps.GetUrls()),
@@ -108,7 +110,7 @@ func fromProto(pt *gatewayv1.Topology) (*Topology, error) {
 			WebSocket: ps.GetWebsocket(),
 		}
 		if pd := ps.GetDispatch(); pd != nil {
-			d := &Dispatch{
+			d := &topology.Dispatch{
 				UseTwoWayTLS:       pd.GetUseTwoWayTls(),
 				ClientCertificate:  pd.GetClientCertificate(),
 				Truststore:         pd.GetTruststore(),
@@ -122,7 +124,7 @@ func fromProto(pt *gatewayv1.Topology) (*Topology, error) {
 			for _, c := range []struct {
 				name string
 				src  *durationpb.Duration
-				dst  *Duration
+				dst  *topology.Duration
 			}{
 				{"dial_timeout", pd.GetDialTimeout(), &d.DialTimeout},
 				{"tls_handshake_timeout", pd.GetTlsHandshakeTimeout(), &d.TLSHandshakeTimeout},
@@ -136,7 +138,7 @@ func fromProto(pt *gatewayv1.Topology) (*Topology, error) {
 			s.Dispatch = d
 		}
 		if ph := ps.GetHa(); ph != nil {
-			h := &HA{MaxFailures: int(ph.GetMaxFailures()), HealthCheckPath: ph.GetHealthCheckPath()}
+			h := &topology.HA{MaxFailures: int(ph.GetMaxFailures()), HealthCheckPath: ph.GetHealthCheckPath()}
 			for _, st := range ph.GetFailoverStatuses() {
 				h.FailoverStatuses = append(h.FailoverStatuses, int(st))
 			}
@@ -154,14 +156,14 @@ func fromProto(pt *gatewayv1.Topology) (*Topology, error) {
 	return t, nil
 }
 
-func durationToProto(d Duration) *durationpb.Duration {
+func durationToProto(d topology.Duration) *durationpb.Duration {
 	if d == 0 {
 		return nil
 	}
 	return durationpb.New(d.D())
 }
 
-func durationFromProto(d *durationpb.Duration) (Duration, error) {
+func durationFromProto(d *durationpb.Duration) (topology.Duration, error) {
 	if d == nil {
 		return 0, nil
 	}
@@ -173,7 +175,7 @@ func durationFromProto(d *durationpb.Duration) (Duration, error) {
 	if int64(v/time.Second) != d.GetSeconds() {
 		return 0, fmt.Errorf("duration %ds is out of range", d.GetSeconds())
 	}
-	return Duration(v), nil
+	return topology.Duration(v), nil
 }
 
 // clampInt32 converts n, saturating; Validate keeps real values in range.

@@ -1,0 +1,12 @@
+// Package replay is the gateway's in-memory replay cache
+// (chain.ReplayCache): it accepts each key (a signed request's nonce) once
+// while the key is valid.
+//
+// The cache is bounded: it holds at most the size given to New. Keys leave
+// in the order they came in, once expired; lookups, inserts and evictions
+// are O(1) (a map and a ring of insertion order). A cache full of keys
+// that are all still valid fails closed: Seen reports true (a replay), so
+// a flood of valid nonces can refuse requests but never let one through
+// twice. Size it for the peak rate of signed requests times their
+// validity window.
+package replay

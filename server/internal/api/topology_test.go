@@ -1,0 +1,73 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
+	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/store"
+	"github.com/securegw/gateway/store/bolt"
+)
+
+// stuckReconciler never applies anything.
+type stuckReconciler struct{}
+
+func (stuckReconciler) WaitFor(ctx context.Context, _ int64) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (stuckReconciler) Failure(string) error { return nil }
+func (stuckReconciler) Refresh(ctx context.Context, _ string) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A deploy whose change does not go live in time says that it is stored
+// and that this gateway has not applied it, as Unavailable; the change is
+// in the store.
+func TestDeployWaitIsBounded(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "gateway.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	px, err := proxy.New(proxy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { px.Close() })
+	svc := NewTopologyService(st, px, stuckReconciler{}, nil, slog.New(slog.DiscardHandler))
+	svc.LiveTimeout = 50 * time.Millisecond
+	doc := "name: t\nproviders:\n  - {role: authentication, name: anonymous}\nservices:\n  - {path: a, urls: [\"http://127.0.0.1:1\"]}\n"
+	ctx := context.Background()
+
+	start := time.Now()
+	_, err = svc.Deploy(ctx, &gatewayv1.DeployRequest{Document: []byte(doc), Format: gatewayv1.Format_FORMAT_YAML})
+	got := status.Convert(toStatus(ctx, slog.New(slog.DiscardHandler), "/Deploy", err))
+	if got.Code() != codes.Unavailable || !strings.Contains(got.Message(), `topology "t" is stored at revision 1`) {
+		t.Fatalf("deploy not applied in time: %v %q", got.Code(), got.Message())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the deploy waited %s", d)
+	}
+	if rec, err := st.GetTopology(ctx, "t"); err != nil || rec.Revision != 1 {
+		t.Fatalf("the stored change: %v %v", rec, err)
+	}
+
+	_, err = svc.Delete(ctx, &gatewayv1.DeleteRequest{Name: "t"})
+	got = status.Convert(toStatus(ctx, slog.New(slog.DiscardHandler), "/Delete", err))
+	if got.Code() != codes.Unavailable || !strings.Contains(got.Message(), `topology "t" is deleted at revision 2`) {
+		t.Fatalf("delete not applied in time: %v %q", got.Code(), got.Message())
+	}
+	if _, err := st.GetTopology(ctx, "t"); err == nil || !strings.Contains(err.Error(), store.ErrNotFound.Error()) {
+		t.Fatalf("the deletion is not stored: %v", err)
+	}
+}
