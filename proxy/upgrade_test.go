@@ -199,6 +199,20 @@ func TestUpgradedClosedWhenRouteChanges(t *testing.T) {
 			}
 			e.p.Load([]*proxy.Compiled{c})
 		}, true},
+		{"removed in a batch update", func(e *env, _, plainURL string) {
+			c, err := e.p.Compile(context.Background(), topo("u", svc("s", plainURL)))
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			e.p.Update([]*proxy.Compiled{c}, []string{"t"})
+		}, true},
+		{"redeployed unchanged in a batch update", func(e *env, echoURL, plainURL string) {
+			c, err := e.p.Compile(context.Background(), wsTopology("t", echoURL, plainURL))
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			e.p.Update([]*proxy.Compiled{c}, nil)
+		}, false},
 		{"other service changed", func(e *env, echoURL, _ string) { e.deploy(wsTopology("t", echoURL, other.URL)) }, false},
 		{"removed and restored unchanged", func(e *env, echoURL, plainURL string) {
 			e.p.Remove("t")
