@@ -17,11 +17,11 @@ import (
 )
 
 // The auth API: /{prefix}/{topology}/auth/api/v1/{groups,pre}, answered by
-// the gateway from the principal the topology's chain established.
+// the gateway from the principal the topology's chain established. It is
+// registered on every topology like any gateway-served endpoint.
 const (
-	authAPIPath   = "auth" // first service-path segment reserved for it
-	authGroups    = "/api/v1/groups"
-	authPre       = "/api/v1/pre"
+	authGroups    = "auth/api/v1/groups"
+	authPre       = "auth/api/v1/pre"
 	actorIDHeader = "X-Knox-Actor-ID"
 	actorGroups   = "X-Knox-Actor-Groups-" // + 1, 2, …
 	// maxGroupsHeader bounds one X-Knox-Actor-Groups-N value, as Knox does
@@ -29,45 +29,64 @@ const (
 	maxGroupsHeader = 1000
 )
 
-func isAuthAPIEndpoint(rest string) bool { return rest == authGroups || rest == authPre }
-
-// serveAuthAPI answers an authenticated request to the auth API. rest is
-// "/api/v1/groups" or "/api/v1/pre".
-func serveAuthAPI(w http.ResponseWriter, r *http.Request, rest string, pr *identity.Principal) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
-		return
+// authAPIEndpoints are the auth API's endpoints, served after the chain.
+func authAPIEndpoints() []chain.Endpoint {
+	return []chain.Endpoint{
+		{Path: authGroups, Handler: authAPIHandler(serveGroups)},
+		{Path: authPre, Handler: authAPIHandler(servePre)},
 	}
-	groups := slices.Clone(pr.Groups)
-	slices.Sort(groups)
-	groups = slices.Compact(groups)
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	if rest == authGroups {
-		body, err := json.Marshal(struct {
-			User   string   `json:"user"`
-			Groups []string `json:"groups"`
-		}{pr.Name, append([]string{}, groups...)})
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "internal error")
+}
+
+// authAPIHandler answers GET and HEAD requests that carry a principal with
+// serve, and refuses the others.
+func authAPIHandler(serve func(http.ResponseWriter, *http.Request, *identity.Principal, []string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		pr, ok := identity.FromContext(r.Context())
+		if !ok {
+			writeError(w, http.StatusUnauthorized, "unauthenticated")
 			return
 		}
-		h.Set("Content-Type", "application/json")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Length", strconv.Itoa(len(body)+1))
-		w.WriteHeader(http.StatusOK)
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(append(body, '\n'))
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
 		}
+		groups := slices.Clone(pr.Groups)
+		slices.Sort(groups)
+		groups = slices.Compact(groups)
+		w.Header().Set("Cache-Control", "no-store")
+		serve(w, r, pr, groups)
+	}
+}
+
+// serveGroups answers the principal's name and groups as JSON.
+func serveGroups(w http.ResponseWriter, r *http.Request, pr *identity.Principal, groups []string) {
+	body, err := json.Marshal(struct {
+		User   string   `json:"user"`
+		Groups []string `json:"groups"`
+	}{pr.Name, append([]string{}, groups...)})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	// Knox's pre-authentication answer: 200, the name and the groups in
-	// headers, no body. A value a header cannot carry is not sent.
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(append(body, '\n'))
+	}
+}
+
+// servePre is Knox's pre-authentication answer: 200, the name and the
+// groups in headers, no body. A value a header cannot carry is not sent.
+func servePre(w http.ResponseWriter, _ *http.Request, pr *identity.Principal, groups []string) {
 	if !httpguts.ValidHeaderFieldValue(pr.Name) {
 		writeError(w, http.StatusInternalServerError, "the principal's name cannot be sent in a header")
 		return
 	}
+	h := w.Header()
 	// Knox's spelling on the wire (Set would send X-Knox-Actor-Id).
 	h[actorIDHeader] = []string{pr.Name}
 	for i, v := range groupHeaderValues(groups) {

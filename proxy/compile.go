@@ -116,6 +116,12 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 	if len(t.Services) == 0 {
 		return nil, errors.New("no services")
 	}
+	// Gateway-served endpoints first: their first path segments are
+	// reserved, which compileService checks.
+	reserved, err := c.registerEndpoints(append(authAPIEndpoints(), ch.Endpoints()...))
+	if err != nil {
+		return nil, err
+	}
 	acquired := map[transportKey]*transportEntry{}
 	for i := range t.Services {
 		s, err := p.compileService(ctx, c, &t.Services[i], fps, acquired)
@@ -130,14 +136,13 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		c.maxDepth = max(c.maxDepth, strings.Count(s.path, "/")+1)
 	}
 	c.origins = buildOrigins(c.ordered, nil)
-	// The auth API answers under /gateway/{t}/auth/ (no service may use
-	// that path: compileService refuses it).
-	c.services[authAPIPath] = &service{topo: c, path: authAPIPath, prefix: c.ctxPath + "/" + authAPIPath, internal: true}
-	svcs := make([]chain.Service, 0, len(c.ordered)+1)
+	svcs := make([]chain.Service, 0, len(c.services))
 	for _, s := range c.ordered {
 		svcs = append(svcs, chain.Service{Path: s.path, Role: s.role})
 	}
-	svcs = append(svcs, chain.Service{Path: authAPIPath})
+	for _, path := range reserved {
+		svcs = append(svcs, chain.Service{Path: path})
+	}
 	if err := ch.CheckServices(svcs); err != nil {
 		return nil, err
 	}
@@ -164,8 +169,8 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	if strings.Count(path, "/")+1 > maxServiceDepth {
 		return nil, fmt.Errorf("path deeper than %d segments", maxServiceDepth)
 	}
-	if first, _, _ := strings.Cut(path, "/"); first == authAPIPath {
-		return nil, fmt.Errorf("path %q is reserved: /%s/{topology}/%s/api/v1/ is the gateway's group lookup API", path, strings.Trim(p.prefix, "/"), authAPIPath)
+	if first, _, _ := strings.Cut(path, "/"); c.services[first] != nil && c.services[first].internal {
+		return nil, fmt.Errorf("path %q is reserved: /%s/%s/%s/ is served by the gateway (group lookup API, token and login endpoints)", path, strings.Trim(p.prefix, "/"), c.name, first)
 	}
 	if len(ts.URLs) == 0 {
 		return nil, errors.New("urls: at least one backend URL is required")

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
 )
 
@@ -20,7 +21,7 @@ type service struct {
 	path      string // "a/b"
 	role      string // the topology's role for it ("WEBHDFS"), may be ""
 	prefix    string // "/gateway/t/a/b"
-	internal  bool   // the auth API: answered by the gateway, no backend
+	internal  bool   // gateway-served endpoints (the auth API), no backend
 	websocket bool
 	// allowTrace forwards TRACE and TRACK (dispatch.allow_trace); else 405.
 	allowTrace bool
@@ -28,6 +29,9 @@ type service struct {
 	rp         *httputil.ReverseProxy
 	up         *upstream
 	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
+	// endpoints of an internal service, by the path after prefix ("" or
+	// "/api/v1/groups"): registered by the compiler and the chain.
+	endpoints map[string]*chain.Endpoint
 	// forwardCredentials: the credentials the chain consumed are sent on
 	// (dispatch.forward_credentials); by default they are removed.
 	forwardCredentials bool

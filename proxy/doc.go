@@ -20,6 +20,16 @@
 // are the client's own word). Handlers (ACLs, impersonation rules) read it
 // from there.
 //
+// # Gateway-served endpoints
+//
+// Paths the gateway answers itself are chain.Endpoints registered on each
+// compiled topology: the auth API below, and those of the chain's handlers
+// (chain.EndpointProvider: login pages, token endpoints, JWKS). Each first
+// path segment they use becomes an internal route that no service may
+// use; an exact path match picks the endpoint (else 404), served after the
+// chain, or without it when the endpoint is Public. The generic dispatch
+// path knows nothing of what they are.
+//
 // # Auth API
 //
 // /{prefix}/{topology}/auth/api/v1/groups and …/pre are answered by the

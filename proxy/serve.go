@@ -79,9 +79,12 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	defer c.leave()
 	ex.routed, ex.stats = true, s.stats
 	ex.info = route.Info{Topology: c.name, Service: s.path, Role: s.role}
-	if s.internal && !isAuthAPIEndpoint(canon[len(s.prefix):]) {
-		writeError(ex, http.StatusNotFound, "no such route")
-		return
+	var ep *chain.Endpoint // a gateway-served endpoint, nil for a backend service
+	if s.internal {
+		if ep = s.endpoint(canon[len(s.prefix):]); ep == nil {
+			writeError(ex, http.StatusNotFound, "no such route")
+			return
+		}
 	}
 	if isTrace(r.Method) && !s.allowTrace {
 		// Refused before the chain: a TRACE echoed by a backend reflects the
@@ -116,6 +119,10 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		r.Body = &ex.body
 	}
 	r.URL.Path, r.URL.RawPath = canon, ""
+	if ep != nil && ep.Public {
+		ep.Handler.ServeHTTP(ex, r)
+		return
+	}
 	r2 := s.topo.chain.ServeInbound(ex, r)
 	if r2 == nil {
 		return // a handler answered
@@ -131,8 +138,8 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		return
 	}
 	ex.principal = pr.Name
-	if s.internal {
-		serveAuthAPI(ex, r2, canon[len(s.prefix):], pr)
+	if ep != nil {
+		ep.Handler.ServeHTTP(ex, r2)
 		return
 	}
 	s.rp.ServeHTTP(ex, r2)

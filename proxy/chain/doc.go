@@ -74,7 +74,12 @@
 //     proxy gives it the topology's services at deploy time and an error
 //     refuses the deploy;
 //   - GroupLookup: it can tell a user's groups outside a request (LDAP, a
-//     static mapping); the management API's group lookup asks it.
+//     static mapping); the management API's group lookup asks it;
+//   - EndpointProvider: it serves endpoints of its own under
+//     /{prefix}/{topology}/… (login and logout pages, a token endpoint, a
+//     JWKS document): the proxy registers them beside its own (the group
+//     API), reserves their first path segment, and serves them after the
+//     chain, or without it when Public.
 //
 // Config.Logger (BuildWith's Options.Logger, with the topology and the
 // provider as attributes) is where a handler logs what an operator must
