@@ -130,7 +130,7 @@ func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error
 	}
 	if status >= 500 {
 		s.topo.p.log.Warn("proxy: backend error", "request_id", requestIDOf(ex),
-			"topology", s.topo.name, "service", s.path, "status", status, "error", err.Error())
+			"topology", s.topo.name, "service", s.path, "status", status, "err", err)
 	}
 	if ex != nil && ex.wroteHeader {
 		return // too late for an answer; the access log records the error

@@ -215,7 +215,7 @@ func (c *Compiled) finalize() {
 	c.finalizeOnce.Do(func() {
 		c.p.pool.release(c.transports)
 		if err := c.chain.Close(); err != nil {
-			c.p.log.Warn("proxy: closing handlers", "topology", c.name, "error", err.Error())
+			c.p.log.Warn("proxy: closing handlers", "topology", c.name, "err", err)
 		}
 	})
 }
