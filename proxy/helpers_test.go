@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,27 +17,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/securegw/gateway/internal/testlog"
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // secrets is a SecretResolver over a map.
 type secrets map[string]string
@@ -65,14 +47,16 @@ type env struct {
 	t    *testing.T
 	p    *proxy.Proxy
 	fe   *httptest.Server
-	logs *syncBuffer
+	logs *testlog.Buffer
 	reg  *prometheus.Registry
+	// secrets is the resolver's map when a test changes it between deploys.
+	secrets secrets
 }
 
 // newEnv starts a proxy behind a real loopback listener.
 func newEnv(t *testing.T, cfg proxy.Config) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
+	e := &env{t: t, logs: &testlog.Buffer{}, reg: prometheus.NewRegistry()}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, nil))
 	}

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
-	"github.com/securegw/gateway/proxy/internal/testpki"
 )
 
 // connBackend counts the connections a backend accepts and closes.

@@ -9,9 +9,8 @@ import (
 )
 
 // Reloader holds a TLS identity that can be replaced while servers use it.
-// Set tls.Config.GetCertificate (servers) or GetClientCertificate (clients)
-// to its methods; each new handshake sees the current identity, and open
-// connections keep theirs.
+// Set tls.Config.GetCertificate to its method; each new handshake sees the
+// current identity, and open connections keep theirs.
 type Reloader struct {
 	load func() (*tls.Certificate, error)
 	mu   sync.Mutex // serialises Reload so that the last load wins
@@ -63,11 +62,5 @@ func (r *Reloader) Current() *tls.Certificate { return r.cur.Load() }
 
 // GetCertificate is a tls.Config.GetCertificate returning the current identity.
 func (r *Reloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	return r.cur.Load(), nil
-}
-
-// GetClientCertificate is a tls.Config.GetClientCertificate returning the
-// current identity.
-func (r *Reloader) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 	return r.cur.Load(), nil
 }

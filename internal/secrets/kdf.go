@@ -92,10 +92,6 @@ type KDFParams struct {
 	KeyLen  int `yaml:"key_len,omitempty" json:"key_len,omitempty"`
 }
 
-// DefaultKDFParams returns argon2id with m=64 MiB, t=3, p=2, a 16-byte salt
-// and a 32-byte key.
-func DefaultKDFParams() KDFParams { return KDFParams{}.WithDefaults() }
-
 // WithDefaults returns p with the algorithm defaulted to argon2id and every
 // zero parameter of the algorithm set to its default. Parameters of other
 // algorithms are left as they are (Validate refuses them).

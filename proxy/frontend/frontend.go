@@ -81,7 +81,7 @@ func NewServer(h http.Handler, o ServerOptions) *http.Server {
 				}
 			}
 		} else if o.Logger != nil {
-			o.Logger.Warn("frontend: connection gauge not registered", "listener", o.Name, "error", err.Error())
+			o.Logger.Warn("frontend: connection gauge not registered", "listener", o.Name, "err", err)
 		}
 	}
 	return s

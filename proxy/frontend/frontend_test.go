@@ -16,8 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/proxy/frontend"
-	"github.com/securegw/gateway/proxy/internal/testpki"
 )
 
 // serve starts srv on a loopback port and returns its address.

@@ -27,7 +27,7 @@ max_lifetime: 7d
 audiences: [hive]
 algorithm: ES256
 `))
-	ca := writeFile(t, e.dir, "ca.pem", append(getPKI(t).ca.certPEM, getPKI(t).otherCA.certPEM...))
+	ca := writeFile(t, e.dir, "ca.pem", append(getPKI(t).ca.PEM, getPKI(t).otherCA.PEM...))
 	steps := []struct {
 		golden string
 		args   []string
@@ -87,7 +87,7 @@ algorithm: ES256
 	// cert export prints the PEM itself.
 	r = e.run(t, "cert", "export")
 	mustSucceed(t, r)
-	if r.stdout != string(getPKI(t).server.certPEM) {
+	if r.stdout != string(getPKI(t).server.CertPEM) {
 		t.Errorf("cert export printed %q", r.stdout)
 	}
 }

@@ -59,8 +59,8 @@ func TestConfigErrors(t *testing.T) {
 		{
 			name: "bad cert path",
 			config: func(t *testing.T, dir string) string {
-				writeFile(t, dir, "ca.pem", pki.ca.certPEM)
-				writeFile(t, dir, "k.pem", pki.client.keyPEM)
+				writeFile(t, dir, "ca.pem", pki.ca.PEM)
+				writeFile(t, dir, "k.pem", pki.client.KeyPEM)
 				return writeFile(t, dir, "c.yaml", []byte("server: 127.0.0.1:1\nca: ca.pem\ncert: certs/missing.pem\nkey: k.pem\n"))
 			},
 			want: `error: config <CONFIG>: reading client certificate: open <DIR>/certs/missing.pem: no such file or directory`,
@@ -76,9 +76,9 @@ func TestConfigErrors(t *testing.T) {
 		{
 			name: "key does not match certificate",
 			config: func(t *testing.T, dir string) string {
-				writeFile(t, dir, "ca.pem", pki.ca.certPEM)
-				writeFile(t, dir, "a.pem", pki.client.certPEM)
-				writeFile(t, dir, "k.pem", pki.otherClient.keyPEM)
+				writeFile(t, dir, "ca.pem", pki.ca.PEM)
+				writeFile(t, dir, "a.pem", pki.client.CertPEM)
+				writeFile(t, dir, "k.pem", pki.otherClient.KeyPEM)
 				return writeFile(t, dir, "c.yaml", []byte("server: 127.0.0.1:1\nca: ca.pem\ncert: a.pem\nkey: k.pem\n"))
 			},
 			want: `error: config <CONFIG>: client certificate <DIR>/a.pem and key <DIR>/k.pem: tls: private key does not match public key`,
@@ -128,7 +128,7 @@ func TestConfigLocation(t *testing.T) {
 	}
 	writeFile(t, def, "config.yaml", data)
 	// A config whose server is wrong, to be fixed with --server.
-	wrongServer := e.writeConfig(t, "wrong-server.yaml", getPKI(t).ca.certPEM, getPKI(t).client, closedAddr(t), "")
+	wrongServer := e.writeConfig(t, "wrong-server.yaml", getPKI(t).ca.PEM, getPKI(t).client, closedAddr(t), "")
 
 	tests := []struct {
 		name string

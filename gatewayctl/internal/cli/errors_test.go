@@ -178,21 +178,21 @@ func TestConnectionErrors(t *testing.T) {
 		{
 			name: "unknown CA",
 			config: func(e *testEnv, t *testing.T) (string, string) {
-				return e.writeConfig(t, "wrong-ca.yaml", pki.otherCA.certPEM, pki.client, e.g.addr, ""), e.g.addr
+				return e.writeConfig(t, "wrong-ca.yaml", pki.otherCA.PEM, pki.client, e.g.addr, ""), e.g.addr
 			},
 			want: `error: TLS handshake with gatewayd at SERVER failed: tls: failed to verify certificate: x509: certificate signed by unknown authority \(is ca in the config file the CA that signed gatewayd's certificate\?\)\n`,
 		},
 		{
 			name: "wrong server name",
 			config: func(e *testEnv, t *testing.T) (string, string) {
-				return e.writeConfig(t, "wrong-name.yaml", pki.ca.certPEM, pki.client, e.g.addr, "server_name: other.test\n"), e.g.addr
+				return e.writeConfig(t, "wrong-name.yaml", pki.ca.PEM, pki.client, e.g.addr, "server_name: other.test\n"), e.g.addr
 			},
 			want: `error: TLS handshake with gatewayd at SERVER failed: tls: failed to verify certificate: x509: certificate is valid for gatewayd.test, not other.test \(set server_name in the config file to a name in gatewayd's certificate\)\n`,
 		},
 		{
 			name: "client certificate from another CA",
 			config: func(e *testEnv, t *testing.T) (string, string) {
-				return e.writeConfig(t, "wrong-client.yaml", pki.ca.certPEM, pki.otherClient, e.g.addr, ""), e.g.addr
+				return e.writeConfig(t, "wrong-client.yaml", pki.ca.PEM, pki.otherClient, e.g.addr, ""), e.g.addr
 			},
 			// Which of the two depends on when the server's alert arrives.
 			want: `error: gatewayd at SERVER (rejected the TLS connection: remote error: tls: [a-z ]+ \(|closed the connection: .* \(did it reject the client certificate\? )check cert and key in the config file\)\n`,
@@ -220,7 +220,7 @@ func TestConnectionErrors(t *testing.T) {
 func TestServerNameFromConfig(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, fakeOptions{})
-	cfg := e.writeConfig(t, "named.yaml", getPKI(t).ca.certPEM, getPKI(t).client, e.g.addr, "server_name: gatewayd.test\n")
+	cfg := e.writeConfig(t, "named.yaml", getPKI(t).ca.PEM, getPKI(t).client, e.g.addr, "server_name: gatewayd.test\n")
 	mustSucceed(t, e.runWith(t, runOpts{noConf: true}, "--config", cfg, "topology", "list"))
 }
 

@@ -64,7 +64,7 @@ func startFake(t *testing.T, opts fakeOptions) *fakeGateway {
 	t.Helper()
 	pki := getPKI(t)
 	g := &fakeGateway{
-		serverPEM:  pki.server.certPEM,
+		serverPEM:  pki.server.CertPEM,
 		requests:   map[string][]proto.Message{},
 		failures:   map[string]error{},
 		hangs:      map[string]bool{},
@@ -77,9 +77,9 @@ func startFake(t *testing.T, opts fakeOptions) *fakeGateway {
 	}
 	creds := credentials.NewTLS(&tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{pki.server.tls},
+		Certificates: []tls.Certificate{pki.server.TLS},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    pki.ca.pool,
+		ClientCAs:    pki.ca.Pool(),
 	})
 	srv := grpc.NewServer(grpc.Creds(creds), grpc.UnaryInterceptor(g.intercept))
 	gatewayv1.RegisterTopologyServiceServer(srv, &fakeTopology{g: g})

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/securegw/gateway/internal/testpki"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -26,21 +28,21 @@ func newEnv(t *testing.T, opts fakeOptions) *testEnv {
 	t.Helper()
 	g := startFake(t, opts)
 	e := &testEnv{g: g, dir: t.TempDir(), home: t.TempDir()}
-	e.config = e.writeConfig(t, "config.yaml", getPKI(t).ca.certPEM, getPKI(t).client, g.addr, "")
+	e.config = e.writeConfig(t, "config.yaml", getPKI(t).ca.PEM, getPKI(t).client, g.addr, "")
 	return e
 }
 
 // writeConfig writes a config file, with certificates by relative path,
 // and returns its path.
-func (e *testEnv) writeConfig(t *testing.T, name string, caPEM []byte, client *testIdentity, server, extra string) string {
+func (e *testEnv) writeConfig(t *testing.T, name string, caPEM []byte, client *testpki.Leaf, server, extra string) string {
 	t.Helper()
 	dir := filepath.Join(e.dir, strings.TrimSuffix(name, ".yaml"))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, "ca.pem", caPEM)
-	writeFile(t, dir, "admin.pem", client.certPEM)
-	writeFile(t, dir, "admin-key.pem", client.keyPEM)
+	writeFile(t, dir, "admin.pem", client.CertPEM)
+	writeFile(t, dir, "admin-key.pem", client.KeyPEM)
 	cfg := fmt.Sprintf("server: %s\nca: ca.pem\ncert: admin.pem\nkey: admin-key.pem\n%s", server, extra)
 	return writeFile(t, dir, name, []byte(cfg))
 }

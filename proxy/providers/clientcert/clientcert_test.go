@@ -13,9 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
-	"github.com/securegw/gateway/proxy/internal/testpki"
 )
 
 // gateway is a proxy behind a real TLS listener whose client truststore is

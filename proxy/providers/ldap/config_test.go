@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/proxy/chain"
-	"github.com/securegw/gateway/proxy/internal/testpki"
 )
 
 // Misconfigurations fail the deploy with an error naming the param. No

@@ -490,7 +490,7 @@ func (h *Handler) logUnavailable(err error) {
 		h.muted.Add(1)
 		return
 	}
-	attrs := []any{"error", err.Error()}
+	attrs := []any{"err", err}
 	if n := h.muted.Swap(0); n > 0 {
 		attrs = append(attrs, "suppressed", n)
 	}

@@ -1,7 +1,6 @@
 package ldap_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securegw/gateway/internal/testlog"
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
 	"github.com/securegw/gateway/proxy/providers/ldap"
@@ -25,7 +25,7 @@ import (
 
 // logs receives every log line of the package's tests (the handlers log
 // through slog.Default()); TestMain fails the run if a secret shows in it.
-var logs = &syncBuffer{}
+var logs = &testlog.Buffer{}
 
 var (
 	secretsMu sync.Mutex
@@ -56,29 +56,6 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	os.Exit(code)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
 }
 
 // logsSince returns what was logged after mark (a logs.Len()).

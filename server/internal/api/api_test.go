@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
 )
 
@@ -32,11 +33,22 @@ func TestToStatusMapsErrorsInOnePlace(t *testing.T) {
 		{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
 		{context.Canceled, codes.Canceled, ""},
 		{status.Error(codes.PermissionDenied, "kept"), codes.PermissionDenied, "kept"},
+		{apierr.Errorf(apierr.FailedPrecondition, "in use by %v", []string{"web"}), codes.FailedPrecondition, "in use by [web]"},
+		{fmt.Errorf("deleting: %w", apierr.Errorf(apierr.NotFound, "no alias %q", "a")), codes.NotFound, `deleting: no alias "a"`},
+		{apierr.Errorf(apierr.Unavailable, "try again"), codes.Unavailable, "try again"},
+		{apierr.Errorf(apierr.PermissionDenied, "no"), codes.PermissionDenied, "no"},
+		{apierr.Errorf(apierr.Unauthenticated, "who"), codes.Unauthenticated, "who"},
+		{apierr.Errorf(apierr.Aborted, "restart"), codes.Aborted, "restart"},
+		{apierr.Errorf(apierr.DataLoss, "tampered"), codes.DataLoss, "tampered"},
+		{apierr.Errorf(apierr.Incomplete, "stored, but: reload failed"), codes.Internal, "stored, but: reload failed"},
 		// Internal errors never reach the caller with their detail.
 		{errors.New("disk full at /secret/path"), codes.Internal, "internal error"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.err.Error(), func(t *testing.T) {
+			if c := Code(tc.err); c != tc.code {
+				t.Errorf("Code = %v, want %v", c, tc.code)
+			}
 			got := status.Convert(toStatus(context.Background(), log, "/m", tc.err))
 			if got.Code() != tc.code || !strings.Contains(got.Message(), tc.msg) {
 				t.Fatalf("got %v %q, want %v containing %q", got.Code(), got.Message(), tc.code, tc.msg)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,23 +9,30 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 
 	"github.com/securegw/gateway/internal/pki"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
 )
 
-// Caller is the authenticated principal of a management call.
+// Caller is who makes a management call, whatever the transport: the gRPC
+// server makes one from the TLS peer (grpc.go); a REST endpoint or web
+// console would make one from its own authentication and go through the
+// same Authorize and Auditor.
 type Caller struct {
 	Principal string
 	Roles     []string
-	Peer      string
+	// Peer is the network address of the caller.
+	Peer string
+	// Via says how the principal was authenticated (AuthClientCert).
+	Via string
 }
+
+// AuthClientCert: the principal is the common name of a client certificate
+// verified against the admin CA.
+const AuthClientCert = "client-certificate"
 
 type callerKey struct{}
 
@@ -116,8 +122,8 @@ func open(method string) bool {
 		strings.HasPrefix(method, "/grpc.reflection.")
 }
 
-// Authorizer maps verified client certificates to principals and roles and
-// decides whether a call is allowed.
+// Authorizer holds the principal → roles table and decides whether a
+// caller may call a method.
 type Authorizer struct {
 	principals map[string][]string
 	audit      *Auditor
@@ -126,6 +132,12 @@ type Authorizer struct {
 // NewAuthorizer returns an authorizer over a principal → roles map.
 func NewAuthorizer(principals map[string][]string, audit *Auditor) *Authorizer {
 	return &Authorizer{principals: principals, audit: audit}
+}
+
+// Caller returns the caller for an authenticated principal, with its roles
+// from the table (none for an unknown principal).
+func (a *Authorizer) Caller(principal, peer, via string) Caller {
+	return Caller{Principal: principal, Roles: a.principals[principal], Peer: peer, Via: via}
 }
 
 // Allowed reports whether roles may call method.
@@ -141,41 +153,38 @@ func Allowed(method string, roles []string) bool {
 	return false
 }
 
-// authenticate finds the caller of ctx from its verified client certificate.
-func (a *Authorizer) authenticate(ctx context.Context) (Caller, error) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return Caller{}, status.Error(codes.Unauthenticated, "no peer information")
-	}
-	c := Caller{Peer: p.Addr.String()}
-	ti, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
-		return c, status.Error(codes.Unauthenticated, "a client certificate signed by the gateway's admin CA is required")
-	}
-	leaf := ti.State.VerifiedChains[0][0]
-	c.Principal = principalOf(leaf)
-	c.Roles = a.principals[c.Principal]
-	return c, nil
-}
-
-func principalOf(cert *x509.Certificate) string { return cert.Subject.CommonName }
-
-func (a *Authorizer) authorize(ctx context.Context, method string) (context.Context, Caller, error) {
-	c, err := a.authenticate(ctx)
-	if err != nil {
-		return ctx, c, err
-	}
-	ctx = context.WithValue(ctx, callerKey{}, c)
+// Authorize decides whether c may call method, a full gRPC method name
+// (another transport names the gRPC method its endpoint stands for). It
+// returns nil or an apierr.PermissionDenied error that says why.
+func (a *Authorizer) Authorize(_ context.Context, c Caller, method string) error {
 	if open(method) {
-		return ctx, c, nil
+		return nil
 	}
 	if len(c.Roles) == 0 {
-		return ctx, c, status.Errorf(codes.PermissionDenied, "principal %q has no role on this gateway", c.Principal)
+		return apierr.Errorf(apierr.PermissionDenied, "principal %q has no role on this gateway", c.Principal)
 	}
 	if !Allowed(method, c.Roles) {
-		return ctx, c, status.Errorf(codes.PermissionDenied, "principal %q (roles %s) may not call %s", c.Principal, strings.Join(c.Roles, ","), shortMethod(method))
+		return apierr.Errorf(apierr.PermissionDenied, "principal %q (roles %s) may not call %s", c.Principal, strings.Join(c.Roles, ","), shortMethod(method))
 	}
-	return ctx, c, nil
+	return nil
+}
+
+// Run is a management call as every transport makes it: it authorizes c's
+// call of method, runs it with c in its context (CallerFrom), and audits it
+// when it is refused or changes state (or reveals a secret; a dry run is
+// not audited). It returns run's error as is, for the transport to map.
+func (a *Authorizer) Run(ctx context.Context, c Caller, method string, req any, run func(context.Context) (any, error)) (any, error) {
+	ctx = context.WithValue(ctx, callerKey{}, c)
+	if err := a.Authorize(ctx, c, method); err != nil {
+		a.audit.Record(ctx, c, method, req, "", err)
+		return nil, err
+	}
+	note := &auditNote{}
+	resp, err := run(context.WithValue(ctx, auditNoteKey{}, note))
+	if mutating[method] && !isDryRun(req) {
+		a.audit.Record(ctx, c, method, req, note.target, err)
+	}
+	return resp, err
 }
 
 func shortMethod(m string) string {
@@ -183,37 +192,6 @@ func shortMethod(m string) string {
 		return m[i+1:]
 	}
 	return m
-}
-
-// UnaryInterceptor authorizes, runs and audits unary calls. Errors returned
-// by handlers are mapped to gRPC codes here.
-func (a *Authorizer) UnaryInterceptor(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, caller, err := a.authorize(ctx, info.FullMethod)
-		if err != nil {
-			a.audit.Record(ctx, caller, info.FullMethod, req, err)
-			return nil, err
-		}
-		note := &auditNote{}
-		resp, err := handler(context.WithValue(ctx, auditNoteKey{}, note), req)
-		err = toStatus(ctx, log, info.FullMethod, err)
-		if mutating[info.FullMethod] && !isDryRun(req) {
-			a.audit.record(ctx, caller, info.FullMethod, req, note.target, err)
-		}
-		return resp, err
-	}
-}
-
-// StreamInterceptor authorizes streaming calls (health watch, reflection).
-func (a *Authorizer) StreamInterceptor() grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, caller, err := a.authorize(ss.Context(), info.FullMethod)
-		if err != nil {
-			a.audit.Record(ctx, caller, info.FullMethod, nil, err)
-			return err
-		}
-		return handler(srv, ss)
-	}
 }
 
 func isDryRun(req any) bool {
@@ -233,23 +211,22 @@ func NewAuditor(s store.Store, log *slog.Logger) *Auditor {
 	return &Auditor{store: s, log: log, now: time.Now}
 }
 
-// Record writes one audit record for a call that ended with err.
-func (a *Auditor) Record(ctx context.Context, c Caller, method string, req any, err error) {
-	a.record(ctx, c, method, req, "", err)
-}
-
-func (a *Auditor) record(ctx context.Context, c Caller, method string, req any, target string, err error) {
+// Record writes one audit record for a call of method that ended with err
+// (as the service returned it: the outcome and detail are what the caller
+// is told). target names what the call was about; empty, it is read from
+// req.
+func (a *Auditor) Record(ctx context.Context, c Caller, method string, req any, target string, err error) {
 	if target == "" {
 		target = targetOf(req)
 	}
 	outcome, detail := "ok", ""
 	if err != nil {
-		st, _ := status.FromError(err)
-		outcome = st.Code().String()
-		if st.Code() == codes.PermissionDenied || st.Code() == codes.Unauthenticated {
+		code, msg, _ := classify(err)
+		outcome = code.String()
+		if code == codes.PermissionDenied || code == codes.Unauthenticated {
 			outcome = "denied"
 		}
-		detail = st.Message()
+		detail = msg
 	}
 	r := store.AuditRecord{
 		Time:      a.now().UTC(),

@@ -8,21 +8,54 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
 )
 
-// codedError carries the gRPC code chosen where the error was made, for
-// errors whose kind the store's sentinels do not tell (bad input, refusals).
-type codedError struct {
-	code codes.Code
-	err  error
+// invalid marks err as the caller's bad input.
+func invalid(err error) error { return apierr.New(apierr.Invalid, err) }
+
+// codes of the kinds of apierr.
+var kindCodes = map[apierr.Kind]codes.Code{
+	apierr.Invalid:            codes.InvalidArgument,
+	apierr.NotFound:           codes.NotFound,
+	apierr.FailedPrecondition: codes.FailedPrecondition,
+	apierr.Aborted:            codes.Aborted,
+	apierr.Unavailable:        codes.Unavailable,
+	apierr.PermissionDenied:   codes.PermissionDenied,
+	apierr.Unauthenticated:    codes.Unauthenticated,
+	apierr.DataLoss:           codes.DataLoss,
+	apierr.Incomplete:         codes.Internal,
 }
 
-func (e *codedError) Error() string { return e.err.Error() }
-func (e *codedError) Unwrap() error { return e.err }
+// internalMessage is all a caller learns of an internal error.
+const internalMessage = "internal error; see the gateway log"
 
-// invalid marks err as the caller's bad input.
-func invalid(err error) error { return &codedError{codes.InvalidArgument, err} }
+// classify returns the gRPC code of err and the message the caller may
+// see. internal reports an unexpected error, whose detail stays in the log.
+func classify(err error) (code codes.Code, msg string, internal bool) {
+	if st, ok := status.FromError(err); ok {
+		return st.Code(), st.Message(), false // made by gRPC itself
+	}
+	if c, ok := kindCodes[apierr.KindOf(err)]; ok {
+		return c, err.Error(), false
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return codes.NotFound, err.Error(), false
+	case errors.Is(err, store.ErrRevisionMismatch):
+		return codes.FailedPrecondition, err.Error(), false
+	case errors.Is(err, store.ErrAlreadyExists):
+		return codes.AlreadyExists, err.Error(), false
+	case errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrClosed):
+		return codes.Unavailable, err.Error(), false
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled, err.Error(), false
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded, err.Error(), false
+	}
+	return codes.Internal, internalMessage, true
+}
 
 // toStatus maps an error to a gRPC status: the one place where this happens.
 // Internal errors are logged with their detail and returned without it, so
@@ -31,26 +64,19 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok {
-		return err
+	code, msg, internal := classify(err)
+	if internal {
+		log.ErrorContext(ctx, "management call failed", "method", method, "err", err)
 	}
-	var ce *codedError
-	switch {
-	case errors.As(err, &ce):
-		return status.Error(ce.code, err.Error())
-	case errors.Is(err, store.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, store.ErrRevisionMismatch):
-		return status.Error(codes.FailedPrecondition, err.Error())
-	case errors.Is(err, store.ErrAlreadyExists):
-		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrClosed):
-		return status.Error(codes.Unavailable, err.Error())
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, err.Error())
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, err.Error())
+	return status.Error(code, msg)
+}
+
+// Code returns the gRPC code the management server answers for err (OK for
+// nil), for tests of the services that run without a server.
+func Code(err error) codes.Code {
+	if err == nil {
+		return codes.OK
 	}
-	log.ErrorContext(ctx, "management call failed", "method", method, "err", err)
-	return status.Error(codes.Internal, "internal error; see the gateway log")
+	code, _, _ := classify(err)
+	return code
 }

@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/grpc/codes"
-
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/server/internal/apierr"
 )
 
 // GroupSource is what the group service asks: the live data plane
@@ -40,12 +39,12 @@ func (s *GroupService) Lookup(ctx context.Context, req *gatewayv1.LookupRequest)
 	groups, source, err := s.live.LookupGroups(ctx, topo, user)
 	switch {
 	case errors.Is(err, proxy.ErrNoTopology):
-		return nil, &codedError{codes.NotFound, fmt.Errorf("topology %q is not deployed", topo)}
+		return nil, apierr.Errorf(apierr.NotFound, "topology %q is not deployed", topo)
 	case errors.Is(err, proxy.ErrNoGroupSource):
 		// Not FailedPrecondition: gatewayctl reads that code as a revision mismatch.
 		return nil, invalid(err)
 	case errors.Is(err, chain.ErrSourceUnavailable):
-		return nil, &codedError{codes.Unavailable, fmt.Errorf("the group source of topology %q cannot answer now; try again", topo)}
+		return nil, apierr.Errorf(apierr.Unavailable, "the group source of topology %q cannot answer now; try again", topo)
 	case err != nil:
 		return nil, fmt.Errorf("looking up groups: %w", err)
 	}

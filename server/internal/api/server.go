@@ -28,12 +28,13 @@ type Services struct {
 
 // NewServer returns the management gRPC server: TLS with client
 // certificates required (tlsConf must say so), every call authorized by
-// authz, health and reflection on.
+// authz, health and reflection on. A handler that panics fails its call
+// with an internal error (logged with its stack); the gateway keeps serving.
 func NewServer(tlsConf *tls.Config, authz *Authorizer, svc Services, log *slog.Logger) (*grpc.Server, *health.Server) {
 	s := grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsConf)),
-		grpc.ChainUnaryInterceptor(authz.UnaryInterceptor(log)),
-		grpc.ChainStreamInterceptor(authz.StreamInterceptor()),
+		grpc.ChainUnaryInterceptor(authz.UnaryInterceptor(log), recoverUnary(log)),
+		grpc.ChainStreamInterceptor(authz.StreamInterceptor(log), recoverStream(log)),
 		grpc.MaxRecvMsgSize(8<<20),
 	)
 	if svc.Topology == nil {

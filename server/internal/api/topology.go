@@ -10,14 +10,13 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/internal/topologypb"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/server/internal/reconcile"
 	"github.com/securegw/gateway/store"
 )
@@ -202,7 +201,7 @@ func (s *TopologyService) commit(ctx context.Context, t *topology.Topology, expe
 		return nil, err
 	}
 	if err := s.rec.Failure(name); err != nil {
-		return nil, &codedError{codes.FailedPrecondition, fmt.Errorf("topology %q is stored at revision %d but not served by this gateway: %w", name, rev, err)}
+		return nil, apierr.Errorf(apierr.FailedPrecondition, "topology %q is stored at revision %d but not served by this gateway: %w", name, rev, err)
 	}
 	s.log.InfoContext(ctx, "topology deployed", "topology", name, "revision", rev,
 		"action", action, "by", res.info.UpdatedBy, "services", len(t.Services))
@@ -269,7 +268,7 @@ func (s *TopologyService) waitLive(ctx context.Context, name string, rev int64, 
 		return fmt.Errorf("topology %q is %s at revision %d; waiting for it to be live: %w", name, what, rev, ctx.Err())
 	default:
 		s.log.WarnContext(ctx, "a stored change is not live in time", "topology", name, "revision", rev, "err", err)
-		return &codedError{codes.Unavailable, fmt.Errorf("topology %q is %s at revision %d, but this gateway has not applied it yet (%v); it will be once the gateway catches up: check with gatewayctl status", name, what, rev, err)}
+		return apierr.Errorf(apierr.Unavailable, "topology %q is %s at revision %d, but this gateway has not applied it yet (%v); it will be once the gateway catches up: check with gatewayctl status", name, what, rev, err)
 	}
 }
 
@@ -285,9 +284,9 @@ func (s *TopologyService) refresh(ctx context.Context, name string, rev int64) e
 	case ctx.Err() != nil:
 		return fmt.Errorf("topology %q is unchanged at revision %d; compiling it again: %w", name, rev, ctx.Err())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, reconcile.ErrStopped):
-		return &codedError{codes.Unavailable, fmt.Errorf("topology %q is unchanged at revision %d, but this gateway did not compile it again (%v)", name, rev, err)}
+		return apierr.Errorf(apierr.Unavailable, "topology %q is unchanged at revision %d, but this gateway did not compile it again (%v)", name, rev, err)
 	default:
-		return &codedError{codes.FailedPrecondition, fmt.Errorf("topology %q is unchanged at revision %d but not served by this gateway: %w", name, rev, err)}
+		return apierr.Errorf(apierr.FailedPrecondition, "topology %q is unchanged at revision %d but not served by this gateway: %w", name, rev, err)
 	}
 }
 
@@ -302,7 +301,7 @@ func (s *TopologyService) Guard(ctx context.Context, uses func(*topology.Topolog
 		return err
 	}
 	if len(users) > 0 {
-		return status.Errorf(codes.FailedPrecondition, "in use by topologies %v: deploy them without it first", users)
+		return apierr.Errorf(apierr.FailedPrecondition, "in use by topologies %v: deploy them without it first", users)
 	}
 	return del()
 }

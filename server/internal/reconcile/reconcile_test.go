@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/securegw/gateway/internal/secrets"
+	"github.com/securegw/gateway/internal/testlog"
 	"github.com/securegw/gateway/internal/topology"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
@@ -36,14 +37,14 @@ type env struct {
 	rec     *reconcile.Reconciler
 	src     *gatedSource
 	backend *httptest.Server
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	cancel  context.CancelFunc
 	done    chan error
 }
 
 func newEnv(t *testing.T, o bolt.Options) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuffer{}}
+	e := &env{t: t, logs: &testlog.Buffer{}}
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "gateway.db"), o)
 	if err != nil {
 		t.Fatal(err)
@@ -470,21 +471,4 @@ func (s *gatedSource) Watch(ctx context.Context, from int64) (<-chan store.Chang
 		}
 	}()
 	return out, nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/securegw/gateway/internal/secrets"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
 )
 
@@ -325,8 +324,8 @@ func (a aliasServer) DeleteAlias(ctx context.Context, req *gatewayv1.DeleteAlias
 		err2 = del()
 	}
 	if err2 != nil {
-		if st, ok := status.FromError(err2); ok && st.Code() == codes.FailedPrecondition {
-			return nil, status.Errorf(codes.FailedPrecondition, "%s is %s", r, st.Message())
+		if apierr.KindOf(err2) == apierr.FailedPrecondition {
+			return nil, apierr.Errorf(apierr.FailedPrecondition, "%s is %v", r, err2)
 		}
 		return nil, err2
 	}

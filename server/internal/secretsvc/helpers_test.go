@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -15,13 +14,14 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/internal/secrets"
+	"github.com/securegw/gateway/internal/testlog"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
+	"github.com/securegw/gateway/server/internal/api"
 	"github.com/securegw/gateway/store"
 	"github.com/securegw/gateway/store/bolt"
 )
@@ -49,7 +49,7 @@ type fixture struct {
 	st       *bolt.Store
 	svc      *Service
 	settings secrets.Settings
-	logs     *syncBuffer
+	logs     *testlog.Buffer
 	// identityChanges counts OnIdentityChange calls.
 	identityChanges atomic.Int32
 	// values are the alias values created through the fixture, checked
@@ -135,7 +135,7 @@ func openFixture(t testing.TB, path string, secret []byte, s secrets.Settings) *
 			t.Fatal(err)
 		}
 	}
-	f := &fixture{t: t, path: path, st: st, settings: s, logs: &syncBuffer{}}
+	f := &fixture{t: t, path: path, st: st, settings: s, logs: &testlog.Buffer{}}
 	f.svc = New(st, kr, Options{
 		Settings:         s,
 		Log:              slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -212,26 +212,9 @@ func sameSnapshot(t *testing.T, before, after map[string]string) {
 	}
 }
 
-// codeOf is the gRPC code a handler's error gets from the API's
-// interceptor (server/internal/api/errors.go): a status passes unchanged,
-// store sentinels map to their codes, anything else is Internal.
-func codeOf(err error) codes.Code {
-	if err == nil {
-		return codes.OK
-	}
-	if st, ok := status.FromError(err); ok {
-		return st.Code()
-	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return codes.NotFound
-	case errors.Is(err, store.ErrAlreadyExists):
-		return codes.AlreadyExists
-	case errors.Is(err, store.ErrRevisionMismatch):
-		return codes.FailedPrecondition
-	}
-	return codes.Internal
-}
+// codeOf is the gRPC code the management server answers for a handler's
+// error.
+func codeOf(err error) codes.Code { return api.Code(err) }
 
 // assertNoLeak fails if text holds any of the values, raw, hex or base64.
 func assertNoLeak(t testing.TB, what, text string, values ...[]byte) {
@@ -250,21 +233,3 @@ func assertNoLeak(t testing.TB, what, text string, values ...[]byte) {
 
 // protoText renders a message for assertNoLeak (bytes fields in base64).
 func protoText(m proto.Message) string { return protojson.Format(m) }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/securegw/gateway/internal/secrets"
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
 )
 
@@ -100,7 +98,7 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte) (
 	}
 	check, _, err := secrets.Unlock(current, verifier, s.settings)
 	if errors.Is(err, secrets.ErrWrongMasterSecret) {
-		return 0, status.Error(codes.PermissionDenied, "wrong current master secret; nothing changed")
+		return 0, apierr.Errorf(apierr.PermissionDenied, "wrong current master secret; nothing changed")
 	}
 	if err != nil {
 		return 0, fmt.Errorf("checking the current master secret: %w", err)
@@ -109,7 +107,7 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte) (
 	check.Close()
 	if !same {
 		// Another process rotated the store under this gateway.
-		return 0, status.Errorf(codes.Aborted, "the stored master key (%s) is not the one this gateway runs with (%s): restart gatewayd", check.KeyID(), old.KeyID())
+		return 0, apierr.Errorf(apierr.Aborted, "the stored master key (%s) is not the one this gateway runs with (%s): restart gatewayd", check.KeyID(), old.KeyID())
 	}
 
 	next, newVerifier, err := secrets.Rotate(old, newSecret, s.settings)
@@ -166,7 +164,7 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte) (
 	if s.opts.OnMasterRotated != nil {
 		if err := s.opts.OnMasterRotated(newSecret); err != nil {
 			s.log.ErrorContext(ctx, "after the master rotation", "err", err)
-			return 0, status.Errorf(codes.Internal, "the master secret is rotated, but: %v", err)
+			return 0, apierr.Errorf(apierr.Incomplete, "the master secret is rotated, but: %v", err)
 		}
 	}
 	return changed + resealedMeta, nil

@@ -8,11 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/securegw/gateway/internal/secrets"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
 )
 
@@ -61,7 +59,7 @@ func (s *Service) changed(ctx context.Context, kind, topology, name string) erro
 	}
 	if err := s.opts.OnChange(ctx, kind, topology, name); err != nil {
 		s.log.ErrorContext(ctx, "rebuilding the routes that use a changed "+kind, "name", name, "err", err)
-		return status.Errorf(codes.Internal, "the %s change to %q is stored, but: %v", kind, name, err)
+		return apierr.Errorf(apierr.Incomplete, "the %s change to %q is stored, but: %v", kind, name, err)
 	}
 	return nil
 }
@@ -160,16 +158,17 @@ func (s *Service) openLive(aad string, read func() ([]byte, error)) ([]byte, err
 	return nil, err
 }
 
-// invalidf is the status of bad input.
+// invalidf is an error of bad input.
 func invalidf(format string, args ...any) error {
-	return status.Errorf(codes.InvalidArgument, format, args...)
+	return apierr.Errorf(apierr.Invalid, format, args...)
 }
 
-// rpcError gives errors of sealed records their code: DataLoss for a record
-// that does not authenticate. Others pass unchanged to the API's mapping.
+// rpcError gives errors of sealed records their kind: DataLoss for a
+// record that does not authenticate. Others pass unchanged to the API's
+// mapping.
 func rpcError(err error) error {
 	if err != nil && errors.Is(err, secrets.ErrIntegrity) {
-		return status.Error(codes.DataLoss, err.Error())
+		return apierr.New(apierr.DataLoss, err)
 	}
 	return err
 }

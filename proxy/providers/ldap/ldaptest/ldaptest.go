@@ -23,7 +23,8 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/securegw/gateway/proxy/internal/testpki"
+	"github.com/securegw/gateway/internal/testlog"
+	"github.com/securegw/gateway/internal/testpki"
 )
 
 // Where the directory lives.
@@ -83,7 +84,7 @@ type Server struct {
 	mu           sync.Mutex
 	cmd          *exec.Cmd
 	done         chan struct{}
-	stderr       *lockedBuffer
+	stderr       *testlog.Buffer
 	harnessBinds atomic.Int64
 }
 
@@ -163,6 +164,21 @@ func (s *Server) Binds(t testing.TB) int64 {
 	return n - s.harnessBinds.Load()
 }
 
+// WaitBinds returns Binds(t)-before once it has reached want, or what it is
+// after a few seconds: slapd counts an operation as completed after it has
+// sent the answer, so a client can see the answer before the count moves.
+func (s *Server) WaitBinds(t testing.TB, before, want int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := s.Binds(t) - before
+		if n >= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Connections returns how many client connections slapd has open, not
 // counting the one this call uses.
 func (s *Server) Connections(t testing.TB) int64 {
@@ -235,7 +251,7 @@ func (s *Server) launch() error {
 	cmd := exec.Command(SlapdPath, "-d", "0",
 		"-f", filepath.Join(s.dir, "slapd.conf"),
 		"-h", s.URL+" "+s.LDAPSURL)
-	s.stderr = &lockedBuffer{}
+	s.stderr = &testlog.Buffer{}
 	cmd.Stdout = s.stderr
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
@@ -460,21 +476,4 @@ func sortedKeys(m map[string][]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
