@@ -96,7 +96,14 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 			err = fmt.Errorf("topology %q: %w", t.Name, err)
 		}
 	}()
-	resolve := func(ctx context.Context, alias string) ([]byte, error) { return p.resolve(ctx, t.Name, alias) }
+	fps := p.newFingerprinter()
+	resolve := func(ctx context.Context, alias string) ([]byte, error) {
+		v, err := p.resolve(ctx, t.Name, alias)
+		if err == nil {
+			fps.recordSecret(alias, v)
+		}
+		return v, err
+	}
 	ch, chainErr := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
 	var errs []error
 	endpoints := authAPIEndpoints()
@@ -104,6 +111,9 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		errs = append(errs, chainErr)
 	} else {
 		c.chain = ch
+		if err := fps.chain(t.Providers); err != nil {
+			return nil, err
+		}
 		if !ch.Authenticates() {
 			errs = append(errs, errors.New(`no enabled authentication or federation provider: add one (provider "anonymous" to allow unauthenticated access explicitly)`))
 		}
@@ -131,7 +141,7 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		}
 		if topology.ServiceRoleKind(ts.Role) == topology.ServiceNotRouted {
 			s = c.notRoutedService(ts)
-		} else if s, err = p.compileService(ctx, c, ts, acquired); err != nil {
+		} else if s, err = p.compileService(ctx, c, ts, fps, acquired); err != nil {
 			errs = append(errs, fmt.Errorf("service %q: %w", ts.Path, err))
 			continue
 		}
@@ -210,8 +220,9 @@ func (p *Proxy) resolve(ctx context.Context, topo, alias string) ([]byte, error)
 	return p.resolver.Resolve(ctx, topo, alias)
 }
 
-func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Service, acquired map[transportKey]*transportEntry) (*service, error) {
-	// Validate has checked the path, the URLs and the settings' ranges.
+func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Service, fps *fingerprinter, acquired map[transportKey]*transportEntry) (*service, error) {
+	// Validate has checked the path, the URLs and the settings' ranges;
+	// Compile the reserved paths.
 	path := ts.Path
 	d := ts.Dispatch
 	if d == nil {
@@ -273,6 +284,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	}
 	if !anyTLS && (d.UseTwoWayTLS || d.Truststore != "" || d.InsecureSkipVerify) {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: TLS settings have no effect on plain http/ws backends", path))
+	}
+	if s.fp, err = fps.service(ts, tlsSet); err != nil {
+		return nil, err
 	}
 	s.rp = &httputil.ReverseProxy{
 		Rewrite:        s.rewrite,

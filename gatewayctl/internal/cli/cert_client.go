@@ -137,6 +137,8 @@ func (o *certClientOptions) Run(ctx context.Context) error {
 		return o.f.print(resp.GetCertificate(), nil)
 	}
 	fmt.Fprintf(o.f.out(), "Principal %q: certificate valid until %s, files in %s.\n", o.name, fmtTime(resp.GetCertificate().GetNotAfter()), o.outDir)
-	fmt.Fprintf(o.f.out(), "Give it a role in gateway.yaml (management.principals: {%s: [operator]}) and use GATEWAYCTL_CONFIG=%s\n", o.name, files["config"])
+	fmt.Fprintf(o.f.out(), "Give it a role in gateway.yaml, keeping the admin (the list replaces the default):\n"+
+		"  management:\n    principals:\n      admin: [admin]\n      %s: [operator]\n"+
+		"restart gatewayd, then use GATEWAYCTL_CONFIG=%s\n", o.name, files["config"])
 	return nil
 }
