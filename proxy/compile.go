@@ -88,12 +88,22 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 			err = fmt.Errorf("topology %q: %w", t.Name, err)
 		}
 	}()
-	resolve := func(ctx context.Context, alias string) ([]byte, error) { return p.resolve(ctx, t.Name, alias) }
+	fps := p.newFingerprinter()
+	resolve := func(ctx context.Context, alias string) ([]byte, error) {
+		v, err := p.resolve(ctx, t.Name, alias)
+		if err == nil {
+			fps.recordSecret(alias, v)
+		}
+		return v, err
+	}
 	ch, err := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
 	if err != nil {
 		return nil, err
 	}
 	c.chain = ch
+	if err := fps.chain(t.Providers); err != nil {
+		return nil, err
+	}
 	if !ch.Authenticates() {
 		return nil, errors.New(`no enabled authentication or federation provider: add one (provider "anonymous" to allow unauthenticated access explicitly)`)
 	}
@@ -114,7 +124,7 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 	}
 	acquired := map[transportKey]*transportEntry{}
 	for i := range t.Services {
-		s, err := p.compileService(ctx, c, &t.Services[i], acquired)
+		s, err := p.compileService(ctx, c, &t.Services[i], fps, acquired)
 		if err != nil {
 			return nil, fmt.Errorf("service %q: %w", t.Services[i].Path, err)
 		}
@@ -146,7 +156,7 @@ func (p *Proxy) resolve(ctx context.Context, topo, alias string) ([]byte, error)
 	return p.resolver.Resolve(ctx, topo, alias)
 }
 
-func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Service, acquired map[transportKey]*transportEntry) (*service, error) {
+func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Service, fps *fingerprinter, acquired map[transportKey]*transportEntry) (*service, error) {
 	path := strings.Trim(ts.Path, "/")
 	if path == "" {
 		return nil, errors.New("empty path")
@@ -237,6 +247,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	}
 	if !anyTLS && (d.UseTwoWayTLS || d.Truststore != "" || d.InsecureSkipVerify) {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: TLS settings have no effect on plain http/ws backends", path))
+	}
+	if s.fp, err = fps.service(ts, tlsSet); err != nil {
+		return nil, err
 	}
 	s.rp = &httputil.ReverseProxy{
 		Rewrite:        s.rewrite,

@@ -35,6 +35,7 @@ type service struct {
 	// forwardCredentials: the credentials the chain consumed are sent on
 	// (dispatch.forward_credentials); by default they are removed.
 	forwardCredentials bool
+	fp                 fingerprint // what serves it: upgraded connections keep to it
 }
 
 // rewrite builds the backend request. ReverseProxy has already removed
@@ -92,12 +93,21 @@ func (s *service) modifyResponse(resp *http.Response) error {
 	if err := s.rewriteResponseHeaders(resp); err != nil {
 		return err
 	}
-	return s.topo.chain.ModifyResponse(resp)
+	if err := s.topo.chain.ModifyResponse(resp); err != nil {
+		return err
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return s.switchProtocols(resp) // the proxy relays, not ReverseProxy
+	}
+	return nil
 }
 
 // errorHandler answers when the backend could not be reached or answered
 // badly. Messages to the client never carry backend addresses.
 func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errSwitched) {
+		return // the connection was handed over (or closed) by switchProtocols
+	}
 	ex, _ := w.(*exchange)
 	status, msg := http.StatusBadGateway, "backend unavailable"
 	switch {

@@ -91,9 +91,27 @@
 // "anonymous" says openly that a topology is public. After the inbound
 // chain, a request without an identity.Principal in its context gets 401.
 // Upgrade requests run the same chain before any backend connection. A
-// service with websocket: true forwards "Upgrade: websocket" (ReverseProxy's
-// upgrade handling); other services ignore the Upgrade offer (the header is
-// removed and the request served as plain HTTP, as RFC 9110 allows).
+// service with websocket: true forwards "Upgrade: websocket"; other
+// services ignore the Upgrade offer (the header is removed and the request
+// served as plain HTTP, as RFC 9110 allows).
+//
+// # Upgraded connections
+//
+// When the backend answers 101, the proxy takes the connection over from
+// ReverseProxy (ModifyResponse) and relays its bytes unchanged after the
+// request has left its topology: the relay holds the two sockets only, so
+// the generation that accepted it is finalised (transports released,
+// handlers closed) like any other. Every compiled service has a
+// fingerprint (fingerprint.go: an HMAC of its definition, the chain's
+// providers and params, and the versions of the secrets and truststores
+// they use). Upgraded connections are tracked by topology and service with
+// that fingerprint and a cancellable context. Each swap checks the
+// connections of the topologies it publishes or retires against the live
+// table: one whose service is served with the same fingerprint stays open;
+// one whose service was removed or changed is closed after
+// Config.UpgradeGrace (restored unchanged within the grace, it stays).
+// CloseUpgraded (and Close) close them all: http.Server.Shutdown does not
+// see hijacked connections, so the daemon calls it after draining HTTP.
 //
 // # Dispatch
 //

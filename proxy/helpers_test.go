@@ -49,6 +49,8 @@ type env struct {
 	fe   *httptest.Server
 	logs *testlog.Buffer
 	reg  *prometheus.Registry
+	// secrets is the resolver's map when a test changes it between deploys.
+	secrets secrets
 }
 
 // newEnv starts a proxy behind a real loopback listener.

@@ -45,6 +45,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Defaults are the backend timeouts of services that do not set their own.
 	Defaults Timeouts
+	// UpgradeGrace is how long an upgraded connection (WebSocket) stays open
+	// after a deploy removed or changed what serves it; 0: 30s.
+	UpgradeGrace time.Duration
 	// Host are the services every provider is built with (chain.Config.Host):
 	// clock, token verifier, revocations, replay cache. The live ones are
 	// swapped behind their interfaces, never by recompiling topologies.
@@ -94,7 +97,12 @@ type Proxy struct {
 	log         *slog.Logger
 	errLog      *log.Logger // for httputil.ReverseProxy
 	defaults    Timeouts
-	host        chain.Host
+	// upgradeGrace: see Config.UpgradeGrace.
+	upgradeGrace time.Duration
+	// fpKey keys the services' fingerprints (fingerprint.go).
+	fpKey    [32]byte
+	upgrades upgrades
+	host     chain.Host
 
 	table atomic.Pointer[table]
 	mu    sync.Mutex // serialises Apply, Remove, Load, Close
@@ -135,6 +143,13 @@ func New(cfg Config) (*Proxy, error) {
 	if d.Idle <= 0 {
 		d.Idle = 90 * time.Second
 	}
+	grace := cfg.UpgradeGrace
+	switch {
+	case grace < 0:
+		return nil, errors.New("proxy: UpgradeGrace must not be negative")
+	case grace == 0:
+		grace = 30 * time.Second
+	}
 	host := cfg.Host
 	if host.Clock == nil {
 		host.Clock = chain.SystemClock{}
@@ -149,17 +164,19 @@ func New(cfg Config) (*Proxy, error) {
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
 	p := &Proxy{
-		prefix:      "/" + prefix + "/",
-		trusted:     append([]netip.Prefix(nil), cfg.TrustedProxies...),
-		roots:       cfg.BackendRoots,
-		resolver:    cfg.Resolver,
-		truststores: cfg.Truststores,
-		log:         lg,
-		errLog:      slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
-		defaults:    d,
-		host:        host,
-		idPrefix:    hex.EncodeToString(seed[:]) + "-",
+		prefix:       "/" + prefix + "/",
+		trusted:      append([]netip.Prefix(nil), cfg.TrustedProxies...),
+		roots:        cfg.BackendRoots,
+		resolver:     cfg.Resolver,
+		truststores:  cfg.Truststores,
+		log:          lg,
+		errLog:       slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
+		defaults:     d,
+		upgradeGrace: grace,
+		host:         host,
+		idPrefix:     hex.EncodeToString(seed[:]) + "-",
 	}
+	_, _ = rand.Read(p.fpKey[:])
 	p.table.Store(&table{topos: map[string]*Compiled{}})
 	p.pool = newTransportPool(p)
 	p.metrics = newMetrics(p)
@@ -182,11 +199,12 @@ func (p *Proxy) Ready() bool { return p.Generation() > 0 && !p.closed.Load() }
 // Topologies is the number of topologies in the live table.
 func (p *Proxy) Topologies() int { return len(p.table.Load().topos) }
 
-// Close unpublishes every topology, stops the health checkers (and waits
-// for them) and closes idle backend connections. Requests in flight finish;
-// new ones get 503.
+// Close closes the upgraded connections, unpublishes every topology, stops
+// the health checkers (and waits for them) and closes idle backend
+// connections. Requests in flight finish; new ones get 503.
 func (p *Proxy) Close() error {
 	p.closed.Store(true)
+	_ = p.CloseUpgraded(context.Background()) // their relays end as their sockets close
 	p.mu.Lock()
 	cur := p.table.Load()
 	p.table.Store(&table{gen: cur.gen + 1, topos: map[string]*Compiled{}})

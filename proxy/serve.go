@@ -36,6 +36,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.finish(ex, r)
 	}()
 	p.serve(ex, r)
+	if ex.up != nil {
+		// Switched protocols: the request has left its topology generation
+		// (serve returned); the relay holds only the two connections.
+		ex.up.relay(&p.upgrades)
+	}
 }
 
 func (p *Proxy) serve(ex *exchange, r *http.Request) {
@@ -72,7 +77,8 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		return
 	}
 	defer c.leave()
-	ex.svc = s
+	ex.routed, ex.stats = true, s.stats
+	ex.info = route.Info{Topology: c.name, Service: s.path, Role: s.role}
 	var ep *chain.Endpoint // a gateway-served endpoint, nil for a backend service
 	if s.internal {
 		if ep = s.endpoint(canon[len(s.prefix):]); ep == nil {
@@ -88,7 +94,6 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		writeError(ex, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
-	ex.info = route.Info{Topology: c.name, Service: s.path, Role: s.role}
 	ex.info.Peer, ex.info.Client, ex.info.ViaTrustedProxy = route.SourceAddr(r.RemoteAddr, r.Header["X-Forwarded-For"], p.trustedAddr)
 	if _, up := r.Header["Upgrade"]; up && (!s.websocket || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket")) {
 		// Not a WebSocket service: the offer to switch protocols is ignored
@@ -203,8 +208,9 @@ type exchange struct {
 	idv         []string
 	idArr       [1]string
 	path        string
-	svc         *service
-	info        route.Info // in the request context from routing on
+	routed      bool
+	stats       *serviceStats // nil for the auth API
+	info        route.Info    // in the request context from routing on
 	principal   string
 	status      int
 	bytes       int64
@@ -215,8 +221,9 @@ type exchange struct {
 	refused     string
 	backendErr  error
 	body        bodyReader
-	backend     int    // index of the backend Rewrite picked, for RoundTrip
-	ctx         reqCtx // the request's context from routing on
+	backend     int       // index of the backend Rewrite picked, for RoundTrip
+	ctx         reqCtx    // the request's context from routing on
+	up          *upgraded // set when the backend switched protocols
 }
 
 // reqCtx is a request's context from routing on: it carries the exchange
@@ -374,10 +381,12 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 	}
 	d := time.Since(ex.start)
 	topo, svc := "", ""
-	if ex.svc != nil {
-		topo, svc = ex.svc.topo.name, ex.svc.path
-		if ex.svc.stats != nil { // nil for the auth API
-			ex.svc.stats.observe(status, d, ex.aborted)
+	if ex.routed {
+		// Names and stats, not the service: an upgraded connection's
+		// exchange must not keep its topology generation alive.
+		topo, svc = ex.info.Topology, ex.info.Service
+		if ex.stats != nil {
+			ex.stats.observe(status, d, ex.aborted)
 		}
 	} else {
 		p.metrics.unrouted(status, ex.refused)

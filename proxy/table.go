@@ -151,10 +151,14 @@ func (c *Compiled) adoptLocked(old *Compiled) {
 	}
 }
 
-// startLocked marks c live and starts its active health checkers.
+// startLocked marks c live, starts its active health checkers and checks
+// the upgraded connections of its name against the live table.
 func (c *Compiled) startLocked() {
 	c.state = stateLive
 	c.startHealthChecks()
+	// A route restored within the grace with the same fingerprint keeps the
+	// connections its removal was to close.
+	c.p.upgrades.reconcile(c.name, c.p.table.Load(), c.p.upgradeGrace)
 }
 
 // retireLocked marks c unpublished: health checkers stop now, and
@@ -165,6 +169,9 @@ func (c *Compiled) retireLocked() {
 	}
 	c.state = stateRetired
 	c.stopHealthChecks()
+	// Every swap stores the new table before retiring what it replaced:
+	// the topology's upgraded connections are checked against it.
+	c.p.upgrades.reconcile(c.name, c.p.table.Load(), c.p.upgradeGrace)
 	c.retired.Store(true)
 	if c.inflight.Load() == 0 {
 		c.finalize()

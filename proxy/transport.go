@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -28,8 +29,10 @@ type transportEntry struct {
 	origin string
 	t      *http.Transport
 	refs   int // guarded by transportPool.mu
-	open   atomic.Int64
-	dials  atomic.Uint64
+	// open is allocated on its own: a backend connection handed over to a
+	// relay (WebSocket) counts on it without keeping the entry alive.
+	open  *atomic.Int64
+	dials atomic.Uint64
 }
 
 type transportPool struct {
@@ -51,7 +54,8 @@ func (tp *transportPool) acquire(key transportKey, bt backendTLS) *transportEntr
 		e.refs++
 		return e
 	}
-	e := &transportEntry{key: key, origin: key.scheme + "://" + key.host, refs: 1}
+	e := &transportEntry{key: key, origin: key.scheme + "://" + key.host, refs: 1, open: new(atomic.Int64)}
+	open := e.open
 	dialer := &net.Dialer{Timeout: key.timeouts.Dial, KeepAlive: 30 * time.Second}
 	e.t = &http.Transport{
 		Proxy: nil, // never the environment's proxy
@@ -61,8 +65,8 @@ func (tp *transportPool) acquire(key transportKey, bt backendTLS) *transportEntr
 				return nil, err
 			}
 			e.dials.Add(1)
-			e.open.Add(1)
-			return &countedConn{Conn: c, open: &e.open}, nil
+			open.Add(1)
+			return &countedConn{Conn: c, open: open}, nil
 		},
 		TLSHandshakeTimeout:   key.timeouts.TLSHandshake,
 		ResponseHeaderTimeout: key.timeouts.ResponseHeader,
@@ -139,4 +143,13 @@ func (c *countedConn) Close() error {
 		c.open.Add(-1)
 	}
 	return c.Conn.Close()
+}
+
+// CloseWrite half-closes the connection when the underlying one can (TCP):
+// a relayed upgraded connection passes the client's end of input on.
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }

@@ -77,7 +77,11 @@ func init() {
 		New: func(context.Context, chain.Config) (chain.Handler, error) { return nil, nil }})
 	chain.Register(chain.Factory{Name: "t-bad", Role: chain.RoleCustom,
 		New: func(_ context.Context, c chain.Config) (chain.Handler, error) {
-			if _, err := c.Params.Required("level"); err != nil {
+			p, err := c.Read([]chain.Param{chain.P("level")})
+			if err != nil {
+				return nil, err
+			}
+			if _, err := p.Required("level"); err != nil {
 				return nil, err
 			}
 			return tag{name: "t-bad"}, nil
@@ -245,23 +249,6 @@ func TestExpand(t *testing.T) {
 				t.Fatalf("%q, %v; want %q", got, err, tc.want)
 			}
 		})
-	}
-}
-
-func TestParams(t *testing.T) {
-	p := chain.Params{"a": "1", "flag": "yes", "zz": "", "b": ""}
-	if err := p.Allow("a", "flag"); err == nil || !strings.Contains(err.Error(), `param "b"`) {
-		t.Fatalf("Allow: %v, want the first unknown param in sorted order", err)
-	}
-	if _, err := p.Bool("flag", false); err == nil {
-		t.Fatal("Bool accepted yes")
-	}
-	if v, err := p.Bool("absent", true); err != nil || !v {
-		t.Fatal("Bool default")
-	}
-	var pe *chain.ParamError
-	if _, err := p.Required("zz"); !errors.As(err, &pe) || pe.Param != "zz" {
-		t.Fatalf("Required: %v", err)
 	}
 }
 

@@ -27,6 +27,17 @@
 //     ResponseModifier (edits the backend's response); any may add
 //     IdentityHeaders and io.Closer.
 //
+// # Params
+//
+// Every provider reads its params with one reader, Config.Read: it takes
+// the params the provider knows (P(name, aliases…): Knox's names are
+// aliases, "main.ldapRealm.contextFactory.url" for "url") and matchers of
+// dynamic names (Prefix("user."), Suffix(".acl")), refuses every unknown
+// param in one error and a setting given under two of its names, and
+// offers typed getters (String, Required, Bool, Int, Duration, List, and
+// Secret, which resolves ${alias:NAME}). Errors are *ParamError naming the
+// param as the topology gave it.
+//
 // # Authentication
 //
 // An Authenticator says what it found, and never writes the answer itself:

@@ -3,7 +3,6 @@ package providers
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -31,15 +30,15 @@ type anonymous struct{ p *identity.Principal }
 var _ chain.Authenticator = anonymous{}
 
 func newAnonymous(_ context.Context, c chain.Config) (chain.Handler, error) {
-	if err := c.Params.Allow("principal"); err != nil {
+	p, err := c.Read([]chain.Param{chain.P("principal")})
+	if err != nil {
 		return nil, err
 	}
 	name := "anonymous"
-	if v, ok := c.Params["principal"]; ok {
-		if v == "" || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-			return nil, &chain.ParamError{Param: "principal", Reason: "must be a non-empty name without control characters"}
+	if p.Has("principal") {
+		if name, err = p.Required("principal"); err != nil {
+			return nil, p.Errorf("principal", "must be a non-empty name without control characters")
 		}
-		name = v
 	}
 	// One shared, immutable principal: no allocation per request for it.
 	return anonymous{p: &identity.Principal{Name: name, AuthenticatedAs: name, Provider: "anonymous"}}, nil
@@ -56,27 +55,27 @@ type setHeader struct {
 var _ chain.Outbound = (*setHeader)(nil)
 
 func newHeader(ctx context.Context, c chain.Config) (chain.Handler, error) {
-	if err := c.Params.Allow("name", "value"); err != nil {
+	p, err := c.Read([]chain.Param{chain.P("name"), chain.P("value")})
+	if err != nil {
 		return nil, err
 	}
-	name, err := c.Params.Required("name")
+	name, err := p.Required("name")
 	if err != nil {
 		return nil, err
 	}
 	if name, err = chain.HeaderName("name", name); err != nil {
 		return nil, err
 	}
-	raw, ok := c.Params["value"]
-	if !ok {
-		return nil, &chain.ParamError{Param: "value", Reason: "is required"}
+	if !p.Has("value") {
+		return nil, p.Errorf("value", "is required")
 	}
-	value, err := c.Expand(ctx, "value", raw)
+	value, err := p.Secret(ctx, "value", "")
 	if err != nil {
 		return nil, err
 	}
 	if !httpguts.ValidHeaderFieldValue(value) {
 		// Do not quote the value: it may hold a resolved secret.
-		return nil, &chain.ParamError{Param: "value", Reason: "is not a valid header value (control characters or line breaks)"}
+		return nil, p.Errorf("value", "is not a valid header value (control characters or line breaks)")
 	}
 	return &setHeader{name: name, value: value}, nil
 }

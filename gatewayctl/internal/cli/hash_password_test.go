@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy/chain"
 	_ "github.com/securegw/gateway/proxy/providers/basic" // the provider the hash is for
 )
@@ -62,16 +61,28 @@ func TestHashPassword(t *testing.T) {
 	}
 }
 
-// basicLogin reports whether a chain of the basic provider, given hash as
-// alice's, lets user in with password.
+// basicLogin reports whether the basic provider, given hash as alice's,
+// lets user in with password.
 func basicLogin(t *testing.T, hash, user, password string) bool {
 	t.Helper()
-	c, err := chain.Build(context.Background(), "t",
-		[]topology.Provider{{Role: "authentication", Name: "basic", Params: map[string]string{"user.alice": hash}}}, nil)
+	f, ok := chain.Lookup(chain.RoleAuthentication, "basic")
+	if !ok {
+		t.Fatal("no basic provider")
+	}
+	h, err := f.New(context.Background(), chain.Config{Topology: "t", Provider: f.Name, Role: f.Role,
+		Params: chain.Params{"user.alice": hash}})
 	if err != nil {
 		t.Fatalf("basic provider refuses the hash: %v", err)
 	}
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.SetBasicAuth(user, password)
-	return c.ServeInbound(httptest.NewRecorder(), r) != nil
+	return h.(chain.Authenticator).Authenticate(r).Verdict == chain.Authenticated
+}
+
+func TestVersionFlag(t *testing.T) {
+	e := &testEnv{dir: t.TempDir(), home: t.TempDir()}
+	r := e.runWith(t, runOpts{noConf: true}, "--version")
+	if r.code != 0 || r.stdout != "gatewayctl "+clientVersion()+"\n" {
+		t.Fatalf("got %d %q %q", r.code, r.stdout, r.stderr)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"sort"
 	"strings"
 
 	"github.com/securegw/gateway/proxy/chain"
@@ -49,49 +48,44 @@ var (
 )
 
 func newACLs(_ context.Context, c chain.Config) (chain.Handler, error) {
+	p, err := c.Read([]chain.Param{chain.P("acl.mode"), chain.P("default")}, chain.Suffix(".acl"), chain.Suffix(".acl.mode"))
+	if err != nil {
+		return nil, err
+	}
 	h := &handler{}
 	defMode := modeAND
-	if v, ok := c.Params["acl.mode"]; ok {
+	if v, ok := p.Raw("acl.mode"); ok {
 		m, err := parseMode("acl.mode", v)
 		if err != nil {
 			return nil, err
 		}
 		defMode = m
 	}
-	if v, ok := c.Params["default"]; ok {
+	if v, ok := p.Raw("default"); ok {
 		switch strings.ToLower(strings.TrimSpace(v)) {
 		case "allow":
 		case "deny":
 			h.defaultDeny = true
 		default:
-			return nil, &chain.ParamError{Param: "default", Reason: fmt.Sprintf("%q: must be allow or deny", v)}
+			return nil, p.Errorf("default", "%q: must be allow or deny", v)
 		}
 	}
 	var modes [][2]string // service, its .acl.mode value: in param order
-	keys := make([]string, 0, len(c.Params))
-	for k := range c.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := c.Params[k]
-		switch {
-		case k == "acl.mode" || k == "default":
-		case strings.HasSuffix(k, ".acl.mode") && len(k) > len(".acl.mode"):
+	for _, k := range p.Dynamic("") {
+		v, _ := p.Raw(k)
+		if strings.HasSuffix(k, ".acl.mode") {
 			modes = append(modes, [2]string{strings.TrimSuffix(k, ".acl.mode"), v})
-		case strings.HasSuffix(k, ".acl") && len(k) > len(".acl"):
-			a, err := parseACL(k, v)
-			if err != nil {
-				return nil, err
-			}
-			a.service, a.mode = strings.TrimSuffix(k, ".acl"), defMode
-			if prev := h.find(a.service, ""); prev != nil {
-				return nil, &chain.ParamError{Param: k, Reason: "repeats " + prev.service + ".acl (service names are case-insensitive)"}
-			}
-			h.acls = append(h.acls, a)
-		default:
-			return nil, &chain.ParamError{Param: k, Reason: "is not a parameter of this provider ({service}.acl, {service}.acl.mode, acl.mode, default)"}
+			continue
 		}
+		a, err := parseACL(k, v)
+		if err != nil {
+			return nil, err
+		}
+		a.service, a.mode = strings.TrimSuffix(k, ".acl"), defMode
+		if prev := h.find(a.service, ""); prev != nil {
+			return nil, &chain.ParamError{Param: k, Reason: "repeats " + prev.service + ".acl (service names are case-insensitive)"}
+		}
+		h.acls = append(h.acls, a)
 	}
 	for _, sv := range modes {
 		svc, v := sv[0], sv[1]

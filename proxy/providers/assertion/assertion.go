@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/securegw/gateway/proxy/chain"
@@ -33,16 +32,16 @@ func init() {
 }
 
 // Params every variant accepts (besides hadoop.proxyuser.* and hadoop.proxygroup.*).
-var commonParams = []string{"principal.mapping", "group.principal.mapping", paramEnabled,
-	"header", "groups_header", "query_param"}
+var commonParams = []chain.Param{chain.P("principal.mapping"), chain.P("group.principal.mapping"), chain.P(paramEnabled),
+	chain.P("header"), chain.P("groups_header"), chain.P("query_param")}
 
 // Params of one variant.
-var variantParams = map[string][]string{
+var variantParams = map[string][]chain.Param{
 	Default:      nil,
-	Concat:       {"concat.prefix", "concat.suffix"},
-	Regex:        {"input", "output", "lookup", "use.original.on.lookup.failure"},
-	SwitchCase:   {"principal.case", "group.principal.case"},
-	HadoopGroups: {"hadoop.user.group.static.mapping.overrides"},
+	Concat:       {chain.P("concat.prefix"), chain.P("concat.suffix")},
+	Regex:        {chain.P("input"), chain.P("output"), chain.P("lookup"), chain.P("use.original.on.lookup.failure")},
+	SwitchCase:   {chain.P("principal.case"), chain.P("group.principal.case")},
+	HadoopGroups: {chain.P("hadoop.user.group.static.mapping.overrides")},
 }
 
 // maxTargetLen bounds a doAs value.
@@ -87,7 +86,6 @@ func newFactory(variant string) func(context.Context, chain.Config) (chain.Handl
 }
 
 func parse(variant string, c chain.Config) (*asserter, error) {
-	p := c.Params
 	a := &asserter{
 		log: c.Logger,
 		imp: impersonation{enabled: true, byUser: map[string]*proxyRule{}, byGroup: map[string]*proxyRule{}},
@@ -95,42 +93,39 @@ func parse(variant string, c chain.Config) (*asserter, error) {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	known := append(slices.Clone(commonParams), variantParams[variant]...)
-	names := make([]string, 0, len(p))
-	for k := range p {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		if slices.Contains(known, k) {
-			continue
+	for k := range c.Params {
+		if strings.HasPrefix(k, "hadoop.security.group.mapping") || k == "CENTRAL_GROUP_CONFIG_PREFIX" {
+			return nil, &chain.ParamError{Param: k, Reason: "Hadoop group mapping services are not available: use hadoop.user.group.static.mapping.overrides, or an ldap provider's group lookup"}
 		}
-		ok, err := a.imp.parseProxyParam(k, p[k])
+	}
+	p, err := c.Read(append(slices.Clone(commonParams), variantParams[variant]...),
+		chain.Prefix(proxyUserPrefix), chain.Prefix(proxyGroupPrefix))
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range p.Dynamic("hadoop.proxy") {
+		v, _ := p.Raw(k)
+		ok, err := a.imp.parseProxyParam(k, v)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			reason := "is not a parameter of this provider"
-			if strings.HasPrefix(k, "hadoop.security.group.mapping") || k == "CENTRAL_GROUP_CONFIG_PREFIX" {
-				reason = "Hadoop group mapping services are not available: use hadoop.user.group.static.mapping.overrides, or an ldap provider's group lookup"
-			}
-			return nil, &chain.ParamError{Param: k, Reason: reason}
+			return nil, &chain.ParamError{Param: k, Reason: "is not a parameter of this provider"}
 		}
 	}
 	if err := a.imp.finish(); err != nil {
 		return nil, err
 	}
-	var err error
 	if a.imp.enabled, err = p.Bool(paramEnabled, true); err != nil {
 		return nil, err
 	}
-	if v, ok := p["principal.mapping"]; ok {
+	if v, ok := p.Raw("principal.mapping"); ok {
 		if a.principal, err = parsePrincipalMapping("principal.mapping", v); err != nil {
 			return nil, err
 		}
 		a.hasPrincipal = true
 	}
-	if v, ok := p["group.principal.mapping"]; ok {
+	if v, ok := p.Raw("group.principal.mapping"); ok {
 		if err := a.groups.parse("group.principal.mapping", v, false); err != nil {
 			return nil, err
 		}
@@ -142,7 +137,7 @@ func parse(variant string, c chain.Config) (*asserter, error) {
 		param string
 		dst   *string
 	}{{"header", &a.header}, {"groups_header", &a.groupsHeader}} {
-		if v, ok := p[h.param]; ok {
+		if v, ok := p.Raw(h.param); ok {
 			if *h.dst, err = chain.HeaderName(h.param, v); err != nil {
 				return nil, err
 			}
@@ -151,7 +146,7 @@ func parse(variant string, c chain.Config) (*asserter, error) {
 	if a.header != "" && strings.EqualFold(a.header, a.groupsHeader) {
 		return nil, &chain.ParamError{Param: "groups_header", Reason: "must differ from header"}
 	}
-	if v, ok := p["query_param"]; ok {
+	if v, ok := p.Raw("query_param"); ok {
 		if !identity.IsImpersonationParam(v) || strings.ContainsAny(v, "%+") {
 			return nil, &chain.ParamError{Param: "query_param", Reason: `must be "doAs" or "user.name"`}
 		}
@@ -160,10 +155,18 @@ func parse(variant string, c chain.Config) (*asserter, error) {
 	return a, nil
 }
 
-func (a *asserter) parseVariant(variant string, p chain.Params) error {
+func (a *asserter) parseVariant(variant string, p *chain.Reader) error {
+	// A required param is taken as given (a regex, a template): not trimmed.
+	required := func(name string) (string, error) {
+		if v, _ := p.Raw(name); v != "" {
+			return v, nil
+		}
+		return "", p.Errorf(name, "is required")
+	}
 	switch variant {
 	case Concat:
-		prefix, suffix := p["concat.prefix"], p["concat.suffix"]
+		prefix, _ := p.Raw("concat.prefix")
+		suffix, _ := p.Raw("concat.suffix")
 		if match.HasControl(prefix + suffix) {
 			return &chain.ParamError{Param: "concat.prefix", Reason: "control characters in concat.prefix or concat.suffix"}
 		}
@@ -171,11 +174,11 @@ func (a *asserter) parseVariant(variant string, p chain.Params) error {
 			a.transform = func(n string) string { return prefix + n + suffix }
 		}
 	case Regex:
-		input, err := p.Required("input")
+		input, err := required("input")
 		if err != nil {
 			return err
 		}
-		output, err := p.Required("output")
+		output, err := required("output")
 		if err != nil {
 			return err
 		}
@@ -183,13 +186,14 @@ func (a *asserter) parseVariant(variant string, p chain.Params) error {
 		if err != nil {
 			return err
 		}
-		t, err := parseRegexTemplate(input, output, p["lookup"], keep)
+		lookup, _ := p.Raw("lookup")
+		t, err := parseRegexTemplate(input, output, lookup, keep)
 		if err != nil {
 			return err
 		}
 		a.transform = t.apply
 	case SwitchCase:
-		pc, ok := p["principal.case"]
+		pc, ok := p.Raw("principal.case")
 		if !ok {
 			pc = "lower" // Knox's default
 		}
@@ -198,13 +202,13 @@ func (a *asserter) parseVariant(variant string, p chain.Params) error {
 			return err
 		}
 		a.transform, a.groupCase = f, f
-		if gc, ok := p["group.principal.case"]; ok {
+		if gc, ok := p.Raw("group.principal.case"); ok {
 			if a.groupCase, err = caseFunc("group.principal.case", gc); err != nil {
 				return err
 			}
 		}
 	case HadoopGroups:
-		v, err := p.Required("hadoop.user.group.static.mapping.overrides")
+		v, err := required("hadoop.user.group.static.mapping.overrides")
 		if err != nil {
 			return err
 		}

@@ -71,53 +71,43 @@ var consumed = []identity.Credential{identity.Authorization}
 
 func newHandler(ctx context.Context, c chain.Config) (chain.Handler, error) {
 	h := &Handler{users: map[string]verifier{}}
-	names := make([]string, 0, len(c.Params))
-	for k := range c.Params {
-		names = append(names, k)
+	p, err := c.Read([]chain.Param{chain.P(ParamUsers), chain.P(ParamRealm), chain.P(ParamCacheTTL)}, chain.Prefix(ParamUserPrefix))
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(names)
 	realm := cmp.Or(c.Topology, "gateway")
-	h.cacheTTL = DefaultCacheTTL
-	for _, k := range names {
-		v := c.Params[k]
-		switch {
-		case k == ParamRealm:
-			if v == "" || strings.ContainsAny(v, `"\`) || strings.ContainsFunc(v, isControl) {
-				return nil, &chain.ParamError{Param: k, Reason: `must be non-empty, without " or \ or control characters`}
-			}
-			realm = v
-		case k == ParamCacheTTL:
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 || d > maxCacheTTL {
-				return nil, &chain.ParamError{Param: k, Reason: fmt.Sprintf("must be a duration from 0 (off) to %v, such as 60s", maxCacheTTL)}
-			}
-			h.cacheTTL = d
-		case k == ParamUsers:
-			entries, err := splitUsers(ctx, c, v)
-			if err != nil {
+	if v, ok := p.Raw(ParamRealm); ok {
+		if v == "" || strings.ContainsAny(v, `"\`) || strings.ContainsFunc(v, isControl) {
+			return nil, p.Errorf(ParamRealm, `must be non-empty, without " or \ or control characters`)
+		}
+		realm = v
+	}
+	if h.cacheTTL, err = p.Duration(ParamCacheTTL, DefaultCacheTTL, 0, maxCacheTTL); err != nil {
+		return nil, err
+	}
+	for _, k := range p.Dynamic(ParamUserPrefix) {
+		hash, err := p.Secret(ctx, k, "")
+		if err != nil {
+			return nil, err
+		}
+		if err := h.add(k, strings.TrimPrefix(k, ParamUserPrefix), strings.TrimSpace(hash)); err != nil {
+			return nil, err
+		}
+	}
+	if raw, ok := p.Raw(ParamUsers); ok {
+		entries, err := splitUsers(ctx, c, raw)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if err := h.add(ParamUsers, e.name, e.hash); err != nil {
 				return nil, err
 			}
-			for _, e := range entries {
-				if err := h.add(k, e.name, e.hash); err != nil {
-					return nil, err
-				}
-			}
-		case strings.HasPrefix(k, ParamUserPrefix):
-			hash, err := c.Expand(ctx, k, strings.TrimSpace(v))
-			if err != nil {
-				return nil, err
-			}
-			if err := h.add(k, strings.TrimPrefix(k, ParamUserPrefix), hash); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, &chain.ParamError{Param: k, Reason: "is not a parameter of this provider (users, user.NAME, realm, cache_ttl)"}
 		}
 	}
 	if len(h.users) == 0 {
 		return nil, &chain.ParamError{Param: ParamUsers, Reason: "no users: give users or user.NAME params"}
 	}
-	var err error
 	if h.unknown, err = dummyFor(h.users); err != nil {
 		return nil, err
 	}

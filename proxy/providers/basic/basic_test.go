@@ -247,7 +247,8 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown param", map[string]string{"user.alice": good, "userz": "x"}, "userz", "not a parameter"},
 		{"realm with a quote", map[string]string{"user.alice": good, "realm": `a"b`}, "realm", "without"},
 		{"cache_ttl bad", map[string]string{"user.alice": good, "cache_ttl": "1"}, "cache_ttl", "duration"},
-		{"cache_ttl negative", map[string]string{"user.alice": good, "cache_ttl": "-1s"}, "cache_ttl", "duration"},
+		{"cache_ttl negative", map[string]string{"user.alice": good, "cache_ttl": "-1s"}, "cache_ttl", "between 0s and 24h"},
+		{"several unknown params, all named", map[string]string{"user.alice": good, "userz": "x", "Realm": "y"}, "Realm", "are not parameters of this provider"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

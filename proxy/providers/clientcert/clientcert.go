@@ -3,7 +3,6 @@ package clientcert
 import (
 	"context"
 	"crypto/x509"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -48,19 +47,19 @@ type handler struct {
 var _ chain.Authenticator = (*handler)(nil)
 
 func newClientCert(_ context.Context, c chain.Config) (chain.Handler, error) {
-	p := c.Params
-	if err := p.Allow("principal_from", "groups_from_ou", "optional"); err != nil {
+	p, err := c.Read([]chain.Param{chain.P("principal_from"), chain.P("groups_from_ou"), chain.P("optional")})
+	if err != nil {
 		return nil, err
 	}
 	h := &handler{}
-	if v, ok := p["principal_from"]; ok {
+	if p.Has("principal_from") {
+		v, _ := p.Raw("principal_from")
 		s, ok := sources[strings.ToLower(strings.TrimSpace(v))]
 		if !ok {
-			return nil, &chain.ParamError{Param: "principal_from", Reason: fmt.Sprintf("%q: must be cn, dn, san-email, san-dns or san-uri", v)}
+			return nil, p.Errorf("principal_from", "%q: must be cn, dn, san-email, san-dns or san-uri", v)
 		}
 		h.from = s
 	}
-	var err error
 	if h.groupsFromOU, err = p.Bool("groups_from_ou", false); err != nil {
 		return nil, err
 	}

@@ -24,10 +24,11 @@ type handler struct{ methods []string }
 var _ chain.Inbound = (*handler)(nil)
 
 func newDenyMethods(_ context.Context, c chain.Config) (chain.Handler, error) {
-	if err := c.Params.Allow("methods"); err != nil {
+	p, err := c.Read([]chain.Param{chain.P("methods")})
+	if err != nil {
 		return nil, err
 	}
-	v, err := c.Params.Required("methods")
+	v, err := p.Required("methods")
 	if err != nil {
 		return nil, err
 	}

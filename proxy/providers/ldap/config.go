@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -143,119 +143,79 @@ func (c *config) groupsOn() bool    { return c.groupFilter != "" || c.memberOfAt
 func (c *config) encrypted() bool   { return c.tls != nil }
 func (c *config) plaintextOK() bool { return isLoopback(c.url.Hostname()) }
 
-// params reads a provider's params under either name, refusing unknown
-// params and a setting given under both names.
+// params reads a provider's params with the shared reader (chain.Reader):
+// our names and Knox's, unknown params refused all at once, a setting given
+// under both names refused. Values are trimmed.
 type params struct {
-	c   chain.Config
-	get map[param]string // set params only
-	who map[param]string // the name the value was given under
+	c chain.Config
+	r *chain.Reader
 }
 
-func readParams(c chain.Config) (*params, error) {
-	p := &params{c: c, get: map[param]string{}, who: map[param]string{}}
-	byName := map[string]param{}
-	for _, q := range allParams {
-		if q.name != "" {
-			byName[q.name] = q
-		}
-		if q.knox != "" {
-			byName[q.knox] = q
-		}
-	}
-	names := make([]string, 0, len(c.Params))
-	for k := range c.Params {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		v := c.Params[k]
-		if allowed, ok := knoxPlumbing[k]; ok {
-			if len(allowed) > 0 && !containsFold(allowed, strings.TrimSpace(v)) {
-				return nil, &chain.ParamError{Param: k, Reason: fmt.Sprintf("only %s is supported", strings.Join(allowed, ", "))}
-			}
-			continue
-		}
-		q, ok := byName[k]
-		if !ok {
-			return nil, &chain.ParamError{Param: k, Reason: "is not a parameter of this provider"}
-		}
-		if prev, dup := p.who[q]; dup {
-			return nil, &chain.ParamError{Param: k, Reason: fmt.Sprintf("is the same setting as %q: give one of them", prev)}
-		}
-		p.get[q] = strings.TrimSpace(v)
-		p.who[q] = k
-	}
-	return p, nil
-}
-
-func (p *params) has(q param) bool { _, ok := p.get[q]; return ok }
-
-// name is the name q was given under, or its short name.
-func (p *params) name(q param) string {
-	if n, ok := p.who[q]; ok {
-		return n
-	}
+// key is the name the shared reader knows q by: ours, else Knox's.
+func (q param) key() string {
 	if q.name != "" {
 		return q.name
 	}
 	return q.knox
 }
 
-func (p *params) errf(q param, format string, args ...any) error {
-	return &chain.ParamError{Param: p.name(q), Reason: fmt.Sprintf(format, args...)}
+func readParams(c chain.Config) (*params, error) {
+	known := make([]chain.Param, 0, len(allParams)+len(knoxPlumbing))
+	for _, q := range allParams {
+		if q.name != "" && q.knox != "" {
+			known = append(known, chain.P(q.name, q.knox))
+		} else {
+			known = append(known, chain.P(q.key()))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(knoxPlumbing)) {
+		known = append(known, chain.P(k))
+	}
+	r, err := c.Read(known)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range slices.Sorted(maps.Keys(knoxPlumbing)) {
+		v, ok := r.Raw(k)
+		if allowed := knoxPlumbing[k]; ok && len(allowed) > 0 && !containsFold(allowed, strings.TrimSpace(v)) {
+			return nil, r.Errorf(k, "only %s is supported", strings.Join(allowed, ", "))
+		}
+	}
+	return &params{c: c, r: r}, nil
 }
 
+func (p *params) has(q param) bool { return p.r.Has(q.key()) }
+
+// name is the name q was given under, or its short name.
+func (p *params) name(q param) string { return p.r.As(q.key()) }
+
+// value is q's trimmed value, "" when absent.
+func (p *params) value(q param) string {
+	v, _ := p.r.Raw(q.key())
+	return strings.TrimSpace(v)
+}
+
+func (p *params) errf(q param, format string, args ...any) error {
+	return p.r.Errorf(q.key(), format, args...)
+}
+
+// str is a string param; given, it must not be empty.
 func (p *params) str(q param, def string) (string, error) {
-	v, ok := p.get[q]
-	if !ok {
-		return def, nil
-	}
-	if v == "" {
+	v, err := p.r.String(q.key(), def)
+	if err == nil && v == "" && p.has(q) {
 		return "", p.errf(q, "must not be empty")
 	}
-	if strings.ContainsFunc(v, isControl) {
-		return "", p.errf(q, "must not contain control characters")
-	}
-	return v, nil
+	return v, err
 }
 
-func (p *params) boolean(q param, def bool) (bool, error) {
-	v, ok := p.get[q]
-	if !ok {
-		return def, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, p.errf(q, "must be true or false")
-	}
-	return b, nil
-}
+func (p *params) boolean(q param, def bool) (bool, error) { return p.r.Bool(q.key(), def) }
 
 func (p *params) duration(q param, def, minimum, maximum time.Duration) (time.Duration, error) {
-	v, ok := p.get[q]
-	if !ok {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, p.errf(q, "must be a duration such as 5s or 500ms")
-	}
-	if d < minimum || d > maximum {
-		return 0, p.errf(q, "must be between %v and %v", minimum, maximum)
-	}
-	return d, nil
+	return p.r.Duration(q.key(), def, minimum, maximum)
 }
 
 func (p *params) integer(q param, def, minimum, maximum int) (int, error) {
-	v, ok := p.get[q]
-	if !ok {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < minimum || n > maximum {
-		return 0, p.errf(q, "must be a whole number from %d to %d", minimum, maximum)
-	}
-	return n, nil
+	return p.r.Int(q.key(), def, minimum, maximum)
 }
 
 // dn reads a DN param and checks its syntax.
@@ -408,7 +368,7 @@ func parseConfig(ctx context.Context, c chain.Config) (*config, []string, error)
 		if cfg.bindDN == "" {
 			return nil, nil, p.errf(pBindPassword, "is given without %s", p.name(pBindDN))
 		}
-		raw := p.get[pBindPassword]
+		raw := p.value(pBindPassword)
 		if isAliasRef(raw) {
 			if cfg.bindPassword, err = c.Expand(ctx, p.name(pBindPassword), raw); err != nil {
 				return nil, nil, err
@@ -573,7 +533,7 @@ func (p *params) caPool(ctx context.Context) (*x509.CertPool, error) {
 		pemText = string(b)
 	case p.has(pTruststore):
 		q = pTruststore
-		v, err := p.c.Expand(ctx, p.name(pTruststore), p.get[pTruststore])
+		v, err := p.c.Expand(ctx, p.name(pTruststore), p.value(pTruststore))
 		if err != nil {
 			return nil, err
 		}

@@ -280,7 +280,7 @@ func TestCache(t *testing.T) {
 	}
 	expectOK(t, login(h, "alice", alice.Password), "alice", "admins", "devs")
 	expect401(t, login(h, "alice", "wrong"), "wrong password with alice cached")
-	if n := s.Binds(t) - before; n != first+1 {
+	if n := s.WaitBinds(t, before, first+1); n != first+1 {
 		t.Fatalf("binds: %d after the first login, %d in all; want one more for the wrong password only", first, n)
 	}
 

@@ -21,15 +21,16 @@ func init() {
 	chain.Register(chain.Factory{Name: Name, Role: chain.RoleWebAppSec, New: newWebAppSec})
 }
 
-var params = []string{
-	"csrf.enabled", "csrf.customHeader", "csrf.methodsToIgnore",
-	"cors.enabled", "cors.allowOrigin", "cors.allowSubdomains", "cors.allowGenericHttpRequests",
-	"cors.allowMethods", "cors.supportedMethods", "cors.allowHeaders", "cors.supportedHeaders",
-	"cors.exposedHeaders", "cors.allowCredentials", "cors.supportsCredentials", "cors.maxAge",
-	"xframe.options.enabled", "xframe.options.value",
-	"xcontent-type.options.enabled", "xcontent-type.options",
-	"strict.transport.enabled", "strict.transport",
-	"xss.protection.enabled",
+// params are the provider's params; Knox's older CORS names are aliases.
+var params = []chain.Param{
+	chain.P("csrf.enabled"), chain.P("csrf.customHeader"), chain.P("csrf.methodsToIgnore"),
+	chain.P("cors.enabled"), chain.P("cors.allowOrigin"), chain.P("cors.allowSubdomains"), chain.P("cors.allowGenericHttpRequests"),
+	chain.P("cors.allowMethods", "cors.supportedMethods"), chain.P("cors.allowHeaders", "cors.supportedHeaders"),
+	chain.P("cors.exposedHeaders"), chain.P("cors.allowCredentials", "cors.supportsCredentials"), chain.P("cors.maxAge"),
+	chain.P("xframe.options.enabled"), chain.P("xframe.options.value"),
+	chain.P("xcontent-type.options.enabled"), chain.P("xcontent-type.options"),
+	chain.P("strict.transport.enabled"), chain.P("strict.transport"),
+	chain.P("xss.protection.enabled"),
 }
 
 // header is a response header the gateway owns; its value is shared by
@@ -60,17 +61,17 @@ func newWebAppSec(_ context.Context, c chain.Config) (chain.Handler, error) {
 			return nil, &chain.ParamError{Param: k, Reason: "rate limiting is not supported by this gateway's webappsec provider"}
 		}
 	}
-	if err := p.Allow(params...); err != nil {
+	r, err := c.Read(params)
+	if err != nil {
 		return nil, err
 	}
 	h := &handler{}
-	var err error
-	if h.csrf, err = p.Bool("csrf.enabled", false); err != nil {
+	if h.csrf, err = r.Bool("csrf.enabled", false); err != nil {
 		return nil, err
 	}
 	if h.csrf {
 		name := "X-XSRF-Header"
-		if v, ok := p["csrf.customHeader"]; ok {
+		if v, ok := r.Raw("csrf.customHeader"); ok {
 			name = strings.TrimSpace(v)
 		}
 		if !httpguts.ValidHeaderFieldName(name) {
@@ -78,7 +79,7 @@ func newWebAppSec(_ context.Context, c chain.Config) (chain.Handler, error) {
 		}
 		h.csrfHeader = http.CanonicalHeaderKey(name)
 		ignore := "GET,OPTIONS,HEAD"
-		if v, ok := p["csrf.methodsToIgnore"]; ok {
+		if v, ok := r.Raw("csrf.methodsToIgnore"); ok {
 			ignore = v
 		}
 		if h.csrfIgnore, err = methodList("csrf.methodsToIgnore", ignore, true); err != nil {
@@ -94,13 +95,13 @@ func newWebAppSec(_ context.Context, c chain.Config) (chain.Handler, error) {
 		{"strict.transport.enabled", "strict.transport", "Strict-Transport-Security", "max-age=31536000", validHSTS},
 		{"xss.protection.enabled", "", "X-XSS-Protection", "1; mode=block", nil},
 	} {
-		on, err := p.Bool(f.enabled, false)
+		on, err := r.Bool(f.enabled, false)
 		if err != nil {
 			return nil, err
 		}
 		v := f.def
 		if f.valueParam != "" {
-			if pv, ok := p[f.valueParam]; ok {
+			if pv, ok := r.Raw(f.valueParam); ok {
 				v = strings.TrimSpace(pv)
 				if !f.check(v) || !httpguts.ValidHeaderFieldValue(v) {
 					return nil, &chain.ParamError{Param: f.valueParam, Reason: fmt.Sprintf("%q is not a valid %s value", v, f.name)}
@@ -111,7 +112,7 @@ func newWebAppSec(_ context.Context, c chain.Config) (chain.Handler, error) {
 			h.headers = append(h.headers, header{name: http.CanonicalHeaderKey(f.name), value: []string{v}})
 		}
 	}
-	if h.cors, err = parseCORS(p); err != nil {
+	if h.cors, err = parseCORS(r); err != nil {
 		return nil, err
 	}
 	if !h.csrf && h.cors == nil && len(h.headers) == 0 {
@@ -212,22 +213,16 @@ type origin struct{ scheme, host, port string }
 var corsResponseHeaders = []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
 	"Access-Control-Expose-Headers", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Max-Age"}
 
-// alias reads a param that has a Knox name and ours; both is an error.
-func alias(p chain.Params, ours, knox, def string) (string, string, error) {
-	v1, ok1 := p[ours]
-	v2, ok2 := p[knox]
-	switch {
-	case ok1 && ok2:
-		return "", "", &chain.ParamError{Param: ours, Reason: "given together with " + knox + " (the same setting): keep one"}
-	case ok1:
-		return v1, ours, nil
-	case ok2:
-		return v2, knox, nil
+// alias reads a param that has a Knox name besides ours: its value (def
+// when absent) and the name it was given under.
+func alias(r *chain.Reader, ours, def string) (string, string) {
+	if v, ok := r.Raw(ours); ok {
+		return v, r.As(ours)
 	}
-	return def, ours, nil
+	return def, ours
 }
 
-func parseCORS(p chain.Params) (*cors, error) {
+func parseCORS(p *chain.Reader) (*cors, error) {
 	on, err := p.Bool("cors.enabled", false)
 	if err != nil || !on {
 		return nil, err
@@ -240,7 +235,7 @@ func parseCORS(p chain.Params) (*cors, error) {
 		return nil, err
 	}
 	origins := "*"
-	if v, ok := p["cors.allowOrigin"]; ok {
+	if v, ok := p.Raw("cors.allowOrigin"); ok {
 		origins = v
 	}
 	for o := range strings.FieldsSeq(strings.ReplaceAll(origins, ",", " ")) {
@@ -257,18 +252,12 @@ func parseCORS(p chain.Params) (*cors, error) {
 	if !c.anyOrigin && len(c.origins) == 0 {
 		return nil, &chain.ParamError{Param: "cors.allowOrigin", Reason: "no origin (* for any)"}
 	}
-	v, param, err := alias(p, "cors.allowMethods", "cors.supportedMethods", "GET,POST,HEAD,OPTIONS")
-	if err != nil {
-		return nil, err
-	}
+	v, param := alias(p, "cors.allowMethods", "GET,POST,HEAD,OPTIONS")
 	if c.methods, err = methodList(param, v, false); err != nil {
 		return nil, err
 	}
 	c.methodsValue = []string{strings.Join(c.methods, ", ")}
-	v, param, err = alias(p, "cors.allowHeaders", "cors.supportedHeaders", "*")
-	if err != nil {
-		return nil, err
-	}
+	v, param = alias(p, "cors.allowHeaders", "*")
 	if strings.TrimSpace(v) == "*" {
 		c.anyHeader = true
 	} else {
@@ -283,7 +272,7 @@ func parseCORS(p chain.Params) (*cors, error) {
 		}
 		c.headersValue = []string{strings.Join(c.headers, ", ")}
 	}
-	if v, ok := p["cors.exposedHeaders"]; ok && strings.TrimSpace(v) != "" {
+	if v, ok := p.Raw("cors.exposedHeaders"); ok && strings.TrimSpace(v) != "" {
 		var names []string
 		for hn := range strings.SplitSeq(v, ",") {
 			if hn = strings.TrimSpace(hn); hn == "" {
@@ -296,17 +285,14 @@ func parseCORS(p chain.Params) (*cors, error) {
 		}
 		c.exposedValue = []string{strings.Join(names, ", ")}
 	}
-	v, param, err = alias(p, "cors.allowCredentials", "cors.supportsCredentials", "false")
-	if err != nil {
-		return nil, err
-	}
+	v, param = alias(p, "cors.allowCredentials", "false")
 	if c.credentials, err = strconv.ParseBool(strings.TrimSpace(v)); err != nil {
 		return nil, &chain.ParamError{Param: param, Reason: "must be true or false"}
 	}
 	if c.credentials && c.anyOrigin {
 		return nil, &chain.ParamError{Param: param, Reason: "credentials cannot be allowed for any origin (*): list the origins in cors.allowOrigin"}
 	}
-	if v, ok := p["cors.maxAge"]; ok {
+	if v, ok := p.Raw("cors.maxAge"); ok {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < -1 {
 			return nil, &chain.ParamError{Param: "cors.maxAge", Reason: "must be a number of seconds (-1: not sent)"}

@@ -162,7 +162,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"cors.enabled", "true", "cors.allowOrigin", ""}, `param "cors.allowOrigin": no origin`},
 		{[]string{"cors.enabled", "true", "cors.allowCredentials", "true"}, `param "cors.allowCredentials": credentials cannot be allowed for any origin`},
 		{[]string{"cors.enabled", "true", "cors.supportsCredentials", "true", "cors.allowOrigin", "*"}, `param "cors.supportsCredentials"`},
-		{[]string{"cors.enabled", "true", "cors.allowMethods", "GET", "cors.supportedMethods", "POST"}, `param "cors.allowMethods": given together with cors.supportedMethods`},
+		{[]string{"cors.enabled", "true", "cors.allowMethods", "GET", "cors.supportedMethods", "POST"}, `param "cors.supportedMethods": is the same setting as "cors.allowMethods": give one of them`},
 		{[]string{"cors.enabled", "true", "cors.maxAge", "soon"}, `param "cors.maxAge"`},
 		{[]string{"cors.enabled", "true", "cors.allowHeaders", "X-A, X B"}, `param "cors.allowHeaders"`},
 		{[]string{"xframe.options.enabled", "true", "xframe.options.value", "ALLOWALL"}, `param "xframe.options.value": "ALLOWALL" is not a valid X-Frame-Options value`},

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/securegw/gateway/internal/testlog"
 	"github.com/securegw/gateway/internal/testpki"
@@ -49,6 +50,17 @@ func (panicky) List(context.Context, *gatewayv1.ListRequest) (*gatewayv1.ListRes
 	return &gatewayv1.ListResponse{}, nil
 }
 
+// panickyStream is a streaming service whose one method panics.
+var panickyStream = grpc.ServiceDesc{
+	ServiceName: "test.Panicky",
+	HandlerType: (*any)(nil),
+	Streams: []grpc.StreamDesc{{
+		StreamName:    "Boom",
+		ServerStreams: true,
+		Handler:       func(any, grpc.ServerStream) error { panic("stream boom") },
+	}},
+}
+
 // serveMTLS runs the management server over loopback with mutual TLS and
 // returns a connection authenticated as principal.
 func serveMTLS(t *testing.T, svc Services, st store.Store, log *slog.Logger, principal string, principals map[string][]string) *grpc.ClientConn {
@@ -62,6 +74,7 @@ func serveMTLS(t *testing.T, svc Services, st store.Store, log *slog.Logger, pri
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    ca.Pool(),
 	}, NewAuthorizer(principals, NewAuditor(st, log)), svc, log)
+	gs.RegisterService(&panickyStream, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +93,7 @@ func serveMTLS(t *testing.T, svc Services, st store.Store, log *slog.Logger, pri
 	return conn
 }
 
-// A panic in a management handler fails that call with a generic Internal
+// A panic in a management handler, unary or streaming, fails that call with a generic Internal
 // error, is logged with its stack and audited; the management API and the
 // data plane keep serving.
 func TestHandlerPanicIsRecovered(t *testing.T) {
@@ -98,9 +111,20 @@ func TestHandlerPanicIsRecovered(t *testing.T) {
 	if got.Code() != codes.Internal || got.Message() != internalMessage {
 		t.Fatalf("panicking call: %v %q, want Internal %q", got.Code(), got.Message(), internalMessage)
 	}
+	stream, err := conn.NewStream(ctx, &panickyStream.Streams[0], "/test.Panicky/Boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	err = stream.RecvMsg(&emptypb.Empty{})
+	if got := status.Convert(err); got.Code() != codes.Internal || got.Message() != internalMessage {
+		t.Fatalf("panicking stream: %v %q, want Internal %q", got.Code(), got.Message(), internalMessage)
+	}
 	for _, call := range []string{"first", "second"} {
 		if _, err := client.List(ctx, &gatewayv1.ListRequest{}); err != nil {
-			t.Fatalf("%s call after the panic: %v", call, err)
+			t.Fatalf("%s call after the panics: %v", call, err)
 		}
 	}
 	resp, err := http.Get(dataPlane.URL)
@@ -110,7 +134,8 @@ func TestHandlerPanicIsRecovered(t *testing.T) {
 	resp.Body.Close()
 
 	out := logs.String()
-	for _, want := range []string{`"msg":"management handler panicked"`, `"method":"/gateway.v1.TopologyService/Deploy"`, `"stack":"goroutine `, "index out of range"} {
+	for _, want := range []string{`"msg":"management handler panicked"`, `"method":"/gateway.v1.TopologyService/Deploy"`, `"stack":"goroutine `, "index out of range",
+		`"method":"/test.Panicky/Boom"`, `"panic":"stream boom"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %s:\n%s", want, out)
 		}

@@ -52,6 +52,9 @@ type Proxy struct {
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 	ReadTimeout       Duration `yaml:"read_timeout"`
 	IdleTimeout       Duration `yaml:"idle_timeout"`
+	// UpgradeGrace is how long a WebSocket stays open after a deploy removed
+	// or changed its route (default 30s).
+	UpgradeGrace Duration `yaml:"upgrade_grace"`
 }
 
 // Management configures the gRPC management API.
@@ -105,6 +108,7 @@ func Default() Config {
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			ReadTimeout:       0,
 			IdleTimeout:       Duration(120 * time.Second),
+			UpgradeGrace:      Duration(30 * time.Second),
 		},
 		Management: Management{
 			Listen:          "127.0.0.1:8444",

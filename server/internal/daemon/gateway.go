@@ -116,6 +116,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	}
 	if g.px, err = proxy.New(proxy.Config{
 		PathPrefix:     c.Proxy.PathPrefix,
+		UpgradeGrace:   c.Proxy.UpgradeGrace.D(),
 		TrustedProxies: trusted,
 		Logger:         g.log,
 		Registerer:     reg,
@@ -385,9 +386,12 @@ func (g *gateway) run(ctx context.Context, ready func(Addrs)) error {
 }
 
 // closeUpgraded is step 3 of the shutdown: http.Server.Shutdown does not
-// track hijacked connections (WebSocket upgrades). Hook point for the
-// proxy's tracking of upgraded connections; it has nothing to close yet.
-func (g *gateway) closeUpgraded(context.Context) {}
+// track hijacked connections (WebSocket upgrades); the proxy closes them.
+func (g *gateway) closeUpgraded(ctx context.Context) {
+	if err := g.px.CloseUpgraded(ctx); err != nil {
+		g.log.Warn("upgraded connections did not close in time", "err", err)
+	}
+}
 
 // close releases what build opened, the store last. It is safe on a
 // partly built gateway.

@@ -164,6 +164,21 @@ func (s *Server) Binds(t testing.TB) int64 {
 	return n - s.harnessBinds.Load()
 }
 
+// WaitBinds returns Binds(t)-before once it has reached want, or what it is
+// after a few seconds: slapd counts an operation as completed after it has
+// sent the answer, so a client can see the answer before the count moves.
+func (s *Server) WaitBinds(t testing.TB, before, want int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := s.Binds(t) - before
+		if n >= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Connections returns how many client connections slapd has open, not
 // counting the one this call uses.
 func (s *Server) Connections(t testing.TB) int64 {

@@ -51,8 +51,8 @@ func TestServer(t *testing.T) {
 			t.Errorf("bind %q with a wrong password: %v", u.UID, err)
 		}
 	}
-	if got, want := s.Binds(t)-before, int64(2*len(users)); got != want {
-		t.Errorf("bind count moved by %d, want %d", got, want)
+	if want := int64(2 * len(users)); s.WaitBinds(t, before, want) != want {
+		t.Errorf("bind count moved by %d, want %d", s.Binds(t)-before, want)
 	}
 
 	l := dial(t, s.URL, nil)
