@@ -51,6 +51,7 @@ func ToProto(t *topology.Topology) *gatewayv1.Topology {
 				Classname:             d.Classname,
 				FederationHeader:      d.FederationHeader,
 				ForwardCredentials:    d.ForwardCredentials,
+				AllowTrace:            d.AllowTrace,
 			}
 		}
 		if h := s.HA; h != nil {
@@ -119,6 +120,7 @@ func fromProto(pt *gatewayv1.Topology) (*topology.Topology, error) {
 				Classname:          pd.GetClassname(),
 				FederationHeader:   pd.GetFederationHeader(),
 				ForwardCredentials: pd.GetForwardCredentials(),
+				AllowTrace:         pd.GetAllowTrace(),
 			}
 			var err error
 			for _, c := range []struct {

@@ -229,3 +229,16 @@ func TestForwardCredentialsOnTheWire(t *testing.T) {
 		t.Fatalf("FromProto: %v %+v", err, wire)
 	}
 }
+
+// dispatch.allow_trace survives the wire form.
+func TestAllowTraceOnTheWire(t *testing.T) {
+	top := &topology.Topology{Name: "t", Services: []topology.Service{{Path: "diag", URLs: []string{"http://127.0.0.1:9"},
+		Dispatch: &topology.Dispatch{AllowTrace: true}}}}
+	if !ToProto(top).GetServices()[0].GetDispatch().GetAllowTrace() {
+		t.Fatal("ToProto lost allow_trace")
+	}
+	wire, err := FromProto(ToProto(top))
+	if err != nil || !wire.Services[0].Dispatch.AllowTrace {
+		t.Fatalf("FromProto: %v %+v", err, wire)
+	}
+}

@@ -389,8 +389,11 @@ type Dispatch struct {
 	// Send the backend the credentials the gateway consumed (Authorization,
 	// SSO cookie, token parameter); removed by default. Warned at deploy.
 	ForwardCredentials bool `protobuf:"varint,12,opt,name=forward_credentials,json=forwardCredentials,proto3" json:"forward_credentials,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Forward TRACE and TRACK to the backend; refused with 405 by default
+	// (cross-site tracing). Warned at deploy.
+	AllowTrace    bool `protobuf:"varint,13,opt,name=allow_trace,json=allowTrace,proto3" json:"allow_trace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Dispatch) Reset() {
@@ -503,6 +506,13 @@ func (x *Dispatch) GetFederationHeader() string {
 func (x *Dispatch) GetForwardCredentials() bool {
 	if x != nil {
 		return x.ForwardCredentials
+	}
+	return false
+}
+
+func (x *Dispatch) GetAllowTrace() bool {
+	if x != nil {
+		return x.AllowTrace
 	}
 	return false
 }
@@ -1638,7 +1648,7 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\x02ha\x18\a \x01(\v2\x1c.gateway.v1.HighAvailabilityR\x02ha\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf2\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x93\x05\n" +
 	"\bDispatch\x12%\n" +
 	"\x0fuse_two_way_tls\x18\x01 \x01(\bR\fuseTwoWayTls\x12-\n" +
 	"\x12client_certificate\x18\x02 \x01(\tR\x11clientCertificate\x12\x1e\n" +
@@ -1654,7 +1664,9 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\tclassname\x18\n" +
 	" \x01(\tR\tclassname\x12+\n" +
 	"\x11federation_header\x18\v \x01(\tR\x10federationHeader\x12/\n" +
-	"\x13forward_credentials\x18\f \x01(\bR\x12forwardCredentials\"\x92\x02\n" +
+	"\x13forward_credentials\x18\f \x01(\bR\x12forwardCredentials\x12\x1f\n" +
+	"\vallow_trace\x18\r \x01(\bR\n" +
+	"allowTrace\"\x92\x02\n" +
 	"\x10HighAvailability\x12+\n" +
 	"\x11failover_statuses\x18\x01 \x03(\x05R\x10failoverStatuses\x12!\n" +
 	"\fmax_failures\x18\x02 \x01(\x05R\vmaxFailures\x123\n" +
