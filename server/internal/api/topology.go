@@ -292,11 +292,13 @@ func (s *TopologyService) refresh(ctx context.Context, name string, rev int64) e
 
 // Guard runs del, unless a stored topology uses what it deletes, holding
 // the lock that deploys check their aliases and commit under: no deploy can
-// start using it between the check and the deletion.
-func (s *TopologyService) Guard(ctx context.Context, uses func(*topology.Topology) bool, del func() error) error {
+// start using it between the check and the deletion. name is the name of
+// what is deleted: only stored documents that contain it are decoded and
+// asked uses.
+func (s *TopologyService) Guard(ctx context.Context, name string, uses func(*topology.Topology) bool, del func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	users, err := s.Users(ctx, uses)
+	users, err := s.users(ctx, name, uses)
 	if err != nil {
 		return err
 	}
@@ -306,14 +308,18 @@ func (s *TopologyService) Guard(ctx context.Context, uses func(*topology.Topolog
 	return del()
 }
 
-// Users returns the names of the stored topologies for which uses is true.
-func (s *TopologyService) Users(ctx context.Context, uses func(*topology.Topology) bool) ([]string, error) {
+// users returns the names of the stored topologies for which uses is true,
+// deciding without decoding for those whose document does not hold name.
+func (s *TopologyService) users(ctx context.Context, name string, uses func(*topology.Topology) bool) ([]string, error) {
 	recs, _, err := s.store.ListTopologies(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing topologies: %w", err)
 	}
 	var names []string
 	for _, rec := range recs {
+		if !bytes.Contains(rec.Spec, []byte(name)) {
+			continue
+		}
 		t, err := topology.FromCanonicalJSON(rec.Spec)
 		if err != nil {
 			return nil, fmt.Errorf("decoding topology %q: %w", rec.Name, err)

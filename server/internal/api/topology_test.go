@@ -11,8 +11,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/securegw/gateway/internal/topology"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
 	"github.com/securegw/gateway/store/bolt"
 )
@@ -69,5 +71,47 @@ func TestDeployWaitIsBounded(t *testing.T) {
 	}
 	if _, err := st.GetTopology(ctx, "t"); err == nil || !strings.Contains(err.Error(), store.ErrNotFound.Error()) {
 		t.Fatalf("the deletion is not stored: %v", err)
+	}
+}
+
+// Guard refuses to delete what a stored topology uses, without running
+// del; what no topology uses is deleted, even when its name appears in a
+// document for another reason.
+func TestGuardRefusesWhatIsInUse(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "gateway.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	put := func(name, doc string) {
+		t.Helper()
+		tp, err := topology.Parse([]byte(doc), topology.FormatYAML, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec, err := tp.CanonicalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.PutTopology(ctx, store.Topology{Name: name, Spec: spec, Action: "deploy"}, store.NoRevisionCheck); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("user", "name: user\nproviders:\n  - {role: authentication, name: anonymous}\n  - {role: custom, name: header, params: {name: X-Key, value: \"${alias:key}\"}}\nservices:\n  - {path: a, urls: [\"http://h\"]}\n")
+	put("other", "name: other\nproviders:\n  - {role: authentication, name: anonymous}\nservices:\n  - {path: spare, urls: [\"http://h\"]}\n")
+	svc := NewTopologyService(st, nil, stuckReconciler{}, nil, slog.New(slog.DiscardHandler))
+	uses := func(name string) func(*topology.Topology) bool {
+		return func(t *topology.Topology) bool { return t.UsesAlias(name) }
+	}
+	deleted := 0
+	del := func() error { deleted++; return nil }
+
+	err = svc.Guard(ctx, "key", uses("key"), del)
+	if apierr.KindOf(err) != apierr.FailedPrecondition || !strings.Contains(err.Error(), "[user]") || deleted != 0 {
+		t.Fatalf("deleting an alias in use: %v (deleted %d times)", err, deleted)
+	}
+	if err := svc.Guard(ctx, "spare", uses("spare"), del); err != nil || deleted != 1 {
+		t.Fatalf("deleting an alias no topology uses: %v (deleted %d times)", err, deleted)
 	}
 }

@@ -440,7 +440,7 @@ func (g *gateway) secretChanged(ctx context.Context, kind, scope, name string) e
 // guardAliasDelete deletes an alias unless a stored topology uses it
 // (secretsvc.Options.GuardDelete).
 func (g *gateway) guardAliasDelete(ctx context.Context, scope, name string, del func() error) error {
-	return g.topo.Guard(ctx, secretUser(store.KindAlias, scope, name), del)
+	return g.topo.Guard(ctx, name, secretUser(store.KindAlias, scope, name), del)
 }
 
 // truststoreChanged reloads the front's client truststore when it changed
