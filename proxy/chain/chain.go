@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy/identity"
 )
 
 // Link is one handler of a compiled chain, for display and tests.
@@ -37,6 +38,7 @@ type Chain struct {
 	responses []ResponseModifier // reverse chain order
 	identity  []string
 	authn     bool
+	creds     []identity.Credential // read by the chain's authenticators
 	host      Host
 	log       *slog.Logger
 }
@@ -136,6 +138,13 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 			}
 			stage.auth = append(stage.auth, a)
 			stage.names = append(stage.names, l.Name)
+			if cr, ok := a.(CredentialReader); ok {
+				for _, cred := range cr.Credentials() {
+					if !slices.Contains(c.creds, cred) {
+						c.creds = append(c.creds, cred)
+					}
+				}
+			}
 		}
 		if in, ok := l.h.(Inbound); ok {
 			c.inbound = append(c.inbound, in)
@@ -189,6 +198,10 @@ func (c *Chain) CheckServices(services []Service) error {
 // Authenticates reports whether the chain has an authenticator (a handler
 // of role authentication or federation).
 func (c *Chain) Authenticates() bool { return c.authn }
+
+// Credentials lists the credentials the chain's authenticators read
+// (CredentialReader): the gateway removes them from requests to backends.
+func (c *Chain) Credentials() []identity.Credential { return c.creds }
 
 // IdentityHeaders lists the headers the chain's handlers read identity from.
 func (c *Chain) IdentityHeaders() []string { return c.identity }
