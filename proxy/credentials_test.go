@@ -41,6 +41,8 @@ func TestConsumedCredentialsStayAtTheGateway(t *testing.T) {
 		Providers: []topology.Provider{{Role: "authentication", Name: "basic", Params: map[string]string{"user.alice": string(hash)}}}})
 	session := e.deploy(&topology.Topology{Name: "session", Services: []topology.Service{plain, fwd},
 		Providers: []topology.Provider{{Role: "authentication", Name: "test-session"}}})
+	e.deploy(&topology.Topology{Name: "both", Services: []topology.Service{plain, fwd},
+		Providers: []topology.Provider{{Role: "authentication", Name: "test-auth"}, {Role: "authentication", Name: "test-session"}}})
 
 	if w := basic.Warnings(); !slices.ContainsFunc(w, func(s string) bool {
 		return strings.Contains(s, `service "fwd": dispatch.forward_credentials is on`)
@@ -75,12 +77,18 @@ func TestConsumedCredentialsStayAtTheGateway(t *testing.T) {
 			[]string{"Cookie", "a=1; test-session=ok"},
 			map[string]string{"Cookie": "a=1; test-session=ok"}, ""},
 		{"query: only the consumed parameter removed", "/gateway/session/plain/x?a=1&test_token=ok&b=%2F",
-			[]string{"Cookie", "test-session=no"},
-			map[string]string{"Cookie": "test-session=no"}, "a=1&b=%2F"},
+			[]string{"Cookie", "other=1; test-session=no"},
+			map[string]string{"Cookie": "other=1"}, "a=1&b=%2F"},
 		{"query: an encoded name is the same parameter", "/gateway/session/plain/x?test%5Ftoken=ok&a=1",
 			nil, nil, "a=1"},
 		{"query: forwarded when asked", "/gateway/session/fwd/x?test_token=ok",
 			nil, nil, "test_token=ok"},
+		{"another provider authenticated: the session's credentials are removed too", "/gateway/both/plain/x?test_token=zzz&a=1",
+			[]string{"X-Test-Token", "let-me-in", "X-Test-User", "alice", "Cookie", "a=1; test-session=zzz"},
+			map[string]string{"Cookie": "a=1"}, "a=1"},
+		{"another provider authenticated, forward_credentials", "/gateway/both/fwd/x?test_token=zzz",
+			[]string{"X-Test-Token", "let-me-in", "X-Test-User", "alice", "Cookie", "test-session=zzz"},
+			map[string]string{"Cookie": "test-session=zzz"}, "test_token=zzz"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ type service struct {
 	role      string // the topology's role for it ("WEBHDFS"), may be ""
 	prefix    string // "/gateway/t/a/b"
 	internal  bool   // gateway-served endpoints (the auth API), no backend
+	notRouted bool   // kept for service discovery only (Knox NAMENODE): 404
 	websocket bool
 	// allowTrace forwards TRACE and TRACK (dispatch.allow_trace); else 405.
 	allowTrace bool
@@ -70,8 +71,15 @@ func (s *service) rewrite(pr *httputil.ProxyRequest) {
 	}
 	// The credentials the authentication consumed (a password, a token, a
 	// session cookie) stay at the gateway unless the service asks for them.
-	if who, ok := identity.FromContext(in.Context()); ok && !s.forwardCredentials {
-		for _, c := range who.Consumed {
+	// So do those of the chain's other authenticators (a password sent
+	// beside a client certificate).
+	if !s.forwardCredentials {
+		if who, ok := identity.FromContext(in.Context()); ok {
+			for _, c := range who.Consumed {
+				c.Strip(out)
+			}
+		}
+		for _, c := range s.topo.chain.Credentials() {
 			c.Strip(out)
 		}
 	}

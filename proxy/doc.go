@@ -137,8 +137,9 @@
 // the Authorization header of Basic or LDAP, later a bearer token, an SSO
 // cookie, a pre-auth signature) are removed from the backend request: a
 // header entirely, a cookie from the Cookie header (the others kept), a
-// query parameter from the query. WebSocket upgrades are requests like any
-// other here. A service with dispatch.forward_credentials sends them on; its
+// query parameter from the query; so are the credentials the chain's other
+// authenticators read (chain.CredentialReader: a Basic password sent beside
+// a client certificate). WebSocket upgrades are requests like any other here. A service with dispatch.forward_credentials sends them on; its
 // deploy warns about it.
 //
 // Responses: Location, Content-Location and Refresh URLs naming any backend

@@ -31,46 +31,11 @@ const (
 // replaced, removed or discarded (compile it again instead), or one built
 // by another Proxy, logs an error and returns the current generation
 // unchanged. Applying the live Compiled again changes nothing.
-func (p *Proxy) Apply(c *Compiled) int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	cur := p.table.Load()
-	if !p.publishableLocked(c) {
-		return cur.gen
-	}
-	old := cur.topos[c.name]
-	if old == c {
-		return cur.gen
-	}
-	m := maps.Clone(cur.topos)
-	m[c.name] = c
-	c.adoptLocked(old)
-	next := &table{gen: cur.gen + 1, topos: m}
-	p.table.Store(next)
-	c.startLocked()
-	if old != nil {
-		old.retireLocked()
-	}
-	return next.gen
-}
+func (p *Proxy) Apply(c *Compiled) int64 { return p.Update([]*Compiled{c}, nil) }
 
 // Remove unpublishes the topology name and returns the new generation (the
 // current one when name is not live).
-func (p *Proxy) Remove(name string) int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	cur := p.table.Load()
-	old, ok := cur.topos[name]
-	if !ok {
-		return cur.gen
-	}
-	m := maps.Clone(cur.topos)
-	delete(m, name)
-	next := &table{gen: cur.gen + 1, topos: m}
-	p.table.Store(next)
-	old.retireLocked()
-	return next.gen
-}
+func (p *Proxy) Remove(name string) int64 { return p.Update(nil, []string{name}) }
 
 // Load replaces the whole table with all in one swap (startup, resync) and
 // returns the new generation. When two entries share a name the later one

@@ -77,6 +77,10 @@ var (
 	sessionToken  = []identity.Credential{identity.QueryCredential("test_token")}
 )
 
+func (testSession) Credentials() []identity.Credential {
+	return []identity.Credential{sessionCookie[0], sessionToken[0]}
+}
+
 func (testSession) Authenticate(r *http.Request) chain.Outcome {
 	if c, err := r.Cookie("test-session"); err == nil && c.Value == "ok" {
 		return chain.Authenticate(&identity.Principal{Name: "carol", Provider: "test-session", Consumed: sessionCookie})

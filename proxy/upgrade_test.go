@@ -1,9 +1,11 @@
 package proxy_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -285,5 +287,42 @@ func TestUpgradedClosedAtShutdown(t *testing.T) {
 func TestUpgradeGraceNegative(t *testing.T) {
 	if _, err := proxy.New(proxy.Config{UpgradeGrace: -time.Second}); err == nil || !strings.Contains(err.Error(), "UpgradeGrace") {
 		t.Fatalf("negative grace: %v", err)
+	}
+}
+
+// Bytes a client sends right behind its handshake (read by the server with
+// the request) reach the backend first, before the relay's.
+func TestUpgradedEarlyClientBytes(t *testing.T) {
+	e := newEnv(t, proxy.Config{Resolver: secrets{"t/key": "v1"}})
+	echoB, plain := newEchoBackend(t), newBackend(t, nil)
+	e.deploy(wsTopology("t", echoB.URL, plain.URL))
+	conn, err := net.Dial("tcp", e.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	payload := []byte("early")
+	mask := [4]byte{1, 2, 3, 4}
+	frame := []byte{0x81, 0x80 | byte(len(payload)), mask[0], mask[1], mask[2], mask[3]} // FIN, text, masked
+	for i, c := range payload {
+		frame = append(frame, c^mask[i%4])
+	}
+	req := "GET /gateway/t/ws HTTP/1.1\r\nHost: gw.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	if _, err := conn.Write(append([]byte(req), frame...)); err != nil { // one write: one segment
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	got := make([]byte, 2+len(payload))
+	if _, err := io.ReadFull(br, got); err != nil {
+		t.Fatalf("echo of the early frame: %v", err)
+	}
+	if got[0] != 0x81 || int(got[1]) != len(payload) || string(got[2:]) != "early" {
+		t.Fatalf("echoed frame % x", got)
 	}
 }

@@ -17,6 +17,16 @@ type Authenticator interface {
 	Authenticate(r *http.Request) Outcome
 }
 
+// CredentialReader is implemented by authenticators that read a credential
+// from the request (basic and ldap: the Authorization header). The gateway
+// removes those credentials from every request to a backend, whichever
+// provider authenticated it: a password sent beside a client certificate,
+// or a session cookie beside a token, never reaches a backend either,
+// unless the service forwards credentials.
+type CredentialReader interface {
+	Credentials() []identity.Credential
+}
+
 // Verdict is an authenticator's answer.
 type Verdict uint8
 

@@ -165,3 +165,35 @@ func TestAuthenticatorContract(t *testing.T) {
 		}
 	}
 }
+
+// credScript reads the Authorization header and, named by its params, a
+// cookie.
+type credScript struct{ creds []identity.Credential }
+
+func (credScript) Authenticate(*http.Request) chain.Outcome { return chain.Pass("") }
+func (s credScript) Credentials() []identity.Credential     { return s.creds }
+
+// The chain knows every credential its authenticators read, once each, in
+// chain order, so that the gateway removes them whichever one
+// authenticated the request.
+func TestChainCredentials(t *testing.T) {
+	chain.Register(chain.Factory{Name: "o-creds", Role: chain.RoleAuthentication,
+		New: func(_ context.Context, c chain.Config) (chain.Handler, error) {
+			creds := []identity.Credential{identity.Authorization}
+			if n := c.Params["cookie"]; n != "" {
+				creds = append(creds, identity.CookieCredential(n))
+			}
+			return credScript{creds: creds}, nil
+		}})
+	c, err := chain.Build(context.Background(), "t", []topology.Provider{
+		prov("authentication", "o-creds"), prov("authentication", "o-creds", "cookie", "sso"),
+		prov("authentication", "o-script", "do", "accept", "name", "x"),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []identity.Credential{identity.Authorization, identity.CookieCredential("sso")}
+	if got := c.Credentials(); !slices.Equal(got, want) {
+		t.Fatalf("credentials %v, want %v", got, want)
+	}
+}

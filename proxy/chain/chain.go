@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy/identity"
 )
 
 // Link is one handler of a compiled chain, for display and tests.
@@ -37,6 +38,7 @@ type Chain struct {
 	responses []ResponseModifier // reverse chain order
 	identity  []string
 	authn     bool
+	creds     []identity.Credential // read by the chain's authenticators
 	host      Host
 	log       *slog.Logger
 }
@@ -101,6 +103,7 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 		_, out := h.(Outbound)
 		_, resp := h.(ResponseModifier)
 		_, authn := h.(Authenticator)
+		_, hm := h.(HostMap)
 		switch {
 		case f.Role.Authenticates() && (!authn || in):
 			c.Close()
@@ -108,9 +111,9 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 		case !f.Role.Authenticates() && authn:
 			c.Close()
 			return nil, fmt.Errorf("provider %q (role %q): handler %T implements Authenticator outside the authentication and federation roles", pr.Name, pr.Role, h)
-		case !in && !out && !resp && !authn:
+		case !in && !out && !resp && !authn && !hm:
 			c.Close()
-			return nil, fmt.Errorf("provider %q (role %q): handler %T implements none of Inbound, Outbound, ResponseModifier", pr.Name, pr.Role, h)
+			return nil, fmt.Errorf("provider %q (role %q): handler %T implements none of Inbound, Outbound, ResponseModifier, HostMap", pr.Name, pr.Role, h)
 		}
 	}
 	slices.SortStableFunc(c.links, func(a, b link) int {
@@ -135,6 +138,13 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 			}
 			stage.auth = append(stage.auth, a)
 			stage.names = append(stage.names, l.Name)
+			if cr, ok := a.(CredentialReader); ok {
+				for _, cred := range cr.Credentials() {
+					if !slices.Contains(c.creds, cred) {
+						c.creds = append(c.creds, cred)
+					}
+				}
+			}
 		}
 		if in, ok := l.h.(Inbound); ok {
 			c.inbound = append(c.inbound, in)
@@ -188,6 +198,10 @@ func (c *Chain) CheckServices(services []Service) error {
 // Authenticates reports whether the chain has an authenticator (a handler
 // of role authentication or federation).
 func (c *Chain) Authenticates() bool { return c.authn }
+
+// Credentials lists the credentials the chain's authenticators read
+// (CredentialReader): the gateway removes them from requests to backends.
+func (c *Chain) Credentials() []identity.Credential { return c.creds }
 
 // IdentityHeaders lists the headers the chain's handlers read identity from.
 func (c *Chain) IdentityHeaders() []string { return c.identity }

@@ -47,7 +47,8 @@
 //   - Authenticated (Authenticate): the principal, with its groups, the
 //     credential's expiry, the id to revoke it by and the credential it
 //     consumed (identity.Principal), which the gateway removes from the
-//     request before dispatch unless the service forwards credentials;
+//     request before dispatch unless the service forwards credentials (as
+//     it removes what every authenticator reads: CredentialReader);
 //   - Refused (Refuse): a credential of its kind that is bad: the chain
 //     answers at once (401 with the provider's challenge, or 503 when it
 //     cannot check now), so a weaker provider later in the chain (such as

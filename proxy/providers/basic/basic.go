@@ -63,7 +63,10 @@ type cached struct {
 	exp time.Time
 }
 
-var _ chain.Authenticator = (*Handler)(nil)
+var (
+	_ chain.Authenticator    = (*Handler)(nil)
+	_ chain.CredentialReader = (*Handler)(nil)
+)
 
 // consumed: the password travels in the Authorization header, which the
 // gateway removes before dispatch.
@@ -193,6 +196,10 @@ func dummyFor(users map[string]verifier) (verifier, error) {
 	}
 	return best.dummy()
 }
+
+// Credentials is what the provider reads: the Authorization header, which
+// the gateway removes from requests to backends.
+func (h *Handler) Credentials() []identity.Credential { return consumed }
 
 // Authenticate checks the request's Basic credentials: not mine without
 // an Authorization header of the Basic scheme; refused (401 with the

@@ -68,8 +68,9 @@ type authEntry struct {
 type GroupHandler struct{ *Handler }
 
 var (
-	_ chain.Authenticator = (*Handler)(nil)
-	_ io.Closer           = (*Handler)(nil)
+	_ chain.Authenticator    = (*Handler)(nil)
+	_ chain.CredentialReader = (*Handler)(nil)
+	_ io.Closer              = (*Handler)(nil)
 	_ interface {
 		LookupGroups(ctx context.Context, user string) ([]string, error)
 	} = GroupHandler{}
@@ -105,6 +106,10 @@ func newHandler(ctx context.Context, c chain.Config) (chain.Handler, error) {
 	}
 	return h, nil
 }
+
+// Credentials is what the provider reads: the Authorization header, which
+// the gateway removes from requests to backends.
+func (h *Handler) Credentials() []identity.Credential { return consumed }
 
 // Authenticate checks the request's Basic credentials against the
 // directory: not mine without Basic credentials; refused with 401 and the
