@@ -268,14 +268,16 @@ func (s *service) rewriteURL(v string, pub string) (string, bool) {
 	return pub + g.String(), true
 }
 
-// rewriteRefresh rewrites the URL of "5; url=http://backend/x"; false: the
-// URL names a backend no service covers.
+// rewriteRefresh rewrites the URL of a Refresh header; false: the URL
+// names a backend no service covers. The URL is found as browsers find it
+// (HTML's declarative refresh): after the delay and an optional ';' or ',',
+// with or without "url=" (any case, spaces around '='), in optional quotes.
 func (s *service) rewriteRefresh(v, pub string) (string, bool) {
-	i := strings.Index(strings.ToLower(v), "url=")
-	if i < 0 {
+	start, end := refreshURL(v)
+	if start == end {
 		return v, true
 	}
-	target := strings.Trim(strings.TrimSpace(v[i+4:]), `'"`)
+	target := v[start:end]
 	nv, ok := s.rewriteURL(target, pub)
 	if !ok {
 		return "", false
@@ -283,7 +285,50 @@ func (s *service) rewriteRefresh(v, pub string) (string, bool) {
 	if nv == target {
 		return v, true
 	}
-	return v[:i+4] + nv, true
+	return v[:start] + nv + v[end:], true
+}
+
+// refreshURL returns the bounds of the URL in a Refresh value, start ==
+// end when it has none.
+func refreshURL(v string) (start, end int) {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+	i := 0
+	skip := func() {
+		for i < len(v) && isSpace(v[i]) {
+			i++
+		}
+	}
+	skip()
+	for i < len(v) && (v[i] >= '0' && v[i] <= '9' || v[i] == '.') {
+		i++
+	}
+	skip()
+	if i < len(v) && (v[i] == ';' || v[i] == ',') {
+		i++
+	}
+	skip()
+	if len(v)-i >= 3 && strings.EqualFold(v[i:i+3], "url") {
+		j := i + 3
+		for j < len(v) && isSpace(v[j]) {
+			j++
+		}
+		if j < len(v) && v[j] == '=' {
+			i = j + 1
+			skip()
+		}
+	}
+	end = len(v)
+	if i < len(v) && (v[i] == '\'' || v[i] == '"') {
+		q := v[i]
+		i++
+		if k := strings.IndexByte(v[i:], q); k >= 0 {
+			end = i + k
+		}
+	}
+	for end > i && isSpace(v[end-1]) {
+		end--
+	}
+	return i, end
 }
 
 // rewriteCookie maps a Path under a backend's base path to the gateway's

@@ -112,6 +112,13 @@ func TestResponseHeadersNeverLeakBackends(t *testing.T) {
 		{"uncovered Content-Location dropped", 200, "Content-Location", "http://internal2.example:8080/z", 200, ""},
 		{"uncovered Refresh dropped", 200, "Refresh", "0; url=" + b.URL + "/elsewhere", 200, ""},
 		{"covered Refresh mapped", 200, "Refresh", "0; url=http://internal2.example:8080/x/y", 200, "0; url=" + gw + "/xy"},
+		// Browsers follow a Refresh URL without "url=", after a comma, with
+		// spaces around '=' and in quotes (HTML's declarative refresh).
+		{"uncovered Refresh without url= dropped", 200, "Refresh", "0; " + b.URL + "/elsewhere", 200, ""},
+		{"uncovered Refresh after a comma dropped", 200, "Refresh", "0," + b.URL + "/elsewhere", 200, ""},
+		{"uncovered Refresh spaced url = dropped", 200, "Refresh", "0; URL = '" + b.URL + "/elsewhere'", 200, ""},
+		{"covered Refresh without url= mapped", 200, "Refresh", "3; http://internal2.example:8080/x/y/z", 200, "3; " + gw + "/xy/z"},
+		{"covered Refresh quoted mapped", 200, "Refresh", `0; url="http://internal2.example:8080/x/q"`, 200, `0; url="` + gw + `/x/q"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
