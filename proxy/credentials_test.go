@@ -129,3 +129,38 @@ func TestConsumedCredentialsStayAtTheGateway(t *testing.T) {
 		}
 	})
 }
+
+// The consumed credential stays removed when a request fails over to the
+// next backend, after a connection error or a failover status: the retry is
+// the stripped outbound request, never the client's.
+func TestConsumedCredentialsStayAtTheGatewayOnFailover(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw-alice"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := newBackend(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	live := newBackend(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("live")) })
+	ha := &topology.HA{FailoverStatuses: []int{503}, MaxFailures: 1000}
+	dead, status := svc("dead", deadURL(t), live.URL), svc("status", bad.URL, live.URL)
+	dead.HA, status.HA = ha, ha
+	e.deploy(&topology.Topology{Name: "t", Services: []topology.Service{dead, status},
+		Providers: []topology.Provider{{Role: "authentication", Name: "basic", Params: map[string]string{"user.alice": string(hash)}}}})
+	for _, path := range []string{"/gateway/t/dead/x", "/gateway/t/status/x"} {
+		t.Run(path, func(t *testing.T) {
+			n := live.count()
+			resp, body := e.get(path, "Authorization", "Basic YWxpY2U6cHctYWxpY2U=") // alice:pw-alice
+			if resp.StatusCode != 200 || body != "live" || live.count() != n+1 {
+				t.Fatalf("status %d %q, live backend requests %d → %d", resp.StatusCode, body, n, live.count())
+			}
+			if got := live.last().Header.Get("Authorization"); got != "" {
+				t.Fatalf("the retried request carried Authorization %q", got)
+			}
+			if path == "/gateway/t/status/x" {
+				if got := bad.last().Header.Get("Authorization"); got != "" {
+					t.Fatalf("the first backend saw Authorization %q", got)
+				}
+			}
+		})
+	}
+}
