@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/securegw/gateway/internal/flagerr"
 	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/server/internal/config"
 	"github.com/securegw/gateway/server/internal/daemon"
@@ -183,7 +184,7 @@ func newRootCommand(in *os.File, out, errOut io.Writer) *cobra.Command {
 	root.SetIn(in)
 	root.SetOut(out)
 	root.SetErr(errOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{describeFlagError(err)} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{flagerr.Describe(err)} })
 	root.AddCommand(newInitCommand(in, out, errOut), newServeCommand(in, errOut), newVersionCommand(out), newConfigCommand(out))
 	return root
 }

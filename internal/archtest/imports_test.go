@@ -31,6 +31,7 @@ var cliAllowed = []string{
 	module + "/proto/gateway/v1",
 	module + "/internal/topology",
 	module + "/internal/topologypb",
+	module + "/internal/flagerr",
 }
 
 // pkg is the part of `go list -json` the rules read.

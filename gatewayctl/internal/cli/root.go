@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/securegw/gateway/internal/flagerr"
 )
 
 // IOStreams are the standard streams of a command, injected so tests can run
@@ -166,7 +168,7 @@ func newGroup(use, short, example string, subs ...*cobra.Command) *cobra.Command
 // setUsageErrors makes flag and argument errors of every command usage
 // errors (exit code 2).
 func setUsageErrors(root *cobra.Command) {
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsageError(describeFlagError(err)) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsageError(flagerr.Describe(err)) })
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Args != nil {

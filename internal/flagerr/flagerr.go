@@ -1,4 +1,4 @@
-package main
+package flagerr
 
 import (
 	"errors"
@@ -9,10 +9,10 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// describeFlagError turns pflag's "invalid argument "x" for "--n" flag:
+// Describe turns pflag's "invalid argument "x" for "--n" flag:
 // strconv.ParseInt: parsing "x": invalid syntax" into a message about the
 // flag and its value, without the parser's internals.
-func describeFlagError(err error) error {
+func Describe(err error) error {
 	var ive *pflag.InvalidValueError
 	if !errors.As(err, &ive) {
 		return err
