@@ -130,26 +130,13 @@ func stripQueryParam(rawQuery, name string) string {
 	if rawQuery == "" || (!strings.Contains(rawQuery, name) && !strings.ContainsAny(rawQuery, "%+")) {
 		return rawQuery
 	}
-	var b strings.Builder
-	removed := false
-	for part := range strings.SplitSeq(rawQuery, "&") {
-		key, _, _ := strings.Cut(part, "=")
+	q, _ := dropParams(rawQuery, func(key string) bool {
 		if strings.ContainsAny(key, "%+") {
 			if k, err := url.QueryUnescape(key); err == nil {
 				key = k
 			}
 		}
-		if key == name {
-			removed = true
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(part)
-	}
-	if !removed {
-		return rawQuery
-	}
-	return b.String()
+		return key == name
+	})
+	return q
 }

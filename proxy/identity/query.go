@@ -87,11 +87,18 @@ func StripImpersonation(rawQuery string) (string, bool) {
 	if !mayHaveImpersonation(rawQuery) {
 		return rawQuery, false
 	}
+	return dropParams(rawQuery, IsImpersonationParam)
+}
+
+// dropParams returns rawQuery without the parameters whose raw (still
+// encoded) name drop reports, the others kept as sent, and whether any was
+// dropped.
+func dropParams(rawQuery string, drop func(rawKey string) bool) (string, bool) {
 	var b strings.Builder
 	removed := false
 	for part := range strings.SplitSeq(rawQuery, "&") {
 		key, _, _ := strings.Cut(part, "=")
-		if IsImpersonationParam(key) {
+		if drop(key) {
 			removed = true
 			continue
 		}
