@@ -53,10 +53,11 @@
 // API's group lookup from the group sources (chain.GroupLookup) of a live
 // topology's chain.
 //
-// Writers (Apply, Remove, Load) are serialised by a mutex and copy the
-// table's map of topology pointers, O(topologies): about 0.2 ms and 0.4 MB
-// of garbage per deploy at 10k topologies (BenchmarkDeploy), then publish
-// it with one atomic store.
+// Writers (Update, which publishes a batch of compiled topologies and
+// withdraws others; Apply and Remove, its one-entry forms; Load) are
+// serialised by a mutex and copy the table's map of topology pointers,
+// O(topologies): about 0.2 ms and 0.4 MB of garbage per deploy at 10k
+// topologies (BenchmarkDeploy), then publish it with one atomic store.
 //
 // A request counts itself on the topology it routed to; a topology replaced
 // or removed is finalised (transport references released, handlers closed)
@@ -146,18 +147,27 @@
 // header entirely, a cookie from the Cookie header (the others kept), a
 // query parameter from the query; so are the credentials the chain's other
 // authenticators read (chain.CredentialReader: a Basic password sent beside
-// a client certificate). WebSocket upgrades are requests like any other here. A service with dispatch.forward_credentials sends them on; its
-// deploy warns about it.
+// a client certificate). WebSocket upgrades and failover retries are
+// requests like any other here (a retry resends the stripped request). A
+// service with dispatch.forward_credentials sends them on; its deploy warns
+// about it.
+//
+// TRACE and TRACK (any case) are answered 405 before the chain, with an
+// Allow header, unless the service sets dispatch.allow_trace: a backend
+// echoing the request would reflect its credentials and cookies to the
+// caller (cross-site tracing).
 //
 // Responses: Location, Content-Location and Refresh URLs naming any backend
-// origin of the topology become the gateway URL of the service covering
-// them (longest base path first; a lookup table built at compile time). One
-// naming a backend origin that no service covers is removed, and a 3xx
-// losing its Location is answered 502: backend addresses never reach
-// clients. Set-Cookie Path under the base path is
-// mapped to /gateway/{t}/{service}/… (any other Path is narrowed to the
-// service's prefix: a backend's cookie never reaches other routes), and a
-// Domain naming a backend host is dropped (the cookie becomes host-only for the gateway). Errors: 502
+// origin of the topology (or a host the hostmap provider declares internal)
+// become the gateway URL of the service covering them (longest base path
+// first; a lookup table built at compile time). A Refresh URL is found as
+// browsers find it: with or without "url=", quoted or not. One naming a
+// backend origin that no service covers is removed, and a 3xx losing its
+// Location is answered 502: backend addresses never reach clients.
+// Set-Cookie Path under the base path is mapped to /gateway/{t}/{service}/…
+// (any other Path is narrowed to the service's prefix: a backend's cookie
+// never reaches other routes), and a Domain naming a backend host is
+// dropped (the cookie becomes host-only for the gateway). Errors: 502
 // {"error":"backend unavailable"}, 504 after the response-header timeout, a
 // backend breaking off mid-body aborts the client's response.
 //
@@ -166,9 +176,9 @@
 // One long-lived *http.Transport per backend origin, TLS settings and
 // timeouts, shared by every topology that uses it and kept across
 // redeploys (keep-alive pools survive), closed when no topology references
-// it. TLS: BackendRoots (or the named truststore of dispatch.truststore), SNI and hostname
-// verification always, InsecureSkipVerify per service with a warning,
-// a client certificate (PEM certificate and key in the alias
+// it. TLS: BackendRoots (or the named truststore of dispatch.truststore),
+// SNI and hostname verification always, InsecureSkipVerify per service
+// with a warning, a client certificate (PEM certificate and key in the alias
 // Dispatch.ClientCertificate) when Dispatch.UseTwoWayTLS.
 //
 // Several URLs: the first healthy URL is used (the first is the primary).
