@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -22,8 +23,8 @@ import (
 )
 
 const (
-	maxServiceDepth = 16 // segments in a service path
-	maxServiceURLs  = 64 // URLs of one service (a bit mask tracks attempts)
+	maxServiceDepth = topology.MaxServiceDepth // segments in a service path
+	maxServiceURLs  = topology.MaxServiceURLs  // URLs of one service (a bit mask tracks attempts)
 
 	defaultMaxFailures = 3
 	defaultCooloff     = 30 * time.Second
@@ -67,12 +68,19 @@ func (c *Compiled) Warnings() []string { return append([]string(nil), c.warnings
 func (c *Compiled) Links() []chain.Link { return c.chain.Links() }
 
 // Compile builds t's routes (provider chain, dispatchers, transports looked
-// up or created in the shared pool) without touching the live table. Errors
-// name the topology and the service, provider or param at fault; a failed
-// Compile leaves no transport reference or goroutine behind.
+// up or created in the shared pool) without touching the live table. It
+// first runs topology.ValidateWith against the provider registry, the rules
+// gatewayctl applies offline, and returns its *topology.ValidationError
+// (every problem) when t breaks them; then it reports what only building
+// can find (provider params, aliases, truststores), every service's problem
+// at once. Errors name the topology and the service, provider or param at
+// fault; a failed Compile leaves no transport reference or goroutine behind.
 func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled, err error) {
 	if t == nil || t.Name == "" {
 		return nil, errors.New("compiling topology: no name")
+	}
+	if _, err := topology.ValidateWith(t, registered); err != nil {
+		return nil, fmt.Errorf("topology %q: %w", t.Name, err)
 	}
 	c := &Compiled{
 		p:        p,
@@ -96,49 +104,60 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		}
 		return v, err
 	}
-	ch, err := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
-	if err != nil {
-		return nil, err
-	}
-	c.chain = ch
-	if err := fps.chain(t.Providers); err != nil {
-		return nil, err
-	}
-	if !ch.Authenticates() {
-		return nil, errors.New(`no enabled authentication or federation provider: add one (provider "anonymous" to allow unauthenticated access explicitly)`)
-	}
-	for _, h := range ch.IdentityHeaders() {
-		c.scrub = append(c.scrub, normHeader(h))
-	}
-	for _, l := range ch.Links() {
-		c.assertsIdentity = c.assertsIdentity || l.Role == chain.RoleIdentityAssertion
-	}
-	if len(t.Services) == 0 {
-		return nil, errors.New("no services")
+	ch, chainErr := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
+	var errs []error
+	endpoints := authAPIEndpoints()
+	if chainErr != nil {
+		errs = append(errs, chainErr)
+	} else {
+		c.chain = ch
+		if err := fps.chain(t.Providers); err != nil {
+			return nil, err
+		}
+		if !ch.Authenticates() {
+			errs = append(errs, errors.New(`no enabled authentication or federation provider: add one (provider "anonymous" to allow unauthenticated access explicitly)`))
+		}
+		for _, h := range ch.IdentityHeaders() {
+			c.scrub = append(c.scrub, normHeader(h))
+		}
+		for _, l := range ch.Links() {
+			c.assertsIdentity = c.assertsIdentity || l.Role == chain.RoleIdentityAssertion
+		}
+		endpoints = append(endpoints, ch.Endpoints()...)
 	}
 	// Gateway-served endpoints first: their first path segments are
-	// reserved, which compileService checks.
-	reserved, err := c.registerEndpoints(append(authAPIEndpoints(), ch.Endpoints()...))
+	// reserved, which the services are checked against.
+	reserved, err := c.registerEndpoints(endpoints)
 	if err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
 	acquired := map[transportKey]*transportEntry{}
 	for i := range t.Services {
-		s, err := p.compileService(ctx, c, &t.Services[i], fps, acquired)
-		if err != nil {
-			return nil, fmt.Errorf("service %q: %w", t.Services[i].Path, err)
+		ts := &t.Services[i]
+		var s *service
+		if err := c.checkReserved(ts.Path); err != nil {
+			errs = append(errs, fmt.Errorf("service %q: %w", ts.Path, err))
+			continue
 		}
-		if _, dup := c.services[s.path]; dup {
-			return nil, fmt.Errorf("service %q: path declared twice", s.path)
+		if topology.ServiceRoleKind(ts.Role) == topology.ServiceNotRouted {
+			s = c.notRoutedService(ts)
+		} else if s, err = p.compileService(ctx, c, ts, fps, acquired); err != nil {
+			errs = append(errs, fmt.Errorf("service %q: %w", ts.Path, err))
+			continue
 		}
 		c.services[s.path] = s
-		c.ordered = append(c.ordered, s)
 		c.maxDepth = max(c.maxDepth, strings.Count(s.path, "/")+1)
+		if !s.notRouted {
+			c.ordered = append(c.ordered, s)
+		}
 	}
-	c.origins = buildOrigins(c.ordered, nil)
-	svcs := make([]chain.Service, 0, len(c.services))
-	for _, s := range c.ordered {
-		svcs = append(svcs, chain.Service{Path: s.path, Role: s.role})
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	c.origins = buildOrigins(c.ordered, hostMap(ch))
+	svcs := make([]chain.Service, 0, len(t.Services)+len(reserved))
+	for i := range t.Services {
+		svcs = append(svcs, chain.Service{Path: t.Services[i].Path, Role: t.Services[i].Role})
 	}
 	for _, path := range reserved {
 		svcs = append(svcs, chain.Service{Path: path})
@@ -149,6 +168,51 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 	return c, nil
 }
 
+// registered reports whether the provider registry can build a provider:
+// the proxy validates against what it can build.
+func registered(role, name string) bool {
+	_, ok := chain.Lookup(chain.Role(role), name)
+	return ok
+}
+
+// hostMap is the chain's host map, internal to external host names; nil
+// when it has none.
+func hostMap(ch *chain.Chain) map[string]string {
+	var m map[string]string
+	for _, h := range ch.Handlers() {
+		if hm, ok := h.(chain.HostMap); ok {
+			if m == nil {
+				m = map[string]string{}
+			}
+			maps.Copy(m, hm.ExternalHosts())
+		}
+	}
+	return m
+}
+
+// checkReserved refuses a service path under a gateway-served endpoint
+// (the auth API, a provider's token or login pages).
+func (c *Compiled) checkReserved(path string) error {
+	if first, _, _ := strings.Cut(path, "/"); c.services[first] != nil && c.services[first].internal {
+		return fmt.Errorf("path %q is reserved: /%s/%s/%s/ is served by the gateway (group lookup API, token and login endpoints)", path, strings.Trim(c.p.prefix, "/"), c.name, first)
+	}
+	return nil
+}
+
+// notRoutedService is a service kept for service discovery only (Knox's
+// NAMENODE): it has a route that answers 404 and no backend.
+func (c *Compiled) notRoutedService(ts *topology.Service) *service {
+	return &service{
+		topo:      c,
+		path:      ts.Path,
+		role:      ts.Role,
+		prefix:    c.ctxPath + "/" + ts.Path,
+		notRouted: true,
+		up:        &upstream{},
+		stats:     newServiceStats(c.name, ts.Path),
+	}
+}
+
 func (p *Proxy) resolve(ctx context.Context, topo, alias string) ([]byte, error) {
 	if p.resolver == nil {
 		return nil, errors.New("no secret resolver configured")
@@ -157,27 +221,9 @@ func (p *Proxy) resolve(ctx context.Context, topo, alias string) ([]byte, error)
 }
 
 func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Service, fps *fingerprinter, acquired map[transportKey]*transportEntry) (*service, error) {
-	path := strings.Trim(ts.Path, "/")
-	if path == "" {
-		return nil, errors.New("empty path")
-	}
-	for seg := range strings.SplitSeq(path, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return nil, errors.New("path must be non-empty segments without dot segments")
-		}
-	}
-	if strings.Count(path, "/")+1 > maxServiceDepth {
-		return nil, fmt.Errorf("path deeper than %d segments", maxServiceDepth)
-	}
-	if first, _, _ := strings.Cut(path, "/"); c.services[first] != nil && c.services[first].internal {
-		return nil, fmt.Errorf("path %q is reserved: /%s/%s/%s/ is served by the gateway (group lookup API, token and login endpoints)", path, strings.Trim(p.prefix, "/"), c.name, first)
-	}
-	if len(ts.URLs) == 0 {
-		return nil, errors.New("urls: at least one backend URL is required")
-	}
-	if len(ts.URLs) > maxServiceURLs {
-		return nil, fmt.Errorf("urls: at most %d backend URLs", maxServiceURLs)
-	}
+	// Validate has checked the path, the URLs and the settings' ranges;
+	// Compile the reserved paths.
+	path := ts.Path
 	d := ts.Dispatch
 	if d == nil {
 		d = &topology.Dispatch{}
@@ -194,13 +240,7 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 
 		forwardCredentials: d.ForwardCredentials,
 	}
-	if d.MaxBodyBytes < 0 {
-		return nil, errors.New("dispatch.max_body_bytes: must not be negative")
-	}
-	tmo, err := p.timeouts(d)
-	if err != nil {
-		return nil, err
-	}
+	tmo := p.timeouts(d)
 	tlsSet, err := p.backendTLS(ctx, c, ts.Path, d)
 	if err != nil {
 		return nil, err
@@ -214,10 +254,7 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	if d.FederationHeader != "" {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.federation_header is not supported yet and is ignored", path))
 	}
-	up, err := p.compileUpstream(s, ts.HA, tmo)
-	if err != nil {
-		return nil, err
-	}
+	up := p.compileUpstream(s, ts.HA, tmo)
 	s.up = up
 	anyTLS := false
 	for _, raw := range ts.URLs {
@@ -263,26 +300,23 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	return s, nil
 }
 
-func (p *Proxy) timeouts(d *topology.Dispatch) (Timeouts, error) {
+// timeouts are the proxy's defaults with the service's settings over them.
+func (p *Proxy) timeouts(d *topology.Dispatch) Timeouts {
 	t := p.defaults
 	for _, f := range []struct {
-		name string
-		v    topology.Duration
-		dst  *time.Duration
+		v   topology.Duration
+		dst *time.Duration
 	}{
-		{"dispatch.dial_timeout", d.DialTimeout, &t.Dial},
-		{"dispatch.tls_handshake_timeout", d.TLSHandshakeTimeout, &t.TLSHandshake},
-		{"dispatch.response_header_timeout", d.ResponseHeaderTimeout, &t.ResponseHeader},
-		{"dispatch.idle_timeout", d.IdleTimeout, &t.Idle},
+		{d.DialTimeout, &t.Dial},
+		{d.TLSHandshakeTimeout, &t.TLSHandshake},
+		{d.ResponseHeaderTimeout, &t.ResponseHeader},
+		{d.IdleTimeout, &t.Idle},
 	} {
-		switch {
-		case f.v < 0:
-			return t, fmt.Errorf("%s: must not be negative", f.name)
-		case f.v > 0:
+		if f.v > 0 {
 			*f.dst = f.v.D()
 		}
 	}
-	return t, nil
+	return t
 }
 
 // backendTLS is what a service's https transports are built from.
@@ -312,8 +346,6 @@ func (p *Proxy) backendTLS(ctx context.Context, c *Compiled, path string, d *top
 		bt.roots, bt.rootsID = pool, hex.EncodeToString(sum[:])
 	}
 	switch {
-	case d.UseTwoWayTLS && d.ClientCertificate == "":
-		return bt, errors.New("dispatch.client_certificate: required by dispatch.use_two_way_tls")
 	case d.UseTwoWayTLS:
 		pem, err := p.resolve(ctx, c.name, d.ClientCertificate)
 		if err != nil {
@@ -372,13 +404,10 @@ func parseBackend(raw string) (*backend, error) {
 	return b, nil
 }
 
-func (p *Proxy) compileUpstream(s *service, ha *topology.HA, tmo Timeouts) (*upstream, error) {
+func (p *Proxy) compileUpstream(s *service, ha *topology.HA, tmo Timeouts) *upstream {
 	up := &upstream{svc: s, maxFailures: defaultMaxFailures, cooloff: defaultCooloff}
 	if ha == nil {
-		return up, nil
-	}
-	if ha.MaxFailures < 0 || ha.Cooloff < 0 || ha.HealthCheckInterval < 0 {
-		return nil, errors.New("ha: max_failures, cooloff and health_check_interval must not be negative")
+		return up
 	}
 	if ha.MaxFailures > 0 {
 		up.maxFailures = int64(ha.MaxFailures)
@@ -387,26 +416,17 @@ func (p *Proxy) compileUpstream(s *service, ha *topology.HA, tmo Timeouts) (*ups
 		up.cooloff = ha.Cooloff.D()
 	}
 	for _, st := range ha.FailoverStatuses {
-		if st < 100 || st > 599 {
-			return nil, fmt.Errorf("ha.failover_statuses: %d is not an HTTP status", st)
-		}
 		up.failover[st/64] |= 1 << (st % 64)
 	}
-	switch {
-	case ha.HealthCheckPath != "":
-		if !strings.HasPrefix(ha.HealthCheckPath, "/") || strings.ContainsAny(ha.HealthCheckPath, "#\\ ") {
-			return nil, errors.New("ha.health_check_path: must be an absolute path (a query is allowed)")
-		}
+	if ha.HealthCheckPath != "" {
 		up.hcPath = ha.HealthCheckPath
 		up.hcInterval = ha.HealthCheckInterval.D()
 		if up.hcInterval == 0 {
 			up.hcInterval = defaultHCInterval
 		}
 		up.hcTimeout = min(up.hcInterval, tmo.ResponseHeader)
-	case ha.HealthCheckInterval > 0:
-		return nil, errors.New("ha.health_check_interval: set without ha.health_check_path")
 	}
-	return up, nil
+	return up
 }
 
 // Ensure the upstream is an http.RoundTripper.

@@ -22,6 +22,7 @@ type service struct {
 	role      string // the topology's role for it ("WEBHDFS"), may be ""
 	prefix    string // "/gateway/t/a/b"
 	internal  bool   // gateway-served endpoints (the auth API), no backend
+	notRouted bool   // kept for service discovery only (Knox NAMENODE): 404
 	websocket bool
 	// allowTrace forwards TRACE and TRACK (dispatch.allow_trace); else 405.
 	allowTrace bool

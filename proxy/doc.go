@@ -11,7 +11,14 @@
 // the service whose path is the longest whole-segment prefix of the rest
 // (at most one map lookup per segment of the deepest service path): the cost
 // does not depend on the number of topologies. No route: 404
-// {"error":"no such route"}.
+// {"error":"no such route"}. Services of a role kept for service discovery
+// only (topology.ServiceNotRouted: Knox's NAMENODE, JOBTRACKER) have a route
+// that answers 404 {"error":"service namenode is not routed: …"} before the
+// chain, and no backend.
+//
+// Compile first runs topology.ValidateWith against the provider registry
+// (the rules gatewayctl applies offline, with the same verdict), then builds
+// the chain and every service, reporting all their problems in one error.
 //
 // Before the chain runs, the request's context gets a *route.Info: the
 // topology, the matched service's path and role, and the source address:

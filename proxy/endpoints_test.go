@@ -88,7 +88,7 @@ func TestGatewayServedEndpoints(t *testing.T) {
 		{"a service on a provider's endpoint path", providers(), []topology.Service{svc("sso/x", b.URL)},
 			`service "sso/x": path "sso/x" is reserved`},
 		{"a service on the auth API", providers(), []topology.Service{svc("auth", b.URL)},
-			`service "auth": path "auth" is reserved`},
+			`services[0].path: path "auth" is reserved`},
 		{"an endpoint registered twice", providers("extra", "sso/login"), []topology.Service{svc("svc", b.URL)},
 			`endpoint "sso/login": registered twice`},
 		{"an endpoint on the auth API's paths", providers("extra", "auth/api/v1/pre"), []topology.Service{svc("svc", b.URL)},

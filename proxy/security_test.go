@@ -330,9 +330,9 @@ func TestMisconfiguredProvidersRefused(t *testing.T) {
 		{"bad proxy-user hosts", bad(prov("identity-assertion", "default", "hadoop.proxyuser.svc.users", "*", "hadoop.proxyuser.svc.hosts", "10.0.0.0/33")), `param "hadoop.proxyuser.svc.hosts"`},
 		{"bad CORS origin", bad(prov("webappsec", "webappsec", "cors.enabled", "true", "cors.allowOrigin", "evil")), `param "cors.allowOrigin"`},
 		{"service path auth", &topology.Topology{Name: "t", Providers: openProviders, Services: []topology.Service{svc("auth", be.URL)}},
-			`service "auth": path "auth" is reserved`},
+			`services[0].path: path "auth" is reserved`},
 		{"service path under auth", &topology.Topology{Name: "t", Providers: openProviders, Services: []topology.Service{svc("auth/api", be.URL)}},
-			`service "auth/api": path "auth/api" is reserved`},
+			`services[0].path: path "auth/api" is reserved`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -86,6 +86,10 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 			return
 		}
 	}
+	if s.notRouted {
+		writeError(ex, http.StatusNotFound, "service "+s.path+" is not routed: the topology keeps it for service discovery only")
+		return
+	}
 	if isTrace(r.Method) && !s.allowTrace {
 		// Refused before the chain: a TRACE echoed by a backend reflects the
 		// request's credentials and cookies to the caller (cross-site

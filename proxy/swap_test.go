@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -201,19 +202,19 @@ func TestCompileErrors(t *testing.T) {
 		want string
 	}{
 		{"no authentication", &topology.Topology{Name: "t", Services: []topology.Service{good},
-			Providers: []topology.Provider{{Role: "identity-assertion", Name: "default"}}}, `topology "t": no enabled authentication or federation provider`},
+			Providers: []topology.Provider{{Role: "identity-assertion", Name: "default"}}}, `topology "t": providers: no enabled authentication or federation provider`},
 		{"authentication disabled", &topology.Topology{Name: "t", Services: []topology.Service{good},
 			Providers: []topology.Provider{{Role: "authentication", Name: "anonymous", Enabled: new(bool)}}}, "no enabled authentication"},
 		{"unknown provider", &topology.Topology{Name: "t", Services: []topology.Service{good},
 			Providers: append([]topology.Provider{{Role: "authentication", Name: "ShiroProvider"}}, openProviders...)},
-			`topology "t": provider "ShiroProvider" (role "authentication") is not supported`},
+			`topology "t": providers[0]: provider "ShiroProvider" (role "authentication") is not supported`},
 		{"provider param", &topology.Topology{Name: "t", Services: []topology.Service{good},
 			Providers: append([]topology.Provider{{Role: "custom", Name: "header", Params: map[string]string{"name": "X-Key", "value": "${alias:key}"}}}, openProviders...)},
 			`topology "t": provider "header" (role "custom"): param "value": alias "key"`},
-		{"no services", topo("t"), "no services"},
-		{"duplicate path", topo("t", good, good), `service "svc": path declared twice`},
-		{"no urls", topo("t", svc("svc")), `service "svc": urls: at least one`},
-		{"bad scheme", topo("t", svc("svc", "ftp://h/")), "scheme must be"},
+		{"no services", topo("t"), "services: a topology needs at least one service"},
+		{"duplicate path", topo("t", good, good), `services[1].path: duplicate path "svc"`},
+		{"no urls", topo("t", svc("svc")), `services[0].urls: a service needs at least one backend URL`},
+		{"bad scheme", topo("t", svc("svc", "ftp://h/")), `scheme "ftp" is not allowed`},
 		{"query in url", topo("t", svc("svc", "http://h/?a=b")), "query"},
 		{"negative timeout", topo("t", withDispatch(topology.Dispatch{DialTimeout: -1})), "dispatch.dial_timeout"},
 		{"negative max body", topo("t", withDispatch(topology.Dispatch{MaxBodyBytes: -1})), "dispatch.max_body_bytes"},
@@ -228,6 +229,22 @@ func TestCompileErrors(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
 		})
+	}
+	// Every problem in one answer: the validation rules' and then the
+	// ones only building finds, for every service.
+	bad := topo("t", svc("a", "ftp://h/"), svc("b"), withDispatch(topology.Dispatch{MaxBodyBytes: -1}))
+	bad.Providers = append(bad.Providers, topology.Provider{Role: "authentication", Name: "HadoopAuth"})
+	_, err := e.p.Compile(context.Background(), bad)
+	var ve *topology.ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) != 4 {
+		t.Fatalf("err %v, want the four problems as a *topology.ValidationError", err)
+	}
+	twoStores := topo("t", svc("a", "https://h/"), svc("b", "https://h/"))
+	twoStores.Services[0].Dispatch = &topology.Dispatch{Truststore: "ts1"}
+	twoStores.Services[1].Dispatch = &topology.Dispatch{Truststore: "ts2"}
+	_, err = e.p.Compile(context.Background(), twoStores)
+	if err == nil || !strings.Contains(err.Error(), `service "a": dispatch.truststore: "ts1"`) || !strings.Contains(err.Error(), `service "b": dispatch.truststore: "ts2"`) {
+		t.Fatalf("err %v, want both services' truststore problems", err)
 	}
 	if e.p.Generation() != 0 {
 		t.Fatal("a failed compile touched the table")

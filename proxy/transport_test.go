@@ -181,7 +181,7 @@ func TestTwoWayTLS(t *testing.T) {
 		{"certificate of another CA", &topology.Dispatch{UseTwoWayTLS: true, ClientCertificate: "stranger"}, 502, ""},
 		{"alias missing", &topology.Dispatch{UseTwoWayTLS: true, ClientCertificate: "nope"}, 0, `service "svc": dispatch.client_certificate: alias "nope"`},
 		{"alias not PEM", &topology.Dispatch{UseTwoWayTLS: true, ClientCertificate: "garbage"}, 0, "not a PEM certificate and private key"},
-		{"no alias named", &topology.Dispatch{UseTwoWayTLS: true}, 0, "dispatch.client_certificate: required"},
+		{"no alias named", &topology.Dispatch{UseTwoWayTLS: true}, 0, "dispatch.client_certificate: use_two_way_tls needs a client certificate"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,11 +5,13 @@
 #
 #   GATEWAY_DATA_DIR   the daemon's data dir (default .gateway)
 #   DEMO_BACKEND_ADDR  the demo backend's address (default 127.0.0.1:18080)
+#   BIN                where gatewayd, gatewayctl and demo-backend are (default bin)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DATA=${GATEWAY_DATA_DIR:-.gateway}
 BACKEND_ADDR=${DEMO_BACKEND_ADDR:-127.0.0.1:18080}
+BIN=${BIN:-bin}
 export GATEWAYCTL_CONFIG=$DATA/gatewayctl.yaml
 run=$(mktemp -d)
 
@@ -36,12 +38,12 @@ wait_for() {
   fail "$3 did not start within 60 s"
 }
 
-bin/demo-backend --listen "$BACKEND_ADDR" --addr-file "$run/backend" &
+"$BIN/demo-backend" --listen "$BACKEND_ADDR" --addr-file "$run/backend" &
 pids+=($!)
 wait_for "$run/backend" "${pids[0]}" "the demo backend (on $BACKEND_ADDR; set DEMO_BACKEND_ADDR to use another address)"
 backend=$(cat "$run/backend")
 
-bin/gatewayd serve --dev --data-dir "$DATA" --log-format text --addr-file "$run/gatewayd" &
+"$BIN/gatewayd" serve --dev --data-dir "$DATA" --log-format text --addr-file "$run/gatewayd" &
 pids+=($!)
 wait_for "$run/gatewayd" "${pids[1]}" "gatewayd"
 proxy=$(sed -n 's/^proxy=//p' "$run/gatewayd")
@@ -51,7 +53,7 @@ management=$(sed -n 's/^management=//p' "$run/gatewayd")
 proxy=$(sed -E 's/^(\[::\]|0\.0\.0\.0|):/127.0.0.1:/' <<<"$proxy")
 
 # The daemon is listening: one call says whether gatewayctl may use it.
-if ! out=$(bin/gatewayctl status 2>&1 >/dev/null); then
+if ! out=$("$BIN/gatewayctl" status 2>&1 >/dev/null); then
   echo "$out" >&2
   case $out in
     *"permission denied"*) fail "the admin certificate has no role: in $DATA/gateway.yaml, management.principals must keep admin: [admin]" ;;
@@ -61,7 +63,7 @@ fi
 
 # The demo topologies, pointed at the demo backend's real address.
 for t in sandbox secure; do
-  sed "s#127.0.0.1:18080#$backend#g" "server/examples/topologies/$t.yaml" | bin/gatewayctl topology deploy -
+  sed "s#127.0.0.1:18080#$backend#g" "server/examples/topologies/$t.yaml" | "$BIN/gatewayctl" topology deploy -
 done
 
 cat <<MSG

@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	for name, pkg := range map[string]string{"gatewayd": ".", "gatewayctl": "../gatewayctl"} {
+	for name, pkg := range map[string]string{"gatewayd": ".", "gatewayctl": "../gatewayctl", "demo-backend": "./examples/demo-backend"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -17,7 +19,9 @@ type knoxService struct {
 	websocket bool
 }
 
-// knoxServices maps Knox service roles (upper case) to our service paths.
+// knoxServices maps Knox service roles (upper case) to our service paths
+// where they differ from Knox's default, the role in lower case (HUE is
+// published at "hue", DRUID-BROKER at "druid-broker").
 var knoxServices = map[string]knoxService{
 	"WEBHDFS":         {path: "webhdfs"},
 	"WEBHBASE":        {path: "hbase"},
@@ -38,6 +42,14 @@ var knoxServices = map[string]knoxService{
 	"JOBHISTORYUI":    {path: "jobhistory"},
 	"SPARKHISTORYUI":  {path: "sparkhistory"},
 	"SOLR":            {path: "solr"},
+}
+
+// knoxServicePath is where a Knox service role is published.
+func knoxServicePath(role string) knoxService {
+	if ks, ok := knoxServices[role]; ok {
+		return ks
+	}
+	return knoxService{path: strings.ToLower(role)}
 }
 
 // knoxProviders maps Knox provider roles, then Knox provider names (lower
@@ -281,11 +293,47 @@ func (r *knoxReader) topology(root xml.StartElement) (*Topology, string, error) 
 			// Knox bookkeeping without meaning here.
 			return r.once(&ignored, seen, el, line)
 		case "application":
-			return fmt.Errorf("line %d: Knox applications are not supported", line)
+			name, err := r.application()
+			t.conv.problems = append(t.conv.problems, FieldError{Field: "application", Line: line,
+				Msg: fmt.Sprintf("Knox application %q is not supported: the gateway serves no Knox web applications", truncate(name, 64))})
+			return err
 		}
 		return unknownElement(el, "topology", line)
 	})
+	if err == nil {
+		dropShiroAnonURLs(t)
+	}
 	return t, docName, err
+}
+
+// dropShiroAnonURLs removes ShiroProvider params "urls./PATH" = anon whose
+// PATH names no service of the topology (Knox's sandbox opens the JWKS of a
+// KNOXTOKEN service it does not have): they would open nothing, and the
+// provider has no anonymous paths. Dropping them only ever asks for more
+// authentication; each is a warning. Those naming a service are kept, for
+// the provider to refuse.
+func dropShiroAnonURLs(t *Topology) {
+	for i := range t.Providers {
+		p := &t.Providers[i]
+		if p.Role != "authentication" || p.Name != "ldap" {
+			continue
+		}
+		for _, k := range slices.Sorted(maps.Keys(p.Params)) {
+			path, ok := strings.CutPrefix(k, "urls.")
+			if !ok || path == "/**" || !strings.EqualFold(strings.TrimSpace(p.Params[k]), "anon") {
+				continue
+			}
+			first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+			if slices.ContainsFunc(t.Services, func(s Service) bool {
+				sf, _, _ := strings.Cut(strings.Trim(s.Path, "/"), "/")
+				return sf == first
+			}) {
+				continue
+			}
+			delete(p.Params, k)
+			t.conv.warnings = append(t.conv.warnings, fmt.Sprintf("providers[%d]%s: Shiro param %q (anon) dropped: no service %q in this topology", i, lineSuffix(p.Line), truncate(k, 80), truncate(first, 40)))
+		}
+	}
 }
 
 func (r *knoxReader) provider(line int) (Provider, error) {
@@ -315,13 +363,12 @@ func (r *knoxReader) provider(line int) (Provider, error) {
 	case name == "":
 		return p, fmt.Errorf("line %d: provider has no <name>", line)
 	}
-	names, ok := knoxProviders[strings.ToLower(role)]
-	if !ok {
-		return p, fmt.Errorf("line %d: unknown Knox provider role %q", line, role)
-	}
+	// Known names become ours; others keep their name in lower case, for
+	// Validate to refuse by name along with every other problem.
 	p.Role = strings.ToLower(role)
-	if p.Name, ok = names[strings.ToLower(name)]; !ok {
-		return p, fmt.Errorf("line %d: unknown Knox provider %q for role %q", line, name, role)
+	var ok bool
+	if p.Name, ok = knoxProviders[p.Role][strings.ToLower(name)]; !ok {
+		p.Name = strings.ToLower(name)
 	}
 	if seen["enabled"] {
 		b, err := parseKnoxBool(enabled)
@@ -368,11 +415,9 @@ func (r *knoxReader) service(line int) (Service, error) {
 	if role == "" {
 		return s, fmt.Errorf("line %d: service has no <role>", line)
 	}
-	ks, ok := knoxServices[strings.ToUpper(role)]
-	if !ok {
-		return s, fmt.Errorf("line %d: unknown Knox service role %q", line, role)
-	}
-	s.Role, s.Path, s.WebSocket = strings.ToUpper(role), ks.path, ks.websocket
+	s.Role = strings.ToUpper(role)
+	ks := knoxServicePath(s.Role)
+	s.Path, s.WebSocket = ks.path, ks.websocket
 	for _, raw := range s.URLs {
 		// Knox proxies WebSocket for any ws:// or wss:// backend.
 		if u, err := url.Parse(raw); err == nil && (u.Scheme == "ws" || u.Scheme == "wss") {
@@ -380,6 +425,19 @@ func (r *knoxReader) service(line int) (Service, error) {
 		}
 	}
 	return s, nil
+}
+
+// application reads an <application> element, returning its name.
+func (r *knoxReader) application() (string, error) {
+	var name string
+	seen := map[string]bool{}
+	err := r.children("application", func(el xml.StartElement, l int) error {
+		if el.Name.Local == "name" {
+			return r.once(&name, seen, el, l)
+		}
+		return r.d.Skip()
+	})
+	return name, err
 }
 
 func (r *knoxReader) dispatch(line int) (*Dispatch, error) {

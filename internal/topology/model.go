@@ -9,6 +9,17 @@ type Topology struct {
 	Description string     `json:"description,omitempty" yaml:"description,omitempty"`
 	Providers   []Provider `json:"providers,omitempty" yaml:"providers,omitempty"`
 	Services    []Service  `json:"services" yaml:"services"`
+
+	// conv is what the Knox converter found that the model does not carry:
+	// items without an equivalent, which Validate reports as problems, and
+	// settings it dropped, which Validate reports as warnings. Never encoded.
+	conv conversion
+}
+
+// conversion notes of a converted document.
+type conversion struct {
+	problems []FieldError
+	warnings []string
 }
 
 // Provider configures one handler of the topology's chain.

@@ -287,7 +287,6 @@ func TestParseErrors(t *testing.T) {
 		{"unknown service element", "<topology><service><role>ECHO</role>\n<urls>http://h</urls></service></topology>", xmlF, "", []string{"line 2: unknown element <urls> in <service>"}},
 		{"text in service", "<topology><service>hello<role>ECHO</role></service></topology>", xmlF, "", []string{`unexpected text "hello" inside <service>`}},
 		{"element in role", "<topology><service><role><b>ECHO</b></role></service></topology>", xmlF, "", []string{"unexpected element <b> inside <role>"}},
-		{"application", "<topology><application><name>x</name></application></topology>", xmlF, "", []string{"Knox applications are not supported"}},
 		{"two gateways", "<topology><gateway/><gateway/></topology>", xmlF, "", []string{"<gateway> given twice"}},
 		{"two roles", "<topology><service><role>ECHO</role><role>HIVE</role></service></topology>", xmlF, "", []string{"<role> given twice"}},
 		{"service without role", "<topology><service>\n<url>http://h</url></service></topology>", xmlF, "", []string{"line 1: service has no <role>"}},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,20 +93,11 @@ func (e *ValidationError) Error() string {
 var (
 	topologyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	segmentRE      = regexp.MustCompile(`^[A-Za-z0-9._~-]+$`)
-	providerRoleRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
-	providerNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
 	serviceRoleRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	// aliasNameRE is the rule for credential alias names.
 	aliasNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
 )
-
-// standardRoles are the provider roles the proxy chains in a fixed order;
-// other roles must match providerRoleRE and are custom handlers.
-var standardRoles = []string{"authentication", "federation", "identity-assertion", "authorization", "webappsec", "ha"}
-
-// builtinServiceRoles are served by the gateway itself and need no URL.
-var builtinServiceRoles = map[string]bool{"KNOXTOKEN": true, "KNOXSSO": true}
 
 const (
 	maxPathLen        = 256
@@ -119,26 +109,46 @@ const (
 
 // Validate checks t, which should be normalized (Parse does that). It returns
 // a *ValidationError listing every problem, and warnings about risky but
-// legal settings such as insecure_skip_verify.
+// legal settings such as insecure_skip_verify. The proxy runs it before
+// compiling, so the verdict is the same offline and on the server; what it
+// cannot check without the server is listed by ServerChecks.
 //
 // Rules: the name matches ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (so never "."
 // or ".." and never a slash); there is at least one service; each service
-// path is 1-256 characters of "/"-separated segments of [A-Za-z0-9._~-],
-// none empty, "." or "..", without leading or trailing slash, unique within
-// the topology; each service has at least one URL (except the gateway's
-// built-in KNOXTOKEN and KNOXSSO), each http, https, ws or wss, with a host,
-// a valid port if any, and no user info, query or fragment; ws and wss need
-// websocket: true; two-way TLS needs https or wss; provider roles are the
-// standard ones or custom ^[a-z][a-z0-9-]{0,31}$, provider names
-// ^[a-z][a-z0-9-]{0,63}$, and no two enabled providers share role and name;
-// param keys are non-empty, and neither keys nor values hold control
-// characters; ${alias:NAME} references are well formed; durations, sizes and
-// max_failures are not negative; failover statuses are 100-599.
+// path is 1-256 characters of at most MaxServiceDepth "/"-separated segments
+// of [A-Za-z0-9._~-], none empty, "." or "..", without leading or trailing
+// slash, not starting with the reserved "auth", unique within the topology;
+// each routed service has 1-MaxServiceURLs URLs, each http, https, ws or
+// wss, with a host, a valid port if any, and no user info, query or
+// fragment; ws and wss need websocket: true; two-way TLS needs https or wss
+// and a client certificate; services kept for discovery only (NAMENODE,
+// JOBTRACKER) have URLs of any scheme and nothing to dispatch; services
+// Knox serves itself (KNOX, KNOXSSO, KNOXTOKEN, KNOX-SESSION) are refused;
+// every enabled provider is one the gateway implements (SupportedProviders),
+// at most once, and one of them authenticates (role authentication or
+// federation); param keys are non-empty, and neither keys nor values hold
+// control characters; ${alias:NAME} references are well formed; durations,
+// sizes and max_failures are not negative; failover statuses are 100-599.
+// Items of a Knox document without an equivalent (an <application>) are
+// reported too, all in one answer.
 func Validate(t *Topology) (warnings []string, err error) {
+	return ValidateWith(t, ProviderSupported)
+}
+
+// ValidateWith is Validate with the set of providers that can be built
+// given by supported (the proxy passes its provider registry, which a test
+// keeps equal to SupportedProviders).
+func ValidateWith(t *Topology, supported func(role, name string) bool) (warnings []string, err error) {
 	if t == nil {
 		return nil, &ValidationError{Errors: []FieldError{{Msg: "no topology"}}}
 	}
-	v := &validator{}
+	v := &validator{supported: supported}
+	for _, fe := range t.conv.problems {
+		v.add(fe.Field, fe.Line, "%s", fe.Msg)
+	}
+	for _, w := range t.conv.warnings {
+		v.warn("%s", w)
+	}
 	v.topology(t)
 	if err := v.err(); err != nil {
 		return v.warnings, err
@@ -148,7 +158,8 @@ func Validate(t *Topology) (warnings []string, err error) {
 
 type validator struct {
 	problems
-	warnings []string
+	warnings  []string
+	supported func(role, name string) bool
 }
 
 func (v *validator) warn(format string, args ...any) {
@@ -174,11 +185,15 @@ func (v *validator) topology(t *Topology) {
 
 	type key struct{ role, name string }
 	enabled := map[key]int{}
+	authenticates := false
 	for i, p := range t.Providers {
 		f := fmt.Sprintf("providers[%d]", i)
 		v.provider(f, p)
 		if !p.IsEnabled() {
 			continue
+		}
+		if r := strings.ToLower(p.Role); (r == "authentication" || r == "federation") && v.supported(p.Role, p.Name) {
+			authenticates = true
 		}
 		k := key{p.Role, p.Name}
 		if j, dup := enabled[k]; dup {
@@ -188,6 +203,9 @@ func (v *validator) topology(t *Topology) {
 		enabled[k] = i
 	}
 
+	if !authenticates {
+		v.add("providers", 0, `no enabled authentication or federation provider: add one (provider "anonymous" to allow unauthenticated access explicitly)`)
+	}
 	if len(t.Services) == 0 {
 		v.add("services", 0, "a topology needs at least one service")
 	}
@@ -214,15 +232,18 @@ func lineSuffix(line int) string {
 func (v *validator) provider(f string, p Provider) {
 	switch {
 	case p.Role == "":
-		v.add(f+".role", p.Line, "a provider needs a role (%s, or a custom role)", strings.Join(standardRoles, ", "))
-	case !slices.Contains(standardRoles, p.Role) && !providerRoleRE.MatchString(p.Role):
-		v.add(f+".role", p.Line, "%q is neither a standard role (%s) nor a custom role matching %s", truncate(p.Role, 64), strings.Join(standardRoles, ", "), providerRoleRE)
-	}
-	switch {
+		v.add(f+".role", p.Line, "a provider needs a role")
 	case p.Name == "":
 		v.add(f+".name", p.Line, "a provider needs a name")
-	case !providerNameRE.MatchString(p.Name):
-		v.add(f+".name", p.Line, "%q is not a valid provider name: it must match %s", truncate(p.Name, 80), providerNameRE)
+	case v.supported(p.Role, p.Name):
+	case !p.IsEnabled():
+		v.warn("%s%s: provider %q (role %q) is disabled; it is not supported and would be refused if enabled", f, lineSuffix(p.Line), truncate(p.Name, 64), truncate(p.Role, 32))
+	default:
+		if names, ok := supportedNames(p.Role); ok {
+			v.add(f, p.Line, "provider %q (role %q) is not supported: role %s supports %s", truncate(p.Name, 64), truncate(p.Role, 32), p.Role, strings.Join(names, ", "))
+		} else {
+			v.add(f+".role", p.Line, "provider %q: role %q is not supported: the roles are %s", truncate(p.Name, 64), truncate(p.Role, 32), strings.Join(names, ", "))
+		}
 	}
 	v.params(f+".params", p.Line, p.Params)
 }
@@ -233,17 +254,31 @@ func (v *validator) service(f string, s *Service) {
 		v.add(f+".path", s.Line, "a service needs a path")
 	case len(s.Path) > maxPathLen:
 		v.add(f+".path", s.Line, "path is %d bytes long, the limit is %d", len(s.Path), maxPathLen)
+	case strings.Count(s.Path, "/") >= MaxServiceDepth:
+		v.add(f+".path", s.Line, "path has more than %d segments", MaxServiceDepth)
 	default:
 		if msg := checkSegments(s.Path); msg != "" {
 			v.add(f+".path", s.Line, "%s", msg)
+		} else if first, _, _ := strings.Cut(s.Path, "/"); first == ReservedPath {
+			v.add(f+".path", s.Line, "path %q is reserved: /gateway/{topology}/%s/ is the gateway's own API", truncate(s.Path, 80), ReservedPath)
 		}
 	}
 	if s.Role != "" && !serviceRoleRE.MatchString(s.Role) {
 		v.add(f+".role", s.Line, "%q is not a valid service role: it must match %s", truncate(s.Role, 80), serviceRoleRE)
 	}
-
-	if len(s.URLs) == 0 && !builtinServiceRoles[strings.ToUpper(s.Role)] {
+	switch ServiceRoleKind(s.Role) {
+	case ServiceUnsupported:
+		v.add(f+".role", s.Line, "service role %s is served by Knox itself; the gateway has no equivalent: remove the service", s.Role)
+		return
+	case ServiceNotRouted:
+		v.notRouted(f, s)
+		return
+	}
+	switch {
+	case len(s.URLs) == 0:
 		v.add(f+".urls", s.Line, "a service needs at least one backend URL")
+	case len(s.URLs) > MaxServiceURLs:
+		v.add(f+".urls", s.Line, "%d URLs: at most %d per service", len(s.URLs), MaxServiceURLs)
 	}
 	seen := map[string]int{}
 	for i, raw := range s.URLs {
@@ -272,6 +307,27 @@ func (v *validator) service(f string, s *Service) {
 	if s.HA != nil {
 		v.ha(f+".ha", s)
 	}
+}
+
+// notRouted checks a service kept for service discovery only: its URLs name
+// RPC endpoints of any scheme, and it has nothing to dispatch.
+func (v *validator) notRouted(f string, s *Service) {
+	if len(s.URLs) == 0 {
+		v.add(f+".urls", s.Line, "a %s service needs its endpoint URL (e.g. hdfs://namenode:8020)", s.Role)
+	}
+	for i, raw := range s.URLs {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil || u.Scheme == "" || u.Hostname() == "" || strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }):
+			v.add(fmt.Sprintf("%s.urls[%d]", f, i), s.Line, "%q is not a URL with a scheme and a host", redactURL(raw))
+		case u.User != nil:
+			v.add(fmt.Sprintf("%s.urls[%d]", f, i), s.Line, "%q contains credentials: keep them in an alias", u.Redacted())
+		}
+	}
+	if s.WebSocket || s.Dispatch != nil || s.HA != nil {
+		v.add(f, s.Line, "a %s service is not routed (kept for service discovery): websocket, dispatch and ha have no meaning", s.Role)
+	}
+	v.params(f+".params", s.Line, s.Params)
 }
 
 // checkSegments reports the first bad segment of a path.
@@ -420,6 +476,9 @@ func (v *validator) dispatch(f string, s *Service) {
 	if d.MaxBodyBytes < 0 {
 		v.add(f+".max_body_bytes", s.Line, "negative size %d (0 means no limit)", d.MaxBodyBytes)
 	}
+	if d.UseTwoWayTLS && d.ClientCertificate == "" {
+		v.add(f+".client_certificate", s.Line, "use_two_way_tls needs a client certificate: the alias holding its PEM certificate and key")
+	}
 	if d.ClientCertificate != "" {
 		if !aliasNameRE.MatchString(d.ClientCertificate) {
 			v.add(f+".client_certificate", s.Line, "%q is not a valid alias name (it must match %s)", truncate(d.ClientCertificate, 80), aliasNameRE)
@@ -464,6 +523,9 @@ func (v *validator) ha(f string, s *Service) {
 	if p := h.HealthCheckPath; p != "" && (!strings.HasPrefix(p, "/") || len(p) > 1024 ||
 		strings.ContainsFunc(p, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) || strings.Contains(p, "#")) {
 		v.add(f+".health_check_path", s.Line, "%q is not an absolute path (it must start with / and hold no white space or #)", truncate(p, 80))
+	}
+	if h.HealthCheckInterval > 0 && h.HealthCheckPath == "" {
+		v.add(f+".health_check_interval", s.Line, "set without health_check_path")
 	}
 	if len(s.URLs) < 2 {
 		v.warn("service %q: ha has no effect with fewer than two URLs", s.Path)

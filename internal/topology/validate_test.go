@@ -20,14 +20,16 @@ func TestValidateAcceptsValid(t *testing.T) {
 			tp.Services[0].Path = "zeppelin"
 			tp.Services[1].Path = "zeppelin/ws"
 		}},
-		{"path at the length limit", func(tp *Topology) { tp.Services[0].Path = strings.Repeat("a/", 127) + "bc" }},
+		{"path at the length and depth limits", func(tp *Topology) {
+			tp.Services[0].Path = strings.Repeat("abcdefghijklmno/", MaxServiceDepth-1) + "abcdefghijklmnop"
+		}},
 		{"path characters", func(tp *Topology) { tp.Services[0].Path = "a.b/c_d/~e-f/..g" }},
 		{"https, ports and paths", func(tp *Topology) {
 			tp.Services[0].URLs = []string{"https://[::1]:8443/x/y", "HTTP://Host.Example:1/", "http://h:65535"}
 		}},
 		{"websocket service over http", func(tp *Topology) { tp.Services[1].URLs = []string{"http://h/ws"} }},
-		{"custom provider role", func(tp *Topology) {
-			tp.Providers = append(tp.Providers, Provider{Role: "rate-limit", Name: "token-bucket"})
+		{"custom provider", func(tp *Topology) {
+			tp.Providers = append(tp.Providers, Provider{Role: "custom", Name: "header", Params: map[string]string{"name": "X-A", "value": "b"}})
 		}},
 		{"same provider twice, one disabled", func(tp *Topology) {
 			tp.Providers = append(tp.Providers, Provider{Role: "authentication", Name: "anonymous", Enabled: new(false)})
@@ -38,8 +40,8 @@ func TestValidateAcceptsValid(t *testing.T) {
 		{"alias references", func(tp *Topology) {
 			tp.Providers[0].Params = map[string]string{"a": "${alias:x}", "b": "pre${alias:y.z-1}post${alias:x}", "c": "$alias:x}", "d": "${ALIAS"}
 		}},
-		{"built-in service without URLs", func(tp *Topology) {
-			tp.Services[0] = Service{Path: "knoxtoken", Role: "KNOXTOKEN"}
+		{"discovery-only service with an RPC URL", func(tp *Topology) {
+			tp.Services[0] = Service{Path: "namenode", Role: "NAMENODE", URLs: []string{"hdfs://nn.internal:8020"}}
 		}},
 		{"two-way TLS", func(tp *Topology) {
 			tp.Services[0].URLs = []string{"https://h"}
@@ -117,10 +119,10 @@ func TestValidateRefuses(t *testing.T) {
 		{"two-way TLS over http", func(tp *Topology) { tp.Services[0].Dispatch = &Dispatch{UseTwoWayTLS: true} }, "services[0].urls[0]", 8, "use_two_way_tls needs an https or wss URL"},
 
 		{"provider without role", func(tp *Topology) { tp.Providers[0].Role = "" }, "providers[0].role", 3, "needs a role"},
-		{"upper-case role", func(tp *Topology) { tp.Providers[0].Role = "Authentication" }, "providers[0].role", 3, "neither a standard role"},
-		{"long custom role", func(tp *Topology) { tp.Providers[0].Role = strings.Repeat("r", 33) }, "providers[0].role", 3, "neither a standard role"},
+		{"upper-case role", func(tp *Topology) { tp.Providers[0].Role = "Authentication" }, "providers[0].role", 3, `role "Authentication" is not supported`},
+		{"long custom role", func(tp *Topology) { tp.Providers[0].Role = strings.Repeat("r", 33) }, "providers[0].role", 3, "is not supported: the roles are"},
 		{"provider without name", func(tp *Topology) { tp.Providers[0].Name = "" }, "providers[0].name", 3, "needs a name"},
-		{"Knox provider name", func(tp *Topology) { tp.Providers[0].Name = "ShiroProvider" }, "providers[0].name", 3, "not a valid provider name"},
+		{"Knox provider name", func(tp *Topology) { tp.Providers[0].Name = "ShiroProvider" }, "providers[0]", 3, `provider "ShiroProvider" (role "authentication") is not supported: role authentication supports anonymous, basic, client-cert, ldap`},
 		{"duplicate enabled provider", func(tp *Topology) {
 			tp.Providers = append(tp.Providers, Provider{Role: "authentication", Name: "anonymous", Enabled: new(true), Line: 7})
 		}, "providers[2]", 7, "provider authentication/anonymous is enabled twice (also providers[0] at line 3)"},

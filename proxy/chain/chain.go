@@ -103,6 +103,7 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 		_, out := h.(Outbound)
 		_, resp := h.(ResponseModifier)
 		_, authn := h.(Authenticator)
+		_, hm := h.(HostMap)
 		switch {
 		case f.Role.Authenticates() && (!authn || in):
 			c.Close()
@@ -110,9 +111,9 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 		case !f.Role.Authenticates() && authn:
 			c.Close()
 			return nil, fmt.Errorf("provider %q (role %q): handler %T implements Authenticator outside the authentication and federation roles", pr.Name, pr.Role, h)
-		case !in && !out && !resp && !authn:
+		case !in && !out && !resp && !authn && !hm:
 			c.Close()
-			return nil, fmt.Errorf("provider %q (role %q): handler %T implements none of Inbound, Outbound, ResponseModifier", pr.Name, pr.Role, h)
+			return nil, fmt.Errorf("provider %q (role %q): handler %T implements none of Inbound, Outbound, ResponseModifier, HostMap", pr.Name, pr.Role, h)
 		}
 	}
 	slices.SortStableFunc(c.links, func(a, b link) int {

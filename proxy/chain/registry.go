@@ -87,6 +87,17 @@ type IdentityHeaders interface {
 	IdentityHeaders() []string
 }
 
+// HostMap is implemented by handlers that tell the host names backends give
+// themselves (internal) from the names the topology's URLs use (external),
+// as Knox's hostmap provider does. The proxy applies it when it maps URLs in
+// response headers to the gateway; a HostMap handler need implement nothing
+// else.
+type HostMap interface {
+	// ExternalHosts maps lower-case internal host names to external ones.
+	// The proxy reads it once per compile and does not modify it.
+	ExternalHosts() map[string]string
+}
+
 // Service is one service of the topology being compiled, as ServiceChecker
 // handlers see it.
 type Service struct {

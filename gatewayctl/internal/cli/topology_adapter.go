@@ -38,3 +38,6 @@ func topologyDocument(p *gatewayv1.Topology) ([]byte, error) {
 
 // topologyProto converts a compiled topology to its API form.
 func topologyProto(t *topology.Topology) *gatewayv1.Topology { return topologypb.ToProto(t) }
+
+// serverChecks lists what an offline validation of t could not check.
+func serverChecks(t *topology.Topology) []string { return topology.ServerChecks(t) }

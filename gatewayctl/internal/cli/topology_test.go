@@ -12,6 +12,9 @@ import (
 
 // analyticsYAML is a second topology, so that listings have rows to sort.
 const analyticsYAML = `name: analytics
+providers:
+  - role: authentication
+    name: anonymous
 services:
   - path: livy
     urls: [http://livy.example:8998]

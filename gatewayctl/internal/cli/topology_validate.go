@@ -25,9 +25,11 @@ func newTopologyValidateCommand(f *factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a topology document without deploying it",
-		Long: `Check a topology document with the same compiler gatewayd uses. This works
-offline: no config file and no server are needed. Errors are printed with
-their line numbers and the exit code is 1.
+		Long: `Check a topology document with the same rules gatewayd applies before it
+compiles one (every problem at once). This works offline: no config file and
+no server are needed. Errors are printed with their line numbers and the exit
+code is 1. What only the server can check (that aliases and truststores
+exist, that providers accept their parameters) is listed as not checked.
 
 --server-side asks gatewayd's Validate call instead, which also checks
 provider parameters and that referenced aliases exist. FILE "-" reads
@@ -75,6 +77,12 @@ func (o *topologyValidateOptions) Run(ctx context.Context) error {
 		return o.f.print(&gatewayv1.ValidateResponse{Topology: topologyProto(t), Warnings: warnings}, nil)
 	}
 	fmt.Fprintf(o.f.out(), "%s: topology %q is valid (%s, %s)\n", source, t.Name, plural(len(t.Providers), "provider"), plural(len(t.Services), "service"))
+	if checks := serverChecks(t); len(checks) > 0 {
+		fmt.Fprintln(o.f.out(), "Not checked offline (gatewayd checks them at deploy; --server-side asks it now):")
+		for _, c := range checks {
+			fmt.Fprintf(o.f.out(), "  - %s\n", c)
+		}
+	}
 	return nil
 }
 

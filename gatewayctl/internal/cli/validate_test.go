@@ -17,6 +17,7 @@ services:
     urls: []
   - path: hive
     urls: [http://hive.example:10001]
+providers: [{role: authentication, name: anonymous}]
 `
 
 // TestValidateOffline runs validate with no config file and --server at a
@@ -27,7 +28,7 @@ func TestValidateOffline(t *testing.T) {
 	valid := writeFile(t, dir, "sandbox.yaml", []byte(sandboxYAML))
 	invalid := writeFile(t, dir, "broken.yaml", []byte(invalidYAML))
 	unknown := writeFile(t, dir, "typo.yaml", []byte("name: sandbox\nservices:\n  - path: hive\n    url: [http://x]\n"))
-	warn := writeFile(t, dir, "insecure.yaml", []byte("name: sandbox\nservices:\n  - path: hive\n    urls: [https://hive.example]\n    dispatch:\n      insecure_skip_verify: true\n"))
+	warn := writeFile(t, dir, "insecure.yaml", []byte("name: sandbox\nproviders: [{role: authentication, name: anonymous}]\nservices:\n  - path: hive\n    urls: [https://hive.example]\n    dispatch:\n      insecure_skip_verify: true\n"))
 	e := &testEnv{config: filepath.Join(dir, "no-such-config.yaml"), home: t.TempDir()}
 	offline := []string{"--server", closedAddr(t)}
 
@@ -107,5 +108,42 @@ func TestValidateServerSide(t *testing.T) {
 	r = e.run(t, "topology", "validate", bad, "--server-side")
 	if r.code != 1 || !strings.Contains(r.stderr, "\n  services[2].path (line 7)") {
 		t.Errorf("server-side invalid: code %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// Offline validation says what only the server can check, naming it, and
+// refuses a provider the server cannot build (issue 9 item 6).
+func TestValidateOfflineSaysWhatItCouldNotCheck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	doc := writeFile(t, dir, "ldap.yaml", []byte(`name: corp
+providers:
+  - role: authentication
+    name: ldap
+    params: {url: "ldaps://ldap.example", bind_password: "${alias:ldap-bind}"}
+services:
+  - path: hive
+    urls: [https://hive.example]
+    dispatch: {truststore: corp-ca}
+`))
+	knox := writeFile(t, dir, "hadoop.xml", []byte(`<topology><gateway>
+<provider><role>authentication</role><name>HadoopAuth</name><enabled>true</enabled></provider>
+<provider><role>hostmap</role><name>static</name><enabled>true</enabled><param><name>gw</name><value>node1</value></param></provider>
+</gateway><service><role>WEBHDFS</role><url>http://node1:9870/webhdfs</url></service></topology>`))
+	e := &testEnv{config: filepath.Join(dir, "none.yaml"), home: t.TempDir()}
+	r := e.run(t, "--server", closedAddr(t), "topology", "validate", doc)
+	for _, want := range []string{
+		"Not checked offline (gatewayd checks them at deploy; --server-side asks it now):",
+		"  - aliases exist: ldap-bind\n",
+		"  - truststores exist: corp-ca\n",
+		"  - provider parameters are accepted by their provider: authentication/ldap\n",
+	} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("exit %d, stdout %q, want %q (stderr %q)", r.code, r.stdout, want, r.stderr)
+		}
+	}
+	r = e.run(t, "--server", closedAddr(t), "topology", "validate", knox)
+	if r.code != 1 || !strings.Contains(r.stderr, `provider "hadoop-auth" (role "authentication") is not supported`) {
+		t.Errorf("HadoopAuth: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
