@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -158,6 +159,13 @@ func TestPassiveHealth(t *testing.T) {
 	}
 }
 
+// Active health checks: probes run every interval and a failing probe takes
+// the URL out; requests go to the next URL while it is out and back to it
+// once a probe succeeds. A probe's timeout is at most its interval, so with
+// a short interval a slow probe on a busy machine fails too (taking even the
+// secondary out): the short interval proves only the periodic probing and
+// that it detects a failure; what routing does with the probes' answers is
+// proved with a long interval, where a redeploy's immediate probe decides.
 func TestActiveHealthCheck(t *testing.T) {
 	checkGoroutines := goroutineBaseline(t)
 	e := newEnv(t, proxyConfig())
@@ -174,28 +182,55 @@ func TestActiveHealthCheck(t *testing.T) {
 		io.WriteString(w, "primary")
 	})
 	secondary := echoBackend(t, "secondary")
-	ha := &topology.HA{HealthCheckPath: "/healthz", HealthCheckInterval: topology.Duration(20 * time.Millisecond)}
-	top := topo("t", haSvc(ha, primary.URL+"/base", secondary.URL))
-	e.deploy(top)
-	eventually(t, 5*time.Second, "first probes", func() bool { return probes.Load() >= 2 })
+	primaryURL := primary.URL + "/base"
+	deploy := func(interval time.Duration) {
+		ha := &topology.HA{HealthCheckPath: "/healthz", HealthCheckInterval: topology.Duration(interval)}
+		e.deploy(topo("t", haSvc(ha, primaryURL, secondary.URL)))
+	}
+	checkers := func(n int) {
+		t.Helper()
+		eventually(t, 5*time.Second, fmt.Sprintf("%d health checkers", n), func() bool { return goroutinesIn("(*upstream).healthLoop") == n })
+	}
+
+	// Every 20ms: the probes repeat, and a failing one takes the primary out.
+	deploy(20 * time.Millisecond)
+	eventually(t, 5*time.Second, "repeated probes", func() bool { return probes.Load() >= 3 })
+	down.Store(true)
+	eventually(t, 5*time.Second, "primary marked down", func() bool { return !backendStatus(e.p, primaryURL).Healthy })
+	e.p.Remove("t")
+	checkers(0)
+
+	// Every hour (probe timeout 30s): each deploy starts a checker that
+	// probes at once, and only its answer changes where requests go.
+	down.Store(false)
+	before := probes.Load()
+	deploy(time.Hour)
+	eventually(t, 5*time.Second, "first probe", func() bool { return probes.Load() > before })
 	if _, body := e.get("/gateway/t/svc/"); body != "primary" {
 		t.Fatalf("served by %q", body)
 	}
 	down.Store(true)
-	eventually(t, 5*time.Second, "primary marked down", func() bool { return !backendStatus(e.p, primary.URL+"/base").Healthy })
-	if _, body := e.get("/gateway/t/svc/"); body != "secondary:" {
-		t.Fatalf("served by %q while primary is down", body)
+	deploy(time.Hour)
+	eventually(t, 5*time.Second, "primary marked down", func() bool { return !backendStatus(e.p, primaryURL).Healthy })
+	for range 3 {
+		if _, body := e.get("/gateway/t/svc/"); body != "secondary:" {
+			t.Fatalf("served by %q while primary is down", body)
+		}
 	}
 	down.Store(false)
-	eventually(t, 5*time.Second, "primary back", func() bool { return backendStatus(e.p, primary.URL+"/base").Healthy })
+	deploy(time.Hour)
+	eventually(t, 5*time.Second, "primary back", func() bool { return backendStatus(e.p, primaryURL).Healthy })
+	if _, body := e.get("/gateway/t/svc/"); body != "primary" {
+		t.Fatalf("served by %q after the primary came back", body)
+	}
 
 	// Redeploys replace the checker: one runs, not one per deploy; Remove stops it.
 	for i := 0; i < 5; i++ {
-		e.deploy(top)
+		deploy(time.Hour)
 	}
-	eventually(t, 5*time.Second, "old checkers stopped", func() bool { return goroutinesIn("(*upstream).healthLoop") == 1 })
+	checkers(1)
 	e.p.Remove("t")
-	eventually(t, 5*time.Second, "checker stopped on remove", func() bool { return goroutinesIn("(*upstream).healthLoop") == 0 })
+	checkers(0)
 	e.fe.Close()
 	e.p.Close()
 	primary.Close()

@@ -93,9 +93,12 @@ func TestNotRoutedService(t *testing.T) {
 // URLs, and an internal name no service covers never reaches it.
 func TestHostMapInResponseHeaders(t *testing.T) {
 	e := newEnv(t, proxyConfig())
-	var location string
+	var location, cookie string
 	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", location)
+		if cookie != "" {
+			w.Header().Set("Set-Cookie", cookie)
+		}
 		w.WriteHeader(http.StatusFound)
 	})
 	_, port, _ := strings.Cut(strings.TrimPrefix(b.URL, "http://"), ":")
@@ -116,6 +119,12 @@ func TestHostMapInResponseHeaders(t *testing.T) {
 		{"http://vm.cluster.test:50075/webhdfs/v1/x", 502, ""}, // an internal host on no backend's port
 		{"http://elsewhere.example/x", 302, "http://elsewhere.example/x"},
 	}
+	location = gw + "/app/x"
+	cookie = "sid=1; Domain=VM.cluster.test; Path=/app"
+	if resp, body := rawGet(t, e.addr(), "/gateway/t/app/"); resp == nil || resp.Header.Get("Set-Cookie") != "sid=1; Path=/gateway/t/app" {
+		t.Errorf("Set-Cookie with an internal Domain: %v %q", resp, body)
+	}
+	cookie = ""
 	for _, tc := range tests {
 		location = tc.in
 		resp, body := rawGet(t, e.addr(), "/gateway/t/app/")

@@ -333,7 +333,8 @@ func refreshURL(v string) (start, end int) {
 
 // rewriteCookie maps a Path under a backend's base path to the gateway's
 // (any other Path to the service's prefix) and drops a Domain naming a
-// backend host (the cookie becomes host-only for the gateway).
+// backend host or a host map's internal host (the cookie becomes host-only
+// for the gateway).
 func (s *service) rewriteCookie(v string) string {
 	parts := strings.Split(v, ";")
 	changed := false
@@ -354,7 +355,7 @@ func (s *service) rewriteCookie(v string) string {
 			}
 		case "domain":
 			d := strings.ToLower(strings.TrimPrefix(val, "."))
-			drop := false
+			drop := s.topo.origins.internal[d] // a host map's internal name
 			for _, b := range s.up.backends {
 				if d == b.hostname {
 					drop = true

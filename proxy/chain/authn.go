@@ -125,7 +125,7 @@ func (s *authStage) ServeInbound(w http.ResponseWriter, r *http.Request) *http.R
 				WriteError(w, http.StatusInternalServerError, "internal error")
 				return nil
 			}
-			if msg := s.c.checkCredential(r, o.Principal); msg != "" {
+			if msg := s.c.checkCredential(o.Principal); msg != "" {
 				if o.Challenge != "" {
 					w.Header().Set("WWW-Authenticate", o.Challenge)
 				}

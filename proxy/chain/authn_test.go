@@ -53,6 +53,20 @@ func init() {
 			}
 			return s, nil
 		}})
+	// Registered once per test binary (the registry is global), so that
+	// the tests using them can run more than once (-count).
+	chain.Register(chain.Factory{Name: "o-inbound-authn", Role: chain.RoleAuthentication,
+		New: func(context.Context, chain.Config) (chain.Handler, error) { return tag{name: "x"}, nil }})
+	chain.Register(chain.Factory{Name: "o-authn-custom", Role: chain.RoleCustom,
+		New: func(context.Context, chain.Config) (chain.Handler, error) { return script{}, nil }})
+	chain.Register(chain.Factory{Name: "o-creds", Role: chain.RoleAuthentication,
+		New: func(_ context.Context, c chain.Config) (chain.Handler, error) {
+			creds := []identity.Credential{identity.Authorization}
+			if n := c.Params["cookie"]; n != "" {
+				creds = append(creds, identity.CookieCredential(n))
+			}
+			return credScript{creds: creds}, nil
+		}})
 }
 
 type fixedClock time.Time
@@ -148,10 +162,6 @@ func TestAuthenticationOutcomes(t *testing.T) {
 // Authentication and federation handlers speak the Authenticator contract
 // only; other roles never do.
 func TestAuthenticatorContract(t *testing.T) {
-	chain.Register(chain.Factory{Name: "o-inbound-authn", Role: chain.RoleAuthentication,
-		New: func(context.Context, chain.Config) (chain.Handler, error) { return tag{name: "x"}, nil }})
-	chain.Register(chain.Factory{Name: "o-authn-custom", Role: chain.RoleCustom,
-		New: func(context.Context, chain.Config) (chain.Handler, error) { return script{}, nil }})
 	for _, tc := range []struct {
 		p    topology.Provider
 		want string
@@ -177,14 +187,6 @@ func (s credScript) Credentials() []identity.Credential     { return s.creds }
 // chain order, so that the gateway removes them whichever one
 // authenticated the request.
 func TestChainCredentials(t *testing.T) {
-	chain.Register(chain.Factory{Name: "o-creds", Role: chain.RoleAuthentication,
-		New: func(_ context.Context, c chain.Config) (chain.Handler, error) {
-			creds := []identity.Credential{identity.Authorization}
-			if n := c.Params["cookie"]; n != "" {
-				creds = append(creds, identity.CookieCredential(n))
-			}
-			return credScript{creds: creds}, nil
-		}})
 	c, err := chain.Build(context.Background(), "t", []topology.Provider{
 		prov("authentication", "o-creds"), prov("authentication", "o-creds", "cookie", "sso"),
 		prov("authentication", "o-script", "do", "accept", "name", "x"),

@@ -2,7 +2,6 @@ package chain
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/securegw/gateway/proxy/identity"
@@ -73,7 +72,7 @@ type VerifiedToken struct {
 
 // checkCredential refuses a principal whose credential expired or was
 // revoked: "" when it is good, else the message of the 401.
-func (c *Chain) checkCredential(_ *http.Request, p *identity.Principal) string {
+func (c *Chain) checkCredential(p *identity.Principal) string {
 	if p.CredentialID != "" && c.host.Revocations != nil && c.host.Revocations.Revoked(p.CredentialID) {
 		return "credential revoked"
 	}
