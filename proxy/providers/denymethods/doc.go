@@ -10,8 +10,9 @@
 // methods are) gets 405 {"error":"method not allowed"} and never reaches
 // the backend.
 //
-// Writing one: a factory checks its params (Params.Allow, then each value,
-// returning *chain.ParamError so the deploy error names the param) and
+// Writing one: a factory reads its params with chain.Config.Read (which
+// refuses unknown ones), then checks each value, returning
+// *chain.ParamError so the deploy error names the param, and
 // returns a value implementing chain.Inbound (and/or Outbound,
 // ResponseModifier); the handler must not keep per-request state, and must
 // not change r.URL.Path.
