@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -471,4 +472,35 @@ func (s *gatedSource) Watch(ctx context.Context, from int64) (<-chan store.Chang
 		}
 	}()
 	return out, nil
+}
+
+// Stopping the reconciler ends its store watch (no watcher goroutine is
+// left), and a Refresh asked after the stop returns ErrStopped instead of
+// blocking.
+func TestStopLeavesNoGoroutine(t *testing.T) {
+	watchers := func() int {
+		buf := make([]byte, 1<<20)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "store/bolt.(*Store).watch(")
+	}
+	before := watchers()
+	e := newEnv(t, bolt.Options{})
+	e.start()
+	e.put("t")
+	e.caughtUp()
+	if n := watchers(); n != before+1 {
+		t.Fatalf("%d store watchers while running, want %d", n, before+1)
+	}
+	e.stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for watchers() != before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d store watchers left after the reconciler stopped, want %d", watchers(), before)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.rec.Refresh(ctx, "t"); !errors.Is(err, reconcile.ErrStopped) {
+		t.Fatalf("Refresh after stop: %v, want ErrStopped", err)
+	}
 }
