@@ -205,6 +205,11 @@ func (s *TopologyService) commit(ctx context.Context, t *topology.Topology, expe
 	}
 	s.log.InfoContext(ctx, "topology deployed", "topology", name, "revision", rev,
 		"action", action, "by", res.info.UpdatedBy, "services", len(t.Services))
+	for _, w := range res.warnings {
+		// The operator's log keeps what the deployer was told: a service
+		// forwarding credentials or skipping certificate checks.
+		s.log.WarnContext(ctx, "deployed topology has a risky setting", "topology", name, "revision", rev, "warning", w)
+	}
 	return res, nil
 }
 

@@ -115,3 +115,39 @@ func TestGuardRefusesWhatIsInUse(t *testing.T) {
 		t.Fatalf("deleting an alias no topology uses: %v (deleted %d times)", err, deleted)
 	}
 }
+
+// liveReconciler applies everything at once.
+type liveReconciler struct{}
+
+func (liveReconciler) WaitFor(context.Context, int64) error  { return nil }
+func (liveReconciler) Failure(string) error                  { return nil }
+func (liveReconciler) Refresh(context.Context, string) error { return nil }
+
+// A deploy's warnings (a service forwarding the credentials the gateway
+// consumed, issue 9 item 1) reach the gateway's log, not only the deployer.
+func TestDeployWarningsAreLogged(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "gateway.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	px, err := proxy.New(proxy.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { px.Close() })
+	var logs strings.Builder
+	svc := NewTopologyService(st, px, liveReconciler{}, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	doc := "name: t\nproviders:\n  - {role: authentication, name: anonymous}\nservices:\n" +
+		"  - {path: a, urls: [\"http://127.0.0.1:1\"], dispatch: {forward_credentials: true}}\n"
+	resp, err := svc.Deploy(context.Background(), &gatewayv1.DeployRequest{Document: []byte(doc), Format: gatewayv1.Format_FORMAT_YAML})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetWarnings()) == 0 {
+		t.Fatal("no deploy warning for forward_credentials")
+	}
+	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "forward_credentials") {
+		t.Fatalf("the warning is not in the gateway's log:\n%s", got)
+	}
+}
