@@ -482,22 +482,26 @@ func TestStopLeavesNoGoroutine(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "store/bolt.(*Store).watch(")
 	}
-	before := watchers()
+	// Tests here do not run in parallel: the watchers of earlier tests end
+	// soon after their reconciler stopped.
+	settle := func(want int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for watchers() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d store watchers, want %d", what, watchers(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	settle(0, "before the test")
 	e := newEnv(t, bolt.Options{})
 	e.start()
 	e.put("t")
 	e.caughtUp()
-	if n := watchers(); n != before+1 {
-		t.Fatalf("%d store watchers while running, want %d", n, before+1)
-	}
+	settle(1, "while running")
 	e.stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for watchers() != before {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d store watchers left after the reconciler stopped, want %d", watchers(), before)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	settle(0, "after the reconciler stopped")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.rec.Refresh(ctx, "t"); !errors.Is(err, reconcile.ErrStopped) {
