@@ -12,8 +12,9 @@ type Cache struct {
 	now func() time.Time
 
 	mu   sync.Mutex
+	size int              // at most this many keys
 	seen map[string]int64 // key → valid until (unix nanoseconds)
-	ring []entry          // insertion order, oldest at head
+	ring []entry          // insertion order, oldest at head; grows up to size
 	head int
 	n    int
 }
@@ -31,8 +32,9 @@ func New(size int, clock chain.Clock) *Cache {
 	if clock == nil {
 		clock = chain.SystemClock{}
 	}
-	size = max(size, 1)
-	return &Cache{now: clock.Now, seen: make(map[string]int64, size), ring: make([]entry, size)}
+	// Nothing is allocated up front: a gateway whose topologies never use
+	// the cache pays nothing for its bound.
+	return &Cache{now: clock.Now, size: max(size, 1), seen: map[string]int64{}}
 }
 
 // Seen reports whether key was recorded and is still valid. If not, it
@@ -64,6 +66,9 @@ func (c *Cache) Seen(key string, until time.Time) bool {
 		c.head = (c.head + 1) % len(c.ring)
 		c.n--
 	}
+	if c.n == len(c.ring) && len(c.ring) < c.size {
+		c.grow()
+	}
 	if c.n == len(c.ring) {
 		return true
 	}
@@ -71,6 +76,15 @@ func (c *Cache) Seen(key string, until time.Time) bool {
 	c.n++
 	c.seen[key] = u
 	return false
+}
+
+// grow doubles the ring (up to size), keeping the insertion order.
+func (c *Cache) grow() {
+	r := make([]entry, min(max(2*len(c.ring), 64), c.size))
+	for i := 0; i < c.n; i++ {
+		r[i] = c.ring[(c.head+i)%len(c.ring)]
+	}
+	c.ring, c.head = r, 0
 }
 
 // Len is the number of keys held (valid or not yet forgotten).

@@ -114,3 +114,33 @@ func BenchmarkSeen(b *testing.B) {
 		c.Seen(keys[i&(1<<16-1)], until)
 	}
 }
+
+// The ring grows to its bound as keys arrive, keeping their order: the
+// oldest expire first after a growth, and a cache full of valid keys
+// refuses new ones (fail closed).
+func TestGrowsToTheBound(t *testing.T) {
+	clk := newClock()
+	c := replay.New(200, clk)
+	start := clk.Now()
+	for i := range 150 { // through growths 64 → 128 → 200
+		if c.Seen(fmt.Sprint("a", i), start.Add(time.Duration(i+1)*time.Second)) {
+			t.Fatalf("new key %d reported as seen", i)
+		}
+	}
+	clk.advance(50 * time.Second) // the first 50 expire
+	if c.Seen("b0", start.Add(time.Hour)) {
+		t.Fatal("new key reported as seen")
+	}
+	if n := c.Len(); n != 101 {
+		t.Fatalf("%d keys held after 50 expired, want 101", n)
+	}
+	if !c.Seen("a120", start.Add(time.Hour)) {
+		t.Fatal("a valid key held across growths was not reported as seen")
+	}
+	for i := 1; c.Len() < 200; i++ {
+		c.Seen(fmt.Sprint("b", i), start.Add(time.Hour))
+	}
+	if !c.Seen("one-too-many", start.Add(time.Hour)) {
+		t.Fatal("a cache full of valid keys accepted a new one")
+	}
+}

@@ -213,16 +213,28 @@ func (s *TopologyService) commit(ctx context.Context, t *topology.Topology, expe
 	return res, nil
 }
 
-// write is commit up to the store write, under mu. It returns the
-// revision of the write (0 when nothing was written).
+// write is commit up to the store write. It returns the revision of the
+// write (0 when nothing was written). The document is checked and compiled
+// before mu, so deploys compile in parallel; under mu only its aliases are
+// checked again (an alias deletion holds mu: no deploy can start using an
+// alias between its check and its deletion) and the write is made.
 func (s *TopologyService) write(ctx context.Context, t *topology.Topology, expect int64, dryRun bool, action string) (*committed, int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, err := s.check(ctx, t)
 	if err != nil {
 		return nil, 0, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	name := t.Name
+	if !dryRun {
+		missing, err := s.missingAliases(ctx, t)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(missing) > 0 {
+			return nil, 0, invalid(fmt.Errorf("topology %q references missing aliases: %v (deleted while it was checked; create them with gatewayctl alias create NAME --topology %s)", name, missing, name))
+		}
+	}
 	cur, err := s.store.GetTopology(ctx, name)
 	var old *topology.Topology
 	switch {

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -83,5 +85,41 @@ services:
 	}
 	if storeRevision(t, g) != before {
 		t.Fatal("a refused deploy stored something")
+	}
+}
+
+// Apache Knox's own sandbox.xml deploys through the management API (issue 9
+// item 10): its RPC-only roles are kept, shown by get, and answer a clear
+// 404 when requested.
+func TestKnoxSandboxDeploys(t *testing.T) {
+	c, secret := initGateway(t)
+	g := startGateway(t, c, secret)
+	ctx := context.Background()
+	topo := g.topologies(t, adminCert(t, c))
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "internal", "topology", "testdata", "knox", "sandbox.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topo.Deploy(ctx, &gatewayv1.DeployRequest{Document: doc, Format: gatewayv1.Format_FORMAT_KNOX_XML, Name: "sandbox"}); err != nil {
+		t.Fatalf("deploying Knox's sandbox.xml: %v", err)
+	}
+	got, err := topo.Get(ctx, &gatewayv1.GetRequest{Name: "sandbox"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, s := range got.GetTopology().GetTopology().GetServices() {
+		if s.GetRole() == "NAMENODE" || s.GetRole() == "JOBTRACKER" {
+			paths = append(paths, s.GetPath())
+		}
+	}
+	if len(paths) != 2 {
+		t.Fatalf("topology get shows the RPC-only services %v, want NAMENODE and JOBTRACKER", paths)
+	}
+	for _, p := range paths {
+		code, body := get(t, g.httpClient(t), g.url("/gateway/sandbox/"+p+"/x"))
+		if code != 404 || !strings.Contains(body, "not routed") || strings.Contains(body, "127.0.0.1") {
+			t.Fatalf("GET %s: %d %q, want a 404 saying it is not routed, without its address", p, code, body)
+		}
 	}
 }
