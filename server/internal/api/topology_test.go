@@ -151,3 +151,51 @@ func TestDeployWarningsAreLogged(t *testing.T) {
 		t.Fatalf("the warning is not in the gateway's log:\n%s", got)
 	}
 }
+
+// flakyAliases has every alias at the first check and none afterwards: the
+// alias is deleted while the deploy compiles.
+type flakyAliases struct{ calls int }
+
+func (f *flakyAliases) MissingAliases(_ context.Context, _ string, names []string) ([]string, error) {
+	f.calls++
+	if f.calls == 1 {
+		return nil, nil
+	}
+	return names, nil
+}
+
+// An alias deleted between a deploy's check and its write refuses the
+// deploy (the second check runs under the lock alias deletion takes), and
+// nothing is stored.
+func TestDeployRechecksAliasesUnderTheLock(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "gateway.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	px, err := proxy.New(proxy.Config{Resolver: anyAlias{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { px.Close() })
+	aliases := &flakyAliases{}
+	svc := NewTopologyService(st, px, liveReconciler{}, aliases, slog.New(slog.DiscardHandler))
+	doc := "name: t\nproviders:\n  - {role: authentication, name: anonymous}\n" +
+		"  - {role: custom, name: header, params: {name: X-Key, value: \"${alias:key}\"}}\n" +
+		"services:\n  - {path: a, urls: [\"http://127.0.0.1:1\"]}\n"
+	_, err = svc.Deploy(context.Background(), &gatewayv1.DeployRequest{Document: []byte(doc), Format: gatewayv1.Format_FORMAT_YAML})
+	if apierr.KindOf(err) != apierr.Invalid || !strings.Contains(err.Error(), "missing aliases: [key]") {
+		t.Fatalf("deploy after its alias was deleted: %v", err)
+	}
+	if aliases.calls != 2 {
+		t.Fatalf("aliases checked %d times, want 2", aliases.calls)
+	}
+	if _, err := st.GetTopology(context.Background(), "t"); err == nil {
+		t.Fatal("the refused deploy was stored")
+	}
+}
+
+// anyAlias resolves every alias.
+type anyAlias struct{}
+
+func (anyAlias) Resolve(context.Context, string, string) ([]byte, error) { return []byte("v"), nil }
