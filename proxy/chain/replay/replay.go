@@ -17,6 +17,10 @@ type Cache struct {
 	ring []entry          // insertion order, oldest at head; grows up to size
 	head int
 	n    int
+	// earliest is at most the earliest until held: when it is past and
+	// the ring is full, an entry behind the head expired (keys may be
+	// recorded with different lifetimes) and sweep reclaims it.
+	earliest int64
 }
 
 type entry struct {
@@ -69,13 +73,42 @@ func (c *Cache) Seen(key string, until time.Time) bool {
 	if c.n == len(c.ring) && len(c.ring) < c.size {
 		c.grow()
 	}
+	if c.n == len(c.ring) && c.earliest <= now {
+		c.sweep(now)
+	}
 	if c.n == len(c.ring) {
 		return true
 	}
 	c.ring[(c.head+c.n)%len(c.ring)] = entry{key: key, until: u}
 	c.n++
 	c.seen[key] = u
+	if c.n == 1 || u < c.earliest {
+		c.earliest = u
+	}
 	return false
+}
+
+// sweep forgets every expired key of a full ring, keeping the insertion
+// order of the others. It runs only when one of them expired out of order
+// (behind a longer-lived head): O(size), at most once per expiry.
+func (c *Cache) sweep(now int64) {
+	kept := 0
+	c.earliest = int64(^uint64(0) >> 1)
+	for i := 0; i < c.n; i++ {
+		j := (c.head + i) % len(c.ring)
+		e := c.ring[j]
+		c.ring[j] = entry{}
+		if e.until <= now {
+			if v, ok := c.seen[e.key]; ok && v == e.until {
+				delete(c.seen, e.key)
+			}
+			continue
+		}
+		c.ring[(c.head+kept)%len(c.ring)] = e
+		kept++
+		c.earliest = min(c.earliest, e.until)
+	}
+	c.n = kept
 }
 
 // grow doubles the ring (up to size), keeping the insertion order.

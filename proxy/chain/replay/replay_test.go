@@ -144,3 +144,26 @@ func TestGrowsToTheBound(t *testing.T) {
 		t.Fatal("a cache full of valid keys accepted a new one")
 	}
 }
+
+// Keys expire whatever the order they were recorded in: a long-lived key
+// recorded first does not keep the expired keys behind it, so a full cache
+// whose keys have expired accepts new ones instead of refusing every
+// request until the first key expires.
+func TestExpiryOutOfInsertionOrder(t *testing.T) {
+	clk := newClock()
+	c := replay.New(3, clk)
+	start := clk.Now()
+	if c.Seen("long", start.Add(time.Hour)) || c.Seen("short1", start.Add(time.Second)) || c.Seen("short2", start.Add(time.Second)) {
+		t.Fatal("a new key reported as seen")
+	}
+	clk.advance(2 * time.Second)
+	if c.Seen("new1", start.Add(time.Minute)) || c.Seen("new2", start.Add(time.Minute)) {
+		t.Fatal("the cache refused a new key while two of its three keys had expired")
+	}
+	if !c.Seen("long", start.Add(time.Hour)) || !c.Seen("new1", start.Add(time.Minute)) {
+		t.Fatal("a valid key was forgotten")
+	}
+	if !c.Seen("new3", start.Add(time.Minute)) {
+		t.Fatal("a cache full of valid keys accepted a new one (it must fail closed)")
+	}
+}
