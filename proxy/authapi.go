@@ -168,7 +168,7 @@ func (p *Proxy) LookupGroups(ctx context.Context, topology, user string) ([]stri
 // when done: its handlers are not closed meanwhile), or nil.
 func (p *Proxy) acquire(name string) *Compiled {
 	for {
-		c := p.table.Load().topos[name]
+		c := p.table.Load().get(name)
 		if c == nil || c.enter() {
 			return c
 		}

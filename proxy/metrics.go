@@ -118,7 +118,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	mm := prometheus.MustNewConstMetric
 	t := m.p.table.Load()
 	ch <- mm(m.generation, g, float64(t.gen))
-	ch <- mm(m.topologies, g, float64(len(t.topos)))
+	ch <- mm(m.topologies, g, float64(t.len()))
 	ch <- mm(m.inflightD, g, float64(m.inflight.Load()))
 	for i, n := range classNames {
 		ch <- mm(m.unroutedD, c, float64(m.unroutedC[i].Load()), n)
@@ -127,7 +127,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- mm(m.refused, c, float64(ctr.Load()), r)
 	}
 	now := time.Now().UnixNano()
-	for _, tp := range sortedTopologies(t.topos) {
+	for _, tp := range t.sorted() {
 		for _, s := range tp.ordered {
 			st := s.stats
 			for i, n := range classNames {

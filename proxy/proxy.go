@@ -177,7 +177,7 @@ func New(cfg Config) (*Proxy, error) {
 		idPrefix:     hex.EncodeToString(seed[:]) + "-",
 	}
 	_, _ = rand.Read(p.fpKey[:])
-	p.table.Store(&table{topos: map[string]*Compiled{}})
+	p.table.Store(&table{})
 	p.pool = newTransportPool(p)
 	p.metrics = newMetrics(p)
 	if cfg.Registerer != nil {
@@ -197,7 +197,7 @@ func (p *Proxy) Generation() int64 { return p.table.Load().gen }
 func (p *Proxy) Ready() bool { return p.Generation() > 0 && !p.closed.Load() }
 
 // Topologies is the number of topologies in the live table.
-func (p *Proxy) Topologies() int { return len(p.table.Load().topos) }
+func (p *Proxy) Topologies() int { return p.table.Load().len() }
 
 // Close closes the upgraded connections, unpublishes every topology, stops
 // the health checkers (and waits for them) and closes idle backend
@@ -207,8 +207,8 @@ func (p *Proxy) Close() error {
 	_ = p.CloseUpgraded(context.Background()) // their relays end as their sockets close
 	p.mu.Lock()
 	cur := p.table.Load()
-	p.table.Store(&table{gen: cur.gen + 1, topos: map[string]*Compiled{}})
-	for _, c := range sortedTopologies(cur.topos) {
+	p.table.Store(&table{gen: cur.gen + 1})
+	for _, c := range cur.sorted() {
 		c.retireLocked()
 	}
 	p.mu.Unlock()

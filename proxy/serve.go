@@ -165,7 +165,7 @@ func isTrace(m string) bool {
 // It returns (nil, nil) for no route.
 func (p *Proxy) route(name, after string) (*Compiled, *service) {
 	for {
-		c := p.table.Load().topos[name]
+		c := p.table.Load().get(name)
 		if c == nil {
 			return nil, nil
 		}

@@ -7,14 +7,6 @@ import (
 	"time"
 )
 
-// table is one immutable generation of the routing table. Readers load it
-// with one atomic load; writers copy it (a map of pointers: O(topologies)
-// per change) under Proxy.mu and store the copy.
-type table struct {
-	gen   int64
-	topos map[string]*Compiled
-}
-
 // Lifecycle of a Compiled, guarded by Proxy.mu.
 const (
 	stateCompiled  = iota // built, not yet published: holds transport references
@@ -55,10 +47,10 @@ func (p *Proxy) Load(all []*Compiled) int64 {
 		}
 		m[c.name] = c
 	}
-	next := &table{gen: cur.gen + 1, topos: m}
+	next := newTable(cur.gen+1, m)
 	for name, c := range m {
 		if c.state == stateCompiled {
-			c.adoptLocked(cur.topos[name])
+			c.adoptLocked(cur.get(name))
 		}
 	}
 	p.table.Store(next)
@@ -67,8 +59,8 @@ func (p *Proxy) Load(all []*Compiled) int64 {
 			c.startLocked()
 		}
 	}
-	for name, old := range cur.topos {
-		if m[name] != old {
+	for _, old := range cur.sorted() {
+		if m[old.name] != old {
 			old.retireLocked()
 		}
 	}
@@ -196,7 +188,7 @@ func sortedTopologies(m map[string]*Compiled) []*Compiled {
 func (p *Proxy) BackendStatus() []BackendStatus {
 	now := time.Now()
 	var out []BackendStatus
-	for _, c := range sortedTopologies(p.table.Load().topos) {
+	for _, c := range p.table.Load().sorted() {
 		for _, s := range c.ordered {
 			for _, b := range s.up.backends {
 				until := b.h.cooloffUntil.Load()

@@ -45,7 +45,7 @@ func TestRetiredTopologyReroutesAndDrains(t *testing.T) {
 	p.Apply(c1)
 
 	inflight, _ := p.route("t", "svc/x") // a request on c1
-	stale := p.table.Load().topos["t"]   // a request that loaded the table but has not entered yet
+	stale := p.table.Load().get("t")     // a request that loaded the table but has not entered yet
 	if inflight != c1 || stale != c1 {
 		t.Fatal("not routed to c1")
 	}

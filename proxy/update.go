@@ -1,7 +1,5 @@
 package proxy
 
-import "maps"
-
 // Update publishes every Compiled of apply and unpublishes the topologies
 // named in remove with one atomic swap, and returns the new generation (the
 // current one when nothing changes). It is Apply and Remove for a batch: a
@@ -26,38 +24,33 @@ func (p *Proxy) Update(apply []*Compiled, remove []string) int64 {
 	}
 	var drop []string
 	for _, name := range remove {
-		if _, live := cur.topos[name]; live {
+		if cur.get(name) != nil {
 			if _, replaced := add[name]; !replaced {
 				drop = append(drop, name)
 			}
 		}
 	}
 	for name, c := range add {
-		if cur.topos[name] == c {
+		if cur.get(name) == c {
 			delete(add, name) // already live: nothing to do
 		}
 	}
 	if len(add) == 0 && len(drop) == 0 {
 		return cur.gen
 	}
-	m := maps.Clone(cur.topos)
-	for _, name := range drop {
-		delete(m, name)
-	}
+	next := cur.with(cur.gen+1, add, drop)
 	for name, c := range add {
-		m[name] = c
-		c.adoptLocked(cur.topos[name])
+		c.adoptLocked(cur.get(name))
 	}
-	next := &table{gen: cur.gen + 1, topos: m}
 	p.table.Store(next)
 	for _, c := range sortedTopologies(add) {
 		c.startLocked()
 	}
 	for _, name := range drop {
-		cur.topos[name].retireLocked()
+		cur.get(name).retireLocked()
 	}
 	for name := range add {
-		if old := cur.topos[name]; old != nil {
+		if old := cur.get(name); old != nil {
 			old.retireLocked()
 		}
 	}

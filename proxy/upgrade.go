@@ -182,7 +182,7 @@ func (r *upgrades) reconcile(name string, t *table, grace time.Duration) {
 // checkLocked keeps u if t serves its route with the same fingerprint, and
 // else closes it after grace.
 func (r *upgrades) checkLocked(u *upgraded, t *table, grace time.Duration) {
-	if c := t.topos[u.topo]; c != nil {
+	if c := t.get(u.topo); c != nil {
 		if s := c.services[u.svc]; s != nil && s.fp == u.fp {
 			if u.closing != nil {
 				u.closing.Stop()
