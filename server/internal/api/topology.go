@@ -38,6 +38,11 @@ type Reconciler interface {
 	// Refresh compiles a stored topology again with the current aliases
 	// and truststores and publishes it.
 	Refresh(ctx context.Context, name string) error
+	// Offer hands over the route compiled from spec with the secrets of
+	// store revision at, stored by the commit of revision rev; the
+	// reconciler publishes it for rev instead of compiling spec again,
+	// or discards it.
+	Offer(t *topology.Topology, spec []byte, route *proxy.Compiled, at, rev int64)
 }
 
 // AliasChecker reports which of a topology's alias references do not exist.
@@ -81,6 +86,11 @@ type checked struct {
 	topo     *topology.Topology
 	spec     []byte
 	warnings []string
+	// route is the compiled document, with the aliases and truststores
+	// of store revision at; the caller offers it to the reconciler or
+	// discards it.
+	route *proxy.Compiled
+	at    int64
 }
 
 // check validates t, checks its aliases and compiles it, storing nothing.
@@ -102,13 +112,16 @@ func (s *TopologyService) check(ctx context.Context, t *topology.Topology) (*che
 	if err != nil {
 		return nil, fmt.Errorf("encoding topology %q: %w", t.Name, err)
 	}
+	at, err := s.store.Revision(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the store revision: %w", err)
+	}
 	route, err := s.compiler.Compile(ctx, t)
 	if err != nil {
 		return nil, invalid(err) // the proxy's error names the topology
 	}
 	warnings = append(warnings, route.Warnings()...)
-	route.Discard()
-	return &checked{topo: t, spec: spec, warnings: warnings}, nil
+	return &checked{topo: t, spec: spec, warnings: warnings, route: route, at: at}, nil
 }
 
 // missingAliases returns the aliases t references that do not exist.
@@ -134,6 +147,7 @@ func (s *TopologyService) Validate(ctx context.Context, req *gatewayv1.ValidateR
 	if err != nil {
 		return nil, err
 	}
+	c.route.Discard()
 	return &gatewayv1.ValidateResponse{Topology: topologypb.ToProto(c.topo), Warnings: c.warnings}, nil
 }
 
@@ -223,6 +237,12 @@ func (s *TopologyService) write(ctx context.Context, t *topology.Topology, expec
 	if err != nil {
 		return nil, 0, err
 	}
+	offered := false
+	defer func() {
+		if !offered {
+			c.route.Discard()
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name := t.Name
@@ -268,6 +288,10 @@ func (s *TopologyService) write(ctx context.Context, t *topology.Topology, expec
 	if err != nil {
 		return nil, 0, err
 	}
+	// The route just compiled is what the reconciler would compile for
+	// this revision: hand it over instead of compiling twice.
+	s.rec.Offer(c.topo, c.spec, c.route, c.at, rec.Revision)
+	offered = true
 	res.info = infoOf(rec, t)
 	return res, rec.Revision, nil
 }

@@ -31,6 +31,9 @@ func (stuckReconciler) Refresh(ctx context.Context, _ string) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
+func (stuckReconciler) Offer(_ *topology.Topology, _ []byte, route *proxy.Compiled, _, _ int64) {
+	route.Discard()
+}
 
 // A deploy whose change does not go live in time says that it is stored
 // and that this gateway has not applied it, as Unavailable; the change is
@@ -122,6 +125,9 @@ type liveReconciler struct{}
 func (liveReconciler) WaitFor(context.Context, int64) error  { return nil }
 func (liveReconciler) Failure(string) error                  { return nil }
 func (liveReconciler) Refresh(context.Context, string) error { return nil }
+func (liveReconciler) Offer(_ *topology.Topology, _ []byte, route *proxy.Compiled, _, _ int64) {
+	route.Discard()
+}
 
 // A deploy's warnings (a service forwarding the credentials the gateway
 // consumed, issue 9 item 1) reach the gateway's log, not only the deployer.

@@ -58,9 +58,13 @@ type Reconciler struct {
 	log    *slog.Logger
 	opts   Options
 
-	// idx and loaded are owned by the goroutine that calls Load and Run.
-	idx    index
-	loaded bool
+	// idx, loaded and secretsRev are owned by the goroutine that calls
+	// Load and Run. secretsRev is the revision of the last alias or
+	// truststore change applied (or of the last listing): an offer
+	// compiled before it may hold an old secret.
+	idx        index
+	loaded     bool
+	secretsRev int64
 
 	refresh chan refreshRequest
 
@@ -70,6 +74,7 @@ type Reconciler struct {
 	applied  int64
 	advanced chan struct{}      // closed and replaced when applied grows
 	failed   map[string]failure // stored topologies that are not served
+	offers   map[string]offer   // routes compiled by the topology service, by name
 }
 
 // failure is why a stored topology is not served, and what it uses.
@@ -101,6 +106,7 @@ func New(src Source, router Router, o Options) *Reconciler {
 		stopped:  make(chan struct{}),
 		advanced: make(chan struct{}),
 		failed:   map[string]failure{},
+		offers:   map[string]offer{},
 	}
 }
 
@@ -114,6 +120,8 @@ func (r *Reconciler) Load(ctx context.Context) (served, failed int, err error) {
 		return 0, 0, fmt.Errorf("listing topologies: %w", err)
 	}
 	r.idx = newIndex()
+	r.dropOffers()
+	r.secretsRev = rev
 	all := make([]*proxy.Compiled, 0, len(recs))
 	r.mu.Lock()
 	r.failed = map[string]failure{}
@@ -137,6 +145,7 @@ func (r *Reconciler) Load(ctx context.Context) (served, failed int, err error) {
 // (nil) or the store fails (the error). It loads the table first unless
 // Load did. On return every waiter gets ErrStopped.
 func (r *Reconciler) Run(ctx context.Context) error {
+	defer r.dropOffers() // after stopped is closed: no offer is kept after
 	defer close(r.stopped)
 	if !r.loaded {
 		if _, _, err := r.Load(ctx); err != nil {
@@ -210,6 +219,7 @@ func (r *Reconciler) follow(ctx context.Context) error {
 // pending is the union of one or more batches: the last word per key.
 type pending struct {
 	revision    int64
+	secretsRev  int64           // revision of the last alias or truststore change
 	topologies  map[string]bool // name → deleted
 	aliases     map[aliasRef]bool
 	truststores map[string]bool
@@ -235,8 +245,10 @@ func (p *pending) add(b store.ChangeBatch) error {
 			if ref, ok := parseAliasKey(c.Key); ok {
 				p.aliases[ref] = true
 			}
+			p.secretsRev = b.Revision
 		case store.KindTruststore:
 			p.truststores[c.Key] = true
+			p.secretsRev = b.Revision
 		}
 	}
 	return nil
@@ -246,6 +258,7 @@ func (p *pending) add(b store.ChangeBatch) error {
 // p's revision.
 func (r *Reconciler) apply(ctx context.Context, p *pending) error {
 	start := time.Now()
+	r.secretsRev = max(r.secretsRev, p.secretsRev)
 	names := map[string]bool{} // topologies to compile again from the store
 	var remove []string
 	for name, deleted := range p.topologies {
@@ -265,6 +278,9 @@ func (r *Reconciler) apply(ctx context.Context, p *pending) error {
 	}
 	for name, deleted := range p.topologies {
 		if deleted && !names[name] { // else compileNames finds it gone
+			if o, ok := r.takeOffer(name); ok {
+				o.route.Discard()
+			}
 			r.idx.remove(name)
 			r.setFailure(name, nil)
 			remove = append(remove, name)
@@ -295,7 +311,17 @@ func (r *Reconciler) apply(ctx context.Context, p *pending) error {
 // secret that was just replaced or removed).
 func (r *Reconciler) compileNames(ctx context.Context, names []string) (apply []*proxy.Compiled, withdraw []string, err error) {
 	for _, name := range names {
+		o, offered := r.takeOffer(name)
 		rec, err := r.src.GetTopology(ctx, name)
+		if offered {
+			if err == nil && r.usable(o, rec.Spec) {
+				r.idx.set(o.topo)
+				r.setFailure(name, nil)
+				apply = append(apply, o.route)
+				continue
+			}
+			o.route.Discard()
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			r.idx.remove(name)
 			r.setFailure(name, nil)
