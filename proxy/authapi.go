@@ -29,13 +29,25 @@ const (
 	maxGroupsHeader = 1000
 )
 
-// authAPIEndpoints are the auth API's endpoints, served after the chain.
-func authAPIEndpoints() []chain.Endpoint {
-	return []chain.Endpoint{
-		{Path: authGroups, Handler: authAPIHandler(serveGroups)},
-		{Path: authPre, Handler: authAPIHandler(servePre)},
-	}
+// authAPI are the auth API's endpoints, served after the chain. They hold
+// nothing of a topology, so every compiled topology shares them (and, when
+// no handler of its chain adds endpoints under their first segment, the
+// index authAPIIndex of them): read-only.
+var authAPI = []chain.Endpoint{
+	{Path: authGroups, Handler: authAPIHandler(serveGroups)},
+	{Path: authPre, Handler: authAPIHandler(servePre)},
 }
+
+// authAPIIndex is the shared endpoint index of the internal service
+// holding only the auth API (registerEndpoints).
+var authAPIIndex = func() map[string]*chain.Endpoint {
+	idx := make(map[string]*chain.Endpoint, len(authAPI))
+	for i := range authAPI {
+		_, rest, _ := strings.Cut(authAPI[i].Path, "/")
+		idx["/"+rest] = &authAPI[i]
+	}
+	return idx
+}()
 
 // authAPIHandler answers GET and HEAD requests that carry a principal with
 // serve, and refuses the others.

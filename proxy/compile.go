@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,7 +107,7 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 	}
 	ch, chainErr := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
 	var errs []error
-	endpoints := authAPIEndpoints()
+	endpoints := authAPI
 	if chainErr != nil {
 		errs = append(errs, chainErr)
 	} else {
@@ -123,7 +124,9 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		for _, l := range ch.Links() {
 			c.assertsIdentity = c.assertsIdentity || l.Role == chain.RoleIdentityAssertion
 		}
-		endpoints = append(endpoints, ch.Endpoints()...)
+		if more := ch.Endpoints(); len(more) > 0 {
+			endpoints = slices.Concat(authAPI, more)
+		}
 	}
 	// Gateway-served endpoints first: their first path segments are
 	// reserved, which the services are checked against.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/securegw/gateway/proxy/chain"
@@ -37,6 +38,14 @@ func (c *Compiled) registerEndpoints(eps []chain.Endpoint) (reserved []string, e
 			return nil, fmt.Errorf("endpoint %q: registered twice", ep.Path)
 		}
 		s.endpoints[rest] = ep
+	}
+	// An internal service holding just the auth API shares its index with
+	// every other topology's: one map less per compiled topology.
+	for _, first := range reserved {
+		s := c.services[first]
+		if maps.Equal(s.endpoints, authAPIIndex) {
+			s.endpoints = authAPIIndex
+		}
 	}
 	return reserved, nil
 }

@@ -27,12 +27,37 @@ type originRoute struct {
 
 // origins maps every backend origin of a topology to the services covering
 // it, longest base path first. It is built once at compile time, so mapping
-// a URL in a response header costs a map lookup.
+// a URL in a response header costs a map lookup, or for a topology of at
+// most smallOrigins origins (most: a map is several times the size of a
+// few entries) a scan of that many keys.
 type origins struct {
+	small  []originEntry // when at most smallOrigins; routes is then nil
 	routes map[originKey][]originRoute
 	// internal are host names a host map declares internal: a URL naming
 	// one is never passed to a client unmapped.
 	internal map[string]bool
+}
+
+// smallOrigins is the most origins a topology's index keeps in a slice.
+const smallOrigins = 8
+
+// originEntry is one origin of a small index and the services covering it.
+type originEntry struct {
+	key    originKey
+	routes []originRoute
+}
+
+// find returns the services covering the origin k, nil when none.
+func (o *origins) find(k originKey) []originRoute {
+	if o.routes != nil {
+		return o.routes[k]
+	}
+	for i := range o.small {
+		if o.small[i].key == k {
+			return o.small[i].routes
+		}
+	}
+	return nil
 }
 
 // buildOrigins indexes the backends of the services. hostmap maps internal
@@ -65,7 +90,30 @@ func buildOrigins(svcs []*service, hostmap map[string]string) origins {
 			o.internal[internal] = true
 		}
 	}
+	if len(o.routes) <= smallOrigins {
+		o.small = compactOrigins(o.routes)
+		o.routes = nil
+	}
 	return o
+}
+
+// compactOrigins turns a small index into a slice of its entries, their
+// routes in one backing array.
+func compactOrigins(m map[originKey][]originRoute) []originEntry {
+	if len(m) == 0 {
+		return nil
+	}
+	n := 0
+	for _, rs := range m {
+		n += len(rs)
+	}
+	all := make([]originRoute, 0, n)
+	entries := make([]originEntry, 0, len(m))
+	for k, rs := range m {
+		all = append(all, rs...)
+		entries = append(entries, originEntry{key: k, routes: all[len(all)-len(rs) : len(all) : len(all)]})
+	}
+	return entries
 }
 
 // lookup finds the service covering u, an absolute URL: the longest base
@@ -92,8 +140,8 @@ func (o *origins) lookup(u *url.URL, self *service) (r originRoute, rest string,
 		if port == "" {
 			port = defaultPort(scheme)
 		}
-		rs, ok := o.routes[originKey{scheme, host, port}]
-		if !ok {
+		rs := o.find(originKey{scheme, host, port})
+		if len(rs) == 0 {
 			continue
 		}
 		known = true
