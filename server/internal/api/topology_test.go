@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
-	"github.com/securegw/gateway/store/bolt"
 )
 
 // stuckReconciler never applies anything.
@@ -39,23 +37,15 @@ func (stuckReconciler) Offer(_ *topology.Topology, _ []byte, route *proxy.Compil
 // and that this gateway has not applied it, as Unavailable; the change is
 // in the store.
 func TestDeployWaitIsBounded(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "gateway.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	px, err := proxy.New(proxy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { px.Close() })
+	st := openStore(t)
+	px := newProxy(t, proxy.Config{})
 	svc := NewTopologyService(st, px, stuckReconciler{}, nil, slog.New(slog.DiscardHandler))
 	svc.LiveTimeout = 50 * time.Millisecond
 	doc := "name: t\nproviders:\n  - {role: authentication, name: anonymous}\nservices:\n  - {path: a, urls: [\"http://127.0.0.1:1\"]}\n"
 	ctx := context.Background()
 
 	start := time.Now()
-	_, err = svc.Deploy(ctx, &gatewayv1.DeployRequest{Document: []byte(doc), Format: gatewayv1.Format_FORMAT_YAML})
+	_, err := svc.Deploy(ctx, &gatewayv1.DeployRequest{Document: []byte(doc), Format: gatewayv1.Format_FORMAT_YAML})
 	got := status.Convert(toStatus(ctx, slog.New(slog.DiscardHandler), "/Deploy", err))
 	if got.Code() != codes.Unavailable || !strings.Contains(got.Message(), `topology "t" is stored at revision 1`) {
 		t.Fatalf("deploy not applied in time: %v %q", got.Code(), got.Message())
@@ -81,11 +71,7 @@ func TestDeployWaitIsBounded(t *testing.T) {
 // del; what no topology uses is deleted, even when its name appears in a
 // document for another reason.
 func TestGuardRefusesWhatIsInUse(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "gateway.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	ctx := context.Background()
 	put := func(name, doc string) {
 		t.Helper()
@@ -110,7 +96,7 @@ func TestGuardRefusesWhatIsInUse(t *testing.T) {
 	deleted := 0
 	del := func() error { deleted++; return nil }
 
-	err = svc.Guard(ctx, "key", uses("key"), del)
+	err := svc.Guard(ctx, "key", uses("key"), del)
 	if apierr.KindOf(err) != apierr.FailedPrecondition || !strings.Contains(err.Error(), "[user]") || deleted != 0 {
 		t.Fatalf("deleting an alias in use: %v (deleted %d times)", err, deleted)
 	}
@@ -132,16 +118,8 @@ func (liveReconciler) Offer(_ *topology.Topology, _ []byte, route *proxy.Compile
 // A deploy's warnings (a service forwarding the credentials the gateway
 // consumed, issue 9 item 1) reach the gateway's log, not only the deployer.
 func TestDeployWarningsAreLogged(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "gateway.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	px, err := proxy.New(proxy.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { px.Close() })
+	st := openStore(t)
+	px := newProxy(t, proxy.Config{})
 	var logs strings.Builder
 	svc := NewTopologyService(st, px, liveReconciler{}, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	doc := "name: t\nproviders:\n  - {role: authentication, name: anonymous}\nservices:\n" +
@@ -174,22 +152,14 @@ func (f *flakyAliases) MissingAliases(_ context.Context, _ string, names []strin
 // deploy (the second check runs under the lock alias deletion takes), and
 // nothing is stored.
 func TestDeployRechecksAliasesUnderTheLock(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "gateway.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	px, err := proxy.New(proxy.Config{Resolver: anyAlias{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { px.Close() })
+	st := openStore(t)
+	px := newProxy(t, proxy.Config{Resolver: anyAlias{}})
 	aliases := &flakyAliases{}
 	svc := NewTopologyService(st, px, liveReconciler{}, aliases, slog.New(slog.DiscardHandler))
 	doc := "name: t\nproviders:\n  - {role: authentication, name: anonymous}\n" +
 		"  - {role: custom, name: header, params: {name: X-Key, value: \"${alias:key}\"}}\n" +
 		"services:\n  - {path: a, urls: [\"http://127.0.0.1:1\"]}\n"
-	_, err = svc.Deploy(context.Background(), &gatewayv1.DeployRequest{Document: []byte(doc), Format: gatewayv1.Format_FORMAT_YAML})
+	_, err := svc.Deploy(context.Background(), &gatewayv1.DeployRequest{Document: []byte(doc), Format: gatewayv1.Format_FORMAT_YAML})
 	if apierr.KindOf(err) != apierr.Invalid || !strings.Contains(err.Error(), "missing aliases: [key]") {
 		t.Fatalf("deploy after its alias was deleted: %v", err)
 	}
@@ -205,3 +175,13 @@ func TestDeployRechecksAliasesUnderTheLock(t *testing.T) {
 type anyAlias struct{}
 
 func (anyAlias) Resolve(context.Context, string, string) ([]byte, error) { return []byte("v"), nil }
+
+func newProxy(t *testing.T, c proxy.Config) *proxy.Proxy {
+	t.Helper()
+	px, err := proxy.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = px.Close() })
+	return px
+}
