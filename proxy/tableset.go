@@ -66,7 +66,7 @@ func (t *table) sorted() []*Compiled {
 // topologies of add (by name). Only the shards they touch are copied.
 func (t *table) with(gen int64, add map[string]*Compiled, drop []string) *table {
 	next := &table{gen: gen, n: t.n, shards: t.shards}
-	copied := map[int]bool{}
+	var copied [tableShards]bool
 	shard := func(name string) map[string]*Compiled {
 		i := shardOf(name)
 		if !copied[i] {
