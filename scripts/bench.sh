@@ -13,6 +13,12 @@
 #   TOPO_1K=1000 TOPO_10K=10000     stored topologies for the startup figures (QUICK: 50, 200)
 #   POPULATE_CONC=8                 deploys in flight while populating
 #
+#   SECTIONS=core,tokens,…          which parts run (default: all). "core" is the
+#                                   table below; every other section is a file
+#                                   scripts/bench/sections/NAME.sh, sourced after
+#                                   it, that writes its own markdown to
+#                                   $OUT/NAME.md (appended to results.md).
+#
 # All load goes to 127.0.0.1, bounded in count and time. Every process the
 # script starts is stopped when it exits (trap). Benchmarks are not tests.
 set -euo pipefail
@@ -178,6 +184,18 @@ command -v caddy >/dev/null && vers+=", caddy $(version_of caddy version | awk '
 meta versions "$vers"
 meta a-measure "19-byte keep-alive GET, $CONNS conns"
 
+# ---- sections ------------------------------------------------------------
+ALL_SECTIONS="core"
+for f in scripts/bench/sections/*.sh; do [ -e "$f" ] && ALL_SECTIONS+=",$(basename "$f" .sh)"; done
+SECTIONS=${SECTIONS:-$ALL_SECTIONS}
+want() { [[ ",$SECTIONS," == *",$1,"* ]]; }
+for s in ${SECTIONS//,/ }; do
+  [[ ",$ALL_SECTIONS," == *",$s,"* ]] || { echo "bench: unknown section $s (have: $ALL_SECTIONS)" >&2; exit 2; }
+done
+log "sections: $SECTIONS"
+rm -f "$OUT"/results.md
+
+if want core; then
 # ---- 2. backend and peers -------------------------------------------------
 ports=($("$BIN/freeport" -n 7))
 P_BACK=${ports[0]} P_BACK2=${ports[1]} P_GOPROXY=${ports[2]} P_HAPROXY=${ports[3]} P_NGINX=${ports[4]} P_CADDY=${ports[5]}
@@ -588,6 +606,22 @@ fi
 stop_pid "${PID[backend]}" 5
 
 # ---- 5. the table --------------------------------------------------------
-"$BIN/report" table -records "$RECORDS" >"$OUT/results.md"
+"$BIN/report" table -records "$RECORDS" >"$OUT/core.md"
+fi # want core
+
+# ---- 6. the other sections ------------------------------------------------
+# A section is sourced: it may use start_bg/stop_pid (stopped at exit),
+# gateway_init/gateway_serve/gateway_addr, log, $WORK, $BIN, $GATEWAYD,
+# $GATEWAYCTL, and writes $OUT/NAME.md.
+for s in ${SECTIONS//,/ }; do
+  [ "$s" = core ] && continue
+  log "section $s"
+  rm -f "$OUT/$s.md"
+  # shellcheck disable=SC1090
+  source "scripts/bench/sections/$s.sh"
+done
+for s in ${SECTIONS//,/ }; do
+  [ -f "$OUT/$s.md" ] && { cat "$OUT/$s.md"; echo; } >>"$OUT/results.md"
+done
 cat "$OUT/results.md"
 log "table written to .bench/results.md; logs of this run in .bench/logs/"
