@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/chain/replay"
@@ -54,6 +55,8 @@ type Config struct {
 	// A nil Clock is the system clock; a nil Replay an in-memory replay
 	// cache of DefaultReplayCacheSize nonces.
 	Host chain.Host
+	// Federation names the headers federated services send the user in.
+	Federation Federation
 }
 
 // DefaultReplayCacheSize bounds the default replay cache (Config.Host.Replay).
@@ -103,6 +106,8 @@ type Proxy struct {
 	fpKey    [32]byte
 	upgrades upgrades
 	host     chain.Host
+	// federation: see Config.Federation.
+	federation Federation
 
 	table atomic.Pointer[table]
 	mu    sync.Mutex // serialises Apply, Remove, Load, Close
@@ -150,6 +155,11 @@ func New(cfg Config) (*Proxy, error) {
 	case grace == 0:
 		grace = 30 * time.Second
 	}
+	for _, h := range []string{cfg.Federation.Header, cfg.Federation.GroupsHeader} {
+		if h != "" && !httpguts.ValidHeaderFieldName(h) {
+			return nil, fmt.Errorf("proxy: federation header %q is not a valid header name", h)
+		}
+	}
 	host := cfg.Host
 	if host.Clock == nil {
 		host.Clock = chain.SystemClock{}
@@ -174,6 +184,7 @@ func New(cfg Config) (*Proxy, error) {
 		defaults:     d,
 		upgradeGrace: grace,
 		host:         host,
+		federation:   cfg.Federation,
 		idPrefix:     hex.EncodeToString(seed[:]) + "-",
 	}
 	_, _ = rand.Read(p.fpKey[:])

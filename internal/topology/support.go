@@ -23,6 +23,7 @@ var supportedProviders = []ProviderID{
 	{"authentication", "client-cert"},
 	{"authentication", "ldap"},
 	{"federation", "client-cert"},
+	{"federation", "header-preauth"},
 	{"identity-assertion", "concat"},
 	{"identity-assertion", "default"},
 	{"identity-assertion", "hadoop-groups"},

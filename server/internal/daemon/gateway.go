@@ -122,6 +122,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Registerer:     reg,
 		Resolver:       g.secrets,
 		Truststores:    g.secrets,
+		Federation:     proxy.Federation{Header: c.Federation.Header, GroupsHeader: c.Federation.GroupsHeader},
 	}); err != nil {
 		return nil, fmt.Errorf("creating proxy: %w", err)
 	}
