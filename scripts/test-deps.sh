@@ -8,6 +8,7 @@ set -euo pipefail
 need=(
   "slapd:/usr/sbin/slapd"
   "ldap-utils:ldapadd"
+  "chromium:chromium"
 )
 
 missing=()
