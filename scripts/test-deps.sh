@@ -9,6 +9,7 @@ need=(
   "slapd:/usr/sbin/slapd"
   "ldap-utils:ldapadd"
   "etcd-server:/usr/bin/etcd"
+  "chromium:chromium"
 )
 
 missing=()
