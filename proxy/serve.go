@@ -146,6 +146,10 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		ep.Handler.ServeHTTP(ex, r2)
 		return
 	}
+	if s.dn != nil && s.dn.claims(canon[len(s.prefix):]) {
+		s.serveSealed(ex, r2) // a sealed datanode URL (datanode.go)
+		return
+	}
 	s.rp.ServeHTTP(ex, r2)
 }
 

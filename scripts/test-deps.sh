@@ -9,6 +9,7 @@ need=(
   "slapd:/usr/sbin/slapd"
   "ldap-utils:ldapadd"
   "chromium:chromium"
+  "curl:curl"
 )
 
 missing=()
