@@ -8,6 +8,7 @@ set -euo pipefail
 need=(
   "slapd:/usr/sbin/slapd"
   "ldap-utils:ldapadd"
+  "etcd-server:/usr/bin/etcd"
   "chromium:chromium"
   "curl:curl"
 )
