@@ -12,6 +12,8 @@ need=(
   "krb5-admin-server:/usr/sbin/kadmin.local"
   "krb5-user:kinit"
   "curl:curl"
+  "etcd-server:/usr/bin/etcd"
+  "chromium:chromium"
 )
 
 missing=()
