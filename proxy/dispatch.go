@@ -37,6 +37,7 @@ type service struct {
 	// (dispatch.forward_credentials); by default they are removed.
 	forwardCredentials bool
 	fp                 fingerprint // what serves it: upgraded connections keep to it
+	ws                 wsService   // WebSocket limits and rewrite rules
 }
 
 // rewrite builds the backend request. ReverseProxy has already removed
@@ -105,7 +106,9 @@ func (s *service) modifyResponse(resp *http.Response) error {
 		return err
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return s.switchProtocols(resp) // the proxy relays, not ReverseProxy
+		// Upgrades never reach ReverseProxy (serveWebSocket): a backend
+		// switching protocols unasked does not get a raw tunnel.
+		return errors.New("backend switched protocols unasked")
 	}
 	return nil
 }
@@ -113,9 +116,6 @@ func (s *service) modifyResponse(resp *http.Response) error {
 // errorHandler answers when the backend could not be reached or answered
 // badly. Messages to the client never carry backend addresses.
 func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, errSwitched) {
-		return // the connection was handed over (or closed) by switchProtocols
-	}
 	ex, _ := w.(*exchange)
 	status, msg := http.StatusBadGateway, "backend unavailable"
 	switch {
