@@ -29,6 +29,7 @@ type service struct {
 	maxBody    int64
 	rp         *httputil.ReverseProxy
 	up         *upstream
+	dn         *datanodes    // sealed datanode redirects (datanode.go), nil: none
 	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
 	// endpoints of an internal service, by the path after prefix ("" or
 	// "/api/v1/groups"): registered by the compiler and the chain.

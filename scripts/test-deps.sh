@@ -14,6 +14,7 @@ need=(
   "curl:curl"
   "etcd-server:/usr/bin/etcd"
   "chromium:chromium"
+  "curl:curl"
 )
 
 missing=()
