@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
@@ -291,15 +289,6 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	if s.fp, err = fps.service(ts, tlsSet); err != nil {
 		return nil, err
 	}
-	s.rp = &httputil.ReverseProxy{
-		Rewrite:        s.rewrite,
-		Transport:      up,
-		FlushInterval:  -1, // stream: flush every write (SSE, long polls, downloads)
-		BufferPool:     &sharedBuffers,
-		ErrorHandler:   s.errorHandler,
-		ModifyResponse: s.modifyResponse,
-		ErrorLog:       p.errLog,
-	}
 	return s, nil
 }
 
@@ -431,6 +420,3 @@ func (p *Proxy) compileUpstream(s *service, ha *topology.HA, tmo Timeouts) *upst
 	}
 	return up
 }
-
-// Ensure the upstream is an http.RoundTripper.
-var _ http.RoundTripper = (*upstream)(nil)

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/securegw/gateway/proxy/chain"
@@ -27,7 +25,6 @@ type service struct {
 	// allowTrace forwards TRACE and TRACK (dispatch.allow_trace); else 405.
 	allowTrace bool
 	maxBody    int64
-	rp         *httputil.ReverseProxy
 	up         *upstream
 	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
 	// endpoints of an internal service, by the path after prefix ("" or
@@ -39,12 +36,11 @@ type service struct {
 	fp                 fingerprint // what serves it: upgraded connections keep to it
 }
 
-// rewrite builds the backend request. ReverseProxy has already removed
+// rewrite builds the backend request. outbound has already removed
 // hop-by-hop headers (including those the client named in Connection) and
 // the client's Forwarded and X-Forwarded-{For,Host,Proto}; what is set here
 // is therefore sent as set.
-func (s *service) rewrite(pr *httputil.ProxyRequest) {
-	in, out := pr.In, pr.Out
+func (s *service) rewrite(out, in *http.Request) {
 	ex := exchangeOf(in.Context())      // never nil: ServeHTTP set the context
 	rest := in.URL.Path[len(s.prefix):] // ServeHTTP guarantees the prefix
 	ex.backend = s.up.pick(nowNano())   // RoundTrip starts with it
@@ -105,7 +101,7 @@ func (s *service) modifyResponse(resp *http.Response) error {
 		return err
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return s.switchProtocols(resp) // the proxy relays, not ReverseProxy
+		return s.switchProtocols(resp) // the proxy relays the upgraded connection
 	}
 	return nil
 }
@@ -309,27 +305,6 @@ func forwardedElement(ip, host, proto string) string {
 		ip = `"[` + ip + `]"`
 	}
 	return "for=" + ip + `;host="` + strings.ReplaceAll(host, `"`, "") + `";proto=` + proto
-}
-
-// sharedBuffers is the ReverseProxy copy buffer pool: 32 KiB arrays,
-// converted to and from slices without allocating.
-var sharedBuffers bufferPool
-
-const copyBufferSize = 32 << 10
-
-type bufferPool struct{ p sync.Pool }
-
-func (bp *bufferPool) Get() []byte {
-	if b, ok := bp.p.Get().(*[copyBufferSize]byte); ok {
-		return b[:]
-	}
-	return new([copyBufferSize]byte)[:]
-}
-
-func (bp *bufferPool) Put(b []byte) {
-	if cap(b) >= copyBufferSize {
-		bp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
-	}
 }
 
 func nowNano() int64 { return time.Now().UnixNano() }
