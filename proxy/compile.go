@@ -229,6 +229,7 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	if d == nil {
 		d = &topology.Dispatch{}
 	}
+	var err error
 	s := &service{
 		topo:       c,
 		path:       path,
@@ -242,6 +243,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		forwardCredentials: d.ForwardCredentials,
 	}
 	tmo := p.timeouts(d)
+	if s.ws, err = compileWebSocket(p.wsLimits, ts.WebSocket, ts.Params); err != nil {
+		return nil, err
+	}
 	tlsSet, err := p.backendTLS(ctx, c, ts.Path, d)
 	if err != nil {
 		return nil, err

@@ -34,6 +34,7 @@ type service struct {
 	// (dispatch.forward_credentials); by default they are removed.
 	forwardCredentials bool
 	fp                 fingerprint // what serves it: upgraded connections keep to it
+	ws                 wsService   // WebSocket limits and rewrite rules
 }
 
 // rewrite builds the backend request. outbound has already removed
@@ -43,7 +44,7 @@ type service struct {
 func (s *service) rewrite(out, in *http.Request) {
 	ex := exchangeOf(in.Context())      // never nil: ServeHTTP set the context
 	rest := in.URL.Path[len(s.prefix):] // ServeHTTP guarantees the prefix
-	ex.backend = s.up.pick(nowNano())   // RoundTrip starts with it
+	ex.backend = s.up.pick(nowNano())   // roundTrip starts with it
 	b := s.up.backends[ex.backend]
 	out.URL.Scheme, out.URL.Host = b.scheme, b.host
 	out.URL.Path, out.URL.RawPath = joinPath(b.basePath, rest), ""
@@ -101,7 +102,9 @@ func (s *service) modifyResponse(resp *http.Response) error {
 		return err
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return s.switchProtocols(resp) // the proxy relays the upgraded connection
+		// Upgrades never reach forward (serveWebSocket): a backend
+		// switching protocols unasked does not get a raw tunnel.
+		return errors.New("backend switched protocols unasked")
 	}
 	return nil
 }
@@ -109,9 +112,6 @@ func (s *service) modifyResponse(resp *http.Response) error {
 // errorHandler answers when the backend could not be reached or answered
 // badly. Messages to the client never carry backend addresses.
 func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, errSwitched) {
-		return // the connection was handed over (or closed) by switchProtocols
-	}
 	ex, _ := w.(*exchange)
 	status, msg := http.StatusBadGateway, "backend unavailable"
 	switch {

@@ -25,8 +25,9 @@ import (
 //   - modifyResponse: the response's headers (Location and cookie
 //     rewriting, the chain's response modifiers) and a response body
 //     wrapper (a modifier may replace resp.Body; the copy then takes the
-//     generic path);
-//   - switchProtocols: the hand-off of a 101 answer (upgrade.go).
+//     generic path).
+//
+// WebSocket upgrades leave before (serveWebSocket, websocket.go).
 
 // forward serves in from the service's backends.
 func (s *service) forward(ex *exchange, in *http.Request) {
@@ -39,9 +40,7 @@ func (s *service) forward(ex *exchange, in *http.Request) {
 		s.errorHandler(ex, in, err)
 		return
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		removeHopByHop(resp.Header)
-	}
+	removeHopByHop(resp.Header)
 	if err := s.modifyResponse(resp); err != nil {
 		ex.release(resp)
 		s.errorHandler(ex, in, err)
@@ -55,11 +54,6 @@ func (s *service) forward(ex *exchange, in *http.Request) {
 // fields, then the service's rewrite. It answers and returns nil for a
 // request that cannot be forwarded.
 func (s *service) outbound(ex *exchange, in *http.Request) *http.Request {
-	up := upgradeType(in.Header)
-	if up != "" && !printable(up) {
-		writeError(ex, http.StatusBadRequest, "invalid Upgrade header")
-		return nil
-	}
 	out := &ex.out
 	*out = *in
 	ex.outURL = *in.URL
@@ -72,10 +66,6 @@ func (s *service) outbound(ex *exchange, in *http.Request) *http.Request {
 	if httpguts.HeaderValuesContainsToken(in.Header["Te"], "trailers") {
 		out.Header["Te"] = teTrailers
 	}
-	if up != "" {
-		out.Header["Connection"] = connectionUpgrade
-		out.Header["Upgrade"] = []string{up}
-	}
 	if strings.IndexByte(out.URL.RawQuery, ';') >= 0 {
 		out.URL.RawQuery = cleanQuery(out.URL.RawQuery)
 	}
@@ -83,19 +73,7 @@ func (s *service) outbound(ex *exchange, in *http.Request) *http.Request {
 	return out
 }
 
-var (
-	teTrailers        = []string{"trailers"}
-	connectionUpgrade = []string{"Upgrade"}
-)
-
-func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
+var teTrailers = []string{"trailers"}
 
 // hopByHop are the fields of one connection (RFC 9110 §7.6.1), never
 // forwarded; Content-Length and Host are written by the client from the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/chain/replay"
+	"github.com/securegw/gateway/proxy/wsrelay"
 
 	_ "github.com/securegw/gateway/proxy/providers" // built-in providers register themselves
 )
@@ -47,6 +48,13 @@ type Config struct {
 	// UpgradeGrace is how long an upgraded connection (WebSocket) stays open
 	// after a deploy removed or changed what serves it; 0: 30s.
 	UpgradeGrace time.Duration
+	// WebSocket are the gateway's WebSocket limits, which services
+	// override with websocket.* params.
+	WebSocket WebSocketLimits
+	// MaxOpenFiles is the process's descriptor ceiling: past it (two per
+	// WebSocket connection, a reserve kept for HTTP) new upgrades get 503.
+	// 0: the soft RLIMIT_NOFILE at New.
+	MaxOpenFiles int
 	// Host are the services every provider is built with (chain.Config.Host):
 	// clock, token verifier, revocations, replay cache. The live ones are
 	// swapped behind their interfaces, never by recompiling topologies.
@@ -98,9 +106,11 @@ type Proxy struct {
 	// upgradeGrace: see Config.UpgradeGrace.
 	upgradeGrace time.Duration
 	// fpKey keys the services' fingerprints (fingerprint.go).
-	fpKey    [32]byte
-	upgrades upgrades
-	host     chain.Host
+	fpKey     [32]byte
+	upgrades  upgrades
+	wsLimits  WebSocketLimits
+	fdCeiling int
+	host      chain.Host
 
 	table atomic.Pointer[table]
 	mu    sync.Mutex // serialises Apply, Remove, Load, Close
@@ -172,7 +182,13 @@ func New(cfg Config) (*Proxy, error) {
 		upgradeGrace: grace,
 		host:         host,
 		idPrefix:     hex.EncodeToString(seed[:]) + "-",
+		wsLimits:     cfg.WebSocket,
+		fdCeiling:    cfg.MaxOpenFiles,
 	}
+	if p.fdCeiling == 0 {
+		p.fdCeiling = openFileLimit()
+	}
+	p.upgrades.hub = wsrelay.NewHub(wsrelay.HubOptions{})
 	_, _ = rand.Read(p.fpKey[:])
 	p.table.Store(&table{})
 	p.pool = newTransportPool(p)

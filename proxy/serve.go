@@ -38,11 +38,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.finish(ex, r)
 	}()
 	p.serve(ex, r)
-	if ex.up != nil {
-		// Switched protocols: the request has left its topology generation
-		// (serve returned); the relay holds only the two connections.
-		ex.up.relay(&p.upgrades)
-	}
 }
 
 func (p *Proxy) serve(ex *exchange, r *http.Request) {
@@ -102,11 +97,14 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		return
 	}
 	ex.info.Peer, ex.info.Client, ex.info.ViaTrustedProxy = route.SourceAddr(r.RemoteAddr, r.Header["X-Forwarded-For"], p.trustedAddr)
-	if _, up := r.Header["Upgrade"]; up && (!s.websocket || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket")) {
-		// Not a WebSocket service: the offer to switch protocols is ignored
-		// (RFC 9110 §7.8 lets a server ignore Upgrade) and the request is
-		// served as plain HTTP.
-		delete(r.Header, "Upgrade")
+	wsUpgrade := false
+	if _, up := r.Header["Upgrade"]; up {
+		if wsUpgrade = s.websocket && isWebSocketUpgrade(r); !wsUpgrade {
+			// Not a WebSocket service (or not a WebSocket upgrade): the
+			// offer to switch protocols is ignored (RFC 9110 §7.8 lets a
+			// server ignore Upgrade) and the request is served as plain HTTP.
+			delete(r.Header, "Upgrade")
+		}
 	}
 	if s.maxBody > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength > s.maxBody {
 		writeError(ex, http.StatusRequestEntityTooLarge, "request body too large")
@@ -147,6 +145,10 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	ex.principal = pr.Name
 	if ep != nil {
 		ep.Handler.ServeHTTP(ex, r2)
+		return
+	}
+	if wsUpgrade {
+		s.serveWebSocket(ex, r2) // the WebSocket path: its own dial and relay
 		return
 	}
 	s.forward(ex, r2)
@@ -228,10 +230,9 @@ type exchange struct {
 	refused     string
 	backendErr  error
 	body        bodyReader
-	backend     int       // index of the backend rewrite picked, for roundTrip
-	ctx         reqCtx    // the request's context from routing on
-	up          *upgraded // set when the backend switched protocols
-	plainFront  bool      // HTTP/1 without TLS: the client connection is plain TCP
+	backend     int    // index of the backend rewrite picked, for roundTrip
+	ctx         reqCtx // the request's context from routing on
+	plainFront  bool   // HTTP/1 without TLS: the client connection is plain TCP
 
 	// The backend exchange (forward.go), kept here to cost no allocation.
 	out       http.Request

@@ -8,6 +8,8 @@ set -euo pipefail
 need=(
   "slapd:/usr/sbin/slapd"
   "ldap-utils:ldapadd"
+  "etcd-server:/usr/bin/etcd"
+  "chromium:chromium"
 )
 
 missing=()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 
 	"golang.org/x/net/http/httpguts"
@@ -293,31 +292,3 @@ func (b *body) Close() error {
 	b.c.Release()
 	return nil
 }
-
-// upgraded is the body of a 101 answer: the connection itself, both ways.
-type upgraded struct {
-	c *Conn
-}
-
-func (u *upgraded) Read(p []byte) (int, error) {
-	if u.c.br.Buffered() > 0 || len(p) == 0 {
-		return u.c.br.Read(p)
-	}
-	n, err := u.c.nc.Read(p)
-	return n, err
-}
-
-func (u *upgraded) Write(p []byte) (int, error) { return u.c.nc.Write(p) }
-
-func (u *upgraded) Close() error { return u.c.nc.Close() }
-
-// CloseWrite half-closes the connection when it can (TCP).
-func (u *upgraded) CloseWrite() error {
-	if cw, ok := u.c.nc.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return errors.ErrUnsupported
-}
-
-// NetConn is the connection under the upgraded body.
-func (u *upgraded) NetConn() net.Conn { return u.c.nc }

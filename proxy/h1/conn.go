@@ -414,13 +414,15 @@ func (c *Conn) framing(resp *http.Response, method string) error {
 	c.keep = keep
 	code := resp.StatusCode
 	switch {
-	case code < 200 && code != http.StatusSwitchingProtocols:
+	case code == http.StatusSwitchingProtocols:
+		// Not asked for (upgrades are not sent through this client): the
+		// connection is closed when the body is.
+		b.done, c.keep = true, false
+		resp.ContentLength = 0
+		return nil
+	case code < 200:
 		b.done = true
 		resp.Body, resp.ContentLength = http.NoBody, 0
-		return nil
-	case code == http.StatusSwitchingProtocols:
-		c.keep = false
-		resp.Body, resp.ContentLength = &upgraded{c: c}, 0
 		return nil
 	case method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified:
 		b.done = true
