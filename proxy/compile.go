@@ -281,6 +281,7 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		b.tr = e
 		up.backends = append(up.backends, b)
 	}
+	p.compileDatanodes(c, s, ts, tlsSet, tmo, d, acquired)
 	if d.AllowTrace {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.allow_trace is on: TRACE and TRACK reach the backend, which may echo credentials and cookies back", path))
 	}

@@ -26,6 +26,7 @@ type service struct {
 	allowTrace bool
 	maxBody    int64
 	up         *upstream
+	dn         *datanodes    // sealed datanode redirects (datanode.go), nil: none
 	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
 	// endpoints of an internal service, by the path after prefix ("" or
 	// "/api/v1/groups"): registered by the compiler and the chain.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -30,12 +31,20 @@ import (
 // WebSocket upgrades leave before (serveWebSocket, websocket.go).
 
 // forward serves in from the service's backends.
-func (s *service) forward(ex *exchange, in *http.Request) {
+func (s *service) forward(ex *exchange, in *http.Request) { s.dispatch(ex, in, nil) }
+
+// dispatch serves in from the service's backends, or from the sealed datanode
+// target when sealed is not nil.
+func (s *service) dispatch(ex *exchange, in *http.Request, sealed *url.URL) {
 	out := s.outbound(ex, in)
-	if out == nil {
-		return
+	var resp *http.Response
+	var err error
+	if sealed == nil {
+		resp, err = s.up.roundTrip(ex, out)
+	} else {
+		aimSealed(out, sealed)
+		resp, err = s.dn.roundTrip(ex, out)
 	}
-	resp, err := s.up.roundTrip(ex, out)
 	if err != nil {
 		s.errorHandler(ex, in, err)
 		return
@@ -185,17 +194,18 @@ func isHex(c byte) bool {
 // it answered (it timed out the idle connection meanwhile).
 var errBackendClosed = errors.New("backend closed the connection before answering")
 
-// send sends req to backend b and reads the head of its answer. A request
-// without a body is sent again on a fresh connection when a reused one
-// turns out to have been closed by the backend.
-func (u *upstream) send(ex *exchange, b *backend, req *http.Request) (*http.Response, error) {
+// send sends req on a connection of pool and reads the head of its answer
+// (waiting for it at most tmo). A request without a body is sent again on
+// a fresh connection when a reused one turns out to have been closed by
+// the backend.
+func send(ex *exchange, pool *h1.Pool, tmo time.Duration, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
-		c, err := b.tr.pool.Get(ctx)
+		c, err := pool.Get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := u.exchangeOn(ex, c, b, req)
+		resp, err := exchangeOn(ex, c, tmo, req)
 		if err == nil {
 			return resp, nil
 		}
@@ -221,7 +231,7 @@ func staleConn(err error) bool {
 // exchangeOn writes req on c and reads the answer's head; a request body
 // is written by its own goroutine meanwhile (the backend may answer before
 // reading it all). It leaves the exchange what respond needs to release c.
-func (u *upstream) exchangeOn(ex *exchange, c *h1.Conn, b *backend, req *http.Request) (*http.Response, error) {
+func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) (*http.Response, error) {
 	host := req.Host
 	if host == "" {
 		host = req.URL.Host
@@ -252,9 +262,8 @@ func (u *upstream) exchangeOn(ex *exchange, c *h1.Conn, b *backend, req *http.Re
 		return nil, err
 	}
 	ex.watch(req.Context(), c)
-	tmo := b.tr.key.timeouts.ResponseHeader
 	if !hasBody {
-		return u.readHead(ex, c, req, tmo, false)
+		return readHead(ex, c, req, tmo, false)
 	}
 	if httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue") {
 		// Wait for the backend's go-ahead (or its refusal) before sending
@@ -263,7 +272,7 @@ func (u *upstream) exchangeOn(ex *exchange, c *h1.Conn, b *backend, req *http.Re
 		err := c.Peek()
 		switch {
 		case err == nil:
-			resp, err := u.readHead(ex, c, req, tmo, true)
+			resp, err := readHead(ex, c, req, tmo, true)
 			if err != nil || resp.StatusCode != http.StatusContinue {
 				c.Discard() // the body was not sent: the connection cannot serve another request
 				return resp, err
@@ -274,7 +283,7 @@ func (u *upstream) exchangeOn(ex *exchange, c *h1.Conn, b *backend, req *http.Re
 	}
 	done := make(chan error, 1)
 	go func() { done <- writeBody(c, req, chunked) }()
-	resp, err := u.readHead(ex, c, req, tmo, false)
+	resp, err := readHead(ex, c, req, tmo, false)
 	if err != nil {
 		c.Close()
 		<-done // ends: its connection is closed (errorHandler reads what it saw of the client's body)
@@ -287,7 +296,7 @@ func (u *upstream) exchangeOn(ex *exchange, c *h1.Conn, b *backend, req *http.Re
 // readHead reads the answer's head. Informational answers are passed to
 // the client, except 100 (the front server sends its own when the body is
 // read), which stops the reading when stopAt100.
-func (u *upstream) readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, stopAt100 bool) (*http.Response, error) {
+func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, stopAt100 bool) (*http.Response, error) {
 	if tmo > 0 {
 		_ = c.SetReadDeadline(time.Now().Add(tmo))
 	} else {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/chain/replay"
+	"github.com/securegw/gateway/proxy/seal"
 	"github.com/securegw/gateway/proxy/wsrelay"
 
 	_ "github.com/securegw/gateway/proxy/providers" // built-in providers register themselves
@@ -61,7 +62,16 @@ type Config struct {
 	// A nil Clock is the system clock; a nil Replay an in-memory replay
 	// cache of DefaultReplayCacheSize nonces.
 	Host chain.Host
+	// SealKey (seal.KeySize bytes) seals the datanode targets of WebHDFS-like
+	// services' redirects into gateway URLs; gateways sharing a store use
+	// one key, derived from the keyring. nil: a random key of this process.
+	SealKey []byte
+	// SealTTL is how long a sealed datanode URL stays valid; 0: 5 minutes.
+	SealTTL time.Duration
 }
+
+// DefaultSealTTL is how long a sealed datanode URL stays valid by default.
+const DefaultSealTTL = 5 * time.Minute
 
 // DefaultReplayCacheSize bounds the default replay cache (Config.Host.Replay).
 const DefaultReplayCacheSize = 1 << 16
@@ -117,6 +127,7 @@ type Proxy struct {
 
 	pool    *transportPool
 	metrics *metrics
+	sealer  *seal.Sealer   // datanode targets (datanode.go)
 	health  sync.WaitGroup // active health checkers
 
 	idPrefix string
@@ -190,6 +201,18 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p.upgrades.hub = wsrelay.NewHub(wsrelay.HubOptions{})
 	_, _ = rand.Read(p.fpKey[:])
+	sealKey, ttl := cfg.SealKey, cfg.SealTTL
+	if sealKey == nil {
+		sealKey = make([]byte, seal.KeySize)
+		_, _ = rand.Read(sealKey)
+	}
+	if ttl == 0 {
+		ttl = DefaultSealTTL
+	}
+	var err error
+	if p.sealer, err = seal.New(sealKey, ttl, seal.WithClock(host.Clock.Now)); err != nil {
+		return nil, fmt.Errorf("proxy: SealKey: %w", err)
+	}
 	p.table.Store(&table{})
 	p.pool = newTransportPool(p)
 	p.metrics = newMetrics(p)

@@ -151,6 +151,10 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		s.serveWebSocket(ex, r2) // the WebSocket path: its own dial and relay
 		return
 	}
+	if s.dn != nil && s.dn.claims(canon[len(s.prefix):]) {
+		s.serveSealed(ex, r2) // a sealed datanode URL (datanode.go)
+		return
+	}
 	s.forward(ex, r2)
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,9 +31,13 @@ type transportKey struct {
 type transportEntry struct {
 	key    transportKey
 	origin string
-	pool   *h1.Pool
+	pool   *h1.Pool    // nil for the entry of any host (anyHost)
 	tls    *tls.Config // nil for plain http
 	refs   int         // guarded by transportPool.mu
+	// byHost are the pools of an anyHost entry, by lower-case host:port.
+	mu     sync.Mutex
+	byHost map[string]*h1.Pool
+	closed bool
 	// open is allocated on its own: a backend connection handed over to a
 	// relay (WebSocket) counts on it without keeping the entry alive.
 	open  *atomic.Int64
@@ -67,24 +72,77 @@ func (tp *transportPool) acquire(key transportKey, bt backendTLS) *transportEntr
 	}
 	e := &transportEntry{key: key, origin: key.scheme + "://" + key.host, refs: 1, open: new(atomic.Int64)}
 	if key.scheme == "https" {
-		host, _, err := net.SplitHostPort(key.host)
-		if err != nil {
-			host = key.host
-		}
 		e.tls = &tls.Config{
 			MinVersion:         tls.VersionTLS12,
 			RootCAs:            bt.roots, // nil: system roots
 			InsecureSkipVerify: bt.insecure,
-			ServerName:         host, // SNI and hostname verification
 			NextProtos:         []string{"http/1.1"},
+			// ServerName: the host dialled (dialer), for SNI and
+			// hostname verification.
 		}
 		if bt.cert != nil {
 			e.tls.Certificates = []tls.Certificate{*bt.cert}
 		}
 	}
-	e.pool = h1.NewPool(e.dial, maxIdlePerOrigin, key.timeouts.Idle)
+	if key.host != anyHost {
+		e.pool = h1.NewPool(e.dialer(key.host), maxIdlePerOrigin, key.timeouts.Idle)
+	}
 	tp.m[key] = e
 	return e
+}
+
+// anyHost is the host of an entry whose requests go to any host (sealed
+// datanode targets): it keeps one pool per host it was asked for.
+const anyHost = "~datanodes"
+
+// poolFor is the pool of host (host or host:port, for an anyHost entry).
+func (e *transportEntry) poolFor(host string) (*h1.Pool, error) {
+	if e.pool != nil {
+		return e.pool, nil
+	}
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), defaultPort(e.key.scheme))
+	}
+	host = strings.ToLower(host)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errors.New("backend transport released")
+	}
+	p := e.byHost[host]
+	if p == nil {
+		if e.byHost == nil {
+			e.byHost = map[string]*h1.Pool{}
+		}
+		p = h1.NewPool(e.dialer(host), maxIdlePerOrigin, e.key.timeouts.Idle)
+		e.byHost[host] = p
+	}
+	return p, nil
+}
+
+// pools are the entry's pools.
+func (e *transportEntry) pools() []*h1.Pool {
+	if e.pool != nil {
+		return []*h1.Pool{e.pool}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*h1.Pool, 0, len(e.byHost))
+	for _, p := range e.byHost {
+		out = append(out, p)
+	}
+	return out
+}
+
+// close closes the entry's idle connections; those in use close when
+// their request ends.
+func (e *transportEntry) close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	for _, p := range e.pools() {
+		p.Close()
+	}
 }
 
 // errTLSHandshakeTimeout: the backend did not complete the TLS handshake
@@ -97,11 +155,21 @@ func (handshakeTimeout) Error() string   { return "TLS handshake timeout" }
 func (handshakeTimeout) Timeout() bool   { return true }
 func (handshakeTimeout) Temporary() bool { return true }
 
-// dial opens a connection to the origin (TLS handshake included), counted
-// in the origin's metrics.
-func (e *transportEntry) dial(ctx context.Context) (net.Conn, error) {
+// dialer opens connections to addr (host:port; TLS handshake included),
+// counted in the entry's metrics.
+func (e *transportEntry) dialer(addr string) h1.Dialer {
+	var cfg *tls.Config
+	if e.tls != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		cfg = e.tls.Clone()
+		cfg.ServerName = host
+	}
+	return func(ctx context.Context) (net.Conn, error) { return e.dial(ctx, addr, cfg) }
+}
+
+func (e *transportEntry) dial(ctx context.Context, addr string, cfg *tls.Config) (net.Conn, error) {
 	d := net.Dialer{Timeout: e.key.timeouts.Dial, KeepAlive: 30 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", e.key.host)
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -111,10 +179,10 @@ func (e *transportEntry) dial(ctx context.Context) (net.Conn, error) {
 	e.dials.Add(1)
 	e.open.Add(1)
 	var nc net.Conn = &countedConn{Conn: c, open: e.open}
-	if e.tls == nil {
+	if cfg == nil {
 		return nc, nil
 	}
-	tc := tls.Client(nc, e.tls)
+	tc := tls.Client(nc, cfg)
 	hctx, cancel := context.WithTimeout(ctx, e.key.timeouts.TLSHandshake)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
@@ -130,7 +198,11 @@ func (e *transportEntry) dial(ctx context.Context) (net.Conn, error) {
 // probe sends a health check GET of target (path) to the origin and
 // returns the answer's status, reading at most 64 KiB of its body.
 func (e *transportEntry) probe(ctx context.Context, host, target string) (int, error) {
-	c, err := e.pool.Get(ctx)
+	pool, err := e.poolFor(host)
+	if err != nil {
+		return 0, err
+	}
+	c, err := pool.Get(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -169,7 +241,7 @@ func (tp *transportPool) release(es []*transportEntry) {
 		if tp.m[e.key] == e {
 			delete(tp.m, e.key)
 		}
-		e.pool.Close()
+		e.close()
 	}
 }
 
@@ -177,7 +249,9 @@ func (tp *transportPool) closeIdle() {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	for _, e := range tp.m {
-		e.pool.CloseIdle()
+		for _, p := range e.pools() {
+			p.CloseIdle()
+		}
 	}
 }
 

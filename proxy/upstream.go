@@ -117,7 +117,7 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 			req.URL.Scheme, req.URL.Host = b.scheme, b.host
 			req.URL.Path, req.URL.RawPath = joinPath(b.basePath, rest), ""
 		}
-		resp, err := u.send(ex, b, req)
+		resp, err := send(ex, b.tr.pool, b.tr.key.timeouts.ResponseHeader, req)
 		now := time.Now()
 		if err != nil {
 			if req.Context().Err() != nil {

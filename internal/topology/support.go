@@ -21,6 +21,7 @@ var supportedProviders = []ProviderID{
 	{"authentication", "anonymous"},
 	{"authentication", "basic"},
 	{"authentication", "client-cert"},
+	{"authentication", "kerberos"},
 	{"authentication", "ldap"},
 	{"federation", "client-cert"},
 	{"identity-assertion", "concat"},
@@ -30,6 +31,7 @@ var supportedProviders = []ProviderID{
 	{"identity-assertion", "switch-case"},
 	{"authorization", "acls"},
 	{"hostmap", "static"},
+	{"dispatch", "kerberos"},
 	{"custom", "deny-methods"},
 	{"custom", "header"},
 }
