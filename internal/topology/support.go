@@ -21,8 +21,10 @@ var supportedProviders = []ProviderID{
 	{"authentication", "anonymous"},
 	{"authentication", "basic"},
 	{"authentication", "client-cert"},
+	{"authentication", "kerberos"},
 	{"authentication", "ldap"},
 	{"federation", "client-cert"},
+	{"federation", "header-preauth"},
 	{"identity-assertion", "concat"},
 	{"identity-assertion", "default"},
 	{"identity-assertion", "hadoop-groups"},
@@ -30,6 +32,7 @@ var supportedProviders = []ProviderID{
 	{"identity-assertion", "switch-case"},
 	{"authorization", "acls"},
 	{"hostmap", "static"},
+	{"dispatch", "kerberos"},
 	{"custom", "deny-methods"},
 	{"custom", "header"},
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/securegw/gateway/internal/secrets"
 )
@@ -32,6 +33,17 @@ type Config struct {
 	Store      Store            `yaml:"store"`
 	Crypto     secrets.Settings `yaml:"crypto"`
 	Log        Log              `yaml:"log"`
+	Federation Federation       `yaml:"federation"`
+}
+
+// Federation names the headers in which services whose dispatch federates
+// send the authenticated user to another gateway (seed 001; Knox's
+// gateway.custom.federation.header.name).
+type Federation struct {
+	// Header carries the user's name: SM_USER by default.
+	Header string `yaml:"header"`
+	// GroupsHeader carries the user's groups, comma-separated; "" sends none.
+	GroupsHeader string `yaml:"groups_header"`
 }
 
 // Proxy configures the data plane's front listener.
@@ -181,8 +193,9 @@ func Default() Config {
 			LockTimeout:  Duration(time.Second),
 			Etcd:         Etcd{Prefix: "/gatewayd/", RequestTimeout: Duration(5 * time.Second), LeaseTTL: Duration(10 * time.Second)},
 		},
-		Crypto: secrets.DefaultSettings(),
-		Log:    Log{Level: "info", Format: "json"},
+		Crypto:     secrets.DefaultSettings(),
+		Log:        Log{Level: "info", Format: "json"},
+		Federation: Federation{Header: "SM_USER"},
 	}
 }
 
@@ -332,6 +345,14 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.Proxy.TrustedPrefixes(); err != nil {
 		errs = append(errs, err)
+	}
+	for key, h := range map[string]string{"federation.header": c.Federation.Header, "federation.groups_header": c.Federation.GroupsHeader} {
+		if !httpguts.ValidHeaderFieldName(h) && (h != "" || key == "federation.header") {
+			errs = append(errs, fmt.Errorf("%s: %q is not a valid header name", key, h))
+		}
+	}
+	if c.Federation.Header != "" && strings.EqualFold(strings.ReplaceAll(c.Federation.Header, "_", "-"), strings.ReplaceAll(c.Federation.GroupsHeader, "_", "-")) {
+		errs = append(errs, errors.New("federation.groups_header: must differ from federation.header"))
 	}
 	if c.Proxy.MaxHeaderBytes < 1024 {
 		errs = append(errs, fmt.Errorf("proxy.max_header_bytes: %d is below 1024", c.Proxy.MaxHeaderBytes))
