@@ -24,6 +24,7 @@ var supportedProviders = []ProviderID{
 	{"authentication", "kerberos"},
 	{"authentication", "ldap"},
 	{"federation", "client-cert"},
+	{"federation", "header-preauth"},
 	{"identity-assertion", "concat"},
 	{"identity-assertion", "default"},
 	{"identity-assertion", "hadoop-groups"},

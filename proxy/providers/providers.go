@@ -18,6 +18,7 @@ import (
 	_ "github.com/securegw/gateway/proxy/providers/hostmap"
 	_ "github.com/securegw/gateway/proxy/providers/kerberos"
 	_ "github.com/securegw/gateway/proxy/providers/ldap"
+	_ "github.com/securegw/gateway/proxy/providers/preauth"
 	_ "github.com/securegw/gateway/proxy/providers/webappsec"
 )
 
