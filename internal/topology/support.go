@@ -23,6 +23,8 @@ var supportedProviders = []ProviderID{
 	{"authentication", "client-cert"},
 	{"authentication", "ldap"},
 	{"federation", "client-cert"},
+	{"federation", "jwt"},
+	{"federation", "sso-cookie"},
 	{"identity-assertion", "concat"},
 	{"identity-assertion", "default"},
 	{"identity-assertion", "hadoop-groups"},

@@ -32,6 +32,18 @@ type Config struct {
 	Store      Store            `yaml:"store"`
 	Crypto     secrets.Settings `yaml:"crypto"`
 	Log        Log              `yaml:"log"`
+	Tokens     Tokens           `yaml:"tokens"`
+}
+
+// Tokens configures the token service.
+type Tokens struct {
+	// Issuer is the iss of the gateway's tokens; "" derives
+	// https://HOST:PORT/{path_prefix} from proxy.listen.
+	Issuer string `yaml:"issuer"`
+	// Algorithm signs tokens whose policy names none.
+	Algorithm string `yaml:"algorithm"`
+	// RSABits is the modulus size of new RSA signing keys.
+	RSABits int `yaml:"rsa_bits"`
 }
 
 // Proxy configures the data plane's front listener.
@@ -124,6 +136,7 @@ func Default() Config {
 		},
 		Crypto: secrets.DefaultSettings(),
 		Log:    Log{Level: "info", Format: "json"},
+		Tokens: Tokens{Algorithm: "ES256", RSABits: 3072},
 	}
 }
 
@@ -267,6 +280,17 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.Proxy.TrustedPrefixes(); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.Tokens.Algorithm {
+	case "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA":
+	default:
+		errs = append(errs, fmt.Errorf("tokens.algorithm: %q is not RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA", c.Tokens.Algorithm))
+	}
+	if c.Tokens.RSABits != 2048 && c.Tokens.RSABits != 3072 && c.Tokens.RSABits != 4096 {
+		errs = append(errs, fmt.Errorf("tokens.rsa_bits: %d is not 2048, 3072 or 4096", c.Tokens.RSABits))
+	}
+	if c.Tokens.Issuer != "" && strings.ContainsFunc(c.Tokens.Issuer, func(r rune) bool { return r <= ' ' }) {
+		errs = append(errs, fmt.Errorf("tokens.issuer: %q contains white space", c.Tokens.Issuer))
 	}
 	if c.Proxy.MaxHeaderBytes < 1024 {
 		errs = append(errs, fmt.Errorf("proxy.max_header_bytes: %d is below 1024", c.Proxy.MaxHeaderBytes))
