@@ -27,7 +27,7 @@ const (
 
 // Param names (Knox's names are accepted as aliases).
 const (
-	ParamGatewayKeys    = "gateway_keys"
+	ParamGatewayKeys    = "trust_gateway"
 	ParamPEM            = "verification_pem"
 	ParamJWKSURL        = "jwks_url"
 	ParamHMACSecret     = "hmac_secret"
