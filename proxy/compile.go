@@ -231,6 +231,7 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	if d == nil {
 		d = &topology.Dispatch{}
 	}
+	var err error
 	s := &service{
 		topo:       c,
 		path:       path,
@@ -244,6 +245,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		forwardCredentials: d.ForwardCredentials,
 	}
 	tmo := p.timeouts(d)
+	if s.ws, err = compileWebSocket(p.wsLimits, ts.WebSocket, ts.Params); err != nil {
+		return nil, err
+	}
 	tlsSet, err := p.backendTLS(ctx, c, ts.Path, d)
 	if err != nil {
 		return nil, err
@@ -279,6 +283,7 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		b.tr = e
 		up.backends = append(up.backends, b)
 	}
+	p.compileDatanodes(c, s, ts, tlsSet, tmo, d, acquired)
 	if d.AllowTrace {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.allow_trace is on: TRACE and TRACK reach the backend, which may echo credentials and cookies back", path))
 	}

@@ -29,6 +29,7 @@ type service struct {
 	maxBody    int64
 	rp         *httputil.ReverseProxy
 	up         *upstream
+	dn         *datanodes    // sealed datanode redirects (datanode.go), nil: none
 	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
 	// endpoints of an internal service, by the path after prefix ("" or
 	// "/api/v1/groups"): registered by the compiler and the chain.
@@ -37,6 +38,7 @@ type service struct {
 	// (dispatch.forward_credentials); by default they are removed.
 	forwardCredentials bool
 	fp                 fingerprint // what serves it: upgraded connections keep to it
+	ws                 wsService   // WebSocket limits and rewrite rules
 }
 
 // rewrite builds the backend request. ReverseProxy has already removed
@@ -105,7 +107,9 @@ func (s *service) modifyResponse(resp *http.Response) error {
 		return err
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return s.switchProtocols(resp) // the proxy relays, not ReverseProxy
+		// Upgrades never reach ReverseProxy (serveWebSocket): a backend
+		// switching protocols unasked does not get a raw tunnel.
+		return errors.New("backend switched protocols unasked")
 	}
 	return nil
 }
@@ -113,9 +117,6 @@ func (s *service) modifyResponse(resp *http.Response) error {
 // errorHandler answers when the backend could not be reached or answered
 // badly. Messages to the client never carry backend addresses.
 func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, errSwitched) {
-		return // the connection was handed over (or closed) by switchProtocols
-	}
 	ex, _ := w.(*exchange)
 	status, msg := http.StatusBadGateway, "backend unavailable"
 	switch {

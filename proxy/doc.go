@@ -105,21 +105,34 @@
 //
 // # Upgraded connections
 //
-// When the backend answers 101, the proxy takes the connection over from
-// ReverseProxy (ModifyResponse) and relays its bytes unchanged after the
-// request has left its topology: the relay holds the two sockets only, so
-// the generation that accepted it is finalised (transports released,
-// handlers closed) like any other. Every compiled service has a
-// fingerprint (fingerprint.go: an HMAC of its definition, the chain's
-// providers and params, and the versions of the secrets and truststores
-// they use). Upgraded connections are tracked by topology and service with
-// that fingerprint and a cancellable context. Each swap checks the
+// A WebSocket upgrade leaves the plain request path once the chain has
+// accepted it (serveWebSocket, websocket.go): the proxy checks the
+// handshake (GET, version 13, a well-formed key), reserves a slot (503
+// past the service's connection limits or the descriptor ceiling), builds
+// the backend handshake as it builds any proxied request (rewrite: hop-by-
+// hop and identity headers, consumed credentials, X-Forwarded-*, outbound
+// handlers; cookies and the subprotocol offer pass), dials the backend
+// itself and checks its 101 (accept key, no unrequested extension or
+// subprotocol). Any other answer reaches the client as an HTTP response.
+// Then it hijacks the client, answers 101 and hands both sockets to the
+// frame relay (package wsrelay: limits, close codes, rewrite rules, idle
+// sides parked on epoll without goroutine or buffer). The handler returns:
+// the generation that accepted the connection is finalised (transports
+// released, handlers closed) like any other.
+//
+// Every compiled service has a fingerprint (fingerprint.go: an HMAC of its
+// definition, the chain's providers and params, and the versions of the
+// secrets and truststores they use). Upgraded connections are tracked by
+// topology and service with that fingerprint. Each swap checks the
 // connections of the topologies it publishes or retires against the live
 // table: one whose service is served with the same fingerprint stays open;
-// one whose service was removed or changed is closed after
-// Config.UpgradeGrace (restored unchanged within the grace, it stays).
-// CloseUpgraded (and Close) close them all: http.Server.Shutdown does not
-// see hijacked connections, so the daemon calls it after draining HTTP.
+// one whose service was removed or changed is closed (1001) after
+// Config.UpgradeGrace (restored unchanged within the grace, it stays). The
+// credential the upgrade was authenticated with is watched: revoked
+// (Host.Revocations) or expired, its sockets close with 1008 within the
+// relay's sweep interval. CloseUpgraded (and Close) close them all (1001):
+// http.Server.Shutdown does not see hijacked connections, so the daemon
+// calls it after draining HTTP.
 //
 // # Dispatch
 //

@@ -19,6 +19,8 @@ import (
 
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/chain/replay"
+	"github.com/securegw/gateway/proxy/seal"
+	"github.com/securegw/gateway/proxy/wsrelay"
 
 	_ "github.com/securegw/gateway/proxy/providers" // built-in providers register themselves
 )
@@ -48,13 +50,29 @@ type Config struct {
 	// UpgradeGrace is how long an upgraded connection (WebSocket) stays open
 	// after a deploy removed or changed what serves it; 0: 30s.
 	UpgradeGrace time.Duration
+	// WebSocket are the gateway's WebSocket limits, which services
+	// override with websocket.* params.
+	WebSocket WebSocketLimits
+	// MaxOpenFiles is the process's descriptor ceiling: past it (two per
+	// WebSocket connection, a reserve kept for HTTP) new upgrades get 503.
+	// 0: the soft RLIMIT_NOFILE at New.
+	MaxOpenFiles int
 	// Host are the services every provider is built with (chain.Config.Host):
 	// clock, token verifier, revocations, replay cache. The live ones are
 	// swapped behind their interfaces, never by recompiling topologies.
 	// A nil Clock is the system clock; a nil Replay an in-memory replay
 	// cache of DefaultReplayCacheSize nonces.
 	Host chain.Host
+	// SealKey (seal.KeySize bytes) seals the datanode targets of WebHDFS-like
+	// services' redirects into gateway URLs; gateways sharing a store use
+	// one key, derived from the keyring. nil: a random key of this process.
+	SealKey []byte
+	// SealTTL is how long a sealed datanode URL stays valid; 0: 5 minutes.
+	SealTTL time.Duration
 }
+
+// DefaultSealTTL is how long a sealed datanode URL stays valid by default.
+const DefaultSealTTL = 5 * time.Minute
 
 // DefaultReplayCacheSize bounds the default replay cache (Config.Host.Replay).
 const DefaultReplayCacheSize = 1 << 16
@@ -100,15 +118,18 @@ type Proxy struct {
 	// upgradeGrace: see Config.UpgradeGrace.
 	upgradeGrace time.Duration
 	// fpKey keys the services' fingerprints (fingerprint.go).
-	fpKey    [32]byte
-	upgrades upgrades
-	host     chain.Host
+	fpKey     [32]byte
+	upgrades  upgrades
+	wsLimits  WebSocketLimits
+	fdCeiling int
+	host      chain.Host
 
 	table atomic.Pointer[table]
 	mu    sync.Mutex // serialises Apply, Remove, Load, Close
 
 	pool    *transportPool
 	metrics *metrics
+	sealer  *seal.Sealer   // datanode targets (datanode.go)
 	health  sync.WaitGroup // active health checkers
 
 	idPrefix string
@@ -175,8 +196,26 @@ func New(cfg Config) (*Proxy, error) {
 		upgradeGrace: grace,
 		host:         host,
 		idPrefix:     hex.EncodeToString(seed[:]) + "-",
+		wsLimits:     cfg.WebSocket,
+		fdCeiling:    cfg.MaxOpenFiles,
 	}
+	if p.fdCeiling == 0 {
+		p.fdCeiling = openFileLimit()
+	}
+	p.upgrades.hub = wsrelay.NewHub(wsrelay.HubOptions{})
 	_, _ = rand.Read(p.fpKey[:])
+	sealKey, ttl := cfg.SealKey, cfg.SealTTL
+	if sealKey == nil {
+		sealKey = make([]byte, seal.KeySize)
+		_, _ = rand.Read(sealKey)
+	}
+	if ttl == 0 {
+		ttl = DefaultSealTTL
+	}
+	var err error
+	if p.sealer, err = seal.New(sealKey, ttl, seal.WithClock(host.Clock.Now)); err != nil {
+		return nil, fmt.Errorf("proxy: SealKey: %w", err)
+	}
 	p.table.Store(&table{})
 	p.pool = newTransportPool(p)
 	p.metrics = newMetrics(p)

@@ -36,11 +36,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.finish(ex, r)
 	}()
 	p.serve(ex, r)
-	if ex.up != nil {
-		// Switched protocols: the request has left its topology generation
-		// (serve returned); the relay holds only the two connections.
-		ex.up.relay(&p.upgrades)
-	}
 }
 
 func (p *Proxy) serve(ex *exchange, r *http.Request) {
@@ -99,11 +94,14 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		return
 	}
 	ex.info.Peer, ex.info.Client, ex.info.ViaTrustedProxy = route.SourceAddr(r.RemoteAddr, r.Header["X-Forwarded-For"], p.trustedAddr)
-	if _, up := r.Header["Upgrade"]; up && (!s.websocket || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket")) {
-		// Not a WebSocket service: the offer to switch protocols is ignored
-		// (RFC 9110 §7.8 lets a server ignore Upgrade) and the request is
-		// served as plain HTTP.
-		delete(r.Header, "Upgrade")
+	wsUpgrade := false
+	if _, up := r.Header["Upgrade"]; up {
+		if wsUpgrade = s.websocket && isWebSocketUpgrade(r); !wsUpgrade {
+			// Not a WebSocket service (or not a WebSocket upgrade): the
+			// offer to switch protocols is ignored (RFC 9110 §7.8 lets a
+			// server ignore Upgrade) and the request is served as plain HTTP.
+			delete(r.Header, "Upgrade")
+		}
 	}
 	if s.maxBody > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength > s.maxBody {
 		writeError(ex, http.StatusRequestEntityTooLarge, "request body too large")
@@ -144,6 +142,14 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	ex.principal = pr.Name
 	if ep != nil {
 		ep.Handler.ServeHTTP(ex, r2)
+		return
+	}
+	if wsUpgrade {
+		s.serveWebSocket(ex, r2) // the WebSocket path: its own dial and relay
+		return
+	}
+	if s.dn != nil && s.dn.claims(canon[len(s.prefix):]) {
+		s.serveSealed(ex, r2) // a sealed datanode URL (datanode.go)
 		return
 	}
 	s.rp.ServeHTTP(ex, r2)
@@ -225,9 +231,8 @@ type exchange struct {
 	refused     string
 	backendErr  error
 	body        bodyReader
-	backend     int       // index of the backend Rewrite picked, for RoundTrip
-	ctx         reqCtx    // the request's context from routing on
-	up          *upgraded // set when the backend switched protocols
+	backend     int    // index of the backend Rewrite picked, for RoundTrip
+	ctx         reqCtx // the request's context from routing on
 }
 
 // reqCtx is a request's context from routing on: it carries the exchange

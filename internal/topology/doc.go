@@ -16,9 +16,10 @@
 // field, a value of the wrong shape, a YAML alias or custom tag, a second
 // document or trailing data is an error naming the field and line. JSON is
 // parsed as JSON (not as YAML), then checked the same way. Knox topology XML
-// is converted through tables of Knox service roles (WEBHDFS → "webhdfs") and
-// provider names (ShiroProvider → "ldap"); unknown roles and names are
-// errors. DOCTYPE and ENTITY declarations are refused before anything could
+// is converted through the service catalogue (catalogue.txt: every role of
+// Knox's service definitions, WEBHDFS → "webhdfs", with its backend path,
+// type, WebSocket and rewrite behaviour) and a table of provider names
+// (ShiroProvider → "ldap"); unknown roles and names are errors. DOCTYPE and ENTITY declarations are refused before anything could
 // expand them. Documents must be UTF-8 and at most MaxDocumentSize bytes.
 //
 // Normal form. Normalize strips leading and trailing slashes from service

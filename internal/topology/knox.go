@@ -13,43 +13,17 @@ import (
 	"strings"
 )
 
-// knoxService is where a Knox service role is published.
-type knoxService struct {
-	path      string
-	websocket bool
-}
-
-// knoxServices maps Knox service roles (upper case) to our service paths
-// where they differ from Knox's default, the role in lower case (HUE is
-// published at "hue", DRUID-BROKER at "druid-broker").
-var knoxServices = map[string]knoxService{
-	"WEBHDFS":         {path: "webhdfs"},
-	"WEBHBASE":        {path: "hbase"},
-	"OOZIE":           {path: "oozie"},
-	"HIVE":            {path: "hive"},
-	"RESOURCEMANAGER": {path: "resourcemanager"},
-	"YARNUI":          {path: "yarn"},
-	"LIVYSERVER":      {path: "livy"},
-	"ZEPPELINUI":      {path: "zeppelin"},
-	"ZEPPELINWS":      {path: "zeppelin/ws", websocket: true},
-	"KNOXTOKEN":       {path: "knoxtoken"},
-	"KNOXSSO":         {path: "knoxsso"},
-	"ECHO":            {path: "echo"},
-	"WEBSOCKET":       {path: "echows", websocket: true},
-	"ECHOWS":          {path: "echows", websocket: true},
-	"WEBHCAT":         {path: "templeton"},
-	"HDFSUI":          {path: "hdfs"},
-	"JOBHISTORYUI":    {path: "jobhistory"},
-	"SPARKHISTORYUI":  {path: "sparkhistory"},
-	"SOLR":            {path: "solr"},
-}
-
-// knoxServicePath is where a Knox service role is published.
-func knoxServicePath(role string) knoxService {
-	if ks, ok := knoxServices[role]; ok {
-		return ks
+// knoxService is where a Knox service role is published: the catalogue's
+// path, backend path and WebSocket flag; roles outside it (NAMENODE,
+// JOBTRACKER, Knox's own KNOXSSO…) at the role in lower case. known is
+// false for a role that is neither in the catalogue nor one of the roles
+// the gateway treats specially.
+func knoxService(role string) (path, backend string, websocket, known bool) {
+	if e, ok := LookupRole(role); ok {
+		return e.Path, e.Backend, e.WebSocket, true
 	}
-	return knoxService{path: strings.ToLower(role)}
+	_, special := specialServiceRoles[role]
+	return strings.ToLower(role), "", false, special
 }
 
 // knoxProviders maps Knox provider roles, then Knox provider names (lower
@@ -281,9 +255,13 @@ func (r *knoxReader) topology(root xml.StartElement) (*Topology, string, error) 
 				return nil
 			})
 		case "service":
-			s, err := r.service(line)
+			s, known, err := r.service(line)
 			if err != nil {
 				return err
+			}
+			if !known {
+				t.conv.problems = append(t.conv.problems, FieldError{Field: fmt.Sprintf("services[%d].role", len(t.Services)), Line: line,
+					Msg: fmt.Sprintf("Knox service role %s is not in the gateway's catalogue (gatewayctl topology roles lists it): publish the service from a native topology with its path", truncate(s.Role, 64))})
 			}
 			t.Services = append(t.Services, s)
 			return nil
@@ -380,11 +358,13 @@ func (r *knoxReader) provider(line int) (Provider, error) {
 	return p, nil
 }
 
-func (r *knoxReader) service(line int) (Service, error) {
-	s := Service{Line: line}
+// service reads a <service>; known reports whether its role is in the
+// catalogue or treated specially.
+func (r *knoxReader) service(line int) (s Service, known bool, err error) {
+	s = Service{Line: line}
 	var role, ignored string
 	seen := map[string]bool{}
-	err := r.children("service", func(el xml.StartElement, l int) error {
+	err = r.children("service", func(el xml.StartElement, l int) error {
 		switch el.Name.Local {
 		case "role":
 			return r.once(&role, seen, el, l)
@@ -410,21 +390,30 @@ func (r *knoxReader) service(line int) (Service, error) {
 		return unknownElement(el, "service", l)
 	})
 	if err != nil {
-		return s, err
+		return s, false, err
 	}
 	if role == "" {
-		return s, fmt.Errorf("line %d: service has no <role>", line)
+		return s, false, fmt.Errorf("line %d: service has no <role>", line)
 	}
 	s.Role = strings.ToUpper(role)
-	ks := knoxServicePath(s.Role)
-	s.Path, s.WebSocket = ks.path, ks.websocket
-	for _, raw := range s.URLs {
+	var backend string
+	s.Path, backend, s.WebSocket, known = knoxService(s.Role)
+	for i, raw := range s.URLs {
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue // Validate names it
+		}
 		// Knox proxies WebSocket for any ws:// or wss:// backend.
-		if u, err := url.Parse(raw); err == nil && (u.Scheme == "ws" || u.Scheme == "wss") {
+		if u.Scheme == "ws" || u.Scheme == "wss" {
 			s.WebSocket = true
 		}
+		if backend != "" && !strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), backend) {
+			u.Path = strings.TrimSuffix(u.Path, "/") + backend
+			u.RawPath = ""
+			s.URLs[i] = u.String()
+		}
 	}
-	return s, nil
+	return s, known, nil
 }
 
 // application reads an <application> element, returning its name.

@@ -115,9 +115,8 @@ func TestKnoxProviders(t *testing.T) {
 	}
 }
 
-// A Knox service role without an entry in knoxServices is published at the
-// role in lower case, as Knox's own definitions do (DRUID-BROKER at
-// druid-broker, HUE at hue).
+// A Knox service role is published where the catalogue says, whatever its
+// case in the document.
 func TestKnoxOtherServiceRoles(t *testing.T) {
 	top, err := Parse([]byte("<topology>\n\n<service><role>Druid-Broker</role><url>http://h</url></service></topology>"), xmlF, "t.xml", "")
 	if err != nil {

@@ -21,6 +21,7 @@ var supportedProviders = []ProviderID{
 	{"authentication", "anonymous"},
 	{"authentication", "basic"},
 	{"authentication", "client-cert"},
+	{"authentication", "kerberos"},
 	{"authentication", "ldap"},
 	{"federation", "client-cert"},
 	{"federation", "jwt"},
@@ -32,6 +33,7 @@ var supportedProviders = []ProviderID{
 	{"identity-assertion", "switch-case"},
 	{"authorization", "acls"},
 	{"hostmap", "static"},
+	{"dispatch", "kerberos"},
 	{"custom", "deny-methods"},
 	{"custom", "header"},
 }

@@ -17,6 +17,7 @@ import (
 	_ "github.com/securegw/gateway/proxy/providers/denymethods"
 	_ "github.com/securegw/gateway/proxy/providers/hostmap"
 	_ "github.com/securegw/gateway/proxy/providers/jwt"
+	_ "github.com/securegw/gateway/proxy/providers/kerberos"
 	_ "github.com/securegw/gateway/proxy/providers/ldap"
 	_ "github.com/securegw/gateway/proxy/providers/webappsec"
 )

@@ -28,6 +28,7 @@ func newTopologyCommand(f *factory) *cobra.Command {
 		newTopologyDeleteCommand(f),
 		newTopologyHistoryCommand(f),
 		newTopologyRollbackCommand(f),
+		newTopologyRolesCommand(f),
 	)
 	cmd.Aliases = []string{"topologies", "topo"}
 	return cmd

@@ -41,3 +41,28 @@ func topologyProto(t *topology.Topology) *gatewayv1.Topology { return topologypb
 
 // serverChecks lists what an offline validation of t could not check.
 func serverChecks(t *topology.Topology) []string { return topology.ServerChecks(t) }
+
+// catalogueRole is one row of `topology roles`.
+type catalogueRole struct {
+	Role      string   `json:"role"`
+	Path      string   `json:"path"`
+	Backend   string   `json:"backend_path,omitempty"`
+	Type      string   `json:"type"`
+	WebSocket bool     `json:"websocket,omitempty"`
+	Rewrite   string   `json:"rewrite"`
+	Knox      []string `json:"knox_versions,omitempty"`
+}
+
+// catalogueRoles is the gateway's service catalogue.
+func catalogueRoles() []catalogueRole {
+	cat := topology.Catalogue()
+	out := make([]catalogueRole, len(cat))
+	for i, e := range cat {
+		rw := string(e.Rewrite)
+		if rw == "" {
+			rw = "headers"
+		}
+		out[i] = catalogueRole{Role: e.Role, Path: e.Path, Backend: e.Backend, Type: string(e.Type), WebSocket: e.WebSocket, Rewrite: rw, Knox: e.KnoxVersions}
+	}
+	return out
+}

@@ -114,6 +114,13 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Sealed datanode URLs (WebHDFS redirects) are valid on every gateway
+	// sharing the store: their key derives from the data key.
+	sealKey, err := kr.DeriveKey("datanode targets")
+	if err != nil {
+		kr.Close()
+		return nil, fmt.Errorf("deriving the datanode sealing key: %w", err)
+	}
 	// The secrets service owns the keyring from here: a master rotation
 	// replaces it, and Close closes whichever is live.
 	g.secrets = secretsvc.New(g.st, kr, secretsvc.Options{
@@ -153,6 +160,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Registerer:     reg,
 		Resolver:       g.secrets,
 		Truststores:    g.secrets,
+		SealKey:        sealKey,
 		Host: chain.Host{
 			Tokens:      g.tokens,
 			Issuer:      g.tokens.DataPlane(),

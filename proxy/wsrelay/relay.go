@@ -1,0 +1,852 @@
+package wsrelay
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of Limits and HubOptions.
+const (
+	DefaultMaxMessageBytes = 1 << 20
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultCloseTimeout    = 2 * time.Second
+	DefaultSweepInterval   = 200 * time.Millisecond
+)
+
+// bufSize is the size of the pooled readers and writers.
+const bufSize = 4 << 10
+
+// Limits bound one relayed connection. Zero fields take the defaults.
+type Limits struct {
+	// MaxMessageBytes bounds a message (all its fragments): close 1009.
+	MaxMessageBytes int64
+	// WriteTimeout bounds writing a frame to a side, and reading the rest
+	// of a frame once it started; past it the side is dropped.
+	WriteTimeout time.Duration
+	// IdleTimeout closes the connection (1001) when no data message went
+	// either way for that long; 0: never.
+	IdleTimeout time.Duration
+	// PingInterval: a side not heard from for that long is pinged, and
+	// closed (1001) if it stays silent for another interval; 0: no pings.
+	PingInterval time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = DefaultWriteTimeout
+	}
+	return l
+}
+
+// Options configure one relayed connection.
+type Options struct {
+	Limits
+	// ToBackend and ToClient rewrite the messages of each direction; nil:
+	// messages pass untouched.
+	ToBackend, ToClient *Bound
+	// Guard, when set, is asked on every sweep whether the connection must
+	// close (a credential revoked or expired): a non-zero code closes it
+	// with that code and reason.
+	Guard func(now time.Time) (code int, reason string)
+	// OnClose runs once when both TCP connections are closed.
+	OnClose func()
+}
+
+// HubOptions configure a Hub.
+type HubOptions struct {
+	// CloseTimeout is how long a closing connection waits for the peers'
+	// close frames before dropping them; 0: DefaultCloseTimeout.
+	CloseTimeout time.Duration
+	// SweepInterval is how often idle, keepalive and Guard checks run;
+	// 0: DefaultSweepInterval.
+	SweepInterval time.Duration
+	// NoPark keeps one goroutine per side instead of parking idle sides
+	// on epoll (for measurements; parking is the default where supported).
+	NoPark bool
+}
+
+// Hub tracks relayed connections and runs their sweeper.
+type Hub struct {
+	opts   HubOptions
+	poller *poller // nil: sides are not parked
+
+	mu      sync.Mutex
+	conns   map[*Conn]struct{}
+	closed  bool
+	stop    chan struct{}
+	running bool
+	wg      sync.WaitGroup
+
+	keepalive [8]byte // payload of the hub's pings: their pongs are not relayed
+}
+
+// ErrClosed is returned by Relay once CloseAll began.
+var ErrClosed = errors.New("wsrelay: hub closed")
+
+// NewHub returns a hub; its sweeper runs while it has connections.
+func NewHub(o HubOptions) *Hub {
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = DefaultCloseTimeout
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
+	}
+	h := &Hub{opts: o, conns: map[*Conn]struct{}{}}
+	if !o.NoPark {
+		h.poller, _ = sharedPoller() // nil where unsupported: goroutines then
+	}
+	binary.LittleEndian.PutUint64(h.keepalive[:], rand.Uint64())
+	return h
+}
+
+// Conn is one relayed connection.
+type Conn struct {
+	hub   *Hub
+	lim   Limits
+	guard func(time.Time) (int, string)
+	onEnd func()
+	sides [2]side // client, backend
+
+	lastData atomic.Int64 // unix ns of the last data frame either way
+	closing  atomic.Bool  // a close began (by the relay, a peer or Close)
+	done     atomic.Bool
+
+	mu    sync.Mutex
+	timer *time.Timer // forces the end CloseTimeout after closing began
+}
+
+const (
+	client  = 0
+	backend = 1
+)
+
+// side is one of the two connections of a Conn: frames read from it go to
+// the other side.
+type side struct {
+	c       *Conn
+	idx     int
+	conn    net.Conn
+	pending []byte // bytes read before the relay began
+	one     [1]byte
+	hasOne  bool
+	rules   *Bound // rewrites the messages read from this side
+
+	// Parking (pmu guards closed against the descriptor's reuse).
+	fd       int
+	parkable bool
+	pollID   uint64
+	pmu      sync.Mutex
+	closed   bool
+
+	// Writing to this side.
+	wmu sync.Mutex
+	bw  *bufio.Writer // non-nil while a frame batch is being written
+
+	// Reading from this side: one goroutine at a time, holding rmu (the
+	// poller's wake-ups order them, but through the kernel).
+	rmu    sync.Mutex
+	inMsg  bool
+	msgOp  byte
+	msgLen int64
+	text   utf8Stream
+	msg    []byte // a message being collected for rewriting
+
+	lastHeard atomic.Int64 // unix ns of the last frame read
+	pingSent  atomic.Int64 // unix ns of an unanswered keepalive ping, 0: none
+	closeSent atomic.Bool  // a close frame was written to this side
+	closeRecv atomic.Bool  // a close frame was read from this side
+	dead      atomic.Bool  // its connection failed or was closed
+}
+
+func (s *side) other() *side { return &s.c.sides[1-s.idx] }
+
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufSize) }}
+)
+
+// Relay starts relaying between client (the gateway is its server) and
+// backend (the gateway is its client), both past their handshakes.
+// clientPending and backendPending are bytes already read from each.
+// The connections are the relay's from now on, also on error.
+func (h *Hub) Relay(clientConn net.Conn, clientPending []byte, backendConn net.Conn, backendPending []byte, o Options) (*Conn, error) {
+	c := &Conn{hub: h, lim: o.Limits.withDefaults(), guard: o.Guard, onEnd: o.OnClose}
+	now := time.Now().UnixNano()
+	c.lastData.Store(now)
+	for i, nc := range [2]net.Conn{clientConn, backendConn} {
+		s := &c.sides[i]
+		s.c, s.idx, s.conn = c, i, nc
+		s.lastHeard.Store(now)
+		if h.poller != nil {
+			s.fd, s.parkable = parkableFD(nc)
+		}
+	}
+	c.sides[client].pending, c.sides[backend].pending = clientPending, backendPending
+	c.sides[client].rules, c.sides[backend].rules = o.ToBackend, o.ToClient
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		clientConn.Close()
+		backendConn.Close()
+		return nil, ErrClosed
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(1)
+	if !h.running {
+		h.running = true
+		h.stop = make(chan struct{})
+		go h.sweep(h.stop)
+	}
+	h.mu.Unlock()
+	for i := range c.sides {
+		s := &c.sides[i]
+		if s.parkable {
+			// Armed now when there is nothing to relay yet; else armed by
+			// the goroutine relaying the pending bytes when it parks.
+			idle := len(s.pending) == 0
+			if err := h.poller.add(s, idle); err == nil && idle {
+				continue
+			} else if err != nil {
+				s.parkable = false
+			}
+		}
+		go s.run()
+	}
+	return c, nil
+}
+
+// Len is the number of open relayed connections.
+func (h *Hub) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// CloseAll closes every connection with code and reason and refuses new
+// ones, then waits until all ended or ctx is done.
+func (h *Hub) CloseAll(ctx context.Context, code int, reason string) error {
+	h.mu.Lock()
+	h.closed = true
+	for c := range h.conns {
+		c.Close(code, reason)
+	}
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("closing relayed connections: %w", ctx.Err())
+	}
+}
+
+// sweep runs the timed checks until the hub has no connection left.
+func (h *Hub) sweep(stop chan struct{}) {
+	t := time.NewTicker(h.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			h.mu.Lock()
+			for c := range h.conns {
+				c.check(now)
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+func (h *Hub) remove(c *Conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	if len(h.conns) == 0 && h.running {
+		h.running = false
+		close(h.stop)
+	}
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+// check runs c's timed checks (under h.mu: nothing here blocks).
+func (c *Conn) check(now time.Time) {
+	if c.closing.Load() {
+		return
+	}
+	if c.guard != nil {
+		if code, reason := c.guard(now); code != 0 {
+			c.Close(code, reason)
+			return
+		}
+	}
+	ns := now.UnixNano()
+	if c.lim.IdleTimeout > 0 && ns-c.lastData.Load() > int64(c.lim.IdleTimeout) {
+		c.Close(CloseGoingAway, "idle timeout")
+		return
+	}
+	if c.lim.PingInterval <= 0 {
+		return
+	}
+	for i := range c.sides {
+		s := &c.sides[i]
+		sent := s.pingSent.Load()
+		switch {
+		case sent != 0 && ns-sent > int64(c.lim.PingInterval):
+			c.Close(CloseGoingAway, "keepalive timeout")
+			return
+		case sent == 0 && ns-s.lastHeard.Load() > int64(c.lim.PingInterval):
+			s.pingSent.Store(ns)
+			go s.ping()
+		}
+	}
+}
+
+// ping sends the hub's keepalive ping unless a frame is being written.
+func (s *side) ping() {
+	if !s.wmu.TryLock() {
+		return // busy writing: the side is alive enough; asked again next sweep
+	}
+	err := s.writeControlLocked(OpPing, s.c.hub.keepalive[:])
+	s.wmu.Unlock()
+	if err != nil {
+		s.c.drop(s, err)
+	}
+}
+
+// Close closes c: a close frame with code and reason to both sides, then
+// both TCP connections once they answered or CloseTimeout passed. It does
+// not block.
+func (c *Conn) Close(code int, reason string) {
+	if c.closing.Swap(true) {
+		return
+	}
+	c.armTimer()
+	go func() {
+		p := ClosePayload(code, reason)
+		for i := range c.sides {
+			s := &c.sides[i]
+			if !s.dead.Load() && !s.closeSent.Swap(true) {
+				if err := s.writeControl(OpClose, p); err != nil {
+					c.drop(s, err)
+				}
+			}
+		}
+		c.maybeFinish()
+	}()
+}
+
+func (c *Conn) armTimer() {
+	c.mu.Lock()
+	if c.timer == nil && !c.done.Load() {
+		c.timer = time.AfterFunc(c.hub.opts.CloseTimeout, c.finish)
+	}
+	c.mu.Unlock()
+}
+
+// maybeFinish ends c when each side either completed the close handshake
+// or is gone.
+func (c *Conn) maybeFinish() {
+	for i := range c.sides {
+		s := &c.sides[i]
+		if !s.dead.Load() && !(s.closeSent.Load() && s.closeRecv.Load()) {
+			return
+		}
+	}
+	c.finish()
+}
+
+// finish closes both connections and untracks c, once.
+func (c *Conn) finish() {
+	if c.done.Swap(true) {
+		return
+	}
+	c.closing.Store(true)
+	c.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.mu.Unlock()
+	for i := range c.sides {
+		c.sides[i].shut()
+	}
+	c.hub.remove(c)
+	if c.onEnd != nil {
+		c.onEnd()
+	}
+}
+
+// shut unparks and closes s's connection.
+func (s *side) shut() {
+	s.dead.Store(true)
+	s.pmu.Lock()
+	if !s.closed {
+		s.closed = true
+		if s.parkable {
+			s.c.hub.poller.remove(s)
+		}
+		s.conn.Close()
+	}
+	s.pmu.Unlock()
+}
+
+// drop handles a side whose connection failed: it is closed, and the other
+// side gets a close frame (1011 when the backend went, 1001 when the client
+// did) unless it had one.
+func (c *Conn) drop(s *side, err error) {
+	_ = err // the peer went away or broke the protocol: nothing for the log
+	if s.dead.Swap(true) {
+		c.maybeFinish()
+		return
+	}
+	s.shut()
+	o := s.other()
+	c.closing.Store(true)
+	c.armTimer()
+	if !o.dead.Load() && !o.closeSent.Swap(true) {
+		code, reason := CloseGoingAway, "client went away"
+		if s.idx == backend {
+			code, reason = CloseInternalError, "backend went away"
+		}
+		if err := o.writeControl(OpClose, ClosePayload(code, reason)); err != nil {
+			o.dead.Store(true)
+			o.shut()
+		}
+	}
+	c.maybeFinish()
+}
+
+// protocolError is a frame the relay refuses: the sender gets a close
+// frame with code, and the connection ends.
+type protocolError struct {
+	code   int
+	reason string
+}
+
+func (e *protocolError) Error() string {
+	return fmt.Sprintf("websocket: %s (close %d)", e.reason, e.code)
+}
+
+// writeError is a failure to write to the other side.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "writing to the peer: " + e.err.Error() }
+
+// run relays frames read from s until nothing is buffered, then parks s
+// (or, unparkable, waits on a one-byte read without buffers).
+func (s *side) run() {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	c := s.c
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(s)
+	for {
+		_ = s.conn.SetReadDeadline(time.Now().Add(c.lim.WriteTimeout))
+		err := s.frame(br)
+		if err == nil && (br.Buffered() > 0 || len(s.pending) > 0 || s.hasOne) {
+			continue
+		}
+		if err == nil && s.parkable {
+			br.Reset(nil)
+			readers.Put(br)
+			if err := s.park(); err != nil {
+				c.drop(s, err)
+			}
+			return
+		}
+		if err == nil {
+			br.Reset(nil)
+			readers.Put(br)
+			_ = s.conn.SetReadDeadline(time.Time{})
+			if _, err = io.ReadFull(s.conn, s.one[:]); err == nil {
+				s.hasOne = true
+				br = readers.Get().(*bufio.Reader)
+				br.Reset(s)
+				continue
+			}
+			s.fail(err)
+			return
+		}
+		br.Reset(nil)
+		readers.Put(br)
+		s.fail(err)
+		return
+	}
+}
+
+// park re-arms s on the poller, unless it was closed meanwhile.
+func (s *side) park() error {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if s.closed {
+		return nil
+	}
+	return s.c.hub.poller.rearm(s)
+}
+
+// fail ends the relay after an error reading from s (or writing what s sent).
+func (s *side) fail(err error) {
+	c := s.c
+	var pe *protocolError
+	var we *writeError
+	switch {
+	case errors.As(err, &pe):
+		if !s.closeSent.Swap(true) {
+			_ = s.writeControl(OpClose, ClosePayload(pe.code, pe.reason))
+		}
+		c.drop(s, err)
+	case errors.As(err, &we):
+		c.drop(s.other(), err)
+	default:
+		c.drop(s, err)
+	}
+}
+
+// Read serves the bytes read before the relay began, then the connection.
+func (s *side) Read(p []byte) (int, error) {
+	switch {
+	case s.hasOne && len(p) > 0:
+		p[0], s.hasOne = s.one[0], false
+		return 1, nil
+	case len(s.pending) > 0:
+		n := copy(p, s.pending)
+		s.pending = s.pending[n:]
+		if len(s.pending) == 0 {
+			s.pending = nil
+		}
+		return n, nil
+	}
+	return s.conn.Read(p)
+}
+
+// readHeader reads and checks a frame header from s.
+func (s *side) readHeader(br *bufio.Reader) (header, error) {
+	var h header
+	b, err := br.Peek(2)
+	if err != nil {
+		return h, err
+	}
+	h.fin, h.rsv, h.op = b[0]&0x80 != 0, b[0]&0x70, b[0]&0x0F
+	h.masked = b[1]&0x80 != 0
+	n := 2
+	switch l := b[1] & 0x7F; l {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	default:
+		h.length = int64(l)
+	}
+	if h.masked {
+		n += 4
+	}
+	if b, err = br.Peek(n); err != nil {
+		return h, err
+	}
+	switch b[1] & 0x7F {
+	case 126:
+		h.length = int64(binary.BigEndian.Uint16(b[2:]))
+	case 127:
+		v := binary.BigEndian.Uint64(b[2:])
+		if v>>63 != 0 {
+			return h, &protocolError{CloseProtocolError, "64-bit length with the most significant bit set"}
+		}
+		h.length = int64(v)
+	}
+	if h.masked {
+		copy(h.key[:], b[n-4:])
+	}
+	_, _ = br.Discard(n)
+	switch {
+	case h.rsv != 0:
+		return h, &protocolError{CloseProtocolError, "reserved bits set without a negotiated extension"}
+	case h.op > OpBinary && h.op < OpClose, h.op > OpPong:
+		return h, &protocolError{CloseProtocolError, "unknown opcode"}
+	case h.control() && (!h.fin || h.length > 125):
+		return h, &protocolError{CloseProtocolError, "fragmented or oversized control frame"}
+	case s.idx == client && !h.masked:
+		return h, &protocolError{CloseProtocolError, "unmasked client frame"}
+	case s.idx == backend && h.masked:
+		return h, &protocolError{CloseProtocolError, "masked server frame"}
+	}
+	return h, nil
+}
+
+// frame relays one frame read from s.
+func (s *side) frame(br *bufio.Reader) error {
+	h, err := s.readHeader(br)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UnixNano()
+	s.lastHeard.Store(now)
+	if s.pingSent.Load() != 0 {
+		s.pingSent.Store(0)
+	}
+	if h.control() {
+		var buf [125]byte
+		p := buf[:h.length]
+		if _, err := io.ReadFull(br, p); err != nil {
+			return err
+		}
+		if h.masked {
+			maskBytes(h.key, 0, p)
+		}
+		return s.control(h.op, p)
+	}
+	switch {
+	case h.op == OpContinuation && !s.inMsg:
+		return &protocolError{CloseProtocolError, "continuation frame without a message"}
+	case h.op != OpContinuation && s.inMsg:
+		return &protocolError{CloseProtocolError, "new message before the last one ended"}
+	case h.op != OpContinuation:
+		s.inMsg, s.msgOp, s.msgLen = true, h.op, 0
+	}
+	s.msgLen += h.length
+	if s.msgLen > s.c.lim.MaxMessageBytes {
+		return &protocolError{CloseMessageTooBig, "message too big"}
+	}
+	s.c.lastData.Store(now)
+	o := s.other()
+	switch {
+	case s.closeRecv.Load() || o.closeSent.Load():
+		// Closing: what follows a close frame is not relayed.
+		_, err = br.Discard(int(h.length))
+	case s.rules != nil && s.rules.Applies(s.msgOp):
+		err = s.collect(br, h)
+	default:
+		err = s.stream(br, h)
+	}
+	if err != nil {
+		return err
+	}
+	if h.fin {
+		s.inMsg = false
+		if s.msgOp == OpText && !s.text.end() {
+			return &protocolError{CloseInvalidPayload, "invalid UTF-8 in a text message"}
+		}
+	}
+	return nil
+}
+
+// stream copies a data frame's payload to the other side as it arrives.
+func (s *side) stream(br *bufio.Reader, h header) error {
+	o := s.other()
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	bw := o.writerLocked()
+	var hb [maxHeader]byte
+	key := o.maskKey()
+	if _, err := bw.Write(appendHeader(hb[:0], h.fin, h.op, h.length, o.idx == backend, key)); err != nil {
+		o.releaseLocked()
+		return &writeError{err}
+	}
+	var pos, wpos int
+	for rem := h.length; rem > 0; {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				o.flushLocked()
+				return err
+			}
+		}
+		n := int(min(int64(br.Buffered()), rem))
+		p, _ := br.Peek(n)
+		if h.masked {
+			pos = maskBytes(h.key, pos, p)
+		}
+		if s.msgOp == OpText && !s.text.write(p) {
+			o.flushLocked()
+			return &protocolError{CloseInvalidPayload, "invalid UTF-8 in a text message"}
+		}
+		if o.idx == backend {
+			wpos = maskBytes(key, wpos, p)
+		}
+		if _, err := bw.Write(p); err != nil {
+			o.releaseLocked()
+			return &writeError{err}
+		}
+		_, _ = br.Discard(n)
+		rem -= int64(n)
+	}
+	if br.Buffered() == 0 {
+		if err := o.flushLocked(); err != nil {
+			return &writeError{err}
+		}
+	}
+	return nil
+}
+
+// collect gathers a message that a rule may rewrite; at its last frame the
+// rewritten message goes out as one frame.
+func (s *side) collect(br *bufio.Reader, h header) error {
+	start := len(s.msg)
+	s.msg = append(s.msg, make([]byte, h.length)...)
+	p := s.msg[start:]
+	if _, err := io.ReadFull(br, p); err != nil {
+		return err
+	}
+	if h.masked {
+		maskBytes(h.key, 0, p)
+	}
+	if s.msgOp == OpText && !s.text.write(p) {
+		return &protocolError{CloseInvalidPayload, "invalid UTF-8 in a text message"}
+	}
+	if !h.fin {
+		return nil
+	}
+	out := s.rules.Apply(s.msgOp, s.msg)
+	s.msg = nil
+	if s.msgOp == OpText && !s.text.end() {
+		return &protocolError{CloseInvalidPayload, "invalid UTF-8 in a text message"}
+	}
+	o := s.other()
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	if err := o.writeFrameLocked(true, s.msgOp, out); err != nil {
+		return &writeError{err}
+	}
+	return nil
+}
+
+// control handles a control frame read from s.
+func (s *side) control(op byte, p []byte) error {
+	o := s.other()
+	switch op {
+	case OpClose:
+		if code := checkClosePayload(p); code != 0 {
+			return &protocolError{code, "malformed close frame"}
+		}
+		s.closeRecv.Store(true)
+		s.c.closing.Store(true)
+		s.c.armTimer()
+		switch {
+		case o.dead.Load():
+			// Nobody to relay to: the relay answers.
+			if !s.closeSent.Swap(true) {
+				if err := s.writeControl(OpClose, p); err != nil {
+					return err
+				}
+			}
+		case !o.closeSent.Swap(true):
+			if err := o.writeControl(OpClose, p); err != nil {
+				return &writeError{err}
+			}
+		}
+		s.c.maybeFinish()
+		return nil
+	case OpPong:
+		if bytes.Equal(p, s.c.hub.keepalive[:]) {
+			return nil // the answer to the hub's keepalive
+		}
+	}
+	if s.closeRecv.Load() || o.closeSent.Load() {
+		return nil
+	}
+	if err := o.writeControl(op, p); err != nil {
+		return &writeError{err}
+	}
+	return nil
+}
+
+// writeControl writes one control frame to s.
+func (s *side) writeControl(op byte, p []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.writeControlLocked(op, p)
+}
+
+func (s *side) writeControlLocked(op byte, p []byte) error {
+	if s.dead.Load() {
+		return net.ErrClosed
+	}
+	return s.writeFrameLocked(true, op, p)
+}
+
+// writeFrameLocked writes a whole frame (payload p, masked towards the
+// backend on a copy) and flushes.
+func (s *side) writeFrameLocked(fin bool, op byte, p []byte) error {
+	bw := s.writerLocked()
+	key := s.maskKey()
+	var hb [maxHeader]byte
+	if _, err := bw.Write(appendHeader(hb[:0], fin, op, int64(len(p)), s.idx == backend, key)); err != nil {
+		s.releaseLocked()
+		return err
+	}
+	if s.idx == backend && len(p) > 0 {
+		// Mask in chunks through the writer's free space, leaving p as is.
+		pos := 0
+		for len(p) > 0 {
+			if bw.Available() == 0 {
+				if err := bw.Flush(); err != nil {
+					s.releaseLocked()
+					return err
+				}
+			}
+			chunk := bw.AvailableBuffer()[:min(bw.Available(), len(p))]
+			copy(chunk, p)
+			pos = maskBytes(key, pos, chunk)
+			_, _ = bw.Write(chunk)
+			p = p[len(chunk):]
+		}
+	} else if _, err := bw.Write(p); err != nil {
+		s.releaseLocked()
+		return err
+	}
+	return s.flushLocked()
+}
+
+// maskKey is a fresh masking key for a frame to the backend (RFC 6455
+// §5.3: unpredictable), zero towards the client.
+func (s *side) maskKey() [4]byte {
+	var k [4]byte
+	if s.idx == backend {
+		binary.LittleEndian.PutUint32(k[:], rand.Uint32())
+	}
+	return k
+}
+
+// writerLocked returns s's pooled writer, taking one (and setting the
+// write deadline) when none is held.
+func (s *side) writerLocked() *bufio.Writer {
+	if s.bw == nil {
+		s.bw = writers.Get().(*bufio.Writer)
+		s.bw.Reset(s.conn)
+		_ = s.conn.SetWriteDeadline(time.Now().Add(s.c.lim.WriteTimeout))
+	}
+	return s.bw
+}
+
+// flushLocked flushes and returns the writer to the pool.
+func (s *side) flushLocked() error {
+	if s.bw == nil {
+		return nil
+	}
+	err := s.bw.Flush()
+	s.releaseLocked()
+	return err
+}
+
+func (s *side) releaseLocked() {
+	if s.bw != nil {
+		s.bw.Reset(nil)
+		writers.Put(s.bw)
+		s.bw = nil
+	}
+}

@@ -1,0 +1,166 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/securegw/gateway/store"
+)
+
+// snap reads the store at one etcd revision: every read of a call sees
+// the same state.
+type snap struct {
+	s   *Store
+	ctx context.Context
+	// at is the etcd revision read; cur and mod the store revision and the
+	// etcd revision that wrote it.
+	at, cur, mod int64
+}
+
+// snapshot reads the store revision and pins the etcd revision.
+func (s *Store) snapshot(ctx context.Context) (*snap, error) {
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	resp, err := s.kv.Get(ctx, keyRevision)
+	if err != nil {
+		return nil, s.callErr(ctx, err)
+	}
+	cur, mod, err := parseRevision(resp.Kvs)
+	if err != nil {
+		return nil, err
+	}
+	return &snap{s: s, ctx: ctx, at: resp.Header.Revision, cur: cur, mod: mod}, nil
+}
+
+// get returns the value of key at the snapshot, nil when missing.
+func (r *snap) get(key string) (*mvccpb.KeyValue, error) {
+	resp, err := r.s.kv.Get(r.ctx, key, clientv3.WithRev(r.at))
+	if err != nil {
+		return nil, r.s.callErr(r.ctx, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, nil
+	}
+	return resp.Kvs[0], nil
+}
+
+// list returns the keys in [from, to) at the snapshot, sorted by key,
+// paging so that no response is large.
+func (r *snap) list(from, to string, keysOnly bool) ([]*mvccpb.KeyValue, error) {
+	const page = 1000
+	var out []*mvccpb.KeyValue
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(to), clientv3.WithRev(r.at), clientv3.WithLimit(page),
+			clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)}
+		if keysOnly {
+			opts = append(opts, clientv3.WithKeysOnly())
+		}
+		resp, err := r.s.kv.Get(r.ctx, from, opts...)
+		if err != nil {
+			return nil, r.s.callErr(r.ctx, err)
+		}
+		out = append(out, resp.Kvs...)
+		if !resp.More || len(resp.Kvs) == 0 {
+			return out, nil
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+func (r *snap) listPrefix(p string, keysOnly bool) ([]*mvccpb.KeyValue, error) {
+	return r.list(p, prefixEnd(p), keysOnly)
+}
+
+// gen returns the current generation of kind's objects (0 before the
+// first staged rewrite).
+func (r *snap) gen(kind string) (int64, error) {
+	kv, err := r.get(genKey(kind))
+	if err != nil || kv == nil {
+		return 0, err
+	}
+	g, err := strconv.ParseInt(string(kv.Value), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("corrupt generation of %s: %q", kind, kv.Value)
+	}
+	return g, nil
+}
+
+// errNoChange, returned by a mutation's build function, ends the call
+// without a commit.
+var errNoChange = errors.New("no change")
+
+// mutate runs one revision-bumping commit. build reads the store through
+// its snapshot and returns the writes and the changes to log under rev,
+// the new store revision. The commit is one etcd transaction guarded by
+// the mod revision of the revision key: when another commit got in
+// between, build runs again on a new snapshot, so every commit sees the
+// state it changes (compare-and-set then fails as it should).
+func (s *Store) mutate(ctx context.Context, build func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error)) (int64, error) {
+	for {
+		r, err := s.snapshot(ctx)
+		if err != nil {
+			return 0, err
+		}
+		rev := r.cur + 1
+		ops, changes, err := build(r, rev)
+		if errors.Is(err, errNoChange) {
+			return r.cur, err
+		}
+		if err != nil {
+			if errors.Is(err, rpctypes.ErrCompacted) {
+				continue // the snapshot was compacted away: read again
+			}
+			return 0, err
+		}
+		if err := s.usable(ctx); err != nil {
+			return 0, err
+		}
+		ok, err := s.commit(ctx, r, rev, changes, ops)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			return rev, nil
+		}
+	}
+}
+
+// commit sends the commit transaction of rev and reports whether its guard
+// held.
+func (s *Store) commit(ctx context.Context, r *snap, rev int64, changes []store.Change, ops []clientv3.Op) (bool, error) {
+	logv, err := encodeChanges(changes)
+	if err != nil {
+		return false, err
+	}
+	all := make([]clientv3.Op, 0, len(ops)+3)
+	all = append(all,
+		clientv3.OpPut(keyRevision, strconv.FormatInt(rev, 10)),
+		clientv3.OpPut(logKey(rev), string(logv)))
+	if old := rev - int64(s.opts.WatchRetention); old > 0 {
+		all = append(all, clientv3.OpDelete(logKey(old)))
+	}
+	all = append(all, ops...)
+	resp, err := s.kv.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(keyRevision), "=", r.mod)).
+		Then(all...).
+		Commit()
+	if err != nil {
+		return false, s.callErr(ctx, err)
+	}
+	return resp.Succeeded, nil
+}
+
+// isUnavailable reports a gRPC Unavailable status (no connection).
+func isUnavailable(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.Unavailable
+}
