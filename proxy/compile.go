@@ -105,7 +105,17 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		}
 		return v, err
 	}
-	ch, chainErr := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
+	var truststore func(ctx context.Context, name string) ([]byte, error)
+	if p.truststores != nil {
+		truststore = func(ctx context.Context, name string) ([]byte, error) {
+			pem, err := p.truststores.TruststorePEM(ctx, name)
+			if err == nil {
+				fps.recordSecret("truststore\x00"+name, pem)
+			}
+			return pem, err
+		}
+	}
+	ch, chainErr := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Truststore: truststore, Logger: p.log, Host: p.host})
 	var errs []error
 	endpoints := authAPI
 	if chainErr != nil {
@@ -252,14 +262,14 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	if err != nil {
 		return nil, err
 	}
-	if d.Classname != "" {
+	if d.Classname != "" && !(d.Federate && strings.HasSuffix(d.Classname, "HeaderPreAuthFederationDispatch")) {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.classname %q is ignored", path, d.Classname))
 	}
 	if d.ForwardCredentials {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.forward_credentials is on: the credentials clients authenticate with (passwords, tokens, session cookies) are sent to its backends", path))
 	}
-	if d.FederationHeader != "" {
-		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.federation_header is not supported yet and is ignored", path))
+	if s.fed, err = p.compileFederation(ctx, c, path, d); err != nil {
+		return nil, err
 	}
 	up := p.compileUpstream(s, ts.HA, tmo)
 	s.up = up

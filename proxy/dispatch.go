@@ -37,8 +37,11 @@ type service struct {
 	// forwardCredentials: the credentials the chain consumed are sent on
 	// (dispatch.forward_credentials); by default they are removed.
 	forwardCredentials bool
-	fp                 fingerprint // what serves it: upgraded connections keep to it
-	ws                 wsService   // WebSocket limits and rewrite rules
+	// fed sends the principal to another gateway (dispatch.federate); nil
+	// for services that do not federate.
+	fed *federator
+	fp  fingerprint // what serves it: upgraded connections keep to it
+	ws  wsService   // WebSocket limits and rewrite rules
 }
 
 // rewrite builds the backend request. ReverseProxy has already removed
@@ -86,6 +89,9 @@ func (s *service) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	s.topo.chain.RewriteOutbound(out, in)
+	if s.fed != nil {
+		s.fed.rewrite(out, in) // federation hook: last, on out as sent
+	}
 }
 
 // modifyResponse rewrites backend URLs in the response headers and runs the

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/chain/replay"
@@ -63,6 +64,8 @@ type Config struct {
 	// A nil Clock is the system clock; a nil Replay an in-memory replay
 	// cache of DefaultReplayCacheSize nonces.
 	Host chain.Host
+	// Federation names the headers federated services send the user in.
+	Federation Federation
 	// SealKey (seal.KeySize bytes) seals the datanode targets of WebHDFS-like
 	// services' redirects into gateway URLs; gateways sharing a store use
 	// one key, derived from the keyring. nil: a random key of this process.
@@ -123,6 +126,8 @@ type Proxy struct {
 	wsLimits  WebSocketLimits
 	fdCeiling int
 	host      chain.Host
+	// federation: see Config.Federation.
+	federation Federation
 
 	table atomic.Pointer[table]
 	mu    sync.Mutex // serialises Apply, Remove, Load, Close
@@ -171,6 +176,11 @@ func New(cfg Config) (*Proxy, error) {
 	case grace == 0:
 		grace = 30 * time.Second
 	}
+	for _, h := range []string{cfg.Federation.Header, cfg.Federation.GroupsHeader} {
+		if h != "" && !httpguts.ValidHeaderFieldName(h) {
+			return nil, fmt.Errorf("proxy: federation header %q is not a valid header name", h)
+		}
+	}
 	host := cfg.Host
 	if host.Clock == nil {
 		host.Clock = chain.SystemClock{}
@@ -195,6 +205,7 @@ func New(cfg Config) (*Proxy, error) {
 		defaults:     d,
 		upgradeGrace: grace,
 		host:         host,
+		federation:   cfg.Federation,
 		idPrefix:     hex.EncodeToString(seed[:]) + "-",
 		wsLimits:     cfg.WebSocket,
 		fdCeiling:    cfg.MaxOpenFiles,

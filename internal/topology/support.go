@@ -26,6 +26,7 @@ var supportedProviders = []ProviderID{
 	{"federation", "client-cert"},
 	{"federation", "jwt"},
 	{"federation", "sso-cookie"},
+	{"federation", "header-preauth"},
 	{"identity-assertion", "concat"},
 	{"identity-assertion", "default"},
 	{"identity-assertion", "hadoop-groups"},

@@ -19,6 +19,7 @@ import (
 	_ "github.com/securegw/gateway/proxy/providers/jwt"
 	_ "github.com/securegw/gateway/proxy/providers/kerberos"
 	_ "github.com/securegw/gateway/proxy/providers/ldap"
+	_ "github.com/securegw/gateway/proxy/providers/preauth"
 	_ "github.com/securegw/gateway/proxy/providers/webappsec"
 )
 

@@ -31,6 +31,7 @@ import (
 	"github.com/securegw/gateway/server/internal/secretsvc"
 	"github.com/securegw/gateway/server/internal/tokensvc"
 	"github.com/securegw/gateway/store"
+	"github.com/securegw/gateway/store/etcd"
 )
 
 // secretLiveTimeout bounds how long an alias or truststore change waits
@@ -75,14 +76,17 @@ type gateway struct {
 	topo      *api.TopologyService
 	tokens    *tokensvc.Service
 
-	ready     atomic.Bool
-	front     *http.Server
-	mgmt      *grpc.Server
-	health    *health.Server
-	metrics   *http.Server // nil: no metrics listener
-	proxyLn   net.Listener
-	mgmtLn    net.Listener
-	metricsLn net.Listener
+	ready    atomic.Bool
+	stopping atomic.Bool // shutdown began: ready stays false
+	// registration is this gateway's entry on a shared store, nil otherwise.
+	registration atomic.Pointer[etcd.Registration]
+	front        *http.Server
+	mgmt         *grpc.Server
+	health       *health.Server
+	metrics      *http.Server // nil: no metrics listener
+	proxyLn      net.Listener
+	mgmtLn       net.Listener
+	metricsLn    net.Listener
 }
 
 // build assembles the gateway: store, secrets, proxy, reconciler (with the
@@ -96,7 +100,14 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	if o.Dev && o.Secret.File == "" && o.Secret.Env == "" {
 		o.Secret.File = Layout{c.DataDir}.DevSecret()
 	}
-	if !o.Dev {
+	switch {
+	case !usesDataDirStore(c):
+		// The store is shared: whether it is initialized is in it (unlock
+		// says so); the data directory only holds local files.
+		if err := ensureDataDir(c.DataDir); err != nil {
+			return nil, err
+		}
+	case !o.Dev:
 		if err := requireInitialized(c.DataDir); err != nil {
 			return nil, err
 		}
@@ -107,7 +118,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 			g.close()
 		}
 	}()
-	if g.st, err = openBackend(c, g.log); err != nil {
+	if g.st, err = openBackend(ctx, c, g.log); err != nil {
 		return nil, err
 	}
 	kr, err := g.unlock(ctx, o)
@@ -160,6 +171,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Registerer:     reg,
 		Resolver:       g.secrets,
 		Truststores:    g.secrets,
+		Federation:     proxy.Federation{Header: c.Federation.Header, GroupsHeader: c.Federation.GroupsHeader},
 		SealKey:        sealKey,
 		Host: chain.Host{
 			Tokens:      g.tokens,
@@ -169,7 +181,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	}); err != nil {
 		return nil, fmt.Errorf("creating proxy: %w", err)
 	}
-	g.rec = reconcile.New(g.st, g.px, reconcile.Options{Log: g.log, OnTruststore: g.truststoreChanged, Objects: g.tokens})
+	g.rec = reconcile.New(g.st, g.px, reconcile.Options{Log: g.log, OnTruststore: g.truststoreChanged, OnSync: g.synced, Objects: g.tokens})
 	if _, _, err := g.rec.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -325,6 +337,8 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 		ProxyAddress:      g.proxyLn.Addr().String(),
 		ManagementAddress: g.mgmtLn.Addr().String(),
 		DataDir:           c.DataDir,
+		StoreBackend:      c.Store.Backend,
+		Gateways:          g.gateways,
 	}
 	g.mgmt, g.health = api.NewServer(&tls.Config{
 		MinVersion:     tls.VersionTLS12,
@@ -343,6 +357,24 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 		TokenPolicy: g.tokens.PolicyServer(),
 	}, g.log)
 	return nil
+}
+
+// synced follows the reconciler: a gateway that lost its store keeps
+// serving its table but reports not ready until it has listed the store
+// again, so that load balancers prefer gateways that see changes.
+func (g *gateway) synced(ok bool) {
+	if g.stopping.Load() {
+		return
+	}
+	g.ready.Store(ok)
+	if reg := g.registration.Load(); reg != nil {
+		reg.Update(g.rec.AppliedRevision(), ok)
+	}
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if ok {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	g.health.SetServingStatus("", st)
 }
 
 // run serves until ctx ends or a listener or the reconciler fails, then
@@ -383,6 +415,8 @@ func (g *gateway) run(ctx context.Context, ready func(Addrs)) error {
 	}
 	g.ready.Store(true)
 	g.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	unregister := sync.OnceFunc(g.register(addrs))
+	defer unregister()
 	g.log.Info("gatewayd serving", "proxy", addrs.Proxy, "management", addrs.Management, "metrics", addrs.Metrics,
 		"tls", g.cfg.Proxy.TLSEnabled(), "data_dir", g.cfg.DataDir, "version", g.version)
 	if ready != nil {
@@ -400,6 +434,7 @@ func (g *gateway) run(ctx context.Context, ready func(Addrs)) error {
 	defer cancel()
 
 	// 1. Not ready: load balancers and health checks look elsewhere.
+	g.stopping.Store(true)
 	g.ready.Store(false)
 	g.health.Shutdown()
 	// 2. Stop accepting proxy connections and drain in-flight requests.
@@ -427,6 +462,7 @@ func (g *gateway) run(ctx context.Context, ready func(Addrs)) error {
 	// 5. Stop the reconciler.
 	stopReconciler()
 	<-recDone
+	unregister()
 	// 6. Close the proxy, the keyring and, last, the store.
 	g.close()
 	g.log.Info("stopped")

@@ -47,6 +47,14 @@ type Options struct {
 	// MaxCoalesce bounds the number of queued batches applied as one swap;
 	// zero means DefaultMaxCoalesce.
 	MaxCoalesce int
+	// OnSync, if set, is called with false when the store becomes
+	// unavailable (the table stays as it is) and with true once the
+	// reconciler has listed the store again and follows its watch (the
+	// daemon reports not ready in between).
+	OnSync func(synced bool)
+	// RetryDelay is the pause between attempts to list an unavailable
+	// store; zero means DefaultRetryDelay.
+	RetryDelay time.Duration
 	// Objects, if set, follows the store's other objects (token state,
 	// signing keys): reloaded with every listing, told of every change of
 	// a kind other than topologies, aliases and truststores.
@@ -63,6 +71,9 @@ type ObjectSink interface {
 	// Apply is given the changes of one or more batches, in order.
 	Apply(ctx context.Context, changes []store.Change) error
 }
+
+// DefaultRetryDelay is the pause between attempts to list an unavailable store.
+const DefaultRetryDelay = 250 * time.Millisecond
 
 // Reconciler applies the store's changes to the routing table. Load it,
 // then Run it; WaitFor, AppliedRevision, Failure and Refresh are safe for
@@ -110,6 +121,9 @@ func New(src Source, router Router, o Options) *Reconciler {
 	}
 	if o.MaxCoalesce <= 0 {
 		o.MaxCoalesce = DefaultMaxCoalesce
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = DefaultRetryDelay
 	}
 	return &Reconciler{
 		src:      src,
@@ -182,9 +196,47 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			if _, _, err := r.Load(ctx); err != nil {
 				return err
 			}
+		case errors.Is(err, store.ErrUnavailable):
+			if err := r.resync(ctx, err); err != nil {
+				return err
+			}
 		default:
 			return err
 		}
+	}
+}
+
+// resync keeps the table while the store is unavailable, then lists it
+// again (a consistent snapshot at one revision) and reports synced; the
+// caller then watches from the listing's revision.
+func (r *Reconciler) resync(ctx context.Context, cause error) error {
+	r.log.WarnContext(ctx, "the store is unavailable: serving the last routing table, refusing changes until it is back",
+		"revision", r.AppliedRevision(), "err", cause)
+	if r.opts.OnSync != nil {
+		r.opts.OnSync(false)
+	}
+	t := time.NewTimer(r.opts.RetryDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		_, _, err := r.Load(ctx)
+		switch {
+		case err == nil:
+			r.log.InfoContext(ctx, "the store is back: routing table listed again", "revision", r.AppliedRevision())
+			if r.opts.OnSync != nil {
+				r.opts.OnSync(true)
+			}
+			return nil
+		case ctx.Err() != nil:
+			return nil
+		case !errors.Is(err, store.ErrUnavailable):
+			return err
+		}
+		t.Reset(r.opts.RetryDelay)
 	}
 }
 
