@@ -292,6 +292,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		up.backends = append(up.backends, b)
 	}
 	p.compileDatanodes(c, s, ts, tlsSet, tmo, d, acquired)
+	if s.body, err = compileBodyRewrite(ts); err != nil {
+		return nil, err
+	}
 	if d.AllowTrace {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.allow_trace is on: TRACE and TRACK reach the backend, which may echo credentials and cookies back", path))
 	}

@@ -27,6 +27,7 @@ type service struct {
 	maxBody    int64
 	up         *upstream
 	dn         *datanodes    // sealed datanode redirects (datanode.go), nil: none
+	body       *bodyRewrite  // UI body rewriting (uirewrite.go), nil: none
 	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
 	// endpoints of an internal service, by the path after prefix ("" or
 	// "/api/v1/groups"): registered by the compiler and the chain.
@@ -84,6 +85,9 @@ func (s *service) rewrite(out, in *http.Request) {
 			c.Strip(out)
 		}
 	}
+	if s.body != nil {
+		s.body.outbound(out) // uirewrite.go: encodings the rewriter decodes
+	}
 	s.topo.chain.RewriteOutbound(out, in)
 	if s.fed != nil {
 		s.fed.rewrite(out, in) // federation hook: last, on out as sent
@@ -104,6 +108,11 @@ func (s *service) modifyResponse(resp *http.Response) error {
 	}
 	if err := s.rewriteResponseHeaders(resp); err != nil {
 		return err
+	}
+	if s.body != nil {
+		if err := s.rewriteBody(resp); err != nil { // uirewrite.go
+			return err
+		}
 	}
 	if err := s.topo.chain.ModifyResponse(resp); err != nil {
 		return err
