@@ -24,6 +24,8 @@ var supportedProviders = []ProviderID{
 	{"authentication", "kerberos"},
 	{"authentication", "ldap"},
 	{"federation", "client-cert"},
+	{"federation", "jwt"},
+	{"federation", "sso-cookie"},
 	{"federation", "header-preauth"},
 	{"identity-assertion", "concat"},
 	{"identity-assertion", "default"},
