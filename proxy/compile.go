@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
@@ -105,7 +103,17 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		}
 		return v, err
 	}
-	ch, chainErr := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Logger: p.log, Host: p.host})
+	var truststore func(ctx context.Context, name string) ([]byte, error)
+	if p.truststores != nil {
+		truststore = func(ctx context.Context, name string) ([]byte, error) {
+			pem, err := p.truststores.TruststorePEM(ctx, name)
+			if err == nil {
+				fps.recordSecret("truststore\x00"+name, pem)
+			}
+			return pem, err
+		}
+	}
+	ch, chainErr := chain.BuildWith(ctx, t.Name, t.Providers, chain.Options{Resolve: resolve, Truststore: truststore, Logger: p.log, Host: p.host})
 	var errs []error
 	endpoints := authAPI
 	if chainErr != nil {
@@ -252,14 +260,14 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	if err != nil {
 		return nil, err
 	}
-	if d.Classname != "" {
+	if d.Classname != "" && !(d.Federate && strings.HasSuffix(d.Classname, "HeaderPreAuthFederationDispatch")) {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.classname %q is ignored", path, d.Classname))
 	}
 	if d.ForwardCredentials {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.forward_credentials is on: the credentials clients authenticate with (passwords, tokens, session cookies) are sent to its backends", path))
 	}
-	if d.FederationHeader != "" {
-		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.federation_header is not supported yet and is ignored", path))
+	if s.fed, err = p.compileFederation(ctx, c, path, d); err != nil {
+		return nil, err
 	}
 	up := p.compileUpstream(s, ts.HA, tmo)
 	s.up = up
@@ -283,6 +291,10 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		b.tr = e
 		up.backends = append(up.backends, b)
 	}
+	p.compileDatanodes(c, s, ts, tlsSet, tmo, d, acquired)
+	if s.body, err = compileBodyRewrite(ts); err != nil {
+		return nil, err
+	}
 	if d.AllowTrace {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.allow_trace is on: TRACE and TRACK reach the backend, which may echo credentials and cookies back", path))
 	}
@@ -294,15 +306,6 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	}
 	if s.fp, err = fps.service(ts, tlsSet); err != nil {
 		return nil, err
-	}
-	s.rp = &httputil.ReverseProxy{
-		Rewrite:        s.rewrite,
-		Transport:      up,
-		FlushInterval:  -1, // stream: flush every write (SSE, long polls, downloads)
-		BufferPool:     &sharedBuffers,
-		ErrorHandler:   s.errorHandler,
-		ModifyResponse: s.modifyResponse,
-		ErrorLog:       p.errLog,
 	}
 	return s, nil
 }
@@ -435,6 +438,3 @@ func (p *Proxy) compileUpstream(s *service, ha *topology.HA, tmo Timeouts) *upst
 	}
 	return up
 }
-
-// Ensure the upstream is an http.RoundTripper.
-var _ http.RoundTripper = (*upstream)(nil)

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -16,9 +15,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/chain/replay"
+	"github.com/securegw/gateway/proxy/seal"
 	"github.com/securegw/gateway/proxy/wsrelay"
 
 	_ "github.com/securegw/gateway/proxy/providers" // built-in providers register themselves
@@ -62,7 +63,18 @@ type Config struct {
 	// A nil Clock is the system clock; a nil Replay an in-memory replay
 	// cache of DefaultReplayCacheSize nonces.
 	Host chain.Host
+	// Federation names the headers federated services send the user in.
+	Federation Federation
+	// SealKey (seal.KeySize bytes) seals the datanode targets of WebHDFS-like
+	// services' redirects into gateway URLs; gateways sharing a store use
+	// one key, derived from the keyring. nil: a random key of this process.
+	SealKey []byte
+	// SealTTL is how long a sealed datanode URL stays valid; 0: 5 minutes.
+	SealTTL time.Duration
 }
+
+// DefaultSealTTL is how long a sealed datanode URL stays valid by default.
+const DefaultSealTTL = 5 * time.Minute
 
 // DefaultReplayCacheSize bounds the default replay cache (Config.Host.Replay).
 const DefaultReplayCacheSize = 1 << 16
@@ -103,7 +115,6 @@ type Proxy struct {
 	resolver    SecretResolver
 	truststores TruststoreSource
 	log         *slog.Logger
-	errLog      *log.Logger // for httputil.ReverseProxy
 	defaults    Timeouts
 	// upgradeGrace: see Config.UpgradeGrace.
 	upgradeGrace time.Duration
@@ -113,12 +124,15 @@ type Proxy struct {
 	wsLimits  WebSocketLimits
 	fdCeiling int
 	host      chain.Host
+	// federation: see Config.Federation.
+	federation Federation
 
 	table atomic.Pointer[table]
 	mu    sync.Mutex // serialises Apply, Remove, Load, Close
 
 	pool    *transportPool
 	metrics *metrics
+	sealer  *seal.Sealer   // datanode targets (datanode.go)
 	health  sync.WaitGroup // active health checkers
 
 	idPrefix string
@@ -160,6 +174,11 @@ func New(cfg Config) (*Proxy, error) {
 	case grace == 0:
 		grace = 30 * time.Second
 	}
+	for _, h := range []string{cfg.Federation.Header, cfg.Federation.GroupsHeader} {
+		if h != "" && !httpguts.ValidHeaderFieldName(h) {
+			return nil, fmt.Errorf("proxy: federation header %q is not a valid header name", h)
+		}
+	}
 	host := cfg.Host
 	if host.Clock == nil {
 		host.Clock = chain.SystemClock{}
@@ -180,10 +199,10 @@ func New(cfg Config) (*Proxy, error) {
 		resolver:     cfg.Resolver,
 		truststores:  cfg.Truststores,
 		log:          lg,
-		errLog:       slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
 		defaults:     d,
 		upgradeGrace: grace,
 		host:         host,
+		federation:   cfg.Federation,
 		idPrefix:     hex.EncodeToString(seed[:]) + "-",
 		wsLimits:     cfg.WebSocket,
 		fdCeiling:    cfg.MaxOpenFiles,
@@ -193,6 +212,18 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p.upgrades.hub = wsrelay.NewHub(wsrelay.HubOptions{})
 	_, _ = rand.Read(p.fpKey[:])
+	sealKey, ttl := cfg.SealKey, cfg.SealTTL
+	if sealKey == nil {
+		sealKey = make([]byte, seal.KeySize)
+		_, _ = rand.Read(sealKey)
+	}
+	if ttl == 0 {
+		ttl = DefaultSealTTL
+	}
+	var err error
+	if p.sealer, err = seal.New(sealKey, ttl, seal.WithClock(host.Clock.Now)); err != nil {
+		return nil, fmt.Errorf("proxy: SealKey: %w", err)
+	}
 	p.table.Store(&table{})
 	p.pool = newTransportPool(p)
 	p.metrics = newMetrics(p)

@@ -191,6 +191,21 @@ func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 		for i := 0; i < len(vs); i++ {
 			var nv string
 			var ok bool
+			if name == "Location" && s.dn != nil && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+				sv, handled, serr := s.sealLocation(vs[i], pub)
+				if handled {
+					if serr == nil {
+						vs[i] = sv
+						continue
+					}
+					if err == nil {
+						err = serr
+					}
+					vs = slices.Delete(vs, i, i+1)
+					i--
+					continue
+				}
+			}
 			if name == "Refresh" {
 				nv, ok = s.rewriteRefresh(vs[i], pub)
 			} else {

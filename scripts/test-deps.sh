@@ -8,8 +8,13 @@ set -euo pipefail
 need=(
   "slapd:/usr/sbin/slapd"
   "ldap-utils:ldapadd"
+  "krb5-kdc:/usr/sbin/krb5kdc"
+  "krb5-admin-server:/usr/sbin/kadmin.local"
+  "krb5-user:kinit"
+  "curl:curl"
   "etcd-server:/usr/bin/etcd"
   "chromium:chromium"
+  "curl:curl"
 )
 
 missing=()

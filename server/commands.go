@@ -48,6 +48,7 @@ type globalOptions struct {
 	configFile       string
 	dataDir          string
 	masterSecretFile string
+	storeURL         string
 	proxyListen      string
 	mgmtListen       string
 	metricsListen    string
@@ -64,6 +65,7 @@ func (g *globalOptions) bind(cmd *cobra.Command) {
 	f.StringVar(&g.configFile, "config", "", "gateway.yaml to read (default: DATA_DIR/gateway.yaml when present)")
 	f.StringVar(&g.dataDir, "data-dir", "", "data directory (default /var/lib/gateway, or .gateway with --dev)")
 	f.StringVar(&g.masterSecretFile, "master-secret-file", "", "file holding the master secret (else $"+daemon.EnvMasterSecret+", else a prompt)")
+	f.StringVar(&g.storeURL, "store", "", "store: bbolt (in the data dir) or etcd://host:2379,host:2379/prefix (overrides store.backend, store.etcd.endpoints and store.etcd.prefix)")
 	f.StringVar(&g.proxyListen, "proxy-listen", "", "proxy address (overrides proxy.listen)")
 	f.StringVar(&g.mgmtListen, "management-listen", "", "management gRPC address (overrides management.listen)")
 	f.StringVar(&g.metricsListen, "metrics-listen", "", `metrics address (overrides metrics.listen; "off" disables)`)
@@ -112,6 +114,11 @@ func (g *globalOptions) load(cmd *cobra.Command) (config.Config, error) {
 	set := func(flag string, dst *string, v string) {
 		if cmd.Flags().Changed(flag) {
 			*dst = v
+		}
+	}
+	if cmd.Flags().Changed("store") {
+		if err := c.Store.ParseStoreURL(g.storeURL); err != nil {
+			return c, usageError{fmt.Errorf("--store: %w", err)}
 		}
 	}
 	set("proxy-listen", &c.Proxy.Listen, g.proxyListen)

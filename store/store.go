@@ -24,6 +24,11 @@ var (
 	// ErrCompacted: the requested revision is older than the history a Store
 	// keeps; re-list and watch again from the listing's revision.
 	ErrCompacted = errors.New("revision compacted")
+	// ErrUnavailable: a shared store (etcd) did not answer in time (no
+	// quorum, no connection). Nothing was changed, or the change's outcome
+	// is unknown; a watch ends with it and the watcher lists again once the
+	// store is back.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // NoRevisionCheck as an expected revision disables compare-and-set.

@@ -158,6 +158,21 @@ func (k *Keyring) KeyID() string { return hex.EncodeToString(k.keyID[:]) }
 // Settings returns the settings new records are sealed with.
 func (k *Keyring) Settings() Settings { return k.settings }
 
+// DeriveKey returns a 32-byte key for purpose (for example "datanode
+// targets"), derived from the data key by HKDF-SHA256 under a label no
+// record key uses: gateways unlocking the same store derive the same key,
+// and the key changes when a master rotation replaces the data key.
+func (k *Keyring) DeriveKey(purpose string) ([]byte, error) {
+	st := k.state.Load()
+	if st == nil {
+		return nil, ErrClosed
+	}
+	if purpose == "" {
+		return nil, errors.New("secrets: DeriveKey needs a purpose")
+	}
+	return subkey(st.keys[0], "derived key "+purpose)
+}
+
 // Seal encrypts plaintext for the record identified by aad (for example
 // "alias/sandbox/ldap-bind-password"); Open needs the same aad.
 func (k *Keyring) Seal(aad string, plaintext []byte) ([]byte, error) {

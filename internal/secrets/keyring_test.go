@@ -526,3 +526,40 @@ func TestNoSecretInErrors(t *testing.T) {
 		})
 	}
 }
+
+// DeriveKey gives gateways unlocking one store the same key per purpose,
+// distinct per purpose, and a new one after a rotation.
+func TestDeriveKey(t *testing.T) {
+	s := fastSettings(fastKDFs[0], CipherAES256GCM)
+	k, v := unlockNew(t, testSecret, s)
+	a, err := k.DeriveKey("datanode targets")
+	if err != nil || len(a) != 32 {
+		t.Fatalf("DeriveKey: %d bytes, %v", len(a), err)
+	}
+	k2, _, err := Unlock(testSecret, v, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k2.Close()
+	if b, _ := k2.DeriveKey("datanode targets"); !bytes.Equal(a, b) {
+		t.Error("a second unlock of the store derives another key")
+	}
+	if b, _ := k.DeriveKey("other"); bytes.Equal(a, b) {
+		t.Error("two purposes derive the same key")
+	}
+	if _, err := k.DeriveKey(""); err == nil {
+		t.Error("empty purpose accepted")
+	}
+	next, _, err := Rotate(k, testSecret, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	if b, _ := next.DeriveKey("datanode targets"); bytes.Equal(a, b) {
+		t.Error("a rotation keeps the derived key")
+	}
+	k2.Close()
+	if _, err := k2.DeriveKey("datanode targets"); !errors.Is(err, ErrClosed) {
+		t.Errorf("closed keyring: %v", err)
+	}
+}

@@ -213,14 +213,24 @@ func TestNormalize(t *testing.T) {
 			func(tp *Topology) bool { return tp.Services != nil && len(tp.Services) == 0 }},
 		{"empty providers dropped", func(tp *Topology) { tp.Providers = []Provider{} },
 			func(tp *Topology) bool { return tp.Providers == nil }},
-		{"federation header default", func(tp *Topology) {
+		// The header is left to the gateway's federation.header (Knox's
+		// gateway.custom.federation.header.name), not fixed here.
+		{"Knox federation dispatch federates", func(tp *Topology) {
 			tp.Services[0].Dispatch = &Dispatch{Classname: "org.apache.knox.gateway.dispatch.HeaderPreAuthFederationDispatch"}
-		}, func(tp *Topology) bool { return tp.Services[0].Dispatch.FederationHeader == "SM_USER" }},
-		{"federation header kept", func(tp *Topology) {
-			tp.Services[0].Dispatch = &Dispatch{Classname: "x.HeaderPreAuthFederationDispatch", FederationHeader: "aws_header"}
-		}, func(tp *Topology) bool { return tp.Services[0].Dispatch.FederationHeader == "aws_header" }},
-		{"no header for other dispatch", func(tp *Topology) { tp.Services[0].Dispatch = &Dispatch{Classname: "x.DefaultDispatch"} },
-			func(tp *Topology) bool { return tp.Services[0].Dispatch.FederationHeader == "" }},
+		}, func(tp *Topology) bool {
+			d := tp.Services[0].Dispatch
+			return d.Federate && d.FederationHeader == ""
+		}},
+		{"federation header kept and federates", func(tp *Topology) {
+			tp.Services[0].Dispatch = &Dispatch{FederationHeader: "aws_header"}
+		}, func(tp *Topology) bool {
+			d := tp.Services[0].Dispatch
+			return d.Federate && d.FederationHeader == "aws_header"
+		}},
+		{"federation secret federates", func(tp *Topology) { tp.Services[0].Dispatch = &Dispatch{FederationSecret: "fed"} },
+			func(tp *Topology) bool { return tp.Services[0].Dispatch.Federate }},
+		{"other dispatch does not federate", func(tp *Topology) { tp.Services[0].Dispatch = &Dispatch{Classname: "x.DefaultDispatch"} },
+			func(tp *Topology) bool { return !tp.Services[0].Dispatch.Federate }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,7 +33,7 @@ var knoxProviders = map[string]map[string]string{
 		"shiroprovider": "ldap",
 		"anonymous":     "anonymous",
 		"basicauth":     "basic",
-		"hadoopauth":    "hadoop-auth",
+		"hadoopauth":    "kerberos",
 		"clientcert":    "client-cert",
 	},
 	"federation": {
@@ -68,9 +68,6 @@ var knoxProviders = map[string]map[string]string{
 // federationDispatch is the Knox dispatch class of topology-based federation
 // (seed 001); services using it send the asserted user in a header.
 const federationDispatch = "HeaderPreAuthFederationDispatch"
-
-// defaultFederationHeader is Knox's default gateway.custom.federation.header.name.
-const defaultFederationHeader = "SM_USER"
 
 // knoxAliasRef matches Knox credential references, ${ALIAS=name}.
 var knoxAliasRef = regexp.MustCompile(`\$\{ALIAS=([^}]*)\}`)
@@ -280,6 +277,7 @@ func (r *knoxReader) topology(root xml.StartElement) (*Topology, string, error) 
 	})
 	if err == nil {
 		dropShiroAnonURLs(t)
+		convertHadoopAuth(t)
 	}
 	return t, docName, err
 }
@@ -454,8 +452,9 @@ func (r *knoxReader) dispatch(line int) (*Dispatch, error) {
 		}
 		d.UseTwoWayTLS = b
 	}
-	// FederationHeader defaults to SM_USER for the federation dispatch in
-	// Normalize, which applies to every format.
+	// The federation dispatch class sets Federate in Normalize, which
+	// applies to every format; its header is the gateway's
+	// federation.header (Knox's gateway.custom.federation.header.name).
 	return d, nil
 }
 

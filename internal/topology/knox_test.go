@@ -61,7 +61,7 @@ func TestKnoxProviders(t *testing.T) {
 		{"authentication", "ShiroProvider", "true", "authentication", "ldap", true, ""},
 		{"authentication", "Anonymous", "", "authentication", "anonymous", true, ""},
 		{"authentication", "BasicAuth", "TRUE", "authentication", "basic", true, ""},
-		{"authentication", "HadoopAuth", "True", "authentication", "hadoop-auth", true, ""},
+		{"authentication", "HadoopAuth", "True", "authentication", "kerberos", true, ""},
 		{"federation", "HeaderPreAuth", "false", "federation", "header-preauth", false, ""},
 		{"federation", "SSOCookieProvider", "FALSE", "federation", "sso-cookie", false, ""},
 		{"federation", "JWTProvider", "true", "federation", "jwt", true, ""},
@@ -134,7 +134,7 @@ func TestKnoxDispatch(t *testing.T) {
 		wantErr        string
 	}{
 		{"seed 001 federation", "<classname>org.apache.knox.gateway.dispatch.HeaderPreAuthFederationDispatch</classname><use-two-way-ssl>true</use-two-way-ssl>",
-			&Dispatch{Classname: "org.apache.knox.gateway.dispatch.HeaderPreAuthFederationDispatch", UseTwoWayTLS: true, FederationHeader: "SM_USER"}, ""},
+			&Dispatch{Classname: "org.apache.knox.gateway.dispatch.HeaderPreAuthFederationDispatch", UseTwoWayTLS: true, Federate: true}, ""},
 		{"two-way only", "<use-two-way-ssl>True</use-two-way-ssl>", &Dispatch{UseTwoWayTLS: true}, ""},
 		{"two-way off", "<use-two-way-ssl>false</use-two-way-ssl>", nil, ""},
 		{"other class", "<classname>org.apache.knox.gateway.dispatch.PassAllHeadersDispatch</classname>",

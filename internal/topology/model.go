@@ -65,7 +65,16 @@ type Dispatch struct {
 	IdleTimeout           Duration `json:"idle_timeout,omitempty" yaml:"idle_timeout,omitempty"`
 	MaxBodyBytes          int64    `json:"max_body_bytes,omitempty" yaml:"max_body_bytes,omitempty"`
 	Classname             string   `json:"classname,omitempty" yaml:"classname,omitempty"`
-	FederationHeader      string   `json:"federation_header,omitempty" yaml:"federation_header,omitempty"`
+	// Federate re-dispatches to another gateway's topology (Knox's
+	// HeaderPreAuthFederationDispatch): the principal goes in the
+	// federation header, FederationHeader or else the gateway's
+	// federation.header (SM_USER), signed when FederationSecret is set.
+	// FederationHeader or FederationSecret alone also turn it on.
+	Federate         bool   `json:"federate,omitempty" yaml:"federate,omitempty"`
+	FederationHeader string `json:"federation_header,omitempty" yaml:"federation_header,omitempty"`
+	// FederationSecret is the alias of the secret signing federated
+	// requests (the receiving topology's header-preauth secret).
+	FederationSecret string `json:"federation_secret,omitempty" yaml:"federation_secret,omitempty"`
 	// ForwardCredentials sends the backend the credentials the gateway
 	// authenticated the request with (Authorization header, SSO cookie,
 	// token parameter), which are removed by default. Warned at deploy.

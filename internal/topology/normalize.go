@@ -13,8 +13,9 @@ import (
 //   - drops enabled: true (the default), empty params, providers and
 //     failover_statuses, and empty dispatch and ha sections, and makes nil
 //     services and urls empty, so that equal topologies encode equally;
-//   - sets dispatch.federation_header to SM_USER for Knox's
-//     HeaderPreAuthFederationDispatch when no header is given.
+//   - sets dispatch.federate for Knox's HeaderPreAuthFederationDispatch,
+//     and when a federation header or secret is given (the header is the
+//     gateway's federation.header unless the service names one).
 func Normalize(t *Topology) {
 	if t == nil {
 		return
@@ -40,8 +41,8 @@ func Normalize(t *Topology) {
 		}
 		s.Params = nilIfEmpty(s.Params)
 		if d := s.Dispatch; d != nil {
-			if d.FederationHeader == "" && strings.HasSuffix(d.Classname, federationDispatch) {
-				d.FederationHeader = defaultFederationHeader
+			if strings.HasSuffix(d.Classname, federationDispatch) || d.FederationHeader != "" || d.FederationSecret != "" {
+				d.Federate = true
 			}
 			if *d == (Dispatch{}) {
 				s.Dispatch = nil

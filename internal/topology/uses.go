@@ -23,8 +23,16 @@ func (t *Topology) UsesAlias(name string) bool {
 }
 
 // UsesTruststore reports whether a service of t verifies its backend with
-// the named truststore.
+// the named truststore, or a provider verifies client certificates with it
+// (a param whose key ends in "truststore", such as header-preauth's).
 func (t *Topology) UsesTruststore(name string) bool {
+	for _, p := range t.Providers {
+		for k, v := range p.Params {
+			if strings.TrimSpace(v) == name && strings.HasSuffix(k, "truststore") {
+				return true
+			}
+		}
+	}
 	for _, s := range t.Services {
 		if s.Dispatch != nil && s.Dispatch.Truststore == name {
 			return true

@@ -499,6 +499,9 @@ func (v *validator) dispatch(f string, s *Service) {
 	if d.FederationHeader != "" && !headerNameRE.MatchString(d.FederationHeader) {
 		v.add(f+".federation_header", s.Line, "%q is not a valid HTTP header name", truncate(d.FederationHeader, 80))
 	}
+	if d.FederationSecret != "" && !aliasNameRE.MatchString(d.FederationSecret) {
+		v.add(f+".federation_secret", s.Line, "%q is not a valid alias name (it must match %s)", truncate(d.FederationSecret, 80), aliasNameRE)
+	}
 	if len(d.Classname) > 256 || strings.ContainsFunc(d.Classname, unicode.IsControl) {
 		v.add(f+".classname", s.Line, "not a class name")
 	}
@@ -554,8 +557,12 @@ func AliasRefs(t *Topology) []string {
 	}
 	for _, s := range t.Services {
 		addParams(s.Params)
-		if s.Dispatch != nil && s.Dispatch.ClientCertificate != "" && aliasNameRE.MatchString(s.Dispatch.ClientCertificate) {
-			set[s.Dispatch.ClientCertificate] = true
+		if s.Dispatch != nil {
+			for _, a := range []string{s.Dispatch.ClientCertificate, s.Dispatch.FederationSecret} {
+				if a != "" && aliasNameRE.MatchString(a) {
+					set[a] = true
+				}
+			}
 		}
 	}
 	out := make([]string, 0, len(set))

@@ -122,7 +122,7 @@ func TestValidateRefuses(t *testing.T) {
 		{"upper-case role", func(tp *Topology) { tp.Providers[0].Role = "Authentication" }, "providers[0].role", 3, `role "Authentication" is not supported`},
 		{"long custom role", func(tp *Topology) { tp.Providers[0].Role = strings.Repeat("r", 33) }, "providers[0].role", 3, "is not supported: the roles are"},
 		{"provider without name", func(tp *Topology) { tp.Providers[0].Name = "" }, "providers[0].name", 3, "needs a name"},
-		{"Knox provider name", func(tp *Topology) { tp.Providers[0].Name = "ShiroProvider" }, "providers[0]", 3, `provider "ShiroProvider" (role "authentication") is not supported: role authentication supports anonymous, basic, client-cert, ldap`},
+		{"Knox provider name", func(tp *Topology) { tp.Providers[0].Name = "ShiroProvider" }, "providers[0]", 3, `provider "ShiroProvider" (role "authentication") is not supported: role authentication supports anonymous, basic, client-cert, kerberos, ldap`},
 		{"duplicate enabled provider", func(tp *Topology) {
 			tp.Providers = append(tp.Providers, Provider{Role: "authentication", Name: "anonymous", Enabled: new(true), Line: 7})
 		}, "providers[2]", 7, "provider authentication/anonymous is enabled twice (also providers[0] at line 3)"},

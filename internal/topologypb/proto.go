@@ -50,6 +50,8 @@ func ToProto(t *topology.Topology) *gatewayv1.Topology {
 				MaxBodyBytes:          d.MaxBodyBytes,
 				Classname:             d.Classname,
 				FederationHeader:      d.FederationHeader,
+				Federate:              d.Federate,
+				FederationSecret:      d.FederationSecret,
 				ForwardCredentials:    d.ForwardCredentials,
 				AllowTrace:            d.AllowTrace,
 			}
@@ -119,6 +121,8 @@ func fromProto(pt *gatewayv1.Topology) (*topology.Topology, error) {
 				MaxBodyBytes:       pd.GetMaxBodyBytes(),
 				Classname:          pd.GetClassname(),
 				FederationHeader:   pd.GetFederationHeader(),
+				Federate:           pd.GetFederate(),
+				FederationSecret:   pd.GetFederationSecret(),
 				ForwardCredentials: pd.GetForwardCredentials(),
 				AllowTrace:         pd.GetAllowTrace(),
 			}

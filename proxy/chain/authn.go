@@ -79,6 +79,10 @@ type Outcome struct {
 	// Message (Refused) is the JSON error body's message: what went wrong
 	// ("invalid credentials"), never which check failed inside.
 	Message string
+	// Header (Authenticated) are headers added to the response to the
+	// client: a Kerberos mutual-authentication token, a session cookie.
+	// nil for none.
+	Header http.Header
 }
 
 // Authenticate is the outcome of a good credential.
@@ -131,6 +135,12 @@ func (s *authStage) ServeInbound(w http.ResponseWriter, r *http.Request) *http.R
 				}
 				WriteError(w, http.StatusUnauthorized, msg)
 				return nil
+			}
+			if o.Header != nil {
+				h := w.Header()
+				for k, vs := range o.Header {
+					h[k] = append(h[k], vs...)
+				}
 			}
 			return identity.WithPrincipal(r, o.Principal)
 		case Refused:

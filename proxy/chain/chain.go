@@ -52,6 +52,8 @@ type Options struct {
 	// Host are the gateway's services given to factories (Config.Host);
 	// a nil Clock is the system clock.
 	Host Host
+	// Truststore returns a named truststore's PEM (Config.Truststore).
+	Truststore func(ctx context.Context, name string) ([]byte, error)
 }
 
 // Build compiles the chain of topology from its providers. Disabled
@@ -82,13 +84,14 @@ func BuildWith(ctx context.Context, topologyName string, providers []topology.Pr
 			return nil, fmt.Errorf("provider %q (role %q) is not supported", pr.Name, pr.Role)
 		}
 		h, err := f.New(ctx, Config{
-			Topology: topologyName,
-			Provider: f.Name,
-			Role:     f.Role,
-			Params:   Params(pr.Params),
-			Resolve:  o.Resolve,
-			Logger:   lg.With("topology", topologyName, "provider", f.Name),
-			Host:     o.Host,
+			Topology:   topologyName,
+			Provider:   f.Name,
+			Role:       f.Role,
+			Params:     Params(pr.Params),
+			Resolve:    o.Resolve,
+			Truststore: o.Truststore,
+			Logger:     lg.With("topology", topologyName, "provider", f.Name),
+			Host:       o.Host,
 		})
 		if err != nil {
 			c.Close()

@@ -135,6 +135,9 @@ type Config struct {
 	// Resolve returns the secret stored under alias for this topology. What
 	// it returns must never be logged or put in an error.
 	Resolve func(ctx context.Context, alias string) ([]byte, error)
+	// Truststore returns the certificates (PEM) of a truststore the
+	// gateway holds (gatewayctl truststore add); nil when it holds none.
+	Truststore func(ctx context.Context, name string) ([]byte, error)
 	// Logger carries the topology and provider names; never nil when the
 	// chain is built by Build or BuildWith. Never log a secret or token.
 	Logger *slog.Logger

@@ -77,36 +77,43 @@ func (r auditRecord) audit(seq int64) store.AuditRecord {
 	}
 }
 
-// changeRecord is one change in the change log; a log entry is the JSON
-// array of the changes of one revision.
+// logEntry is the change log entry of one revision: its changes and the
+// commit's random ID, by which a writer whose commit got no answer (a
+// member died) learns whether it was applied.
+type logEntry struct {
+	Commit  string         `json:"commit"`
+	Changes []changeRecord `json:"changes"`
+}
+
+// changeRecord is one change in the change log.
 type changeRecord struct {
 	Kind   string `json:"kind"`
 	Key    string `json:"key"`
 	Delete bool   `json:"del,omitempty"`
 }
 
-func encodeChanges(changes []store.Change) ([]byte, error) {
+func encodeChanges(commit string, changes []store.Change) ([]byte, error) {
 	recs := make([]changeRecord, len(changes))
 	for i, c := range changes {
 		recs[i] = changeRecord(c)
 	}
-	data, err := json.Marshal(recs)
+	data, err := json.Marshal(logEntry{Commit: commit, Changes: recs})
 	if err != nil {
 		return nil, fmt.Errorf("encoding change log entry: %w", err)
 	}
 	return data, nil
 }
 
-func decodeChanges(v []byte) ([]store.Change, error) {
-	recs, err := decode[[]changeRecord](v)
+func decodeChanges(v []byte) (string, []store.Change, error) {
+	e, err := decode[logEntry](v)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	out := make([]store.Change, len(recs))
-	for i, r := range recs {
+	out := make([]store.Change, len(e.Changes))
+	for i, r := range e.Changes {
 		out[i] = store.Change(r)
 	}
-	return out, nil
+	return e.Commit, out, nil
 }
 
 // decode unmarshals a value read in a transaction. The result shares no

@@ -237,8 +237,9 @@ func (s *Store) callCtx(ctx context.Context) (context.Context, context.CancelFun
 	return context.WithTimeoutCause(ctx, s.opts.RequestTimeout, errRequestTimeout)
 }
 
-// ErrUnavailable: etcd could not be reached (no quorum, no connection).
-var ErrUnavailable = errors.New("etcd unavailable")
+// ErrUnavailable is store.ErrUnavailable: etcd could not be reached (no
+// quorum, no connection).
+var ErrUnavailable = store.ErrUnavailable
 
 // Revision returns the store-wide revision.
 func (s *Store) Revision(ctx context.Context) (int64, error) {

@@ -2,9 +2,11 @@ package etcd
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -137,7 +139,8 @@ func (s *Store) mutate(ctx context.Context, build func(r *snap, rev int64) ([]cl
 // commit sends the commit transaction of rev and reports whether its guard
 // held.
 func (s *Store) commit(ctx context.Context, r *snap, rev int64, changes []store.Change, ops []clientv3.Op) (bool, error) {
-	logv, err := encodeChanges(changes)
+	id := rand.Text()
+	logv, err := encodeChanges(id, changes)
 	if err != nil {
 		return false, err
 	}
@@ -154,9 +157,38 @@ func (s *Store) commit(ctx context.Context, r *snap, rev int64, changes []store.
 		Then(all...).
 		Commit()
 	if err != nil {
-		return false, s.callErr(ctx, err)
+		if ctx.Err() != nil || s.closed.Load() {
+			return false, s.callErr(ctx, err)
+		}
+		// No answer (the member serving this client died, the connection
+		// broke): the commit may or may not have been applied. Its log
+		// entry says which; the client moves to another member.
+		return s.outcome(ctx, rev, id, err)
 	}
 	return resp.Succeeded, nil
+}
+
+// outcome learns whether the commit id of rev was applied, asking until
+// ctx ends; a commit that was not applied is retried by mutate.
+func (s *Store) outcome(ctx context.Context, rev int64, id string, cause error) (bool, error) {
+	for {
+		resp, err := s.kv.Get(ctx, logKey(rev))
+		if err == nil {
+			if len(resp.Kvs) == 0 {
+				return false, nil
+			}
+			got, _, err := decodeChanges(resp.Kvs[0].Value)
+			if err != nil {
+				return false, err
+			}
+			return got == id, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, s.callErr(ctx, fmt.Errorf("%w (after %v)", err, cause))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // isUnavailable reports a gRPC Unavailable status (no connection).

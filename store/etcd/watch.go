@@ -16,9 +16,10 @@ const (
 	watchPage = 128
 	// watchBuffer is the capacity of a watch channel.
 	watchBuffer = 16
-	// watchRetry is the pause before a watcher reads again after etcd
-	// failed to answer; it keeps trying until ctx ends or the store closes.
-	watchRetry = 200 * time.Millisecond
+	// watchProbe is how often an idle watcher reads anyway: it notices a
+	// lost etcd (and ends with store.ErrUnavailable) even when no commit
+	// wakes it.
+	watchProbe = 2 * time.Second
 )
 
 // Watch implements store.Store. Each watch is one goroutine that reads the
@@ -26,8 +27,9 @@ const (
 // pages from its own position, and waits for the next commit on an etcd
 // watch of the revision key: a slow reader delays nobody and gets
 // store.ErrCompacted once the log has dropped revisions it has not read.
-// While etcd is unreachable the watcher waits and reads again; the channel
-// stays open.
+// An idle watcher also reads every watchProbe. When etcd does not answer
+// (Options.RequestTimeout) the watch ends with store.ErrUnavailable: the
+// reconciler keeps serving its table and lists again once etcd is back.
 func (s *Store) Watch(ctx context.Context, fromRevision int64) (<-chan store.ChangeBatch, error) {
 	if err := s.checkWatch(ctx, fromRevision); err != nil {
 		return nil, fmt.Errorf("watching from revision %d: %w", fromRevision, err)
@@ -103,14 +105,8 @@ func (s *Store) watchLoop(ctx context.Context, after int64, ch chan<- store.Chan
 			fail(err)
 			return
 		case err != nil:
-			// etcd did not answer: wait and read again.
-			if !s.pause(ctx, watchRetry) {
-				if ctx.Err() == nil {
-					fail(store.ErrClosed)
-				}
-				return
-			}
-			continue
+			fail(fmt.Errorf("watching after revision %d: %w", after, err))
+			return
 		}
 		for _, b := range batches {
 			select {
@@ -130,31 +126,20 @@ func (s *Store) watchLoop(ctx context.Context, after int64, ch chan<- store.Chan
 			// Every commit after the read puts the revision key.
 			wake = s.watch.Watch(clientv3.WithRequireLeader(wctx), keyRevision, clientv3.WithRev(at+1))
 		}
+		probe := time.NewTimer(watchProbe)
 		select {
 		case resp, ok := <-wake:
 			if !ok || resp.Err() != nil {
 				wake = nil // read again, then watch again from the new read
 			}
+		case <-probe.C:
 		case <-ctx.Done():
 			return
 		case <-s.done:
 			fail(store.ErrClosed)
 			return
 		}
-	}
-}
-
-// pause waits d; false when ctx ended or the store closed first.
-func (s *Store) pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-s.done:
-		return false
+		probe.Stop()
 	}
 }
 
@@ -192,7 +177,7 @@ func (s *Store) readChanges(ctx context.Context, after int64) ([]store.ChangeBat
 		if err != nil {
 			return nil, 0, err
 		}
-		changes, err := decodeChanges(kv.Value)
+		_, changes, err := decodeChanges(kv.Value)
 		if err != nil {
 			return nil, 0, fmt.Errorf("change log entry %d: %w", rev, err)
 		}

@@ -20,6 +20,7 @@ type aliasCreateOptions struct {
 	valueSet  bool
 	lengthSet bool
 	overwrite bool
+	fromFile  string
 
 	name string
 }
@@ -33,8 +34,9 @@ func newAliasCreateCommand(f *factory) *cobra.Command {
 referenced from topologies as ${alias:NAME}.
 
 The value is read from standard input when it is piped (one trailing newline
-is dropped), else from a no-echo prompt asked twice. --generate lets the
-server create a random value instead. --value puts the secret in the command
+is dropped), else from a no-echo prompt asked twice. --from-file stores a
+file's bytes exactly as they are (binary-safe, nothing dropped: a Kerberos
+keytab, a key file). --generate lets the server create a random value instead. --value puts the secret in the command
 line, where other users of the machine can see it: avoid it. Empty values are
 refused. The value is never printed.`,
 		Example: `  # Prompt for the value
@@ -42,6 +44,9 @@ refused. The value is never printed.`,
 
   # From a file or a pipe, for a topology
   gatewayctl alias create ldap-bind-password --topology sandbox < secret.txt
+
+  # A binary file, byte for byte (a Kerberos keytab)
+  gatewayctl alias create http-keytab --from-file http.keytab
 
   # Let gatewayd generate 48 random bytes
   gatewayctl alias create hmac-key --generate --length 48`,
@@ -54,6 +59,7 @@ refused. The value is never printed.`,
 	fs.Int32Var(&o.length, "length", 32, "length in bytes of a generated value")
 	fs.StringVar(&o.value, "value", "", "the value (INSECURE: visible to other users in the process list; prefer stdin)")
 	fs.BoolVar(&o.overwrite, "overwrite", false, "replace an existing alias")
+	fs.StringVar(&o.fromFile, "from-file", "", "store the bytes of this file exactly (binary-safe; at most 64 KiB)")
 	return cmd
 }
 
@@ -67,6 +73,9 @@ func (o *aliasCreateOptions) Complete(cmd *cobra.Command, args []string) error {
 func (o *aliasCreateOptions) Validate() error {
 	if o.generate && o.valueSet {
 		return fmt.Errorf("--generate and --value cannot be used together")
+	}
+	if o.fromFile != "" && (o.generate || o.valueSet) {
+		return fmt.Errorf("--from-file cannot be used with --generate or --value")
 	}
 	if o.lengthSet && !o.generate {
 		return fmt.Errorf("--length needs --generate")
@@ -93,6 +102,12 @@ func (o *aliasCreateOptions) Run(ctx context.Context) error {
 	switch {
 	case o.generate:
 		req.GenerateLength = o.length
+	case o.fromFile != "":
+		v, err := readFileExact(o.fromFile)
+		if err != nil {
+			return fmt.Errorf("alias %q: %w", o.name, err)
+		}
+		req.Value = v
 	case o.valueSet:
 		fmt.Fprintln(o.f.errOut(), "warning: a value given with --value is visible to other users of this machine (process list, shell history); prefer stdin or the prompt")
 		req.Value = []byte(o.value)

@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/base64"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -252,5 +255,62 @@ func TestSecretNotAskedWithBrokenConfig(t *testing.T) {
 		if term.prompts != 0 {
 			t.Errorf("%v prompted %d times before failing on the config", args, term.prompts)
 		}
+	}
+}
+
+// TestAliasCreateFromFile checks that --from-file stores a file's bytes
+// exactly (a keytab: binary, NULs, a trailing newline kept) and refuses
+// what it cannot store, without calling the server.
+func TestAliasCreateFromFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	binary := make([]byte, 0, 300)
+	for i := range 256 {
+		binary = append(binary, byte(i))
+	}
+	binary = append(binary, "\r\n"...)
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keytab := write("http.keytab", binary)
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{"binary, byte for byte", []string{"alias", "create", "http-keytab", "--from-file", keytab}, 0, ""},
+		{"missing file", []string{"alias", "create", "k", "--from-file", filepath.Join(dir, "nope")}, 1, "no such file"},
+		{"empty file", []string{"alias", "create", "k", "--from-file", write("empty", nil)}, 1, "refusing an empty value"},
+		{"too large", []string{"alias", "create", "k", "--from-file", write("big", make([]byte, 64<<10+1))}, 1, "larger than 65536 bytes"},
+		{"with --value", []string{"alias", "create", "k", "--from-file", keytab, "--value", "x"}, 2, "--from-file cannot be used with --generate or --value"},
+		{"with --generate", []string{"alias", "create", "k", "--from-file", keytab, "--generate"}, 2, "--from-file cannot be used"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, fakeOptions{})
+			r := e.runWith(t, runOpts{stdin: "not this"}, tt.args...)
+			if r.code != tt.wantCode || !strings.Contains(r.stderr, tt.wantStderr) {
+				t.Fatalf("exit %d, stderr %q; want %d, %q", r.code, r.stderr, tt.wantCode, tt.wantStderr)
+			}
+			reqs := e.g.received("AliasService/CreateAlias")
+			if tt.wantCode != 0 {
+				if len(reqs) != 0 {
+					t.Fatal("a failed create still called the server")
+				}
+				return
+			}
+			if len(reqs) != 1 || !bytes.Equal(reqs[0].(*gatewayv1.CreateAliasRequest).GetValue(), binary) {
+				t.Fatalf("the server did not get the file's bytes")
+			}
+			if strings.Contains(r.stdout+r.stderr, string(binary[32:64])) {
+				t.Fatal("the value was printed")
+			}
+		})
 	}
 }

@@ -85,6 +85,24 @@ func (f *factory) readSecretFile(path string) ([]byte, error) {
 	return b, nil
 }
 
+// readFileExact reads a file's bytes as they are, for binary secrets
+// (keytabs): nothing is trimmed; an empty file is refused.
+func readFileExact(path string) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading secret: %w", err)
+	}
+	defer fh.Close()
+	b, err := readLimited(fh, path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%s: %w", path, errEmptySecret)
+	}
+	return b, nil
+}
+
 func readLimited(r io.Reader, name string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxSecretSize+1))
 	if err != nil {

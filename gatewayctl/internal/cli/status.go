@@ -92,9 +92,20 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		row(w, "Proxy address:", st.GetProxyAddress())
 		row(w, "Management address:", st.GetManagementAddress())
 		row(w, "Data directory:", st.GetDataDir())
+		if b := st.GetStoreBackend(); b != "" {
+			row(w, "Store:", b)
+		}
 		if who != nil {
 			row(w, "Principal:", who.GetPrincipal())
 			row(w, "Roles:", list(who.GetRoles()))
+		}
+		if len(st.GetGateways()) > 0 {
+			io.WriteString(w, "\n")
+			row(w, "GATEWAY", "MANAGEMENT", "PROXY", "APPLIED", "BEHIND", "READY", "VERSION")
+			for _, m := range st.GetGateways() {
+				row(w, m.GetId(), m.GetManagementAddress(), m.GetProxyAddress(), m.GetAppliedRevision(),
+					max(0, st.GetStoreRevision()-m.GetAppliedRevision()), yesNo(m.GetReady()), m.GetVersion())
+			}
 		}
 		if len(st.GetBackends()) == 0 {
 			return

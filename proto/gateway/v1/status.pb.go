@@ -159,8 +159,14 @@ type GetStatusResponse struct {
 	// Store revision whose changes are all live on this gateway: equal to
 	// store_revision once this gateway has caught up.
 	AppliedRevision int64 `protobuf:"varint,11,opt,name=applied_revision,json=appliedRevision,proto3" json:"applied_revision,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Store backend: "bbolt" or "etcd".
+	StoreBackend string `protobuf:"bytes,12,opt,name=store_backend,json=storeBackend,proto3" json:"store_backend,omitempty"`
+	// With a shared store (etcd): every gateway registered on it (each
+	// renews a lease while it runs), with the revision it has applied, so
+	// an operator sees the gateways converge on store_revision.
+	Gateways      []*GatewayMember `protobuf:"bytes,13,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -270,6 +276,122 @@ func (x *GetStatusResponse) GetAppliedRevision() int64 {
 	return 0
 }
 
+func (x *GetStatusResponse) GetStoreBackend() string {
+	if x != nil {
+		return x.StoreBackend
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetGateways() []*GatewayMember {
+	if x != nil {
+		return x.Gateways
+	}
+	return nil
+}
+
+// GatewayMember is one gateway sharing the store.
+type GatewayMember struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Id                string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ProxyAddress      string                 `protobuf:"bytes,2,opt,name=proxy_address,json=proxyAddress,proto3" json:"proxy_address,omitempty"`
+	ManagementAddress string                 `protobuf:"bytes,3,opt,name=management_address,json=managementAddress,proto3" json:"management_address,omitempty"`
+	Version           string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	StartedAt         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	AppliedRevision   int64                  `protobuf:"varint,6,opt,name=applied_revision,json=appliedRevision,proto3" json:"applied_revision,omitempty"`
+	// False while the gateway has lost the store and serves its last table.
+	Ready         bool                   `protobuf:"varint,7,opt,name=ready,proto3" json:"ready,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GatewayMember) Reset() {
+	*x = GatewayMember{}
+	mi := &file_gateway_v1_status_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GatewayMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GatewayMember) ProtoMessage() {}
+
+func (x *GatewayMember) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_status_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GatewayMember.ProtoReflect.Descriptor instead.
+func (*GatewayMember) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_status_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GatewayMember) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GatewayMember) GetProxyAddress() string {
+	if x != nil {
+		return x.ProxyAddress
+	}
+	return ""
+}
+
+func (x *GatewayMember) GetManagementAddress() string {
+	if x != nil {
+		return x.ManagementAddress
+	}
+	return ""
+}
+
+func (x *GatewayMember) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *GatewayMember) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *GatewayMember) GetAppliedRevision() int64 {
+	if x != nil {
+		return x.AppliedRevision
+	}
+	return 0
+}
+
+func (x *GatewayMember) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
+func (x *GatewayMember) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
 type WhoAmIRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -278,7 +400,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_gateway_v1_status_proto_msgTypes[3]
+	mi := &file_gateway_v1_status_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -290,7 +412,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_status_proto_msgTypes[3]
+	mi := &file_gateway_v1_status_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -303,7 +425,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_status_proto_rawDescGZIP(), []int{3}
+	return file_gateway_v1_status_proto_rawDescGZIP(), []int{4}
 }
 
 type WhoAmIResponse struct {
@@ -316,7 +438,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_gateway_v1_status_proto_msgTypes[4]
+	mi := &file_gateway_v1_status_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +450,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_status_proto_msgTypes[4]
+	mi := &file_gateway_v1_status_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +463,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_status_proto_rawDescGZIP(), []int{4}
+	return file_gateway_v1_status_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WhoAmIResponse) GetPrincipal() string {
@@ -371,7 +493,7 @@ const file_gateway_v1_status_proto_rawDesc = "" +
 	"\x03url\x18\x03 \x01(\tR\x03url\x12\x18\n" +
 	"\ahealthy\x18\x04 \x01(\bR\ahealthy\x121\n" +
 	"\x14consecutive_failures\x18\x05 \x01(\x03R\x13consecutiveFailures\x12?\n" +
-	"\rcooloff_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fcooloffUntil\"\xd7\x03\n" +
+	"\rcooloff_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fcooloffUntil\"\xb3\x04\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x129\n" +
 	"\n" +
@@ -385,7 +507,20 @@ const file_gateway_v1_status_proto_rawDesc = "" +
 	"\bdata_dir\x18\t \x01(\tR\adataDir\x125\n" +
 	"\bbackends\x18\n" +
 	" \x03(\v2\x19.gateway.v1.BackendStatusR\bbackends\x12)\n" +
-	"\x10applied_revision\x18\v \x01(\x03R\x0fappliedRevision\"\x0f\n" +
+	"\x10applied_revision\x18\v \x01(\x03R\x0fappliedRevision\x12#\n" +
+	"\rstore_backend\x18\f \x01(\tR\fstoreBackend\x125\n" +
+	"\bgateways\x18\r \x03(\v2\x19.gateway.v1.GatewayMemberR\bgateways\"\xc4\x02\n" +
+	"\rGatewayMember\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\rproxy_address\x18\x02 \x01(\tR\fproxyAddress\x12-\n" +
+	"\x12management_address\x18\x03 \x01(\tR\x11managementAddress\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x129\n" +
+	"\n" +
+	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12)\n" +
+	"\x10applied_revision\x18\x06 \x01(\x03R\x0fappliedRevision\x12\x14\n" +
+	"\x05ready\x18\a \x01(\bR\x05ready\x129\n" +
+	"\n" +
+	"updated_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x0f\n" +
 	"\rWhoAmIRequest\"D\n" +
 	"\x0eWhoAmIResponse\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x14\n" +
@@ -406,28 +541,32 @@ func file_gateway_v1_status_proto_rawDescGZIP() []byte {
 	return file_gateway_v1_status_proto_rawDescData
 }
 
-var file_gateway_v1_status_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_gateway_v1_status_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_gateway_v1_status_proto_goTypes = []any{
 	(*GetStatusRequest)(nil),      // 0: gateway.v1.GetStatusRequest
 	(*BackendStatus)(nil),         // 1: gateway.v1.BackendStatus
 	(*GetStatusResponse)(nil),     // 2: gateway.v1.GetStatusResponse
-	(*WhoAmIRequest)(nil),         // 3: gateway.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),        // 4: gateway.v1.WhoAmIResponse
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*GatewayMember)(nil),         // 3: gateway.v1.GatewayMember
+	(*WhoAmIRequest)(nil),         // 4: gateway.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),        // 5: gateway.v1.WhoAmIResponse
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_gateway_v1_status_proto_depIdxs = []int32{
-	5, // 0: gateway.v1.BackendStatus.cooloff_until:type_name -> google.protobuf.Timestamp
-	5, // 1: gateway.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
+	6, // 0: gateway.v1.BackendStatus.cooloff_until:type_name -> google.protobuf.Timestamp
+	6, // 1: gateway.v1.GetStatusResponse.started_at:type_name -> google.protobuf.Timestamp
 	1, // 2: gateway.v1.GetStatusResponse.backends:type_name -> gateway.v1.BackendStatus
-	0, // 3: gateway.v1.StatusService.GetStatus:input_type -> gateway.v1.GetStatusRequest
-	3, // 4: gateway.v1.StatusService.WhoAmI:input_type -> gateway.v1.WhoAmIRequest
-	2, // 5: gateway.v1.StatusService.GetStatus:output_type -> gateway.v1.GetStatusResponse
-	4, // 6: gateway.v1.StatusService.WhoAmI:output_type -> gateway.v1.WhoAmIResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	3, // 3: gateway.v1.GetStatusResponse.gateways:type_name -> gateway.v1.GatewayMember
+	6, // 4: gateway.v1.GatewayMember.started_at:type_name -> google.protobuf.Timestamp
+	6, // 5: gateway.v1.GatewayMember.updated_at:type_name -> google.protobuf.Timestamp
+	0, // 6: gateway.v1.StatusService.GetStatus:input_type -> gateway.v1.GetStatusRequest
+	4, // 7: gateway.v1.StatusService.WhoAmI:input_type -> gateway.v1.WhoAmIRequest
+	2, // 8: gateway.v1.StatusService.GetStatus:output_type -> gateway.v1.GetStatusResponse
+	5, // 9: gateway.v1.StatusService.WhoAmI:output_type -> gateway.v1.WhoAmIResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_gateway_v1_status_proto_init() }
@@ -441,7 +580,7 @@ func file_gateway_v1_status_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_v1_status_proto_rawDesc), len(file_gateway_v1_status_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -384,16 +384,22 @@ type Dispatch struct {
 	MaxBodyBytes int64 `protobuf:"varint,9,opt,name=max_body_bytes,json=maxBodyBytes,proto3" json:"max_body_bytes,omitempty"`
 	// Knox dispatch class name given in the source, kept for reference.
 	Classname string `protobuf:"bytes,10,opt,name=classname,proto3" json:"classname,omitempty"`
-	// Header carrying the asserted user to a federated gateway (seed 001).
+	// Header carrying the asserted user to a federated gateway (seed 001);
+	// default: the gateway's federation.header.
 	FederationHeader string `protobuf:"bytes,11,opt,name=federation_header,json=federationHeader,proto3" json:"federation_header,omitempty"`
 	// Send the backend the credentials the gateway consumed (Authorization,
 	// SSO cookie, token parameter); removed by default. Warned at deploy.
 	ForwardCredentials bool `protobuf:"varint,12,opt,name=forward_credentials,json=forwardCredentials,proto3" json:"forward_credentials,omitempty"`
 	// Forward TRACE and TRACK to the backend; refused with 405 by default
 	// (cross-site tracing). Warned at deploy.
-	AllowTrace    bool `protobuf:"varint,13,opt,name=allow_trace,json=allowTrace,proto3" json:"allow_trace,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AllowTrace bool `protobuf:"varint,13,opt,name=allow_trace,json=allowTrace,proto3" json:"allow_trace,omitempty"`
+	// Re-dispatch to another gateway's topology as the authenticated user
+	// (Knox HeaderPreAuthFederationDispatch, seed 001).
+	Federate bool `protobuf:"varint,14,opt,name=federate,proto3" json:"federate,omitempty"`
+	// Alias of the secret signing federated requests (HMAC).
+	FederationSecret string `protobuf:"bytes,15,opt,name=federation_secret,json=federationSecret,proto3" json:"federation_secret,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Dispatch) Reset() {
@@ -515,6 +521,20 @@ func (x *Dispatch) GetAllowTrace() bool {
 		return x.AllowTrace
 	}
 	return false
+}
+
+func (x *Dispatch) GetFederate() bool {
+	if x != nil {
+		return x.Federate
+	}
+	return false
+}
+
+func (x *Dispatch) GetFederationSecret() string {
+	if x != nil {
+		return x.FederationSecret
+	}
+	return ""
 }
 
 type HighAvailability struct {
@@ -1648,7 +1668,7 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\x02ha\x18\a \x01(\v2\x1c.gateway.v1.HighAvailabilityR\x02ha\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x93\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdc\x05\n" +
 	"\bDispatch\x12%\n" +
 	"\x0fuse_two_way_tls\x18\x01 \x01(\bR\fuseTwoWayTls\x12-\n" +
 	"\x12client_certificate\x18\x02 \x01(\tR\x11clientCertificate\x12\x1e\n" +
@@ -1666,7 +1686,9 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\x11federation_header\x18\v \x01(\tR\x10federationHeader\x12/\n" +
 	"\x13forward_credentials\x18\f \x01(\bR\x12forwardCredentials\x12\x1f\n" +
 	"\vallow_trace\x18\r \x01(\bR\n" +
-	"allowTrace\"\x92\x02\n" +
+	"allowTrace\x12\x1a\n" +
+	"\bfederate\x18\x0e \x01(\bR\bfederate\x12+\n" +
+	"\x11federation_secret\x18\x0f \x01(\tR\x10federationSecret\"\x92\x02\n" +
 	"\x10HighAvailability\x12+\n" +
 	"\x11failover_statuses\x18\x01 \x03(\x05R\x10failoverStatuses\x12!\n" +
 	"\fmax_failures\x18\x02 \x01(\x05R\vmaxFailures\x123\n" +

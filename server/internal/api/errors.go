@@ -31,6 +31,11 @@ var kindCodes = map[apierr.Kind]codes.Code{
 // internalMessage is all a caller learns of an internal error.
 const internalMessage = "internal error; see the gateway log"
 
+// unavailableMessage is what a caller learns when the shared store (etcd)
+// does not answer.
+const unavailableMessage = "the configuration store is unavailable (no etcd quorum or no connection): " +
+	"this gateway keeps serving its last routing table but refuses changes until the store is back; retry later"
+
 // classify returns the gRPC code of err and the message the caller may
 // see. internal reports an unexpected error, whose detail stays in the log.
 func classify(err error) (code codes.Code, msg string, internal bool) {
@@ -47,6 +52,9 @@ func classify(err error) (code codes.Code, msg string, internal bool) {
 		return codes.FailedPrecondition, err.Error(), false
 	case errors.Is(err, store.ErrAlreadyExists):
 		return codes.AlreadyExists, err.Error(), false
+	case errors.Is(err, store.ErrUnavailable):
+		// The detail (etcd endpoints, the client's error) stays in the log.
+		return codes.Unavailable, unavailableMessage, true
 	case errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrClosed):
 		return codes.Unavailable, err.Error(), false
 	case errors.Is(err, context.Canceled):

@@ -26,6 +26,9 @@ type StatusInfo struct {
 	ProxyAddress      string
 	ManagementAddress string
 	DataDir           string
+	StoreBackend      string
+	// Gateways, when set, lists the gateways sharing the store (etcd).
+	Gateways func(ctx context.Context) ([]*gatewayv1.GatewayMember, error)
 }
 
 // Applied reports the store revision whose changes are live.
@@ -63,6 +66,12 @@ func (s *StatusService) GetStatus(ctx context.Context, _ *gatewayv1.GetStatusReq
 		ProxyAddress:      s.info.ProxyAddress,
 		ManagementAddress: s.info.ManagementAddress,
 		DataDir:           s.info.DataDir,
+		StoreBackend:      s.info.StoreBackend,
+	}
+	if s.info.Gateways != nil {
+		if resp.Gateways, err = s.info.Gateways(ctx); err != nil {
+			return nil, fmt.Errorf("listing the gateways sharing the store: %w", err)
+		}
 	}
 	for _, b := range s.live.BackendStatus() {
 		bs := &gatewayv1.BackendStatus{

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/securegw/gateway/internal/secrets"
 )
@@ -32,6 +33,29 @@ type Config struct {
 	Store      Store            `yaml:"store"`
 	Crypto     secrets.Settings `yaml:"crypto"`
 	Log        Log              `yaml:"log"`
+	Tokens     Tokens           `yaml:"tokens"`
+	Federation Federation       `yaml:"federation"`
+}
+
+// Federation names the headers in which services whose dispatch federates
+// send the authenticated user to another gateway (seed 001; Knox's
+// gateway.custom.federation.header.name).
+type Federation struct {
+	// Header carries the user's name: SM_USER by default.
+	Header string `yaml:"header"`
+	// GroupsHeader carries the user's groups, comma-separated; "" sends none.
+	GroupsHeader string `yaml:"groups_header"`
+}
+
+// Tokens configures the token service.
+type Tokens struct {
+	// Issuer is the iss of the gateway's tokens; "" derives
+	// https://HOST:PORT/{path_prefix} from proxy.listen.
+	Issuer string `yaml:"issuer"`
+	// Algorithm signs tokens whose policy names none.
+	Algorithm string `yaml:"algorithm"`
+	// RSABits is the modulus size of new RSA signing keys.
+	RSABits int `yaml:"rsa_bits"`
 }
 
 // Proxy configures the data plane's front listener.
@@ -87,16 +111,74 @@ type Metrics struct {
 	Listen string `yaml:"listen"`
 }
 
-// StoreBackendBolt is the embedded bbolt store, the only backend so far.
-const StoreBackendBolt = "bbolt"
+// Store backends: the embedded bbolt store (one gateway) and etcd (several
+// gateways sharing one configuration).
+const (
+	StoreBackendBolt = "bbolt"
+	StoreBackendEtcd = "etcd"
+)
 
-// Store configures the store: its backend and the bbolt store's limits.
+// Store configures the store: its backend and its limits.
 type Store struct {
-	// Backend names the store implementation: bbolt (default).
+	// Backend names the store implementation: bbolt (default) or etcd.
 	Backend      string   `yaml:"backend"`
 	HistoryLimit int      `yaml:"history_limit"`
 	AuditLimit   int      `yaml:"audit_limit"`
 	LockTimeout  Duration `yaml:"lock_timeout"`
+	Etcd         Etcd     `yaml:"etcd"`
+}
+
+// Etcd configures the etcd store: where the cluster is and how to
+// authenticate to it.
+type Etcd struct {
+	// Endpoints are host:port pairs (or URLs) of the etcd members.
+	Endpoints []string `yaml:"endpoints"`
+	// Prefix is the key prefix of this gateway cluster's state.
+	Prefix string `yaml:"prefix"`
+	// CAFile verifies the members' certificates; with it set, the client
+	// speaks TLS. CertFile and KeyFile are the client certificate.
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// Username and PasswordFile authenticate with etcd's RBAC.
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	// RequestTimeout bounds each call; etcd not answering in time (no
+	// quorum) fails management writes with Unavailable.
+	RequestTimeout Duration `yaml:"request_timeout"`
+	// LeaseTTL is the lease of this gateway's registration (gatewayctl
+	// status lists the gateways): a gateway that stops renewing it leaves
+	// the list this long after.
+	LeaseTTL Duration `yaml:"lease_ttl"`
+}
+
+// ParseStoreURL reads a --store value: "bbolt" (or bolt://, the data
+// directory's store) or etcd://host:port,host:port/prefix. It sets the
+// backend, and for etcd the endpoints and the prefix.
+func (s *Store) ParseStoreURL(v string) error {
+	switch {
+	case v == StoreBackendBolt || v == "bolt://" || v == "bbolt://":
+		s.Backend = StoreBackendBolt
+		return nil
+	case strings.HasPrefix(v, "etcd://"):
+		rest := strings.TrimPrefix(v, "etcd://")
+		hosts, prefix, _ := strings.Cut(rest, "/")
+		if hosts == "" {
+			return fmt.Errorf("store URL %q names no etcd endpoint (want etcd://host:2379,host:2379/prefix)", v)
+		}
+		s.Backend = StoreBackendEtcd
+		s.Etcd.Endpoints = strings.Split(hosts, ",")
+		for _, h := range s.Etcd.Endpoints {
+			if h == "" {
+				return fmt.Errorf("store URL %q has an empty endpoint", v)
+			}
+		}
+		if prefix != "" {
+			s.Etcd.Prefix = "/" + strings.TrimSuffix(prefix, "/") + "/"
+		}
+		return nil
+	}
+	return fmt.Errorf("store URL %q: want bbolt or etcd://host:2379,host:2379/prefix", v)
 }
 
 // Log configures the daemon's structured log.
@@ -135,9 +217,12 @@ func Default() Config {
 			HistoryLimit: 50,
 			AuditLimit:   100000,
 			LockTimeout:  Duration(time.Second),
+			Etcd:         Etcd{Prefix: "/gatewayd/", RequestTimeout: Duration(5 * time.Second), LeaseTTL: Duration(10 * time.Second)},
 		},
-		Crypto: secrets.DefaultSettings(),
-		Log:    Log{Level: "info", Format: "json"},
+		Crypto:     secrets.DefaultSettings(),
+		Log:        Log{Level: "info", Format: "json"},
+		Federation: Federation{Header: "SM_USER"},
+		Tokens:     Tokens{Algorithm: "ES256", RSABits: 3072},
 	}
 }
 
@@ -164,6 +249,12 @@ func LoadOver(path string, base Config) (Config, error) {
 	}
 	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
 		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
+	}
+	// The etcd TLS and password files are relative to the file, like the data dir.
+	for _, f := range []*string{&c.Store.Etcd.CAFile, &c.Store.Etcd.CertFile, &c.Store.Etcd.KeyFile, &c.Store.Etcd.PasswordFile} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(filepath.Dir(path), *f)
+		}
 	}
 	return c, nil
 }
@@ -282,6 +373,25 @@ func (c Config) Validate() error {
 	if _, err := c.Proxy.TrustedPrefixes(); err != nil {
 		errs = append(errs, err)
 	}
+	switch c.Tokens.Algorithm {
+	case "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA":
+	default:
+		errs = append(errs, fmt.Errorf("tokens.algorithm: %q is not RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA", c.Tokens.Algorithm))
+	}
+	if c.Tokens.RSABits != 2048 && c.Tokens.RSABits != 3072 && c.Tokens.RSABits != 4096 {
+		errs = append(errs, fmt.Errorf("tokens.rsa_bits: %d is not 2048, 3072 or 4096", c.Tokens.RSABits))
+	}
+	if c.Tokens.Issuer != "" && strings.ContainsFunc(c.Tokens.Issuer, func(r rune) bool { return r <= ' ' }) {
+		errs = append(errs, fmt.Errorf("tokens.issuer: %q contains white space", c.Tokens.Issuer))
+	}
+	for key, h := range map[string]string{"federation.header": c.Federation.Header, "federation.groups_header": c.Federation.GroupsHeader} {
+		if !httpguts.ValidHeaderFieldName(h) && (h != "" || key == "federation.header") {
+			errs = append(errs, fmt.Errorf("%s: %q is not a valid header name", key, h))
+		}
+	}
+	if c.Federation.Header != "" && strings.EqualFold(strings.ReplaceAll(c.Federation.Header, "_", "-"), strings.ReplaceAll(c.Federation.GroupsHeader, "_", "-")) {
+		errs = append(errs, errors.New("federation.groups_header: must differ from federation.header"))
+	}
 	if c.Proxy.MaxHeaderBytes < 1024 {
 		errs = append(errs, fmt.Errorf("proxy.max_header_bytes: %d is below 1024", c.Proxy.MaxHeaderBytes))
 	}
@@ -304,8 +414,26 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.Store.Backend != StoreBackendBolt {
-		errs = append(errs, fmt.Errorf("store.backend: %q is not supported (supported: %s)", c.Store.Backend, StoreBackendBolt))
+	switch c.Store.Backend {
+	case StoreBackendBolt:
+	case StoreBackendEtcd:
+		if len(c.Store.Etcd.Endpoints) == 0 {
+			errs = append(errs, errors.New("store.etcd.endpoints: required when store.backend is etcd"))
+		}
+		if (c.Store.Etcd.CertFile == "") != (c.Store.Etcd.KeyFile == "") {
+			errs = append(errs, errors.New("store.etcd.cert_file and store.etcd.key_file: set both or neither"))
+		}
+		if (c.Store.Etcd.Username == "") != (c.Store.Etcd.PasswordFile == "") {
+			errs = append(errs, errors.New("store.etcd.username and store.etcd.password_file: set both or neither"))
+		}
+		if c.Store.Etcd.RequestTimeout < 0 {
+			errs = append(errs, errors.New("store.etcd.request_timeout: must not be negative"))
+		}
+		if c.Store.Etcd.LeaseTTL != 0 && c.Store.Etcd.LeaseTTL < Duration(time.Second) {
+			errs = append(errs, errors.New("store.etcd.lease_ttl: must be at least 1s"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("store.backend: %q is not supported (supported: %s, %s)", c.Store.Backend, StoreBackendBolt, StoreBackendEtcd))
 	}
 	if c.Store.HistoryLimit < 1 {
 		errs = append(errs, errors.New("store.history_limit: must be at least 1"))

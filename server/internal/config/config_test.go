@@ -3,8 +3,10 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -99,13 +101,27 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"metrics listen", func(c *Config) { c.Metrics.Listen = "nope" }, "metrics.listen"},
 		{"path prefix", func(c *Config) { c.Proxy.PathPrefix = "a/b" }, "proxy.path_prefix"},
 		{"client auth", func(c *Config) { c.Proxy.ClientAuth = "maybe" }, "proxy.client_auth"},
+		{"federation header", func(c *Config) { c.Federation.Header = "SM USER" }, "federation.header"},
+		{"no federation header", func(c *Config) { c.Federation.Header = "" }, "federation.header"},
+		{"federation groups header", func(c *Config) { c.Federation.GroupsHeader = "a:b" }, "federation.groups_header"},
+		{"federation headers equal", func(c *Config) { c.Federation.GroupsHeader = "sm-user" }, "must differ"},
 		{"client truststore", func(c *Config) { c.Proxy.ClientAuth = "required" }, "proxy.client_truststore"},
 		{"trusted proxies", func(c *Config) { c.Proxy.TrustedProxies = []string{"10.0.0.0/33"} }, "trusted_proxies"},
 		{"header bytes", func(c *Config) { c.Proxy.MaxHeaderBytes = 10 }, "max_header_bytes"},
 		{"no principals", func(c *Config) { c.Management.Principals = nil }, "management.principals"},
 		{"unknown role", func(c *Config) { c.Management.Principals = map[string][]string{"bob": {"root"}} }, `unknown role "root"`},
 		{"history", func(c *Config) { c.Store.HistoryLimit = 0 }, "store.history_limit"},
-		{"store backend", func(c *Config) { c.Store.Backend = "etcd" }, `store.backend: "etcd" is not supported (supported: bbolt)`},
+		{"store backend", func(c *Config) { c.Store.Backend = "consul" }, `store.backend: "consul" is not supported (supported: bbolt, etcd)`},
+		{"etcd without endpoints", func(c *Config) { c.Store.Backend = "etcd" }, "store.etcd.endpoints: required"},
+		{"etcd cert without key", func(c *Config) {
+			c.Store.Backend, c.Store.Etcd.Endpoints, c.Store.Etcd.CertFile = "etcd", []string{"h:2379"}, "c.pem"
+		}, "store.etcd.cert_file and store.etcd.key_file"},
+		{"etcd user without password", func(c *Config) {
+			c.Store.Backend, c.Store.Etcd.Endpoints, c.Store.Etcd.Username = "etcd", []string{"h:2379"}, "gw"
+		}, "store.etcd.username and store.etcd.password_file"},
+		{"etcd lease", func(c *Config) {
+			c.Store.Backend, c.Store.Etcd.Endpoints, c.Store.Etcd.LeaseTTL = "etcd", []string{"h:2379"}, Duration(time.Millisecond)
+		}, "store.etcd.lease_ttl"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
 		{"weak kdf", func(c *Config) { c.Crypto.KDF.Iterations = 1000; c.Crypto.KDF.Algorithm = "pbkdf2-sha256" }, "crypto"},
@@ -156,5 +172,40 @@ func TestIsLoopback(t *testing.T) {
 		if got := IsLoopback(addr); got != want {
 			t.Errorf("IsLoopback(%q) = %v", addr, got)
 		}
+	}
+}
+
+func TestParseStoreURL(t *testing.T) {
+	tests := []struct {
+		in        string
+		backend   string
+		endpoints []string
+		prefix    string
+		err       string
+	}{
+		{in: "bbolt", backend: StoreBackendBolt, prefix: "/gatewayd/"},
+		{in: "etcd://a:2379,b:2379/gw", backend: StoreBackendEtcd, endpoints: []string{"a:2379", "b:2379"}, prefix: "/gw/"},
+		{in: "etcd://a:2379", backend: StoreBackendEtcd, endpoints: []string{"a:2379"}, prefix: "/gatewayd/"},
+		{in: "etcd:///gw", err: "names no etcd endpoint"},
+		{in: "etcd://a:2379,,b:2379/gw", err: "empty endpoint"},
+		{in: "consul://a", err: "want bbolt or etcd://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			s := Default().Store
+			err := s.ParseStoreURL(tt.in)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, want an error with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Backend != tt.backend || !slices.Equal(s.Etcd.Endpoints, tt.endpoints) || s.Etcd.Prefix != tt.prefix {
+				t.Errorf("got %s %v %q", s.Backend, s.Etcd.Endpoints, s.Etcd.Prefix)
+			}
+		})
 	}
 }

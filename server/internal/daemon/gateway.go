@@ -24,17 +24,41 @@ import (
 	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/internal/secrets"
 	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/server/internal/api"
 	"github.com/securegw/gateway/server/internal/config"
 	"github.com/securegw/gateway/server/internal/reconcile"
 	"github.com/securegw/gateway/server/internal/secretsvc"
+	"github.com/securegw/gateway/server/internal/tokensvc"
 	"github.com/securegw/gateway/store"
+	"github.com/securegw/gateway/store/etcd"
 )
 
 // secretLiveTimeout bounds how long an alias or truststore change waits
 // for the routes using it to be rebuilt before its RPC answers.
 const secretLiveTimeout = 10 * time.Second
+
+// tokenSweepEvery is how often expired token state and retired signing
+// keys are swept.
+const tokenSweepEvery = time.Minute
+
+// tokenIssuer is the iss of the gateway's tokens: tokens.issuer, else
+// https://HOST:PORT/{path_prefix} from proxy.listen.
+func tokenIssuer(c config.Config) string {
+	if c.Tokens.Issuer != "" {
+		return c.Tokens.Issuer
+	}
+	host, port, _ := net.SplitHostPort(c.Proxy.Listen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	scheme := "https"
+	if !c.Proxy.TLSEnabled() {
+		scheme = "http"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/" + c.Proxy.PathPrefix
+}
 
 // gateway is a daemon assembled from its configuration by build, run by
 // run. Its fields are set once, by build, before anything can call back.
@@ -51,15 +75,19 @@ type gateway struct {
 	px        *proxy.Proxy
 	rec       *reconcile.Reconciler
 	topo      *api.TopologyService
+	tokens    *tokensvc.Service
 
-	ready     atomic.Bool
-	front     *http.Server
-	mgmt      *grpc.Server
-	health    *health.Server
-	metrics   *http.Server // nil: no metrics listener
-	proxyLn   net.Listener
-	mgmtLn    net.Listener
-	metricsLn net.Listener
+	ready    atomic.Bool
+	stopping atomic.Bool // shutdown began: ready stays false
+	// registration is this gateway's entry on a shared store, nil otherwise.
+	registration atomic.Pointer[etcd.Registration]
+	front        *http.Server
+	mgmt         *grpc.Server
+	health       *health.Server
+	metrics      *http.Server // nil: no metrics listener
+	proxyLn      net.Listener
+	mgmtLn       net.Listener
+	metricsLn    net.Listener
 }
 
 // build assembles the gateway: store, secrets, proxy, reconciler (with the
@@ -73,7 +101,14 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	if o.Dev && o.Secret.File == "" && o.Secret.Env == "" {
 		o.Secret.File = Layout{c.DataDir}.DevSecret()
 	}
-	if !o.Dev {
+	switch {
+	case !usesDataDirStore(c):
+		// The store is shared: whether it is initialized is in it (unlock
+		// says so); the data directory only holds local files.
+		if err := ensureDataDir(c.DataDir); err != nil {
+			return nil, err
+		}
+	case !o.Dev:
 		if err := requireInitialized(c.DataDir); err != nil {
 			return nil, err
 		}
@@ -84,12 +119,19 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 			g.close()
 		}
 	}()
-	if g.st, err = openBackend(c, g.log); err != nil {
+	if g.st, err = openBackend(ctx, c, g.log); err != nil {
 		return nil, err
 	}
 	kr, err := g.unlock(ctx, o)
 	if err != nil {
 		return nil, err
+	}
+	// Sealed datanode URLs (WebHDFS redirects) are valid on every gateway
+	// sharing the store: their key derives from the data key.
+	sealKey, err := kr.DeriveKey("datanode targets")
+	if err != nil {
+		kr.Close()
+		return nil, fmt.Errorf("deriving the datanode sealing key: %w", err)
 	}
 	// The secrets service owns the keyring from here: a master rotation
 	// replaces it, and Close closes whichever is live.
@@ -115,6 +157,13 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
+	g.tokens = tokensvc.New(g.st, g.secrets, tokensvc.Options{
+		Issuer:    tokenIssuer(c),
+		Algorithm: c.Tokens.Algorithm,
+		RSABits:   c.Tokens.RSABits,
+		WaitFor:   func(ctx context.Context, rev int64) error { return g.rec.WaitFor(ctx, rev) },
+		Log:       g.log,
+	})
 	// Each proxied WebSocket holds two descriptors: use all the process may.
 	ceiling, err := fdlimit.Raise()
 	if err != nil {
@@ -133,10 +182,17 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Registerer:     reg,
 		Resolver:       g.secrets,
 		Truststores:    g.secrets,
+		Federation:     proxy.Federation{Header: c.Federation.Header, GroupsHeader: c.Federation.GroupsHeader},
+		SealKey:        sealKey,
+		Host: chain.Host{
+			Tokens:      g.tokens,
+			Issuer:      g.tokens.DataPlane(),
+			Revocations: g.tokens.Revocations(),
+		},
 	}); err != nil {
 		return nil, fmt.Errorf("creating proxy: %w", err)
 	}
-	g.rec = reconcile.New(g.st, g.px, reconcile.Options{Log: g.log, OnTruststore: g.truststoreChanged})
+	g.rec = reconcile.New(g.st, g.px, reconcile.Options{Log: g.log, OnTruststore: g.truststoreChanged, OnSync: g.synced, Objects: g.tokens})
 	if _, _, err := g.rec.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -292,6 +348,8 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 		ProxyAddress:      g.proxyLn.Addr().String(),
 		ManagementAddress: g.mgmtLn.Addr().String(),
 		DataDir:           c.DataDir,
+		StoreBackend:      c.Store.Backend,
+		Gateways:          g.gateways,
 	}
 	g.mgmt, g.health = api.NewServer(&tls.Config{
 		MinVersion:     tls.VersionTLS12,
@@ -305,8 +363,29 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 		Alias:    g.secrets.AliasServer(),
 		PKI:      g.secrets.PKIServer(),
 		Group:    api.NewGroupService(g.px),
+
+		Token:       g.tokens.TokenServer(),
+		TokenPolicy: g.tokens.PolicyServer(),
 	}, g.log)
 	return nil
+}
+
+// synced follows the reconciler: a gateway that lost its store keeps
+// serving its table but reports not ready until it has listed the store
+// again, so that load balancers prefer gateways that see changes.
+func (g *gateway) synced(ok bool) {
+	if g.stopping.Load() {
+		return
+	}
+	g.ready.Store(ok)
+	if reg := g.registration.Load(); reg != nil {
+		reg.Update(g.rec.AppliedRevision(), ok)
+	}
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if ok {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	g.health.SetServingStatus("", st)
 }
 
 // run serves until ctx ends or a listener or the reconciler fails, then
@@ -332,6 +411,7 @@ func (g *gateway) run(ctx context.Context, ready func(Addrs)) error {
 			errc <- fmt.Errorf("reconciler: %w", err)
 		}
 	}()
+	go g.tokens.Run(recCtx, tokenSweepEvery)
 	serve("proxy listener", func() error {
 		if g.front.TLSConfig != nil {
 			return g.front.ServeTLS(g.proxyLn, "", "")
@@ -346,6 +426,8 @@ func (g *gateway) run(ctx context.Context, ready func(Addrs)) error {
 	}
 	g.ready.Store(true)
 	g.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	unregister := sync.OnceFunc(g.register(addrs))
+	defer unregister()
 	g.log.Info("gatewayd serving", "proxy", addrs.Proxy, "management", addrs.Management, "metrics", addrs.Metrics,
 		"tls", g.cfg.Proxy.TLSEnabled(), "data_dir", g.cfg.DataDir, "version", g.version)
 	if ready != nil {
@@ -363,6 +445,7 @@ func (g *gateway) run(ctx context.Context, ready func(Addrs)) error {
 	defer cancel()
 
 	// 1. Not ready: load balancers and health checks look elsewhere.
+	g.stopping.Store(true)
 	g.ready.Store(false)
 	g.health.Shutdown()
 	// 2. Stop accepting proxy connections and drain in-flight requests.
@@ -390,6 +473,7 @@ func (g *gateway) run(ctx context.Context, ready func(Addrs)) error {
 	// 5. Stop the reconciler.
 	stopReconciler()
 	<-recDone
+	unregister()
 	// 6. Close the proxy, the keyring and, last, the store.
 	g.close()
 	g.log.Info("stopped")

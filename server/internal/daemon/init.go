@@ -87,7 +87,7 @@ func Init(ctx context.Context, o InitOptions) (err error) {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	l := Layout{o.Config.DataDir}
-	if _, err := os.Stat(l.Store()); err == nil {
+	if _, err := os.Stat(l.Store()); err == nil || !usesDataDirStore(o.Config) {
 		// Say "already initialized" before asking for a secret.
 		if err := checkNotInitialized(ctx, o); err != nil {
 			return err
@@ -105,7 +105,12 @@ func Init(ctx context.Context, o InitOptions) (err error) {
 			removeCreated(created)
 		}
 	}()
-	s, err := openStore(o.Config, o.Log)
+	if !usesDataDirStore(o.Config) {
+		if err := ensureDataDir(o.Config.DataDir); err != nil {
+			return err
+		}
+	}
+	s, err := openBackend(ctx, o.Config, o.Log)
 	if err != nil {
 		return err
 	}
@@ -114,7 +119,7 @@ func Init(ctx context.Context, o InitOptions) (err error) {
 }
 
 func checkNotInitialized(ctx context.Context, o InitOptions) error {
-	s, err := openStore(o.Config, o.Log)
+	s, err := openBackend(ctx, o.Config, o.Log)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,33 @@ type Options struct {
 	// MaxCoalesce bounds the number of queued batches applied as one swap;
 	// zero means DefaultMaxCoalesce.
 	MaxCoalesce int
+	// OnSync, if set, is called with false when the store becomes
+	// unavailable (the table stays as it is) and with true once the
+	// reconciler has listed the store again and follows its watch (the
+	// daemon reports not ready in between).
+	OnSync func(synced bool)
+	// RetryDelay is the pause between attempts to list an unavailable
+	// store; zero means DefaultRetryDelay.
+	RetryDelay time.Duration
+	// Objects, if set, follows the store's other objects (token state,
+	// signing keys): reloaded with every listing, told of every change of
+	// a kind other than topologies, aliases and truststores.
+	Objects ObjectSink
 }
+
+// ObjectSink keeps live state derived from store objects (the token
+// service's state and revocation set). Its calls run in the reconciler's
+// goroutine, in revision order; a batch counts as applied only after Apply
+// returned, so WaitFor(rev) means the sink has seen rev.
+type ObjectSink interface {
+	// Reload reads everything again (after Load listed the store).
+	Reload(ctx context.Context) error
+	// Apply is given the changes of one or more batches, in order.
+	Apply(ctx context.Context, changes []store.Change) error
+}
+
+// DefaultRetryDelay is the pause between attempts to list an unavailable store.
+const DefaultRetryDelay = 250 * time.Millisecond
 
 // Reconciler applies the store's changes to the routing table. Load it,
 // then Run it; WaitFor, AppliedRevision, Failure and Refresh are safe for
@@ -96,6 +122,9 @@ func New(src Source, router Router, o Options) *Reconciler {
 	if o.MaxCoalesce <= 0 {
 		o.MaxCoalesce = DefaultMaxCoalesce
 	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = DefaultRetryDelay
+	}
 	return &Reconciler{
 		src:      src,
 		router:   router,
@@ -131,6 +160,11 @@ func (r *Reconciler) Load(ctx context.Context) (served, failed int, err error) {
 			all = append(all, c)
 		}
 	}
+	if r.opts.Objects != nil {
+		if err := r.opts.Objects.Reload(ctx); err != nil {
+			return 0, 0, fmt.Errorf("loading objects: %w", err)
+		}
+	}
 	gen := r.router.Load(all)
 	r.loaded = true
 	r.mu.Lock()
@@ -162,9 +196,47 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			if _, _, err := r.Load(ctx); err != nil {
 				return err
 			}
+		case errors.Is(err, store.ErrUnavailable):
+			if err := r.resync(ctx, err); err != nil {
+				return err
+			}
 		default:
 			return err
 		}
+	}
+}
+
+// resync keeps the table while the store is unavailable, then lists it
+// again (a consistent snapshot at one revision) and reports synced; the
+// caller then watches from the listing's revision.
+func (r *Reconciler) resync(ctx context.Context, cause error) error {
+	r.log.WarnContext(ctx, "the store is unavailable: serving the last routing table, refusing changes until it is back",
+		"revision", r.AppliedRevision(), "err", cause)
+	if r.opts.OnSync != nil {
+		r.opts.OnSync(false)
+	}
+	t := time.NewTimer(r.opts.RetryDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		_, _, err := r.Load(ctx)
+		switch {
+		case err == nil:
+			r.log.InfoContext(ctx, "the store is back: routing table listed again", "revision", r.AppliedRevision())
+			if r.opts.OnSync != nil {
+				r.opts.OnSync(true)
+			}
+			return nil
+		case ctx.Err() != nil:
+			return nil
+		case !errors.Is(err, store.ErrUnavailable):
+			return err
+		}
+		t.Reset(r.opts.RetryDelay)
 	}
 }
 
@@ -223,6 +295,7 @@ type pending struct {
 	topologies  map[string]bool // name → deleted
 	aliases     map[aliasRef]bool
 	truststores map[string]bool
+	others      []store.Change // the other kinds, in order (ObjectSink)
 	batches     int
 }
 
@@ -249,6 +322,8 @@ func (p *pending) add(b store.ChangeBatch) error {
 		case store.KindTruststore:
 			p.truststores[c.Key] = true
 			p.secretsRev = b.Revision
+		default:
+			p.others = append(p.others, c)
 		}
 	}
 	return nil
@@ -291,7 +366,15 @@ func (r *Reconciler) apply(ctx context.Context, p *pending) error {
 		return err
 	}
 	remove = append(remove, withdraw...)
-	gen := r.router.Update(apply, remove)
+	if r.opts.Objects != nil && len(p.others) > 0 {
+		if err := r.opts.Objects.Apply(ctx, p.others); err != nil {
+			return fmt.Errorf("applying object changes at revision %d: %w", p.revision, err)
+		}
+	}
+	var gen int64
+	if len(apply)+len(remove) > 0 {
+		gen = r.router.Update(apply, remove)
+	}
 	if r.opts.OnTruststore != nil {
 		for _, name := range sorted(p.truststores) {
 			r.opts.OnTruststore(ctx, name)

@@ -1,0 +1,85 @@
+package webhdfstest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// The pair behaves as the specification says, directly (no gateway).
+func TestClusterDirect(t *testing.T) {
+	c := Start(t)
+	cl := &Client{Base: c.NamenodeURL() + "/v1", HTTP: http.DefaultClient, UserName: "alice"}
+	if ok, err := cl.Mkdirs("/tmp/a"); err != nil || !ok {
+		t.Fatalf("MKDIRS: %t %v", ok, err)
+	}
+	loc, err := cl.Create("/tmp/a/f.txt", strings.NewReader("hello"), 5, false)
+	if err != nil || loc != "hdfs://localhost:8020/tmp/a/f.txt" {
+		t.Fatalf("CREATE: %q %v", loc, err)
+	}
+	if _, err := cl.Create("/tmp/a/f.txt", strings.NewReader("x"), 1, false); !isRemote(err, "FileAlreadyExistsException") {
+		t.Fatalf("second CREATE without overwrite: %v", err)
+	}
+	if err := cl.Append("/tmp/a/f.txt", strings.NewReader(" world"), 6); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := cl.Open("/tmp/a/f.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "hello world" {
+		t.Fatalf("OPEN = %q", b)
+	}
+	st, err := cl.GetFileStatus("/tmp/a/f.txt")
+	if err != nil || st.Owner != "alice" || st.Length != 11 || st.Type != "FILE" {
+		t.Fatalf("GETFILESTATUS = %+v, %v", st, err)
+	}
+	if ok, err := cl.Rename("/tmp/a/f.txt", "/tmp/a/g.txt"); err != nil || !ok {
+		t.Fatalf("RENAME: %t %v", ok, err)
+	}
+	ls, err := cl.ListStatus("/tmp/a")
+	if err != nil || len(ls) != 1 || ls[0].PathSuffix != "g.txt" {
+		t.Fatalf("LISTSTATUS = %+v, %v", ls, err)
+	}
+	if _, err := cl.Delete("/tmp", false); !isRemote(err, "PathIsNotEmptyDirectoryException") {
+		t.Fatalf("DELETE non-empty: %v", err)
+	}
+	if ok, err := cl.Delete("/tmp", true); err != nil || !ok {
+		t.Fatalf("DELETE: %t %v", ok, err)
+	}
+	if _, err := cl.GetFileStatus("/tmp/a/g.txt"); !isRemote(err, "FileNotFoundException") {
+		t.Fatalf("after DELETE: %v", err)
+	}
+	// The datanode got the data with the user the namenode passed on.
+	var creates int
+	for _, r := range c.DatanodeRequests() {
+		if r.Query.Get("op") == "CREATE" {
+			creates++
+			if r.Query.Get("user.name") != "alice" {
+				t.Errorf("datanode CREATE as %q", r.Query.Get("user.name"))
+			}
+		}
+	}
+	if creates != 1 {
+		t.Errorf("%d CREATEs reached the datanode, want 1", creates)
+	}
+	// No data reached the namenode.
+	resp, err := http.Post(c.NamenodeURL()+"/v1/x?op=OPEN", "text/plain", bytes.NewReader(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("POST OPEN: %d, want 400", resp.StatusCode)
+	}
+}
+
+func isRemote(err error, exception string) bool {
+	var re *RemoteError
+	return errors.As(err, &re) && re.Exception == exception
+}

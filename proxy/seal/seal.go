@@ -1,0 +1,150 @@
+package seal
+
+import (
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Errors of Open. Callers answer both the same way (a client learns
+// nothing about which check failed); logs may tell them apart.
+var (
+	ErrInvalid = errors.New("sealed target is invalid: forged, altered or issued for another service")
+	ErrExpired = errors.New("sealed target has expired")
+)
+
+// KeySize is the size of a sealing key.
+const KeySize = chacha20poly1305.KeySize
+
+// MaxTokenLen bounds a token Open accepts (a target of about 6 KiB).
+const MaxTokenLen = 8 << 10
+
+// version is the first byte of a token's plaintext.
+const version = 1
+
+// Sealer seals and opens targets. It is safe for concurrent use.
+type Sealer struct {
+	aead cipher.AEAD
+	ttl  time.Duration
+	now  func() time.Time
+}
+
+// Option configures a Sealer.
+type Option func(*Sealer)
+
+// WithClock sets the clock expiries are computed and checked with.
+func WithClock(now func() time.Time) Option { return func(s *Sealer) { s.now = now } }
+
+// New returns a Sealer with a KeySize-byte key; tokens expire ttl after
+// they were sealed.
+func New(key []byte, ttl time.Duration, opts ...Option) (*Sealer, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("seal: key is %d bytes, want %d", len(key), KeySize)
+	}
+	if ttl <= 0 {
+		return nil, errors.New("seal: ttl must be positive")
+	}
+	a, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	s := &Sealer{aead: a, ttl: ttl, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// TTL is how long a token stays valid.
+func (s *Sealer) TTL() time.Duration { return s.ttl }
+
+// Seal returns a URL-safe token carrying target, valid for binding until
+// the Sealer's ttl has passed.
+func (s *Sealer) Seal(binding, target string) (string, error) {
+	if len(target) > MaxTokenLen*3/4-128 {
+		return "", fmt.Errorf("seal: target is %d bytes long", len(target))
+	}
+	ns := s.aead.NonceSize()
+	buf := make([]byte, ns, ns+9+len(target)+s.aead.Overhead())
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("seal: %w", err)
+	}
+	pt := make([]byte, 9, 9+len(target))
+	pt[0] = version
+	binary.BigEndian.PutUint64(pt[1:], uint64(s.now().Add(s.ttl).Unix()))
+	pt = append(pt, target...)
+	out := s.aead.Seal(buf, buf[:ns], pt, []byte(binding))
+	return base64.RawURLEncoding.EncodeToString(out), nil
+}
+
+// Open returns the target sealed in token for binding: ErrInvalid when the
+// token was not sealed by this key for this binding or was altered,
+// ErrExpired when it was but its time has passed.
+func (s *Sealer) Open(binding, token string) (string, error) {
+	if len(token) > MaxTokenLen {
+		return "", ErrInvalid
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	ns := s.aead.NonceSize()
+	if err != nil || len(raw) < ns+9+s.aead.Overhead() {
+		return "", ErrInvalid
+	}
+	pt, err := s.aead.Open(nil, raw[:ns], raw[ns:], []byte(binding))
+	if err != nil || pt[0] != version {
+		return "", ErrInvalid
+	}
+	if exp := int64(binary.BigEndian.Uint64(pt[1:9])); s.now().Unix() > exp {
+		return "", ErrExpired
+	}
+	return string(pt[9:]), nil
+}
+
+// metadataHosts are names of cloud metadata services.
+var metadataHosts = []string{"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"}
+
+// CheckTarget refuses a target the gateway must not dispatch to: a scheme
+// other than http and https, user info, no host, or a host that is a
+// link-local (169.254.0.0/16, fe80::/10: cloud metadata), unspecified or
+// multicast address, or a metadata service's name.
+func CheckTarget(u *url.URL) error {
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+	default:
+		return fmt.Errorf("scheme %q is not http or https", u.Scheme)
+	}
+	if u.User != nil {
+		return errors.New("URL carries user info")
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "" {
+		return errors.New("URL has no host")
+	}
+	for _, m := range metadataHosts {
+		if host == m {
+			return fmt.Errorf("host %q is a cloud metadata service", host)
+		}
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		a = a.Unmap()
+		switch {
+		case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
+			return fmt.Errorf("address %s is link-local (cloud metadata)", a)
+		case a.IsUnspecified():
+			return fmt.Errorf("address %s is unspecified", a)
+		case a.IsMulticast():
+			return fmt.Errorf("address %s is multicast", a)
+		case a == netip.MustParseAddr("fd00:ec2::254"):
+			return fmt.Errorf("address %s is a cloud metadata service", a)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package seal
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func key(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+const (
+	binding = "sandbox\x00webhdfs"
+	target  = "http://dn1.internal:9864/webhdfs/v1/tmp/f?op=CREATE&namenoderpcaddress=nn:8020&overwrite=true"
+)
+
+func TestSealOpen(t *testing.T) {
+	c := &clock{time.Unix(1_800_000_000, 0)}
+	s, err := New(key(1), time.Minute, WithClock(c.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Seal(binding, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(tok, "dn1") || strings.ContainsAny(tok, "+/=?&%") {
+		t.Fatalf("token %q shows the target or is not URL-safe", tok)
+	}
+	if got, err := s.Open(binding, tok); err != nil || got != target {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	// Two seals of one target differ (random nonce).
+	if tok2, _ := s.Seal(binding, target); tok2 == tok {
+		t.Error("two tokens of one target are equal")
+	}
+	c.t = c.t.Add(time.Minute)
+	if _, err := s.Open(binding, tok); err != nil {
+		t.Fatalf("at the expiry second: %v", err)
+	}
+	c.t = c.t.Add(time.Second)
+	if _, err := s.Open(binding, tok); !errors.Is(err, ErrExpired) {
+		t.Fatalf("after expiry: %v, want ErrExpired", err)
+	}
+}
+
+// Every way of getting a target the gateway did not seal for this binding
+// fails as ErrInvalid.
+func TestOpenRefusesForgeries(t *testing.T) {
+	s, _ := New(key(1), time.Minute)
+	other, _ := New(key(2), time.Minute)
+	tok, _ := s.Seal(binding, target)
+	raw, _ := base64.RawURLEncoding.DecodeString(tok)
+	flip := func(i int) string {
+		b := bytes.Clone(raw)
+		b[i] ^= 1
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	otherTok, _ := other.Seal(binding, target)
+	for _, tt := range []struct{ name, binding, token string }{
+		{"other topology", "other\x00webhdfs", tok},
+		{"other service", "sandbox\x00webhdfs2", tok},
+		{"flipped nonce byte", binding, flip(0)},
+		{"flipped ciphertext byte", binding, flip(30)},
+		{"flipped tag byte", binding, flip(len(raw) - 1)},
+		{"other key", binding, otherTok},
+		{"truncated", binding, tok[:len(tok)-4]},
+		{"empty", binding, ""},
+		{"not base64", binding, "not*base64!"},
+		{"plain URL", binding, base64.RawURLEncoding.EncodeToString([]byte(target))},
+		{"huge", binding, strings.Repeat("A", MaxTokenLen+1)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := s.Open(tt.binding, tt.token); !errors.Is(err, ErrInvalid) || got != "" {
+				t.Fatalf("Open = %q, %v; want ErrInvalid", got, err)
+			}
+		})
+	}
+}
+
+func TestNewRefusesBadKeys(t *testing.T) {
+	if _, err := New(key(1)[:16], time.Minute); err == nil {
+		t.Error("16-byte key accepted")
+	}
+	if _, err := New(key(1), 0); err == nil {
+		t.Error("zero ttl accepted")
+	}
+}
+
+func TestCheckTarget(t *testing.T) {
+	for _, tt := range []struct {
+		url, want string
+	}{
+		{"http://dn1.internal:9864/webhdfs/v1/f", ""},
+		{"https://10.0.0.7:9865/x", ""},
+		{"http://127.0.0.1:9864/x", ""},
+		{"file:///etc/passwd", `scheme "file"`},
+		{"gopher://dn:70/x", `scheme "gopher"`},
+		{"http://user:pw@dn/x", "user info"},
+		{"http:///x", "no host"},
+		{"http://169.254.169.254/latest/meta-data/", "link-local"},
+		{"http://[fe80::1]:80/", "link-local"},
+		{"http://[::ffff:169.254.169.254]/", "link-local"},
+		{"http://0.0.0.0:9864/", "unspecified"},
+		{"http://[::]:9864/", "unspecified"},
+		{"http://239.1.2.3/", "multicast"},
+		{"http://224.0.0.1/", "link-local"},
+		{"http://metadata.google.internal/computeMetadata/v1/", "metadata"},
+		{"http://METADATA.google.internal./x", "metadata"},
+		{"http://[fd00:ec2::254]/", "metadata"},
+	} {
+		u, err := url.Parse(tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = CheckTarget(u)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: %v, want %q", tt.url, err, tt.want)
+		}
+	}
+}

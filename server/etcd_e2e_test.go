@@ -1,0 +1,338 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/securegw/gateway/internal/etcdtest"
+)
+
+// mesh is several real gatewayd processes sharing one configuration
+// through a three-member etcd: gateway 0's data dir was initialized
+// (gatewayd init --store etcd://…); the others got its admin CA and
+// client certificate, nothing else.
+type mesh struct {
+	t    *testing.T
+	etcd *etcdtest.Cluster
+	envs []*env
+	gws  []*gwProcess
+}
+
+// etcdStoreYAML is the store section of a gateway on c; endpoints limits
+// the gateway to some members (nil: all).
+func etcdStoreYAML(c *etcdtest.Cluster, prefix string, endpoints []string) string {
+	if endpoints == nil {
+		endpoints = c.Endpoints()
+	}
+	return fmt.Sprintf(`store:
+  backend: etcd
+  etcd:
+    endpoints: [%s]
+    prefix: %s
+    request_timeout: 1s
+    lease_ttl: 2s
+`, strings.Join(endpoints, ", "), prefix)
+}
+
+func newMesh(t *testing.T, n int) *mesh {
+	t.Helper()
+	m := &mesh{t: t, etcd: etcdtest.Start(t, 3)}
+	secret := filepath.Join(t.TempDir(), "master")
+	for i := range n {
+		dir := filepath.Join(t.TempDir(), fmt.Sprintf("gw%d", i))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		e := &env{t: t, dir: dir, secret: secret, config: filepath.Join(dir, "gateway.yaml"), ctlConf: filepath.Join(dir, "gatewayctl.yaml")}
+		m.writeConfig(i, e, nil)
+		m.envs = append(m.envs, e)
+	}
+	out, err := exec.Command(filepath.Join(binDir, "gatewayd"), "init", "--data-dir", m.envs[0].dir, "--generate", "--master-secret-file", secret).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gatewayd init: %v\n%s", err, out)
+	}
+	for _, e := range m.envs[1:] {
+		for _, f := range []string{"ca.pem", "admin.pem", "admin-key.pem"} {
+			b, err := os.ReadFile(filepath.Join(m.envs[0].dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(e.dir, f), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, e := range m.envs {
+		m.gws = append(m.gws, e.start())
+	}
+	return m
+}
+
+// writeConfig writes gateway i's gateway.yaml (endpoints nil: every member).
+func (m *mesh) writeConfig(i int, e *env, endpoints []string) {
+	m.t.Helper()
+	doc := testConfigYAML + etcdStoreYAML(m.etcd, "/mesh/", endpoints)
+	if err := os.WriteFile(e.config, []byte(doc), 0o600); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// ctl runs gatewayctl against gateway i with gateway 0's admin identity.
+func (m *mesh) ctl(i int, stdin string, args ...string) (string, string, int) {
+	m.t.Helper()
+	return m.envs[0].ctl(stdin, append([]string{"--server", m.gws[i].management}, args...)...)
+}
+
+func (m *mesh) mustCtl(i int, args ...string) string {
+	m.t.Helper()
+	out, errOut, code := m.ctl(i, "", args...)
+	if code != 0 {
+		m.t.Fatalf("gatewayctl (gateway %d) %s: exit %d\n%s%s", i, strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// get requests path through gateway i's proxy.
+func (m *mesh) get(c *http.Client, i int, path string) (int, string, error) {
+	resp, err := c.Get("https://" + m.gws[i].proxy + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, err = fmt.Fprint(&b, readAll(resp))
+	return resp.StatusCode, b.String(), err
+}
+
+func readAll(resp *http.Response) string {
+	var sb strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			return sb.String()
+		}
+	}
+}
+
+// waitBody polls path on gateway i until the body is want.
+func (m *mesh) waitBody(c *http.Client, i int, path, want string, within time.Duration) time.Duration {
+	m.t.Helper()
+	start := time.Now()
+	var last string
+	for time.Since(start) < within {
+		code, body, err := m.get(c, i, path)
+		if err == nil && code == http.StatusOK && body == want {
+			return time.Since(start)
+		}
+		last = fmt.Sprintf("%d %q %v", code, body, err)
+		time.Sleep(5 * time.Millisecond)
+	}
+	m.t.Fatalf("gateway %d: %s did not answer %q within %s (last: %s)", i, path, want, within, last)
+	return 0
+}
+
+// status is the JSON of gatewayctl status through gateway i.
+type statusDoc struct {
+	Status struct {
+		StoreRevision int64  `json:"store_revision"`
+		StoreBackend  string `json:"store_backend"`
+		Gateways      []struct {
+			ID                string `json:"id"`
+			ManagementAddress string `json:"management_address"`
+			AppliedRevision   int64  `json:"applied_revision"`
+			Ready             bool   `json:"ready"`
+		} `json:"gateways"`
+	} `json:"status"`
+}
+
+func (m *mesh) status(i int) statusDoc {
+	m.t.Helper()
+	var doc statusDoc
+	if err := json.Unmarshal([]byte(m.mustCtl(i, "status", "--output", "json")), &doc); err != nil {
+		m.t.Fatal(err)
+	}
+	return doc
+}
+
+// converged reports whether status lists want gateways, every one ready
+// at the store revision.
+func (d statusDoc) converged(want int) bool {
+	if len(d.Status.Gateways) != want {
+		return false
+	}
+	for _, g := range d.Status.Gateways {
+		if !g.Ready || g.AppliedRevision != d.Status.StoreRevision {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *mesh) waitConverged(i, want int, within time.Duration) statusDoc {
+	m.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		d := m.status(i)
+		if d.converged(want) {
+			return d
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("status through gateway %d did not converge on %d gateways: %+v", i, want, d.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// on points the mesh's failures at t (a subtest) until t ends.
+func (m *mesh) on(t *testing.T) {
+	parent := m.t
+	m.t = t
+	for _, e := range m.envs {
+		e.t = t
+	}
+	t.Cleanup(func() {
+		m.t = parent
+		for _, e := range m.envs {
+			e.t = parent
+		}
+	})
+}
+
+func (m *mesh) etcdClient() *clientv3.Client { return m.etcd.Client(m.t) }
+
+// Three gatewayd processes on one etcd: a deploy through one is live on
+// it when the call returns and on the others right after; status shows
+// every gateway's applied revision; two deploys racing on one revision
+// through two gateways: one wins, the other gets FailedPrecondition;
+// aliases reach etcd sealed; a gateway SIGKILLed and restarted serves the
+// routes changed meanwhile from its first request.
+func TestEtcdThreeGateways(t *testing.T) {
+	m := newMesh(t, 3)
+	c := m.envs[0].httpClient()
+	v1, v2 := echoBackend(t, "v1"), echoBackend(t, "v2")
+
+	t.Run("deploy through one is live on all", func(t *testing.T) {
+		m.on(t)
+		m.mustCtl(0, "topology", "deploy", writeFile(t, "web.yaml", topologyDoc("web", v1)))
+		// Deploy returned: gateway 0 serves it already.
+		if code, body, err := m.get(c, 0, "/gateway/web/echo/x"); err != nil || code != 200 || body != "v1 /x" {
+			t.Fatalf("gateway 0 right after deploy: %d %q %v", code, body, err)
+		}
+		for i := 1; i < 3; i++ {
+			took := m.waitBody(c, i, "/gateway/web/echo/x", "v1 /x", 5*time.Second)
+			t.Logf("gateway %d serving %s after the deploy returned", i, took)
+		}
+	})
+
+	t.Run("status shows every gateway's applied revision", func(t *testing.T) {
+		m.on(t)
+		d := m.waitConverged(1, 3, 10*time.Second)
+		if d.Status.StoreBackend != "etcd" {
+			t.Errorf("store backend %q", d.Status.StoreBackend)
+		}
+		seen := map[string]bool{}
+		for _, g := range d.Status.Gateways {
+			seen[g.ManagementAddress] = true
+		}
+		for i, gw := range m.gws {
+			if !seen[gw.management] {
+				t.Errorf("gateway %d (%s) missing from status: %+v", i, gw.management, d.Status.Gateways)
+			}
+		}
+		table := m.mustCtl(2, "status")
+		for _, want := range []string{"GATEWAY", "APPLIED", m.gws[0].management} {
+			if !strings.Contains(table, want) {
+				t.Errorf("status table lacks %q:\n%s", want, table)
+			}
+		}
+	})
+
+	t.Run("concurrent deploys on one revision: one wins", func(t *testing.T) {
+		m.on(t)
+		var doc struct {
+			Revision int64 `json:"revision"`
+		}
+		if err := json.Unmarshal([]byte(m.mustCtl(0, "topology", "get", "web", "--output", "json")), &doc); err != nil || doc.Revision == 0 {
+			t.Fatalf("reading the revision of web: %v", err)
+		}
+		rev := fmt.Sprint(doc.Revision)
+		var wg sync.WaitGroup
+		codes := make([]int, 2)
+		errs := make([]string, 2)
+		for i := range 2 {
+			f := writeFile(t, fmt.Sprintf("race%d.yaml", i), topologyDoc("web", v2))
+			wg.Go(func() { _, errs[i], codes[i] = m.ctl(i, "", "topology", "deploy", f, "--expect-revision", rev) })
+		}
+		wg.Wait()
+		ok, refused := 0, 0
+		for i := range 2 {
+			switch {
+			case codes[i] == 0:
+				ok++
+			case strings.Contains(errs[i], "FailedPrecondition") || strings.Contains(errs[i], "revision"):
+				refused++
+			default:
+				t.Errorf("deploy through gateway %d: exit %d: %s", i, codes[i], errs[i])
+			}
+		}
+		if ok != 1 || refused != 1 {
+			t.Fatalf("racing deploys: %d won, %d refused (%q)", ok, refused, errs)
+		}
+		for i := range 3 {
+			m.waitBody(c, i, "/gateway/web/echo/x", "v2 /x", 5*time.Second)
+		}
+	})
+
+	t.Run("aliases are sealed in etcd", func(t *testing.T) {
+		m.on(t)
+		const plaintext = "pl41nt3xt-api-key-d0-not-leak"
+		m.envs[0].mustCtlIn(plaintext+"\n", "--server", m.gws[2].management, "alias", "create", "api-key")
+		backend := headerBackend(t)
+		m.mustCtl(1, "topology", "deploy", writeFile(t, "sec.yaml", aliasTopologyDoc("sec", "api-key", backend)))
+		for i := range 3 {
+			m.waitBody(c, i, "/gateway/sec/echo/", plaintext, 5*time.Second)
+		}
+		resp, err := m.etcdClient().Get(t.Context(), "", clientv3.WithFromKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Kvs) < 10 {
+			t.Fatalf("scanned only %d keys", len(resp.Kvs))
+		}
+		for _, kv := range resp.Kvs {
+			for _, secret := range []string{plaintext, "BEGIN PRIVATE KEY", "BEGIN EC PRIVATE KEY", "BEGIN RSA PRIVATE KEY"} {
+				if strings.Contains(string(kv.Key), secret) || strings.Contains(string(kv.Value), secret) {
+					t.Errorf("etcd key %q holds %q in the clear", kv.Key, secret)
+				}
+			}
+		}
+	})
+
+	t.Run("a gateway SIGKILLed catches up before serving", func(t *testing.T) {
+		m.on(t)
+		if err := m.gws[2].cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-m.gws[2].exited
+		v3 := echoBackend(t, "v3")
+		m.mustCtl(0, "topology", "deploy", writeFile(t, "web3.yaml", topologyDoc("web", v3)))
+		m.gws[2] = m.envs[2].start()
+		// The first request after it reports serving gets the new route.
+		if code, body, err := m.get(c, 2, "/gateway/web/echo/x"); err != nil || code != 200 || body != "v3 /x" {
+			t.Fatalf("restarted gateway's first answer: %d %q %v", code, body, err)
+		}
+		m.waitConverged(0, 3, 10*time.Second)
+	})
+}

@@ -1,0 +1,100 @@
+package main
+
+// End-to-end test of the kerberos provider through the real gatewayd and
+// gatewayctl (helpers in e2e_test.go) and a real MIT KDC: the keytab is an
+// alias made with --from-file, the user comes in with kinit and
+// curl --negotiate, as the README says.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/securegw/gateway/proxy/providers/kerberos/krbtest"
+)
+
+func kerberosTopologyDoc(alias, backend string) string {
+	return fmt.Sprintf(`name: secure
+providers:
+  - role: authentication
+    name: kerberos
+    params:
+      principal: HTTP/localhost
+      keytab: ${alias:%s}
+      name_rules: RULE:[1:$1@$0](.*@EXAMPLE\.TEST)s/@.*// DEFAULT
+  - role: identity-assertion
+    name: default
+    params:
+      header: X-Forwarded-User
+services:
+  - path: echo
+    urls: [%q]
+`, alias, backend)
+}
+
+func TestKerberosEndToEnd(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal("curl is missing (Debian package curl)")
+	}
+	k := krbtest.Start(t, krbtest.Options{})
+	password := krbtest.Password()
+	k.AddUser(t, "alice", password)
+	keytab := filepath.Join(t.TempDir(), "http.keytab")
+	if err := os.WriteFile(keytab, k.AddService(t, "HTTP/localhost"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var hits atomic.Int64
+	backend := identityBackend(t, &hits)
+	e := newEnv(t)
+	d := e.start()
+
+	// A keytab alias that does not exist: the deploy is refused, by name.
+	_, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "secure.yaml", kerberosTopologyDoc("http-keytab", backend)))
+	if code == 0 || !strings.Contains(errOut, "missing aliases: [http-keytab]") {
+		t.Fatalf("deploy without the keytab alias: exit %d, %q", code, errOut)
+	}
+	e.mustCtl("alias", "create", "http-keytab", "--from-file", keytab)
+	e.mustCtl("topology", "deploy", writeFile(t, "secure.yaml", kerberosTopologyDoc("http-keytab", backend)))
+
+	k.Kinit(t, "alice", "alice", password)
+	url := "https://" + strings.Replace(d.proxy, "127.0.0.1", "localhost", 1) + "/gateway/secure/echo/"
+	jar := filepath.Join(t.TempDir(), "jar")
+	curlRun := func(ccache string, args ...string) (string, error) {
+		cmd := exec.Command(curl, append([]string{"-sS", "--fail-with-body", "--cacert", filepath.Join(e.dir, "ca.pem"),
+			"-c", jar, "-b", jar}, append(args, url)...)...)
+		cmd.Env = k.Env(ccache)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := curlRun("alice", "--negotiate", "-u", ":")
+	if err != nil {
+		t.Fatalf("curl --negotiate: %v: %s\n%s", err, out, d.logs())
+	}
+	var saw backendSaw
+	if err := json.Unmarshal([]byte(out), &saw); err != nil || len(saw.Users) != 1 || saw.Users[0] != "alice" {
+		t.Fatalf("backend saw %q (%v)", out, err)
+	}
+	// The session cookie: HttpOnly, Secure (TLS), for /gateway/secure.
+	b, err := os.ReadFile(jar)
+	if err != nil || !strings.Contains(string(b), "#HttpOnly_localhost\tFALSE\t/gateway/secure\tTRUE\t") {
+		t.Fatalf("cookie jar: %v\n%s", err, b)
+	}
+	// With the cookie and no ticket: in. With neither: 401 Negotiate.
+	if out, err := curlRun("none"); err != nil || !strings.Contains(out, `"alice"`) {
+		t.Fatalf("curl with the session cookie: %v: %s", err, out)
+	}
+	os.Remove(jar)
+	out, err = curlRun("none", "-D", "-")
+	if err == nil || !strings.Contains(out, "401") || !strings.Contains(strings.ToLower(out), "www-authenticate: negotiate") {
+		t.Fatalf("no credentials: %v: %s", err, out)
+	}
+	if hits.Load() != 2 {
+		t.Fatalf("the backend saw %d requests, want 2", hits.Load())
+	}
+}
