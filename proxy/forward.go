@@ -373,12 +373,22 @@ func (ex *exchange) release(resp *http.Response) {
 // writeBody sends the request body (chunked: then its trailers). It closes
 // the connection on failure, which ends the wait for the answer.
 func writeBody(c *h1.Conn, req *http.Request, chunked bool) error {
-	buf := h1.GetBuffer()
-	defer h1.PutBuffer(buf)
+	var buf []byte
+	if req.ContentLength < 0 || req.ContentLength >= h1.LargeBufferSize {
+		// A large body moves in large reads and writes: half the system
+		// calls of 32 KiB ones at the same memory per upload in flight.
+		b := h1.GetLargeBuffer()
+		defer h1.PutLargeBuffer(b)
+		buf = b[:]
+	} else {
+		b := h1.GetBuffer()
+		defer h1.PutBuffer(b)
+		buf = b[:]
+	}
 	var sent int64
 	err := func() error {
 		for {
-			n, rerr := req.Body.Read(buf[:])
+			n, rerr := req.Body.Read(buf)
 			if n > 0 {
 				var werr error
 				if chunked {
@@ -474,7 +484,7 @@ func (ex *exchange) copyBody(resp *http.Response) error {
 	if !ok {
 		return ex.copyForeign(resp)
 	}
-	if resp.ContentLength > 0 && ex.plainFront {
+	if resp.ContentLength >= h1.SpliceMin && ex.plainFront {
 		if _, err := sb.WriteTo(ex); err != nil {
 			return err
 		}

@@ -114,7 +114,7 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	// the server's own request keeps its body, whose type the server
 	// inspects after the handler (an unanswered Expect: 100-continue closes
 	// the connection instead of waiting for a body the client will not send).
-	ex.ctx = reqCtx{Context: route.NewContext(r.Context(), &ex.info), ex: ex}
+	ex.ctx = reqCtx{Context: r.Context(), ex: ex} // carries ex.info for route.FromContext
 	r = r.WithContext(&ex.ctx)
 	if r.Body != nil && r.Body != http.NoBody {
 		ex.body = bodyReader{rc: r.Body, remaining: -1}
@@ -257,10 +257,14 @@ type reqCtx struct {
 
 type exchangeKey struct{}
 
-// Value returns the exchange for exchangeKey, else the parent's value.
+// Value returns the exchange for exchangeKey, the route information for
+// route's key, else the parent's value.
 func (c *reqCtx) Value(key any) any {
-	if key == (exchangeKey{}) {
+	switch {
+	case key == (exchangeKey{}):
 		return c.ex
+	case route.IsContextKey(key):
+		return &c.ex.info
 	}
 	return c.Context.Value(key)
 }

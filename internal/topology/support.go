@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -128,6 +129,13 @@ func ServerChecks(t *Topology) []string {
 		out = append(out, "aliases exist: "+strings.Join(refs, ", "))
 	}
 	var stores []string
+	for _, p := range t.Providers {
+		for _, k := range slices.Sorted(maps.Keys(p.Params)) {
+			if v := strings.TrimSpace(p.Params[k]); strings.HasSuffix(k, "truststore") && v != "" && !slices.Contains(stores, v) {
+				stores = append(stores, v)
+			}
+		}
+	}
 	for _, s := range t.Services {
 		if s.Dispatch != nil && s.Dispatch.Truststore != "" && !slices.Contains(stores, s.Dispatch.Truststore) {
 			stores = append(stores, s.Dispatch.Truststore)

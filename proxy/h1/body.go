@@ -229,8 +229,8 @@ func (b *body) Buffered() int { return b.c.br.Buffered() }
 // Done reports whether the body was read to its end.
 func (b *body) Done() bool { return b.done }
 
-// spliceMin is the smallest rest of a body worth a splice(2) pipe.
-const spliceMin = 64 << 10
+// SpliceMin is the smallest rest of a body worth a splice(2) pipe.
+const SpliceMin = 64 << 10
 
 // WriteTo copies the body to w. The bytes of a Content-Length body on a
 // plain TCP connection that are not buffered yet go through
@@ -242,7 +242,7 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 		return b.copyTo(w)
 	}
 	rf, ok := w.(io.ReaderFrom)
-	if !ok || b.n-int64(b.c.br.Buffered()) < spliceMin {
+	if !ok || b.n-int64(b.c.br.Buffered()) < SpliceMin {
 		return b.copyTo(w)
 	}
 	var total int64
