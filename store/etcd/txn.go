@@ -152,7 +152,9 @@ func (s *Store) commit(ctx context.Context, r *snap, rev int64, changes []store.
 		all = append(all, clientv3.OpDelete(logKey(old)))
 	}
 	all = append(all, ops...)
-	resp, err := s.kv.Txn(ctx).
+	actx, cancel := context.WithTimeout(ctx, s.attemptTimeout())
+	defer cancel()
+	resp, err := s.kv.KV.Txn(actx).
 		If(clientv3.Compare(clientv3.ModRevision(keyRevision), "=", r.mod)).
 		Then(all...).
 		Commit()
@@ -194,5 +196,5 @@ func (s *Store) outcome(ctx context.Context, rev int64, id string, cause error) 
 // isUnavailable reports a gRPC Unavailable status (no connection).
 func isUnavailable(err error) bool {
 	st, ok := status.FromError(err)
-	return ok && st.Code() == codes.Unavailable
+	return ok && (st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded || serverTimeout(st))
 }
