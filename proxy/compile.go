@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
@@ -137,6 +135,11 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		if more := ch.Endpoints(); len(more) > 0 {
 			endpoints = slices.Concat(authAPI, more)
 		}
+		if served, err := p.gatewayServiceEndpoints(ctx, t, ch, resolve); err != nil {
+			errs = append(errs, err)
+		} else if len(served) > 0 {
+			endpoints = slices.Concat(endpoints, served)
+		}
 	}
 	// Gateway-served endpoints first: their first path segments are
 	// reserved, which the services are checked against.
@@ -148,6 +151,9 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 	for i := range t.Services {
 		ts := &t.Services[i]
 		var s *service
+		if topology.ServiceRoleKind(ts.Role) == topology.ServiceGateway {
+			continue // served by the gateway: its endpoints are registered above
+		}
 		if err := c.checkReserved(ts.Path); err != nil {
 			errs = append(errs, fmt.Errorf("service %q: %w", ts.Path, err))
 			continue
@@ -294,6 +300,9 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 		up.backends = append(up.backends, b)
 	}
 	p.compileDatanodes(c, s, ts, tlsSet, tmo, d, acquired)
+	if s.body, err = compileBodyRewrite(ts); err != nil {
+		return nil, err
+	}
 	if d.AllowTrace {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.allow_trace is on: TRACE and TRACK reach the backend, which may echo credentials and cookies back", path))
 	}
@@ -305,15 +314,6 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	}
 	if s.fp, err = fps.service(ts, tlsSet); err != nil {
 		return nil, err
-	}
-	s.rp = &httputil.ReverseProxy{
-		Rewrite:        s.rewrite,
-		Transport:      up,
-		FlushInterval:  -1, // stream: flush every write (SSE, long polls, downloads)
-		BufferPool:     &sharedBuffers,
-		ErrorHandler:   s.errorHandler,
-		ModifyResponse: s.modifyResponse,
-		ErrorLog:       p.errLog,
 	}
 	return s, nil
 }
@@ -446,6 +446,3 @@ func (p *Proxy) compileUpstream(s *service, ha *topology.HA, tmo Timeouts) *upst
 	}
 	return up
 }
-
-// Ensure the upstream is an http.RoundTripper.
-var _ http.RoundTripper = (*upstream)(nil)

@@ -1,11 +1,9 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"path"
 	"strings"
@@ -35,14 +33,10 @@ var errSealedTarget = errors.New("invalid or expired datanode URL")
 
 // datanodes is a service's dispatcher of sealed follow-up requests.
 type datanodes struct {
-	binding string // topology NUL service: what a token is bound to
-	rp      *httputil.ReverseProxy
+	binding string          // topology NUL service: what a token is bound to
 	http    *transportEntry // to any datanode over http
 	https   *transportEntry // over https, with the service's TLS settings
 }
-
-// sealedTargetKey carries the opened target in the request context.
-type sealedTargetKey struct{}
 
 // compileDatanodes gives s a datanode dispatcher when its role redirects
 // to datanodes. Its transports are the service's TLS settings and
@@ -53,7 +47,7 @@ func (p *Proxy) compileDatanodes(c *Compiled, s *service, ts *topology.Service, 
 	}
 	dn := &datanodes{binding: c.name + "\x00" + s.path}
 	get := func(scheme string) *transportEntry {
-		key := transportKey{scheme: scheme, host: "~datanodes", timeouts: tmo}
+		key := transportKey{scheme: scheme, host: anyHost, timeouts: tmo}
 		if scheme == "https" {
 			key.insecure, key.roots, key.clientCert = d.InsecureSkipVerify, tlsSet.rootsID, tlsSet.certID
 		}
@@ -66,15 +60,6 @@ func (p *Proxy) compileDatanodes(c *Compiled, s *service, ts *topology.Service, 
 		return e
 	}
 	dn.http, dn.https = get("http"), get("https")
-	dn.rp = &httputil.ReverseProxy{
-		Rewrite:        s.rewriteSealed,
-		Transport:      dn,
-		FlushInterval:  -1,
-		BufferPool:     &sharedBuffers,
-		ErrorHandler:   s.errorHandler,
-		ModifyResponse: s.modifyResponse,
-		ErrorLog:       p.errLog,
-	}
 	s.dn = dn
 }
 
@@ -105,18 +90,14 @@ func (s *service) serveSealed(ex *exchange, r *http.Request) {
 		writeError(ex, http.StatusForbidden, errSealedTarget.Error())
 		return
 	}
-	s.dn.rp.ServeHTTP(ex, r.WithContext(context.WithValue(r.Context(), sealedTargetKey{}, u)))
+	s.dispatch(ex, r, u)
 }
 
-// rewriteSealed builds the request to the sealed target: the service's
-// outbound request (headers scrubbed, credentials stripped, identity
-// asserted), aimed at the target. The target's own doAs and user.name
-// (the namenode's view of the user) are replaced by what the gateway
-// asserts for this request.
-func (s *service) rewriteSealed(pr *httputil.ProxyRequest) {
-	s.rewrite(pr)
-	t, _ := pr.In.Context().Value(sealedTargetKey{}).(*url.URL)
-	out := pr.Out
+// aimSealed aims the service's outbound request (headers scrubbed,
+// credentials stripped, identity asserted) at the sealed target t. The
+// target's own doAs and user.name (the namenode's view of the user) are
+// replaced by what the gateway asserts for this request.
+func aimSealed(out *http.Request, t *url.URL) {
 	asserted := impersonationParams(out.URL.RawQuery)
 	q, _ := identity.StripImpersonation(t.RawQuery)
 	if asserted != "" {
@@ -147,19 +128,23 @@ func impersonationParams(rawQuery string) string {
 	return strings.Join(kept, "&")
 }
 
-// RoundTrip sends a request to a sealed target over the service's
-// datanode transports.
-func (dn *datanodes) RoundTrip(req *http.Request) (*http.Response, error) {
-	if _, ok := req.Context().Value(sealedTargetKey{}).(*url.URL); !ok {
-		return nil, errNoBackend
-	}
+// roundTrip sends a request to its sealed target over the service's
+// datanode transports (no failover: the target is the one sealed).
+func (dn *datanodes) roundTrip(ex *exchange, req *http.Request) (*http.Response, error) {
+	var e *transportEntry
 	switch req.URL.Scheme {
 	case "http":
-		return dn.http.t.RoundTrip(req)
+		e = dn.http
 	case "https":
-		return dn.https.t.RoundTrip(req)
+		e = dn.https
+	default:
+		return nil, errNoBackend
 	}
-	return nil, errNoBackend
+	pool, err := e.poolFor(req.URL.Host)
+	if err != nil {
+		return nil, err
+	}
+	return send(ex, pool, e.key.timeouts.ResponseHeader, req)
 }
 
 // sealLocation maps the Location of a redirect of a datanode service: a

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/securegw/gateway/proxy/chain"
@@ -27,9 +25,9 @@ type service struct {
 	// allowTrace forwards TRACE and TRACK (dispatch.allow_trace); else 405.
 	allowTrace bool
 	maxBody    int64
-	rp         *httputil.ReverseProxy
 	up         *upstream
 	dn         *datanodes    // sealed datanode redirects (datanode.go), nil: none
+	body       *bodyRewrite  // UI body rewriting (uirewrite.go), nil: none
 	stats      *serviceStats // replaced by the live one's on Apply (adoptLocked)
 	// endpoints of an internal service, by the path after prefix ("" or
 	// "/api/v1/groups"): registered by the compiler and the chain.
@@ -44,15 +42,14 @@ type service struct {
 	ws  wsService   // WebSocket limits and rewrite rules
 }
 
-// rewrite builds the backend request. ReverseProxy has already removed
+// rewrite builds the backend request. outbound has already removed
 // hop-by-hop headers (including those the client named in Connection) and
 // the client's Forwarded and X-Forwarded-{For,Host,Proto}; what is set here
 // is therefore sent as set.
-func (s *service) rewrite(pr *httputil.ProxyRequest) {
-	in, out := pr.In, pr.Out
+func (s *service) rewrite(out, in *http.Request) {
 	ex := exchangeOf(in.Context())      // never nil: ServeHTTP set the context
 	rest := in.URL.Path[len(s.prefix):] // ServeHTTP guarantees the prefix
-	ex.backend = s.up.pick(nowNano())   // RoundTrip starts with it
+	ex.backend = s.up.pick(nowNano())   // roundTrip starts with it
 	b := s.up.backends[ex.backend]
 	out.URL.Scheme, out.URL.Host = b.scheme, b.host
 	out.URL.Path, out.URL.RawPath = joinPath(b.basePath, rest), ""
@@ -88,6 +85,9 @@ func (s *service) rewrite(pr *httputil.ProxyRequest) {
 			c.Strip(out)
 		}
 	}
+	if s.body != nil {
+		s.body.outbound(out) // uirewrite.go: encodings the rewriter decodes
+	}
 	s.topo.chain.RewriteOutbound(out, in)
 	if s.fed != nil {
 		s.fed.rewrite(out, in) // federation hook: last, on out as sent
@@ -109,11 +109,16 @@ func (s *service) modifyResponse(resp *http.Response) error {
 	if err := s.rewriteResponseHeaders(resp); err != nil {
 		return err
 	}
+	if s.body != nil {
+		if err := s.rewriteBody(resp); err != nil { // uirewrite.go
+			return err
+		}
+	}
 	if err := s.topo.chain.ModifyResponse(resp); err != nil {
 		return err
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		// Upgrades never reach ReverseProxy (serveWebSocket): a backend
+		// Upgrades never reach forward (serveWebSocket): a backend
 		// switching protocols unasked does not get a raw tunnel.
 		return errors.New("backend switched protocols unasked")
 	}
@@ -316,27 +321,6 @@ func forwardedElement(ip, host, proto string) string {
 		ip = `"[` + ip + `]"`
 	}
 	return "for=" + ip + `;host="` + strings.ReplaceAll(host, `"`, "") + `";proto=` + proto
-}
-
-// sharedBuffers is the ReverseProxy copy buffer pool: 32 KiB arrays,
-// converted to and from slices without allocating.
-var sharedBuffers bufferPool
-
-const copyBufferSize = 32 << 10
-
-type bufferPool struct{ p sync.Pool }
-
-func (bp *bufferPool) Get() []byte {
-	if b, ok := bp.p.Get().(*[copyBufferSize]byte); ok {
-		return b[:]
-	}
-	return new([copyBufferSize]byte)[:]
-}
-
-func (bp *bufferPool) Put(b []byte) {
-	if cap(b) >= copyBufferSize {
-		bp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
-	}
 }
 
 func nowNano() int64 { return time.Now().UnixNano() }

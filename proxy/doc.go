@@ -1,7 +1,7 @@
 // Package proxy is the gateway's data plane: the routing table compiled from
 // topologies, the handler chain (package chain, providers in package
 // providers, the principal in package identity), and HTTP dispatch to the
-// backends through httputil.ReverseProxy.
+// backends on the proxy's own HTTP/1.1 client (package h1, forward.go).
 //
 // # Routing
 //
@@ -136,16 +136,19 @@
 //
 // # Dispatch
 //
-// httputil.ReverseProxy with Rewrite: hop-by-hop headers (and those named in
-// Connection) are gone before Rewrite, which then strips identity headers
+// forward.go: hop-by-hop headers (and those named in Connection) are gone
+// from the backend request's headers before rewrite, which then strips identity headers
 // (X-Forwarded-User, SM_USER, … in any spelling, plus those the chain's
 // providers read), sets X-Forwarded-For/Proto/Host/Port/Context and
 // X-Request-Id, and runs the outbound handlers, so a client's Connection
 // header cannot remove what the gateway adds. Client X-Forwarded-* and
 // Forwarded are discarded unless the peer is in TrustedProxies (then
 // X-Forwarded-For and Forwarded are appended to, the others kept). Bodies
-// stream both ways through pooled 32 KiB buffers, flushing every write;
-// trailers, 1xx and 100-continue pass through. A body longer than the
+// stream both ways through pooled 32 KiB buffers; a Content-Length answer
+// of 64 KiB or more between plain TCP connections moves by splice(2). The
+// client's buffer is flushed only before a read that would wait for the
+// backend (SSE and long polls stream at once, bytes already here go out
+// together); trailers, 1xx and 100-continue pass through. A body longer than the
 // service's MaxBodyBytes gets 413 (at once from Content-Length, or when the
 // limit is crossed while streaming). The query is passed as is, except
 // doAs and user.name parameters (any case, any encoding of the name): a
@@ -186,8 +189,8 @@
 //
 // # Backends
 //
-// One long-lived *http.Transport per backend origin, TLS settings and
-// timeouts, shared by every topology that uses it and kept across
+// One long-lived pool of keep-alive connections (h1.Pool) per backend
+// origin, TLS settings and timeouts, shared by every topology that uses it and kept across
 // redeploys (keep-alive pools survive), closed when no topology references
 // it. TLS: BackendRoots (or the named truststore of dispatch.truststore),
 // SNI and hostname verification always, InsecureSkipVerify per service

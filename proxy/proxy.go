@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -116,7 +115,6 @@ type Proxy struct {
 	resolver    SecretResolver
 	truststores TruststoreSource
 	log         *slog.Logger
-	errLog      *log.Logger // for httputil.ReverseProxy
 	defaults    Timeouts
 	// upgradeGrace: see Config.UpgradeGrace.
 	upgradeGrace time.Duration
@@ -201,7 +199,6 @@ func New(cfg Config) (*Proxy, error) {
 		resolver:     cfg.Resolver,
 		truststores:  cfg.Truststores,
 		log:          lg,
-		errLog:       slog.NewLogLogger(lg.Handler(), slog.LevelWarn),
 		defaults:     d,
 		upgradeGrace: grace,
 		host:         host,

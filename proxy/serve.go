@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/h1"
 	"github.com/securegw/gateway/proxy/identity"
 	"github.com/securegw/gateway/proxy/route"
 )
@@ -27,7 +29,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.metrics.inflight.Add(1)
 	defer func() {
 		if v := recover(); v != nil {
-			// http.ErrAbortHandler from ReverseProxy: the backend broke off
+			// http.ErrAbortHandler from respond: the answer broke off
 			// mid-body; the server aborts the client connection.
 			ex.aborted = true
 			p.finish(ex, r)
@@ -57,6 +59,7 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		return
 	}
 	ex.path = canon
+	ex.plainFront = r.TLS == nil && r.ProtoMajor == 1
 	if !strings.HasPrefix(canon, p.prefix) {
 		writeError(ex, http.StatusNotFound, "no such route")
 		return
@@ -111,7 +114,7 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	// the server's own request keeps its body, whose type the server
 	// inspects after the handler (an unanswered Expect: 100-continue closes
 	// the connection instead of waiting for a body the client will not send).
-	ex.ctx = reqCtx{Context: route.NewContext(r.Context(), &ex.info), ex: ex}
+	ex.ctx = reqCtx{Context: r.Context(), ex: ex} // carries ex.info for route.FromContext
 	r = r.WithContext(&ex.ctx)
 	if r.Body != nil && r.Body != http.NoBody {
 		ex.body = bodyReader{rc: r.Body, remaining: -1}
@@ -152,7 +155,7 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 		s.serveSealed(ex, r2) // a sealed datanode URL (datanode.go)
 		return
 	}
-	s.rp.ServeHTTP(ex, r2)
+	s.forward(ex, r2)
 }
 
 // allowedMethods is the Allow header of a refused TRACE or TRACK.
@@ -231,12 +234,21 @@ type exchange struct {
 	refused     string
 	backendErr  error
 	body        bodyReader
-	backend     int    // index of the backend Rewrite picked, for RoundTrip
+	backend     int    // index of the backend rewrite picked, for roundTrip
 	ctx         reqCtx // the request's context from routing on
+	plainFront  bool   // HTTP/1 without TLS: the client connection is plain TCP
+
+	// The backend exchange (forward.go), kept here to cost no allocation.
+	out       http.Request
+	outURL    url.URL
+	resp      http.Response
+	bconn     *h1.Conn    // the connection resp came on
+	bodyDone  chan error  // the request body's writer, when there is a body
+	stopWatch func() bool // ends the client-cancel watch on bconn
 }
 
 // reqCtx is a request's context from routing on: it carries the exchange
-// for the proxy's own steps (Rewrite, RoundTrip, ModifyResponse) without
+// for the proxy's own steps (rewrite, roundTrip, modifyResponse) without
 // an allocation, the exchange being on the heap already.
 type reqCtx struct {
 	context.Context
@@ -245,10 +257,14 @@ type reqCtx struct {
 
 type exchangeKey struct{}
 
-// Value returns the exchange for exchangeKey, else the parent's value.
+// Value returns the exchange for exchangeKey, the route information for
+// route's key, else the parent's value.
 func (c *reqCtx) Value(key any) any {
-	if key == (exchangeKey{}) {
+	switch {
+	case key == (exchangeKey{}):
 		return c.ex
+	case route.IsContextKey(key):
+		return &c.ex.info
 	}
 	return c.Context.Value(key)
 }
@@ -283,7 +299,26 @@ func (e *exchange) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// FlushError lets http.ResponseController (used by ReverseProxy) flush.
+// ReadFrom lets a body reach the server's ReadFrom: on a plain TCP client
+// connection the kernel moves a Content-Length body (splice, sendfile).
+func (e *exchange) ReadFrom(src io.Reader) (int64, error) {
+	if !e.wroteHeader {
+		e.WriteHeader(http.StatusOK)
+	}
+	if rf, ok := e.w.(io.ReaderFrom); ok {
+		n, err := rf.ReadFrom(src)
+		e.bytes += n
+		return n, err
+	}
+	buf := h1.GetBuffer()
+	defer h1.PutBuffer(buf)
+	return io.CopyBuffer(writerOnly{e}, src, buf[:])
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
+
+// FlushError lets http.ResponseController flush.
 func (e *exchange) FlushError() error {
 	if !e.wroteHeader {
 		e.WriteHeader(http.StatusOK)
@@ -301,7 +336,7 @@ func (e *exchange) FlushError() error {
 // Flush implements http.Flusher.
 func (e *exchange) Flush() { _ = e.FlushError() }
 
-// Hijack lets ReverseProxy switch protocols (WebSocket).
+// Hijack lets switchProtocols take the client connection (WebSocket).
 func (e *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(e.w).Hijack()
 	if err == nil {

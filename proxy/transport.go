@@ -4,16 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/securegw/gateway/proxy/h1"
 )
 
 // transportKey identifies a backend origin with its TLS settings and
-// timeouts: services that agree on all of them share one *http.Transport
-// and so its keep-alive pool.
+// timeouts: services that agree on all of them share one keep-alive pool.
 type transportKey struct {
 	scheme, host string // host is lower-case host:port
 	insecure     bool
@@ -22,13 +25,19 @@ type transportKey struct {
 	timeouts     Timeouts
 }
 
-// transportEntry is a pooled transport. refs counts the Compiled
+// transportEntry is the keep-alive connections to one backend origin with
+// one set of TLS settings and timeouts. refs counts the Compiled
 // topologies (compiled, live, or retired with requests in flight) that use it.
 type transportEntry struct {
 	key    transportKey
 	origin string
-	t      *http.Transport
-	refs   int // guarded by transportPool.mu
+	pool   *h1.Pool    // nil for the entry of any host (anyHost)
+	tls    *tls.Config // nil for plain http
+	refs   int         // guarded by transportPool.mu
+	// byHost are the pools of an anyHost entry, by lower-case host:port.
+	mu     sync.Mutex
+	byHost map[string]*h1.Pool
+	closed bool
 	// open is allocated on its own: a backend connection handed over to a
 	// relay (WebSocket) counts on it without keeping the entry alive.
 	open  *atomic.Int64
@@ -45,6 +54,13 @@ func newTransportPool(p *Proxy) *transportPool {
 	return &transportPool{p: p, m: map[transportKey]*transportEntry{}}
 }
 
+// maxIdlePerOrigin bounds the idle keep-alive connections kept per origin.
+const maxIdlePerOrigin = 256
+
+// expectContinueTimeout is how long a request with Expect: 100-continue
+// waits for the backend's 100 (or final answer) before sending its body.
+const expectContinueTimeout = time.Second
+
 // acquire returns the transport of key, creating it if needed, with one
 // more reference.
 func (tp *transportPool) acquire(key transportKey, bt backendTLS) *transportEntry {
@@ -55,45 +71,161 @@ func (tp *transportPool) acquire(key transportKey, bt backendTLS) *transportEntr
 		return e
 	}
 	e := &transportEntry{key: key, origin: key.scheme + "://" + key.host, refs: 1, open: new(atomic.Int64)}
-	open := e.open
-	dialer := &net.Dialer{Timeout: key.timeouts.Dial, KeepAlive: 30 * time.Second}
-	e.t = &http.Transport{
-		Proxy: nil, // never the environment's proxy
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			e.dials.Add(1)
-			open.Add(1)
-			return &countedConn{Conn: c, open: open}, nil
-		},
-		TLSHandshakeTimeout:   key.timeouts.TLSHandshake,
-		ResponseHeaderTimeout: key.timeouts.ResponseHeader,
-		IdleConnTimeout:       key.timeouts.Idle,
-		ExpectContinueTimeout: time.Second,
-		MaxIdleConns:          0, // no global cap; per host below
-		MaxIdleConnsPerHost:   256,
-		DisableCompression:    true, // pass Accept-Encoding and bodies through untouched
-		// HTTP/1.1 to backends (a custom TLS config leaves HTTP/2 off): upgrades
-		// and connection accounting stay simple.
-		ForceAttemptHTTP2: false,
-	}
 	if key.scheme == "https" {
-		cfg := &tls.Config{
+		e.tls = &tls.Config{
 			MinVersion:         tls.VersionTLS12,
 			RootCAs:            bt.roots, // nil: system roots
 			InsecureSkipVerify: bt.insecure,
-			// ServerName is left empty: the transport sets it to the URL's
-			// host, for SNI and hostname verification.
+			NextProtos:         []string{"http/1.1"},
+			// ServerName: the host dialled (dialer), for SNI and
+			// hostname verification.
 		}
 		if bt.cert != nil {
-			cfg.Certificates = []tls.Certificate{*bt.cert}
+			e.tls.Certificates = []tls.Certificate{*bt.cert}
 		}
-		e.t.TLSClientConfig = cfg
+	}
+	if key.host != anyHost {
+		e.pool = h1.NewPool(e.dialer(key.host), maxIdlePerOrigin, key.timeouts.Idle)
 	}
 	tp.m[key] = e
 	return e
+}
+
+// anyHost is the host of an entry whose requests go to any host (sealed
+// datanode targets): it keeps one pool per host it was asked for.
+const anyHost = "~datanodes"
+
+// poolFor is the pool of host (host or host:port, for an anyHost entry).
+func (e *transportEntry) poolFor(host string) (*h1.Pool, error) {
+	if e.pool != nil {
+		return e.pool, nil
+	}
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), defaultPort(e.key.scheme))
+	}
+	host = strings.ToLower(host)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errors.New("backend transport released")
+	}
+	p := e.byHost[host]
+	if p == nil {
+		if e.byHost == nil {
+			e.byHost = map[string]*h1.Pool{}
+		}
+		p = h1.NewPool(e.dialer(host), maxIdlePerOrigin, e.key.timeouts.Idle)
+		e.byHost[host] = p
+	}
+	return p, nil
+}
+
+// pools are the entry's pools.
+func (e *transportEntry) pools() []*h1.Pool {
+	if e.pool != nil {
+		return []*h1.Pool{e.pool}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*h1.Pool, 0, len(e.byHost))
+	for _, p := range e.byHost {
+		out = append(out, p)
+	}
+	return out
+}
+
+// close closes the entry's idle connections; those in use close when
+// their request ends.
+func (e *transportEntry) close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	for _, p := range e.pools() {
+		p.Close()
+	}
+}
+
+// errTLSHandshakeTimeout: the backend did not complete the TLS handshake
+// within the service's tls_handshake_timeout.
+var errTLSHandshakeTimeout error = handshakeTimeout{}
+
+type handshakeTimeout struct{}
+
+func (handshakeTimeout) Error() string   { return "TLS handshake timeout" }
+func (handshakeTimeout) Timeout() bool   { return true }
+func (handshakeTimeout) Temporary() bool { return true }
+
+// dialer opens connections to addr (host:port; TLS handshake included),
+// counted in the entry's metrics.
+func (e *transportEntry) dialer(addr string) h1.Dialer {
+	var cfg *tls.Config
+	if e.tls != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		cfg = e.tls.Clone()
+		cfg.ServerName = host
+	}
+	return func(ctx context.Context) (net.Conn, error) { return e.dial(ctx, addr, cfg) }
+}
+
+func (e *transportEntry) dial(ctx context.Context, addr string, cfg *tls.Config) (net.Conn, error) {
+	d := net.Dialer{Timeout: e.key.timeouts.Dial, KeepAlive: 30 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	e.dials.Add(1)
+	e.open.Add(1)
+	var nc net.Conn = &countedConn{Conn: c, open: e.open}
+	if cfg == nil {
+		return nc, nil
+	}
+	tc := tls.Client(nc, cfg)
+	hctx, cancel := context.WithTimeout(ctx, e.key.timeouts.TLSHandshake)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		if hctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return nil, errTLSHandshakeTimeout
+		}
+		return nil, err
+	}
+	return tc, nil
+}
+
+// probe sends a health check GET of target (path) to the origin and
+// returns the answer's status, reading at most 64 KiB of its body.
+func (e *transportEntry) probe(ctx context.Context, host, target string) (int, error) {
+	pool, err := e.poolFor(host)
+	if err != nil {
+		return 0, err
+	}
+	c, err := pool.Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		_ = c.NetConn().SetDeadline(d)
+	}
+	h := http.Header{"User-Agent": {"securegw-healthcheck"}}
+	err = c.WriteRequestHead(http.MethodGet, target, "", host, h, -1, false, nil)
+	if err == nil {
+		err = c.Flush()
+	}
+	var resp http.Response
+	if err == nil {
+		err = c.ReadResponse(&resp, http.MethodGet)
+	}
+	if err != nil {
+		c.Close()
+		return 0, err
+	}
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	_ = c.NetConn().SetDeadline(time.Time{})
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // release drops one reference of each entry; an entry nobody references
@@ -109,7 +241,7 @@ func (tp *transportPool) release(es []*transportEntry) {
 		if tp.m[e.key] == e {
 			delete(tp.m, e.key)
 		}
-		e.t.CloseIdleConnections()
+		e.close()
 	}
 }
 
@@ -117,7 +249,9 @@ func (tp *transportPool) closeIdle() {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	for _, e := range tp.m {
-		e.t.CloseIdleConnections()
+		for _, p := range e.pools() {
+			p.CloseIdle()
+		}
 	}
 }
 
@@ -153,3 +287,6 @@ func (c *countedConn) CloseWrite() error {
 	}
 	return errors.ErrUnsupported
 }
+
+// Unwrap is the TCP connection: splice(2) and liveness checks use it.
+func (c *countedConn) Unwrap() net.Conn { return c.Conn }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/securegw/gateway/proxy/h1"
 )
 
 // backend is one URL of a service.
@@ -49,8 +51,7 @@ func (h *backendHealth) failed(now time.Time, maxFailures int64, cooloff time.Du
 	return h.cooloffUntil.Swap(now.Add(cooloff).UnixNano()) <= now.UnixNano()
 }
 
-// upstream is a service's http.RoundTripper: it sends the request to the
-// backend chosen by Rewrite and fails over to the next healthy one.
+// upstream is a service's backends, their health and failover settings.
 type upstream struct {
 	svc         *service
 	backends    []*backend
@@ -96,25 +97,17 @@ func (u *upstream) isFailoverStatus(code int) bool {
 
 var errNoBackend = errors.New("backend URL changed by an outbound handler")
 
-// RoundTrip implements http.RoundTripper. The request is the proxy's own
-// outbound copy, so retargeting it between attempts is safe.
-func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
-	// Rewrite picked the backend; an outbound handler must not have aimed
-	// the request elsewhere (the path may change under the backend's base).
-	ex := exchangeOf(req.Context())
-	if ex == nil {
-		return nil, errNoBackend
-	}
+// roundTrip sends the backend request to the backend rewrite picked and
+// fails over to the next healthy one: on any error before the request was
+// sent, and on a failover status for a request that can be replayed.
+func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, error) {
+	// An outbound handler must not have aimed the request elsewhere (the
+	// path may change under the backend's base).
 	cur := ex.backend
 	b := u.backends[cur]
 	rest, ok := underBase(req.URL.Path, b.basePath)
 	if !ok || b.host != req.URL.Host || b.scheme != req.URL.Scheme {
 		return nil, errNoBackend
-	}
-	if len(u.backends) > 1 && req.Body != nil && req.Body != http.NoBody {
-		// The transport closes the body when it fails to connect; keep it
-		// readable for the next backend (ReverseProxy closes it at the end).
-		req.Body = keepOpen{req.Body}
 	}
 	var tried uint64
 	for attempt := 0; ; attempt++ {
@@ -124,11 +117,15 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.URL.Scheme, req.URL.Host = b.scheme, b.host
 			req.URL.Path, req.URL.RawPath = joinPath(b.basePath, rest), ""
 		}
-		resp, err := b.tr.t.RoundTrip(req)
+		resp, err := send(ex, b.tr.pool, b.tr.key.timeouts.ResponseHeader, req)
 		now := time.Now()
 		if err != nil {
 			if req.Context().Err() != nil {
 				return nil, err // the client went away: not the backend's fault
+			}
+			var he *h1.HeaderError
+			if errors.As(err, &he) || ex.body.tooLarge || ex.body.err != nil {
+				return nil, err // the request's fault, not the backend's
 			}
 			u.svc.stats.backendError(errorKind(err))
 			u.failed(b, now)
@@ -149,7 +146,7 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		if replayable(req) {
 			if n := u.next(tried, now.UnixNano()); n >= 0 {
 				_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-				resp.Body.Close()
+				ex.release(resp)
 				cur = n
 				continue
 			}
@@ -157,10 +154,6 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 }
-
-type keepOpen struct{ io.ReadCloser }
-
-func (keepOpen) Close() error { return nil }
 
 func (u *upstream) failed(b *backend, now time.Time) {
 	if b.h.failed(now, u.maxFailures, u.cooloff) {
@@ -172,7 +165,7 @@ func (u *upstream) failed(b *backend, now time.Time) {
 
 // replayable: an idempotent request without a body can be sent again.
 func replayable(r *http.Request) bool {
-	if r.Body != nil && r.Body != http.NoBody {
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		return false
 	}
 	switch r.Method {
@@ -286,21 +279,12 @@ func (u *upstream) healthLoop(ctx context.Context) {
 func (u *upstream) check(parent context.Context, b *backend) {
 	ctx, cancel := context.WithTimeout(parent, u.hcTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.origin+b.basePath+u.hcPath, nil)
-	if err != nil {
-		return
-	}
-	req.Header.Set("User-Agent", "securegw-healthcheck")
-	resp, err := b.tr.t.RoundTrip(req)
+	status, err := b.tr.probe(ctx, b.host, joinPath(b.basePath, u.hcPath))
 	if err != nil && parent.Err() != nil {
 		return // stopping
 	}
-	if err == nil {
-		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-		resp.Body.Close()
-	}
 	now := time.Now()
-	if err == nil && resp.StatusCode < 400 {
+	if err == nil && status < 400 {
 		b.h.succeeded()
 		return
 	}

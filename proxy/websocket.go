@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/textproto"
 	"net/url"
 	"strings"
@@ -181,7 +180,7 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 	closeBackend, handedOver = false, true
 	open := b.tr.open // counted like the transport's connections
 	open.Add(1)
-	vars := wsrelay.Vars{GatewayURL: publicOrigin(r) + s.prefix, ServiceURL: b.configured, Principal: who.Name}
+	vars := wsrelay.Vars{GatewayURL: publicOrigin(req) + s.prefix, ServiceURL: b.configured, Principal: who.Name}
 	o := wsrelay.Options{
 		Limits:    s.ws.limits,
 		ToBackend: s.ws.inbound.Bind(vars),
@@ -210,7 +209,7 @@ func (s *service) backendHandshake(in *http.Request) (*http.Request, string) {
 	for _, k := range []string{"Sec-Websocket-Key", "Sec-Websocket-Extensions", "Sec-Websocket-Accept", "Sec-Websocket-Version"} {
 		delete(out.Header, k)
 	}
-	s.rewrite(&httputil.ProxyRequest{In: in, Out: out})
+	s.rewrite(out, in)
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
 	return out, base64.StdEncoding.EncodeToString(raw[:])
@@ -270,7 +269,7 @@ func dialBackend(ctx context.Context, b *backend) (net.Conn, error) {
 	if b.scheme != "https" {
 		return conn, nil
 	}
-	cfg := b.tr.t.TLSClientConfig.Clone()
+	cfg := b.tr.tls.Clone()
 	cfg.ServerName = b.hostname
 	cfg.NextProtos = []string{"http/1.1"}
 	tc := tls.Client(conn, cfg)

@@ -2,8 +2,8 @@ package main
 
 // End-to-end test of the kerberos provider through the real gatewayd and
 // gatewayctl (helpers in e2e_test.go) and a real MIT KDC: the keytab is an
-// alias made with --from-file, the user comes in with kinit and
-// curl --negotiate, as the README says.
+// alias made with --from-file, the topology is the README's example, the
+// user comes in with kinit and curl --negotiate, as the README says.
 
 import (
 	"encoding/json"
@@ -18,23 +18,26 @@ import (
 	"github.com/securegw/gateway/proxy/providers/kerberos/krbtest"
 )
 
-func kerberosTopologyDoc(alias, backend string) string {
-	return fmt.Sprintf(`name: secure
-providers:
-  - role: authentication
-    name: kerberos
-    params:
-      principal: HTTP/localhost
-      keytab: ${alias:%s}
-      name_rules: RULE:[1:$1@$0](.*@EXAMPLE\.TEST)s/@.*// DEFAULT
-  - role: identity-assertion
-    name: default
-    params:
-      header: X-Forwarded-User
-services:
-  - path: echo
-    urls: [%q]
-`, alias, backend)
+// kerberosTopologyDoc is the README's example topology (section "Kerberos
+// (SPNEGO)"), for localhost, the given keytab alias and backend.
+func kerberosTopologyDoc(t *testing.T, alias, backend string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(readme), "\n### Kerberos (SPNEGO)\n")
+	_, doc, ok2 := strings.Cut(sec, "cat > secure.yaml <<'YAML'\n")
+	ok = ok && ok2
+	if ok {
+		doc, _, ok = strings.Cut(doc, "\nYAML\n")
+	}
+	if !ok || !strings.Contains(doc, "HTTP/gw.example.test") || !strings.Contains(doc, "${alias:http-keytab}") ||
+		!strings.Contains(doc, `"http://127.0.0.1:9000"`) {
+		t.Fatalf("the README's Kerberos example changed:\n%s", doc)
+	}
+	return strings.NewReplacer("HTTP/gw.example.test", "HTTP/localhost", "${alias:http-keytab}", "${alias:"+alias+"}",
+		`"http://127.0.0.1:9000"`, fmt.Sprintf("%q", backend)).Replace(doc) + "\n"
 }
 
 func TestKerberosEndToEnd(t *testing.T) {
@@ -55,12 +58,12 @@ func TestKerberosEndToEnd(t *testing.T) {
 	d := e.start()
 
 	// A keytab alias that does not exist: the deploy is refused, by name.
-	_, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "secure.yaml", kerberosTopologyDoc("http-keytab", backend)))
+	_, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "secure.yaml", kerberosTopologyDoc(t, "http-keytab", backend)))
 	if code == 0 || !strings.Contains(errOut, "missing aliases: [http-keytab]") {
 		t.Fatalf("deploy without the keytab alias: exit %d, %q", code, errOut)
 	}
 	e.mustCtl("alias", "create", "http-keytab", "--from-file", keytab)
-	e.mustCtl("topology", "deploy", writeFile(t, "secure.yaml", kerberosTopologyDoc("http-keytab", backend)))
+	e.mustCtl("topology", "deploy", writeFile(t, "secure.yaml", kerberosTopologyDoc(t, "http-keytab", backend)))
 
 	k.Kinit(t, "alice", "alice", password)
 	url := "https://" + strings.Replace(d.proxy, "127.0.0.1", "localhost", 1) + "/gateway/secure/echo/"

@@ -33,7 +33,7 @@ var knoxProviders = map[string]map[string]string{
 		"shiroprovider": "ldap",
 		"anonymous":     "anonymous",
 		"basicauth":     "basic",
-		"hadoopauth":    "hadoop-auth",
+		"hadoopauth":    "kerberos",
 		"clientcert":    "client-cert",
 	},
 	"federation": {
@@ -277,6 +277,7 @@ func (r *knoxReader) topology(root xml.StartElement) (*Topology, string, error) 
 	})
 	if err == nil {
 		dropShiroAnonURLs(t)
+		convertHadoopAuth(t)
 	}
 	return t, docName, err
 }

@@ -61,7 +61,7 @@ func TestKnoxProviders(t *testing.T) {
 		{"authentication", "ShiroProvider", "true", "authentication", "ldap", true, ""},
 		{"authentication", "Anonymous", "", "authentication", "anonymous", true, ""},
 		{"authentication", "BasicAuth", "TRUE", "authentication", "basic", true, ""},
-		{"authentication", "HadoopAuth", "True", "authentication", "hadoop-auth", true, ""},
+		{"authentication", "HadoopAuth", "True", "authentication", "kerberos", true, ""},
 		{"federation", "HeaderPreAuth", "false", "federation", "header-preauth", false, ""},
 		{"federation", "SSOCookieProvider", "FALSE", "federation", "sso-cookie", false, ""},
 		{"federation", "JWTProvider", "true", "federation", "jwt", true, ""},

@@ -18,6 +18,9 @@ type Host struct {
 	// Tokens verifies tokens the gateway issued with its current signing
 	// keys; nil while none are configured.
 	Tokens TokenVerifier
+	// Issuer is the gateway's token service as its own endpoints use it
+	// (KNOXTOKEN, the SSO login page); nil when the gateway issues none.
+	Issuer TokenIssuer
 	// Revocations says whether a credential was revoked. The chain refuses
 	// an authenticated request whose Principal.CredentialID it names; a
 	// provider may ask it earlier. nil: nothing is revoked.
@@ -66,6 +69,12 @@ type VerifiedToken struct {
 	// ID is the token's id (jti): what revocation names.
 	ID      string
 	Expires time.Time
+	// Algorithm signed the token ("" for an opaque token type).
+	Algorithm string
+	// Audiences are the token's aud claim.
+	Audiences []string
+	// Issuer is the token's iss claim.
+	Issuer string
 	// Claims are the token's other claims, as decoded.
 	Claims map[string]any
 }

@@ -16,6 +16,7 @@ import (
 	_ "github.com/securegw/gateway/proxy/providers/clientcert"
 	_ "github.com/securegw/gateway/proxy/providers/denymethods"
 	_ "github.com/securegw/gateway/proxy/providers/hostmap"
+	_ "github.com/securegw/gateway/proxy/providers/jwt"
 	_ "github.com/securegw/gateway/proxy/providers/kerberos"
 	_ "github.com/securegw/gateway/proxy/providers/ldap"
 	_ "github.com/securegw/gateway/proxy/providers/preauth"

@@ -33,6 +33,15 @@ func NewContext(ctx context.Context, info *Info) context.Context {
 	return context.WithValue(ctx, ctxKey{}, info)
 }
 
+// IsContextKey reports whether key is the one route information is
+// carried under: a context type of the proxy's own may answer Value for it
+// with its *Info instead of wrapping itself in NewContext (one allocation
+// less per request).
+func IsContextKey(key any) bool {
+	_, ok := key.(ctxKey)
+	return ok
+}
+
 // FromContext returns the route information carried by ctx, if any.
 func FromContext(ctx context.Context) (*Info, bool) {
 	i, ok := ctx.Value(ctxKey{}).(*Info)

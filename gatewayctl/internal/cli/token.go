@@ -10,6 +10,10 @@ func newTokenCommand(f *factory) *cobra.Command {
 		newTokenRenewCommand(f),
 		newTokenRevokeCommand(f),
 		newTokenListCommand(f),
+		newTokenVerifyCommand(f),
+		newTokenEnableCommand(f, true),
+		newTokenEnableCommand(f, false),
+		newTokenKeyCommand(f),
 	)
 	cmd.Aliases = []string{"tokens"}
 	return cmd

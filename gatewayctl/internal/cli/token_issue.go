@@ -37,6 +37,8 @@ metadata are printed together.`,
 	fs.Var(durationFlag{&o.ttl}, "ttl", "lifetime of the token, e.g. 1h or 7d (default: the policy's)")
 	fs.StringArrayVar(&o.req.Audiences, "audience", nil, "audience of the token (repeatable)")
 	fs.StringVar(&o.req.Comment, "comment", "", "free text stored with the token")
+	fs.StringVar(&o.req.Algorithm, "algorithm", "", "signing algorithm, if the policy allows it (default: the policy's)")
+	fs.StringVar(&o.req.Type, "type", "", "token type: jwt (default) or passcode")
 	return cmd
 }
 

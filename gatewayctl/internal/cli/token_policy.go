@@ -42,6 +42,14 @@ func newTokenPolicyCommand(f *factory) *cobra.Command {
 //	audiences: [hive]
 //	topologies: [sandbox]
 //	algorithm: ES256
+//	allowed_certificate_subjects: [etl-broker]
+//	allowed_algorithms: [RS256]
+//	token_types: [jwt, passcode]
+//	include_groups: true
+//	per_user_limit: 5
+//	limit_action: revoke-oldest
+//	renewers: [etl-admins]
+//	revokers: [etl-admins]
 type policyFile struct {
 	Name                 string       `yaml:"name"`
 	AllowedCallers       []string     `yaml:"allowed_callers,omitempty"`
@@ -54,6 +62,15 @@ type policyFile struct {
 	Audiences            []string     `yaml:"audiences,omitempty"`
 	Topologies           []string     `yaml:"topologies,omitempty"`
 	Algorithm            string       `yaml:"algorithm,omitempty"`
+
+	AllowedCertificateSubjects []string `yaml:"allowed_certificate_subjects,omitempty"`
+	AllowedAlgorithms          []string `yaml:"allowed_algorithms,omitempty"`
+	TokenTypes                 []string `yaml:"token_types,omitempty"`
+	IncludeGroups              bool     `yaml:"include_groups,omitempty"`
+	PerUserLimit               int32    `yaml:"per_user_limit,omitempty"`
+	LimitAction                string   `yaml:"limit_action,omitempty"`
+	Renewers                   []string `yaml:"renewers,omitempty"`
+	Revokers                   []string `yaml:"revokers,omitempty"`
 }
 
 // yamlDuration is a duration written like "90s", "12h" or "7d".
@@ -119,6 +136,15 @@ func parsePolicyFile(source string, data []byte) (*gatewayv1.TokenPolicy, error)
 		Audiences:            pf.Audiences,
 		Topologies:           pf.Topologies,
 		Algorithm:            pf.Algorithm,
+
+		AllowedCertificateSubjects: pf.AllowedCertificateSubjects,
+		AllowedAlgorithms:          pf.AllowedAlgorithms,
+		TokenTypes:                 pf.TokenTypes,
+		IncludeGroups:              pf.IncludeGroups,
+		PerUserLimit:               pf.PerUserLimit,
+		LimitAction:                pf.LimitAction,
+		Renewers:                   pf.Renewers,
+		Revokers:                   pf.Revokers,
 	}, nil
 }
 
@@ -136,6 +162,15 @@ func encodePolicyFile(p *gatewayv1.TokenPolicy) ([]byte, error) {
 		Audiences:            p.GetAudiences(),
 		Topologies:           p.GetTopologies(),
 		Algorithm:            p.GetAlgorithm(),
+
+		AllowedCertificateSubjects: p.GetAllowedCertificateSubjects(),
+		AllowedAlgorithms:          p.GetAllowedAlgorithms(),
+		TokenTypes:                 p.GetTokenTypes(),
+		IncludeGroups:              p.GetIncludeGroups(),
+		PerUserLimit:               p.GetPerUserLimit(),
+		LimitAction:                p.GetLimitAction(),
+		Renewers:                   p.GetRenewers(),
+		Revokers:                   p.GetRevokers(),
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -165,4 +200,13 @@ func describeTokenPolicy(w io.Writer, p *gatewayv1.TokenPolicy, revision int64) 
 	row(w, "Audiences:", list(p.GetAudiences()))
 	row(w, "Topologies:", list(p.GetTopologies()))
 	row(w, "Algorithm:", p.GetAlgorithm())
+	row(w, "Allowed certificate subjects:", list(p.GetAllowedCertificateSubjects()))
+	row(w, "Allowed algorithms:", list(p.GetAllowedAlgorithms()))
+	row(w, "Token types:", list(p.GetTokenTypes()))
+	row(w, "Include groups:", yesNo(p.GetIncludeGroups()))
+	if p.GetPerUserLimit() > 0 {
+		row(w, "Per-user limit:", fmt.Sprintf("%d (%s)", p.GetPerUserLimit(), orDefault(p.GetLimitAction(), "refuse")))
+	}
+	row(w, "Renewers:", list(p.GetRenewers()))
+	row(w, "Revokers:", list(p.GetRevokers()))
 }

@@ -39,8 +39,26 @@ type TokenPolicy struct {
 	Audiences   []string             `protobuf:"bytes,9,rep,name=audiences,proto3" json:"audiences,omitempty"`
 	// Topologies whose JWT providers accept these tokens; empty: all.
 	Topologies []string `protobuf:"bytes,10,rep,name=topologies,proto3" json:"topologies,omitempty"`
-	// Signing algorithm, e.g. RS256, ES256, EdDSA.
-	Algorithm     string `protobuf:"bytes,11,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	// Default signing algorithm, e.g. RS256, ES256, EdDSA.
+	Algorithm string `protobuf:"bytes,11,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	// Management certificate subjects (common names) allowed to request
+	// tokens on behalf of others under this policy.
+	AllowedCertificateSubjects []string `protobuf:"bytes,12,rep,name=allowed_certificate_subjects,json=allowedCertificateSubjects,proto3" json:"allowed_certificate_subjects,omitempty"`
+	// Algorithms a caller may ask for; empty: the default algorithm only.
+	AllowedAlgorithms []string `protobuf:"bytes,13,rep,name=allowed_algorithms,json=allowedAlgorithms,proto3" json:"allowed_algorithms,omitempty"`
+	// Token types a caller may ask for ("jwt", "passcode"); empty: jwt.
+	TokenTypes []string `protobuf:"bytes,14,rep,name=token_types,json=tokenTypes,proto3" json:"token_types,omitempty"`
+	// Whether the subject's groups go in the token's groups claim.
+	IncludeGroups bool `protobuf:"varint,15,opt,name=include_groups,json=includeGroups,proto3" json:"include_groups,omitempty"`
+	// Most live tokens per subject under this policy (0: no limit), and what
+	// happens when an issuance would pass it: "refuse" (default) or
+	// "revoke-oldest".
+	PerUserLimit int32  `protobuf:"varint,16,opt,name=per_user_limit,json=perUserLimit,proto3" json:"per_user_limit,omitempty"`
+	LimitAction  string `protobuf:"bytes,17,opt,name=limit_action,json=limitAction,proto3" json:"limit_action,omitempty"`
+	// Principals and groups that may renew, revoke, enable or disable any
+	// token of this policy (a token's subject and creator always may).
+	Renewers      []string `protobuf:"bytes,18,rep,name=renewers,proto3" json:"renewers,omitempty"`
+	Revokers      []string `protobuf:"bytes,19,rep,name=revokers,proto3" json:"revokers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -152,6 +170,62 @@ func (x *TokenPolicy) GetAlgorithm() string {
 	return ""
 }
 
+func (x *TokenPolicy) GetAllowedCertificateSubjects() []string {
+	if x != nil {
+		return x.AllowedCertificateSubjects
+	}
+	return nil
+}
+
+func (x *TokenPolicy) GetAllowedAlgorithms() []string {
+	if x != nil {
+		return x.AllowedAlgorithms
+	}
+	return nil
+}
+
+func (x *TokenPolicy) GetTokenTypes() []string {
+	if x != nil {
+		return x.TokenTypes
+	}
+	return nil
+}
+
+func (x *TokenPolicy) GetIncludeGroups() bool {
+	if x != nil {
+		return x.IncludeGroups
+	}
+	return false
+}
+
+func (x *TokenPolicy) GetPerUserLimit() int32 {
+	if x != nil {
+		return x.PerUserLimit
+	}
+	return 0
+}
+
+func (x *TokenPolicy) GetLimitAction() string {
+	if x != nil {
+		return x.LimitAction
+	}
+	return ""
+}
+
+func (x *TokenPolicy) GetRenewers() []string {
+	if x != nil {
+		return x.Renewers
+	}
+	return nil
+}
+
+func (x *TokenPolicy) GetRevokers() []string {
+	if x != nil {
+		return x.Revokers
+	}
+	return nil
+}
+
 type TokenInfo struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -165,6 +239,14 @@ type TokenInfo struct {
 	Revoked       bool                   `protobuf:"varint,8,opt,name=revoked,proto3" json:"revoked,omitempty"`
 	Audiences     []string               `protobuf:"bytes,9,rep,name=audiences,proto3" json:"audiences,omitempty"`
 	Comment       string                 `protobuf:"bytes,10,opt,name=comment,proto3" json:"comment,omitempty"`
+	Disabled      bool                   `protobuf:"varint,11,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// Token type ("jwt", "passcode"), signing algorithm and key id.
+	Type      string `protobuf:"bytes,12,opt,name=type,proto3" json:"type,omitempty"`
+	Algorithm string `protobuf:"bytes,13,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	KeyId     string `protobuf:"bytes,14,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The chain of actors, outermost first: the caller, then whom it acted for.
+	ActorChain    []string          `protobuf:"bytes,15,rep,name=actor_chain,json=actorChain,proto3" json:"actor_chain,omitempty"`
+	Metadata      map[string]string `protobuf:"bytes,16,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -269,14 +351,61 @@ func (x *TokenInfo) GetComment() string {
 	return ""
 }
 
+func (x *TokenInfo) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *TokenInfo) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetActorChain() []string {
+	if x != nil {
+		return x.ActorChain
+	}
+	return nil
+}
+
+func (x *TokenInfo) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
 type IssueTokenRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Policy string                 `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
 	// Subject to issue for; empty: the caller.
-	OnBehalfOf    string               `protobuf:"bytes,2,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
-	Ttl           *durationpb.Duration `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
-	Audiences     []string             `protobuf:"bytes,4,rep,name=audiences,proto3" json:"audiences,omitempty"`
-	Comment       string               `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
+	OnBehalfOf string               `protobuf:"bytes,2,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
+	Ttl        *durationpb.Duration `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Audiences  []string             `protobuf:"bytes,4,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	Comment    string               `protobuf:"bytes,5,opt,name=comment,proto3" json:"comment,omitempty"`
+	// Signing algorithm (must be allowed by the policy); empty: the policy's.
+	Algorithm string `protobuf:"bytes,6,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	// Token type ("jwt" or "passcode"); empty: jwt.
+	Type          string            `protobuf:"bytes,7,opt,name=type,proto3" json:"type,omitempty"`
+	Metadata      map[string]string `protobuf:"bytes,8,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -344,6 +473,27 @@ func (x *IssueTokenRequest) GetComment() string {
 		return x.Comment
 	}
 	return ""
+}
+
+func (x *IssueTokenRequest) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *IssueTokenRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *IssueTokenRequest) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
 }
 
 type IssueTokenResponse struct {
@@ -539,6 +689,488 @@ func (x *RevokeTokenRequest) GetId() string {
 	return ""
 }
 
+type VerifyTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyTokenRequest) Reset() {
+	*x = VerifyTokenRequest{}
+	mi := &file_gateway_v1_token_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyTokenRequest) ProtoMessage() {}
+
+func (x *VerifyTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_token_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyTokenRequest.ProtoReflect.Descriptor instead.
+func (*VerifyTokenRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *VerifyTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type VerifyTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// valid: a gateway accepts it; else reason says why not.
+	Valid  bool       `protobuf:"varint,1,opt,name=valid,proto3" json:"valid,omitempty"`
+	Reason string     `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Info   *TokenInfo `protobuf:"bytes,3,opt,name=info,proto3" json:"info,omitempty"`
+	// The token's header and claims as JSON (empty when it does not parse).
+	HeaderJson    string `protobuf:"bytes,4,opt,name=header_json,json=headerJson,proto3" json:"header_json,omitempty"`
+	ClaimsJson    string `protobuf:"bytes,5,opt,name=claims_json,json=claimsJson,proto3" json:"claims_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyTokenResponse) Reset() {
+	*x = VerifyTokenResponse{}
+	mi := &file_gateway_v1_token_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyTokenResponse) ProtoMessage() {}
+
+func (x *VerifyTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_token_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyTokenResponse.ProtoReflect.Descriptor instead.
+func (*VerifyTokenResponse) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *VerifyTokenResponse) GetValid() bool {
+	if x != nil {
+		return x.Valid
+	}
+	return false
+}
+
+func (x *VerifyTokenResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *VerifyTokenResponse) GetInfo() *TokenInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *VerifyTokenResponse) GetHeaderJson() string {
+	if x != nil {
+		return x.HeaderJson
+	}
+	return ""
+}
+
+func (x *VerifyTokenResponse) GetClaimsJson() string {
+	if x != nil {
+		return x.ClaimsJson
+	}
+	return ""
+}
+
+type SetTokenEnabledRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Enabled       bool                   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTokenEnabledRequest) Reset() {
+	*x = SetTokenEnabledRequest{}
+	mi := &file_gateway_v1_token_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTokenEnabledRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTokenEnabledRequest) ProtoMessage() {}
+
+func (x *SetTokenEnabledRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_token_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTokenEnabledRequest.ProtoReflect.Descriptor instead.
+func (*SetTokenEnabledRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SetTokenEnabledRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetTokenEnabledRequest) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+type SetTokenEnabledResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *TokenInfo             `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTokenEnabledResponse) Reset() {
+	*x = SetTokenEnabledResponse{}
+	mi := &file_gateway_v1_token_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTokenEnabledResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTokenEnabledResponse) ProtoMessage() {}
+
+func (x *SetTokenEnabledResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_token_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTokenEnabledResponse.ProtoReflect.Descriptor instead.
+func (*SetTokenEnabledResponse) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SetTokenEnabledResponse) GetInfo() *TokenInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+type SigningKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// RFC 7638 thumbprint.
+	Kid       string                 `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	Algorithm string                 `protobuf:"bytes,2,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Set once retired; the key leaves the JWKS after retired_until.
+	RetiredAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=retired_at,json=retiredAt,proto3" json:"retired_at,omitempty"`
+	RetiredUntil  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=retired_until,json=retiredUntil,proto3" json:"retired_until,omitempty"`
+	Active        bool                   `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SigningKey) Reset() {
+	*x = SigningKey{}
+	mi := &file_gateway_v1_token_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SigningKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SigningKey) ProtoMessage() {}
+
+func (x *SigningKey) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_token_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SigningKey.ProtoReflect.Descriptor instead.
+func (*SigningKey) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SigningKey) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+func (x *SigningKey) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *SigningKey) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *SigningKey) GetRetiredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetiredAt
+	}
+	return nil
+}
+
+func (x *SigningKey) GetRetiredUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetiredUntil
+	}
+	return nil
+}
+
+func (x *SigningKey) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+type RotateSigningKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Algorithm of the new key: RS256, RS384, RS512, PS256, ES256, ES384, EdDSA.
+	Algorithm string `protobuf:"bytes,1,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	// RSA modulus size (2048, 3072, 4096); 0: 3072.
+	RsaBits       int32 `protobuf:"varint,2,opt,name=rsa_bits,json=rsaBits,proto3" json:"rsa_bits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKeyRequest) Reset() {
+	*x = RotateSigningKeyRequest{}
+	mi := &file_gateway_v1_token_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKeyRequest) ProtoMessage() {}
+
+func (x *RotateSigningKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_token_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateSigningKeyRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RotateSigningKeyRequest) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *RotateSigningKeyRequest) GetRsaBits() int32 {
+	if x != nil {
+		return x.RsaBits
+	}
+	return 0
+}
+
+type RotateSigningKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *SigningKey            `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKeyResponse) Reset() {
+	*x = RotateSigningKeyResponse{}
+	mi := &file_gateway_v1_token_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKeyResponse) ProtoMessage() {}
+
+func (x *RotateSigningKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_token_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateSigningKeyResponse) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RotateSigningKeyResponse) GetKey() *SigningKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+type ListSigningKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSigningKeysRequest) Reset() {
+	*x = ListSigningKeysRequest{}
+	mi := &file_gateway_v1_token_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSigningKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSigningKeysRequest) ProtoMessage() {}
+
+func (x *ListSigningKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_token_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSigningKeysRequest.ProtoReflect.Descriptor instead.
+func (*ListSigningKeysRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{14}
+}
+
+type ListSigningKeysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          []*SigningKey          `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSigningKeysResponse) Reset() {
+	*x = ListSigningKeysResponse{}
+	mi := &file_gateway_v1_token_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSigningKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSigningKeysResponse) ProtoMessage() {}
+
+func (x *ListSigningKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_v1_token_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSigningKeysResponse.ProtoReflect.Descriptor instead.
+func (*ListSigningKeysResponse) Descriptor() ([]byte, []int) {
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListSigningKeysResponse) GetKeys() []*SigningKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
 type RevokeTokenResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -547,7 +1179,7 @@ type RevokeTokenResponse struct {
 
 func (x *RevokeTokenResponse) Reset() {
 	*x = RevokeTokenResponse{}
-	mi := &file_gateway_v1_token_proto_msgTypes[7]
+	mi := &file_gateway_v1_token_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +1191,7 @@ func (x *RevokeTokenResponse) String() string {
 func (*RevokeTokenResponse) ProtoMessage() {}
 
 func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[7]
+	mi := &file_gateway_v1_token_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +1204,7 @@ func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{7}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{16}
 }
 
 type ListTokensRequest struct {
@@ -585,7 +1217,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_gateway_v1_token_proto_msgTypes[8]
+	mi := &file_gateway_v1_token_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +1229,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[8]
+	mi := &file_gateway_v1_token_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +1242,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{8}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListTokensRequest) GetSubject() string {
@@ -636,7 +1268,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_gateway_v1_token_proto_msgTypes[9]
+	mi := &file_gateway_v1_token_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +1280,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[9]
+	mi := &file_gateway_v1_token_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +1293,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{9}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListTokensResponse) GetTokens() []*TokenInfo {
@@ -681,7 +1313,7 @@ type PutTokenPolicyRequest struct {
 
 func (x *PutTokenPolicyRequest) Reset() {
 	*x = PutTokenPolicyRequest{}
-	mi := &file_gateway_v1_token_proto_msgTypes[10]
+	mi := &file_gateway_v1_token_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -693,7 +1325,7 @@ func (x *PutTokenPolicyRequest) String() string {
 func (*PutTokenPolicyRequest) ProtoMessage() {}
 
 func (x *PutTokenPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[10]
+	mi := &file_gateway_v1_token_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -706,7 +1338,7 @@ func (x *PutTokenPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutTokenPolicyRequest.ProtoReflect.Descriptor instead.
 func (*PutTokenPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{10}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PutTokenPolicyRequest) GetPolicy() *TokenPolicy {
@@ -733,7 +1365,7 @@ type PutTokenPolicyResponse struct {
 
 func (x *PutTokenPolicyResponse) Reset() {
 	*x = PutTokenPolicyResponse{}
-	mi := &file_gateway_v1_token_proto_msgTypes[11]
+	mi := &file_gateway_v1_token_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +1377,7 @@ func (x *PutTokenPolicyResponse) String() string {
 func (*PutTokenPolicyResponse) ProtoMessage() {}
 
 func (x *PutTokenPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[11]
+	mi := &file_gateway_v1_token_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +1390,7 @@ func (x *PutTokenPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutTokenPolicyResponse.ProtoReflect.Descriptor instead.
 func (*PutTokenPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{11}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PutTokenPolicyResponse) GetPolicy() *TokenPolicy {
@@ -784,7 +1416,7 @@ type GetTokenPolicyRequest struct {
 
 func (x *GetTokenPolicyRequest) Reset() {
 	*x = GetTokenPolicyRequest{}
-	mi := &file_gateway_v1_token_proto_msgTypes[12]
+	mi := &file_gateway_v1_token_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +1428,7 @@ func (x *GetTokenPolicyRequest) String() string {
 func (*GetTokenPolicyRequest) ProtoMessage() {}
 
 func (x *GetTokenPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[12]
+	mi := &file_gateway_v1_token_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +1441,7 @@ func (x *GetTokenPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTokenPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetTokenPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{12}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetTokenPolicyRequest) GetName() string {
@@ -829,7 +1461,7 @@ type GetTokenPolicyResponse struct {
 
 func (x *GetTokenPolicyResponse) Reset() {
 	*x = GetTokenPolicyResponse{}
-	mi := &file_gateway_v1_token_proto_msgTypes[13]
+	mi := &file_gateway_v1_token_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +1473,7 @@ func (x *GetTokenPolicyResponse) String() string {
 func (*GetTokenPolicyResponse) ProtoMessage() {}
 
 func (x *GetTokenPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[13]
+	mi := &file_gateway_v1_token_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +1486,7 @@ func (x *GetTokenPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTokenPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetTokenPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{13}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetTokenPolicyResponse) GetPolicy() *TokenPolicy {
@@ -879,7 +1511,7 @@ type ListTokenPoliciesRequest struct {
 
 func (x *ListTokenPoliciesRequest) Reset() {
 	*x = ListTokenPoliciesRequest{}
-	mi := &file_gateway_v1_token_proto_msgTypes[14]
+	mi := &file_gateway_v1_token_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +1523,7 @@ func (x *ListTokenPoliciesRequest) String() string {
 func (*ListTokenPoliciesRequest) ProtoMessage() {}
 
 func (x *ListTokenPoliciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[14]
+	mi := &file_gateway_v1_token_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +1536,7 @@ func (x *ListTokenPoliciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokenPoliciesRequest.ProtoReflect.Descriptor instead.
 func (*ListTokenPoliciesRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{14}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{23}
 }
 
 type ListTokenPoliciesResponse struct {
@@ -916,7 +1548,7 @@ type ListTokenPoliciesResponse struct {
 
 func (x *ListTokenPoliciesResponse) Reset() {
 	*x = ListTokenPoliciesResponse{}
-	mi := &file_gateway_v1_token_proto_msgTypes[15]
+	mi := &file_gateway_v1_token_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1560,7 @@ func (x *ListTokenPoliciesResponse) String() string {
 func (*ListTokenPoliciesResponse) ProtoMessage() {}
 
 func (x *ListTokenPoliciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[15]
+	mi := &file_gateway_v1_token_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1573,7 @@ func (x *ListTokenPoliciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokenPoliciesResponse.ProtoReflect.Descriptor instead.
 func (*ListTokenPoliciesResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{15}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListTokenPoliciesResponse) GetPolicies() []*TokenPolicy {
@@ -960,7 +1592,7 @@ type DeleteTokenPolicyRequest struct {
 
 func (x *DeleteTokenPolicyRequest) Reset() {
 	*x = DeleteTokenPolicyRequest{}
-	mi := &file_gateway_v1_token_proto_msgTypes[16]
+	mi := &file_gateway_v1_token_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1604,7 @@ func (x *DeleteTokenPolicyRequest) String() string {
 func (*DeleteTokenPolicyRequest) ProtoMessage() {}
 
 func (x *DeleteTokenPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[16]
+	mi := &file_gateway_v1_token_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1617,7 @@ func (x *DeleteTokenPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTokenPolicyRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTokenPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{16}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteTokenPolicyRequest) GetName() string {
@@ -1003,7 +1635,7 @@ type DeleteTokenPolicyResponse struct {
 
 func (x *DeleteTokenPolicyResponse) Reset() {
 	*x = DeleteTokenPolicyResponse{}
-	mi := &file_gateway_v1_token_proto_msgTypes[17]
+	mi := &file_gateway_v1_token_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1647,7 @@ func (x *DeleteTokenPolicyResponse) String() string {
 func (*DeleteTokenPolicyResponse) ProtoMessage() {}
 
 func (x *DeleteTokenPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_v1_token_proto_msgTypes[17]
+	mi := &file_gateway_v1_token_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1660,7 @@ func (x *DeleteTokenPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTokenPolicyResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTokenPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_gateway_v1_token_proto_rawDescGZIP(), []int{17}
+	return file_gateway_v1_token_proto_rawDescGZIP(), []int{26}
 }
 
 var File_gateway_v1_token_proto protoreflect.FileDescriptor
@@ -1036,7 +1668,7 @@ var File_gateway_v1_token_proto protoreflect.FileDescriptor
 const file_gateway_v1_token_proto_rawDesc = "" +
 	"\n" +
 	"\x16gateway/v1/token.proto\x12\n" +
-	"gateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x03\n" +
+	"gateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x06\n" +
 	"\vTokenPolicy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0fallowed_callers\x18\x02 \x03(\tR\x0eallowedCallers\x122\n" +
@@ -1052,7 +1684,16 @@ const file_gateway_v1_token_proto_rawDesc = "" +
 	"topologies\x18\n" +
 	" \x03(\tR\n" +
 	"topologies\x12\x1c\n" +
-	"\talgorithm\x18\v \x01(\tR\talgorithm\"\xed\x02\n" +
+	"\talgorithm\x18\v \x01(\tR\talgorithm\x12@\n" +
+	"\x1callowed_certificate_subjects\x18\f \x03(\tR\x1aallowedCertificateSubjects\x12-\n" +
+	"\x12allowed_algorithms\x18\r \x03(\tR\x11allowedAlgorithms\x12\x1f\n" +
+	"\vtoken_types\x18\x0e \x03(\tR\n" +
+	"tokenTypes\x12%\n" +
+	"\x0einclude_groups\x18\x0f \x01(\bR\rincludeGroups\x12$\n" +
+	"\x0eper_user_limit\x18\x10 \x01(\x05R\fperUserLimit\x12!\n" +
+	"\flimit_action\x18\x11 \x01(\tR\vlimitAction\x12\x1a\n" +
+	"\brenewers\x18\x12 \x03(\tR\brenewers\x12\x1a\n" +
+	"\brevokers\x18\x13 \x03(\tR\brevokers\"\xf1\x04\n" +
 	"\tTokenInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12\x14\n" +
@@ -1065,14 +1706,30 @@ const file_gateway_v1_token_proto_rawDesc = "" +
 	"\arevoked\x18\b \x01(\bR\arevoked\x12\x1c\n" +
 	"\taudiences\x18\t \x03(\tR\taudiences\x12\x18\n" +
 	"\acomment\x18\n" +
-	" \x01(\tR\acomment\"\xb2\x01\n" +
+	" \x01(\tR\acomment\x12\x1a\n" +
+	"\bdisabled\x18\v \x01(\bR\bdisabled\x12\x12\n" +
+	"\x04type\x18\f \x01(\tR\x04type\x12\x1c\n" +
+	"\talgorithm\x18\r \x01(\tR\talgorithm\x12\x15\n" +
+	"\x06key_id\x18\x0e \x01(\tR\x05keyId\x12\x1f\n" +
+	"\vactor_chain\x18\x0f \x03(\tR\n" +
+	"actorChain\x12?\n" +
+	"\bmetadata\x18\x10 \x03(\v2#.gateway.v1.TokenInfo.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xea\x02\n" +
 	"\x11IssueTokenRequest\x12\x16\n" +
 	"\x06policy\x18\x01 \x01(\tR\x06policy\x12 \n" +
 	"\fon_behalf_of\x18\x02 \x01(\tR\n" +
 	"onBehalfOf\x12+\n" +
 	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x1c\n" +
 	"\taudiences\x18\x04 \x03(\tR\taudiences\x12\x18\n" +
-	"\acomment\x18\x05 \x01(\tR\acomment\"U\n" +
+	"\acomment\x18\x05 \x01(\tR\acomment\x12\x1c\n" +
+	"\talgorithm\x18\x06 \x01(\tR\talgorithm\x12\x12\n" +
+	"\x04type\x18\a \x01(\tR\x04type\x12G\n" +
+	"\bmetadata\x18\b \x03(\v2+.gateway.v1.IssueTokenRequest.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"U\n" +
 	"\x12IssueTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12)\n" +
 	"\x04info\x18\x02 \x01(\v2\x15.gateway.v1.TokenInfoR\x04info\"P\n" +
@@ -1082,7 +1739,40 @@ const file_gateway_v1_token_proto_rawDesc = "" +
 	"\x12RenewTokenResponse\x12)\n" +
 	"\x04info\x18\x01 \x01(\v2\x15.gateway.v1.TokenInfoR\x04info\"$\n" +
 	"\x12RevokeTokenRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"*\n" +
+	"\x12VerifyTokenRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\xb0\x01\n" +
+	"\x13VerifyTokenResponse\x12\x14\n" +
+	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12)\n" +
+	"\x04info\x18\x03 \x01(\v2\x15.gateway.v1.TokenInfoR\x04info\x12\x1f\n" +
+	"\vheader_json\x18\x04 \x01(\tR\n" +
+	"headerJson\x12\x1f\n" +
+	"\vclaims_json\x18\x05 \x01(\tR\n" +
+	"claimsJson\"B\n" +
+	"\x16SetTokenEnabledRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"D\n" +
+	"\x17SetTokenEnabledResponse\x12)\n" +
+	"\x04info\x18\x01 \x01(\v2\x15.gateway.v1.TokenInfoR\x04info\"\x8b\x02\n" +
+	"\n" +
+	"SigningKey\x12\x10\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\x12\x1c\n" +
+	"\talgorithm\x18\x02 \x01(\tR\talgorithm\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"retired_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tretiredAt\x12?\n" +
+	"\rretired_until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fretiredUntil\x12\x16\n" +
+	"\x06active\x18\x06 \x01(\bR\x06active\"R\n" +
+	"\x17RotateSigningKeyRequest\x12\x1c\n" +
+	"\talgorithm\x18\x01 \x01(\tR\talgorithm\x12\x19\n" +
+	"\brsa_bits\x18\x02 \x01(\x05R\arsaBits\"D\n" +
+	"\x18RotateSigningKeyResponse\x12(\n" +
+	"\x03key\x18\x01 \x01(\v2\x16.gateway.v1.SigningKeyR\x03key\"\x18\n" +
+	"\x16ListSigningKeysRequest\"E\n" +
+	"\x17ListSigningKeysResponse\x12*\n" +
+	"\x04keys\x18\x01 \x03(\v2\x16.gateway.v1.SigningKeyR\x04keys\"\x15\n" +
 	"\x13RevokeTokenResponse\"V\n" +
 	"\x11ListTokensRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12'\n" +
@@ -1106,7 +1796,7 @@ const file_gateway_v1_token_proto_rawDesc = "" +
 	"\bpolicies\x18\x01 \x03(\v2\x17.gateway.v1.TokenPolicyR\bpolicies\".\n" +
 	"\x18DeleteTokenPolicyRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x1b\n" +
-	"\x19DeleteTokenPolicyResponse2\xc5\x02\n" +
+	"\x19DeleteTokenPolicyResponse2\xac\x05\n" +
 	"\fTokenService\x12K\n" +
 	"\n" +
 	"IssueToken\x12\x1d.gateway.v1.IssueTokenRequest\x1a\x1e.gateway.v1.IssueTokenResponse\x12K\n" +
@@ -1114,7 +1804,11 @@ const file_gateway_v1_token_proto_rawDesc = "" +
 	"RenewToken\x12\x1d.gateway.v1.RenewTokenRequest\x1a\x1e.gateway.v1.RenewTokenResponse\x12N\n" +
 	"\vRevokeToken\x12\x1e.gateway.v1.RevokeTokenRequest\x1a\x1f.gateway.v1.RevokeTokenResponse\x12K\n" +
 	"\n" +
-	"ListTokens\x12\x1d.gateway.v1.ListTokensRequest\x1a\x1e.gateway.v1.ListTokensResponse2\x8a\x03\n" +
+	"ListTokens\x12\x1d.gateway.v1.ListTokensRequest\x1a\x1e.gateway.v1.ListTokensResponse\x12N\n" +
+	"\vVerifyToken\x12\x1e.gateway.v1.VerifyTokenRequest\x1a\x1f.gateway.v1.VerifyTokenResponse\x12Z\n" +
+	"\x0fSetTokenEnabled\x12\".gateway.v1.SetTokenEnabledRequest\x1a#.gateway.v1.SetTokenEnabledResponse\x12]\n" +
+	"\x10RotateSigningKey\x12#.gateway.v1.RotateSigningKeyRequest\x1a$.gateway.v1.RotateSigningKeyResponse\x12Z\n" +
+	"\x0fListSigningKeys\x12\".gateway.v1.ListSigningKeysRequest\x1a#.gateway.v1.ListSigningKeysResponse2\x8a\x03\n" +
 	"\x12TokenPolicyService\x12W\n" +
 	"\x0ePutTokenPolicy\x12!.gateway.v1.PutTokenPolicyRequest\x1a\".gateway.v1.PutTokenPolicyResponse\x12W\n" +
 	"\x0eGetTokenPolicy\x12!.gateway.v1.GetTokenPolicyRequest\x1a\".gateway.v1.GetTokenPolicyResponse\x12`\n" +
@@ -1133,7 +1827,7 @@ func file_gateway_v1_token_proto_rawDescGZIP() []byte {
 	return file_gateway_v1_token_proto_rawDescData
 }
 
-var file_gateway_v1_token_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_gateway_v1_token_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_gateway_v1_token_proto_goTypes = []any{
 	(*TokenPolicy)(nil),               // 0: gateway.v1.TokenPolicy
 	(*TokenInfo)(nil),                 // 1: gateway.v1.TokenInfo
@@ -1142,57 +1836,85 @@ var file_gateway_v1_token_proto_goTypes = []any{
 	(*RenewTokenRequest)(nil),         // 4: gateway.v1.RenewTokenRequest
 	(*RenewTokenResponse)(nil),        // 5: gateway.v1.RenewTokenResponse
 	(*RevokeTokenRequest)(nil),        // 6: gateway.v1.RevokeTokenRequest
-	(*RevokeTokenResponse)(nil),       // 7: gateway.v1.RevokeTokenResponse
-	(*ListTokensRequest)(nil),         // 8: gateway.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),        // 9: gateway.v1.ListTokensResponse
-	(*PutTokenPolicyRequest)(nil),     // 10: gateway.v1.PutTokenPolicyRequest
-	(*PutTokenPolicyResponse)(nil),    // 11: gateway.v1.PutTokenPolicyResponse
-	(*GetTokenPolicyRequest)(nil),     // 12: gateway.v1.GetTokenPolicyRequest
-	(*GetTokenPolicyResponse)(nil),    // 13: gateway.v1.GetTokenPolicyResponse
-	(*ListTokenPoliciesRequest)(nil),  // 14: gateway.v1.ListTokenPoliciesRequest
-	(*ListTokenPoliciesResponse)(nil), // 15: gateway.v1.ListTokenPoliciesResponse
-	(*DeleteTokenPolicyRequest)(nil),  // 16: gateway.v1.DeleteTokenPolicyRequest
-	(*DeleteTokenPolicyResponse)(nil), // 17: gateway.v1.DeleteTokenPolicyResponse
-	(*durationpb.Duration)(nil),       // 18: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 19: google.protobuf.Timestamp
+	(*VerifyTokenRequest)(nil),        // 7: gateway.v1.VerifyTokenRequest
+	(*VerifyTokenResponse)(nil),       // 8: gateway.v1.VerifyTokenResponse
+	(*SetTokenEnabledRequest)(nil),    // 9: gateway.v1.SetTokenEnabledRequest
+	(*SetTokenEnabledResponse)(nil),   // 10: gateway.v1.SetTokenEnabledResponse
+	(*SigningKey)(nil),                // 11: gateway.v1.SigningKey
+	(*RotateSigningKeyRequest)(nil),   // 12: gateway.v1.RotateSigningKeyRequest
+	(*RotateSigningKeyResponse)(nil),  // 13: gateway.v1.RotateSigningKeyResponse
+	(*ListSigningKeysRequest)(nil),    // 14: gateway.v1.ListSigningKeysRequest
+	(*ListSigningKeysResponse)(nil),   // 15: gateway.v1.ListSigningKeysResponse
+	(*RevokeTokenResponse)(nil),       // 16: gateway.v1.RevokeTokenResponse
+	(*ListTokensRequest)(nil),         // 17: gateway.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),        // 18: gateway.v1.ListTokensResponse
+	(*PutTokenPolicyRequest)(nil),     // 19: gateway.v1.PutTokenPolicyRequest
+	(*PutTokenPolicyResponse)(nil),    // 20: gateway.v1.PutTokenPolicyResponse
+	(*GetTokenPolicyRequest)(nil),     // 21: gateway.v1.GetTokenPolicyRequest
+	(*GetTokenPolicyResponse)(nil),    // 22: gateway.v1.GetTokenPolicyResponse
+	(*ListTokenPoliciesRequest)(nil),  // 23: gateway.v1.ListTokenPoliciesRequest
+	(*ListTokenPoliciesResponse)(nil), // 24: gateway.v1.ListTokenPoliciesResponse
+	(*DeleteTokenPolicyRequest)(nil),  // 25: gateway.v1.DeleteTokenPolicyRequest
+	(*DeleteTokenPolicyResponse)(nil), // 26: gateway.v1.DeleteTokenPolicyResponse
+	nil,                               // 27: gateway.v1.TokenInfo.MetadataEntry
+	nil,                               // 28: gateway.v1.IssueTokenRequest.MetadataEntry
+	(*durationpb.Duration)(nil),       // 29: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 30: google.protobuf.Timestamp
 }
 var file_gateway_v1_token_proto_depIdxs = []int32{
-	18, // 0: gateway.v1.TokenPolicy.default_ttl:type_name -> google.protobuf.Duration
-	18, // 1: gateway.v1.TokenPolicy.max_ttl:type_name -> google.protobuf.Duration
-	18, // 2: gateway.v1.TokenPolicy.max_lifetime:type_name -> google.protobuf.Duration
-	19, // 3: gateway.v1.TokenInfo.issued_at:type_name -> google.protobuf.Timestamp
-	19, // 4: gateway.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
-	19, // 5: gateway.v1.TokenInfo.max_lifetime_at:type_name -> google.protobuf.Timestamp
-	18, // 6: gateway.v1.IssueTokenRequest.ttl:type_name -> google.protobuf.Duration
-	1,  // 7: gateway.v1.IssueTokenResponse.info:type_name -> gateway.v1.TokenInfo
-	18, // 8: gateway.v1.RenewTokenRequest.ttl:type_name -> google.protobuf.Duration
-	1,  // 9: gateway.v1.RenewTokenResponse.info:type_name -> gateway.v1.TokenInfo
-	1,  // 10: gateway.v1.ListTokensResponse.tokens:type_name -> gateway.v1.TokenInfo
-	0,  // 11: gateway.v1.PutTokenPolicyRequest.policy:type_name -> gateway.v1.TokenPolicy
-	0,  // 12: gateway.v1.PutTokenPolicyResponse.policy:type_name -> gateway.v1.TokenPolicy
-	0,  // 13: gateway.v1.GetTokenPolicyResponse.policy:type_name -> gateway.v1.TokenPolicy
-	0,  // 14: gateway.v1.ListTokenPoliciesResponse.policies:type_name -> gateway.v1.TokenPolicy
-	2,  // 15: gateway.v1.TokenService.IssueToken:input_type -> gateway.v1.IssueTokenRequest
-	4,  // 16: gateway.v1.TokenService.RenewToken:input_type -> gateway.v1.RenewTokenRequest
-	6,  // 17: gateway.v1.TokenService.RevokeToken:input_type -> gateway.v1.RevokeTokenRequest
-	8,  // 18: gateway.v1.TokenService.ListTokens:input_type -> gateway.v1.ListTokensRequest
-	10, // 19: gateway.v1.TokenPolicyService.PutTokenPolicy:input_type -> gateway.v1.PutTokenPolicyRequest
-	12, // 20: gateway.v1.TokenPolicyService.GetTokenPolicy:input_type -> gateway.v1.GetTokenPolicyRequest
-	14, // 21: gateway.v1.TokenPolicyService.ListTokenPolicies:input_type -> gateway.v1.ListTokenPoliciesRequest
-	16, // 22: gateway.v1.TokenPolicyService.DeleteTokenPolicy:input_type -> gateway.v1.DeleteTokenPolicyRequest
-	3,  // 23: gateway.v1.TokenService.IssueToken:output_type -> gateway.v1.IssueTokenResponse
-	5,  // 24: gateway.v1.TokenService.RenewToken:output_type -> gateway.v1.RenewTokenResponse
-	7,  // 25: gateway.v1.TokenService.RevokeToken:output_type -> gateway.v1.RevokeTokenResponse
-	9,  // 26: gateway.v1.TokenService.ListTokens:output_type -> gateway.v1.ListTokensResponse
-	11, // 27: gateway.v1.TokenPolicyService.PutTokenPolicy:output_type -> gateway.v1.PutTokenPolicyResponse
-	13, // 28: gateway.v1.TokenPolicyService.GetTokenPolicy:output_type -> gateway.v1.GetTokenPolicyResponse
-	15, // 29: gateway.v1.TokenPolicyService.ListTokenPolicies:output_type -> gateway.v1.ListTokenPoliciesResponse
-	17, // 30: gateway.v1.TokenPolicyService.DeleteTokenPolicy:output_type -> gateway.v1.DeleteTokenPolicyResponse
-	23, // [23:31] is the sub-list for method output_type
-	15, // [15:23] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	29, // 0: gateway.v1.TokenPolicy.default_ttl:type_name -> google.protobuf.Duration
+	29, // 1: gateway.v1.TokenPolicy.max_ttl:type_name -> google.protobuf.Duration
+	29, // 2: gateway.v1.TokenPolicy.max_lifetime:type_name -> google.protobuf.Duration
+	30, // 3: gateway.v1.TokenInfo.issued_at:type_name -> google.protobuf.Timestamp
+	30, // 4: gateway.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	30, // 5: gateway.v1.TokenInfo.max_lifetime_at:type_name -> google.protobuf.Timestamp
+	27, // 6: gateway.v1.TokenInfo.metadata:type_name -> gateway.v1.TokenInfo.MetadataEntry
+	29, // 7: gateway.v1.IssueTokenRequest.ttl:type_name -> google.protobuf.Duration
+	28, // 8: gateway.v1.IssueTokenRequest.metadata:type_name -> gateway.v1.IssueTokenRequest.MetadataEntry
+	1,  // 9: gateway.v1.IssueTokenResponse.info:type_name -> gateway.v1.TokenInfo
+	29, // 10: gateway.v1.RenewTokenRequest.ttl:type_name -> google.protobuf.Duration
+	1,  // 11: gateway.v1.RenewTokenResponse.info:type_name -> gateway.v1.TokenInfo
+	1,  // 12: gateway.v1.VerifyTokenResponse.info:type_name -> gateway.v1.TokenInfo
+	1,  // 13: gateway.v1.SetTokenEnabledResponse.info:type_name -> gateway.v1.TokenInfo
+	30, // 14: gateway.v1.SigningKey.created_at:type_name -> google.protobuf.Timestamp
+	30, // 15: gateway.v1.SigningKey.retired_at:type_name -> google.protobuf.Timestamp
+	30, // 16: gateway.v1.SigningKey.retired_until:type_name -> google.protobuf.Timestamp
+	11, // 17: gateway.v1.RotateSigningKeyResponse.key:type_name -> gateway.v1.SigningKey
+	11, // 18: gateway.v1.ListSigningKeysResponse.keys:type_name -> gateway.v1.SigningKey
+	1,  // 19: gateway.v1.ListTokensResponse.tokens:type_name -> gateway.v1.TokenInfo
+	0,  // 20: gateway.v1.PutTokenPolicyRequest.policy:type_name -> gateway.v1.TokenPolicy
+	0,  // 21: gateway.v1.PutTokenPolicyResponse.policy:type_name -> gateway.v1.TokenPolicy
+	0,  // 22: gateway.v1.GetTokenPolicyResponse.policy:type_name -> gateway.v1.TokenPolicy
+	0,  // 23: gateway.v1.ListTokenPoliciesResponse.policies:type_name -> gateway.v1.TokenPolicy
+	2,  // 24: gateway.v1.TokenService.IssueToken:input_type -> gateway.v1.IssueTokenRequest
+	4,  // 25: gateway.v1.TokenService.RenewToken:input_type -> gateway.v1.RenewTokenRequest
+	6,  // 26: gateway.v1.TokenService.RevokeToken:input_type -> gateway.v1.RevokeTokenRequest
+	17, // 27: gateway.v1.TokenService.ListTokens:input_type -> gateway.v1.ListTokensRequest
+	7,  // 28: gateway.v1.TokenService.VerifyToken:input_type -> gateway.v1.VerifyTokenRequest
+	9,  // 29: gateway.v1.TokenService.SetTokenEnabled:input_type -> gateway.v1.SetTokenEnabledRequest
+	12, // 30: gateway.v1.TokenService.RotateSigningKey:input_type -> gateway.v1.RotateSigningKeyRequest
+	14, // 31: gateway.v1.TokenService.ListSigningKeys:input_type -> gateway.v1.ListSigningKeysRequest
+	19, // 32: gateway.v1.TokenPolicyService.PutTokenPolicy:input_type -> gateway.v1.PutTokenPolicyRequest
+	21, // 33: gateway.v1.TokenPolicyService.GetTokenPolicy:input_type -> gateway.v1.GetTokenPolicyRequest
+	23, // 34: gateway.v1.TokenPolicyService.ListTokenPolicies:input_type -> gateway.v1.ListTokenPoliciesRequest
+	25, // 35: gateway.v1.TokenPolicyService.DeleteTokenPolicy:input_type -> gateway.v1.DeleteTokenPolicyRequest
+	3,  // 36: gateway.v1.TokenService.IssueToken:output_type -> gateway.v1.IssueTokenResponse
+	5,  // 37: gateway.v1.TokenService.RenewToken:output_type -> gateway.v1.RenewTokenResponse
+	16, // 38: gateway.v1.TokenService.RevokeToken:output_type -> gateway.v1.RevokeTokenResponse
+	18, // 39: gateway.v1.TokenService.ListTokens:output_type -> gateway.v1.ListTokensResponse
+	8,  // 40: gateway.v1.TokenService.VerifyToken:output_type -> gateway.v1.VerifyTokenResponse
+	10, // 41: gateway.v1.TokenService.SetTokenEnabled:output_type -> gateway.v1.SetTokenEnabledResponse
+	13, // 42: gateway.v1.TokenService.RotateSigningKey:output_type -> gateway.v1.RotateSigningKeyResponse
+	15, // 43: gateway.v1.TokenService.ListSigningKeys:output_type -> gateway.v1.ListSigningKeysResponse
+	20, // 44: gateway.v1.TokenPolicyService.PutTokenPolicy:output_type -> gateway.v1.PutTokenPolicyResponse
+	22, // 45: gateway.v1.TokenPolicyService.GetTokenPolicy:output_type -> gateway.v1.GetTokenPolicyResponse
+	24, // 46: gateway.v1.TokenPolicyService.ListTokenPolicies:output_type -> gateway.v1.ListTokenPoliciesResponse
+	26, // 47: gateway.v1.TokenPolicyService.DeleteTokenPolicy:output_type -> gateway.v1.DeleteTokenPolicyResponse
+	36, // [36:48] is the sub-list for method output_type
+	24, // [24:36] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_gateway_v1_token_proto_init() }
@@ -1200,14 +1922,14 @@ func file_gateway_v1_token_proto_init() {
 	if File_gateway_v1_token_proto != nil {
 		return
 	}
-	file_gateway_v1_token_proto_msgTypes[10].OneofWrappers = []any{}
+	file_gateway_v1_token_proto_msgTypes[19].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_v1_token_proto_rawDesc), len(file_gateway_v1_token_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

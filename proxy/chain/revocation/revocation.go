@@ -46,6 +46,17 @@ func (s *Set) Revoke(id string, expires time.Time) {
 	s.update(func(m map[string]time.Time) { m[id] = expires })
 }
 
+// Apply adds the ids of add (id → expiry) and removes those of remove
+// (a credential enabled again, or forgotten), as one swap.
+func (s *Set) Apply(add map[string]time.Time, remove []string) {
+	s.update(func(m map[string]time.Time) {
+		for _, id := range remove {
+			delete(m, id)
+		}
+		maps.Copy(m, add)
+	})
+}
+
 // Prune forgets the revocations of credentials expired at now: they are
 // refused as expired anyway.
 func (s *Set) Prune(now time.Time) {

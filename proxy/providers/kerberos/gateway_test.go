@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jcmturner/gokrb5/v8/spnego"
 
@@ -114,6 +115,19 @@ func TestGatewayGoClient(t *testing.T) {
 	if c := g.last(t).Header.Get("Cookie"); c != "app=kept" {
 		t.Fatalf("the backend saw Cookie %q", c)
 	}
+	// Mutual authentication asked for: the token comes back on the
+	// backend's 200, beside the cookie.
+	mutual, _, _ := negotiate(t, cl, "HTTP/localhost", tokenOpts{mutual: true})
+	req, _ = http.NewRequest(http.MethodGet, g.url, nil)
+	req.Header.Set("Authorization", mutual)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if v := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 200 || !strings.HasPrefix(v, "Negotiate ") || len(v) < 40 || len(resp.Cookies()) != 1 {
+		t.Fatalf("mutual: %d, WWW-Authenticate %q, cookies %d", resp.StatusCode, v, len(resp.Cookies()))
+	}
 	// Nothing: 401 Negotiate, from the gateway.
 	resp, err = http.Get(g.url)
 	if err != nil {
@@ -163,5 +177,57 @@ func TestGatewayKinitCurl(t *testing.T) {
 	// Without cookie and ticket: 401.
 	if out, err := exec.Command(curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", g.url).CombinedOutput(); err != nil || string(out) != "401" {
 		t.Fatalf("no credentials: %v %q", err, out)
+	}
+}
+
+// A Knox topology with HadoopAuth (type kerberos) converts to ours and
+// serves: the keytab path became an alias named after the file.
+func TestKnoxHadoopAuthTopology(t *testing.T) {
+	r := newRealm(t)
+	doc := `<topology><gateway>
+<provider><role>authentication</role><name>HadoopAuth</name><enabled>true</enabled>
+  <param><name>config.prefix</name><value>hadoop.auth.config</value></param>
+  <param><name>hadoop.auth.config.type</name><value>kerberos</value></param>
+  <param><name>hadoop.auth.config.token.validity</name><value>1800</value></param>
+  <param><name>hadoop.auth.config.kerberos.principal</name><value>HTTP/localhost@EXAMPLE.TEST</value></param>
+  <param><name>hadoop.auth.config.kerberos.keytab</name><value>/etc/security/keytabs/http-keytab</value></param>
+  <param><name>hadoop.auth.config.kerberos.name.rules</name><value>RULE:[1:$1@$0](.*@EXAMPLE\.TEST)s/@.*//L
+    DEFAULT</value></param>
+</provider>
+<provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
+</gateway>
+<service><role>ECHO</role><url>%s</url></service></topology>`
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { w.Write([]byte("ok")) }))
+	t.Cleanup(backend.Close)
+	top, err := topology.Parse([]byte(strings.Replace(doc, "%s", backend.URL, 1)), topology.FormatUnspecified, "secure.xml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topology.Validate(top); err != nil {
+		t.Fatal(err)
+	}
+	p, err := proxy.New(proxy.Config{Resolver: aliasResolver(r.aliases)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(p)
+	t.Cleanup(func() { front.Close(); p.Close() })
+	c, err := p.Compile(context.Background(), top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Apply(c)
+	cl := r.kdc.Login(t, "alice", r.alice)
+	resp, err := spnego.NewClient(cl, nil, "HTTP/localhost").Get(strings.Replace(front.URL, "127.0.0.1", "localhost", 1) + "/gateway/secure/echo/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	// token.validity 1800 became cookie.validity 30m.
+	if ck := resp.Cookies(); len(ck) != 1 || time.Until(ck[0].Expires) > 1800*time.Second || time.Until(ck[0].Expires) < 1700*time.Second {
+		t.Fatalf("cookies %+v", ck)
 	}
 }

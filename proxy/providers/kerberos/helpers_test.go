@@ -41,7 +41,7 @@ type realm struct {
 	topology string
 }
 
-func newRealm(t *testing.T) *realm {
+func newRealm(t testing.TB) *realm {
 	t.Helper()
 	k := krbtest.Start(t, krbtest.Options{})
 	r := &realm{kdc: k, alice: krbtest.Password(), bob: krbtest.Password(), logs: &testlog.Buffer{}, topology: "t"}

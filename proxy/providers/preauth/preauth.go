@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/securegw/gateway/internal/fedsig"
@@ -57,6 +58,7 @@ type handler struct {
 	ip      *match.Addrs
 	roots   *x509.CertPool
 	clients map[string]struct{}
+	certs   verifiedCerts
 	hmac    *fedsig.Verifier
 	now     func() time.Time
 	log     *slog.Logger
@@ -371,22 +373,42 @@ func (h *handler) connectionNamesIdentity(hd http.Header) error {
 }
 
 // checkCert verifies the sender's client certificate against the
-// provider's truststore and allowed_clients.
+// provider's truststore and allowed_clients. An accepted certificate is
+// remembered for the connection's later requests (verifiedCerts).
 func (h *handler) checkCert(r *http.Request) error {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return errors.New("no client certificate (is proxy.client_auth optional or required?)")
 	}
-	leaf := r.TLS.PeerCertificates[0]
-	opts := x509.VerifyOptions{Roots: h.roots, CurrentTime: h.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	leaf, now := r.TLS.PeerCertificates[0], h.now()
+	if h.certs.ok(leaf, now) {
+		return nil
+	}
+	opts := x509.VerifyOptions{Roots: h.roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	if len(r.TLS.PeerCertificates) > 1 {
 		opts.Intermediates = x509.NewCertPool()
 		for _, c := range r.TLS.PeerCertificates[1:] {
 			opts.Intermediates.AddCert(c)
 		}
 	}
-	if _, err := leaf.Verify(opts); err != nil {
+	chains, err := leaf.Verify(opts)
+	if err != nil {
 		return fmt.Errorf("client certificate %q not trusted by the provider's truststore: %w", leaf.Subject.String(), err)
 	}
+	if err := h.allowed(leaf); err != nil {
+		return err
+	}
+	until := leaf.NotAfter
+	for _, c := range chains[0] {
+		if c.NotAfter.Before(until) {
+			until = c.NotAfter
+		}
+	}
+	h.certs.add(leaf, until)
+	return nil
+}
+
+// allowed checks the certificate's subject and SANs against allowed_clients.
+func (h *handler) allowed(leaf *x509.Certificate) error {
 	if _, ok := h.clients[leaf.Subject.String()]; ok {
 		return nil
 	}
@@ -408,6 +430,36 @@ func (h *handler) checkCert(r *http.Request) error {
 		}
 	}
 	return fmt.Errorf("client certificate %q is not in allowed_clients", leaf.Subject.String())
+}
+
+// verifiedCerts remembers the client certificates the handler accepted,
+// until the earliest expiry of their chain: every request of a keep-alive
+// connection carries the same parsed leaf (*x509.Certificate), so later
+// requests skip the chain verification (tens of microseconds). Keys are
+// pointers held by the map, so none is reused while remembered. Bounded:
+// full, it starts over. A truststore or allowed_clients change compiles a
+// new handler with an empty cache.
+type verifiedCerts struct {
+	mu sync.Mutex
+	m  map[*x509.Certificate]time.Time
+}
+
+const maxVerifiedCerts = 1024
+
+func (v *verifiedCerts) ok(leaf *x509.Certificate, now time.Time) bool {
+	v.mu.Lock()
+	until, found := v.m[leaf]
+	v.mu.Unlock()
+	return found && now.Before(until)
+}
+
+func (v *verifiedCerts) add(leaf *x509.Certificate, until time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= maxVerifiedCerts {
+		v.m = make(map[*x509.Certificate]time.Time)
+	}
+	v.m[leaf] = until
 }
 
 // norm is a header name in lower case with '-' for '_' and '.'.

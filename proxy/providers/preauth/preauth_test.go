@@ -543,3 +543,24 @@ func TestKnoxHeaderPreAuth(t *testing.T) {
 		t.Fatalf("SM_USER to a topology reading aws_header: %d, want 401", status)
 	}
 }
+
+// A certificate accepted once is remembered for its connection, but not
+// past its expiry.
+func TestCertificateExpiresWhileRemembered(t *testing.T) {
+	f := newFederation(t, fedOpts{params: map[string]string{"truststore": "onprem-clients", "allowed_clients": "CN=onprem-gw"}})
+	get := func() int {
+		req, _ := http.NewRequest("GET", f.onprem+"/gateway/onprem/webhdfs/v1/x", nil)
+		req.SetBasicAuth("alice", "alice-password")
+		status, _ := do(t, nil, req)
+		return status
+	}
+	for i := 0; i < 2; i++ {
+		if s := get(); s != 200 {
+			t.Fatalf("request %d: %d, want 200", i, s)
+		}
+	}
+	f.clk.set(time.Now().Add(25 * time.Hour)) // testpki certificates are valid for 24h
+	if s := get(); s != 403 {
+		t.Fatalf("after the certificate expired: %d, want 403", s)
+	}
+}

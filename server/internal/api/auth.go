@@ -49,6 +49,10 @@ func noteTarget(ctx context.Context, target string) {
 	}
 }
 
+// NoteTarget records what the current call is about (a token's id, a
+// key's kid), for its audit record, when the service learns it.
+func NoteTarget(ctx context.Context, target string) { noteTarget(ctx, target) }
+
 // CallerFrom returns the caller that the authorization interceptor put in ctx.
 func CallerFrom(ctx context.Context) (Caller, bool) {
 	c, ok := ctx.Value(callerKey{}).(Caller)
@@ -88,6 +92,10 @@ var permissions = map[string][]string{
 	gatewayv1.TokenService_RenewToken_FullMethodName:  {RoleTokenBroker},
 	gatewayv1.TokenService_RevokeToken_FullMethodName: {RoleTokenBroker},
 	gatewayv1.TokenService_ListTokens_FullMethodName:  {RoleTokenBroker, RoleOperator},
+	gatewayv1.TokenService_VerifyToken_FullMethodName: {RoleTokenBroker, RoleOperator},
+
+	gatewayv1.TokenService_SetTokenEnabled_FullMethodName: {RoleTokenBroker},
+	gatewayv1.TokenService_ListSigningKeys_FullMethodName: {RoleOperator, RoleViewer, RoleTokenBroker},
 
 	gatewayv1.TokenPolicyService_GetTokenPolicy_FullMethodName:    {RoleOperator, RoleViewer, RoleTokenBroker},
 	gatewayv1.TokenPolicyService_ListTokenPolicies_FullMethodName: {RoleOperator, RoleViewer, RoleTokenBroker},
@@ -111,6 +119,8 @@ var mutating = map[string]bool{
 	gatewayv1.TokenService_IssueToken_FullMethodName:              true,
 	gatewayv1.TokenService_RenewToken_FullMethodName:              true,
 	gatewayv1.TokenService_RevokeToken_FullMethodName:             true,
+	gatewayv1.TokenService_SetTokenEnabled_FullMethodName:         true,
+	gatewayv1.TokenService_RotateSigningKey_FullMethodName:        true,
 	gatewayv1.TokenPolicyService_PutTokenPolicy_FullMethodName:    true,
 	gatewayv1.TokenPolicyService_DeleteTokenPolicy_FullMethodName: true,
 }
@@ -278,6 +288,8 @@ func targetOf(req any) string {
 	case *gatewayv1.RenewTokenRequest:
 		return "token/" + r.GetId()
 	case *gatewayv1.RevokeTokenRequest:
+		return "token/" + r.GetId()
+	case *gatewayv1.SetTokenEnabledRequest:
 		return "token/" + r.GetId()
 	case *gatewayv1.PutTokenPolicyRequest:
 		return "token-policy/" + r.GetPolicy().GetName()

@@ -33,6 +33,7 @@ type Config struct {
 	Store      Store            `yaml:"store"`
 	Crypto     secrets.Settings `yaml:"crypto"`
 	Log        Log              `yaml:"log"`
+	Tokens     Tokens           `yaml:"tokens"`
 	Federation Federation       `yaml:"federation"`
 }
 
@@ -44,6 +45,17 @@ type Federation struct {
 	Header string `yaml:"header"`
 	// GroupsHeader carries the user's groups, comma-separated; "" sends none.
 	GroupsHeader string `yaml:"groups_header"`
+}
+
+// Tokens configures the token service.
+type Tokens struct {
+	// Issuer is the iss of the gateway's tokens; "" derives
+	// https://HOST:PORT/{path_prefix} from proxy.listen.
+	Issuer string `yaml:"issuer"`
+	// Algorithm signs tokens whose policy names none.
+	Algorithm string `yaml:"algorithm"`
+	// RSABits is the modulus size of new RSA signing keys.
+	RSABits int `yaml:"rsa_bits"`
 }
 
 // Proxy configures the data plane's front listener.
@@ -67,6 +79,20 @@ type Proxy struct {
 	// UpgradeGrace is how long a WebSocket stays open after a deploy removed
 	// or changed its route (default 30s).
 	UpgradeGrace Duration `yaml:"upgrade_grace"`
+	// WebSocket are the gateway's WebSocket limits; services override them
+	// with websocket.* params.
+	WebSocket WebSocket `yaml:"websocket"`
+}
+
+// WebSocket limits of the gateway (zero: the proxy's defaults: 1 MiB
+// messages, 10s write timeout, no idle timeout, no pings, no connection limits).
+type WebSocket struct {
+	MaxMessageBytes            int64    `yaml:"max_message_bytes"`
+	WriteTimeout               Duration `yaml:"write_timeout"`
+	IdleTimeout                Duration `yaml:"idle_timeout"`
+	PingInterval               Duration `yaml:"ping_interval"`
+	MaxConnections             int      `yaml:"max_connections"`
+	MaxConnectionsPerPrincipal int      `yaml:"max_connections_per_principal"`
 }
 
 // Management configures the gRPC management API.
@@ -196,6 +222,7 @@ func Default() Config {
 		Crypto:     secrets.DefaultSettings(),
 		Log:        Log{Level: "info", Format: "json"},
 		Federation: Federation{Header: "SM_USER"},
+		Tokens:     Tokens{Algorithm: "ES256", RSABits: 3072},
 	}
 }
 
@@ -345,6 +372,17 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.Proxy.TrustedPrefixes(); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.Tokens.Algorithm {
+	case "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA":
+	default:
+		errs = append(errs, fmt.Errorf("tokens.algorithm: %q is not RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA", c.Tokens.Algorithm))
+	}
+	if c.Tokens.RSABits != 2048 && c.Tokens.RSABits != 3072 && c.Tokens.RSABits != 4096 {
+		errs = append(errs, fmt.Errorf("tokens.rsa_bits: %d is not 2048, 3072 or 4096", c.Tokens.RSABits))
+	}
+	if c.Tokens.Issuer != "" && strings.ContainsFunc(c.Tokens.Issuer, func(r rune) bool { return r <= ' ' }) {
+		errs = append(errs, fmt.Errorf("tokens.issuer: %q contains white space", c.Tokens.Issuer))
 	}
 	for key, h := range map[string]string{"federation.header": c.Federation.Header, "federation.groups_header": c.Federation.GroupsHeader} {
 		if !httpguts.ValidHeaderFieldName(h) && (h != "" || key == "federation.header") {

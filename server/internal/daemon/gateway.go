@@ -20,14 +20,17 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/securegw/gateway/internal/fdlimit"
 	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/internal/secrets"
 	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/server/internal/api"
 	"github.com/securegw/gateway/server/internal/config"
 	"github.com/securegw/gateway/server/internal/reconcile"
 	"github.com/securegw/gateway/server/internal/secretsvc"
+	"github.com/securegw/gateway/server/internal/tokensvc"
 	"github.com/securegw/gateway/store"
 	"github.com/securegw/gateway/store/etcd"
 )
@@ -35,6 +38,27 @@ import (
 // secretLiveTimeout bounds how long an alias or truststore change waits
 // for the routes using it to be rebuilt before its RPC answers.
 const secretLiveTimeout = 10 * time.Second
+
+// tokenSweepEvery is how often expired token state and retired signing
+// keys are swept.
+const tokenSweepEvery = time.Minute
+
+// tokenIssuer is the iss of the gateway's tokens: tokens.issuer, else
+// https://HOST:PORT/{path_prefix} from proxy.listen.
+func tokenIssuer(c config.Config) string {
+	if c.Tokens.Issuer != "" {
+		return c.Tokens.Issuer
+	}
+	host, port, _ := net.SplitHostPort(c.Proxy.Listen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	scheme := "https"
+	if !c.Proxy.TLSEnabled() {
+		scheme = "http"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/" + c.Proxy.PathPrefix
+}
 
 // gateway is a daemon assembled from its configuration by build, run by
 // run. Its fields are set once, by build, before anything can call back.
@@ -51,6 +75,7 @@ type gateway struct {
 	px        *proxy.Proxy
 	rec       *reconcile.Reconciler
 	topo      *api.TopologyService
+	tokens    *tokensvc.Service
 
 	ready     atomic.Bool
 	stopping  atomic.Bool // shutdown began: ready stays false
@@ -133,9 +158,26 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
+	g.tokens = tokensvc.New(g.st, g.secrets, tokensvc.Options{
+		Issuer:    tokenIssuer(c),
+		Algorithm: c.Tokens.Algorithm,
+		RSABits:   c.Tokens.RSABits,
+		WaitFor:   func(ctx context.Context, rev int64) error { return g.rec.WaitFor(ctx, rev) },
+		Log:       g.log,
+	})
+	// Each proxied WebSocket holds two descriptors: use all the process may.
+	ceiling, err := fdlimit.Raise()
+	if err != nil {
+		g.log.Warn("descriptor limit not raised", "err", err, "ceiling", ceiling)
+	}
+	ws := c.Proxy.WebSocket
 	if g.px, err = proxy.New(proxy.Config{
-		PathPrefix:     c.Proxy.PathPrefix,
-		UpgradeGrace:   c.Proxy.UpgradeGrace.D(),
+		PathPrefix:   c.Proxy.PathPrefix,
+		UpgradeGrace: c.Proxy.UpgradeGrace.D(),
+		MaxOpenFiles: ceiling,
+		WebSocket: proxy.WebSocketLimits{MaxMessageBytes: ws.MaxMessageBytes, WriteTimeout: ws.WriteTimeout.D(),
+			IdleTimeout: ws.IdleTimeout.D(), PingInterval: ws.PingInterval.D(), MaxConnections: ws.MaxConnections,
+			MaxConnectionsPerPrincipal: ws.MaxConnectionsPerPrincipal},
 		TrustedProxies: trusted,
 		Logger:         g.log,
 		Registerer:     reg,
@@ -143,10 +185,15 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Truststores:    g.secrets,
 		Federation:     proxy.Federation{Header: c.Federation.Header, GroupsHeader: c.Federation.GroupsHeader},
 		SealKey:        sealKey,
+		Host: chain.Host{
+			Tokens:      g.tokens,
+			Issuer:      g.tokens.DataPlane(),
+			Revocations: g.tokens.Revocations(),
+		},
 	}); err != nil {
 		return nil, fmt.Errorf("creating proxy: %w", err)
 	}
-	g.rec = reconcile.New(g.st, g.px, reconcile.Options{Log: g.log, OnTruststore: g.truststoreChanged, OnSync: g.synced})
+	g.rec = reconcile.New(g.st, g.px, reconcile.Options{Log: g.log, OnTruststore: g.truststoreChanged, OnSync: g.synced, Objects: g.tokens})
 	if _, _, err := g.rec.Load(ctx); err != nil {
 		return nil, err
 	}
@@ -318,6 +365,9 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 		Alias:    g.secrets.AliasServer(),
 		PKI:      g.secrets.PKIServer(),
 		Group:    api.NewGroupService(g.px),
+
+		Token:       g.tokens.TokenServer(),
+		TokenPolicy: g.tokens.PolicyServer(),
 	}, g.log)
 	return nil
 }
@@ -364,6 +414,7 @@ func (g *gateway) run(ctx context.Context, ready func(Addrs)) error {
 			errc <- fmt.Errorf("reconciler: %w", err)
 		}
 	}()
+	go g.tokens.Run(recCtx, tokenSweepEvery)
 	serve("proxy listener", func() error {
 		if g.front.TLSConfig != nil {
 			return g.front.ServeTLS(g.proxyLn, "", "")

@@ -55,6 +55,21 @@ type Options struct {
 	// RetryDelay is the pause between attempts to list an unavailable
 	// store; zero means DefaultRetryDelay.
 	RetryDelay time.Duration
+	// Objects, if set, follows the store's other objects (token state,
+	// signing keys): reloaded with every listing, told of every change of
+	// a kind other than topologies, aliases and truststores.
+	Objects ObjectSink
+}
+
+// ObjectSink keeps live state derived from store objects (the token
+// service's state and revocation set). Its calls run in the reconciler's
+// goroutine, in revision order; a batch counts as applied only after Apply
+// returned, so WaitFor(rev) means the sink has seen rev.
+type ObjectSink interface {
+	// Reload reads everything again (after Load listed the store).
+	Reload(ctx context.Context) error
+	// Apply is given the changes of one or more batches, in order.
+	Apply(ctx context.Context, changes []store.Change) error
 }
 
 // DefaultRetryDelay is the pause between attempts to list an unavailable store.
@@ -143,6 +158,11 @@ func (r *Reconciler) Load(ctx context.Context) (served, failed int, err error) {
 	for _, rec := range recs {
 		if c, err := r.compile(ctx, rec); err == nil {
 			all = append(all, c)
+		}
+	}
+	if r.opts.Objects != nil {
+		if err := r.opts.Objects.Reload(ctx); err != nil {
+			return 0, 0, fmt.Errorf("loading objects: %w", err)
 		}
 	}
 	gen := r.router.Load(all)
@@ -275,6 +295,7 @@ type pending struct {
 	topologies  map[string]bool // name → deleted
 	aliases     map[aliasRef]bool
 	truststores map[string]bool
+	others      []store.Change // the other kinds, in order (ObjectSink)
 	batches     int
 }
 
@@ -301,6 +322,8 @@ func (p *pending) add(b store.ChangeBatch) error {
 		case store.KindTruststore:
 			p.truststores[c.Key] = true
 			p.secretsRev = b.Revision
+		default:
+			p.others = append(p.others, c)
 		}
 	}
 	return nil
@@ -343,7 +366,15 @@ func (r *Reconciler) apply(ctx context.Context, p *pending) error {
 		return err
 	}
 	remove = append(remove, withdraw...)
-	gen := r.router.Update(apply, remove)
+	if r.opts.Objects != nil && len(p.others) > 0 {
+		if err := r.opts.Objects.Apply(ctx, p.others); err != nil {
+			return fmt.Errorf("applying object changes at revision %d: %w", p.revision, err)
+		}
+	}
+	var gen int64
+	if len(apply)+len(remove) > 0 {
+		gen = r.router.Update(apply, remove)
+	}
 	if r.opts.OnTruststore != nil {
 		for _, name := range sorted(p.truststores) {
 			r.opts.OnTruststore(ctx, name)

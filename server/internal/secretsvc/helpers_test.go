@@ -102,12 +102,19 @@ func seedStore(t testing.TB, path string, secret []byte, s secrets.Settings) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The token service's signing keys are sealed the same way (their
+	// content is the token service's business; a rotation reseals them).
+	sealedTokenKeys, err := kr.Seal(MetaTokenKeys, []byte(`{"keys":[],"active":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := st.RewriteObjects(context.Background(), nil, keepValue, map[string][]byte{
-		MetaVerifier: verifier,
-		MetaCACert:   ca.CertPEM(),
-		MetaCAKey:    sealedCA,
-		MetaTLSCert:  certPEM,
-		MetaTLSKey:   sealedTLS,
+		MetaVerifier:  verifier,
+		MetaCACert:    ca.CertPEM(),
+		MetaCAKey:     sealedCA,
+		MetaTLSCert:   certPEM,
+		MetaTLSKey:    sealedTLS,
+		MetaTokenKeys: sealedTokenKeys,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +197,7 @@ func (f *fixture) snapshot() map[string]string {
 	for _, o := range objs {
 		out["alias:"+o.Key] = string(o.Value)
 	}
-	for _, k := range []string{MetaVerifier, MetaCACert, MetaCAKey, MetaTLSCert, MetaTLSKey} {
+	for _, k := range []string{MetaVerifier, MetaCACert, MetaCAKey, MetaTLSCert, MetaTLSKey, MetaTokenKeys} {
 		v, err := f.st.GetMeta(ctx, k)
 		if err != nil {
 			f.t.Fatal(err)

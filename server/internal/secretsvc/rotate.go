@@ -11,7 +11,7 @@ import (
 )
 
 // sealedMeta are the meta values sealed under the data key.
-var sealedMeta = []string{MetaCAKey, MetaTLSKey}
+var sealedMeta = []string{MetaCAKey, MetaTLSKey, MetaTokenKeys}
 
 // reencrypt reseals every record written with older settings (a cipher
 // other than the configured one) in one transaction, and returns how many

@@ -70,8 +70,9 @@ func TestReencryptAfterSettingsChange(t *testing.T) {
 		wantCipher string
 	}{
 		// A new cipher applies to new writes; old records open and are stale
-		// until re-encrypted (aliases and both sealed keys).
-		{"cipher change", xchacha, true, int32(len(testAliases)) + 2, secrets.CipherXChaCha20Poly1305},
+		// until re-encrypted (aliases and the sealed meta values: CA key,
+		// TLS key, token signing keys).
+		{"cipher change", xchacha, true, int32(len(testAliases) + len(sealedMeta)), secrets.CipherXChaCha20Poly1305},
 		// KDF parameters protect only the data key: records are untouched.
 		{"kdf change", slowerKDF, false, 0, secrets.CipherAES256GCM},
 	}
@@ -144,7 +145,7 @@ func TestRotateMaster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int32(len(testAliases) + 2); resp.GetReencrypted() != want {
+	if want := int32(len(testAliases) + len(sealedMeta)); resp.GetReencrypted() != want {
 		t.Fatalf("re-encrypted %d, want %d", resp.GetReencrypted(), want)
 	}
 	cur := f.svc.Keyring()

@@ -22,6 +22,8 @@ const (
 	MetaCAKey    = "pki/ca-key"
 	MetaTLSCert  = "pki/tls-cert"
 	MetaTLSKey   = "pki/tls-key"
+	// MetaTokenKeys holds the token service's signing keys.
+	MetaTokenKeys = "tokens/signing-keys"
 )
 
 // Options configure a Service.

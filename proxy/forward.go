@@ -1,0 +1,545 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/securegw/gateway/proxy/h1"
+)
+
+// The data path to an HTTP/1.1 backend, in place of httputil.ReverseProxy
+// and http.Transport: forward builds the backend request (outbound),
+// upstream.roundTrip sends it on a pooled connection (send) with failover,
+// and respond streams the answer back. Extension points for the
+// request path, in order:
+//
+//   - outbound: the backend request's headers after scrubbing
+//     (service.rewrite, then the chain's RewriteOutbound);
+//   - modifyResponse: the response's headers (Location and cookie
+//     rewriting, the chain's response modifiers) and a response body
+//     wrapper (a modifier may replace resp.Body; the copy then takes the
+//     generic path).
+//
+// WebSocket upgrades leave before (serveWebSocket, websocket.go).
+
+// forward serves in from the service's backends.
+func (s *service) forward(ex *exchange, in *http.Request) { s.dispatch(ex, in, nil) }
+
+// dispatch serves in from the service's backends, or from the sealed datanode
+// target when sealed is not nil.
+func (s *service) dispatch(ex *exchange, in *http.Request, sealed *url.URL) {
+	out := s.outbound(ex, in)
+	var resp *http.Response
+	var err error
+	if sealed == nil {
+		resp, err = s.up.roundTrip(ex, out)
+	} else {
+		aimSealed(out, sealed)
+		resp, err = s.dn.roundTrip(ex, out)
+	}
+	if err != nil {
+		s.errorHandler(ex, in, err)
+		return
+	}
+	removeHopByHop(resp.Header)
+	if err := s.modifyResponse(resp); err != nil {
+		ex.release(resp)
+		s.errorHandler(ex, in, err)
+		return
+	}
+	s.respond(ex, resp)
+}
+
+// outbound builds the backend request: a shallow copy of in (kept in the
+// exchange) with its own URL and a copy of the headers without hop-by-hop
+// fields, then the service's rewrite. It answers and returns nil for a
+// request that cannot be forwarded.
+func (s *service) outbound(ex *exchange, in *http.Request) *http.Request {
+	out := &ex.out
+	*out = *in
+	ex.outURL = *in.URL
+	out.URL = &ex.outURL
+	out.Header = forwardHeader(in.Header)
+	out.Close = false
+	if in.ContentLength == 0 {
+		out.Body = nil
+	}
+	if httpguts.HeaderValuesContainsToken(in.Header["Te"], "trailers") {
+		out.Header["Te"] = teTrailers
+	}
+	if strings.IndexByte(out.URL.RawQuery, ';') >= 0 {
+		out.URL.RawQuery = cleanQuery(out.URL.RawQuery)
+	}
+	s.rewrite(out, in)
+	return out
+}
+
+var teTrailers = []string{"trailers"}
+
+// hopByHop are the fields of one connection (RFC 9110 §7.6.1), never
+// forwarded; Content-Length and Host are written by the client from the
+// request itself; Forwarded and X-Forwarded-{For,Host,Proto} are the
+// gateway's to set (rewrite).
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// forwardHeader copies h without hop-by-hop fields (and those the client
+// named in Connection), framing, and the forwarding fields the gateway
+// sets: one map and one slice of values, the strings shared.
+func forwardHeader(h http.Header) http.Header {
+	conn := h["Connection"]
+	n := 0
+	for _, vv := range h {
+		n += len(vv)
+	}
+	out := make(http.Header, len(h)+6) // room for the X-Forwarded-* set later
+	vals := make([]string, n)
+	for k, vv := range h {
+		switch {
+		case hopByHop(k), k == "Content-Length", k == "Host",
+			k == "Forwarded", k == "X-Forwarded-For", k == "X-Forwarded-Host", k == "X-Forwarded-Proto":
+			continue
+		case conn != nil && namedIn(conn, k):
+			continue
+		}
+		m := copy(vals, vv)
+		out[k] = vals[:m:m]
+		vals = vals[m:]
+	}
+	return out
+}
+
+// namedIn reports whether field k is a token of the Connection values.
+func namedIn(conn []string, k string) bool {
+	for _, v := range conn {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// removeHopByHop deletes a response's hop-by-hop fields and those named
+// in its Connection.
+func removeHopByHop(h http.Header) {
+	for _, v := range h["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				delete(h, http.CanonicalHeaderKey(tok))
+			}
+		}
+	}
+	for k := range h {
+		if hopByHop(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// cleanQuery drops the parts of a query that Go's URL parsing refuses
+// (semicolons as separators, bad escapes), as httputil.ReverseProxy did: a
+// backend must not read a parameter the gateway's providers did not see.
+func cleanQuery(q string) string {
+	var b strings.Builder
+	for part := range strings.SplitSeq(q, "&") {
+		if part == "" || strings.IndexByte(part, ';') >= 0 {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		if !validEscapes(k) || !validEscapes(v) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+func validEscapes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return false
+		}
+		i += 2
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// errBackendClosed: a reused connection was closed by the backend before
+// it answered (it timed out the idle connection meanwhile).
+var errBackendClosed = errors.New("backend closed the connection before answering")
+
+// send sends req on a connection of pool and reads the head of its answer
+// (waiting for it at most tmo). A request without a body is sent again on
+// a fresh connection when a reused one turns out to have been closed by
+// the backend.
+func send(ex *exchange, pool *h1.Pool, tmo time.Duration, req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	for attempt := 0; ; attempt++ {
+		c, err := pool.Get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := exchangeOn(ex, c, tmo, req)
+		if err == nil {
+			return resp, nil
+		}
+		ex.unwatch()
+		c.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if c.Reused && req.Body == nil && attempt < 3 && staleConn(err) {
+			continue
+		}
+		if c.Reused && staleConn(err) {
+			err = errBackendClosed
+		}
+		return nil, err
+	}
+}
+
+func staleConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// exchangeOn writes req on c and reads the answer's head; a request body
+// is written by its own goroutine meanwhile (the backend may answer before
+// reading it all). It leaves the exchange what respond needs to release c.
+func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) (*http.Response, error) {
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	cl, chunked := req.ContentLength, false
+	switch {
+	case !hasBody:
+		if req.Method != http.MethodPost && req.Method != http.MethodPut && req.Method != http.MethodPatch {
+			cl = -1
+		} else {
+			cl = 0
+		}
+	case cl < 0 || len(req.Trailer) > 0:
+		cl, chunked = -1, true
+	}
+	var trailers []string
+	if chunked && len(req.Trailer) > 0 {
+		trailers = make([]string, 0, len(req.Trailer))
+		for k := range req.Trailer {
+			trailers = append(trailers, k)
+		}
+	}
+	if err := c.WriteRequestHead(req.Method, req.URL.EscapedPath(), req.URL.RawQuery, host, req.Header, cl, chunked, trailers); err != nil {
+		return nil, err
+	}
+	if err := c.Flush(); err != nil {
+		return nil, err
+	}
+	ex.watch(req.Context(), c)
+	if !hasBody {
+		return readHead(ex, c, req, tmo, false)
+	}
+	if httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue") {
+		// Wait for the backend's go-ahead (or its refusal) before sending
+		// the body; a backend that says nothing gets it after a second.
+		_ = c.SetReadDeadline(time.Now().Add(expectContinueTimeout))
+		err := c.Peek()
+		switch {
+		case err == nil:
+			resp, err := readHead(ex, c, req, tmo, true)
+			if err != nil || resp.StatusCode != http.StatusContinue {
+				c.Discard() // the body was not sent: the connection cannot serve another request
+				return resp, err
+			}
+		case !isTimeout(err) || req.Context().Err() != nil:
+			return nil, err
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- writeBody(c, req, chunked) }()
+	resp, err := readHead(ex, c, req, tmo, false)
+	if err != nil {
+		c.Close()
+		<-done // ends: its connection is closed (errorHandler reads what it saw of the client's body)
+		return nil, err
+	}
+	ex.bodyDone = done
+	return resp, nil
+}
+
+// readHead reads the answer's head. Informational answers are passed to
+// the client, except 100 (the front server sends its own when the body is
+// read), which stops the reading when stopAt100.
+func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, stopAt100 bool) (*http.Response, error) {
+	if tmo > 0 {
+		_ = c.SetReadDeadline(time.Now().Add(tmo))
+	} else {
+		_ = c.SetReadDeadline(time.Time{})
+	}
+	resp := &ex.resp
+	for {
+		if err := c.ReadResponse(resp, req.Method); err != nil {
+			return nil, err
+		}
+		code := resp.StatusCode
+		if code >= 200 || code == http.StatusSwitchingProtocols || code == http.StatusContinue && stopAt100 {
+			break
+		}
+		if code != http.StatusContinue {
+			h := ex.Header()
+			for k, vv := range resp.Header {
+				h[k] = append(h[k], vv...)
+			}
+			ex.WriteHeader(code)
+			clear(h)
+		}
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
+	resp.Request = req
+	ex.bconn = c
+	return resp, nil
+}
+
+// watch makes a canceled request (the client went away) interrupt the
+// backend connection's reads.
+func (ex *exchange) watch(ctx context.Context, c *h1.Conn) {
+	nc := c.NetConn()
+	ex.stopWatch = context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
+}
+
+// unwatch ends the watch; false when it fired (the connection's deadline
+// was moved: it must not serve another request).
+func (ex *exchange) unwatch() bool {
+	if ex.stopWatch == nil {
+		return true
+	}
+	stopped := ex.stopWatch()
+	ex.stopWatch = nil
+	return stopped
+}
+
+// release ends the use of the backend connection of resp, which goes back
+// to its pool only when its answer was read to the end, its request body
+// was sent whole, and the watch did not touch it.
+func (ex *exchange) release(resp *http.Response) {
+	if !ex.unwatch() {
+		ex.bconn.Discard()
+	}
+	if ex.bodyDone != nil {
+		select {
+		case werr := <-ex.bodyDone:
+			if werr != nil {
+				ex.bconn.Discard()
+			}
+		default:
+			// The backend answered before the request body was sent: the
+			// connection ends with this exchange.
+			ex.bconn.Discard()
+		}
+		ex.bodyDone = nil
+	}
+	resp.Body.Close()
+}
+
+// writeBody sends the request body (chunked: then its trailers). It closes
+// the connection on failure, which ends the wait for the answer.
+func writeBody(c *h1.Conn, req *http.Request, chunked bool) error {
+	var buf []byte
+	if req.ContentLength < 0 || req.ContentLength >= h1.LargeBufferSize {
+		// A large body moves in large reads and writes: half the system
+		// calls of 32 KiB ones at the same memory per upload in flight.
+		b := h1.GetLargeBuffer()
+		defer h1.PutLargeBuffer(b)
+		buf = b[:]
+	} else {
+		b := h1.GetBuffer()
+		defer h1.PutBuffer(b)
+		buf = b[:]
+	}
+	var sent int64
+	err := func() error {
+		for {
+			n, rerr := req.Body.Read(buf)
+			if n > 0 {
+				var werr error
+				if chunked {
+					werr = c.WriteChunk(buf[:n])
+				} else {
+					_, werr = c.Write(buf[:n])
+				}
+				if werr == nil {
+					werr = c.Flush()
+				}
+				if werr != nil {
+					return werr
+				}
+				sent += int64(n)
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				return rerr
+			}
+		}
+		if chunked {
+			return c.WriteLastChunk(req.Trailer)
+		}
+		if sent != req.ContentLength {
+			return io.ErrUnexpectedEOF
+		}
+		return c.Flush()
+	}()
+	if err != nil {
+		c.NetConn().Close()
+	}
+	return err
+}
+
+// respond writes the answer's head and streams its body to the client.
+func (s *service) respond(ex *exchange, resp *http.Response) {
+	h := ex.Header()
+	for k, vv := range resp.Header {
+		if prior, ok := h[k]; ok {
+			h[k] = append(prior, vv...)
+		} else {
+			h[k] = vv
+		}
+	}
+	announced := len(resp.Trailer)
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range resp.Trailer {
+			keys = append(keys, k)
+		}
+		h.Add("Trailer", strings.Join(keys, ", "))
+	}
+	ex.WriteHeader(resp.StatusCode)
+	err := ex.copyBody(resp)
+	ex.release(resp)
+	if err != nil {
+		panic(http.ErrAbortHandler) // the server aborts the client's connection
+	}
+	if len(resp.Trailer) > 0 {
+		_ = ex.FlushError() // forces chunking, so that the trailers can follow
+	}
+	if len(resp.Trailer) == announced {
+		for k, vv := range resp.Trailer {
+			h[k] = append(h[k], vv...)
+		}
+		return
+	}
+	for k, vv := range resp.Trailer {
+		k = http.TrailerPrefix + k
+		for _, v := range vv {
+			h.Add(k, v)
+		}
+	}
+}
+
+// streamBody is a response body of the h1 client.
+type streamBody interface {
+	io.Reader
+	io.WriterTo
+	Buffered() int
+	Done() bool
+}
+
+// copyBody streams the response body. The client's buffer is flushed
+// only before a read that would wait for the backend: bytes that are here
+// go out together, and none wait while the backend is silent (SSE, long
+// polls). A large Content-Length body between plain TCP connections is
+// moved by splice(2).
+func (ex *exchange) copyBody(resp *http.Response) error {
+	sb, ok := resp.Body.(streamBody)
+	if !ok {
+		return ex.copyForeign(resp)
+	}
+	if resp.ContentLength >= h1.SpliceMin && ex.plainFront {
+		if _, err := sb.WriteTo(ex); err != nil {
+			return err
+		}
+		return nil
+	}
+	buf := h1.GetBuffer()
+	defer h1.PutBuffer(buf)
+	pending := true // the head
+	for !sb.Done() {
+		if pending && sb.Buffered() == 0 {
+			if err := ex.FlushError(); err != nil {
+				return err
+			}
+			pending = false
+		}
+		n, err := sb.Read(buf[:])
+		if n > 0 {
+			if _, werr := ex.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			pending = true
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyForeign copies a body a response modifier replaced: flushed after
+// every write when the response streams (no length, or an event stream).
+func (ex *exchange) copyForeign(resp *http.Response) error {
+	flush := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	buf := h1.GetBuffer()
+	defer h1.PutBuffer(buf)
+	for {
+		n, err := resp.Body.Read(buf[:])
+		if n > 0 {
+			if _, werr := ex.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if flush {
+				if werr := ex.FlushError(); werr != nil {
+					return werr
+				}
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,14 @@
+// Package h1 is the wire of the proxy's HTTP/1.1 backend connections, in
+// place of net/http's Transport: keep-alive connections pooled per backend
+// origin (LIFO, a stale one found by a non-blocking peek before it is
+// reused, idle ones closed after the idle timeout), the request head
+// written once into the connection's buffer, the response head read into
+// one string that the header values are sliced from, and response bodies
+// streamed as they come (Content-Length, chunked with trailers, or to the
+// connection's end), moved by splice(2) when both sides are plain TCP.
+//
+// Everything runs on the caller's goroutine: a request without a body costs
+// one write and one read system call on a reused connection, and no
+// goroutine switch. The package knows nothing of routing, headers hygiene
+// or failover: the proxy decides what to send and what to do with an error.
+package h1

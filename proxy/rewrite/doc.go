@@ -1,0 +1,28 @@
+// Package rewrite rewrites the links in web UI response bodies while they
+// stream through the gateway: HTML (with golang.org/x/net/html's
+// tokenizer, never regular expressions over markup), CSS, JavaScript and
+// JSON, gzip and deflate bodies decoded on the way.
+//
+// What is a link, per kind of body:
+//   - HTML: URL attributes (href, src, action, formaction, poster, data,
+//     background, cite, manifest, icon, xlink:href, srcset candidates),
+//     meta refresh, inline style attributes and <style> as CSS, and
+//     <script> (JavaScript types only) as JavaScript. Everything else is
+//     copied byte for byte as the tokenizer saw it.
+//   - CSS: url(…) values and quoted strings.
+//   - JavaScript: string literals ('…', "…", `…`).
+//   - JSON: string values.
+//
+// Each candidate goes through the Rules first (literal prefix or regular
+// expression, per kind), then, unless a rule matched, the Mapper: the
+// proxy maps absolute URLs of the topology's backends and root-relative
+// paths (not in JSON, whose strings are data) to the gateway. A candidate
+// the Mapper refuses (it names an internal address no service covers) is
+// replaced by "about:blank".
+//
+// Bounds: a decoded body larger than Options.MaxBytes, a compressed body
+// that expands more than MaxRatio times in its first megabyte (a zip
+// bomb: found by Prime, before any byte is sent), and an HTML token larger
+// than Options.MaxToken end the stream with an error. String literals
+// longer than maxString pass unchanged.
+package rewrite

@@ -1,0 +1,252 @@
+package rewrite
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+
+	"golang.org/x/net/html"
+)
+
+// ErrTokenTooLarge ends an HTML body with a token larger than MaxToken.
+var ErrTokenTooLarge = errors.New("rewrite: HTML token larger than the limit")
+
+// urlAttrs are the attributes whose value is one URL.
+var urlAttrs = map[string]bool{
+	"href": true, "src": true, "action": true, "formaction": true, "poster": true, "data": true,
+	"background": true, "cite": true, "longdesc": true, "manifest": true, "icon": true,
+	"xlink:href": true, "codebase": true, "usemap": true, "profile": true, "lowsrc": true,
+}
+
+// htmlRewriter turns the tokens of an HTML stream into output.
+type htmlRewriter struct {
+	rw  *rewriter
+	z   *html.Tokenizer
+	css scanner
+	js  scanner
+	// raw is the element whose text comes next: "script" (JavaScript),
+	// "script-other" (a data block, left alone), "style", or "".
+	raw   string
+	attrs []attr
+	tmp   []byte // scratch for style attributes
+}
+
+func newHTMLRewriter(rw *rewriter, src io.Reader, maxToken int) *htmlRewriter {
+	h := &htmlRewriter{rw: rw, z: html.NewTokenizer(src)}
+	h.z.SetMaxBuf(maxToken)
+	h.css = scanner{kind: KindCSS, rw: rw}
+	h.js = scanner{kind: KindJS, rw: rw}
+	return h
+}
+
+// next appends the next token's output to dst.
+func (h *htmlRewriter) next(dst []byte) ([]byte, error) {
+	tt := h.z.Next()
+	switch tt {
+	case html.ErrorToken:
+		err := h.z.Err()
+		if errors.Is(err, html.ErrBufferExceeded) {
+			return dst, ErrTokenTooLarge
+		}
+		return append(dst, h.z.Raw()...), err
+	case html.TextToken:
+		raw := h.z.Raw()
+		switch h.raw {
+		case "script":
+			dst = h.js.feed(dst, raw)
+			return h.js.end(dst), nil
+		case "style":
+			dst = h.css.feed(dst, raw)
+			return h.css.end(dst), nil
+		}
+		return append(dst, raw...), nil
+	case html.StartTagToken, html.SelfClosingTagToken:
+		return h.tag(dst, tt), nil
+	case html.EndTagToken:
+		h.raw = ""
+	}
+	return append(dst, h.z.Raw()...), nil
+}
+
+// tagName is the name of a start tag from its raw bytes ("<a href…").
+func tagName(raw []byte) []byte {
+	i := 1
+	for i < len(raw) && !isSpace(raw[i]) && raw[i] != '/' && raw[i] != '>' {
+		i++
+	}
+	return raw[1:i]
+}
+
+// linkAttrHints are substrings of every attribute name tag rewrites
+// ("src" covers srcset and lowsrc, "data" and "con" content and codebase).
+var linkAttrHints = [][]byte{[]byte("href"), []byte("src"), []byte("action"), []byte("style"), []byte("data"),
+	[]byte("poster"), []byte("background"), []byte("cite"), []byte("con"), []byte("manifest"), []byte("usemap"),
+	[]byte("profile"), []byte("longdesc"), []byte("equiv")}
+
+// mayHaveLink reports whether a raw tag may have an attribute tag rewrites;
+// a tag with upper-case letters is always looked at.
+func mayHaveLink(raw []byte) bool {
+	for _, c := range raw {
+		if c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	for _, h := range linkAttrHints {
+		if bytes.Contains(raw, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// attr is an attribute of the current tag: its bytes are the tokenizer's,
+// valid until its next token; nv is the new value when changed.
+type attr struct {
+	key, val []byte
+	nv       string
+	changed  bool
+}
+
+// tag appends a start tag: as it came, unless an attribute changes.
+func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
+	raw := h.z.Raw()
+	mark := len(dst)
+	dst = append(dst, raw...) // optimistic: most tags have no link to change
+	name := tagName(raw)
+	h.raw = ""
+	isScript := bytes.EqualFold(name, []byte("script"))
+	switch {
+	case isScript:
+		h.raw = "script"
+	case bytes.EqualFold(name, []byte("style")):
+		h.raw = "style"
+	}
+	// The tokenizer's TagName and TagAttr copy what they return: call them
+	// only for a tag that may hold a link.
+	if !isScript && !mayHaveLink(raw) {
+		return dst
+	}
+	lname, hasAttr := h.z.TagName()
+	if !hasAttr {
+		return dst
+	}
+	name = lname
+	h.attrs = h.attrs[:0]
+	changed := false
+	isMeta, refresh := string(name) == "meta", false
+	content := -1
+	for {
+		k, v, more := h.z.TagAttr()
+		a := attr{key: k, val: v}
+		switch {
+		case urlAttrs[string(k)]:
+			a.nv, a.changed = h.rw.candidate(KindHTML, v)
+		case string(k) == "srcset":
+			a.nv, a.changed = h.srcset(string(v))
+		case string(k) == "style":
+			if nv := h.css.end(h.css.feed(h.tmp[:0], v)); !bytes.Equal(nv, v) {
+				a.nv, a.changed = string(nv), true
+			} else {
+				h.tmp = nv
+			}
+		case string(k) == "type" && isScript:
+			if !isJSType(string(v)) {
+				h.raw = "script-other"
+			}
+		case isMeta && string(k) == "http-equiv" && strings.EqualFold(string(v), "refresh"):
+			refresh = true
+		case isMeta && string(k) == "content":
+			content = len(h.attrs)
+		}
+		changed = changed || a.changed
+		h.attrs = append(h.attrs, a)
+		if !more {
+			break
+		}
+	}
+	if refresh && content >= 0 {
+		a := &h.attrs[content]
+		a.nv, a.changed = h.refresh(string(a.val))
+		changed = changed || a.changed
+	}
+	if !changed {
+		return dst
+	}
+	dst = append(dst[:mark], '<')
+	dst = append(dst, name...)
+	for _, a := range h.attrs {
+		dst = append(dst, ' ')
+		dst = append(dst, a.key...)
+		dst = append(dst, '=', '"')
+		if a.changed {
+			dst = appendEscaped(dst, a.nv)
+		} else {
+			dst = appendEscaped(dst, a.val)
+		}
+		dst = append(dst, '"')
+	}
+	if tt == html.SelfClosingTagToken {
+		dst = append(dst, '/')
+	}
+	return append(dst, '>')
+}
+
+// appendEscaped appends v escaped for a double-quoted attribute value (as
+// html.EscapeString escapes).
+func appendEscaped[T string | []byte](dst []byte, v T) []byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '\'':
+			dst = append(dst, "&#39;"...)
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '"':
+			dst = append(dst, "&#34;"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// isJSType reports a script type that holds JavaScript.
+func isJSType(t string) bool {
+	t = strings.ToLower(strings.TrimSpace(t))
+	return t == "" || t == "module" || strings.Contains(t, "javascript") || strings.Contains(t, "ecmascript")
+}
+
+// srcset rewrites the URLs of a srcset list ("a.png 1x, /b.png 2x").
+func (h *htmlRewriter) srcset(v string) (string, bool) {
+	parts := strings.Split(v, ",")
+	changed := false
+	for i, p := range parts {
+		f := strings.Fields(p)
+		if len(f) == 0 {
+			continue
+		}
+		if nv, ok := h.rw.candidate(KindHTML, []byte(f[0])); ok {
+			f[0], changed = nv, true
+			parts[i] = " " + strings.Join(f, " ")
+		}
+	}
+	return strings.TrimSpace(strings.Join(parts, ",")), changed
+}
+
+// refresh rewrites the URL of a meta refresh content ("5; url=/x").
+func (h *htmlRewriter) refresh(v string) (string, bool) {
+	i := strings.Index(strings.ToLower(v), "url=")
+	if i < 0 {
+		return v, false
+	}
+	u := strings.Trim(strings.TrimSpace(v[i+4:]), `'"`)
+	nv, ok := h.rw.candidate(KindHTML, []byte(u))
+	if !ok {
+		return v, false
+	}
+	return v[:i+4] + nv, true
+}

@@ -1,0 +1,154 @@
+package rewrite
+
+import (
+	"bytes"
+	"strings"
+)
+
+// scanner finds the string literals (and CSS url(…) values) of CSS,
+// JavaScript and JSON text fed in chunks of any size, and hands each to
+// the rewriter; everything else passes unchanged. It keeps O(1) state
+// between chunks: the open literal, at most maxString bytes of it.
+type scanner struct {
+	kind  Kind
+	rw    *rewriter
+	quote byte // the open literal's closing byte: ' " ` or ) for url(; 0 outside
+	esc   bool // the previous byte of the literal was a backslash
+	over  bool // the open literal passed maxString: copied through
+	lit   []byte
+	tail  [3]byte // the last bytes outside literals, lower case: "url" before '('
+}
+
+// maxString is the longest literal considered for rewriting.
+const maxString = 8 << 10
+
+func (s *scanner) reset() {
+	s.quote, s.esc, s.over, s.lit, s.tail = 0, false, false, s.lit[:0], [3]byte{}
+}
+
+// opens reports whether c opens a literal, outside one.
+func (s *scanner) opens(c byte) bool {
+	switch c {
+	case '"':
+		return true
+	case '\'':
+		return s.kind != KindJSON
+	case '`':
+		return s.kind == KindJS
+	case '(':
+		return s.kind == KindCSS && s.tail == [3]byte{'u', 'r', 'l'}
+	}
+	return false
+}
+
+func (s *scanner) push(c byte) {
+	if c >= 'A' && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	s.tail[0], s.tail[1], s.tail[2] = s.tail[1], s.tail[2], c
+}
+
+// feed appends the rewritten form of src to dst.
+func (s *scanner) feed(dst, src []byte) []byte {
+	for i := 0; i < len(src); {
+		if s.quote == 0 {
+			j := i
+			for ; j < len(src) && !s.opens(src[j]); j++ {
+				s.push(src[j])
+			}
+			dst = append(dst, src[i:j]...)
+			if j == len(src) {
+				return dst
+			}
+			c := src[j]
+			dst = append(dst, c)
+			s.quote, s.esc, s.over, s.lit = c, false, false, s.lit[:0]
+			if c == '(' {
+				s.quote = ')'
+			}
+			i = j + 1
+			continue
+		}
+		j := i
+		for ; j < len(src); j++ {
+			c := src[j]
+			if s.esc {
+				s.esc = false
+				continue
+			}
+			if c == '\\' {
+				s.esc = true
+				continue
+			}
+			if c == s.quote || (c == '\n' || c == '\r') && s.quote != '`' {
+				break
+			}
+		}
+		if s.over {
+			dst = append(dst, src[i:j]...)
+		} else {
+			s.lit = append(s.lit, src[i:j]...)
+			if len(s.lit) > maxString {
+				dst = append(dst, s.lit...)
+				s.lit, s.over = s.lit[:0], true
+			}
+		}
+		if j == len(src) {
+			return dst
+		}
+		// The closing byte, or a line break in a quoted literal: a quote
+		// in a comment or regular expression, which is left alone.
+		c := src[j]
+		dst = s.flush(dst, c == s.quote)
+		dst = append(dst, c)
+		s.quote, s.tail = 0, [3]byte{}
+		i = j + 1
+	}
+	return dst
+}
+
+// end appends what an unterminated literal holds at the end of input.
+func (s *scanner) end(dst []byte) []byte {
+	if s.quote != 0 {
+		dst = s.flush(dst, false)
+	}
+	s.reset()
+	return dst
+}
+
+// flush appends the open literal, rewritten when it closed normally.
+func (s *scanner) flush(dst []byte, closed bool) []byte {
+	lit := s.lit
+	if !closed || s.over || len(lit) == 0 {
+		return append(dst, lit...)
+	}
+	lo, hi := 0, len(lit)
+	if s.quote == ')' { // url(  "x"  ): the value inside spaces and quotes
+		for lo < hi && isSpace(lit[lo]) {
+			lo++
+		}
+		for hi > lo && isSpace(lit[hi-1]) {
+			hi--
+		}
+		if hi-lo >= 2 && (lit[lo] == '"' || lit[lo] == '\'') && lit[hi-1] == lit[lo] {
+			lo, hi = lo+1, hi-1
+		}
+	}
+	v := lit[lo:hi]
+	escSlash := s.kind != KindCSS && bytes.Contains(v, []byte(`\/`))
+	if escSlash {
+		v = bytes.ReplaceAll(v, []byte(`\/`), []byte("/"))
+	}
+	nv, ok := s.rw.candidate(s.kind, v)
+	if !ok {
+		return append(dst, lit...)
+	}
+	if escSlash {
+		nv = strings.ReplaceAll(nv, "/", `\/`)
+	}
+	dst = append(dst, lit[:lo]...)
+	dst = append(dst, nv...)
+	return append(dst, lit[hi:]...)
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }

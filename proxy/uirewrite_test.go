@@ -1,0 +1,294 @@
+package proxy_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/securegw/gateway/internal/browsertest"
+	"github.com/securegw/gateway/internal/topology"
+)
+
+// uiBackend serves a small YARN-like web UI whose pages link to the
+// backend absolutely (http://BACKEND/…) and root-relatively (/static/…),
+// gzip-compressed, with XHRs and fetches from scripts, a JSON API whose
+// answers carry absolute URLs, a redirect and a Content-Security-Policy.
+func uiBackend(t *testing.T) *backend {
+	var self string
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		send := func(ct, body string) {
+			h.Set("Content-Type", ct)
+			if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+				h.Set("Content-Encoding", "gzip")
+				zw := gzip.NewWriter(w)
+				_, _ = io.WriteString(zw, body)
+				_ = zw.Close()
+				return
+			}
+			_, _ = io.WriteString(w, body)
+		}
+		switch r.URL.Path {
+		case "/cluster":
+			http.Redirect(w, r, self+"/cluster/apps", http.StatusFound)
+		case "/", "/cluster/apps":
+			h.Set("Content-Security-Policy", "default-src 'self' "+self+"; img-src 'self' data: "+self+"/static/")
+			h.Set("Set-Cookie", "ui-session=1; Path=/; HttpOnly")
+			send("text/html; charset=utf-8", `<!DOCTYPE html>
+<html><head><title>Cluster</title>
+<link rel="icon" href="/static/logo.svg">
+<link rel="stylesheet" href="`+self+`/static/app.css">
+<script src="/static/app.js"></script>
+</head><body>
+<h1>All Applications</h1>
+<img id="logo" src="/static/logo.svg" alt="logo">
+<a id="apps" href="/cluster/apps">Applications</a> <a href="`+self+`/cluster">Cluster</a>
+<form action="/cluster/search"><input name="q"></form>
+<div id="info">loading</div><div id="apps-list"></div><div id="app"></div>
+</body></html>`)
+		case "/static/app.css":
+			send("text/css", `@import "/static/more.css"; body { background: url(`+self+`/static/bg.svg) }`)
+		case "/static/more.css":
+			send("text/css", `h1 { background-image: url('/static/bg.svg') }`)
+		case "/static/bg.svg", "/static/logo.svg":
+			h.Set("Content-Type", "image/svg+xml")
+			_, _ = io.WriteString(w, `<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>`)
+		case "/static/app.js":
+			send("application/javascript", `
+window.addEventListener("DOMContentLoaded", async () => {
+  const info = await (await fetch("/ws/v1/cluster/info")).json();
+  document.getElementById("info").textContent = info.clusterInfo.state;
+  const x = new XMLHttpRequest();
+  x.open("GET", "`+self+`/ws/v1/cluster/apps");
+  x.onload = async () => {
+    const apps = JSON.parse(x.responseText).apps;
+    document.getElementById("apps-list").textContent = apps.map(a => a.id).join(",");
+    const app = await (await fetch(apps[0].trackingUrl)).json();
+    document.getElementById("app").textContent = app.app.state;
+    window.loaded = true;
+  };
+  x.send();
+});`)
+		case "/ws/v1/cluster/info":
+			send("application/json", `{"clusterInfo":{"state":"STARTED","haState":"ACTIVE"}}`)
+		case "/ws/v1/cluster/apps":
+			send("application/json", `{"apps":[{"id":"application_1","trackingUrl":"`+self+`/ws/v1/cluster/apps/application_1"}]}`)
+		case "/ws/v1/cluster/apps/application_1":
+			send("application/json", `{"app":{"id":"application_1","state":"RUNNING"}}`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	self = b.URL
+	return b
+}
+
+func uiTopology(backendURL string, params map[string]string) *topology.Topology {
+	return topo("ui", topology.Service{Role: "YARNUI", Path: "yarn", URLs: []string{backendURL}, Params: params})
+}
+
+// A web UI through the gateway: links, scripts, stylesheets, images, XHRs
+// and fetches all resolve under /gateway/ui/yarn/, bodies gzip-compressed
+// by the backend included, and so do the redirect, the cookie's path and
+// the Content-Security-Policy.
+func TestUIRewriting(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := uiBackend(t)
+	e.deploy(uiTopology(b.URL, nil))
+	resp, body := e.get("/gateway/ui/yarn/", "Accept-Encoding", "gzip, br")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	gw := e.fe.URL
+	for _, want := range []string{
+		`href="` + gw + `/gateway/ui/yarn/static/app.css"`,
+		`<script src="/gateway/ui/yarn/static/app.js">`,
+		`<a id="apps" href="/gateway/ui/yarn/cluster/apps">`,
+		`<form action="/gateway/ui/yarn/cluster/search">`,
+		"<h1>All Applications</h1>",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, b.URL) {
+		t.Errorf("page shows the backend %s:\n%s", b.URL, body)
+	}
+	if resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Content-Length") != "" {
+		t.Errorf("rewritten body sent with Content-Encoding %q, Content-Length %q", resp.Header.Get("Content-Encoding"), resp.Header.Get("Content-Length"))
+	}
+	if got := b.last().Header.Get("Accept-Encoding"); got != "gzip, deflate" {
+		t.Errorf("backend offered Accept-Encoding %q, want gzip, deflate (what the rewriter decodes)", got)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != "default-src 'self' "+gw+"/gateway/ui/yarn; img-src 'self' data: "+gw+"/gateway/ui/yarn/static/" {
+		t.Errorf("CSP %q", csp)
+	}
+	if ck := resp.Header.Get("Set-Cookie"); !strings.Contains(ck, "Path=/gateway/ui/yarn") {
+		t.Errorf("Set-Cookie %q", ck)
+	}
+	_, css := e.get("/gateway/ui/yarn/static/app.css")
+	if css != `@import "/gateway/ui/yarn/static/more.css"; body { background: url(`+gw+`/gateway/ui/yarn/static/bg.svg) }` {
+		t.Errorf("CSS: %s", css)
+	}
+	_, js := e.get("/gateway/ui/yarn/ws/v1/cluster/apps")
+	if js != `{"apps":[{"id":"application_1","trackingUrl":"`+gw+`/gateway/ui/yarn/ws/v1/cluster/apps/application_1"}]}` {
+		t.Errorf("JSON: %s", js)
+	}
+	resp, _ = noRedirectGet(t, e, "/gateway/ui/yarn/cluster")
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != gw+"/gateway/ui/yarn/cluster/apps" {
+		t.Errorf("redirect %d %q", resp.StatusCode, loc)
+	}
+	// HEAD and images pass unchanged.
+	if resp, body := e.get("/gateway/ui/yarn/static/logo.svg"); resp.Header.Get("Content-Length") == "" || !strings.HasPrefix(body, "<svg") {
+		t.Errorf("image: %v %q", resp.Header, body)
+	}
+}
+
+func noRedirectGet(t *testing.T, e *env, path string) (*http.Response, string) {
+	t.Helper()
+	resp, err := noRedirect(e.fe.Client()).Get(e.fe.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// API roles keep their bodies: JSON paths like /tmp/data are data.
+func TestAPIBodiesNotRewritten(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := uiBackend(t)
+	e.deploy(topo("api", topology.Service{Role: "RESOURCEMANAGER", Path: "rm", URLs: []string{b.URL}}))
+	_, body := e.get("/gateway/api/rm/ws/v1/cluster/apps")
+	if !strings.Contains(body, `"trackingUrl":"`+b.URL+`/ws/v1`) {
+		t.Fatalf("API body changed: %s", body)
+	}
+}
+
+// A compressed body that expands like a zip bomb gets the client a 502,
+// and the log says why.
+func TestUIRewritingZipBomb(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	var bomb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	_, _ = zw.Write([]byte("<html><body>"))
+	_, _ = zw.Write(make([]byte, 4<<20))
+	_ = zw.Close()
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(bomb.Bytes())
+	})
+	e.deploy(uiTopology(b.URL, nil))
+	resp, body := e.get("/gateway/ui/yarn/")
+	if resp.StatusCode != http.StatusBadGateway || len(body) > 200 {
+		t.Fatalf("%d, %d bytes; want 502", resp.StatusCode, len(body))
+	}
+	if !strings.Contains(e.logs.String(), "zip bomb") {
+		t.Fatalf("log lacks the reason:\n%s", e.logs.String())
+	}
+}
+
+// Rules from the topology: literal and pattern, per body kind; bad rules
+// fail the deploy, naming the param.
+func TestUIRewriteRules(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/javascript")
+		_, _ = io.WriteString(w, `go("cluster/app/1"); go("http://nm-7.internal:8042/logs");`)
+	})
+	e.deploy(uiTopology(b.URL, map[string]string{
+		"rewrite.rule.app.from":     "cluster/app/",
+		"rewrite.rule.app.to":       "/gateway/ui/yarn/cluster/app/",
+		"rewrite.rule.app.types":    "js",
+		"rewrite.rule.nm.pattern":   `^http://nm-(\d+)\.internal:8042/`,
+		"rewrite.rule.nm.to":        "/gateway/ui/node$1/",
+		"rewrite.rule.nm.types":     "js,html",
+		"rewrite.max_bytes":         "1048576",
+		"unrelated.param.untouched": "x",
+	}))
+	if _, body := e.get("/gateway/ui/yarn/x.js"); body != `go("/gateway/ui/yarn/cluster/app/1"); go("/gateway/ui/node7/logs");` {
+		t.Fatalf("body %s", body)
+	}
+	for _, tt := range []struct {
+		params map[string]string
+		want   string
+	}{
+		{map[string]string{"rewrite.body": "maybe"}, `"rewrite.body": "maybe" is not true or false`},
+		{map[string]string{"rewrite.rule.x.pattern": "(", "rewrite.rule.x.to": "y"}, `rewrite rule "x": pattern`},
+		{map[string]string{"rewrite.rule.x.to": "y"}, `rewrite rule "x": give one of from`},
+		{map[string]string{"rewrite.rule.x.from": "a", "rewrite.rule.x.pattern": "b"}, `rewrite rule "x": give one of from`},
+		{map[string]string{"rewrite.rule.x.from": "a", "rewrite.rule.x.types": "pdf"}, `rewrite rule "x": types`},
+		{map[string]string{"rewrite.rule.x.regex": "a"}, `unknown rule field "regex"`},
+		{map[string]string{"rewrite.everything": "yes"}, `unknown rewrite param`},
+		{map[string]string{"rewrite.max_bytes": "-1"}, `not a positive number`},
+	} {
+		_, err := e.p.Compile(context.Background(), uiTopology(b.URL, tt.params))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want %q", tt.params, err, tt.want)
+		}
+	}
+	// rewrite.body turns rewriting on for any role, and off for a UI role.
+	e.deploy(topo("on", topology.Service{Path: "x", URLs: []string{b.URL}, Params: map[string]string{"rewrite.body": "true", "rewrite.rule.a.from": "cluster/", "rewrite.rule.a.to": "/c/"}}))
+	if _, body := e.get("/gateway/on/x/a.js"); !strings.Contains(body, `"/c/app/1"`) {
+		t.Errorf("rewrite.body true: %s", body)
+	}
+	e.deploy(uiTopology(b.URL, map[string]string{"rewrite.body": "false"}))
+	if _, body := e.get("/gateway/ui/yarn/a.js"); !strings.Contains(body, `"cluster/app/1"`) {
+		t.Errorf("rewrite.body false: %s", body)
+	}
+}
+
+// Headless Chromium loads the UI through the gateway completely (page,
+// stylesheets, imported stylesheet, images, scripts, fetch and XHR, a
+// JSON-provided URL, a link click and a redirect) and not one request
+// leaves the gateway's origin.
+func TestUIInChromium(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := uiBackend(t)
+	e.deploy(uiTopology(b.URL, nil))
+	br := browsertest.New(t, browsertest.Options{})
+	gw := e.fe.URL
+	br.Navigate(gw + "/gateway/ui/yarn/")
+	br.WaitFor("window.loaded === true")
+	if got := br.Text("#info") + " " + br.Text("#apps-list") + " " + br.Text("#app"); got != "STARTED application_1 RUNNING" {
+		t.Errorf("page shows %q", got)
+	}
+	if !browsertest.Eval[bool](br, `document.getElementById("logo").complete && document.getElementById("logo").naturalWidth > 0`) {
+		t.Error("the logo did not load")
+	}
+	if bg := browsertest.Eval[string](br, `getComputedStyle(document.querySelector("h1")).backgroundImage`); !strings.Contains(bg, gw+"/gateway/ui/yarn/static/bg.svg") {
+		t.Errorf("imported stylesheet not applied: h1 background %q", bg)
+	}
+	// A link, then a redirect the backend sends to its own absolute URL.
+	browsertest.Eval[bool](br, `(document.getElementById("apps").click(), true)`)
+	br.WaitFor(`location.pathname === "/gateway/ui/yarn/cluster/apps" && window.loaded === true`)
+	br.Navigate(gw + "/gateway/ui/yarn/cluster")
+	br.WaitFor(`location.pathname === "/gateway/ui/yarn/cluster/apps"`)
+
+	if foreign := br.ForeignRequests(gw); len(foreign) > 0 {
+		t.Errorf("requests left the gateway's origin: %v", foreign)
+	}
+	types := map[string]int{}
+	for _, r := range br.Requests() {
+		types[r.Type]++
+		if r.Failed != "" || r.Status >= 400 {
+			t.Errorf("request failed: %v", r)
+		}
+	}
+	for _, ty := range []string{"Document", "Stylesheet", "Script", "Image", "Fetch", "XHR"} {
+		if types[ty] == 0 {
+			t.Errorf("no %s request in %v", ty, types)
+		}
+	}
+	if c := br.Console(); len(c) > 0 {
+		t.Errorf("console: %v", c)
+	}
+	t.Log(fmt.Sprint(types))
+}

@@ -1,0 +1,223 @@
+package proxy_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// rawBackend is a backend on a raw TCP listener: for every request head it
+// reads, it writes answer(n, head) as is (n counts requests from 0 across
+// connections). It counts the connections it accepted.
+type rawBackend struct {
+	ln    net.Listener
+	conns atomic.Int64
+	reqs  atomic.Int64
+	wg    sync.WaitGroup
+}
+
+func newRawBackend(t *testing.T, answer func(n int, head string) (raw string, closeAfter bool)) *rawBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &rawBackend{ln: ln}
+	var open sync.Map
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b.conns.Add(1)
+			open.Store(c, true)
+			b.wg.Add(1)
+			go func() {
+				defer b.wg.Done()
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					var head strings.Builder
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						head.WriteString(line)
+						if line == "\r\n" {
+							break
+						}
+					}
+					raw, closeAfter := answer(int(b.reqs.Add(1)-1), head.String())
+					if _, err := io.WriteString(c, raw); err != nil || closeAfter {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		open.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+		b.wg.Wait()
+	})
+	return b
+}
+
+func (b *rawBackend) URL() string { return "http://" + b.ln.Addr().String() }
+
+// A backend breaking the protocol gets the client a 502 and no byte of
+// what it sent; its connection is not reused.
+func TestMalformedBackendAnswers(t *testing.T) {
+	tests := []struct{ name, raw string }{
+		{"bad status line", "HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok"},
+		{"not HTTP/1", "HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok"},
+		{"space in a field name", "HTTP/1.1 200 OK\r\nX Bad: 1\r\nContent-Length: 2\r\n\r\nok"},
+		{"folded field", "HTTP/1.1 200 OK\r\nX-A: 1\r\n continued\r\nContent-Length: 2\r\n\r\nok"},
+		{"conflicting Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!"},
+		{"negative Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\nok"},
+		{"unknown transfer coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"},
+		{"NUL in a value", "HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok"},
+		{"head too long", "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 1000)+"\r\n", 1100) + "Content-Length: 2\r\n\r\nok"},
+		{"closed before answering", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newRawBackend(t, func(int, string) (string, bool) { return tc.raw, true })
+			e := newEnv(t, proxyConfig())
+			e.deploy(topo("t", svc("s", b.URL())))
+			resp, body := e.get("/gateway/t/s/x")
+			if resp.StatusCode != http.StatusBadGateway || strings.Contains(body, "ok") || strings.Contains(body, b.ln.Addr().String()) {
+				t.Fatalf("%d %q, want 502 without the backend's bytes or address", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// Framing a backend gets wrong after the head aborts the client's
+// response: the client sees a broken response, never a complete one.
+func TestBrokenBackendBodies(t *testing.T) {
+	tests := []struct{ name, raw string }{
+		{"short Content-Length body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"},
+		{"bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n"},
+		{"chunk without its CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n"},
+		{"chunked body cut", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newRawBackend(t, func(int, string) (string, bool) { return tc.raw, true })
+			e := newEnv(t, proxyConfig())
+			e.deploy(topo("t", svc("s", b.URL())))
+			resp, err := e.fe.Client().Get(e.fe.URL + "/gateway/t/s/x")
+			if err != nil {
+				return // aborted before the head: fine
+			}
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil {
+				t.Fatalf("status %d: the client read a complete body", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// Chunked and Content-Length together: the chunked framing wins and the
+// connection is not reused (RFC 9112 §6.3).
+func TestChunkedWithContentLength(t *testing.T) {
+	b := newRawBackend(t, func(int, string) (string, bool) {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", false
+	})
+	e := newEnv(t, proxyConfig())
+	e.deploy(topo("t", svc("s", b.URL())))
+	for i := 0; i < 2; i++ {
+		resp, body := e.get("/gateway/t/s/x")
+		if resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("%d %q", resp.StatusCode, body)
+		}
+	}
+	if n := b.conns.Load(); n != 2 {
+		t.Fatalf("%d backend connections for 2 requests, want 2 (no reuse)", n)
+	}
+}
+
+// Keep-alive: sequential requests share one backend connection; one the
+// backend closed while idle is replaced without the client noticing.
+func TestBackendKeepAlive(t *testing.T) {
+	var closeNext atomic.Bool
+	b := newRawBackend(t, func(n int, head string) (string, bool) {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", closeNext.Swap(false)
+	})
+	e := newEnv(t, proxyConfig())
+	e.deploy(topo("t", svc("s", b.URL())))
+	for i := 0; i < 5; i++ {
+		if resp, body := e.get("/gateway/t/s/x"); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("%d %q", resp.StatusCode, body)
+		}
+	}
+	if n := b.conns.Load(); n != 1 {
+		t.Fatalf("%d backend connections for 5 sequential requests, want 1", n)
+	}
+	closeNext.Store(true) // the backend closes after its next answer, without saying so
+	for i := 0; i < 3; i++ {
+		if resp, body := e.get("/gateway/t/s/x"); resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("after the backend closed: %d %q", resp.StatusCode, body)
+		}
+	}
+	if n := b.conns.Load(); n != 2 {
+		t.Fatalf("%d backend connections, want 2", n)
+	}
+}
+
+// The request head the backend gets: one Host, framing from the request,
+// no hop-by-hop field.
+func TestBackendRequestHead(t *testing.T) {
+	heads := make(chan string, 4)
+	b := newRawBackend(t, func(_ int, head string) (string, bool) {
+		heads <- head
+		return "HTTP/1.1 204 No Content\r\n\r\n", false
+	})
+	e := newEnv(t, proxyConfig())
+	e.deploy(topo("t", svc("s", b.URL()+"/base")))
+	resp, _ := e.get("/gateway/t/s/a%20b?q=1", "Connection", "X-Drop", "X-Drop", "1", "Keep-Alive", "timeout=5",
+		"Proxy-Authorization", "Basic eDp5", "Te", "trailers, deflate")
+	if resp.StatusCode != 204 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	head := <-heads
+	lines := strings.Split(strings.TrimSuffix(head, "\r\n\r\n"), "\r\n")
+	if lines[0] != "GET /base/a%20b?q=1 HTTP/1.1" {
+		t.Fatalf("request line %q", lines[0])
+	}
+	hosts := 0
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, ": ")
+		switch http.CanonicalHeaderKey(k) {
+		case "Host":
+			hosts++
+			if v != b.ln.Addr().String() {
+				t.Errorf("Host %q", v)
+			}
+		case "X-Drop", "Keep-Alive", "Proxy-Authorization", "Connection", "Content-Length", "Transfer-Encoding":
+			t.Errorf("forwarded %q", l)
+		case "Te":
+			if v != "trailers" {
+				t.Errorf("Te %q, want trailers", v)
+			}
+		}
+	}
+	if hosts != 1 {
+		t.Fatalf("%d Host fields in %q", hosts, head)
+	}
+	resp, _ = e.do("POST", "/gateway/t/s/x", strings.NewReader("abc"))
+	if head := <-heads; resp.StatusCode != 204 || !strings.Contains(head, "\r\nContent-Length: 3\r\n") || strings.Contains(head, "Transfer-Encoding") {
+		t.Fatalf("POST with a body of 3: %d %q", resp.StatusCode, head)
+	}
+}

@@ -1,0 +1,106 @@
+// Command profgw serves the gateway's data path in process, with the bench
+// topology's full chain (anonymous authentication, default identity
+// assertion) in front of one backend, and writes CPU and allocation
+// profiles of the load it serves: the "profile first" step of the data path
+// work (issue 13), run beside wrk.
+//
+//	profgw -listen 127.0.0.1:9800 -backend http://127.0.0.1:9000 -duration 10s -cpuprofile cpu.prof -memprofile mem.prof
+//	wrk -t2 -c64 -d8s http://127.0.0.1:9800/gateway/bench/svc0/hello
+//	go tool pprof -top bin/profgw cpu.prof
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:9800", "proxy listen address")
+	backend := flag.String("backend", "http://127.0.0.1:9000", "backend URL of service svc0")
+	duration := flag.Duration("duration", 10*time.Second, "how long to profile, from the first request on")
+	cpu := flag.String("cpuprofile", "", "CPU profile file")
+	mem := flag.String("memprofile", "", "allocation profile file (every allocation sampled)")
+	accessLog := flag.Bool("access-log", false, "write the access log (JSON, discarded)")
+	flag.Parse()
+
+	level := slog.LevelWarn
+	if *accessLog {
+		level = slog.LevelInfo
+	}
+	p, err := proxy.New(proxy.Config{
+		Logger:     slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: level})),
+		Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	t := &topology.Topology{Name: "bench", Providers: []topology.Provider{
+		{Role: "authentication", Name: "anonymous"}, {Role: "identity-assertion", Name: "default"}},
+		Services: []topology.Service{{Path: "svc0", URLs: []string{*backend}}}}
+	c, err := p.Compile(context.Background(), t)
+	if err != nil {
+		log.Fatal(err)
+	}
+	p.Apply(c)
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatal(err)
+	}
+	first := make(chan struct{})
+	var once = make(chan struct{}, 1)
+	once <- struct{}{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-once:
+			close(first)
+		default:
+		}
+		p.ServeHTTP(w, r)
+	})
+	go func() { log.Fatal((&http.Server{Handler: h}).Serve(ln)) }()
+	log.Printf("profgw: serving on %s", ln.Addr())
+	<-first
+	if *mem != "" {
+		runtime.MemProfileRate = 1
+	}
+	if *cpu != "" {
+		f, err := os.Create(*cpu)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		time.Sleep(*duration)
+		pprof.StopCPUProfile()
+		f.Close()
+	} else {
+		time.Sleep(*duration)
+	}
+	if *mem != "" {
+		f, err := os.Create(*mem)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			log.Fatal(err)
+		}
+		f.Close()
+	}
+	log.Printf("profgw: profiles written")
+	p.Close()
+}

@@ -1,0 +1,13 @@
+// Package tokensvc is the gateway's token service and identity broker:
+// signing keys (sealed in the store, rotated with retired keys kept in the
+// JWKS while tokens they signed live), token policies, issuance for oneself
+// or on behalf of a subject (RFC 8693 act claim), token state (renew,
+// revoke, enable/disable, eviction of expired entries) and verification.
+//
+// The store is the source of truth. The service's in-memory view (token
+// state, the revocation set, the live keys) changes only through Reload and
+// Apply, which the reconciler calls from the store's watch: a change made
+// through any gateway sharing the store reaches them all the same way, and
+// a mutation is acknowledged once its revision is applied. Verifying a token
+// reads memory only.
+package tokensvc
