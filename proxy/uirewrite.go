@@ -160,7 +160,7 @@ func (s *service) rewriteBody(resp *http.Response) error {
 	}
 	enc := h.Get("Content-Encoding")
 	r, err := rewrite.NewReader(resp.Body, kind, enc, &rewrite.Options{
-		Map:      func(link string) (string, bool) { return s.rewriteURL(link, pub) },
+		Map:      s.bodyMapper(pub),
 		Rules:    br.rules,
 		MaxBytes: br.maxBytes,
 	})
@@ -185,6 +185,22 @@ func (s *service) rewriteBody(resp *http.Response) error {
 		h.Set("Etag", "W/"+et) // the bytes changed; the content did not
 	}
 	return nil
+}
+
+// bodyMapper maps the links of a body as rewriteURL maps headers, with a
+// fast path for the commonest link, a root-relative path of a service
+// whose backends have no base path.
+func (s *service) bodyMapper(pub string) rewrite.Mapper {
+	rootOnly := true
+	for _, b := range s.up.backends {
+		rootOnly = rootOnly && b.basePath == ""
+	}
+	return func(link string) (string, bool) {
+		if rootOnly && len(link) > 1 && link[0] == '/' && link[1] != '/' && !strings.ContainsAny(link, "%#\\ ") {
+			return s.prefix + link, true
+		}
+		return s.rewriteURL(link, pub)
+	}
 }
 
 // rewriteCSP maps the backend URLs of a Content-Security-Policy's source

@@ -48,6 +48,9 @@ func init() {
 					pr.Expires = epoch.Add(d)
 				}
 				s.o = chain.Authenticate(pr)
+				if h := p["header"]; h != "" {
+					s.o.Header = http.Header{"Set-Cookie": {h}}
+				}
 			case "noname":
 				s.o = chain.Authenticate(&identity.Principal{})
 			}
@@ -197,5 +200,38 @@ func TestChainCredentials(t *testing.T) {
 	want := []identity.Credential{identity.Authorization, identity.CookieCredential("sso")}
 	if got := c.Credentials(); !slices.Equal(got, want) {
 		t.Fatalf("credentials %v, want %v", got, want)
+	}
+}
+
+// An authenticated outcome's Header reaches the client's response (a
+// Kerberos mutual-authentication token, a session cookie); a refused
+// request's response gets none of it.
+func TestAuthenticatedHeader(t *testing.T) {
+	for _, tc := range []struct {
+		expires string
+		want    []string
+	}{
+		{"1h", []string{"a=1", "s=2"}}, // added to what is there
+		{"-1h", nil},                   // expired: refused by the chain
+	} {
+		c, err := chain.BuildWith(context.Background(), "t", []topology.Provider{
+			{Role: "authentication", Name: "o-script", Params: map[string]string{"name": "alice", "do": "accept", "header": "s=2", "expires": tc.expires}},
+		}, chain.Options{Host: chain.Host{Clock: fixedClock(epoch)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		w.Header().Set("Set-Cookie", "a=1")
+		out := c.ServeInbound(w, httptest.NewRequest(http.MethodGet, "/", nil))
+		got := w.Header().Values("Set-Cookie")
+		if tc.want == nil {
+			if out != nil || len(got) != 1 {
+				t.Fatalf("expires %s: passed %t, Set-Cookie %q", tc.expires, out != nil, got)
+			}
+			continue
+		}
+		if out == nil || !slices.Equal(got, tc.want) {
+			t.Fatalf("expires %s: passed %t, Set-Cookie %q", tc.expires, out != nil, got)
+		}
 	}
 }

@@ -28,7 +28,8 @@ type htmlRewriter struct {
 	// raw is the element whose text comes next: "script" (JavaScript),
 	// "script-other" (a data block, left alone), "style", or "".
 	raw   string
-	attrs []html.Attribute
+	attrs []attr
+	tmp   []byte // scratch for style attributes
 }
 
 func newHTMLRewriter(rw *rewriter, src io.Reader, maxToken int) *htmlRewriter {
@@ -68,60 +69,106 @@ func (h *htmlRewriter) next(dst []byte) ([]byte, error) {
 	return append(dst, h.z.Raw()...), nil
 }
 
+// tagName is the name of a start tag from its raw bytes ("<a href…").
+func tagName(raw []byte) []byte {
+	i := 1
+	for i < len(raw) && !isSpace(raw[i]) && raw[i] != '/' && raw[i] != '>' {
+		i++
+	}
+	return raw[1:i]
+}
+
+// linkAttrHints are substrings of every attribute name tag rewrites
+// ("src" covers srcset and lowsrc, "data" and "con" content and codebase).
+var linkAttrHints = [][]byte{[]byte("href"), []byte("src"), []byte("action"), []byte("style"), []byte("data"),
+	[]byte("poster"), []byte("background"), []byte("cite"), []byte("con"), []byte("manifest"), []byte("usemap"),
+	[]byte("profile"), []byte("longdesc"), []byte("equiv")}
+
+// mayHaveLink reports whether a raw tag may have an attribute tag rewrites;
+// a tag with upper-case letters is always looked at.
+func mayHaveLink(raw []byte) bool {
+	for _, c := range raw {
+		if c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	for _, h := range linkAttrHints {
+		if bytes.Contains(raw, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// attr is an attribute of the current tag: its bytes are the tokenizer's,
+// valid until its next token; nv is the new value when changed.
+type attr struct {
+	key, val []byte
+	nv       string
+	changed  bool
+}
+
 // tag appends a start tag: as it came, unless an attribute changes.
 func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 	raw := h.z.Raw()
 	mark := len(dst)
 	dst = append(dst, raw...) // optimistic: most tags have no link to change
-	name, hasAttr := h.z.TagName()
+	name := tagName(raw)
 	h.raw = ""
-	switch string(name) {
-	case "script":
+	isScript := bytes.EqualFold(name, []byte("script"))
+	switch {
+	case isScript:
 		h.raw = "script"
-	case "style":
+	case bytes.EqualFold(name, []byte("style")):
 		h.raw = "style"
 	}
+	// The tokenizer's TagName and TagAttr copy what they return: call them
+	// only for a tag that may hold a link.
+	if !isScript && !mayHaveLink(raw) {
+		return dst
+	}
+	lname, hasAttr := h.z.TagName()
 	if !hasAttr {
 		return dst
 	}
+	name = lname
 	h.attrs = h.attrs[:0]
 	changed := false
 	isMeta, refresh := string(name) == "meta", false
-	var content int = -1
+	content := -1
 	for {
 		k, v, more := h.z.TagAttr()
-		a := html.Attribute{Key: string(k), Val: string(v)}
+		a := attr{key: k, val: v}
 		switch {
-		case urlAttrs[a.Key]:
-			if nv, ok := h.rw.candidate(KindHTML, v); ok {
-				a.Val, changed = string(nv), true
+		case urlAttrs[string(k)]:
+			a.nv, a.changed = h.rw.candidate(KindHTML, v)
+		case string(k) == "srcset":
+			a.nv, a.changed = h.srcset(string(v))
+		case string(k) == "style":
+			if nv := h.css.end(h.css.feed(h.tmp[:0], v)); !bytes.Equal(nv, v) {
+				a.nv, a.changed = string(nv), true
+			} else {
+				h.tmp = nv
 			}
-		case a.Key == "srcset":
-			if nv, ok := h.srcset(a.Val); ok {
-				a.Val, changed = nv, true
-			}
-		case a.Key == "style":
-			if nv := h.css.end(h.css.feed(nil, v)); !bytes.Equal(nv, v) {
-				a.Val, changed = string(nv), true
-			}
-		case a.Key == "type" && string(name) == "script":
-			if !isJSType(a.Val) {
+		case string(k) == "type" && isScript:
+			if !isJSType(string(v)) {
 				h.raw = "script-other"
 			}
-		case isMeta && a.Key == "http-equiv" && strings.EqualFold(a.Val, "refresh"):
+		case isMeta && string(k) == "http-equiv" && strings.EqualFold(string(v), "refresh"):
 			refresh = true
-		case isMeta && a.Key == "content":
+		case isMeta && string(k) == "content":
 			content = len(h.attrs)
 		}
+		changed = changed || a.changed
 		h.attrs = append(h.attrs, a)
 		if !more {
 			break
 		}
 	}
 	if refresh && content >= 0 {
-		if nv, ok := h.refresh(h.attrs[content].Val); ok {
-			h.attrs[content].Val, changed = nv, true
-		}
+		a := &h.attrs[content]
+		a.nv, a.changed = h.refresh(string(a.val))
+		changed = changed || a.changed
 	}
 	if !changed {
 		return dst
@@ -130,15 +177,41 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 	dst = append(dst, name...)
 	for _, a := range h.attrs {
 		dst = append(dst, ' ')
-		dst = append(dst, a.Key...)
+		dst = append(dst, a.key...)
 		dst = append(dst, '=', '"')
-		dst = append(dst, html.EscapeString(a.Val)...)
+		if a.changed {
+			dst = appendEscaped(dst, a.nv)
+		} else {
+			dst = appendEscaped(dst, a.val)
+		}
 		dst = append(dst, '"')
 	}
 	if tt == html.SelfClosingTagToken {
 		dst = append(dst, '/')
 	}
 	return append(dst, '>')
+}
+
+// appendEscaped appends v escaped for a double-quoted attribute value (as
+// html.EscapeString escapes).
+func appendEscaped[T string | []byte](dst []byte, v T) []byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '\'':
+			dst = append(dst, "&#39;"...)
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '"':
+			dst = append(dst, "&#34;"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // isJSType reports a script type that holds JavaScript.
@@ -157,7 +230,7 @@ func (h *htmlRewriter) srcset(v string) (string, bool) {
 			continue
 		}
 		if nv, ok := h.rw.candidate(KindHTML, []byte(f[0])); ok {
-			f[0], changed = string(nv), true
+			f[0], changed = nv, true
 			parts[i] = " " + strings.Join(f, " ")
 		}
 	}
@@ -175,5 +248,5 @@ func (h *htmlRewriter) refresh(v string) (string, bool) {
 	if !ok {
 		return v, false
 	}
-	return v[:i+4] + string(nv), true
+	return v[:i+4] + nv, true
 }

@@ -98,7 +98,7 @@ const (
 )
 
 // blank replaces a link the Mapper refused.
-var blank = []byte("about:blank")
+const blank = "about:blank"
 
 type rewriter struct {
 	o *Options
@@ -106,7 +106,7 @@ type rewriter struct {
 
 // candidate rewrites one literal or attribute value v of a body of kind k:
 // the new value and true, or false to keep v.
-func (rw *rewriter) candidate(k Kind, v []byte) ([]byte, bool) {
+func (rw *rewriter) candidate(k Kind, v []byte) (string, bool) {
 	for i := range rw.o.Rules {
 		r := &rw.o.Rules[i]
 		if r.Kinds != 0 && r.Kinds&k == 0 {
@@ -114,25 +114,25 @@ func (rw *rewriter) candidate(k Kind, v []byte) ([]byte, bool) {
 		}
 		if r.Pattern != nil {
 			if r.Pattern.Match(v) {
-				return r.Pattern.ReplaceAll(v, []byte(r.To)), true
+				return string(r.Pattern.ReplaceAll(v, []byte(r.To))), true
 			}
 			continue
 		}
 		if bytes.HasPrefix(v, []byte(r.From)) {
-			return append([]byte(r.To), v[len(r.From):]...), true
+			return r.To + string(v[len(r.From):]), true
 		}
 	}
 	if !isLink(k, v) {
-		return nil, false
+		return "", false
 	}
 	nv, ok := rw.o.Map(string(v))
 	if !ok {
 		return blank, true
 	}
 	if nv == string(v) {
-		return nil, false
+		return "", false
 	}
-	return []byte(nv), true
+	return nv, true
 }
 
 // isLink reports whether v may be a link the Mapper rewrites: an absolute

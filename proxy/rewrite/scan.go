@@ -1,6 +1,9 @@
 package rewrite
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // scanner finds the string literals (and CSS url(…) values) of CSS,
 // JavaScript and JSON text fed in chunks of any size, and hands each to
@@ -141,7 +144,7 @@ func (s *scanner) flush(dst []byte, closed bool) []byte {
 		return append(dst, lit...)
 	}
 	if escSlash {
-		nv = bytes.ReplaceAll(nv, []byte("/"), []byte(`\/`))
+		nv = strings.ReplaceAll(nv, "/", `\/`)
 	}
 	dst = append(dst, lit[:lo]...)
 	dst = append(dst, nv...)

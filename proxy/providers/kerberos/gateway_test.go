@@ -115,6 +115,19 @@ func TestGatewayGoClient(t *testing.T) {
 	if c := g.last(t).Header.Get("Cookie"); c != "app=kept" {
 		t.Fatalf("the backend saw Cookie %q", c)
 	}
+	// Mutual authentication asked for: the token comes back on the
+	// backend's 200, beside the cookie.
+	mutual, _, _ := negotiate(t, cl, "HTTP/localhost", tokenOpts{mutual: true})
+	req, _ = http.NewRequest(http.MethodGet, g.url, nil)
+	req.Header.Set("Authorization", mutual)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if v := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 200 || !strings.HasPrefix(v, "Negotiate ") || len(v) < 40 || len(resp.Cookies()) != 1 {
+		t.Fatalf("mutual: %d, WWW-Authenticate %q, cookies %d", resp.StatusCode, v, len(resp.Cookies()))
+	}
 	// Nothing: 401 Negotiate, from the gateway.
 	resp, err = http.Get(g.url)
 	if err != nil {

@@ -1,0 +1,37 @@
+package rewrite
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+)
+
+// benchPage is a YARN-like page of about 100 KiB: a table of applications
+// with absolute and root-relative links.
+func benchPage() []byte {
+	var b strings.Builder
+	b.WriteString(`<!DOCTYPE html><html><head><link rel="stylesheet" href="/static/yarn.css"><script src="http://ui.internal:8088/static/app.js"></script></head><body><table><tbody>`)
+	for i := 0; b.Len() < 100<<10; i++ {
+		fmt.Fprintf(&b, `<tr><td><a href="/cluster/app/application_%04d">application_%04d</a></td><td>alice</td><td class="state">RUNNING</td><td><a href="http://ui.internal:8088/proxy/application_%04d/">AM</a></td></tr>`+"\n", i, i, i)
+	}
+	b.WriteString(`</tbody></table></body></html>`)
+	return []byte(b.String())
+}
+
+func BenchmarkRewriteHTML100K(b *testing.B) {
+	page := benchPage()
+	o := &Options{Map: testMap}
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := NewReader(io.NopCloser(bytes.NewReader(page)), KindHTML, "", o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
