@@ -83,6 +83,10 @@ const (
 	// ServiceUnsupported services are served by Knox itself (its admin API,
 	// SSO, token and session endpoints): the gateway has no equivalent yet.
 	ServiceUnsupported
+	// ServiceGateway services are served by the gateway itself, with no
+	// backend: the token API (KNOXTOKEN), the SSO login and logout pages
+	// (KNOXSSO, KNOXSSOUT). Their params configure them.
+	ServiceGateway
 )
 
 // specialServiceRoles are the service roles that are not routed to their
@@ -91,9 +95,9 @@ var specialServiceRoles = map[string]ServiceKind{
 	"NAMENODE":     ServiceNotRouted,
 	"JOBTRACKER":   ServiceNotRouted,
 	"KNOX":         ServiceUnsupported,
-	"KNOXSSO":      ServiceUnsupported,
-	"KNOXSSOUT":    ServiceUnsupported,
-	"KNOXTOKEN":    ServiceUnsupported,
+	"KNOXSSO":      ServiceGateway,
+	"KNOXSSOUT":    ServiceGateway,
+	"KNOXTOKEN":    ServiceGateway,
 	"KNOX-SESSION": ServiceUnsupported,
 }
 

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/securegw/gateway/internal/fdlimit"
 	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/internal/secrets"
 	"github.com/securegw/gateway/proxy"
@@ -76,8 +77,9 @@ type gateway struct {
 	topo      *api.TopologyService
 	tokens    *tokensvc.Service
 
-	ready    atomic.Bool
-	stopping atomic.Bool // shutdown began: ready stays false
+	ready     atomic.Bool
+	stopping  atomic.Bool // shutdown began: ready stays false
+	storeLost atomic.Bool // the reconciler lost a shared store (see gatedStore)
 	// registration is this gateway's entry on a shared store, nil otherwise.
 	registration atomic.Pointer[etcd.Registration]
 	front        *http.Server
@@ -163,9 +165,19 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		WaitFor:   func(ctx context.Context, rev int64) error { return g.rec.WaitFor(ctx, rev) },
 		Log:       g.log,
 	})
+	// Each proxied WebSocket holds two descriptors: use all the process may.
+	ceiling, err := fdlimit.Raise()
+	if err != nil {
+		g.log.Warn("descriptor limit not raised", "err", err, "ceiling", ceiling)
+	}
+	ws := c.Proxy.WebSocket
 	if g.px, err = proxy.New(proxy.Config{
-		PathPrefix:     c.Proxy.PathPrefix,
-		UpgradeGrace:   c.Proxy.UpgradeGrace.D(),
+		PathPrefix:   c.Proxy.PathPrefix,
+		UpgradeGrace: c.Proxy.UpgradeGrace.D(),
+		MaxOpenFiles: ceiling,
+		WebSocket: proxy.WebSocketLimits{MaxMessageBytes: ws.MaxMessageBytes, WriteTimeout: ws.WriteTimeout.D(),
+			IdleTimeout: ws.IdleTimeout.D(), PingInterval: ws.PingInterval.D(), MaxConnections: ws.MaxConnections,
+			MaxConnectionsPerPrincipal: ws.MaxConnectionsPerPrincipal},
 		TrustedProxies: trusted,
 		Logger:         g.log,
 		Registerer:     reg,
@@ -328,8 +340,9 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 	if !adminCAs.AppendCertsFromPEM(caPEM) {
 		return errors.New("admin CA in the store is not a PEM certificate")
 	}
-	g.topo = api.NewTopologyService(g.st, g.px, g.rec, g.secrets, g.log)
-	auditor := api.NewAuditor(g.st, g.log)
+	gated := gatedStore{Store: g.st, lost: &g.storeLost}
+	g.topo = api.NewTopologyService(gated, g.px, g.rec, g.secrets, g.log)
+	auditor := api.NewAuditor(gated, g.log)
 	authz := api.NewAuthorizer(c.Management.Principals, auditor)
 	info := api.StatusInfo{
 		Version:           g.version,
@@ -347,8 +360,8 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 		ClientCAs:      adminCAs,
 	}, authz, api.Services{
 		Topology: g.topo,
-		Status:   api.NewStatusService(g.st, g.px, g.rec, info),
-		Audit:    api.NewAuditService(g.st),
+		Status:   api.NewStatusService(gated, g.px, g.rec, info),
+		Audit:    api.NewAuditService(gated),
 		Alias:    g.secrets.AliasServer(),
 		PKI:      g.secrets.PKIServer(),
 		Group:    api.NewGroupService(g.px),
@@ -363,6 +376,7 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 // serving its table but reports not ready until it has listed the store
 // again, so that load balancers prefer gateways that see changes.
 func (g *gateway) synced(ok bool) {
+	g.storeLost.Store(!ok)
 	if g.stopping.Load() {
 		return
 	}
