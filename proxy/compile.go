@@ -135,6 +135,11 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 		if more := ch.Endpoints(); len(more) > 0 {
 			endpoints = slices.Concat(authAPI, more)
 		}
+		if served, err := p.gatewayServiceEndpoints(ctx, t, ch, resolve); err != nil {
+			errs = append(errs, err)
+		} else if len(served) > 0 {
+			endpoints = slices.Concat(endpoints, served)
+		}
 	}
 	// Gateway-served endpoints first: their first path segments are
 	// reserved, which the services are checked against.
@@ -146,6 +151,9 @@ func (p *Proxy) Compile(ctx context.Context, t *topology.Topology) (_ *Compiled,
 	for i := range t.Services {
 		ts := &t.Services[i]
 		var s *service
+		if topology.ServiceRoleKind(ts.Role) == topology.ServiceGateway {
+			continue // served by the gateway: its endpoints are registered above
+		}
 		if err := c.checkReserved(ts.Path); err != nil {
 			errs = append(errs, fmt.Errorf("service %q: %w", ts.Path, err))
 			continue

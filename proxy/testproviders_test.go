@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
@@ -49,8 +50,9 @@ func (recorder) ServeInbound(_ http.ResponseWriter, r *http.Request) *http.Reque
 }
 
 // testAuth lets in requests with X-Test-Token: let-me-in as X-Test-User
-// (an identity header: the gateway must not forward the client's copy);
-// another token is refused.
+// (an identity header: the gateway must not forward the client's copy),
+// with the credential id X-Test-Credential, expiring X-Test-Expires-In
+// from now; another token is refused.
 type testAuth struct{}
 
 func (testAuth) Authenticate(r *http.Request) chain.Outcome {
@@ -59,8 +61,12 @@ func (testAuth) Authenticate(r *http.Request) chain.Outcome {
 	case "":
 		return chain.Pass(challenge)
 	case "let-me-in":
-		return chain.Authenticate(&identity.Principal{Name: r.Header.Get("X-Test-User"), Provider: "test-auth",
-			CredentialID: r.Header.Get("X-Test-Credential")})
+		p := &identity.Principal{Name: r.Header.Get("X-Test-User"), Provider: "test-auth",
+			CredentialID: r.Header.Get("X-Test-Credential")}
+		if d, err := time.ParseDuration(r.Header.Get("X-Test-Expires-In")); err == nil {
+			p.Expires = time.Now().Add(d)
+		}
+		return chain.Authenticate(p)
 	}
 	return chain.Refuse(http.StatusUnauthorized, "unauthenticated", challenge)
 }

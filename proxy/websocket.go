@@ -180,7 +180,7 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 	closeBackend, handedOver = false, true
 	open := b.tr.open // counted like the transport's connections
 	open.Add(1)
-	vars := wsrelay.Vars{GatewayURL: publicOrigin(r) + s.prefix, ServiceURL: b.configured, Principal: who.Name}
+	vars := wsrelay.Vars{GatewayURL: publicOrigin(req) + s.prefix, ServiceURL: b.configured, Principal: who.Name}
 	o := wsrelay.Options{
 		Limits:    s.ws.limits,
 		ToBackend: s.ws.inbound.Bind(vars),

@@ -14,6 +14,8 @@ need=(
   "curl:curl"
   "etcd-server:/usr/bin/etcd"
   "chromium:chromium"
+  "python3-jwt:/usr/lib/python3/dist-packages/jwt"
+  "python3-cryptography:/usr/lib/python3/dist-packages/cryptography"
   "curl:curl"
 )
 

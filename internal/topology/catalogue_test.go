@@ -101,7 +101,7 @@ func TestKnoxRefusesUnknownRolesAndApplications(t *testing.T) {
 <service><role>MY-CUSTOM</role><url>http://a</url></service>
 <application><name>knoxauth</name></application>
 <service><role>OTHER-ONE</role><url>http://b</url></service>
-<service><role>KNOXSSO</role></service>
+<service><role>KNOX-SESSION</role></service>
 <application><name>admin-ui</name></application>
 </topology>`
 	top, err := Parse([]byte(doc), xmlF, "t.xml", "t")
@@ -113,7 +113,7 @@ func TestKnoxRefusesUnknownRolesAndApplications(t *testing.T) {
 	if !errors.As(err, &ve) {
 		t.Fatalf("Validate: %v, want a ValidationError", err)
 	}
-	for _, want := range []string{"MY-CUSTOM is not in the gateway's catalogue", "OTHER-ONE is not in the gateway's catalogue", `application "knoxauth"`, `application "admin-ui"`, "KNOXSSO is served by Knox itself"} {
+	for _, want := range []string{"MY-CUSTOM is not in the gateway's catalogue", "OTHER-ONE is not in the gateway's catalogue", `application "knoxauth"`, `application "admin-ui"`, "KNOX-SESSION is served by Knox itself"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -82,6 +83,10 @@ const (
 	// ServiceUnsupported services are served by Knox itself (its admin API,
 	// SSO, token and session endpoints): the gateway has no equivalent yet.
 	ServiceUnsupported
+	// ServiceGateway services are served by the gateway itself, with no
+	// backend: the token API (KNOXTOKEN), the SSO login and logout pages
+	// (KNOXSSO, KNOXSSOUT). Their params configure them.
+	ServiceGateway
 )
 
 // specialServiceRoles are the service roles that are not routed to their
@@ -90,9 +95,9 @@ var specialServiceRoles = map[string]ServiceKind{
 	"NAMENODE":     ServiceNotRouted,
 	"JOBTRACKER":   ServiceNotRouted,
 	"KNOX":         ServiceUnsupported,
-	"KNOXSSO":      ServiceUnsupported,
-	"KNOXSSOUT":    ServiceUnsupported,
-	"KNOXTOKEN":    ServiceUnsupported,
+	"KNOXSSO":      ServiceGateway,
+	"KNOXSSOUT":    ServiceGateway,
+	"KNOXTOKEN":    ServiceGateway,
 	"KNOX-SESSION": ServiceUnsupported,
 }
 
@@ -124,6 +129,13 @@ func ServerChecks(t *Topology) []string {
 		out = append(out, "aliases exist: "+strings.Join(refs, ", "))
 	}
 	var stores []string
+	for _, p := range t.Providers {
+		for _, k := range slices.Sorted(maps.Keys(p.Params)) {
+			if v := strings.TrimSpace(p.Params[k]); strings.HasSuffix(k, "truststore") && v != "" && !slices.Contains(stores, v) {
+				stores = append(stores, v)
+			}
+		}
+	}
 	for _, s := range t.Services {
 		if s.Dispatch != nil && s.Dispatch.Truststore != "" && !slices.Contains(stores, s.Dispatch.Truststore) {
 			stores = append(stores, s.Dispatch.Truststore)

@@ -273,6 +273,12 @@ func (v *validator) service(f string, s *Service) {
 	case ServiceNotRouted:
 		v.notRouted(f, s)
 		return
+	case ServiceGateway:
+		if len(s.URLs) > 0 || s.WebSocket || s.Dispatch != nil || s.HA != nil {
+			v.add(f, s.Line, "a %s service is served by the gateway itself: urls, websocket, dispatch and ha have no meaning", strings.ToUpper(s.Role))
+		}
+		v.params(f+".params", s.Line, s.Params)
+		return
 	}
 	switch {
 	case len(s.URLs) == 0:

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ const (
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultCloseTimeout    = 2 * time.Second
 	DefaultSweepInterval   = 200 * time.Millisecond
+	DefaultLinger          = 20 * time.Millisecond
 )
 
 // bufSize is the size of the pooled readers and writers.
@@ -73,6 +75,9 @@ type HubOptions struct {
 	// SweepInterval is how often idle, keepalive and Guard checks run;
 	// 0: DefaultSweepInterval.
 	SweepInterval time.Duration
+	// Linger is how long a side's goroutine waits for the next frame
+	// before parking; 0: DefaultLinger, negative: park at once.
+	Linger time.Duration
 	// NoPark keeps one goroutine per side instead of parking idle sides
 	// on epoll (for measurements; parking is the default where supported).
 	NoPark bool
@@ -103,6 +108,9 @@ func NewHub(o HubOptions) *Hub {
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = DefaultSweepInterval
+	}
+	if o.Linger == 0 {
+		o.Linger = DefaultLinger
 	}
 	h := &Hub{opts: o, conns: map[*Conn]struct{}{}}
 	if !o.NoPark {
@@ -466,6 +474,22 @@ func (s *side) run() {
 		if err == nil && s.parkable {
 			br.Reset(nil)
 			readers.Put(br)
+			// Linger: a busy connection's next frame usually follows within
+			// milliseconds; waiting for it here (one goroutine, no buffer)
+			// costs less than parking and waking. Quiet ones park.
+			if linger := c.hub.opts.Linger; linger > 0 {
+				_ = s.conn.SetReadDeadline(time.Now().Add(linger))
+				if _, err = s.conn.Read(s.one[:]); err == nil {
+					s.hasOne = true
+					br = readers.Get().(*bufio.Reader)
+					br.Reset(s)
+					continue
+				}
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					s.fail(err)
+					return
+				}
+			}
 			if err := s.park(); err != nil {
 				c.drop(s, err)
 			}

@@ -13,7 +13,7 @@ import (
 //	[binary ]regex:MATCH => TEMPLATE
 //
 // MATCH is literal text or a Go regular expression (RE2); TEMPLATE may use
-// {gateway_url} (the service's URL at the gateway, as the client called
+// {gateway_url} (the service's http(s) URL at the gateway, as the client called
 // it), {service_url} (the backend URL the connection went to) and
 // {principal}, and for regex rules $1, ${name} for the match's groups.
 // A rule applies to text messages, or with "binary" to binary ones only.

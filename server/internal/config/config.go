@@ -79,6 +79,20 @@ type Proxy struct {
 	// UpgradeGrace is how long a WebSocket stays open after a deploy removed
 	// or changed its route (default 30s).
 	UpgradeGrace Duration `yaml:"upgrade_grace"`
+	// WebSocket are the gateway's WebSocket limits; services override them
+	// with websocket.* params.
+	WebSocket WebSocket `yaml:"websocket"`
+}
+
+// WebSocket limits of the gateway (zero: the proxy's defaults: 1 MiB
+// messages, 10s write timeout, no idle timeout, no pings, no connection limits).
+type WebSocket struct {
+	MaxMessageBytes            int64    `yaml:"max_message_bytes"`
+	WriteTimeout               Duration `yaml:"write_timeout"`
+	IdleTimeout                Duration `yaml:"idle_timeout"`
+	PingInterval               Duration `yaml:"ping_interval"`
+	MaxConnections             int      `yaml:"max_connections"`
+	MaxConnectionsPerPrincipal int      `yaml:"max_connections_per_principal"`
 }
 
 // Management configures the gRPC management API.

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/securegw/gateway/internal/fdlimit"
 	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/internal/secrets"
 	"github.com/securegw/gateway/proxy"
@@ -163,9 +164,19 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		WaitFor:   func(ctx context.Context, rev int64) error { return g.rec.WaitFor(ctx, rev) },
 		Log:       g.log,
 	})
+	// Each proxied WebSocket holds two descriptors: use all the process may.
+	ceiling, err := fdlimit.Raise()
+	if err != nil {
+		g.log.Warn("descriptor limit not raised", "err", err, "ceiling", ceiling)
+	}
+	ws := c.Proxy.WebSocket
 	if g.px, err = proxy.New(proxy.Config{
-		PathPrefix:     c.Proxy.PathPrefix,
-		UpgradeGrace:   c.Proxy.UpgradeGrace.D(),
+		PathPrefix:   c.Proxy.PathPrefix,
+		UpgradeGrace: c.Proxy.UpgradeGrace.D(),
+		MaxOpenFiles: ceiling,
+		WebSocket: proxy.WebSocketLimits{MaxMessageBytes: ws.MaxMessageBytes, WriteTimeout: ws.WriteTimeout.D(),
+			IdleTimeout: ws.IdleTimeout.D(), PingInterval: ws.PingInterval.D(), MaxConnections: ws.MaxConnections,
+			MaxConnectionsPerPrincipal: ws.MaxConnectionsPerPrincipal},
 		TrustedProxies: trusted,
 		Logger:         g.log,
 		Registerer:     reg,
