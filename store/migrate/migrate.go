@@ -87,7 +87,9 @@ func Equal(a, b store.Dump) error {
 }
 
 func normalize(d store.Dump) store.Dump {
-	topo := func(x, y store.Topology) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Revision, y.Revision)) }
+	topo := func(x, y store.Topology) int {
+		return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Revision, y.Revision))
+	}
 	obj := func(x, y store.Object) int { return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Key, y.Key)) }
 	d.Topologies = sortedNorm(d.Topologies, topo, normTopo)
 	d.History = sortedNorm(d.History, topo, normTopo)
