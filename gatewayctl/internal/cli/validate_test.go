@@ -127,7 +127,7 @@ services:
     dispatch: {truststore: corp-ca}
 `))
 	knox := writeFile(t, dir, "hadoop.xml", []byte(`<topology><gateway>
-<provider><role>authentication</role><name>HadoopAuth</name><enabled>true</enabled></provider>
+<provider><role>federation</role><name>Pac4j</name><enabled>true</enabled></provider>
 <provider><role>hostmap</role><name>static</name><enabled>true</enabled><param><name>gw</name><value>node1</value></param></provider>
 </gateway><service><role>WEBHDFS</role><url>http://node1:9870/webhdfs</url></service></topology>`))
 	e := &testEnv{config: filepath.Join(dir, "none.yaml"), home: t.TempDir()}
@@ -143,7 +143,7 @@ services:
 		}
 	}
 	r = e.run(t, "--server", closedAddr(t), "topology", "validate", knox)
-	if r.code != 1 || !strings.Contains(r.stderr, `provider "hadoop-auth" (role "authentication") is not supported`) {
-		t.Errorf("HadoopAuth: exit %d, stderr %q", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, `provider "pac4j" (role "federation") is not supported`) {
+		t.Errorf("Pac4j: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
