@@ -14,7 +14,7 @@ PROTOC_GEN_GO_VERSION  := v1.36.12
 PROTOC_GEN_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION    := v0.8.2
 
-.PHONY: all build run test test-deps lint proto verify-proto bench tools clean
+.PHONY: all build run test test-deps lint proto verify-proto bench scale tools clean
 
 all: build
 
@@ -53,6 +53,10 @@ verify-proto: proto
 ## bench: the side-by-side benchmark table (see scripts/bench).
 bench: build
 	@scripts/bench.sh
+
+## scale: the etcd figures at scale (three gateways, 10k topologies; see scripts/bench/sections/etcd.sh).
+scale: build
+	@SECTIONS=etcd ETCD_DEPLOYS=200 ETCD_TOPOLOGIES=10000 scripts/bench.sh
 
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(TOOLS)/staticcheck
 

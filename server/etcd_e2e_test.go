@@ -39,7 +39,7 @@ func etcdStoreYAML(c *etcdtest.Cluster, prefix string, endpoints []string) strin
   etcd:
     endpoints: [%s]
     prefix: %s
-    request_timeout: 1s
+    request_timeout: 5s
     lease_ttl: 2s
 `, strings.Join(endpoints, ", "), prefix)
 }
@@ -335,4 +335,225 @@ func TestEtcdThreeGateways(t *testing.T) {
 		}
 		m.waitConverged(0, 3, 10*time.Second)
 	})
+}
+
+// restart kills gateway i and starts it again (after a config change).
+func (m *mesh) restart(i int) {
+	m.t.Helper()
+	_ = m.gws[i].cmd.Process.Kill()
+	<-m.gws[i].exited
+	m.gws[i] = m.envs[i].start()
+}
+
+// readyz returns the status of /readyz on gateway i's proxy port.
+func (m *mesh) readyz(c *http.Client, i int) int {
+	code, _, err := m.get(c, i, "/readyz")
+	if err != nil {
+		return 0
+	}
+	return code
+}
+
+func (m *mesh) waitReadyz(c *http.Client, i, want int, within time.Duration) {
+	m.t.Helper()
+	deadline := time.Now().Add(within)
+	for m.readyz(c, i) != want {
+		if time.Now().After(deadline) {
+			logs := m.gws[i].logs()
+			m.t.Fatalf("gateway %d: /readyz did not answer %d within %s; log:\n%s", i, want, within, logs[max(0, len(logs)-3000):])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// load requests path through every gateway until stop is closed and
+// returns the number of requests and of failures (anything but want).
+func (m *mesh) load(c *http.Client, path, want string, stop <-chan struct{}) func() (int, []string) {
+	var (
+		mu       sync.Mutex
+		n        int
+		failures []string
+		wg       sync.WaitGroup
+	)
+	for i := range m.gws {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, body, err := m.get(c, i, path)
+				mu.Lock()
+				n++
+				if err != nil || code != http.StatusOK || body != want {
+					failures = append(failures, fmt.Sprintf("gateway %d: %d %q %v", i, code, body, err))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	return func() (int, []string) {
+		wg.Wait()
+		return n, failures
+	}
+}
+
+// Faults of etcd and of the network between a gateway and etcd: a member
+// killed under load (quorum kept) fails no request and no deploy; with
+// quorum lost the gateways serve their last table, report not ready and
+// refuse changes with Unavailable, then resync when quorum returns; a
+// gateway cut from etcd (its member paused) longer than its lease drops
+// out of status, keeps serving, and catches up when the member resumes.
+func TestEtcdFaults(t *testing.T) {
+	m := newMesh(t, 3)
+	c := m.envs[0].httpClient()
+	v1 := echoBackend(t, "v1")
+	m.mustCtl(0, "topology", "deploy", writeFile(t, "web.yaml", topologyDoc("web", v1)))
+	for i := range 3 {
+		m.waitBody(c, i, "/gateway/web/echo/x", "v1 /x", 5*time.Second)
+	}
+
+	t.Run("a member killed under load", func(t *testing.T) {
+		m.on(t)
+		stop := make(chan struct{})
+		wait := m.load(c, "/gateway/web/echo/x", "v1 /x", stop)
+		leader := m.etcd.Leader(t)
+		var deployFailures []string
+		for k := range 12 {
+			if k == 4 {
+				m.etcd.Kill(leader)
+				t.Logf("killed etcd member %d (the leader)", leader)
+			}
+			be := echoBackend(t, fmt.Sprintf("d%d", k))
+			out, errOut, code := m.ctl(k%3, "", "topology", "deploy", writeFile(t, fmt.Sprintf("d%d.yaml", k), topologyDoc("churn", be)))
+			if code != 0 {
+				deployFailures = append(deployFailures, fmt.Sprintf("deploy %d through gateway %d: %s%s", k, k%3, out, errOut))
+			}
+		}
+		close(stop)
+		n, failures := wait()
+		t.Logf("%d requests while a member was killed", n)
+		if len(failures) > 0 {
+			t.Errorf("%d of %d requests failed, first: %s", len(failures), n, failures[0])
+		}
+		if len(deployFailures) > 0 {
+			t.Errorf("%d deploys failed: %q", len(deployFailures), deployFailures)
+		}
+		for i := range 3 {
+			m.waitBody(c, i, "/gateway/churn/echo/", "d11 /", 5*time.Second)
+		}
+		if err := m.etcd.Restart(leader); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.etcd.WaitHealthy(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("quorum lost, then back", func(t *testing.T) {
+		m.on(t)
+		m.etcd.Kill(1)
+		m.etcd.Kill(2)
+		for i := range 3 {
+			m.waitReadyz(c, i, http.StatusServiceUnavailable, 15*time.Second)
+			if code, body, err := m.get(c, i, "/gateway/web/echo/x"); err != nil || code != 200 || body != "v1 /x" {
+				t.Errorf("gateway %d without quorum: %d %q %v, want its last table served", i, code, body, err)
+			}
+		}
+		_, errOut, code := m.ctl(1, "", "topology", "deploy", writeFile(t, "nq.yaml", topologyDoc("noquorum", v1)))
+		if code == 0 || !strings.Contains(errOut, "configuration store (etcd) is unavailable") {
+			t.Errorf("deploy without quorum: exit %d, %s", code, errOut)
+		}
+		for _, ep := range m.etcd.Endpoints() {
+			if strings.Contains(errOut, strings.TrimPrefix(ep, "http://")) {
+				t.Errorf("the refusal names an etcd address: %s", errOut)
+			}
+		}
+		for _, i := range []int{1, 2} {
+			if err := m.etcd.Restart(i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := m.etcd.WaitHealthy(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			m.waitReadyz(c, i, http.StatusOK, 20*time.Second)
+		}
+		m.mustCtl(2, "topology", "deploy", writeFile(t, "back.yaml", topologyDoc("back", v1)))
+		for i := range 3 {
+			m.waitBody(c, i, "/gateway/back/echo/x", "v1 /x", 5*time.Second)
+		}
+		m.waitConverged(0, 3, 15*time.Second)
+	})
+
+	t.Run("a gateway cut from etcd longer than its lease", func(t *testing.T) {
+		m.on(t)
+		m.writeConfig(2, m.envs[2], m.etcd.Endpoints()[2:])
+		m.restart(2)
+		m.waitConverged(0, 3, 15*time.Second)
+		m.etcd.Pause(2)
+		paused := true
+		t.Cleanup(func() {
+			if paused {
+				m.etcd.Resume(2)
+			}
+		})
+		m.mustCtl(0, "topology", "deploy", writeFile(t, "during.yaml", topologyDoc("during", v1)))
+		// Its lease (2s) expires: status on the others lists two gateways.
+		deadline := time.Now().Add(20 * time.Second)
+		for len(m.status(0).Status.Gateways) != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the cut-off gateway is still listed: %+v", m.status(0).Status.Gateways)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if code, body, err := m.get(c, 2, "/gateway/web/echo/x"); err != nil || code != 200 || body != "v1 /x" {
+			t.Errorf("the cut-off gateway: %d %q %v, want its last table served", code, body, err)
+		}
+		m.waitReadyz(c, 2, http.StatusServiceUnavailable, 20*time.Second)
+		if _, errOut, code := m.ctl(2, "", "topology", "deploy", writeFile(t, "cut.yaml", topologyDoc("cut", v1))); code == 0 || !strings.Contains(errOut, "configuration store (etcd) is unavailable") {
+			t.Errorf("deploy through the cut-off gateway: exit %d, %s", code, errOut)
+		}
+		m.etcd.Resume(2)
+		paused = false
+		m.waitBody(c, 2, "/gateway/during/echo/x", "v1 /x", 30*time.Second)
+		m.waitConverged(0, 3, 30*time.Second)
+	})
+}
+
+// gatewayd store migrate moves a gateway's bbolt store to etcd and back:
+// the gateway started on the copy serves the same topologies with the same
+// secret, and the copy back to bbolt verifies.
+func TestStoreMigrate(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	e := newEnv(t)
+	d := e.start()
+	backend := headerBackend(t)
+	e.mustCtlIn("s3cret-value\n", "alias", "create", "api-key")
+	e.mustCtl("topology", "deploy", writeFile(t, "sec.yaml", aliasTopologyDoc("sec", "api-key", backend)))
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	if err := d.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("gatewayd stop: %v", err)
+	}
+	gatewayd := filepath.Join(binDir, "gatewayd")
+	url := c.URL("/migrated")
+	out, err := exec.Command(gatewayd, "store", "migrate", "--from", "bolt://"+e.dir, "--to", url).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Copied and verified") {
+		t.Fatalf("migrate to etcd: %v\n%s", err, out)
+	}
+	// A second migrate into the now used prefix is refused.
+	if out, err := exec.Command(gatewayd, "store", "migrate", "--from", "bolt://"+e.dir, "--to", url).CombinedOutput(); err == nil || !strings.Contains(string(out), "not empty") {
+		t.Fatalf("migrate into a used store: %v\n%s", err, out)
+	}
+	d = e.start("--store", url)
+	if _, body := httpGet(t, e.httpClient(), "https://"+d.proxy+"/gateway/sec/echo/"); body != "s3cret-value" {
+		t.Fatalf("the gateway on the etcd copy answers %q", body)
+	}
+	back := filepath.Join(t.TempDir(), "back")
+	out, err = exec.Command(gatewayd, "store", "migrate", "--from", url, "--to", "bolt://"+back).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Copied and verified") {
+		t.Fatalf("migrate back to bbolt: %v\n%s", err, out)
+	}
 }

@@ -287,3 +287,25 @@ func (c *Cluster) Stop() {
 	}
 	_ = os.RemoveAll(c.dir)
 }
+
+// Leader returns the index of the member that leads the cluster now.
+func (c *Cluster) Leader(t testing.TB) int {
+	t.Helper()
+	cli := c.Client(t)
+	for i, m := range c.members {
+		if m.cmd == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := cli.Status(ctx, m.clientURL)
+		cancel()
+		if err != nil {
+			t.Fatalf("status of etcd member %s: %v", m.name, err)
+		}
+		if st.Leader == st.Header.MemberId {
+			return i
+		}
+	}
+	t.Fatal("no etcd member leads")
+	return -1
+}

@@ -76,7 +76,7 @@ func (s *Store) appendAudit(ctx context.Context, r store.AuditRecord) (int64, er
 		if err := s.usable(ctx); err != nil {
 			return 0, err
 		}
-		tr, err := s.kv.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(keyAuditSeq), "=", mod)).Then(ops...).Commit()
+		tr, err := s.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(keyAuditSeq), "=", mod)}, ops)
 		if err != nil {
 			return 0, s.callErr(ctx, err)
 		}

@@ -96,7 +96,7 @@ func (o Options) withDefaults() (Options, error) {
 type Store struct {
 	cli    *clientv3.Client
 	owned  bool // Close closes cli
-	kv     clientv3.KV
+	kv     attemptKV
 	watch  clientv3.Watcher
 	opts   Options
 	closed atomic.Bool
@@ -122,8 +122,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            opts.Endpoints,
 		DialTimeout:          opts.DialTimeout,
-		DialKeepAliveTime:    2 * time.Second,
-		DialKeepAliveTimeout: 2 * time.Second,
+		DialKeepAliveTime:    time.Second,
+		DialKeepAliveTimeout: time.Second,
 		TLS:                  opts.TLS,
 		Username:             opts.Username,
 		Password:             opts.Password,
@@ -155,12 +155,12 @@ func New(ctx context.Context, cli *clientv3.Client, opts Options) (*Store, error
 func newStore(ctx context.Context, cli *clientv3.Client, opts Options) (*Store, error) {
 	s := &Store{
 		cli:   cli,
-		kv:    namespace.NewKV(cli.KV, opts.Prefix),
 		watch: namespace.NewWatcher(cli.Watcher, opts.Prefix),
 		opts:  opts,
 		done:  make(chan struct{}),
 		now:   func() time.Time { return time.Now().UTC() },
 	}
+	s.kv = attemptKV{KV: namespace.NewKV(cli.KV, opts.Prefix), s: s}
 	rev, err := s.Revision(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("opening etcd store at %v (prefix %q): %w", cli.Endpoints(), opts.Prefix, err)
@@ -218,10 +218,11 @@ func (s *Store) callErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if errors.Is(err, rpctypes.ErrNoLeader) ||
+	if errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrLeaderChanged) ||
 		errors.Is(err, rpctypes.ErrTimeout) || errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail) ||
-		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost) || errors.Is(err, clientv3.ErrNoAvailableEndpoints) ||
-		isUnavailable(err) {
+		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost) ||
+		errors.Is(err, rpctypes.ErrStopped) || errors.Is(err, rpctypes.ErrTooManyRequests) ||
+		errors.Is(err, clientv3.ErrNoAvailableEndpoints) || isUnavailable(err) {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return err

@@ -22,7 +22,7 @@ func (s *Store) PutObject(ctx context.Context, o store.Object, expect int64) (st
 	if err == nil {
 		ctx, cancel := s.callCtx(ctx)
 		defer cancel()
-		_, err = s.mutate(ctx, func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error) {
+		_, err = s.mutate(ctx, prefetch{keys: []string{genKey(o.Kind)}}, func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error) {
 			gen, err := r.gen(o.Kind)
 			if err != nil {
 				return nil, nil, err
@@ -155,7 +155,7 @@ func (s *Store) deleteObject(ctx context.Context, kind, key string, expect int64
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	return s.mutate(ctx, func(r *snap, _ int64) ([]clientv3.Op, []store.Change, error) {
+	return s.mutate(ctx, prefetch{keys: []string{genKey(kind)}}, func(r *snap, _ int64) ([]clientv3.Op, []store.Change, error) {
 		gen, err := r.gen(kind)
 		if err != nil {
 			return nil, nil, err
@@ -202,7 +202,7 @@ func (s *Store) PutMeta(ctx context.Context, key string, value []byte, expect in
 	if err == nil {
 		ctx, cancel := s.callCtx(ctx)
 		defer cancel()
-		rev, err = s.mutate(ctx, func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error) {
+		rev, err = s.mutate(ctx, prefetch{keys: []string{metaKey(key)}}, func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error) {
 			cur, exists, err := r.object(metaKey(key))
 			if err != nil {
 				return nil, nil, err

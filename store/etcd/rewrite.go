@@ -197,10 +197,8 @@ func (s *Store) allocGen(ctx context.Context) (int64, error) {
 			mod = resp.Kvs[0].ModRevision
 		}
 		next := cur + 1
-		tr, err := s.kv.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(keyGenSeq), "=", mod)).
-			Then(clientv3.OpPut(keyGenSeq, strconv.FormatInt(next, 10))).
-			Commit()
+		tr, err := s.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(keyGenSeq), "=", mod)},
+			[]clientv3.Op{clientv3.OpPut(keyGenSeq, strconv.FormatInt(next, 10))})
 		if err != nil {
 			return 0, s.callErr(ctx, err)
 		}
@@ -221,7 +219,7 @@ func (s *Store) stage(ctx context.Context, sk *stagedKind) error {
 		if len(ops) == 0 {
 			return nil
 		}
-		if _, err := s.kv.Txn(ctx).Then(ops...).Commit(); err != nil {
+		if _, err := s.txn(ctx, nil, ops); err != nil {
 			return s.callErr(ctx, err)
 		}
 		ops, size = ops[:0], 0

@@ -40,7 +40,8 @@ func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64)
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	var rec topologyRecord
-	_, err := s.mutate(ctx, func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error) {
+	pre := prefetch{keys: []string{topoKey(t.Name)}, prefixes: []string{histPrefix(t.Name)}}
+	_, err := s.mutate(ctx, pre, func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error) {
 		cur, exists, err := r.topology(t.Name)
 		if err != nil {
 			return nil, nil, err
@@ -193,7 +194,8 @@ func (s *Store) listTopologies(ctx context.Context) ([]store.Topology, int64, er
 func (s *Store) DeleteTopology(ctx context.Context, name, by string, expect int64) (int64, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	rev, err := s.mutate(ctx, func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error) {
+	pre := prefetch{keys: []string{topoKey(name)}, prefixes: []string{histPrefix(name)}}
+	rev, err := s.mutate(ctx, pre, func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error) {
 		cur, exists, err := r.topology(name)
 		if err != nil {
 			return nil, nil, err

@@ -25,26 +25,69 @@ type snap struct {
 	// at is the etcd revision read; cur and mod the store revision and the
 	// etcd revision that wrote it.
 	at, cur, mod int64
+	// pre holds what snapshot read with the revision, by key (single keys)
+	// or by prefix (ranges), so that a call needs one round trip for them.
+	pre     map[string]*mvccpb.KeyValue
+	preList map[string][]*mvccpb.KeyValue
 }
 
-// snapshot reads the store revision and pins the etcd revision.
-func (s *Store) snapshot(ctx context.Context) (*snap, error) {
+// prefetch names what a snapshot reads along with the revision: single
+// keys, and prefixes whose keys (only) it lists.
+type prefetch struct {
+	keys     []string
+	prefixes []string
+}
+
+// snapshot reads the store revision, pins the etcd revision and reads what
+// pre names, in one transaction.
+func (s *Store) snapshot(ctx context.Context, pre ...prefetch) (*snap, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	resp, err := s.kv.Get(ctx, keyRevision)
+	ops := []clientv3.Op{clientv3.OpGet(keyRevision)}
+	for _, p := range pre {
+		for _, k := range p.keys {
+			ops = append(ops, clientv3.OpGet(k))
+		}
+		for _, pf := range p.prefixes {
+			ops = append(ops, clientv3.OpGet(pf, clientv3.WithRange(prefixEnd(pf)), clientv3.WithKeysOnly(),
+				clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend)))
+		}
+	}
+	resp, err := s.txn(ctx, nil, ops)
 	if err != nil {
 		return nil, s.callErr(ctx, err)
 	}
-	cur, mod, err := parseRevision(resp.Kvs)
+	rng := func(i int) []*mvccpb.KeyValue { return resp.Responses[i].GetResponseRange().GetKvs() }
+	cur, mod, err := parseRevision(rng(0))
 	if err != nil {
 		return nil, err
 	}
-	return &snap{s: s, ctx: ctx, at: resp.Header.Revision, cur: cur, mod: mod}, nil
+	r := &snap{s: s, ctx: ctx, at: resp.Header.Revision, cur: cur, mod: mod,
+		pre: map[string]*mvccpb.KeyValue{}, preList: map[string][]*mvccpb.KeyValue{}}
+	i := 1
+	for _, p := range pre {
+		for _, k := range p.keys {
+			var kv *mvccpb.KeyValue
+			if kvs := rng(i); len(kvs) > 0 {
+				kv = kvs[0]
+			}
+			r.pre[k] = kv
+			i++
+		}
+		for _, pf := range p.prefixes {
+			r.preList[pf] = rng(i)
+			i++
+		}
+	}
+	return r, nil
 }
 
 // get returns the value of key at the snapshot, nil when missing.
 func (r *snap) get(key string) (*mvccpb.KeyValue, error) {
+	if kv, ok := r.pre[key]; ok {
+		return kv, nil
+	}
 	resp, err := r.s.kv.Get(r.ctx, key, clientv3.WithRev(r.at))
 	if err != nil {
 		return nil, r.s.callErr(r.ctx, err)
@@ -79,6 +122,9 @@ func (r *snap) list(from, to string, keysOnly bool) ([]*mvccpb.KeyValue, error) 
 }
 
 func (r *snap) listPrefix(p string, keysOnly bool) ([]*mvccpb.KeyValue, error) {
+	if kvs, ok := r.preList[p]; ok && keysOnly {
+		return kvs, nil
+	}
 	return r.list(p, prefixEnd(p), keysOnly)
 }
 
@@ -106,9 +152,9 @@ var errNoChange = errors.New("no change")
 // the mod revision of the revision key: when another commit got in
 // between, build runs again on a new snapshot, so every commit sees the
 // state it changes (compare-and-set then fails as it should).
-func (s *Store) mutate(ctx context.Context, build func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error)) (int64, error) {
+func (s *Store) mutate(ctx context.Context, pre prefetch, build func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error)) (int64, error) {
 	for {
-		r, err := s.snapshot(ctx)
+		r, err := s.snapshot(ctx, pre)
 		if err != nil {
 			return 0, err
 		}
@@ -152,7 +198,9 @@ func (s *Store) commit(ctx context.Context, r *snap, rev int64, changes []store.
 		all = append(all, clientv3.OpDelete(logKey(old)))
 	}
 	all = append(all, ops...)
-	resp, err := s.kv.Txn(ctx).
+	actx, cancel := context.WithTimeout(ctx, s.attemptTimeout())
+	defer cancel()
+	resp, err := s.kv.KV.Txn(actx).
 		If(clientv3.Compare(clientv3.ModRevision(keyRevision), "=", r.mod)).
 		Then(all...).
 		Commit()
@@ -194,5 +242,5 @@ func (s *Store) outcome(ctx context.Context, rev int64, id string, cause error) 
 // isUnavailable reports a gRPC Unavailable status (no connection).
 func isUnavailable(err error) bool {
 	st, ok := status.FromError(err)
-	return ok && st.Code() == codes.Unavailable
+	return ok && (st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded || serverTimeout(st))
 }

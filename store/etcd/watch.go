@@ -105,6 +105,11 @@ func (s *Store) watchLoop(ctx context.Context, after int64, ch chan<- store.Chan
 			fail(err)
 			return
 		case err != nil:
+			// Whatever etcd answered, the watcher cannot follow it now:
+			// the reconciler keeps its table and lists again.
+			if !errors.Is(err, store.ErrUnavailable) {
+				err = fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+			}
 			fail(fmt.Errorf("watching after revision %d: %w", after, err))
 			return
 		}

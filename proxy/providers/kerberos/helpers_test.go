@@ -25,6 +25,7 @@ import (
 	"github.com/securegw/gateway/internal/testlog"
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/chain/replay"
 	"github.com/securegw/gateway/proxy/identity"
 	"github.com/securegw/gateway/proxy/providers/kerberos/krbtest"
 )
@@ -178,3 +179,5 @@ func negotiateWith(t testing.TB, crealm string, cname types.PrincipalName, tkt m
 	}
 	return "Negotiate " + base64.StdEncoding.EncodeToString(sb), key, auth
 }
+
+func newReplay() *replay.Cache { return replay.New(1024, nil) }

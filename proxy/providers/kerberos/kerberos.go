@@ -64,17 +64,16 @@ func init() {
 // Handler authenticates requests with SPNEGO (Kerberos) tickets and, once a
 // ticket was accepted, with its session cookie. It is safe for concurrent use.
 type Handler struct {
-	kt        *keytab.Keytab
-	spn       *types.PrincipalName // nil: any principal of the keytab
-	spnRealm  string
-	rules     *Rules
-	skew      time.Duration
-	clock     chain.Clock
-	replay    chain.ReplayCache
-	session   *sessions // nil: no cookie
-	consumed  []identity.Credential
-	log       *slog.Logger
-	principal string // for logs
+	kt       *keytab.Keytab
+	spn      *types.PrincipalName // nil: any principal of the keytab
+	spnRealm string
+	rules    *Rules
+	skew     time.Duration
+	clock    chain.Clock
+	replay   chain.ReplayCache
+	session  *sessions // nil: no cookie
+	consumed []identity.Credential
+	log      *slog.Logger
 }
 
 var (
@@ -164,7 +163,6 @@ func (h *Handler) readPrincipal(p *chain.Reader) error {
 		return err
 	}
 	v = strings.TrimSpace(v)
-	h.principal = v
 	first := h.kt.Entries[0].Principal
 	if v == "*" {
 		h.spnRealm = first.Realm

@@ -94,8 +94,7 @@ func TestChallenges(t *testing.T) {
 // nothing says which check failed.
 func TestBadTokensRefused(t *testing.T) {
 	r := newRealm(t)
-	other := r.kdc.AddService(t, "HTTP/other")
-	_ = other
+	r.kdc.AddService(t, "HTTP/other")
 	c := r.mustBuild(t, r.params(map[string]string{"clock_skew": "1m"}))
 	anyPrincipal := r.mustBuild(t, r.params(map[string]string{"principal": "*"}))
 	cl := r.kdc.Login(t, "alice", r.alice)

@@ -127,7 +127,8 @@ func checkFormat(format string, components int) error {
 			j++
 		}
 		if j == i+1 {
-			continue // a lone '$' is kept as is
+			// Hadoop fails on it when mapping (BadFormatString); at deploy here.
+			return fmt.Errorf("format %q: '$' without a component number", format)
 		}
 		n, err := strconv.Atoi(format[i+1 : j])
 		if err != nil || n > components {
@@ -255,19 +256,17 @@ func (r *rule) apply(params []string, defaultRealm string) (string, bool, error)
 func formatName(format string, params []string) string {
 	var b strings.Builder
 	for i := 0; i < len(format); i++ {
-		if format[i] == '$' {
-			j := i + 1
-			for j < len(format) && format[j] >= '0' && format[j] <= '9' {
-				j++
-			}
-			if j > i+1 {
-				n, _ := strconv.Atoi(format[i+1 : j])
-				b.WriteString(params[n])
-				i = j - 1
-				continue
-			}
+		if format[i] != '$' {
+			b.WriteByte(format[i])
+			continue
 		}
-		b.WriteByte(format[i])
+		j := i + 1 // checkFormat made sure digits follow
+		for j < len(format) && format[j] >= '0' && format[j] <= '9' {
+			j++
+		}
+		n, _ := strconv.Atoi(format[i+1 : j])
+		b.WriteString(params[n])
+		i = j - 1
 	}
 	return b.String()
 }

@@ -115,6 +115,7 @@ func TestRulesParseErrors(t *testing.T) {
 		{"BOGUS", "invalid rule"},
 		{"RULE:[3:$1]", "1 or 2"},
 		{"RULE:[1:$2]", "outside 0 to 1"},
+		{"RULE:[1:$x]", "without a component number"},
 		{"RULE:[1:$1]((?=x))", "match"},
 		{"RULE:[1:$1]s/(/x/", "s/(/"},
 	} {

@@ -33,7 +33,7 @@ const internalMessage = "internal error; see the gateway log"
 
 // unavailableMessage is what a caller learns when the shared store (etcd)
 // does not answer.
-const unavailableMessage = "the configuration store is unavailable (no etcd quorum or no connection): " +
+const unavailableMessage = "the configuration store (etcd) is unavailable (no quorum, or etcd unreachable): " +
 	"this gateway keeps serving its last routing table but refuses changes until the store is back; retry later"
 
 // classify returns the gRPC code of err and the message the caller may

@@ -77,8 +77,9 @@ type gateway struct {
 	topo      *api.TopologyService
 	tokens    *tokensvc.Service
 
-	ready    atomic.Bool
-	stopping atomic.Bool // shutdown began: ready stays false
+	ready     atomic.Bool
+	stopping  atomic.Bool // shutdown began: ready stays false
+	storeLost atomic.Bool // the reconciler lost a shared store (see gatedStore)
 	// registration is this gateway's entry on a shared store, nil otherwise.
 	registration atomic.Pointer[etcd.Registration]
 	front        *http.Server
@@ -339,8 +340,9 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 	if !adminCAs.AppendCertsFromPEM(caPEM) {
 		return errors.New("admin CA in the store is not a PEM certificate")
 	}
-	g.topo = api.NewTopologyService(g.st, g.px, g.rec, g.secrets, g.log)
-	auditor := api.NewAuditor(g.st, g.log)
+	gated := gatedStore{Store: g.st, lost: &g.storeLost}
+	g.topo = api.NewTopologyService(gated, g.px, g.rec, g.secrets, g.log)
+	auditor := api.NewAuditor(gated, g.log)
 	authz := api.NewAuthorizer(c.Management.Principals, auditor)
 	info := api.StatusInfo{
 		Version:           g.version,
@@ -358,8 +360,8 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 		ClientCAs:      adminCAs,
 	}, authz, api.Services{
 		Topology: g.topo,
-		Status:   api.NewStatusService(g.st, g.px, g.rec, info),
-		Audit:    api.NewAuditService(g.st),
+		Status:   api.NewStatusService(gated, g.px, g.rec, info),
+		Audit:    api.NewAuditService(gated),
 		Alias:    g.secrets.AliasServer(),
 		PKI:      g.secrets.PKIServer(),
 		Group:    api.NewGroupService(g.px),
@@ -374,6 +376,7 @@ func (g *gateway) buildManagement(ctx context.Context) error {
 // serving its table but reports not ready until it has listed the store
 // again, so that load balancers prefer gateways that see changes.
 func (g *gateway) synced(ok bool) {
+	g.storeLost.Store(!ok)
 	if g.stopping.Load() {
 		return
 	}

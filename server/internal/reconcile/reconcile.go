@@ -233,9 +233,9 @@ func (r *Reconciler) resync(ctx context.Context, cause error) error {
 			return nil
 		case ctx.Err() != nil:
 			return nil
-		case !errors.Is(err, store.ErrUnavailable):
-			return err
 		}
+		// Whatever the failure, the table keeps serving: try again.
+		r.log.DebugContext(ctx, "listing the store failed; trying again", "err", err)
 		t.Reset(r.opts.RetryDelay)
 	}
 }

@@ -1,0 +1,96 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// minAttempt bounds attemptTimeout from below.
+const minAttempt = 300 * time.Millisecond
+
+// attemptTimeout bounds one try of one etcd call. The client spreads calls
+// over the members; a call sent to a member that hangs (paused, cut off by
+// the network) would wait until the request timeout although the others
+// answer at once. A try that gets no answer in time is sent again (the
+// next try goes to another member) until Options.RequestTimeout.
+func (s *Store) attemptTimeout() time.Duration {
+	return max(s.opts.RequestTimeout/10, minAttempt)
+}
+
+// attempts runs f with a per-try deadline, again while tries time out and
+// ctx has time left.
+func (s *Store) attempts(ctx context.Context, f func(ctx context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, s.attemptTimeout())
+		err := f(actx)
+		timedOut := actx.Err() != nil
+		cancel()
+		if err == nil || ctx.Err() != nil || s.closed.Load() || !timedOut || !isTimeout(err) {
+			return err
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	st, ok := status.FromError(err)
+	return ok && (st.Code() == codes.DeadlineExceeded || st.Code() == codes.Canceled || serverTimeout(st))
+}
+
+// serverTimeout reports a member's own timeout, which etcd 3.4 sends as
+// code Unknown.
+func serverTimeout(st *status.Status) bool {
+	return st.Code() == codes.Unknown && strings.Contains(st.Message(), "deadline exceeded")
+}
+
+// attemptKV is the store's KV: reads and single writes (all idempotent
+// where the store uses them) are tried again on another member when a
+// member does not answer.
+type attemptKV struct {
+	clientv3.KV
+	s *Store
+}
+
+func (k attemptKV) Get(ctx context.Context, key string, opts ...clientv3.OpOption) (resp *clientv3.GetResponse, err error) {
+	err = k.s.attempts(ctx, func(ctx context.Context) error {
+		resp, err = k.KV.Get(ctx, key, opts...)
+		return err
+	})
+	return resp, err
+}
+
+func (k attemptKV) Put(ctx context.Context, key, val string, opts ...clientv3.OpOption) (resp *clientv3.PutResponse, err error) {
+	err = k.s.attempts(ctx, func(ctx context.Context) error {
+		resp, err = k.KV.Put(ctx, key, val, opts...)
+		return err
+	})
+	return resp, err
+}
+
+func (k attemptKV) Delete(ctx context.Context, key string, opts ...clientv3.OpOption) (resp *clientv3.DeleteResponse, err error) {
+	err = k.s.attempts(ctx, func(ctx context.Context) error {
+		resp, err = k.KV.Delete(ctx, key, opts...)
+		return err
+	})
+	return resp, err
+}
+
+// txn commits one transaction, tried again when a member does not answer.
+// Only for transactions that are safe to apply twice or guarded so that a
+// second application fails (the commit transaction uses commit's outcome
+// check instead).
+func (s *Store) txn(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op) (resp *clientv3.TxnResponse, err error) {
+	err = s.attempts(ctx, func(ctx context.Context) error {
+		resp, err = s.kv.KV.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		return err
+	})
+	return resp, err
+}
