@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the side-by-side benchmark of docs/BENCHMARKS.md. One run
 # measures the gateway, the direct backend and peer proxies (Go's
-# httputil.ReverseProxy, haproxy, nginx, caddy) on the same backend, same
+# httputil.ReverseProxy, two minimal Go proxies on fasthttp from
+# scripts/bench/peers, haproxy plain and terminating TLS, nginx, caddy) on the same backend, same
 # machine, interleaved round by round, and prints ONE markdown table of
 # figures and ratios, also written to .bench/results.md.
 #
@@ -167,6 +168,11 @@ log "building the bench programs"
 mkdir -p "$BIN"
 go build -o "$BIN/" ./scripts/bench/backend ./scripts/bench/goproxy ./scripts/bench/loadgen \
   ./scripts/bench/deploybench ./scripts/bench/freeport ./scripts/bench/report
+# The fasthttp peers are their own module (fasthttp is not a gateway dependency).
+PEERS_SKIP=""
+if ! (cd scripts/bench/peers && go build -o "$BIN/" ./...) >"$WORK/peers-build.log" 2>&1; then
+  PEERS_SKIP="building scripts/bench/peers failed: $(tail -1 "$WORK/peers-build.log")"
+fi
 
 # ---- run facts -----------------------------------------------------------
 cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
@@ -184,6 +190,49 @@ command -v caddy >/dev/null && vers+=", caddy $(version_of caddy version | awk '
 meta versions "$vers"
 meta a-measure "19-byte keep-alive GET, $CONNS conns"
 
+# ---- the gateway (core and sections) ---------------------------------------
+# gateway_init NAME TLS LEVEL [EXTRA-YAML]: a data dir with gateway.yaml, initialized.
+gateway_init() {
+  local name=$1 tls=$2 level=$3 extra=${4:-} dir=$WORK/$1
+  mkdir -p "$dir"
+  cat >"$dir/gateway.yaml" <<EOF
+proxy:
+  listen: 127.0.0.1:0
+  tls: $tls
+management:
+  listen: 127.0.0.1:0
+  shutdown_timeout: 5s
+metrics:
+  listen: ""
+log:
+  level: $level
+  format: json
+$extra
+EOF
+  cp "$dir/gateway.yaml" "$WORK/$name-gateway.yaml"
+  "$GATEWAYD" init --data-dir "$dir" --config "$dir/gateway.yaml" --generate --master-secret-file "$WORK/$name.secret" \
+    >"$WORK/$name-init.log" 2>&1
+}
+# gateway_serve NAME: starts gatewayd serve; sets LASTPID and SERVE_START_NS.
+gateway_serve() {
+  local dir=$WORK/$1
+  SERVE_START_NS=$(date +%s%N)
+  start_bg "$1-serve-$SERVE_START_NS" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
+    --master-secret-file "$WORK/$1.secret"
+  SERVE_LOG=$WORK/$1-serve-$SERVE_START_NS.log
+}
+# gateway_addr NAME PID: waits for the daemon; prints its proxy address.
+gateway_addr() {
+  local out
+  out=$("$BIN/deploybench" addrs -ctl "$WORK/$1/gatewayctl.yaml" -pid "$2" -timeout 120s) || return 1
+  jget proxy "$out"
+}
+
+GW_SKIP=""
+if [ ! -x "$GATEWAYD" ] || [ ! -x "$GATEWAYCTL" ]; then
+  GW_SKIP="bin/gatewayd or bin/gatewayctl missing: make build failed"
+fi
+
 # ---- sections ------------------------------------------------------------
 ALL_SECTIONS="core"
 for f in scripts/bench/sections/*.sh; do [ -e "$f" ] && ALL_SECTIONS+=",$(basename "$f" .sh)"; done
@@ -197,8 +246,9 @@ rm -f "$OUT"/results.md
 
 if want core; then
 # ---- 2. backend and peers -------------------------------------------------
-ports=($("$BIN/freeport" -n 7))
+ports=($("$BIN/freeport" -n 10))
 P_BACK=${ports[0]} P_BACK2=${ports[1]} P_GOPROXY=${ports[2]} P_HAPROXY=${ports[3]} P_NGINX=${ports[4]} P_CADDY=${ports[5]}
+P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]}
 BACKEND=http://127.0.0.1:$P_BACK
 BACKEND2=http://127.0.0.1:$P_BACK2
 
@@ -233,9 +283,35 @@ start_goproxy() {
   wait_port "$P_GOPROXY" "$LASTPID" && URL[goproxy]=http://127.0.0.1:$P_GOPROXY/hello
 }
 
+# start_gopeer NAME PORT ARGS…: one of the fasthttp peers on the backend.
+start_gopeer() {
+  local name=$1 port=$2 bin=$3; shift 3
+  if [ -n "$PEERS_SKIP" ]; then SKIP[$name]=$PEERS_SKIP; return; fi
+  start_bg "$name" "$BIN/$bin" -addr "127.0.0.1:$port" -target "127.0.0.1:$P_BACK" "$@"
+  PID[$name]=$LASTPID
+  if wait_port "$port" "$LASTPID"; then URL[$name]=http://127.0.0.1:$port/hello; else SKIP[$name]="did not start: $(tail -1 "$WORK/$name.log")"; fi
+}
+start_gopeers() {
+  start_gopeer fastproxy "$P_FAST" fastproxy
+  start_gopeer hybrid-fc "$P_HYBRID_FC" hybrid -mode nethttp-fastclient
+  start_gopeer hybrid-ft "$P_HYBRID_FT" hybrid -mode fastserver-transport
+}
+
+# haproxy serves plain HTTP and, when openssl can make it a certificate,
+# terminates TLS on a second port (haproxy-tls: the TLS front's yardstick).
 start_haproxy() {
   local why; why=$(peer_skip haproxy haproxy haproxy)
-  if [ -n "$why" ]; then SKIP[haproxy]=$why; return; fi
+  if [ -n "$why" ]; then SKIP[haproxy]=$why SKIP[haproxy-tls]=$why; return; fi
+  local tlsbind=""
+  if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$WORK/haproxy-key.pem" -out "$WORK/haproxy-cert.pem" >"$WORK/openssl.log" 2>&1; then
+    cat "$WORK/haproxy-cert.pem" "$WORK/haproxy-key.pem" >"$WORK/haproxy.pem"
+    tlsbind="frontend bench-tls
+    bind 127.0.0.1:$P_HAPROXY_TLS ssl crt $WORK/haproxy.pem alpn http/1.1
+    default_backend origin"
+  else
+    SKIP[haproxy-tls]="openssl could not make a certificate: $(tail -1 "$WORK/openssl.log")"
+  fi
   cat >"$WORK/haproxy.cfg" <<EOF
 global
     nbthread 2
@@ -249,13 +325,21 @@ defaults
 frontend bench
     bind 127.0.0.1:$P_HAPROXY
     default_backend origin
+$tlsbind
 backend origin
     http-reuse always
     server s1 127.0.0.1:$P_BACK
 EOF
   start_bg haproxy haproxy -db -f "$WORK/haproxy.cfg"
   PID[haproxy]=$LASTPID
-  if wait_port "$P_HAPROXY" "$LASTPID"; then URL[haproxy]=http://127.0.0.1:$P_HAPROXY/hello; else SKIP[haproxy]="did not start: $(tail -1 "$WORK/haproxy.log")"; fi
+  if wait_port "$P_HAPROXY" "$LASTPID"; then
+    URL[haproxy]=http://127.0.0.1:$P_HAPROXY/hello
+    if [ -n "$tlsbind" ]; then
+      URL[haproxy-tls]=https://127.0.0.1:$P_HAPROXY_TLS/hello CACERT[haproxy-tls]=$WORK/haproxy-cert.pem
+    fi
+  else
+    SKIP[haproxy]="did not start: $(tail -1 "$WORK/haproxy.log")" SKIP[haproxy-tls]=${SKIP[haproxy-tls]:-${SKIP[haproxy]}}
+  fi
 }
 
 start_nginx() {
@@ -323,49 +407,6 @@ EOF
   if wait_port "$P_CADDY" "$LASTPID"; then URL[caddy]=http://127.0.0.1:$P_CADDY/hello; else SKIP[caddy]="did not start: $(tail -1 "$WORK/caddy.log")"; fi
 }
 
-# ---- 3. the gateway ------------------------------------------------------
-# gateway_init NAME TLS LEVEL [EXTRA-YAML]: a data dir with gateway.yaml, initialized.
-gateway_init() {
-  local name=$1 tls=$2 level=$3 extra=${4:-} dir=$WORK/$1
-  mkdir -p "$dir"
-  cat >"$dir/gateway.yaml" <<EOF
-proxy:
-  listen: 127.0.0.1:0
-  tls: $tls
-management:
-  listen: 127.0.0.1:0
-  shutdown_timeout: 5s
-metrics:
-  listen: ""
-log:
-  level: $level
-  format: json
-$extra
-EOF
-  cp "$dir/gateway.yaml" "$WORK/$name-gateway.yaml"
-  "$GATEWAYD" init --data-dir "$dir" --config "$dir/gateway.yaml" --generate --master-secret-file "$WORK/$name.secret" \
-    >"$WORK/$name-init.log" 2>&1
-}
-# gateway_serve NAME: starts gatewayd serve; sets LASTPID and SERVE_START_NS.
-gateway_serve() {
-  local dir=$WORK/$1
-  SERVE_START_NS=$(date +%s%N)
-  start_bg "$1-serve-$SERVE_START_NS" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
-    --master-secret-file "$WORK/$1.secret"
-  SERVE_LOG=$WORK/$1-serve-$SERVE_START_NS.log
-}
-# gateway_addr NAME PID: waits for the daemon; prints its proxy address.
-gateway_addr() {
-  local out
-  out=$("$BIN/deploybench" addrs -ctl "$WORK/$1/gatewayctl.yaml" -pid "$2" -timeout 120s) || return 1
-  jget proxy "$out"
-}
-
-GW_SKIP=""
-if [ ! -x "$GATEWAYD" ] || [ ! -x "$GATEWAYCTL" ]; then
-  GW_SKIP="bin/gatewayd or bin/gatewayctl missing: make build failed"
-fi
-
 topology_file() { # topology_file NAME URL: the full chain, one service svc0
   cat >"$WORK/$1.yaml" <<EOF
 name: $1
@@ -400,6 +441,7 @@ start_gateway() { # start_gateway NAME TLS: serving, with topology "bench" deplo
 declare -A BASE=()
 start_backend
 start_goproxy
+start_gopeers
 start_haproxy
 start_nginx
 start_caddy
@@ -412,7 +454,7 @@ fi
 
 # Every target must answer the 19-byte body before it is measured.
 TARGETS=()
-for t in direct gateway gateway-tls goproxy haproxy nginx caddy; do
+for t in direct gateway gateway-tls goproxy fastproxy hybrid-fc hybrid-ft haproxy haproxy-tls nginx caddy; do
   if [ -n "${SKIP[$t]:-}" ]; then
     rec -fig a -target "$t" -skip "${SKIP[$t]}"
     continue
@@ -448,7 +490,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     sleep 0.5
   done
 done
-meta method-a "wrk -t2 -c$CONNS -d$DURATION --latency (keep-alive GET, 19-byte answer) per target, best of $ROUNDS interleaved rounds after a $WARMUP warm-up each; the gateway path /gateway/bench/svc0/… passes the full chain (anonymous authentication, default identity assertion); TLS front: wrk over https (HTTP/1.1); peers proxy the same backend from their own loopback ports, logging off (haproxy nbthread 2, nginx 1 worker with upstream keepalive, caddy reverse_proxy, Go ReverseProxy with 1024 idle conns per host)."
+meta method-a "wrk -t2 -c$CONNS -d$DURATION --latency (keep-alive GET, 19-byte answer) per target, best of $ROUNDS interleaved rounds after a $WARMUP warm-up each; the gateway path /gateway/bench/svc0/… passes the full chain (anonymous authentication, default identity assertion); TLS front: wrk over https (HTTP/1.1); peers proxy the same backend from their own loopback ports, logging off (haproxy nbthread 2, plain and terminating TLS with a P-256 certificate; nginx 1 worker with upstream keepalive, caddy reverse_proxy, Go ReverseProxy with 1024 idle conns per host; the fasthttp peers of scripts/bench/peers with MaxConns 1024)."
 
 # ---- 4b. added latency at a fixed rate -------------------------------------
 if has_target gateway; then
@@ -526,7 +568,7 @@ fi
 meta method-e "loadgen closed loop, $E_CONNS keep-alive connections on /gateway/hot/svc0/ from 1 s before to 1 s after deploybench redeploys hot $CHURN times over about $DURATION (a pause of $DURATION/$CHURN after each), alternating its service between two backend listeners; every non-2xx answer and transport error counts."
 
 # The data-plane figures are done: stop the peers and the two gateways.
-for t in goproxy haproxy nginx caddy gateway gateway-tls; do stop_pid "${PID[$t]:-}" 20; done
+for t in goproxy fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls; do stop_pid "${PID[$t]:-}" 20; done
 
 # ---- 4f. startup and memory with many topologies -------------------------
 rss() { # rss PID: VmRSS and RssAnon as JSON

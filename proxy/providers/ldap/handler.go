@@ -6,12 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +51,7 @@ type Handler struct {
 	auth      *ttlCache[authEntry] // nil when caching is off
 	groups    *ttlCache[[]string]  // nil when caching is off
 	macKey    []byte
+	macs      sync.Pool // HMAC-SHA256 instances keyed with macKey: a cache hit allocates nothing
 	challenge string
 	log       *slog.Logger
 	lastLog   atomic.Int64 // unix nanoseconds of the last "unavailable" log line
@@ -203,9 +206,14 @@ func (h *Handler) authenticate(ctx context.Context, user, password string) (stri
 	}
 	var mac [sha256.Size]byte
 	if h.auth != nil {
-		m := hmac.New(sha256.New, h.macKey)
+		m, _ := h.macs.Get().(hash.Hash)
+		if m == nil {
+			m = hmac.New(sha256.New, h.macKey)
+		}
+		m.Reset()
 		m.Write([]byte(password))
 		m.Sum(mac[:0])
+		h.macs.Put(m)
 		if e, ok := h.auth.get(user); ok && hmac.Equal(e.mac[:], mac[:]) {
 			return e.name, e.groups, nil
 		}

@@ -399,7 +399,11 @@ var targets = []struct{ key, label string }{
 	{"gateway", "gateway (HTTP)"},
 	{"gateway-tls", "gateway (TLS front)"},
 	{"goproxy", "Go httputil.ReverseProxy"},
+	{"fastproxy", "Go on fasthttp (server + HostClient)"},
+	{"hybrid-fc", "Go net/http server + fasthttp HostClient"},
+	{"hybrid-ft", "Go fasthttp server + net/http Transport"},
 	{"haproxy", "haproxy (2 threads)"},
+	{"haproxy-tls", "haproxy (2 threads) terminating TLS"},
 	{"nginx", "nginx (1 worker)"},
 	{"caddy", "caddy"},
 }

@@ -1,0 +1,167 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// server accepts connections and answers each request head with raw.
+func server(t *testing.T, raw string) (addr string, accepted *atomic.Int64, closed chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted = new(atomic.Int64)
+	closed = make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer func() { c.Close(); closed <- struct{}{} }()
+				br := bufio.NewReader(c)
+				for {
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						if line == "\r\n" {
+							break
+						}
+					}
+					if _, err := io.WriteString(c, raw); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), accepted, closed
+}
+
+func dialer(addr string) Dialer {
+	return func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+}
+
+func get(t *testing.T, p *Pool, host string) (*http.Response, *Conn) {
+	t.Helper()
+	c, err := p.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteRequestHead("GET", "/x", "", host, http.Header{"A": {"1"}}, -1, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var resp http.Response
+	if err := c.ReadResponse(&resp, "GET"); err != nil {
+		t.Fatal(err)
+	}
+	return &resp, c
+}
+
+// A chunked body with trailers: the bytes, then the trailers in
+// resp.Trailer, and the connection goes back to the pool.
+func TestChunkedTrailers(t *testing.T) {
+	addr, accepted, _ := server(t, "HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n")
+	p := NewPool(dialer(addr), 4, time.Minute)
+	defer p.Close()
+	for i := 0; i < 3; i++ {
+		resp, _ := get(t, p, addr)
+		if _, ok := resp.Trailer["X-Sum"]; !ok {
+			t.Fatalf("declared trailers %v", resp.Trailer)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(body) != "abcde" || resp.Trailer.Get("X-Sum") != "5" {
+			t.Fatalf("body %q, err %v, trailers %v", body, err, resp.Trailer)
+		}
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("%d connections for 3 requests, want 1", n)
+	}
+}
+
+// An unread body closes its connection instead of pooling it: the next
+// request must not read the rest as its answer.
+func TestUnreadBodyIsNotPooled(t *testing.T) {
+	addr, accepted, _ := server(t, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+	p := NewPool(dialer(addr), 4, time.Minute)
+	defer p.Close()
+	resp, _ := get(t, p, addr)
+	resp.Body.Close()
+	resp, _ = get(t, p, addr)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hello" || accepted.Load() != 2 || p.Idle() != 1 {
+		t.Fatalf("body %q, %d connections, %d idle", body, accepted.Load(), p.Idle())
+	}
+}
+
+// Idle connections are closed after the idle timeout without any traffic.
+func TestIdleTimeout(t *testing.T) {
+	addr, _, closed := server(t, "HTTP/1.1 204 No Content\r\n\r\n")
+	p := NewPool(dialer(addr), 4, 50*time.Millisecond)
+	defer p.Close()
+	resp, _ := get(t, p, addr)
+	resp.Body.Close()
+	if p.Idle() != 1 {
+		t.Fatalf("%d idle, want 1", p.Idle())
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the idle connection was not closed")
+	}
+	if p.Idle() != 0 {
+		t.Fatalf("%d idle after the timeout", p.Idle())
+	}
+}
+
+// Header values a provider might build from user input never split the
+// request: a CR or LF refuses the request before anything is written.
+func TestRequestHeadRefusesInjection(t *testing.T) {
+	addr, _, _ := server(t, "HTTP/1.1 204 No Content\r\n\r\n")
+	p := NewPool(dialer(addr), 4, time.Minute)
+	defer p.Close()
+	c, err := p.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, h := range []http.Header{
+		{"X-User": {"alice\r\nX-Admin: 1"}},
+		{"X-User\r\nX-Admin": {"1"}},
+		{"X-User": {"a\x00"}},
+	} {
+		err := c.WriteRequestHead("GET", "/", "", addr, h, -1, false, nil)
+		if _, ok := err.(*HeaderError); !ok {
+			t.Fatalf("%q: err %v, want a HeaderError", h, err)
+		}
+		if c.bw.Buffered() != 0 {
+			t.Fatalf("%q: %d bytes buffered after the refusal", h, c.bw.Buffered())
+		}
+	}
+	if err := c.WriteRequestHead("GET", "/a b", "", addr, nil, -1, false, nil); err == nil || !strings.Contains(err.Error(), "target") {
+		t.Fatalf("space in the target: %v", err)
+	}
+}

@@ -1,0 +1,219 @@
+# shellcheck shell=bash
+# Section "fast" (issue 13, the data path): sourced by scripts/bench.sh.
+#   1. the throughput table at FAST_CONNS connections (default 256 and 1024):
+#      direct, gateway, haproxy, the fasthttp proxy, Go's ReverseProxy;
+#   2. how throughput scales with cores: the gateway at GOMAXPROCS 1 and 2
+#      (haproxy at nbthread 1 and 2 beside it);
+#   3. Basic authentication over LDAP (slapd, warm cache) ÷ anonymous;
+#   4. allocations per proxied request (go test -bench BenchmarkProxy).
+# Knobs: FAST_CONNS="256 1024", FAST_DURATION (default $DURATION), ROUNDS.
+# Load generators run under nice -n -15 where allowed; ratios come from one run.
+
+fast_md=$OUT/fast.md
+FAST_CONNS=${FAST_CONNS:-256 1024}
+FAST_DURATION=${FAST_DURATION:-$DURATION}
+for c in $FAST_CONNS; do
+  [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] && [ "$c" -le 4096 ] || { echo "bench: FAST_CONNS: numbers in 1..4096" >&2; exit 2; }
+done
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NICE=()
+nice -n -15 true 2>/dev/null && NICE=(nice -n -15)
+
+fast_ports=($("$BIN/freeport" -n 8))
+F_BACK=${fast_ports[0]} F_HA1=${fast_ports[1]} F_HA2=${fast_ports[2]} F_FAST=${fast_ports[3]} F_GOPROXY=${fast_ports[4]}
+F_LDAP=${fast_ports[5]} F_LDAPS=${fast_ports[6]}
+declare -A FURL=() FSKIP=() FPID=() FBASE=()
+
+fast_wait_port() { # PORT PID
+  local i
+  for ((i = 0; i < 200; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# fast_wrk URL CONNS [HEADER]: wrk's result as report's JSON.
+fast_wrk() {
+  "${NICE[@]}" wrk -t2 -c"$2" -d"$FAST_DURATION" --latency --timeout 5s ${3:+-H "$3"} "$1" 2>&1 | "$BIN/report" wrk || true
+}
+fast_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2" | head -1; }
+fast_best() { # fast_best KEY: the best req/s recorded under KEY
+  local f=$WORK/fast-$1.rps
+  [ -s "$f" ] && sort -g "$f" | tail -1
+}
+fast_ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN{ if (a == "" || b == "" || b == 0) print "—"; else printf "%.2f", a / b }'; }
+
+# ---- processes -----------------------------------------------------------
+start_bg fast-backend "$BIN/backend" -listen "127.0.0.1:$F_BACK"
+FPID[backend]=$LASTPID
+if ! fast_wait_port "$F_BACK" "$LASTPID"; then
+  log "fast: backend did not start"
+  echo "## The data path (issue 13)"$'\n\n'"Not run: the backend did not start." >"$fast_md"
+  return 0
+fi
+FURL[direct]=http://127.0.0.1:$F_BACK/hello
+
+start_bg fast-goproxy "$BIN/goproxy" -listen "127.0.0.1:$F_GOPROXY" -backend "http://127.0.0.1:$F_BACK"
+FPID[goproxy]=$LASTPID
+fast_wait_port "$F_GOPROXY" "$LASTPID" && FURL[goproxy]=http://127.0.0.1:$F_GOPROXY/hello
+
+if [ -x "$BIN/fastproxy" ]; then
+  start_bg fast-fastproxy "$BIN/fastproxy" -addr "127.0.0.1:$F_FAST" -target "127.0.0.1:$F_BACK"
+  FPID[fastproxy]=$LASTPID
+  fast_wait_port "$F_FAST" "$LASTPID" && FURL[fastproxy]=http://127.0.0.1:$F_FAST/hello
+else
+  FSKIP[fastproxy]="scripts/bench/peers not built"
+fi
+
+fast_haproxy() { # NAME PORT THREADS
+  command -v haproxy >/dev/null || { FSKIP[$1]="haproxy not installed"; return; }
+  printf '%s\n' "global" "    nbthread $3" "    maxconn 8192" "defaults" "    mode http" "    option http-keep-alive" \
+    "    timeout connect 5s" "    timeout client 60s" "    timeout server 60s" "frontend bench" "    bind 127.0.0.1:$2" \
+    "    default_backend origin" "backend origin" "    http-reuse always" "    server s1 127.0.0.1:$F_BACK" >"$WORK/$1.cfg"
+  start_bg "$1" haproxy -db -f "$WORK/$1.cfg"
+  FPID[$1]=$LASTPID
+  if fast_wait_port "$2" "$LASTPID"; then FURL[$1]=http://127.0.0.1:$2/hello; else FSKIP[$1]="did not start"; fi
+}
+fast_haproxy haproxy "$F_HA2" 2
+fast_haproxy haproxy-1 "$F_HA1" 1
+
+# fast_gateway NAME GOMAXPROCS: gatewayd serving the bench topology (full chain).
+fast_gateway() {
+  local name=$1 procs=$2 addr dir=$WORK/$1
+  [ -z "$GW_SKIP" ] || { FSKIP[$name]=$GW_SKIP; return 1; }
+  gateway_init "$name" false warn || { FSKIP[$name]="gatewayd init failed"; return 1; }
+  start_bg "$name-serve" env GOMAXPROCS="$procs" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
+    --master-secret-file "$WORK/$name.secret"
+  FPID[$name]=$LASTPID
+  addr=$(gateway_addr "$name" "$LASTPID") || { FSKIP[$name]="gatewayd serve did not come up"; return 1; }
+  printf '%s\n' "name: bench" "providers:" "  - role: authentication" "    name: anonymous" "  - role: identity-assertion" \
+    "    name: default" "services:" "  - path: svc0" "    urls: [\"http://127.0.0.1:$F_BACK\"]" >"$WORK/$name-topo.yaml"
+  GATEWAYCTL_CONFIG=$dir/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/$name-topo.yaml" >"$WORK/$name-deploy.log" 2>&1 ||
+    { FSKIP[$name]="deploy failed: $(tail -1 "$WORK/$name-deploy.log")"; return 1; }
+  FURL[$name]=http://$addr/gateway/bench/svc0/hello
+  FBASE[$name]=http://$addr/gateway
+}
+fast_gateway gateway 2 || true
+fast_gateway gateway-1 1 || true
+
+# ---- 1. connections -----------------------------------------------------
+conn_targets=(direct gateway haproxy fastproxy goproxy)
+for c in $FAST_CONNS; do
+  for t in "${conn_targets[@]}"; do [ -n "${FURL[$t]:-}" ] && fast_wrk "${FURL[$t]}" "$c" >/dev/null; done # warm-up: the connections
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for t in "${conn_targets[@]}"; do
+      [ -n "${FURL[$t]:-}" ] || continue
+      res=$(fast_wrk "${FURL[$t]}" "$c")
+      fast_field rps "$res" >>"$WORK/fast-c$c-$t.rps"
+      log "fast: $c conns round $r $t: $(fast_field rps "$res") req/s, p99 $(fast_field p99_ms "$res") ms"
+    done
+  done
+done
+
+# ---- 2. cores -----------------------------------------------------------
+core_targets=(gateway-1 gateway haproxy-1 haproxy)
+for ((r = 1; r <= ROUNDS; r++)); do
+  for t in "${core_targets[@]}"; do
+    [ -n "${FURL[$t]:-}" ] || continue
+    res=$(fast_wrk "${FURL[$t]}" 64)
+    fast_field rps "$res" >>"$WORK/fast-cores-$t.rps"
+    log "fast: cores round $r $t: $(fast_field rps "$res") req/s"
+  done
+done
+
+# ---- 3. Basic over LDAP -------------------------------------------------
+ldap_note=""
+if [ -n "${FURL[gateway]:-}" ] && [ -x /usr/sbin/slapd ] && command -v ldapadd >/dev/null; then
+  start_bg fast-ldap env LDAP_DEMO_DIR="$WORK/ldap" LDAP_DEMO_PORT="$F_LDAP" LDAPS_DEMO_PORT="$F_LDAPS" scripts/ldap-demo.sh
+  FPID[ldap]=$LASTPID
+  for _ in $(seq 1 200); do
+    grep -q "slapd is serving" "$WORK/fast-ldap.log" 2>/dev/null && break
+    kill -0 "${FPID[ldap]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  if grep -q "slapd is serving" "$WORK/fast-ldap.log" 2>/dev/null; then
+    ctl=$WORK/gateway/gatewayctl.yaml
+    printf '%s\n' "name: benchldap" "providers:" "  - role: authentication" "    name: ldap" "    params:" \
+      "      url: ldap://127.0.0.1:$F_LDAP" "      bind_dn: cn=gateway,ou=services,dc=example,dc=com" \
+      "      bind_password: \${alias:ldap-bind}" "      search_base: dc=example,dc=com" \
+      "  - role: identity-assertion" "    name: default" "services:" "  - path: svc0" \
+      "    urls: [\"http://127.0.0.1:$F_BACK\"]" >"$WORK/fast-ldap-topo.yaml"
+    if GATEWAYCTL_CONFIG=$ctl "$GATEWAYCTL" alias create ldap-bind --topology benchldap <"$WORK/ldap/bind-password" >"$WORK/fast-ldap-deploy.log" 2>&1 &&
+      GATEWAYCTL_CONFIG=$ctl "$GATEWAYCTL" topology deploy "$WORK/fast-ldap-topo.yaml" >>"$WORK/fast-ldap-deploy.log" 2>&1; then
+      FURL[ldap]=${FBASE[gateway]}/benchldap/svc0/hello
+      auth="Authorization: Basic $(printf %s 'alice:alice-password' | base64)"
+      code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "${FURL[ldap]}" || true)
+      if [ "$code" = 200 ]; then
+        fast_wrk "${FURL[ldap]}" 64 "$auth" >/dev/null # warm: the bind cache and the connections
+        for ((r = 1; r <= ROUNDS; r++)); do
+          res=$(fast_wrk "${FURL[gateway]}" 64)
+          fast_field rps "$res" >>"$WORK/fast-anon.rps"
+          res=$(fast_wrk "${FURL[ldap]}" 64 "$auth")
+          fast_field rps "$res" >>"$WORK/fast-ldap.rps"
+          log "fast: LDAP round $r: anonymous $(tail -1 "$WORK/fast-anon.rps"), Basic over LDAP $(tail -1 "$WORK/fast-ldap.rps") req/s"
+        done
+      else
+        ldap_note="Basic over LDAP not measured: a probe with alice's credentials answered $code"
+      fi
+    else
+      ldap_note="Basic over LDAP not measured: $(tail -1 "$WORK/fast-ldap-deploy.log")"
+    fi
+  else
+    ldap_note="Basic over LDAP not measured: slapd did not start ($(tail -1 "$WORK/fast-ldap.log"))"
+  fi
+else
+  ldap_note="Basic over LDAP not measured: no gateway, or slapd/ldap-utils not installed (scripts/test-deps.sh installs them)"
+fi
+
+for p in "${FPID[@]}"; do stop_pid "$p" 20; done
+
+# ---- 4. allocations -----------------------------------------------------
+allocs=$(go test -run '^$' -bench 'BenchmarkProxy/handler' -benchtime 20000x ./proxy/ 2>&1 |
+  awk '/^BenchmarkProxy/{n=$1; sub(/-[0-9]+$/, "", n); sub(/BenchmarkProxy\//, "", n); for (i = 1; i <= NF; i++) if ($i == "allocs/op") print n, $(i-1)}')
+alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
+
+# ---- table --------------------------------------------------------------
+{
+  echo "## The data path (issue 13)"
+  echo
+  echo "| figure | target | result | ÷ direct | gateway ÷ it |"
+  echo "|---|---|---|---|---|"
+  for c in $FAST_CONNS; do
+    d=$(fast_best "c$c-direct") g=$(fast_best "c$c-gateway")
+    for t in "${conn_targets[@]}"; do
+      v=$(fast_best "c$c-$t")
+      if [ -z "$v" ]; then
+        echo "| $c connections | $t | not run: ${FSKIP[$t]:-no result} | | |"
+        continue
+      fi
+      over="—"
+      [ "$t" != gateway ] && [ "$t" != direct ] && over=$(fast_ratio "$g" "$v")
+      echo "| $c connections | $t | $(printf '%.0f' "$v") req/s | $(fast_ratio "$v" "$d") | $over |"
+    done
+  done
+  for t in "${core_targets[@]}"; do
+    case $t in
+      gateway-1) label="gateway, GOMAXPROCS 1" ;; gateway) label="gateway, GOMAXPROCS 2" ;;
+      haproxy-1) label="haproxy, nbthread 1" ;; *) label="haproxy, nbthread 2" ;;
+    esac
+    v=$(fast_best "cores-$t")
+    if [ -z "$v" ]; then echo "| cores, 64 connections | $label | not run: ${FSKIP[$t]:-no result} | | |"; continue; fi
+    echo "| cores, 64 connections | $label | $(printf '%.0f' "$v") req/s | | |"
+  done
+  echo "| cores: 2 ÷ 1 | gateway / haproxy | $(fast_ratio "$(fast_best cores-gateway)" "$(fast_best cores-gateway-1)") / $(fast_ratio "$(fast_best cores-haproxy)" "$(fast_best cores-haproxy-1)") | | |"
+  a=$(fast_best anon) l=$(fast_best ldap)
+  if [ -n "$a" ] && [ -n "$l" ]; then
+    echo "| Basic over LDAP (warm cache) ÷ anonymous | gateway | $(fast_ratio "$l" "$a") ($(printf '%.0f' "$l") / $(printf '%.0f' "$a") req/s) | | |"
+  else
+    echo "| Basic over LDAP (warm cache) ÷ anonymous | gateway | not run (see the note) | | |"
+  fi
+  for k in handler handler-full-chain handler-raw-backend; do
+    echo "| allocations per proxied request | BenchmarkProxy/$k | $(alloc_of "$k") | | |"
+  done
+  echo
+  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
+  if [ -n "$ldap_note" ]; then echo; echo "Note: $ldap_note."; fi
+} >"$fast_md"
+log "fast: written $fast_md"
