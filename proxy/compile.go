@@ -274,7 +274,7 @@ func (p *Proxy) compileService(ctx context.Context, c *Compiled, ts *topology.Se
 	if d.ForwardCredentials {
 		c.warnings = append(c.warnings, fmt.Sprintf("service %q: dispatch.forward_credentials is on: the credentials clients authenticate with (passwords, tokens, session cookies) are sent to its backends", path))
 	}
-	if s.fed, err = p.compileFederation(ctx, c, path, d); err != nil {
+	if s.fed, err = p.compileFederation(ctx, c, ts, d); err != nil {
 		return nil, err
 	}
 	up := p.compileUpstream(s, ts.HA, tmo)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -40,9 +41,24 @@ type federator struct {
 
 // compileFederation builds the service's federator; nil when it does not
 // federate.
-func (p *Proxy) compileFederation(ctx context.Context, c *Compiled, path string, d *topology.Dispatch) (*federator, error) {
+func (p *Proxy) compileFederation(ctx context.Context, c *Compiled, ts *topology.Service, d *topology.Dispatch) (*federator, error) {
 	if !d.Federate {
 		return nil, nil
+	}
+	path := ts.Path
+	// The signature covers the path: failing over from one URL to another
+	// must not change it (several gateways serving the same topology).
+	var first string
+	for i, raw := range ts.URLs {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("url %q: %w", raw, err)
+		}
+		if p := strings.TrimRight(u.Path, "/"); i == 0 {
+			first = p
+		} else if p != first {
+			return nil, fmt.Errorf("dispatch.federate: the urls of a federated service must share one path (the federation signature covers it): %q and %q differ", ts.URLs[0], raw)
+		}
 	}
 	f := &federator{header: d.FederationHeader, groups: p.federation.GroupsHeader, now: p.host.Clock.Now}
 	if f.header == "" {
@@ -92,14 +108,28 @@ func (f *federator) rewrite(out, in *http.Request) {
 		return // nobody to assert: the receiving gateway answers 401
 	}
 	out.Header[f.header] = []string{who.Name}
-	var groups string
 	if f.groups != "" && len(who.Groups) > 0 {
-		groups = strings.Join(who.Groups, ",")
-		out.Header[f.groups] = []string{groups}
+		out.Header[f.groups] = []string{strings.Join(who.Groups, ",")}
 	}
-	if f.signer != nil {
-		out.Header[fedsig.Header] = []string{f.signer.Sign(&fedsig.Request{
-			Method: out.Method, Path: out.URL.Path, RawQuery: out.URL.RawQuery, User: who.Name, Groups: groups,
-		}, f.now())}
+	f.sign(out)
+}
+
+// sign (re)signs out with a fresh nonce: rewrite calls it, and so does a
+// failover's second attempt, which another gateway of the cluster sharing
+// the replay cache would otherwise refuse as a replay.
+func (f *federator) sign(out *http.Request) {
+	if f.signer == nil {
+		return
 	}
+	user := out.Header[f.header]
+	if len(user) != 1 {
+		return
+	}
+	var groups string
+	if g := out.Header[f.groups]; f.groups != "" && len(g) == 1 {
+		groups = g[0]
+	}
+	out.Header[fedsig.Header] = []string{f.signer.Sign(&fedsig.Request{
+		Method: out.Method, Path: out.URL.Path, RawQuery: out.URL.RawQuery, User: user[0], Groups: groups,
+	}, f.now())}
 }

@@ -116,6 +116,9 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 		if attempt > 0 {
 			req.URL.Scheme, req.URL.Host = b.scheme, b.host
 			req.URL.Path, req.URL.RawPath = joinPath(b.basePath, rest), ""
+			if u.svc.fed != nil {
+				u.svc.fed.sign(req) // federation hook: a fresh nonce per attempt
+			}
 		}
 		resp, err := send(ex, b.tr.pool, b.tr.key.timeouts.ResponseHeader, req)
 		now := time.Now()

@@ -4,4 +4,5 @@ package services
 
 import (
 	_ "github.com/securegw/gateway/proxy/services/knoxtoken"
+	_ "github.com/securegw/gateway/proxy/services/sso"
 )

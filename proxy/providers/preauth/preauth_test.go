@@ -4,17 +4,20 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/securegw/gateway/internal/fedsig"
@@ -23,6 +26,7 @@ import (
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/chain/replay"
 )
 
 const fedSecret = "s3cret-shared-by-both-gateways!!"
@@ -71,17 +75,22 @@ type federation struct {
 	strangerCert  *testpki.Leaf // a certificate of the same CA not in allowed_clients
 	clk           *clock
 	logs          *testlog.Buffer
+	backend       string
+	wsBackend     string      // ws://…
+	serverCA      *testpki.CA // the cloud's
+	clientCA      *testpki.CA // on-prem's, for client certificates
 
 	mu  sync.Mutex
 	got []http.Header
 }
 
 // fedOpts vary the federation: the cloud's header-preauth params (nil:
-// every validator), or its whole topology as Knox XML, and the on-prem
-// gateway's federation headers.
+// every validator), or its whole topology as Knox XML, its replay cache
+// (nil: its own), and the on-prem gateway's federation headers.
 type fedOpts struct {
 	params   map[string]string
 	knoxXML  string
+	replay   chain.ReplayCache
 	onpremFH proxy.Federation
 }
 
@@ -98,16 +107,35 @@ func newFederation(t *testing.T, o fedOpts) *federation {
 		_, _ = io.WriteString(w, "user="+r.Header.Get("X-Forwarded-User"))
 	}))
 	t.Cleanup(backend.Close)
+	f.backend = backend.URL
+	// A WebSocket backend that greets the user the cloud asserted.
+	wsBackend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.WriteMessage(websocket.TextMessage, []byte("hello "+r.Header.Get("X-Forwarded-User")))
+		_, _, _ = c.ReadMessage()
+	}))
+	t.Cleanup(wsBackend.Close)
+	f.wsBackend = "ws" + strings.TrimPrefix(wsBackend.URL, "http")
+	f.serverCA, f.clientCA = testpki.NewCA(t, "cloud-server"), testpki.NewCA(t, "onprem-clients")
+	f.onpremCert, f.strangerCert = f.clientCA.Client(t, "onprem-gw"), f.clientCA.Client(t, "stranger")
+	f.cloudRoots = f.serverCA.Pool()
+	f.cloud = f.addCloud(t, o)
+	f.onprem = f.addOnprem(t, o, []string{f.cloud + "/gateway/aws/webhdfs"}, nil)
+	return f
+}
 
-	serverCA, clientCA := testpki.NewCA(t, "cloud-server"), testpki.NewCA(t, "onprem-clients")
-	f.onpremCert, f.strangerCert = clientCA.Client(t, "onprem-gw"), clientCA.Client(t, "stranger")
-	f.cloudRoots = serverCA.Pool()
-
-	// Cloud: header pre-auth, identity asserted to its backend in X-Forwarded-User.
+// addCloud starts a cloud gateway: header pre-auth, identity asserted to
+// the backend in X-Forwarded-User; it returns its front's URL.
+func (f *federation) addCloud(t *testing.T, o fedOpts) string {
+	t.Helper()
 	cloud, err := proxy.New(proxy.Config{
 		Resolver:    aliases{"fed-secret": []byte(fedSecret)},
-		Truststores: stores{"onprem-clients": caPEM(clientCA)},
-		Host:        chain.Host{Clock: f.clk},
+		Truststores: stores{"onprem-clients": caPEM(f.clientCA)},
+		Host:        chain.Host{Clock: f.clk, Replay: o.replay},
 		Logger:      slog.New(slog.NewTextHandler(f.logs, nil)),
 	})
 	if err != nil {
@@ -127,23 +155,34 @@ func newFederation(t *testing.T, o fedOpts) *federation {
 	ct := &topology.Topology{Name: "aws", Providers: []topology.Provider{
 		{Role: "federation", Name: "header-preauth", Params: params},
 		{Role: "identity-assertion", Name: "default", Params: map[string]string{"header": "X-Forwarded-User", "groups_header": "X-Forwarded-Groups"}},
-	}, Services: []topology.Service{{Path: "webhdfs", URLs: []string{backend.URL + "/webhdfs"}}}}
+	}, Services: []topology.Service{{Path: "webhdfs", URLs: []string{f.backend + "/webhdfs"}},
+		{Path: "ws", URLs: []string{f.wsBackend}, WebSocket: true}}}
 	if o.knoxXML != "" {
-		ct, err = topology.Parse([]byte(strings.ReplaceAll(o.knoxXML, "BACKEND", backend.URL)), topology.FormatKnoxXML, "aws.xml", "")
+		ct, err = topology.Parse([]byte(strings.ReplaceAll(o.knoxXML, "BACKEND", f.backend)), topology.FormatKnoxXML, "aws.xml", "")
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	deploy(t, cloud, ct)
-	cf := httptest.NewUnstartedServer(cloud)
-	cf.TLS = &tls.Config{Certificates: []tls.Certificate{serverCA.Server(t, "127.0.0.1").TLS},
-		ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: clientCA.Pool()}
+	return f.cloudFront(t, cloud)
+}
+
+// cloudFront serves h over TLS with the cloud's certificate, asking for
+// client certificates of on-prem's CA.
+func (f *federation) cloudFront(t *testing.T, h http.Handler) string {
+	cf := httptest.NewUnstartedServer(h)
+	cf.TLS = &tls.Config{Certificates: []tls.Certificate{f.serverCA.Server(t, "127.0.0.1").TLS},
+		ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: f.clientCA.Pool()}
 	cf.StartTLS()
 	t.Cleanup(cf.Close)
-	f.cloud = cf.URL
+	return cf.URL
+}
 
-	// On-prem: basic authentication, federating dispatch signed with the
-	// same secret, presenting its client certificate.
+// addOnprem starts an on-prem gateway: basic authentication, its webhdfs
+// service federating to urls, signed with the same secret, presenting its
+// client certificate; it returns its front's URL.
+func (f *federation) addOnprem(t *testing.T, o fedOpts, urls []string, ha *topology.HA) string {
+	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte("alice-password"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +190,7 @@ func newFederation(t *testing.T, o fedOpts) *federation {
 	onprem, err := proxy.New(proxy.Config{
 		Resolver: aliases{"fed-secret": []byte(fedSecret),
 			"gw-client": append(append([]byte{}, f.onpremCert.CertPEM...), f.onpremCert.KeyPEM...)},
-		Truststores: stores{"cloud": caPEM(serverCA)},
+		Truststores: stores{"cloud": caPEM(f.serverCA)},
 		Federation:  o.onpremFH,
 	})
 	if err != nil {
@@ -161,13 +200,15 @@ func newFederation(t *testing.T, o fedOpts) *federation {
 	deploy(t, onprem, &topology.Topology{Name: "onprem", Providers: []topology.Provider{
 		{Role: "authentication", Name: "basic", Params: map[string]string{"user.alice": string(hash)}},
 		{Role: "identity-assertion", Name: "default", Params: map[string]string{"group.principal.mapping": "alice=etl,analysts"}},
-	}, Services: []topology.Service{{Path: "webhdfs", URLs: []string{f.cloud + "/gateway/aws/webhdfs"},
+	}, Services: []topology.Service{{Path: "webhdfs", URLs: urls, HA: ha,
 		Dispatch: &topology.Dispatch{Federate: true, FederationSecret: "fed-secret",
-			UseTwoWayTLS: true, ClientCertificate: "gw-client", Truststore: "cloud"}}}})
+			UseTwoWayTLS: true, ClientCertificate: "gw-client", Truststore: "cloud"}},
+		{Path: "ws", URLs: []string{"wss" + strings.TrimPrefix(f.cloud, "https") + "/gateway/aws/ws"}, WebSocket: true,
+			Dispatch: &topology.Dispatch{Federate: true, FederationSecret: "fed-secret",
+				UseTwoWayTLS: true, ClientCertificate: "gw-client", Truststore: "cloud"}}}})
 	of := httptest.NewServer(onprem)
 	t.Cleanup(of.Close)
-	f.onprem = of.URL
-	return f
+	return of.URL
 }
 
 func deploy(t *testing.T, p *proxy.Proxy, tp *topology.Topology) {
@@ -562,5 +603,112 @@ func TestCertificateExpiresWhileRemembered(t *testing.T) {
 	f.clk.set(time.Now().Add(25 * time.Hour)) // testpki certificates are valid for 24h
 	if s := get(); s != 403 {
 		t.Fatalf("after the certificate expired: %d, want 403", s)
+	}
+}
+
+// Several cloud gateways of one cluster share the replay cache: a
+// signature accepted by one is refused by the other.
+func TestReplayToAnotherGatewayOfTheCluster(t *testing.T) {
+	shared := replay.New(1024, nil)
+	f := newFederation(t, fedOpts{replay: shared})
+	second := f.addCloud(t, fedOpts{replay: shared})
+	c := f.cloudClient(t, f.onpremCert)
+	req := f.signed(t, fedSecret, "GET", "/gateway/aws/webhdfs/v1/tmp", time.Now())
+	again := req.Clone(req.Context())
+	again.URL, _ = url.Parse(second + req.URL.Path)
+	if status, body := do(t, c, req); status != 200 {
+		t.Fatalf("first gateway: %d %s", status, body)
+	}
+	if status, _ := do(t, c, again); status != 403 {
+		t.Fatalf("the same signature at the second gateway: %d, want 403", status)
+	}
+}
+
+// A failover to the next cloud gateway sends a new signature: the first
+// gateway recorded the nonce in the cluster's replay cache before its
+// backend failed.
+func TestFailoverResigns(t *testing.T) {
+	shared := replay.New(1024, nil)
+	f := newFederation(t, fedOpts{replay: shared})
+	v, err := fedsig.NewVerifier([]byte(fedSecret), time.Minute, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var downErrs []error
+	down := f.cloudFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A cloud gateway whose backend is down: it verified (and
+		// recorded) the signature, then answers 503.
+		err := v.Verify(r.Header.Get(fedsig.Header), &fedsig.Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+			User: r.Header.Get("SM_USER"), Groups: r.Header.Get("SM_GROUPS")}, time.Now())
+		mu.Lock()
+		downErrs = append(downErrs, err)
+		mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	onprem := f.addOnprem(t, fedOpts{onpremFH: proxy.Federation{GroupsHeader: "SM_GROUPS"}},
+		[]string{down + "/gateway/aws/webhdfs", f.cloud + "/gateway/aws/webhdfs"}, &topology.HA{FailoverStatuses: []int{503}})
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequest("GET", onprem+"/gateway/onprem/webhdfs/v1/tmp", nil)
+		req.SetBasicAuth("alice", "alice-password")
+		if status, body := do(t, nil, req); status != 200 || body != "user=alice" {
+			t.Fatalf("request %d: %d %q, want 200 user=alice", i, status, body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(downErrs) == 0 {
+		t.Fatal("no request went to the failing gateway first")
+	}
+	for _, err := range downErrs {
+		if err != nil {
+			t.Fatalf("the failing gateway saw a bad signature: %v", err)
+		}
+	}
+}
+
+func TestFederatedURLsShareOnePath(t *testing.T) {
+	p, err := proxy.New(proxy.Config{Resolver: aliases{"fed-secret": []byte(fedSecret)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	tp := &topology.Topology{Name: "onprem", Providers: []topology.Provider{{Role: "authentication", Name: "anonymous"}},
+		Services: []topology.Service{{Path: "webhdfs", URLs: []string{"http://cloud-a:8443/gateway/aws/webhdfs", "http://cloud-b:8443/gateway/gcp/webhdfs"},
+			Dispatch: &topology.Dispatch{Federate: true, FederationSecret: "fed-secret"}}}}
+	if _, err := p.Compile(context.Background(), tp); err == nil || !strings.Contains(err.Error(), "must share one path") {
+		t.Fatalf("Compile = %v, want a refusal of URLs with different paths", err)
+	}
+	tp.Services[0].URLs[1] = "http://cloud-b:8443/gateway/aws/webhdfs/"
+	if _, err := p.Compile(context.Background(), tp); err != nil {
+		t.Fatalf("URLs with one path: %v", err)
+	}
+}
+
+// A WebSocket crosses the federation as the user: the on-prem gateway signs
+// the upgrade, the cloud's chain pre-authenticates it before any backend
+// connection, and its backend sees alice. Straight to the cloud with a
+// forged header, the upgrade is refused with 403.
+func TestWebSocketCrossesTheFederation(t *testing.T) {
+	f := newFederation(t, fedOpts{})
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:alice-password")))
+	h.Set("SM_USER", "admin") // a client's own never passes
+	c, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(f.onprem, "http")+"/gateway/onprem/ws", h)
+	if err != nil {
+		t.Fatalf("upgrade through on-prem: %v (%v)", err, resp)
+	}
+	defer c.Close()
+	_, msg, err := c.ReadMessage()
+	if err != nil || string(msg) != "hello alice" {
+		t.Fatalf("first message %q, %v; want hello alice", msg, err)
+	}
+
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: f.cloudRoots, Certificates: []tls.Certificate{f.onpremCert.TLS}}}
+	forged := http.Header{}
+	forged.Set("SM_USER", "alice")
+	_, resp, err = d.Dial("wss"+strings.TrimPrefix(f.cloud, "https")+"/gateway/aws/ws", forged)
+	if err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("forged upgrade straight to the cloud: %v %v, want 403", err, resp)
 	}
 }
