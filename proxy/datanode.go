@@ -1,11 +1,15 @@
 package proxy
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/securegw/gateway/internal/topology"
@@ -179,4 +183,57 @@ func (s *service) sealLocation(v, pub string) (nv string, handled bool, err erro
 	}
 	g := &url.URL{Path: s.prefix + datanodePath + p, RawQuery: sealParam + "=" + tok}
 	return pub + g.String(), true, nil
+}
+
+// maxLocationJSON bounds the body read for a noredirect answer.
+const maxLocationJSON = 64 << 10
+
+// sealJSONLocation seals the datanode URL of a WebHDFS answer under
+// noredirect=true, {"Location": "http://datanode…"}, as sealLocation does
+// for the header.
+func (s *service) sealJSONLocation(resp *http.Response) error {
+	req := resp.Request
+	if resp.StatusCode != http.StatusOK || req == nil || resp.Body == nil || resp.Body == http.NoBody ||
+		!strings.Contains(strings.ToLower(req.URL.RawQuery), "noredirect=true") ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxLocationJSON+1))
+	if err != nil {
+		return fmt.Errorf("reading a noredirect answer: %w", err)
+	}
+	if len(b) > maxLocationJSON {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+		return nil
+	}
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	var doc map[string]json.RawMessage
+	var loc string
+	if json.Unmarshal(b, &doc) != nil || json.Unmarshal(doc["Location"], &loc) != nil || loc == "" {
+		return nil
+	}
+	nv, handled, err := s.sealLocation(loc, publicOrigin(req))
+	if !handled {
+		nv, handled = s.rewriteURL(loc, publicOrigin(req))
+		if !handled {
+			err = fmt.Errorf("%w: %s", errUnroutableRedirect, redactedTarget(loc))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if doc["Location"], err = json.Marshal(nv); err != nil {
+		return err
+	}
+	if b, err = json.Marshal(doc); err != nil {
+		return err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	return nil
 }

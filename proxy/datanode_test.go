@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -318,5 +319,37 @@ func TestDatanodeRedirectToForbiddenTarget(t *testing.T) {
 				t.Fatalf("log lacks %q:\n%s", tt.log, w.logs.String())
 			}
 		})
+	}
+}
+
+// Under noredirect=true the namenode answers the datanode URL as JSON; the
+// gateway seals it there too, and the URL works.
+func TestWebHDFSNoRedirectJSON(t *testing.T) {
+	w := newWebHDFSEnv(t)
+	cl := w.client("")
+	if _, err := cl.Mkdirs("/d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Create("/d/f", strings.NewReader("hello"), 5, false); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.fe.Client().Do(basicReq(t, http.MethodGet, w.fe.URL+"/gateway/sandbox/webhdfs/v1/d/f?op=OPEN&noredirect=true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Location string }
+	err = json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if err != nil || !strings.HasPrefix(doc.Location, w.fe.URL+"/gateway/sandbox/webhdfs/data/v1/webhdfs/v1/d/f?_=") {
+		t.Fatalf("Location %q (%v)", doc.Location, err)
+	}
+	resp, err = w.fe.Client().Do(basicReq(t, http.MethodGet, doc.Location))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "hello" {
+		t.Fatalf("OPEN through the JSON Location: %d %q", resp.StatusCode, b)
 	}
 }

@@ -176,6 +176,11 @@ func (b *backend) port() string { return b.hostPort[strings.LastIndexByte(b.host
 // header is removed, and a redirect (3xx) that loses its Location fails
 // with errUnroutableRedirect (the client gets a generic 502).
 func (s *service) rewriteResponseHeaders(resp *http.Response) error {
+	if s.dn != nil {
+		if err := s.sealJSONLocation(resp); err != nil { // datanode.go
+			return err
+		}
+	}
 	h := resp.Header
 	_, loc := h["Location"]
 	_, cloc := h["Content-Location"]

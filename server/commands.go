@@ -192,7 +192,7 @@ func newRootCommand(in *os.File, out, errOut io.Writer) *cobra.Command {
 	root.SetOut(out)
 	root.SetErr(errOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{flagerr.Describe(err)} })
-	root.AddCommand(newInitCommand(in, out, errOut), newServeCommand(in, errOut), newVersionCommand(out), newConfigCommand(out))
+	root.AddCommand(newInitCommand(in, out, errOut), newServeCommand(in, errOut), newVersionCommand(out), newConfigCommand(out), newStoreCommand(out, errOut))
 	return root
 }
 
@@ -373,4 +373,41 @@ gracefully, close the store.`,
 	o.bindDev(cmd)
 	cmd.Flags().StringVar(&addrFile, "addr-file", "", "once serving, write the addresses listened on to this file (proxy=…, management=…, metrics=… lines)")
 	return cmd
+}
+
+func newStoreCommand(out, errOut io.Writer) *cobra.Command {
+	var configFile, from, to string
+	migrateCmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Copy the whole store to another backend and verify the copy",
+		Long: `migrate copies everything a store holds (topologies with their history,
+aliases and other objects, meta values, the audit log, the revision) into an
+empty store, keeping every revision, then reads the copy back and compares
+it with the source. Values stay sealed: no master secret is needed. Stop
+the gateways using either store first (a bbolt store is locked by its
+gatewayd). TLS and authentication to etcd come from store.etcd in --config.`,
+		Example: `  gatewayd store migrate --from bolt:///var/lib/gateway --to etcd://10.0.0.5:2379,10.0.0.6:2379/gw
+  gatewayd store migrate --from etcd://127.0.0.1:2379/gw --to bolt://./gw-copy --config gateway.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from == "" || to == "" {
+				return usageError{errors.New("--from and --to are required")}
+			}
+			c := config.Default()
+			if configFile != "" {
+				var err error
+				if c, err = config.LoadOver(configFile, c); err != nil {
+					return err
+				}
+			}
+			return daemon.Migrate(cmd.Context(), c, from, to, out, newLogger(c, errOut))
+		},
+	}
+	f := migrateCmd.Flags()
+	f.StringVar(&from, "from", "", "source store: bolt://DATA_DIR or etcd://host:2379,host:2379/prefix")
+	f.StringVar(&to, "to", "", "target store (must be empty): bolt://DATA_DIR or etcd://host:2379,host:2379/prefix")
+	f.StringVar(&configFile, "config", "", "gateway.yaml whose store.etcd gives etcd's TLS files and user")
+	st := &cobra.Command{Use: "store", Short: "Work with the store", Args: cobra.NoArgs}
+	st.AddCommand(migrateCmd)
+	return st
 }

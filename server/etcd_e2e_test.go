@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -521,4 +522,127 @@ func TestEtcdFaults(t *testing.T) {
 		m.waitBody(c, 2, "/gateway/during/echo/x", "v1 /x", 30*time.Second)
 		m.waitConverged(0, 3, 30*time.Second)
 	})
+}
+
+// gatewayd store migrate moves a gateway's bbolt store to etcd and back:
+// the gateway started on the copy serves the same topologies with the same
+// secret, and the copy back to bbolt verifies.
+func TestStoreMigrate(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	e := newEnv(t)
+	d := e.start()
+	backend := headerBackend(t)
+	e.mustCtlIn("s3cret-value\n", "alias", "create", "api-key")
+	e.mustCtl("topology", "deploy", writeFile(t, "sec.yaml", aliasTopologyDoc("sec", "api-key", backend)))
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	if err := d.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("gatewayd stop: %v", err)
+	}
+	gatewayd := filepath.Join(binDir, "gatewayd")
+	url := c.URL("/migrated")
+	out, err := exec.Command(gatewayd, "store", "migrate", "--from", "bolt://"+e.dir, "--to", url).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Copied and verified") {
+		t.Fatalf("migrate to etcd: %v\n%s", err, out)
+	}
+	// A second migrate into the now used prefix is refused.
+	if out, err := exec.Command(gatewayd, "store", "migrate", "--from", "bolt://"+e.dir, "--to", url).CombinedOutput(); err == nil || !strings.Contains(string(out), "not empty") {
+		t.Fatalf("migrate into a used store: %v\n%s", err, out)
+	}
+	d = e.start("--store", url)
+	if _, body := httpGet(t, e.httpClient(), "https://"+d.proxy+"/gateway/sec/echo/"); body != "s3cret-value" {
+		t.Fatalf("the gateway on the etcd copy answers %q", body)
+	}
+	back := filepath.Join(t.TempDir(), "back")
+	out, err = exec.Command(gatewayd, "store", "migrate", "--from", url, "--to", "bolt://"+back).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Copied and verified") {
+		t.Fatalf("migrate back to bbolt: %v\n%s", err, out)
+	}
+}
+
+// A token revoked through one gateway is refused by every gateway: the
+// revocation reaches each data plane's in-memory set through etcd.
+func TestEtcdRevocationReachesEveryGateway(t *testing.T) {
+	m := newMesh(t, 3)
+	c := m.envs[0].httpClient()
+	m.tokenSetup(t)
+	token, id := m.issue(t)
+	for i := range 3 {
+		deadline := time.Now().Add(10 * time.Second)
+		for m.bearer(c, i, token) != http.StatusOK {
+			if time.Now().After(deadline) {
+				t.Fatalf("gateway %d never accepted the token", i)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	start := time.Now()
+	m.mustCtl(0, "token", "revoke", id)
+	if code := m.bearer(c, 0, token); code != http.StatusUnauthorized {
+		t.Errorf("gateway 0 right after the revocation returned: %d, want 401", code)
+	}
+	for i := 1; i < 3; i++ {
+		deadline := time.Now().Add(5 * time.Second)
+		for m.bearer(c, i, token) != http.StatusUnauthorized {
+			if time.Now().After(deadline) {
+				t.Fatalf("gateway %d still accepts the revoked token", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Logf("gateway %d refuses the revoked token %s after the revoke call started", i, time.Since(start))
+	}
+}
+
+// tokenSetup puts a token policy and deploys a JWT-protected topology "jwt".
+func (m *mesh) tokenSetup(t *testing.T) {
+	t.Helper()
+	be := echoBackend(t, "be")
+	m.mustCtl(0, "token-policy", "put", writeFile(t, "etl.yaml", `name: etl
+allowed_certificate_subjects: [admin]
+allowed_subjects: ["*"]
+default_ttl: 1h
+max_ttl: 2h
+max_lifetime: 4h
+audiences: [jwt]
+`))
+	m.mustCtl(1, "topology", "deploy", writeFile(t, "jwt.yaml", fmt.Sprintf(`name: jwt
+providers:
+  - role: federation
+    name: jwt
+  - role: identity-assertion
+    name: default
+services:
+  - path: echo
+    urls: [%q]
+`, be)))
+}
+
+var issued atomic.Int64
+
+// issue issues a token for a new subject through gateway 2 and returns it
+// with its ID.
+func (m *mesh) issue(t *testing.T) (token, id string) {
+	t.Helper()
+	sub := fmt.Sprintf("user%d", issued.Add(1))
+	token = strings.TrimSpace(m.mustCtl(2, "token", "issue", "--policy", "etl", "--on-behalf-of", sub))
+	var info struct {
+		Tokens []struct {
+			ID string `json:"id"`
+		} `json:"tokens"`
+	}
+	if err := json.Unmarshal([]byte(m.mustCtl(0, "token", "list", "--subject", sub, "--output", "json")), &info); err != nil || len(info.Tokens) != 1 {
+		t.Fatalf("token list: %v %+v", err, info)
+	}
+	return token, info.Tokens[0].ID
+}
+
+// bearer requests the jwt topology through gateway i with token.
+func (m *mesh) bearer(c *http.Client, i int, token string) int {
+	req, _ := http.NewRequest(http.MethodGet, "https://"+m.gws[i].proxy+"/gateway/jwt/echo/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/securegw/gateway/internal/fedsig"
@@ -22,9 +24,10 @@ import (
 // a secret both hold as an alias; certificates are exchanged with
 // gatewayctl truststore add. The cloud's backend sees alice. Requests sent
 // straight to the cloud with a forged header, a replayed signature or a
-// stale timestamp are refused.
+// stale timestamp are refused. A WebSocket crosses the chain as alice too.
 func TestFederationBetweenTwoGateways(t *testing.T) {
 	backend := echoHeaderBackend(t, "X-Forwarded-User")
+	wsBackend := wsGreeter(t)
 	onprem, cloud := newEnv(t), newEnv(t)
 	// The cloud asks for client certificates, verified with truststore onprem.
 	cfg := strings.Replace(testConfigYAML, "proxy:\n", "proxy:\n  client_auth: optional\n  client_truststore: onprem\n", 1)
@@ -61,7 +64,10 @@ providers:
 services:
   - path: webhdfs
     urls: [%q]
-`, backend)))
+  - path: ws
+    urls: [%q]
+    websocket: true
+`, backend, wsBackend)))
 
 	// On-prem: a client certificate from its CA (CN=onprem-fed) as an
 	// alias, the cloud's CA as a truststore.
@@ -98,7 +104,11 @@ services:
       use_two_way_tls: true
       client_certificate: cloud-client
       truststore: cloud
-`, hash, cd.proxy)))
+  - path: ws
+    urls: ["wss://%s/gateway/aws/ws"]
+    websocket: true
+    dispatch: {federate: true, federation_secret: fed-secret, use_two_way_tls: true, client_certificate: cloud-client, truststore: cloud}
+`, hash, cd.proxy, cd.proxy)))
 
 	// alice through on-prem reaches the cloud's backend as alice, whatever
 	// identity header she sends herself.
@@ -113,6 +123,26 @@ services:
 	req.SetBasicAuth("alice", "wrong")
 	if status, _ := send(t, oc, req); status != 401 {
 		t.Fatalf("wrong password at on-prem: %d, want 401", status)
+	}
+
+	// A WebSocket crosses the chain as alice too.
+	ca, err := os.ReadFile(filepath.Join(onprem.dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	wsd := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "localhost"}, HandshakeTimeout: 10 * time.Second}
+	wh := http.Header{}
+	wh.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:alice-password")))
+	ws, resp, err := wsd.Dial("wss://"+od.proxy+"/gateway/onprem/ws", wh)
+	if err != nil {
+		t.Fatalf("WebSocket via on-prem: %v (%v)", err, resp)
+	}
+	_, msg, err := ws.ReadMessage()
+	ws.Close()
+	if err != nil || string(msg) != "hello alice" {
+		t.Fatalf("WebSocket via on-prem: first message %q, %v; want hello alice", msg, err)
 	}
 
 	// Straight to the cloud.
@@ -197,4 +227,23 @@ func send(t *testing.T, c *http.Client, req *http.Request) (int, string) {
 		}
 	}
 	return resp.StatusCode, b.String()
+}
+
+// wsGreeter is a WebSocket backend whose first message greets the user the
+// gateway asserted (X-Forwarded-User).
+func wsGreeter(t *testing.T) string {
+	t.Helper()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.WriteMessage(websocket.TextMessage, []byte("hello "+r.Header.Get("X-Forwarded-User")))
+		_, _, _ = c.ReadMessage()
+	})}
+	ln := listen(t)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "ws://" + ln.Addr().String()
 }

@@ -181,3 +181,27 @@ type Store interface {
 
 	Close() error
 }
+
+// Dump is everything a store holds, for moving it to another backend
+// (gatewayd store migrate). The change log is not part of it: a store
+// imported at revision R is watched from R.
+type Dump struct {
+	Revision   int64
+	Topologies []Topology // current versions, by name
+	// History is every kept version of every topology (deleted ones
+	// included), by name, oldest first.
+	History []Topology
+	Objects []Object // by kind, then key
+	// Meta are the meta values as objects of kind KindMeta.
+	Meta  []Object
+	Audit []AuditRecord // oldest first, with their sequences
+}
+
+// Porter is a Store that can export and import everything.
+type Porter interface {
+	// Export reads the whole store at one revision.
+	Export(ctx context.Context) (Dump, error)
+	// Import writes d into an empty store, keeping every revision,
+	// sequence and timestamp; a store that holds anything is refused.
+	Import(ctx context.Context, d Dump) error
+}

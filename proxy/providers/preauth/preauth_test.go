@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/securegw/gateway/internal/fedsig"
@@ -74,6 +76,7 @@ type federation struct {
 	clk           *clock
 	logs          *testlog.Buffer
 	backend       string
+	wsBackend     string      // ws://…
 	serverCA      *testpki.CA // the cloud's
 	clientCA      *testpki.CA // on-prem's, for client certificates
 
@@ -105,6 +108,18 @@ func newFederation(t *testing.T, o fedOpts) *federation {
 	}))
 	t.Cleanup(backend.Close)
 	f.backend = backend.URL
+	// A WebSocket backend that greets the user the cloud asserted.
+	wsBackend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.WriteMessage(websocket.TextMessage, []byte("hello "+r.Header.Get("X-Forwarded-User")))
+		_, _, _ = c.ReadMessage()
+	}))
+	t.Cleanup(wsBackend.Close)
+	f.wsBackend = "ws" + strings.TrimPrefix(wsBackend.URL, "http")
 	f.serverCA, f.clientCA = testpki.NewCA(t, "cloud-server"), testpki.NewCA(t, "onprem-clients")
 	f.onpremCert, f.strangerCert = f.clientCA.Client(t, "onprem-gw"), f.clientCA.Client(t, "stranger")
 	f.cloudRoots = f.serverCA.Pool()
@@ -140,7 +155,8 @@ func (f *federation) addCloud(t *testing.T, o fedOpts) string {
 	ct := &topology.Topology{Name: "aws", Providers: []topology.Provider{
 		{Role: "federation", Name: "header-preauth", Params: params},
 		{Role: "identity-assertion", Name: "default", Params: map[string]string{"header": "X-Forwarded-User", "groups_header": "X-Forwarded-Groups"}},
-	}, Services: []topology.Service{{Path: "webhdfs", URLs: []string{f.backend + "/webhdfs"}}}}
+	}, Services: []topology.Service{{Path: "webhdfs", URLs: []string{f.backend + "/webhdfs"}},
+		{Path: "ws", URLs: []string{f.wsBackend}, WebSocket: true}}}
 	if o.knoxXML != "" {
 		ct, err = topology.Parse([]byte(strings.ReplaceAll(o.knoxXML, "BACKEND", f.backend)), topology.FormatKnoxXML, "aws.xml", "")
 		if err != nil {
@@ -186,7 +202,10 @@ func (f *federation) addOnprem(t *testing.T, o fedOpts, urls []string, ha *topol
 		{Role: "identity-assertion", Name: "default", Params: map[string]string{"group.principal.mapping": "alice=etl,analysts"}},
 	}, Services: []topology.Service{{Path: "webhdfs", URLs: urls, HA: ha,
 		Dispatch: &topology.Dispatch{Federate: true, FederationSecret: "fed-secret",
-			UseTwoWayTLS: true, ClientCertificate: "gw-client", Truststore: "cloud"}}}})
+			UseTwoWayTLS: true, ClientCertificate: "gw-client", Truststore: "cloud"}},
+		{Path: "ws", URLs: []string{"wss" + strings.TrimPrefix(f.cloud, "https") + "/gateway/aws/ws"}, WebSocket: true,
+			Dispatch: &topology.Dispatch{Federate: true, FederationSecret: "fed-secret",
+				UseTwoWayTLS: true, ClientCertificate: "gw-client", Truststore: "cloud"}}}})
 	of := httptest.NewServer(onprem)
 	t.Cleanup(of.Close)
 	return of.URL
@@ -663,5 +682,33 @@ func TestFederatedURLsShareOnePath(t *testing.T) {
 	tp.Services[0].URLs[1] = "http://cloud-b:8443/gateway/aws/webhdfs/"
 	if _, err := p.Compile(context.Background(), tp); err != nil {
 		t.Fatalf("URLs with one path: %v", err)
+	}
+}
+
+// A WebSocket crosses the federation as the user: the on-prem gateway signs
+// the upgrade, the cloud's chain pre-authenticates it before any backend
+// connection, and its backend sees alice. Straight to the cloud with a
+// forged header, the upgrade is refused with 403.
+func TestWebSocketCrossesTheFederation(t *testing.T) {
+	f := newFederation(t, fedOpts{})
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:alice-password")))
+	h.Set("SM_USER", "admin") // a client's own never passes
+	c, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(f.onprem, "http")+"/gateway/onprem/ws", h)
+	if err != nil {
+		t.Fatalf("upgrade through on-prem: %v (%v)", err, resp)
+	}
+	defer c.Close()
+	_, msg, err := c.ReadMessage()
+	if err != nil || string(msg) != "hello alice" {
+		t.Fatalf("first message %q, %v; want hello alice", msg, err)
+	}
+
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: f.cloudRoots, Certificates: []tls.Certificate{f.onpremCert.TLS}}}
+	forged := http.Header{}
+	forged.Set("SM_USER", "alice")
+	_, resp, err = d.Dial("wss"+strings.TrimPrefix(f.cloud, "https")+"/gateway/aws/ws", forged)
+	if err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("forged upgrade straight to the cloud: %v %v, want 403", err, resp)
 	}
 }
