@@ -16,7 +16,8 @@ krb_bench() {
   log "kerberos: go test -bench (count $count, $benchtime each)"
   if ! "${prio[@]}" go test -run '^$' -bench 'BenchmarkGateway$|BenchmarkClientToken$' -benchtime "$benchtime" \
     -count "$count" -cpu 2 ./proxy/providers/kerberos/ >"$WORK/kerberos-bench.txt" 2>&1; then
-    { echo "## Kerberos (SPNEGO)"; echo; echo "The benchmark failed: $(tail -3 "$WORK/kerberos-bench.txt")"; } >"$OUT/kerberos.md"
+    cp "$WORK/kerberos-bench.txt" "$OUT/kerberos-bench.txt"
+    { echo "## Kerberos (SPNEGO)"; echo; echo "The benchmark failed (.bench/kerberos-bench.txt): $(grep -m3 -E "_test.go:|FAIL|panic" "$WORK/kerberos-bench.txt")"; } >"$OUT/kerberos.md"
     return 0
   fi
   # Best (lowest ns/op) of the rounds, per sub-benchmark.
