@@ -72,7 +72,7 @@ type metrics struct {
 	refusedC  map[string]*atomic.Uint64
 
 	requests, backendErrors, refused, unroutedD, generation, topologies,
-	inflightD, backendUp, backendFailures, openConns, dials *prometheus.Desc
+	inflightD, backendUp, backendFailures, openConns, dials, wsConns, wsCeiling *prometheus.Desc
 }
 
 func newMetrics(p *Proxy) *metrics {
@@ -93,6 +93,8 @@ func newMetrics(p *Proxy) *metrics {
 	m.backendFailures = d("gateway_backend_consecutive_failures", "Consecutive failures of the backend URL.", append(ts, "url"), nil)
 	m.openConns = d("gateway_backend_open_connections", "Open connections to the backend origin.", []string{"origin"}, nil)
 	m.dials = d("gateway_backend_connections_total", "Connections opened to the backend origin.", []string{"origin"}, nil)
+	m.wsConns = d("gateway_websocket_connections", "Open proxied WebSocket connections.", nil, nil)
+	m.wsCeiling = d("gateway_websocket_connections_max", "WebSocket connections the descriptor ceiling allows (two descriptors each, a reserve kept for HTTP); new upgrades past it get 503. The ceiling itself is process_max_fds.", nil, nil)
 	return m
 }
 
@@ -120,6 +122,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- mm(m.generation, g, float64(t.gen))
 	ch <- mm(m.topologies, g, float64(t.len()))
 	ch <- mm(m.inflightD, g, float64(m.inflight.Load()))
+	ch <- mm(m.wsConns, g, float64(m.p.upgrades.count()))
+	if m.p.fdCeiling > 0 {
+		ch <- mm(m.wsCeiling, g, float64(max(0, (m.p.fdCeiling-fdReserve)/2)))
+	}
 	for i, n := range classNames {
 		ch <- mm(m.unroutedD, c, float64(m.unroutedC[i].Load()), n)
 	}

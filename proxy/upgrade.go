@@ -65,6 +65,8 @@ func (r *upgrades) reserve(s *service, who *identity.Principal) (*upgraded, erro
 	case r.closed:
 		return nil, errUpgradesClosed
 	case p.fdCeiling > 0 && 2*(r.total+1)+fdReserve > p.fdCeiling:
+		// Counted, not read from /proc: the gateway's other descriptors
+		// (listeners, store, HTTP keep-alives) live in the reserve.
 		return nil, errors.New("too many open connections")
 	case s.ws.maxConns > 0 && len(r.byTopo[u.topo]) >= s.ws.maxConns:
 		return nil, errors.New("too many WebSocket connections to this topology")
@@ -189,3 +191,7 @@ func (p *Proxy) CloseUpgraded(ctx context.Context) error {
 
 // UpgradedConnections is the number of open upgraded connections.
 func (p *Proxy) UpgradedConnections() int { return p.upgrades.count() }
+
+// MaxOpenFiles is the descriptor ceiling new upgrades are checked
+// against (Config.MaxOpenFiles); 0 when unknown.
+func (p *Proxy) MaxOpenFiles() int { return p.fdCeiling }

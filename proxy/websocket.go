@@ -222,6 +222,12 @@ func handshakeFor(out *http.Request, first, b *backend, key string) ([]byte, err
 	if !ok || out.URL.Host != first.host {
 		return nil, errNoBackend
 	}
+	if o := out.Header.Get("Origin"); o != "" && strings.EqualFold(o, publicOrigin(out)) {
+		// Same origin at the gateway (the page came through it): the
+		// backend sees its own origin, as it would without the gateway.
+		// Other origins pass as sent (the topology's CORS settings ran).
+		out.Header["Origin"] = []string{b.origin}
+	}
 	var buf bytes.Buffer
 	path := (&url.URL{Path: joinPath(b.basePath, rest), RawQuery: out.URL.RawQuery}).RequestURI()
 	fmt.Fprintf(&buf, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n", path, b.host, key)

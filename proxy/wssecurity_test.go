@@ -24,7 +24,7 @@ import (
 // asserted principal does, and no extension is offered.
 func TestWebSocketHandshakeToBackend(t *testing.T) {
 	e := newEnv(t, proxy.Config{})
-	b := newWSServer(t, websocket.Upgrader{}, echoServe)
+	b := newWSServer(t, websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}, echoServe)
 	ws := wsService("ws", b.URL+"/base", nil)
 	e.deploy(&topology.Topology{Name: "t", Services: []topology.Service{ws}, Providers: []topology.Provider{
 		{Role: "authentication", Name: "test-session"},
@@ -58,6 +58,18 @@ func TestWebSocketHandshakeToBackend(t *testing.T) {
 	for _, ck := range checks {
 		if ck.got != ck.want {
 			t.Errorf("backend %s: %q, want %q", ck.what, ck.got, ck.want)
+		}
+	}
+	// Same origin at the gateway: the backend sees its own origin; another
+	// origin passes as sent.
+	for origin, want := range map[string]string{"http://" + e.addr(): b.URL, "https://elsewhere.example": "https://elsewhere.example"} {
+		c, resp, err := websocket.DefaultDialer.Dial(wsURL(e, "/gateway/t/ws"), http.Header{"Cookie": {"test-session=ok"}, "Origin": {origin}})
+		if err != nil {
+			t.Fatalf("dial with Origin %s: %v %v", origin, err, resp)
+		}
+		c.Close()
+		if got := (<-b.seen).Header.Get("Origin"); got != want {
+			t.Errorf("Origin %s reached the backend as %q, want %q", origin, got, want)
 		}
 	}
 	// A header the client names in Connection is hop-by-hop: not forwarded.

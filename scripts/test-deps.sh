@@ -17,7 +17,14 @@ need=(
   "python3-jwt:/usr/lib/python3/dist-packages/jwt"
   "python3-cryptography:/usr/lib/python3/dist-packages/cryptography"
   "curl:curl"
+  "bsdutils:script"
 )
+
+# wscat (npm) for the WebSocket command-line test, which skips saying so
+# when npm is absent.
+if ! command -v wscat >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  npm install -g --silent wscat >/dev/null 2>&1 || echo "test-deps: npm install -g wscat failed; TestWebSocketWscat will skip" >&2
+fi
 
 missing=()
 for pair in "${need[@]}"; do

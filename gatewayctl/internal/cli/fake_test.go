@@ -355,6 +355,7 @@ func (s *fakeStatus) GetStatus(context.Context, *gatewayv1.GetStatusRequest) (*g
 		Version: "v0.1.0-test", StartedAt: timestamppb.New(baseTime), StoreRevision: s.g.revision, AppliedRevision: s.g.revision, TableGeneration: s.g.revision + 1,
 		TopologyCount: int32(len(s.g.topologies)), ServiceCount: int32(services),
 		ProxyAddress: "127.0.0.1:8443", ManagementAddress: "127.0.0.1:8444", DataDir: "/var/lib/gatewayd",
+		OpenFiles: 1234, MaxOpenFiles: 20000, WebsocketConnections: 515,
 		Backends: []*gatewayv1.BackendStatus{
 			{Topology: "sandbox", Service: "webhdfs/v1", Url: "https://nn2.example:9871", Healthy: false, ConsecutiveFailures: 3, CooloffUntil: revisionTime(30)},
 			{Topology: "sandbox", Service: "webhdfs/v1", Url: "https://nn1.example:9871", Healthy: true},

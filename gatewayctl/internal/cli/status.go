@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -95,6 +96,10 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		if b := st.GetStoreBackend(); b != "" {
 			row(w, "Store:", b)
 		}
+		if m := st.GetMaxOpenFiles(); m > 0 {
+			row(w, "Descriptors:", fmt.Sprintf("%d open of %d", st.GetOpenFiles(), m))
+		}
+		row(w, "WebSockets:", st.GetWebsocketConnections())
 		if who != nil {
 			row(w, "Principal:", who.GetPrincipal())
 			row(w, "Roles:", list(who.GetRoles()))

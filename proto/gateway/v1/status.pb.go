@@ -164,9 +164,16 @@ type GetStatusResponse struct {
 	// With a shared store (etcd): every gateway registered on it (each
 	// renews a lease while it runs), with the revision it has applied, so
 	// an operator sees the gateways converge on store_revision.
-	Gateways      []*GatewayMember `protobuf:"bytes,13,rep,name=gateways,proto3" json:"gateways,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Gateways []*GatewayMember `protobuf:"bytes,13,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	// Descriptors of the gatewayd process: open now, and its ceiling (the
+	// soft RLIMIT_NOFILE, raised to the hard limit at start). Each proxied
+	// WebSocket holds two; past the ceiling new upgrades get 503.
+	OpenFiles    int64 `protobuf:"varint,20,opt,name=open_files,json=openFiles,proto3" json:"open_files,omitempty"`
+	MaxOpenFiles int64 `protobuf:"varint,21,opt,name=max_open_files,json=maxOpenFiles,proto3" json:"max_open_files,omitempty"`
+	// Open proxied WebSocket connections.
+	WebsocketConnections int64 `protobuf:"varint,22,opt,name=websocket_connections,json=websocketConnections,proto3" json:"websocket_connections,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -288,6 +295,27 @@ func (x *GetStatusResponse) GetGateways() []*GatewayMember {
 		return x.Gateways
 	}
 	return nil
+}
+
+func (x *GetStatusResponse) GetOpenFiles() int64 {
+	if x != nil {
+		return x.OpenFiles
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetMaxOpenFiles() int64 {
+	if x != nil {
+		return x.MaxOpenFiles
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetWebsocketConnections() int64 {
+	if x != nil {
+		return x.WebsocketConnections
+	}
+	return 0
 }
 
 // GatewayMember is one gateway sharing the store.
@@ -493,7 +521,7 @@ const file_gateway_v1_status_proto_rawDesc = "" +
 	"\x03url\x18\x03 \x01(\tR\x03url\x12\x18\n" +
 	"\ahealthy\x18\x04 \x01(\bR\ahealthy\x121\n" +
 	"\x14consecutive_failures\x18\x05 \x01(\x03R\x13consecutiveFailures\x12?\n" +
-	"\rcooloff_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fcooloffUntil\"\xb3\x04\n" +
+	"\rcooloff_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fcooloffUntil\"\xad\x05\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x129\n" +
 	"\n" +
@@ -509,7 +537,11 @@ const file_gateway_v1_status_proto_rawDesc = "" +
 	" \x03(\v2\x19.gateway.v1.BackendStatusR\bbackends\x12)\n" +
 	"\x10applied_revision\x18\v \x01(\x03R\x0fappliedRevision\x12#\n" +
 	"\rstore_backend\x18\f \x01(\tR\fstoreBackend\x125\n" +
-	"\bgateways\x18\r \x03(\v2\x19.gateway.v1.GatewayMemberR\bgateways\"\xc4\x02\n" +
+	"\bgateways\x18\r \x03(\v2\x19.gateway.v1.GatewayMemberR\bgateways\x12\x1d\n" +
+	"\n" +
+	"open_files\x18\x14 \x01(\x03R\topenFiles\x12$\n" +
+	"\x0emax_open_files\x18\x15 \x01(\x03R\fmaxOpenFiles\x123\n" +
+	"\x15websocket_connections\x18\x16 \x01(\x03R\x14websocketConnections\"\xc4\x02\n" +
 	"\rGatewayMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rproxy_address\x18\x02 \x01(\tR\fproxyAddress\x12-\n" +

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/securegw/gateway/internal/fdlimit"
 	gatewayv1 "github.com/securegw/gateway/proto/gateway/v1"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/store"
@@ -17,6 +18,8 @@ type Live interface {
 	Generation() int64
 	Topologies() int
 	BackendStatus() []proxy.BackendStatus
+	UpgradedConnections() int
+	MaxOpenFiles() int
 }
 
 // StatusInfo is the static part of the status: what was started where.
@@ -67,6 +70,10 @@ func (s *StatusService) GetStatus(ctx context.Context, _ *gatewayv1.GetStatusReq
 		ManagementAddress: s.info.ManagementAddress,
 		DataDir:           s.info.DataDir,
 		StoreBackend:      s.info.StoreBackend,
+
+		OpenFiles:            int64(fdlimit.Open()),
+		MaxOpenFiles:         int64(s.live.MaxOpenFiles()),
+		WebsocketConnections: int64(s.live.UpgradedConnections()),
 	}
 	if s.info.Gateways != nil {
 		if resp.Gateways, err = s.info.Gateways(ctx); err != nil {
