@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -556,4 +557,92 @@ func TestStoreMigrate(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "Copied and verified") {
 		t.Fatalf("migrate back to bbolt: %v\n%s", err, out)
 	}
+}
+
+// A token revoked through one gateway is refused by every gateway: the
+// revocation reaches each data plane's in-memory set through etcd.
+func TestEtcdRevocationReachesEveryGateway(t *testing.T) {
+	m := newMesh(t, 3)
+	c := m.envs[0].httpClient()
+	m.tokenSetup(t)
+	token, id := m.issue(t)
+	for i := range 3 {
+		deadline := time.Now().Add(10 * time.Second)
+		for m.bearer(c, i, token) != http.StatusOK {
+			if time.Now().After(deadline) {
+				t.Fatalf("gateway %d never accepted the token", i)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	start := time.Now()
+	m.mustCtl(0, "token", "revoke", id)
+	if code := m.bearer(c, 0, token); code != http.StatusUnauthorized {
+		t.Errorf("gateway 0 right after the revocation returned: %d, want 401", code)
+	}
+	for i := 1; i < 3; i++ {
+		deadline := time.Now().Add(5 * time.Second)
+		for m.bearer(c, i, token) != http.StatusUnauthorized {
+			if time.Now().After(deadline) {
+				t.Fatalf("gateway %d still accepts the revoked token", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Logf("gateway %d refuses the revoked token %s after the revoke call started", i, time.Since(start))
+	}
+}
+
+// tokenSetup puts a token policy and deploys a JWT-protected topology "jwt".
+func (m *mesh) tokenSetup(t *testing.T) {
+	t.Helper()
+	be := echoBackend(t, "be")
+	m.mustCtl(0, "token-policy", "put", writeFile(t, "etl.yaml", `name: etl
+allowed_certificate_subjects: [admin]
+allowed_subjects: ["*"]
+default_ttl: 1h
+max_ttl: 2h
+max_lifetime: 4h
+audiences: [jwt]
+`))
+	m.mustCtl(1, "topology", "deploy", writeFile(t, "jwt.yaml", fmt.Sprintf(`name: jwt
+providers:
+  - role: federation
+    name: jwt
+  - role: identity-assertion
+    name: default
+services:
+  - path: echo
+    urls: [%q]
+`, be)))
+}
+
+var issued atomic.Int64
+
+// issue issues a token for a new subject through gateway 2 and returns it
+// with its ID.
+func (m *mesh) issue(t *testing.T) (token, id string) {
+	t.Helper()
+	sub := fmt.Sprintf("user%d", issued.Add(1))
+	token = strings.TrimSpace(m.mustCtl(2, "token", "issue", "--policy", "etl", "--on-behalf-of", sub))
+	var info struct {
+		Tokens []struct {
+			ID string `json:"id"`
+		} `json:"tokens"`
+	}
+	if err := json.Unmarshal([]byte(m.mustCtl(0, "token", "list", "--subject", sub, "--output", "json")), &info); err != nil || len(info.Tokens) != 1 {
+		t.Fatalf("token list: %v %+v", err, info)
+	}
+	return token, info.Tokens[0].ID
+}
+
+// bearer requests the jwt topology through gateway i with token.
+func (m *mesh) bearer(c *http.Client, i int, token string) int {
+	req, _ := http.NewRequest(http.MethodGet, "https://"+m.gws[i].proxy+"/gateway/jwt/echo/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -66,6 +66,34 @@ func TestEtcdFigures(t *testing.T) {
 	}
 	fmt.Printf("FIGURE cli_status_p50_ms %.1f\n", ms(pct(cli, 50)))
 
+	// Revocation-to-refusal: from the revoke call (through gateway 0)
+	// until all three gateways refuse the token.
+	m.tokenSetup(t)
+	var revs []time.Duration
+	for range max(deploys/5, 5) {
+		token, id := m.issue(t)
+		for i := range 3 {
+			for m.bearer(c, i, token) != http.StatusOK {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		start := time.Now()
+		m.mustCtl(0, "token", "revoke", id)
+		var wg sync.WaitGroup
+		for i := range 3 {
+			wg.Go(func() {
+				for m.bearer(c, i, token) != http.StatusUnauthorized {
+					time.Sleep(time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		revs = append(revs, time.Since(start))
+	}
+	fmt.Printf("FIGURE revocation_p99_ms %.1f\n", ms(pct(revs, 99)))
+	fmt.Printf("FIGURE revocation_p50_ms %.1f\n", ms(pct(revs, 50)))
+	fmt.Printf("FIGURE revocations %d\n", len(revs))
+
 	// Requests failed while the leader is killed under load (and deploys go on).
 	stop := make(chan struct{})
 	wait := m.load(c, "/gateway/live/echo/", fmt.Sprintf("b%d /", deploys-1), stop)

@@ -32,9 +32,9 @@
 // token sent as Negotiate is passed on the same way). A Negotiate token
 // is verified (ticket decrypted with the keytab and for the configured
 // principal, ticket times, authenticator within the clock skew, not seen
-// before in the gateway's replay cache (chain.Host.Replay): RFC 4120's
-// server, client, time and microseconds) and the client principal mapped
-// with the rules; any failure is a 401 with the Negotiate challenge, the
+// before in the gateway's replay cache (chain.Host.Replay), keyed, as MIT's
+// is, by a digest of the server and the authenticator's ciphertext) and
+// the client principal mapped with the rules; any failure is a 401 with the Negotiate challenge, the
 // reason only in the log. Each accepted authenticator holds a key in the
 // replay cache for clock_skew: the gateway's default cache (65,536 keys)
 // takes about 65,536 / clock_skew new Negotiates per second (218/s at 5m);

@@ -130,6 +130,7 @@ type tokenOpts struct {
 	skew   time.Duration // added to the authenticator's time
 	mutual bool          // GSS_C_MUTUAL_FLAG
 	raw    bool          // a bare Kerberos token, not SPNEGO
+	at     time.Time     // the authenticator's time, when not zero
 }
 
 // negotiate returns an Authorization value for the client's ticket to spn,
@@ -148,6 +149,9 @@ func negotiateWith(t testing.TB, crealm string, cname types.PrincipalName, tkt m
 	auth, err := types.NewAuthenticator(crealm, cname)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !o.at.IsZero() {
+		auth.CTime, auth.Cusec = o.at.Truncate(time.Second), int(o.at.Sub(o.at.Truncate(time.Second))/time.Microsecond)
 	}
 	auth.CTime = auth.CTime.Add(o.skew)
 	ck := make([]byte, 24)

@@ -115,6 +115,13 @@ func TestBadTokensRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	expired, _, _ := negotiateWith(t, krbtest.Realm, cl.Credentials.CName(), tkt, key, tokenOpts{})
+	// Ended 20s ago: within the clock skew, still expired.
+	tkt, key, err = messages.NewTicket(cl.Credentials.CName(), krbtest.Realm, sname, krbtest.Realm,
+		types.NewKrbFlags(), kt, 18, 0, now.Add(-time.Hour), now.Add(-time.Hour), now.Add(-20*time.Second), now.Add(-20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	justExpired, _, _ := negotiateWith(t, krbtest.Realm, cl.Credentials.CName(), tkt, key, tokenOpts{})
 
 	if res := serve(c, request(good)); res.code != 0 {
 		t.Fatalf("good token: %d", res.code)
@@ -127,6 +134,7 @@ func TestBadTokensRefused(t *testing.T) {
 		{"ticket for another service principal", otherSPN, c},
 		{"another principal, any principal of the keytab", otherSPN, anyPrincipal},
 		{"expired ticket", expired, c},
+		{"ticket expired within the clock skew", justExpired, c},
 		{"clock skew beyond the limit (behind)", skewed, c},
 		{"clock skew beyond the limit (ahead)", ahead, c},
 		{"empty token", "Negotiate", c},
@@ -178,6 +186,25 @@ func TestReplayAcrossHandlers(t *testing.T) {
 	}
 	if res := serve(b, request(h)); res.code != 401 {
 		t.Fatalf("replay to another topology: %d", res.code)
+	}
+}
+
+// Two authenticators made in the same microsecond (two processes of one
+// user) are two authenticators, not a replay; the same one twice is.
+func TestSameMicrosecondNotAReplay(t *testing.T) {
+	r := newRealm(t)
+	c := r.mustBuild(t, r.params(nil))
+	cl := r.kdc.Login(t, "alice", r.alice)
+	at := time.Now().Truncate(time.Microsecond)
+	a, _, _ := negotiate(t, cl, "HTTP/localhost", tokenOpts{at: at})
+	b, _, _ := negotiate(t, cl, "HTTP/localhost", tokenOpts{at: at})
+	for i, h := range []string{a, b} {
+		if res := serve(c, request(h)); res.code != 0 {
+			t.Fatalf("authenticator %d: %d", i, res.code)
+		}
+	}
+	if res := serve(c, request(b)); res.code != 401 {
+		t.Fatalf("replay: %d", res.code)
 	}
 }
 

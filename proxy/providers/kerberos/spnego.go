@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -71,16 +70,22 @@ func (h *Handler) accept(token string) (accepted, error) {
 	if d := now.Sub(ct); d > h.skew || -d > h.skew {
 		return accepted{}, fmt.Errorf("clock skew %v beyond %v", d.Round(time.Second), h.skew)
 	}
-	if end := req.Ticket.DecryptedEncPart.EndTime; !now.Before(end.Add(h.skew)) {
+	// Past its end time a ticket is refused here, with the challenge (the
+	// chain would refuse the principal as expired anyway).
+	if end := req.Ticket.DecryptedEncPart.EndTime; !now.Before(end) {
 		return accepted{}, fmt.Errorf("ticket expired at %v", end)
 	}
 	client := a.CName.PrincipalNameString() + "@" + a.CRealm
-	// RFC 4120 §3.2.3: the server, the client, the time and the
-	// microseconds identify an authenticator; it is accepted once while it
-	// could be within the skew. The cache holds a 16-byte digest of them.
-	sum := sha256.Sum256([]byte("krb5\x00" + req.Ticket.SName.PrincipalNameString() + "@" + req.Ticket.Realm + "\x00" + client + "\x00" +
-		strconv.FormatInt(a.CTime.Unix(), 10) + "." + strconv.Itoa(a.Cusec)))
-	if h.replay.Seen(string(sum[:16]), ct.Add(h.skew+time.Second)) {
+	// A replay is the same authenticator sent again: as MIT's replay cache
+	// does (since 1.18), the key is a digest of the server and the
+	// authenticator's ciphertext, which nobody without the session key can
+	// vary (two clients' authenticators made in the same microsecond stay
+	// distinct). It is kept while the authenticator could be within the skew.
+	d := sha256.New()
+	d.Write([]byte(req.Ticket.SName.PrincipalNameString() + "@" + req.Ticket.Realm + "\x00"))
+	d.Write(req.EncryptedAuthenticator.Cipher)
+	key := string(d.Sum(nil)[:16])
+	if h.replay.Seen(key, ct.Add(h.skew+time.Second)) {
 		return accepted{}, fmt.Errorf("replayed authenticator of %s", client)
 	}
 	res := accepted{client: client, expires: req.Ticket.DecryptedEncPart.EndTime}
