@@ -1,0 +1,98 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/securegw/gateway/internal/webhdfstest"
+)
+
+// knoxWebHDFS is a Knox topology as Knox users write it: the WEBHDFS role
+// at the namenode's /webhdfs URL, the asserted user sent as user.name.
+func knoxWebHDFS(nn string) string {
+	return `<topology>
+  <gateway>
+    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
+    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled>
+      <param><name>query_param</name><value>user.name</value></param></provider>
+  </gateway>
+  <service><role>NAMENODE</role><url>hdfs://localhost:8020</url></service>
+  <service><role>WEBHDFS</role><url>` + nn + `</url></service>
+</topology>`
+}
+
+// A Knox WEBHDFS topology deployed with gatewayctl: the Go WebHDFS client
+// writes and reads through gatewayd's sealed datanode URLs, and a sealed
+// URL issued before a restart still works after it (its key derives from
+// the keyring, not from the process).
+func TestKnoxWebHDFSThroughGatewayd(t *testing.T) {
+	e := newEnv(t)
+	d := e.start()
+	cl := webhdfstest.Start(t)
+	e.mustCtl("topology", "deploy", writeFile(t, "hadoop.xml", knoxWebHDFS(cl.NamenodeURL())))
+	hc := e.httpClient()
+	c := &webhdfstest.Client{Base: "https://" + d.proxy + "/gateway/hadoop/webhdfs/v1", HTTP: hc}
+	if _, err := c.Mkdirs("/tmp"); err != nil {
+		t.Fatal(err)
+	}
+	data := strings.Repeat("knox ", 200000)
+	if _, err := c.Create("/tmp/f", strings.NewReader(data), int64(len(data)), false); err != nil {
+		t.Fatalf("CREATE: %v", err)
+	}
+	rc, err := c.Open("/tmp/f")
+	if err != nil {
+		t.Fatalf("OPEN: %v", err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != data {
+		t.Fatalf("OPEN read %d bytes, want %d", len(got), len(data))
+	}
+	st, err := c.GetFileStatus("/tmp/f")
+	if err != nil || st.Owner != "anonymous" {
+		t.Fatalf("GETFILESTATUS %+v %v: want the asserted user as owner", st, err)
+	}
+
+	noFollow := *hc
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Get(c.Base + "/tmp/f?op=OPEN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(loc.Path, "/gateway/hadoop/webhdfs/data/v1/") {
+		t.Fatalf("OPEN: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("gatewayd exit: %v", err)
+	}
+	d = e.start()
+	loc.Host = d.proxy
+	resp, err = hc.Get(loc.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(got) != data {
+		t.Fatalf("sealed URL after a restart: %d, %d bytes", resp.StatusCode, len(got))
+	}
+	// Tampered, it is refused by the new process too.
+	q := loc.Query()
+	tok := []byte(q.Get("_"))
+	tok[len(tok)/2] ^= 1
+	q.Set("_", string(tok))
+	loc.RawQuery = q.Encode()
+	if code, _ := httpGet(t, hc, loc.String()); code != http.StatusForbidden {
+		t.Fatalf("tampered sealed URL: %d, want 403", code)
+	}
+}
