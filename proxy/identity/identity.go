@@ -32,6 +32,10 @@ type Principal struct {
 	// session id); "" when it cannot be revoked. The chain refuses a
 	// request whose credential was revoked.
 	CredentialID string
+	// Actors is the RFC 8693 act chain of the token that authenticated the
+	// request, outermost first: who acts for Name. A token issued to this
+	// principal on behalf of someone else nests it. Nil when none.
+	Actors []string
 }
 
 // InGroup reports whether the principal is in group g.

@@ -123,6 +123,9 @@ func build(ctx context.Context, c chain.Config, sso bool) (*Handler, error) {
 	if sso {
 		h.name = NameSSOCookie
 	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
 	if h.gateway, err = p.Bool(ParamGatewayKeys, true); err != nil {
 		return nil, err
 	}
@@ -419,7 +422,7 @@ func (h *Handler) principal(claims map[string]any, id string, groups []string) (
 			}
 		}
 	}
-	p := &identity.Principal{Name: name, AuthenticatedAs: name, Groups: groups, Provider: h.name, CredentialID: id}
+	p := &identity.Principal{Name: name, AuthenticatedAs: name, Groups: groups, Provider: h.name, CredentialID: id, Actors: actors(claims)}
 	if exp, err := numericDate(claims["exp"]); err == nil && !exp.IsZero() {
 		p.Expires = exp
 	}
@@ -435,4 +438,19 @@ func numericDate(v any) (time.Time, error) {
 		return time.Unix(i, 0), err
 	}
 	return time.Time{}, errors.New("no date")
+}
+
+// actors reads the nested act claim (RFC 8693 §4.1), outermost first.
+func actors(claims map[string]any) []string {
+	var out []string
+	act, _ := claims["act"].(map[string]any)
+	for depth := 0; act != nil && depth < 16; depth++ {
+		sub, _ := act["sub"].(string)
+		if sub == "" {
+			break
+		}
+		out = append(out, sub)
+		act, _ = act["act"].(map[string]any)
+	}
+	return out
 }

@@ -128,8 +128,10 @@ func TestOnBehalfOfTokenEndToEnd(t *testing.T) {
 	f := newTokenFixture(t, nil)
 	ctx := context.Background()
 	be := headerBackend(t)
-	if _, err := deploy(ctx, f.g.topologies(t, adminCert(t, f.g.cfg)), jwtTopology("tokenbased", be.URL, ""), nil); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"tokenbased", "second"} {
+		if _, err := deploy(ctx, f.g.topologies(t, adminCert(t, f.g.cfg)), jwtTopology(name, be.URL, ""), nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, err := f.policy.PutTokenPolicy(ctx, &gatewayv1.PutTokenPolicyRequest{Policy: &gatewayv1.TokenPolicy{
 		Name: "etl", AllowedCertificateSubjects: []string{"broker"}, AllowedSubjects: []string{"alice", "svc-*"},
@@ -171,12 +173,19 @@ func TestOnBehalfOfTokenEndToEnd(t *testing.T) {
 		t.Fatalf("list: %v %v", list, err)
 	}
 
+	second := f.g.url("/gateway/second/echo/x")
+	if code, _ := f.getWith(t, second, map[string]string{"Authorization": "Bearer " + resp.GetToken()}); code != 200 {
+		t.Fatalf("the token on a second topology: %d", code)
+	}
 	if _, err := f.broker.RevokeToken(ctx, &gatewayv1.RevokeTokenRequest{Id: resp.GetInfo().GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	// Live when the call returns: no waiting.
-	if code, _ := f.getWith(t, url, map[string]string{"Authorization": "Bearer " + resp.GetToken()}); code != http.StatusUnauthorized {
-		t.Fatalf("revoked token: %d, want 401", code)
+	// Live on every topology when the call returns (both had the token in
+	// their verified-token caches): no waiting.
+	for _, u := range []string{url, second} {
+		if code, _ := f.getWith(t, u, map[string]string{"Authorization": "Bearer " + resp.GetToken()}); code != http.StatusUnauthorized {
+			t.Fatalf("revoked token at %s: %d, want 401", u, code)
+		}
 	}
 	v, _ = f.broker.VerifyToken(ctx, &gatewayv1.VerifyTokenRequest{Token: resp.GetToken()})
 	if v.GetValid() || v.GetReason() != "token revoked" {
@@ -279,4 +288,118 @@ func TestTokenPolicyIsStrictAndCompareAndSet(t *testing.T) {
 	}
 	_, err = f.policy.GetTokenPolicy(ctx, &gatewayv1.GetTokenPolicyRequest{Name: "a"})
 	wantCode(t, err, codes.NotFound, "deleted policy")
+}
+
+// A caller that itself acts for someone gets tokens whose act claim nests
+// the chain; a key rotation keeps every live token verifying; a master
+// rotation reseals the signing keys and a restart with the new secret
+// serves the same tokens.
+func TestNestedActKeyRotationAndMasterRotation(t *testing.T) {
+	f := newTokenFixture(t, nil)
+	ctx := context.Background()
+	topo := f.g.topologies(t, adminCert(t, f.g.cfg))
+	for _, p := range []*gatewayv1.TokenPolicy{
+		{Name: "broker", AllowedCertificateSubjects: []string{"broker"}, AllowedSubjects: []string{"svc-etl"}},
+		{Name: "etl", AllowedCallers: []string{"svc-etl"}, AllowedSubjects: []string{"alice"}},
+	} {
+		if _, err := f.policy.PutTokenPolicy(ctx, &gatewayv1.PutTokenPolicyRequest{Policy: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	be := headerBackend(t)
+	doc := string(jwtTopology("etl", be.URL, "")) + "  - path: knoxtoken\n    role: KNOXTOKEN\n    params: {policy: etl}\n"
+	if _, err := deploy(ctx, topo, []byte(doc), nil); err != nil {
+		t.Fatal(err)
+	}
+	t1, err := f.broker.IssueToken(ctx, &gatewayv1.IssueTokenRequest{Policy: "broker", OnBehalfOf: "svc-etl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.rest(t, http.MethodGet, f.g.url("/gateway/etl/knoxtoken/api/v1/token?doAs=alice"), "", "")
+	if r.code != http.StatusUnauthorized {
+		t.Fatalf("without a token: %d", r.code)
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.g.url("/gateway/etl/knoxtoken/api/v1/token?doAs=alice"), nil)
+	req.Header.Set("Authorization", "Bearer "+t1.GetToken())
+	resp, err := f.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	t2, _ := body["access_token"].(string)
+	if resp.StatusCode != 200 || t2 == "" {
+		t.Fatalf("svc-etl asking for alice: %d %v", resp.StatusCode, body)
+	}
+	c := claimsOf(t, t2)
+	act, _ := c["act"].(map[string]any)
+	inner, _ := act["act"].(map[string]any)
+	if c["sub"] != "alice" || act["sub"] != "svc-etl" || inner["sub"] != "broker" {
+		t.Fatalf("claims %v: want sub alice, act svc-etl, nested act broker", c)
+	}
+
+	// Key rotation: the old key signs nothing more but stays in the JWKS
+	// while its tokens live.
+	oldKid := claimsHeader(t, t2)["kid"]
+	if _, err := f.admin.RotateSigningKey(ctx, &gatewayv1.RotateSigningKeyRequest{Algorithm: "ES256"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.broker.RotateSigningKey(ctx, &gatewayv1.RotateSigningKeyRequest{Algorithm: "ES256"})
+	wantCode(t, err, codes.PermissionDenied, "a token broker rotating keys")
+	t3, err := f.broker.IssueToken(ctx, &gatewayv1.IssueTokenRequest{Policy: "broker", OnBehalfOf: "svc-etl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claimsHeader(t, t3.GetToken())["kid"] == oldKid {
+		t.Fatal("a token issued after the rotation is signed with the retired key")
+	}
+	jwks := f.rest(t, http.MethodGet, f.g.url("/gateway/etl/knoxtoken/api/v1/jwks.json"), "", "")
+	if keys, _ := jwks.body["keys"].([]any); len(keys) != 2 {
+		t.Fatalf("JWKS after rotation: %s, want the active and the retired key", jwks.raw)
+	}
+	for _, tok := range []string{t1.GetToken(), t2, t3.GetToken()} {
+		if code, _ := f.getWith(t, f.g.url("/gateway/etl/echo/"), map[string]string{"Authorization": "Bearer " + tok}); code != 200 {
+			t.Fatalf("a live token after the key rotation: %d", code)
+		}
+	}
+
+	// Master rotation, then a restart with the new secret.
+	newSecret := "a brand new master secret, test only"
+	if _, err := gatewayv1.NewAliasServiceClient(f.g.dial(t, adminCert(t, f.g.cfg))).RotateMaster(ctx,
+		&gatewayv1.RotateMasterRequest{CurrentSecret: []byte(testSecret), NewSecret: []byte(newSecret)}); err != nil {
+		t.Fatal(err)
+	}
+	f.g.stop(t)
+	g2 := startGateway(t, f.g.cfg, newSecret)
+	hc := g2.httpClient(t)
+	for _, tok := range []string{t2, t3.GetToken()} {
+		req, _ := http.NewRequest(http.MethodGet, g2.url("/gateway/etl/echo/"), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("after master rotation and restart: %d", resp.StatusCode)
+		}
+	}
+	keys, err := gatewayv1.NewTokenServiceClient(g2.dial(t, adminCert(t, f.g.cfg))).ListSigningKeys(ctx, &gatewayv1.ListSigningKeysRequest{})
+	if err != nil || len(keys.GetKeys()) != 2 {
+		t.Fatalf("signing keys after restart: %v %v", keys, err)
+	}
+}
+
+func claimsHeader(t *testing.T, token string) map[string]any {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

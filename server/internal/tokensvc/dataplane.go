@@ -17,7 +17,7 @@ func (s *Service) DataPlane() chain.TokenIssuer { return dataPlane{s: s} }
 type dataPlane struct{ s *Service }
 
 func principalCaller(p *identity.Principal) Caller {
-	return Caller{Name: p.Name, Groups: p.Groups}
+	return Caller{Name: p.Name, Groups: p.Groups, Actors: p.Actors}
 }
 
 // endpointError maps the service's errors to the chain's kinds, keeping the

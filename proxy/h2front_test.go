@@ -1,0 +1,110 @@
+package proxy_test
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Through an HTTP/2 front (TLS, as browsers use it): small answers, a large
+// one, a streamed one that arrives event by event, a request body of
+// unknown length (chunked to the HTTP/1.1 backend), and trailers.
+func TestHTTP2Front(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	big := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB
+	next := make(chan struct{})
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			io.WriteString(w, big)
+		case "/events":
+			w.Header().Set("Content-Type", "text/event-stream")
+			for i := 0; i < 2; i++ {
+				io.WriteString(w, "data: "+string(rune('a'+i))+"\n\n")
+				w.(http.Flusher).Flush()
+				<-next
+			}
+		case "/echo": // reads the body first: an HTTP/1 server may not read after writing
+			body, _ := io.ReadAll(r.Body)
+			w.Header().Set("Trailer", "X-Count")
+			w.Write(body)
+			w.Header().Set("X-Count", itoa(int64(len(body))))
+		default:
+			io.WriteString(w, "ok")
+		}
+	})
+	e.deploy(topo("t", svc("s", b.URL)))
+	fe := httptest.NewUnstartedServer(e.p)
+	fe.EnableHTTP2 = true
+	fe.StartTLS()
+	t.Cleanup(fe.Close)
+	client := fe.Client()
+
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := client.Get(fe.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("%s: served over %s, want HTTP/2", path, resp.Proto)
+		}
+		return resp, string(body)
+	}
+	if resp, body := get("/gateway/t/s/x"); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("small: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := get("/gateway/t/s/big"); resp.StatusCode != 200 || body != big {
+		t.Fatalf("big: %d, %d bytes", resp.StatusCode, len(body))
+	}
+
+	// Each event reaches the client before the backend sends the next.
+	resp, err := client.Get(fe.URL + "/gateway/t/s/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i := 0; i < 2; i++ {
+		got := make(chan string, 1)
+		go func() {
+			line, _ := br.ReadString('\n')
+			br.ReadString('\n')
+			got <- line
+		}()
+		select {
+		case line := <-got:
+			if want := "data: " + string(rune('a'+i)) + "\n"; line != want {
+				t.Fatalf("event %d: %q, want %q", i, line, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("event %d did not arrive while the backend waited", i)
+		}
+		next <- struct{}{}
+	}
+
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte(strings.Repeat("x", 100000)))
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", fe.URL+"/gateway/t/s/echo", pr)
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || n != 100000 || resp.Trailer.Get("X-Count") != "100000" {
+		t.Fatalf("echo: %d, %d bytes, trailer %v", resp.StatusCode, n, resp.Trailer)
+	}
+}
