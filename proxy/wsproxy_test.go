@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +16,12 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/chain/revocation"
+	"github.com/securegw/gateway/proxy/wsrelay"
 )
 
 // wsServer is a real WebSocket backend running serve on each connection;
@@ -443,3 +446,117 @@ func TestWebSocketRevocation(t *testing.T) {
 }
 
 func hostWith(rev *revocation.Set) chain.Host { return chain.Host{Revocations: rev} }
+
+// At the descriptor ceiling (two per connection, a reserve for HTTP) new
+// upgrades get 503 while open sockets and plain HTTP go on.
+func TestWebSocketDescriptorCeiling(t *testing.T) {
+	e := newEnv(t, proxy.Config{MaxOpenFiles: 200 + 2*2}) // room for two
+	b := newWSServer(t, websocket.Upgrader{}, echoServe)
+	plain := newBackend(t, nil)
+	e.deploy(topo("t", wsService("ws", b.URL, nil), svc("plain", plain.URL)))
+	if e.p.MaxOpenFiles() != 204 {
+		t.Fatalf("MaxOpenFiles %d", e.p.MaxOpenFiles())
+	}
+	c1, c2 := e.dialWS("/gateway/t/ws"), e.dialWS("/gateway/t/ws")
+	_, resp, err := websocket.DefaultDialer.Dial(wsURL(e, "/gateway/t/ws"), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("upgrade past the ceiling: %v %v", resp, err)
+	}
+	if n := b.opened.Load(); n != 2 {
+		t.Fatalf("%d backend connections, want 2", n)
+	}
+	if resp, body := e.get("/gateway/t/plain/x"); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("plain HTTP at the ceiling: %d %q", resp.StatusCode, body)
+	}
+	echo(t, c1, "one")
+	echo(t, c2, "two")
+	if v := metricValue(t, e, "gateway_websocket_connections"); v != 2 {
+		t.Fatalf("gateway_websocket_connections %v", v)
+	}
+	if v := metricValue(t, e, "gateway_websocket_connections_max"); v != 2 {
+		t.Fatalf("gateway_websocket_connections_max %v", v)
+	}
+}
+
+// Nothing is left behind: once a hundred connections, active or idle,
+// ended (by either side), no relay goroutine and no pooled buffer remains,
+// and an idle relayed connection holds no buffer.
+func TestWebSocketNothingLeftBehind(t *testing.T) {
+	e := newEnv(t, proxy.Config{})
+	b := newWSServer(t, websocket.Upgrader{}, echoServe)
+	e.deploy(topo("t", wsService("ws", b.URL, nil)))
+	echo(t, e.dialWS("/gateway/t/ws"), "warm up") // the poller's goroutine starts once per process
+	eventually(t, 5*time.Second, "warm-up closed", func() bool { return e.p.UpgradedConnections() <= 1 })
+	baseline := goroutineBaseline(t)
+	var conns []*websocket.Conn
+	for i := range 100 {
+		c, resp, err := websocket.DefaultDialer.Dial(wsURL(e, "/gateway/t/ws"), nil)
+		if err != nil {
+			t.Fatalf("dial %d: %v %v", i, err, resp)
+		}
+		conns = append(conns, c)
+		if i%2 == 0 {
+			echo(t, c, "active")
+		}
+	}
+	eventually(t, 5*time.Second, "idle relays hold no buffer", func() bool { return wsrelay.BuffersInUse() == 0 })
+	for i, c := range conns {
+		if i%2 == 0 {
+			c.Close() // the client drops
+		} else {
+			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(time.Second))
+		}
+	}
+	eventually(t, 10*time.Second, "untracked", func() bool { return e.p.UpgradedConnections() <= 1 })
+	eventually(t, 10*time.Second, "backend sides closed", func() bool { return b.live.Load() <= 1 })
+	for _, c := range conns {
+		c.Close()
+	}
+	baseline()
+	if n := wsrelay.BuffersInUse(); n != 0 {
+		t.Fatalf("%d pooled buffers still held", n)
+	}
+}
+
+// wss to a backend: verified with the service's truststore, with the
+// service's client certificate (two-way TLS); a backend certificate the
+// truststore does not vouch for is a 502 before the upgrade.
+func TestWebSocketBackendTLS(t *testing.T) {
+	serverCA, clientCA, otherCA := testpki.NewCA(t, "backend CA"), testpki.NewCA(t, "gateway client CA"), testpki.NewCA(t, "other")
+	var clientCN atomic.Value
+	up := websocket.Upgrader{}
+	b := newConnBackend(t, &tls.Config{
+		Certificates: []tls.Certificate{serverCA.Server(t, "127.0.0.1").TLS},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    clientCA.Pool(),
+	}, func(w http.ResponseWriter, r *http.Request) {
+		clientCN.Store(r.TLS.PeerCertificates[0].Subject.CommonName)
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		echoServe(c)
+	})
+	gw := clientCA.Client(t, "gateway-ws")
+	e := newEnv(t, proxy.Config{
+		Resolver:    secrets{"t/gw-cert": string(gw.CertPEM) + string(gw.KeyPEM)},
+		Truststores: truststores{"backend-ca": serverCA.PEM, "other-ca": otherCA.PEM},
+	})
+	wss := func(path, store string) topology.Service {
+		s := svc(path, "wss"+strings.TrimPrefix(b.URL, "https"))
+		s.WebSocket = true
+		s.Dispatch = &topology.Dispatch{Truststore: store, UseTwoWayTLS: true, ClientCertificate: "gw-cert"}
+		return s
+	}
+	e.deploy(topo("t", wss("good", "backend-ca"), wss("untrusted", "other-ca")))
+	c := e.dialWS("/gateway/t/good")
+	echo(t, c, "over wss")
+	if got, _ := clientCN.Load().(string); got != "gateway-ws" {
+		t.Fatalf("backend saw client certificate %q", got)
+	}
+	_, resp, err := websocket.DefaultDialer.Dial(wsURL(e, "/gateway/t/untrusted"), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("untrusted backend: %v %v", resp, err)
+	}
+}

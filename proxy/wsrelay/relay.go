@@ -184,7 +184,23 @@ func (s *side) other() *side { return &s.c.sides[1-s.idx] }
 var (
 	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
 	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufSize) }}
+	inUse   atomic.Int64 // pooled readers and writers taken and not returned
 )
+
+// BuffersInUse is the number of pooled buffers relays hold right now: 0
+// when every relayed connection is idle (or none is open).
+func BuffersInUse() int64 { return inUse.Load() }
+
+func getReader() *bufio.Reader {
+	inUse.Add(1)
+	return readers.Get().(*bufio.Reader)
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readers.Put(br)
+	inUse.Add(-1)
+}
 
 // Relay starts relaying between client (the gateway is its server) and
 // backend (the gateway is its client), both past their handshakes.
@@ -463,7 +479,7 @@ func (s *side) run() {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	c := s.c
-	br := readers.Get().(*bufio.Reader)
+	br := getReader()
 	br.Reset(s)
 	for {
 		_ = s.conn.SetReadDeadline(time.Now().Add(c.lim.WriteTimeout))
@@ -472,8 +488,7 @@ func (s *side) run() {
 			continue
 		}
 		if err == nil && s.parkable {
-			br.Reset(nil)
-			readers.Put(br)
+			putReader(br)
 			// Linger: a busy connection's next frame usually follows within
 			// milliseconds; waiting for it here (one goroutine, no buffer)
 			// costs less than parking and waking. Quiet ones park.
@@ -481,7 +496,7 @@ func (s *side) run() {
 				_ = s.conn.SetReadDeadline(time.Now().Add(linger))
 				if _, err = s.conn.Read(s.one[:]); err == nil {
 					s.hasOne = true
-					br = readers.Get().(*bufio.Reader)
+					br = getReader()
 					br.Reset(s)
 					continue
 				}
@@ -496,20 +511,18 @@ func (s *side) run() {
 			return
 		}
 		if err == nil {
-			br.Reset(nil)
-			readers.Put(br)
+			putReader(br)
 			_ = s.conn.SetReadDeadline(time.Time{})
 			if _, err = io.ReadFull(s.conn, s.one[:]); err == nil {
 				s.hasOne = true
-				br = readers.Get().(*bufio.Reader)
+				br = getReader()
 				br.Reset(s)
 				continue
 			}
 			s.fail(err)
 			return
 		}
-		br.Reset(nil)
-		readers.Put(br)
+		putReader(br)
 		s.fail(err)
 		return
 	}
@@ -851,6 +864,7 @@ func (s *side) maskKey() [4]byte {
 func (s *side) writerLocked() *bufio.Writer {
 	if s.bw == nil {
 		s.bw = writers.Get().(*bufio.Writer)
+		inUse.Add(1)
 		s.bw.Reset(s.conn)
 		_ = s.conn.SetWriteDeadline(time.Now().Add(s.c.lim.WriteTimeout))
 	}
@@ -871,6 +885,7 @@ func (s *side) releaseLocked() {
 	if s.bw != nil {
 		s.bw.Reset(nil)
 		writers.Put(s.bw)
+		inUse.Add(-1)
 		s.bw = nil
 	}
 }
