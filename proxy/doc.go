@@ -168,6 +168,16 @@
 // service with dispatch.forward_credentials sends them on; its deploy warns
 // about it.
 //
+// Federation (seed 001; federation.go): a service with dispatch.federate
+// re-dispatches to another gateway's topology. Last in the backend
+// request's rewrite, it removes every client-sent spelling of the
+// federation headers (Config.Federation: SM_USER by default, and the
+// groups header) and of the signature header, sets them from the
+// principal, and signs method, path, query, user and groups with the
+// dispatch.federation_secret alias (package internal/fedsig); a failover's
+// next attempt is signed anew. The receiving side is the header-preauth
+// provider (proxy/providers/preauth).
+//
 // TRACE and TRACK (any case) are answered 405 before the chain, with an
 // Allow header, unless the service sets dispatch.allow_trace: a backend
 // echoing the request would reflect its credentials and cookies to the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make run: a demo backend and a dev gatewayd on loopback, the demo
-# topologies deployed (anonymous and Basic-authenticated), the next commands
+# topologies deployed (anonymous, Basic-authenticated with a token API, and
+# token-protected), the next commands
 # printed with the addresses the daemon really listens on. Ctrl-C stops both.
 #
 #   GATEWAY_DATA_DIR   the daemon's data dir (default .gateway)
@@ -62,7 +63,7 @@ if ! out=$("$BIN/gatewayctl" status 2>&1 >/dev/null); then
 fi
 
 # The demo topologies, pointed at the demo backend's real address.
-for t in sandbox secure; do
+for t in sandbox secure tokenbased; do
   sed "s#127.0.0.1:18080#$backend#g" "server/examples/topologies/$t.yaml" | "$BIN/gatewayctl" topology deploy -
 done
 
@@ -76,6 +77,9 @@ demo backend on $backend. In another terminal:
   bin/gatewayctl topology list
   curl --cacert $DATA/ca.pem "https://$proxy/gateway/sandbox/echo/anything?x=1"
   curl -u demo:demo-password --cacert $DATA/ca.pem https://$proxy/gateway/secure/echo/hello   # Basic, demo user
+  TOKEN=\$(bin/gatewayctl token issue)                                                          # a token for you
+  curl -H "Authorization: Bearer \$TOKEN" --cacert $DATA/ca.pem https://$proxy/gateway/tokenbased/echo/   # token-protected
+  curl -u demo:demo-password --cacert $DATA/ca.pem https://$proxy/gateway/secure/knoxtoken/api/v1/token  # Knox's token API
   bin/gatewayctl topology deploy server/examples/topologies/knox-sandbox.xml --dry-run
   bin/gatewayctl topology history sandbox
   bin/gatewayctl audit list

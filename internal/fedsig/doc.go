@@ -25,6 +25,10 @@
 // that a signature replayed to another gateway of the cluster is refused
 // too.
 //
+// The body is not signed (the gateway streams it): two-way TLS between the
+// gateways protects the request in transit; the signature binds the
+// asserted identity to this request's method, path and query, now, once.
+//
 // The errors of Verify say which check failed, for the receiver's log; they
 // never carry the secret or the signature, and a client is never told.
 package fedsig

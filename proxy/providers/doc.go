@@ -15,6 +15,8 @@
 // registration:
 //
 //   - client-cert (authentication and federation): package clientcert;
+//   - header-preauth (federation): package preauth, header pre-authentication
+//     with ip, client-cert and hmac validators (seed 001);
 //   - default, concat, regex, switch-case, hadoop-groups (identity-assertion):
 //     package assertion;
 //   - acls (authorization): package acls;

@@ -122,22 +122,20 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 	case bytes.EqualFold(name, []byte("style")):
 		h.raw = "style"
 	}
-	// The tokenizer's TagName and TagAttr copy what they return: call them
-	// only for a tag that may hold a link.
+	// The tokenizer's TagAttr copies what it returns: call it only for a
+	// tag that may hold a link.
 	if !isScript && !mayHaveLink(raw) {
 		return dst
 	}
-	lname, hasAttr := h.z.TagName()
-	if !hasAttr {
-		return dst
-	}
-	name = lname
 	h.attrs = h.attrs[:0]
 	changed := false
-	isMeta, refresh := string(name) == "meta", false
+	isMeta, refresh := bytes.EqualFold(name, []byte("meta")), false
 	content := -1
 	for {
 		k, v, more := h.z.TagAttr()
+		if k == nil && !more {
+			break // no attributes
+		}
 		a := attr{key: k, val: v}
 		switch {
 		case urlAttrs[string(k)]:

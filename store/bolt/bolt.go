@@ -123,6 +123,10 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 		Timeout:  opts.LockTimeout,
 		OpenFile: openDataFile(opts.Logger),
 	})
+	if err == nil {
+		// Batched writes (token state) wait at most this long for company.
+		db.MaxBatchDelay = 2 * time.Millisecond
+	}
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("opening store %s: %w (waited %s; another gatewayd may be running with this data file)",
 			path, store.ErrLocked, opts.LockTimeout)
@@ -282,6 +286,34 @@ func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	s.commit = make(chan struct{})
 	s.mu.Unlock()
 	return nil
+}
+
+// batched runs fn like update, but lets bbolt commit it in one
+// transaction (one fsync) with other batched calls made at the same time.
+// fn may run more than once (bbolt retries the others of a batch alone when
+// one fails): it must be idempotent, as every object write here is (it
+// reads what it checks inside the transaction). Used for token state,
+// written at issuance rates; everything else keeps one commit per call.
+func (s *Store) batched(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	if err := s.db.Batch(fn); err != nil {
+		return closedErr(err)
+	}
+	s.mu.Lock()
+	close(s.commit)
+	s.commit = make(chan struct{})
+	s.mu.Unlock()
+	return nil
+}
+
+// writer is update, or batched for the kinds written at high rates.
+func (s *Store) writer(kind string) func(context.Context, func(*bolt.Tx) error) error {
+	if kind == store.KindToken {
+		return s.batched
+	}
+	return s.update
 }
 
 // committed returns a channel closed at the next commit.

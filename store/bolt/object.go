@@ -39,7 +39,7 @@ func (s *Store) PutObject(ctx context.Context, o store.Object, expect int64) (st
 		err = checkKind(o.Kind)
 	}
 	if err == nil {
-		err = s.update(ctx, func(tx *bolt.Tx) error {
+		err = s.writer(o.Kind)(ctx, func(tx *bolt.Tx) error {
 			b, err := kindBucket(tx, o.Kind)
 			if err != nil {
 				return err
@@ -141,7 +141,7 @@ func (s *Store) ListObjects(ctx context.Context, kind, prefix string) ([]store.O
 // A missing object gives store.ErrNotFound whatever expect is.
 func (s *Store) DeleteObject(ctx context.Context, kind, key string, expect int64) (int64, error) {
 	var rev int64
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.writer(kind)(ctx, func(tx *bolt.Tx) error {
 		b, err := kindBucket(tx, kind)
 		if err != nil {
 			return err

@@ -61,5 +61,17 @@
 //
 // Every call is bounded by Options.RequestTimeout; a call etcd does not
 // answer in time (no quorum, no connection) fails with an error wrapping
-// ErrUnavailable, which the management API maps to codes.Unavailable.
+// store.ErrUnavailable, which the management API maps to
+// codes.Unavailable. Within that bound each etcd request is tried with a
+// short deadline and sent again, so that a member that hangs (paused, cut
+// off) costs a retry on another member rather than a failed call. The
+// commit transaction is not sent twice: when it gets no answer, its log
+// entry (which carries a random commit ID) says whether it was applied.
+//
+// # Membership
+//
+// Register keeps a gateway's entry (addresses, version, applied revision,
+// readiness) under members/<id> with a lease it renews; Members lists
+// them for gatewayctl status. A gateway paused longer than the lease drops
+// out and registers again when it is back.
 package etcd

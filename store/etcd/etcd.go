@@ -101,6 +101,8 @@ type Store struct {
 	opts   Options
 	closed atomic.Bool
 	done   chan struct{}
+	// writer is held by the process's one committing mutation (see mutate).
+	writer chan struct{}
 	now    func() time.Time
 	// hook, when set by a test, is called at the named points of a staged
 	// rewrite; returning true stops the call there as a crash would.
@@ -154,11 +156,12 @@ func New(ctx context.Context, cli *clientv3.Client, opts Options) (*Store, error
 
 func newStore(ctx context.Context, cli *clientv3.Client, opts Options) (*Store, error) {
 	s := &Store{
-		cli:   cli,
-		watch: namespace.NewWatcher(cli.Watcher, opts.Prefix),
-		opts:  opts,
-		done:  make(chan struct{}),
-		now:   func() time.Time { return time.Now().UTC() },
+		cli:    cli,
+		watch:  namespace.NewWatcher(cli.Watcher, opts.Prefix),
+		opts:   opts,
+		done:   make(chan struct{}),
+		writer: make(chan struct{}, 1),
+		now:    func() time.Time { return time.Now().UTC() },
 	}
 	s.kv = attemptKV{KV: namespace.NewKV(cli.KV, opts.Prefix), s: s}
 	rev, err := s.Revision(ctx)

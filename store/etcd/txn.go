@@ -152,7 +152,19 @@ var errNoChange = errors.New("no change")
 // the mod revision of the revision key: when another commit got in
 // between, build runs again on a new snapshot, so every commit sees the
 // state it changes (compare-and-set then fails as it should).
+//
+// Writers of one process take turns (writer): they would otherwise only
+// make each other's guards fail, and under load one could lose the race
+// until its timeout. Writers in other processes still race on the guard.
 func (s *Store) mutate(ctx context.Context, pre prefetch, build func(r *snap, rev int64) ([]clientv3.Op, []store.Change, error)) (int64, error) {
+	select {
+	case s.writer <- struct{}{}:
+		defer func() { <-s.writer }()
+	case <-ctx.Done():
+		return 0, s.callErr(ctx, ctx.Err())
+	case <-s.done:
+		return 0, store.ErrClosed
+	}
 	for {
 		r, err := s.snapshot(ctx, pre)
 		if err != nil {

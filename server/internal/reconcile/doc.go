@@ -7,7 +7,11 @@
 // the result with one atomic swap, and only then records the batch's
 // revision as applied. Batches already queued are applied together (one
 // swap for a burst). When the watch reports that its revision was compacted
-// away, the reconciler lists again and rebuilds the table.
+// away, the reconciler lists again and rebuilds the table. When it reports
+// store.ErrUnavailable (a shared store without quorum or out of reach), the
+// table keeps serving, Options.OnSync(false) tells the daemon (not ready,
+// management calls refused), and the reconciler lists the store again until
+// it answers, then OnSync(true) and it watches from the listing.
 //
 // The store is the only way a change reaches the data plane, so a change
 // committed by any process sharing the store is applied. Management calls
