@@ -16,7 +16,7 @@ if [ "$QUICK" = 1 ]; then
   WS_IDLE=${WS_IDLE:-500} WS_RTT_N=${WS_RTT_N:-200} WS_DEPLOYS=${WS_DEPLOYS:-10} WS_DUR=${WS_DUR:-3s} WS_CEILING=${WS_CEILING:-0}
 fi
 WS_IDLE=${WS_IDLE:-9000} WS_RTT_N=${WS_RTT_N:-5000} WS_TPUT_C=${WS_TPUT_C:-64} WS_DEPLOYS=${WS_DEPLOYS:-100}
-WS_DUR=${WS_DUR:-10s} WS_CEILING=${WS_CEILING:-1} WS_PARTS=${WS_PARTS:-mem,ceiling,rtt,tput,drops}
+WS_DUR=${WS_DUR:-10s} WS_CEILING=${WS_CEILING:-1} WS_PARTS=${WS_PARTS:-mem,ceiling,rtt,tput,drops,revoke}
 ws_want() { [[ ",$WS_PARTS," == *",$1,"* ]]; }
 for v in WS_IDLE WS_RTT_N WS_TPUT_C WS_DEPLOYS; do
   [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -le 12000 ] || { echo "bench ws: $v must be a number ≤ 12000" >&2; exit 2; }
@@ -256,9 +256,39 @@ if [ -n "$WS_GW" ] && ws_want drops; then
 fi
 
 # ---- revocation-to-close -------------------------------------------------
-WS_REVOKE="skipped: needs token issue/revoke through gatewayctl (issue #10) and a JWT provider in the topology"
-if [ -n "$WS_GW" ] && [ -n "${WS_REVOKE_TOPOLOGY:-}" ]; then
-  WS_REVOKE="$(source "$WS_REVOKE_TOPOLOGY")"
+# $WS_REVOKE_N sockets, each opened with its own gateway token (jwt
+# federation); each token revoked in turn with gatewayctl: time from the
+# command's start until the socket's close frame (1008).
+WS_REVOKE="skipped"
+WS_REVOKE_N=${WS_REVOKE_N:-50}
+[ "$QUICK" = 1 ] && WS_REVOKE_N=10
+if [ -n "$WS_GW" ] && ws_want revoke; then
+  cat >"$WORK/wsr.yaml" <<EOF
+name: wsr
+providers:
+  - role: federation
+    name: jwt
+  - role: identity-assertion
+    name: default
+services:
+  - path: echo
+    urls: ["ws://127.0.0.1:$WP_BACK"]
+    websocket: true
+EOF
+  if GATEWAYCTL_CONFIG=$WORK/ws/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/wsr.yaml" >"$WORK/ws-deploy-wsr.log" 2>&1; then
+    (umask 077; : >"$WORK/ws-tokens")
+    for _ in $(seq 1 "$WS_REVOKE_N"); do
+      j=$(GATEWAYCTL_CONFIG=$WORK/ws/gatewayctl.yaml "$GATEWAYCTL" token issue --ttl 1h -o json 2>/dev/null | tr -d ' \n')
+      echo "$(sed 's/.*"id":"\([^"]*\)".*/\1/' <<<"$j") $(sed 's/.*"token":"\([^"]*\)".*/\1/' <<<"$j")" >>"$WORK/ws-tokens"
+    done
+    res=$("$BIN/wsload" revoke -url "ws://$WS_GW/gateway/wsr/echo" -tokens "$WORK/ws-tokens" \
+      -revoke "env GATEWAYCTL_CONFIG=$WORK/ws/gatewayctl.yaml $GATEWAYCTL token revoke {}" 2>&1 | tail -1)
+    rm -f "$WORK/ws-tokens"
+    log "ws: revoke $res"
+    WS_REVOKE="p50 $(jget p50_ms "$res") ms, p99 $(jget p99_ms "$res") ms, max $(jget max_ms "$res") ms over $(jget count "$res") revocations ($(jget not_closed "$res") not closed within 10 s), from the start of \`gatewayctl token revoke\` (a new process: its startup and the gRPC call included) to the socket's close frame"
+  else
+    WS_REVOKE="skipped: deploying the jwt topology failed: $(tail -1 "$WORK/ws-deploy-wsr.log")"
+  fi
 fi
 
 ratio() { [ -n "${TPUT[direct]:-}" ] && [ -n "${TPUT[$1]:-}" ] && awk "BEGIN{printf \"%.2f\", ${TPUT[$1]}/${TPUT[direct]}}"; }
