@@ -145,12 +145,13 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		groups = nil
 	}
 
-	// One issuance per subject at a time: the per-user limit counts
-	// what the previous one stored.
-	mu := &s.issueMu[maphash.String(issueSeed, subject)%uint64(len(s.issueMu))]
-	mu.Lock()
-	defer mu.Unlock()
 	if limit := int(p.pb.GetPerUserLimit()); limit > 0 {
+		// One limited issuance per subject at a time: the limit counts
+		// what the previous one stored. Unlimited ones run concurrently
+		// (and share fsyncs).
+		mu := &s.issueMu[maphash.String(issueSeed, subject)%uint64(len(s.issueMu))]
+		mu.Lock()
+		defer mu.Unlock()
 		if err := s.enforceLimit(ctx, p, subject, limit); err != nil {
 			return nil, err
 		}
