@@ -41,7 +41,7 @@ fast_wrk() {
 fast_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2" | head -1; }
 fast_best() { # fast_best KEY: the best req/s recorded under KEY
   local f=$WORK/fast-$1.rps
-  [ -s "$f" ] && sort -g "$f" | tail -1
+  if [ -s "$f" ]; then sort -g "$f" | tail -1; fi
 }
 fast_ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN{ if (a == "" || b == "" || b == 0) print "—"; else printf "%.2f", a / b }'; }
 
@@ -81,13 +81,14 @@ fast_haproxy haproxy-1 "$F_HA1" 1
 
 # fast_gateway NAME GOMAXPROCS: gatewayd serving the bench topology (full chain).
 fast_gateway() {
-  local name=$1 procs=$2 addr dir=$WORK/$1
+  # Its own data dir (fast-NAME): the core table's gateways use $WORK/NAME.
+  local name=$1 procs=$2 addr dname=fast-$1 dir=$WORK/fast-$1
   [ -z "$GW_SKIP" ] || { FSKIP[$name]=$GW_SKIP; return 1; }
-  gateway_init "$name" false warn || { FSKIP[$name]="gatewayd init failed"; return 1; }
-  start_bg "$name-serve" env GOMAXPROCS="$procs" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
-    --master-secret-file "$WORK/$name.secret"
+  gateway_init "$dname" false warn || { FSKIP[$name]="gatewayd init failed"; return 1; }
+  start_bg "$dname-serve" env GOMAXPROCS="$procs" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
+    --master-secret-file "$WORK/$dname.secret"
   FPID[$name]=$LASTPID
-  addr=$(gateway_addr "$name" "$LASTPID") || { FSKIP[$name]="gatewayd serve did not come up"; return 1; }
+  addr=$(gateway_addr "$dname" "$LASTPID") || { FSKIP[$name]="gatewayd serve did not come up"; return 1; }
   printf '%s\n' "name: bench" "providers:" "  - role: authentication" "    name: anonymous" "  - role: identity-assertion" \
     "    name: default" "services:" "  - path: svc0" "    urls: [\"http://127.0.0.1:$F_BACK\"]" >"$WORK/$name-topo.yaml"
   GATEWAYCTL_CONFIG=$dir/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/$name-topo.yaml" >"$WORK/$name-deploy.log" 2>&1 ||
