@@ -135,7 +135,7 @@ if [ -n "${FURL[gateway]:-}" ] && [ -x /usr/sbin/slapd ] && command -v ldapadd >
     sleep 0.1
   done
   if grep -q "slapd is serving" "$WORK/fast-ldap.log" 2>/dev/null; then
-    ctl=$WORK/gateway/gatewayctl.yaml
+    ctl=$WORK/fast-gateway/gatewayctl.yaml
     printf '%s\n' "name: benchldap" "providers:" "  - role: authentication" "    name: ldap" "    params:" \
       "      url: ldap://127.0.0.1:$F_LDAP" "      bind_dn: cn=gateway,ou=services,dc=example,dc=com" \
       "      bind_password: \${alias:ldap-bind}" "      search_base: dc=example,dc=com" \
