@@ -411,10 +411,12 @@ func (c *Conn) finish() {
 	for i := range c.sides {
 		c.sides[i].shut()
 	}
-	c.hub.remove(c)
+	// onEnd before remove: CloseAll returns when the last remove is done,
+	// and by then every connection's owner must have forgotten it.
 	if c.onEnd != nil {
 		c.onEnd()
 	}
+	c.hub.remove(c)
 }
 
 // shut unparks and closes s's connection.
