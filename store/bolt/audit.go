@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/securegw/gateway/store"
+	"github.com/securegw/gateway/store/internal/record"
 )
 
 // Page sizes of ListAudit.
@@ -107,7 +108,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 					return err
 				}
 			}
-			rec, err := decode[auditRecord](v)
+			rec, err := record.Decode[auditRecord](v)
 			if err != nil {
 				return err
 			}
@@ -117,7 +118,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 			if !strings.HasPrefix(rec.Target, f.TargetPrefix) {
 				continue
 			}
-			out = append(out, rec.audit(int64(binary.BigEndian.Uint64(k))))
+			out = append(out, rec.Audit(int64(binary.BigEndian.Uint64(k))))
 		}
 		return nil
 	})

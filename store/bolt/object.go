@@ -65,7 +65,7 @@ func (s *Store) PutObject(ctx context.Context, o store.Object, expect int64) (st
 	if err != nil {
 		return store.Object{}, fmt.Errorf("putting %s %q: %w", o.Kind, o.Key, err)
 	}
-	out := rec.object(o.Kind, o.Key)
+	out := rec.Object(o.Kind, o.Key)
 	out.Value = bytes.Clone(o.Value) // never hand back the caller's slice
 	return out, nil
 }
@@ -108,7 +108,7 @@ func (s *Store) GetObject(ctx context.Context, kind, key string) (store.Object, 
 	if err != nil {
 		return store.Object{}, fmt.Errorf("getting %s %q: %w", kind, key, err)
 	}
-	return rec.object(kind, key), nil
+	return rec.Object(kind, key), nil
 }
 
 // ListObjects returns the objects of kind whose key starts with prefix,
@@ -127,7 +127,7 @@ func (s *Store) ListObjects(ctx context.Context, kind, prefix string) ([]store.O
 			if err != nil {
 				return err
 			}
-			out = append(out, rec.object(kind, string(k)))
+			out = append(out, rec.Object(kind, string(k)))
 		}
 		return nil
 	})
@@ -225,7 +225,7 @@ func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(stor
 					return fmt.Errorf("%s %q: %w", kind, k, err)
 				}
 				key := string(k)
-				obj := rec.object(kind, key)
+				obj := rec.Object(kind, key)
 				obj.Value = bytes.Clone(rec.Value) // fn may modify its argument
 				value, err := fn(obj)
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/securegw/gateway/store"
+	"github.com/securegw/gateway/store/internal/record"
 )
 
 var _ store.Porter = (*Store)(nil)
@@ -26,7 +27,7 @@ func (s *Store) Export(ctx context.Context) (store.Dump, error) {
 		}
 		if err := tops.ForEach(func(_, v []byte) error {
 			rec, err := decodeTopology(v)
-			d.Topologies = append(d.Topologies, rec.topology())
+			d.Topologies = append(d.Topologies, rec.Topology())
 			return err
 		}); err != nil {
 			return err
@@ -38,7 +39,7 @@ func (s *Store) Export(ctx context.Context) (store.Dump, error) {
 		if err := hist.ForEachBucket(func(name []byte) error {
 			return hist.Bucket(name).ForEach(func(_, v []byte) error {
 				rec, err := decodeTopology(v)
-				d.History = append(d.History, rec.topology())
+				d.History = append(d.History, rec.Topology())
 				return err
 			})
 		}); err != nil {
@@ -51,7 +52,7 @@ func (s *Store) Export(ctx context.Context) (store.Dump, error) {
 			}
 			if err := b.ForEach(func(k, v []byte) error {
 				rec, err := decodeObject(v)
-				d.Objects = append(d.Objects, rec.object(kind, string(k)))
+				d.Objects = append(d.Objects, rec.Object(kind, string(k)))
 				return err
 			}); err != nil {
 				return err
@@ -63,7 +64,7 @@ func (s *Store) Export(ctx context.Context) (store.Dump, error) {
 		}
 		if err := um.ForEach(func(k, v []byte) error {
 			rec, err := decodeObject(v)
-			d.Meta = append(d.Meta, rec.object(store.KindMeta, string(k)))
+			d.Meta = append(d.Meta, rec.Object(store.KindMeta, string(k)))
 			return err
 		}); err != nil {
 			return err
@@ -73,8 +74,8 @@ func (s *Store) Export(ctx context.Context) (store.Dump, error) {
 			return err
 		}
 		return audit.ForEach(func(k, v []byte) error {
-			rec, err := decode[auditRecord](v)
-			d.Audit = append(d.Audit, rec.audit(int64(binary.BigEndian.Uint64(k))))
+			rec, err := record.Decode[auditRecord](v)
+			d.Audit = append(d.Audit, rec.Audit(int64(binary.BigEndian.Uint64(k))))
 			return err
 		})
 	})

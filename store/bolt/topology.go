@@ -48,7 +48,7 @@ func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64)
 	if err != nil {
 		return store.Topology{}, err
 	}
-	out := rec.topology()
+	out := rec.Topology()
 	out.Spec = bytes.Clone(t.Spec) // never hand back the caller's slice
 	return out, nil
 }
@@ -160,7 +160,7 @@ func (s *Store) GetTopology(ctx context.Context, name string) (store.Topology, e
 	if err != nil {
 		return store.Topology{}, fmt.Errorf("getting topology %q: %w", name, err)
 	}
-	return rec.topology(), nil
+	return rec.Topology(), nil
 }
 
 // GetTopologyRevision returns the version of a topology stored at revision,
@@ -187,7 +187,7 @@ func (s *Store) GetTopologyRevision(ctx context.Context, name string, revision i
 	if err != nil {
 		return store.Topology{}, fmt.Errorf("getting topology %q at revision %d: %w", name, revision, err)
 	}
-	return rec.topology(), nil
+	return rec.Topology(), nil
 }
 
 // ListTopologies returns the current version of every topology, sorted by
@@ -209,7 +209,7 @@ func (s *Store) ListTopologies(ctx context.Context) ([]store.Topology, int64, er
 			if err != nil {
 				return err
 			}
-			out = append(out, rec.topology())
+			out = append(out, rec.Topology())
 			return nil
 		})
 	})
@@ -283,7 +283,7 @@ func (s *Store) TopologyHistory(ctx context.Context, name string) ([]store.Topol
 			if err != nil {
 				return err
 			}
-			out = append(out, rec.topology())
+			out = append(out, rec.Topology())
 		}
 		return nil
 	})

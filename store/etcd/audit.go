@@ -141,7 +141,7 @@ func (s *Store) listAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 			if !strings.HasPrefix(rec.Target, f.TargetPrefix) {
 				continue
 			}
-			if out = append(out, rec.audit(seq)); len(out) == limit {
+			if out = append(out, rec.Audit(seq)); len(out) == limit {
 				break
 			}
 		}

@@ -3,10 +3,7 @@ package etcd
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
-
-	"github.com/securegw/gateway/store"
 )
 
 // Keys, relative to the store's prefix (see the package documentation).
@@ -68,43 +65,4 @@ func prefixEnd(p string) string {
 		}
 	}
 	return "\x00"
-}
-
-// maxKeyLen bounds names and keys, as the bbolt store does.
-const maxKeyLen = 1024
-
-func checkKey(what, key string) error {
-	if key == "" {
-		return fmt.Errorf("empty %s", what)
-	}
-	if len(key) > maxKeyLen {
-		return fmt.Errorf("%s longer than %d bytes", what, maxKeyLen)
-	}
-	return nil
-}
-
-func checkKind(kind string) error {
-	if !slices.Contains(store.Kinds, kind) {
-		return fmt.Errorf("unknown kind %q (known: %q)", kind, store.Kinds)
-	}
-	return nil
-}
-
-// checkExpect applies the compare-and-set rule of the store contract.
-func checkExpect(expect int64, exists bool, cur int64) error {
-	switch {
-	case expect == store.NoRevisionCheck:
-		return nil
-	case expect < 0:
-		return fmt.Errorf("invalid expected revision %d", expect)
-	case expect == 0 && exists:
-		return fmt.Errorf("%w: expected it not to exist, but it exists at revision %d", store.ErrRevisionMismatch, cur)
-	case expect == 0:
-		return nil
-	case !exists:
-		return fmt.Errorf("%w: expected revision %d, but it does not exist", store.ErrRevisionMismatch, expect)
-	case cur != expect:
-		return fmt.Errorf("%w: expected revision %d, current revision is %d", store.ErrRevisionMismatch, expect, cur)
-	}
-	return nil
 }

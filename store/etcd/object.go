@@ -49,7 +49,7 @@ func (s *Store) PutObject(ctx context.Context, o store.Object, expect int64) (st
 	if err != nil {
 		return store.Object{}, fmt.Errorf("putting %s %q: %w", o.Kind, o.Key, err)
 	}
-	out := rec.object(o.Kind, o.Key)
+	out := rec.Object(o.Kind, o.Key)
 	out.Value = bytes.Clone(o.Value)
 	return out, nil
 }
@@ -70,7 +70,7 @@ func (s *Store) GetObject(ctx context.Context, kind, key string) (store.Object, 
 	if err != nil {
 		return store.Object{}, fmt.Errorf("getting %s %q: %w", kind, key, err)
 	}
-	return rec.object(kind, key), nil
+	return rec.Object(kind, key), nil
 }
 
 func (s *Store) getObject(ctx context.Context, kind, key string) (objectRecord, error) {
@@ -134,7 +134,7 @@ func (r *snap) objects(kind, prefix string) ([]store.Object, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", kv.Key, err)
 		}
-		out = append(out, rec.object(kind, strings.TrimPrefix(string(kv.Key), base)))
+		out = append(out, rec.Object(kind, strings.TrimPrefix(string(kv.Key), base)))
 	}
 	return out, nil
 }

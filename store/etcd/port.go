@@ -38,7 +38,7 @@ func (s *Store) export(ctx context.Context) (store.Dump, error) {
 		if err != nil {
 			return d, fmt.Errorf("%s: %w", kv.Key, err)
 		}
-		d.Topologies = append(d.Topologies, rec.topology())
+		d.Topologies = append(d.Topologies, rec.Topology())
 	}
 	if kvs, err = r.listPrefix(prefixHist, false); err != nil {
 		return d, err
@@ -48,7 +48,7 @@ func (s *Store) export(ctx context.Context) (store.Dump, error) {
 		if err != nil {
 			return d, fmt.Errorf("%s: %w", kv.Key, err)
 		}
-		d.History = append(d.History, rec.topology())
+		d.History = append(d.History, rec.Topology())
 	}
 	for _, kind := range store.Kinds {
 		objs, err := r.objects(kind, "")
@@ -65,7 +65,7 @@ func (s *Store) export(ctx context.Context) (store.Dump, error) {
 		if err != nil {
 			return d, fmt.Errorf("%s: %w", kv.Key, err)
 		}
-		d.Meta = append(d.Meta, rec.object(store.KindMeta, string(kv.Key[len(prefixMeta):])))
+		d.Meta = append(d.Meta, rec.Object(store.KindMeta, string(kv.Key[len(prefixMeta):])))
 	}
 	if kvs, err = r.listPrefix(prefixAudit, false); err != nil {
 		return d, err
@@ -79,7 +79,7 @@ func (s *Store) export(ctx context.Context) (store.Dump, error) {
 		if err := json.Unmarshal(kv.Value, &rec); err != nil {
 			return d, fmt.Errorf("audit record %d: %w", seq, err)
 		}
-		d.Audit = append(d.Audit, rec.audit(seq))
+		d.Audit = append(d.Audit, rec.Audit(seq))
 	}
 	return d, nil
 }

@@ -75,7 +75,7 @@ func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64)
 	if err != nil {
 		return store.Topology{}, err
 	}
-	out := rec.topology()
+	out := rec.Topology()
 	out.Spec = bytes.Clone(t.Spec)
 	return out, nil
 }
@@ -113,7 +113,7 @@ func (s *Store) GetTopology(ctx context.Context, name string) (store.Topology, e
 	if err != nil {
 		return store.Topology{}, fmt.Errorf("getting topology %q: %w", name, err)
 	}
-	return rec.topology(), nil
+	return rec.Topology(), nil
 }
 
 // getRecord reads and decodes one key; a missing key is store.ErrNotFound.
@@ -153,7 +153,7 @@ func (s *Store) GetTopologyRevision(ctx context.Context, name string, revision i
 	if err != nil {
 		return store.Topology{}, fmt.Errorf("getting topology %q at revision %d: %w", name, revision, err)
 	}
-	return rec.topology(), nil
+	return rec.Topology(), nil
 }
 
 // ListTopologies returns the current version of every topology, sorted by
@@ -183,7 +183,7 @@ func (s *Store) listTopologies(ctx context.Context) ([]store.Topology, int64, er
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", kv.Key, err)
 		}
-		out = append(out, rec.topology())
+		out = append(out, rec.Topology())
 	}
 	return out, r.cur, nil
 }
@@ -260,7 +260,7 @@ func (s *Store) topologyHistory(ctx context.Context, name string) ([]store.Topol
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", kvs[i].Key, err)
 		}
-		out = append(out, rec.topology())
+		out = append(out, rec.Topology())
 	}
 	return out, nil
 }
