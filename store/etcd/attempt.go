@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,18 +24,55 @@ func (s *Store) attemptTimeout() time.Duration {
 	return max(s.opts.RequestTimeout/10, minAttempt)
 }
 
-// attempts runs f with a per-try deadline, again while tries time out and
-// ctx has time left.
+// attempts runs f with a per-try deadline, again while tries time out or
+// the cluster is between leaders, as long as ctx has time left. An election
+// (a member back from a pause or a restart calls one) lasts about one
+// election timeout; a management call made meanwhile waits it out instead
+// of failing, and fails with ErrUnavailable only when ctx (the request
+// timeout) ends first.
 func (s *Store) attempts(ctx context.Context, f func(ctx context.Context) error) error {
+	pause := minElectionPause
 	for {
 		actx, cancel := context.WithTimeout(ctx, s.attemptTimeout())
 		err := f(actx)
 		timedOut := actx.Err() != nil
 		cancel()
-		if err == nil || ctx.Err() != nil || s.closed.Load() || !timedOut || !isTimeout(err) {
+		if err == nil || ctx.Err() != nil || s.closed.Load() {
+			return err
+		}
+		switch {
+		case timedOut && isTimeout(err):
+		case isElection(err):
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			case <-t.C:
+			}
+			pause = min(2*pause, maxElectionPause)
+		default:
 			return err
 		}
 	}
+}
+
+// The pause between tries while the cluster has no leader.
+const (
+	minElectionPause = 25 * time.Millisecond
+	maxElectionPause = 400 * time.Millisecond
+)
+
+// isElection reports errors a member answers while no leader is known or
+// the leader just changed: transient, and safe to try again for the calls
+// attempts runs (reads, idempotent writes, guarded transactions).
+func isElection(err error) bool {
+	if errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrLeaderChanged) ||
+		errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail) || errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost) {
+		return true
+	}
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.Unavailable
 }
 
 func isTimeout(err error) bool {
