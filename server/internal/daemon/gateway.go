@@ -129,7 +129,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	}
 	// Sealed datanode URLs (WebHDFS redirects) are valid on every gateway
 	// sharing the store: their key derives from the data key.
-	sealKey, err := kr.DeriveKey("datanode targets")
+	sealKey, err := kr.DeriveKey(sealPurpose)
 	if err != nil {
 		kr.Close()
 		return nil, fmt.Errorf("deriving the datanode sealing key: %w", err)
@@ -143,7 +143,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		OnChange:         g.secretChanged,
 		GuardDelete:      g.guardAliasDelete,
 		RotateFailpoint:  rotateFailpoint(g.log),
-		OnMasterRotated:  devSecretWriter(o, Layout{c.DataDir}),
+		OnMasterRotated:  g.masterRotated(devSecretWriter(o, Layout{c.DataDir})),
 	})
 	if c.Crypto.AllowWeak {
 		g.log.Warn("crypto.allow_weak is set: weak KDF settings are accepted", "kdf", c.Crypto.KDF.String())
@@ -220,6 +220,31 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// sealPurpose derives the key of sealed datanode URLs from the data key.
+const sealPurpose = "datanode targets"
+
+// masterRotated follows a committed master rotation: the datanode URLs are
+// sealed under the key derived from the new data key (what every gateway
+// started after the rotation derives), those sealed before stay valid
+// until they expire; then next, if any, runs.
+func (g *gateway) masterRotated(next func([]byte) error) func([]byte) error {
+	return func(secret []byte) error {
+		if g.px != nil {
+			key, err := g.secrets.Keyring().DeriveKey(sealPurpose)
+			if err != nil {
+				return fmt.Errorf("deriving the new datanode sealing key: %w", err)
+			}
+			if err := g.px.RotateSealKey(key); err != nil {
+				return err
+			}
+		}
+		if next != nil {
+			return next(secret)
+		}
+		return nil
+	}
 }
 
 // unlock opens the keyring with the master secret (initializing a --dev
