@@ -163,7 +163,12 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Algorithm: c.Tokens.Algorithm,
 		RSABits:   c.Tokens.RSABits,
 		WaitFor:   func(ctx context.Context, rev int64) error { return g.rec.WaitFor(ctx, rev) },
-		Log:       g.log,
+		// A policy's group_source: the live topology's group sources.
+		Groups: func(ctx context.Context, topology, user string) ([]string, error) {
+			groups, _, err := g.px.LookupGroups(ctx, topology, user)
+			return groups, err
+		},
+		Log: g.log,
 	})
 	// Each proxied WebSocket holds two descriptors: use all the process may.
 	ceiling, err := fdlimit.Raise()
