@@ -25,6 +25,7 @@ import (
 	"github.com/securegw/gateway/internal/secrets"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/chain/replay"
 	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/server/internal/api"
 	"github.com/securegw/gateway/server/internal/config"
@@ -191,6 +192,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Federation:     proxy.Federation{Header: c.Federation.Header, GroupsHeader: c.Federation.GroupsHeader},
 		SealKey:        sealKey,
 		Host: chain.Host{
+			Replay:      replay.New(c.Proxy.ReplayCacheSize, nil),
 			Tokens:      g.tokens,
 			Issuer:      g.tokens.DataPlane(),
 			Revocations: g.tokens.Revocations(),
