@@ -25,6 +25,7 @@ import (
 	"github.com/securegw/gateway/internal/secrets"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/chain/replay"
 	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/server/internal/api"
 	"github.com/securegw/gateway/server/internal/config"
@@ -163,7 +164,12 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Algorithm: c.Tokens.Algorithm,
 		RSABits:   c.Tokens.RSABits,
 		WaitFor:   func(ctx context.Context, rev int64) error { return g.rec.WaitFor(ctx, rev) },
-		Log:       g.log,
+		// A policy's group_source: the live topology's group sources.
+		Groups: func(ctx context.Context, topology, user string) ([]string, error) {
+			groups, _, err := g.px.LookupGroups(ctx, topology, user)
+			return groups, err
+		},
+		Log: g.log,
 	})
 	// Each proxied WebSocket holds two descriptors: use all the process may.
 	ceiling, err := fdlimit.Raise()
@@ -186,6 +192,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Federation:     proxy.Federation{Header: c.Federation.Header, GroupsHeader: c.Federation.GroupsHeader},
 		SealKey:        sealKey,
 		Host: chain.Host{
+			Replay:      replay.New(c.Proxy.ReplayCacheSize, nil),
 			Tokens:      g.tokens,
 			Issuer:      g.tokens.DataPlane(),
 			Revocations: g.tokens.Revocations(),
