@@ -25,6 +25,7 @@ import (
 	"github.com/securegw/gateway/internal/secrets"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/chain/replay"
 	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/server/internal/api"
 	"github.com/securegw/gateway/server/internal/config"
@@ -132,7 +133,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	g.master = &masterWatch{g: g, src: o.Secret, startRev: verifierRev}
 	// Sealed datanode URLs (WebHDFS redirects) are valid on every gateway
 	// sharing the store: their key derives from the data key.
-	sealKey, err := kr.DeriveKey("datanode targets")
+	sealKey, err := kr.DeriveKey(sealPurpose)
 	if err != nil {
 		kr.Close()
 		return nil, fmt.Errorf("deriving the datanode sealing key: %w", err)
@@ -146,7 +147,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		OnChange:         g.secretChanged,
 		GuardDelete:      g.guardAliasDelete,
 		RotateFailpoint:  rotateFailpoint(g.log),
-		OnMasterRotated:  devSecretWriter(o, Layout{c.DataDir}),
+		OnMasterRotated:  g.masterRotated(devSecretWriter(o, Layout{c.DataDir})),
 	})
 	if c.Crypto.AllowWeak {
 		g.log.Warn("crypto.allow_weak is set: weak KDF settings are accepted", "kdf", c.Crypto.KDF.String())
@@ -166,7 +167,12 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Algorithm: c.Tokens.Algorithm,
 		RSABits:   c.Tokens.RSABits,
 		WaitFor:   func(ctx context.Context, rev int64) error { return g.rec.WaitFor(ctx, rev) },
-		Log:       g.log,
+		// A policy's group_source: the live topology's group sources.
+		Groups: func(ctx context.Context, topology, user string) ([]string, error) {
+			groups, _, err := g.px.LookupGroups(ctx, topology, user)
+			return groups, err
+		},
+		Log: g.log,
 	})
 	// Each proxied WebSocket holds two descriptors: use all the process may.
 	ceiling, err := fdlimit.Raise()
@@ -189,6 +195,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Federation:     proxy.Federation{Header: c.Federation.Header, GroupsHeader: c.Federation.GroupsHeader},
 		SealKey:        sealKey,
 		Host: chain.Host{
+			Replay:      replay.New(c.Proxy.ReplayCacheSize, nil),
 			Tokens:      g.tokens,
 			Issuer:      g.tokens.DataPlane(),
 			Revocations: g.tokens.Revocations(),
@@ -223,6 +230,31 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// sealPurpose derives the key of sealed datanode URLs from the data key.
+const sealPurpose = "datanode targets"
+
+// masterRotated follows a committed master rotation: the datanode URLs are
+// sealed under the key derived from the new data key (what every gateway
+// started after the rotation derives), those sealed before stay valid
+// until they expire; then next, if any, runs.
+func (g *gateway) masterRotated(next func([]byte) error) func([]byte) error {
+	return func(secret []byte) error {
+		if g.px != nil {
+			key, err := g.secrets.Keyring().DeriveKey(sealPurpose)
+			if err != nil {
+				return fmt.Errorf("deriving the new datanode sealing key: %w", err)
+			}
+			if err := g.px.RotateSealKey(key); err != nil {
+				return err
+			}
+		}
+		if next != nil {
+			return next(secret)
+		}
+		return nil
+	}
 }
 
 // unlock opens the keyring with the master secret (initializing a --dev

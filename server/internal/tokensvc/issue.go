@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/securegw/gateway/internal/jwtkit"
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
 )
 
@@ -83,18 +84,19 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 			return nil, denied(fmt.Sprintf("token policy %q does not allow %q to request tokens on behalf of others", req.Policy, c.Name))
 		}
 	}
-	var groups []string
-	if obo && (p.pb.GetIncludeGroups() || len(p.pb.GetAllowedSubjectGroups()) > 0) && s.opts.Groups != nil {
-		g, err := s.opts.Groups(ctx, subject)
-		if err != nil {
-			return nil, fmt.Errorf("looking up the groups of %q: %w", subject, err)
+	groups := c.Groups
+	if obo {
+		named := p.subjectNamed(subject)
+		groups = nil
+		if p.pb.GetIncludeGroups() || (!named && len(p.pb.GetAllowedSubjectGroups()) > 0) {
+			var err error
+			if groups, err = s.subjectGroups(ctx, p, subject); err != nil {
+				return nil, err
+			}
 		}
-		groups = g
-	} else if !obo {
-		groups = c.Groups
-	}
-	if obo && !p.subjectAllowed(subject, groups) {
-		return nil, denied(fmt.Sprintf("token policy %q does not allow tokens on behalf of %q", req.Policy, subject))
+		if !named && !p.subjectInGroups(groups) {
+			return nil, denied(fmt.Sprintf("token policy %q does not allow tokens on behalf of %q", req.Policy, subject))
+		}
 	}
 	typ := req.Type
 	if typ == "" {
@@ -168,6 +170,7 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		IssuedAt:   now,
 		ExpiresAt:  now.Add(ttl),
 		MaxAt:      now.Add(max(ttl, p.maxLifetime)),
+		Topologies: p.pb.GetTopologies(),
 		Comment:    req.Comment,
 		Metadata:   req.Metadata,
 		ActorChain: nil,
@@ -199,6 +202,23 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		return nil, err
 	}
 	return &Issued{Token: token, State: st}, nil
+}
+
+// subjectGroups asks the policy's group source for an on-behalf-of
+// subject's groups. Any failure refuses the issuance (fails closed): the
+// caller learns which source failed, the log why.
+func (s *Service) subjectGroups(ctx context.Context, p *policy, subject string) ([]string, error) {
+	src := p.pb.GetGroupSource()
+	if src == "" || s.opts.Groups == nil {
+		return nil, refusedf(fmt.Sprintf("token policy %q needs the groups of %q but names no group_source; nothing was issued", p.pb.GetName(), subject))
+	}
+	groups, err := s.opts.Groups(ctx, src, subject)
+	if err != nil {
+		s.log.WarnContext(ctx, "token issuance refused: the subject's groups could not be looked up",
+			"policy", p.pb.GetName(), "subject", subject, "group_source", src, "err", err)
+		return nil, apierr.Errorf(apierr.Unavailable, "the groups of %q could not be looked up in topology %q (token policy %q's group_source); nothing was issued", subject, src, p.pb.GetName())
+	}
+	return groups, nil
 }
 
 // claims are a JWT's claims for st.
