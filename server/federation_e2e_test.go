@@ -247,3 +247,55 @@ func wsGreeter(t *testing.T) string {
 	t.Cleanup(func() { srv.Close() })
 	return "ws://" + ln.Addr().String()
 }
+
+// proxy.replay_cache_size bounds the replay cache the providers share: a
+// gateway with the smallest cache accepts that many fresh signatures
+// within their window, then refuses new ones (fails closed) rather than
+// forgetting nonces that could be replayed.
+func TestReplayCacheSizeSetting(t *testing.T) {
+	backend := echoHeaderBackend(t, "X-Forwarded-User")
+	e := newEnv(t)
+	cfg := strings.Replace(testConfigYAML, "proxy:\n", "proxy:\n  replay_cache_size: 1024\n", 1)
+	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := e.start()
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	secret := base64.RawURLEncoding.EncodeToString(raw)
+	e.mustCtlIn(secret+"\n", "alias", "create", "fed-secret")
+	e.mustCtl("topology", "deploy", writeFile(t, "signed.yaml", fmt.Sprintf(`name: signed
+providers:
+  - role: federation
+    name: header-preauth
+    params:
+      secret: ${alias:fed-secret}
+  - role: identity-assertion
+    name: default
+    params:
+      header: X-Forwarded-User
+services:
+  - path: echo
+    urls: [%q]
+`, backend)))
+	signer, err := fedsig.NewSigner([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.httpClient()
+	url := "https://" + d.proxy + "/gateway/signed/echo/x"
+	req := func() *http.Request {
+		r, _ := http.NewRequest("GET", url, nil)
+		r.Header.Set("SM_USER", "alice")
+		r.Header.Set(fedsig.Header, signer.Sign(&fedsig.Request{Method: "GET", Path: r.URL.Path, User: "alice"}, time.Now()))
+		return r
+	}
+	for i := range 1024 {
+		if status, body := send(t, c, req()); status != 200 || body != "alice" {
+			t.Fatalf("fresh signature %d of 1024: %d %q, want 200 alice", i+1, status, body)
+		}
+	}
+	if status, _ := send(t, c, req()); status != 403 {
+		t.Fatalf("a fresh signature with the cache full of live nonces: %d, want 403 (fail closed)", status)
+	}
+}

@@ -36,8 +36,9 @@
 // is, by a digest of the server and the authenticator's ciphertext) and
 // the client principal mapped with the rules; any failure is a 401 with the Negotiate challenge, the
 // reason only in the log. Each accepted authenticator holds a key in the
-// replay cache for clock_skew: the gateway's default cache (65,536 keys)
-// takes about 65,536 / clock_skew new Negotiates per second (218/s at 5m);
+// replay cache for clock_skew: the gateway's cache (proxy.replay_cache_size,
+// 65,536 keys by default) takes about size / clock_skew new Negotiates per
+// second (218/s at 5m);
 // beyond that it fails closed (401) until keys expire. Clients that keep
 // the session cookie negotiate once. When the client asks for mutual authentication
 // the answer carries "WWW-Authenticate: Negotiate <AP-REP>".

@@ -82,6 +82,10 @@ type Proxy struct {
 	// WebSocket are the gateway's WebSocket limits; services override them
 	// with websocket.* params.
 	WebSocket WebSocket `yaml:"websocket"`
+	// ReplayCacheSize bounds the replay cache every provider shares (nonces
+	// of signed pre-auth headers, Kerberos authenticators): each key is kept
+	// for its validity window, and a cache full of valid keys refuses.
+	ReplayCacheSize int `yaml:"replay_cache_size"`
 }
 
 // WebSocket limits of the gateway (zero: the proxy's defaults: 1 MiB
@@ -192,6 +196,14 @@ type Log struct {
 // Roles known to the management API.
 var Roles = []string{"admin", "operator", "token-broker", "viewer"}
 
+// Bounds of proxy.replay_cache_size. A key costs about 100 bytes, so the
+// maximum is about 1.6 GiB of memory at worst.
+const (
+	DefaultReplayCacheSize = 1 << 16
+	MinReplayCacheSize     = 1 << 10
+	MaxReplayCacheSize     = 1 << 24
+)
+
 // Default returns the configuration used when gateway.yaml says nothing.
 func Default() Config {
 	return Config{
@@ -205,6 +217,7 @@ func Default() Config {
 			ReadTimeout:       0,
 			IdleTimeout:       Duration(120 * time.Second),
 			UpgradeGrace:      Duration(30 * time.Second),
+			ReplayCacheSize:   DefaultReplayCacheSize,
 		},
 		Management: Management{
 			Listen:          "127.0.0.1:8444",
@@ -391,6 +404,9 @@ func (c Config) Validate() error {
 	}
 	if c.Federation.Header != "" && strings.EqualFold(strings.ReplaceAll(c.Federation.Header, "_", "-"), strings.ReplaceAll(c.Federation.GroupsHeader, "_", "-")) {
 		errs = append(errs, errors.New("federation.groups_header: must differ from federation.header"))
+	}
+	if n := c.Proxy.ReplayCacheSize; n < MinReplayCacheSize || n > MaxReplayCacheSize {
+		errs = append(errs, fmt.Errorf("proxy.replay_cache_size: %d is outside %d..%d", n, MinReplayCacheSize, MaxReplayCacheSize))
 	}
 	if c.Proxy.MaxHeaderBytes < 1024 {
 		errs = append(errs, fmt.Errorf("proxy.max_header_bytes: %d is below 1024", c.Proxy.MaxHeaderBytes))

@@ -108,6 +108,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"client truststore", func(c *Config) { c.Proxy.ClientAuth = "required" }, "proxy.client_truststore"},
 		{"trusted proxies", func(c *Config) { c.Proxy.TrustedProxies = []string{"10.0.0.0/33"} }, "trusted_proxies"},
 		{"header bytes", func(c *Config) { c.Proxy.MaxHeaderBytes = 10 }, "max_header_bytes"},
+		{"replay cache too small", func(c *Config) { c.Proxy.ReplayCacheSize = 10 }, "proxy.replay_cache_size: 10 is outside 1024..16777216"},
+		{"replay cache too large", func(c *Config) { c.Proxy.ReplayCacheSize = 1 << 30 }, "proxy.replay_cache_size"},
 		{"no principals", func(c *Config) { c.Management.Principals = nil }, "management.principals"},
 		{"unknown role", func(c *Config) { c.Management.Principals = map[string][]string{"bob": {"root"}} }, `unknown role "root"`},
 		{"history", func(c *Config) { c.Store.HistoryLimit = 0 }, "store.history_limit"},

@@ -132,12 +132,22 @@ func (s *Service) checkPolicy(pb *gatewayv1.TokenPolicy) (*policy, error) {
 		"allowed_callers": pb.GetAllowedCallers(), "allowed_caller_groups": pb.GetAllowedCallerGroups(),
 		"allowed_certificate_subjects": pb.GetAllowedCertificateSubjects(), "allowed_subject_groups": pb.GetAllowedSubjectGroups(),
 		"renewers": pb.GetRenewers(), "revokers": pb.GetRevokers(), "audiences": pb.GetAudiences(),
+		"topologies": pb.GetTopologies(),
 	} {
 		for _, n := range names {
 			if err := checkName(n); err != nil {
 				add("%s: %v", field, err)
 			}
 		}
+	}
+	if src := pb.GetGroupSource(); src != "" {
+		if err := checkName(src); err != nil {
+			add("group_source: %v", err)
+		}
+	} else if len(pb.GetAllowedSubjectGroups()) > 0 {
+		add("allowed_subject_groups needs group_source: the topology whose providers look up a subject's groups")
+	} else if pb.GetIncludeGroups() && p.actsForOthers() {
+		add("include_groups on a policy that allows tokens on behalf of others needs group_source: the topology whose providers look up a subject's groups")
 	}
 	if len(errs) > 0 {
 		slices.Sort(errs)
@@ -274,11 +284,19 @@ func (p *policy) callerAllowed(c Caller) bool {
 	return slices.ContainsFunc(c.Groups, func(g string) bool { return slices.Contains(p.pb.GetAllowedCallerGroups(), g) })
 }
 
-// subjectAllowed reports whether the policy allows tokens for subject,
-// whose groups are groups.
-func (p *policy) subjectAllowed(subject string, groups []string) bool {
-	if slices.ContainsFunc(p.pb.GetAllowedSubjects(), func(pat string) bool { return matchSubject(pat, subject) }) {
-		return true
-	}
+// actsForOthers reports whether the policy names anyone who may request
+// tokens on behalf of others.
+func (p *policy) actsForOthers() bool {
+	return len(p.pb.GetAllowedCallers())+len(p.pb.GetAllowedCallerGroups())+len(p.pb.GetAllowedCertificateSubjects()) > 0
+}
+
+// subjectNamed reports whether the policy's allowed_subjects match subject.
+func (p *policy) subjectNamed(subject string) bool {
+	return slices.ContainsFunc(p.pb.GetAllowedSubjects(), func(pat string) bool { return matchSubject(pat, subject) })
+}
+
+// subjectInGroups reports whether one of groups (the subject's, as the
+// policy's group source tells them) is in allowed_subject_groups.
+func (p *policy) subjectInGroups(groups []string) bool {
 	return slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(p.pb.GetAllowedSubjectGroups(), g) })
 }

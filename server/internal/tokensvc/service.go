@@ -32,9 +32,11 @@ type Options struct {
 	// WaitFor returns once the reconciler applied revision rev (every
 	// mutation is acknowledged only once it is live). Nil: no wait.
 	WaitFor func(ctx context.Context, rev int64) error
-	// Groups looks up a subject's groups for on-behalf-of tokens whose
-	// policy includes groups or names subject groups; nil: none known.
-	Groups func(ctx context.Context, user string) ([]string, error)
+	// Groups looks up user's groups with the group sources of topology
+	// (a policy's group_source), for on-behalf-of tokens whose policy
+	// includes groups or names subject groups. Nil: such issuances are
+	// refused.
+	Groups func(ctx context.Context, topology, user string) ([]string, error)
 	// EvictAfter is how long expired token state is kept (for listing and
 	// audits) before the background sweep deletes it; 0: one hour.
 	EvictAfter time.Duration
