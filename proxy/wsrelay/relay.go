@@ -37,8 +37,9 @@ type Limits struct {
 	// are set per burst, not per frame: each write or read is given ¾ to
 	// all of it.
 	WriteTimeout time.Duration
-	// IdleTimeout closes the connection (1001) when no data message went
-	// either way for that long; 0: never.
+	// IdleTimeout closes the connection (1001) when no message, ping or
+	// pong passed either way for that long (the relay's own keepalive
+	// pings and their pongs do not count); 0: never.
 	IdleTimeout time.Duration
 	// PingInterval: a side not heard from for that long is pinged, and
 	// closed (1001) if it stays silent for another interval; 0: no pings.
@@ -130,7 +131,7 @@ type Conn struct {
 	onEnd func()
 	sides [2]side // client, backend
 
-	lastData atomic.Int64 // unix ns of the last data frame either way
+	lastData atomic.Int64 // unix ns of the last frame relayed either way
 	closing  atomic.Bool  // a close began (by the relay, a peer or Close)
 	done     atomic.Bool
 
@@ -814,6 +815,8 @@ func (s *side) control(op byte, p []byte) error {
 	if s.closeRecv.Load() || o.closeSent.Load() {
 		return nil
 	}
+	// A relayed ping or pong is the peers' own keepalive: activity.
+	s.c.lastData.Store(s.lastHeard.Load())
 	if err := o.writeControl(op, p); err != nil {
 		return &writeError{err}
 	}
