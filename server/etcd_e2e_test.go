@@ -62,6 +62,17 @@ func newMesh(t *testing.T, n int) *mesh {
 	if err != nil {
 		t.Fatalf("gatewayd init: %v\n%s", err, out)
 	}
+	// Each gateway has its own copy of the master secret, as on machines.
+	for _, e := range m.envs {
+		b, err := os.ReadFile(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.secret = filepath.Join(e.dir, "master")
+		if err := os.WriteFile(e.secret, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, e := range m.envs[1:] {
 		for _, f := range []string{"ca.pem", "admin.pem", "admin-key.pem"} {
 			b, err := os.ReadFile(filepath.Join(m.envs[0].dir, f))
@@ -154,6 +165,8 @@ type statusDoc struct {
 			ManagementAddress string `json:"management_address"`
 			AppliedRevision   int64  `json:"applied_revision"`
 			Ready             bool   `json:"ready"`
+			KeyID             string `json:"key_id"`
+			Master            string `json:"master"`
 		} `json:"gateways"`
 	} `json:"status"`
 }

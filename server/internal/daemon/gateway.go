@@ -83,13 +83,15 @@ type gateway struct {
 	storeLost atomic.Bool // the reconciler lost a shared store (see gatedStore)
 	// registration is this gateway's entry on a shared store, nil otherwise.
 	registration atomic.Pointer[etcd.Registration]
-	front        *http.Server
-	mgmt         *grpc.Server
-	health       *health.Server
-	metrics      *http.Server // nil: no metrics listener
-	proxyLn      net.Listener
-	mgmtLn       net.Listener
-	metricsLn    net.Listener
+	// master checks this gateway's master secret against the store.
+	master    *masterWatch
+	front     *http.Server
+	mgmt      *grpc.Server
+	health    *health.Server
+	metrics   *http.Server // nil: no metrics listener
+	proxyLn   net.Listener
+	mgmtLn    net.Listener
+	metricsLn net.Listener
 }
 
 // build assembles the gateway: store, secrets, proxy, reconciler (with the
@@ -124,10 +126,11 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	if g.st, err = openBackend(ctx, c, g.log); err != nil {
 		return nil, err
 	}
-	kr, err := g.unlock(ctx, o)
+	kr, verifierRev, err := g.unlock(ctx, o)
 	if err != nil {
 		return nil, err
 	}
+	g.master = &masterWatch{g: g, src: o.Secret, startRev: verifierRev}
 	// Sealed datanode URLs (WebHDFS redirects) are valid on every gateway
 	// sharing the store: their key derives from the data key.
 	sealKey, err := kr.DeriveKey(sealPurpose)
@@ -255,49 +258,54 @@ func (g *gateway) masterRotated(next func([]byte) error) func([]byte) error {
 }
 
 // unlock opens the keyring with the master secret (initializing a --dev
-// data dir first), re-wrapping the data key when the crypto settings changed.
-func (g *gateway) unlock(ctx context.Context, o ServeOptions) (*secrets.Keyring, error) {
+// data dir first), re-wrapping the data key when the crypto settings
+// changed, and returns it with the revision of the verifier it opened (or
+// wrote).
+func (g *gateway) unlock(ctx context.Context, o ServeOptions) (*secrets.Keyring, int64, error) {
 	c := g.cfg
 	verifier, verifierRev, err := g.st.GetMetaRevision(ctx, metaVerifier)
 	if errors.Is(err, store.ErrNotFound) {
 		if !o.Dev {
-			return nil, fmt.Errorf("data directory %s is not initialized: run gatewayd init (or serve --dev)", c.DataDir)
+			return nil, 0, fmt.Errorf("data directory %s is not initialized: run gatewayd init (or serve --dev)", c.DataDir)
 		}
 		io := DefaultInitOptions(c)
 		io.Log, io.Secret, io.GenerateSecret = g.log, o.Secret, true
 		io.Secret.Prompt = false
 		if err := initStore(ctx, g.st, io); err != nil {
-			return nil, fmt.Errorf("initializing dev data directory: %w", err)
+			return nil, 0, fmt.Errorf("initializing dev data directory: %w", err)
 		}
 		g.log.Warn("dev mode: initialized the data directory with a generated master secret stored in it; never use --dev in production", "data_dir", c.DataDir)
 		if verifier, verifierRev, err = g.st.GetMetaRevision(ctx, metaVerifier); err != nil {
-			return nil, fmt.Errorf("reading master-secret verifier: %w", err)
+			return nil, 0, fmt.Errorf("reading master-secret verifier: %w", err)
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("reading master-secret verifier: %w", err)
+		return nil, 0, fmt.Errorf("reading master-secret verifier: %w", err)
 	}
 	secret, err := o.Secret.read(false)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	kr, newVerifier, err := secrets.Unlock(secret, verifier, c.Crypto)
 	clear(secret)
 	if err != nil {
 		if errors.Is(err, secrets.ErrWrongMasterSecret) {
-			return nil, fmt.Errorf("wrong master secret for %s: %w", c.DataDir, ErrWrongMasterSecret)
+			if !usesDataDirStore(c) {
+				return nil, 0, fmt.Errorf("wrong master secret for the %s store (if it was rotated through another gateway, give this one the new secret): %w", c.Store.Backend, ErrWrongMasterSecret)
+			}
+			return nil, 0, fmt.Errorf("wrong master secret for %s: %w", c.DataDir, ErrWrongMasterSecret)
 		}
-		return nil, fmt.Errorf("unlocking secrets: %w", err)
+		return nil, 0, fmt.Errorf("unlocking secrets: %w", err)
 	}
 	if newVerifier != nil {
 		// The crypto settings changed: the data key is now wrapped with the
 		// new KDF parameters. Records keep opening; new ones use the new cipher.
-		if _, err := g.st.PutMeta(ctx, metaVerifier, newVerifier, verifierRev); err != nil {
+		if verifierRev, err = g.st.PutMeta(ctx, metaVerifier, newVerifier, verifierRev); err != nil {
 			kr.Close()
-			return nil, fmt.Errorf("storing the re-wrapped master key: %w", err)
+			return nil, 0, fmt.Errorf("storing the re-wrapped master key: %w", err)
 		}
 		g.log.Info("crypto settings changed: master key re-wrapped", "kdf", c.Crypto.KDF.String(), "cipher", c.Crypto.Cipher)
 	}
-	return kr, nil
+	return kr, verifierRev, nil
 }
 
 // listen opens every listener first, so that a port in use fails before

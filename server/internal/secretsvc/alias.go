@@ -104,7 +104,7 @@ func newRef(topology, name string) (aliasRef, error) {
 
 // readAlias returns an alias' value.
 func (s *Service) readAlias(ctx context.Context, r aliasRef) ([]byte, error) {
-	v, err := s.openLive(r.aad(), func() ([]byte, error) {
+	v, err := s.openLive(ctx, r.aad(), func() ([]byte, error) {
 		o, err := s.st.GetObject(ctx, store.KindAlias, r.key())
 		return o.Value, err
 	})
@@ -202,7 +202,9 @@ func (a aliasServer) CreateAlias(ctx context.Context, req *gatewayv1.CreateAlias
 	return &gatewayv1.CreateAliasResponse{Alias: a.s.aliasInfo(r, o)}, nil
 }
 
-// putAlias seals and stores a value.
+// putAlias seals and stores a value, under the store's data key: if a data
+// key rotation through another gateway committed between the seal and the
+// write, the record is sealed again under the new key and replaced.
 func (s *Service) putAlias(ctx context.Context, r aliasRef, value []byte, overwrite bool) (store.Object, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -210,7 +212,11 @@ func (s *Service) putAlias(ctx context.Context, r aliasRef, value []byte, overwr
 	if overwrite {
 		expect = store.NoRevisionCheck
 	}
-	sealed, err := s.kr.Load().Seal(r.aad(), value)
+	kr, err := s.follow(ctx)
+	if err != nil {
+		return store.Object{}, err
+	}
+	sealed, err := kr.Seal(r.aad(), value)
 	if err != nil {
 		return store.Object{}, fmt.Errorf("sealing %s: %w", r, err)
 	}
@@ -220,6 +226,16 @@ func (s *Service) putAlias(ctx context.Context, r aliasRef, value []byte, overwr
 	}
 	if err != nil {
 		return store.Object{}, fmt.Errorf("storing %s: %w", r, err)
+	}
+	now, err := s.follow(ctx)
+	if err != nil || now == kr {
+		return o, nil // the key did not change (or the check failed: the reader's follow catches up)
+	}
+	if sealed, err = now.Seal(r.aad(), value); err != nil {
+		return store.Object{}, fmt.Errorf("sealing %s: %w", r, err)
+	}
+	if o, err = s.st.PutObject(ctx, store.Object{Kind: store.KindAlias, Key: r.key(), Value: sealed}, o.Revision); err != nil {
+		return store.Object{}, fmt.Errorf("storing %s again under the data key rotated meanwhile: %w", r, err)
 	}
 	return o, nil
 }
@@ -356,7 +372,7 @@ func (a aliasServer) ReencryptAliases(ctx context.Context, _ *gatewayv1.Reencryp
 func (a aliasServer) RotateMaster(ctx context.Context, req *gatewayv1.RotateMasterRequest) (*gatewayv1.RotateMasterResponse, error) {
 	defer clear(req.GetCurrentSecret())
 	defer clear(req.GetNewSecret())
-	n, err := a.s.rotateMaster(ctx, req.GetCurrentSecret(), req.GetNewSecret())
+	n, err := a.s.rotateMaster(ctx, req.GetCurrentSecret(), req.GetNewSecret(), req.GetNewDataKey())
 	if err != nil {
 		return nil, rpcError(err)
 	}
