@@ -3,10 +3,12 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -201,5 +203,103 @@ func TestTokenPolicyTopologiesAreEnforced(t *testing.T) {
 		if code, _ := f.getWith(t, f.g.url("/gateway/second/echo/x"), auth); code != tc.second {
 			t.Fatalf("%s %s token on second: %d, want %d", tc.policy, tc.typ, code, tc.second)
 		}
+	}
+}
+
+// hmacTopology issues HS256 tokens from its KNOXTOKEN service (Basic
+// logins) and accepts them with its jwt provider, both with the secret
+// under alias.
+func hmacTopology(t *testing.T, name, backendURL, alias string) []byte {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(fmt.Sprintf(`name: %s
+providers:
+  - role: federation
+    name: jwt
+    params: {hmac_secret: "${alias:%s}"}
+  - role: authentication
+    name: basic
+    params: {user.alice: %q}
+  - role: identity-assertion
+    name: default
+services:
+  - path: echo
+    urls: [%s]
+  - path: knoxtoken
+    role: KNOXTOKEN
+    params: {hmac_secret: "${alias:%s}"}
+`, name, alias, h, backendURL, alias))
+}
+
+// HS256 only where a topology asks for it: its KNOXTOKEN service signs
+// with the secret it names (an alias) and its jwt provider accepts the
+// tokens; a topology trusting the gateway's keys, one with another secret
+// and the gateway's own verification refuse them. Revoking one (Knox's
+// API, by value) refuses it at once; a literal or short secret is refused
+// at deploy.
+func TestHS256OnlyForTheTopologyThatAsks(t *testing.T) {
+	f := newTokenFixture(t, nil)
+	ctx := context.Background()
+	admin := adminCert(t, f.g.cfg)
+	topo := f.g.topologies(t, admin)
+	aliases := gatewayv1.NewAliasServiceClient(f.g.dial(t, admin))
+	be := headerBackend(t)
+	for _, a := range []struct{ name, topology string }{{"tok-hmac", "hmac"}, {"tok-hmac", "other"}} {
+		if _, err := aliases.CreateAlias(ctx, &gatewayv1.CreateAliasRequest{Name: a.name, Topology: a.topology, GenerateLength: 48}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := aliases.CreateAlias(ctx, &gatewayv1.CreateAliasRequest{Name: "short", Topology: "bad", Value: []byte("0123456789")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range [][]byte{hmacTopology(t, "hmac", be.URL, "tok-hmac"), hmacTopology(t, "other", be.URL, "tok-hmac"), jwtTopology("tokenbased", be.URL, "")} {
+		if _, err := deploy(ctx, topo, doc, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ doc, msg string }{
+		{strings.Replace(string(hmacTopology(t, "bad", be.URL, "short")), "name: jwt\n    params: {hmac_secret: \"${alias:short}\"}", "name: jwt\n    params: {}", 1), "at least 32 bytes"},
+		{strings.Replace(string(hmacTopology(t, "bad", be.URL, "short")), `{hmac_secret: "${alias:short}"}`, `{hmac_secret: "0123456789012345678901234567890123456789"}`, 2), "never the secret itself"},
+	} {
+		_, err := deploy(ctx, topo, []byte(tc.doc), nil)
+		wantCode(t, err, codes.InvalidArgument, "bad hmac_secret")
+		if !strings.Contains(status.Convert(err).Message(), tc.msg) {
+			t.Fatalf("deploy: %q, want it to contain %q", status.Convert(err).Message(), tc.msg)
+		}
+	}
+
+	r := f.rest(t, http.MethodGet, f.g.url("/gateway/hmac/knoxtoken/api/v1/token"), "alice", "")
+	token, _ := r.body["access_token"].(string)
+	if r.code != 200 || token == "" {
+		t.Fatalf("issue: %d %s", r.code, r.raw)
+	}
+	if h := claimsHeader(t, token); h["alg"] != "HS256" || h["kid"] != nil {
+		t.Fatalf("header %v: want alg HS256 and no kid", h)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + token}
+	for _, tc := range []struct {
+		topology string
+		code     int
+	}{{"hmac", 200}, {"tokenbased", 401}, {"other", 401}} {
+		if code, body := f.getWith(t, f.g.url("/gateway/"+tc.topology+"/echo/x"), auth); code != tc.code {
+			t.Fatalf("HS256 token on %s: %d %s, want %d", tc.topology, code, body, tc.code)
+		}
+	}
+	if v, err := f.admin.VerifyToken(ctx, &gatewayv1.VerifyTokenRequest{Token: token}); err != nil || v.GetValid() {
+		t.Fatalf("the gateway's own verification accepted an HS256 token: %v %v", v, err)
+	}
+	list, err := f.admin.ListTokens(ctx, &gatewayv1.ListTokensRequest{Subject: "alice"})
+	if err != nil || len(list.GetTokens()) != 1 || list.GetTokens()[0].GetAlgorithm() != "HS256" || !slices.Equal(list.GetTokens()[0].GetTopologies(), []string{"hmac"}) {
+		t.Fatalf("state: %v %v, want one HS256 token bound to hmac", list, err)
+	}
+
+	if r := f.rest(t, http.MethodPost, f.g.url("/gateway/hmac/knoxtoken/api/v1/token/revoke"), "alice", token); r.code != 200 || r.body["revoked"] != "true" {
+		t.Fatalf("revoke: %d %s", r.code, r.raw)
+	}
+	if code, _ := f.getWith(t, f.g.url("/gateway/hmac/echo/x"), auth); code != 401 {
+		t.Fatalf("revoked HS256 token: %d, want 401", code)
 	}
 }

@@ -47,7 +47,16 @@ type Request struct {
 	Type       string
 	Algorithm  string
 	Metadata   map[string]string
+	// HMACSecret: sign with HS256 and this secret (a topology's alias),
+	// for topology Topology, which asked for it explicitly; the gateway's
+	// keys and the policy's algorithms do not apply.
+	HMACSecret []byte
+	Topology   string
 }
+
+// MinHMACSecret is the shortest HS256 secret accepted (RFC 7518 §3.2: at
+// least the hash's size).
+const MinHMACSecret = 32
 
 // Issued is a new token: its value (shown once) and its state.
 type Issued struct {
@@ -106,7 +115,22 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		return nil, invalid(fmt.Sprintf("token type %q is not allowed by the policy (allowed: %s)", typ, strings.Join(p.types, ", ")))
 	}
 	alg := p.algorithm
-	if req.Algorithm != "" {
+	hmac := len(req.HMACSecret) > 0
+	if hmac {
+		switch {
+		case typ != TypeJWT:
+			return nil, invalid("an HS256 secret signs JWTs only")
+		case len(req.HMACSecret) < MinHMACSecret:
+			return nil, invalid(fmt.Sprintf("the HS256 secret must be at least %d bytes", MinHMACSecret))
+		case req.Topology == "":
+			return nil, invalid("an HS256 token needs the topology that asked for it")
+		case req.Algorithm != "" && req.Algorithm != "HS256":
+			return nil, invalid(fmt.Sprintf("algorithm %s: this topology signs its tokens with HS256", req.Algorithm))
+		case len(p.pb.GetTopologies()) > 0 && !slices.Contains(p.pb.GetTopologies(), req.Topology):
+			return nil, invalid(fmt.Sprintf("token policy %q does not name topology %q, whose HS256 tokens only it accepts", req.Policy, req.Topology))
+		}
+		alg = "HS256"
+	} else if req.Algorithm != "" {
 		a, err := jwtkit.CheckAlgorithm(req.Algorithm)
 		if err != nil {
 			return nil, invalid(err.Error())
@@ -181,8 +205,16 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		st.ActorChain = slices.Clone(c.Actors)
 	}
 	var token string
-	switch typ {
-	case TypeJWT:
+	switch {
+	case hmac:
+		// Bound to the topology that holds the secret (a policy's
+		// topologies do not widen it).
+		st.Algorithm, st.Topologies = alg, []string{req.Topology}
+		var err error
+		if token, err = jwtkit.Sign(alg, "", req.HMACSecret, s.claims(st, groups)); err != nil {
+			return nil, fmt.Errorf("signing the token: %w", err)
+		}
+	case typ == TypeJWT:
 		k, err := s.activeKey(ctx, alg)
 		if err != nil {
 			return nil, err
@@ -191,7 +223,7 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		if token, err = jwtkit.Sign(alg, k.Kid, k.signer, s.claims(st, groups)); err != nil {
 			return nil, fmt.Errorf("signing the token: %w", err)
 		}
-	case TypePasscode:
+	case typ == TypePasscode:
 		secret := make([]byte, 32)
 		_, _ = rand.Read(secret)
 		sum := sha256.Sum256(secret)
