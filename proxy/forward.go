@@ -559,17 +559,34 @@ type streamBody interface {
 // only before a read that would wait for the backend: bytes that are here
 // go out together, and none wait while the backend is silent (SSE, long
 // polls). A large Content-Length body between plain TCP connections is
-// moved by splice(2).
+// moved by splice(2); behind a TLS or HTTP/2 front it is read from the
+// backend while the piece before is encrypted and written (h1.Pipe).
 func (ex *exchange) copyBody(resp *http.Response) error {
 	sb, ok := resp.Body.(streamBody)
 	if !ok {
 		return ex.copyForeign(resp)
 	}
-	if resp.ContentLength >= h1.SpliceMin && ex.plainFront {
-		if _, err := sb.WriteTo(ex); err != nil {
+	if resp.ContentLength >= h1.SpliceMin {
+		if ex.plainFront {
+			_, err := sb.WriteTo(ex)
 			return err
 		}
-		return nil
+		// TLS or HTTP/2 front: the next piece is read from the backend
+		// while this one is encrypted and written.
+		nc := ex.bconn.NetConn()
+		_, err := h1.Pipe(sb, func(p []byte, more bool) error {
+			if _, err := ex.Write(p); err != nil {
+				return err
+			}
+			if !more {
+				return ex.FlushError()
+			}
+			return nil
+		}, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
+		if err != nil {
+			ex.bconn.Discard() // its read deadline may have been moved
+		}
+		return err
 	}
 	buf := h1.GetBuffer()
 	defer h1.PutBuffer(buf)

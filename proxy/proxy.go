@@ -235,6 +235,17 @@ func New(cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
+// RotateSealKey makes key (seal.KeySize bytes) the key new datanode URLs
+// are sealed with, after a master rotation derived a new one. URLs sealed
+// before stay valid until they expire (SealTTL): the replaced key opens
+// them until then.
+func (p *Proxy) RotateSealKey(key []byte) error {
+	if err := p.sealer.Rotate(key); err != nil {
+		return fmt.Errorf("proxy: SealKey: %w", err)
+	}
+	return nil
+}
+
 // Generation is the live table's generation: 0 until the first Apply,
 // Remove or Load, then incremented by each change.
 func (p *Proxy) Generation() int64 { return p.table.Load().gen }

@@ -364,6 +364,10 @@ gracefully, close the store.`,
 				Ready:   writeAddrFile(addrFile, log),
 			})
 			if errors.Is(err, daemon.ErrWrongMasterSecret) {
+				if c.Store.Backend == config.StoreBackendEtcd {
+					return errors.New("wrong master secret: the store was not opened and nothing was written " +
+						"(if the master secret was rotated through another gateway, give this one the new secret)")
+				}
 				return errors.New("wrong master secret: the data directory was not opened and nothing was written")
 			}
 			return err

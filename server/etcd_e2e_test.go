@@ -62,6 +62,17 @@ func newMesh(t *testing.T, n int) *mesh {
 	if err != nil {
 		t.Fatalf("gatewayd init: %v\n%s", err, out)
 	}
+	// Each gateway has its own copy of the master secret, as on machines.
+	for _, e := range m.envs {
+		b, err := os.ReadFile(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.secret = filepath.Join(e.dir, "master")
+		if err := os.WriteFile(e.secret, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, e := range m.envs[1:] {
 		for _, f := range []string{"ca.pem", "admin.pem", "admin-key.pem"} {
 			b, err := os.ReadFile(filepath.Join(m.envs[0].dir, f))
@@ -154,6 +165,8 @@ type statusDoc struct {
 			ManagementAddress string `json:"management_address"`
 			AppliedRevision   int64  `json:"applied_revision"`
 			Ready             bool   `json:"ready"`
+			KeyID             string `json:"key_id"`
+			Master            string `json:"master"`
 		} `json:"gateways"`
 	} `json:"status"`
 }
@@ -317,6 +330,32 @@ func TestEtcdThreeGateways(t *testing.T) {
 				if strings.Contains(string(kv.Key), secret) || strings.Contains(string(kv.Value), secret) {
 					t.Errorf("etcd key %q holds %q in the clear", kv.Key, secret)
 				}
+			}
+		}
+	})
+
+	t.Run("an alias deletion and a deploy using it race through two gateways: one wins", func(t *testing.T) {
+		m.on(t)
+		backend := headerBackend(t)
+		for i := range 5 {
+			alias, name := fmt.Sprintf("race-key-%d", i), fmt.Sprintf("race-%d", i)
+			m.envs[0].mustCtlIn("race-VALUE\n", "--server", m.gws[0].management, "alias", "create", alias)
+			doc := writeFile(t, name+".yaml", aliasTopologyDoc(name, alias, backend))
+			var wg sync.WaitGroup
+			var deployErr, deleteErr string
+			var deployCode, deleteCode int
+			wg.Go(func() { _, deployErr, deployCode = m.ctl(1, "", "topology", "deploy", doc) })
+			wg.Go(func() { _, deleteErr, deleteCode = m.ctl(2, "", "alias", "delete", alias) })
+			wg.Wait()
+			switch {
+			case deployCode == 0 && deleteCode != 0 && strings.Contains(deleteErr, "in use by topologies ["+name+"]"):
+				m.waitBody(c, 0, "/gateway/"+name+"/echo/", "race-VALUE", 5*time.Second)
+			case deleteCode == 0 && deployCode != 0 && (strings.Contains(deployErr, "missing aliases") || strings.Contains(deployErr, "not found")):
+				if _, errOut, code := m.ctl(0, "", "topology", "get", name); code == 0 {
+					t.Fatalf("round %d: the refused deploy is stored: %s", i, errOut)
+				}
+			default:
+				t.Fatalf("round %d: deploy exit %d (%s), delete exit %d (%s); want exactly one to succeed", i, deployCode, deployErr, deleteCode, deleteErr)
 			}
 		}
 	})

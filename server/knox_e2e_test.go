@@ -96,3 +96,62 @@ func TestKnoxWebHDFSThroughGatewayd(t *testing.T) {
 		t.Fatalf("tampered sealed URL: %d, want 403", code)
 	}
 }
+
+// After `gatewayctl master rotate`, new datanode URLs are sealed under the
+// key derived from the new data key (a gateway restarted with the new
+// secret opens them), and a URL sealed before the rotation keeps working
+// in the same process until it expires; a restart, which has only the new
+// key, refuses it with 403.
+func TestSealedDatanodeURLsFollowMasterRotation(t *testing.T) {
+	e := newEnv(t)
+	d := e.start()
+	cl := webhdfstest.Start(t)
+	e.mustCtl("topology", "deploy", writeFile(t, "hadoop.xml", knoxWebHDFS(cl.NamenodeURL())))
+	hc := e.httpClient()
+	c := &webhdfstest.Client{Base: "https://" + d.proxy + "/gateway/hadoop/webhdfs/v1", HTTP: hc}
+	data := strings.Repeat("rotate ", 1000)
+	if _, err := c.Create("/f", strings.NewReader(data), int64(len(data)), false); err != nil {
+		t.Fatalf("CREATE: %v", err)
+	}
+	noFollow := *hc
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	sealedOpen := func() *url.URL {
+		t.Helper()
+		resp, err := noFollow.Get(c.Base + "/f?op=OPEN")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil || resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(loc.Path, "/gateway/hadoop/webhdfs/data/v1/") {
+			t.Fatalf("OPEN: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		return loc
+	}
+	read := func(loc *url.URL) (int, string) {
+		t.Helper()
+		loc.Host = d.proxy
+		return httpGet(t, hc, loc.String())
+	}
+	before := sealedOpen()
+
+	newSecret := writeFile(t, "new-master", "a-new-master-secret-for-sealing-0004\n")
+	e.mustCtl("master", "rotate", "--current-secret-file", e.secret, "--new-secret-file", newSecret)
+	e.secret = newSecret
+	if code, body := read(before); code != http.StatusOK || body != data {
+		t.Fatalf("a URL sealed before the rotation, right after it: %d, %d bytes", code, len(body))
+	}
+	after := sealedOpen()
+	if code, body := read(after); code != http.StatusOK || body != data {
+		t.Fatalf("a URL sealed after the rotation: %d, %d bytes", code, len(body))
+	}
+
+	d.stop(t)
+	d = e.start()
+	if code, body := read(after); code != http.StatusOK || body != data {
+		t.Fatalf("a URL sealed after the rotation, after a restart with the new secret: %d, %d bytes (not sealed under the new data key)", code, len(body))
+	}
+	if code, _ := read(before); code != http.StatusForbidden {
+		t.Fatalf("a URL sealed under the old data key, after a restart: %d, want 403", code)
+	}
+}

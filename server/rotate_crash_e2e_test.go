@@ -9,7 +9,8 @@ import (
 	"github.com/securegw/gateway/server/internal/daemon"
 )
 
-// A real gatewayd killed (SIGKILL) in the middle of a master rotation,
+// A real gatewayd killed (SIGKILL) in the middle of a master rotation with
+// a new data key (the one that re-encrypts),
 // after some aliases were resealed: on restart the old secret opens
 // everything, whole; no alias is lost; the new secret opens nothing.
 func TestMasterRotateCrashLeavesTheOldStateWhole(t *testing.T) {
@@ -28,7 +29,7 @@ func TestMasterRotateCrashLeavesTheOldStateWhole(t *testing.T) {
 			e.mustCtl("topology", "deploy", writeFile(t, "rot.yaml", aliasTopologyDoc("rot", "alias-07", backend)))
 
 			newSecret := writeFile(t, "new-master", "a new master secret, long enough\n")
-			if _, errOut, code := e.ctl("", "master", "rotate", "--current-secret-file", e.secret, "--new-secret-file", newSecret); code == 0 {
+			if _, errOut, code := e.ctl("", "master", "rotate", "--current-secret-file", e.secret, "--new-secret-file", newSecret, "--new-data-key"); code == 0 {
 				t.Fatalf("rotate succeeded although gatewayd was to die in it: %s", errOut)
 			}
 			if err := d.wait(t, 30*time.Second); err == nil || !strings.Contains(err.Error(), "killed") {
@@ -58,7 +59,7 @@ func TestMasterRotateCrashLeavesTheOldStateWhole(t *testing.T) {
 				t.Fatalf("the topology's alias after the crash: %q", body)
 			}
 			// And a rotation without the failpoint completes.
-			e.mustCtl("master", "rotate", "--current-secret-file", oldSecret, "--new-secret-file", newSecret)
+			e.mustCtl("master", "rotate", "--current-secret-file", oldSecret, "--new-secret-file", newSecret, "--new-data-key")
 		})
 	}
 }

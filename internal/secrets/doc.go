@@ -30,9 +30,25 @@
 // rewraps the data key with the new ones and returns the new verifier for the
 // server to store. Changing the cipher applies to new writes; older records
 // still open, [Keyring.Stale] reports them and [Keyring.Reseal] upgrades
-// them. [Rotate] creates a new data key under a new master secret; the server
+// them.
+//
+// # Rotation
+//
+// [Rewrap] protects the same data key with a new master secret: a new
+// verifier, no record touched. Processes already running with the data key
+// (other gateways sharing the store) keep sealing and opening; only a
+// process that unlocks afterwards needs the new secret. This is what a
+// master rotation does by default.
+//
+// [Rotate] creates a new data key under a new master secret; the server
 // reseals every record with [Keyring.ResealWith] in one store transaction and
-// stores the new verifier in the same transaction.
+// stores the new verifier in the same transaction. That verifier also holds
+// the new data key sealed under a key derived from the previous one (the
+// link, bound to both key ids), so that a process running with the previous
+// key follows with [Follow], without the master secret. The link lasts until
+// the next [Rewrap]: a rotation because the data key itself may have leaked
+// is complete once a master rotation dropped it. A verifier written before
+// links existed is the same document without them: nothing to upgrade.
 //
 // Weak parameters (below the OWASP password storage recommendations) are
 // refused unless explicitly allowed. Absurd ones (that would exhaust memory or

@@ -77,7 +77,8 @@ func Unlock(secret, verifier []byte, s Settings) (k *Keyring, newVerifier []byte
 	if doc.KDF == s.KDF && doc.Cipher == s.Cipher {
 		return k, nil, nil
 	}
-	newVerifier, err = wrap(secret, dataKey, keyID, s)
+	// A settings change keeps a data key rotation's link for followers.
+	newVerifier, err = wrap(secret, dataKey, keyID, s, doc.PrevKeyID, doc.Link)
 	if err != nil {
 		k.Close()
 		return nil, nil, err
@@ -85,10 +86,63 @@ func Unlock(secret, verifier []byte, s Settings) (k *Keyring, newVerifier []byte
 	return k, newVerifier, nil
 }
 
+// Rewrap returns a verifier that protects k's data key with newSecret (a
+// new salt, the KDF parameters of s): a master-secret rotation that
+// changes no record. Every process already running with the data key
+// keeps sealing and opening; a process that starts later needs newSecret.
+func Rewrap(k *Keyring, newSecret []byte, s Settings) ([]byte, error) {
+	st := k.state.Load()
+	if st == nil {
+		return nil, fmt.Errorf("re-wrapping: %w", ErrClosed)
+	}
+	s = s.WithDefaults()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if len(newSecret) == 0 {
+		return nil, errors.New("new master secret is empty")
+	}
+	if len(newSecret) < MinSecretLen && !s.AllowWeak {
+		return nil, fmt.Errorf("%w: master secret shorter than %d bytes (set allow_weak to accept)", ErrWeakSettings, MinSecretLen)
+	}
+	return wrap(newSecret, st.keys[0], k.keyID, s, "", nil)
+}
+
+// Follow returns the keyring of the data key verifier holds when that key
+// replaced k's by a data key rotation ([Rotate]): its link opens with k's
+// data key, no master secret needed. It returns nil when verifier holds
+// k's key. A verifier whose key does not follow from k's (rotated twice
+// since, or re-wrapped after a rotation) fails with [ErrUnknownKey]: only
+// the master secret opens it then.
+func Follow(k *Keyring, verifier []byte, s Settings) (*Keyring, error) {
+	st := k.state.Load()
+	if st == nil {
+		return nil, fmt.Errorf("following the data key: %w", ErrClosed)
+	}
+	d, keyID, err := parseVerifier(verifier)
+	if err != nil {
+		return nil, err
+	}
+	if keyID == k.keyID {
+		return nil, nil
+	}
+	if d.PrevKeyID != k.KeyID() {
+		return nil, fmt.Errorf("%w: the stored data key %s does not follow from %s (restart with the current master secret)", ErrUnknownKey, d.KeyID, k.KeyID())
+	}
+	dataKey, err := openLink(st.keys[0], k.keyID, keyID, d.Link)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(dataKey)
+	return newKeyring(dataKey, keyID, s.WithDefaults())
+}
+
 // Rotate creates a new data key protected by newSecret (which may equal the
 // old secret to rotate only the data key). The caller reseals every record
 // with old.ResealWith(next, …) and stores newVerifier, all in one store
-// transaction, then closes old.
+// transaction, then closes old. newVerifier also holds the new data key
+// sealed under the old one, so that other processes running with the old
+// key follow ([Follow]) until the next [Rewrap] drops that link.
 func Rotate(old *Keyring, newSecret []byte, s Settings) (next *Keyring, newVerifier []byte, err error) {
 	if old == nil || old.state.Load() == nil {
 		return nil, nil, fmt.Errorf("rotating: old keyring: %w", ErrClosed)
@@ -100,19 +154,23 @@ func Rotate(old *Keyring, newSecret []byte, s Settings) (next *Keyring, newVerif
 	if len(newSecret) == 0 {
 		return nil, nil, errors.New("new master secret is empty")
 	}
-	return create(newSecret, s, &old.keyID)
+	next, v, err := create(newSecret, s, old)
+	if err != nil {
+		return nil, nil, err
+	}
+	return next, v, nil
 }
 
-// create makes a new data key and key id (different from avoid) and its
-// verifier.
-func create(secret []byte, s Settings, avoid *[keyIDLen]byte) (*Keyring, []byte, error) {
+// create makes a new data key and key id (different from prev's) and its
+// verifier, linked to prev's data key when prev is not nil.
+func create(secret []byte, s Settings, prev *Keyring) (*Keyring, []byte, error) {
 	if len(secret) < MinSecretLen && !s.AllowWeak {
 		return nil, nil, fmt.Errorf("%w: master secret shorter than %d bytes (set allow_weak to accept)", ErrWeakSettings, MinSecretLen)
 	}
 	var keyID [keyIDLen]byte
 	for {
 		_, _ = rand.Read(keyID[:]) // crypto/rand.Read never fails
-		if avoid == nil || keyID != *avoid {
+		if prev == nil || keyID != prev.keyID {
 			break
 		}
 	}
@@ -123,12 +181,68 @@ func create(secret []byte, s Settings, avoid *[keyIDLen]byte) (*Keyring, []byte,
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := wrap(secret, dataKey, keyID, s)
+	prevID := ""
+	var link []byte
+	if prev != nil {
+		pst := prev.state.Load()
+		if pst == nil {
+			k.Close()
+			return nil, nil, fmt.Errorf("linking the new data key: %w", ErrClosed)
+		}
+		if link, err = sealLink(pst.keys[0], prev.keyID, keyID, dataKey); err != nil {
+			k.Close()
+			return nil, nil, err
+		}
+		prevID = prev.KeyID()
+	}
+	v, err := wrap(secret, dataKey, keyID, s, prevID, link)
 	if err != nil {
 		k.Close()
 		return nil, nil, err
 	}
 	return k, v, nil
+}
+
+// linkAEAD is the AEAD that seals a new data key under the previous one,
+// with the additional data binding both key ids.
+func linkAEAD(prevKey []byte, prevID, keyID [keyIDLen]byte) (aeadFor, error) {
+	key, err := subkey(prevKey, "data key link")
+	if err != nil {
+		return aeadFor{}, fmt.Errorf("deriving the link key: %w", err)
+	}
+	defer clear(key)
+	a, err := newAEAD(cipherAES256GCM, key)
+	if err != nil {
+		return aeadFor{}, err
+	}
+	ad := append([]byte("securegw/secrets/v1 link\x00"), prevID[:]...)
+	return aeadFor{a, append(ad, keyID[:]...)}, nil
+}
+
+func sealLink(prevKey []byte, prevID, keyID [keyIDLen]byte, dataKey []byte) ([]byte, error) {
+	a, err := linkAEAD(prevKey, prevID, keyID)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, a.NonceSize(), a.NonceSize()+len(dataKey)+a.Overhead())
+	_, _ = rand.Read(nonce)
+	return a.Seal(nonce, nonce, dataKey, a.ad), nil
+}
+
+func openLink(prevKey []byte, prevID, keyID [keyIDLen]byte, link []byte) ([]byte, error) {
+	a, err := linkAEAD(prevKey, prevID, keyID)
+	if err != nil {
+		return nil, err
+	}
+	ns := a.NonceSize()
+	if len(link) != ns+dataKeyLen+a.Overhead() {
+		return nil, fmt.Errorf("%w: the data key link has the wrong length", ErrIntegrity)
+	}
+	dataKey, err := a.Open(nil, link[:ns], link[ns:], a.ad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the data key link does not authenticate", ErrIntegrity)
+	}
+	return dataKey, nil
 }
 
 func newKeyring(dataKey []byte, keyID [keyIDLen]byte, s Settings) (*Keyring, error) {

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -562,4 +563,153 @@ func TestDeriveKey(t *testing.T) {
 	if _, err := k2.DeriveKey("datanode targets"); !errors.Is(err, ErrClosed) {
 		t.Errorf("closed keyring: %v", err)
 	}
+}
+
+// A master rotation by Rewrap: the data key stays, so a keyring running with
+// it (another gateway) keeps opening and sealing; only the new secret
+// unlocks the new verifier, and the old secret no longer does.
+func TestRewrap(t *testing.T) {
+	s := fastSettings(fastKDFs[0], "")
+	k, oldVerifier := unlockNew(t, testSecret, s)
+	rec := mustSeal(t, k, testAAD, testPlaintext)
+
+	v, err := Rewrap(k, otherSecret, s)
+	if err != nil {
+		t.Fatalf("Rewrap: %v", err)
+	}
+	if bytes.Equal(v, oldVerifier) {
+		t.Fatal("Rewrap returned the old verifier")
+	}
+	reopened, nv, err := Unlock(otherSecret, v, s)
+	if err != nil || nv != nil {
+		t.Fatalf("Unlock with the new secret: verifier %v, err %v", nv != nil, err)
+	}
+	defer reopened.Close()
+	if reopened.KeyID() != k.KeyID() {
+		t.Fatalf("key id %s after Rewrap, want %s", reopened.KeyID(), k.KeyID())
+	}
+	if got, err := reopened.Open(testAAD, rec); err != nil || !bytes.Equal(got, testPlaintext) {
+		t.Fatalf("a record of before the rewrap: %q, %v", got, err)
+	}
+	if got, err := k.Open(testAAD, mustSeal(t, reopened, testAAD, testPlaintext)); err != nil || !bytes.Equal(got, testPlaintext) {
+		t.Fatalf("the running keyring on a record sealed after the rewrap: %q, %v", got, err)
+	}
+	if _, _, err := Unlock(testSecret, v, s); !errors.Is(err, ErrWrongMasterSecret) {
+		t.Fatalf("the old secret on the new verifier: %v", err)
+	}
+	if f, err := Follow(k, v, s); f != nil || err != nil {
+		t.Fatalf("Follow on a rewrapped verifier of the same key: %v, %v; want nothing to follow", f, err)
+	}
+
+	for _, tt := range []struct {
+		name   string
+		k      *Keyring
+		secret []byte
+		s      Settings
+		want   error
+	}{
+		{"short secret", k, []byte("short"), DefaultSettings(), ErrWeakSettings},
+		{"weak settings", k, otherSecret, Settings{KDF: s.KDF}, ErrWeakSettings},
+		{"closed keyring", closedKeyring(t), otherSecret, s, ErrClosed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Rewrap(tt.k, tt.secret, tt.s); !errors.Is(err, tt.want) {
+				t.Fatalf("Rewrap: %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if _, err := Rewrap(k, nil, s); err == nil {
+		t.Fatal("Rewrap to an empty secret succeeded")
+	}
+}
+
+func closedKeyring(t *testing.T) *Keyring {
+	k, _ := unlockNew(t, testSecret, fastSettings(fastKDFs[0], ""))
+	k.Close()
+	return k
+}
+
+// A data key rotation links the new key to the old one: a keyring running
+// with the old key (another gateway) follows without the master secret, one
+// rotation at a time; a tampered link, or a key two rotations away, does not.
+func TestFollow(t *testing.T) {
+	s := fastSettings(fastKDFs[0], "")
+	old, _ := unlockNew(t, testSecret, s)
+	next, v, err := Rotate(old, otherSecret, s)
+	if err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	defer next.Close()
+	rec := mustSeal(t, next, testAAD, testPlaintext)
+
+	f, err := Follow(old, v, s)
+	if err != nil || f == nil {
+		t.Fatalf("Follow: %v, %v", f, err)
+	}
+	defer f.Close()
+	if f.KeyID() != next.KeyID() {
+		t.Fatalf("followed key %s, want %s", f.KeyID(), next.KeyID())
+	}
+	if got, err := f.Open(testAAD, rec); err != nil || !bytes.Equal(got, testPlaintext) {
+		t.Fatalf("the followed keyring on a new record: %q, %v", got, err)
+	}
+
+	t.Run("the link survives a settings change", func(t *testing.T) {
+		s2 := fastSettings(fastKDFs[1], CipherXChaCha20Poly1305)
+		k, v2, err := Unlock(otherSecret, v, s2)
+		if err != nil || v2 == nil {
+			t.Fatalf("Unlock with new settings: %v, %v", v2 != nil, err)
+		}
+		k.Close()
+		f, err := Follow(old, v2, s2)
+		if err != nil || f == nil || f.KeyID() != next.KeyID() {
+			t.Fatalf("Follow after a settings change: %v, %v", f, err)
+		}
+		f.Close()
+	})
+	t.Run("two rotations away", func(t *testing.T) {
+		third, v3, err := Rotate(next, testSecret, s)
+		if err != nil {
+			t.Fatalf("Rotate: %v", err)
+		}
+		third.Close()
+		if _, err := Follow(old, v3, s); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Follow over two rotations: %v, want ErrUnknownKey", err)
+		}
+	})
+	t.Run("a master rotation drops the link", func(t *testing.T) {
+		v3, err := Rewrap(next, testSecret, s)
+		if err != nil {
+			t.Fatalf("Rewrap: %v", err)
+		}
+		if bytes.Contains(v3, []byte("link")) {
+			t.Fatalf("the rewrapped verifier keeps the link: %s", v3)
+		}
+		if _, err := Follow(old, v3, s); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Follow after a rewrap: %v, want ErrUnknownKey", err)
+		}
+	})
+	t.Run("tampered link", func(t *testing.T) {
+		var d map[string]any
+		if err := json.Unmarshal(v, &d); err != nil {
+			t.Fatal(err)
+		}
+		link, _ := base64.StdEncoding.DecodeString(d["link"].(string))
+		link[len(link)-1] ^= 1
+		d["link"] = link
+		bad, _ := json.Marshal(d)
+		if _, err := Follow(old, bad, s); !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("Follow with a tampered link: %v, want ErrIntegrity", err)
+		}
+		// The master secret's seal covers the link too.
+		if _, _, err := Unlock(otherSecret, bad, s); !errors.Is(err, ErrWrongMasterSecret) {
+			t.Fatalf("Unlock with a tampered link: %v", err)
+		}
+	})
+	t.Run("another key's keyring", func(t *testing.T) {
+		other, _ := unlockNew(t, testSecret, s)
+		if _, err := Follow(other, v, s); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Follow from an unrelated key: %v, want ErrUnknownKey", err)
+		}
+	})
 }

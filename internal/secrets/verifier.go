@@ -23,6 +23,12 @@ type verifierDoc struct {
 	Salt    []byte    `json:"salt"`
 	// Cipher seals the data key.
 	Cipher string `json:"cipher"`
+	// PrevKeyID and Link, set by a data key rotation ([Rotate]): the new
+	// data key sealed under a key derived from the previous one, so that
+	// gateways running with the previous key follow without the master
+	// secret ([Follow]). A master rotation ([Rewrap]) drops them.
+	PrevKeyID string `json:"prev_key_id,omitempty"`
+	Link      []byte `json:"link,omitempty"`
 	// WrappedKey is nonce | sealed data key.
 	WrappedKey []byte `json:"wrapped_key,omitempty"`
 }
@@ -72,14 +78,18 @@ type aeadFor struct {
 }
 
 // wrap seals dataKey under a key derived from secret with s and a new salt,
-// and returns the encoded verifier.
-func wrap(secret, dataKey []byte, keyID [keyIDLen]byte, s Settings) ([]byte, error) {
+// and returns the encoded verifier. link, when not nil, is the data key
+// sealed under the previous one (whose hex id is prev).
+func wrap(secret, dataKey []byte, keyID [keyIDLen]byte, s Settings, prev string, link []byte) ([]byte, error) {
 	d := verifierDoc{
 		Version: verifierVersion,
 		KeyID:   hex.EncodeToString(keyID[:]),
 		KDF:     s.KDF,
 		Salt:    make([]byte, s.KDF.SaltLen),
 		Cipher:  s.Cipher,
+	}
+	if link != nil {
+		d.PrevKeyID, d.Link = prev, link
 	}
 	_, _ = rand.Read(d.Salt)
 	a, err := d.kekAEAD(secret)
@@ -128,6 +138,9 @@ func parseVerifier(raw []byte) (verifierDoc, [keyIDLen]byte, error) {
 	}
 	if _, err := cipherByName(d.Cipher); err != nil {
 		return bad("%v", err)
+	}
+	if (d.PrevKeyID == "") != (len(d.Link) == 0) {
+		return bad("a link needs the previous key id and the previous key id a link")
 	}
 	return d, keyID, nil
 }

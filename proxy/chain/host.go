@@ -77,6 +77,8 @@ type VerifiedToken struct {
 	Issuer string
 	// Claims are the token's other claims, as decoded.
 	Claims map[string]any
+	// Topologies accept the token (its policy says); empty: all.
+	Topologies []string
 }
 
 // checkCredential refuses a principal whose credential expired or was

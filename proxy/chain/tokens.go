@@ -38,6 +38,12 @@ type TokenRequest struct {
 	Type       string // "jwt" (default) or "passcode"
 	Algorithm  string
 	Metadata   map[string]string
+	// HMACSecret, when set, signs the JWT with HS256 and this secret (a
+	// topology's alias, at least 32 bytes) instead of the gateway's keys,
+	// because topology Topology asked for it: only providers holding the
+	// secret accept the token, and its state names Topology.
+	HMACSecret []byte
+	Topology   string
 }
 
 // IssuedToken is a new token and what it says.

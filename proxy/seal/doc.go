@@ -9,6 +9,10 @@
 // gateway dispatches a follow-up request only to a target it opened from a
 // token, so a client cannot make it fetch a URL of its choosing.
 //
+// Rotate replaces the sealing key (after a master-key rotation); tokens of
+// the replaced key still open until they expire, and the key is dropped a
+// TTL after its replacement.
+//
 // CheckTarget refuses targets a gateway must never be sent to even by its
 // own backends: other schemes than http and https (file:, gopher:), URLs
 // with user info, and link-local, unspecified or multicast addresses (the

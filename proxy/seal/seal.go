@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -33,9 +35,24 @@ const version = 1
 
 // Sealer seals and opens targets. It is safe for concurrent use.
 type Sealer struct {
-	aead cipher.AEAD
+	keys atomic.Pointer[keySet]
 	ttl  time.Duration
 	now  func() time.Time
+	mu   sync.Mutex // serialises Rotate
+}
+
+// keySet is the key that seals and the keys it replaced, which still open
+// the tokens they sealed until those expire.
+type keySet struct {
+	cur  cipher.AEAD
+	prev []retiredKey
+}
+
+// retiredKey is a key Rotate replaced: no token it sealed is valid after
+// until (its replacement plus the TTL), and it is dropped then.
+type retiredKey struct {
+	aead  cipher.AEAD
+	until time.Time
 }
 
 // Option configures a Sealer.
@@ -47,21 +64,54 @@ func WithClock(now func() time.Time) Option { return func(s *Sealer) { s.now = n
 // New returns a Sealer with a KeySize-byte key; tokens expire ttl after
 // they were sealed.
 func New(key []byte, ttl time.Duration, opts ...Option) (*Sealer, error) {
-	if len(key) != KeySize {
-		return nil, fmt.Errorf("seal: key is %d bytes, want %d", len(key), KeySize)
-	}
 	if ttl <= 0 {
 		return nil, errors.New("seal: ttl must be positive")
+	}
+	a, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sealer{ttl: ttl, now: time.Now}
+	s.keys.Store(&keySet{cur: a})
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("seal: key is %d bytes, want %d", len(key), KeySize)
 	}
 	a, err := chacha20poly1305.NewX(key)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	s := &Sealer{aead: a, ttl: ttl, now: time.Now}
-	for _, o := range opts {
-		o(s)
+	return a, nil
+}
+
+// Rotate makes key the sealing key (a master-key rotation derived a new
+// one). The tokens the replaced key sealed still open until they expire:
+// it is kept for one TTL, the longest such a token lives, then dropped.
+func (s *Sealer) Rotate(key []byte) error {
+	a, err := newAEAD(key)
+	if err != nil {
+		return err
 	}
-	return s, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.keys.Load()
+	now := s.now()
+	next := &keySet{cur: a, prev: make([]retiredKey, 0, len(old.prev)+1)}
+	for _, r := range old.prev {
+		if !now.After(r.until) {
+			next.prev = append(next.prev, r)
+		}
+	}
+	// Expiries are whole seconds, rounded down: a second more covers them.
+	next.prev = append(next.prev, retiredKey{aead: old.cur, until: now.Add(s.ttl + time.Second)})
+	s.keys.Store(next)
+	return nil
 }
 
 // TTL is how long a token stays valid.
@@ -73,8 +123,9 @@ func (s *Sealer) Seal(binding, target string) (string, error) {
 	if len(target) > MaxTokenLen*3/4-128 {
 		return "", fmt.Errorf("seal: target is %d bytes long", len(target))
 	}
-	ns := s.aead.NonceSize()
-	buf := make([]byte, ns, ns+9+len(target)+s.aead.Overhead())
+	a := s.keys.Load().cur
+	ns := a.NonceSize()
+	buf := make([]byte, ns, ns+9+len(target)+a.Overhead())
 	if _, err := rand.Read(buf); err != nil {
 		return "", fmt.Errorf("seal: %w", err)
 	}
@@ -82,23 +133,35 @@ func (s *Sealer) Seal(binding, target string) (string, error) {
 	pt[0] = version
 	binary.BigEndian.PutUint64(pt[1:], uint64(s.now().Add(s.ttl).Unix()))
 	pt = append(pt, target...)
-	out := s.aead.Seal(buf, buf[:ns], pt, []byte(binding))
+	out := a.Seal(buf, buf[:ns], pt, []byte(binding))
 	return base64.RawURLEncoding.EncodeToString(out), nil
 }
 
 // Open returns the target sealed in token for binding: ErrInvalid when the
-// token was not sealed by this key for this binding or was altered,
-// ErrExpired when it was but its time has passed.
+// token was not sealed by this key (or one Rotate replaced less than a TTL
+// ago) for this binding or was altered, ErrExpired when it was but its
+// time has passed.
 func (s *Sealer) Open(binding, token string) (string, error) {
 	if len(token) > MaxTokenLen {
 		return "", ErrInvalid
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(token)
-	ns := s.aead.NonceSize()
-	if err != nil || len(raw) < ns+9+s.aead.Overhead() {
+	ks := s.keys.Load()
+	ns := ks.cur.NonceSize()
+	if err != nil || len(raw) < ns+9+ks.cur.Overhead() {
 		return "", ErrInvalid
 	}
-	pt, err := s.aead.Open(nil, raw[:ns], raw[ns:], []byte(binding))
+	pt, err := ks.cur.Open(nil, raw[:ns], raw[ns:], []byte(binding))
+	if err != nil && len(ks.prev) > 0 {
+		now := s.now()
+		for _, r := range ks.prev {
+			if !now.After(r.until) {
+				if pt, err = r.aead.Open(nil, raw[:ns], raw[ns:], []byte(binding)); err == nil {
+					break
+				}
+			}
+		}
+	}
 	if err != nil || pt[0] != version {
 		return "", ErrInvalid
 	}

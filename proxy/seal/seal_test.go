@@ -126,3 +126,72 @@ func TestCheckTarget(t *testing.T) {
 		}
 	}
 }
+
+// After Rotate, new tokens are sealed under the new key only; tokens of
+// the replaced keys open until they expire (a second rotation within the
+// TTL does not cut them short), then are refused.
+func TestRotate(t *testing.T) {
+	c := &clock{time.Unix(1_800_000_000, 0)}
+	s, err := New(key(1), time.Minute, WithClock(c.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok1, _ := s.Seal(binding, target)
+	c.t = c.t.Add(30 * time.Second)
+	if err := s.Rotate(key(2)); err != nil {
+		t.Fatal(err)
+	}
+	tok2, _ := s.Seal(binding, target)
+	onlyNew, _ := New(key(2), time.Minute, WithClock(c.now))
+	if got, err := onlyNew.Open(binding, tok2); err != nil || got != target {
+		t.Fatalf("a token sealed after Rotate does not open with the new key alone: %v", err)
+	}
+	if _, err := onlyNew.Open(binding, tok1); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("the new key alone opens a token of the old one: %v", err)
+	}
+	c.t = c.t.Add(10 * time.Second)
+	if err := s.Rotate(key(3)); err != nil {
+		t.Fatal(err)
+	}
+	for i, tok := range []string{tok1, tok2} {
+		if got, err := s.Open(binding, tok); err != nil || got != target {
+			t.Fatalf("token %d after two rotations, before its expiry: %q, %v", i+1, got, err)
+		}
+		if _, err := s.Open("other\x00webhdfs", tok); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("token %d of a replaced key opened for another binding: %v", i+1, err)
+		}
+	}
+	c.t = c.t.Add(21 * time.Second) // tok1 was sealed 61 s ago
+	if _, err := s.Open(binding, tok1); !errors.Is(err, ErrExpired) {
+		t.Fatalf("token 1 after its expiry: %v, want ErrExpired", err)
+	}
+	if _, err := s.Open(binding, tok2); err != nil {
+		t.Fatalf("token 2 before its expiry: %v", err)
+	}
+	// A replaced key is dropped a TTL after its replacement: a token of
+	// it whose expiry is later (sealed before the clock stepped back) is
+	// refused as invalid then.
+	tok3, _ := s.Seal(binding, target)
+	c.t = c.t.Add(-50 * time.Second)
+	if err := s.Rotate(key(4)); err != nil {
+		t.Fatal(err)
+	}
+	c.t = c.t.Add(62 * time.Second)
+	if _, err := s.Open(binding, tok3); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a token of a key replaced more than a TTL ago: %v, want ErrInvalid", err)
+	}
+	c.t = c.t.Add(time.Minute)
+	if err := s.Rotate(key(5)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.keys.Load().prev); n != 1 {
+		t.Fatalf("%d replaced keys kept, want 1 (those past their TTL are dropped)", n)
+	}
+	if err := s.Rotate(key(1)[:5]); err == nil {
+		t.Fatal("Rotate accepted a short key")
+	}
+	tok5, _ := s.Seal(binding, target)
+	if _, err := s.Open(binding, tok5); err != nil {
+		t.Fatalf("after a refused Rotate, the key in use changed: %v", err)
+	}
+}

@@ -33,10 +33,13 @@ type Limits struct {
 	// MaxMessageBytes bounds a message (all its fragments): close 1009.
 	MaxMessageBytes int64
 	// WriteTimeout bounds writing a frame to a side, and reading the rest
-	// of a frame once it started; past it the side is dropped.
+	// of a frame once it started; past it the side is dropped. Deadlines
+	// are set per burst, not per frame: each write or read is given ¾ to
+	// all of it.
 	WriteTimeout time.Duration
-	// IdleTimeout closes the connection (1001) when no data message went
-	// either way for that long; 0: never.
+	// IdleTimeout closes the connection (1001) when no message, ping or
+	// pong passed either way for that long (the relay's own keepalive
+	// pings and their pongs do not count); 0: never.
 	IdleTimeout time.Duration
 	// PingInterval: a side not heard from for that long is pinged, and
 	// closed (1001) if it stays silent for another interval; 0: no pings.
@@ -128,7 +131,7 @@ type Conn struct {
 	onEnd func()
 	sides [2]side // client, backend
 
-	lastData atomic.Int64 // unix ns of the last data frame either way
+	lastData atomic.Int64 // unix ns of the last frame relayed either way
 	closing  atomic.Bool  // a close began (by the relay, a peer or Close)
 	done     atomic.Bool
 
@@ -160,17 +163,19 @@ type side struct {
 	closed   bool
 
 	// Writing to this side.
-	wmu sync.Mutex
-	bw  *bufio.Writer // non-nil while a frame batch is being written
+	wmu      sync.Mutex
+	bw       *bufio.Writer // non-nil while a frame batch is being written
+	wrearmAt time.Time     // when the write deadline is due for a refresh
 
 	// Reading from this side: one goroutine at a time, holding rmu (the
 	// poller's wake-ups order them, but through the kernel).
-	rmu    sync.Mutex
-	inMsg  bool
-	msgOp  byte
-	msgLen int64
-	text   utf8Stream
-	msg    []byte // a message being collected for rewriting
+	rmu     sync.Mutex
+	rearmAt time.Time // when the read deadline is due for a refresh
+	inMsg   bool
+	msgOp   byte
+	msgLen  int64
+	text    utf8Stream
+	msg     []byte // a message being collected for rewriting
 
 	lastHeard atomic.Int64 // unix ns of the last frame read
 	pingSent  atomic.Int64 // unix ns of an unanswered keepalive ping, 0: none
@@ -477,57 +482,69 @@ func (e *writeError) Error() string { return "writing to the peer: " + e.err.Err
 
 // run relays frames read from s until nothing is buffered, then parks s
 // (or, unparkable, waits on a one-byte read without buffers).
+//
+// A woken side keeps its goroutine and its reader for Linger after the
+// last frame: a busy connection's next frame is read straight into the
+// reader (one read, no re-arm, no new goroutine) while a quiet one parks
+// and holds nothing. The read deadline that bounds the rest of a frame is
+// set once per wake and refreshed only when a quarter of it has passed.
 func (s *side) run() {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	c := s.c
 	br := getReader()
 	br.Reset(s)
+	s.armRead(time.Now())
 	for {
-		_ = s.conn.SetReadDeadline(time.Now().Add(c.lim.WriteTimeout))
-		err := s.frame(br)
-		if err == nil && (br.Buffered() > 0 || len(s.pending) > 0 || s.hasOne) {
+		if err := s.frame(br); err != nil {
+			putReader(br)
+			s.fail(err)
+			return
+		}
+		if br.Buffered() > 0 || len(s.pending) > 0 || s.hasOne {
+			if now := time.Now(); now.After(s.rearmAt) {
+				s.armRead(now)
+			}
 			continue
 		}
-		if err == nil && s.parkable {
-			putReader(br)
-			// Linger: a busy connection's next frame usually follows within
-			// milliseconds; waiting for it here (one goroutine, no buffer)
-			// costs less than parking and waking. Quiet ones park.
+		if s.parkable {
 			if linger := c.hub.opts.Linger; linger > 0 {
 				_ = s.conn.SetReadDeadline(time.Now().Add(linger))
-				if _, err = s.conn.Read(s.one[:]); err == nil {
-					s.hasOne = true
-					br = getReader()
-					br.Reset(s)
+				_, err := br.Peek(1)
+				if err == nil {
+					s.armRead(time.Now())
 					continue
 				}
 				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					putReader(br)
 					s.fail(err)
 					return
 				}
 			}
+			putReader(br)
 			if err := s.park(); err != nil {
 				c.drop(s, err)
 			}
 			return
 		}
-		if err == nil {
-			putReader(br)
-			_ = s.conn.SetReadDeadline(time.Time{})
-			if _, err = io.ReadFull(s.conn, s.one[:]); err == nil {
-				s.hasOne = true
-				br = getReader()
-				br.Reset(s)
-				continue
-			}
+		putReader(br)
+		_ = s.conn.SetReadDeadline(time.Time{})
+		if _, err := io.ReadFull(s.conn, s.one[:]); err != nil {
 			s.fail(err)
 			return
 		}
-		putReader(br)
-		s.fail(err)
-		return
+		s.hasOne = true
+		br = getReader()
+		br.Reset(s)
+		s.armRead(time.Now())
 	}
+}
+
+// armRead bounds the reads of the frames that follow by WriteTimeout
+// from now; the next call is due when a quarter of it has passed.
+func (s *side) armRead(now time.Time) {
+	_ = s.conn.SetReadDeadline(now.Add(s.c.lim.WriteTimeout))
+	s.rearmAt = now.Add(s.c.lim.WriteTimeout / 4)
 }
 
 // park re-arms s on the poller, unless it was closed meanwhile.
@@ -798,6 +815,8 @@ func (s *side) control(op byte, p []byte) error {
 	if s.closeRecv.Load() || o.closeSent.Load() {
 		return nil
 	}
+	// A relayed ping or pong is the peers' own keepalive: activity.
+	s.c.lastData.Store(s.lastHeard.Load())
 	if err := o.writeControl(op, p); err != nil {
 		return &writeError{err}
 	}
@@ -861,14 +880,18 @@ func (s *side) maskKey() [4]byte {
 	return k
 }
 
-// writerLocked returns s's pooled writer, taking one (and setting the
-// write deadline) when none is held.
+// writerLocked returns s's pooled writer, taking one when none is held.
+// The write deadline is WriteTimeout from when it was last set, refreshed
+// once a quarter of it has passed: a write is given ¾ to all of it.
 func (s *side) writerLocked() *bufio.Writer {
 	if s.bw == nil {
 		s.bw = writers.Get().(*bufio.Writer)
 		inUse.Add(1)
 		s.bw.Reset(s.conn)
-		_ = s.conn.SetWriteDeadline(time.Now().Add(s.c.lim.WriteTimeout))
+		if now := time.Now(); now.After(s.wrearmAt) {
+			_ = s.conn.SetWriteDeadline(now.Add(s.c.lim.WriteTimeout))
+			s.wrearmAt = now.Add(s.c.lim.WriteTimeout / 4)
+		}
 	}
 	return s.bw
 }

@@ -30,7 +30,12 @@ type Member struct {
 	// AppliedRevision is the store revision whose changes are live on it.
 	AppliedRevision int64 `json:"applied_revision"`
 	// Ready is false while it has lost etcd and not listed it again.
-	Ready     bool      `json:"ready"`
+	Ready bool `json:"ready"`
+	// KeyID is the data key it seals and opens with; Master whether the
+	// master secret it would restart with opens the store (the daemon's
+	// words: "current", "stale", "unknown").
+	KeyID     string    `json:"key_id,omitempty"`
+	Master    string    `json:"master,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -97,6 +102,18 @@ func (s *Store) Register(m Member, ttl time.Duration) *Registration {
 func (r *Registration) Update(applied int64, ready bool) {
 	r.mu.Lock()
 	r.m.AppliedRevision, r.m.Ready = applied, ready
+	r.mu.Unlock()
+	select {
+	case r.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// UpdateMaster records the data key id and the master secret's state,
+// like Update.
+func (r *Registration) UpdateMaster(keyID, master string) {
+	r.mu.Lock()
+	r.m.KeyID, r.m.Master = keyID, master
 	r.mu.Unlock()
 	select {
 	case r.dirty <- struct{}{}:

@@ -191,13 +191,16 @@ func TestMasterRotate(t *testing.T) {
 		wantStderr string
 		wantCur    string
 		wantNew    string
+		wantNewKey bool
 	}{
 		{name: "files", args: []string{"--current-secret-file", cur, "--new-secret-file", next},
-			wantStdout: "master secret rotated: 0 secrets re-encrypted\n", wantCur: "old-master", wantNew: "new-master"},
+			wantStdout: "master secret rotated (the data key is re-wrapped; gateways started from now on need the new secret)\n", wantCur: "old-master", wantNew: "new-master"},
+		{name: "new data key", args: []string{"--current-secret-file", cur, "--new-secret-file", next, "--new-data-key"},
+			wantStdout: "master secret and data key rotated: 0 secrets re-encrypted\n", wantCur: "old-master", wantNew: "new-master", wantNewKey: true},
 		{name: "new from stdin", opts: runOpts{stdin: "piped-master\n"}, args: []string{"--current-secret-file", cur, "--new-secret-file", "-"},
-			wantStdout: "master secret rotated: 0 secrets re-encrypted\n", wantCur: "old-master", wantNew: "piped-master"},
+			wantStdout: "master secret rotated (the data key is re-wrapped; gateways started from now on need the new secret)\n", wantCur: "old-master", wantNew: "piped-master"},
 		{name: "prompts", opts: runOpts{term: &fakeTerminal{stdinTTY: true, answers: []string{"old-master", "typed-master", "typed-master"}}},
-			wantStdout: "master secret rotated: 0 secrets re-encrypted\n", wantCur: "old-master", wantNew: "typed-master",
+			wantStdout: "master secret rotated (the data key is re-wrapped; gateways started from now on need the new secret)\n", wantCur: "old-master", wantNew: "typed-master",
 			wantStderr: "Enter current master secret: \nEnter new master secret: \nConfirm new master secret: \n"},
 		{name: "no terminal, no files", opts: runOpts{stdin: "x"}, wantCode: 2,
 			wantStderr: "error: --current-secret-file is required when standard input is not a terminal\n"},
@@ -234,6 +237,9 @@ func TestMasterRotate(t *testing.T) {
 				return
 			}
 			req := reqs[len(reqs)-1].(*gatewayv1.RotateMasterRequest)
+			if req.GetNewDataKey() != tt.wantNewKey {
+				t.Errorf("server got new_data_key %v, want %v", req.GetNewDataKey(), tt.wantNewKey)
+			}
 			if string(req.GetCurrentSecret()) != tt.wantCur || string(req.GetNewSecret()) != tt.wantNew {
 				t.Errorf("server got current %q new %q", req.GetCurrentSecret(), req.GetNewSecret())
 			}

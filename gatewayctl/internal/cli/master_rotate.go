@@ -22,14 +22,25 @@ type masterRotateOptions struct {
 	f           *factory
 	newFile     string
 	currentFile string
+	newDataKey  bool
 }
 
 func newMasterRotateCommand(f *factory) *cobra.Command {
 	o := &masterRotateOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "rotate",
-		Short: "Re-encrypt every stored secret under a new master secret",
-		Long: `Re-encrypt every stored secret under a new master secret, in one transaction.
+		Short: "Protect the stored secrets with a new master secret",
+		Long: `Protect the stored secrets with a new master secret.
+
+The master secret wraps a data key that seals every alias and private key:
+rotate re-wraps it (one small write), so every gateway sharing the store
+keeps serving and opening aliases, with nothing re-encrypted. Gateways
+that start afterwards need the new secret: write it to each gateway's
+--master-secret-file before its next restart ('gatewayctl status' shows
+which gateways' files are stale).
+
+--new-data-key also replaces the data key and re-encrypts every stored
+secret under it, in one transaction; running gateways follow it.
 
 Each secret comes from its file ("-" is standard input, for one of them) or,
 when no file is given and standard input is a terminal, from a no-echo
@@ -39,12 +50,16 @@ dropped. Secrets never go on the command line.`,
   gatewayctl master rotate
 
   # From files
-  gatewayctl master rotate --current-secret-file old.txt --new-secret-file new.txt`,
+  gatewayctl master rotate --current-secret-file old.txt --new-secret-file new.txt
+
+  # And a new data key, every record re-encrypted
+  gatewayctl master rotate --current-secret-file old.txt --new-secret-file new.txt --new-data-key`,
 		Args: cobra.NoArgs,
 		RunE: runE(o),
 	}
 	cmd.Flags().StringVar(&o.newFile, "new-secret-file", "", "file holding the new master secret (\"-\": stdin)")
 	cmd.Flags().StringVar(&o.currentFile, "current-secret-file", "", "file holding the current master secret (\"-\": stdin)")
+	cmd.Flags().BoolVar(&o.newDataKey, "new-data-key", false, "also replace the data key and re-encrypt every stored secret")
 	return cmd
 }
 
@@ -86,12 +101,16 @@ func (o *masterRotateOptions) Run(ctx context.Context) error {
 		return errors.New("the new master secret equals the current one")
 	}
 
-	resp, err := gatewayv1.NewAliasServiceClient(conn).RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: current, NewSecret: next})
+	resp, err := gatewayv1.NewAliasServiceClient(conn).RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: current, NewSecret: next, NewDataKey: o.newDataKey})
 	if err != nil {
 		return err
 	}
 	return o.f.print(resp, func(w io.Writer) {
-		fmt.Fprintf(w, "master secret rotated: %s re-encrypted\n", plural(int(resp.GetReencrypted()), "secret"))
+		if o.newDataKey {
+			fmt.Fprintf(w, "master secret and data key rotated: %s re-encrypted\n", plural(int(resp.GetReencrypted()), "secret"))
+			return
+		}
+		fmt.Fprintln(w, "master secret rotated (the data key is re-wrapped; gateways started from now on need the new secret)")
 	})
 }
 

@@ -106,10 +106,11 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		}
 		if len(st.GetGateways()) > 0 {
 			io.WriteString(w, "\n")
-			row(w, "GATEWAY", "MANAGEMENT", "PROXY", "APPLIED", "BEHIND", "READY", "VERSION")
+			row(w, "GATEWAY", "MANAGEMENT", "PROXY", "APPLIED", "BEHIND", "READY", "KEY", "MASTER", "VERSION")
 			for _, m := range st.GetGateways() {
 				row(w, m.GetId(), m.GetManagementAddress(), m.GetProxyAddress(), m.GetAppliedRevision(),
-					max(0, st.GetStoreRevision()-m.GetAppliedRevision()), yesNo(m.GetReady()), m.GetVersion())
+					max(0, st.GetStoreRevision()-m.GetAppliedRevision()), yesNo(m.GetReady()),
+					cmp.Or(m.GetKeyId(), "-"), cmp.Or(m.GetMaster(), "-"), m.GetVersion())
 			}
 		}
 		if len(st.GetBackends()) == 0 {

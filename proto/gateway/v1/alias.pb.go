@@ -605,6 +605,9 @@ type RotateMasterRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CurrentSecret []byte                 `protobuf:"bytes,1,opt,name=current_secret,json=currentSecret,proto3" json:"current_secret,omitempty"`
 	NewSecret     []byte                 `protobuf:"bytes,2,opt,name=new_secret,json=newSecret,proto3" json:"new_secret,omitempty"`
+	// Also replace the data key and re-encrypt every record under the new
+	// one (one commit). Without it only the data key's wrapping changes.
+	NewDataKey    bool `protobuf:"varint,3,opt,name=new_data_key,json=newDataKey,proto3" json:"new_data_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -651,6 +654,13 @@ func (x *RotateMasterRequest) GetNewSecret() []byte {
 		return x.NewSecret
 	}
 	return nil
+}
+
+func (x *RotateMasterRequest) GetNewDataKey() bool {
+	if x != nil {
+		return x.NewDataKey
+	}
+	return false
 }
 
 type RotateMasterResponse struct {
@@ -737,11 +747,13 @@ const file_gateway_v1_alias_proto_rawDesc = "" +
 	"\x05value\x18\x01 \x01(\fR\x05value\"\x19\n" +
 	"\x17ReencryptAliasesRequest\"<\n" +
 	"\x18ReencryptAliasesResponse\x12 \n" +
-	"\vreencrypted\x18\x01 \x01(\x05R\vreencrypted\"[\n" +
+	"\vreencrypted\x18\x01 \x01(\x05R\vreencrypted\"}\n" +
 	"\x13RotateMasterRequest\x12%\n" +
 	"\x0ecurrent_secret\x18\x01 \x01(\fR\rcurrentSecret\x12\x1d\n" +
 	"\n" +
-	"new_secret\x18\x02 \x01(\fR\tnewSecret\"8\n" +
+	"new_secret\x18\x02 \x01(\fR\tnewSecret\x12 \n" +
+	"\fnew_data_key\x18\x03 \x01(\bR\n" +
+	"newDataKey\"8\n" +
 	"\x14RotateMasterResponse\x12 \n" +
 	"\vreencrypted\x18\x01 \x01(\x05R\vreencrypted2\x80\x04\n" +
 	"\fAliasService\x12N\n" +

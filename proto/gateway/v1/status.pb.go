@@ -328,8 +328,15 @@ type GatewayMember struct {
 	StartedAt         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	AppliedRevision   int64                  `protobuf:"varint,6,opt,name=applied_revision,json=appliedRevision,proto3" json:"applied_revision,omitempty"`
 	// False while the gateway has lost the store and serves its last table.
-	Ready         bool                   `protobuf:"varint,7,opt,name=ready,proto3" json:"ready,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Ready     bool                   `protobuf:"varint,7,opt,name=ready,proto3" json:"ready,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// The id of the data key the gateway seals and opens with.
+	KeyId string `protobuf:"bytes,9,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// Whether the master secret the gateway would restart with opens the
+	// store: "current", "stale" (its master secret file holds an older
+	// secret: update it before a restart), or "unknown" (not from a file, and
+	// the master secret changed since it started).
+	Master        string `protobuf:"bytes,10,opt,name=master,proto3" json:"master,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -418,6 +425,20 @@ func (x *GatewayMember) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *GatewayMember) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *GatewayMember) GetMaster() string {
+	if x != nil {
+		return x.Master
+	}
+	return ""
 }
 
 type WhoAmIRequest struct {
@@ -541,7 +562,7 @@ const file_gateway_v1_status_proto_rawDesc = "" +
 	"\n" +
 	"open_files\x18\x14 \x01(\x03R\topenFiles\x12$\n" +
 	"\x0emax_open_files\x18\x15 \x01(\x03R\fmaxOpenFiles\x123\n" +
-	"\x15websocket_connections\x18\x16 \x01(\x03R\x14websocketConnections\"\xc4\x02\n" +
+	"\x15websocket_connections\x18\x16 \x01(\x03R\x14websocketConnections\"\xf3\x02\n" +
 	"\rGatewayMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rproxy_address\x18\x02 \x01(\tR\fproxyAddress\x12-\n" +
@@ -552,7 +573,10 @@ const file_gateway_v1_status_proto_rawDesc = "" +
 	"\x10applied_revision\x18\x06 \x01(\x03R\x0fappliedRevision\x12\x14\n" +
 	"\x05ready\x18\a \x01(\bR\x05ready\x129\n" +
 	"\n" +
-	"updated_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x0f\n" +
+	"updated_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x15\n" +
+	"\x06key_id\x18\t \x01(\tR\x05keyId\x12\x16\n" +
+	"\x06master\x18\n" +
+	" \x01(\tR\x06master\"\x0f\n" +
 	"\rWhoAmIRequest\"D\n" +
 	"\x0eWhoAmIResponse\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x14\n" +

@@ -37,7 +37,8 @@ type TokenPolicy struct {
 	// Renewals may not extend a token past issue time plus this.
 	MaxLifetime *durationpb.Duration `protobuf:"bytes,8,opt,name=max_lifetime,json=maxLifetime,proto3" json:"max_lifetime,omitempty"`
 	Audiences   []string             `protobuf:"bytes,9,rep,name=audiences,proto3" json:"audiences,omitempty"`
-	// Topologies whose JWT providers accept these tokens; empty: all.
+	// Topologies whose jwt and sso-cookie providers accept these tokens
+	// (recorded in each token's state at issuance); empty: all.
 	Topologies []string `protobuf:"bytes,10,rep,name=topologies,proto3" json:"topologies,omitempty"`
 	// Default signing algorithm, e.g. RS256, ES256, EdDSA.
 	Algorithm string `protobuf:"bytes,11,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
@@ -57,8 +58,13 @@ type TokenPolicy struct {
 	LimitAction  string `protobuf:"bytes,17,opt,name=limit_action,json=limitAction,proto3" json:"limit_action,omitempty"`
 	// Principals and groups that may renew, revoke, enable or disable any
 	// token of this policy (a token's subject and creator always may).
-	Renewers      []string `protobuf:"bytes,18,rep,name=renewers,proto3" json:"renewers,omitempty"`
-	Revokers      []string `protobuf:"bytes,19,rep,name=revokers,proto3" json:"revokers,omitempty"`
+	Renewers []string `protobuf:"bytes,18,rep,name=renewers,proto3" json:"renewers,omitempty"`
+	Revokers []string `protobuf:"bytes,19,rep,name=revokers,proto3" json:"revokers,omitempty"`
+	// Topology whose group sources (an ldap provider with group lookup, an
+	// identity-assertion group mapping) tell an on-behalf-of subject's
+	// groups, for allowed_subject_groups and include_groups. Required when
+	// either needs a subject's groups; a failed lookup refuses the issuance.
+	GroupSource   string `protobuf:"bytes,20,opt,name=group_source,json=groupSource,proto3" json:"group_source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -226,6 +232,13 @@ func (x *TokenPolicy) GetRevokers() []string {
 	return nil
 }
 
+func (x *TokenPolicy) GetGroupSource() string {
+	if x != nil {
+		return x.GroupSource
+	}
+	return ""
+}
+
 type TokenInfo struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -245,8 +258,10 @@ type TokenInfo struct {
 	Algorithm string `protobuf:"bytes,13,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
 	KeyId     string `protobuf:"bytes,14,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	// The chain of actors, outermost first: the caller, then whom it acted for.
-	ActorChain    []string          `protobuf:"bytes,15,rep,name=actor_chain,json=actorChain,proto3" json:"actor_chain,omitempty"`
-	Metadata      map[string]string `protobuf:"bytes,16,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ActorChain []string          `protobuf:"bytes,15,rep,name=actor_chain,json=actorChain,proto3" json:"actor_chain,omitempty"`
+	Metadata   map[string]string `protobuf:"bytes,16,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Topologies that accept the token (from its policy); empty: all.
+	Topologies    []string `protobuf:"bytes,17,rep,name=topologies,proto3" json:"topologies,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -389,6 +404,13 @@ func (x *TokenInfo) GetActorChain() []string {
 func (x *TokenInfo) GetMetadata() map[string]string {
 	if x != nil {
 		return x.Metadata
+	}
+	return nil
+}
+
+func (x *TokenInfo) GetTopologies() []string {
+	if x != nil {
+		return x.Topologies
 	}
 	return nil
 }
@@ -1668,7 +1690,7 @@ var File_gateway_v1_token_proto protoreflect.FileDescriptor
 const file_gateway_v1_token_proto_rawDesc = "" +
 	"\n" +
 	"\x16gateway/v1/token.proto\x12\n" +
-	"gateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x06\n" +
+	"gateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x06\n" +
 	"\vTokenPolicy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
 	"\x0fallowed_callers\x18\x02 \x03(\tR\x0eallowedCallers\x122\n" +
@@ -1693,7 +1715,8 @@ const file_gateway_v1_token_proto_rawDesc = "" +
 	"\x0eper_user_limit\x18\x10 \x01(\x05R\fperUserLimit\x12!\n" +
 	"\flimit_action\x18\x11 \x01(\tR\vlimitAction\x12\x1a\n" +
 	"\brenewers\x18\x12 \x03(\tR\brenewers\x12\x1a\n" +
-	"\brevokers\x18\x13 \x03(\tR\brevokers\"\xf1\x04\n" +
+	"\brevokers\x18\x13 \x03(\tR\brevokers\x12!\n" +
+	"\fgroup_source\x18\x14 \x01(\tR\vgroupSource\"\x91\x05\n" +
 	"\tTokenInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12\x14\n" +
@@ -1713,7 +1736,10 @@ const file_gateway_v1_token_proto_rawDesc = "" +
 	"\x06key_id\x18\x0e \x01(\tR\x05keyId\x12\x1f\n" +
 	"\vactor_chain\x18\x0f \x03(\tR\n" +
 	"actorChain\x12?\n" +
-	"\bmetadata\x18\x10 \x03(\v2#.gateway.v1.TokenInfo.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\x10 \x03(\v2#.gateway.v1.TokenInfo.MetadataEntryR\bmetadata\x12\x1e\n" +
+	"\n" +
+	"topologies\x18\x11 \x03(\tR\n" +
+	"topologies\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xea\x02\n" +

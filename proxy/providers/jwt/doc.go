@@ -7,7 +7,8 @@
 // Tokens the gateway issued are verified by the gateway's token service
 // (chain.Host.Tokens: its live keys and token state, revocation included);
 // tokens of other issuers with configured PEM keys or JWKS URLs (fetched
-// with a timeout, refreshed at a bounded rate). Algorithms are pinned,
+// with a timeout, refreshed at a bounded rate). A gateway token whose policy
+// names topologies is refused by the providers of the others. Algorithms are pinned,
 // iss, aud, exp and nbf checked; verified tokens are cached by their hash,
 // never beyond their expiry. The credential is removed before dispatch.
 package jwt

@@ -58,6 +58,7 @@ func init() {
 // concurrent use.
 type Handler struct {
 	name       string
+	topology   string
 	host       chain.Host
 	gateway    bool // the gateway's own tokens (host.Tokens)
 	static     []crypto.PublicKey
@@ -119,7 +120,7 @@ func build(ctx context.Context, c chain.Config, sso bool) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{name: Name, host: c.Host, bearer: !sso, log: c.Logger, cache: map[[32]byte]cached{}}
+	h := &Handler{name: Name, topology: c.Topology, host: c.Host, bearer: !sso, log: c.Logger, cache: map[[32]byte]cached{}}
 	if sso {
 		h.name = NameSSOCookie
 	}
@@ -360,6 +361,9 @@ func (h *Handler) verify(ctx context.Context, raw string, now time.Time) (*ident
 	}
 	if h.issuer != "" && vt.Issuer != h.issuer {
 		return nil, errors.New("wrong issuer")
+	}
+	if len(vt.Topologies) > 0 && !slices.Contains(vt.Topologies, h.topology) {
+		return nil, fmt.Errorf("the token's policy does not name topology %q", h.topology)
 	}
 	if len(h.audiences) > 0 && !slices.ContainsFunc(vt.Audiences, func(a string) bool { return slices.Contains(h.audiences, a) }) {
 		return nil, errors.New("wrong audience")

@@ -32,8 +32,10 @@ const (
 	ParamType       = "type"
 	ParamDiscovery  = "discovery"
 	ParamAlgorithm  = "algorithm"
+	ParamHMACSecret = "hmac_secret"
 	paramServerMgd  = "knox.token.exp.server-managed"
 	maxRequestBytes = 16 << 10
+	minHMACSecret   = 32
 )
 
 func init() {
@@ -48,16 +50,18 @@ type service struct {
 	target    string
 	typ       string
 	algorithm string
+	hmac      []byte // HS256 secret: the topology asked for HS256 tokens
 	path      string // the service's path in the topology
 	topology  string
 	log       *slog.Logger
 }
 
-func newService(_ context.Context, c chain.ServiceConfig) ([]chain.Endpoint, error) {
+func newService(ctx context.Context, c chain.ServiceConfig) ([]chain.Endpoint, error) {
 	p, err := c.Read([]chain.Param{
 		chain.P(ParamPolicy), chain.P(ParamTTL), chain.P(ParamKnoxTTL),
 		chain.P(ParamAudiences, "knox.token.audiences"), chain.P(ParamTargetURL, "knox.token.target.url"),
 		chain.P(ParamType), chain.P(ParamDiscovery), chain.P(ParamAlgorithm), chain.P(paramServerMgd),
+		chain.P(ParamHMACSecret),
 	})
 	if err != nil {
 		return nil, err
@@ -102,6 +106,23 @@ func newService(_ context.Context, c chain.ServiceConfig) ([]chain.Endpoint, err
 		if s.algorithm, err = jwtkit.CheckAlgorithm(s.algorithm); err != nil {
 			return nil, p.Errorf(ParamAlgorithm, "%v", err)
 		}
+	}
+	// HS256 only when the topology asks for it, with a secret held as an
+	// alias: the jwt provider of a topology holding the same secret
+	// accepts the tokens, no other.
+	if secret, err := p.Secret(ctx, ParamHMACSecret, ""); err != nil {
+		return nil, err
+	} else if secret != "" {
+		if v, _ := p.Raw(ParamHMACSecret); !strings.HasPrefix(v, "${alias:") || !strings.HasSuffix(v, "}") || strings.Count(v, "${") != 1 {
+			return nil, p.Errorf(ParamHMACSecret, "must be an ${alias:NAME} reference, never the secret itself")
+		}
+		if len(secret) < minHMACSecret {
+			return nil, p.Errorf(ParamHMACSecret, "the secret must be at least %d bytes", minHMACSecret)
+		}
+		if s.algorithm != "" || s.typ != "jwt" {
+			return nil, p.Errorf(ParamHMACSecret, "signs JWTs with HS256: give no %s and no %s other than jwt", ParamAlgorithm, ParamType)
+		}
+		s.hmac = []byte(secret)
 	}
 	discovery, err := p.Bool(ParamDiscovery, true)
 	if err != nil {
@@ -220,7 +241,7 @@ func (s *service) issue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := chain.TokenRequest{Policy: s.policy, TTL: s.ttl, Audiences: s.audiences, Type: s.typ, Algorithm: s.algorithm,
-		OnBehalfOf: q.Get("doAs"), Comment: q.Get("comment")}
+		OnBehalfOf: q.Get("doAs"), Comment: q.Get("comment"), HMACSecret: s.hmac, Topology: s.topology}
 	if ls := q.Get("lifespan"); ls != "" {
 		if req.TTL, err = parseLifespan(ls); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 400, "error": err.Error()})
@@ -278,8 +299,26 @@ func (s *service) tokenID(r *http.Request) (string, error) {
 		return v, nil
 	}
 	id, err := s.issuer.TokenID(v)
+	if err != nil && s.hmac != nil {
+		id, err = s.hmacTokenID(v)
+	}
 	if err != nil {
 		return "", badRequest("the request body holds no valid token")
+	}
+	return id, nil
+}
+
+// hmacTokenID resolves an HS256 token this service signed: its jti once
+// the signature checks (expiry aside: an expired token may be revoked).
+func (s *service) hmacTokenID(raw string) (string, error) {
+	_, claims, err := jwtkit.Verify(raw, func(jwtkit.Header) (any, error) { return s.hmac, nil }, jwtkit.VerifyOptions{
+		Algorithms: []string{"HS256"}, Issuer: s.issuer.IssuerName(), Leeway: 366 * 24 * time.Hour})
+	if err != nil {
+		return "", err
+	}
+	id, _ := claims["jti"].(string)
+	if id == "" {
+		return "", errors.New("the token has no id")
 	}
 	return id, nil
 }

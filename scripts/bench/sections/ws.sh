@@ -38,6 +38,13 @@ ws_wait() { # ws_wait PORT PID
   done
   return 1
 }
+wscpu() { # wscpu PID: CPU time of PID and its children (nginx's worker), clock ticks
+  local p sum=0
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
+    sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$sum"
+}
 wsrss() { # wsrss PID: VmRSS of PID and its children (nginx's worker), KiB
   local p sum=0
   for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
@@ -183,7 +190,7 @@ for t in direct gateway haproxy nginx gorilla; do [ -n "${WSURL[$t]:-}" ] && WS_
 log "ws: targets ${WS_TARGETS[*]}"
 
 
-declare -A MEM=() HELD=() RTT50=() RTT99=() TPUT=()
+declare -A MEM=() HELD=() RTT50=() RTT99=() TPUT=() CPUMSG=()
 # ---- memory per idle connection ------------------------------------------
 for t in "${WS_TARGETS[@]}"; do
   ws_want mem || break
@@ -228,14 +235,19 @@ for t in "${WS_TARGETS[@]}"; do
 done
 for t in "${WS_TARGETS[@]}"; do
   ws_want tput || break
-  best=0
+  best=0 cpu0=$(wscpu "${WSPID[$t]}") msgs=0
   for _ in 1 2; do
     res=$("${NICE[@]}" "$BIN/wsload" tput -url "${WSURL[$t]}" -c "$WS_TPUT_C" -duration 4s 2>&1 | tail -1)
     v=$(jget msgs_per_s "$res")
+    msgs=$(awk "BEGIN{print $msgs + ${v:-0} * 4}")
     awk "BEGIN{exit !(${v:-0} > $best)}" && best=$v
   done
+  cpu1=$(wscpu "${WSPID[$t]}")
   TPUT[$t]=$best
-  log "ws: $t tput $best msgs/s"
+  # CPU per echoed message of the proxy (of the backend for direct): what
+  # a busy machine does not blur, unlike msgs/s.
+  CPUMSG[$t]=$(awk "BEGIN{if ($msgs > 0) printf \"%.1f\", ($cpu1 - $cpu0) * 1e6 / $(getconf CLK_TCK) / $msgs}")
+  log "ws: $t tput $best msgs/s, ${CPUMSG[$t]:-?} µs CPU per message"
 done
 
 # ---- drops during deploys of other topologies ----------------------------
@@ -295,19 +307,19 @@ ratio() { [ -n "${TPUT[direct]:-}" ] && [ -n "${TPUT[$1]:-}" ] && awk "BEGIN{pri
 {
   echo "## WebSocket (issue #11)"
   echo
-  echo "| target | KiB per idle conn ($WS_IDLE) | echo p50 / p99 ms ($WS_RTT_N × 1 msg/s) | msgs/s | ÷ direct |"
-  echo "|---|---|---|---|---|"
+  echo "| target | KiB per idle conn ($WS_IDLE) | echo p50 / p99 ms ($WS_RTT_N × 1 msg/s) | msgs/s | ÷ direct | µs CPU per message |"
+  echo "|---|---|---|---|---|---|"
   for t in direct gateway haproxy nginx gorilla; do
-    if [ -z "${WSURL[$t]:-}" ]; then echo "| $t | skipped: ${WSSKIP[$t]:-not started} | | | |"; continue; fi
+    if [ -z "${WSURL[$t]:-}" ]; then echo "| $t | skipped: ${WSSKIP[$t]:-not started} | | | | |"; continue; fi
     mem="${MEM[$t]:-—}"
     [ -n "${HELD[$t]:-}" ] && [ "${HELD[$t]}" != "$WS_IDLE" ] && mem="$mem (${HELD[$t]} open)"
-    echo "| $t | $mem | ${RTT50[$t]:-?} / ${RTT99[$t]:-?} | ${TPUT[$t]:-?} | $(ratio "$t") |"
+    echo "| $t | $mem | ${RTT50[$t]:-?} / ${RTT99[$t]:-?} | ${TPUT[$t]:-?} | $(ratio "$t") | ${CPUMSG[$t]:-?} |"
   done
   echo
   echo "- connections held up to the gateway's descriptor ceiling ($(ulimit -Hn) hard): $WS_CEIL_RES"
   echo "- sockets dropped during deploys of other topologies: $WS_DROPS"
   echo "- revocation-to-close: $WS_REVOKE"
   echo
-  echo "Method: one echo backend (gorilla, 512-byte buffers); gateway full chain (anonymous + identity assertion), log level warn; haproxy (nbthread 2, timeout tunnel), nginx (1 worker), a plain gorilla/websocket relay (512-byte buffers, pooled write buffers, two goroutines per connection). Memory = (VmRSS after − before) ÷ connections open, 4 s after the last connected, one target at a time; client sockets from 127.0.0.2–9. Echo: each connection sends a 32-byte binary message once a second, staggered, for $WS_DUR; throughput: closed loop, $WS_TPUT_C connections, 32 bytes, best of 2 × 4 s. The machine is shared (2 cores, other sessions' builds and tests running): compare ratios within this run."
+  echo "Method: one echo backend (gorilla, 512-byte buffers); gateway full chain (anonymous + identity assertion), log level warn; haproxy (nbthread 2, timeout tunnel), nginx (1 worker), a plain gorilla/websocket relay (512-byte buffers, pooled write buffers, two goroutines per connection). Memory = (VmRSS after − before) ÷ connections open, 4 s after the last connected, one target at a time; client sockets from 127.0.0.2–9. Echo: each connection sends a 32-byte binary message once a second, staggered, for $WS_DUR; throughput: closed loop, $WS_TPUT_C connections, 32 bytes, best of 2 × 4 s; CPU per message: the proxy's user+system time over both runs ÷ messages echoed (for direct: the backend's). The machine is shared (2 cores, other sessions' builds and tests running): compare ratios within this run."
 } >"$OUT/ws.md"
 for t in gateway gorilla haproxy nginx direct; do stop_pid "${WSPID[$t]:-}" 10; done

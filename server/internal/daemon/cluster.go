@@ -31,6 +31,11 @@ func (g *gateway) register(addrs Addrs) (stop func()) {
 	g.registration.Store(reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	masterDone := make(chan struct{})
+	go func() {
+		defer close(masterDone)
+		g.master.run(ctx, reg.UpdateMaster)
+	}()
 	go func() {
 		defer close(done)
 		for applied := g.rec.AppliedRevision(); ; {
@@ -44,6 +49,7 @@ func (g *gateway) register(addrs Addrs) (stop func()) {
 	return func() {
 		cancel()
 		<-done
+		<-masterDone
 		g.registration.Store(nil)
 		reg.Close()
 	}
@@ -70,6 +76,8 @@ func (g *gateway) gateways(ctx context.Context) ([]*gatewayv1.GatewayMember, err
 			AppliedRevision:   m.AppliedRevision,
 			Ready:             m.Ready,
 			UpdatedAt:         timestamppb.New(m.UpdatedAt),
+			KeyId:             m.KeyID,
+			Master:            m.Master,
 		})
 	}
 	return out, nil

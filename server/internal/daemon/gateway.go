@@ -83,13 +83,15 @@ type gateway struct {
 	storeLost atomic.Bool // the reconciler lost a shared store (see gatedStore)
 	// registration is this gateway's entry on a shared store, nil otherwise.
 	registration atomic.Pointer[etcd.Registration]
-	front        *http.Server
-	mgmt         *grpc.Server
-	health       *health.Server
-	metrics      *http.Server // nil: no metrics listener
-	proxyLn      net.Listener
-	mgmtLn       net.Listener
-	metricsLn    net.Listener
+	// master checks this gateway's master secret against the store.
+	master    *masterWatch
+	front     *http.Server
+	mgmt      *grpc.Server
+	health    *health.Server
+	metrics   *http.Server // nil: no metrics listener
+	proxyLn   net.Listener
+	mgmtLn    net.Listener
+	metricsLn net.Listener
 }
 
 // build assembles the gateway: store, secrets, proxy, reconciler (with the
@@ -124,13 +126,14 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	if g.st, err = openBackend(ctx, c, g.log); err != nil {
 		return nil, err
 	}
-	kr, err := g.unlock(ctx, o)
+	kr, verifierRev, err := g.unlock(ctx, o)
 	if err != nil {
 		return nil, err
 	}
+	g.master = &masterWatch{g: g, src: o.Secret, startRev: verifierRev}
 	// Sealed datanode URLs (WebHDFS redirects) are valid on every gateway
 	// sharing the store: their key derives from the data key.
-	sealKey, err := kr.DeriveKey("datanode targets")
+	sealKey, err := kr.DeriveKey(sealPurpose)
 	if err != nil {
 		kr.Close()
 		return nil, fmt.Errorf("deriving the datanode sealing key: %w", err)
@@ -142,9 +145,9 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Log:              g.log,
 		OnIdentityChange: g.reloadIdentity,
 		OnChange:         g.secretChanged,
-		GuardDelete:      g.guardAliasDelete,
+		GuardDelete:      guardAliasDelete,
 		RotateFailpoint:  rotateFailpoint(g.log),
-		OnMasterRotated:  devSecretWriter(o, Layout{c.DataDir}),
+		OnMasterRotated:  g.masterRotated(devSecretWriter(o, Layout{c.DataDir})),
 	})
 	if c.Crypto.AllowWeak {
 		g.log.Warn("crypto.allow_weak is set: weak KDF settings are accepted", "kdf", c.Crypto.KDF.String())
@@ -164,7 +167,12 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Algorithm: c.Tokens.Algorithm,
 		RSABits:   c.Tokens.RSABits,
 		WaitFor:   func(ctx context.Context, rev int64) error { return g.rec.WaitFor(ctx, rev) },
-		Log:       g.log,
+		// A policy's group_source: the live topology's group sources.
+		Groups: func(ctx context.Context, topology, user string) ([]string, error) {
+			groups, _, err := g.px.LookupGroups(ctx, topology, user)
+			return groups, err
+		},
+		Log: g.log,
 	})
 	// Each proxied WebSocket holds two descriptors: use all the process may.
 	ceiling, err := fdlimit.Raise()
@@ -224,50 +232,80 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	return g, nil
 }
 
+// sealPurpose derives the key of sealed datanode URLs from the data key.
+const sealPurpose = "datanode targets"
+
+// masterRotated follows a committed master rotation: the datanode URLs are
+// sealed under the key derived from the new data key (what every gateway
+// started after the rotation derives), those sealed before stay valid
+// until they expire; then next, if any, runs.
+func (g *gateway) masterRotated(next func([]byte) error) func([]byte) error {
+	return func(secret []byte) error {
+		if g.px != nil {
+			key, err := g.secrets.Keyring().DeriveKey(sealPurpose)
+			if err != nil {
+				return fmt.Errorf("deriving the new datanode sealing key: %w", err)
+			}
+			if err := g.px.RotateSealKey(key); err != nil {
+				return err
+			}
+		}
+		if next != nil {
+			return next(secret)
+		}
+		return nil
+	}
+}
+
 // unlock opens the keyring with the master secret (initializing a --dev
-// data dir first), re-wrapping the data key when the crypto settings changed.
-func (g *gateway) unlock(ctx context.Context, o ServeOptions) (*secrets.Keyring, error) {
+// data dir first), re-wrapping the data key when the crypto settings
+// changed, and returns it with the revision of the verifier it opened (or
+// wrote).
+func (g *gateway) unlock(ctx context.Context, o ServeOptions) (*secrets.Keyring, int64, error) {
 	c := g.cfg
 	verifier, verifierRev, err := g.st.GetMetaRevision(ctx, metaVerifier)
 	if errors.Is(err, store.ErrNotFound) {
 		if !o.Dev {
-			return nil, fmt.Errorf("data directory %s is not initialized: run gatewayd init (or serve --dev)", c.DataDir)
+			return nil, 0, fmt.Errorf("data directory %s is not initialized: run gatewayd init (or serve --dev)", c.DataDir)
 		}
 		io := DefaultInitOptions(c)
 		io.Log, io.Secret, io.GenerateSecret = g.log, o.Secret, true
 		io.Secret.Prompt = false
 		if err := initStore(ctx, g.st, io); err != nil {
-			return nil, fmt.Errorf("initializing dev data directory: %w", err)
+			return nil, 0, fmt.Errorf("initializing dev data directory: %w", err)
 		}
 		g.log.Warn("dev mode: initialized the data directory with a generated master secret stored in it; never use --dev in production", "data_dir", c.DataDir)
 		if verifier, verifierRev, err = g.st.GetMetaRevision(ctx, metaVerifier); err != nil {
-			return nil, fmt.Errorf("reading master-secret verifier: %w", err)
+			return nil, 0, fmt.Errorf("reading master-secret verifier: %w", err)
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("reading master-secret verifier: %w", err)
+		return nil, 0, fmt.Errorf("reading master-secret verifier: %w", err)
 	}
 	secret, err := o.Secret.read(false)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	kr, newVerifier, err := secrets.Unlock(secret, verifier, c.Crypto)
 	clear(secret)
 	if err != nil {
 		if errors.Is(err, secrets.ErrWrongMasterSecret) {
-			return nil, fmt.Errorf("wrong master secret for %s: %w", c.DataDir, ErrWrongMasterSecret)
+			if !usesDataDirStore(c) {
+				return nil, 0, fmt.Errorf("wrong master secret for the %s store (if it was rotated through another gateway, give this one the new secret): %w", c.Store.Backend, ErrWrongMasterSecret)
+			}
+			return nil, 0, fmt.Errorf("wrong master secret for %s: %w", c.DataDir, ErrWrongMasterSecret)
 		}
-		return nil, fmt.Errorf("unlocking secrets: %w", err)
+		return nil, 0, fmt.Errorf("unlocking secrets: %w", err)
 	}
 	if newVerifier != nil {
 		// The crypto settings changed: the data key is now wrapped with the
 		// new KDF parameters. Records keep opening; new ones use the new cipher.
-		if _, err := g.st.PutMeta(ctx, metaVerifier, newVerifier, verifierRev); err != nil {
+		if verifierRev, err = g.st.PutMeta(ctx, metaVerifier, newVerifier, verifierRev); err != nil {
 			kr.Close()
-			return nil, fmt.Errorf("storing the re-wrapped master key: %w", err)
+			return nil, 0, fmt.Errorf("storing the re-wrapped master key: %w", err)
 		}
 		g.log.Info("crypto settings changed: master key re-wrapped", "kdf", c.Crypto.KDF.String(), "cipher", c.Crypto.Cipher)
 	}
-	return kr, nil
+	return kr, verifierRev, nil
 }
 
 // listen opens every listener first, so that a port in use fails before
@@ -537,10 +575,10 @@ func (g *gateway) secretChanged(ctx context.Context, kind, scope, name string) e
 	return g.rec.Withdrawn(kind, scope, name)
 }
 
-// guardAliasDelete deletes an alias unless a stored topology uses it
-// (secretsvc.Options.GuardDelete).
-func (g *gateway) guardAliasDelete(ctx context.Context, scope, name string, del func() error) error {
-	return g.topo.Guard(ctx, name, secretUser(store.KindAlias, scope, name), del)
+// guardAliasDelete is the check of an alias deletion: no stored topology
+// uses it (secretsvc.Options.GuardDelete).
+func guardAliasDelete(scope, name string) store.Check {
+	return api.Unused(name, secretUser(store.KindAlias, scope, name))
 }
 
 // truststoreChanged reloads the front's client truststore when it changed

@@ -104,7 +104,7 @@ func newRef(topology, name string) (aliasRef, error) {
 
 // readAlias returns an alias' value.
 func (s *Service) readAlias(ctx context.Context, r aliasRef) ([]byte, error) {
-	v, err := s.openLive(r.aad(), func() ([]byte, error) {
+	v, err := s.openLive(ctx, r.aad(), func() ([]byte, error) {
 		o, err := s.st.GetObject(ctx, store.KindAlias, r.key())
 		return o.Value, err
 	})
@@ -140,8 +140,9 @@ func (s *Service) Resolve(ctx context.Context, topology, alias string) ([]byte, 
 }
 
 // MissingAliases returns, in their order, the names that neither the
-// topology's scope nor the gateway scope holds.
-func (s *Service) MissingAliases(ctx context.Context, topology string, names []string) ([]string, error) {
+// topology's scope nor the gateway scope holds in what r reads (the store,
+// or the state a guarded write commits on).
+func (s *Service) MissingAliases(ctx context.Context, r store.Reader, topology string, names []string) ([]string, error) {
 	have := map[string]bool{}
 	scopes := []string{""}
 	if topology != "" && topology != gatewayScope && topologyNameRE.MatchString(topology) {
@@ -149,7 +150,7 @@ func (s *Service) MissingAliases(ctx context.Context, topology string, names []s
 	}
 	for _, scope := range scopes {
 		prefix := aliasRef{topology: scope}.key()
-		objs, err := s.st.ListObjects(ctx, store.KindAlias, prefix)
+		objs, err := r.ListObjects(ctx, store.KindAlias, prefix)
 		if err != nil {
 			return nil, fmt.Errorf("listing aliases: %w", err)
 		}
@@ -202,7 +203,9 @@ func (a aliasServer) CreateAlias(ctx context.Context, req *gatewayv1.CreateAlias
 	return &gatewayv1.CreateAliasResponse{Alias: a.s.aliasInfo(r, o)}, nil
 }
 
-// putAlias seals and stores a value.
+// putAlias seals and stores a value, under the store's data key: if a data
+// key rotation through another gateway committed between the seal and the
+// write, the record is sealed again under the new key and replaced.
 func (s *Service) putAlias(ctx context.Context, r aliasRef, value []byte, overwrite bool) (store.Object, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -210,7 +213,11 @@ func (s *Service) putAlias(ctx context.Context, r aliasRef, value []byte, overwr
 	if overwrite {
 		expect = store.NoRevisionCheck
 	}
-	sealed, err := s.kr.Load().Seal(r.aad(), value)
+	kr, err := s.follow(ctx)
+	if err != nil {
+		return store.Object{}, err
+	}
+	sealed, err := kr.Seal(r.aad(), value)
 	if err != nil {
 		return store.Object{}, fmt.Errorf("sealing %s: %w", r, err)
 	}
@@ -220,6 +227,16 @@ func (s *Service) putAlias(ctx context.Context, r aliasRef, value []byte, overwr
 	}
 	if err != nil {
 		return store.Object{}, fmt.Errorf("storing %s: %w", r, err)
+	}
+	now, err := s.follow(ctx)
+	if err != nil || now == kr {
+		return o, nil // the key did not change (or the check failed: the reader's follow catches up)
+	}
+	if sealed, err = now.Seal(r.aad(), value); err != nil {
+		return store.Object{}, fmt.Errorf("sealing %s: %w", r, err)
+	}
+	if o, err = s.st.PutObject(ctx, store.Object{Kind: store.KindAlias, Key: r.key(), Value: sealed}, o.Revision); err != nil {
+		return store.Object{}, fmt.Errorf("storing %s again under the data key rotated meanwhile: %w", r, err)
 	}
 	return o, nil
 }
@@ -311,23 +328,16 @@ func (a aliasServer) DeleteAlias(ctx context.Context, req *gatewayv1.DeleteAlias
 	if err != nil {
 		return nil, err
 	}
-	del := func() error {
-		if _, err := a.s.st.DeleteObject(ctx, store.KindAlias, r.key(), store.NoRevisionCheck); err != nil {
-			return fmt.Errorf("deleting %s: %w", r, err)
-		}
-		return nil
-	}
-	var err2 error
+	var check store.Check
 	if a.s.opts.GuardDelete != nil {
-		err2 = a.s.opts.GuardDelete(ctx, r.topology, r.name, del)
-	} else {
-		err2 = del()
+		check = a.s.opts.GuardDelete(r.topology, r.name)
 	}
-	if err2 != nil {
-		if apierr.KindOf(err2) == apierr.FailedPrecondition {
-			return nil, apierr.Errorf(apierr.FailedPrecondition, "%s is %v", r, err2)
+	if _, err := a.s.st.DeleteObjectIf(ctx, store.KindAlias, r.key(), store.NoRevisionCheck, check); err != nil {
+		var inUse *apierr.Error
+		if errors.As(err, &inUse) && inUse.Kind == apierr.FailedPrecondition {
+			return nil, apierr.Errorf(apierr.FailedPrecondition, "%s is %v", r, inUse)
 		}
-		return nil, err2
+		return nil, fmt.Errorf("deleting %s: %w", r, err)
 	}
 	a.s.log.InfoContext(ctx, "alias deleted", "alias", r.name, "scope", r.scope())
 	return &gatewayv1.DeleteAliasResponse{}, nil
@@ -356,7 +366,7 @@ func (a aliasServer) ReencryptAliases(ctx context.Context, _ *gatewayv1.Reencryp
 func (a aliasServer) RotateMaster(ctx context.Context, req *gatewayv1.RotateMasterRequest) (*gatewayv1.RotateMasterResponse, error) {
 	defer clear(req.GetCurrentSecret())
 	defer clear(req.GetNewSecret())
-	n, err := a.s.rotateMaster(ctx, req.GetCurrentSecret(), req.GetNewSecret())
+	n, err := a.s.rotateMaster(ctx, req.GetCurrentSecret(), req.GetNewSecret(), req.GetNewDataKey())
 	if err != nil {
 		return nil, rpcError(err)
 	}

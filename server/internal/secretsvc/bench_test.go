@@ -74,7 +74,7 @@ func benchmarkRotate(b *testing.B, s secrets.Settings) {
 	i := 0
 	for b.Loop() {
 		cur, next := secretsList[i%2], secretsList[(i+1)%2]
-		resp, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: append([]byte(nil), cur...), NewSecret: append([]byte(nil), next...)})
+		resp, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: append([]byte(nil), cur...), NewSecret: append([]byte(nil), next...), NewDataKey: true})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -52,7 +52,7 @@ func TestHelperRotate(t *testing.T) {
 	} else {
 		f.svc.committed = kill
 	}
-	_, err := f.svc.AliasServer().RotateMaster(context.Background(), &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster)})
+	_, err := f.svc.AliasServer().RotateMaster(context.Background(), &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster), NewDataKey: true})
 	t.Fatalf("RotateMaster returned (%v): the process should have been killed", err)
 }
 

@@ -41,14 +41,28 @@
 //
 // Every write of sealed data (alias create, re-encryption, certificate
 // creation, master rotation) holds one mutex, so that nothing is sealed
-// under a keyring that a rotation is replacing. [Service.RotateMaster]
-// checks the current secret against the stored verifier, creates the new
-// data key, and rewrites every alias, the CA and TLS keys and the verifier
-// in one store transaction: a crash leaves the old or the new state, whole.
-// Only after the commit is the live keyring swapped (atomically) and the old
-// one closed. Readers never take the mutex: a reader that meets a record
-// written by a rotation that committed after it loaded the keyring reads and
-// opens again with the new one.
+// under a keyring that a rotation through this gateway is replacing.
+//
+// A master rotation ([Service.RotateMaster] without new_data_key) checks
+// the current secret against the stored verifier and stores the data key
+// wrapped by the new secret with one compare-and-set of the verifier: no
+// record changes, so every gateway sharing the store (etcd) keeps serving,
+// sealing and opening with the data key it holds, and none needs the new
+// secret until it restarts. A gateway reports in its registration whether
+// its master secret file still opens the store (see package daemon).
+//
+// With new_data_key the rotation also replaces the data key: it reseals
+// every alias, the CA, TLS and token keys and writes the new verifier in one
+// store transaction (staged on etcd): a crash leaves the old or the new
+// state, whole. Only after the commit is the live keyring swapped
+// (atomically) and the old one closed. Readers never take the mutex: a
+// reader that meets a record written by a rotation that committed after it
+// loaded the keyring reads and opens again with the new one. Other gateways
+// follow the new key through the verifier's link ([Service.Follow]): a
+// reader meeting a record under an unknown key follows and opens again, and
+// every sealing write follows first, then checks after its write that no
+// rotation committed in between (else it seals and writes again), so that
+// no record stays under a key no gateway holds.
 //
 // # Errors
 //

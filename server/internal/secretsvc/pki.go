@@ -38,7 +38,7 @@ func (s *Service) LoadIdentity(ctx context.Context) (*tls.Certificate, error) {
 			return nil, fmt.Errorf("reading the TLS certificate: %w", err)
 		}
 		var again []byte
-		keyPEM, err := s.openLive(MetaTLSKey, func() ([]byte, error) {
+		keyPEM, err := s.openLive(ctx, MetaTLSKey, func() ([]byte, error) {
 			sealed, err := s.st.GetMeta(ctx, MetaTLSKey)
 			if err == nil {
 				again, err = s.st.GetMeta(ctx, MetaTLSCert)
@@ -134,7 +134,11 @@ func (p pkiServer) IssueClientCertificate(ctx context.Context, req *gatewayv1.Is
 		return nil, invalidf("%v", err)
 	}
 	p.s.mu.Lock()
-	ca, err := p.s.authority(ctx, p.s.kr.Load())
+	var ca *pki.Authority
+	kr, err := p.s.follow(ctx)
+	if err == nil {
+		ca, err = p.s.authority(ctx, kr)
+	}
 	p.s.mu.Unlock()
 	if err != nil {
 		return nil, rpcError(err)
@@ -157,7 +161,10 @@ func (p pkiServer) IssueClientCertificate(ctx context.Context, req *gatewayv1.Is
 func (s *Service) createCertificate(ctx context.Context, spec pki.KeySpec, hosts []string, validity time.Duration) (*x509.Certificate, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	kr := s.kr.Load() // no rotation can swap it while s.mu is held
+	kr, err := s.follow(ctx) // then no rotation through this gateway can swap it while s.mu is held
+	if err != nil {
+		return nil, err
+	}
 	if len(hosts) == 0 {
 		cur, err := s.identityChain(ctx)
 		if errors.Is(err, store.ErrNotFound) {

@@ -75,11 +75,16 @@ func (s *Service) resealMeta(ctx context.Context, reseal func(key string, sealed
 	return meta, nil
 }
 
-// rotateMaster checks current against the stored verifier, creates a new
-// data key protected by newSecret, and reseals every alias and sealed meta
-// value under it in the transaction that stores the new verifier. Only then
-// does the new keyring go live. It returns how many records it resealed.
-func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte) (int, error) {
+// rotateMaster checks current against the stored verifier and protects
+// the data key with newSecret: one compare-and-set of the verifier, which
+// every gateway sharing the store sees at once and which changes no
+// record, so that gateways running with the data key keep sealing and
+// opening. With newDataKey it also replaces the data key: a new one
+// protected by newSecret, every alias and sealed meta value resealed under
+// it in the transaction that stores the new verifier, and only then the new
+// keyring live here (other gateways follow through the verifier's link). It
+// returns how many records it resealed.
+func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte, newDataKey bool) (int, error) {
 	switch {
 	case len(current) == 0:
 		return 0, invalidf("the current master secret is empty")
@@ -90,9 +95,13 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte) (
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.kr.Load()
+	// A data key rotated through another gateway is followed first.
+	old, err := s.follow(ctx)
+	if err != nil {
+		return 0, err
+	}
 
-	verifier, err := s.st.GetMeta(ctx, MetaVerifier)
+	verifier, verifierRev, err := s.st.GetMetaRevision(ctx, MetaVerifier)
 	if err != nil {
 		return 0, fmt.Errorf("reading the master-secret verifier: %w", err)
 	}
@@ -106,8 +115,11 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte) (
 	same := check.KeyID() == old.KeyID()
 	check.Close()
 	if !same {
-		// Another process rotated the store under this gateway.
-		return 0, apierr.Errorf(apierr.Aborted, "the stored master key (%s) is not the one this gateway runs with (%s): restart gatewayd", check.KeyID(), old.KeyID())
+		// Another gateway replaced the data key since the follow above.
+		return 0, apierr.Errorf(apierr.Aborted, "the stored data key (%s) changed while rotating (another gateway rotated it); nothing changed: try again", check.KeyID())
+	}
+	if !newDataKey {
+		return 0, s.rewrap(ctx, old, newSecret, verifierRev)
 	}
 
 	next, newVerifier, err := secrets.Rotate(old, newSecret, s.settings)
@@ -157,15 +169,45 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte) (
 	if s.committed != nil {
 		s.committed()
 	}
-	s.kr.Store(next)
+	// A reader here may have followed the committed key already (it then
+	// swapped old out): close whatever was live.
+	if prev := s.kr.Swap(next); prev != old {
+		prev.Close()
+	}
 	s.next.Store(nil)
 	old.Close()
-	s.log.InfoContext(ctx, "master secret rotated", "reencrypted", changed+resealedMeta, "key_id", next.KeyID())
-	if s.opts.OnMasterRotated != nil {
-		if err := s.opts.OnMasterRotated(newSecret); err != nil {
-			s.log.ErrorContext(ctx, "after the master rotation", "err", err)
-			return 0, apierr.Errorf(apierr.Incomplete, "the master secret is rotated, but: %v", err)
-		}
+	s.log.InfoContext(ctx, "master secret and data key rotated", "reencrypted", changed+resealedMeta, "key_id", next.KeyID())
+	return changed + resealedMeta, s.rotated(ctx, newSecret)
+}
+
+// rewrap stores a verifier protecting kr's data key with newSecret if the
+// stored one is still at revision expect.
+func (s *Service) rewrap(ctx context.Context, kr *secrets.Keyring, newSecret []byte, expect int64) error {
+	v, err := secrets.Rewrap(kr, newSecret, s.settings)
+	if errors.Is(err, secrets.ErrWeakSettings) {
+		return invalidf("%v", err)
 	}
-	return changed + resealedMeta, nil
+	if err != nil {
+		return fmt.Errorf("wrapping the data key with the new master secret: %w", err)
+	}
+	if _, err := s.st.PutMeta(ctx, MetaVerifier, v, expect); err != nil {
+		if errors.Is(err, store.ErrRevisionMismatch) {
+			return apierr.Errorf(apierr.Aborted, "the master-secret verifier changed while rotating (another gateway rotated it); nothing changed: try again")
+		}
+		return fmt.Errorf("storing the master-secret verifier (nothing changed): %w", err)
+	}
+	s.log.InfoContext(ctx, "master secret rotated", "key_id", kr.KeyID())
+	return s.rotated(ctx, newSecret)
+}
+
+// rotated runs OnMasterRotated after a committed rotation.
+func (s *Service) rotated(ctx context.Context, newSecret []byte) error {
+	if s.opts.OnMasterRotated == nil {
+		return nil
+	}
+	if err := s.opts.OnMasterRotated(newSecret); err != nil {
+		s.log.ErrorContext(ctx, "after the master rotation", "err", err)
+		return apierr.Errorf(apierr.Incomplete, "the master secret is rotated, but: %v", err)
+	}
+	return nil
 }

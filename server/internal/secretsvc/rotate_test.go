@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -136,12 +137,12 @@ func TestReencryptAfterSettingsChange(t *testing.T) {
 	}
 }
 
-func TestRotateMaster(t *testing.T) {
+func TestRotateMasterWithNewDataKey(t *testing.T) {
 	f := newFixture(t)
 	seedAliases(f)
 	ctx := context.Background()
 	old := f.svc.Keyring()
-	resp, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster)})
+	resp, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster), NewDataKey: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +271,7 @@ func TestRotateMasterFailureKeepsOldState(t *testing.T) {
 			}
 			before := f.snapshot()
 			kr := f.svc.Keyring()
-			_, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster)})
+			_, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster), NewDataKey: true})
 			switch {
 			case tt.damage && (codeOf(err) != codes.DataLoss || !strings.Contains(err.Error(), `"db"`)):
 				t.Fatalf("rotation over a damaged record: %v, want DataLoss naming it", err)
@@ -296,12 +297,168 @@ func TestRotateMasterFailureKeepsOldState(t *testing.T) {
 			}
 			checkOpens(t, f, kr)
 			f.svc.resealed = nil
-			if _, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster)}); err != nil {
+			if _, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster), NewDataKey: true}); err != nil {
 				t.Fatalf("rotation after a failed one: %v", err)
 			}
 			checkOpens(t, f, f.svc.Keyring())
 		})
 	}
+}
+
+// TestRotateMaster without a new data key changes the verifier only: the
+// new secret unlocks it, the old one does not, no record changes, the live
+// keyring stays, and writes after it open with the new secret.
+func TestRotateMaster(t *testing.T) {
+	f := newFixture(t)
+	seedAliases(f)
+	ctx := context.Background()
+	before := f.snapshot()
+	kr := f.svc.Keyring()
+	resp, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetReencrypted() != 0 {
+		t.Fatalf("re-encrypted %d records, want none", resp.GetReencrypted())
+	}
+	after := f.snapshot()
+	delete(before, "meta:"+MetaVerifier)
+	if after["meta:"+MetaVerifier] == "" {
+		t.Fatal("no verifier after the rotation")
+	}
+	delete(after, "meta:"+MetaVerifier)
+	sameSnapshot(t, before, after)
+	if f.svc.Keyring() != kr {
+		t.Fatal("the live keyring was replaced")
+	}
+	verifier, err := f.st.GetMeta(ctx, MetaVerifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := secrets.Unlock(masterSecret, verifier, f.settings); !errors.Is(err, secrets.ErrWrongMasterSecret) {
+		t.Fatalf("the old secret on the new verifier: %v", err)
+	}
+	f.create("", "after", "after-VALUE")
+	fresh, _, err := secrets.Unlock(newMaster, verifier, f.settings)
+	if err != nil {
+		t.Fatalf("the new secret does not unlock: %v", err)
+	}
+	defer fresh.Close()
+	checkOpens(t, f, fresh)
+	if _, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster)}); codeOf(err) != codes.PermissionDenied {
+		t.Fatalf("a second rotation from the old secret: %v, want PermissionDenied", err)
+	}
+}
+
+// Two gateways on one store (two services over one store): a rotation
+// through one, of the master secret alone or with a new data key, leaves
+// the other opening every alias, and aliases created through either open
+// on both.
+func TestRotateMasterSeenByAnotherGateway(t *testing.T) {
+	for _, newDataKey := range []bool{false, true} {
+		t.Run(fmt.Sprintf("new data key %v", newDataKey), func(t *testing.T) {
+			a := newFixture(t)
+			seedAliases(a)
+			ctx := context.Background()
+			verifier, err := a.st.GetMeta(ctx, MetaVerifier)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kr, _, err := secrets.Unlock(masterSecret, verifier, a.settings)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := New(a.st, kr, Options{Settings: a.settings, Log: slog.New(slog.NewTextHandler(a.logs, nil))})
+			t.Cleanup(b.Close)
+			a.create("", "before", "before-VALUE")
+
+			if _, err := a.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster), NewDataKey: newDataKey}); err != nil {
+				t.Fatal(err)
+			}
+			for _, al := range testAliases {
+				if v, err := b.Resolve(ctx, al.topology, al.name); err != nil || string(v) != al.value {
+					t.Fatalf("the other gateway resolving %s/%s after the rotation: %v", al.topology, al.name, err)
+				}
+			}
+			if _, err := b.LoadIdentity(ctx); err != nil {
+				t.Fatalf("the other gateway's TLS identity after the rotation: %v", err)
+			}
+			if got, want := b.Keyring().KeyID(), a.svc.Keyring().KeyID(); got != want {
+				t.Fatalf("the other gateway runs with key %s, the store has %s", got, want)
+			}
+			a.remember([]byte("from-b-VALUE"))
+			if _, err := b.AliasServer().CreateAlias(ctx, &gatewayv1.CreateAliasRequest{Name: "from-b", Value: []byte("from-b-VALUE")}); err != nil {
+				t.Fatal(err)
+			}
+			if got := a.reveal("", "from-b"); got != "from-b-VALUE" {
+				t.Fatalf("an alias created through the other gateway: %q", got)
+			}
+			// What a restart does: only the new secret opens everything.
+			fresh, _, err := secrets.Unlock(newMaster, mustMeta(t, a.st, MetaVerifier), a.settings)
+			if err != nil {
+				t.Fatalf("the new secret after the rotation: %v", err)
+			}
+			defer fresh.Close()
+			checkOpens(t, a, fresh)
+		})
+	}
+}
+
+// A gateway that wrote under the old data key just after another one
+// rotated it (the write raced the switch) seals again under the new key.
+func TestWriteRacingADataKeyRotationIsResealed(t *testing.T) {
+	a := newFixture(t)
+	ctx := context.Background()
+	verifier := mustMeta(t, a.st, MetaVerifier)
+	kr, _, err := secrets.Unlock(masterSecret, verifier, a.settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(a.st, kr, Options{Settings: a.settings})
+	t.Cleanup(b.Close)
+	// b seals under the old key; the rotation through a commits between
+	// b's seal and its write (the store's write hook of this test runs it).
+	rotated := false
+	racing := &hookStore{Store: a.st, beforePut: func() {
+		if rotated {
+			return
+		}
+		rotated = true
+		if _, err := a.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster), NewDataKey: true}); err != nil {
+			t.Error(err)
+		}
+	}}
+	b.st = racing
+	a.remember([]byte("raced-VALUE"))
+	if _, err := b.AliasServer().CreateAlias(ctx, &gatewayv1.CreateAliasRequest{Name: "raced", Value: []byte("raced-VALUE")}); err != nil {
+		t.Fatal(err)
+	}
+	if !rotated {
+		t.Fatal("the rotation did not run between the seal and the write")
+	}
+	if got := a.reveal("", "raced"); got != "raced-VALUE" {
+		t.Fatalf("the raced alias through the rotating gateway: %q", got)
+	}
+}
+
+// hookStore runs beforePut before each PutObject.
+type hookStore struct {
+	store.Store
+	beforePut func()
+}
+
+func (h *hookStore) PutObject(ctx context.Context, o store.Object, expect int64) (store.Object, error) {
+	h.beforePut()
+	return h.Store.PutObject(ctx, o, expect)
+}
+
+func mustMeta(t *testing.T, st store.Store, key string) []byte {
+	t.Helper()
+	v, err := st.GetMeta(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // TestRotateUnderLoad rotates while readers resolve aliases and load the
@@ -351,8 +508,8 @@ func TestRotateUnderLoad(t *testing.T) {
 		}
 	}()
 	secretsList := [][]byte{masterSecret, newMaster}
-	for i := range 4 {
-		_, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(secretsList[i%2]), NewSecret: bytes.Clone(secretsList[(i+1)%2])})
+	for i := range 4 { // a new data key every other time
+		_, err := f.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(secretsList[i%2]), NewSecret: bytes.Clone(secretsList[(i+1)%2]), NewDataKey: i%2 == 0})
 		if err != nil {
 			t.Fatalf("rotation %d: %v", i, err)
 		}

@@ -41,10 +41,11 @@ type Options struct {
 	// scope, "" for the gateway), so that live routes built from the old
 	// value are rebuilt. Its error is the caller's: the change is stored.
 	OnChange func(ctx context.Context, kind, topology, name string) error
-	// GuardDelete runs del unless a deployed topology uses the alias, in a
-	// way no deploy can interleave with; its error is returned as is. Nil:
-	// del runs unguarded.
-	GuardDelete func(ctx context.Context, topology, name string, del func() error) error
+	// GuardDelete returns the check an alias deletion must pass (no stored
+	// topology uses the alias), run by the store in the deletion's
+	// transaction so that no deploy through any gateway interleaves. Nil:
+	// deletions are unguarded.
+	GuardDelete func(topology, name string) store.Check
 	// OnMasterRotated is called with the new master secret once a rotation
 	// committed (a --dev daemon keeps its secret in the data dir).
 	OnMasterRotated func(newSecret []byte) error
@@ -131,9 +132,12 @@ func (s *Service) PKIServer() gatewayv1.PKIServiceServer { return pkiServer{s: s
 // keyring. A rotation may commit between loading the keyring and reading
 // the record (the record is then sealed under the next keyring), or swap
 // and close the keyring before Open (the record read is then an old one):
-// either way the record is read and opened again.
-func (s *Service) openLive(aad string, read func() ([]byte, error)) ([]byte, error) {
+// either way the record is read and opened again. A record sealed under a
+// data key that another gateway rotated in makes the keyring follow it
+// (see Follow) and is opened again.
+func (s *Service) openLive(ctx context.Context, aad string, read func() ([]byte, error)) ([]byte, error) {
 	var err error
+	followed := false
 	for range 3 {
 		kr := s.kr.Load()
 		var sealed, plain []byte
@@ -155,9 +159,58 @@ func (s *Service) openLive(aad string, read func() ([]byte, error)) ([]byte, err
 				return plain, nil
 			}
 		}
-		return nil, err
+		if followed || !errors.Is(err, secrets.ErrUnknownKey) {
+			return nil, err
+		}
+		followed = true
+		if ferr := s.Follow(ctx); ferr != nil {
+			s.log.ErrorContext(ctx, "a record is sealed under another data key, which this gateway cannot follow", "err", ferr)
+			return nil, err
+		}
 	}
 	return nil, err
+}
+
+// Follow makes the live keyring the store's data key when a data key
+// rotation through another gateway sharing the store replaced it: the
+// stored verifier links the new key to the old one (secrets.Follow), so no
+// master secret is needed. Nothing changes when the stored key is the live
+// one. Readers meeting an unknown key call it, and so does the daemon when
+// the verifier changes.
+func (s *Service) Follow(ctx context.Context) error {
+	_, err := s.follow(ctx)
+	return err
+}
+
+// follow is Follow, returning the live keyring.
+func (s *Service) follow(ctx context.Context) (*secrets.Keyring, error) {
+	for {
+		kr := s.kr.Load()
+		v, err := s.st.GetMeta(ctx, MetaVerifier)
+		if errors.Is(err, store.ErrNotFound) {
+			return kr, nil // a store no gateway initialized (tests): nothing to follow
+		}
+		if err != nil {
+			return kr, fmt.Errorf("reading the master-secret verifier: %w", err)
+		}
+		next, err := secrets.Follow(kr, v, s.settings)
+		if errors.Is(err, secrets.ErrClosed) && s.kr.Load() != kr {
+			continue // swapped meanwhile: follow from the new one
+		}
+		if err != nil {
+			return kr, fmt.Errorf("following the data key: %w", err)
+		}
+		if next == nil {
+			return kr, nil
+		}
+		if !s.kr.CompareAndSwap(kr, next) {
+			next.Close()
+			continue
+		}
+		kr.Close()
+		s.log.InfoContext(ctx, "following a data key rotated through another gateway", "key_id", next.KeyID())
+		return next, nil
+	}
 }
 
 // invalidf is an error of bad input.

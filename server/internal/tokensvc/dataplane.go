@@ -45,7 +45,8 @@ func chainInfo(st *State) chain.TokenInfo {
 
 func (d dataPlane) IssueToken(ctx context.Context, p *identity.Principal, r chain.TokenRequest) (chain.IssuedToken, error) {
 	iss, err := d.s.Issue(ctx, principalCaller(p), Request{Policy: r.Policy, OnBehalfOf: r.OnBehalfOf, TTL: r.TTL,
-		Audiences: r.Audiences, Comment: r.Comment, Type: r.Type, Algorithm: r.Algorithm, Metadata: r.Metadata})
+		Audiences: r.Audiences, Comment: r.Comment, Type: r.Type, Algorithm: r.Algorithm, Metadata: r.Metadata,
+		HMACSecret: r.HMACSecret, Topology: r.Topology})
 	if err != nil {
 		return chain.IssuedToken{}, endpointError(err)
 	}

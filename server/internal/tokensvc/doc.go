@@ -10,4 +10,11 @@
 // through any gateway sharing the store reaches them all the same way, and
 // a mutation is acknowledged once its revision is applied. Verifying a token
 // reads memory only.
+//
+// A policy names on-behalf-of subjects by name or by group. A subject's
+// groups (for allowed_subject_groups and include_groups) come from the
+// policy's group_source, a topology whose group sources the daemon asks
+// (Options.Groups); a failed lookup refuses the issuance. A policy's
+// topologies are recorded in each token's state and returned by
+// VerifyToken: the jwt providers of other topologies refuse the token.
 package tokensvc

@@ -159,6 +159,7 @@ func info(st *State) *gatewayv1.TokenInfo {
 		IssuedAt: timestamppb.New(st.IssuedAt), ExpiresAt: timestamppb.New(st.ExpiresAt), MaxLifetimeAt: timestamppb.New(st.MaxAt),
 		Revoked: st.Revoked, Disabled: st.Disabled, Audiences: st.Audiences, Comment: st.Comment,
 		Type: st.Type, Algorithm: st.Algorithm, KeyId: st.KeyID, ActorChain: st.ActorChain, Metadata: st.Metadata,
+		Topologies: st.Topologies,
 	}
 }
 

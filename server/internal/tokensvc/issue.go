@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/securegw/gateway/internal/jwtkit"
+	"github.com/securegw/gateway/server/internal/apierr"
 	"github.com/securegw/gateway/store"
 )
 
@@ -46,7 +47,16 @@ type Request struct {
 	Type       string
 	Algorithm  string
 	Metadata   map[string]string
+	// HMACSecret: sign with HS256 and this secret (a topology's alias),
+	// for topology Topology, which asked for it explicitly; the gateway's
+	// keys and the policy's algorithms do not apply.
+	HMACSecret []byte
+	Topology   string
 }
+
+// MinHMACSecret is the shortest HS256 secret accepted (RFC 7518 §3.2: at
+// least the hash's size).
+const MinHMACSecret = 32
 
 // Issued is a new token: its value (shown once) and its state.
 type Issued struct {
@@ -83,18 +93,19 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 			return nil, denied(fmt.Sprintf("token policy %q does not allow %q to request tokens on behalf of others", req.Policy, c.Name))
 		}
 	}
-	var groups []string
-	if obo && (p.pb.GetIncludeGroups() || len(p.pb.GetAllowedSubjectGroups()) > 0) && s.opts.Groups != nil {
-		g, err := s.opts.Groups(ctx, subject)
-		if err != nil {
-			return nil, fmt.Errorf("looking up the groups of %q: %w", subject, err)
+	groups := c.Groups
+	if obo {
+		named := p.subjectNamed(subject)
+		groups = nil
+		if p.pb.GetIncludeGroups() || (!named && len(p.pb.GetAllowedSubjectGroups()) > 0) {
+			var err error
+			if groups, err = s.subjectGroups(ctx, p, subject); err != nil {
+				return nil, err
+			}
 		}
-		groups = g
-	} else if !obo {
-		groups = c.Groups
-	}
-	if obo && !p.subjectAllowed(subject, groups) {
-		return nil, denied(fmt.Sprintf("token policy %q does not allow tokens on behalf of %q", req.Policy, subject))
+		if !named && !p.subjectInGroups(groups) {
+			return nil, denied(fmt.Sprintf("token policy %q does not allow tokens on behalf of %q", req.Policy, subject))
+		}
 	}
 	typ := req.Type
 	if typ == "" {
@@ -104,7 +115,22 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		return nil, invalid(fmt.Sprintf("token type %q is not allowed by the policy (allowed: %s)", typ, strings.Join(p.types, ", ")))
 	}
 	alg := p.algorithm
-	if req.Algorithm != "" {
+	hmac := len(req.HMACSecret) > 0
+	if hmac {
+		switch {
+		case typ != TypeJWT:
+			return nil, invalid("an HS256 secret signs JWTs only")
+		case len(req.HMACSecret) < MinHMACSecret:
+			return nil, invalid(fmt.Sprintf("the HS256 secret must be at least %d bytes", MinHMACSecret))
+		case req.Topology == "":
+			return nil, invalid("an HS256 token needs the topology that asked for it")
+		case req.Algorithm != "" && req.Algorithm != "HS256":
+			return nil, invalid(fmt.Sprintf("algorithm %s: this topology signs its tokens with HS256", req.Algorithm))
+		case len(p.pb.GetTopologies()) > 0 && !slices.Contains(p.pb.GetTopologies(), req.Topology):
+			return nil, invalid(fmt.Sprintf("token policy %q does not name topology %q, whose HS256 tokens only it accepts", req.Policy, req.Topology))
+		}
+		alg = "HS256"
+	} else if req.Algorithm != "" {
 		a, err := jwtkit.CheckAlgorithm(req.Algorithm)
 		if err != nil {
 			return nil, invalid(err.Error())
@@ -168,6 +194,7 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		IssuedAt:   now,
 		ExpiresAt:  now.Add(ttl),
 		MaxAt:      now.Add(max(ttl, p.maxLifetime)),
+		Topologies: p.pb.GetTopologies(),
 		Comment:    req.Comment,
 		Metadata:   req.Metadata,
 		ActorChain: nil,
@@ -178,8 +205,16 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		st.ActorChain = slices.Clone(c.Actors)
 	}
 	var token string
-	switch typ {
-	case TypeJWT:
+	switch {
+	case hmac:
+		// Bound to the topology that holds the secret (a policy's
+		// topologies do not widen it).
+		st.Algorithm, st.Topologies = alg, []string{req.Topology}
+		var err error
+		if token, err = jwtkit.Sign(alg, "", req.HMACSecret, s.claims(st, groups)); err != nil {
+			return nil, fmt.Errorf("signing the token: %w", err)
+		}
+	case typ == TypeJWT:
 		k, err := s.activeKey(ctx, alg)
 		if err != nil {
 			return nil, err
@@ -188,7 +223,7 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		if token, err = jwtkit.Sign(alg, k.Kid, k.signer, s.claims(st, groups)); err != nil {
 			return nil, fmt.Errorf("signing the token: %w", err)
 		}
-	case TypePasscode:
+	case typ == TypePasscode:
 		secret := make([]byte, 32)
 		_, _ = rand.Read(secret)
 		sum := sha256.Sum256(secret)
@@ -199,6 +234,23 @@ func (s *Service) Issue(ctx context.Context, c Caller, req Request) (*Issued, er
 		return nil, err
 	}
 	return &Issued{Token: token, State: st}, nil
+}
+
+// subjectGroups asks the policy's group source for an on-behalf-of
+// subject's groups. Any failure refuses the issuance (fails closed): the
+// caller learns which source failed, the log why.
+func (s *Service) subjectGroups(ctx context.Context, p *policy, subject string) ([]string, error) {
+	src := p.pb.GetGroupSource()
+	if src == "" || s.opts.Groups == nil {
+		return nil, refusedf(fmt.Sprintf("token policy %q needs the groups of %q but names no group_source; nothing was issued", p.pb.GetName(), subject))
+	}
+	groups, err := s.opts.Groups(ctx, src, subject)
+	if err != nil {
+		s.log.WarnContext(ctx, "token issuance refused: the subject's groups could not be looked up",
+			"policy", p.pb.GetName(), "subject", subject, "group_source", src, "err", err)
+		return nil, apierr.Errorf(apierr.Unavailable, "the groups of %q could not be looked up in topology %q (token policy %q's group_source); nothing was issued", subject, src, p.pb.GetName())
+	}
+	return groups, nil
 }
 
 // claims are a JWT's claims for st.

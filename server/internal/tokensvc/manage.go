@@ -161,7 +161,7 @@ func (s *Service) Verify(raw string) (chain.VerifiedToken, *State, error) {
 		return chain.VerifiedToken{}, st, err
 	}
 	vt := chain.VerifiedToken{Subject: st.Subject, ID: st.ID, Expires: st.ExpiresAt, Algorithm: h.Alg,
-		Audiences: st.Audiences, Issuer: s.opts.Issuer, Claims: claims}
+		Audiences: st.Audiences, Issuer: s.opts.Issuer, Claims: claims, Topologies: st.Topologies}
 	if g, ok := claims["groups"].([]any); ok {
 		for _, x := range g {
 			if s, ok := x.(string); ok {
@@ -189,7 +189,7 @@ func (s *Service) verifyPasscode(raw string) (chain.VerifiedToken, *State, error
 		return chain.VerifiedToken{}, st, err
 	}
 	return chain.VerifiedToken{Subject: st.Subject, ID: st.ID, Expires: st.ExpiresAt, Audiences: st.Audiences,
-		Issuer: s.opts.Issuer, Claims: map[string]any{"sub": st.Subject, "jti": st.ID}}, st, nil
+		Issuer: s.opts.Issuer, Claims: map[string]any{"sub": st.Subject, "jti": st.ID}, Topologies: st.Topologies}, st, nil
 }
 
 // checkState refuses a token whose state is missing, revoked, disabled or expired.

@@ -132,12 +132,22 @@ func (s *Service) checkPolicy(pb *gatewayv1.TokenPolicy) (*policy, error) {
 		"allowed_callers": pb.GetAllowedCallers(), "allowed_caller_groups": pb.GetAllowedCallerGroups(),
 		"allowed_certificate_subjects": pb.GetAllowedCertificateSubjects(), "allowed_subject_groups": pb.GetAllowedSubjectGroups(),
 		"renewers": pb.GetRenewers(), "revokers": pb.GetRevokers(), "audiences": pb.GetAudiences(),
+		"topologies": pb.GetTopologies(),
 	} {
 		for _, n := range names {
 			if err := checkName(n); err != nil {
 				add("%s: %v", field, err)
 			}
 		}
+	}
+	if src := pb.GetGroupSource(); src != "" {
+		if err := checkName(src); err != nil {
+			add("group_source: %v", err)
+		}
+	} else if len(pb.GetAllowedSubjectGroups()) > 0 {
+		add("allowed_subject_groups needs group_source: the topology whose providers look up a subject's groups")
+	} else if pb.GetIncludeGroups() && p.actsForOthers() {
+		add("include_groups on a policy that allows tokens on behalf of others needs group_source: the topology whose providers look up a subject's groups")
 	}
 	if len(errs) > 0 {
 		slices.Sort(errs)
@@ -188,8 +198,21 @@ func clip(s string) string {
 	return s
 }
 
-// getPolicy reads a policy from the store.
+// cachedPolicy is a stored policy as the service's view holds it: decoded
+// and checked once per revision, not at every issuance.
+type cachedPolicy struct {
+	p   *policy
+	rev int64
+	err error // the stored policy does not decode or check
+}
+
+// getPolicy returns a policy from the service's view (kept by Reload and
+// Apply), or from the store when the view does not have it (yet).
 func (s *Service) getPolicy(ctx context.Context, name string) (*policy, int64, error) {
+	if v, ok := s.policies.Load(name); ok {
+		c := v.(*cachedPolicy)
+		return c.p, c.rev, c.err
+	}
 	o, err := s.st.GetObject(ctx, store.KindTokenPolicy, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, notFound(fmt.Sprintf("token policy %q does not exist", name))
@@ -197,15 +220,21 @@ func (s *Service) getPolicy(ctx context.Context, name string) (*policy, int64, e
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading token policy %q: %w", name, err)
 	}
+	c := s.decodePolicy(o)
+	return c.p, c.rev, c.err
+}
+
+// decodePolicy decodes and checks a stored policy.
+func (s *Service) decodePolicy(o store.Object) *cachedPolicy {
 	var pb gatewayv1.TokenPolicy
 	if err := protojson.Unmarshal(o.Value, &pb); err != nil {
-		return nil, 0, fmt.Errorf("decoding token policy %q: %w", name, err)
+		return &cachedPolicy{err: fmt.Errorf("decoding token policy %q: %w", o.Key, err)}
 	}
 	p, err := s.checkPolicy(&pb)
 	if err != nil {
-		return nil, 0, fmt.Errorf("stored token policy %q: %w", name, err)
+		return &cachedPolicy{err: fmt.Errorf("stored token policy %q: %w", o.Key, err)}
 	}
-	return p, o.Revision, nil
+	return &cachedPolicy{p: p, rev: o.Revision}
 }
 
 // PutPolicy stores a policy (compare-and-set on expect; store.NoRevisionCheck: any).
@@ -274,11 +303,19 @@ func (p *policy) callerAllowed(c Caller) bool {
 	return slices.ContainsFunc(c.Groups, func(g string) bool { return slices.Contains(p.pb.GetAllowedCallerGroups(), g) })
 }
 
-// subjectAllowed reports whether the policy allows tokens for subject,
-// whose groups are groups.
-func (p *policy) subjectAllowed(subject string, groups []string) bool {
-	if slices.ContainsFunc(p.pb.GetAllowedSubjects(), func(pat string) bool { return matchSubject(pat, subject) }) {
-		return true
-	}
+// actsForOthers reports whether the policy names anyone who may request
+// tokens on behalf of others.
+func (p *policy) actsForOthers() bool {
+	return len(p.pb.GetAllowedCallers())+len(p.pb.GetAllowedCallerGroups())+len(p.pb.GetAllowedCertificateSubjects()) > 0
+}
+
+// subjectNamed reports whether the policy's allowed_subjects match subject.
+func (p *policy) subjectNamed(subject string) bool {
+	return slices.ContainsFunc(p.pb.GetAllowedSubjects(), func(pat string) bool { return matchSubject(pat, subject) })
+}
+
+// subjectInGroups reports whether one of groups (the subject's, as the
+// policy's group source tells them) is in allowed_subject_groups.
+func (p *policy) subjectInGroups(groups []string) bool {
 	return slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(p.pb.GetAllowedSubjectGroups(), g) })
 }

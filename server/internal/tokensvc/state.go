@@ -36,6 +36,8 @@ type State struct {
 	Comment      string            `json:"comment,omitempty"`
 	Metadata     map[string]string `json:"meta,omitempty"`
 	PasscodeHash []byte            `json:"passcode_sha256,omitempty"`
+	// Topologies accept the token (its policy's, at issuance); empty: all.
+	Topologies []string `json:"topos,omitempty"`
 }
 
 func decodeState(b []byte) (*State, error) {
