@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,10 +73,85 @@ func get(t *testing.T, p *Pool, host string) (*http.Response, *Conn) {
 		t.Fatal(err)
 	}
 	var resp http.Response
-	if err := c.ReadResponse(&resp, "GET"); err != nil {
+	if err := c.ReadResponse(&resp, "GET", nil); err != nil {
 		t.Fatal(err)
 	}
 	return &resp, c
+}
+
+// The header map of a response is the connection's, reused by its next
+// response; the values, in the caller's memory or a new slice, are not:
+// a response's values copied out (into a ResponseWriter's header) stay
+// as they were while the connection serves the next requests.
+func TestHeaderValuesOutliveReuse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for i := 0; ; i++ {
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if line == "\r\n" {
+					break
+				}
+			}
+			extra := ""
+			if i%2 == 1 { // more values than the caller's room: a new slice
+				extra = "X-A: 1\r\nX-B: 2\r\nX-C: 3\r\n"
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nX-N: "+strconv.Itoa(i)+"\r\n"+extra+"Content-Length: 0\r\n\r\n"); err != nil {
+				return
+			}
+		}
+	}()
+	addr := ln.Addr().String()
+	p := NewPool(dialer(addr), 4, time.Minute)
+	defer p.Close()
+	var kept [][]string
+	for i := 0; i < 4; i++ {
+		c, err := p.Get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteRequestHead("GET", "/", "", addr, nil, -1, false, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		var resp http.Response
+		vals := make([]string, 2)
+		if err := c.ReadResponse(&resp, "GET", vals); err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("X-N"); got != strconv.Itoa(i) {
+			t.Fatalf("response %d: X-N %q (a previous response's field left in the map?) %v", i, got, resp.Header)
+		}
+		if _, ok := resp.Header["X-A"]; ok != (i%2 == 1) {
+			t.Fatalf("response %d: header %v", i, resp.Header)
+		}
+		kept = append(kept, resp.Header["X-N"])
+		resp.Body.Close()
+	}
+	for i, v := range kept {
+		if len(v) != 1 || v[0] != strconv.Itoa(i) {
+			t.Fatalf("values of response %d became %q after the connection served others", i, v)
+		}
+	}
+	if p.Idle() != 1 {
+		t.Fatalf("%d idle connections, want the one reused", p.Idle())
+	}
 }
 
 // A chunked body with trailers: the bytes, then the trailers in

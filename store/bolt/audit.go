@@ -25,7 +25,7 @@ const (
 // records beyond Options.AuditLimit are dropped in the same transaction.
 func (s *Store) AppendAudit(ctx context.Context, r store.AuditRecord) (int64, error) {
 	var seq uint64
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.batched(ctx, func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketAudit)
 		if err != nil {
 			return err

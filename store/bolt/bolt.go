@@ -93,6 +93,9 @@ type Store struct {
 	commit chan struct{}
 	// now returns the commit timestamp of a mutation, in UTC.
 	now func() time.Time
+	// group commits token state and audit records of concurrent callers
+	// together.
+	group groupCommit
 }
 
 var _ store.Store = (*Store)(nil)
@@ -123,10 +126,6 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 		Timeout:  opts.LockTimeout,
 		OpenFile: openDataFile(opts.Logger),
 	})
-	if err == nil {
-		// Batched writes (token state) wait at most this long for company.
-		db.MaxBatchDelay = 2 * time.Millisecond
-	}
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("opening store %s: %w (waited %s; another gatewayd may be running with this data file)",
 			path, store.ErrLocked, opts.LockTimeout)
@@ -161,14 +160,16 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	opts.Logger.Info("store opened", "path", path, "schema", schema, "revision", rev)
-	return &Store{
+	st := &Store{
 		db:     db,
 		path:   path,
 		opts:   opts,
 		done:   make(chan struct{}),
 		commit: make(chan struct{}),
 		now:    func() time.Time { return time.Now().UTC() },
-	}, nil
+	}
+	st.group = groupCommit{db: db, committed: st.wake}
+	return st, nil
 }
 
 // ensureDir creates dir with mode 0700 when it does not exist. An existing
@@ -281,31 +282,29 @@ func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := s.db.Update(fn); err != nil {
 		return closedErr(err)
 	}
+	s.wake()
+	return nil
+}
+
+// wake wakes the watchers after a commit.
+func (s *Store) wake() {
 	s.mu.Lock()
 	close(s.commit)
 	s.commit = make(chan struct{})
 	s.mu.Unlock()
-	return nil
 }
 
-// batched runs fn like update, but lets bbolt commit it in one
-// transaction (one fsync) with other batched calls made at the same time.
-// fn may run more than once (bbolt retries the others of a batch alone when
-// one fails): it must be idempotent, as every object write here is (it
-// reads what it checks inside the transaction). Used for token state,
-// written at issuance rates; everything else keeps one commit per call.
+// batched runs fn like update, but in one transaction (one fsync) with the
+// batched calls made while another commit is under way (groupCommit): fn
+// may run more than once and must be idempotent, as every object write and
+// audit append here is (it reads what it checks inside the transaction).
+// Used for token state and audit records, written at issuance rates;
+// everything else keeps one commit per call.
 func (s *Store) batched(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
-	if err := s.db.Batch(fn); err != nil {
-		return closedErr(err)
-	}
-	s.mu.Lock()
-	close(s.commit)
-	s.commit = make(chan struct{})
-	s.mu.Unlock()
-	return nil
+	return closedErr(s.group.do(fn))
 }
 
 // writer is update, or batched for the kinds written at high rates.

@@ -30,6 +30,13 @@
 // and do not bump the revision. RewriteObjects bumps the revision once when
 // it changes anything, and not at all when it changes nothing.
 //
+// Token state and audit records, written at issuance rates, share commits
+// (group commit): a write that finds no commit under way commits at once;
+// writes arriving meanwhile wait and go together in the next one, one
+// fsync for all. Each still bumps the revision by one (or takes its own
+// audit sequence), returns once durable, and fails alone: a refused write
+// in a group is run again by itself and the others commit without it.
+//
 // Compare-and-set follows the store contract; expect 0 on an existing
 // record fails with store.ErrRevisionMismatch ("exists at revision N").
 // Deleting a record that does not exist fails with store.ErrNotFound

@@ -20,7 +20,7 @@ func (p plainSealer) StoreSealedMeta(ctx context.Context, key string, plain []by
 }
 
 // BenchmarkIssue issues ES256 tokens from 32 goroutines into a real bbolt
-// store (state persisted, fsyncs shared by db.Batch), without gRPC.
+// store (state persisted, fsyncs shared by the group commit), without gRPC.
 func BenchmarkIssue(b *testing.B) {
 	st, err := bolt.Open(filepath.Join(b.TempDir(), "db"), bolt.Options{})
 	if err != nil {

@@ -198,8 +198,21 @@ func clip(s string) string {
 	return s
 }
 
-// getPolicy reads a policy from the store.
+// cachedPolicy is a stored policy as the service's view holds it: decoded
+// and checked once per revision, not at every issuance.
+type cachedPolicy struct {
+	p   *policy
+	rev int64
+	err error // the stored policy does not decode or check
+}
+
+// getPolicy returns a policy from the service's view (kept by Reload and
+// Apply), or from the store when the view does not have it (yet).
 func (s *Service) getPolicy(ctx context.Context, name string) (*policy, int64, error) {
+	if v, ok := s.policies.Load(name); ok {
+		c := v.(*cachedPolicy)
+		return c.p, c.rev, c.err
+	}
 	o, err := s.st.GetObject(ctx, store.KindTokenPolicy, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, notFound(fmt.Sprintf("token policy %q does not exist", name))
@@ -207,15 +220,21 @@ func (s *Service) getPolicy(ctx context.Context, name string) (*policy, int64, e
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading token policy %q: %w", name, err)
 	}
+	c := s.decodePolicy(o)
+	return c.p, c.rev, c.err
+}
+
+// decodePolicy decodes and checks a stored policy.
+func (s *Service) decodePolicy(o store.Object) *cachedPolicy {
 	var pb gatewayv1.TokenPolicy
 	if err := protojson.Unmarshal(o.Value, &pb); err != nil {
-		return nil, 0, fmt.Errorf("decoding token policy %q: %w", name, err)
+		return &cachedPolicy{err: fmt.Errorf("decoding token policy %q: %w", o.Key, err)}
 	}
 	p, err := s.checkPolicy(&pb)
 	if err != nil {
-		return nil, 0, fmt.Errorf("stored token policy %q: %w", name, err)
+		return &cachedPolicy{err: fmt.Errorf("stored token policy %q: %w", o.Key, err)}
 	}
-	return p, o.Revision, nil
+	return &cachedPolicy{p: p, rev: o.Revision}
 }
 
 // PutPolicy stores a policy (compare-and-set on expect; store.NoRevisionCheck: any).

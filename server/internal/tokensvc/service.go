@@ -53,9 +53,10 @@ type Service struct {
 	opts   Options
 	log    *slog.Logger
 
-	keys    atomic.Pointer[keySet]
-	tokens  sync.Map // id → *State (immutable values)
-	revoked *revocation.Set
+	keys     atomic.Pointer[keySet]
+	tokens   sync.Map // id → *State (immutable values)
+	policies sync.Map // name → *cachedPolicy
+	revoked  *revocation.Set
 
 	mu        sync.Mutex          // guards bySubject
 	bySubject map[string][]string // subject → token ids
@@ -105,12 +106,17 @@ func (s *Service) waitFor(ctx context.Context, rev int64) error {
 	return nil
 }
 
-// Reload reads the keys and every token's state from the store and makes
-// them the service's view (the reconciler calls it after listing the store).
+// Reload reads the keys, the token policies and every token's state from
+// the store and makes them the service's view (the reconciler calls it
+// after listing the store).
 func (s *Service) Reload(ctx context.Context) error {
 	ks, err := s.loadKeys(ctx)
 	if err != nil {
 		return err
+	}
+	pols, err := s.st.ListObjects(ctx, store.KindTokenPolicy, "")
+	if err != nil {
+		return fmt.Errorf("listing token policies: %w", err)
 	}
 	objs, err := s.st.ListObjects(ctx, store.KindToken, "")
 	if err != nil {
@@ -139,6 +145,17 @@ func (s *Service) Reload(ctx context.Context) error {
 		}
 		return true
 	})
+	named := map[string]bool{}
+	for _, o := range pols {
+		s.policies.Store(o.Key, s.decodePolicy(o))
+		named[o.Key] = true
+	}
+	s.policies.Range(func(k, _ any) bool {
+		if !named[k.(string)] {
+			s.policies.Delete(k)
+		}
+		return true
+	})
 	s.mu.Lock()
 	s.bySubject = bySubject
 	s.mu.Unlock()
@@ -148,7 +165,8 @@ func (s *Service) Reload(ctx context.Context) error {
 }
 
 // Apply applies a batch of store changes (the reconciler calls it before
-// the batch's revision counts as applied): token state, and the signing keys.
+// the batch's revision counts as applied): token state, token policies and
+// the signing keys.
 func (s *Service) Apply(ctx context.Context, changes []store.Change) error {
 	add := map[string]time.Time{}
 	var remove []string
@@ -160,6 +178,18 @@ func (s *Service) Apply(ctx context.Context, changes []store.Change) error {
 				return err
 			}
 			s.keys.Store(ks)
+		case c.Kind == store.KindTokenPolicy && c.Delete:
+			s.policies.Delete(c.Key)
+		case c.Kind == store.KindTokenPolicy:
+			o, err := s.st.GetObject(ctx, store.KindTokenPolicy, c.Key)
+			if errors.Is(err, store.ErrNotFound) {
+				s.policies.Delete(c.Key)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("reading token policy %s: %w", c.Key, err)
+			}
+			s.policies.Store(c.Key, s.decodePolicy(o))
 		case c.Kind == store.KindToken && c.Delete:
 			s.forget(c.Key)
 			remove = append(remove, c.Key)
