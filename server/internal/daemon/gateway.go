@@ -84,7 +84,11 @@ type gateway struct {
 	// registration is this gateway's entry on a shared store, nil otherwise.
 	registration atomic.Pointer[etcd.Registration]
 	// master checks this gateway's master secret against the store.
-	master    *masterWatch
+	master *masterWatch
+	// sealKeyID is the data key the datanode sealing key derives from.
+	sealMu    sync.Mutex
+	sealKeyID string
+
 	front     *http.Server
 	mgmt      *grpc.Server
 	health    *health.Server
@@ -138,6 +142,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		kr.Close()
 		return nil, fmt.Errorf("deriving the datanode sealing key: %w", err)
 	}
+	g.sealKeyID = kr.KeyID()
 	// The secrets service owns the keyring from here: a master rotation
 	// replaces it, and Close closes whichever is live.
 	g.secrets = secretsvc.New(g.st, kr, secretsvc.Options{
@@ -235,26 +240,46 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 // sealPurpose derives the key of sealed datanode URLs from the data key.
 const sealPurpose = "datanode targets"
 
-// masterRotated follows a committed master rotation: the datanode URLs are
-// sealed under the key derived from the new data key (what every gateway
-// started after the rotation derives), those sealed before stay valid
-// until they expire; then next, if any, runs.
+// masterRotated follows a committed master rotation (syncSealKey), then
+// runs next, if any.
 func (g *gateway) masterRotated(next func([]byte) error) func([]byte) error {
 	return func(secret []byte) error {
-		if g.px != nil {
-			key, err := g.secrets.Keyring().DeriveKey(sealPurpose)
-			if err != nil {
-				return fmt.Errorf("deriving the new datanode sealing key: %w", err)
-			}
-			if err := g.px.RotateSealKey(key); err != nil {
-				return err
-			}
+		if err := g.syncSealKey(); err != nil {
+			return err
 		}
 		if next != nil {
 			return next(secret)
 		}
 		return nil
 	}
+}
+
+// syncSealKey makes the proxy seal datanode URLs under the key derived
+// from the live data key when that changed (a master rotation with a new
+// data key, through this gateway or followed from another one): what every
+// gateway started since derives. URLs sealed before stay valid until they
+// expire (proxy.RotateSealKey).
+func (g *gateway) syncSealKey() error {
+	if g.px == nil {
+		return nil
+	}
+	g.sealMu.Lock()
+	defer g.sealMu.Unlock()
+	kr := g.secrets.Keyring()
+	id := kr.KeyID()
+	if id == g.sealKeyID {
+		return nil
+	}
+	key, err := kr.DeriveKey(sealPurpose)
+	if err != nil {
+		return fmt.Errorf("deriving the datanode sealing key of data key %s: %w", id, err)
+	}
+	if err := g.px.RotateSealKey(key); err != nil {
+		return err
+	}
+	g.sealKeyID = id
+	g.log.Info("datanode URLs are sealed under the new data key; those sealed before stay valid until they expire", "key_id", id)
+	return nil
 }
 
 // unlock opens the keyring with the master secret (initializing a --dev
