@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,6 +38,7 @@ func (s *service) forward(ex *exchange, in *http.Request) { s.dispatch(ex, in, n
 // target when sealed is not nil.
 func (s *service) dispatch(ex *exchange, in *http.Request, sealed *url.URL) {
 	out := s.outbound(ex, in)
+	defer ex.outHeader.put()
 	var resp *http.Response
 	var err error
 	if sealed == nil {
@@ -67,7 +69,8 @@ func (s *service) outbound(ex *exchange, in *http.Request) *http.Request {
 	*out = *in
 	ex.outURL = *in.URL
 	out.URL = &ex.outURL
-	out.Header = forwardHeader(in.Header)
+	ex.outHeader = forwardHeader(in.Header)
+	out.Header = ex.outHeader.h
 	out.Close = false
 	if in.ContentLength == 0 {
 		out.Body = nil
@@ -99,15 +102,18 @@ func hopByHop(k string) bool {
 
 // forwardHeader copies h without hop-by-hop fields (and those the client
 // named in Connection), framing, and the forwarding fields the gateway
-// sets: one map and one slice of values, the strings shared.
-func forwardHeader(h http.Header) http.Header {
+// sets, into a pooled map and slice of values (the strings shared).
+func forwardHeader(h http.Header) *headerBuf {
 	conn := h["Connection"]
 	n := 0
 	for _, vv := range h {
 		n += len(vv)
 	}
-	out := make(http.Header, len(h)+6) // room for the X-Forwarded-* set later
-	vals := make([]string, n)
+	hb := headerBufs.Get().(*headerBuf)
+	if cap(hb.vals) < n {
+		hb.vals = make([]string, n)
+	}
+	out, vals := hb.h, hb.vals[:n]
 	for k, vv := range h {
 		switch {
 		case hopByHop(k), k == "Content-Length", k == "Host",
@@ -120,7 +126,29 @@ func forwardHeader(h http.Header) http.Header {
 		out[k] = vals[:m:m]
 		vals = vals[m:]
 	}
-	return out
+	return hb
+}
+
+// headerBuf is a backend request's header map and the backing array of
+// its values, reused from request to request: the map keeps its room, so
+// that neither the copy nor the X-Forwarded-* fields set later allocate.
+type headerBuf struct {
+	h    http.Header
+	vals []string
+}
+
+var headerBufs = sync.Pool{New: func() any { return &headerBuf{h: make(http.Header, 16), vals: make([]string, 16)} }}
+
+// put gives hb back once its request is done (nothing holds the header
+// then: the response copies values, not the map). One grown unusually
+// large by a request is left to the collector.
+func (hb *headerBuf) put() {
+	if hb == nil || len(hb.h) > 64 || cap(hb.vals) > 256 {
+		return
+	}
+	clear(hb.h)
+	clear(hb.vals)
+	headerBufs.Put(hb)
 }
 
 // namedIn reports whether field k is a token of the Connection values.
@@ -261,10 +289,10 @@ func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) 
 	if err := c.Flush(); err != nil {
 		return nil, err
 	}
-	ex.watch(req.Context(), c)
 	if !hasBody {
-		return readHead(ex, c, req, tmo, false)
+		return readHead(ex, c, req, tmo, false) // arms the watch when the answer is slow
 	}
+	ex.watch(req.Context(), c)
 	if httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue") {
 		// Wait for the backend's go-ahead (or its refusal) before sending
 		// the body; a backend that says nothing gets it after a second.
@@ -297,14 +325,17 @@ func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) 
 // the client, except 100 (the front server sends its own when the body is
 // read), which stops the reading when stopAt100.
 func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, stopAt100 bool) (*http.Response, error) {
+	ctx := req.Context()
+	var end time.Time // zero: no limit
 	if tmo > 0 {
-		_ = c.SetReadDeadline(time.Now().Add(tmo))
-	} else {
-		_ = c.SetReadDeadline(time.Time{})
+		end = time.Now().Add(tmo)
 	}
 	resp := &ex.resp
 	for {
-		if err := c.ReadResponse(resp, req.Method); err != nil {
+		if err := ex.awaitHead(ctx, c, end); err != nil {
+			return nil, err
+		}
+		if err := c.ReadResponse(resp, req.Method, ex.respVals[:]); err != nil {
 			return nil, err
 		}
 		code := resp.StatusCode
@@ -320,8 +351,18 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 			clear(h)
 		}
 	}
-	_ = c.SetReadDeadline(time.Time{})
-	if err := req.Context().Err(); err != nil {
+	switch {
+	case ex.stopWatch != nil:
+		_ = c.SetReadDeadline(time.Time{})
+	case !bodyHere(resp):
+		// Reading the body may wait for the backend: without a deadline,
+		// and no longer than the client.
+		_ = c.SetReadDeadline(time.Time{})
+		ex.watch(ctx, c)
+	}
+	// else: the whole answer is read; the deadline left on the connection
+	// is moved before its next read (awaitHead, probe, 100-continue).
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	resp.Request = req
@@ -329,11 +370,51 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 	return resp, nil
 }
 
+// headWait is how long a request waits for its answer before it watches
+// its client: an answer that comes sooner (most do, by far) costs no
+// watch, and a client that leaves is noticed at most this late.
+const headWait = 50 * time.Millisecond
+
+// awaitHead waits until a whole response head is buffered on c or its
+// first bytes came, within end (zero: no limit). Unless the watch is armed
+// already, it waits headWait first; an answer that takes longer arms it.
+func (ex *exchange) awaitHead(ctx context.Context, c *h1.Conn, end time.Time) error {
+	if ex.stopWatch != nil {
+		return c.SetReadDeadline(end)
+	}
+	first := time.Now().Add(headWait)
+	if !end.IsZero() && !first.Before(end) {
+		first = end
+	}
+	_ = c.SetReadDeadline(first)
+	err := c.Peek()
+	switch {
+	case err == nil && c.HeadBuffered():
+		return nil
+	case err != nil && (!isTimeout(err) || first.Equal(end)):
+		return err
+	}
+	// A slow answer (or a head in pieces): the deadline first, then the
+	// watch, which moves it to the past when the client goes away.
+	_ = c.SetReadDeadline(end)
+	ex.watch(ctx, c)
+	return nil
+}
+
+// bodyHere reports whether resp's body is all in its connection's buffer
+// (or there is none): reading it cannot wait for the backend.
+func bodyHere(resp *http.Response) bool {
+	sb, ok := resp.Body.(streamBody)
+	if !ok {
+		return resp.Body == http.NoBody
+	}
+	return sb.Done() || resp.ContentLength >= 0 && int64(sb.Buffered()) >= resp.ContentLength
+}
+
 // watch makes a canceled request (the client went away) interrupt the
 // backend connection's reads.
 func (ex *exchange) watch(ctx context.Context, c *h1.Conn) {
-	nc := c.NetConn()
-	ex.stopWatch = context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
+	ex.stopWatch = context.AfterFunc(ctx, c.Interrupt())
 }
 
 // unwatch ends the watch; false when it fired (the connection's deadline
@@ -478,8 +559,9 @@ type streamBody interface {
 // only before a read that would wait for the backend: bytes that are here
 // go out together, and none wait while the backend is silent (SSE, long
 // polls). A large Content-Length body between plain TCP connections is
-// moved by splice(2); behind a TLS or HTTP/2 front it is read from the
-// backend while the piece before is encrypted and written (h1.Pipe).
+// moved by splice(2); behind a TLS or HTTP/2 front, and once a chunked
+// body shows itself a bulk one, it is read from the backend while the
+// piece before is written (pipeBody).
 func (ex *exchange) copyBody(resp *http.Response) error {
 	sb, ok := resp.Body.(streamBody)
 	if !ok {
@@ -490,26 +572,12 @@ func (ex *exchange) copyBody(resp *http.Response) error {
 			_, err := sb.WriteTo(ex)
 			return err
 		}
-		// TLS or HTTP/2 front: the next piece is read from the backend
-		// while this one is encrypted and written.
-		nc := ex.bconn.NetConn()
-		_, err := h1.Pipe(sb, func(p []byte, more bool) error {
-			if _, err := ex.Write(p); err != nil {
-				return err
-			}
-			if !more {
-				return ex.FlushError()
-			}
-			return nil
-		}, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
-		if err != nil {
-			ex.bconn.Discard() // its read deadline may have been moved
-		}
-		return err
+		return ex.pipeBody(sb)
 	}
 	buf := h1.GetBuffer()
 	defer h1.PutBuffer(buf)
 	pending := true // the head
+	var copied int64
 	for !sb.Done() {
 		if pending && sb.Buffered() == 0 {
 			if err := ex.FlushError(); err != nil {
@@ -523,6 +591,7 @@ func (ex *exchange) copyBody(resp *http.Response) error {
 				return werr
 			}
 			pending = true
+			copied += int64(n)
 		}
 		if err == io.EOF {
 			return nil
@@ -530,8 +599,38 @@ func (ex *exchange) copyBody(resp *http.Response) error {
 		if err != nil {
 			return err
 		}
+		if n == len(buf) && copied >= pipeAfter && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			// A bulk body of unknown length (chunked): the rest goes as
+			// one of known length would behind a TLS front.
+			return ex.pipeBody(sb)
+		}
 	}
 	return nil
+}
+
+// pipeAfter is how much of a body of unknown length is copied in full
+// reads before the rest is piped (h1.Pipe): an event stream or a long poll
+// does not hold the pipe's buffers.
+const pipeAfter = 1 << 20
+
+// pipeBody copies the rest of the body with h1.Pipe: the next piece is
+// read from the backend while this one is written (encrypted, for a TLS
+// front).
+func (ex *exchange) pipeBody(sb streamBody) error {
+	nc := ex.bconn.NetConn()
+	_, err := h1.Pipe(sb, func(p []byte, more bool) error {
+		if _, err := ex.Write(p); err != nil {
+			return err
+		}
+		if !more {
+			return ex.FlushError()
+		}
+		return nil
+	}, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
+	if err != nil {
+		ex.bconn.Discard() // its read deadline may have been moved
+	}
+	return err
 }
 
 // copyForeign copies a body a response modifier replaced: flushed after

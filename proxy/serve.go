@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/securegw/gateway/proxy/chain"
@@ -234,14 +235,19 @@ type exchange struct {
 	refused     string
 	backendErr  error
 	body        bodyReader
-	backend     int    // index of the backend rewrite picked, for roundTrip
-	ctx         reqCtx // the request's context from routing on
-	plainFront  bool   // HTTP/1 without TLS: the client connection is plain TCP
+	backend     int          // index of the backend rewrite picked, for roundTrip
+	ctx         reqCtx       // the request's context from routing on
+	pctx        principalCtx // ctx with the principal (CarryPrincipal)
+	plainFront  bool         // HTTP/1 without TLS: the client connection is plain TCP
+	access      accessFields // the access log line's fields (finish)
 
 	// The backend exchange (forward.go), kept here to cost no allocation.
 	out       http.Request
 	outURL    url.URL
 	resp      http.Response
+	outHeader *headerBuf  // out.Header's pooled storage
+	fwd       [5]string   // the X-Forwarded-* values of out (setForwarded)
+	respVals  [12]string  // the values of resp.Header, when they fit
 	bconn     *h1.Conn    // the connection resp came on
 	bodyDone  chan error  // the request body's writer, when there is a body
 	stopWatch func() bool // ends the client-cancel watch on bconn
@@ -267,6 +273,33 @@ func (c *reqCtx) Value(key any) any {
 		return &c.ex.info
 	}
 	return c.Context.Value(key)
+}
+
+// CarryPrincipal implements identity.Carrier: the first principal of the
+// request (its authentication) takes the exchange's principalCtx.
+func (c *reqCtx) CarryPrincipal(p *identity.Principal) context.Context {
+	pc := &c.ex.pctx
+	if !pc.taken.CompareAndSwap(false, true) {
+		return nil
+	}
+	pc.reqCtx, pc.p = c, p
+	return pc
+}
+
+// principalCtx is the request's context carrying its principal.
+type principalCtx struct {
+	*reqCtx
+	p     *identity.Principal
+	taken atomic.Bool
+}
+
+// Value returns the principal for identity's key, else the request
+// context's value.
+func (c *principalCtx) Value(key any) any {
+	if identity.IsContextKey(key) {
+		return c.p
+	}
+	return c.reqCtx.Value(key)
 }
 
 // exchangeOf returns the exchange of a request routed by ServeHTTP, or nil.
@@ -439,7 +472,7 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 	if !p.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	attrs := [...]slog.Attr{
+	ex.access = accessFields{
 		slog.String("request_id", ex.id),
 		slog.String("method", r.Method),
 		slog.String("path", logPath(ex.path, r)),
@@ -452,8 +485,17 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 		slog.String("remote", r.RemoteAddr),
 		slog.Bool("aborted", ex.aborted),
 	}
-	p.log.LogAttrs(ctx, slog.LevelInfo, "access", attrs[:]...)
+	p.log.LogAttrs(ctx, slog.LevelInfo, "access", slog.Attr{Value: slog.AnyValue(&ex.access)})
 }
+
+// accessFields are the fields of an access log line, in the exchange:
+// logged as one attribute whose value resolves to them, a group without a
+// key, which handlers write inline. A record holds one attribute without
+// allocating; eleven would need a slice per line.
+type accessFields [11]slog.Attr
+
+// LogValue implements slog.LogValuer.
+func (a *accessFields) LogValue() slog.Value { return slog.GroupValue(a[:]...) }
 
 // logPath is the canonical path, or for a refused path a bounded prefix of
 // what was sent (the query is never logged).

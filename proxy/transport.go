@@ -218,7 +218,7 @@ func (e *transportEntry) probe(ctx context.Context, host, target string) (int, e
 	}
 	var resp http.Response
 	if err == nil {
-		err = c.ReadResponse(&resp, http.MethodGet)
+		err = c.ReadResponse(&resp, http.MethodGet, nil)
 	}
 	if err != nil {
 		c.Close()

@@ -334,6 +334,32 @@ func TestEtcdThreeGateways(t *testing.T) {
 		}
 	})
 
+	t.Run("an alias deletion and a deploy using it race through two gateways: one wins", func(t *testing.T) {
+		m.on(t)
+		backend := headerBackend(t)
+		for i := range 5 {
+			alias, name := fmt.Sprintf("race-key-%d", i), fmt.Sprintf("race-%d", i)
+			m.envs[0].mustCtlIn("race-VALUE\n", "--server", m.gws[0].management, "alias", "create", alias)
+			doc := writeFile(t, name+".yaml", aliasTopologyDoc(name, alias, backend))
+			var wg sync.WaitGroup
+			var deployErr, deleteErr string
+			var deployCode, deleteCode int
+			wg.Go(func() { _, deployErr, deployCode = m.ctl(1, "", "topology", "deploy", doc) })
+			wg.Go(func() { _, deleteErr, deleteCode = m.ctl(2, "", "alias", "delete", alias) })
+			wg.Wait()
+			switch {
+			case deployCode == 0 && deleteCode != 0 && strings.Contains(deleteErr, "in use by topologies ["+name+"]"):
+				m.waitBody(c, 0, "/gateway/"+name+"/echo/", "race-VALUE", 5*time.Second)
+			case deleteCode == 0 && deployCode != 0 && (strings.Contains(deployErr, "missing aliases") || strings.Contains(deployErr, "not found")):
+				if _, errOut, code := m.ctl(0, "", "topology", "get", name); code == 0 {
+					t.Fatalf("round %d: the refused deploy is stored: %s", i, errOut)
+				}
+			default:
+				t.Fatalf("round %d: deploy exit %d (%s), delete exit %d (%s); want exactly one to succeed", i, deployCode, deployErr, deleteCode, deleteErr)
+			}
+		}
+	})
+
 	t.Run("a gateway SIGKILLed catches up before serving", func(t *testing.T) {
 		m.on(t)
 		if err := m.gws[2].cmd.Process.Kill(); err != nil {

@@ -156,6 +156,15 @@ type Store interface {
 	// ListObjects returns the objects of a kind whose key starts with prefix, sorted by key.
 	ListObjects(ctx context.Context, kind, prefix string) ([]Object, error)
 	DeleteObject(ctx context.Context, kind, key string, expect int64) (int64, error)
+	// PutTopologyIf and DeleteObjectIf are PutTopology and DeleteObject
+	// guarded by check, which reads the state the write commits on, in the
+	// same transaction: if check fails, nothing is written and its error is
+	// returned (wrapped). So a condition across keys (the aliases a topology
+	// uses exist; no topology uses an alias) holds for every process sharing
+	// the store. check may run more than once (a commit another got ahead
+	// of is built again) and must read only through r.
+	PutTopologyIf(ctx context.Context, t Topology, expect int64, check Check) (Topology, error)
+	DeleteObjectIf(ctx context.Context, kind, key string, expect int64, check Check) (int64, error)
 	// RewriteObjects replaces, as one commit, the value of every object of
 	// the given kinds with fn's result, and sets the given meta values. If fn
 	// fails for any object nothing is written. It returns how many objects changed
@@ -180,6 +189,17 @@ type Store interface {
 	Watch(ctx context.Context, fromRevision int64) (<-chan ChangeBatch, error)
 
 	Close() error
+}
+
+// Check is the condition of a guarded write (Store.PutTopologyIf,
+// Store.DeleteObjectIf).
+type Check func(ctx context.Context, r Reader) error
+
+// Reader reads the state a guarded write commits on. A Store is a Reader of
+// its current state.
+type Reader interface {
+	ListTopologies(ctx context.Context) ([]Topology, int64, error)
+	ListObjects(ctx context.Context, kind, prefix string) ([]Object, error)
 }
 
 // Dump is everything a store holds, for moving it to another backend

@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +31,16 @@ type Conn struct {
 	body body
 	head []byte
 	kv   []span
+	hdr  http.Header // the response header, reused from response to response
+	// interrupt moves the read deadline to the past: made once per connection.
+	interrupt func()
 }
+
+// Interrupt returns a function that makes a blocked read of the
+// connection fail at once (a read deadline in the past): the same function
+// for the connection's life, so that arming it per request (context.AfterFunc)
+// allocates nothing for it.
+func (c *Conn) Interrupt() func() { return c.interrupt }
 
 type span struct{ k0, k1, v0, v1 int }
 
@@ -235,12 +245,15 @@ var (
 // MaxHeadBytes bounds a response head.
 const MaxHeadBytes = 1 << 20
 
-// ReadResponse reads the next response head into resp (a new Header map,
-// values sliced from one string) and sets resp.Body to a reader of its
-// body. An informational (1xx) response has no body: the caller reads the
-// next response. For a request of method HEAD no body is read.
-func (c *Conn) ReadResponse(resp *http.Response, method string) error {
-	err := c.readHead(resp, method)
+// ReadResponse reads the next response head into resp and sets resp.Body
+// to a reader of its body. resp.Header is the connection's own map, valid
+// until the connection is released or closed (copy the values you keep:
+// they are not overwritten); the values are sliced from one string and
+// stored in vals when they fit (memory of the caller's request), else in
+// a new slice. An informational (1xx) response has no body: the caller
+// reads the next response. For a request of method HEAD no body is read.
+func (c *Conn) ReadResponse(resp *http.Response, method string, vals []string) error {
+	err := c.readHead(resp, method, vals)
 	if err != nil {
 		c.keep = false
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -256,7 +269,20 @@ func (c *Conn) Peek() error {
 	return err
 }
 
-func (c *Conn) readHead(resp *http.Response, method string) error {
+// HeadBuffered reports whether a whole response head (up to its empty
+// line) is in the read buffer: ReadResponse will read nothing more.
+func (c *Conn) HeadBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return bytes.Contains(b, headEnd) || bytes.Contains(b, headEndLF)
+}
+
+// The end of a head: a line's end, then an empty line (bare LFs accepted).
+var (
+	headEnd   = []byte("\n\r\n")
+	headEndLF = []byte("\n\n")
+)
+
+func (c *Conn) readHead(resp *http.Response, method string, vals []string) error {
 	head, kv := c.head[:0], c.kv[:0]
 	statusEnd := -1
 	for {
@@ -316,8 +342,17 @@ func (c *Conn) readHead(resp *http.Response, method string) error {
 	if err := parseStatusLine(resp, s[:statusEnd]); err != nil {
 		return err
 	}
-	h := make(http.Header, len(kv))
-	vals := make([]string, len(kv))
+	h := c.hdr
+	if h == nil || len(h) > 64 {
+		h = make(http.Header, max(len(kv), 8))
+		c.hdr = h
+	}
+	clear(h)
+	if len(kv) <= len(vals) {
+		vals = vals[:len(kv)]
+	} else {
+		vals = make([]string, len(kv))
+	}
 	for i, sp := range kv {
 		k, v := s[sp.k0:sp.k1], s[sp.v0:sp.v1]
 		if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,10 +73,85 @@ func get(t *testing.T, p *Pool, host string) (*http.Response, *Conn) {
 		t.Fatal(err)
 	}
 	var resp http.Response
-	if err := c.ReadResponse(&resp, "GET"); err != nil {
+	if err := c.ReadResponse(&resp, "GET", nil); err != nil {
 		t.Fatal(err)
 	}
 	return &resp, c
+}
+
+// The header map of a response is the connection's, reused by its next
+// response; the values, in the caller's memory or a new slice, are not:
+// a response's values copied out (into a ResponseWriter's header) stay
+// as they were while the connection serves the next requests.
+func TestHeaderValuesOutliveReuse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for i := 0; ; i++ {
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if line == "\r\n" {
+					break
+				}
+			}
+			extra := ""
+			if i%2 == 1 { // more values than the caller's room: a new slice
+				extra = "X-A: 1\r\nX-B: 2\r\nX-C: 3\r\n"
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nX-N: "+strconv.Itoa(i)+"\r\n"+extra+"Content-Length: 0\r\n\r\n"); err != nil {
+				return
+			}
+		}
+	}()
+	addr := ln.Addr().String()
+	p := NewPool(dialer(addr), 4, time.Minute)
+	defer p.Close()
+	var kept [][]string
+	for i := 0; i < 4; i++ {
+		c, err := p.Get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteRequestHead("GET", "/", "", addr, nil, -1, false, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		var resp http.Response
+		vals := make([]string, 2)
+		if err := c.ReadResponse(&resp, "GET", vals); err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("X-N"); got != strconv.Itoa(i) {
+			t.Fatalf("response %d: X-N %q (a previous response's field left in the map?) %v", i, got, resp.Header)
+		}
+		if _, ok := resp.Header["X-A"]; ok != (i%2 == 1) {
+			t.Fatalf("response %d: header %v", i, resp.Header)
+		}
+		kept = append(kept, resp.Header["X-N"])
+		resp.Body.Close()
+	}
+	for i, v := range kept {
+		if len(v) != 1 || v[0] != strconv.Itoa(i) {
+			t.Fatalf("values of response %d became %q after the connection served others", i, v)
+		}
+	}
+	if p.Idle() != 1 {
+		t.Fatalf("%d idle connections, want the one reused", p.Idle())
+	}
 }
 
 // A chunked body with trailers: the bytes, then the trailers in
@@ -163,5 +239,79 @@ func TestRequestHeadRefusesInjection(t *testing.T) {
 	}
 	if err := c.WriteRequestHead("GET", "/a b", "", addr, nil, -1, false, nil); err == nil || !strings.Contains(err.Error(), "target") {
 		t.Fatalf("space in the target: %v", err)
+	}
+}
+
+// A chunked body of small chunks moves in large reads: one Read returns
+// the data of every chunk already buffered, and never waits for the
+// backend when it has bytes (a next chunk whose data has not come, a last
+// chunk whose trailers have not).
+func TestChunkedReadsCoalesceWithoutWaiting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	next := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			if line, err := br.ReadString('\n'); err != nil || line == "\r\n" {
+				break
+			}
+		}
+		for _, part := range []string{
+			"HTTP/1.1 200 OK\r\nTrailer: X-T\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4;x=y\r\ndefg\r\n5\r\n",
+			"hijkl\r\n2\r\nmn\r\n0\r\n",
+			"X-T: 1\r\n\r\n",
+		} {
+			if _, err := io.WriteString(c, part); err != nil {
+				return
+			}
+			if _, ok := <-next; !ok {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(next) })
+	p := NewPool(dialer(ln.Addr().String()), 4, time.Minute)
+	defer p.Close()
+	resp, c := get(t, p, ln.Addr().String())
+	defer resp.Body.Close()
+	read := func(want string) {
+		t.Helper()
+		got := make(chan string, 1)
+		go func() {
+			buf := make([]byte, 1024)
+			n, err := resp.Body.Read(buf)
+			if err != nil {
+				got <- "error " + err.Error()
+				return
+			}
+			got <- string(buf[:n])
+		}()
+		select {
+		case s := <-got:
+			if s != want {
+				t.Fatalf("Read returned %q, want %q", s, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Read waited for the backend with %q buffered", want)
+		}
+	}
+	if k := c.Buffered(); k < len("3\r\nabc\r\n4;x=y\r\ndefg\r\n5\r\n") {
+		t.Skipf("only %d bytes of the first write arrived with the head", k)
+	}
+	read("abcdefg")
+	next <- struct{}{}
+	read("hijklmn")
+	next <- struct{}{}
+	if b, err := io.ReadAll(resp.Body); err != nil || len(b) != 0 || resp.Trailer.Get("X-T") != "1" {
+		t.Fatalf("end: %q %v, trailers %v", b, err, resp.Trailer)
 	}
 }

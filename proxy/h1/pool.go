@@ -72,6 +72,7 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	c := &Conn{nc: nc, pool: p, br: bufio.NewReaderSize(nc, readBufferSize)}
 	c.bw = bufio.NewWriterSize(nc, writeBufferSize)
 	c.tcp = tcpConnOf(nc)
+	c.interrupt = func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) }
 	return c, nil
 }
 

@@ -43,9 +43,33 @@ func (p *Principal) InGroup(g string) bool { return slices.Contains(p.Groups, g)
 
 type ctxKey struct{}
 
-// NewContext returns a copy of ctx carrying p.
+// NewContext returns a copy of ctx carrying p: the one a Carrier holds
+// ready when ctx is one that still has it, else a new context.
 func NewContext(ctx context.Context, p *Principal) context.Context {
+	if c, ok := ctx.(Carrier); ok {
+		if pc := c.CarryPrincipal(p); pc != nil {
+			return pc
+		}
+	}
 	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// A Carrier is a context holding a context for a principal ready (the
+// proxy's per-request context, on the heap anyway): authenticating a
+// request then allocates no context.
+type Carrier interface {
+	context.Context
+	// CarryPrincipal returns, once, a context whose Value is p for the
+	// principal's key (IsContextKey) and the carrier's own values for
+	// every other key; nil when it was taken already.
+	CarryPrincipal(p *Principal) context.Context
+}
+
+// IsContextKey reports whether key is the one a principal is carried
+// under (for a Carrier's context).
+func IsContextKey(key any) bool {
+	_, ok := key.(ctxKey)
+	return ok
 }
 
 // FromContext returns the principal carried by ctx, if any.

@@ -138,22 +138,11 @@ func (s *Store) GetObject(ctx context.Context, kind, key string) (store.Object, 
 // ListObjects returns the objects of kind whose key starts with prefix,
 // sorted by key.
 func (s *Store) ListObjects(ctx context.Context, kind, prefix string) ([]store.Object, error) {
-	out := []store.Object{}
+	var out []store.Object
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		b, err := kindBucket(tx, kind)
-		if err != nil {
-			return err
-		}
-		p := []byte(prefix)
-		c := b.Cursor()
-		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-			rec, err := decodeObject(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, rec.Object(kind, string(k)))
-		}
-		return nil
+		var err error
+		out, err = listObjectsTx(tx, kind, prefix)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing %s objects with prefix %q: %w", kind, prefix, err)
@@ -161,9 +150,33 @@ func (s *Store) ListObjects(ctx context.Context, kind, prefix string) ([]store.O
 	return out, nil
 }
 
+func listObjectsTx(tx *bolt.Tx, kind, prefix string) ([]store.Object, error) {
+	b, err := kindBucket(tx, kind)
+	if err != nil {
+		return nil, err
+	}
+	out := []store.Object{}
+	p := []byte(prefix)
+	c := b.Cursor()
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		rec, err := decodeObject(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec.Object(kind, string(k)))
+	}
+	return out, nil
+}
+
 // DeleteObject removes an object and returns the revision of the deletion.
 // A missing object gives store.ErrNotFound whatever expect is.
 func (s *Store) DeleteObject(ctx context.Context, kind, key string, expect int64) (int64, error) {
+	return s.DeleteObjectIf(ctx, kind, key, expect, nil)
+}
+
+// DeleteObjectIf implements store.Store: check runs in the write
+// transaction, on what it sees.
+func (s *Store) DeleteObjectIf(ctx context.Context, kind, key string, expect int64, check store.Check) (int64, error) {
 	var rev int64
 	err := s.writer(kind)(ctx, func(tx *bolt.Tx) error {
 		b, err := kindBucket(tx, kind)
@@ -179,6 +192,11 @@ func (s *Store) DeleteObject(ctx context.Context, kind, key string, expect int64
 		}
 		if err := checkExpect(expect, exists, cur.Revision); err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(ctx, txReader{tx}); err != nil {
+				return err
+			}
 		}
 		if rev, err = bumpRevision(tx, s.opts.WatchRetention, store.Change{Kind: kind, Key: key, Delete: true}); err != nil {
 			return err

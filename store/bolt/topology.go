@@ -18,14 +18,20 @@ import (
 // Revision, CreateRevision and UpdatedAt of t are ignored: the store sets
 // them.
 func (s *Store) PutTopology(ctx context.Context, t store.Topology, expect int64) (store.Topology, error) {
-	out, err := s.putTopology(ctx, t, expect)
+	return s.PutTopologyIf(ctx, t, expect, nil)
+}
+
+// PutTopologyIf implements store.Store: check runs in the write
+// transaction, on what it sees.
+func (s *Store) PutTopologyIf(ctx context.Context, t store.Topology, expect int64, check store.Check) (store.Topology, error) {
+	out, err := s.putTopology(ctx, t, expect, check)
 	if err != nil {
 		return store.Topology{}, fmt.Errorf("putting topology %q: %w", t.Name, err)
 	}
 	return out, nil
 }
 
-func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64) (store.Topology, error) {
+func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64, check store.Check) (store.Topology, error) {
 	if err := checkKey("topology name", t.Name); err != nil {
 		return store.Topology{}, err
 	}
@@ -41,6 +47,11 @@ func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64)
 	}
 	var rec topologyRecord
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		if check != nil {
+			if err := check(ctx, txReader{tx}); err != nil {
+				return err
+			}
+		}
 		var err error
 		rec, err = putTopologyTx(tx, t, expect, s.now(), s.opts)
 		return err
@@ -198,25 +209,45 @@ func (s *Store) ListTopologies(ctx context.Context) ([]store.Topology, int64, er
 		rev int64
 	)
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		tops, err := bucket(tx, bucketTopologies)
-		if err != nil {
-			return err
-		}
-		rev = int64(readRevision(tx))
-		out = []store.Topology{}
-		return tops.ForEach(func(_, v []byte) error {
-			rec, err := decodeTopology(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, rec.Topology())
-			return nil
-		})
+		var err error
+		out, rev, err = listTopologiesTx(tx)
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("listing topologies: %w", err)
 	}
 	return out, rev, nil
+}
+
+func listTopologiesTx(tx *bolt.Tx) ([]store.Topology, int64, error) {
+	tops, err := bucket(tx, bucketTopologies)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := []store.Topology{}
+	err = tops.ForEach(func(_, v []byte) error {
+		rec, err := decodeTopology(v)
+		if err != nil {
+			return err
+		}
+		out = append(out, rec.Topology())
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, int64(readRevision(tx)), nil
+}
+
+// txReader is the store.Reader of a guarded write's transaction.
+type txReader struct{ tx *bolt.Tx }
+
+func (r txReader) ListTopologies(context.Context) ([]store.Topology, int64, error) {
+	return listTopologiesTx(r.tx)
+}
+
+func (r txReader) ListObjects(_ context.Context, kind, prefix string) ([]store.Object, error) {
+	return listObjectsTx(r.tx, kind, prefix)
 }
 
 // DeleteTopology removes a topology and records a "delete" entry, with an

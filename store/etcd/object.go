@@ -142,14 +142,20 @@ func (r *snap) objects(kind, prefix string) ([]store.Object, error) {
 // DeleteObject removes an object and returns the revision of the deletion.
 // A missing object gives store.ErrNotFound whatever expect is.
 func (s *Store) DeleteObject(ctx context.Context, kind, key string, expect int64) (int64, error) {
-	rev, err := s.deleteObject(ctx, kind, key, expect)
+	return s.DeleteObjectIf(ctx, kind, key, expect, nil)
+}
+
+// DeleteObjectIf implements store.Store: check reads the snapshot the
+// commit is guarded on, and runs again when another commit got in first.
+func (s *Store) DeleteObjectIf(ctx context.Context, kind, key string, expect int64, check store.Check) (int64, error) {
+	rev, err := s.deleteObject(ctx, kind, key, expect, check)
 	if err != nil {
 		return 0, fmt.Errorf("deleting %s %q: %w", kind, key, err)
 	}
 	return rev, nil
 }
 
-func (s *Store) deleteObject(ctx context.Context, kind, key string, expect int64) (int64, error) {
+func (s *Store) deleteObject(ctx context.Context, kind, key string, expect int64, check store.Check) (int64, error) {
 	if err := checkKind(kind); err != nil {
 		return 0, err
 	}
@@ -170,6 +176,11 @@ func (s *Store) deleteObject(ctx context.Context, kind, key string, expect int64
 		}
 		if err := checkExpect(expect, exists, cur.Revision); err != nil {
 			return nil, nil, err
+		}
+		if check != nil {
+			if err := check(ctx, snapReader{r}); err != nil {
+				return nil, nil, err
+			}
 		}
 		return []clientv3.Op{clientv3.OpDelete(k)}, []store.Change{{Kind: kind, Key: key, Delete: true}}, nil
 	})

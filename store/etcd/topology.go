@@ -16,14 +16,20 @@ import (
 // history entry are written in the commit transaction, which also drops
 // the oldest history entries beyond Options.HistoryLimit.
 func (s *Store) PutTopology(ctx context.Context, t store.Topology, expect int64) (store.Topology, error) {
-	out, err := s.putTopology(ctx, t, expect)
+	return s.PutTopologyIf(ctx, t, expect, nil)
+}
+
+// PutTopologyIf implements store.Store: check reads the snapshot the
+// commit is guarded on, and runs again when another commit got in first.
+func (s *Store) PutTopologyIf(ctx context.Context, t store.Topology, expect int64, check store.Check) (store.Topology, error) {
+	out, err := s.putTopology(ctx, t, expect, check)
 	if err != nil {
 		return store.Topology{}, fmt.Errorf("putting topology %q: %w", t.Name, err)
 	}
 	return out, nil
 }
 
-func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64) (store.Topology, error) {
+func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64, check store.Check) (store.Topology, error) {
 	if err := checkKey("topology name", t.Name); err != nil {
 		return store.Topology{}, err
 	}
@@ -48,6 +54,11 @@ func (s *Store) putTopology(ctx context.Context, t store.Topology, expect int64)
 		}
 		if err := checkExpect(expect, exists, cur.Revision); err != nil {
 			return nil, nil, err
+		}
+		if check != nil {
+			if err := check(ctx, snapReader{r}); err != nil {
+				return nil, nil, err
+			}
 		}
 		rec = topologyRecord{
 			Name:           t.Name,
@@ -173,6 +184,11 @@ func (s *Store) listTopologies(ctx context.Context) ([]store.Topology, int64, er
 	if err != nil {
 		return nil, 0, err
 	}
+	return r.topologies()
+}
+
+// topologies lists the current topologies at the snapshot.
+func (r *snap) topologies() ([]store.Topology, int64, error) {
 	kvs, err := r.listPrefix(prefixTopo, false)
 	if err != nil {
 		return nil, 0, err
@@ -186,6 +202,21 @@ func (s *Store) listTopologies(ctx context.Context) ([]store.Topology, int64, er
 		out = append(out, rec.Topology())
 	}
 	return out, r.cur, nil
+}
+
+// snapReader is the store.Reader of a guarded write: it reads the snapshot
+// the commit is guarded on.
+type snapReader struct{ r *snap }
+
+func (x snapReader) ListTopologies(context.Context) ([]store.Topology, int64, error) {
+	return x.r.topologies()
+}
+
+func (x snapReader) ListObjects(_ context.Context, kind, prefix string) ([]store.Object, error) {
+	if err := checkKind(kind); err != nil {
+		return nil, err
+	}
+	return x.r.objects(kind, prefix)
 }
 
 // DeleteTopology removes a topology and records a "delete" entry, with an

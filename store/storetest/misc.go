@@ -55,6 +55,14 @@ func calls(s store.Store) []struct {
 			_, err := s.DeleteObject(ctx, store.KindAlias, "a", store.NoRevisionCheck)
 			return err
 		}},
+		{"PutTopologyIf", func(ctx context.Context) error {
+			_, err := s.PutTopologyIf(ctx, topo("web", spec(9)), store.NoRevisionCheck, func(context.Context, store.Reader) error { return nil })
+			return err
+		}},
+		{"DeleteObjectIf", func(ctx context.Context) error {
+			_, err := s.DeleteObjectIf(ctx, store.KindAlias, "a", store.NoRevisionCheck, func(context.Context, store.Reader) error { return nil })
+			return err
+		}},
 		{"RewriteObjects", func(ctx context.Context) error {
 			_, err := s.RewriteObjects(ctx, []string{store.KindAlias}, rewrite, map[string][]byte{"k": []byte("new")})
 			return err

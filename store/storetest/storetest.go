@@ -35,6 +35,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ObjectCAS", testObjectCAS},
 		{"ObjectList", testObjectList},
 		{"ObjectUnknownKind", testObjectUnknownKind},
+		{"GuardedWrites", testGuardedWrites},
+		{"GuardedWritesRace", testGuardedWritesRace},
 		{"RewriteObjects", testRewriteObjects},
 		{"RewriteObjectsFailure", testRewriteObjectsFailure},
 		{"Meta", testMeta},

@@ -2,7 +2,8 @@
 // topology's full chain (anonymous authentication, default identity
 // assertion) in front of one backend, and writes CPU and allocation
 // profiles of the load it serves: the "profile first" step of the data path
-// work (issue 13), run beside wrk.
+// work (issue 13), run beside wrk. At the end it prints the process's
+// allocations per request served (the backend being another process).
 //
 //	profgw -listen 127.0.0.1:9800 -backend http://127.0.0.1:9000 -duration 10s -cpuprofile cpu.prof -memprofile mem.prof
 //	wrk -t2 -c64 -d8s http://127.0.0.1:9800/gateway/bench/svc0/hello
@@ -20,6 +21,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +65,7 @@ func main() {
 	first := make(chan struct{})
 	var once = make(chan struct{}, 1)
 	once <- struct{}{}
+	var served atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-once:
@@ -70,6 +73,7 @@ func main() {
 		default:
 		}
 		p.ServeHTTP(w, r)
+		served.Add(1)
 	})
 	go func() { log.Fatal((&http.Server{Handler: h}).Serve(ln)) }()
 	log.Printf("profgw: serving on %s", ln.Addr())
@@ -77,6 +81,9 @@ func main() {
 	if *mem != "" {
 		runtime.MemProfileRate = 1
 	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	n0 := served.Load()
 	if *cpu != "" {
 		f, err := os.Create(*cpu)
 		if err != nil {
@@ -90,6 +97,13 @@ func main() {
 		f.Close()
 	} else {
 		time.Sleep(*duration)
+	}
+	runtime.ReadMemStats(&after)
+	if n := served.Load() - n0; n > 0 {
+		// The whole process's: the net/http front server, the chain and the
+		// upstream client; the backend is another process.
+		log.Printf("profgw: %d requests, %.1f allocations and %.0f bytes per request, %d GC cycles",
+			n, float64(after.Mallocs-before.Mallocs)/float64(n), float64(after.TotalAlloc-before.TotalAlloc)/float64(n), after.NumGC-before.NumGC)
 	}
 	if *mem != "" {
 		f, err := os.Create(*mem)

@@ -45,9 +45,10 @@ type Reconciler interface {
 	Offer(t *topology.Topology, spec []byte, route *proxy.Compiled, at, rev int64)
 }
 
-// AliasChecker reports which of a topology's alias references do not exist.
+// AliasChecker reports which of a topology's alias references do not
+// exist in what r reads (the store, or the state a write commits on).
 type AliasChecker interface {
-	MissingAliases(ctx context.Context, topology string, names []string) ([]string, error)
+	MissingAliases(ctx context.Context, r store.Reader, topology string, names []string) ([]string, error)
 }
 
 // DefaultLiveTimeout bounds how long a mutation waits for its change to be
@@ -97,7 +98,7 @@ type checked struct {
 // Every problem of the document is reported in one error.
 func (s *TopologyService) check(ctx context.Context, t *topology.Topology) (*checked, error) {
 	warnings, verr := topology.Validate(t)
-	missing, err := s.missingAliases(ctx, t)
+	missing, err := s.missingAliases(ctx, s.store, t)
 	if err != nil {
 		return nil, err
 	}
@@ -124,13 +125,13 @@ func (s *TopologyService) check(ctx context.Context, t *topology.Topology) (*che
 	return &checked{topo: t, spec: spec, warnings: warnings, route: route, at: at}, nil
 }
 
-// missingAliases returns the aliases t references that do not exist.
-func (s *TopologyService) missingAliases(ctx context.Context, t *topology.Topology) ([]string, error) {
+// missingAliases returns the aliases t references that r does not hold.
+func (s *TopologyService) missingAliases(ctx context.Context, r store.Reader, t *topology.Topology) ([]string, error) {
 	refs := topology.AliasRefs(t)
 	if len(refs) == 0 || s.aliases == nil {
 		return nil, nil
 	}
-	missing, err := s.aliases.MissingAliases(ctx, t.Name, refs)
+	missing, err := s.aliases.MissingAliases(ctx, r, t.Name, refs)
 	if err != nil {
 		return nil, fmt.Errorf("checking aliases of topology %q: %w", t.Name, err)
 	}
@@ -229,9 +230,10 @@ func (s *TopologyService) commit(ctx context.Context, t *topology.Topology, expe
 
 // write is commit up to the store write. It returns the revision of the
 // write (0 when nothing was written). The document is checked and compiled
-// before mu, so deploys compile in parallel; under mu only its aliases are
-// checked again (an alias deletion holds mu: no deploy can start using an
-// alias between its check and its deletion) and the write is made.
+// before mu, so deploys compile in parallel. Its aliases are checked again
+// in the store's write transaction (PutTopologyIf), as an alias deletion
+// checks its users in its own (Unused): whichever gateway each runs on, no
+// topology is stored using an alias that a deletion removes.
 func (s *TopologyService) write(ctx context.Context, t *topology.Topology, expect int64, dryRun bool, action string) (*committed, int64, error) {
 	c, err := s.check(ctx, t)
 	if err != nil {
@@ -246,15 +248,6 @@ func (s *TopologyService) write(ctx context.Context, t *topology.Topology, expec
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name := t.Name
-	if !dryRun {
-		missing, err := s.missingAliases(ctx, t)
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(missing) > 0 {
-			return nil, 0, invalid(fmt.Errorf("topology %q references missing aliases: %v (deleted while it was checked; create them with gatewayctl alias create NAME --topology %s)", name, missing, name))
-		}
-	}
 	cur, err := s.store.GetTopology(ctx, name)
 	var old *topology.Topology
 	switch {
@@ -279,12 +272,22 @@ func (s *TopologyService) write(ctx context.Context, t *topology.Topology, expec
 		}
 		return res, 0, nil
 	}
-	rec, err := s.store.PutTopology(ctx, store.Topology{
+	aliasesExist := func(ctx context.Context, r store.Reader) error {
+		missing, err := s.missingAliases(ctx, r, t)
+		if err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			return invalid(fmt.Errorf("topology %q references missing aliases: %v (deleted while it was checked; create them with gatewayctl alias create NAME --topology %s)", name, missing, name))
+		}
+		return nil
+	}
+	rec, err := s.store.PutTopologyIf(ctx, store.Topology{
 		Name:      name,
 		Spec:      c.spec,
 		UpdatedBy: callerName(ctx),
 		Action:    action,
-	}, expect)
+	}, expect, aliasesExist)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -331,28 +334,29 @@ func (s *TopologyService) refresh(ctx context.Context, name string, rev int64) e
 	}
 }
 
-// Guard runs del, unless a stored topology uses what it deletes, holding
-// the lock that deploys check their aliases and commit under: no deploy can
-// start using it between the check and the deletion. name is the name of
-// what is deleted: only stored documents that contain it are decoded and
-// asked uses.
-func (s *TopologyService) Guard(ctx context.Context, name string, uses func(*topology.Topology) bool, del func() error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	users, err := s.users(ctx, name, uses)
-	if err != nil {
-		return err
+// Unused returns the check of a guarded deletion (store.DeleteObjectIf)
+// of what no stored topology may use: it fails with FailedPrecondition,
+// naming the users, in the deletion's own transaction, so that no deploy
+// through any gateway can start using it between the check and the
+// deletion. name is the name of what is deleted: only stored documents
+// that contain it are decoded and asked uses.
+func Unused(name string, uses func(*topology.Topology) bool) store.Check {
+	return func(ctx context.Context, r store.Reader) error {
+		users, err := users(ctx, r, name, uses)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return apierr.Errorf(apierr.FailedPrecondition, "in use by topologies %v: deploy them without it first", users)
+		}
+		return nil
 	}
-	if len(users) > 0 {
-		return apierr.Errorf(apierr.FailedPrecondition, "in use by topologies %v: deploy them without it first", users)
-	}
-	return del()
 }
 
 // users returns the names of the stored topologies for which uses is true,
 // deciding without decoding for those whose document does not hold name.
-func (s *TopologyService) users(ctx context.Context, name string, uses func(*topology.Topology) bool) ([]string, error) {
-	recs, _, err := s.store.ListTopologies(ctx)
+func users(ctx context.Context, r store.Reader, name string, uses func(*topology.Topology) bool) ([]string, error) {
+	recs, _, err := r.ListTopologies(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing topologies: %w", err)
 	}

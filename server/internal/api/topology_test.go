@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -67,10 +68,10 @@ func TestDeployWaitIsBounded(t *testing.T) {
 	}
 }
 
-// Guard refuses to delete what a stored topology uses, without running
-// del; what no topology uses is deleted, even when its name appears in a
-// document for another reason.
-func TestGuardRefusesWhatIsInUse(t *testing.T) {
+// Unused refuses, in the deletion's transaction, to delete what a stored
+// topology uses; what no topology uses is deleted, even when its name
+// appears in a document for another reason.
+func TestUnusedRefusesWhatIsInUse(t *testing.T) {
 	st := openStore(t)
 	ctx := context.Background()
 	put := func(name, doc string) {
@@ -89,19 +90,27 @@ func TestGuardRefusesWhatIsInUse(t *testing.T) {
 	}
 	put("user", "name: user\nproviders:\n  - {role: authentication, name: anonymous}\n  - {role: custom, name: header, params: {name: X-Key, value: \"${alias:key}\"}}\nservices:\n  - {path: a, urls: [\"http://h\"]}\n")
 	put("other", "name: other\nproviders:\n  - {role: authentication, name: anonymous}\nservices:\n  - {path: spare, urls: [\"http://h\"]}\n")
-	svc := NewTopologyService(st, nil, stuckReconciler{}, nil, slog.New(slog.DiscardHandler))
 	uses := func(name string) func(*topology.Topology) bool {
 		return func(t *topology.Topology) bool { return t.UsesAlias(name) }
 	}
-	deleted := 0
-	del := func() error { deleted++; return nil }
-
-	err := svc.Guard(ctx, "key", uses("key"), del)
-	if apierr.KindOf(err) != apierr.FailedPrecondition || !strings.Contains(err.Error(), "[user]") || deleted != 0 {
-		t.Fatalf("deleting an alias in use: %v (deleted %d times)", err, deleted)
+	for _, name := range []string{"key", "spare"} {
+		if _, err := st.PutObject(ctx, store.Object{Kind: store.KindAlias, Key: "@gateway/" + name, Value: []byte("sealed")}, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := svc.Guard(ctx, "spare", uses("spare"), del); err != nil || deleted != 1 {
-		t.Fatalf("deleting an alias no topology uses: %v (deleted %d times)", err, deleted)
+
+	_, err := st.DeleteObjectIf(ctx, store.KindAlias, "@gateway/key", store.NoRevisionCheck, Unused("key", uses("key")))
+	if apierr.KindOf(err) != apierr.FailedPrecondition || !strings.Contains(err.Error(), "[user]") {
+		t.Fatalf("deleting an alias in use: %v", err)
+	}
+	if _, err := st.GetObject(ctx, store.KindAlias, "@gateway/key"); err != nil {
+		t.Fatalf("the alias in use is gone: %v", err)
+	}
+	if _, err := st.DeleteObjectIf(ctx, store.KindAlias, "@gateway/spare", store.NoRevisionCheck, Unused("spare", uses("spare"))); err != nil {
+		t.Fatalf("deleting an alias no topology uses: %v", err)
+	}
+	if _, err := st.GetObject(ctx, store.KindAlias, "@gateway/spare"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the unused alias is still there: %v", err)
 	}
 }
 
@@ -140,7 +149,7 @@ func TestDeployWarningsAreLogged(t *testing.T) {
 // alias is deleted while the deploy compiles.
 type flakyAliases struct{ calls int }
 
-func (f *flakyAliases) MissingAliases(_ context.Context, _ string, names []string) ([]string, error) {
+func (f *flakyAliases) MissingAliases(_ context.Context, _ store.Reader, _ string, names []string) ([]string, error) {
 	f.calls++
 	if f.calls == 1 {
 		return nil, nil
@@ -149,9 +158,9 @@ func (f *flakyAliases) MissingAliases(_ context.Context, _ string, names []strin
 }
 
 // An alias deleted between a deploy's check and its write refuses the
-// deploy (the second check runs under the lock alias deletion takes), and
+// deploy (the second check runs in the store's write transaction), and
 // nothing is stored.
-func TestDeployRechecksAliasesUnderTheLock(t *testing.T) {
+func TestDeployRechecksAliasesInTheWrite(t *testing.T) {
 	st := openStore(t)
 	px := newProxy(t, proxy.Config{Resolver: anyAlias{}})
 	aliases := &flakyAliases{}

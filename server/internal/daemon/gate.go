@@ -118,6 +118,20 @@ func (g gatedStore) DeleteObject(ctx context.Context, kind, key string, expect i
 	return g.Store.DeleteObject(ctx, kind, key, expect)
 }
 
+func (g gatedStore) DeleteObjectIf(ctx context.Context, kind, key string, expect int64, check store.Check) (int64, error) {
+	if err := g.check(); err != nil {
+		return 0, err
+	}
+	return g.Store.DeleteObjectIf(ctx, kind, key, expect, check)
+}
+
+func (g gatedStore) PutTopologyIf(ctx context.Context, t store.Topology, expect int64, check store.Check) (store.Topology, error) {
+	if err := g.check(); err != nil {
+		return store.Topology{}, err
+	}
+	return g.Store.PutTopologyIf(ctx, t, expect, check)
+}
+
 func (g gatedStore) RewriteObjects(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte) (int, error) {
 	if err := g.check(); err != nil {
 		return 0, err

@@ -145,7 +145,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Log:              g.log,
 		OnIdentityChange: g.reloadIdentity,
 		OnChange:         g.secretChanged,
-		GuardDelete:      g.guardAliasDelete,
+		GuardDelete:      guardAliasDelete,
 		RotateFailpoint:  rotateFailpoint(g.log),
 		OnMasterRotated:  g.masterRotated(devSecretWriter(o, Layout{c.DataDir})),
 	})
@@ -575,10 +575,10 @@ func (g *gateway) secretChanged(ctx context.Context, kind, scope, name string) e
 	return g.rec.Withdrawn(kind, scope, name)
 }
 
-// guardAliasDelete deletes an alias unless a stored topology uses it
-// (secretsvc.Options.GuardDelete).
-func (g *gateway) guardAliasDelete(ctx context.Context, scope, name string, del func() error) error {
-	return g.topo.Guard(ctx, name, secretUser(store.KindAlias, scope, name), del)
+// guardAliasDelete is the check of an alias deletion: no stored topology
+// uses it (secretsvc.Options.GuardDelete).
+func guardAliasDelete(scope, name string) store.Check {
+	return api.Unused(name, secretUser(store.KindAlias, scope, name))
 }
 
 // truststoreChanged reloads the front's client truststore when it changed

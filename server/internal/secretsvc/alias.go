@@ -140,8 +140,9 @@ func (s *Service) Resolve(ctx context.Context, topology, alias string) ([]byte, 
 }
 
 // MissingAliases returns, in their order, the names that neither the
-// topology's scope nor the gateway scope holds.
-func (s *Service) MissingAliases(ctx context.Context, topology string, names []string) ([]string, error) {
+// topology's scope nor the gateway scope holds in what r reads (the store,
+// or the state a guarded write commits on).
+func (s *Service) MissingAliases(ctx context.Context, r store.Reader, topology string, names []string) ([]string, error) {
 	have := map[string]bool{}
 	scopes := []string{""}
 	if topology != "" && topology != gatewayScope && topologyNameRE.MatchString(topology) {
@@ -149,7 +150,7 @@ func (s *Service) MissingAliases(ctx context.Context, topology string, names []s
 	}
 	for _, scope := range scopes {
 		prefix := aliasRef{topology: scope}.key()
-		objs, err := s.st.ListObjects(ctx, store.KindAlias, prefix)
+		objs, err := r.ListObjects(ctx, store.KindAlias, prefix)
 		if err != nil {
 			return nil, fmt.Errorf("listing aliases: %w", err)
 		}
@@ -327,23 +328,16 @@ func (a aliasServer) DeleteAlias(ctx context.Context, req *gatewayv1.DeleteAlias
 	if err != nil {
 		return nil, err
 	}
-	del := func() error {
-		if _, err := a.s.st.DeleteObject(ctx, store.KindAlias, r.key(), store.NoRevisionCheck); err != nil {
-			return fmt.Errorf("deleting %s: %w", r, err)
-		}
-		return nil
-	}
-	var err2 error
+	var check store.Check
 	if a.s.opts.GuardDelete != nil {
-		err2 = a.s.opts.GuardDelete(ctx, r.topology, r.name, del)
-	} else {
-		err2 = del()
+		check = a.s.opts.GuardDelete(r.topology, r.name)
 	}
-	if err2 != nil {
-		if apierr.KindOf(err2) == apierr.FailedPrecondition {
-			return nil, apierr.Errorf(apierr.FailedPrecondition, "%s is %v", r, err2)
+	if _, err := a.s.st.DeleteObjectIf(ctx, store.KindAlias, r.key(), store.NoRevisionCheck, check); err != nil {
+		var inUse *apierr.Error
+		if errors.As(err, &inUse) && inUse.Kind == apierr.FailedPrecondition {
+			return nil, apierr.Errorf(apierr.FailedPrecondition, "%s is %v", r, inUse)
 		}
-		return nil, err2
+		return nil, fmt.Errorf("deleting %s: %w", r, err)
 	}
 	a.s.log.InfoContext(ctx, "alias deleted", "alias", r.name, "scope", r.scope())
 	return &gatewayv1.DeleteAliasResponse{}, nil

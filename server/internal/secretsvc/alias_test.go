@@ -299,7 +299,7 @@ func TestResolveScopes(t *testing.T) {
 	}
 	for _, tt := range missing {
 		t.Run("missing in "+tt.topology, func(t *testing.T) {
-			got, err := f.svc.MissingAliases(ctx, tt.topology, tt.names)
+			got, err := f.svc.MissingAliases(ctx, f.st, tt.topology, tt.names)
 			if err != nil {
 				t.Fatal(err)
 			}
