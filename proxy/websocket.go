@@ -141,7 +141,8 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 		s.passAnswer(ex, resp)
 		return
 	}
-	if err := checkBackend101(resp, key, r.Header); err != nil {
+	backendDeflate, err := checkBackend101(resp, key, r.Header, s.ws.deflate)
+	if err != nil {
 		ex.backendErr = err
 		p.log.Warn("proxy: websocket backend answered a bad handshake", "request_id", ex.id, "topology", s.topo.name, "service", s.path, "err", err)
 		writeError(ex, http.StatusBadGateway, "backend answered a bad WebSocket handshake")
@@ -160,8 +161,12 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 		writeError(ex, http.StatusInternalServerError, "internal error")
 		return
 	}
+	var clientExt string
+	if s.ws.deflate {
+		clientExt, _ = wsrelay.AcceptDeflate(r.Header.Values("Sec-Websocket-Extensions"))
+	}
 	_ = client.SetDeadline(time.Now().Add(b.tr.key.timeouts.ResponseHeader))
-	if _, err := client.Write(s.clientAnswer(ex, resp, r)); err != nil {
+	if _, err := client.Write(s.clientAnswer(ex, resp, r, clientExt)); err != nil {
 		client.Close()
 		ex.clientGone = true
 		return
@@ -186,6 +191,9 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 		ToBackend: s.ws.inbound.Bind(vars),
 		ToClient:  s.ws.outbound.Bind(vars),
 		Guard:     p.credentialGuard(who),
+		// permessage-deflate: each side as negotiated with it.
+		ClientDeflate:  clientExt != "",
+		BackendDeflate: backendDeflate,
 		OnClose: func() {
 			open.Add(-1)
 			p.upgrades.release(u)
@@ -201,8 +209,9 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 
 // backendHandshake is the handshake request for the backend: the
 // client's request rewritten as any proxied request (rewrite, which picks
-// the backend), with the relay's own key and no extension offered (the
-// relay terminates frames; permessage-deflate is not negotiated).
+// the backend), with the relay's own key and none of the client's
+// extension offers: the relay terminates frames and offers the backend
+// permessage-deflate itself when the service enables it.
 func (s *service) backendHandshake(in *http.Request) (*http.Request, string) {
 	out := in.Clone(in.Context())
 	removeHopHeaders(out.Header)
@@ -210,6 +219,9 @@ func (s *service) backendHandshake(in *http.Request) (*http.Request, string) {
 		delete(out.Header, k)
 	}
 	s.rewrite(out, in)
+	if s.ws.deflate {
+		out.Header["Sec-Websocket-Extensions"] = []string{wsrelay.DeflateOffer}
+	}
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
 	return out, base64.StdEncoding.EncodeToString(raw[:])
@@ -289,26 +301,32 @@ func dialBackend(ctx context.Context, b *backend) (net.Conn, error) {
 }
 
 // checkBackend101 checks the backend's switch: WebSocket, the accept key
-// of the relay's key, a subprotocol the client offered, no extension.
-func checkBackend101(resp *http.Response, key string, in http.Header) error {
+// of the relay's key, a subprotocol the client offered, no extension but
+// permessage-deflate when it was offered (deflate: the backend took it).
+func checkBackend101(resp *http.Response, key string, in http.Header, offered bool) (deflate bool, err error) {
 	h := resp.Header
 	switch {
 	case !strings.EqualFold(upgradeType(h), "websocket"):
-		return fmt.Errorf("backend switched to %q", upgradeType(h))
+		return false, fmt.Errorf("backend switched to %q", upgradeType(h))
 	case h.Get("Sec-WebSocket-Accept") != wsrelay.AcceptKey(key):
-		return errors.New("backend's Sec-WebSocket-Accept does not match the key sent")
-	case h.Get("Sec-WebSocket-Extensions") != "":
-		return errors.New("backend enabled an extension that was not offered")
+		return false, errors.New("backend's Sec-WebSocket-Accept does not match the key sent")
+	case !offered && h.Get("Sec-WebSocket-Extensions") != "":
+		return false, errors.New("backend enabled an extension that was not offered")
 	}
 	if proto := h.Get("Sec-WebSocket-Protocol"); proto != "" && !headerHasToken(in, "Sec-Websocket-Protocol", proto) {
-		return fmt.Errorf("backend chose subprotocol %q the client did not offer", proto)
+		return false, fmt.Errorf("backend chose subprotocol %q the client did not offer", proto)
 	}
-	return nil
+	if offered {
+		return wsrelay.CheckDeflateAnswer(h.Values("Sec-Websocket-Extensions"))
+	}
+	return false, nil
 }
 
 // clientAnswer is the 101 for the client: the backend's headers (rewritten
-// by the chain) and the gateway's, with the accept key of the client's key.
-func (s *service) clientAnswer(ex *exchange, resp *http.Response, r *http.Request) []byte {
+// by the chain) and the gateway's, with the accept key of the client's key
+// and the extension the relay took from the client's offers (ext, "" for
+// none).
+func (s *service) clientAnswer(ex *exchange, resp *http.Response, r *http.Request, ext string) []byte {
 	h := ex.w.Header() // what the gateway and the chain set (X-Request-Id, cookies)
 	removeHopHeaders(resp.Header)
 	for k, vv := range resp.Header {
@@ -323,6 +341,9 @@ func (s *service) clientAnswer(ex *exchange, resp *http.Response, r *http.Reques
 	buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
 	buf.WriteString(wsrelay.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
 	buf.WriteString("\r\n")
+	if ext != "" {
+		buf.WriteString("Sec-WebSocket-Extensions: " + ext + "\r\n")
+	}
 	_ = h.Write(&buf)
 	buf.WriteString("\r\n")
 	return buf.Bytes()

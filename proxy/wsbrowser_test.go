@@ -14,14 +14,20 @@ import (
 	"github.com/securegw/gateway/proxy"
 )
 
-// wsPage opens a WebSocket to the gateway's /gateway/t/ws/socket from the
-// page's own origin, sends a text and a binary message and records what happens.
+// wsPage opens a WebSocket to the gateway's /gateway/t/ws/socket (or the
+// path in ?ws=) from the page's own origin, sends a text and a binary
+// message and records what happens: the extension negotiated first.
 const wsPage = `<!doctype html><title>ws</title><script>
 window.results = [];
-const ws = new WebSocket("ws://" + location.host + "/gateway/t/ws/socket");
+const path = new URLSearchParams(location.search).get("ws") || "/gateway/t/ws/socket";
+const ws = new WebSocket("ws://" + location.host + path);
 ws.binaryType = "arraybuffer";
-ws.onopen = () => { ws.send("hello from the browser"); ws.send(new Uint8Array([1, 2, 3, 255])); };
-ws.onmessage = (ev) => results.push(typeof ev.data === "string" ? "text:" + ev.data : "binary:" + Array.from(new Uint8Array(ev.data)).join(","));
+ws.onopen = () => {
+  results.push("ext:" + ws.extensions);
+  ws.send("hello from the browser"); ws.send(new Uint8Array([1, 2, 3, 255])); ws.send("z".repeat(100000));
+};
+ws.onmessage = (ev) => results.push(typeof ev.data !== "string" ? "binary:" + Array.from(new Uint8Array(ev.data)).join(",") :
+  ev.data.length > 1000 ? "text:" + ev.data[0] + "×" + ev.data.length : "text:" + ev.data);
 ws.onerror = () => results.push("error");
 ws.onclose = (ev) => results.push("close:" + ev.code);
 </script>`
@@ -37,7 +43,7 @@ func TestWebSocketBrowser(t *testing.T) {
 	e := newEnv(t, proxy.Config{})
 	// One application serves its page and its WebSocket (as Zeppelin does):
 	// the browser sends the credentials it has for the page's directory.
-	app := newWSServer(t, websocket.Upgrader{}, echoServe)
+	app := newWSServer(t, websocket.Upgrader{EnableCompression: true}, echoServe)
 	inner := app.Config.Handler
 	app.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if websocket.IsWebSocketUpgrade(r) {
@@ -53,14 +59,15 @@ func TestWebSocketBrowser(t *testing.T) {
 	}
 	e.deploy(&topology.Topology{Name: "t",
 		Providers: []topology.Provider{{Role: "authentication", Name: "basic", Params: map[string]string{"user.alice": string(hash)}}},
-		Services:  []topology.Service{wsService("ws", app.URL, nil)}})
+		Services: []topology.Service{wsService("ws", app.URL, nil),
+			wsService("wsz", app.URL, map[string]string{"websocket.permessage_deflate": "true"})}})
 	e.deploy(topo("pub", svc("app", app.URL)))
 
 	b := browsertest.New(t, browsertest.Options{BasicUser: "alice", BasicPassword: "browser-pass"})
 	b.Navigate(e.fe.URL + "/gateway/t/ws/")
-	b.WaitFor(`window.results && results.length >= 2`)
+	b.WaitFor(`window.results && results.length >= 4`)
 	got := browsertest.Eval[[]string](b, `results`)
-	if strings.Join(got, " | ") != "text:hello from the browser | binary:1,2,3,255" {
+	if strings.Join(got, " | ") != "ext: | text:hello from the browser | binary:1,2,3,255 | text:z×100000" {
 		t.Fatalf("the page's WebSocket saw %q\nconsole: %q\nrequests: %v\nlog: %s", got, b.Console(), b.Requests(), e.logs)
 	}
 	if n := app.live.Load(); n != 1 {
@@ -76,5 +83,14 @@ func TestWebSocketBrowser(t *testing.T) {
 	}
 	if n := app.live.Load(); n != 1 {
 		t.Fatalf("a refused upgrade reached the backend (%d WebSockets)", n)
+	}
+	// A service with permessage-deflate: Chromium's offer is taken, its
+	// compressed messages reach the backend and the backend's come back.
+	bz := browsertest.New(t, browsertest.Options{BasicUser: "alice", BasicPassword: "browser-pass"})
+	bz.Navigate(e.fe.URL + "/gateway/t/ws/?ws=/gateway/t/wsz/socket")
+	bz.WaitFor(`window.results && results.length >= 4`)
+	got = browsertest.Eval[[]string](bz, `results`)
+	if strings.Join(got, " | ") != "ext:permessage-deflate; server_no_context_takeover; client_no_context_takeover | text:hello from the browser | binary:1,2,3,255 | text:z×100000" {
+		t.Fatalf("with permessage-deflate the page's WebSocket saw %q\nconsole: %q\nlog: %s", got, bz.Console(), e.logs)
 	}
 }

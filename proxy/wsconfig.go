@@ -33,6 +33,7 @@ type wsService struct {
 	limits                    wsrelay.Limits
 	maxConns, maxPerPrincipal int
 	inbound, outbound         *wsrelay.Rules // client→backend, backend→client
+	deflate                   bool           // negotiate permessage-deflate with each side
 }
 
 // Service params of WebSocket services.
@@ -84,6 +85,8 @@ func compileWebSocket(d WebSocketLimits, websocket bool, params map[string]strin
 			ws.maxConns, err = positiveInt(v)
 		case "websocket.max_connections_per_principal":
 			ws.maxPerPrincipal, err = positiveInt(v)
+		case "websocket.permessage_deflate":
+			ws.deflate, err = strconv.ParseBool(v)
 		default:
 			dir := &in
 			num, ok := strings.CutPrefix(k, wsRewriteInbound)
@@ -92,7 +95,7 @@ func compileWebSocket(d WebSocketLimits, websocket bool, params map[string]strin
 				num, ok = strings.CutPrefix(k, wsRewriteOutbound)
 			}
 			if !ok {
-				return ws, fmt.Errorf("params[%q]: unknown WebSocket setting (max_message_bytes, write_timeout, idle_timeout, ping_interval, max_connections, max_connections_per_principal, rewrite.inbound.N, rewrite.outbound.N)", k)
+				return ws, fmt.Errorf("params[%q]: unknown WebSocket setting (max_message_bytes, write_timeout, idle_timeout, ping_interval, max_connections, max_connections_per_principal, permessage_deflate, rewrite.inbound.N, rewrite.outbound.N)", k)
 			}
 			n, nerr := strconv.Atoi(num)
 			if nerr != nil || n < 0 {

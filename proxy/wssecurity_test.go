@@ -164,6 +164,7 @@ func TestWebSocketParamsRefused(t *testing.T) {
 		{map[string]string{"websocket.max_message_bytes": "-1"}, true, `websocket.max_message_bytes`},
 		{map[string]string{"websocket.idle_timeout": "soon"}, true, `websocket.idle_timeout`},
 		{map[string]string{"websocket.max_conections": "5"}, true, `unknown WebSocket setting`},
+		{map[string]string{"websocket.permessage_deflate": "maybe"}, true, `websocket.permessage_deflate`},
 		{map[string]string{"websocket.idle_timeout": "1m"}, false, `does not set websocket: true`},
 	}
 	for _, tc := range tests {

@@ -12,6 +12,13 @@
 // binary ones a rule names) can be rewritten by ordered rules per
 // direction (Rules).
 //
+// permessage-deflate (RFC 7692) is negotiated with each side on its own
+// (AcceptDeflate, DeflateOffer, CheckDeflateAnswer), always without
+// context takeover: compressed messages are inflated within the message
+// size limit (1009 past it, 1007 when they do not inflate) and pass
+// compressed when the other side took the extension and no rule reads
+// them, uncompressed otherwise.
+//
 // Memory: an idle relayed connection holds no goroutine and no buffer.
 // Each side of a plain TCP connection is parked on an epoll instance
 // (EPOLLONESHOT); when it becomes readable, one goroutine takes a pooled

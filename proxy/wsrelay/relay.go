@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults of Limits and HubOptions.
@@ -68,6 +69,10 @@ type Options struct {
 	Guard func(now time.Time) (code int, reason string)
 	// OnClose runs once when both TCP connections are closed.
 	OnClose func()
+	// ClientDeflate and BackendDeflate: permessage-deflate was negotiated
+	// with that side (without context takeover either way; see
+	// AcceptDeflate, DeflateOffer).
+	ClientDeflate, BackendDeflate bool
 }
 
 // HubOptions configure a Hub.
@@ -154,6 +159,7 @@ type side struct {
 	one     [1]byte
 	hasOne  bool
 	rules   *Bound // rewrites the messages read from this side
+	deflate bool   // permessage-deflate negotiated with this side
 
 	// Parking (pmu guards closed against the descriptor's reuse).
 	fd       int
@@ -172,10 +178,11 @@ type side struct {
 	rmu     sync.Mutex
 	rearmAt time.Time // when the read deadline is due for a refresh
 	inMsg   bool
+	msgZ    bool // the message is compressed (RSV1)
 	msgOp   byte
 	msgLen  int64
 	text    utf8Stream
-	msg     []byte // a message being collected for rewriting
+	msg     []byte // a message being collected for rewriting or inflating
 
 	lastHeard atomic.Int64 // unix ns of the last frame read
 	pingSent  atomic.Int64 // unix ns of an unanswered keepalive ping, 0: none
@@ -225,6 +232,7 @@ func (h *Hub) Relay(clientConn net.Conn, clientPending []byte, backendConn net.C
 	}
 	c.sides[client].pending, c.sides[backend].pending = clientPending, backendPending
 	c.sides[client].rules, c.sides[backend].rules = o.ToBackend, o.ToClient
+	c.sides[client].deflate, c.sides[backend].deflate = o.ClientDeflate, o.BackendDeflate
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -631,6 +639,8 @@ func (s *side) readHeader(br *bufio.Reader) (header, error) {
 	}
 	_, _ = br.Discard(n)
 	switch {
+	case h.rsv == 0x40 && s.deflate && (h.op == OpText || h.op == OpBinary):
+		// RSV1 on a message's first frame: compressed (permessage-deflate).
 	case h.rsv != 0:
 		return h, &protocolError{CloseProtocolError, "reserved bits set without a negotiated extension"}
 	case h.op > OpBinary && h.op < OpClose, h.op > OpPong:
@@ -673,7 +683,7 @@ func (s *side) frame(br *bufio.Reader) error {
 	case h.op != OpContinuation && s.inMsg:
 		return &protocolError{CloseProtocolError, "new message before the last one ended"}
 	case h.op != OpContinuation:
-		s.inMsg, s.msgOp, s.msgLen = true, h.op, 0
+		s.inMsg, s.msgOp, s.msgLen, s.msgZ = true, h.op, 0, h.rsv != 0
 	}
 	s.msgLen += h.length
 	if s.msgLen > s.c.lim.MaxMessageBytes {
@@ -685,6 +695,8 @@ func (s *side) frame(br *bufio.Reader) error {
 	case s.closeRecv.Load() || o.closeSent.Load():
 		// Closing: what follows a close frame is not relayed.
 		_, err = br.Discard(int(h.length))
+	case s.msgZ:
+		err = s.collectCompressed(br, h)
 	case s.rules != nil && s.rules.Applies(s.msgOp):
 		err = s.collect(br, h)
 	default:
@@ -781,6 +793,48 @@ func (s *side) collect(br *bufio.Reader, h header) error {
 	return nil
 }
 
+// collectCompressed gathers a compressed message; at its last frame it is
+// inflated (bounded, checked) and passes on compressed as it came when
+// the other side takes that and no rule rewrites it, else inflated (and
+// rewritten), uncompressed.
+func (s *side) collectCompressed(br *bufio.Reader, h header) error {
+	start := len(s.msg)
+	s.msg = append(s.msg, make([]byte, h.length)...)
+	p := s.msg[start:]
+	if _, err := io.ReadFull(br, p); err != nil {
+		return err
+	}
+	if h.masked {
+		maskBytes(h.key, 0, p)
+	}
+	if !h.fin {
+		return nil
+	}
+	z := s.msg
+	s.msg = nil
+	plain, err := inflate(z, s.c.lim.MaxMessageBytes)
+	if err != nil {
+		return err
+	}
+	if s.msgOp == OpText && !utf8.Valid(plain) {
+		return &protocolError{CloseInvalidPayload, "invalid UTF-8 in a text message"}
+	}
+	o := s.other()
+	op, out := s.msgOp, plain
+	switch {
+	case s.rules != nil && s.rules.Applies(s.msgOp):
+		out = s.rules.Apply(s.msgOp, plain)
+	case o.deflate:
+		op, out = s.msgOp|0x40, z // RSV1: compressed, as it came
+	}
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	if err := o.writeFrameLocked(true, op, out); err != nil {
+		return &writeError{err}
+	}
+	return nil
+}
+
 // control handles a control frame read from s.
 func (s *side) control(op byte, p []byte) error {
 	o := s.other()
@@ -838,7 +892,7 @@ func (s *side) writeControlLocked(op byte, p []byte) error {
 }
 
 // writeFrameLocked writes a whole frame (payload p, masked towards the
-// backend on a copy) and flushes.
+// backend on a copy) and flushes; op may carry RSV1 (0x40).
 func (s *side) writeFrameLocked(fin bool, op byte, p []byte) error {
 	bw := s.writerLocked()
 	key := s.maskKey()
