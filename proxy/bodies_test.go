@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,8 +13,9 @@ import (
 )
 
 // Large bodies through a TLS front (where the kernel cannot splice): a
-// download of known length and uploads of known and unknown length arrive
-// whole and in order, and a client that leaves mid-download frees the
+// download of known length, one of unknown length (chunked, with a
+// trailer; also through the plain front) and uploads of known and unknown
+// length arrive whole and in order, and a client that leaves mid-download frees the
 // backend's connection (the backend sees its request end) while the
 // backend is silent.
 func TestLargeBodiesThroughTLSFront(t *testing.T) {
@@ -37,6 +39,12 @@ func TestLargeBodiesThroughTLSFront(t *testing.T) {
 			close(stalled)
 			<-r.Context().Done()
 			backendDone <- struct{}{}
+		case "/chunked": // no length: chunked, in 64 KiB writes, with a trailer
+			w.Header().Set("Trailer", "X-Sum")
+			for i := 0; i < len(data); i += 64 << 10 {
+				w.Write(data[i:min(i+64<<10, len(data))])
+			}
+			w.Header().Set("X-Sum", hex.EncodeToString(sum[:8]))
 		case "/sum":
 			h := sha256.New()
 			n, _ := io.Copy(h, r.Body)
@@ -56,6 +64,24 @@ func TestLargeBodiesThroughTLSFront(t *testing.T) {
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len(data)) || !bytes.Equal(got, data) {
 		t.Fatalf("download: %d, length %d, %d bytes, equal %v, %v", resp.StatusCode, resp.ContentLength, len(got), bytes.Equal(got, data), err)
+	}
+
+	// A bulk body of unknown length (piped once it shows itself one), with
+	// its trailer, through the TLS front and a plain one.
+	for _, fc := range []struct {
+		name string
+		url  string
+		c    *http.Client
+	}{{"TLS", fe.URL, client}, {"plain", e.fe.URL, e.fe.Client()}} {
+		resp, err := fc.c.Get(fc.url + "/gateway/t/s/chunked")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || !bytes.Equal(got, data) || resp.Trailer.Get("X-Sum") != hex.EncodeToString(sum[:8]) {
+			t.Fatalf("chunked download, %s front: %d, %d bytes, equal %v, trailer %q, %v", fc.name, resp.StatusCode, len(got), bytes.Equal(got, data), resp.Trailer.Get("X-Sum"), err)
+		}
 	}
 
 	for _, tc := range []struct {

@@ -326,13 +326,18 @@ func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) 
 // read), which stops the reading when stopAt100.
 func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, stopAt100 bool) (*http.Response, error) {
 	ctx := req.Context()
+	now := time.Now()
 	var end time.Time // zero: no limit
 	if tmo > 0 {
-		end = time.Now().Add(tmo)
+		end = now.Add(tmo)
+	}
+	first := now.Add(headWait)
+	if !end.IsZero() && !first.Before(end) {
+		first = end
 	}
 	resp := &ex.resp
 	for {
-		if err := ex.awaitHead(ctx, c, end); err != nil {
+		if err := ex.awaitHead(ctx, c, first, end); err != nil {
 			return nil, err
 		}
 		if err := c.ReadResponse(resp, req.Method, ex.respVals[:]); err != nil {
@@ -377,14 +382,11 @@ const headWait = 50 * time.Millisecond
 
 // awaitHead waits until a whole response head is buffered on c or its
 // first bytes came, within end (zero: no limit). Unless the watch is armed
-// already, it waits headWait first; an answer that takes longer arms it.
-func (ex *exchange) awaitHead(ctx context.Context, c *h1.Conn, end time.Time) error {
+// already, it waits until first (headWait after the request, at most end);
+// an answer that takes longer arms it.
+func (ex *exchange) awaitHead(ctx context.Context, c *h1.Conn, first, end time.Time) error {
 	if ex.stopWatch != nil {
 		return c.SetReadDeadline(end)
-	}
-	first := time.Now().Add(headWait)
-	if !end.IsZero() && !first.Before(end) {
-		first = end
 	}
 	_ = c.SetReadDeadline(first)
 	err := c.Peek()
@@ -559,8 +561,9 @@ type streamBody interface {
 // only before a read that would wait for the backend: bytes that are here
 // go out together, and none wait while the backend is silent (SSE, long
 // polls). A large Content-Length body between plain TCP connections is
-// moved by splice(2); behind a TLS or HTTP/2 front it is read from the
-// backend while the piece before is encrypted and written (h1.Pipe).
+// moved by splice(2); behind a TLS or HTTP/2 front, and once a chunked
+// body shows itself a bulk one, it is read from the backend while the
+// piece before is written (pipeBody).
 func (ex *exchange) copyBody(resp *http.Response) error {
 	sb, ok := resp.Body.(streamBody)
 	if !ok {
@@ -571,26 +574,12 @@ func (ex *exchange) copyBody(resp *http.Response) error {
 			_, err := sb.WriteTo(ex)
 			return err
 		}
-		// TLS or HTTP/2 front: the next piece is read from the backend
-		// while this one is encrypted and written.
-		nc := ex.bconn.NetConn()
-		_, err := h1.Pipe(sb, func(p []byte, more bool) error {
-			if _, err := ex.Write(p); err != nil {
-				return err
-			}
-			if !more {
-				return ex.FlushError()
-			}
-			return nil
-		}, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
-		if err != nil {
-			ex.bconn.Discard() // its read deadline may have been moved
-		}
-		return err
+		return ex.pipeBody(sb)
 	}
 	buf := h1.GetBuffer()
 	defer h1.PutBuffer(buf)
 	pending := true // the head
+	var copied int64
 	for !sb.Done() {
 		if pending && sb.Buffered() == 0 {
 			if err := ex.FlushError(); err != nil {
@@ -604,6 +593,7 @@ func (ex *exchange) copyBody(resp *http.Response) error {
 				return werr
 			}
 			pending = true
+			copied += int64(n)
 		}
 		if err == io.EOF {
 			return nil
@@ -611,8 +601,38 @@ func (ex *exchange) copyBody(resp *http.Response) error {
 		if err != nil {
 			return err
 		}
+		if n == len(buf) && copied >= pipeAfter && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			// A bulk body of unknown length (chunked): the rest goes as
+			// one of known length would behind a TLS front.
+			return ex.pipeBody(sb)
+		}
 	}
 	return nil
+}
+
+// pipeAfter is how much of a body of unknown length is copied in full
+// reads before the rest is piped (h1.Pipe): an event stream or a long poll
+// does not hold the pipe's buffers.
+const pipeAfter = 1 << 20
+
+// pipeBody copies the rest of the body with h1.Pipe: the next piece is
+// read from the backend while this one is written (encrypted, for a TLS
+// front).
+func (ex *exchange) pipeBody(sb streamBody) error {
+	nc := ex.bconn.NetConn()
+	_, err := h1.Pipe(sb, func(p []byte, more bool) error {
+		if _, err := ex.Write(p); err != nil {
+			return err
+		}
+		if !more {
+			return ex.FlushError()
+		}
+		return nil
+	}, func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) })
+	if err != nil {
+		ex.bconn.Discard() // its read deadline may have been moved
+	}
+	return err
 }
 
 // copyForeign copies a body a response modifier replaced: flushed after

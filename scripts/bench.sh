@@ -512,7 +512,9 @@ meta method-b "loadgen rate: open loop at half the gateway's best req/s of figur
 
 # ---- 4c. large bodies ----------------------------------------------------
 C_TARGETS=()
-for t in direct gateway gateway-tls goproxy; do has_target "$t" && C_TARGETS+=("$t"); done
+# haproxy (plain and terminating TLS) is the yardstick: what a proxy hop
+# costs on this machine (the "gateway ÷ target" column).
+for t in direct gateway gateway-tls goproxy haproxy haproxy-tls; do has_target "$t" && C_TARGETS+=("$t"); done
 meta c-size "$((BIG_BYTES / 1048576)) MiB"
 big_url() { sed 's#/hello$##' <<<"${URL[$1]}"; }
 for ((r = 1; r <= ROUNDS; r++)); do

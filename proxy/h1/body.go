@@ -75,7 +75,59 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// readChunked reads chunk data into p: from the current chunk, then from
+// the chunks after it as long as they are already buffered, so that a
+// body of small chunks moves in large reads; it never waits for the
+// backend once it has bytes for the caller.
 func (b *body) readChunked(p []byte) (int, error) {
+	n := 0
+	for {
+		m, err := b.readChunk(p[n:])
+		n += m
+		if err != nil || b.done || n == len(p) || b.inChunk || !b.nextChunkBuffered() {
+			return n, err
+		}
+	}
+}
+
+// nextChunkBuffered reports whether the next chunk's size line and some of
+// its data are buffered, and it is not the last chunk (whose trailers may
+// not be here yet).
+func (b *body) nextChunkBuffered() bool {
+	br := b.c.br
+	k := br.Buffered()
+	if k < 3 {
+		return false
+	}
+	buf, _ := br.Peek(k)
+	var size int64
+	for i, c := range buf {
+		switch {
+		case c >= '0' && c <= '9':
+			size = size<<4 | int64(c-'0')
+		case c >= 'a' && c <= 'f':
+			size = size<<4 | int64(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			size = size<<4 | int64(c-'A'+10)
+		default:
+			// Some data must follow the line, or reading it would wait.
+			for j := i; j < len(buf); j++ {
+				if buf[j] == '\n' {
+					return size > 0 && j+1 < len(buf)
+				}
+			}
+			return false
+		}
+		if i >= 15 {
+			return false // readChunkSize reports it
+		}
+	}
+	return false
+}
+
+// readChunk reads data of the current chunk (after its size line, read
+// first when needed).
+func (b *body) readChunk(p []byte) (int, error) {
 	br := b.c.br
 	if !b.inChunk {
 		size, err := readChunkSize(br)

@@ -241,3 +241,77 @@ func TestRequestHeadRefusesInjection(t *testing.T) {
 		t.Fatalf("space in the target: %v", err)
 	}
 }
+
+// A chunked body of small chunks moves in large reads: one Read returns
+// the data of every chunk already buffered, and never waits for the
+// backend when it has bytes (a next chunk whose data has not come, a last
+// chunk whose trailers have not).
+func TestChunkedReadsCoalesceWithoutWaiting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	next := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			if line, err := br.ReadString('\n'); err != nil || line == "\r\n" {
+				break
+			}
+		}
+		for _, part := range []string{
+			"HTTP/1.1 200 OK\r\nTrailer: X-T\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4;x=y\r\ndefg\r\n5\r\n",
+			"hijkl\r\n2\r\nmn\r\n0\r\n",
+			"X-T: 1\r\n\r\n",
+		} {
+			if _, err := io.WriteString(c, part); err != nil {
+				return
+			}
+			if _, ok := <-next; !ok {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(next) })
+	p := NewPool(dialer(ln.Addr().String()), 4, time.Minute)
+	defer p.Close()
+	resp, c := get(t, p, ln.Addr().String())
+	defer resp.Body.Close()
+	read := func(want string) {
+		t.Helper()
+		got := make(chan string, 1)
+		go func() {
+			buf := make([]byte, 1024)
+			n, err := resp.Body.Read(buf)
+			if err != nil {
+				got <- "error " + err.Error()
+				return
+			}
+			got <- string(buf[:n])
+		}()
+		select {
+		case s := <-got:
+			if s != want {
+				t.Fatalf("Read returned %q, want %q", s, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Read waited for the backend with %q buffered", want)
+		}
+	}
+	if k := c.Buffered(); k < len("3\r\nabc\r\n4;x=y\r\ndefg\r\n5\r\n") {
+		t.Skipf("only %d bytes of the first write arrived with the head", k)
+	}
+	read("abcdefg")
+	next <- struct{}{}
+	read("hijklmn")
+	next <- struct{}{}
+	if b, err := io.ReadAll(resp.Body); err != nil || len(b) != 0 || resp.Trailer.Get("X-T") != "1" {
+		t.Fatalf("end: %q %v, trailers %v", b, err, resp.Trailer)
+	}
+}

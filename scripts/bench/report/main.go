@@ -549,7 +549,8 @@ func figC(t *table, r *results) {
 		measure := size + " streamed " + dir
 		direct, okD := r.best(fig, "direct", "mbps")
 		gw, okG := r.best(fig, "gateway", "mbps")
-		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy"} {
+		gwTLS, okGT := r.best(fig, "gateway-tls", "mbps")
+		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "haproxy", "haproxy-tls"} {
 			if why := r.skipped(fig, tg); why != "" {
 				t.row("c", measure, label(tg), "not run: "+why)
 				continue
@@ -571,8 +572,11 @@ func figC(t *table, r *results) {
 			if okD {
 				vs = ratio(v, direct)
 			}
-			if tg == "goproxy" && okG {
+			switch {
+			case (tg == "goproxy" || tg == "haproxy") && okG:
 				over = ratio(gw, v)
+			case tg == "haproxy-tls" && okGT:
+				over = ratio(gwTLS, v) // the TLS fronts compared
 			}
 			t.row("c", measure, label(tg), group(v)+" MB/s", vs, over)
 		}
