@@ -97,12 +97,13 @@ func TestKnoxWebHDFSThroughGatewayd(t *testing.T) {
 	}
 }
 
-// `gatewayctl master rotate` re-wraps the data key: sealed datanode URLs
-// stay valid, also after a restart with the new secret. With
-// --new-data-key, new URLs are sealed under the key derived from the new
-// data key (a gateway restarted with the new secret opens them), and a URL
-// sealed before keeps working in the same process until it expires; a
-// restart, which has only the new key, refuses it with 403.
+// The datanode sealing key derives from the data key. A plain `gatewayctl
+// master rotate` keeps the data key: URLs sealed before it stay valid,
+// restart included. After `master rotate --new-data-key`, new URLs are
+// sealed under the key derived from the new data key (a gateway restarted
+// with the new secret opens them), and a URL sealed before keeps working
+// in the same process until it expires; a restart, which has only the new
+// key, refuses it with 403.
 func TestSealedDatanodeURLsFollowMasterRotation(t *testing.T) {
 	e := newEnv(t)
 	d := e.start()
@@ -118,7 +119,7 @@ func TestSealedDatanodeURLsFollowMasterRotation(t *testing.T) {
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	sealedOpen := func() *url.URL {
 		t.Helper()
-		resp, err := noFollow.Get("https://" + d.proxy + "/gateway/hadoop/webhdfs/v1/f?op=OPEN")
+		resp, err := noFollow.Get(c.Base + "/f?op=OPEN")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,38 +130,40 @@ func TestSealedDatanodeURLsFollowMasterRotation(t *testing.T) {
 		}
 		return loc
 	}
-	read := func(what string, loc *url.URL, want int) {
+	read := func(loc *url.URL) (int, string) {
 		t.Helper()
 		loc.Host = d.proxy
-		code, body := httpGet(t, hc, loc.String())
-		if code != want || want == http.StatusOK && body != data {
-			t.Fatalf("%s: %d, %d bytes; want %d", what, code, len(body), want)
-		}
+		return httpGet(t, hc, loc.String())
 	}
-	rotate := func(name string, more ...string) {
-		t.Helper()
-		newSecret := writeFile(t, name, "a-new-master-secret-for-sealing-"+name+"\n")
-		e.mustCtl(append([]string{"master", "rotate", "--current-secret-file", e.secret, "--new-secret-file", newSecret}, more...)...)
-		e.secret = newSecret
+	plain := sealedOpen()
+	rewrapped := writeFile(t, "rewrapped-master", "a-new-master-secret-for-sealing-0003\n")
+	e.mustCtl("master", "rotate", "--current-secret-file", e.secret, "--new-secret-file", rewrapped)
+	e.secret = rewrapped
+	d.stop(t)
+	d = e.start()
+	c.Base = "https://" + d.proxy + "/gateway/hadoop/webhdfs/v1"
+	if code, body := read(plain); code != http.StatusOK || body != data {
+		t.Fatalf("a URL sealed before a plain master rotation (same data key), after a restart: %d, %d bytes", code, len(body))
 	}
-	restart := func() {
-		t.Helper()
-		d.stop(t)
-		d = e.start()
-	}
-
-	first := sealedOpen()
-	rotate("rewrap")
-	read("a URL sealed before a re-wrapping rotation", first, http.StatusOK)
-	restart()
-	read("a URL sealed before a re-wrapping rotation, after a restart", first, http.StatusOK)
 
 	before := sealedOpen()
-	rotate("newkey", "--new-data-key")
-	read("a URL sealed before a rotation of the data key, right after it", before, http.StatusOK)
+	newSecret := writeFile(t, "new-master", "a-new-master-secret-for-sealing-0004\n")
+	e.mustCtl("master", "rotate", "--new-data-key", "--current-secret-file", e.secret, "--new-secret-file", newSecret)
+	e.secret = newSecret
+	if code, body := read(before); code != http.StatusOK || body != data {
+		t.Fatalf("a URL sealed before the rotation, right after it: %d, %d bytes", code, len(body))
+	}
 	after := sealedOpen()
-	read("a URL sealed after the rotation of the data key", after, http.StatusOK)
-	restart()
-	read("a URL sealed after the rotation of the data key, after a restart (sealed under the new key)", after, http.StatusOK)
-	read("a URL sealed under the old data key, after a restart", before, http.StatusForbidden)
+	if code, body := read(after); code != http.StatusOK || body != data {
+		t.Fatalf("a URL sealed after the rotation: %d, %d bytes", code, len(body))
+	}
+
+	d.stop(t)
+	d = e.start()
+	if code, body := read(after); code != http.StatusOK || body != data {
+		t.Fatalf("a URL sealed after the rotation, after a restart with the new secret: %d, %d bytes (not sealed under the new data key)", code, len(body))
+	}
+	if code, _ := read(before); code != http.StatusForbidden {
+		t.Fatalf("a URL sealed under the old data key, after a restart: %d, want 403", code)
+	}
 }

@@ -2,6 +2,8 @@ package etcdtest
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +18,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/securegw/gateway/internal/pki"
 )
 
 // Binary is the etcd server the cluster runs; ETCD_BINARY overrides it.
@@ -31,6 +35,18 @@ type Cluster struct {
 	dir     string
 	members []*member
 	mu      sync.Mutex
+	// tls (Options.TLS) and the root user (EnableAuth) are what the
+	// cluster's own clients connect with.
+	tls            *tls.Config
+	user, password string
+}
+
+// Options configure a cluster.
+type Options struct {
+	// TLS serves clients over TLS with a certificate of a CA generated for
+	// the cluster and requires a client certificate of that CA (CAFile,
+	// ClientCertFiles). Peers talk plain HTTP on loopback.
+	TLS bool
 }
 
 type member struct {
@@ -44,9 +60,12 @@ type member struct {
 
 // Start starts an n-member cluster, waits until it has a leader and stops
 // it when t ends. It fails t with a clear message when etcd is missing.
-func Start(t testing.TB, n int) *Cluster {
+func Start(t testing.TB, n int) *Cluster { t.Helper(); return StartWith(t, n, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, n int, o Options) *Cluster {
 	t.Helper()
-	c, err := StartCluster(n)
+	c, err := startCluster(n, o)
 	if err != nil {
 		t.Fatalf("starting etcd: %v", err)
 	}
@@ -56,7 +75,9 @@ func Start(t testing.TB, n int) *Cluster {
 
 // StartCluster is Start without a testing.TB (for TestMain): the caller
 // calls Stop.
-func StartCluster(n int) (*Cluster, error) {
+func StartCluster(n int) (*Cluster, error) { return startCluster(n, Options{}) }
+
+func startCluster(n int, o Options) (*Cluster, error) {
 	if _, err := os.Stat(Binary()); err != nil {
 		return nil, fmt.Errorf("etcd server %s not found (Debian package etcd-server; run scripts/test-deps.sh): %w", Binary(), err)
 	}
@@ -74,12 +95,20 @@ func StartCluster(n int) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
+	scheme := "http"
+	if o.TLS {
+		if c.tls, err = c.writeCertificates(); err != nil {
+			c.Stop()
+			return nil, err
+		}
+		scheme = "https"
+	}
 	var initial []string
 	for i := range n {
 		m := &member{
 			name:      fmt.Sprintf("m%d", i),
 			dataDir:   filepath.Join(dir, fmt.Sprintf("m%d", i)),
-			clientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
+			clientURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[2*i]),
 			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
 		}
 		c.members = append(c.members, m)
@@ -104,6 +133,10 @@ func StartCluster(n int) (*Cluster, error) {
 			"--pre-vote",
 			"--logger", "zap",
 			"--log-level", "error",
+		}
+		if o.TLS {
+			m.args = append(m.args, "--cert-file", c.file("server.pem"), "--key-file", c.file("server-key.pem"),
+				"--trusted-ca-file", c.CAFile(), "--client-cert-auth")
 		}
 		if err := c.startMember(m); err != nil {
 			c.Stop()
@@ -169,7 +202,8 @@ func (c *Cluster) Endpoints() []string {
 func (c *Cluster) URL(prefix string) string {
 	var hosts []string
 	for _, m := range c.members {
-		hosts = append(hosts, strings.TrimPrefix(m.clientURL, "http://"))
+		_, host, _ := strings.Cut(m.clientURL, "://")
+		hosts = append(hosts, host)
 	}
 	return "etcd://" + strings.Join(hosts, ",") + "/" + strings.TrimPrefix(prefix, "/")
 }
@@ -186,7 +220,85 @@ func (c *Cluster) Client(t testing.TB) *clientv3.Client {
 }
 
 func (c *Cluster) newClient(eps []string) (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	c.mu.Lock()
+	user, password := c.user, c.password
+	c.mu.Unlock()
+	return clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		TLS: c.tls, Username: user, Password: password})
+}
+
+func (c *Cluster) file(name string) string { return filepath.Join(c.dir, "pki", name) }
+
+// CAFile is the CA certificate (PEM) of a TLS cluster's members and
+// clients.
+func (c *Cluster) CAFile() string { return c.file("ca.pem") }
+
+// ClientCertFiles are a client certificate and key (PEM) a TLS cluster
+// accepts.
+func (c *Cluster) ClientCertFiles() (cert, key string) {
+	return c.file("client.pem"), c.file("client-key.pem")
+}
+
+// writeCertificates creates the CA, the members' server certificate (for
+// 127.0.0.1) and a client certificate, and returns the TLS configuration
+// of the cluster's own clients.
+func (c *Cluster) writeCertificates() (*tls.Config, error) {
+	if err := os.MkdirAll(c.file(""), 0o700); err != nil {
+		return nil, err
+	}
+	ca, err := pki.NewCA("etcdtest CA", pki.DefaultKeySpec(), 48*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	serverCert, serverKey, err := ca.IssueServer([]string{"127.0.0.1", "localhost"}, pki.DefaultKeySpec(), 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	clientCert, clientKey, err := ca.IssueClient("gateway", nil, pki.DefaultKeySpec(), 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	for name, data := range map[string][]byte{"ca.pem": ca.CertPEM(), "server.pem": serverCert, "server-key.pem": serverKey,
+		"client.pem": clientCert, "client-key.pem": clientKey} {
+		if err := os.WriteFile(c.file(name), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	cert, err := tls.X509KeyPair(clientCert, clientKey)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: ca.CertPool(), Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// EnableAuth turns on etcd's authentication: user (with password) may
+// read and write the keys under prefix, nothing else; the cluster's own
+// clients use a root user from now on.
+func (c *Cluster) EnableAuth(t testing.TB, user, password, prefix string) {
+	t.Helper()
+	cli := c.Client(t)
+	ctx := t.Context()
+	root := rand.Text()
+	steps := []func() error{
+		func() error { _, err := cli.UserAdd(ctx, "root", root); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.RoleAdd(ctx, user); return err },
+		func() error {
+			_, err := cli.RoleGrantPermission(ctx, user, prefix, clientv3.GetPrefixRangeEnd(prefix), clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error { _, err := cli.UserAdd(ctx, user, password); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, user, user); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("enabling etcd authentication (step %d): %v", i+1, err)
+		}
+	}
+	c.mu.Lock()
+	c.user, c.password = "root", root
+	c.mu.Unlock()
 }
 
 // WaitHealthy waits until every running member answers a linearizable read.

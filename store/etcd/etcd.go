@@ -165,6 +165,12 @@ func newStore(ctx context.Context, cli *clientv3.Client, opts Options) (*Store, 
 	}
 	s.kv = attemptKV{KV: namespace.NewKV(cli.KV, opts.Prefix), s: s}
 	rev, err := s.Revision(ctx)
+	if errors.Is(err, store.ErrUnavailable) {
+		// etcd's client says no more than that: name what to check.
+		return nil, fmt.Errorf("opening etcd store at %v (prefix %q): %w (is a member up at those endpoints, "+
+			"and do the TLS settings match it: a member serving TLS, or requiring a client certificate, does not answer without)",
+			cli.Endpoints(), opts.Prefix, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening etcd store at %v (prefix %q): %w", cli.Endpoints(), opts.Prefix, err)
 	}

@@ -84,11 +84,7 @@ type gateway struct {
 	// registration is this gateway's entry on a shared store, nil otherwise.
 	registration atomic.Pointer[etcd.Registration]
 	// master checks this gateway's master secret against the store.
-	master *masterWatch
-	// sealKeyID is the data key the datanode sealing key derives from.
-	sealMu    sync.Mutex
-	sealKeyID string
-
+	master    *masterWatch
 	front     *http.Server
 	mgmt      *grpc.Server
 	health    *health.Server
@@ -142,7 +138,6 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		kr.Close()
 		return nil, fmt.Errorf("deriving the datanode sealing key: %w", err)
 	}
-	g.sealKeyID = kr.KeyID()
 	// The secrets service owns the keyring from here: a master rotation
 	// replaces it, and Close closes whichever is live.
 	g.secrets = secretsvc.New(g.st, kr, secretsvc.Options{
@@ -152,7 +147,8 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		OnChange:         g.secretChanged,
 		GuardDelete:      guardAliasDelete,
 		RotateFailpoint:  rotateFailpoint(g.log),
-		OnMasterRotated:  g.masterRotated(devSecretWriter(o, Layout{c.DataDir})),
+		OnMasterRotated:  devSecretWriter(o, Layout{c.DataDir}),
+		OnDataKey:        g.dataKeyChanged,
 	})
 	if c.Crypto.AllowWeak {
 		g.log.Warn("crypto.allow_weak is set: weak KDF settings are accepted", "kdf", c.Crypto.KDF.String())
@@ -240,46 +236,21 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 // sealPurpose derives the key of sealed datanode URLs from the data key.
 const sealPurpose = "datanode targets"
 
-// masterRotated follows a committed master rotation (syncSealKey), then
-// runs next, if any.
-func (g *gateway) masterRotated(next func([]byte) error) func([]byte) error {
-	return func(secret []byte) error {
-		if err := g.syncSealKey(); err != nil {
-			return err
-		}
-		if next != nil {
-			return next(secret)
-		}
-		return nil
-	}
-}
-
-// syncSealKey makes the proxy seal datanode URLs under the key derived
-// from the live data key when that changed (a master rotation with a new
-// data key, through this gateway or followed from another one): what every
-// gateway started since derives. URLs sealed before stay valid until they
-// expire (proxy.RotateSealKey).
-func (g *gateway) syncSealKey() error {
+// dataKeyChanged follows a new data key, made by a rotation through this
+// gateway or followed from another one sharing the store: datanode URLs
+// are sealed under the key derived from it at once, as on every gateway
+// of the store, and those sealed before stay valid until they expire.
+func (g *gateway) dataKeyChanged(kr *secrets.Keyring) {
 	if g.px == nil {
-		return nil
-	}
-	g.sealMu.Lock()
-	defer g.sealMu.Unlock()
-	kr := g.secrets.Keyring()
-	id := kr.KeyID()
-	if id == g.sealKeyID {
-		return nil
+		return // starting: the proxy is built with the live key
 	}
 	key, err := kr.DeriveKey(sealPurpose)
+	if err == nil {
+		err = g.px.RotateSealKey(key)
+	}
 	if err != nil {
-		return fmt.Errorf("deriving the datanode sealing key of data key %s: %w", id, err)
+		g.log.Error("following the data key: the datanode sealing key stays the old one", "err", err)
 	}
-	if err := g.px.RotateSealKey(key); err != nil {
-		return err
-	}
-	g.sealKeyID = id
-	g.log.Info("datanode URLs are sealed under the new data key; those sealed before stay valid until they expire", "key_id", id)
-	return nil
 }
 
 // unlock opens the keyring with the master secret (initializing a --dev

@@ -46,9 +46,6 @@ func (w *masterWatch) check(ctx context.Context) string {
 	if err := g.secrets.Follow(ctx); err != nil {
 		g.log.ErrorContext(ctx, "following the store's data key", "err", err)
 	}
-	if err := g.syncSealKey(); err != nil {
-		g.log.ErrorContext(ctx, "following the store's data key", "err", err)
-	}
 	verifier, rev, err := g.st.GetMetaRevision(ctx, metaVerifier)
 	if err != nil {
 		return w.state // the store is away: nothing new to tell
