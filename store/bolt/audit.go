@@ -26,38 +26,46 @@ const (
 func (s *Store) AppendAudit(ctx context.Context, r store.AuditRecord) (int64, error) {
 	var seq uint64
 	err := s.batched(ctx, func(tx *bolt.Tx) error {
-		b, err := bucket(tx, bucketAudit)
-		if err != nil {
-			return err
-		}
-		if seq, err = b.NextSequence(); err != nil {
-			return fmt.Errorf("allocating sequence: %w", err)
-		}
-		rec := auditRecord{
-			Time:      r.Time.UTC(),
-			Principal: r.Principal,
-			Method:    r.Method,
-			Target:    r.Target,
-			Outcome:   r.Outcome,
-			Detail:    r.Detail,
-			Peer:      r.Peer,
-		}
-		if r.Time.IsZero() {
-			rec.Time = s.now()
-		}
-		data, err := json.Marshal(rec)
-		if err != nil {
-			return fmt.Errorf("encoding record: %w", err)
-		}
-		if err := b.Put(u64key(seq), data); err != nil {
-			return fmt.Errorf("writing record: %w", err)
-		}
-		return trimAudit(b, seq, s.opts.AuditLimit)
+		var err error
+		seq, err = s.appendAudit(tx, r)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("appending audit record of %s %s: %w", r.Principal, r.Method, err)
 	}
 	return int64(seq), nil
+}
+
+// appendAudit appends r in tx and returns its sequence number.
+func (s *Store) appendAudit(tx *bolt.Tx, r store.AuditRecord) (uint64, error) {
+	b, err := bucket(tx, bucketAudit)
+	if err != nil {
+		return 0, err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, fmt.Errorf("allocating sequence: %w", err)
+	}
+	rec := auditRecord{
+		Time:      r.Time.UTC(),
+		Principal: r.Principal,
+		Method:    r.Method,
+		Target:    r.Target,
+		Outcome:   r.Outcome,
+		Detail:    r.Detail,
+		Peer:      r.Peer,
+	}
+	if r.Time.IsZero() {
+		rec.Time = s.now()
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return 0, fmt.Errorf("encoding record: %w", err)
+	}
+	if err := b.Put(u64key(seq), data); err != nil {
+		return 0, fmt.Errorf("writing record: %w", err)
+	}
+	return seq, trimAudit(b, seq, s.opts.AuditLimit)
 }
 
 // trimAudit drops the oldest records so that at most limit remain; last is

@@ -33,13 +33,31 @@ func kindBucket(tx *bolt.Tx, kind string) (*bolt.Bucket, error) {
 // of the store contract. Revision, CreateRevision and UpdatedAt of o are
 // ignored: the store sets them.
 func (s *Store) PutObject(ctx context.Context, o store.Object, expect int64) (store.Object, error) {
+	return s.putObject(ctx, o, expect, nil, nil)
+}
+
+// PutObjectAudited is PutObject with an audit record appended in the same
+// commit (one fsync): the change and its record are durable together, or
+// neither is. Token issuance uses it for its management call's record.
+// It returns the record's sequence number too.
+func (s *Store) PutObjectAudited(ctx context.Context, o store.Object, expect int64, r store.AuditRecord) (store.Object, int64, error) {
+	var seq uint64
+	out, err := s.putObject(ctx, o, expect, &r, &seq)
+	return out, int64(seq), err
+}
+
+func (s *Store) putObject(ctx context.Context, o store.Object, expect int64, audit *store.AuditRecord, seq *uint64) (store.Object, error) {
 	var rec objectRecord
 	err := checkKey("key", o.Key)
 	if err == nil {
 		err = checkKind(o.Kind)
 	}
+	write := s.writer(o.Kind)
+	if audit != nil {
+		write = s.batched
+	}
 	if err == nil {
-		err = s.writer(o.Kind)(ctx, func(tx *bolt.Tx) error {
+		err = write(ctx, func(tx *bolt.Tx) error {
 			b, err := kindBucket(tx, o.Kind)
 			if err != nil {
 				return err
@@ -59,7 +77,13 @@ func (s *Store) PutObject(ctx context.Context, o store.Object, expect int64) (st
 			if exists {
 				rec.CreateRevision = cur.CreateRevision
 			}
-			return putObjectRecord(b, o.Key, rec)
+			if err := putObjectRecord(b, o.Key, rec); err != nil {
+				return err
+			}
+			if audit != nil {
+				*seq, err = s.appendAudit(tx, *audit)
+			}
+			return err
 		})
 	}
 	if err != nil {

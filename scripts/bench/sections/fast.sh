@@ -5,7 +5,9 @@
 #   2. how throughput scales with cores: the gateway at GOMAXPROCS 1 and 2
 #      (haproxy at nbthread 1 and 2 beside it);
 #   3. Basic authentication over LDAP (slapd, warm cache) ÷ anonymous;
-#   4. allocations per proxied request (go test -bench BenchmarkProxy).
+#   4. the gateway process under wrk (scripts/bench/profgw): allocations per
+#      request, net/http front included, and its CPU profile's top entries;
+#   5. allocations per proxied request (go test -bench BenchmarkProxy).
 # Knobs: FAST_CONNS="256 1024", FAST_DURATION (default $DURATION), ROUNDS.
 # Load generators run under nice -n -15 where allowed; ratios come from one run.
 
@@ -168,9 +170,30 @@ else
   ldap_note="Basic over LDAP not measured: no gateway, or slapd/ldap-utils not installed (scripts/test-deps.sh installs them)"
 fi
 
+# ---- 4. the gateway process under load: allocations, CPU profile ---------
+# profgw: the proxy in process on a net/http server, the bench chain, the
+# backend in its own process; it counts the process's allocations per
+# request and writes a CPU profile while wrk runs.
+proc_allocs="" proc_top=""
+if go build -o "$BIN/" ./scripts/bench/profgw 2>"$WORK/fast-profgw-build.log"; then
+  F_PROF=$("$BIN/freeport" -n 1)
+  start_bg fast-profgw "$BIN/profgw" -listen "127.0.0.1:$F_PROF" -backend "http://127.0.0.1:$F_BACK" \
+    -duration "$FAST_DURATION" -cpuprofile "$WORK/fast-cpu.prof"
+  prof_pid=$LASTPID
+  if fast_wait_port "$F_PROF" "$prof_pid"; then
+    # wrk runs past the profile's window (which starts at the first request).
+    "${NICE[@]}" wrk -t2 -c64 -d"$(awk -v d="${FAST_DURATION%s}" 'BEGIN{printf "%gs", d + 2}')" \
+      "http://127.0.0.1:$F_PROF/gateway/bench/svc0/hello" >/dev/null 2>&1 || true
+    wait "$prof_pid" 2>/dev/null || true
+    proc_allocs=$(sed -n 's/.*profgw: [0-9]* requests, \([0-9.]*\) allocations and \([0-9]*\) bytes per request.*/\1 (\2 bytes)/p' "$WORK/fast-profgw.log")
+    [ -s "$WORK/fast-cpu.prof" ] && proc_top=$(go tool pprof -top -nodecount 15 "$BIN/profgw" "$WORK/fast-cpu.prof" 2>/dev/null | sed -n '/flat%/,$p')
+  fi
+  stop_pid "$prof_pid" 5
+fi
+
 for p in "${FPID[@]}"; do stop_pid "$p" 20; done
 
-# ---- 4. allocations -----------------------------------------------------
+# ---- 5. allocations (go test) ---------------------------------------------
 allocs=$(go test -run '^$' -bench 'BenchmarkProxy/handler' -benchtime 20000x ./proxy/ 2>&1 |
   awk '/^BenchmarkProxy/{n=$1; sub(/-[0-9]+$/, "", n); sub(/BenchmarkProxy\//, "", n); for (i = 1; i <= NF; i++) if ($i == "allocs/op") print n, $(i-1)}')
 alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
@@ -213,8 +236,17 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   for k in handler handler-full-chain handler-raw-backend; do
     echo "| allocations per proxied request | BenchmarkProxy/$k | $(alloc_of "$k") | | |"
   done
+  echo "| allocations per proxied request | the gateway process under wrk (profgw, net/http front included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
   echo
   echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
   if [ -n "$ldap_note" ]; then echo; echo "Note: $ldap_note."; fi
+  if [ -n "$proc_top" ]; then
+    echo
+    echo "CPU profile of the gateway process under wrk -c64 (profgw, \`go tool pprof -top\`, top 15 by flat time):"
+    echo
+    echo '```'
+    echo "$proc_top"
+    echo '```'
+  fi
 } >"$fast_md"
 log "fast: written $fast_md"

@@ -38,7 +38,15 @@ type callerKey struct{}
 
 // auditNote lets a handler name the target of a call once it knows it (a
 // deploy learns its topology's name only from the document).
-type auditNote struct{ target string }
+type auditNote struct {
+	target string
+	// pending is the record the call will have when it succeeds, for a
+	// service that writes it in the commit of its change (PendingAudit);
+	// written and seq once it did.
+	pending store.AuditRecord
+	written bool
+	seq     int64
+}
 
 type auditNoteKey struct{}
 
@@ -52,6 +60,22 @@ func noteTarget(ctx context.Context, target string) {
 // NoteTarget records what the current call is about (a token's id, a
 // key's kid), for its audit record, when the service learns it.
 func NoteTarget(ctx context.Context, target string) { noteTarget(ctx, target) }
+
+// PendingAudit returns the audit record the current management call will
+// have when it succeeds, naming target, for a service that writes it in the
+// same commit as the call's change (one fsync for both: token issuance).
+// The service calls written with the record's sequence once that commit is
+// durable; a call that then succeeds writes no second record (it is still
+// logged). ok is false outside an audited call.
+func PendingAudit(ctx context.Context, target string) (rec store.AuditRecord, written func(seq int64), ok bool) {
+	n, ok := ctx.Value(auditNoteKey{}).(*auditNote)
+	if !ok || n.pending.Method == "" {
+		return store.AuditRecord{}, nil, false
+	}
+	rec = n.pending
+	rec.Target = target
+	return rec, func(seq int64) { n.target, n.written, n.seq = target, true, seq }, true
+}
 
 // CallerFrom returns the caller that the authorization interceptor put in ctx.
 func CallerFrom(ctx context.Context) (Caller, bool) {
@@ -190,8 +214,17 @@ func (a *Authorizer) Run(ctx context.Context, c Caller, method string, req any, 
 		return nil, err
 	}
 	note := &auditNote{}
+	audited := mutating[method] && !isDryRun(req)
+	if audited {
+		note.pending = a.audit.record(c, method, req, "", nil)
+	}
 	resp, err := run(context.WithValue(ctx, auditNoteKey{}, note))
-	if mutating[method] && !isDryRun(req) {
+	switch {
+	case audited && note.written && err == nil:
+		r := note.pending
+		r.Target = note.target
+		a.audit.logRecord(ctx, note.seq, r)
+	case audited:
 		a.audit.Record(ctx, c, method, req, note.target, err)
 	}
 	return resp, err
@@ -226,6 +259,19 @@ func NewAuditor(s store.Store, log *slog.Logger) *Auditor {
 // is told). target names what the call was about; empty, it is read from
 // req.
 func (a *Auditor) Record(ctx context.Context, c Caller, method string, req any, target string, err error) {
+	r := a.record(c, method, req, target, err)
+	// The audit write must not be lost because the caller went away.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	seq, werr := a.store.AppendAudit(wctx, r)
+	a.logRecord(ctx, seq, r)
+	if werr != nil && !errors.Is(werr, store.ErrClosed) {
+		a.log.ErrorContext(ctx, "writing audit record", "err", werr)
+	}
+}
+
+// record is the audit record of a call of method that ended with err.
+func (a *Auditor) record(c Caller, method string, req any, target string, err error) store.AuditRecord {
 	if target == "" {
 		target = targetOf(req)
 	}
@@ -238,7 +284,7 @@ func (a *Auditor) Record(ctx context.Context, c Caller, method string, req any, 
 		}
 		detail = msg
 	}
-	r := store.AuditRecord{
+	return store.AuditRecord{
 		Time:      a.now().UTC(),
 		Principal: c.Principal,
 		Method:    method,
@@ -247,16 +293,13 @@ func (a *Auditor) Record(ctx context.Context, c Caller, method string, req any, 
 		Detail:    truncate(detail, 512),
 		Peer:      c.Peer,
 	}
-	// The audit write must not be lost because the caller went away.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	seq, werr := a.store.AppendAudit(wctx, r)
+}
+
+// logRecord logs an audit record written with sequence seq.
+func (a *Auditor) logRecord(ctx context.Context, seq int64, r store.AuditRecord) {
 	a.log.LogAttrs(ctx, slog.LevelInfo, "audit",
 		slog.Int64("seq", seq), slog.String("principal", r.Principal), slog.String("method", r.Method),
 		slog.String("target", r.Target), slog.String("outcome", r.Outcome), slog.String("peer", r.Peer))
-	if werr != nil && !errors.Is(werr, store.ErrClosed) {
-		a.log.ErrorContext(ctx, "writing audit record", "err", werr)
-	}
 }
 
 // targetOf names what a request is about, from fields every request

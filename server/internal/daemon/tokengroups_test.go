@@ -303,3 +303,40 @@ func TestHS256OnlyForTheTopologyThatAsks(t *testing.T) {
 		t.Fatalf("revoked HS256 token: %d, want 401", code)
 	}
 }
+
+// An issuance through gRPC is audited exactly once: a success by the record
+// written in the same commit as the token's state (naming the token), a
+// refusal by a record of its own with the reason.
+func TestTokenIssuanceIsAuditedOnce(t *testing.T) {
+	f := newTokenFixture(t, nil)
+	ctx := context.Background()
+	if _, err := f.policy.PutTokenPolicy(ctx, &gatewayv1.PutTokenPolicyRequest{Policy: &gatewayv1.TokenPolicy{
+		Name: "etl", AllowedCertificateSubjects: []string{"broker"}, AllowedSubjects: []string{"alice"}}}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 3 {
+		r, err := f.broker.IssueToken(ctx, &gatewayv1.IssueTokenRequest{Policy: "etl", OnBehalfOf: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.GetInfo().GetId())
+	}
+	_, err := f.broker.IssueToken(ctx, &gatewayv1.IssueTokenRequest{Policy: "etl", OnBehalfOf: "bob"})
+	wantCode(t, err, codes.PermissionDenied, "bob")
+
+	recs, err := gatewayv1.NewAuditServiceClient(f.g.dial(t, adminCert(t, f.g.cfg))).ListAudit(ctx, &gatewayv1.ListAuditRequest{Principal: "broker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range slices.Backward(recs.GetRecords()) {
+		if strings.HasSuffix(r.GetMethod(), "IssueToken") {
+			got = append(got, r.GetTarget()+" "+r.GetOutcome())
+		}
+	}
+	want := []string{"token/" + ids[0] + " ok", "token/" + ids[1] + " ok", "token/" + ids[2] + " ok", "token/bob denied"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("IssueToken audit records %q, want %q", got, want)
+	}
+}
