@@ -97,8 +97,9 @@ func TestKnoxWebHDFSThroughGatewayd(t *testing.T) {
 	}
 }
 
-// After `gatewayctl master rotate`, new datanode URLs are sealed under the
-// key derived from the new data key (a gateway restarted with the new
+// After `gatewayctl master rotate --new-data-key` (a plain rotation keeps
+// the data key, and sealed URLs with it), new datanode URLs are sealed under
+// the key derived from the new data key (a gateway restarted with the new
 // secret opens them), and a URL sealed before the rotation keeps working
 // in the same process until it expires; a restart, which has only the new
 // key, refuses it with 403.
@@ -136,7 +137,7 @@ func TestSealedDatanodeURLsFollowMasterRotation(t *testing.T) {
 	before := sealedOpen()
 
 	newSecret := writeFile(t, "new-master", "a-new-master-secret-for-sealing-0004\n")
-	e.mustCtl("master", "rotate", "--current-secret-file", e.secret, "--new-secret-file", newSecret)
+	e.mustCtl("master", "rotate", "--current-secret-file", e.secret, "--new-secret-file", newSecret, "--new-data-key")
 	e.secret = newSecret
 	if code, body := read(before); code != http.StatusOK || body != data {
 		t.Fatalf("a URL sealed before the rotation, right after it: %d, %d bytes", code, len(body))
