@@ -326,13 +326,18 @@ func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) 
 // read), which stops the reading when stopAt100.
 func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, stopAt100 bool) (*http.Response, error) {
 	ctx := req.Context()
+	now := time.Now()
 	var end time.Time // zero: no limit
 	if tmo > 0 {
-		end = time.Now().Add(tmo)
+		end = now.Add(tmo)
+	}
+	first := now.Add(headWait)
+	if !end.IsZero() && !first.Before(end) {
+		first = end
 	}
 	resp := &ex.resp
 	for {
-		if err := ex.awaitHead(ctx, c, end); err != nil {
+		if err := ex.awaitHead(ctx, c, first, end); err != nil {
 			return nil, err
 		}
 		if err := c.ReadResponse(resp, req.Method, ex.respVals[:]); err != nil {
@@ -377,14 +382,11 @@ const headWait = 50 * time.Millisecond
 
 // awaitHead waits until a whole response head is buffered on c or its
 // first bytes came, within end (zero: no limit). Unless the watch is armed
-// already, it waits headWait first; an answer that takes longer arms it.
-func (ex *exchange) awaitHead(ctx context.Context, c *h1.Conn, end time.Time) error {
+// already, it waits until first (headWait after the request, at most end);
+// an answer that takes longer arms it.
+func (ex *exchange) awaitHead(ctx context.Context, c *h1.Conn, first, end time.Time) error {
 	if ex.stopWatch != nil {
 		return c.SetReadDeadline(end)
-	}
-	first := time.Now().Add(headWait)
-	if !end.IsZero() && !first.Before(end) {
-		first = end
 	}
 	_ = c.SetReadDeadline(first)
 	err := c.Peek()

@@ -66,11 +66,18 @@ type upstream struct {
 
 // pick returns the index of the first backend not cooling off, in
 // configured order (the first URL is the primary); when all are, the one
-// whose cooloff ends first.
-func (u *upstream) pick(now int64) int {
+// whose cooloff ends first. The clock is read only when one is cooling off.
+func (u *upstream) pick() int {
 	best := 0
+	var now int64
 	for i, b := range u.backends {
 		until := b.h.cooloffUntil.Load()
+		if until == 0 {
+			return i
+		}
+		if now == 0 {
+			now = nowNano()
+		}
 		if until <= now {
 			return i
 		}
@@ -121,7 +128,6 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 			}
 		}
 		resp, err := send(ex, b.tr.pool, b.tr.key.timeouts.ResponseHeader, req)
-		now := time.Now()
 		if err != nil {
 			if req.Context().Err() != nil {
 				return nil, err // the client went away: not the backend's fault
@@ -131,6 +137,7 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 				return nil, err // the request's fault, not the backend's
 			}
 			u.svc.stats.backendError(errorKind(err))
+			now := time.Now()
 			u.failed(b, now)
 			if notSent(err) {
 				if n := u.next(tried, now.UnixNano()); n >= 0 {
@@ -145,6 +152,7 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 			return resp, nil
 		}
 		u.svc.stats.backendError(kindStatus)
+		now := time.Now()
 		u.failed(b, now)
 		if replayable(req) {
 			if n := u.next(tried, now.UnixNano()); n >= 0 {

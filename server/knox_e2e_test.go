@@ -97,9 +97,11 @@ func TestKnoxWebHDFSThroughGatewayd(t *testing.T) {
 	}
 }
 
-// After `gatewayctl master rotate`, new datanode URLs are sealed under the
-// key derived from the new data key (a gateway restarted with the new
-// secret opens them), and a URL sealed before the rotation keeps working
+// The datanode sealing key derives from the data key. A plain `gatewayctl
+// master rotate` keeps the data key: URLs sealed before it stay valid,
+// restart included. After `master rotate --new-data-key`, new URLs are
+// sealed under the key derived from the new data key (a gateway restarted
+// with the new secret opens them), and a URL sealed before keeps working
 // in the same process until it expires; a restart, which has only the new
 // key, refuses it with 403.
 func TestSealedDatanodeURLsFollowMasterRotation(t *testing.T) {
@@ -133,10 +135,20 @@ func TestSealedDatanodeURLsFollowMasterRotation(t *testing.T) {
 		loc.Host = d.proxy
 		return httpGet(t, hc, loc.String())
 	}
-	before := sealedOpen()
+	plain := sealedOpen()
+	rewrapped := writeFile(t, "rewrapped-master", "a-new-master-secret-for-sealing-0003\n")
+	e.mustCtl("master", "rotate", "--current-secret-file", e.secret, "--new-secret-file", rewrapped)
+	e.secret = rewrapped
+	d.stop(t)
+	d = e.start()
+	c.Base = "https://" + d.proxy + "/gateway/hadoop/webhdfs/v1"
+	if code, body := read(plain); code != http.StatusOK || body != data {
+		t.Fatalf("a URL sealed before a plain master rotation (same data key), after a restart: %d, %d bytes", code, len(body))
+	}
 
+	before := sealedOpen()
 	newSecret := writeFile(t, "new-master", "a-new-master-secret-for-sealing-0004\n")
-	e.mustCtl("master", "rotate", "--current-secret-file", e.secret, "--new-secret-file", newSecret)
+	e.mustCtl("master", "rotate", "--new-data-key", "--current-secret-file", e.secret, "--new-secret-file", newSecret)
 	e.secret = newSecret
 	if code, body := read(before); code != http.StatusOK || body != data {
 		t.Fatalf("a URL sealed before the rotation, right after it: %d, %d bytes", code, len(body))

@@ -2,7 +2,9 @@ package wsrelay
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -15,6 +17,7 @@ import (
 // id and is dropped.
 type poller struct {
 	epfd int
+	file *os.File // epfd, watched by the netpoller (kept: its finalizer would close epfd)
 	mu   sync.Mutex
 	byID map[uint64]*side
 	next uint64
@@ -29,6 +32,13 @@ var (
 )
 
 // sharedPoller is the process's poller, started on first use.
+//
+// Its epoll descriptor is non-blocking and itself watched by the Go
+// runtime's netpoller (an epoll instance is readable while it has
+// events): the dispatching goroutine parks like any network read instead
+// of holding a thread and its P in a blocking epoll_wait, so the
+// goroutines it starts run at once rather than when the scheduler takes
+// the P back from the blocked call.
 func sharedPoller() (*poller, error) {
 	pollerOnce.Do(func() {
 		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -36,8 +46,19 @@ func sharedPoller() (*poller, error) {
 			pollerErr = err
 			return
 		}
-		thePoller = &poller{epfd: fd, byID: map[uint64]*side{}}
-		go thePoller.loop()
+		if err := syscall.SetNonblock(fd, true); err != nil {
+			syscall.Close(fd)
+			pollerErr = err
+			return
+		}
+		f := os.NewFile(uintptr(fd), "wsrelay-epoll")
+		rc, err := f.SyscallConn()
+		if err != nil {
+			pollerErr = err
+			return
+		}
+		thePoller = &poller{epfd: fd, file: f, byID: map[uint64]*side{}}
+		go thePoller.loop(rc)
 	})
 	return thePoller, pollerErr
 }
@@ -99,23 +120,31 @@ func (p *poller) forget(id uint64) {
 }
 
 // loop dispatches readiness events to new goroutines, one per woken side.
-func (p *poller) loop() {
+// It takes the events there are without blocking (epoll_wait with no
+// timeout) and waits in the netpoller for more once none are left; it
+// never returns.
+func (p *poller) loop(rc syscall.RawConn) {
 	var events [256]syscall.EpollEvent
-	for {
-		n, err := syscall.EpollWait(p.epfd, events[:], -1)
-		if err != nil {
-			if errors.Is(err, syscall.EINTR) {
+	err := rc.Read(func(uintptr) bool {
+		for {
+			n, err := syscall.EpollWait(p.epfd, events[:], 0)
+			switch {
+			case errors.Is(err, syscall.EINTR):
 				continue
+			case err != nil:
+				panic("wsrelay: epoll_wait: " + err.Error()) // the descriptor is ours: cannot happen
+			case n == 0:
+				return false // drained: wait until the instance is readable
 			}
-			panic("wsrelay: epoll_wait: " + err.Error()) // the descriptor is ours: cannot happen
-		}
-		p.mu.Lock()
-		for i := range n {
-			id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
-			if s := p.byID[id]; s != nil {
-				go s.run()
+			p.mu.Lock()
+			for i := range n {
+				id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
+				if s := p.byID[id]; s != nil {
+					go s.run()
+				}
 			}
+			p.mu.Unlock()
 		}
-		p.mu.Unlock()
-	}
+	})
+	panic("wsrelay: the epoll instance stopped: " + fmt.Sprint(err)) // it is never closed
 }

@@ -370,11 +370,11 @@ func (a *asserter) RewriteOutbound(out, in *http.Request) {
 		out.Header[a.groupsHeader] = []string{strings.Join(pr.Groups, ",")}
 	}
 	if a.queryParam != "" {
-		q := a.queryParam + "=" + url.QueryEscape(pr.Name)
-		if out.URL.RawQuery != "" {
-			q = out.URL.RawQuery + "&" + q
+		sep := "&"
+		if out.URL.RawQuery == "" {
+			sep = ""
 		}
-		out.URL.RawQuery = q
+		out.URL.RawQuery = out.URL.RawQuery + sep + a.queryParam + "=" + url.QueryEscape(pr.Name) // one allocation
 	}
 }
 

@@ -59,9 +59,18 @@ type Handler struct {
 }
 
 type authEntry struct {
-	mac    [sha256.Size]byte
-	name   string // the name as the directory stores it
-	groups []string
+	mac [sha256.Size]byte
+	// p is the login's principal, shared by the requests the entry
+	// serves (a principal is never modified).
+	p *identity.Principal
+}
+
+// principal is who a login with the directory's name and groups is. The
+// name is the directory's spelling: "ALICE" or "alice " (which the
+// directory matches) become "alice", so one person is one identity at the
+// backends and in the logs.
+func principal(name string, groups []string) *identity.Principal {
+	return &identity.Principal{Name: name, Groups: groups, AuthenticatedAs: name, Provider: Name, Consumed: consumed}
 }
 
 // GroupHandler is the Handler of a provider that looks groups up with a
@@ -126,15 +135,10 @@ func (h *Handler) Authenticate(r *http.Request) chain.Outcome {
 		}
 		return chain.Pass(h.challenge)
 	}
-	name, groups, err := h.authenticate(r.Context(), user, password)
+	p, err := h.authenticate(r.Context(), user, password)
 	switch {
 	case err == nil:
-		// The principal is the directory's spelling of the name: "ALICE" or
-		// "alice " (which the directory matches) become "alice", so one
-		// person is one identity at the backends and in the logs.
-		return chain.Authenticate(&identity.Principal{
-			Name: name, Groups: groups, AuthenticatedAs: name, Provider: Name, Consumed: consumed,
-		})
+		return chain.Authenticate(p)
 	case errors.Is(err, errRejected):
 		return chain.Refuse(http.StatusUnauthorized, "invalid credentials", h.challenge)
 	default:
@@ -198,11 +202,11 @@ func (h *Handler) Close() error {
 // authenticate checks user's password and returns the user's name as the
 // directory stores it and the user's groups. Its errors are errRejected or
 // unavailable.
-func (h *Handler) authenticate(ctx context.Context, user, password string) (string, []string, error) {
+func (h *Handler) authenticate(ctx context.Context, user, password string) (*identity.Principal, error) {
 	// An empty password would make the bind unauthenticated (RFC 4513
 	// 5.1.2), which a directory may accept for any name: never send one.
 	if password == "" || len(password) > maxPasswordLen || !acceptableUser(user) {
-		return "", nil, errRejected
+		return nil, errRejected
 	}
 	var mac [sha256.Size]byte
 	if h.auth != nil {
@@ -215,7 +219,7 @@ func (h *Handler) authenticate(ctx context.Context, user, password string) (stri
 		m.Sum(mac[:0])
 		h.macs.Put(m)
 		if e, ok := h.auth.get(user); ok && hmac.Equal(e.mac[:], mac[:]) {
-			return e.name, e.groups, nil
+			return e.p, nil
 		}
 	}
 	cfg := h.cfg
@@ -253,13 +257,14 @@ func (h *Handler) authenticate(ctx context.Context, user, password string) (stri
 		return err
 	})
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
+	p := principal(e.name, groups)
 	if h.auth != nil {
-		h.auth.put(user, authEntry{mac: mac, name: e.name, groups: groups})
+		h.auth.put(user, authEntry{mac: mac, p: p})
 		h.groups.put(user, groups)
 	}
-	return e.name, groups, nil
+	return p, nil
 }
 
 // withConn runs f on a pooled connection. When f fails on a reused

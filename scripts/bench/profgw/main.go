@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sync/atomic"
 	"time"
@@ -83,6 +84,7 @@ func main() {
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu0 := readCPU()
 	n0 := served.Load()
 	if *cpu != "" {
 		f, err := os.Create(*cpu)
@@ -99,11 +101,13 @@ func main() {
 		time.Sleep(*duration)
 	}
 	runtime.ReadMemStats(&after)
+	cpu1 := readCPU()
 	if n := served.Load() - n0; n > 0 {
 		// The whole process's: the net/http front server, the chain and the
 		// upstream client; the backend is another process.
-		log.Printf("profgw: %d requests, %.1f allocations and %.0f bytes per request, %d GC cycles",
-			n, float64(after.Mallocs-before.Mallocs)/float64(n), float64(after.TotalAlloc-before.TotalAlloc)/float64(n), after.NumGC-before.NumGC)
+		log.Printf("profgw: %d requests, %.1f allocations and %.0f bytes per request, %d GC cycles, GC %.1f%% of the process's CPU",
+			n, float64(after.Mallocs-before.Mallocs)/float64(n), float64(after.TotalAlloc-before.TotalAlloc)/float64(n),
+			after.NumGC-before.NumGC, 100*(cpu1.gc-cpu0.gc)/max(cpu1.total-cpu0.total, 1e-9))
 	}
 	if *mem != "" {
 		f, err := os.Create(*mem)
@@ -117,4 +121,13 @@ func main() {
 	}
 	log.Printf("profgw: profiles written")
 	p.Close()
+}
+
+// cpuTimes are the runtime's estimates of the CPU time spent so far.
+type cpuTimes struct{ gc, total float64 }
+
+func readCPU() cpuTimes {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}}
+	metrics.Read(s)
+	return cpuTimes{gc: s[0].Value.Float64(), total: s[1].Value.Float64()}
 }

@@ -3,9 +3,12 @@
 #   1. the throughput table at FAST_CONNS connections (default 256 and 1024):
 #      direct, gateway, haproxy, the fasthttp proxy, Go's ReverseProxy;
 #   2. how throughput scales with cores: the gateway at GOMAXPROCS 1 and 2
-#      (haproxy at nbthread 1 and 2 beside it);
+#      (haproxy at nbthread 1 and 2 beside it); added latency at half
+#      saturation, the gateway at GOGC 100 and 400 (what GC puts on the p99);
 #   3. Basic authentication over LDAP (slapd, warm cache) ÷ anonymous;
-#   4. allocations per proxied request (go test -bench BenchmarkProxy).
+#   4. the gateway process under wrk (scripts/bench/profgw): allocations per
+#      request, net/http front included, and its CPU profile's top entries;
+#   5. allocations per proxied request (go test -bench BenchmarkProxy).
 # Knobs: FAST_CONNS="256 1024", FAST_DURATION (default $DURATION), ROUNDS.
 # Load generators run under nice -n -15 where allowed; ratios come from one run.
 
@@ -79,13 +82,13 @@ fast_haproxy() { # NAME PORT THREADS
 fast_haproxy haproxy "$F_HA2" 2
 fast_haproxy haproxy-1 "$F_HA1" 1
 
-# fast_gateway NAME GOMAXPROCS: gatewayd serving the bench topology (full chain).
+# fast_gateway NAME GOMAXPROCS [GOGC]: gatewayd serving the bench topology (full chain).
 fast_gateway() {
   # Its own data dir (fast-NAME): the core table's gateways use $WORK/NAME.
-  local name=$1 procs=$2 addr dname=fast-$1 dir=$WORK/fast-$1
+  local name=$1 procs=$2 gogc=${3:-100} addr dname=fast-$1 dir=$WORK/fast-$1
   [ -z "$GW_SKIP" ] || { FSKIP[$name]=$GW_SKIP; return 1; }
   gateway_init "$dname" false warn || { FSKIP[$name]="gatewayd init failed"; return 1; }
-  start_bg "$dname-serve" env GOMAXPROCS="$procs" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
+  start_bg "$dname-serve" env GOMAXPROCS="$procs" GOGC="$gogc" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
     --master-secret-file "$WORK/$dname.secret"
   FPID[$name]=$LASTPID
   addr=$(gateway_addr "$dname" "$LASTPID") || { FSKIP[$name]="gatewayd serve did not come up"; return 1; }
@@ -98,6 +101,7 @@ fast_gateway() {
 }
 fast_gateway gateway 2 || true
 fast_gateway gateway-1 1 || true
+fast_gateway gateway-gc400 2 400 || true
 
 # ---- 1. connections -----------------------------------------------------
 conn_targets=(direct gateway haproxy fastproxy goproxy)
@@ -123,6 +127,29 @@ for ((r = 1; r <= ROUNDS; r++)); do
     log "fast: cores round $r $t: $(fast_field rps "$res") req/s"
   done
 done
+
+# ---- 2b. added latency at half saturation, GOGC 100 and 400 ---------------
+# loadgen's open loop at half the gateway's best rate at 64 connections:
+# what the collector's cycles put on the p99 (GOGC=400: a quarter of them).
+lat_targets=(direct gateway gateway-gc400)
+lat_rate=$(awk -v r="$(fast_best cores-gateway)" 'BEGIN{ r = r / 2; if (r < 100) r = 100; printf "%d", r }')
+declare -A L50=() L99=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  for t in "${lat_targets[@]}"; do
+    [ -n "${FURL[$t]:-}" ] || continue
+    res=$("${NICE[@]}" "$BIN/loadgen" rate -url "${FURL[$t]}" -rate "$lat_rate" -duration "$FAST_DURATION" -warmup "$WARMUP" -conns 64 2>&1) || true
+    L50[$t]+="$(fast_field p50_us "$res") " L99[$t]+="$(fast_field p99_us "$res") "
+    log "fast: latency round $r $t @ $lat_rate/s: p50 $(fast_field p50_us "$res") us, p99 $(fast_field p99_us "$res") us"
+  done
+done
+fast_median() { tr ' ' '\n' <<<"$1" | grep -E '^[0-9.]+$' | sort -g | awk '{v[NR]=$1} END{ if (NR) printf "%.3f", (v[int((NR+1)/2)] + v[int(NR/2)+1]) / 2000 }'; }
+fast_added() { # fast_added TARGET: "p50 / p99" ms over direct
+  local d50 d99 g50 g99
+  d50=$(fast_median "${L50[direct]:-}") d99=$(fast_median "${L99[direct]:-}")
+  g50=$(fast_median "${L50[$1]:-}") g99=$(fast_median "${L99[$1]:-}")
+  if [ -z "$d50" ] || [ -z "$g50" ]; then echo "not run"; return; fi
+  awk -v a="$g50" -v b="$d50" -v c="$g99" -v d="$d99" 'BEGIN{ printf "%+.2f / %+.2f ms (%.2f / %.2f ms)", a - b, c - d, a, c }'
+}
 
 # ---- 3. Basic over LDAP -------------------------------------------------
 ldap_note=""
@@ -168,9 +195,30 @@ else
   ldap_note="Basic over LDAP not measured: no gateway, or slapd/ldap-utils not installed (scripts/test-deps.sh installs them)"
 fi
 
+# ---- 4. the gateway process under load: allocations, CPU profile ---------
+# profgw: the proxy in process on a net/http server, the bench chain, the
+# backend in its own process; it counts the process's allocations per
+# request and writes a CPU profile while wrk runs.
+proc_allocs="" proc_top=""
+if go build -o "$BIN/" ./scripts/bench/profgw 2>"$WORK/fast-profgw-build.log"; then
+  F_PROF=$("$BIN/freeport" -n 1)
+  start_bg fast-profgw "$BIN/profgw" -listen "127.0.0.1:$F_PROF" -backend "http://127.0.0.1:$F_BACK" \
+    -duration "$FAST_DURATION" -cpuprofile "$WORK/fast-cpu.prof"
+  prof_pid=$LASTPID
+  if fast_wait_port "$F_PROF" "$prof_pid"; then
+    # wrk runs past the profile's window (which starts at the first request).
+    "${NICE[@]}" wrk -t2 -c64 -d"$(awk -v d="${FAST_DURATION%s}" 'BEGIN{printf "%gs", d + 2}')" \
+      "http://127.0.0.1:$F_PROF/gateway/bench/svc0/hello" >/dev/null 2>&1 || true
+    wait "$prof_pid" 2>/dev/null || true
+    proc_allocs=$(sed -n 's/.*profgw: [0-9]* requests, \([0-9.]*\) allocations and \([0-9]*\) bytes per request.*/\1 (\2 bytes)/p' "$WORK/fast-profgw.log")
+    [ -s "$WORK/fast-cpu.prof" ] && proc_top=$(go tool pprof -top -nodecount 15 "$BIN/profgw" "$WORK/fast-cpu.prof" 2>/dev/null | sed -n '/flat%/,$p')
+  fi
+  stop_pid "$prof_pid" 5
+fi
+
 for p in "${FPID[@]}"; do stop_pid "$p" 20; done
 
-# ---- 4. allocations -----------------------------------------------------
+# ---- 5. allocations (go test) ---------------------------------------------
 allocs=$(go test -run '^$' -bench 'BenchmarkProxy/handler' -benchtime 20000x ./proxy/ 2>&1 |
   awk '/^BenchmarkProxy/{n=$1; sub(/-[0-9]+$/, "", n); sub(/BenchmarkProxy\//, "", n); for (i = 1; i <= NF; i++) if ($i == "allocs/op") print n, $(i-1)}')
 alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
@@ -204,6 +252,8 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
     echo "| cores, 64 connections | $label | $(printf '%.0f' "$v") req/s | | |"
   done
   echo "| cores: 2 ÷ 1 | gateway / haproxy | $(fast_ratio "$(fast_best cores-gateway)" "$(fast_best cores-gateway-1)") / $(fast_ratio "$(fast_best cores-haproxy)" "$(fast_best cores-haproxy-1)") | | |"
+  echo "| added latency at half saturation ($lat_rate req/s), p50 / p99 | gateway, GOGC 100 (Go's default) | $(fast_added gateway) | | |"
+  echo "| added latency at half saturation ($lat_rate req/s), p50 / p99 | gateway, GOGC 400 | $(fast_added gateway-gc400) | | |"
   a=$(fast_best anon) l=$(fast_best ldap)
   if [ -n "$a" ] && [ -n "$l" ]; then
     echo "| Basic over LDAP (warm cache) ÷ anonymous | gateway | $(fast_ratio "$l" "$a") ($(printf '%.0f' "$l") / $(printf '%.0f' "$a") req/s) | | |"
@@ -213,8 +263,17 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   for k in handler handler-full-chain handler-raw-backend; do
     echo "| allocations per proxied request | BenchmarkProxy/$k | $(alloc_of "$k") | | |"
   done
+  echo "| allocations per proxied request | the gateway process under wrk (profgw, net/http front included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
   echo
-  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
+  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; latency: loadgen rate (open loop, no coordinated omission) at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $ROUNDS interleaved rounds, minus the direct backend's, the gateway with GOGC=100 and GOGC=400 (the environment variable); LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
   if [ -n "$ldap_note" ]; then echo; echo "Note: $ldap_note."; fi
+  if [ -n "$proc_top" ]; then
+    echo
+    echo "CPU profile of the gateway process under wrk -c64 (profgw, \`go tool pprof -top\`, top 15 by flat time):"
+    echo
+    echo '```'
+    echo "$proc_top"
+    echo '```'
+  fi
 } >"$fast_md"
 log "fast: written $fast_md"

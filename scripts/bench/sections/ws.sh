@@ -21,7 +21,7 @@ ws_want() { [[ ",$WS_PARTS," == *",$1,"* ]]; }
 for v in WS_IDLE WS_RTT_N WS_TPUT_C WS_DEPLOYS; do
   [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -le 12000 ] || { echo "bench ws: $v must be a number ≤ 12000" >&2; exit 2; }
 done
-go build -o "$BIN/" ./scripts/bench/wsload ./scripts/bench/deploybench ./scripts/bench/freeport
+go build -o "$BIN/" ./scripts/bench/wsload ./scripts/bench/wslat ./scripts/bench/deploybench ./scripts/bench/freeport
 WSSRC=127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9
 NICE=()
 [ "$(id -u)" -eq 0 ] && NICE=(nice -n -15)
@@ -250,6 +250,15 @@ for t in "${WS_TARGETS[@]}"; do
   log "ws: $t tput $best msgs/s, ${CPUMSG[$t]:-?} µs CPU per message"
 done
 
+# ---- wake latency in process: every message wakes a parked side ----------
+WS_LAT="skipped"
+if ws_want rtt; then
+  lat0=$(GOMAXPROCS=2 "${NICE[@]}" "$BIN/wslat" -busy 0 2>&1 | tail -1)
+  lat1=$(GOMAXPROCS=2 "${NICE[@]}" "$BIN/wslat" -busy 1 2>&1 | tail -1)
+  WS_LAT="p50 / p90 / p99 $(jget p50_ms "$lat0") / $(jget p90_ms "$lat0") / $(jget p99_ms "$lat0") ms; with one of the process's 2 Ps kept busy $(jget p50_ms "$lat1") / $(jget p90_ms "$lat1") / $(jget p99_ms "$lat1") ms"
+  log "ws: wslat $lat0 $lat1"
+fi
+
 # ---- drops during deploys of other topologies ----------------------------
 WS_DROPS="skipped"
 if [ -n "$WS_GW" ] && ws_want drops; then
@@ -317,6 +326,7 @@ ratio() { [ -n "${TPUT[direct]:-}" ] && [ -n "${TPUT[$1]:-}" ] && awk "BEGIN{pri
   done
   echo
   echo "- connections held up to the gateway's descriptor ceiling ($(ulimit -Hn) hard): $WS_CEIL_RES"
+  echo "- echo through the relay in process when every message wakes a parked side (\`wslat\`, 300 round trips over 20 connections, GOMAXPROCS=2): $WS_LAT"
   echo "- sockets dropped during deploys of other topologies: $WS_DROPS"
   echo "- revocation-to-close: $WS_REVOKE"
   echo

@@ -147,7 +147,8 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		OnChange:         g.secretChanged,
 		GuardDelete:      guardAliasDelete,
 		RotateFailpoint:  rotateFailpoint(g.log),
-		OnMasterRotated:  g.masterRotated(devSecretWriter(o, Layout{c.DataDir})),
+		OnMasterRotated:  devSecretWriter(o, Layout{c.DataDir}),
+		OnDataKey:        g.dataKeyChanged,
 	})
 	if c.Crypto.AllowWeak {
 		g.log.Warn("crypto.allow_weak is set: weak KDF settings are accepted", "kdf", c.Crypto.KDF.String())
@@ -235,25 +236,20 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 // sealPurpose derives the key of sealed datanode URLs from the data key.
 const sealPurpose = "datanode targets"
 
-// masterRotated follows a committed master rotation: the datanode URLs are
-// sealed under the key derived from the new data key (what every gateway
-// started after the rotation derives), those sealed before stay valid
-// until they expire; then next, if any, runs.
-func (g *gateway) masterRotated(next func([]byte) error) func([]byte) error {
-	return func(secret []byte) error {
-		if g.px != nil {
-			key, err := g.secrets.Keyring().DeriveKey(sealPurpose)
-			if err != nil {
-				return fmt.Errorf("deriving the new datanode sealing key: %w", err)
-			}
-			if err := g.px.RotateSealKey(key); err != nil {
-				return err
-			}
-		}
-		if next != nil {
-			return next(secret)
-		}
-		return nil
+// dataKeyChanged follows a new data key, made by a rotation through this
+// gateway or followed from another one sharing the store: datanode URLs
+// are sealed under the key derived from it at once, as on every gateway
+// of the store, and those sealed before stay valid until they expire.
+func (g *gateway) dataKeyChanged(kr *secrets.Keyring) {
+	if g.px == nil {
+		return // starting: the proxy is built with the live key
+	}
+	key, err := kr.DeriveKey(sealPurpose)
+	if err == nil {
+		err = g.px.RotateSealKey(key)
+	}
+	if err != nil {
+		g.log.Error("following the data key: the datanode sealing key stays the old one", "err", err)
 	}
 }
 

@@ -176,6 +176,7 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte, n
 	}
 	s.next.Store(nil)
 	old.Close()
+	s.dataKeyChanged(next)
 	s.log.InfoContext(ctx, "master secret and data key rotated", "reencrypted", changed+resealedMeta, "key_id", next.KeyID())
 	return changed + resealedMeta, s.rotated(ctx, newSecret)
 }

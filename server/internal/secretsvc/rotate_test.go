@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -368,7 +369,14 @@ func TestRotateMasterSeenByAnotherGateway(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := New(a.st, kr, Options{Settings: a.settings, Log: slog.New(slog.NewTextHandler(a.logs, nil))})
+			var mu sync.Mutex
+			var followed []string // the data keys b was told of
+			b := New(a.st, kr, Options{Settings: a.settings, Log: slog.New(slog.NewTextHandler(a.logs, nil)),
+				OnDataKey: func(kr *secrets.Keyring) {
+					mu.Lock()
+					defer mu.Unlock()
+					followed = append(followed, kr.KeyID())
+				}})
 			t.Cleanup(b.Close)
 			a.create("", "before", "before-VALUE")
 
@@ -385,6 +393,14 @@ func TestRotateMasterSeenByAnotherGateway(t *testing.T) {
 			}
 			if got, want := b.Keyring().KeyID(), a.svc.Keyring().KeyID(); got != want {
 				t.Fatalf("the other gateway runs with key %s, the store has %s", got, want)
+			}
+			// Keys derived from the data key (datanode sealing) follow it
+			// on the other gateway too.
+			mu.Lock()
+			told := slices.Clone(followed)
+			mu.Unlock()
+			if want := []string{a.svc.Keyring().KeyID()}; newDataKey && !slices.Equal(told, want) || !newDataKey && len(told) != 0 {
+				t.Fatalf("the other gateway was told of data keys %q (new data key %v, the store has %s)", told, newDataKey, want[0])
 			}
 			a.remember([]byte("from-b-VALUE"))
 			if _, err := b.AliasServer().CreateAlias(ctx, &gatewayv1.CreateAliasRequest{Name: "from-b", Value: []byte("from-b-VALUE")}); err != nil {

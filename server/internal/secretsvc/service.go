@@ -49,6 +49,11 @@ type Options struct {
 	// OnMasterRotated is called with the new master secret once a rotation
 	// committed (a --dev daemon keeps its secret in the data dir).
 	OnMasterRotated func(newSecret []byte) error
+	// OnDataKey is called with the live keyring each time the data key
+	// changed: a rotation with a new data key through this gateway, or one
+	// through another gateway sharing the store that this one followed.
+	// Keys derived from the data key (the datanode sealing key) follow it.
+	OnDataKey func(kr *secrets.Keyring)
 	// RotateFailpoint, for crash tests only, runs inside a master rotation's
 	// transaction after each alias is resealed (n counts them).
 	RotateFailpoint func(n int) error
@@ -209,7 +214,15 @@ func (s *Service) follow(ctx context.Context) (*secrets.Keyring, error) {
 		}
 		kr.Close()
 		s.log.InfoContext(ctx, "following a data key rotated through another gateway", "key_id", next.KeyID())
+		s.dataKeyChanged(next)
 		return next, nil
+	}
+}
+
+// dataKeyChanged runs OnDataKey.
+func (s *Service) dataKeyChanged(kr *secrets.Keyring) {
+	if s.opts.OnDataKey != nil {
+		s.opts.OnDataKey(kr)
 	}
 }
 
