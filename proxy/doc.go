@@ -145,7 +145,10 @@
 // Forwarded are discarded unless the peer is in TrustedProxies (then
 // X-Forwarded-For and Forwarded are appended to, the others kept). Bodies
 // stream both ways through pooled 32 KiB buffers; a Content-Length answer
-// of 64 KiB or more between plain TCP connections moves by splice(2). The
+// of 64 KiB or more between plain TCP connections moves by splice(2),
+// behind a TLS or HTTP/2 front (and once a chunked answer has shown itself
+// a bulk one) through h1.Pipe, which reads the next 256 KiB from the
+// backend while the last are written. The
 // client's buffer is flushed only before a read that would wait for the
 // backend (SSE and long polls stream at once, bytes already here go out
 // together); trailers, 1xx and 100-continue pass through. A body longer than the

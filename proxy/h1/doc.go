@@ -5,7 +5,9 @@
 // written once into the connection's buffer, the response head read into
 // one string that the header values are sliced from, and response bodies
 // streamed as they come (Content-Length, chunked with trailers, or to the
-// connection's end), moved by splice(2) when both sides are plain TCP.
+// connection's end), moved by splice(2) when both sides are plain TCP; a
+// Read of a chunked body returns the data of every chunk already buffered.
+// Pipe copies a large body with its reading and writing overlapped.
 //
 // Everything runs on the caller's goroutine: a request without a body costs
 // one write and one read system call on a reused connection, and no
