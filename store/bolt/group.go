@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"fmt"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -80,7 +81,7 @@ func (g *groupCommit) run(batch []*groupCall, self *groupCall) {
 		failed := -1
 		err := g.db.Update(func(tx *bolt.Tx) error {
 			for i, c := range batch {
-				if err := c.fn(tx); err != nil {
+				if err := safely(c.fn, tx); err != nil {
 					failed = i
 					return err
 				}
@@ -97,11 +98,22 @@ func (g *groupCommit) run(batch []*groupCall, self *groupCall) {
 			return
 		}
 		f := batch[failed]
-		err = g.db.Update(f.fn)
+		err = g.db.Update(func(tx *bolt.Tx) error { return safely(f.fn, tx) })
 		if err == nil && g.committed != nil {
 			g.committed()
 		}
 		done(f, err)
 		batch = append(batch[:failed:failed], batch[failed+1:]...)
 	}
+}
+
+// safely runs fn, turning a panic into an error: one caller's bug must not
+// leave the others of its group waiting forever.
+func safely(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return fn(tx)
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/securegw/gateway/store"
 )
@@ -109,5 +112,37 @@ func TestGroupCommit(t *testing.T) {
 	recs, err := s.ListAudit(ctx, store.AuditFilter{Limit: 1000})
 	if err != nil || len(recs) != writers {
 		t.Fatalf("audit after reopening: %d records, %v", len(recs), err)
+	}
+}
+
+// A write that panics fails alone, with an error; the writes committed
+// with it, before and after, do not wait forever or fail.
+func TestGroupCommitPanickingWrite(t *testing.T) {
+	s := openAt(t, tempPath(t), Options{})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if i == 7 {
+				errs[i] = s.batched(ctx, func(*bolt.Tx) error { panic("boom") })
+				return
+			}
+			_, errs[i] = s.PutObject(ctx, store.Object{Kind: store.KindToken, Key: fmt.Sprintf("t%d", i), Value: []byte(`{}`)}, 0)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		switch {
+		case i == 7 && (err == nil || !strings.Contains(err.Error(), "panicked: boom")):
+			t.Fatalf("panicking write: %v, want its panic as the error", err)
+		case i != 7 && err != nil:
+			t.Fatalf("write %d beside a panicking one: %v", i, err)
+		}
 	}
 }

@@ -17,4 +17,11 @@
 // (Options.Groups); a failed lookup refuses the issuance. A policy's
 // topologies are recorded in each token's state and returned by
 // VerifyToken: the jwt providers of other topologies refuse the token.
+//
+// HS256 is never signed with the gateway's keys: a topology that asks for
+// it (a KNOXTOKEN service's hmac_secret) passes its secret with the request,
+// and the token is bound to that topology. Under a management call, a new
+// token's state and the call's audit record are written in one commit
+// (api.PendingAudit, the bbolt store's PutObjectAudited); the store shares
+// that commit with the other issuances in flight.
 package tokensvc
