@@ -69,10 +69,10 @@ func windowBits(v string) bool {
 
 // AcceptDeflate picks the first permessage-deflate offer of a client's
 // Sec-WebSocket-Extensions values the relay can take, and returns the
-// extension to answer with (no context takeover either way). ok is false
-// when there is none. An offer limiting the server's window below 15 bits
-// is declined: the backend's compressed messages pass as they came, and
-// the backend was not asked for that window.
+// extension to answer with (no context takeover either way). An offer
+// asking for a window under 32 KiB (server_max_window_bits below 15) is
+// not taken: compressed messages pass from the backend as it made them,
+// with its window. ok is false when there is none.
 func AcceptDeflate(values []string) (answer string, ok bool) {
 offers:
 	for _, e := range extensions(values) {
@@ -100,7 +100,7 @@ offers:
 		}
 		answer = deflateName + "; server_no_context_takeover; client_no_context_takeover"
 		if v, ok := params["server_max_window_bits"]; ok {
-			answer += "; server_max_window_bits=" + v
+			answer += "; server_max_window_bits=" + v // 15
 		}
 		return answer, true
 	}
