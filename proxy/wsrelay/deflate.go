@@ -69,9 +69,10 @@ func windowBits(v string) bool {
 
 // AcceptDeflate picks the first permessage-deflate offer of a client's
 // Sec-WebSocket-Extensions values the relay can take, and returns the
-// extension to answer with (no context takeover either way; a
-// server_max_window_bits the client asked for is granted: the relay does
-// not compress). ok is false when there is none.
+// extension to answer with (no context takeover either way). An offer
+// asking for a window under 32 KiB (server_max_window_bits below 15) is
+// not taken: compressed messages pass from the backend as it made them,
+// with its window. ok is false when there is none.
 func AcceptDeflate(values []string) (answer string, ok bool) {
 offers:
 	for _, e := range extensions(values) {
@@ -86,7 +87,7 @@ offers:
 					continue offers
 				}
 			case "server_max_window_bits":
-				if !windowBits(v) {
+				if v != "15" {
 					continue offers
 				}
 			case "client_max_window_bits":
@@ -99,7 +100,7 @@ offers:
 		}
 		answer = deflateName + "; server_no_context_takeover; client_no_context_takeover"
 		if v, ok := params["server_max_window_bits"]; ok {
-			answer += "; server_max_window_bits=" + v
+			answer += "; server_max_window_bits=" + v // 15
 		}
 		return answer, true
 	}

@@ -16,7 +16,9 @@ func TestAcceptDeflate(t *testing.T) {
 		{[]string{"permessage-deflate"}, both},
 		{[]string{"permessage-deflate; client_max_window_bits"}, both},                                 // Chromium
 		{[]string{"permessage-deflate; server_no_context_takeover; client_no_context_takeover"}, both}, // gorilla
-		{[]string{"permessage-deflate; server_max_window_bits=10"}, both + "; server_max_window_bits=10"},
+		{[]string{"permessage-deflate; server_max_window_bits=15"}, both + "; server_max_window_bits=15"},
+		{[]string{"permessage-deflate; server_max_window_bits=10"}, ""}, // the backend's frames pass as made: its window
+		{[]string{"permessage-deflate; server_max_window_bits=10, permessage-deflate"}, both},
 		{[]string{`permessage-deflate; client_max_window_bits="12"`}, both},
 		{[]string{"permessage-deflate; server_max_window_bits=16"}, ""},                      // out of range
 		{[]string{"permessage-deflate; server_max_window_bits"}, ""},                         // needs a value
@@ -25,7 +27,7 @@ func TestAcceptDeflate(t *testing.T) {
 		{[]string{"permessage-deflate; mystery"}, ""},                                        // unknown
 		{[]string{"permessage-deflate; client_max_window_bits; client_max_window_bits"}, ""}, // repeated
 		// The first acceptable offer of several wins.
-		{[]string{"permessage-deflate; mystery, permessage-deflate; server_max_window_bits=9"}, both + "; server_max_window_bits=9"},
+		{[]string{"permessage-deflate; mystery, permessage-deflate; server_max_window_bits=15"}, both + "; server_max_window_bits=15"},
 		{[]string{"foo", "permessage-deflate"}, both},
 	} {
 		got, ok := AcceptDeflate(tc.offers)
