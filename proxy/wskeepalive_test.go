@@ -16,9 +16,9 @@ import (
 // not relayed; a peer that does not answer them is closed with 1001.
 func TestWebSocketKeepalive(t *testing.T) {
 	const (
-		idle  = 500 * time.Millisecond // the gateway's idle timeout
-		quiet = time.Second            // the strict backend drops a connection silent this long
-		ping  = 200 * time.Millisecond // the gateway's keepalive interval
+		idle  = 1500 * time.Millisecond // the gateway's idle timeout (pings every fifth of it: a loaded machine's stalls stay well inside)
+		quiet = time.Second             // the strict backend drops a connection silent this long
+		ping  = 200 * time.Millisecond  // the gateway's keepalive interval
 	)
 	e := newEnv(t, proxy.Config{})
 	echoB := newWSServer(t, websocket.Upgrader{}, echoServe)

@@ -220,10 +220,15 @@ func (a *Authorizer) Run(ctx context.Context, c Caller, method string, req any, 
 	}
 	resp, err := run(context.WithValue(ctx, auditNoteKey{}, note))
 	switch {
-	case audited && note.written && err == nil:
+	case audited && note.written:
+		// The record went into the change's own commit: the change is
+		// stored, whatever happened after it (waiting for it to be live).
 		r := note.pending
 		r.Target = note.target
 		a.audit.logRecord(ctx, note.seq, r)
+		if err != nil {
+			a.audit.log.WarnContext(ctx, "a change stored with its audit record failed afterwards", "method", shortMethod(method), "seq", note.seq, "err", err)
+		}
 	case audited:
 		a.audit.Record(ctx, c, method, req, note.target, err)
 	}

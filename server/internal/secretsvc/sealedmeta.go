@@ -48,7 +48,11 @@ func (s *Service) StoreSealedMeta(ctx context.Context, key string, plain []byte,
 	if err != nil {
 		return 0, err
 	}
-	if now, err := s.follow(ctx); err == nil && now != kr {
+	now, err := s.follow(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%s is stored, but whether a data key rotation got in between could not be checked: %w", key, err)
+	}
+	if now != kr {
 		if sealed, err = now.Seal(key, plain); err != nil {
 			return 0, fmt.Errorf("sealing %s: %w", key, err)
 		}

@@ -60,8 +60,11 @@ func (s *Service) selfPolicy() *policy {
 	}
 }
 
-// checkPolicy validates a policy strictly and returns it with defaults applied.
-func (s *Service) checkPolicy(pb *gatewayv1.TokenPolicy) (*policy, error) {
+// checkPolicy validates a policy strictly and returns it with defaults
+// applied. A stored policy (put by an earlier version) is not held to the
+// rules that came with group_source: it keeps issuing what needs no group
+// lookup, and what needs one fails closed per request (subjectGroups).
+func (s *Service) checkPolicy(pb *gatewayv1.TokenPolicy, stored bool) (*policy, error) {
 	var errs []string
 	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if !policyNameRE.MatchString(pb.GetName()) {
@@ -144,6 +147,8 @@ func (s *Service) checkPolicy(pb *gatewayv1.TokenPolicy) (*policy, error) {
 		if err := checkName(src); err != nil {
 			add("group_source: %v", err)
 		}
+	} else if stored {
+		// Refused per request when a subject's groups are needed.
 	} else if len(pb.GetAllowedSubjectGroups()) > 0 {
 		add("allowed_subject_groups needs group_source: the topology whose providers look up a subject's groups")
 	} else if pb.GetIncludeGroups() && p.actsForOthers() {
@@ -230,7 +235,7 @@ func (s *Service) decodePolicy(o store.Object) *cachedPolicy {
 	if err := protojson.Unmarshal(o.Value, &pb); err != nil {
 		return &cachedPolicy{err: fmt.Errorf("decoding token policy %q: %w", o.Key, err)}
 	}
-	p, err := s.checkPolicy(&pb)
+	p, err := s.checkPolicy(&pb, true)
 	if err != nil {
 		return &cachedPolicy{err: fmt.Errorf("stored token policy %q: %w", o.Key, err)}
 	}
@@ -239,7 +244,7 @@ func (s *Service) decodePolicy(o store.Object) *cachedPolicy {
 
 // PutPolicy stores a policy (compare-and-set on expect; store.NoRevisionCheck: any).
 func (s *Service) PutPolicy(ctx context.Context, pb *gatewayv1.TokenPolicy, expect int64) (int64, error) {
-	if _, err := s.checkPolicy(pb); err != nil {
+	if _, err := s.checkPolicy(pb, false); err != nil {
 		return 0, err
 	}
 	b, err := protojson.Marshal(pb)
