@@ -27,6 +27,8 @@ type mesh struct {
 	etcd *etcdtest.Cluster
 	envs []*env
 	gws  []*gwProcess
+	// base is the gateways' configuration before the store section.
+	base string
 }
 
 // etcdStoreYAML is the store section of a gateway on c; endpoints limits
@@ -45,9 +47,13 @@ func etcdStoreYAML(c *etcdtest.Cluster, prefix string, endpoints []string) strin
 `, strings.Join(endpoints, ", "), prefix)
 }
 
-func newMesh(t *testing.T, n int) *mesh {
+func newMesh(t *testing.T, n int) *mesh { t.Helper(); return newMeshWith(t, n, testConfigYAML) }
+
+// newMeshWith is newMesh with base as the gateways' configuration (before
+// the store section).
+func newMeshWith(t *testing.T, n int, base string) *mesh {
 	t.Helper()
-	m := &mesh{t: t, etcd: etcdtest.Start(t, 3)}
+	m := &mesh{t: t, etcd: etcdtest.Start(t, 3), base: base}
 	secret := filepath.Join(t.TempDir(), "master")
 	for i := range n {
 		dir := filepath.Join(t.TempDir(), fmt.Sprintf("gw%d", i))
@@ -93,7 +99,7 @@ func newMesh(t *testing.T, n int) *mesh {
 // writeConfig writes gateway i's gateway.yaml (endpoints nil: every member).
 func (m *mesh) writeConfig(i int, e *env, endpoints []string) {
 	m.t.Helper()
-	doc := testConfigYAML + etcdStoreYAML(m.etcd, "/mesh/", endpoints)
+	doc := m.base + etcdStoreYAML(m.etcd, "/mesh/", endpoints)
 	if err := os.WriteFile(e.config, []byte(doc), 0o600); err != nil {
 		m.t.Fatal(err)
 	}

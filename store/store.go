@@ -170,6 +170,13 @@ type Store interface {
 	// fails for any object nothing is written. It returns how many objects changed
 	// (fn returning the same bytes leaves an object unchanged).
 	RewriteObjects(ctx context.Context, kinds []string, fn func(Object) ([]byte, error), meta map[string][]byte) (int, error)
+	// RewriteObjectsIf is RewriteObjects guarded by check, which reads the
+	// state the rewrite commits on, in the same commit: if check fails,
+	// nothing is written and its error is returned (wrapped). Meta values
+	// computed from values read before the call stay valid only while
+	// check finds those values unchanged. check may run more than once and
+	// must read only through r.
+	RewriteObjectsIf(ctx context.Context, kinds []string, fn func(Object) ([]byte, error), meta map[string][]byte, check Check) (int, error)
 
 	// GetMeta, GetMetaRevision and PutMeta keep small named values
 	// (master-secret verifier, CA, settings) that belong to the gateway, not
@@ -200,6 +207,8 @@ type Check func(ctx context.Context, r Reader) error
 type Reader interface {
 	ListTopologies(ctx context.Context) ([]Topology, int64, error)
 	ListObjects(ctx context.Context, kind, prefix string) ([]Object, error)
+	// GetMeta returns a meta value, or an error wrapping ErrNotFound.
+	GetMeta(ctx context.Context, key string) ([]byte, error)
 }
 
 // Dump is everything a store holds, for moving it to another backend

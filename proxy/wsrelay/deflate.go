@@ -69,9 +69,10 @@ func windowBits(v string) bool {
 
 // AcceptDeflate picks the first permessage-deflate offer of a client's
 // Sec-WebSocket-Extensions values the relay can take, and returns the
-// extension to answer with (no context takeover either way; a
-// server_max_window_bits the client asked for is granted: the relay does
-// not compress). ok is false when there is none.
+// extension to answer with (no context takeover either way). An offer
+// asking for a window under 32 KiB (server_max_window_bits below 15) is
+// not taken: compressed messages pass from the backend as it made them,
+// with its window. ok is false when there is none.
 func AcceptDeflate(values []string) (answer string, ok bool) {
 offers:
 	for _, e := range extensions(values) {
@@ -86,7 +87,7 @@ offers:
 					continue offers
 				}
 			case "server_max_window_bits":
-				if !windowBits(v) {
+				if v != "15" {
 					continue offers
 				}
 			case "client_max_window_bits":
@@ -99,7 +100,7 @@ offers:
 		}
 		answer = deflateName + "; server_no_context_takeover; client_no_context_takeover"
 		if v, ok := params["server_max_window_bits"]; ok {
-			answer += "; server_max_window_bits=" + v
+			answer += "; server_max_window_bits=" + v // 15
 		}
 		return answer, true
 	}
@@ -137,16 +138,19 @@ func CheckDeflateAnswer(values []string) (bool, error) {
 
 // deflateTail ends a message's deflate data (RFC 7692 §7.2.2: the removed
 // empty block) and adds a final empty block so the inflater sees an end.
-const deflateTail = "\x00\x00\xff\xff\x01\x00\x00\xff\xff"
+var deflateTail = []byte("\x00\x00\xff\xff\x01\x00\x00\xff\xff")
 
 var inflaters = sync.Pool{New: func() any { return flate.NewReader(nil) }}
 
 // inflate decompresses a message's payload, refusing more than limit bytes
-// of output (1009) and data that does not inflate (1007).
+// of output (1009), data that does not inflate, and data after a final
+// block (1007): a receiver that inflates past the final block would see
+// bytes the relay never checked, in a message it passes compressed.
 func inflate(p []byte, limit int64) ([]byte, error) {
 	fr := inflaters.Get().(io.ReadCloser)
 	defer inflaters.Put(fr)
-	_ = fr.(flate.Resetter).Reset(io.MultiReader(bytes.NewReader(p), strings.NewReader(deflateTail)), nil)
+	in := &payloadReader{p: p, tail: deflateTail}
+	_ = fr.(flate.Resetter).Reset(in, nil)
 	var out bytes.Buffer
 	out.Grow(int(min(limit, 2*int64(len(p))+512)))
 	n, err := io.Copy(&out, io.LimitReader(fr, limit+1))
@@ -155,6 +159,54 @@ func inflate(p []byte, limit int64) ([]byte, error) {
 		return nil, &protocolError{CloseMessageTooBig, "message too big"}
 	case err != nil:
 		return nil, &protocolError{CloseInvalidPayload, "compressed message does not inflate"}
+	case !zeroPadding(in.p):
+		return nil, &protocolError{CloseInvalidPayload, "data after the compressed message's final block"}
 	}
 	return out.Bytes(), nil
+}
+
+// zeroPadding reports whether rest, what a message's payload holds after
+// its final deflate block, is at most the few zero bytes a sender that
+// ends with a final block leaves (RFC 7692 §7.2.3.3).
+func zeroPadding(rest []byte) bool {
+	if len(rest) > 4 {
+		return false
+	}
+	for _, b := range rest {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// payloadReader reads a payload, then tail, a byte at a time if asked
+// (an io.ByteReader: the inflater then reads no further than it needs, so
+// p keeps exactly what it did not consume).
+type payloadReader struct{ p, tail []byte }
+
+func (r *payloadReader) Read(b []byte) (int, error) {
+	src := &r.p
+	if len(r.p) == 0 {
+		src = &r.tail
+	}
+	if len(*src) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, *src)
+	*src = (*src)[n:]
+	return n, nil
+}
+
+func (r *payloadReader) ReadByte() (byte, error) {
+	src := &r.p
+	if len(r.p) == 0 {
+		src = &r.tail
+	}
+	if len(*src) == 0 {
+		return 0, io.EOF
+	}
+	c := (*src)[0]
+	*src = (*src)[1:]
+	return c, nil
 }

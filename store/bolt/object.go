@@ -217,14 +217,20 @@ func (s *Store) DeleteObjectIf(ctx context.Context, kind, key string, expect int
 // revision of the call; the revision is bumped only if an object or a meta
 // value is written. A canceled ctx stops the rewrite and writes nothing.
 func (s *Store) RewriteObjects(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte) (int, error) {
-	changed, err := s.rewriteObjects(ctx, kinds, fn, meta)
+	return s.RewriteObjectsIf(ctx, kinds, fn, meta, nil)
+}
+
+// RewriteObjectsIf implements store.Store: check runs in the rewrite's
+// transaction.
+func (s *Store) RewriteObjectsIf(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte, check store.Check) (int, error) {
+	changed, err := s.rewriteObjects(ctx, kinds, fn, meta, check)
 	if err != nil {
 		return 0, fmt.Errorf("rewriting objects of kinds %q: %w", kinds, err)
 	}
 	return changed, nil
 }
 
-func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte) (int, error) {
+func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte, check store.Check) (int, error) {
 	if fn == nil {
 		return 0, errNilFunc
 	}
@@ -252,6 +258,11 @@ func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(stor
 	var changes []change
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		changes = changes[:0]
+		if check != nil {
+			if err := check(ctx, txReader{tx}); err != nil {
+				return err
+			}
+		}
 		for _, kind := range uniq {
 			b, err := kindBucket(tx, kind)
 			if err != nil {

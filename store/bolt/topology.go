@@ -250,6 +250,21 @@ func (r txReader) ListObjects(_ context.Context, kind, prefix string) ([]store.O
 	return listObjectsTx(r.tx, kind, prefix)
 }
 
+func (r txReader) GetMeta(_ context.Context, key string) ([]byte, error) {
+	um, err := bucket(r.tx, bucketUserMeta)
+	if err != nil {
+		return nil, err
+	}
+	rec, exists, err := getObjectRecord(um, key)
+	if err == nil && !exists {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting meta %q: %w", key, err)
+	}
+	return bytes.Clone(rec.Value), nil
+}
+
 // DeleteTopology removes a topology and records a "delete" entry, with an
 // empty spec, in its history. A missing topology gives store.ErrNotFound
 // whatever expect is.

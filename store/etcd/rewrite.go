@@ -32,7 +32,13 @@ var errCrashed = errors.New("stopped by test hook")
 // starts again on the new state, up to rewriteAttempts times, then fails
 // with store.ErrRevisionMismatch.
 func (s *Store) RewriteObjects(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte) (int, error) {
-	changed, err := s.rewriteObjects(ctx, kinds, fn, meta)
+	return s.RewriteObjectsIf(ctx, kinds, fn, meta, nil)
+}
+
+// RewriteObjectsIf implements store.Store: check reads the snapshot each
+// attempt's switch is guarded on.
+func (s *Store) RewriteObjectsIf(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte, check store.Check) (int, error) {
+	changed, err := s.rewriteObjects(ctx, kinds, fn, meta, check)
 	if err != nil {
 		return 0, fmt.Errorf("rewriting objects of kinds %q: %w", kinds, err)
 	}
@@ -50,7 +56,7 @@ type stagedKind struct {
 	recs    []objectRecord
 }
 
-func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte) (int, error) {
+func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte, check store.Check) (int, error) {
 	if fn == nil {
 		return 0, errNilFunc
 	}
@@ -73,7 +79,7 @@ func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(stor
 	ctx, cancel := context.WithTimeoutCause(ctx, 10*s.opts.RequestTimeout, errRequestTimeout)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
-		n, ok, err := s.rewriteOnce(ctx, uniq, fn, meta)
+		n, ok, err := s.rewriteOnce(ctx, uniq, fn, meta, check)
 		if err != nil || ok {
 			return n, err
 		}
@@ -84,10 +90,15 @@ func (s *Store) rewriteObjects(ctx context.Context, kinds []string, fn func(stor
 }
 
 // rewriteOnce reports ok=false when its switch lost to another commit.
-func (s *Store) rewriteOnce(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte) (int, bool, error) {
+func (s *Store) rewriteOnce(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte, check store.Check) (int, bool, error) {
 	r, err := s.snapshot(ctx)
 	if err != nil {
 		return 0, false, err
+	}
+	if check != nil {
+		if err := check(ctx, snapReader{r}); err != nil {
+			return 0, false, err
+		}
 	}
 	rev := r.cur + 1
 	now := s.now()

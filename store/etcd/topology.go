@@ -219,6 +219,20 @@ func (x snapReader) ListObjects(_ context.Context, kind, prefix string) ([]store
 	return x.r.objects(kind, prefix)
 }
 
+func (x snapReader) GetMeta(_ context.Context, key string) ([]byte, error) {
+	rec, exists, err := x.r.object(metaKey(key))
+	if err == nil && !exists {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting meta %q: %w", key, err)
+	}
+	if rec.Value == nil {
+		rec.Value = []byte{}
+	}
+	return rec.Value, nil
+}
+
 // DeleteTopology removes a topology and records a "delete" entry, with an
 // empty spec, in its history. A missing topology gives store.ErrNotFound
 // whatever expect is.

@@ -100,3 +100,52 @@ func testGuardedWritesRace(t *testing.T, open Opener) {
 		}
 	}
 }
+
+// testGuardedRewrite: RewriteObjectsIf runs its check on the state it
+// commits on (meta values included), so a rewrite computed from values
+// another writer changed meanwhile is refused and writes nothing.
+func testGuardedRewrite(t *testing.T, open Opener) {
+	s := open(t)
+	ctx := t.Context()
+	putObj(t, s, store.KindAlias, "@gateway/a", "1", 0)
+	must(s.PutMeta(ctx, "verifier", []byte("v1"), 0))(t)
+	read := must(s.GetMeta(ctx, "verifier"))(t)
+	errChanged := errors.New("the verifier changed")
+	same := func(ctx context.Context, r store.Reader) error {
+		cur, err := r.GetMeta(ctx, "verifier")
+		if err != nil {
+			return err
+		}
+		if string(cur) != string(read) {
+			return errChanged
+		}
+		return nil
+	}
+	double := func(o store.Object) ([]byte, error) { return append(o.Value, o.Value...), nil }
+
+	// Another writer changes the value the rewrite was computed from.
+	must(s.PutMeta(ctx, "verifier", []byte("v2"), store.NoRevisionCheck))(t)
+	before := takeSnapshot(t, s)
+	_, err := s.RewriteObjectsIf(ctx, []string{store.KindAlias}, double, map[string][]byte{"verifier": []byte("from v1")}, same)
+	wantErr(t, err, errChanged)
+	unchanged(t, s, before)
+	if _, err := s.RewriteObjectsIf(ctx, nil, double, map[string][]byte{"x": []byte("y")}, func(ctx context.Context, r store.Reader) error {
+		_, err := r.GetMeta(ctx, "missing")
+		return err
+	}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a check reading a missing meta key: %v, want ErrNotFound", err)
+	}
+	unchanged(t, s, before)
+
+	read = must(s.GetMeta(ctx, "verifier"))(t)
+	n := must(s.RewriteObjectsIf(ctx, []string{store.KindAlias}, double, map[string][]byte{"verifier": []byte("from v2")}, same))(t)
+	if n != 1 {
+		t.Fatalf("guarded rewrite changed %d objects, want 1", n)
+	}
+	if got := must(s.GetMeta(ctx, "verifier"))(t); string(got) != "from v2" {
+		t.Fatalf("meta after the guarded rewrite: %q", got)
+	}
+	if o := must(s.GetObject(ctx, store.KindAlias, "@gateway/a"))(t); string(o.Value) != "11" {
+		t.Fatalf("object after the guarded rewrite: %q", o.Value)
+	}
+}

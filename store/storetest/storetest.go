@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ObjectUnknownKind", testObjectUnknownKind},
 		{"GuardedWrites", testGuardedWrites},
 		{"GuardedWritesRace", testGuardedWritesRace},
+		{"GuardedRewrite", testGuardedRewrite},
 		{"RewriteObjects", testRewriteObjects},
 		{"RewriteObjectsFailure", testRewriteObjectsFailure},
 		{"Meta", testMeta},

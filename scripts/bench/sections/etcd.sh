@@ -4,17 +4,19 @@
 # p99, from the gatewayctl call), requests and deploys failed while the etcd
 # leader is killed under load, and start-to-ready and start-to-serving of a
 # fourth gatewayd with many topologies in etcd (ETCD_TOPOLOGIES, default
-# 10000, put in by the store's import in seconds). server TestEtcdFigures
-# prints the figures.
+# 10000, put in by the store's import in seconds), and ETCD_WS (default
+# 29000) proxied WebSockets across the three gateways held while topologies
+# are deployed. server TestEtcdFigures and TestEtcdWebSockets print the
+# figures.
 # Sourced by scripts/bench.sh: uses log, $OUT, $WORK, $QUICK.
 
 etcd_bench() {
-  local deploys=${ETCD_DEPLOYS:-100} topologies=${ETCD_TOPOLOGIES:-10000} prio=()
-  [ "$QUICK" = 1 ] && deploys=20 topologies=1000
+  local deploys=${ETCD_DEPLOYS:-100} topologies=${ETCD_TOPOLOGIES:-10000} sockets=${ETCD_WS:-29000} prio=()
+  [ "$QUICK" = 1 ] && deploys=20 topologies=1000 sockets=3000
   [ "$(id -u)" -eq 0 ] && prio=(nice -n -15)
-  log "etcd: three gatewayd on three etcd members ($deploys deploys, $topologies topologies)"
-  if ! GATEWAY_ETCD_FIGURES=$deploys GATEWAY_ETCD_TOPOLOGIES=$topologies "${prio[@]}" \
-    go test -count=1 -timeout 30m -run '^TestEtcdFigures$' -v ./server/ >"$WORK/etcd-figures.txt" 2>&1; then
+  log "etcd: three gatewayd on three etcd members ($deploys deploys, $topologies topologies, $sockets WebSockets)"
+  if ! GATEWAY_ETCD_FIGURES=$deploys GATEWAY_ETCD_TOPOLOGIES=$topologies GATEWAY_ETCD_WS=$sockets "${prio[@]}" \
+    go test -count=1 -timeout 30m -run '^(TestEtcdFigures|TestEtcdWebSockets)$' -v ./server/ >"$WORK/etcd-figures.txt" 2>&1; then
     { echo "## Several gateways on etcd"; echo; echo "The run failed: $(grep -E 'FAIL|Error|error' "$WORK/etcd-figures.txt" | head -3)"; } >"$OUT/etcd.md"
     return 0
   fi
@@ -32,13 +34,18 @@ etcd_bench() {
       printf "| start to ready with %s topologies from etcd (every topology loaded, /readyz 200) | < 2 s | %s ms |\n", f["start_topologies"], f["start_to_ready_ms"]
       printf "| start to serving the last of them (first 200 on it) | < 2 s | %s ms |\n", f["start_to_serving_ms"]
       printf "| revocation-to-refusal on all three, p99 (p50) | < 1 s | %s ms (%s ms) over %s revocations |\n", f["revocation_p99_ms"], f["revocation_p50_ms"], f["revocations"]
-      print "| proxied WebSockets across three gateways | ~29,000 | not measured in this section (see the ws section for one gateway'"'"'s ceiling) |"
+      if ("ws_open" in f)
+        printf "| proxied WebSockets across three gateways, none dropped by deploys | ~29,000 | %s of %s open (in %s s), %s dropped over %s deploys, %s echoing at the end |\n", f["ws_open"], f["ws_wanted"], f["ws_connect_s"], f["ws_dropped"], f["ws_deploys"], f["ws_alive_at_end"]
+      else
+        print "| proxied WebSockets across three gateways | ~29,000 | not run (ETCD_WS=0) |"
       print ""
       printf "Method: server TestEtcdFigures; deploy-to-live runs from the start of `gatewayctl topology deploy` "
       printf "(through gateways in turn) until all three proxies answer with the new backend (polled every ms). "
       printf "Load while killing the leader: one client per gateway in a loop. Start-up: `gatewayd serve` exec until "
       printf "its \"gatewayd serving\" log line (ready) and its first 200 on the last topology; the topologies are put into a fresh "
       printf "etcd prefix with the store'"'"'s import (%s s, what `gatewayd store migrate` does). ", f["populate_s"]
+      printf "WebSockets: a third of them through each gateway (one echo backend each, clients over 127.0.0.2-9, every process "
+      printf "under its 20,000-descriptor limit), held 40 s while topologies are deployed through the gateways in turn. "
       printf "Load average at the end: %s (a shared, busy machine).\n", load
     }' "$WORK/etcd-figures.txt" >"$OUT/etcd.md"
   cp "$WORK/etcd-figures.txt" "$OUT/etcd-figures.txt"

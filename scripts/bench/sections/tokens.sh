@@ -14,7 +14,7 @@
 #               with it back to back (p50/p99 of TOK_REVOCATIONS)
 tok_md=$OUT/tokens.md
 TOK_ISSUE_S=${TOK_ISSUE_S:-4s}
-TOK_REVOCATIONS=${TOK_REVOCATIONS:-100}
+TOK_REVOCATIONS=${TOK_REVOCATIONS:-300}
 TOK_WIDE_CONNS=${TOK_WIDE_CONNS:-128}
 tok_skip() {
   printf '## Tokens (issue #10)\n\nnot measured: %s\n' "$1" >"$tok_md"

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -260,8 +261,11 @@ func revoke(args []string) error {
 		}
 	}
 	slices.Sort(lat)
+	// Nearest rank: the smallest value with at least p of them at or below
+	// it (with 100 samples the p99 is the 99th, not the maximum).
 	pct := func(p float64) float64 {
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+		i := int(math.Ceil(p*float64(len(lat)))) - 1
+		return float64(lat[max(0, min(len(lat)-1, i))].Microseconds()) / 1000
 	}
 	return emit(map[string]any{"n": len(lat), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": float64(lat[len(lat)-1].Microseconds()) / 1000})
 }

@@ -25,4 +25,15 @@
 //  6. close the proxy (health checkers, idle backend connections), the
 //     keyring, and the store last, so that every acknowledged change is on
 //     disk.
+//
+// On a shared store (etcd) the gateway registers itself under a lease with
+// the revision it applied, the id of its data key and the state of its
+// master secret: every 2 s it follows a data key rotated through another
+// gateway and checks whether the master secret it would restart with
+// (--master-secret-file, read again each time; hashed to skip the KDF when
+// neither the file nor the stored verifier changed) still opens the store:
+// "current", "stale" (a master rotation happened elsewhere: write the new
+// secret to the file before the next restart) or "unknown" (the secret came
+// from the environment or a prompt and the verifier changed since start).
+// gatewayctl status shows it per gateway.
 package daemon

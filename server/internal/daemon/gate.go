@@ -139,6 +139,13 @@ func (g gatedStore) RewriteObjects(ctx context.Context, kinds []string, fn func(
 	return g.Store.RewriteObjects(ctx, kinds, fn, meta)
 }
 
+func (g gatedStore) RewriteObjectsIf(ctx context.Context, kinds []string, fn func(store.Object) ([]byte, error), meta map[string][]byte, check store.Check) (int, error) {
+	if err := g.check(); err != nil {
+		return 0, err
+	}
+	return g.Store.RewriteObjectsIf(ctx, kinds, fn, meta, check)
+}
+
 func (g gatedStore) GetMeta(ctx context.Context, key string) ([]byte, error) {
 	if err := g.check(); err != nil {
 		return nil, err

@@ -43,7 +43,7 @@
 // creation, master rotation) holds one mutex, so that nothing is sealed
 // under a keyring that a rotation through this gateway is replacing.
 //
-// A master rotation ([Service.RotateMaster] without new_data_key) checks
+// A master rotation (AliasService.RotateMaster without new_data_key) checks
 // the current secret against the stored verifier and stores the data key
 // wrapped by the new secret with one compare-and-set of the verifier: no
 // record changes, so every gateway sharing the store (etcd) keeps serving,

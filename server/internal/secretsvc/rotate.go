@@ -1,6 +1,7 @@
 package secretsvc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ func (s *Service) reencrypt(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kr := s.kr.Load()
-	meta, err := s.resealMeta(ctx, func(key string, sealed []byte) ([]byte, error) {
+	meta, read, err := s.resealMeta(ctx, func(key string, sealed []byte) ([]byte, error) {
 		if !kr.Stale(sealed) {
 			return nil, nil
 		}
@@ -29,7 +30,13 @@ func (s *Service) reencrypt(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.st.RewriteObjects(ctx, []string{store.KindAlias}, func(o store.Object) ([]byte, error) {
+	// Only the values rewritten must be as read.
+	for key := range read {
+		if _, ok := meta[key]; !ok {
+			delete(read, key)
+		}
+	}
+	n, err := s.st.RewriteObjectsIf(ctx, []string{store.KindAlias}, func(o store.Object) ([]byte, error) {
 		r, err := parseAliasKey(o.Key)
 		if err != nil {
 			return nil, err
@@ -39,9 +46,9 @@ func (s *Service) reencrypt(ctx context.Context) (int, error) {
 			return nil, fmt.Errorf("%s: %w", r, err)
 		}
 		return v, nil
-	}, meta)
+	}, meta, unchangedMeta(read))
 	if err != nil {
-		return 0, fmt.Errorf("re-encrypting (nothing changed): %w", err)
+		return 0, rewriteErr("re-encrypting (nothing changed)", err)
 	}
 	n += len(meta)
 	s.log.InfoContext(ctx, "records re-encrypted", "count", n, "cipher", kr.Settings().Cipher)
@@ -49,21 +56,24 @@ func (s *Service) reencrypt(ctx context.Context) (int, error) {
 }
 
 // resealMeta applies reseal to each sealed meta value that exists and
-// returns the new values (reseal returning nil leaves one out); nil when
-// there are none.
-func (s *Service) resealMeta(ctx context.Context, reseal func(key string, sealed []byte) ([]byte, error)) (map[string][]byte, error) {
-	var meta map[string][]byte
+// returns the new values (reseal returning nil leaves one out; nil when
+// there are none) and the values it read (nil for a missing one), which
+// the rewrite storing the new values must find unchanged (unchangedMeta).
+func (s *Service) resealMeta(ctx context.Context, reseal func(key string, sealed []byte) ([]byte, error)) (meta, read map[string][]byte, err error) {
+	read = map[string][]byte{}
 	for _, key := range sealedMeta {
 		sealed, err := s.st.GetMeta(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
+			read[key] = nil
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", key, err)
+			return nil, nil, fmt.Errorf("reading %s: %w", key, err)
 		}
+		read[key] = sealed
 		v, err := reseal(key, sealed)
 		if err != nil {
-			return nil, fmt.Errorf("re-encrypting %s: %w", key, err)
+			return nil, nil, fmt.Errorf("re-encrypting %s: %w", key, err)
 		}
 		if v != nil {
 			if meta == nil {
@@ -72,7 +82,43 @@ func (s *Service) resealMeta(ctx context.Context, reseal func(key string, sealed
 			meta[key] = v
 		}
 	}
-	return meta, nil
+	return meta, read, nil
+}
+
+// errMetaChanged is unchangedMeta's refusal.
+var errMetaChanged = errors.New("changed meanwhile")
+
+// unchangedMeta is the check of a rewrite whose meta values were computed
+// from read: each key still holds what was read (nil: still missing).
+// Another gateway sharing the store may have written one meanwhile (a
+// plain master rotation, a new token signing key); writing values
+// computed from the old ones would undo that write.
+func unchangedMeta(read map[string][]byte) store.Check {
+	return func(ctx context.Context, r store.Reader) error {
+		for key, want := range read {
+			cur, err := r.GetMeta(ctx, key)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				if want != nil {
+					return fmt.Errorf("%s %w (removed)", key, errMetaChanged)
+				}
+			case err != nil:
+				return err
+			case want == nil || !bytes.Equal(cur, want):
+				return fmt.Errorf("%s %w", key, errMetaChanged)
+			}
+		}
+		return nil
+	}
+}
+
+// rewriteErr maps a failed guarded rewrite: a check that found its inputs
+// changed (another gateway wrote meanwhile) is Aborted, worth a retry.
+func rewriteErr(what string, err error) error {
+	if errors.Is(err, errMetaChanged) {
+		return apierr.Errorf(apierr.Aborted, "%s: %v (another gateway wrote it); try again", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // rotateMaster checks current against the stored verifier and protects
@@ -129,7 +175,7 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte, n
 	if err != nil {
 		return 0, fmt.Errorf("creating the new master key: %w", err)
 	}
-	meta, err := s.resealMeta(ctx, func(key string, sealed []byte) ([]byte, error) {
+	meta, read, err := s.resealMeta(ctx, func(key string, sealed []byte) ([]byte, error) {
 		return old.ResealWith(next, key, sealed)
 	})
 	if err != nil {
@@ -141,10 +187,16 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte, n
 	}
 	resealedMeta := len(meta)
 	meta[MetaVerifier] = newVerifier
+	read[MetaVerifier] = verifier // the rotation is computed from it
+	if s.metaRead != nil {
+		s.metaRead()
+	}
 
 	s.next.Store(next)
 	n := 0
-	changed, err := s.st.RewriteObjects(ctx, []string{store.KindAlias}, func(o store.Object) ([]byte, error) {
+	// Every sealed meta value must be as read: one written meanwhile
+	// (sealed under the old data key) would be lost or unreadable.
+	changed, err := s.st.RewriteObjectsIf(ctx, []string{store.KindAlias}, func(o store.Object) ([]byte, error) {
 		r, err := parseAliasKey(o.Key)
 		if err != nil {
 			return nil, err
@@ -160,11 +212,11 @@ func (s *Service) rotateMaster(ctx context.Context, current, newSecret []byte, n
 			}
 		}
 		return v, nil
-	}, meta)
+	}, meta, unchangedMeta(read))
 	if err != nil {
 		s.next.Store(nil)
 		next.Close()
-		return 0, fmt.Errorf("re-encrypting under the new master secret (nothing changed): %w", err)
+		return 0, rewriteErr("re-encrypting under the new master secret (nothing changed)", err)
 	}
 	if s.committed != nil {
 		s.committed()

@@ -195,6 +195,50 @@ func TestRotateMasterWithNewDataKey(t *testing.T) {
 	}
 }
 
+// A rotation with a new data key computed from a verifier another gateway
+// re-wrapped meanwhile (its own plain master rotation) is refused with
+// Aborted and writes nothing: the other rotation stands, and the secret
+// its operator was told of opens everything.
+func TestRotateMasterNewDataKeyLosesToAConcurrentRotation(t *testing.T) {
+	a := newFixture(t)
+	seedAliases(a)
+	ctx := context.Background()
+	verifier, err := a.st.GetMeta(ctx, MetaVerifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, _, err := secrets.Unlock(masterSecret, verifier, a.settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(a.st, kr, Options{Settings: a.settings, Log: slog.New(slog.NewTextHandler(a.logs, nil))})
+	t.Cleanup(b.Close)
+	third := []byte("a-third-master-secret-from-gateway-b")
+	a.svc.metaRead = func() {
+		a.svc.metaRead = nil
+		if _, err := b.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(third)}); err != nil {
+			t.Errorf("the other gateway's rotation: %v", err)
+		}
+	}
+	liveKey := a.svc.Keyring().KeyID()
+	_, err = a.svc.AliasServer().RotateMaster(ctx, &gatewayv1.RotateMasterRequest{CurrentSecret: bytes.Clone(masterSecret), NewSecret: bytes.Clone(newMaster), NewDataKey: true})
+	if codeOf(err) != codes.Aborted || !strings.Contains(err.Error(), "try again") {
+		t.Fatalf("a rotation computed from a verifier changed meanwhile: %v, want Aborted", err)
+	}
+	if got := a.svc.Keyring().KeyID(); got != liveKey {
+		t.Fatalf("the refused rotation replaced the live data key: %s, was %s", got, liveKey)
+	}
+	if _, _, err := secrets.Unlock(newMaster, mustMeta(t, a.st, MetaVerifier), a.settings); !errors.Is(err, secrets.ErrWrongMasterSecret) {
+		t.Fatalf("the refused rotation's secret opens the store: %v", err)
+	}
+	fresh, _, err := secrets.Unlock(third, mustMeta(t, a.st, MetaVerifier), a.settings)
+	if err != nil {
+		t.Fatalf("the other gateway's rotation was undone: %v", err)
+	}
+	defer fresh.Close()
+	checkOpens(t, a, fresh)
+}
+
 func TestRotateMasterRefused(t *testing.T) {
 	strict := fastSettings()
 	strict.AllowWeak = false

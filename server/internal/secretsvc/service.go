@@ -92,8 +92,11 @@ type Service struct {
 	// Test hooks. resealed runs inside RotateMaster's rewrite after each
 	// alias is resealed (n counts them); an error aborts the rewrite.
 	// committed runs after the rewrite committed, before the swap.
+	// metaRead runs after a rotation read what it reseals, before the
+	// rewrite.
 	resealed  func(n int) error
 	committed func()
+	metaRead  func()
 }
 
 // New returns the service over a store and the keyring unlocked from it.
