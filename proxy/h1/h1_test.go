@@ -315,3 +315,30 @@ func TestChunkedReadsCoalesceWithoutWaiting(t *testing.T) {
 		t.Fatalf("end: %q %v, trailers %v", b, err, resp.Trailer)
 	}
 }
+
+// A connection idle long enough to be checked before reuse is reused when
+// the backend kept it, even with an expired read deadline left by its last
+// exchange (deadlines are moved before reads, not cleared after them).
+func TestIdleCheckIgnoresStaleDeadline(t *testing.T) {
+	addr, accepted, _ := server(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	p := NewPool(dialer(addr), 4, time.Minute)
+	defer p.Close()
+	resp, c := get(t, p, addr)
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Unix(1, 0)) // expired
+	resp.Body.Close()
+	if p.Idle() != 1 {
+		t.Fatalf("%d idle, want 1", p.Idle())
+	}
+	p.mu.Lock()
+	p.idle[0].idleAt -= int64(2 * checkAfter) // idle long enough to be checked
+	p.mu.Unlock()
+	resp, c = get(t, p, addr)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok" || !c.Reused || accepted.Load() != 1 {
+		t.Fatalf("body %q, reused %v, %d connections: the idle connection was dropped", body, c.Reused, accepted.Load())
+	}
+}

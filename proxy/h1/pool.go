@@ -171,6 +171,10 @@ func (c *Conn) alive() bool {
 	if c.tcp == nil {
 		return true // TLS
 	}
+	// The last exchange may have left a read deadline (they are moved
+	// before each read, not cleared after it); an expired one would fail
+	// the peek below.
+	_ = c.nc.SetReadDeadline(time.Time{})
 	rc, err := c.tcp.SyscallConn()
 	if err != nil {
 		return false
