@@ -159,7 +159,7 @@ func run(big int64, rounds int, uiTime time.Duration) error {
 	fmt.Printf("\n| through the gateway, one client, sequential GETs | pages/s | µs per page |\n|---|---|---|\n")
 	fmt.Printf("| rewriting on (YARNUI) | %.0f | %.0f |\n| rewriting off (rewrite.body: false) | %.0f | %.0f |\n", on, 1e6/on, off, 1e6/off)
 	fmt.Printf("| cost of rewriting per %d KiB page | | %.0f |\n", len(page)>>10, 1e6/on-1e6/off)
-	fmt.Printf("\nMethod: one process (%d cores, GOMAXPROCS %d) holds the gateway's data plane (proxy.Proxy, the handler gatewayd serves, on a loopback listener; Basic authentication with the password cache, identity assertion as user.name), the namenode and datanode of internal/webhdfstest (the datanode keeps no data: the figures are the path, not a disk) and the client; WebHDFS best of %d interleaved rounds (direct, gateway), MB = 10^6 bytes; UI in-process figures over %s of repeated rewrites of one page, allocations from runtime.MemStats. The machine is shared and was busy: compare the ratios, not the absolute figures.\n",
+	fmt.Printf("\nMethod: one process (%d cores, GOMAXPROCS %d) holds the gateway's data plane (proxy.Proxy, the handler gatewayd serves, on a loopback listener; Basic authentication with the password cache, identity assertion as user.name), the namenode and datanode of internal/webhdfstest (the datanode keeps no data: the figures are the path, not a disk) and the client; WebHDFS best of %d interleaved rounds (direct, gateway), MB = 10^6 bytes; UI in-process figures over %s of repeated rewrites of one page, allocations from runtime.MemStats. Client, gateway and WebHDFS share the machine's cores: compare the ratios, not the absolute figures.\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), rounds, uiTime)
 	return nil
 }

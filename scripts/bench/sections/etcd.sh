@@ -46,7 +46,7 @@ etcd_bench() {
       printf "etcd prefix with the store'"'"'s import (%s s, what `gatewayd store migrate` does). ", f["populate_s"]
       printf "WebSockets: a third of them through each gateway (one echo backend each, clients over 127.0.0.2-9, every process "
       printf "under its 20,000-descriptor limit), held 40 s while topologies are deployed through the gateways in turn. "
-      printf "Load average at the end: %s (a shared, busy machine).\n", load
+      printf "Load average at the end: %s.\n", load
     }' "$WORK/etcd-figures.txt" >"$OUT/etcd.md"
   cp "$WORK/etcd-figures.txt" "$OUT/etcd-figures.txt"
 }

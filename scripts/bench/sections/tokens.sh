@@ -124,7 +124,7 @@ YAML
     echo
     echo "Revocation to refusal ($(jget n "$rev") revocations): p50 $(jget p50_ms "$rev") ms, p99 $(jget p99_ms "$rev") ms, max $(jget max_ms "$rev") ms."
     echo
-    echo "Method: one gatewayd (TLS front, bbolt store) set up with gatewayctl; issuance: tokenbench issue, 32 concurrent gRPC IssueToken calls (and $TOK_WIDE_CONNS for ES256) for $TOK_ISSUE_S per algorithm under a policy allowing all, each call returning once the token's state and its audit record are stored (one group commit, fsync) and the state is live; throughput: tokenbench load, $CONNS keep-alive connections over TLS, best of $ROUNDS interleaved rounds of $DURATION, the same token on every request; revocation: tokenbench revoke. One 2-core machine shared with other work (six other helpers building and testing): compare ratios, not absolute figures."
+    echo "Method: one gatewayd (TLS front, bbolt store) set up with gatewayctl; issuance: tokenbench issue, 32 concurrent gRPC IssueToken calls (and $TOK_WIDE_CONNS for ES256) for $TOK_ISSUE_S per algorithm under a policy allowing all, each call returning once the token's state and its audit record are stored (one group commit, fsync) and the state is live; throughput: tokenbench load, $CONNS keep-alive connections over TLS, best of $ROUNDS interleaved rounds of $DURATION, the same token on every request; revocation: tokenbench revoke. Load average at the end: $(cut -d" " -f1-3 /proc/loadavg). Compare ratios, not absolute figures: client and gateway share the machine's cores."
   } >"$tok_md"
 }
 tok_stop() { local p; for p in "${TOK_PIDS[@]}"; do stop_pid "$p" 10; done; TOK_PIDS=(); }
