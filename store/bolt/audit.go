@@ -3,7 +3,6 @@ package bolt
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -46,21 +45,9 @@ func (s *Store) appendAudit(tx *bolt.Tx, r store.AuditRecord) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("allocating sequence: %w", err)
 	}
-	rec := auditRecord{
-		Time:      r.Time.UTC(),
-		Principal: r.Principal,
-		Method:    r.Method,
-		Target:    r.Target,
-		Outcome:   r.Outcome,
-		Detail:    r.Detail,
-		Peer:      r.Peer,
-	}
-	if r.Time.IsZero() {
-		rec.Time = s.now()
-	}
-	data, err := json.Marshal(rec)
+	data, err := encodeAudit(r, s.now())
 	if err != nil {
-		return 0, fmt.Errorf("encoding record: %w", err)
+		return 0, err
 	}
 	if err := b.Put(u64key(seq), data); err != nil {
 		return 0, fmt.Errorf("writing record: %w", err)

@@ -35,6 +35,7 @@ var (
 	decodeTopology = record.DecodeTopology
 	encodeObject   = record.EncodeObject
 	decodeObject   = record.DecodeObject
+	encodeAudit    = record.EncodeAudit
 	checkKey       = record.CheckKey
 	checkKind      = record.CheckKind
 	checkExpect    = record.CheckExpect

@@ -35,21 +35,9 @@ func (s *Store) appendAudit(ctx context.Context, r store.AuditRecord) (int64, er
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	rec := auditRecord{
-		Time:      r.Time.UTC(),
-		Principal: r.Principal,
-		Method:    r.Method,
-		Target:    r.Target,
-		Outcome:   r.Outcome,
-		Detail:    r.Detail,
-		Peer:      r.Peer,
-	}
-	if r.Time.IsZero() {
-		rec.Time = s.now()
-	}
-	data, err := json.Marshal(rec)
+	data, err := encodeAudit(r, s.now())
 	if err != nil {
-		return 0, fmt.Errorf("encoding record: %w", err)
+		return 0, err
 	}
 	for {
 		resp, err := s.kv.Get(ctx, keyAuditSeq)

@@ -68,6 +68,28 @@ type Audit struct {
 	Peer      string    `json:"peer,omitempty"`
 }
 
+// EncodeAudit encodes r as both stores keep an audit record: its time in
+// UTC, now when r has none.
+func EncodeAudit(r store.AuditRecord, now time.Time) ([]byte, error) {
+	rec := Audit{
+		Time:      r.Time.UTC(),
+		Principal: r.Principal,
+		Method:    r.Method,
+		Target:    r.Target,
+		Outcome:   r.Outcome,
+		Detail:    r.Detail,
+		Peer:      r.Peer,
+	}
+	if r.Time.IsZero() {
+		rec.Time = now
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encoding record: %w", err)
+	}
+	return data, nil
+}
+
 func (r Audit) Audit(seq int64) store.AuditRecord {
 	return store.AuditRecord{
 		Sequence:  seq,
