@@ -21,6 +21,7 @@ func TestOtherCommandOutputs(t *testing.T) {
 allowed_callers: [svc-etl]
 allowed_subjects: ["*"]
 allowed_subject_groups: [analysts]
+group_source: corp
 default_ttl: 1h
 max_ttl: 12h
 max_lifetime: 7d

@@ -36,8 +36,9 @@ The master secret wraps a data key that seals every alias and private key:
 rotate re-wraps it (one small write), so every gateway sharing the store
 keeps serving and opening aliases, with nothing re-encrypted. Gateways
 that start afterwards need the new secret: write it to each gateway's
---master-secret-file before its next restart ('gatewayctl status' shows
-which gateways' files are stale).
+--master-secret-file before its next restart (on a shared etcd store,
+'gatewayctl status' shows which gateways' files are stale; a --dev daemon's
+.gateway/master.secret is rewritten by the rotation).
 
 --new-data-key also replaces the data key and re-encrypts every stored
 secret under it, in one transaction; running gateways follow it.

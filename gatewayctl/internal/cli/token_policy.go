@@ -35,7 +35,8 @@ func newTokenPolicyCommand(f *factory) *cobra.Command {
 //	allowed_callers: [svc-etl]
 //	allowed_caller_groups: [etl-admins]
 //	allowed_subjects: ["*"]
-//	allowed_subject_groups: []
+//	allowed_subject_groups: [etl-users]
+//	group_source: corp
 //	default_ttl: 1h
 //	max_ttl: 12h
 //	max_lifetime: 7d
@@ -56,6 +57,7 @@ type policyFile struct {
 	AllowedCallerGroups  []string     `yaml:"allowed_caller_groups,omitempty"`
 	AllowedSubjects      []string     `yaml:"allowed_subjects,omitempty"`
 	AllowedSubjectGroups []string     `yaml:"allowed_subject_groups,omitempty"`
+	GroupSource          string       `yaml:"group_source,omitempty"`
 	DefaultTTL           yamlDuration `yaml:"default_ttl,omitempty"`
 	MaxTTL               yamlDuration `yaml:"max_ttl,omitempty"`
 	MaxLifetime          yamlDuration `yaml:"max_lifetime,omitempty"`
@@ -130,6 +132,7 @@ func parsePolicyFile(source string, data []byte) (*gatewayv1.TokenPolicy, error)
 		AllowedCallerGroups:  pf.AllowedCallerGroups,
 		AllowedSubjects:      pf.AllowedSubjects,
 		AllowedSubjectGroups: pf.AllowedSubjectGroups,
+		GroupSource:          pf.GroupSource,
 		DefaultTtl:           pf.DefaultTTL.proto(),
 		MaxTtl:               pf.MaxTTL.proto(),
 		MaxLifetime:          pf.MaxLifetime.proto(),
@@ -156,6 +159,7 @@ func encodePolicyFile(p *gatewayv1.TokenPolicy) ([]byte, error) {
 		AllowedCallerGroups:  p.GetAllowedCallerGroups(),
 		AllowedSubjects:      p.GetAllowedSubjects(),
 		AllowedSubjectGroups: p.GetAllowedSubjectGroups(),
+		GroupSource:          p.GetGroupSource(),
 		DefaultTTL:           protoDuration(p.GetDefaultTtl()),
 		MaxTTL:               protoDuration(p.GetMaxTtl()),
 		MaxLifetime:          protoDuration(p.GetMaxLifetime()),
@@ -194,6 +198,9 @@ func describeTokenPolicy(w io.Writer, p *gatewayv1.TokenPolicy, revision int64) 
 	row(w, "Allowed caller groups:", list(p.GetAllowedCallerGroups()))
 	row(w, "Allowed subjects:", list(p.GetAllowedSubjects()))
 	row(w, "Allowed subject groups:", list(p.GetAllowedSubjectGroups()))
+	if p.GetGroupSource() != "" {
+		row(w, "Group source:", p.GetGroupSource())
+	}
 	row(w, "Default TTL:", fmtDuration(p.GetDefaultTtl()))
 	row(w, "Max TTL:", fmtDuration(p.GetMaxTtl()))
 	row(w, "Max lifetime:", fmtDuration(p.GetMaxLifetime()))
