@@ -58,17 +58,7 @@ func TestKnoxWebHDFSThroughGatewayd(t *testing.T) {
 		t.Fatalf("GETFILESTATUS %+v %v: want the asserted user as owner", st, err)
 	}
 
-	noFollow := *hc
-	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := noFollow.Get(c.Base + "/tmp/f?op=OPEN")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(loc.Path, "/gateway/hadoop/webhdfs/data/v1/") {
-		t.Fatalf("OPEN: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
+	loc := sealedOpen(t, hc, c.Base+"/tmp/f?op=OPEN")
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +67,7 @@ func TestKnoxWebHDFSThroughGatewayd(t *testing.T) {
 	}
 	d = e.start()
 	loc.Host = d.proxy
-	resp, err = hc.Get(loc.String())
+	resp, err := hc.Get(loc.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,27 +105,13 @@ func TestSealedDatanodeURLsFollowMasterRotation(t *testing.T) {
 	if _, err := c.Create("/f", strings.NewReader(data), int64(len(data)), false); err != nil {
 		t.Fatalf("CREATE: %v", err)
 	}
-	noFollow := *hc
-	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	sealedOpen := func() *url.URL {
-		t.Helper()
-		resp, err := noFollow.Get(c.Base + "/f?op=OPEN")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		loc, err := url.Parse(resp.Header.Get("Location"))
-		if err != nil || resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(loc.Path, "/gateway/hadoop/webhdfs/data/v1/") {
-			t.Fatalf("OPEN: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-		}
-		return loc
-	}
+	open := func() *url.URL { t.Helper(); return sealedOpen(t, hc, c.Base+"/f?op=OPEN") }
 	read := func(loc *url.URL) (int, string) {
 		t.Helper()
 		loc.Host = d.proxy
 		return httpGet(t, hc, loc.String())
 	}
-	plain := sealedOpen()
+	plain := open()
 	rewrapped := writeFile(t, "rewrapped-master", "a-new-master-secret-for-sealing-0003\n")
 	e.mustCtl("master", "rotate", "--current-secret-file", e.secret, "--new-secret-file", rewrapped)
 	e.secret = rewrapped
@@ -146,14 +122,14 @@ func TestSealedDatanodeURLsFollowMasterRotation(t *testing.T) {
 		t.Fatalf("a URL sealed before a plain master rotation (same data key), after a restart: %d, %d bytes", code, len(body))
 	}
 
-	before := sealedOpen()
+	before := open()
 	newSecret := writeFile(t, "new-master", "a-new-master-secret-for-sealing-0004\n")
 	e.mustCtl("master", "rotate", "--new-data-key", "--current-secret-file", e.secret, "--new-secret-file", newSecret)
 	e.secret = newSecret
 	if code, body := read(before); code != http.StatusOK || body != data {
 		t.Fatalf("a URL sealed before the rotation, right after it: %d, %d bytes", code, len(body))
 	}
-	after := sealedOpen()
+	after := open()
 	if code, body := read(after); code != http.StatusOK || body != data {
 		t.Fatalf("a URL sealed after the rotation: %d, %d bytes", code, len(body))
 	}
@@ -166,4 +142,22 @@ func TestSealedDatanodeURLsFollowMasterRotation(t *testing.T) {
 	if code, _ := read(before); code != http.StatusForbidden {
 		t.Fatalf("a URL sealed under the old data key, after a restart: %d, want 403", code)
 	}
+}
+
+// sealedOpen sends a WebHDFS OPEN without following its redirect and
+// returns the Location: a sealed datanode URL under the gateway.
+func sealedOpen(t *testing.T, hc *http.Client, openURL string) *url.URL {
+	t.Helper()
+	noFollow := *hc
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Get(openURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(loc.Path, "/gateway/hadoop/webhdfs/data/v1/") {
+		t.Fatalf("OPEN: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return loc
 }

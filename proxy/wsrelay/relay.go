@@ -761,17 +761,27 @@ func (s *side) stream(br *bufio.Reader, h header) error {
 	return nil
 }
 
-// collect gathers a message that a rule may rewrite; at its last frame the
-// rewritten message goes out as one frame.
-func (s *side) collect(br *bufio.Reader, h header) error {
+// appendPayload reads a frame's payload onto the message being gathered,
+// unmasked, and returns the part it added.
+func (s *side) appendPayload(br *bufio.Reader, h header) ([]byte, error) {
 	start := len(s.msg)
 	s.msg = append(s.msg, make([]byte, h.length)...)
 	p := s.msg[start:]
 	if _, err := io.ReadFull(br, p); err != nil {
-		return err
+		return nil, err
 	}
 	if h.masked {
 		maskBytes(h.key, 0, p)
+	}
+	return p, nil
+}
+
+// collect gathers a message that a rule may rewrite; at its last frame the
+// rewritten message goes out as one frame.
+func (s *side) collect(br *bufio.Reader, h header) error {
+	p, err := s.appendPayload(br, h)
+	if err != nil {
+		return err
 	}
 	if s.msgOp == OpText && !s.text.write(p) {
 		return &protocolError{CloseInvalidPayload, "invalid UTF-8 in a text message"}
@@ -798,14 +808,8 @@ func (s *side) collect(br *bufio.Reader, h header) error {
 // the other side takes that and no rule rewrites it, else inflated (and
 // rewritten), uncompressed.
 func (s *side) collectCompressed(br *bufio.Reader, h header) error {
-	start := len(s.msg)
-	s.msg = append(s.msg, make([]byte, h.length)...)
-	p := s.msg[start:]
-	if _, err := io.ReadFull(br, p); err != nil {
+	if _, err := s.appendPayload(br, h); err != nil {
 		return err
-	}
-	if h.masked {
-		maskBytes(h.key, 0, p)
 	}
 	if !h.fin {
 		return nil
