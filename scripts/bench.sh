@@ -505,22 +505,42 @@ done
 meta method-a "wrk -t2 -c$CONNS -d$DURATION --latency (keep-alive GET, 19-byte answer) per target, best of $ROUNDS interleaved rounds after a $WARMUP warm-up each; the gateway path /gateway/bench/svc0/… passes the full chain (anonymous authentication, default identity assertion); TLS front: wrk over https (HTTP/1.1); peers proxy the same backend from their own loopback ports, logging off (haproxy nbthread 2, plain and terminating TLS with a P-256 certificate; nginx 1 worker with upstream keepalive, caddy reverse_proxy, Go ReverseProxy with 1024 idle conns per host; the fasthttp peers of scripts/bench/peers with MaxConns 1024)."
 
 # ---- 4b. added latency at a fixed rate -------------------------------------
+# Every proxy at the same rate (half the gateway's saturation), each minus the
+# direct backend at that rate; then each peer at half of ITS OWN saturation,
+# paired with the direct backend at that rate. Latency is noisier than
+# throughput: the median of at least 3 rounds (B_ROUNDS).
+B_ROUNDS=${B_ROUNDS:-$((ROUNDS > 3 ? ROUNDS : 3))}
+[ "$QUICK" = 1 ] && B_ROUNDS=${B_ROUNDS_QUICK:-1}
+B_PEERS=()
+for t in haproxy nginx fastproxy; do has_target "$t" && B_PEERS+=("$t"); done
+lat_run() { # lat_run FIG TARGET RECORD-AS ROUND RATE
+  local res
+  res=$("$BIN/loadgen" rate -url "${URL[$2]}" -rate "$5" -duration "$DURATION" -warmup "$WARMUP" -conns "$CONNS" 2>&1) || true
+  rec -fig "$1" -target "$3" -round "$4" -data "$res"
+  log "$1 round $4 $3 @ $5/s: p50 $(jget p50_us "$res") us, p99 $(jget p99_us "$res") us (loadgen late p99 $(jget late_p99_us "$res") us)"
+}
+half_rate() { # half_rate TARGET: half its best req/s of figure a (at least 100)
+  local sat
+  sat=$(grep "\"fig\":\"a\",\"target\":\"$1\"" "$RECORDS" | sed -n 's/.*"rps":\([0-9.]*\).*/\1/p' | sort -g | tail -1)
+  awk "BEGIN{r=${sat:-0}/2; if (r < 100) r = 100; printf \"%d\", r}"
+}
 if has_target gateway; then
-  sat=$(grep '"fig":"a","target":"gateway"' "$RECORDS" | sed -n 's/.*"rps":\([0-9.]*\).*/\1/p' | sort -g | tail -1)
-  rate=$(awk "BEGIN{r=${sat:-0}/2; if (r < 100) r = 100; printf \"%d\", r}")
+  rate=$(half_rate gateway)
   meta b-rate "$rate"
-  for ((r = 1; r <= ROUNDS; r++)); do
-    for t in direct gateway; do
-      res=$("$BIN/loadgen" rate -url "${URL[$t]}" -rate "$rate" -duration "$DURATION" -warmup "$WARMUP" -conns "$CONNS" 2>&1) || true
-      rec -fig b -target "$t" -round "$r" -data "$res"
-      log "b round $r $t @ $rate/s: p50 $(jget p50_us "$res") us, p99 $(jget p99_us "$res") us"
+  declare -A OWN=()
+  for t in "${B_PEERS[@]}"; do OWN[$t]=$(half_rate "$t"); meta "b-own-rate-$t" "${OWN[$t]}"; done
+  for ((r = 1; r <= B_ROUNDS; r++)); do
+    for t in direct gateway "${B_PEERS[@]}"; do lat_run b "$t" "$t" "$r" "$rate"; done
+    for t in "${B_PEERS[@]}"; do
+      lat_run b-own direct "direct@$t" "$r" "${OWN[$t]}"
+      lat_run b-own "$t" "$t" "$r" "${OWN[$t]}"
     done
   done
 else
   meta b-rate "?"
   rec -fig b -target gateway -skip "${SKIP[gateway]:-gateway did not answer}"
 fi
-meta method-b "loadgen rate: open loop at half the gateway's best req/s of figure a, request i due at start + i/rate and timed from its due time (no coordinated omission), at most $CONNS keep-alive connections, $WARMUP warm-up then $DURATION measured, percentiles over every sample sorted; median of $ROUNDS interleaved rounds."
+meta method-b "loadgen rate: open loop at half the gateway's best req/s of figure a, request i due at start + i/rate and timed from its due time (no coordinated omission), at most $CONNS keep-alive connections, $WARMUP warm-up then $DURATION measured, percentiles over every sample sorted; median of $B_ROUNDS interleaved rounds; every proxy at the gateway's rate minus the direct backend at that rate, and each peer at half of its own best rate of figure a minus the direct backend at that rate (run beside it); loadgen's own lateness (a request sent after its due time: the client's scheduling or no free connection) is the late p99."
 
 # ---- 4c. large bodies ----------------------------------------------------
 C_TARGETS=()
