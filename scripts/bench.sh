@@ -246,9 +246,9 @@ rm -f "$OUT"/results.md
 
 if want core; then
 # ---- 2. backend and peers -------------------------------------------------
-ports=($("$BIN/freeport" -n 10))
+ports=($("$BIN/freeport" -n 11))
 P_BACK=${ports[0]} P_BACK2=${ports[1]} P_GOPROXY=${ports[2]} P_HAPROXY=${ports[3]} P_NGINX=${ports[4]} P_CADDY=${ports[5]}
-P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]}
+P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]} P_HAPROXY_SPLICE=${ports[10]}
 BACKEND=http://127.0.0.1:$P_BACK
 BACKEND2=http://127.0.0.1:$P_BACK2
 
@@ -297,11 +297,13 @@ start_gopeers() {
   start_gopeer hybrid-ft "$P_HYBRID_FT" hybrid -mode fastserver-transport
 }
 
-# haproxy serves plain HTTP and, when openssl can make it a certificate,
-# terminates TLS on a second port (haproxy-tls: the TLS front's yardstick).
+# haproxy serves plain HTTP, plain HTTP with kernel splicing of bodies
+# (haproxy-splice: the large-body figure's best peer; haproxy leaves it off
+# by default) and, when openssl can make it a certificate, terminates TLS
+# on a third port (haproxy-tls: the TLS front's yardstick).
 start_haproxy() {
   local why; why=$(peer_skip haproxy haproxy haproxy)
-  if [ -n "$why" ]; then SKIP[haproxy]=$why SKIP[haproxy-tls]=$why; return; fi
+  if [ -n "$why" ]; then SKIP[haproxy]=$why SKIP[haproxy-splice]=$why SKIP[haproxy-tls]=$why; return; fi
   local tlsbind=""
   if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$WORK/haproxy-key.pem" -out "$WORK/haproxy-cert.pem" >"$WORK/openssl.log" 2>&1; then
@@ -325,20 +327,30 @@ defaults
 frontend bench
     bind 127.0.0.1:$P_HAPROXY
     default_backend origin
+frontend bench-splice
+    bind 127.0.0.1:$P_HAPROXY_SPLICE
+    option splice-request
+    option splice-response
+    default_backend origin-splice
 $tlsbind
 backend origin
     http-reuse always
+    server s1 127.0.0.1:$P_BACK
+backend origin-splice
+    http-reuse always
+    option splice-request
+    option splice-response
     server s1 127.0.0.1:$P_BACK
 EOF
   start_bg haproxy haproxy -db -f "$WORK/haproxy.cfg"
   PID[haproxy]=$LASTPID
   if wait_port "$P_HAPROXY" "$LASTPID"; then
-    URL[haproxy]=http://127.0.0.1:$P_HAPROXY/hello
+    URL[haproxy]=http://127.0.0.1:$P_HAPROXY/hello URL[haproxy-splice]=http://127.0.0.1:$P_HAPROXY_SPLICE/hello
     if [ -n "$tlsbind" ]; then
       URL[haproxy-tls]=https://127.0.0.1:$P_HAPROXY_TLS/hello CACERT[haproxy-tls]=$WORK/haproxy-cert.pem
     fi
   else
-    SKIP[haproxy]="did not start: $(tail -1 "$WORK/haproxy.log")" SKIP[haproxy-tls]=${SKIP[haproxy-tls]:-${SKIP[haproxy]}}
+    SKIP[haproxy]="did not start: $(tail -1 "$WORK/haproxy.log")" SKIP[haproxy-splice]=${SKIP[haproxy]} SKIP[haproxy-tls]=${SKIP[haproxy-tls]:-${SKIP[haproxy]}}
   fi
 }
 
@@ -532,9 +544,19 @@ meta method-b "loadgen rate: open loop at half the gateway's best req/s of figur
 
 # ---- 4c. large bodies ----------------------------------------------------
 C_TARGETS=()
-# haproxy (plain and terminating TLS) is the yardstick: what a proxy hop
-# costs on this machine (the "gateway ÷ target" column).
-for t in direct gateway gateway-tls goproxy haproxy haproxy-tls; do has_target "$t" && C_TARGETS+=("$t"); done
+# haproxy (plain, with kernel splicing, terminating TLS) is the yardstick:
+# what a proxy hop costs on this machine (the "gateway ÷ target" column).
+for t in direct gateway gateway-tls goproxy haproxy haproxy-splice haproxy-tls; do
+  if [ "$t" = haproxy-splice ]; then # not a target of figure a: probed here
+    if [ -n "${URL[$t]:-}" ] && why=$(probe "${URL[$t]}"); then
+      C_TARGETS+=("$t")
+    else
+      for dir in download upload; do rec -fig "c-$dir" -target $t -skip "${SKIP[$t]:-probe failed: $(head -c 200 <<<"${why:-}")}"; done
+    fi
+    continue
+  fi
+  has_target "$t" && C_TARGETS+=("$t")
+done
 meta c-size "$((BIG_BYTES / 1048576)) MiB"
 big_url() { sed 's#/hello$##' <<<"${URL[$1]}"; }
 for ((r = 1; r <= ROUNDS; r++)); do

@@ -408,11 +408,19 @@ var targets = []struct{ key, label string }{
 	{"caddy", "caddy"},
 }
 
+// bodyLabels name the targets of the large-body figure only.
+var bodyLabels = map[string]string{
+	"haproxy-splice": "haproxy (2 threads), option splice-request and splice-response",
+}
+
 func label(key string) string {
 	for _, t := range targets {
 		if t.key == key {
 			return t.label
 		}
+	}
+	if l, ok := bodyLabels[key]; ok {
+		return l
 	}
 	return key
 }
@@ -598,7 +606,7 @@ func figC(t *table, r *results) {
 		direct, okD := r.best(fig, "direct", "mbps")
 		gw, okG := r.best(fig, "gateway", "mbps")
 		gwTLS, okGT := r.best(fig, "gateway-tls", "mbps")
-		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "haproxy", "haproxy-tls"} {
+		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "haproxy", "haproxy-splice", "haproxy-tls"} {
 			if why := r.skipped(fig, tg); why != "" {
 				t.row("c", measure, label(tg), "not run: "+why)
 				continue
@@ -621,7 +629,7 @@ func figC(t *table, r *results) {
 				vs = ratio(v, direct)
 			}
 			switch {
-			case (tg == "goproxy" || tg == "haproxy") && okG:
+			case (tg == "goproxy" || tg == "haproxy" || tg == "haproxy-splice") && okG:
 				over = ratio(gw, v)
 			case tg == "haproxy-tls" && okGT:
 				over = ratio(gwTLS, v) // the TLS fronts compared
