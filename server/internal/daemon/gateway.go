@@ -102,6 +102,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	applyRuntime(c.Runtime, o.Log)
 	if o.Dev && o.Secret.File == "" && o.Secret.Env == "" {
 		o.Secret.File = Layout{c.DataDir}.DevSecret()
 	}
