@@ -10,6 +10,7 @@
 #   ROUNDS=2 DURATION=6s CONNS=64   rounds (best/median of), seconds per round, wrk connections
 #   QUICK=1                         everything very briefly: checks that the script works
 #   BIG_BYTES=1073741824            size of the large-body transfers (QUICK: 64 MiB)
+#   C_ROUNDS=5                      rounds of the large-body figure c, median of (QUICK: ROUNDS)
 #   DEPLOYS=200 CHURN=100           timed deploys (fig. d), deploys under load (fig. e)
 #   TOPO_1K=1000 TOPO_10K=10000     stored topologies for the startup figures (QUICK: 50, 200)
 #   POPULATE_CONC=8                 deploys in flight while populating
@@ -29,14 +30,14 @@ export PATH=$PATH:/usr/sbin:/sbin
 
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-  ROUNDS=${ROUNDS:-1} DURATION=${DURATION:-1s} BIG_BYTES=${BIG_BYTES:-67108864}
+  ROUNDS=${ROUNDS:-1} DURATION=${DURATION:-1s} BIG_BYTES=${BIG_BYTES:-67108864} C_ROUNDS=${C_ROUNDS:-$ROUNDS}
   DEPLOYS=${DEPLOYS:-20} TOPO_1K=${TOPO_1K:-50} TOPO_10K=${TOPO_10K:-200}
   SETTLE=1 WARMUP=0.5s POP_TIMEOUT=3m LAT_N=10
 else
   SETTLE=3 WARMUP=1s POP_TIMEOUT=20m LAT_N=50
 fi
 ROUNDS=${ROUNDS:-2} DURATION=${DURATION:-6s} CONNS=${CONNS:-64}
-BIG_BYTES=${BIG_BYTES:-1073741824} DEPLOYS=${DEPLOYS:-200} CHURN=${CHURN:-100}
+BIG_BYTES=${BIG_BYTES:-1073741824} DEPLOYS=${DEPLOYS:-200} CHURN=${CHURN:-100} C_ROUNDS=${C_ROUNDS:-5}
 TOPO_1K=${TOPO_1K:-1000} TOPO_10K=${TOPO_10K:-10000} POPULATE_CONC=${POPULATE_CONC:-8}
 E_CONNS=${E_CONNS:-16}
 
@@ -166,7 +167,7 @@ peer_skip() { # peer_skip PEER PACKAGE COMMAND: the reason PEER cannot run, if a
 
 log "building the bench programs"
 mkdir -p "$BIN"
-go build -o "$BIN/" ./scripts/bench/backend ./scripts/bench/goproxy ./scripts/bench/loadgen \
+go build -o "$BIN/" ./scripts/bench/backend ./scripts/bench/goproxy ./scripts/bench/tcpfwd ./scripts/bench/loadgen \
   ./scripts/bench/deploybench ./scripts/bench/freeport ./scripts/bench/report
 # The fasthttp peers are their own module (fasthttp is not a gateway dependency).
 PEERS_SKIP=""
@@ -179,7 +180,7 @@ cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || tr
 mem=$(awk '/^MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo 2>/dev/null || true)
 meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta machine "$(nproc) cores, ${cpu:-unknown CPU}, $mem, Linux $(uname -r)"
-meta knobs "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS QUICK=$QUICK, big bodies $((BIG_BYTES / 1048576)) MiB"
+meta knobs "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS QUICK=$QUICK, big bodies $((BIG_BYTES / 1048576)) MiB × $C_ROUNDS rounds"
 version_of() { "$@" 2>&1 | head -1 || true; }
 vers="$(go version | awk '{print $3}')"
 command -v wrk >/dev/null && vers+=", $(version_of wrk -v | awk '{print $1" "$2}')"
@@ -246,9 +247,9 @@ rm -f "$OUT"/results.md
 
 if want core; then
 # ---- 2. backend and peers -------------------------------------------------
-ports=($("$BIN/freeport" -n 10))
+ports=($("$BIN/freeport" -n 12))
 P_BACK=${ports[0]} P_BACK2=${ports[1]} P_GOPROXY=${ports[2]} P_HAPROXY=${ports[3]} P_NGINX=${ports[4]} P_CADDY=${ports[5]}
-P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]}
+P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]} P_HAPROXY_SPLICE=${ports[10]} P_TCPFWD=${ports[11]}
 BACKEND=http://127.0.0.1:$P_BACK
 BACKEND2=http://127.0.0.1:$P_BACK2
 
@@ -277,6 +278,13 @@ start_backend() {
   URL[direct]=$BACKEND/hello
 }
 
+# tcpfwd: the large-body figure's floor (bytes spliced, no HTTP).
+start_tcpfwd() {
+  start_bg tcpfwd "$BIN/tcpfwd" -listen "127.0.0.1:$P_TCPFWD" -backend "127.0.0.1:$P_BACK"
+  PID[tcpfwd]=$LASTPID
+  wait_port "$P_TCPFWD" "$LASTPID" && URL[tcpfwd]=http://127.0.0.1:$P_TCPFWD/hello
+}
+
 start_goproxy() {
   start_bg goproxy "$BIN/goproxy" -listen "127.0.0.1:$P_GOPROXY" -backend "$BACKEND"
   PID[goproxy]=$LASTPID
@@ -297,11 +305,13 @@ start_gopeers() {
   start_gopeer hybrid-ft "$P_HYBRID_FT" hybrid -mode fastserver-transport
 }
 
-# haproxy serves plain HTTP and, when openssl can make it a certificate,
-# terminates TLS on a second port (haproxy-tls: the TLS front's yardstick).
+# haproxy serves plain HTTP, plain HTTP with kernel splicing of bodies
+# (haproxy-splice: the large-body figure's best peer; haproxy leaves it off
+# by default) and, when openssl can make it a certificate, terminates TLS
+# on a third port (haproxy-tls: the TLS front's yardstick).
 start_haproxy() {
   local why; why=$(peer_skip haproxy haproxy haproxy)
-  if [ -n "$why" ]; then SKIP[haproxy]=$why SKIP[haproxy-tls]=$why; return; fi
+  if [ -n "$why" ]; then SKIP[haproxy]=$why SKIP[haproxy-splice]=$why SKIP[haproxy-tls]=$why; return; fi
   local tlsbind=""
   if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$WORK/haproxy-key.pem" -out "$WORK/haproxy-cert.pem" >"$WORK/openssl.log" 2>&1; then
@@ -325,20 +335,30 @@ defaults
 frontend bench
     bind 127.0.0.1:$P_HAPROXY
     default_backend origin
+frontend bench-splice
+    bind 127.0.0.1:$P_HAPROXY_SPLICE
+    option splice-request
+    option splice-response
+    default_backend origin-splice
 $tlsbind
 backend origin
     http-reuse always
+    server s1 127.0.0.1:$P_BACK
+backend origin-splice
+    http-reuse always
+    option splice-request
+    option splice-response
     server s1 127.0.0.1:$P_BACK
 EOF
   start_bg haproxy haproxy -db -f "$WORK/haproxy.cfg"
   PID[haproxy]=$LASTPID
   if wait_port "$P_HAPROXY" "$LASTPID"; then
-    URL[haproxy]=http://127.0.0.1:$P_HAPROXY/hello
+    URL[haproxy]=http://127.0.0.1:$P_HAPROXY/hello URL[haproxy-splice]=http://127.0.0.1:$P_HAPROXY_SPLICE/hello
     if [ -n "$tlsbind" ]; then
       URL[haproxy-tls]=https://127.0.0.1:$P_HAPROXY_TLS/hello CACERT[haproxy-tls]=$WORK/haproxy-cert.pem
     fi
   else
-    SKIP[haproxy]="did not start: $(tail -1 "$WORK/haproxy.log")" SKIP[haproxy-tls]=${SKIP[haproxy-tls]:-${SKIP[haproxy]}}
+    SKIP[haproxy]="did not start: $(tail -1 "$WORK/haproxy.log")" SKIP[haproxy-splice]=${SKIP[haproxy]} SKIP[haproxy-tls]=${SKIP[haproxy-tls]:-${SKIP[haproxy]}}
   fi
 }
 
@@ -441,6 +461,7 @@ start_gateway() { # start_gateway NAME TLS: serving, with topology "bench" deplo
 declare -A BASE=()
 start_backend
 start_goproxy
+start_tcpfwd
 start_gopeers
 start_haproxy
 start_nginx
@@ -493,31 +514,62 @@ done
 meta method-a "wrk -t2 -c$CONNS -d$DURATION --latency (keep-alive GET, 19-byte answer) per target, best of $ROUNDS interleaved rounds after a $WARMUP warm-up each; the gateway path /gateway/bench/svc0/… passes the full chain (anonymous authentication, default identity assertion); TLS front: wrk over https (HTTP/1.1); peers proxy the same backend from their own loopback ports, logging off (haproxy nbthread 2, plain and terminating TLS with a P-256 certificate; nginx 1 worker with upstream keepalive, caddy reverse_proxy, Go ReverseProxy with 1024 idle conns per host; the fasthttp peers of scripts/bench/peers with MaxConns 1024)."
 
 # ---- 4b. added latency at a fixed rate -------------------------------------
+# Every proxy at the same rate (half the gateway's saturation), each minus the
+# direct backend at that rate; then each peer at half of ITS OWN saturation,
+# paired with the direct backend at that rate. Latency is noisier than
+# throughput: the median of at least 3 rounds (B_ROUNDS).
+B_ROUNDS=${B_ROUNDS:-$((ROUNDS > 3 ? ROUNDS : 3))}
+[ "$QUICK" = 1 ] && B_ROUNDS=${B_ROUNDS_QUICK:-1}
+B_PEERS=()
+for t in haproxy nginx fastproxy; do has_target "$t" && B_PEERS+=("$t"); done
+lat_run() { # lat_run FIG TARGET RECORD-AS ROUND RATE
+  local res
+  res=$("$BIN/loadgen" rate -url "${URL[$2]}" -rate "$5" -duration "$DURATION" -warmup "$WARMUP" -conns "$CONNS" 2>&1) || true
+  rec -fig "$1" -target "$3" -round "$4" -data "$res"
+  log "$1 round $4 $3 @ $5/s: p50 $(jget p50_us "$res") us, p99 $(jget p99_us "$res") us (loadgen late p99 $(jget late_p99_us "$res") us)"
+}
+half_rate() { # half_rate TARGET: half its best req/s of figure a (at least 100)
+  local sat
+  sat=$(grep "\"fig\":\"a\",\"target\":\"$1\"" "$RECORDS" | sed -n 's/.*"rps":\([0-9.]*\).*/\1/p' | sort -g | tail -1)
+  awk "BEGIN{r=${sat:-0}/2; if (r < 100) r = 100; printf \"%d\", r}"
+}
 if has_target gateway; then
-  sat=$(grep '"fig":"a","target":"gateway"' "$RECORDS" | sed -n 's/.*"rps":\([0-9.]*\).*/\1/p' | sort -g | tail -1)
-  rate=$(awk "BEGIN{r=${sat:-0}/2; if (r < 100) r = 100; printf \"%d\", r}")
+  rate=$(half_rate gateway)
   meta b-rate "$rate"
-  for ((r = 1; r <= ROUNDS; r++)); do
-    for t in direct gateway; do
-      res=$("$BIN/loadgen" rate -url "${URL[$t]}" -rate "$rate" -duration "$DURATION" -warmup "$WARMUP" -conns "$CONNS" 2>&1) || true
-      rec -fig b -target "$t" -round "$r" -data "$res"
-      log "b round $r $t @ $rate/s: p50 $(jget p50_us "$res") us, p99 $(jget p99_us "$res") us"
+  declare -A OWN=()
+  for t in "${B_PEERS[@]}"; do OWN[$t]=$(half_rate "$t"); meta "b-own-rate-$t" "${OWN[$t]}"; done
+  for ((r = 1; r <= B_ROUNDS; r++)); do
+    for t in direct gateway "${B_PEERS[@]}"; do lat_run b "$t" "$t" "$r" "$rate"; done
+    for t in "${B_PEERS[@]}"; do
+      lat_run b-own direct "direct@$t" "$r" "${OWN[$t]}"
+      lat_run b-own "$t" "$t" "$r" "${OWN[$t]}"
     done
   done
 else
   meta b-rate "?"
   rec -fig b -target gateway -skip "${SKIP[gateway]:-gateway did not answer}"
 fi
-meta method-b "loadgen rate: open loop at half the gateway's best req/s of figure a, request i due at start + i/rate and timed from its due time (no coordinated omission), at most $CONNS keep-alive connections, $WARMUP warm-up then $DURATION measured, percentiles over every sample sorted; median of $ROUNDS interleaved rounds."
+meta method-b "loadgen rate: open loop at half the gateway's best req/s of figure a, request i due at start + i/rate and timed from its due time (no coordinated omission), at most $CONNS keep-alive connections, $WARMUP warm-up then $DURATION measured, percentiles over every sample sorted; median of $B_ROUNDS interleaved rounds; every proxy at the gateway's rate minus the direct backend at that rate, and each peer at half of its own best rate of figure a minus the direct backend at that rate (run beside it); loadgen's own lateness (a request sent after its due time: the client's scheduling or no free connection) is the late p99."
 
 # ---- 4c. large bodies ----------------------------------------------------
 C_TARGETS=()
-# haproxy (plain and terminating TLS) is the yardstick: what a proxy hop
-# costs on this machine (the "gateway ÷ target" column).
-for t in direct gateway gateway-tls goproxy haproxy haproxy-tls; do has_target "$t" && C_TARGETS+=("$t"); done
+# haproxy (plain, with kernel splicing, terminating TLS) is the yardstick:
+# what a proxy hop costs on this machine (the "gateway ÷ target" column);
+# tcpfwd, which splices bytes without reading HTTP, is the floor of a hop.
+for t in direct gateway gateway-tls goproxy tcpfwd haproxy haproxy-splice haproxy-tls; do
+  if [ "$t" = haproxy-splice ] || [ "$t" = tcpfwd ]; then # not targets of figure a: probed here
+    if [ -n "${URL[$t]:-}" ] && why=$(probe "${URL[$t]}"); then
+      C_TARGETS+=("$t")
+    else
+      for dir in download upload; do rec -fig "c-$dir" -target $t -skip "${SKIP[$t]:-probe failed: $(head -c 200 <<<"${why:-}")}"; done
+    fi
+    continue
+  fi
+  has_target "$t" && C_TARGETS+=("$t")
+done
 meta c-size "$((BIG_BYTES / 1048576)) MiB"
 big_url() { sed 's#/hello$##' <<<"${URL[$1]}"; }
-for ((r = 1; r <= ROUNDS; r++)); do
+for ((r = 1; r <= C_ROUNDS; r++)); do
   for dir in download upload; do
     for t in "${C_TARGETS[@]}"; do
       if [ $dir = download ]; then u="$(big_url "$t")/big?n=$BIG_BYTES"; else u="$(big_url "$t")/upload"; fi
@@ -530,7 +582,7 @@ done
 for t in gateway gateway-tls; do
   has_target $t || for dir in download upload; do rec -fig "c-$dir" -target $t -skip "${SKIP[$t]:-did not answer}"; done
 done
-meta method-c "loadgen download: one GET of the backend's /big streaming N bytes, read to the end; loadgen upload: one POST of N generated bytes (Content-Length, nothing on disk) that the backend reads, counts and answers; byte counts checked; HTTP/1.1; best of $ROUNDS interleaved rounds; MB = 10^6 bytes."
+meta method-c "loadgen download: one GET of the backend's /big streaming N bytes, read to the end; loadgen upload: one POST of N generated bytes (Content-Length, nothing on disk) that the backend reads, counts and answers; byte counts checked; HTTP/1.1; median of $C_ROUNDS interleaved rounds, in brackets the best round and the ratios of best rounds (the figure before medians, best of 2: one lucky round moved it by 0.2 on a busy machine); MB = 10^6 bytes."
 
 # ---- 4d. deploy-to-live --------------------------------------------------
 if has_target gateway; then
@@ -570,7 +622,7 @@ fi
 meta method-e "loadgen closed loop, $E_CONNS keep-alive connections on /gateway/hot/svc0/ from 1 s before to 1 s after deploybench redeploys hot $CHURN times over about $DURATION (a pause of $DURATION/$CHURN after each), alternating its service between two backend listeners; every non-2xx answer and transport error counts."
 
 # The data-plane figures are done: stop the peers and the two gateways.
-for t in goproxy fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls; do stop_pid "${PID[$t]:-}" 20; done
+for t in goproxy tcpfwd fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls; do stop_pid "${PID[$t]:-}" 20; done
 
 # ---- 4f. startup and memory with many topologies -------------------------
 rss() { # rss PID: VmRSS and RssAnon as JSON

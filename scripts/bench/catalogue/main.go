@@ -1,11 +1,17 @@
-// Command catalogue measures the figures of issue #16 side by side in one
-// process and prints them as a markdown section:
+// Command catalogue measures the figures of issue #16 side by side and
+// prints them as a markdown section:
 //
-//   - WebHDFS: a BIG-byte upload (two-step CREATE) and download (OPEN)
-//     through the gateway's data plane (proxy.Proxy on a loopback listener,
-//     Basic authentication, identity assertion, sealed datanode URL) and
-//     directly against the namenode and datanode (internal/webhdfstest,
-//     keeping no data), interleaved round by round; MB/s and the ratio.
+//   - WebHDFS in three processes (the section's figure): "catalogue
+//     webhdfs" runs the namenode and datanode (internal/webhdfstest,
+//     keeping no data), the section runs gatewayd in front of them, and
+//     "catalogue transfers" is the client, timing a BIG-byte upload
+//     (two-step CREATE) and download (OPEN) directly and through gatewayd,
+//     interleaved round by round; the markdown run prints their medians
+//     (-procs FILE).
+//   - WebHDFS in one process (the older method, kept beside): the same
+//     transfers through the gateway's data plane (proxy.Proxy on a loopback
+//     listener, Basic authentication, identity assertion, sealed datanode
+//     URL) with the client, namenode and datanode in this process.
 //   - UI rewriting: a 100 KiB HTML page of a YARN-like UI rewritten by
 //     proxy/rewrite in process (MB/s, µs and allocations per page, plain
 //     and gzip), and served through the gateway with rewriting on and off
@@ -39,16 +45,30 @@ import (
 )
 
 func main() {
-	big := flag.Int64("bytes", 1<<30, "size of the WebHDFS transfers")
-	rounds := flag.Int("rounds", 2, "interleaved rounds (best of)")
-	uiTime := flag.Duration("ui-time", 2*time.Second, "time per UI measurement")
-	flag.Parse()
-	if err := run(*big, *rounds, *uiTime); err != nil {
+	var err error
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "webhdfs":
+		err = serveWebHDFS()
+	case len(os.Args) > 1 && os.Args[1] == "transfers":
+		err = transfers(os.Args[2:])
+	default:
+		err = runFlags()
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(big int64, rounds int, uiTime time.Duration) error {
+func runFlags() error {
+	big := flag.Int64("bytes", 1<<30, "size of the WebHDFS transfers")
+	rounds := flag.Int("rounds", 2, "interleaved rounds of the in-process figures (best of)")
+	uiTime := flag.Duration("ui-time", 2*time.Second, "time per UI measurement")
+	procs := flag.String("procs", "", "output of catalogue transfers: the three-process rows")
+	flag.Parse()
+	return run(*big, *rounds, *uiTime, *procs)
+}
+
+func run(big int64, rounds int, uiTime time.Duration, procs string) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "catalogue-bench")
 	if err != nil {
@@ -150,18 +170,33 @@ func run(big int64, rounds int, uiTime time.Duration) error {
 	}
 
 	fmt.Printf("## Knox catalogue: WebHDFS through datanode redirects, UI rewriting (issue #16)\n\n")
-	fmt.Printf("| figure | gateway | direct | ratio |\n|---|---|---|---|\n")
-	fmt.Printf("| WebHDFS upload %d MiB (CREATE, two steps), MB/s | %.0f | %.0f | %.2f |\n", big>>20, best["gateway-up"], best["direct-up"], best["gateway-up"]/best["direct-up"])
-	fmt.Printf("| WebHDFS download %d MiB (OPEN, redirect followed), MB/s | %.0f | %.0f | %.2f |\n", big>>20, best["gateway-down"], best["direct-down"], best["gateway-down"]/best["direct-down"])
+	fmt.Printf("| figure | gateway | direct | ratio | per round |\n|---|---|---|---|---|\n")
+	if procs != "" {
+		procRows(procs, big)
+	}
+	fmt.Printf("| WebHDFS upload %d MiB (CREATE, two steps), MB/s, all in one process (older method), best of %d | %.0f | %.0f | %.2f | |\n", big>>20, rounds, best["gateway-up"], best["direct-up"], best["gateway-up"]/best["direct-up"])
+	fmt.Printf("| WebHDFS download %d MiB (OPEN, redirect followed), MB/s, all in one process (older method), best of %d | %.0f | %.0f | %.2f | |\n", big>>20, rounds, best["gateway-down"], best["direct-down"], best["gateway-down"]/best["direct-down"])
 	fmt.Printf("\n| UI rewriting (page of %d KiB) | MB/s | µs per page | allocations per page | KiB allocated per page |\n|---|---|---|---|---|\n", len(page)>>10)
 	fmt.Printf("| in process, plain HTML | %.0f | %.0f | %.0f | %.0f |\n", plain.mbps, plain.usPerPage, plain.allocs, plain.kib)
 	fmt.Printf("| in process, gzip HTML (decoded, rewritten) | %.0f | %.0f | %.0f | %.0f |\n", gz.mbps, gz.usPerPage, gz.allocs, gz.kib)
 	fmt.Printf("\n| through the gateway, one client, sequential GETs | pages/s | µs per page |\n|---|---|---|\n")
 	fmt.Printf("| rewriting on (YARNUI) | %.0f | %.0f |\n| rewriting off (rewrite.body: false) | %.0f | %.0f |\n", on, 1e6/on, off, 1e6/off)
 	fmt.Printf("| cost of rewriting per %d KiB page | | %.0f |\n", len(page)>>10, 1e6/on-1e6/off)
-	fmt.Printf("\nMethod: one process (%d cores, GOMAXPROCS %d) holds the gateway's data plane (proxy.Proxy, the handler gatewayd serves, on a loopback listener; Basic authentication with the password cache, identity assertion as user.name), the namenode and datanode of internal/webhdfstest (the datanode keeps no data: the figures are the path, not a disk) and the client; WebHDFS best of %d interleaved rounds (direct, gateway), MB = 10^6 bytes; UI in-process figures over %s of repeated rewrites of one page, allocations from runtime.MemStats. Client, gateway and WebHDFS share the machine's cores: compare the ratios, not the absolute figures.\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), rounds, uiTime)
+	if procs != "" {
+		fmt.Printf("\nMethod, three processes: gatewayd serve (plain HTTP front, log level warn; topology with Basic authentication, identity assertion as user.name, WEBHDFS service on the namenode) in its own process; the namenode and datanode of internal/webhdfstest (catalogue webhdfs; the datanode keeps no data) in a second; the client (catalogue transfers, net/http, Basic credentials from a file) in a third. Direct is the same client on the namenode with user.name, its redirect followed to the datanode. Rounds interleaved (direct upload, download, gateway upload, download), median MB/s of each; per round: the round's gateway ÷ direct.\n")
+	}
+	fmt.Printf("\nMethod, one process: one process (%d cores, GOMAXPROCS %d) holds the gateway's data plane (proxy.Proxy, the handler gatewayd serves, on a loopback listener; Basic authentication with the password cache, identity assertion as user.name), the namenode and datanode of internal/webhdfstest (the datanode keeps no data: the figures are the path, not a disk) and the client; WebHDFS best of %d interleaved rounds (direct, gateway), MB = 10^6 bytes; UI in-process figures over %s of repeated rewrites of one page, allocations from runtime.MemStats. Client, gateway and WebHDFS share the machine's cores: compare the ratios, not the absolute figures. Load average at the end: %s.\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), rounds, uiTime, loadAverage())
 	return nil
+}
+
+// loadAverage is /proc/loadavg's first three figures ("?" without it).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
 }
 
 // timed runs f, returning MB/s for n bytes.

@@ -11,6 +11,9 @@
 // measured from that due time, so a stall shows up in every request it
 // delays. At most -conns requests are in flight (one keep-alive connection
 // each); requests that wait for a free connection wait on the clock.
+// late_p50_us and late_p99_us say how late requests were sent after their
+// due time (the loadgen's own scheduling, or no free connection): latency
+// the target did not cause.
 //
 // For https URLs, -cacert and -server-name verify the server; HTTP/1.1 is
 // used over TLS too, as wrk does.
@@ -221,6 +224,7 @@ func runRate(args []string) error {
 		wg      sync.WaitGroup
 		mu      sync.Mutex
 		samples = make([]time.Duration, 0, total-skip)
+		lates   = make([]time.Duration, 0, total-skip)
 		lastEnd atomic.Int64
 	)
 	for w := 0; w < c.conns; w++ {
@@ -229,6 +233,7 @@ func runRate(args []string) error {
 			defer wg.Done()
 			buf := make([]byte, 32<<10)
 			local := make([]time.Duration, 0, int(total)/c.conns+16)
+			localLate := make([]time.Duration, 0, int(total)/c.conns+16)
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
 				if i >= total {
@@ -238,6 +243,7 @@ func runRate(args []string) error {
 				if d := time.Until(due); d > 0 {
 					time.Sleep(d)
 				}
+				late := time.Since(due)
 				status, err := get(ctx, hc, c.url, buf)
 				end := time.Now()
 				if i < skip {
@@ -246,16 +252,19 @@ func runRate(args []string) error {
 				cnt.record(status, err)
 				if err == nil {
 					local = append(local, end.Sub(due))
+					localLate = append(localLate, late)
 				}
 				lastEnd.Store(end.UnixNano())
 			}
 			mu.Lock()
 			samples = append(samples, local...)
+			lates = append(lates, localLate...)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	slices.Sort(samples)
+	slices.Sort(lates)
 	measuredStart := start.Add(time.Duration(skip) * interval)
 	elapsed := time.Unix(0, lastEnd.Load()).Sub(measuredStart).Seconds()
 	out := map[string]any{
@@ -269,6 +278,8 @@ func runRate(args []string) error {
 		"p99_us":       pct(samples, 0.99),
 		"p999_us":      pct(samples, 0.999),
 		"max_us":       pct(samples, 1),
+		"late_p50_us":  pct(lates, 0.50),
+		"late_p99_us":  pct(lates, 0.99),
 	}
 	cnt.fill(out)
 	return printJSON(out)

@@ -408,11 +408,20 @@ var targets = []struct{ key, label string }{
 	{"caddy", "caddy"},
 }
 
+// bodyLabels name the targets of the large-body figure only.
+var bodyLabels = map[string]string{
+	"haproxy-splice": "haproxy (2 threads), option splice-request and splice-response",
+	"tcpfwd":         "bare TCP forwarder (Go io.Copy, spliced; no HTTP)",
+}
+
 func label(key string) string {
 	for _, t := range targets {
 		if t.key == key {
 			return t.label
 		}
+	}
+	if l, ok := bodyLabels[key]; ok {
+		return l
 	}
 	return key
 }
@@ -502,6 +511,9 @@ func figA(t *table, r *results) {
 	}
 }
 
+// figB: latency at half the gateway's saturation, every proxy at that same
+// rate minus the direct backend's; then each peer at half of its own
+// saturation minus the direct backend at that rate (fig b-own).
 func figB(t *table, r *results) {
 	measure := "latency p50 / p99 at half the gateway's saturation (open loop)"
 	if rate := r.meta("b-rate"); rate != "" && rate != "?" {
@@ -511,51 +523,101 @@ func figB(t *table, r *results) {
 		t.row("b", measure, "gateway (HTTP)", "not run: "+why)
 		return
 	}
-	type lat struct{ p50, p99 float64 }
-	get := func(target string) (lat, bool) {
-		a, ok1 := r.median("b", target, "p50_us")
-		b, ok2 := r.median("b", target, "p99_us")
-		return lat{a / 1000, b / 1000}, ok1 && ok2
-	}
-	d, okD := get("direct")
-	for _, tg := range []string{"direct", "gateway", "gateway-tls"} {
+	d, okD := r.latency("b", "direct")
+	g, okG := r.latency("b", "gateway")
+	proxies := []string{"gateway", "gateway-tls", "haproxy", "nginx", "fastproxy"}
+	for _, tg := range append([]string{"direct"}, proxies...) {
 		if why := r.skipped("b", tg); why != "" {
 			t.row("b", measure, label(tg), "not run: "+why)
 			continue
 		}
-		l, ok := get(tg)
+		l, ok := r.latency("b", tg)
 		if !ok {
 			continue
 		}
-		ach, _ := r.median("b", tg, "achieved_rps")
-		res := fmt.Sprintf("%s / %s ms (achieved %s req/s)%s", ms(l.p50), ms(l.p99), group(ach), failures(r, "b", tg))
 		vs := "—"
 		if okD {
 			vs = ratio(l.p50, d.p50) + " / " + ratio(l.p99, d.p99)
 		}
-		t.row("b", measure, label(tg), res, vs)
+		t.row("b", measure, label(tg), l.result(r, "b", tg), vs)
 	}
-	for _, tg := range []string{"gateway", "gateway-tls"} {
-		if l, ok := get(tg); ok && okD {
-			t.row("b", "**added latency** p50 / p99", label(tg)+" − direct", "**"+signedMS(l.p50-d.p50)+" / "+signedMS(l.p99-d.p99)+" ms**")
+	for _, tg := range proxies {
+		l, ok := r.latency("b", tg)
+		if !ok || !okD {
+			continue
 		}
+		// The last column: the gateway's added latency ÷ this peer's.
+		over := "—"
+		if tg != "gateway" && tg != "gateway-tls" && okG {
+			over = addedRatio(g.p50-d.p50, l.p50-d.p50) + " / " + addedRatio(g.p99-d.p99, l.p99-d.p99)
+		}
+		t.row("b", "**added latency** p50 / p99", label(tg)+" − direct", "**"+signedMS(l.p50-d.p50)+" / "+signedMS(l.p99-d.p99)+" ms**", "", over)
+	}
+	for _, tg := range []string{"haproxy", "nginx", "fastproxy"} {
+		rate := r.meta("b-own-rate-" + tg)
+		if rate == "" {
+			continue
+		}
+		measure := "added latency p50 / p99 at half of its own saturation (" + group(mustFloat(rate)) + " req/s)"
+		l, ok1 := r.latency("b-own", tg)
+		dd, ok2 := r.latency("b-own", "direct@"+tg)
+		if !ok1 || !ok2 {
+			t.row("b", measure, label(tg)+" − direct", "not run")
+			continue
+		}
+		t.row("b", measure, label(tg)+" − direct", signedMS(l.p50-dd.p50)+" / "+signedMS(l.p99-dd.p99)+
+			" ms ("+ms(l.p50)+" / "+ms(l.p99)+" − "+ms(dd.p50)+" / "+ms(dd.p99)+" ms)"+failures(r, "b-own", tg))
 	}
 }
 
+// addedRatio is ratio for added latencies, which noise can make zero or
+// negative: then there is no ratio.
+func addedRatio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "—"
+	}
+	return ratio(a, b)
+}
+
+// lat is a latency figure in milliseconds: the median of the rounds.
+type lat struct{ p50, p99 float64 }
+
+func (r *results) latency(fig, target string) (lat, bool) {
+	a, ok1 := r.median(fig, target, "p50_us")
+	b, ok2 := r.median(fig, target, "p99_us")
+	return lat{a / 1000, b / 1000}, ok1 && ok2
+}
+
+// result is the cell of a latency row: p50 / p99, the rate achieved and the
+// loadgen's own lateness.
+func (l lat) result(r *results, fig, target string) string {
+	ach, _ := r.median(fig, target, "achieved_rps")
+	res := fmt.Sprintf("%s / %s ms (achieved %s req/s", ms(l.p50), ms(l.p99), group(ach))
+	if late, ok := r.median(fig, target, "late_p99_us"); ok {
+		res += fmt.Sprintf("; loadgen late p99 %s ms", ms(late/1000))
+	}
+	return res + ")" + failures(r, fig, target)
+}
+
+// figC shows the median of the rounds, and in brackets the best round
+// with its ratios (the figure before medians: best of 2).
 func figC(t *table, r *results) {
 	size := r.meta("c-size")
 	for _, dir := range []string{"download", "upload"} {
 		fig := "c-" + dir
 		measure := size + " streamed " + dir
-		direct, okD := r.best(fig, "direct", "mbps")
-		gw, okG := r.best(fig, "gateway", "mbps")
-		gwTLS, okGT := r.best(fig, "gateway-tls", "mbps")
-		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "haproxy", "haproxy-tls"} {
+		direct, okD := r.median(fig, "direct", "mbps")
+		gw, okG := r.median(fig, "gateway", "mbps")
+		gwTLS, okGT := r.median(fig, "gateway-tls", "mbps")
+		bDirect, _ := r.best(fig, "direct", "mbps")
+		bGw, _ := r.best(fig, "gateway", "mbps")
+		bGwTLS, _ := r.best(fig, "gateway-tls", "mbps")
+		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "tcpfwd", "haproxy", "haproxy-splice", "haproxy-tls"} {
 			if why := r.skipped(fig, tg); why != "" {
 				t.row("c", measure, label(tg), "not run: "+why)
 				continue
 			}
-			v, ok := r.best(fig, tg, "mbps")
+			v, ok := r.median(fig, tg, "mbps")
 			if !ok {
 				errs := ""
 				for _, x := range r.all(fig, tg) {
@@ -568,17 +630,18 @@ func figC(t *table, r *results) {
 				}
 				continue
 			}
+			b, _ := r.best(fig, tg, "mbps")
 			vs, over := "—", ""
 			if okD {
-				vs = ratio(v, direct)
+				vs = ratio(v, direct) + " (" + ratio(b, bDirect) + ")"
 			}
 			switch {
-			case (tg == "goproxy" || tg == "haproxy") && okG:
-				over = ratio(gw, v)
+			case (tg == "goproxy" || tg == "tcpfwd" || tg == "haproxy" || tg == "haproxy-splice") && okG:
+				over = ratio(gw, v) + " (" + ratio(bGw, b) + ")"
 			case tg == "haproxy-tls" && okGT:
-				over = ratio(gwTLS, v) // the TLS fronts compared
+				over = ratio(gwTLS, v) + " (" + ratio(bGwTLS, b) + ")" // the TLS fronts compared
 			}
-			t.row("c", measure, label(tg), group(v)+" MB/s", vs, over)
+			t.row("c", measure, label(tg), group(v)+" MB/s ("+group(b)+")", vs, over)
 		}
 	}
 }

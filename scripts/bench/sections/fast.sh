@@ -4,7 +4,10 @@
 #      direct, gateway, haproxy, the fasthttp proxy, Go's ReverseProxy;
 #   2. how throughput scales with cores: the gateway at GOMAXPROCS 1 and 2
 #      (haproxy at nbthread 1 and 2 beside it); added latency at half
-#      saturation, the gateway at GOGC 100 and 400 (what GC puts on the p99);
+#      saturation: the gateway with its defaults (min_heap 64MiB), at Go's
+#      GOGC=100 without the floor and at GOGC=400, with its collector's cycles
+#      (gctrace), beside haproxy and the fasthttp peer, and the scheduler's
+#      wake-up delays (perf sched latency) during one more round;
 #   3. Basic authentication over LDAP (slapd, warm cache) ÷ anonymous;
 #   4. the gateway process under wrk (scripts/bench/profgw): allocations per
 #      request, net/http front included, and its CPU profile's top entries;
@@ -25,7 +28,7 @@ nice -n -15 true 2>/dev/null && NICE=(nice -n -15)
 fast_ports=($("$BIN/freeport" -n 8))
 F_BACK=${fast_ports[0]} F_HA1=${fast_ports[1]} F_HA2=${fast_ports[2]} F_FAST=${fast_ports[3]} F_GOPROXY=${fast_ports[4]}
 F_LDAP=${fast_ports[5]} F_LDAPS=${fast_ports[6]}
-declare -A FURL=() FSKIP=() FPID=() FBASE=()
+declare -A FURL=() FSKIP=() FPID=() FBASE=() FLOG=()
 
 fast_wait_port() { # PORT PID
   local i
@@ -82,15 +85,18 @@ fast_haproxy() { # NAME PORT THREADS
 fast_haproxy haproxy "$F_HA2" 2
 fast_haproxy haproxy-1 "$F_HA1" 1
 
-# fast_gateway NAME GOMAXPROCS [GOGC]: gatewayd serving the bench topology (full chain).
+# fast_gateway NAME GOMAXPROCS [GOGC]: gatewayd serving the bench topology (full
+# chain); without GOGC, the collector as gateway.yaml's defaults set it. Every
+# one traces its collector's cycles (GODEBUG=gctrace=1: a line per cycle).
 fast_gateway() {
   # Its own data dir (fast-NAME): the core table's gateways use $WORK/NAME.
-  local name=$1 procs=$2 gogc=${3:-100} addr dname=fast-$1 dir=$WORK/fast-$1
+  local name=$1 procs=$2 addr dname=fast-$1 dir=$WORK/fast-$1 gogc=()
+  [ -n "${3:-}" ] && gogc=(GOGC="$3")
   [ -z "$GW_SKIP" ] || { FSKIP[$name]=$GW_SKIP; return 1; }
   gateway_init "$dname" false warn || { FSKIP[$name]="gatewayd init failed"; return 1; }
-  start_bg "$dname-serve" env GOMAXPROCS="$procs" GOGC="$gogc" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
+  start_bg "$dname-serve" env GOMAXPROCS="$procs" GODEBUG=gctrace=1 "${gogc[@]}" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
     --master-secret-file "$WORK/$dname.secret"
-  FPID[$name]=$LASTPID
+  FPID[$name]=$LASTPID FLOG[$name]=$WORK/$dname-serve.log
   addr=$(gateway_addr "$dname" "$LASTPID") || { FSKIP[$name]="gatewayd serve did not come up"; return 1; }
   printf '%s\n' "name: bench" "providers:" "  - role: authentication" "    name: anonymous" "  - role: identity-assertion" \
     "    name: default" "services:" "  - path: svc0" "    urls: [\"http://127.0.0.1:$F_BACK\"]" >"$WORK/$name-topo.yaml"
@@ -101,6 +107,7 @@ fast_gateway() {
 }
 fast_gateway gateway 2 || true
 fast_gateway gateway-1 1 || true
+fast_gateway gateway-gc100 2 100 || true
 fast_gateway gateway-gc400 2 400 || true
 
 # ---- 1. connections -----------------------------------------------------
@@ -128,20 +135,60 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
 done
 
-# ---- 2b. added latency at half saturation, GOGC 100 and 400 ---------------
-# loadgen's open loop at half the gateway's best rate at 64 connections:
-# what the collector's cycles put on the p99 (GOGC=400: a quarter of them).
-lat_targets=(direct gateway gateway-gc400)
+# ---- 2b. added latency at half saturation: the collector, the scheduler ----
+# loadgen's open loop at half the gateway's best rate at 64 connections: the
+# gateway with its defaults (gateway.yaml: GOGC 100 and min_heap 64MiB), at
+# GOGC=100 from the environment (Go's default: no floor) and at GOGC=400,
+# beside haproxy and the fasthttp peer; the collector's cycles during each run
+# from its gctrace lines.
+lat_targets=(direct gateway gateway-gc100 gateway-gc400 haproxy fastproxy)
+LAT_ROUNDS=$((ROUNDS > 3 ? ROUNDS : 3))
+[ "$QUICK" = 1 ] && LAT_ROUNDS=1
 lat_rate=$(awk -v r="$(fast_best cores-gateway)" 'BEGIN{ r = r / 2; if (r < 100) r = 100; printf "%d", r }')
-declare -A L50=() L99=()
-for ((r = 1; r <= ROUNDS; r++)); do
+declare -A L50=() L99=() LGC=()
+gc_lines() { grep '^gc ' "${FLOG[$1]:-/dev/null}" 2>/dev/null | grep -v forced || true; }
+fast_lat() { # fast_lat TARGET: one loadgen run at lat_rate; prints its JSON
+  "${NICE[@]}" "$BIN/loadgen" rate -url "${FURL[$1]}" -rate "$lat_rate" -duration "$FAST_DURATION" -warmup "$WARMUP" -conns 64 2>&1 || true
+}
+for ((r = 1; r <= LAT_ROUNDS; r++)); do
   for t in "${lat_targets[@]}"; do
     [ -n "${FURL[$t]:-}" ] || continue
-    res=$("${NICE[@]}" "$BIN/loadgen" rate -url "${FURL[$t]}" -rate "$lat_rate" -duration "$FAST_DURATION" -warmup "$WARMUP" -conns 64 2>&1) || true
+    before=$(gc_lines "$t" | wc -l)
+    res=$(fast_lat "$t")
+    # The cycles of this run (its warm-up included), for the GC columns.
+    [ -n "${FLOG[$t]:-}" ] && gc_lines "$t" | tail -n +"$((before + 1))" >>"$WORK/fast-gc-$t.txt"
     L50[$t]+="$(fast_field p50_us "$res") " L99[$t]+="$(fast_field p99_us "$res") "
-    log "fast: latency round $r $t @ $lat_rate/s: p50 $(fast_field p50_us "$res") us, p99 $(fast_field p99_us "$res") us"
+    log "fast: latency round $r $t @ $lat_rate/s: p50 $(fast_field p50_us "$res") us, p99 $(fast_field p99_us "$res") us, loadgen late p99 $(fast_field late_p99_us "$res") us"
   done
 done
+# fast_gc TARGET: its collector's cycles per second over the latency runs,
+# and per cycle the stop-the-world pauses (sweep termination + mark
+# termination) and the concurrent mark phase, wall clock (gctrace's "clock").
+fast_gc() {
+  local f=$WORK/fast-gc-$1.txt secs
+  secs=$(awk -v d="${FAST_DURATION%s}" -v w="${WARMUP%s}" -v n="$LAT_ROUNDS" 'BEGIN{print (d + w) * n}')
+  [ -f "$f" ] || { echo "—"; return; }
+  awk -v secs="$secs" '{ split($5, c, "+"); n++; stw += c[1] + c[3]; mark += c[2]; if (c[1] + c[3] > mx) mx = c[1] + c[3] }
+    END { if (!n) { printf "0 cycles/s"; exit } printf "%.1f cycles/s; per cycle STW %.2f ms (max %.2f), mark %.1f ms", n / secs, stw / n, mx, mark / n }' "$f"
+}
+# perf sched latency during one more round of the gateway and of haproxy:
+# how long a woken thread of each process waited for a CPU (avg / max).
+declare -A SCHED=()
+if command -v perf >/dev/null && perf sched record -o "$WORK/fast-sched-probe.data" -- true >/dev/null 2>&1; then
+  for t in gateway haproxy; do
+    [ -n "${FURL[$t]:-}" ] || continue
+    fast_lat "$t" >"$WORK/fast-sched-$t.json" &
+    lpid=$!
+    sleep "${WARMUP%s}"
+    timeout 20 perf sched record -o "$WORK/fast-sched-$t.data" -- sleep 3 >/dev/null 2>&1 || true
+    wait "$lpid" || true
+    SCHED[$t]=$(perf sched latency -i "$WORK/fast-sched-$t.data" 2>/dev/null | awk -F'|' '
+      $1 ~ /^ *(gatewayd|backend|loadgen|haproxy):/ { split($1, n, ":"); gsub(/ /, "", n[1]); split($4, a, ":"); split($5, m, ":"); gsub(/ ms/, "", a[2]); gsub(/ ms/, "", m[2])
+        printf "%s%s %.2f / %.1f ms", sep, n[1], a[2], m[2]; sep = ", " }')
+    rm -f "$WORK/fast-sched-$t.data"
+  done
+  rm -f "$WORK/fast-sched-probe.data"
+fi
 fast_median() { tr ' ' '\n' <<<"$1" | grep -E '^[0-9.]+$' | sort -g | awk '{v[NR]=$1} END{ if (NR) printf "%.3f", (v[int((NR+1)/2)] + v[int(NR/2)+1]) / 2000 }'; }
 fast_added() { # fast_added TARGET: "p50 / p99" ms over direct
   local d50 d99 g50 g99
@@ -252,8 +299,21 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
     echo "| cores, 64 connections | $label | $(printf '%.0f' "$v") req/s | | |"
   done
   echo "| cores: 2 ÷ 1 | gateway / haproxy | $(fast_ratio "$(fast_best cores-gateway)" "$(fast_best cores-gateway-1)") / $(fast_ratio "$(fast_best cores-haproxy)" "$(fast_best cores-haproxy-1)") | | |"
-  echo "| added latency at half saturation ($lat_rate req/s), p50 / p99 | gateway, GOGC 100 (Go's default) | $(fast_added gateway) | | |"
-  echo "| added latency at half saturation ($lat_rate req/s), p50 / p99 | gateway, GOGC 400 | $(fast_added gateway-gc400) | | |"
+  d50=$(fast_median "${L50[direct]:-}") d99=$(fast_median "${L99[direct]:-}")
+  echo "| latency at half saturation ($lat_rate req/s), p50 / p99 | direct | ${d50:-not run} / ${d99:-not run} ms | | |"
+  for t in "${lat_targets[@]}"; do
+    case $t in
+      direct) continue ;; gateway) label="gateway, its defaults (GOGC 100, min_heap 64MiB)" ;;
+      gateway-gc100) label="gateway, GOGC=100 (Go's default, no floor)" ;; gateway-gc400) label="gateway, GOGC=400" ;;
+      haproxy) label="haproxy, nbthread 2" ;; *) label=$t ;;
+    esac
+    gc=""
+    [ -n "${FLOG[$t]:-}" ] && gc="; GC $(fast_gc "$t")"
+    echo "| added latency at half saturation ($lat_rate req/s), p50 / p99 | $label | $(fast_added "$t")$gc | | |"
+  done
+  for t in gateway haproxy; do
+    [ -n "${SCHED[$t]:-}" ] && echo "| scheduler wake-up delay avg / max (perf sched latency, 3 s of a $t round) | $t | ${SCHED[$t]} | | |"
+  done
   a=$(fast_best anon) l=$(fast_best ldap)
   if [ -n "$a" ] && [ -n "$l" ]; then
     echo "| Basic over LDAP (warm cache) ÷ anonymous | gateway | $(fast_ratio "$l" "$a") ($(printf '%.0f' "$l") / $(printf '%.0f' "$a") req/s) | | |"
@@ -265,7 +325,7 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   done
   echo "| allocations per proxied request | the gateway process under wrk (profgw, net/http front included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
   echo
-  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; latency: loadgen rate (open loop, no coordinated omission) at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $ROUNDS interleaved rounds, minus the direct backend's, the gateway with GOGC=100 and GOGC=400 (the environment variable); LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
+  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults, and with GOGC=100 and GOGC=400 in its environment (which turns min_heap off); GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
   if [ -n "$ldap_note" ]; then echo; echo "Note: $ldap_note."; fi
   if [ -n "$proc_top" ]; then
     echo

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/securegw/gateway/internal/secrets"
+	"github.com/securegw/gateway/proxy/frontend"
 )
 
 // FileName is the configuration file looked up in the data directory when
@@ -35,6 +38,20 @@ type Config struct {
 	Log        Log              `yaml:"log"`
 	Tokens     Tokens           `yaml:"tokens"`
 	Federation Federation       `yaml:"federation"`
+	Runtime    Runtime          `yaml:"runtime"`
+}
+
+// Runtime tunes the Go runtime's collector (package gctune). GOGC and
+// GOMEMLIMIT in the environment win over it.
+type Runtime struct {
+	// GCPercent is GOGC: a collection starts when the heap has grown by
+	// this percentage of the live heap; -1 turns that trigger off (then
+	// memory_limit is required).
+	GCPercent int `yaml:"gc_percent"`
+	// MinHeap is the heap below which no collection starts (0: none).
+	MinHeap ByteSize `yaml:"min_heap"`
+	// MemoryLimit is GOMEMLIMIT, the runtime's soft memory limit (0: none).
+	MemoryLimit ByteSize `yaml:"memory_limit"`
 }
 
 // Federation names the headers in which services whose dispatch federates
@@ -71,7 +88,11 @@ type Proxy struct {
 	// ClientTruststore names the truststore that verifies client certificates.
 	ClientTruststore string `yaml:"client_truststore"`
 	// TrustedProxies are CIDRs whose X-Forwarded-* headers are kept.
-	TrustedProxies    []string `yaml:"trusted_proxies"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Front is the HTTP/1.1 front server: "lean" (the gateway's own
+	// server loop on net/http's parser) or "net/http" (Go's server). HTTP/2
+	// on a TLS front is net/http's either way.
+	Front             string   `yaml:"front"`
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 	ReadTimeout       Duration `yaml:"read_timeout"`
@@ -204,6 +225,11 @@ const (
 	MaxReplayCacheSize     = 1 << 24
 )
 
+// DefaultMinHeap is runtime.min_heap's default: with a live heap of a few
+// MiB, the collector runs about once a second instead of ten times at half
+// of the gateway's saturation (README, "Latency and the collector").
+const DefaultMinHeap = 64 << 20
+
 // Default returns the configuration used when gateway.yaml says nothing.
 func Default() Config {
 	return Config{
@@ -212,6 +238,7 @@ func Default() Config {
 			Listen:            ":8443",
 			PathPrefix:        "gateway",
 			ClientAuth:        "off",
+			Front:             frontend.DefaultKind,
 			MaxHeaderBytes:    64 << 10,
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			ReadTimeout:       0,
@@ -236,6 +263,7 @@ func Default() Config {
 		Log:        Log{Level: "info", Format: "json"},
 		Federation: Federation{Header: "SM_USER"},
 		Tokens:     Tokens{Algorithm: "ES256", RSABits: 3072},
+		Runtime:    Runtime{GCPercent: 100, MinHeap: DefaultMinHeap},
 	}
 }
 
@@ -408,6 +436,9 @@ func (c Config) Validate() error {
 	if n := c.Proxy.ReplayCacheSize; n < MinReplayCacheSize || n > MaxReplayCacheSize {
 		errs = append(errs, fmt.Errorf("proxy.replay_cache_size: %d is outside %d..%d", n, MinReplayCacheSize, MaxReplayCacheSize))
 	}
+	if c.Proxy.Front != frontend.KindLean && c.Proxy.Front != frontend.KindNetHTTP {
+		errs = append(errs, fmt.Errorf("proxy.front: %q is not %s or %s", c.Proxy.Front, frontend.KindLean, frontend.KindNetHTTP))
+	}
 	if c.Proxy.MaxHeaderBytes < 1024 {
 		errs = append(errs, fmt.Errorf("proxy.max_header_bytes: %d is below 1024", c.Proxy.MaxHeaderBytes))
 	}
@@ -470,6 +501,7 @@ func (c Config) Validate() error {
 	if err := c.Crypto.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("crypto: %w", err))
 	}
+	errs = append(errs, c.Runtime.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -493,6 +525,71 @@ func knownRole(r string) bool {
 		}
 	}
 	return false
+}
+
+func (r Runtime) validate() []error {
+	var errs []error
+	if r.GCPercent < -1 {
+		errs = append(errs, fmt.Errorf("runtime.gc_percent: %d is below -1 (-1 turns the proportional trigger off)", r.GCPercent))
+	}
+	if r.GCPercent == -1 && r.MemoryLimit == 0 {
+		errs = append(errs, errors.New("runtime.memory_limit: required when runtime.gc_percent is -1 (else the heap grows without bound)"))
+	}
+	if r.MemoryLimit > 0 && r.MinHeap > r.MemoryLimit {
+		errs = append(errs, fmt.Errorf("runtime.min_heap: %s is above runtime.memory_limit %s", r.MinHeap, r.MemoryLimit))
+	}
+	return errs
+}
+
+// ByteSize is a size in bytes written as 64MiB, 1GiB or a plain number of
+// bytes in YAML (GOMEMLIMIT's units: B, KiB, MiB, GiB, TiB).
+type ByteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+// ParseByteSize reads a ByteSize.
+func ParseByteSize(s string) (ByteSize, error) {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size (want a number of bytes, or like 64MiB, 1GiB)", s)
+	}
+	return ByteSize(n * mult), nil
+}
+
+// UnmarshalYAML parses "64MiB".
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := ParseByteSize(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// MarshalYAML writes the size in the largest unit that divides it.
+func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
+
+func (b ByteSize) String() string {
+	for _, u := range byteUnits {
+		if b != 0 && int64(b)%u.mult == 0 && u.mult > 1 {
+			return strconv.FormatInt(int64(b)/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
 }
 
 // Duration is a time.Duration written as "30s" in YAML.

@@ -64,6 +64,18 @@ func TestLoad(t *testing.T) {
 				t.Errorf("principals %v", c.Management.Principals)
 			}
 		}},
+		{name: "runtime sizes", doc: "runtime:\n  gc_percent: 200\n  min_heap: 128MiB\n  memory_limit: 2GiB\n", check: func(t *testing.T, c Config) {
+			if c.Runtime != (Runtime{GCPercent: 200, MinHeap: 128 << 20, MemoryLimit: 2 << 30}) {
+				t.Errorf("runtime %+v", c.Runtime)
+			}
+		}},
+		{name: "runtime defaults", doc: "log:\n  level: warn\n", check: func(t *testing.T, c Config) {
+			if c.Runtime != (Runtime{GCPercent: 100, MinHeap: DefaultMinHeap}) {
+				t.Errorf("runtime %+v", c.Runtime)
+			}
+		}},
+		{name: "bad size", doc: "runtime:\n  min_heap: 64MB\n", wantErr: `line 2: "64MB" is not a size`},
+		{name: "negative size", doc: "runtime:\n  memory_limit: -1\n", wantErr: "is not a size"},
 		{name: "unknown key", doc: "proxy:\n  listne: :1\n", wantErr: "listne"},
 		{name: "bad duration", doc: "management:\n  shutdown_timeout: soon\n", wantErr: "not a duration"},
 		{name: "negative duration", doc: "proxy:\n  idle_timeout: -1s\n", wantErr: "negative"},
@@ -87,6 +99,28 @@ func TestLoad(t *testing.T) {
 			}
 			tc.check(t, c)
 		})
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want ByteSize
+		err  bool
+	}{
+		{"0", 0, false}, {"1048576", 1 << 20, false}, {"512KiB", 512 << 10, false}, {"64MiB", 64 << 20, false},
+		{"1 GiB", 1 << 30, false}, {"2TiB", 2 << 40, false}, {"10B", 10, false},
+		{"", 0, true}, {"64MB", 0, true}, {"1.5GiB", 0, true}, {"-1MiB", 0, true}, {"9999999999TiB", 0, true},
+	} {
+		got, err := ParseByteSize(c.in)
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d, error %v", c.in, got, err, c.want, c.err)
+		}
+		if err == nil {
+			if back, _ := ParseByteSize(got.String()); back != got {
+				t.Errorf("%q: String %q reads back as %d", c.in, got.String(), back)
+			}
+		}
 	}
 }
 
@@ -126,6 +160,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		}, "store.etcd.lease_ttl"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
+		{"gc percent", func(c *Config) { c.Runtime.GCPercent = -2 }, "runtime.gc_percent: -2 is below -1"},
+		{"gc off without a limit", func(c *Config) { c.Runtime.GCPercent = -1 }, "runtime.memory_limit: required"},
+		{"floor above the limit", func(c *Config) { c.Runtime.MemoryLimit = 32 << 20 }, "runtime.min_heap: 64MiB is above runtime.memory_limit 32MiB"},
 		{"weak kdf", func(c *Config) { c.Crypto.KDF.Iterations = 1000; c.Crypto.KDF.Algorithm = "pbkdf2-sha256" }, "crypto"},
 	}
 	for _, tc := range cases {
