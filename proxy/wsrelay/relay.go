@@ -174,6 +174,7 @@ type side struct {
 	armed      bool      // a read deadline is set (parked sides have none)
 	drained    bool      // the last read from the socket emptied it
 	atBoundary bool      // between frames: a read finding nothing returns errWouldBlock
+	readAt     int64     // unix ns of the last read that brought bytes (the frames' arrival)
 	inMsg      bool
 	msgZ       bool // the message is compressed (RSV1)
 	msgOp      byte
@@ -688,7 +689,18 @@ func (s *side) fail(err error) {
 // A parkable side reads what the socket holds; when it holds nothing, a
 // read between frames returns errWouldBlock (the side parks), one within
 // a frame waits in the netpoller, bounded by WriteTimeout.
+//
+// The time of each read that brings bytes is kept (readAt): the arrival
+// of the frames in them, read once per read rather than per frame.
 func (s *side) Read(p []byte) (int, error) {
+	n, err := s.read(p)
+	if n > 0 {
+		s.readAt = time.Now().UnixNano()
+	}
+	return n, err
+}
+
+func (s *side) read(p []byte) (int, error) {
 	switch {
 	case s.hasOne && len(p) > 0:
 		p[0], s.hasOne = s.one[0], false
@@ -781,7 +793,7 @@ func (s *side) frame(br *bufio.Reader) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now().UnixNano()
+	now := s.readAt
 	s.lastHeard.Store(now)
 	if s.pingSent.Load() != 0 {
 		s.pingSent.Store(0)
@@ -840,9 +852,8 @@ func (s *side) stream(br *bufio.Reader, h header) error {
 	o.wmu.Lock()
 	defer o.wmu.Unlock()
 	bw := o.writerLocked()
-	var hb [maxHeader]byte
 	key := o.maskKey()
-	if _, err := bw.Write(appendHeader(hb[:0], h.fin, h.op, h.length, o.idx == backend, key)); err != nil {
+	if err := writeHeader(bw, h.fin, h.op, h.length, o.idx == backend, key); err != nil {
 		o.releaseLocked()
 		return &writeError{err}
 	}
@@ -1020,8 +1031,7 @@ func (s *side) writeControlLocked(op byte, p []byte) error {
 func (s *side) writeFrameLocked(fin bool, op byte, p []byte) error {
 	bw := s.writerLocked()
 	key := s.maskKey()
-	var hb [maxHeader]byte
-	if _, err := bw.Write(appendHeader(hb[:0], fin, op, int64(len(p)), s.idx == backend, key)); err != nil {
+	if err := writeHeader(bw, fin, op, int64(len(p)), s.idx == backend, key); err != nil {
 		s.releaseLocked()
 		return err
 	}
@@ -1046,6 +1056,18 @@ func (s *side) writeFrameLocked(fin bool, op byte, p []byte) error {
 		return err
 	}
 	return s.flushLocked()
+}
+
+// writeHeader writes a frame header into bw's free space (no copy of it
+// on the heap per frame).
+func writeHeader(bw *bufio.Writer, fin bool, op byte, length int64, masked bool, key [4]byte) error {
+	if bw.Available() < maxHeader {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := bw.Write(appendHeader(bw.AvailableBuffer(), fin, op, length, masked, key))
+	return err
 }
 
 // maskKey is a fresh masking key for a frame to the backend (RFC 6455
