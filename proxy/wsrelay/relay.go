@@ -161,6 +161,7 @@ type side struct {
 	pmu      sync.RWMutex
 	closed   bool
 	state    atomic.Int32 // parked, running or woken (see wake)
+	hup      atomic.Bool  // the peer shut its side or the connection failed: read to the end
 
 	// Writing to this side.
 	wmu      sync.Mutex
@@ -505,9 +506,15 @@ const (
 // at a frame boundary).
 var errWouldBlock = errors.New("wsrelay: nothing to read")
 
-// wake is the poller's event for s: bytes arrived (or the peer closed).
-// It starts a goroutine for a parked side, or tells the running one.
-func (s *side) wake() {
+// wake is the poller's event for s: bytes arrived, or the peer closed
+// (hup). It starts a goroutine for a parked side, or tells the running
+// one. Once the peer closed, no later event comes: the side reads until
+// the end instead of parking after a short read (bytes and the close may
+// come in one event).
+func (s *side) wake(hup bool) {
+	if hup {
+		s.hup.Store(true)
+	}
 	for {
 		switch s.state.Load() {
 		case sideParked:
@@ -592,7 +599,7 @@ func (s *side) run() {
 	s.drained = false
 	for {
 		if br.Buffered() == 0 && len(s.pending) == 0 {
-			if !s.drained {
+			if !s.drained || s.hup.Load() {
 				s.atBoundary = true
 				_, err := br.Peek(1)
 				s.atBoundary = false
