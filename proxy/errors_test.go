@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy/frontend"
 )
 
 // Backend failures: 502 and 504 for that route only, an abort visible to
@@ -104,12 +105,19 @@ func TestBackendFailures(t *testing.T) {
 	check()
 }
 
-// Request smuggling shapes sent as raw bytes to a real listener: Go's
-// server refuses the ambiguous framings; what it accepts it parses one way
-// and the gateway re-frames for the backend, so no request slips past the
-// chain.
+// Request smuggling shapes sent as raw bytes to a real listener, through
+// both front servers: they refuse the ambiguous framings; what they accept
+// they parse one way and the gateway re-frames for the backend, so no
+// request slips past the chain.
 func TestRequestSmuggling(t *testing.T) {
+	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
+		t.Run(kind, func(t *testing.T) { testRequestSmuggling(t, kind) })
+	}
+}
+
+func testRequestSmuggling(t *testing.T, kind string) {
 	e := newEnv(t, proxyConfig())
+	e.fe = newTestFront(t, e.p, kind)
 	const auth = "X-Test-Token: let-me-in\r\nX-Test-User: u\r\n"
 	tests := []struct {
 		name   string

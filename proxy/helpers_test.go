@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/securegw/gateway/internal/testlog"
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/proxy/frontend"
 )
 
 // secrets is a SecretResolver over a map.
@@ -46,7 +48,7 @@ func (s secrets) Resolve(_ context.Context, topo, alias string) ([]byte, error) 
 type env struct {
 	t    *testing.T
 	p    *proxy.Proxy
-	fe   *httptest.Server
+	fe   *testFront
 	logs *testlog.Buffer
 	reg  *prometheus.Registry
 	// secrets is the resolver's map when a test changes it between deploys.
@@ -68,7 +70,7 @@ func newEnv(t *testing.T, cfg proxy.Config) *env {
 		t.Fatal(err)
 	}
 	e.p = p
-	e.fe = httptest.NewServer(p)
+	e.fe = newTestFront(t, p, "")
 	t.Cleanup(func() {
 		e.fe.Close()
 		_ = p.Close()
@@ -108,6 +110,51 @@ func (e *env) do(method, path string, body io.Reader, hdr ...string) (*http.Resp
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
 }
+
+// testFront serves a handler on a loopback port through the gateway's
+// front server: the kind given, else $GATEWAY_TEST_FRONT, else the
+// product's default.
+type testFront struct {
+	URL      string
+	Listener net.Listener
+	front    *frontend.Front
+	client   *http.Client
+	once     sync.Once
+}
+
+func newTestFront(t *testing.T, h http.Handler, kind string) *testFront {
+	t.Helper()
+	if kind == "" {
+		kind = os.Getenv("GATEWAY_TEST_FRONT")
+	}
+	f, err := frontend.NewFront(h, frontend.ServerOptions{}, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := &testFront{URL: "http://" + ln.Addr().String(), Listener: ln, front: f,
+		client: &http.Client{Transport: &http.Transport{}}}
+	go func() { _ = f.Serve(ln) }()
+	t.Cleanup(tf.Close)
+	return tf
+}
+
+// Client is a client of its own (as httptest.Server's).
+func (f *testFront) Client() *http.Client { return f.client }
+
+// Close closes the listener and every connection.
+func (f *testFront) Close() {
+	f.once.Do(func() {
+		_ = f.front.Close()
+		f.client.CloseIdleConnections()
+	})
+}
+
+// CloseClientConnections closes the client connections (and the front).
+func (f *testFront) CloseClientConnections() { f.Close() }
 
 // openProviders makes a topology public on purpose.
 var openProviders = []topology.Provider{

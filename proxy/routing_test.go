@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy/frontend"
 )
 
 func TestRouting(t *testing.T) {
@@ -74,9 +75,17 @@ func TestRouting(t *testing.T) {
 }
 
 // TestPathOneView checks that routing, the chain and the backend see one
-// path, and that refused paths reach neither the chain nor a backend.
+// path, and that refused paths reach neither the chain nor a backend,
+// through both front servers.
 func TestPathOneView(t *testing.T) {
+	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
+		t.Run(kind, func(t *testing.T) { testPathOneView(t, kind) })
+	}
+}
+
+func testPathOneView(t *testing.T, kind string) {
 	e := newEnv(t, proxyConfig())
+	e.fe = newTestFront(t, e.p, kind)
 	b := newBackend(t, nil)
 	top := topo("t", svc("svc", b.URL+"/base"), svc("public", b.URL+"/public"))
 	top.Providers = append(top.Providers, topology.Provider{Role: "custom", Name: "test-recorder"})

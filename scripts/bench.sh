@@ -10,6 +10,7 @@
 #   ROUNDS=2 DURATION=6s CONNS=64   rounds (best/median of), seconds per round, wrk connections
 #   QUICK=1                         everything very briefly: checks that the script works
 #   BIG_BYTES=1073741824            size of the large-body transfers (QUICK: 64 MiB)
+#   C_ROUNDS=5                      rounds of the large-body figure c, median of (QUICK: ROUNDS)
 #   DEPLOYS=200 CHURN=100           timed deploys (fig. d), deploys under load (fig. e)
 #   TOPO_1K=1000 TOPO_10K=10000     stored topologies for the startup figures (QUICK: 50, 200)
 #   POPULATE_CONC=8                 deploys in flight while populating
@@ -29,14 +30,14 @@ export PATH=$PATH:/usr/sbin:/sbin
 
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-  ROUNDS=${ROUNDS:-1} DURATION=${DURATION:-1s} BIG_BYTES=${BIG_BYTES:-67108864}
+  ROUNDS=${ROUNDS:-1} DURATION=${DURATION:-1s} BIG_BYTES=${BIG_BYTES:-67108864} C_ROUNDS=${C_ROUNDS:-$ROUNDS}
   DEPLOYS=${DEPLOYS:-20} TOPO_1K=${TOPO_1K:-50} TOPO_10K=${TOPO_10K:-200}
   SETTLE=1 WARMUP=0.5s POP_TIMEOUT=3m LAT_N=10
 else
   SETTLE=3 WARMUP=1s POP_TIMEOUT=20m LAT_N=50
 fi
 ROUNDS=${ROUNDS:-2} DURATION=${DURATION:-6s} CONNS=${CONNS:-64}
-BIG_BYTES=${BIG_BYTES:-1073741824} DEPLOYS=${DEPLOYS:-200} CHURN=${CHURN:-100}
+BIG_BYTES=${BIG_BYTES:-1073741824} DEPLOYS=${DEPLOYS:-200} CHURN=${CHURN:-100} C_ROUNDS=${C_ROUNDS:-5}
 TOPO_1K=${TOPO_1K:-1000} TOPO_10K=${TOPO_10K:-10000} POPULATE_CONC=${POPULATE_CONC:-8}
 E_CONNS=${E_CONNS:-16}
 
@@ -166,7 +167,7 @@ peer_skip() { # peer_skip PEER PACKAGE COMMAND: the reason PEER cannot run, if a
 
 log "building the bench programs"
 mkdir -p "$BIN"
-go build -o "$BIN/" ./scripts/bench/backend ./scripts/bench/goproxy ./scripts/bench/loadgen \
+go build -o "$BIN/" ./scripts/bench/backend ./scripts/bench/goproxy ./scripts/bench/tcpfwd ./scripts/bench/loadgen \
   ./scripts/bench/deploybench ./scripts/bench/freeport ./scripts/bench/report
 # The fasthttp peers are their own module (fasthttp is not a gateway dependency).
 PEERS_SKIP=""
@@ -179,7 +180,7 @@ cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || tr
 mem=$(awk '/^MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo 2>/dev/null || true)
 meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta machine "$(nproc) cores, ${cpu:-unknown CPU}, $mem, Linux $(uname -r)"
-meta knobs "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS QUICK=$QUICK, big bodies $((BIG_BYTES / 1048576)) MiB"
+meta knobs "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS QUICK=$QUICK, big bodies $((BIG_BYTES / 1048576)) MiB × $C_ROUNDS rounds"
 version_of() { "$@" 2>&1 | head -1 || true; }
 vers="$(go version | awk '{print $3}')"
 command -v wrk >/dev/null && vers+=", $(version_of wrk -v | awk '{print $1" "$2}')"
@@ -246,9 +247,9 @@ rm -f "$OUT"/results.md
 
 if want core; then
 # ---- 2. backend and peers -------------------------------------------------
-ports=($("$BIN/freeport" -n 11))
+ports=($("$BIN/freeport" -n 12))
 P_BACK=${ports[0]} P_BACK2=${ports[1]} P_GOPROXY=${ports[2]} P_HAPROXY=${ports[3]} P_NGINX=${ports[4]} P_CADDY=${ports[5]}
-P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]} P_HAPROXY_SPLICE=${ports[10]}
+P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]} P_HAPROXY_SPLICE=${ports[10]} P_TCPFWD=${ports[11]}
 BACKEND=http://127.0.0.1:$P_BACK
 BACKEND2=http://127.0.0.1:$P_BACK2
 
@@ -275,6 +276,13 @@ start_backend() {
   PID[backend]=$LASTPID
   wait_port "$P_BACK" "$LASTPID" || { log "backend did not start"; cat "$WORK/backend.log" >&2; exit 1; }
   URL[direct]=$BACKEND/hello
+}
+
+# tcpfwd: the large-body figure's floor (bytes spliced, no HTTP).
+start_tcpfwd() {
+  start_bg tcpfwd "$BIN/tcpfwd" -listen "127.0.0.1:$P_TCPFWD" -backend "127.0.0.1:$P_BACK"
+  PID[tcpfwd]=$LASTPID
+  wait_port "$P_TCPFWD" "$LASTPID" && URL[tcpfwd]=http://127.0.0.1:$P_TCPFWD/hello
 }
 
 start_goproxy() {
@@ -453,6 +461,7 @@ start_gateway() { # start_gateway NAME TLS: serving, with topology "bench" deplo
 declare -A BASE=()
 start_backend
 start_goproxy
+start_tcpfwd
 start_gopeers
 start_haproxy
 start_nginx
@@ -545,9 +554,10 @@ meta method-b "loadgen rate: open loop at half the gateway's best req/s of figur
 # ---- 4c. large bodies ----------------------------------------------------
 C_TARGETS=()
 # haproxy (plain, with kernel splicing, terminating TLS) is the yardstick:
-# what a proxy hop costs on this machine (the "gateway ÷ target" column).
-for t in direct gateway gateway-tls goproxy haproxy haproxy-splice haproxy-tls; do
-  if [ "$t" = haproxy-splice ]; then # not a target of figure a: probed here
+# what a proxy hop costs on this machine (the "gateway ÷ target" column);
+# tcpfwd, which splices bytes without reading HTTP, is the floor of a hop.
+for t in direct gateway gateway-tls goproxy tcpfwd haproxy haproxy-splice haproxy-tls; do
+  if [ "$t" = haproxy-splice ] || [ "$t" = tcpfwd ]; then # not targets of figure a: probed here
     if [ -n "${URL[$t]:-}" ] && why=$(probe "${URL[$t]}"); then
       C_TARGETS+=("$t")
     else
@@ -559,7 +569,7 @@ for t in direct gateway gateway-tls goproxy haproxy haproxy-splice haproxy-tls; 
 done
 meta c-size "$((BIG_BYTES / 1048576)) MiB"
 big_url() { sed 's#/hello$##' <<<"${URL[$1]}"; }
-for ((r = 1; r <= ROUNDS; r++)); do
+for ((r = 1; r <= C_ROUNDS; r++)); do
   for dir in download upload; do
     for t in "${C_TARGETS[@]}"; do
       if [ $dir = download ]; then u="$(big_url "$t")/big?n=$BIG_BYTES"; else u="$(big_url "$t")/upload"; fi
@@ -572,7 +582,7 @@ done
 for t in gateway gateway-tls; do
   has_target $t || for dir in download upload; do rec -fig "c-$dir" -target $t -skip "${SKIP[$t]:-did not answer}"; done
 done
-meta method-c "loadgen download: one GET of the backend's /big streaming N bytes, read to the end; loadgen upload: one POST of N generated bytes (Content-Length, nothing on disk) that the backend reads, counts and answers; byte counts checked; HTTP/1.1; best of $ROUNDS interleaved rounds; MB = 10^6 bytes."
+meta method-c "loadgen download: one GET of the backend's /big streaming N bytes, read to the end; loadgen upload: one POST of N generated bytes (Content-Length, nothing on disk) that the backend reads, counts and answers; byte counts checked; HTTP/1.1; median of $C_ROUNDS interleaved rounds, in brackets the best round and the ratios of best rounds (the figure before medians, best of 2: one lucky round moved it by 0.2 on a busy machine); MB = 10^6 bytes."
 
 # ---- 4d. deploy-to-live --------------------------------------------------
 if has_target gateway; then
@@ -612,7 +622,7 @@ fi
 meta method-e "loadgen closed loop, $E_CONNS keep-alive connections on /gateway/hot/svc0/ from 1 s before to 1 s after deploybench redeploys hot $CHURN times over about $DURATION (a pause of $DURATION/$CHURN after each), alternating its service between two backend listeners; every non-2xx answer and transport error counts."
 
 # The data-plane figures are done: stop the peers and the two gateways.
-for t in goproxy fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls; do stop_pid "${PID[$t]:-}" 20; done
+for t in goproxy tcpfwd fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls; do stop_pid "${PID[$t]:-}" 20; done
 
 # ---- 4f. startup and memory with many topologies -------------------------
 rss() { # rss PID: VmRSS and RssAnon as JSON

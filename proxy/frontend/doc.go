@@ -1,8 +1,8 @@
 // Package frontend builds the gateway's client-facing listeners around the
-// proxy handler: an *http.Server with limits (NewServer), its TLS
-// configuration with optional client certificates (TLSConfig), liveness and
-// readiness handlers (Health), and the metrics handler for a separate
-// listener (Metrics).
+// proxy handler: the proxy listener's server (NewFront), an *http.Server
+// with limits (NewServer), its TLS configuration with optional client
+// certificates (TLSConfig), liveness and readiness handlers (Health), and
+// the metrics handler for a separate listener (Metrics).
 //
 // Limits and their defaults:
 //
@@ -11,6 +11,56 @@
 //	ReadTimeout        0       whole-request bound; 0 so uploads may stream
 //	WriteTimeout       0       responses may stream (downloads, SSE)
 //	IdleTimeout        120s    idle keep-alive connections are closed
+//
+// # Two front servers
+//
+// NewFront serves the proxy with one of two HTTP/1.1 servers (gateway.yaml's
+// proxy.front): net/http's (KindNetHTTP), or the lean server (KindLean,
+// type Lean). Both serve the same http.Handler: providers and the proxy see
+// an *http.Request and an http.ResponseWriter either way. On a TLS front
+// the lean server does the handshake and hands a connection whose ALPN
+// chose h2 to net/http's server (HTTP/2 for browsers), keeping those that
+// chose http/1.1 (or nothing).
+//
+// The lean server keeps what makes net/http's server safe and drops what
+// costs per request:
+//
+//   - parsing is net/http's (http.ReadRequest): the framing rules
+//     (Content-Length with Transfer-Encoding, repeated lengths, unknown
+//     codings, obsolete line folding) are Go's. The server adds net/http's
+//     checks: exactly one valid Host field for HTTP/1.1 (counted on the raw
+//     head, which ReadRequest does not keep), valid field names and values,
+//     HTTP/1.x only (505), Expect other than 100-continue (417), a head
+//     over MaxHeaderBytes (431), unknown transfer codings (501), else 400;
+//     after a malformed request it answers and closes;
+//   - one goroutine per connection, its buffers from pools (a head larger
+//     than the 4 KiB reader moves the connection to a reader of the
+//     limit's size), one response writer reused request after request;
+//   - no background read per request: the request context learns that the
+//     client went away only once someone waits on it (its Done starts a
+//     one-byte read, after the body was read to its end), as the proxy's
+//     backend watch does for a slow answer; a byte read then is the next
+//     pipelined request, kept;
+//   - one read-deadline change per request in the common case: the idle
+//     (or header) deadline is replaced before the handler's first read of
+//     the connection, not after every head.
+//
+// Answers: a body of unknown length the handler ends within 2 KiB gets a
+// Content-Length; a longer or flushed one is chunked (HTTP/1.1, with
+// trailers declared in Trailer or set with http.TrailerPrefix) or ends
+// with the connection (HTTP/1.0). Keep-alive follows net/http: HTTP/1.0
+// without keep-alive, Connection: close from either side, a body shorter
+// than its Content-Length, an unread request body over 256 KiB, a request
+// whose client waits for a 100 Continue that was not sent (it goes out
+// when the handler first reads the body), and Shutdown all close the
+// connection after the answer. Panics are logged and close the
+// connection (http.ErrAbortHandler silently). The writer implements
+// http.Flusher, http.Hijacker, io.ReaderFrom (sendfile and splice on a
+// plain TCP connection) and http.ResponseController's deadline setters.
+// Shutdown closes idle connections, waits for active ones (not hijacked
+// ones) and the ConnState hook feeds gateway_frontend_open_connections
+// for both servers. Accept errors such as running out of descriptors back
+// off and retry, as net/http's server does.
 //
 // Certificate hot reload is internal/pki's: TLSConfig only takes its
 // GetCertificate.

@@ -42,23 +42,15 @@ const (
 
 // NewServer returns an *http.Server serving h with o's limits.
 func NewServer(h http.Handler, o ServerOptions) *http.Server {
-	if o.MaxHeaderBytes <= 0 {
-		o.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if o.ReadHeaderTimeout <= 0 {
-		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = DefaultIdleTimeout
-	}
+	o = o.withDefaults()
 	s := &http.Server{
 		Addr:              o.Addr,
 		Handler:           h,
 		TLSConfig:         o.TLSConfig,
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
-		ReadTimeout:       max(o.ReadTimeout, 0),
-		WriteTimeout:      max(o.WriteTimeout, 0),
+		ReadTimeout:       o.ReadTimeout,
+		WriteTimeout:      o.WriteTimeout,
 		IdleTimeout:       o.IdleTimeout,
 	}
 	if o.Logger != nil {
@@ -148,4 +140,19 @@ func writeStatus(w http.ResponseWriter, code int, body string) {
 // (internal) listener.
 func Metrics(g prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// withDefaults fills o's zero limits with the defaults.
+func (o ServerOptions) withDefaults() ServerOptions {
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	o.ReadTimeout, o.WriteTimeout = max(o.ReadTimeout, 0), max(o.WriteTimeout, 0)
+	return o
 }

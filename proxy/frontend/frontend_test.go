@@ -5,7 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -66,21 +66,27 @@ func waitClosed(t *testing.T, c net.Conn, within time.Duration) {
 
 // A client trickling its headers is cut off by ReadHeaderTimeout.
 func TestSlowloris(t *testing.T) {
-	addr := serve(t, frontend.NewServer(ok, frontend.ServerOptions{ReadHeaderTimeout: 200 * time.Millisecond}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	start := time.Now()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-	waitClosed(t, c, 10*time.Second)
-	t.Logf("cut off after %v", time.Since(start).Round(time.Millisecond))
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, ok, frontend.ServerOptions{ReadHeaderTimeout: 200 * time.Millisecond})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+		waitClosed(t, c, 10*time.Second)
+		t.Logf("cut off after %v", time.Since(start).Round(time.Millisecond))
+	})
 }
 
 // An idle keep-alive connection is closed after IdleTimeout.
 func TestIdleTimeout(t *testing.T) {
-	addr := serve(t, frontend.NewServer(ok, frontend.ServerOptions{IdleTimeout: 200 * time.Millisecond}))
+	forKinds(t, testIdleTimeout)
+}
+
+func testIdleTimeout(t *testing.T, kind string) {
+	_, addr := serveFront(t, kind, ok, frontend.ServerOptions{IdleTimeout: 200 * time.Millisecond})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +106,11 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestHugeHeader(t *testing.T) {
-	addr := serve(t, frontend.NewServer(ok, frontend.ServerOptions{}))
+	forKinds(t, testHugeHeader)
+}
+
+func testHugeHeader(t *testing.T, kind string) {
+	_, addr := serveFront(t, kind, ok, frontend.ServerOptions{})
 	tests := []struct {
 		name   string
 		size   int
@@ -167,27 +177,8 @@ func TestTLSConfig(t *testing.T) {
 					cn.Store(r.TLS.PeerCertificates[0].Subject.CommonName)
 				}
 			})
-			srv := frontend.NewServer(h, frontend.ServerOptions{TLSConfig: cfg})
-			srv.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
-			addr := serve(t, srv)
-			ccfg := &tls.Config{RootCAs: serverCA.Pool(), MaxVersion: tc.maxVer, MinVersion: tls.VersionTLS10}
-			if tc.cert != nil {
-				// Sent whatever CAs the server names (Go's client would
-				// otherwise withhold a certificate the server cannot verify).
-				cert := tc.cert.TLS
-				ccfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
-			}
-			tr := &http.Transport{TLSClientConfig: ccfg}
-			defer tr.CloseIdleConnections()
-			resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/")
-			if err == nil {
-				resp.Body.Close()
-			}
-			if (err == nil) != tc.ok {
-				t.Fatalf("request error %v, want ok=%v", err, tc.ok)
-			}
-			if got, _ := cn.Load().(string); tc.ok && got != tc.clientCN {
-				t.Fatalf("client %q, want %q", got, tc.clientCN)
+			for _, kind := range kinds {
+				testTLSClient(t, kind, h, cfg, serverCA, tc.cert, tc.maxVer, tc.ok, tc.clientCN, &cn)
 			}
 		})
 	}
@@ -205,6 +196,35 @@ func TestTLSConfig(t *testing.T) {
 	}
 	if _, err := frontend.TLSConfig(nil, "off", nil); err == nil {
 		t.Error("TLSConfig without a certificate accepted")
+	}
+}
+
+// testTLSClient makes one request to a TLS front of kind and checks that it
+// passes (with the client certificate's name seen) or is refused.
+func testTLSClient(t *testing.T, kind string, h http.Handler, cfg *tls.Config, serverCA *testpki.CA, cert *testpki.Leaf,
+	maxVer uint16, wantOK bool, wantCN string, cn *atomic.Value) {
+	t.Helper()
+	cn.Store("")
+	// Refused handshakes are expected: their log goes nowhere.
+	_, addr := serveFront(t, kind, h, frontend.ServerOptions{TLSConfig: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ccfg := &tls.Config{RootCAs: serverCA.Pool(), MaxVersion: maxVer, MinVersion: tls.VersionTLS10}
+	if cert != nil {
+		// Sent whatever CAs the server names (Go's client would
+		// otherwise withhold a certificate the server cannot verify).
+		c := cert.TLS
+		ccfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c, nil }
+	}
+	tr := &http.Transport{TLSClientConfig: ccfg}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/")
+	if err == nil {
+		resp.Body.Close()
+	}
+	if (err == nil) != wantOK {
+		t.Fatalf("%s: request error %v, want ok=%v", kind, err, wantOK)
+	}
+	if got, _ := cn.Load().(string); wantOK && got != wantCN {
+		t.Fatalf("%s: client %q, want %q", kind, got, wantCN)
 	}
 }
 
@@ -235,8 +255,12 @@ func TestHealth(t *testing.T) {
 }
 
 func TestMetricsAndConnections(t *testing.T) {
+	forKinds(t, testMetricsAndConnections)
+}
+
+func testMetricsAndConnections(t *testing.T, kind string) {
 	reg := prometheus.NewRegistry()
-	addr := serve(t, frontend.NewServer(ok, frontend.ServerOptions{Registerer: reg, Name: "public"}))
+	_, addr := serveFront(t, kind, ok, frontend.ServerOptions{Registerer: reg, Name: "public"})
 	maddr := serve(t, frontend.NewServer(frontend.Metrics(reg), frontend.ServerOptions{}))
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -271,12 +295,16 @@ func TestMetricsAndConnections(t *testing.T) {
 // A client that sends its headers but trickles its body is cut off by
 // ReadTimeout when one is set.
 func TestReadTimeout(t *testing.T) {
+	forKinds(t, testReadTimeout)
+}
+
+func testReadTimeout(t *testing.T, kind string) {
 	readErr := make(chan error, 1)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, err := io.ReadAll(r.Body)
 		readErr <- err
 	})
-	addr := serve(t, frontend.NewServer(h, frontend.ServerOptions{ReadTimeout: 200 * time.Millisecond}))
+	_, addr := serveFront(t, kind, h, frontend.ServerOptions{ReadTimeout: 200 * time.Millisecond})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/proxy/frontend"
 )
 
 func main() {
@@ -38,6 +39,7 @@ func main() {
 	cpu := flag.String("cpuprofile", "", "CPU profile file")
 	mem := flag.String("memprofile", "", "allocation profile file (every allocation sampled)")
 	accessLog := flag.Bool("access-log", false, "write the access log (JSON, discarded)")
+	front := flag.String("front", "net/http", "the front server: lean or net/http")
 	flag.Parse()
 
 	level := slog.LevelWarn
@@ -76,7 +78,11 @@ func main() {
 		p.ServeHTTP(w, r)
 		served.Add(1)
 	})
-	go func() { log.Fatal((&http.Server{Handler: h}).Serve(ln)) }()
+	fe, err := frontend.NewFront(h, frontend.ServerOptions{}, *front)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() { log.Fatal(fe.Serve(ln)) }()
 	log.Printf("profgw: serving on %s", ln.Addr())
 	<-first
 	if *mem != "" {

@@ -411,6 +411,7 @@ var targets = []struct{ key, label string }{
 // bodyLabels name the targets of the large-body figure only.
 var bodyLabels = map[string]string{
 	"haproxy-splice": "haproxy (2 threads), option splice-request and splice-response",
+	"tcpfwd":         "bare TCP forwarder (Go io.Copy, spliced; no HTTP)",
 }
 
 func label(key string) string {
@@ -598,20 +599,25 @@ func (l lat) result(r *results, fig, target string) string {
 	return res + ")" + failures(r, fig, target)
 }
 
+// figC shows the median of the rounds, and in brackets the best round
+// with its ratios (the figure before medians: best of 2).
 func figC(t *table, r *results) {
 	size := r.meta("c-size")
 	for _, dir := range []string{"download", "upload"} {
 		fig := "c-" + dir
 		measure := size + " streamed " + dir
-		direct, okD := r.best(fig, "direct", "mbps")
-		gw, okG := r.best(fig, "gateway", "mbps")
-		gwTLS, okGT := r.best(fig, "gateway-tls", "mbps")
-		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "haproxy", "haproxy-splice", "haproxy-tls"} {
+		direct, okD := r.median(fig, "direct", "mbps")
+		gw, okG := r.median(fig, "gateway", "mbps")
+		gwTLS, okGT := r.median(fig, "gateway-tls", "mbps")
+		bDirect, _ := r.best(fig, "direct", "mbps")
+		bGw, _ := r.best(fig, "gateway", "mbps")
+		bGwTLS, _ := r.best(fig, "gateway-tls", "mbps")
+		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "tcpfwd", "haproxy", "haproxy-splice", "haproxy-tls"} {
 			if why := r.skipped(fig, tg); why != "" {
 				t.row("c", measure, label(tg), "not run: "+why)
 				continue
 			}
-			v, ok := r.best(fig, tg, "mbps")
+			v, ok := r.median(fig, tg, "mbps")
 			if !ok {
 				errs := ""
 				for _, x := range r.all(fig, tg) {
@@ -624,17 +630,18 @@ func figC(t *table, r *results) {
 				}
 				continue
 			}
+			b, _ := r.best(fig, tg, "mbps")
 			vs, over := "—", ""
 			if okD {
-				vs = ratio(v, direct)
+				vs = ratio(v, direct) + " (" + ratio(b, bDirect) + ")"
 			}
 			switch {
-			case (tg == "goproxy" || tg == "haproxy" || tg == "haproxy-splice") && okG:
-				over = ratio(gw, v)
+			case (tg == "goproxy" || tg == "tcpfwd" || tg == "haproxy" || tg == "haproxy-splice") && okG:
+				over = ratio(gw, v) + " (" + ratio(bGw, b) + ")"
 			case tg == "haproxy-tls" && okGT:
-				over = ratio(gwTLS, v) // the TLS fronts compared
+				over = ratio(gwTLS, v) + " (" + ratio(bGwTLS, b) + ")" // the TLS fronts compared
 			}
-			t.row("c", measure, label(tg), group(v)+" MB/s", vs, over)
+			t.row("c", measure, label(tg), group(v)+" MB/s ("+group(b)+")", vs, over)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/securegw/gateway/internal/secrets"
+	"github.com/securegw/gateway/proxy/frontend"
 )
 
 // FileName is the configuration file looked up in the data directory when
@@ -87,7 +88,11 @@ type Proxy struct {
 	// ClientTruststore names the truststore that verifies client certificates.
 	ClientTruststore string `yaml:"client_truststore"`
 	// TrustedProxies are CIDRs whose X-Forwarded-* headers are kept.
-	TrustedProxies    []string `yaml:"trusted_proxies"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Front is the HTTP/1.1 front server: "lean" (the gateway's own
+	// server loop on net/http's parser) or "net/http" (Go's server). HTTP/2
+	// on a TLS front is net/http's either way.
+	Front             string   `yaml:"front"`
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 	ReadTimeout       Duration `yaml:"read_timeout"`
@@ -233,6 +238,7 @@ func Default() Config {
 			Listen:            ":8443",
 			PathPrefix:        "gateway",
 			ClientAuth:        "off",
+			Front:             frontend.DefaultKind,
 			MaxHeaderBytes:    64 << 10,
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			ReadTimeout:       0,
@@ -429,6 +435,9 @@ func (c Config) Validate() error {
 	}
 	if n := c.Proxy.ReplayCacheSize; n < MinReplayCacheSize || n > MaxReplayCacheSize {
 		errs = append(errs, fmt.Errorf("proxy.replay_cache_size: %d is outside %d..%d", n, MinReplayCacheSize, MaxReplayCacheSize))
+	}
+	if c.Proxy.Front != frontend.KindLean && c.Proxy.Front != frontend.KindNetHTTP {
+		errs = append(errs, fmt.Errorf("proxy.front: %q is not %s or %s", c.Proxy.Front, frontend.KindLean, frontend.KindNetHTTP))
 	}
 	if c.Proxy.MaxHeaderBytes < 1024 {
 		errs = append(errs, fmt.Errorf("proxy.max_header_bytes: %d is below 1024", c.Proxy.MaxHeaderBytes))

@@ -85,7 +85,7 @@ type gateway struct {
 	registration atomic.Pointer[etcd.Registration]
 	// master checks this gateway's master secret against the store.
 	master    *masterWatch
-	front     *http.Server
+	front     *frontend.Front
 	mgmt      *grpc.Server
 	health    *health.Server
 	metrics   *http.Server // nil: no metrics listener
@@ -327,7 +327,8 @@ func (g *gateway) listen() error {
 // certificates checked against the live client truststore) when configured.
 func (g *gateway) buildFront(ctx context.Context, reg prometheus.Registerer) error {
 	c := g.cfg
-	g.front = frontend.NewServer(withHealth(g.px, frontend.Health(g.ready.Load)), frontend.ServerOptions{
+	var err error
+	g.front, err = frontend.NewFront(withHealth(g.px, frontend.Health(g.ready.Load)), frontend.ServerOptions{
 		MaxHeaderBytes:    c.Proxy.MaxHeaderBytes,
 		ReadHeaderTimeout: c.Proxy.ReadHeaderTimeout.D(),
 		ReadTimeout:       c.Proxy.ReadTimeout.D(),
@@ -335,7 +336,10 @@ func (g *gateway) buildFront(ctx context.Context, reg prometheus.Registerer) err
 		Logger:            g.log,
 		Registerer:        reg,
 		Name:              "proxy",
-	})
+	}, c.Proxy.Front)
+	if err != nil {
+		return fmt.Errorf("proxy.front: %w", err)
+	}
 	if !c.Proxy.TLSEnabled() {
 		return nil
 	}
@@ -452,12 +456,7 @@ func (g *gateway) run(ctx context.Context, ready func(Addrs)) error {
 		}
 	}()
 	go g.tokens.Run(recCtx, tokenSweepEvery)
-	serve("proxy listener", func() error {
-		if g.front.TLSConfig != nil {
-			return g.front.ServeTLS(g.proxyLn, "", "")
-		}
-		return g.front.Serve(g.proxyLn)
-	})
+	serve("proxy listener", func() error { return g.front.Serve(g.proxyLn) })
 	serve("management listener", func() error { return g.mgmt.Serve(g.mgmtLn) })
 	addrs := Addrs{Proxy: g.proxyLn.Addr().String(), Management: g.mgmtLn.Addr().String()}
 	if g.metrics != nil {

@@ -1,0 +1,145 @@
+package frontend
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// The front servers a Front can run (gateway.yaml's proxy.front).
+const (
+	// KindLean is the lean HTTP/1.1 server (Lean), with net/http's server
+	// for HTTP/2 on a TLS front.
+	KindLean = "lean"
+	// KindNetHTTP is net/http's server for everything.
+	KindNetHTTP = "net/http"
+	// DefaultKind is the front a configuration without proxy.front gets.
+	DefaultKind = KindNetHTTP
+)
+
+// Front is a proxy listener's server: net/http's, or the lean HTTP/1.1
+// server with net/http's serving the connections whose TLS handshake
+// chose HTTP/2. TLSConfig (ServerOptions.TLSConfig, or set before Serve)
+// makes it a TLS front.
+type Front struct {
+	TLSConfig *tls.Config
+	// Std is net/http's server: the whole front (KindNetHTTP) or its
+	// HTTP/2 part (KindLean).
+	Std  *http.Server
+	lean *Lean
+}
+
+// NewFront returns a front of the given kind ("" for DefaultKind) serving
+// h with o's limits.
+func NewFront(h http.Handler, o ServerOptions, kind string) (*Front, error) {
+	std := NewServer(h, o)
+	if kind == "" {
+		kind = DefaultKind
+	}
+	switch kind {
+	case KindNetHTTP:
+		return &Front{TLSConfig: o.TLSConfig, Std: std}, nil
+	case KindLean:
+	default:
+		return nil, fmt.Errorf("frontend: front %q: want %s or %s", kind, KindLean, KindNetHTTP)
+	}
+	return &Front{TLSConfig: o.TLSConfig, Std: std, lean: newLean(h, o.withDefaults(), std.ConnState)}, nil
+}
+
+// Kind reports which server the front runs.
+func (f *Front) Kind() string {
+	if f.lean != nil {
+		return KindLean
+	}
+	return KindNetHTTP
+}
+
+// Serve serves ln (with TLS when TLSConfig is set) until Shutdown or
+// Close, when it returns http.ErrServerClosed.
+func (f *Front) Serve(ln net.Listener) error {
+	if f.lean == nil {
+		if f.TLSConfig != nil {
+			// A copy: net/http's HTTP/2 set-up writes into it.
+			f.Std.TLSConfig = f.TLSConfig.Clone()
+			return f.Std.ServeTLS(ln, "", "")
+		}
+		return f.Std.Serve(ln)
+	}
+	if f.TLSConfig == nil {
+		return f.lean.Serve(ln)
+	}
+	// HTTP/2: the handshaken connections go to net/http's server through
+	// a listener of their own. It gets a copy of the TLS configuration:
+	// its HTTP/2 set-up writes into it while the lean server handshakes.
+	f.Std.TLSConfig = f.TLSConfig.Clone()
+	h2 := &connListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
+	f.lean.tlsConfig, f.lean.h2 = f.TLSConfig, h2.deliver
+	errc := make(chan error, 1)
+	go func() { errc <- f.Std.Serve(h2) }()
+	err := f.lean.Serve(ln)
+	h2.Close()
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && !errors.Is(e, net.ErrClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
+// Shutdown drains the front (see http.Server.Shutdown and Lean.Shutdown).
+func (f *Front) Shutdown(ctx context.Context) error {
+	if f.lean == nil {
+		return f.Std.Shutdown(ctx)
+	}
+	var wg sync.WaitGroup
+	var stdErr error
+	wg.Add(1)
+	go func() { defer wg.Done(); stdErr = f.Std.Shutdown(ctx) }()
+	err := f.lean.Shutdown(ctx)
+	wg.Wait()
+	return errors.Join(err, stdErr)
+}
+
+// Close closes the front's listener and connections at once.
+func (f *Front) Close() error {
+	if f.lean == nil {
+		return f.Std.Close()
+	}
+	err := f.lean.Close()
+	return errors.Join(err, f.Std.Close())
+}
+
+// connListener is a net.Listener of connections handed over (HTTP/2
+// connections the lean server accepted and handshook).
+type connListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	once  sync.Once
+	done  chan struct{}
+}
+
+func (l *connListener) deliver(c *tls.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *connListener) Addr() net.Addr { return l.addr }

@@ -1,0 +1,764 @@
+package frontend
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// Lean is the gateway's lean HTTP/1.1 server (see the package doc): one
+// goroutine per connection, pooled buffers, net/http's http.ReadRequest
+// for the parsing, and no per-request background read. Connections whose
+// TLS handshake chose HTTP/2 go to h2.
+type Lean struct {
+	handler   http.Handler
+	opts      ServerOptions
+	log       *slog.Logger
+	connState func(net.Conn, http.ConnState)
+	tlsConfig *tls.Config
+	h2        func(*tls.Conn) // serves a handshaken HTTP/2 connection
+
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{}
+	conns     map[*leanConn]struct{}
+	shutdown  atomic.Bool
+	wg        sync.WaitGroup
+}
+
+// newLean returns a Lean serving h with o's limits (o has its defaults).
+func newLean(h http.Handler, o ServerOptions, connState func(net.Conn, http.ConnState)) *Lean {
+	return &Lean{handler: h, opts: o, log: o.Logger, connState: connState,
+		listeners: map[*net.Listener]struct{}{}, conns: map[*leanConn]struct{}{}}
+}
+
+// Serve accepts connections on ln until Shutdown or Close; it returns
+// http.ErrServerClosed then.
+func (s *Lean) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.listeners[&ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, &ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.shutdown.Load() {
+				return http.ErrServerClosed
+			}
+			if isTemporary(err) {
+				// Out of descriptors, or a like failure: back off as
+				// net/http's server does, instead of spinning.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				if s.log != nil {
+					s.log.Warn("frontend: accept failed", "listener", s.opts.Name, "retry_in", delay, "err", err)
+				}
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.serveConn(nc)
+	}
+}
+
+func isTemporary(err error) bool {
+	var te interface{ Temporary() bool }
+	return errors.As(err, &te) && te.Temporary()
+}
+
+func (s *Lean) serveConn(nc net.Conn) {
+	c := &leanConn{s: s, nc: nc}
+	c.cr.c = c
+	s.mu.Lock()
+	if s.shutdown.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	c.setState(http.StateNew)
+	go c.serve()
+}
+
+// untrack removes c from the connections Shutdown waits for.
+func (s *Lean) untrack(c *leanConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Shutdown stops accepting, closes idle connections, and waits for the
+// others to finish their request; when ctx ends first it closes them and
+// returns ctx's error. Hijacked connections are not waited for.
+func (s *Lean) Shutdown(ctx context.Context) error {
+	s.closeListeners()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.closeIdle() {
+			s.wg.Wait()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Lean) Close() error {
+	s.closeListeners()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Lean) closeListeners() {
+	s.mu.Lock()
+	s.shutdown.Store(true)
+	for ln := range s.listeners {
+		(*ln).Close()
+	}
+	s.mu.Unlock()
+}
+
+// closeIdle closes the idle connections and reports whether none is left.
+func (s *Lean) closeIdle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.idle.Load() {
+			c.nc.Close()
+		}
+	}
+	return len(s.conns) == 0
+}
+
+// Buffers: a connection takes them for its life (a keep-alive connection
+// reuses them request after request) and returns them when it closes.
+var (
+	readerPool sync.Pool
+	writerPool sync.Pool
+)
+
+const bufSize = 4 << 10
+
+func getReader(r io.Reader) *bufio.Reader {
+	if v := readerPool.Get(); v != nil {
+		br := v.(*bufio.Reader)
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, bufSize)
+}
+
+func getWriter(w io.Writer) *bufio.Writer {
+	if v := writerPool.Get(); v != nil {
+		bw := v.(*bufio.Writer)
+		bw.Reset(w)
+		return bw
+	}
+	return bufio.NewWriterSize(w, bufSize)
+}
+
+// leanConn is one client connection.
+type leanConn struct {
+	s      *Lean
+	nc     net.Conn
+	tcp    *net.TCPConn // nc when plain TCP: bodies go by sendfile/splice
+	tls    *tls.ConnectionState
+	cr     connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	res    response // reused request after request
+	big    bool     // br is a large head's reader, not a pooled one
+	idle   atomic.Bool
+	remote string
+	state  http.ConnState
+	// bodyDeadline is the read deadline while a handler runs (zero: none);
+	// deadlineStale means the connection still has the idle or header one,
+	// to be replaced before the handler's first read of the connection.
+	bodyDeadline  time.Time
+	deadlineStale bool
+}
+
+func (c *leanConn) setState(st http.ConnState) {
+	c.state = st
+	if c.s.connState != nil {
+		c.s.connState(c.nc, st)
+	}
+}
+
+func (c *leanConn) serve() {
+	defer func() {
+		if v := recover(); v != nil && v != http.ErrAbortHandler && c.s.log != nil {
+			buf := make([]byte, 16<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			c.s.log.Error("frontend: panic serving a request", "remote", c.remote, "panic", fmt.Sprint(v), "stack", string(buf))
+		}
+		if c.state == http.StateHijacked {
+			return
+		}
+		c.nc.Close()
+		c.release()
+		c.s.untrack(c)
+		c.setState(http.StateClosed)
+	}()
+	c.remote = c.nc.RemoteAddr().String()
+	c.tcp, _ = c.nc.(*net.TCPConn)
+	if c.s.tlsConfig != nil && !c.handshake() {
+		return
+	}
+	for c.serveOne() {
+	}
+}
+
+// release returns the buffers to their pools.
+func (c *leanConn) release() {
+	if c.br != nil && !c.big {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+	}
+	c.br = nil
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.bw = nil
+	}
+}
+
+// handshake runs the TLS handshake within the header timeout; a
+// connection that chose HTTP/2 is handed to the HTTP/2 server.
+func (c *leanConn) handshake() bool {
+	tc := tls.Server(c.nc, c.s.tlsConfig)
+	o := &c.s.opts
+	d := o.ReadHeaderTimeout
+	if o.ReadTimeout > 0 && o.ReadTimeout < d {
+		d = o.ReadTimeout
+	}
+	_ = tc.SetDeadline(time.Now().Add(d))
+	if err := tc.HandshakeContext(context.Background()); err != nil {
+		if c.s.log != nil {
+			c.s.log.Debug("frontend: TLS handshake failed", "listener", o.Name, "remote", c.remote, "err", err)
+		}
+		return false
+	}
+	_ = tc.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	if st.NegotiatedProtocol == "h2" && c.s.h2 != nil {
+		c.setState(http.StateHijacked) // the HTTP/2 server counts it from here
+		c.s.untrack(c)
+		c.s.h2(tc)
+		return false
+	}
+	c.nc, c.tcp, c.tls = tc, nil, &st
+	return true
+}
+
+// serveOne reads and serves one request; it reports whether the
+// connection may serve another.
+func (c *leanConn) serveOne() bool {
+	o := &c.s.opts
+	if c.br == nil {
+		c.br = getReader(&c.cr)
+	}
+	c.cr.limit = int64(o.MaxHeaderBytes) + 4096
+	c.deadlineStale = false // from here on, serveOne sets the deadlines
+	// Wait for the request: the first within the header timeout, later
+	// ones within the idle timeout. Unless all of the head is here, the
+	// rest of it must come within the header timeout.
+	if c.br.Buffered() == 0 {
+		wait := o.IdleTimeout
+		if c.state == http.StateNew {
+			wait = o.ReadHeaderTimeout
+		}
+		c.idle.Store(true)
+		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+		_, err := c.br.Peek(1)
+		c.idle.Store(false)
+		if err != nil || c.s.shutdown.Load() {
+			return false
+		}
+	}
+	start := time.Now()
+	c.bodyDeadline = time.Time{}
+	if o.ReadTimeout > 0 {
+		c.bodyDeadline = start.Add(o.ReadTimeout)
+	}
+	head, err := c.peekHead(start)
+	if err != nil {
+		c.badRequest(err)
+		return false
+	}
+	hosts, host := hostFields(head)
+	req, err := http.ReadRequest(c.br)
+	if err != nil {
+		c.badRequest(err)
+		return false
+	}
+	c.cr.limit = 1<<63 - 1
+	c.deadlineStale = true
+	if c.state != http.StateActive {
+		c.setState(http.StateActive)
+	}
+	if code, msg := checkRequest(req, hosts, host); code != 0 {
+		c.reply(code, msg)
+		return false
+	}
+	if o.WriteTimeout > 0 {
+		_ = c.nc.SetWriteDeadline(start.Add(o.WriteTimeout))
+	}
+	if c.bw == nil {
+		c.bw = getWriter(c.nc)
+	}
+	keep := c.serveRequest(req)
+	if c.state == http.StateHijacked {
+		return false
+	}
+	if !keep || c.s.shutdown.Load() {
+		return false
+	}
+	c.setState(http.StateIdle)
+	return true
+}
+
+// peekHead returns the request's head, buffered whole in c.br (it is not
+// consumed): the first bytes within the wait of serveOne, the rest within
+// the header timeout. A head that does not fit the pooled buffer moves the
+// connection to a reader as large as the limit allows.
+func (c *leanConn) peekHead(start time.Time) ([]byte, error) {
+	o := &c.s.opts
+	deadline := false
+	for {
+		n := c.br.Buffered()
+		p, _ := c.br.Peek(n)
+		if end := headEnd(p); end > 0 {
+			return p[:end], nil
+		}
+		if !deadline {
+			deadline = true
+			hd := start.Add(o.ReadHeaderTimeout)
+			if o.ReadTimeout > 0 && o.ReadTimeout < o.ReadHeaderTimeout {
+				hd = start.Add(o.ReadTimeout)
+			}
+			_ = c.nc.SetReadDeadline(hd)
+		}
+		if n == c.br.Size() {
+			if n >= o.MaxHeaderBytes+4096 {
+				c.cr.limit = 0
+				return nil, errHeadTooLarge
+			}
+			// A large head: the bytes buffered go first to a reader of the
+			// head's limit, which the connection keeps.
+			rest := bytes.Clone(p)
+			c.release()
+			c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), &c.cr), o.MaxHeaderBytes+4096)
+			c.cr.limit = int64(o.MaxHeaderBytes) + 4096 - int64(len(rest))
+			c.big = true
+			continue
+		}
+		if _, err := c.br.Peek(n + 1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+var errHeadTooLarge = errors.New("frontend: request head too large")
+
+// headEnd returns the length of the head at the start of p (up to and
+// with the empty line that ends it), 0 when p holds no whole head.
+// Lines end with CRLF or, as net/http's parser accepts, LF alone.
+func headEnd(p []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(p[i:], '\n')
+		if j < 0 {
+			return 0
+		}
+		i += j + 1
+		switch {
+		case i < len(p) && p[i] == '\n':
+			return i + 1
+		case i+1 < len(p) && p[i] == '\r' && p[i+1] == '\n':
+			return i + 2
+		}
+	}
+}
+
+// hostFields counts the head's Host fields and returns the first one's
+// value: http.ReadRequest drops the field, and HTTP/1.1 wants exactly one
+// (RFC 9112 §3.2).
+func hostFields(head []byte) (n int, first string) {
+	for len(head) > 0 {
+		i := bytes.IndexByte(head, '\n')
+		if i < 0 {
+			break
+		}
+		head = head[i+1:]
+		if len(head) >= 5 && head[4] == ':' && (head[0]|0x20) == 'h' && (head[1]|0x20) == 'o' && (head[2]|0x20) == 's' && (head[3]|0x20) == 't' {
+			if n++; n == 1 {
+				v := head[5:]
+				if k := bytes.IndexByte(v, '\n'); k >= 0 {
+					v = v[:k]
+				}
+				first = string(bytes.TrimSpace(v))
+			}
+		}
+	}
+	return n, first
+}
+
+// checkRequest applies net/http's server checks beyond parsing: one
+// valid Host field (HTTP/1.1), valid field names and values, an Expect
+// the server knows.
+func checkRequest(req *http.Request, hosts int, host string) (int, string) {
+	if req.ProtoMajor != 1 {
+		return http.StatusHTTPVersionNotSupported, ""
+	}
+	if req.ProtoAtLeast(1, 1) && hosts == 0 && req.Method != http.MethodConnect {
+		return http.StatusBadRequest, "missing required Host header"
+	}
+	if hosts > 1 {
+		return http.StatusBadRequest, "too many Host headers"
+	}
+	if hosts == 1 && !httpguts.ValidHostHeader(host) {
+		return http.StatusBadRequest, "malformed Host header"
+	}
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return http.StatusBadRequest, "invalid header name"
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return http.StatusBadRequest, "invalid header value"
+			}
+		}
+	}
+	if ex, ok := req.Header["Expect"]; ok && len(ex) > 0 && ex[0] != "" {
+		if !req.ProtoAtLeast(1, 1) || !httpguts.HeaderValuesContainsToken(ex, "100-continue") {
+			return http.StatusExpectationFailed, ""
+		}
+	}
+	return 0, ""
+}
+
+// badRequest answers a request that could not be read, as net/http's
+// server does: nothing when the client went away or was too slow, 431 for
+// a head over the limit, 501 for a transfer coding it does not know, else
+// 400.
+func (c *leanConn) badRequest(err error) {
+	switch {
+	case err == errHeadTooLarge || c.cr.hitLimit():
+		c.reply(http.StatusRequestHeaderFieldsTooLarge, "")
+	case err == io.EOF || err == io.ErrUnexpectedEOF || isNetError(err):
+	case strings.Contains(err.Error(), "unsupported transfer encoding") || strings.Contains(err.Error(), "too many transfer encodings"):
+		c.reply(http.StatusNotImplemented, "Unsupported transfer encoding")
+	default:
+		c.reply(http.StatusBadRequest, "")
+	}
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// reply writes a small plain-text answer before the connection closes.
+func (c *leanConn) reply(code int, msg string) {
+	text := http.StatusText(code)
+	if msg == "" {
+		msg = text
+	} else {
+		msg = text + ": " + msg
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = fmt.Fprintf(c.nc, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%d %s", code, text, code, msg)
+}
+
+// connReader reads the connection for the bufio.Reader: it bounds the
+// head's size, puts the handler's read deadline in place before the
+// handler's first read, and carries the byte the client-gone watch read
+// ahead.
+type connReader struct {
+	c       *leanConn
+	limit   int64
+	hasByte bool
+	byteBuf [1]byte
+
+	// The client-gone watch: a background read of one byte while a
+	// handler runs, started when the request context is waited on.
+	mu      sync.Mutex
+	cond    sync.Cond
+	inRead  bool
+	aborted bool
+	gone    bool // the watch saw the connection end
+}
+
+func (cr *connReader) hitLimit() bool { return cr.limit <= 0 }
+
+func (cr *connReader) Read(p []byte) (int, error) {
+	if cr.limit <= 0 {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int64(len(p)) > cr.limit {
+		p = p[:cr.limit]
+	}
+	cr.mu.Lock()
+	if cr.inRead {
+		cr.mu.Unlock()
+		panic("frontend: a handler read the client connection during the client-gone watch")
+	}
+	if cr.hasByte {
+		p[0] = cr.byteBuf[0]
+		cr.hasByte = false
+		cr.limit--
+		cr.mu.Unlock()
+		return 1, nil
+	}
+	if cr.gone {
+		cr.mu.Unlock()
+		return 0, io.EOF
+	}
+	cr.mu.Unlock()
+	cr.c.freshDeadline()
+	n, err := cr.c.nc.Read(p)
+	cr.limit -= int64(n)
+	return n, err
+}
+
+// freshDeadline replaces the idle or header deadline with the handler's.
+func (c *leanConn) freshDeadline() {
+	if c.deadlineStale {
+		c.deadlineStale = false
+		_ = c.nc.SetReadDeadline(c.bodyDeadline)
+	}
+}
+
+// startWatch reads one byte in the background: an error ends the request
+// (cancel); a byte is the start of a pipelined request, kept.
+func (cr *connReader) startWatch(cancel context.CancelFunc) {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if cr.inRead || cr.hasByte || cr.gone || cr.c.state == http.StateHijacked {
+		return
+	}
+	if cr.cond.L == nil {
+		cr.cond.L = &cr.mu
+	}
+	cr.c.freshDeadline()
+	cr.inRead, cr.aborted = true, false
+	go cr.watch(cancel)
+}
+
+func (cr *connReader) watch(cancel context.CancelFunc) {
+	n, err := cr.c.nc.Read(cr.byteBuf[:])
+	cr.mu.Lock()
+	if n == 1 {
+		cr.hasByte = true
+	}
+	gone := err != nil && !(cr.aborted && isTimeout(err))
+	cr.gone = cr.gone || gone
+	cr.inRead = false
+	cr.cond.Broadcast()
+	cr.mu.Unlock()
+	if gone {
+		cancel()
+	}
+}
+
+// stopWatch ends the background read and waits for it.
+func (cr *connReader) stopWatch() {
+	cr.mu.Lock()
+	if !cr.inRead {
+		cr.mu.Unlock()
+		return
+	}
+	cr.aborted = true
+	_ = cr.c.nc.SetReadDeadline(aLongTimeAgo)
+	for cr.inRead {
+		cr.cond.Wait()
+	}
+	cr.mu.Unlock()
+	cr.c.deadlineStale = true
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// serveRequest runs the handler and reports whether the connection may
+// serve another request.
+func (c *leanConn) serveRequest(req *http.Request) bool {
+	rc := &reqCtx{c: c}
+	rc.Context, rc.cancel = context.WithCancel(context.Background())
+	req = req.WithContext(rc)
+	req.RemoteAddr = c.remote
+	req.TLS = c.tls
+	res := &c.res
+	res.reset(c, req)
+	if req.Body != nil && req.Body != http.NoBody {
+		b := &reqBody{rc: req.Body, res: res, ctx: rc}
+		b.expect = req.ProtoAtLeast(1, 1) && httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue")
+		b.asked = b.expect
+		res.body = b
+		req.Body = b
+	} else {
+		rc.bodyDone.Store(true)
+	}
+	defer rc.end()
+	c.s.handler.ServeHTTP(res, req)
+	if c.state == http.StateHijacked {
+		return false
+	}
+	res.finish()
+	return !res.closeAfter
+}
+
+// reqCtx is a request's context: a cancel context whose Done starts the
+// client-gone watch the first time it is called (a request nobody waits
+// on costs no background read). The watch starts once the body is read:
+// before, a read of the body reports the client's leaving.
+type reqCtx struct {
+	context.Context
+	cancel   context.CancelFunc
+	c        *leanConn
+	armed    atomic.Bool
+	bodyDone atomic.Bool
+	started  atomic.Bool
+}
+
+// Done arms the client-gone watch.
+func (rc *reqCtx) Done() <-chan struct{} {
+	if !rc.armed.Load() && !rc.armed.Swap(true) && rc.bodyDone.Load() {
+		rc.startWatch()
+	}
+	return rc.Context.Done()
+}
+
+func (rc *reqCtx) startWatch() {
+	if !rc.started.Swap(true) && rc.Err() == nil {
+		rc.c.cr.startWatch(rc.cancel)
+	}
+}
+
+// bodyEnded is called when the request body was read to its end.
+func (rc *reqCtx) bodyEnded() {
+	if !rc.bodyDone.Swap(true) && rc.armed.Load() {
+		rc.startWatch()
+	}
+}
+
+// end stops the watch and cancels the context: the handler returned.
+func (rc *reqCtx) end() {
+	rc.c.cr.stopWatch()
+	rc.cancel()
+}
+
+// reqBody is the request body: it sends 100 Continue before the first
+// read when the client asked for it, notes the body's end, and reads
+// nothing once the handler returned.
+type reqBody struct {
+	mu     sync.Mutex
+	rc     io.ReadCloser
+	res    *response
+	ctx    *reqCtx
+	expect bool // 100 Continue is owed before the first read
+	asked  bool // the client asked for 100 Continue
+	eof    bool
+	closed bool
+}
+
+func (b *reqBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if b.eof {
+		return 0, io.EOF
+	}
+	if b.expect {
+		b.expect = false
+		b.res.sendContinue()
+	}
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.eof = true
+		b.ctx.bodyEnded()
+	}
+	return n, err
+}
+
+// Close is a no-op for the handler: the server reads what is left of a
+// small body after the handler returns (a large one closes the connection).
+func (b *reqBody) Close() error { return nil }
+
+// unread reports whether the client waits for a 100 Continue to send a
+// body nobody read: the connection cannot serve another request.
+func (b *reqBody) unread() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.asked && !b.eof
+}
+
+// finish closes the body for good and reports whether the connection can
+// read the next request: the rest of the body (up to 256 KiB) is read,
+// unless the client still waits for 100 Continue.
+func (b *reqBody) finish() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	if b.eof {
+		return true
+	}
+	if b.expect {
+		return false // no 100 Continue went out: the body will not come
+	}
+	n, err := io.CopyN(io.Discard, b.rc, maxDiscard+1)
+	if err == io.EOF && n <= maxDiscard {
+		b.eof = true
+		return true
+	}
+	return false
+}
+
+// maxDiscard is how much of an unread request body the server reads to
+// keep the connection (net/http's figure).
+const maxDiscard = 256 << 10

@@ -1,0 +1,613 @@
+package frontend_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/securegw/gateway/internal/testlog"
+	"github.com/securegw/gateway/internal/testpki"
+	"github.com/securegw/gateway/proxy/frontend"
+)
+
+// kinds are the fronts every behaviour test runs against.
+var kinds = []string{frontend.KindLean, frontend.KindNetHTTP}
+
+// serveFront starts a front of kind serving h on a loopback port and
+// returns the front and its address.
+func serveFront(t *testing.T, kind string, h http.Handler, o frontend.ServerOptions) (*frontend.Front, string) {
+	t.Helper()
+	f, err := frontend.NewFront(h, o, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- f.Serve(ln) }()
+	t.Cleanup(func() {
+		f.Close()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return f, ln.Addr().String()
+}
+
+// forKinds runs f once per front kind.
+func forKinds(t *testing.T, f func(t *testing.T, kind string)) {
+	for _, k := range kinds {
+		t.Run(k, func(t *testing.T) { f(t, k) })
+	}
+}
+
+// exchange sends raw bytes on a new connection and reads every answer
+// until the server closes the connection or goes quiet; it returns the
+// statuses and whether the server closed.
+func exchange(t *testing.T, addr, raw string) (statuses []int, bodies []string, closed bool) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go io.WriteString(c, raw)
+	br := bufio.NewReader(c)
+	for {
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return statuses, bodies, false
+			}
+			return statuses, bodies, true
+		}
+		b, _ := io.ReadAll(resp.Body)
+		statuses = append(statuses, resp.StatusCode)
+		bodies = append(bodies, string(b))
+	}
+}
+
+// echo answers with what it parsed: method, Host, path, body.
+var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	fmt.Fprintf(w, "%s %s %s %q", r.Method, r.Host, r.URL.Path, b)
+})
+
+// The same raw requests get the same answers from both fronts: framing
+// and smuggling shapes, Host rules, field validation, keep-alive rules.
+func TestRawRequestsBothFronts(t *testing.T) {
+	tests := []struct {
+		name     string
+		raw      string
+		statuses []int
+		body0    string // the first answer's body, when checked
+		closed   bool   // the server closes after the answers
+	}{
+		{"keep-alive GET", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", []int{200}, `GET x /a ""`, false},
+		{"pipelined", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: y\r\n\r\n", []int{200, 200}, `GET x /a ""`, false},
+		{"bare LF lines", "GET /a HTTP/1.1\nHost: x\n\n", []int{200}, `GET x /a ""`, false},
+		{"missing Host", "GET /a HTTP/1.1\r\n\r\n", []int{400}, "", true},
+		{"absolute form without Host", "GET http://x/a HTTP/1.1\r\n\r\n", []int{400}, "", true},
+		{"two Host fields", "GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", []int{400}, "", true},
+		{"Host field in lower case", "GET /a HTTP/1.1\r\nhost: x\r\n\r\n", []int{200}, `GET x /a ""`, false},
+		{"malformed Host", "GET /a HTTP/1.1\r\nHost: x y\r\n\r\n", []int{400}, "", true},
+		{"HTTP/1.0 without Host closes", "GET /a HTTP/1.0\r\n\r\n", []int{200}, `GET  /a ""`, true},
+		{"HTTP/1.0 keep-alive", "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", []int{200}, `GET  /a ""`, false},
+		{"Connection: close", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200}, "", true},
+		{"space before colon", "GET /a HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\n", []int{400}, "", true},
+		{"control byte in a value", "GET /a HTTP/1.1\r\nHost: x\r\nX-A: b\x01c\r\n\r\n", []int{400}, "", true},
+		{"malformed request line", "GET /a\r\nHost: x\r\n\r\n", []int{400}, "", true},
+		{"unknown version", "GET /a HTTP/3.1\r\nHost: x\r\n\r\n", []int{505}, "", true},
+		{"CL and TE: chunked wins",
+			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", []int{200}, `POST x /a "abc"`, false},
+		{"two Content-Lengths",
+			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", []int{400}, "", true},
+		{"same Content-Length twice",
+			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", []int{200}, `POST x /a "abc"`, false},
+		{"signed Content-Length", "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", []int{400}, "", true},
+		{"unknown transfer coding", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", []int{501}, "", true},
+		{"two TE fields", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", []int{501}, "", true},
+		{"bad chunk size", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", []int{400}, "", true},
+		{"body then next request",
+			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200, 200}, `POST x /a "abc"`, false},
+		{"unknown Expect", "GET /a HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", []int{417}, "", true},
+		{"HEAD", "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200, 200}, "", false},
+	}
+	for _, kind := range kinds {
+		_, addr := serveFront(t, kind, echo, frontend.ServerOptions{})
+		for _, tc := range tests {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				raw := tc.raw
+				if tc.name == "HEAD" {
+					// http.ReadResponse cannot tell a HEAD answer has no
+					// body: checked apart (TestHead).
+					raw = strings.Replace(raw, "HEAD", "GET", 1)
+				}
+				st, bodies, closed := exchange(t, addr, raw)
+				if fmt.Sprint(st) != fmt.Sprint(tc.statuses) || closed != tc.closed {
+					t.Fatalf("statuses %v closed %v (bodies %q), want %v closed %v", st, closed, bodies, tc.statuses, tc.closed)
+				}
+				if tc.body0 != "" && bodies[0] != tc.body0 {
+					t.Fatalf("first body %q, want %q", bodies[0], tc.body0)
+				}
+			})
+		}
+	}
+}
+
+// A HEAD answer has the head a GET would get and no body.
+func TestHead(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, echo, frontend.ServerOptions{})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		head, err := http.ReadResponse(br, &http.Request{Method: http.MethodHead})
+		if err != nil || head.StatusCode != 200 {
+			t.Fatal(head, err)
+		}
+		get, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(get.Body)
+		if string(b) != `GET x /b ""` {
+			t.Fatalf("the answer after HEAD: %q (a HEAD body was sent?)", b)
+		}
+	})
+}
+
+// Answers: a small body of unknown length gets a Content-Length, a large
+// or flushed one is chunked, with trailers (declared and prefixed); an
+// event stream arrives event by event.
+func TestAnswerFraming(t *testing.T) {
+	next := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/small":
+			io.WriteString(w, "small")
+		case "/large":
+			io.WriteString(w, strings.Repeat("x", 10000))
+		case "/trailers":
+			w.Header().Set("Trailer", "X-Sum")
+			io.WriteString(w, "body")
+			w.Header().Set("X-Sum", "4")
+			w.Header().Set(http.TrailerPrefix+"X-Late", "yes")
+		case "/events":
+			w.Header().Set("Content-Type", "text/event-stream")
+			for i := 0; i < 2; i++ {
+				fmt.Fprintf(w, "data: %d\n\n", i)
+				w.(http.Flusher).Flush()
+				<-next
+			}
+		case "/nocontent":
+			w.WriteHeader(http.StatusNoContent)
+			if _, err := w.Write([]byte("x")); !errors.Is(err, http.ErrBodyNotAllowed) {
+				panic(fmt.Sprintf("write after 204: %v", err))
+			}
+		case "/length":
+			w.Header().Set("Content-Length", "3")
+			io.WriteString(w, "abc")
+			if _, err := io.WriteString(w, "d"); !errors.Is(err, http.ErrContentLength) {
+				panic(fmt.Sprintf("write past Content-Length: %v", err))
+			}
+		}
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		client := &http.Client{Transport: &http.Transport{}}
+		defer client.CloseIdleConnections()
+		get := func(path string) (*http.Response, string) {
+			t.Helper()
+			resp, err := client.Get("http://" + addr + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			return resp, string(b)
+		}
+		if resp, b := get("/small"); resp.ContentLength != 5 || b != "small" || resp.Header.Get("Date") == "" {
+			t.Fatalf("small: %d %q %v", resp.ContentLength, b, resp.Header)
+		}
+		if resp, b := get("/large"); resp.ContentLength != -1 || len(resp.TransferEncoding) != 1 || len(b) != 10000 {
+			t.Fatalf("large: %d %v %d", resp.ContentLength, resp.TransferEncoding, len(b))
+		}
+		if resp, b := get("/trailers"); b != "body" || resp.Trailer.Get("X-Sum") != "4" || resp.Trailer.Get("X-Late") != "yes" || resp.Header.Get("X-Sum") != "" {
+			t.Fatalf("trailers: %q header %v trailer %v", b, resp.Header, resp.Trailer)
+		}
+		if resp, b := get("/nocontent"); resp.StatusCode != 204 || b != "" {
+			t.Fatalf("204: %d %q", resp.StatusCode, b)
+		}
+		if resp, b := get("/length"); resp.ContentLength != 3 || b != "abc" {
+			t.Fatalf("length: %d %q", resp.ContentLength, b)
+		}
+		resp, err := client.Get("http://" + addr + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		for i := 0; i < 2; i++ {
+			line, err := br.ReadString('\n')
+			if err != nil || line != fmt.Sprintf("data: %d\n", i) {
+				t.Fatalf("event %d: %q %v", i, line, err)
+			}
+			br.ReadString('\n')
+			next <- struct{}{} // the event came before the handler went on
+		}
+	})
+}
+
+// Expect: 100-continue: the 100 goes out when the handler reads the body,
+// never when it answers without reading (then the connection closes).
+func TestExpectContinue(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/refuse" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		w.Write(b)
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		for _, tc := range []struct {
+			path        string
+			continue100 bool
+			status      int
+		}{{"/read", true, 200}, {"/refuse", false, 403}} {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "PUT "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.StatusCode == 100; got != tc.continue100 {
+				t.Fatalf("%s: first answer %d", tc.path, resp.StatusCode)
+			}
+			if tc.continue100 {
+				io.WriteString(c, "abc")
+				if resp, err = http.ReadResponse(br, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || tc.status == 200 && string(b) != "abc" {
+				t.Fatalf("%s: %d %q", tc.path, resp.StatusCode, b)
+			}
+			if !tc.continue100 && !resp.Close {
+				t.Fatalf("%s: the connection stays open for a body the client may send", tc.path)
+			}
+		}
+	})
+}
+
+// The request context ends when the client goes away while the handler
+// waits on it.
+func TestClientGoneCancels(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind string) {
+		waiting, ended := make(chan struct{}), make(chan error, 1)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			close(waiting)
+			select {
+			case <-r.Context().Done():
+				ended <- r.Context().Err()
+			case <-time.After(10 * time.Second):
+				ended <- errors.New("not canceled")
+			}
+		})
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+		<-waiting
+		c.Close()
+		if err := <-ended; !errors.Is(err, context.Canceled) {
+			t.Fatalf("context: %v", err)
+		}
+	})
+}
+
+// A request after a handler that watched its context (the watch read
+// ahead nothing, or the next request's first byte) is served.
+func TestWatchThenNextRequest(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		st, bodies, closed := exchange(t, addr, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+		if fmt.Sprint(st) != "[200 200]" || closed || bodies[1] != "/b" {
+			t.Fatalf("%v %q closed %v", st, bodies, closed)
+		}
+	})
+}
+
+// Hijack hands over the connection with the bytes the server buffered.
+func TestHijack(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		defer c.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString("echo: " + line)
+		rw.Flush()
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		// The first line after the head comes in the same write: the
+		// server has it buffered.
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhello\n")
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 101 {
+			t.Fatal(resp, err)
+		}
+		if line, err := br.ReadString('\n'); line != "echo: hello\n" {
+			t.Fatalf("%q %v", line, err)
+		}
+	})
+}
+
+// A panicking handler is logged and its connection closed; one that
+// panics with http.ErrAbortHandler is not logged.
+func TestPanics(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/abort" {
+			panic(http.ErrAbortHandler)
+		}
+		panic("boom")
+	})
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			logs := &testlog.Buffer{}
+			_, addr := serveFront(t, kind, h, frontend.ServerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+			for _, path := range []string{"/abort", "/boom"} {
+				st, _, closed := exchange(t, addr, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+				if len(st) != 0 || !closed {
+					t.Fatalf("%s: %v closed %v", path, st, closed)
+				}
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(logs.String(), "boom") {
+				if time.Now().After(deadline) {
+					t.Fatalf("panic not logged: %s", logs)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if strings.Contains(logs.String(), "abort Handler") {
+				t.Fatalf("ErrAbortHandler logged: %s", logs)
+			}
+		})
+	}
+}
+
+// Shutdown closes idle connections at once, lets a request in flight
+// finish (its answer says the connection closes), and refuses new ones.
+func TestShutdown(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind string) {
+		inFlight, release := make(chan struct{}), make(chan struct{})
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				close(inFlight)
+				<-release
+			}
+			io.WriteString(w, "done")
+		})
+		f, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		idle, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer idle.Close()
+		io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		ibr := bufio.NewReader(idle)
+		if resp, err := http.ReadResponse(ibr, nil); err != nil || resp.StatusCode != 200 {
+			t.Fatal(resp, err)
+		} else {
+			io.Copy(io.Discard, resp.Body)
+		}
+		busy, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer busy.Close()
+		io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+		<-inFlight
+		shut := make(chan error, 1)
+		go func() { shut <- f.Shutdown(context.Background()) }()
+		idle.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := ibr.ReadByte(); err == nil || isTimeout(err) {
+			t.Fatalf("idle connection not closed: %v", err)
+		}
+		select {
+		case err := <-shut:
+			t.Fatalf("Shutdown returned with a request in flight: %v", err)
+		default:
+		}
+		close(release)
+		busy.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+		if err != nil || resp.StatusCode != 200 || !resp.Close {
+			t.Fatalf("in-flight answer: %v %v", resp, err)
+		}
+		if err := <-shut; err != nil {
+			t.Fatal(err)
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Fatal("new connections accepted after Shutdown")
+		}
+	})
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// A head larger than the pooled buffer is read whole (up to the limit),
+// and the connection goes on serving.
+func TestLargeHead(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, echo, frontend.ServerOptions{})
+		big := "GET /a HTTP/1.1\r\nHost: x\r\nCookie: " + strings.Repeat("c", 20<<10) + "\r\n\r\n"
+		st, _, closed := exchange(t, addr, big+"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+		if fmt.Sprint(st) != "[200 200]" || closed {
+			t.Fatalf("%v closed %v", st, closed)
+		}
+	})
+}
+
+// On a TLS front, a client offering HTTP/2 gets HTTP/2 (net/http's
+// server) and one offering only HTTP/1.1 gets the front's HTTP/1.1; both
+// see the TLS state.
+func TestTLSFrontProtocols(t *testing.T) {
+	ca := testpki.NewCA(t, "server CA")
+	leaf := ca.Server(t, "127.0.0.1")
+	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawTLS atomic.Bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sawTLS.Store(r.TLS != nil && r.TLS.HandshakeComplete)
+		io.WriteString(w, r.Proto)
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{TLSConfig: cfg})
+		for _, tc := range []struct {
+			h2   bool
+			want string
+		}{{true, "HTTP/2.0"}, {false, "HTTP/1.1"}} {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: tc.h2}
+			if !tc.h2 {
+				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			}
+			for i := 0; i < 2; i++ { // the second request reuses the connection
+				resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != tc.want || resp.Proto != tc.want || !sawTLS.Load() {
+					t.Fatalf("served %q over %s (TLS seen %v), want %s", b, resp.Proto, sawTLS.Load(), tc.want)
+				}
+			}
+			tr.CloseIdleConnections()
+		}
+	})
+}
+
+// A proxied body of known length goes to ReadFrom as the rest of it on
+// the backend connection, under an io.LimitedReader, after the part that
+// was buffered: the client gets all of it, the limited reader counts what
+// was taken, and nothing after the body is read from the backend
+// connection (the next answer on it stays there).
+func TestReadFromLimitedConn(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind string) {
+		const prefix, rest = 1000, 3<<20 + 5
+		bln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bln.Close() })
+		go func() {
+			c, err := bln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_, _ = c.Write([]byte(strings.Repeat("b", rest) + "NEXT"))
+			_, _ = io.Copy(io.Discard, c) // until the test closes its end
+		}()
+		backend, err := net.Dial("tcp", bln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { backend.Close() })
+		type result struct {
+			n, left int64
+			err     error
+			next    string
+		}
+		done := make(chan result, 1)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", fmt.Sprint(prefix+rest))
+			_, _ = w.Write([]byte(strings.Repeat("a", prefix)))
+			lr := &io.LimitedReader{R: backend, N: rest}
+			n, err := w.(io.ReaderFrom).ReadFrom(lr)
+			next := make([]byte, 4)
+			_ = backend.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.ReadFull(backend, next)
+			done <- result{n, lr.N, err, string(next)}
+		})
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || len(body) != prefix+rest || string(body[prefix-1:prefix+1]) != "ab" || body[len(body)-1] != 'b' {
+			t.Fatalf("client got %d bytes (%v), want %d", len(body), err, prefix+rest)
+		}
+		res := <-done
+		if res.err != nil || res.n != rest || res.left != 0 {
+			t.Fatalf("ReadFrom = %d, %v with %d left in the limited reader; want %d, nil, 0", res.n, res.err, res.left, rest)
+		}
+		if res.next != "NEXT" {
+			t.Fatalf("the backend connection's next bytes = %q, want NEXT (ReadFrom read past the body)", res.next)
+		}
+	})
+}

@@ -1,0 +1,457 @@
+package frontend
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// response is the lean server's http.ResponseWriter (with http.Flusher,
+// http.Hijacker, io.ReaderFrom and the deadline setters of
+// http.ResponseController). A body of unknown length that the handler
+// finishes within pendingSize bytes gets a Content-Length; a longer one,
+// or one flushed before the handler returned, is chunked (HTTP/1.1) or
+// ends with the connection (HTTP/1.0).
+type response struct {
+	c          *leanConn
+	req        *http.Request
+	header     http.Header
+	body       *reqBody
+	status     int
+	wrote      bool // a final status is set
+	headSent   bool // the head is in the connection's buffer
+	chunked    bool
+	closeAfter bool
+	handlerEnd bool
+	cl         int64 // the Content-Length sent, -1 none
+	written    int64
+	trailers   []string // declared by the Trailer header
+	pending    []byte   // a small body held until its length is known
+	contMu     sync.Mutex
+	contSent   bool // 100 Continue went out
+	pendArr    [pendingSize]byte
+}
+
+const pendingSize = 2048
+
+func (r *response) reset(c *leanConn, req *http.Request) {
+	h := r.header
+	if h == nil {
+		h = make(http.Header, 8)
+	} else {
+		clear(h)
+	}
+	*r = response{c: c, req: req, header: h, cl: -1}
+	r.pending = r.pendArr[:0]
+}
+
+func (r *response) Header() http.Header { return r.header }
+
+func (r *response) WriteHeader(code int) {
+	if r.c.state == http.StateHijacked {
+		r.c.s.logf("frontend: WriteHeader on a hijacked connection")
+		return
+	}
+	if r.wrote {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		r.writeInformational(code)
+		return
+	}
+	r.wrote, r.status = true, code
+	if v := r.header["Content-Length"]; len(v) > 0 {
+		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+			r.cl = n
+		} else {
+			r.c.s.logf("frontend: invalid Content-Length %q", v[0])
+			delete(r.header, "Content-Length")
+		}
+	}
+}
+
+func (s *Lean) logf(format string, args ...any) {
+	if s.log != nil {
+		s.log.Warn(fmt.Sprintf(format, args...), "listener", s.opts.Name)
+	}
+}
+
+// writeInformational sends a 1xx answer at once (103 Early Hints, a 100
+// the handler writes itself).
+func (r *response) writeInformational(code int) {
+	r.contMu.Lock()
+	defer r.contMu.Unlock()
+	bw := r.c.bw
+	writeStatusLine(bw, code)
+	writeHeaderFields(bw, r.header, nil)
+	_, _ = bw.WriteString("\r\n")
+	_ = bw.Flush()
+	if code == http.StatusContinue {
+		r.contSent = true
+	}
+}
+
+// sendContinue writes 100 Continue before the body's first read, unless
+// the answer began.
+func (r *response) sendContinue() {
+	r.contMu.Lock()
+	defer r.contMu.Unlock()
+	if r.contSent || r.headSent {
+		return
+	}
+	r.contSent = true
+	_, _ = r.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	_ = r.c.bw.Flush()
+}
+
+func bodyAllowed(code int) bool {
+	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
+}
+
+func (r *response) Write(p []byte) (int, error) {
+	if r.c.state == http.StateHijacked {
+		return 0, http.ErrHijacked
+	}
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !bodyAllowed(r.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if r.cl >= 0 && r.written+int64(len(p)) > r.cl {
+		return 0, http.ErrContentLength
+	}
+	if !r.headSent {
+		if r.cl < 0 && len(r.pending)+len(p) <= cap(r.pending) {
+			r.pending = append(r.pending, p...)
+			r.written += int64(len(p))
+			return len(p), nil
+		}
+		r.sendHead()
+	}
+	r.written += int64(len(p))
+	if r.req.Method == http.MethodHead {
+		return len(p), nil
+	}
+	bw := r.c.bw
+	if r.chunked {
+		writeInt(bw, int64(len(p)), 16)
+		_, _ = bw.WriteString("\r\n")
+		_, _ = bw.Write(p)
+		if _, err := bw.WriteString("\r\n"); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return bw.Write(p)
+}
+
+// WriteString saves io.WriteString a copy.
+func (r *response) WriteString(s string) (int, error) {
+	if r.wrote && !r.headSent && r.cl < 0 && len(r.pending)+len(s) <= cap(r.pending) && bodyAllowed(r.status) {
+		r.pending = append(r.pending, s...)
+		r.written += int64(len(s))
+		return len(s), nil
+	}
+	return r.Write([]byte(s))
+}
+
+// ReadFrom sends a body by the kernel (sendfile, splice) when the client
+// connection is plain TCP and the body is not chunked.
+func (r *response) ReadFrom(src io.Reader) (int64, error) {
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
+	}
+	if r.c.tcp == nil || r.cl < 0 || r.req.Method == http.MethodHead || !bodyAllowed(r.status) || r.c.state == http.StateHijacked {
+		return r.copyFrom(src)
+	}
+	r.sendHead()
+	if err := r.c.bw.Flush(); err != nil {
+		return 0, err
+	}
+	// Never more than the Content-Length announced. A source limited
+	// already (a proxied body: its rest on the backend connection) is
+	// limited once, not twice: the kernel splices only from a TCP
+	// connection under at most one io.LimitedReader.
+	lr := io.LimitedReader{R: src, N: r.cl - r.written}
+	inner, _ := src.(*io.LimitedReader)
+	if inner != nil {
+		lr.R, lr.N = inner.R, min(lr.N, inner.N)
+	}
+	n, err := r.c.tcp.ReadFrom(&lr)
+	if inner != nil {
+		inner.N -= n
+	}
+	r.written += n
+	return n, err
+}
+
+func (r *response) copyFrom(src io.Reader) (int64, error) {
+	buf := copyBufs.Get().(*[32 << 10]byte)
+	defer copyBufs.Put(buf)
+	return io.CopyBuffer(writerOnly{r}, src, buf[:])
+}
+
+var copyBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
+
+// sendHead writes the status line and the header fields into the
+// connection's buffer; the pending body follows.
+func (r *response) sendHead() {
+	if r.headSent {
+		return
+	}
+	r.contMu.Lock()
+	defer r.contMu.Unlock()
+	r.headSent = true
+	bw, h, req, code := r.c.bw, r.header, r.req, r.status
+	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") || req.Close || r.c.s.shutdown.Load() {
+		r.closeAfter = true
+	}
+	if r.body != nil && !r.closeAfter && r.body.unread() {
+		// The client asked for 100 Continue and the body was not read:
+		// unless told to close, it would send the body anyway (RFC 9110
+		// §10.1.1), to be read as the next request.
+		r.closeAfter = true
+	}
+	for _, v := range h["Trailer"] {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				r.trailers = append(r.trailers, http.CanonicalHeaderKey(k))
+			}
+		}
+	}
+	setLength := false
+	if bodyAllowed(code) {
+		delete(h, "Transfer-Encoding")
+		if r.cl < 0 {
+			switch {
+			case r.handlerEnd && len(r.trailers) == 0 && (req.Method != http.MethodHead || len(r.pending) > 0):
+				r.cl, setLength = int64(len(r.pending)), true
+			case req.Method == http.MethodHead:
+			case req.ProtoAtLeast(1, 1):
+				r.chunked = true
+			default:
+				r.closeAfter = true // HTTP/1.0: the body ends with the connection
+			}
+		}
+	} else {
+		delete(h, "Transfer-Encoding")
+		if code != http.StatusNotModified {
+			delete(h, "Content-Length")
+		}
+	}
+	writeStatusLine(bw, code)
+	writeHeaderFields(bw, h, r.trailers)
+	if _, ok := h["Date"]; !ok {
+		_, _ = bw.WriteString("Date: ")
+		_, _ = bw.WriteString(httpDate())
+		_, _ = bw.WriteString("\r\n")
+	}
+	if setLength {
+		_, _ = bw.WriteString("Content-Length: ")
+		writeInt(bw, r.cl, 10)
+		_, _ = bw.WriteString("\r\n")
+	}
+	if r.chunked {
+		_, _ = bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if _, ok := h["Connection"]; !ok {
+		if r.closeAfter {
+			_, _ = bw.WriteString("Connection: close\r\n")
+		} else if !req.ProtoAtLeast(1, 1) {
+			_, _ = bw.WriteString("Connection: keep-alive\r\n")
+		}
+	}
+	_, _ = bw.WriteString("\r\n")
+	if p := r.pending; len(p) > 0 && req.Method != http.MethodHead && bodyAllowed(code) {
+		r.pending = r.pending[:0]
+		if r.chunked {
+			writeInt(bw, int64(len(p)), 16)
+			_, _ = bw.WriteString("\r\n")
+			_, _ = bw.Write(p)
+			_, _ = bw.WriteString("\r\n")
+		} else {
+			_, _ = bw.Write(p)
+		}
+	}
+}
+
+// finish ends the answer after the handler returned: the head if not
+// sent, the last chunk and trailers, the flush, and the rest of the
+// request body.
+func (r *response) finish() {
+	r.handlerEnd = true
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
+	}
+	if r.body != nil && !r.headSent && !r.body.finish() {
+		// What is left of the body is too much to read (or will not come):
+		// the answer says the connection closes.
+		r.closeAfter = true
+	}
+	r.sendHead()
+	bw := r.c.bw
+	if r.chunked {
+		_, _ = bw.WriteString("0\r\n")
+		r.writeTrailers(bw)
+		_, _ = bw.WriteString("\r\n")
+	}
+	if r.cl >= 0 && r.written != r.cl && r.req.Method != http.MethodHead && bodyAllowed(r.status) {
+		r.closeAfter = true // the body is shorter than announced: the client must not wait for more
+	}
+	if err := bw.Flush(); err != nil {
+		r.closeAfter = true
+	}
+	if r.body != nil && !r.closeAfter && !r.body.finish() {
+		r.closeAfter = true
+	}
+}
+
+// writeTrailers writes the declared trailers' values and those set with
+// http.TrailerPrefix.
+func (r *response) writeTrailers(bw *bufio.Writer) {
+	h := r.header
+	for _, k := range r.trailers {
+		for _, v := range h[k] {
+			writeField(bw, k, v)
+		}
+	}
+	for k, vv := range h {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && httpguts.ValidHeaderFieldName(name) {
+			for _, v := range vv {
+				writeField(bw, name, v)
+			}
+		}
+	}
+}
+
+// Flush sends what is buffered.
+func (r *response) Flush() { _ = r.FlushError() }
+
+// FlushError lets http.ResponseController flush.
+func (r *response) FlushError() error {
+	if r.c.state == http.StateHijacked {
+		return http.ErrHijacked
+	}
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
+	}
+	r.sendHead()
+	return r.c.bw.Flush()
+}
+
+// Hijack hands the connection over (WebSocket): its buffered bytes come
+// with it; the server forgets it.
+func (r *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c := r.c
+	if c.state == http.StateHijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	if r.headSent {
+		return nil, nil, errors.New("frontend: hijack after the answer began")
+	}
+	c.cr.stopWatch()
+	_ = c.nc.SetDeadline(time.Time{})
+	c.deadlineStale = false
+	c.setState(http.StateHijacked)
+	c.s.untrack(c)
+	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
+}
+
+// SetReadDeadline and SetWriteDeadline serve http.ResponseController.
+func (r *response) SetReadDeadline(t time.Time) error {
+	r.c.deadlineStale = false
+	return r.c.nc.SetReadDeadline(t)
+}
+
+func (r *response) SetWriteDeadline(t time.Time) error { return r.c.nc.SetWriteDeadline(t) }
+
+// EnableFullDuplex is a no-op: the lean server lets a handler read the
+// body after writing.
+func (r *response) EnableFullDuplex() error { return nil }
+
+func writeStatusLine(bw *bufio.Writer, code int) {
+	_, _ = bw.WriteString("HTTP/1.1 ")
+	writeInt(bw, int64(code), 10)
+	_ = bw.WriteByte(' ')
+	if t := http.StatusText(code); t != "" {
+		_, _ = bw.WriteString(t)
+	} else {
+		_, _ = bw.WriteString("status code ")
+		writeInt(bw, int64(code), 10)
+	}
+	_, _ = bw.WriteString("\r\n")
+}
+
+// writeHeaderFields writes h's fields but the trailers: names that are not
+// valid are left out, CR and LF in values become spaces (as net/http does).
+func writeHeaderFields(bw *bufio.Writer, h http.Header, trailers []string) {
+outer:
+	for k, vv := range h {
+		if !httpguts.ValidHeaderFieldName(k) || strings.HasPrefix(k, http.TrailerPrefix) {
+			continue
+		}
+		for _, t := range trailers {
+			if k == t {
+				continue outer
+			}
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+}
+
+func writeField(bw *bufio.Writer, k, v string) {
+	_, _ = bw.WriteString(k)
+	_, _ = bw.WriteString(": ")
+	if strings.ContainsAny(v, "\r\n") {
+		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	}
+	_, _ = bw.WriteString(strings.TrimSpace(v))
+	_, _ = bw.WriteString("\r\n")
+}
+
+// writeInt writes n in base without an allocation.
+func writeInt(bw *bufio.Writer, n int64, base int) {
+	if bw.Available() < 20 {
+		_ = bw.Flush()
+	}
+	_, _ = bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, base))
+}
+
+// The Date header, formatted once a second.
+var dateCache struct {
+	mu   sync.Mutex
+	sec  int64
+	text string
+}
+
+func httpDate() string {
+	now := time.Now()
+	s := now.Unix()
+	dateCache.mu.Lock()
+	defer dateCache.mu.Unlock()
+	if dateCache.sec != s {
+		dateCache.sec, dateCache.text = s, now.UTC().Format(http.TimeFormat)
+	}
+	return dateCache.text
+}
