@@ -167,7 +167,7 @@ peer_skip() { # peer_skip PEER PACKAGE COMMAND: the reason PEER cannot run, if a
 
 log "building the bench programs"
 mkdir -p "$BIN"
-go build -o "$BIN/" ./scripts/bench/backend ./scripts/bench/goproxy ./scripts/bench/loadgen \
+go build -o "$BIN/" ./scripts/bench/backend ./scripts/bench/goproxy ./scripts/bench/tcpfwd ./scripts/bench/loadgen \
   ./scripts/bench/deploybench ./scripts/bench/freeport ./scripts/bench/report
 # The fasthttp peers are their own module (fasthttp is not a gateway dependency).
 PEERS_SKIP=""
@@ -249,9 +249,9 @@ rm -f "$OUT"/results.md
 
 if want core; then
 # ---- 2. backend and peers -------------------------------------------------
-ports=($("$BIN/freeport" -n 11))
+ports=($("$BIN/freeport" -n 12))
 P_BACK=${ports[0]} P_BACK2=${ports[1]} P_GOPROXY=${ports[2]} P_HAPROXY=${ports[3]} P_NGINX=${ports[4]} P_CADDY=${ports[5]}
-P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]} P_HAPROXY_SPLICE=${ports[10]}
+P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]} P_HAPROXY_SPLICE=${ports[10]} P_TCPFWD=${ports[11]}
 BACKEND=http://127.0.0.1:$P_BACK
 BACKEND2=http://127.0.0.1:$P_BACK2
 
@@ -278,6 +278,13 @@ start_backend() {
   PID[backend]=$LASTPID
   wait_port "$P_BACK" "$LASTPID" || { log "backend did not start"; cat "$WORK/backend.log" >&2; exit 1; }
   URL[direct]=$BACKEND/hello
+}
+
+# tcpfwd: the large-body figure's floor (bytes spliced, no HTTP).
+start_tcpfwd() {
+  start_bg tcpfwd "$BIN/tcpfwd" -listen "127.0.0.1:$P_TCPFWD" -backend "127.0.0.1:$P_BACK"
+  PID[tcpfwd]=$LASTPID
+  wait_port "$P_TCPFWD" "$LASTPID" && URL[tcpfwd]=http://127.0.0.1:$P_TCPFWD/hello
 }
 
 start_goproxy() {
@@ -456,6 +463,7 @@ start_gateway() { # start_gateway NAME TLS: serving, with topology "bench" deplo
 declare -A BASE=()
 start_backend
 start_goproxy
+start_tcpfwd
 start_gopeers
 start_haproxy
 start_nginx
@@ -549,9 +557,10 @@ meta method-b "loadgen rate: open loop at half the gateway's best req/s of figur
 # ---- 4c. large bodies ----------------------------------------------------
 C_TARGETS=()
 # haproxy (plain, with kernel splicing, terminating TLS) is the yardstick:
-# what a proxy hop costs on this machine (the "gateway ÷ target" column).
-for t in direct gateway gateway-tls goproxy haproxy haproxy-splice haproxy-tls; do
-  if [ "$t" = haproxy-splice ]; then # not a target of figure a: probed here
+# what a proxy hop costs on this machine (the "gateway ÷ target" column);
+# tcpfwd, which splices bytes without reading HTTP, is the floor of a hop.
+for t in direct gateway gateway-tls goproxy tcpfwd haproxy haproxy-splice haproxy-tls; do
+  if [ "$t" = haproxy-splice ] || [ "$t" = tcpfwd ]; then # not targets of figure a: probed here
     if [ -n "${URL[$t]:-}" ] && why=$(probe "${URL[$t]}"); then
       C_TARGETS+=("$t")
     else
@@ -616,7 +625,7 @@ fi
 meta method-e "loadgen closed loop, $E_CONNS keep-alive connections on /gateway/hot/svc0/ from 1 s before to 1 s after deploybench redeploys hot $CHURN times over about $DURATION (a pause of $DURATION/$CHURN after each), alternating its service between two backend listeners; every non-2xx answer and transport error counts."
 
 # The data-plane figures are done: stop the peers and the two gateways.
-for t in goproxy fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls gateway-nethttp; do stop_pid "${PID[$t]:-}" 20; done
+for t in goproxy tcpfwd fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls gateway-nethttp; do stop_pid "${PID[$t]:-}" 20; done
 
 # ---- 4f. startup and memory with many topologies -------------------------
 rss() { # rss PID: VmRSS and RssAnon as JSON

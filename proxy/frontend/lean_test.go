@@ -548,3 +548,66 @@ func TestTLSFrontProtocols(t *testing.T) {
 		}
 	})
 }
+
+// A proxied body of known length goes to ReadFrom as the rest of it on
+// the backend connection, under an io.LimitedReader, after the part that
+// was buffered: the client gets all of it, the limited reader counts what
+// was taken, and nothing after the body is read from the backend
+// connection (the next answer on it stays there).
+func TestReadFromLimitedConn(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind string) {
+		const prefix, rest = 1000, 3<<20 + 5
+		bln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bln.Close() })
+		go func() {
+			c, err := bln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_, _ = c.Write([]byte(strings.Repeat("b", rest) + "NEXT"))
+			_, _ = io.Copy(io.Discard, c) // until the test closes its end
+		}()
+		backend, err := net.Dial("tcp", bln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { backend.Close() })
+		type result struct {
+			n, left int64
+			err     error
+			next    string
+		}
+		done := make(chan result, 1)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", fmt.Sprint(prefix+rest))
+			_, _ = w.Write([]byte(strings.Repeat("a", prefix)))
+			lr := &io.LimitedReader{R: backend, N: rest}
+			n, err := w.(io.ReaderFrom).ReadFrom(lr)
+			next := make([]byte, 4)
+			_ = backend.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.ReadFull(backend, next)
+			done <- result{n, lr.N, err, string(next)}
+		})
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || len(body) != prefix+rest || string(body[prefix-1:prefix+1]) != "ab" || body[len(body)-1] != 'b' {
+			t.Fatalf("client got %d bytes (%v), want %d", len(body), err, prefix+rest)
+		}
+		res := <-done
+		if res.err != nil || res.n != rest || res.left != 0 {
+			t.Fatalf("ReadFrom = %d, %v with %d left in the limited reader; want %d, nil, 0", res.n, res.err, res.left, rest)
+		}
+		if res.next != "NEXT" {
+			t.Fatalf("the backend connection's next bytes = %q, want NEXT (ReadFrom read past the body)", res.next)
+		}
+	})
+}

@@ -184,9 +184,19 @@ func (r *response) ReadFrom(src io.Reader) (int64, error) {
 	if err := r.c.bw.Flush(); err != nil {
 		return 0, err
 	}
-	// Never more than the Content-Length announced.
+	// Never more than the Content-Length announced. A source limited
+	// already (a proxied body: its rest on the backend connection) is
+	// limited once, not twice: the kernel splices only from a TCP
+	// connection under at most one io.LimitedReader.
 	lr := io.LimitedReader{R: src, N: r.cl - r.written}
+	inner, _ := src.(*io.LimitedReader)
+	if inner != nil {
+		lr.R, lr.N = inner.R, min(lr.N, inner.N)
+	}
 	n, err := r.c.tcp.ReadFrom(&lr)
+	if inner != nil {
+		inner.N -= n
+	}
 	r.written += n
 	return n, err
 }

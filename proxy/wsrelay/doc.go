@@ -20,14 +20,15 @@
 // them, uncompressed otherwise.
 //
 // Memory: an idle relayed connection holds no goroutine and no buffer.
-// Each side of a plain TCP connection is parked on an epoll instance
-// (EPOLLONESHOT); when it becomes readable, one goroutine takes a pooled
-// reader and writer and relays the frames that are there, then keeps the
-// reader for HubOptions.Linger in case the next frame follows at once (a
-// busy connection stays hot: one read per burst, no re-arm, no new
-// goroutine), and only then returns the buffers and re-arms the side.
-// Read and write deadlines are set per burst, not per frame. Sides that cannot be parked (TLS, whose
-// decrypted bytes the kernel cannot see, or other systems) keep one
+// Each side of a plain TCP connection is registered once, edge-triggered,
+// on an epoll instance; when bytes arrive, one goroutine takes a pooled
+// reader and writer, reads what the socket holds (never waiting between
+// frames) and relays the frames there, and parks again once a read found
+// the socket drained: no read that finds nothing, no re-arming, no read
+// deadline per burst. An event while it runs makes it read again before
+// parking. A frame that arrives in parts waits for its rest in the
+// netpoller, bounded by WriteTimeout. Sides that cannot be parked (TLS,
+// whose decrypted bytes the kernel cannot see, or other systems) keep one
 // goroutine blocked on a one-byte read and take the buffers only once a
 // frame has started. At most one goroutine per direction is active.
 //

@@ -10,7 +10,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +22,6 @@ const (
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultCloseTimeout    = 2 * time.Second
 	DefaultSweepInterval   = 200 * time.Millisecond
-	DefaultLinger          = 20 * time.Millisecond
 )
 
 // bufSize is the size of the pooled readers and writers.
@@ -83,9 +81,6 @@ type HubOptions struct {
 	// SweepInterval is how often idle, keepalive and Guard checks run;
 	// 0: DefaultSweepInterval.
 	SweepInterval time.Duration
-	// Linger is how long a side's goroutine waits for the next frame
-	// before parking; 0: DefaultLinger, negative: park at once.
-	Linger time.Duration
 	// NoPark keeps one goroutine per side instead of parking idle sides
 	// on epoll (for measurements; parking is the default where supported).
 	NoPark bool
@@ -116,9 +111,6 @@ func NewHub(o HubOptions) *Hub {
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = DefaultSweepInterval
-	}
-	if o.Linger == 0 {
-		o.Linger = DefaultLinger
 	}
 	h := &Hub{opts: o, conns: map[*Conn]struct{}{}}
 	if !o.NoPark {
@@ -161,12 +153,14 @@ type side struct {
 	rules   *Bound // rewrites the messages read from this side
 	deflate bool   // permessage-deflate negotiated with this side
 
-	// Parking (pmu guards closed against the descriptor's reuse).
+	// Parking (pmu guards closed against the descriptor's reuse: the raw
+	// reads and writes hold it shared, shut holds it alone).
 	fd       int
 	parkable bool
 	pollID   uint64
-	pmu      sync.Mutex
+	pmu      sync.RWMutex
 	closed   bool
+	state    atomic.Int32 // parked, running or woken (see wake)
 
 	// Writing to this side.
 	wmu      sync.Mutex
@@ -175,14 +169,17 @@ type side struct {
 
 	// Reading from this side: one goroutine at a time, holding rmu (the
 	// poller's wake-ups order them, but through the kernel).
-	rmu     sync.Mutex
-	rearmAt time.Time // when the read deadline is due for a refresh
-	inMsg   bool
-	msgZ    bool // the message is compressed (RSV1)
-	msgOp   byte
-	msgLen  int64
-	text    utf8Stream
-	msg     []byte // a message being collected for rewriting or inflating
+	rmu        sync.Mutex
+	rearmAt    time.Time // when the read deadline is due for a refresh
+	armed      bool      // a read deadline is set (parked sides have none)
+	drained    bool      // the last read from the socket emptied it
+	atBoundary bool      // between frames: a read finding nothing returns errWouldBlock
+	inMsg      bool
+	msgZ       bool // the message is compressed (RSV1)
+	msgOp      byte
+	msgLen     int64
+	text       utf8Stream
+	msg        []byte // a message being collected for rewriting or inflating
 
 	lastHeard atomic.Int64 // unix ns of the last frame read
 	pingSent  atomic.Int64 // unix ns of an unanswered keepalive ping, 0: none
@@ -251,14 +248,20 @@ func (h *Hub) Relay(clientConn net.Conn, clientPending []byte, backendConn net.C
 	for i := range c.sides {
 		s := &c.sides[i]
 		if s.parkable {
-			// Armed now when there is nothing to relay yet; else armed by
-			// the goroutine relaying the pending bytes when it parks.
+			// Parked when there is nothing to relay yet (bytes already in
+			// the socket wake it at once); else running from the start,
+			// an event meanwhile marking it woken.
 			idle := len(s.pending) == 0
-			if err := h.poller.add(s, idle); err == nil && idle {
-				continue
-			} else if err != nil {
-				s.parkable = false
+			if !idle {
+				s.state.Store(sideRunning)
 			}
+			if err := h.poller.add(s); err == nil {
+				if !idle {
+					startRun(s)
+				}
+				continue
+			}
+			s.parkable = false
 		}
 		go s.run()
 	}
@@ -488,18 +491,144 @@ type writeError struct{ err error }
 
 func (e *writeError) Error() string { return "writing to the peer: " + e.err.Error() }
 
-// run relays frames read from s until nothing is buffered, then parks s
-// (or, unparkable, waits on a one-byte read without buffers).
+// States of a parkable side: no goroutine (parked), one relaying its
+// frames (running), or one relaying while another event came (woken: it
+// reads again before it parks).
+const (
+	sideParked int32 = iota
+	sideRunning
+	sideWoken
+)
+
+// errWouldBlock: the socket holds nothing between two frames (side.Read
+// at a frame boundary).
+var errWouldBlock = errors.New("wsrelay: nothing to read")
+
+// wake is the poller's event for s: bytes arrived (or the peer closed).
+// It starts a goroutine for a parked side, or tells the running one.
+func (s *side) wake() {
+	for {
+		switch s.state.Load() {
+		case sideParked:
+			if s.state.CompareAndSwap(sideParked, sideRunning) {
+				startRun(s)
+				return
+			}
+		case sideRunning:
+			if s.state.CompareAndSwap(sideRunning, sideWoken) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// Workers run woken sides: a goroutine that relayed one waits a while for
+// the next, so that a busy relay neither starts a goroutine per wake nor
+// grows a new one's stack each time. At most maxIdleWorkers wait, each
+// for workerIdle at most: an idle gateway keeps none.
+var (
+	work        = make(chan *side)
+	idleWorkers atomic.Int32
+)
+
+const (
+	maxIdleWorkers = 256
+	workerIdle     = 2 * time.Second
+)
+
+// startRun runs s on a waiting worker, or on a new one.
+func startRun(s *side) {
+	select {
+	case work <- s:
+	default:
+		go runWorker(s)
+	}
+}
+
+func runWorker(s *side) {
+	var t *time.Timer
+	for {
+		s.run()
+		if idleWorkers.Add(1) > maxIdleWorkers {
+			idleWorkers.Add(-1)
+			return
+		}
+		if t == nil {
+			t = time.NewTimer(workerIdle)
+		} else {
+			t.Reset(workerIdle)
+		}
+		select {
+		case s = <-work:
+			idleWorkers.Add(-1)
+		case <-t.C:
+			idleWorkers.Add(-1)
+			return
+		}
+	}
+}
+
+// run relays the frames read from s.
 //
-// A woken side keeps its goroutine and its reader for Linger after the
-// last frame: a busy connection's next frame is read straight into the
-// reader (one read, no re-arm, no new goroutine) while a quiet one parks
-// and holds nothing. The read deadline that bounds the rest of a frame is
-// set once per wake and refreshed only when a quarter of it has passed.
+// A parkable side's goroutine reads what the socket holds (never waiting
+// between frames), relays the frames, and parks once a read found the
+// socket drained and no event came meanwhile: it then holds no goroutine
+// and no buffer, and the poller's next event starts another. A frame
+// that arrives in parts waits for its rest in the netpoller, bounded by
+// WriteTimeout. Sides that cannot be parked (TLS, other systems) wait on
+// a one-byte read without buffers.
 func (s *side) run() {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	c := s.c
+	if !s.parkable {
+		s.runBlocking()
+		return
+	}
+	br := getReader()
+	br.Reset(s)
+	s.drained = false
+	for {
+		if br.Buffered() == 0 && len(s.pending) == 0 {
+			if !s.drained {
+				s.atBoundary = true
+				_, err := br.Peek(1)
+				s.atBoundary = false
+				if err == nil {
+					continue
+				}
+				if !errors.Is(err, errWouldBlock) {
+					putReader(br)
+					s.fail(err)
+					return
+				}
+			}
+			if s.armed {
+				s.armed = false
+				s.rearmAt = time.Time{}
+				_ = s.conn.SetReadDeadline(time.Time{})
+			}
+			if s.state.CompareAndSwap(sideRunning, sideParked) {
+				putReader(br)
+				return
+			}
+			s.state.Store(sideRunning) // woken meanwhile: read again
+			s.drained = false
+			continue
+		}
+		if err := s.frame(br); err != nil {
+			putReader(br)
+			s.fail(err)
+			return
+		}
+	}
+}
+
+// runBlocking relays the frames of a side that cannot be parked: while
+// frames come, with a pooled reader and a read deadline refreshed once a
+// quarter of it passed; in between, a one-byte read without buffers.
+func (s *side) runBlocking() {
 	br := getReader()
 	br.Reset(s)
 	s.armRead(time.Now())
@@ -514,26 +643,6 @@ func (s *side) run() {
 				s.armRead(now)
 			}
 			continue
-		}
-		if s.parkable {
-			if linger := c.hub.opts.Linger; linger > 0 {
-				_ = s.conn.SetReadDeadline(time.Now().Add(linger))
-				_, err := br.Peek(1)
-				if err == nil {
-					s.armRead(time.Now())
-					continue
-				}
-				if !errors.Is(err, os.ErrDeadlineExceeded) {
-					putReader(br)
-					s.fail(err)
-					return
-				}
-			}
-			putReader(br)
-			if err := s.park(); err != nil {
-				c.drop(s, err)
-			}
-			return
 		}
 		putReader(br)
 		_ = s.conn.SetReadDeadline(time.Time{})
@@ -553,16 +662,7 @@ func (s *side) run() {
 func (s *side) armRead(now time.Time) {
 	_ = s.conn.SetReadDeadline(now.Add(s.c.lim.WriteTimeout))
 	s.rearmAt = now.Add(s.c.lim.WriteTimeout / 4)
-}
-
-// park re-arms s on the poller, unless it was closed meanwhile.
-func (s *side) park() error {
-	s.pmu.Lock()
-	defer s.pmu.Unlock()
-	if s.closed {
-		return nil
-	}
-	return s.c.hub.poller.rearm(s)
+	s.armed = true
 }
 
 // fail ends the relay after an error reading from s (or writing what s sent).
@@ -584,6 +684,10 @@ func (s *side) fail(err error) {
 }
 
 // Read serves the bytes read before the relay began, then the connection.
+//
+// A parkable side reads what the socket holds; when it holds nothing, a
+// read between frames returns errWouldBlock (the side parks), one within
+// a frame waits in the netpoller, bounded by WriteTimeout.
 func (s *side) Read(p []byte) (int, error) {
 	switch {
 	case s.hasOne && len(p) > 0:
@@ -596,8 +700,24 @@ func (s *side) Read(p []byte) (int, error) {
 			s.pending = nil
 		}
 		return n, nil
+	case !s.parkable:
+		return s.conn.Read(p)
 	}
-	return s.conn.Read(p)
+	n, again, err := s.readNow(p)
+	if !again {
+		s.drained = n < len(p)
+		return n, err
+	}
+	s.drained = true
+	if s.atBoundary {
+		return 0, errWouldBlock
+	}
+	if now := time.Now(); now.After(s.rearmAt) {
+		s.armRead(now)
+	}
+	n, err = s.conn.Read(p)
+	s.drained = n < len(p)
+	return n, err
 }
 
 // readHeader reads and checks a frame header from s.
@@ -945,13 +1065,37 @@ func (s *side) writerLocked() *bufio.Writer {
 	if s.bw == nil {
 		s.bw = writers.Get().(*bufio.Writer)
 		inUse.Add(1)
-		s.bw.Reset(s.conn)
-		if now := time.Now(); now.After(s.wrearmAt) {
-			_ = s.conn.SetWriteDeadline(now.Add(s.c.lim.WriteTimeout))
-			s.wrearmAt = now.Add(s.c.lim.WriteTimeout / 4)
+		s.bw.Reset(s)
+		if !s.parkable {
+			s.armWrite()
 		}
 	}
 	return s.bw
+}
+
+// armWrite bounds the writes that follow by WriteTimeout from when it
+// was last set, refreshed once a quarter of it has passed.
+func (s *side) armWrite() {
+	if now := time.Now(); now.After(s.wrearmAt) {
+		_ = s.conn.SetWriteDeadline(now.Add(s.c.lim.WriteTimeout))
+		s.wrearmAt = now.Add(s.c.lim.WriteTimeout / 4)
+	}
+}
+
+// Write writes p to s's connection (the pooled writer's target). A
+// parkable side writes what the socket takes at once, and waits for the
+// rest in the netpoller, bounded by WriteTimeout.
+func (s *side) Write(p []byte) (int, error) {
+	if !s.parkable {
+		return s.conn.Write(p)
+	}
+	n, err := s.writeNow(p)
+	if err != nil || n == len(p) {
+		return n, err
+	}
+	s.armWrite()
+	m, err := s.conn.Write(p[n:])
+	return n + m, err
 }
 
 // flushLocked flushes and returns the writer to the pool.

@@ -412,6 +412,7 @@ var targets = []struct{ key, label string }{
 // bodyLabels name the targets of the large-body figure only.
 var bodyLabels = map[string]string{
 	"haproxy-splice": "haproxy (2 threads), option splice-request and splice-response",
+	"tcpfwd":         "bare TCP forwarder (Go io.Copy, spliced; no HTTP)",
 }
 
 func label(key string) string {
@@ -612,7 +613,7 @@ func figC(t *table, r *results) {
 		bDirect, _ := r.best(fig, "direct", "mbps")
 		bGw, _ := r.best(fig, "gateway", "mbps")
 		bGwTLS, _ := r.best(fig, "gateway-tls", "mbps")
-		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "haproxy", "haproxy-splice", "haproxy-tls"} {
+		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "tcpfwd", "haproxy", "haproxy-splice", "haproxy-tls"} {
 			if why := r.skipped(fig, tg); why != "" {
 				t.row("c", measure, label(tg), "not run: "+why)
 				continue
@@ -636,7 +637,7 @@ func figC(t *table, r *results) {
 				vs = ratio(v, direct) + " (" + ratio(b, bDirect) + ")"
 			}
 			switch {
-			case (tg == "goproxy" || tg == "haproxy" || tg == "haproxy-splice") && okG:
+			case (tg == "goproxy" || tg == "tcpfwd" || tg == "haproxy" || tg == "haproxy-splice") && okG:
 				over = ratio(gw, v) + " (" + ratio(bGw, b) + ")"
 			case tg == "haproxy-tls" && okGT:
 				over = ratio(gwTLS, v) + " (" + ratio(bGwTLS, b) + ")" // the TLS fronts compared

@@ -6,7 +6,7 @@
 #      (haproxy at nbthread 1 and 2 beside it); added latency at half
 #      saturation: the gateway with its defaults (min_heap 64MiB), at Go's
 #      GOGC=100 without the floor and at GOGC=400, with its collector's cycles
-#      (gctrace), beside haproxy and the fasthttp peer, and the scheduler's
+#      (gctrace), beside haproxy (the core table has the other peers), and the scheduler's
 #      wake-up delays (perf sched latency) during one more round;
 #   3. Basic authentication over LDAP (slapd, warm cache) ÷ anonymous;
 #   4. the gateway process under wrk (scripts/bench/profgw): allocations per
@@ -139,9 +139,9 @@ done
 # loadgen's open loop at half the gateway's best rate at 64 connections: the
 # gateway with its defaults (gateway.yaml: GOGC 100 and min_heap 64MiB), at
 # GOGC=100 from the environment (Go's default: no floor) and at GOGC=400,
-# beside haproxy and the fasthttp peer; the collector's cycles during each run
+# beside haproxy (figure b of the core table has the other peers); the collector's cycles during each run
 # from its gctrace lines.
-lat_targets=(direct gateway gateway-gc100 gateway-gc400 haproxy fastproxy)
+lat_targets=(direct gateway gateway-gc100 gateway-gc400 haproxy)
 LAT_ROUNDS=$((ROUNDS > 3 ? ROUNDS : 3))
 [ "$QUICK" = 1 ] && LAT_ROUNDS=1
 lat_rate=$(awk -v r="$(fast_best cores-gateway)" 'BEGIN{ r = r / 2; if (r < 100) r = 100; printf "%d", r }')
