@@ -192,7 +192,8 @@ meta versions "$vers"
 meta a-measure "19-byte keep-alive GET, $CONNS conns"
 
 # ---- the gateway (core and sections) ---------------------------------------
-# gateway_init NAME TLS LEVEL [EXTRA-YAML]: a data dir with gateway.yaml, initialized.
+# gateway_init NAME TLS LEVEL [EXTRA-YAML]: a data dir with gateway.yaml, initialized
+# (GW_FRONT, when set, is its proxy.front).
 gateway_init() {
   local name=$1 tls=$2 level=$3 extra=${4:-} dir=$WORK/$1
   mkdir -p "$dir"
@@ -200,6 +201,7 @@ gateway_init() {
 proxy:
   listen: 127.0.0.1:0
   tls: $tls
+${GW_FRONT:+  front: $GW_FRONT}
 management:
   listen: 127.0.0.1:0
   shutdown_timeout: 5s
@@ -469,13 +471,14 @@ start_caddy
 if [ -z "$GW_SKIP" ]; then
   start_gateway gateway false || true
   start_gateway gateway-tls true || true
+  GW_FRONT=net/http start_gateway gateway-nethttp false || true
 else
-  SKIP[gateway]=$GW_SKIP SKIP[gateway-tls]=$GW_SKIP
+  SKIP[gateway]=$GW_SKIP SKIP[gateway-tls]=$GW_SKIP SKIP[gateway-nethttp]=$GW_SKIP
 fi
 
 # Every target must answer the 19-byte body before it is measured.
 TARGETS=()
-for t in direct gateway gateway-tls goproxy fastproxy hybrid-fc hybrid-ft haproxy haproxy-tls nginx caddy; do
+for t in direct gateway gateway-tls gateway-nethttp goproxy fastproxy hybrid-fc hybrid-ft haproxy haproxy-tls nginx caddy; do
   if [ -n "${SKIP[$t]:-}" ]; then
     rec -fig a -target "$t" -skip "${SKIP[$t]}"
     continue
@@ -511,7 +514,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     sleep 0.5
   done
 done
-meta method-a "wrk -t2 -c$CONNS -d$DURATION --latency (keep-alive GET, 19-byte answer) per target, best of $ROUNDS interleaved rounds after a $WARMUP warm-up each; the gateway path /gateway/bench/svc0/… passes the full chain (anonymous authentication, default identity assertion); TLS front: wrk over https (HTTP/1.1); peers proxy the same backend from their own loopback ports, logging off (haproxy nbthread 2, plain and terminating TLS with a P-256 certificate; nginx 1 worker with upstream keepalive, caddy reverse_proxy, Go ReverseProxy with 1024 idle conns per host; the fasthttp peers of scripts/bench/peers with MaxConns 1024)."
+meta method-a "wrk -t2 -c$CONNS -d$DURATION --latency (keep-alive GET, 19-byte answer) per target, best of $ROUNDS interleaved rounds after a $WARMUP warm-up each; the gateway path /gateway/bench/svc0/… passes the full chain (anonymous authentication, default identity assertion); the gateway rows run gatewayd's default front server (proxy.front: lean), the net/http front row the same gatewayd with proxy.front: net/http; TLS front: wrk over https (HTTP/1.1); peers proxy the same backend from their own loopback ports, logging off (haproxy nbthread 2, plain and terminating TLS with a P-256 certificate; nginx 1 worker with upstream keepalive, caddy reverse_proxy, Go ReverseProxy with 1024 idle conns per host; the fasthttp peers of scripts/bench/peers with MaxConns 1024)."
 
 # ---- 4b. added latency at a fixed rate -------------------------------------
 # Every proxy at the same rate (half the gateway's saturation), each minus the
@@ -622,7 +625,7 @@ fi
 meta method-e "loadgen closed loop, $E_CONNS keep-alive connections on /gateway/hot/svc0/ from 1 s before to 1 s after deploybench redeploys hot $CHURN times over about $DURATION (a pause of $DURATION/$CHURN after each), alternating its service between two backend listeners; every non-2xx answer and transport error counts."
 
 # The data-plane figures are done: stop the peers and the two gateways.
-for t in goproxy tcpfwd fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls; do stop_pid "${PID[$t]:-}" 20; done
+for t in goproxy tcpfwd fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls gateway-nethttp; do stop_pid "${PID[$t]:-}" 20; done
 
 # ---- 4f. startup and memory with many topologies -------------------------
 rss() { # rss PID: VmRSS and RssAnon as JSON

@@ -8,6 +8,9 @@
 //	profgw -listen 127.0.0.1:9800 -backend http://127.0.0.1:9000 -duration 10s -cpuprofile cpu.prof -memprofile mem.prof
 //	wrk -t2 -c64 -d8s http://127.0.0.1:9800/gateway/bench/svc0/hello
 //	go tool pprof -top bin/profgw cpu.prof
+//
+// -front net/http serves on net/http's server instead of the default lean
+// one (gateway.yaml's proxy.front).
 package main
 
 import (
@@ -39,7 +42,7 @@ func main() {
 	cpu := flag.String("cpuprofile", "", "CPU profile file")
 	mem := flag.String("memprofile", "", "allocation profile file (every allocation sampled)")
 	accessLog := flag.Bool("access-log", false, "write the access log (JSON, discarded)")
-	front := flag.String("front", "net/http", "the front server: lean or net/http")
+	front := flag.String("front", frontend.DefaultKind, "the front server: lean or net/http")
 	flag.Parse()
 
 	level := slog.LevelWarn

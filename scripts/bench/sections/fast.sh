@@ -10,7 +10,7 @@
 #      wake-up delays (perf sched latency) during one more round;
 #   3. Basic authentication over LDAP (slapd, warm cache) ÷ anonymous;
 #   4. the gateway process under wrk (scripts/bench/profgw): allocations per
-#      request, net/http front included, and its CPU profile's top entries;
+#      request, front server included, and its CPU profile's top entries;
 #   5. allocations per proxied request (go test -bench BenchmarkProxy).
 # Knobs: FAST_CONNS="256 1024", FAST_DURATION (default $DURATION), ROUNDS.
 # Load generators run under nice -n -15 where allowed; ratios come from one run.
@@ -249,7 +249,7 @@ else
 fi
 
 # ---- 4. the gateway process under load: allocations, CPU profile ---------
-# profgw: the proxy in process on a net/http server, the bench chain, the
+# profgw: the proxy in process on its default front server, the bench chain, the
 # backend in its own process; it counts the process's allocations per
 # request and writes a CPU profile while wrk runs.
 proc_allocs="" proc_top=""
@@ -334,7 +334,7 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   for k in handler handler-full-chain handler-raw-backend; do
     echo "| allocations per proxied request | BenchmarkProxy/$k | $(alloc_of "$k") | | |"
   done
-  echo "| allocations per proxied request | the gateway process under wrk (profgw, net/http front included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
+  echo "| allocations per proxied request | the gateway process under wrk (profgw, its default front server included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
   echo
   echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults, and with GOGC=100 and GOGC=400 in its environment (which turns min_heap off); GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; rows with \`-client raw\`: loadgen's lean client (each worker's own connection, the answer read in the sending goroutine: no hand-off to net/http's two goroutines per connection), minus the direct backend measured with it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
   if [ -n "$ldap_note" ]; then echo; echo "Note: $ldap_note."; fi
