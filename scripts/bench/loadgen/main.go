@@ -191,6 +191,13 @@ func get(ctx context.Context, hc *http.Client, url string, buf []byte) (int, err
 	return resp.StatusCode, err
 }
 
+// sink discards what it is given. Unlike io.Discard it has no ReadFrom, so
+// io.CopyBuffer reads with the buffer it is handed (256 KiB for the
+// download) instead of io.Discard's own 8 KiB one.
+type sink struct{}
+
+func (sink) Write(p []byte) (int, error) { return len(p), nil }
+
 func printJSON(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -490,7 +497,7 @@ func runTransfer(args []string, upload bool) error {
 	if upload {
 		_, err = io.Copy(&body, io.LimitReader(resp.Body, 4096))
 	} else {
-		n, err = io.CopyBuffer(io.Discard, resp.Body, make([]byte, 256<<10))
+		n, err = io.CopyBuffer(sink{}, resp.Body, make([]byte, 256<<10))
 	}
 	resp.Body.Close()
 	secs := time.Since(start).Seconds()
