@@ -18,7 +18,7 @@ const (
 	// KindNetHTTP is net/http's server for everything.
 	KindNetHTTP = "net/http"
 	// DefaultKind is the front a configuration without proxy.front gets.
-	DefaultKind = KindNetHTTP
+	DefaultKind = KindLean
 )
 
 // Front is a proxy listener's server: net/http's, or the lean HTTP/1.1

@@ -611,3 +611,72 @@ func TestReadFromLimitedConn(t *testing.T) {
 		}
 	})
 }
+
+// flakyListener fails its first Accepts with a temporary error, as a
+// listener out of descriptors does (EMFILE).
+type flakyListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+type temporaryErr struct{}
+
+func (temporaryErr) Error() string   { return "accept: too many open files" }
+func (temporaryErr) Temporary() bool { return true }
+func (temporaryErr) Timeout() bool   { return false }
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, temporaryErr{}
+	}
+	return l.Listener.Accept()
+}
+
+// Accept errors such as running out of descriptors are waited out: the
+// front keeps serving once accepting works again.
+func TestAcceptErrorsRetried(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind string) {
+		f, err := frontend.NewFront(echo, frontend.ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl := &flakyListener{Listener: ln}
+		fl.fails.Store(3)
+		served := make(chan error, 1)
+		go func() { served <- f.Serve(fl) }()
+		defer func() {
+			f.Close()
+			if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+				t.Errorf("serve: %v", err)
+			}
+		}()
+		st, _, _ := exchange(t, ln.Addr().String(), "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+		if fmt.Sprint(st) != "[200]" {
+			t.Fatalf("after accept errors: %v", st)
+		}
+	})
+}
+
+// WriteTimeout bounds the answer: a handler slower than it gets its
+// connection closed.
+func TestWriteTimeout(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, strings.Repeat("x", 1<<20))
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{WriteTimeout: 100 * time.Millisecond})
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		if err == nil {
+			t.Fatal("an answer past WriteTimeout arrived whole")
+		}
+	})
+}

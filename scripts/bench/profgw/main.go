@@ -8,6 +8,16 @@
 //	profgw -listen 127.0.0.1:9800 -backend http://127.0.0.1:9000 -duration 10s -cpuprofile cpu.prof -memprofile mem.prof
 //	wrk -t2 -c64 -d8s http://127.0.0.1:9800/gateway/bench/svc0/hello
 //	go tool pprof -top bin/profgw cpu.prof
+//
+// -front net/http serves on net/http's server instead of the default lean
+// one (gateway.yaml's proxy.front).
+//
+// For latency (what waits, and for how long): it prints the runtime's
+// goroutine scheduling latency (runnable to running) and stop-the-world
+// pauses over the window, and -trace, -mutexprofile and -blockprofile write
+// an execution trace and the lock and blocking profiles of it:
+//
+//	go tool trace -pprof=sched trace.out > sched.prof && go tool pprof -top -cum sched.prof
 package main
 
 import (
@@ -16,12 +26,14 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync/atomic"
 	"time"
 
@@ -39,7 +51,10 @@ func main() {
 	cpu := flag.String("cpuprofile", "", "CPU profile file")
 	mem := flag.String("memprofile", "", "allocation profile file (every allocation sampled)")
 	accessLog := flag.Bool("access-log", false, "write the access log (JSON, discarded)")
-	front := flag.String("front", "net/http", "the front server: lean or net/http")
+	front := flag.String("front", frontend.DefaultKind, "the front server: lean or net/http")
+	traceFile := flag.String("trace", "", "execution trace file")
+	mutexFile := flag.String("mutexprofile", "", "mutex contention profile file")
+	blockFile := flag.String("blockprofile", "", "blocking profile file (waits of 1 µs and more)")
 	flag.Parse()
 
 	level := slog.LevelWarn
@@ -88,6 +103,24 @@ func main() {
 	if *mem != "" {
 		runtime.MemProfileRate = 1
 	}
+	if *mutexFile != "" {
+		runtime.SetMutexProfileFraction(1)
+	}
+	if *blockFile != "" {
+		runtime.SetBlockProfileRate(int(time.Microsecond))
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := trace.Start(f); err != nil {
+			log.Fatal(err)
+		}
+		defer f.Close()
+		defer trace.Stop()
+	}
+	hist0 := readHists()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpu0 := readCPU()
@@ -115,12 +148,20 @@ func main() {
 			n, float64(after.Mallocs-before.Mallocs)/float64(n), float64(after.TotalAlloc-before.TotalAlloc)/float64(n),
 			after.NumGC-before.NumGC, 100*(cpu1.gc-cpu0.gc)/max(cpu1.total-cpu0.total, 1e-9))
 	}
-	if *mem != "" {
-		f, err := os.Create(*mem)
+	hist1 := readHists()
+	for i, name := range histNames {
+		log.Printf("profgw: %s p50 %s, p99 %s, p99.9 %s, max %s", name, quantile(hist0[i], hist1[i], 0.5),
+			quantile(hist0[i], hist1[i], 0.99), quantile(hist0[i], hist1[i], 0.999), quantile(hist0[i], hist1[i], 1))
+	}
+	for _, pr := range []struct{ file, name string }{{*mem, "allocs"}, {*mutexFile, "mutex"}, {*blockFile, "block"}} {
+		if pr.file == "" {
+			continue
+		}
+		f, err := os.Create(pr.file)
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		if err := pprof.Lookup(pr.name).WriteTo(f, 0); err != nil {
 			log.Fatal(err)
 		}
 		f.Close()
@@ -136,4 +177,45 @@ func readCPU() cpuTimes {
 	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}}
 	metrics.Read(s)
 	return cpuTimes{gc: s[0].Value.Float64(), total: s[1].Value.Float64()}
+}
+
+// histNames are the runtime's latency histograms profgw reports.
+var histNames = []string{"/sched/latencies:seconds", "/gc/pauses:seconds"}
+
+func readHists() []metrics.Float64Histogram {
+	s := make([]metrics.Sample, len(histNames))
+	for i, n := range histNames {
+		s[i].Name = n
+	}
+	metrics.Read(s)
+	out := make([]metrics.Float64Histogram, len(s))
+	for i := range s {
+		h := s[i].Value.Float64Histogram()
+		out[i] = metrics.Float64Histogram{Counts: append([]uint64(nil), h.Counts...), Buckets: h.Buckets}
+	}
+	return out
+}
+
+// quantile is the q-quantile of what was counted between a and b, as the
+// upper bound of its bucket.
+func quantile(a, b metrics.Float64Histogram, q float64) string {
+	var total uint64
+	for i := range b.Counts {
+		total += b.Counts[i] - a.Counts[i]
+	}
+	if total == 0 {
+		return "-"
+	}
+	want := max(uint64(math.Ceil(q*float64(total))), 1)
+	var seen uint64
+	for i := range b.Counts {
+		seen += b.Counts[i] - a.Counts[i]
+		if seen >= want {
+			if math.IsInf(b.Buckets[i+1], 1) {
+				return "over " + time.Duration(b.Buckets[i]*1e9).String()
+			}
+			return time.Duration(b.Buckets[i+1] * 1e9).String()
+		}
+	}
+	return "-"
 }

@@ -398,6 +398,7 @@ var targets = []struct{ key, label string }{
 	{"direct", "direct backend"},
 	{"gateway", "gateway (HTTP)"},
 	{"gateway-tls", "gateway (TLS front)"},
+	{"gateway-nethttp", "gateway (HTTP), net/http front"},
 	{"goproxy", "Go httputil.ReverseProxy"},
 	{"fastproxy", "Go on fasthttp (server + HostClient)"},
 	{"hybrid-fc", "Go net/http server + fasthttp HostClient"},

@@ -6,11 +6,11 @@
 #      (haproxy at nbthread 1 and 2 beside it); added latency at half
 #      saturation: the gateway with its defaults (min_heap 64MiB), at Go's
 #      GOGC=100 without the floor and at GOGC=400, with its collector's cycles
-#      (gctrace), beside haproxy and the fasthttp peer, and the scheduler's
+#      (gctrace), beside haproxy (the core table has the other peers), and the scheduler's
 #      wake-up delays (perf sched latency) during one more round;
 #   3. Basic authentication over LDAP (slapd, warm cache) ÷ anonymous;
 #   4. the gateway process under wrk (scripts/bench/profgw): allocations per
-#      request, net/http front included, and its CPU profile's top entries;
+#      request, front server included, and its CPU profile's top entries;
 #   5. allocations per proxied request (go test -bench BenchmarkProxy).
 # Knobs: FAST_CONNS="256 1024", FAST_DURATION (default $DURATION), ROUNDS.
 # Load generators run under nice -n -15 where allowed; ratios come from one run.
@@ -139,24 +139,29 @@ done
 # loadgen's open loop at half the gateway's best rate at 64 connections: the
 # gateway with its defaults (gateway.yaml: GOGC 100 and min_heap 64MiB), at
 # GOGC=100 from the environment (Go's default: no floor) and at GOGC=400,
-# beside haproxy and the fasthttp peer; the collector's cycles during each run
-# from its gctrace lines.
-lat_targets=(direct gateway gateway-gc100 gateway-gc400 haproxy fastproxy)
+# beside haproxy (figure b of the core table has the other peers); the collector's cycles during each run
+# from its gctrace lines. A run NAME-raw measures NAME with loadgen's lean
+# client (-client raw: no goroutine hand-offs, less CPU), which shows how
+# much of the p99 is the client's own.
+lat_targets=(direct gateway gateway-gc100 gateway-gc400 haproxy direct-raw gateway-raw haproxy-raw)
 LAT_ROUNDS=$((ROUNDS > 3 ? ROUNDS : 3))
 [ "$QUICK" = 1 ] && LAT_ROUNDS=1
 lat_rate=$(awk -v r="$(fast_best cores-gateway)" 'BEGIN{ r = r / 2; if (r < 100) r = 100; printf "%d", r }')
-declare -A L50=() L99=() LGC=()
+declare -A L50=() L99=()
 gc_lines() { grep '^gc ' "${FLOG[$1]:-/dev/null}" 2>/dev/null | grep -v forced || true; }
-fast_lat() { # fast_lat TARGET: one loadgen run at lat_rate; prints its JSON
-  "${NICE[@]}" "$BIN/loadgen" rate -url "${FURL[$1]}" -rate "$lat_rate" -duration "$FAST_DURATION" -warmup "$WARMUP" -conns 64 2>&1 || true
+fast_lat() { # fast_lat TARGET [CLIENT]: one loadgen run at lat_rate; prints its JSON
+  "${NICE[@]}" "$BIN/loadgen" rate -url "${FURL[$1]}" -rate "$lat_rate" -duration "$FAST_DURATION" -warmup "$WARMUP" -conns 64 \
+    -client "${2:-nethttp}" 2>&1 || true
 }
 for ((r = 1; r <= LAT_ROUNDS; r++)); do
   for t in "${lat_targets[@]}"; do
-    [ -n "${FURL[$t]:-}" ] || continue
-    before=$(gc_lines "$t" | wc -l)
-    res=$(fast_lat "$t")
+    base=${t%-raw} client=nethttp
+    [ "$base" != "$t" ] && client=raw
+    [ -n "${FURL[$base]:-}" ] || continue
+    before=$(gc_lines "$base" | wc -l)
+    res=$(fast_lat "$base" "$client")
     # The cycles of this run (its warm-up included), for the GC columns.
-    [ -n "${FLOG[$t]:-}" ] && gc_lines "$t" | tail -n +"$((before + 1))" >>"$WORK/fast-gc-$t.txt"
+    [ -n "${FLOG[$base]:-}" ] && gc_lines "$base" | tail -n +"$((before + 1))" >>"$WORK/fast-gc-$t.txt"
     L50[$t]+="$(fast_field p50_us "$res") " L99[$t]+="$(fast_field p99_us "$res") "
     log "fast: latency round $r $t @ $lat_rate/s: p50 $(fast_field p50_us "$res") us, p99 $(fast_field p99_us "$res") us, loadgen late p99 $(fast_field late_p99_us "$res") us"
   done
@@ -190,9 +195,10 @@ if command -v perf >/dev/null && perf sched record -o "$WORK/fast-sched-probe.da
   rm -f "$WORK/fast-sched-probe.data"
 fi
 fast_median() { tr ' ' '\n' <<<"$1" | grep -E '^[0-9.]+$' | sort -g | awk '{v[NR]=$1} END{ if (NR) printf "%.3f", (v[int((NR+1)/2)] + v[int(NR/2)+1]) / 2000 }'; }
-fast_added() { # fast_added TARGET: "p50 / p99" ms over direct
-  local d50 d99 g50 g99
-  d50=$(fast_median "${L50[direct]:-}") d99=$(fast_median "${L99[direct]:-}")
+fast_added() { # fast_added TARGET: "p50 / p99" ms over direct (over direct-raw for a -raw run)
+  local d50 d99 g50 g99 direct=direct
+  [[ $1 == *-raw ]] && direct=direct-raw
+  d50=$(fast_median "${L50[$direct]:-}") d99=$(fast_median "${L99[$direct]:-}")
   g50=$(fast_median "${L50[$1]:-}") g99=$(fast_median "${L99[$1]:-}")
   if [ -z "$d50" ] || [ -z "$g50" ]; then echo "not run"; return; fi
   awk -v a="$g50" -v b="$d50" -v c="$g99" -v d="$d99" 'BEGIN{ printf "%+.2f / %+.2f ms (%.2f / %.2f ms)", a - b, c - d, a, c }'
@@ -243,7 +249,7 @@ else
 fi
 
 # ---- 4. the gateway process under load: allocations, CPU profile ---------
-# profgw: the proxy in process on a net/http server, the bench chain, the
+# profgw: the proxy in process on its default front server, the bench chain, the
 # backend in its own process; it counts the process's allocations per
 # request and writes a CPU profile while wrk runs.
 proc_allocs="" proc_top=""
@@ -299,16 +305,21 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
     echo "| cores, 64 connections | $label | $(printf '%.0f' "$v") req/s | | |"
   done
   echo "| cores: 2 ÷ 1 | gateway / haproxy | $(fast_ratio "$(fast_best cores-gateway)" "$(fast_best cores-gateway-1)") / $(fast_ratio "$(fast_best cores-haproxy)" "$(fast_best cores-haproxy-1)") | | |"
-  d50=$(fast_median "${L50[direct]:-}") d99=$(fast_median "${L99[direct]:-}")
-  echo "| latency at half saturation ($lat_rate req/s), p50 / p99 | direct | ${d50:-not run} / ${d99:-not run} ms | | |"
+  for d in direct direct-raw; do
+    d50=$(fast_median "${L50[$d]:-}") d99=$(fast_median "${L99[$d]:-}")
+    label=direct
+    [ $d = direct-raw ] && label="direct, loadgen -client raw"
+    echo "| latency at half saturation ($lat_rate req/s), p50 / p99 | $label | ${d50:-not run} / ${d99:-not run} ms | | |"
+  done
   for t in "${lat_targets[@]}"; do
     case $t in
-      direct) continue ;; gateway) label="gateway, its defaults (GOGC 100, min_heap 64MiB)" ;;
+      direct | direct-raw) continue ;; gateway) label="gateway, its defaults (GOGC 100, min_heap 64MiB)" ;;
       gateway-gc100) label="gateway, GOGC=100 (Go's default, no floor)" ;; gateway-gc400) label="gateway, GOGC=400" ;;
-      haproxy) label="haproxy, nbthread 2" ;; *) label=$t ;;
+      haproxy) label="haproxy, nbthread 2" ;; gateway-raw) label="gateway, its defaults, loadgen -client raw" ;;
+      haproxy-raw) label="haproxy, loadgen -client raw" ;; *) label=$t ;;
     esac
     gc=""
-    [ -n "${FLOG[$t]:-}" ] && gc="; GC $(fast_gc "$t")"
+    [ -n "${FLOG[${t%-raw}]:-}" ] && gc="; GC $(fast_gc "$t")"
     echo "| added latency at half saturation ($lat_rate req/s), p50 / p99 | $label | $(fast_added "$t")$gc | | |"
   done
   for t in gateway haproxy; do
@@ -323,9 +334,9 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   for k in handler handler-full-chain handler-raw-backend; do
     echo "| allocations per proxied request | BenchmarkProxy/$k | $(alloc_of "$k") | | |"
   done
-  echo "| allocations per proxied request | the gateway process under wrk (profgw, net/http front included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
+  echo "| allocations per proxied request | the gateway process under wrk (profgw, its default front server included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
   echo
-  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults, and with GOGC=100 and GOGC=400 in its environment (which turns min_heap off); GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
+  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults, and with GOGC=100 and GOGC=400 in its environment (which turns min_heap off); GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; rows with \`-client raw\`: loadgen's lean client (each worker's own connection, the answer read in the sending goroutine: no hand-off to net/http's two goroutines per connection), minus the direct backend measured with it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
   if [ -n "$ldap_note" ]; then echo; echo "Note: $ldap_note."; fi
   if [ -n "$proc_top" ]; then
     echo
