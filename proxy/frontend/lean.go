@@ -175,6 +175,9 @@ var (
 
 const bufSize = 4 << 10
 
+// largeReaders counts the connections holding a large head's reader.
+var largeReaders atomic.Int64
+
 func getReader(r io.Reader) *bufio.Reader {
 	if v := readerPool.Get(); v != nil {
 		br := v.(*bufio.Reader)
@@ -251,6 +254,10 @@ func (c *leanConn) release() {
 		c.br.Reset(nil)
 		readerPool.Put(c.br)
 	}
+	if c.big {
+		c.big = false
+		largeReaders.Add(-1)
+	}
 	c.br = nil
 	if c.bw != nil {
 		c.bw.Reset(nil)
@@ -291,6 +298,11 @@ func (c *leanConn) handshake() bool {
 // connection may serve another.
 func (c *leanConn) serveOne() bool {
 	o := &c.s.opts
+	if c.big && c.br.Buffered() == 0 {
+		// The large head was served: an idle connection keeps no more
+		// than a pooled buffer.
+		c.release()
+	}
 	if c.br == nil {
 		c.br = getReader(&c.cr)
 	}
@@ -387,6 +399,7 @@ func (c *leanConn) peekHead(start time.Time) ([]byte, error) {
 			c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), &c.cr), o.MaxHeaderBytes+4096)
 			c.cr.limit = int64(o.MaxHeaderBytes) + 4096 - int64(len(rest))
 			c.big = true
+			largeReaders.Add(1)
 			continue
 		}
 		if _, err := c.br.Peek(n + 1); err != nil {
@@ -433,6 +446,11 @@ func hostFields(head []byte) (n int, first string) {
 					v = v[:k]
 				}
 				first = string(bytes.TrimSpace(v))
+				if k := bytes.IndexByte(head, '\n'); k >= 0 && k+1 < len(head) && (head[k+1] == ' ' || head[k+1] == '\t') {
+					// An obs-fold: http.ReadRequest joins the lines with a
+					// space, which no valid Host holds.
+					first += " "
+				}
 			}
 		}
 	}
@@ -700,8 +718,8 @@ type reqBody struct {
 	res    *response
 	ctx    *reqCtx
 	expect bool // 100 Continue is owed before the first read
-	asked  bool // the client asked for 100 Continue
-	eof    bool
+	asked  bool // the client asked for 100 Continue (set before the handler runs)
+	eof    atomic.Bool
 	closed bool
 }
 
@@ -711,7 +729,7 @@ func (b *reqBody) Read(p []byte) (int, error) {
 	if b.closed {
 		return 0, http.ErrBodyReadAfterClose
 	}
-	if b.eof {
+	if b.eof.Load() {
 		return 0, io.EOF
 	}
 	if b.expect {
@@ -720,7 +738,7 @@ func (b *reqBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
-		b.eof = true
+		b.eof.Store(true)
 		b.ctx.bodyEnded()
 	}
 	return n, err
@@ -731,11 +749,12 @@ func (b *reqBody) Read(p []byte) (int, error) {
 func (b *reqBody) Close() error { return nil }
 
 // unread reports whether the client waits for a 100 Continue to send a
-// body nobody read: the connection cannot serve another request.
+// body nobody read: the connection cannot serve another request. It takes
+// no lock: the answer's head must not wait for a read of the body that
+// waits for the client (and a first read, holding b.mu, takes the
+// answer's lock to send 100 Continue).
 func (b *reqBody) unread() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.asked && !b.eof
+	return b.asked && !b.eof.Load()
 }
 
 // finish closes the body for good and reports whether the connection can
@@ -745,7 +764,7 @@ func (b *reqBody) finish() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
-	if b.eof {
+	if b.eof.Load() {
 		return true
 	}
 	if b.expect {
@@ -753,7 +772,7 @@ func (b *reqBody) finish() bool {
 	}
 	n, err := io.CopyN(io.Discard, b.rc, maxDiscard+1)
 	if err == io.EOF && n <= maxDiscard {
-		b.eof = true
+		b.eof.Store(true)
 		return true
 	}
 	return false

@@ -109,6 +109,7 @@ func TestRawRequestsBothFronts(t *testing.T) {
 		{"two Host fields", "GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", []int{400}, "", true},
 		{"Host field in lower case", "GET /a HTTP/1.1\r\nhost: x\r\n\r\n", []int{200}, `GET x /a ""`, false},
 		{"malformed Host", "GET /a HTTP/1.1\r\nHost: x y\r\n\r\n", []int{400}, "", true},
+		{"folded Host", "GET /a HTTP/1.1\r\nHost: x\r\n y\r\n\r\n", []int{400}, "", true},
 		{"HTTP/1.0 without Host closes", "GET /a HTTP/1.0\r\n\r\n", []int{200}, `GET  /a ""`, true},
 		{"HTTP/1.0 keep-alive", "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", []int{200}, `GET  /a ""`, false},
 		{"Connection: close", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200}, "", true},
@@ -679,4 +680,77 @@ func TestWriteTimeout(t *testing.T) {
 			t.Fatal("an answer past WriteTimeout arrived whole")
 		}
 	})
+}
+
+// A handler that reads the body in a goroutine (a proxy's upload) can
+// write its answer while that read waits for the client: the answer is
+// not held until more of the body comes.
+func TestAnswerWhileBodyReadWaits(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind string) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = http.NewResponseController(w).EnableFullDuplex()
+			got, reading := make(chan string, 1), make(chan struct{})
+			go func() {
+				b := make([]byte, 2)
+				_, _ = io.ReadFull(r.Body, b)
+				close(reading)
+				rest, _ := io.ReadAll(r.Body)
+				got <- string(b) + string(rest)
+			}()
+			<-reading
+			// The goroutine's next read now blocks on the client; give it
+			// the moment to start (the answer must not wait for it either
+			// way: this only makes the hold, if any, certain).
+			time.Sleep(20 * time.Millisecond)
+			io.WriteString(w, "early")
+			w.(http.Flusher).Flush()
+			fmt.Fprintf(w, " %s", <-got)
+		})
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+		br := bufio.NewReader(c)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("no answer while the body read waits: %v", err)
+		}
+		io.WriteString(c, "cd")
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || string(b) != "early abcd" {
+			t.Fatalf("body %q, %v", b, err)
+		}
+	})
+}
+
+// A connection that read one large head goes back to a pooled buffer
+// once idle: it does not keep a buffer of MaxHeaderBytes.
+func TestLargeHeadBufferReleased(t *testing.T) {
+	_, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{})
+	big := "GET /a HTTP/1.1\r\nHost: x\r\nCookie: " + strings.Repeat("c", 20<<10) + "\r\n\r\n"
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for _, raw := range []string{big, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n"} {
+		io.WriteString(c, raw)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+	}
+	for deadline := time.Now().Add(2 * time.Second); frontend.LargeReaders() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections keep a large head buffer while idle", frontend.LargeReaders())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
