@@ -197,7 +197,7 @@ func (p *poller) loop(rc syscall.RawConn) {
 			for i := range n {
 				id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
 				if s := p.byID[id]; s != nil {
-					s.wake()
+					s.wake(events[i].Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0)
 				}
 			}
 			p.mu.Unlock()

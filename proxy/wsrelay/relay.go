@@ -161,6 +161,7 @@ type side struct {
 	pmu      sync.RWMutex
 	closed   bool
 	state    atomic.Int32 // parked, running or woken (see wake)
+	hup      atomic.Bool  // the peer shut its side or the connection failed: read to the end
 
 	// Writing to this side.
 	wmu      sync.Mutex
@@ -174,6 +175,7 @@ type side struct {
 	armed      bool      // a read deadline is set (parked sides have none)
 	drained    bool      // the last read from the socket emptied it
 	atBoundary bool      // between frames: a read finding nothing returns errWouldBlock
+	readAt     int64     // unix ns of the last read that brought bytes (the frames' arrival)
 	inMsg      bool
 	msgZ       bool // the message is compressed (RSV1)
 	msgOp      byte
@@ -504,9 +506,15 @@ const (
 // at a frame boundary).
 var errWouldBlock = errors.New("wsrelay: nothing to read")
 
-// wake is the poller's event for s: bytes arrived (or the peer closed).
-// It starts a goroutine for a parked side, or tells the running one.
-func (s *side) wake() {
+// wake is the poller's event for s: bytes arrived, or the peer closed
+// (hup). It starts a goroutine for a parked side, or tells the running
+// one. Once the peer closed, no later event comes: the side reads until
+// the end instead of parking after a short read (bytes and the close may
+// come in one event).
+func (s *side) wake(hup bool) {
+	if hup {
+		s.hup.Store(true)
+	}
 	for {
 		switch s.state.Load() {
 		case sideParked:
@@ -591,7 +599,7 @@ func (s *side) run() {
 	s.drained = false
 	for {
 		if br.Buffered() == 0 && len(s.pending) == 0 {
-			if !s.drained {
+			if !s.drained || s.hup.Load() {
 				s.atBoundary = true
 				_, err := br.Peek(1)
 				s.atBoundary = false
@@ -688,7 +696,18 @@ func (s *side) fail(err error) {
 // A parkable side reads what the socket holds; when it holds nothing, a
 // read between frames returns errWouldBlock (the side parks), one within
 // a frame waits in the netpoller, bounded by WriteTimeout.
+//
+// The time of each read that brings bytes is kept (readAt): the arrival
+// of the frames in them, read once per read rather than per frame.
 func (s *side) Read(p []byte) (int, error) {
+	n, err := s.read(p)
+	if n > 0 {
+		s.readAt = time.Now().UnixNano()
+	}
+	return n, err
+}
+
+func (s *side) read(p []byte) (int, error) {
 	switch {
 	case s.hasOne && len(p) > 0:
 		p[0], s.hasOne = s.one[0], false
@@ -781,7 +800,7 @@ func (s *side) frame(br *bufio.Reader) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now().UnixNano()
+	now := s.readAt
 	s.lastHeard.Store(now)
 	if s.pingSent.Load() != 0 {
 		s.pingSent.Store(0)
@@ -840,9 +859,8 @@ func (s *side) stream(br *bufio.Reader, h header) error {
 	o.wmu.Lock()
 	defer o.wmu.Unlock()
 	bw := o.writerLocked()
-	var hb [maxHeader]byte
 	key := o.maskKey()
-	if _, err := bw.Write(appendHeader(hb[:0], h.fin, h.op, h.length, o.idx == backend, key)); err != nil {
+	if err := writeHeader(bw, h.fin, h.op, h.length, o.idx == backend, key); err != nil {
 		o.releaseLocked()
 		return &writeError{err}
 	}
@@ -1020,8 +1038,7 @@ func (s *side) writeControlLocked(op byte, p []byte) error {
 func (s *side) writeFrameLocked(fin bool, op byte, p []byte) error {
 	bw := s.writerLocked()
 	key := s.maskKey()
-	var hb [maxHeader]byte
-	if _, err := bw.Write(appendHeader(hb[:0], fin, op, int64(len(p)), s.idx == backend, key)); err != nil {
+	if err := writeHeader(bw, fin, op, int64(len(p)), s.idx == backend, key); err != nil {
 		s.releaseLocked()
 		return err
 	}
@@ -1046,6 +1063,18 @@ func (s *side) writeFrameLocked(fin bool, op byte, p []byte) error {
 		return err
 	}
 	return s.flushLocked()
+}
+
+// writeHeader writes a frame header into bw's free space (no copy of it
+// on the heap per frame).
+func writeHeader(bw *bufio.Writer, fin bool, op byte, length int64, masked bool, key [4]byte) error {
+	if bw.Available() < maxHeader {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := bw.Write(appendHeader(bw.AvailableBuffer(), fin, op, length, masked, key))
+	return err
 }
 
 // maskKey is a fresh masking key for a frame to the backend (RFC 6455

@@ -213,3 +213,25 @@ func TestRelayStalledFrame(t *testing.T) {
 		})
 	}
 }
+
+// A client that sends a message and closes its connection at once (the
+// bytes and the FIN come together) is noticed: the backend gets the
+// message, then close 1001, and its connection is closed.
+func TestRelayMessageThenHangUp(t *testing.T) {
+	for i := range 20 {
+		client, backend := relayed(t, Limits{})
+		if _, err := client.Write(frameBytes(OpText, []byte("bye"), true)); err != nil {
+			t.Fatal(err)
+		}
+		client.Close()
+		_ = backend.SetReadDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(backend)
+		if op, p, err := readFrame(br); err != nil || op != OpText || string(p) != "bye" {
+			t.Fatalf("round %d: message: op %d %q %v", i, op, p, err)
+		}
+		op, p, err := readFrame(br)
+		if err != nil || op != OpClose || len(p) < 2 || binary.BigEndian.Uint16(p) != CloseGoingAway {
+			t.Fatalf("round %d: after the hang-up: op %d %q %v, want close 1001", i, op, p, err)
+		}
+	}
+}

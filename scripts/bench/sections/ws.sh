@@ -5,20 +5,23 @@
 #   connections held up to the gateway's descriptor ceiling, HTTP still served
 #   echo round trip p50/p99 at $WS_RTT_N connections × 1 msg/s
 #   messages per second through each proxy ÷ direct (closed loop, $WS_TPUT_C conns)
+#   the same streaming: $WS_STREAM_WIN messages in flight per connection
 #   sockets dropped while $WS_DEPLOYS other topologies are deployed
 #   revocation-to-close p99 (tokens through gatewayctl; skipped without them)
 #
 # Knobs: WS_IDLE=9000 WS_RTT_N=5000 WS_TPUT_C=64 WS_DEPLOYS=100 WS_CEILING=1
-# (QUICK=1: small counts). Client sockets are spread over 127.0.0.2–127.0.0.9;
+# WS_STREAM_WIN=16 WS_STREAM_ROUNDS=3 (QUICK=1: small counts). Client sockets are spread over 127.0.0.2–127.0.0.9;
 # every process stays under its 20,000-descriptor hard limit.
 
 if [ "$QUICK" = 1 ]; then
   WS_IDLE=${WS_IDLE:-500} WS_RTT_N=${WS_RTT_N:-200} WS_DEPLOYS=${WS_DEPLOYS:-10} WS_DUR=${WS_DUR:-3s} WS_CEILING=${WS_CEILING:-0}
+  WS_STREAM_ROUNDS=${WS_STREAM_ROUNDS:-1}
 fi
 WS_IDLE=${WS_IDLE:-9000} WS_RTT_N=${WS_RTT_N:-5000} WS_TPUT_C=${WS_TPUT_C:-64} WS_DEPLOYS=${WS_DEPLOYS:-100}
-WS_DUR=${WS_DUR:-10s} WS_CEILING=${WS_CEILING:-1} WS_PARTS=${WS_PARTS:-mem,ceiling,rtt,tput,drops,revoke}
+WS_DUR=${WS_DUR:-10s} WS_CEILING=${WS_CEILING:-1} WS_PARTS=${WS_PARTS:-mem,ceiling,rtt,tput,stream,drops,revoke}
+WS_STREAM_WIN=${WS_STREAM_WIN:-16} WS_STREAM_ROUNDS=${WS_STREAM_ROUNDS:-3}
 ws_want() { [[ ",$WS_PARTS," == *",$1,"* ]]; }
-for v in WS_IDLE WS_RTT_N WS_TPUT_C WS_DEPLOYS; do
+for v in WS_IDLE WS_RTT_N WS_TPUT_C WS_DEPLOYS WS_STREAM_WIN WS_STREAM_ROUNDS; do
   [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -le 12000 ] || { echo "bench ws: $v must be a number ≤ 12000" >&2; exit 2; }
 done
 go build -o "$BIN/" ./scripts/bench/wsload ./scripts/bench/wslat ./scripts/bench/deploybench ./scripts/bench/freeport
@@ -190,7 +193,7 @@ for t in direct gateway haproxy nginx gorilla; do [ -n "${WSURL[$t]:-}" ] && WS_
 log "ws: targets ${WS_TARGETS[*]}"
 
 
-declare -A MEM=() HELD=() RTT50=() RTT99=() TPUT=() CPUMSG=()
+declare -A MEM=() HELD=() RTT50=() RTT99=() TPUT=() CPUMSG=() TPUTCLI=()
 # ---- memory per idle connection ------------------------------------------
 for t in "${WS_TARGETS[@]}"; do
   ws_want mem || break
@@ -235,13 +238,17 @@ for t in "${WS_TARGETS[@]}"; do
 done
 for t in "${WS_TARGETS[@]}"; do
   ws_want tput || break
-  best=0 cpu0=$(wscpu "${WSPID[$t]}") msgs=0
+  best=0 cpu0=$(wscpu "${WSPID[$t]}") msgs=0 cli=0
   for _ in 1 2; do
     res=$("${NICE[@]}" "$BIN/wsload" tput -url "${WSURL[$t]}" -c "$WS_TPUT_C" -duration 4s 2>&1 | tail -1)
     v=$(jget msgs_per_s "$res")
     msgs=$(awk "BEGIN{print $msgs + ${v:-0} * 4}")
+    cli=$(awk "BEGIN{print $cli + $(jget client_cpu_s "$res" | grep . || echo 0)}")
     awk "BEGIN{exit !(${v:-0} > $best)}" && best=$v
   done
+  # The load generator's own CPU, % of one core over the 8 s (dialing
+  # included): it shares the machine with the proxy and the backend.
+  TPUTCLI[$t]=$(awk "BEGIN{printf \"%.0f\", $cli * 100 / 8}")
   cpu1=$(wscpu "${WSPID[$t]}")
   TPUT[$t]=$best
   # CPU per echoed message of the proxy (of the backend for direct): what
@@ -249,6 +256,31 @@ for t in "${WS_TARGETS[@]}"; do
   CPUMSG[$t]=$(awk "BEGIN{if ($msgs > 0) printf \"%.1f\", ($cpu1 - $cpu0) * 1e6 / $(getconf CLK_TCK) / $msgs}")
   log "ws: $t tput $best msgs/s, ${CPUMSG[$t]:-?} µs CPU per message"
 done
+
+# ---- streaming: a window of messages in flight per connection -----------
+# Interleaved rounds (every target once per round), median per target.
+declare -A STRM=() STRMCPU=() STRMCLI=()
+ws_median() { tr ' ' '\n' | { grep . || true; } | sort -g | awk '{a[NR]=$1} END{if (NR) print a[int((NR+1)/2)]}'; }
+if ws_want stream; then
+  declare -A s_rate=() s_cpu=() s_cli=()
+  for ((r = 1; r <= WS_STREAM_ROUNDS; r++)); do
+    for t in "${WS_TARGETS[@]}"; do
+      cpu0=$(wscpu "${WSPID[$t]}")
+      res=$("${NICE[@]}" "$BIN/wsload" stream -url "${WSURL[$t]}" -c "$WS_TPUT_C" -window "$WS_STREAM_WIN" -duration 4s 2>&1 | tail -1)
+      cpu1=$(wscpu "${WSPID[$t]}")
+      v=$(jget msgs_per_s "$res")
+      [ -n "$v" ] || { log "ws: $t stream: $res"; continue; }
+      s_rate[$t]+="$v "
+      s_cpu[$t]+="$(awk "BEGIN{if ($v > 0) printf \"%.1f\", ($cpu1 - $cpu0) * 1e6 / $(getconf CLK_TCK) / ($v * 4)}") "
+      cc=$(jget client_cpu_s "$res")
+      s_cli[$t]+="$(awk "BEGIN{printf \"%.0f\", ${cc:-0} * 100 / 4}") "
+      log "ws: $t stream round $r: $res"
+    done
+  done
+  for t in "${WS_TARGETS[@]}"; do
+    STRM[$t]=$(ws_median <<<"${s_rate[$t]:-}") STRMCPU[$t]=$(ws_median <<<"${s_cpu[$t]:-}") STRMCLI[$t]=$(ws_median <<<"${s_cli[$t]:-}")
+  done
+fi
 
 # ---- wake latency in process: every message wakes a parked side ----------
 WS_LAT="skipped"
@@ -313,6 +345,7 @@ EOF
 fi
 
 ratio() { [ -n "${TPUT[direct]:-}" ] && [ -n "${TPUT[$1]:-}" ] && awk "BEGIN{printf \"%.2f\", ${TPUT[$1]}/${TPUT[direct]}}"; }
+sratio() { [ -n "${STRM[direct]:-}" ] && [ -n "${STRM[$1]:-}" ] && awk "BEGIN{printf \"%.2f\", ${STRM[$1]}/${STRM[direct]}}"; }
 {
   echo "## WebSocket (issue #11)"
   echo
@@ -324,12 +357,23 @@ ratio() { [ -n "${TPUT[direct]:-}" ] && [ -n "${TPUT[$1]:-}" ] && awk "BEGIN{pri
     [ -n "${HELD[$t]:-}" ] && [ "${HELD[$t]}" != "$WS_IDLE" ] && mem="$mem (${HELD[$t]} open)"
     echo "| $t | $mem | ${RTT50[$t]:-?} / ${RTT99[$t]:-?} | ${TPUT[$t]:-?} | $(ratio "$t") | ${CPUMSG[$t]:-?} |"
   done
+  if ws_want stream; then
+    echo
+    echo "Streaming, $WS_STREAM_WIN messages in flight per connection ($WS_TPUT_C connections, 32 bytes, median of $WS_STREAM_ROUNDS interleaved rounds of 4 s):"
+    echo
+    echo "| target | msgs/s | ÷ direct | µs CPU per message | load generator's CPU, % of a core (closed loop / streaming) |"
+    echo "|---|---|---|---|---|"
+    for t in direct gateway haproxy nginx gorilla; do
+      [ -n "${WSURL[$t]:-}" ] || continue
+      echo "| $t | ${STRM[$t]:-?} | $(sratio "$t") | ${STRMCPU[$t]:-?} | ${TPUTCLI[$t]:-?} / ${STRMCLI[$t]:-?} |"
+    done
+  fi
   echo
   echo "- connections held up to the gateway's descriptor ceiling ($(ulimit -Hn) hard): $WS_CEIL_RES"
   echo "- echo through the relay in process when every message wakes a parked side (\`wslat\`, 300 round trips over 20 connections, GOMAXPROCS=2): $WS_LAT"
   echo "- sockets dropped during deploys of other topologies: $WS_DROPS"
   echo "- revocation-to-close: $WS_REVOKE"
   echo
-  echo "Method: one echo backend (gorilla, 512-byte buffers); gateway full chain (anonymous + identity assertion), log level warn; haproxy (nbthread 2, timeout tunnel), nginx (1 worker), a plain gorilla/websocket relay (512-byte buffers, pooled write buffers, two goroutines per connection). Memory = (VmRSS after − before) ÷ connections open, 4 s after the last connected, one target at a time; client sockets from 127.0.0.2–9. Echo: each connection sends a 32-byte binary message once a second, staggered, for $WS_DUR; throughput: closed loop, $WS_TPUT_C connections, 32 bytes, best of 2 × 4 s; CPU per message: the proxy's user+system time over both runs ÷ messages echoed (for direct: the backend's). Load average at the end: $(cut -d" " -f1-3 /proc/loadavg). Compare ratios within this run: clients, backend and proxy share the machine's cores."
+  echo "Method: one echo backend (gorilla, 512-byte buffers); gateway full chain (anonymous + identity assertion), log level warn; haproxy (nbthread 2, timeout tunnel), nginx (1 worker), a plain gorilla/websocket relay (512-byte buffers, pooled write buffers, two goroutines per connection). Memory = (VmRSS after − before) ÷ connections open, 4 s after the last connected, one target at a time; client sockets from 127.0.0.2–9. Echo: each connection sends a 32-byte binary message once a second, staggered, for $WS_DUR; throughput: closed loop, $WS_TPUT_C connections, one 32-byte message in flight on each, best of 2 × 4 s; CPU per message: the proxy's user+system time over both runs ÷ messages echoed (for direct: the backend's). Streaming: the same connections each keep $WS_STREAM_WIN messages in flight (the client, its own minimal WebSocket code, writes every message the window allows in one write and parses the echoes out of 64 KiB reads), every target once per round, median of $WS_STREAM_ROUNDS rounds; CPU per message as above, per round. The load generator's CPU is its user+system time over its run (the closed loop's includes dialing). The closed loop prices a hop per message (each message wakes both sides of the proxy: about four system calls); streaming lets a proxy carry several frames per read and per write, so a proxy can beat direct there, where the backend writes each echo on its own. Load average at the end: $(cut -d" " -f1-3 /proc/loadavg). Compare ratios within this run: clients, backend and proxy share the machine's cores."
 } >"$OUT/ws.md"
 for t in gateway gorilla haproxy nginx direct; do stop_pid "${WSPID[$t]:-}" 10; done

@@ -9,6 +9,8 @@
 //	              each once at the end), print {"event":"done","dropped":…}
 //	wsload rtt    -url U -n 5000 -duration 20s          each connection echoes 1 msg/s; latency percentiles
 //	wsload tput   -url U -c 64 -duration 5s             closed-loop echo; messages per second
+//	wsload stream -url U -c 64 -window 16 -duration 5s  streaming echo: a window of messages in flight
+//	              per connection; messages per second
 //	wsload revoke -url U -tokens FILE -revoke CMD       one socket per token (Bearer), then each
 //	              revoked by CMD (its {} replaced by the token id): time from the
 //	              command's start until the socket's close frame
@@ -39,6 +41,16 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// cpuSeconds is this process's user+system CPU time so far: the load
+// generator's own share, to check it is not the bottleneck.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: wsload serve|gproxy|hold|rtt|tput|revoke …")
@@ -58,6 +70,7 @@ func main() {
 	header := fs.String("header", "", "a request header, Name: value")
 	tokens := fs.String("tokens", "", "file of 'id token' lines (revoke)")
 	revoke := fs.String("revoke", "", "command revoking the token id {} (revoke)")
+	window := fs.Int("window", 16, "messages in flight per connection (stream)")
 	_ = fs.Parse(args)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -73,6 +86,8 @@ func main() {
 		err = rttMode(ctx, *url, *n, srcs(*src), *dur, *size, hdr(*header))
 	case "tput":
 		err = tputMode(ctx, *url, *c, *dur, *size, hdr(*header))
+	case "stream":
+		err = streamMode(ctx, *url, *c, *window, *dur, *size)
 	case "revoke":
 		err = revokeMode(ctx, *url, *tokens, *revoke)
 	default:
@@ -387,7 +402,8 @@ func tputMode(ctx context.Context, url string, c int, dur time.Duration, size in
 		}()
 	}
 	wg.Wait()
-	out(map[string]any{"event": "tput", "msgs_per_s": float64(count.Load()) / dur.Seconds(), "errors": errs.Load(), "conns": c})
+	out(map[string]any{"event": "tput", "msgs_per_s": float64(count.Load()) / dur.Seconds(), "errors": errs.Load(), "conns": c,
+		"client_cpu_s": cpuSeconds()})
 	return nil
 }
 
