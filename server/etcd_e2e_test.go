@@ -42,7 +42,7 @@ func etcdStoreYAML(c *etcdtest.Cluster, prefix string, endpoints []string) strin
   etcd:
     endpoints: [%s]
     prefix: %s
-    request_timeout: 5s
+    request_timeout: 8s
     lease_ttl: 2s
 `, strings.Join(endpoints, ", "), prefix)
 }
@@ -115,7 +115,8 @@ func (m *mesh) mustCtl(i int, args ...string) string {
 	m.t.Helper()
 	out, errOut, code := m.ctl(i, "", args...)
 	if code != 0 {
-		m.t.Fatalf("gatewayctl (gateway %d) %s: exit %d\n%s%s", i, strings.Join(args, " "), code, out, errOut)
+		logs := m.gws[i].logs()
+		m.t.Fatalf("gatewayctl (gateway %d) %s: exit %d\n%s%s\ngateway %d's log:\n%s", i, strings.Join(args, " "), code, out, errOut, i, logs[max(0, len(logs)-3000):])
 	}
 	return out
 }

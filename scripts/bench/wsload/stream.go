@@ -69,7 +69,8 @@ func streamMode(ctx context.Context, url string, c, window int, dur time.Duratio
 				free = 0
 				_ = nc.SetWriteDeadline(deadline.Add(5 * time.Second))
 				if _, err := nc.Write(buf); err != nil {
-					if dctx.Err() == nil {
+					// Closed by the reader at the deadline: the end, not an error.
+					if dctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 						errs.Add(1)
 						out(map[string]any{"event": "error", "error": err.Error()})
 					}
