@@ -543,6 +543,7 @@ type connReader struct {
 	// handler runs, started when the request context is waited on.
 	mu      sync.Mutex
 	cond    sync.Cond
+	cur     *reqCtx // the request a watch may start for; nil once it ended
 	inRead  bool
 	aborted bool
 	gone    bool // the watch saw the connection end
@@ -593,10 +594,13 @@ func (c *leanConn) freshDeadline() {
 
 // startWatch reads one byte in the background: an error ends the request
 // (cancel); a byte is the start of a pipelined request, kept.
-func (cr *connReader) startWatch(cancel context.CancelFunc) {
+func (cr *connReader) startWatch(rc *reqCtx, cancel context.CancelFunc) {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	if cr.inRead || cr.hasByte || cr.gone || cr.c.state == http.StateHijacked {
+	if cr.cur != rc || cr.inRead || cr.hasByte || cr.gone {
+		// Not for a request that ended (its context may be waited on by a
+		// goroutine that outlived it) nor after a hijack: the connection
+		// reads the next request, or is the handler's.
 		return
 	}
 	if cr.cond.L == nil {
@@ -626,6 +630,7 @@ func (cr *connReader) watch(cancel context.CancelFunc) {
 // stopWatch ends the background read and waits for it.
 func (cr *connReader) stopWatch() {
 	cr.mu.Lock()
+	cr.cur = nil
 	if !cr.inRead {
 		cr.mu.Unlock()
 		return
@@ -646,6 +651,9 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (c *leanConn) serveRequest(req *http.Request) bool {
 	rc := &reqCtx{c: c}
 	rc.Context, rc.cancel = context.WithCancel(context.Background())
+	c.cr.mu.Lock()
+	c.cr.cur = rc
+	c.cr.mu.Unlock()
 	req = req.WithContext(rc)
 	req.RemoteAddr = c.remote
 	req.TLS = c.tls
@@ -692,7 +700,7 @@ func (rc *reqCtx) Done() <-chan struct{} {
 
 func (rc *reqCtx) startWatch() {
 	if !rc.started.Swap(true) && rc.Err() == nil {
-		rc.c.cr.startWatch(rc.cancel)
+		rc.c.cr.startWatch(rc, rc.cancel)
 	}
 }
 

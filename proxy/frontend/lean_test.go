@@ -754,3 +754,29 @@ func TestLargeHeadBufferReleased(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A connection that closes after the answer says so, whatever Connection
+// field the handler set: a client must not send another request on it.
+func TestCloseAnnouncedOverHandlerConnection(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "keep-alive")
+		io.WriteString(w, "ok")
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := resp.Header.Values("Connection"); strings.Contains(strings.ToLower(strings.Join(v, ",")), "keep-alive") {
+			t.Fatalf("the connection closes but the answer says Connection %q", v)
+		}
+	})
+}

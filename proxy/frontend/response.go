@@ -150,10 +150,7 @@ func (r *response) Write(p []byte) (int, error) {
 	}
 	bw := r.c.bw
 	if r.chunked {
-		writeInt(bw, int64(len(p)), 16)
-		_, _ = bw.WriteString("\r\n")
-		_, _ = bw.Write(p)
-		if _, err := bw.WriteString("\r\n"); err != nil {
+		if err := writeChunk(bw, p); err != nil {
 			return 0, err
 		}
 		return len(p), nil
@@ -258,6 +255,9 @@ func (r *response) sendHead() {
 			delete(h, "Content-Length")
 		}
 	}
+	if r.closeAfter && !httpguts.HeaderValuesContainsToken(h["Connection"], "close") {
+		delete(h, "Connection") // the handler's keep-alive would be a false promise
+	}
 	writeStatusLine(bw, code)
 	writeHeaderFields(bw, h, r.trailers)
 	if _, ok := h["Date"]; !ok {
@@ -284,10 +284,7 @@ func (r *response) sendHead() {
 	if p := r.pending; len(p) > 0 && req.Method != http.MethodHead && bodyAllowed(code) {
 		r.pending = r.pending[:0]
 		if r.chunked {
-			writeInt(bw, int64(len(p)), 16)
-			_, _ = bw.WriteString("\r\n")
-			_, _ = bw.Write(p)
-			_, _ = bw.WriteString("\r\n")
+			_ = writeChunk(bw, p)
 		} else {
 			_, _ = bw.Write(p)
 		}
@@ -428,6 +425,15 @@ func writeField(bw *bufio.Writer, k, v string) {
 	}
 	_, _ = bw.WriteString(strings.TrimSpace(v))
 	_, _ = bw.WriteString("\r\n")
+}
+
+// writeChunk writes p as one chunk; the error is the buffer's.
+func writeChunk(bw *bufio.Writer, p []byte) error {
+	writeInt(bw, int64(len(p)), 16)
+	_, _ = bw.WriteString("\r\n")
+	_, _ = bw.Write(p)
+	_, err := bw.WriteString("\r\n")
+	return err
 }
 
 // writeInt writes n in base without an allocation.
