@@ -4,8 +4,8 @@
 #      direct, gateway, haproxy, the fasthttp proxy, Go's ReverseProxy;
 #   2. how throughput scales with cores: the gateway at GOMAXPROCS 1 and 2
 #      (haproxy at nbthread 1 and 2 beside it); added latency at half
-#      saturation: the gateway with its defaults (min_heap 64MiB), at Go's
-#      GOGC=100 without the floor and at GOGC=400, with its collector's cycles
+#      saturation: the gateway with its defaults (GOGC 100, no heap floor),
+#      with runtime.min_heap 64MiB (a heap floor) and at GOGC=400, with its collector's cycles
 #      (gctrace), beside haproxy (the core table has the other peers), and the scheduler's
 #      wake-up delays (perf sched latency) during one more round;
 #   3. Basic authentication over LDAP (slapd, warm cache) ÷ anonymous;
@@ -92,8 +92,9 @@ fast_gateway() {
   # Its own data dir (fast-NAME): the core table's gateways use $WORK/NAME.
   local name=$1 procs=$2 addr dname=fast-$1 dir=$WORK/fast-$1 gogc=()
   [ -n "${3:-}" ] && gogc=(GOGC="$3")
+  # ${4}: a runtime.min_heap for its gateway.yaml (the heap floor, off by default).
   [ -z "$GW_SKIP" ] || { FSKIP[$name]=$GW_SKIP; return 1; }
-  gateway_init "$dname" false warn || { FSKIP[$name]="gatewayd init failed"; return 1; }
+  gateway_init "$dname" false warn "${4:+runtime: {min_heap: $4\}}" || { FSKIP[$name]="gatewayd init failed"; return 1; }
   start_bg "$dname-serve" env GOMAXPROCS="$procs" GODEBUG=gctrace=1 "${gogc[@]}" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
     --master-secret-file "$WORK/$dname.secret"
   FPID[$name]=$LASTPID FLOG[$name]=$WORK/$dname-serve.log
@@ -107,7 +108,7 @@ fast_gateway() {
 }
 fast_gateway gateway 2 || true
 fast_gateway gateway-1 1 || true
-fast_gateway gateway-gc100 2 100 || true
+fast_gateway gateway-floor 2 "" 64MiB || true
 fast_gateway gateway-gc400 2 400 || true
 
 # ---- 1. connections -----------------------------------------------------
@@ -137,13 +138,13 @@ done
 
 # ---- 2b. added latency at half saturation: the collector, the scheduler ----
 # loadgen's open loop at half the gateway's best rate at 64 connections: the
-# gateway with its defaults (gateway.yaml: GOGC 100 and min_heap 64MiB), at
-# GOGC=100 from the environment (Go's default: no floor) and at GOGC=400,
+# gateway with its defaults (GOGC 100, no heap floor), with runtime.min_heap
+# 64MiB in its gateway.yaml (a heap floor) and at GOGC=400 from the environment,
 # beside haproxy (figure b of the core table has the other peers); the collector's cycles during each run
 # from its gctrace lines. A run NAME-raw measures NAME with loadgen's lean
 # client (-client raw: no goroutine hand-offs, less CPU), which shows how
 # much of the p99 is the client's own.
-lat_targets=(direct gateway gateway-gc100 gateway-gc400 haproxy direct-raw gateway-raw haproxy-raw)
+lat_targets=(direct gateway gateway-floor gateway-gc400 haproxy direct-raw gateway-raw haproxy-raw)
 LAT_ROUNDS=$((ROUNDS > 3 ? ROUNDS : 3))
 [ "$QUICK" = 1 ] && LAT_ROUNDS=1
 lat_rate=$(awk -v r="$(fast_best cores-gateway)" 'BEGIN{ r = r / 2; if (r < 100) r = 100; printf "%d", r }')
@@ -313,8 +314,8 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   done
   for t in "${lat_targets[@]}"; do
     case $t in
-      direct | direct-raw) continue ;; gateway) label="gateway, its defaults (GOGC 100, min_heap 64MiB)" ;;
-      gateway-gc100) label="gateway, GOGC=100 (Go's default, no floor)" ;; gateway-gc400) label="gateway, GOGC=400" ;;
+      direct | direct-raw) continue ;; gateway) label="gateway, its defaults (GOGC 100, no heap floor)" ;;
+      gateway-floor) label="gateway, runtime.min_heap 64MiB (a heap floor)" ;; gateway-gc400) label="gateway, GOGC=400" ;;
       haproxy) label="haproxy, nbthread 2" ;; gateway-raw) label="gateway, its defaults, loadgen -client raw" ;;
       haproxy-raw) label="haproxy, loadgen -client raw" ;; *) label=$t ;;
     esac
@@ -336,7 +337,7 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   done
   echo "| allocations per proxied request | the gateway process under wrk (profgw, its default front server included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
   echo
-  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults, and with GOGC=100 and GOGC=400 in its environment (which turns min_heap off); GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; rows with \`-client raw\`: loadgen's lean client (each worker's own connection, the answer read in the sending goroutine: no hand-off to net/http's two goroutines per connection), minus the direct backend measured with it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
+  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults (GOGC 100, no heap floor), with runtime.min_heap 64MiB in its gateway.yaml (a heap floor), and with GOGC=400 in its environment; GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; rows with \`-client raw\`: loadgen's lean client (each worker's own connection, the answer read in the sending goroutine: no hand-off to net/http's two goroutines per connection), minus the direct backend measured with it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
   if [ -n "$ldap_note" ]; then echo; echo "Note: $ldap_note."; fi
   if [ -n "$proc_top" ]; then
     echo

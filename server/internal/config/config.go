@@ -225,11 +225,6 @@ const (
 	MaxReplayCacheSize     = 1 << 24
 )
 
-// DefaultMinHeap is runtime.min_heap's default: with a live heap of a few
-// MiB, the collector runs about once a second instead of ten times at half
-// of the gateway's saturation (README, "Latency and the collector").
-const DefaultMinHeap = 64 << 20
-
 // Default returns the configuration used when gateway.yaml says nothing.
 func Default() Config {
 	return Config{
@@ -263,7 +258,7 @@ func Default() Config {
 		Log:        Log{Level: "info", Format: "json"},
 		Federation: Federation{Header: "SM_USER"},
 		Tokens:     Tokens{Algorithm: "ES256", RSABits: 3072},
-		Runtime:    Runtime{GCPercent: 100, MinHeap: DefaultMinHeap},
+		Runtime:    Runtime{GCPercent: 100}, // min_heap off: see README, "Latency and the collector"
 	}
 }
 

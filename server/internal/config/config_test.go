@@ -70,7 +70,7 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "runtime defaults", doc: "log:\n  level: warn\n", check: func(t *testing.T, c Config) {
-			if c.Runtime != (Runtime{GCPercent: 100, MinHeap: DefaultMinHeap}) {
+			if c.Runtime != (Runtime{GCPercent: 100}) {
 				t.Errorf("runtime %+v", c.Runtime)
 			}
 		}},
@@ -162,7 +162,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
 		{"gc percent", func(c *Config) { c.Runtime.GCPercent = -2 }, "runtime.gc_percent: -2 is below -1"},
 		{"gc off without a limit", func(c *Config) { c.Runtime.GCPercent = -1 }, "runtime.memory_limit: required"},
-		{"floor above the limit", func(c *Config) { c.Runtime.MemoryLimit = 32 << 20 }, "runtime.min_heap: 64MiB is above runtime.memory_limit 32MiB"},
+		{"floor above the limit", func(c *Config) { c.Runtime.MinHeap, c.Runtime.MemoryLimit = 64<<20, 32<<20 }, "runtime.min_heap: 64MiB is above runtime.memory_limit 32MiB"},
 		{"weak kdf", func(c *Config) { c.Crypto.KDF.Iterations = 1000; c.Crypto.KDF.Algorithm = "pbkdf2-sha256" }, "crypto"},
 	}
 	for _, tc := range cases {
