@@ -198,18 +198,20 @@ func getWriter(w io.Writer) *bufio.Writer {
 
 // leanConn is one client connection.
 type leanConn struct {
-	s      *Lean
-	nc     net.Conn
-	tcp    *net.TCPConn // nc when plain TCP: bodies go by sendfile/splice
-	tls    *tls.ConnectionState
-	cr     connReader
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	res    response // reused request after request
-	big    bool     // br is a large head's reader, not a pooled one
-	idle   atomic.Bool
-	remote string
-	state  http.ConnState
+	s   *Lean
+	nc  net.Conn
+	tcp *net.TCPConn // nc when plain TCP: bodies go by sendfile/splice
+	tls *tls.ConnectionState
+	cr  connReader
+	br  *bufio.Reader
+	bw  *bufio.Writer
+	res response // reused request after request
+	big bool     // br is a large head's reader, not a pooled one
+	// afterPost: the last request was a POST (empty lines may follow it)
+	afterPost bool
+	idle      atomic.Bool
+	remote    string
+	state     http.ConnState
 	// bodyDeadline is the read deadline while a handler runs (zero: none);
 	// deadlineStale means the connection still has the idle or header one,
 	// to be replaced before the handler's first read of the connection.
@@ -324,6 +326,13 @@ func (c *leanConn) serveOne() bool {
 			return false
 		}
 	}
+	if c.afterPost {
+		// A CRLF some clients send after a POST body (RFC 9112 §2.2: the
+		// server may ignore empty lines before a request line), as
+		// net/http's server does.
+		p, _ := c.br.Peek(min(4, c.br.Buffered()))
+		_, _ = c.br.Discard(len(p) - len(bytes.TrimLeft(p, "\r\n")))
+	}
 	start := time.Now()
 	c.bodyDeadline = time.Time{}
 	if o.ReadTimeout > 0 {
@@ -342,6 +351,7 @@ func (c *leanConn) serveOne() bool {
 	}
 	c.cr.limit = 1<<63 - 1
 	c.deadlineStale = true
+	c.afterPost = req.Method == http.MethodPost
 	if c.state != http.StateActive {
 		c.setState(http.StateActive)
 	}

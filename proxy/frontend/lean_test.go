@@ -129,6 +129,8 @@ func TestRawRequestsBothFronts(t *testing.T) {
 		{"bad chunk size", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", []int{400}, "", true},
 		{"body then next request",
 			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200, 200}, `POST x /a "abc"`, false},
+		{"CRLF after a POST body (RFC 9112 §2.2)",
+			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200, 200}, `POST x /a "abc"`, false},
 		{"unknown Expect", "GET /a HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", []int{417}, "", true},
 		{"HEAD", "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200, 200}, "", false},
 	}
