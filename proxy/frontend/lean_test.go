@@ -782,3 +782,20 @@ func TestCloseAnnouncedOverHandlerConnection(t *testing.T) {
 		}
 	})
 }
+
+// A framing field declared as a trailer stays in the head: an answer
+// that lost its Content-Length would run into the next one.
+func TestTrailerCannotTakeFraming(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "Content-Length, X-Bad\r\nInjected")
+		w.Header().Set("Content-Length", "3")
+		io.WriteString(w, "abc")
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		st, bodies, closed := exchange(t, addr, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+		if fmt.Sprint(st) != "[200 200]" || closed || bodies[0] != "abc" {
+			t.Fatalf("statuses %v closed %v bodies %q, want two answers of abc", st, closed, bodies)
+		}
+	})
+}

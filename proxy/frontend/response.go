@@ -230,8 +230,11 @@ func (r *response) sendHead() {
 	}
 	for _, v := range h["Trailer"] {
 		for _, k := range strings.Split(v, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				r.trailers = append(r.trailers, http.CanonicalHeaderKey(k))
+			// Not a framing or routing field (Content-Length as a trailer
+			// would leave the head unframed), nor a name that is not one:
+			// net/http's server skips them too.
+			if k = http.CanonicalHeaderKey(strings.TrimSpace(k)); httpguts.ValidTrailerHeader(k) {
+				r.trailers = append(r.trailers, k)
 			}
 		}
 	}
