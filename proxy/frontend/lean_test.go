@@ -799,3 +799,38 @@ func TestTrailerCannotTakeFraming(t *testing.T) {
 		}
 	})
 }
+
+// A head the handler set before it hijacked goes out first (net/http's
+// Hijack flushes it too): a 101 written with WriteHeader is not lost.
+func TestHijackAfterWriteHeader(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Upgrade", "echo")
+		w.Header().Set("Connection", "Upgrade")
+		w.WriteHeader(http.StatusSwitchingProtocols)
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		defer c.Close()
+		brw.WriteString("hello")
+		brw.Flush()
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("answer before the hijacked bytes: %v %v", resp, err)
+		}
+		if b, err := io.ReadAll(br); string(b) != "hello" {
+			t.Fatalf("after the 101: %q %v", b, err)
+		}
+	})
+}

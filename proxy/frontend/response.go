@@ -2,7 +2,6 @@ package frontend
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -365,8 +364,13 @@ func (r *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if c.state == http.StateHijacked {
 		return nil, nil, http.ErrHijacked
 	}
-	if r.headSent {
-		return nil, nil, errors.New("frontend: hijack after the answer began")
+	if r.wrote {
+		// What the handler wrote (a 101 set with WriteHeader) goes out
+		// before the connection is handed over, as with net/http's Hijack.
+		r.sendHead()
+		if err := c.bw.Flush(); err != nil {
+			return nil, nil, err
+		}
 	}
 	c.cr.stopWatch()
 	_ = c.nc.SetDeadline(time.Time{})
