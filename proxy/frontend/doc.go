@@ -35,7 +35,8 @@
 //     after a malformed request it answers and closes;
 //   - one goroutine per connection, its buffers from pools (a head larger
 //     than the 4 KiB reader moves the connection to a reader of the
-//     limit's size), one response writer reused request after request;
+//     limit's size until it is idle again), one response writer
+//     reused request after request;
 //   - no background read per request: the request context learns that the
 //     client went away only once someone waits on it (its Done starts a
 //     one-byte read, after the body was read to its end), as the proxy's
@@ -47,16 +48,17 @@
 //
 // Answers: a body of unknown length the handler ends within 2 KiB gets a
 // Content-Length; a longer or flushed one is chunked (HTTP/1.1, with
-// trailers declared in Trailer or set with http.TrailerPrefix) or ends
-// with the connection (HTTP/1.0). Keep-alive follows net/http: HTTP/1.0
+// trailers declared in Trailer, which must be valid trailer fields, or
+// set with http.TrailerPrefix) or ends with the connection (HTTP/1.0). Keep-alive follows net/http: HTTP/1.0
 // without keep-alive, Connection: close from either side, a body shorter
 // than its Content-Length, an unread request body over 256 KiB, a request
 // whose client waits for a 100 Continue that was not sent (it goes out
 // when the handler first reads the body), and Shutdown all close the
 // connection after the answer. Panics are logged and close the
 // connection (http.ErrAbortHandler silently). The writer implements
-// http.Flusher, http.Hijacker, io.ReaderFrom (sendfile and splice on a
-// plain TCP connection) and http.ResponseController's deadline setters.
+// http.Flusher, http.Hijacker (what the handler wrote goes out first),
+// io.ReaderFrom (sendfile and splice on a plain TCP connection) and
+// http.ResponseController's deadline setters.
 // Shutdown closes idle connections, waits for active ones (not hijacked
 // ones) and the ConnState hook feeds gateway_frontend_open_connections
 // for both servers. Accept errors such as running out of descriptors back
