@@ -494,7 +494,9 @@ func checkRequest(req *http.Request, hosts int, host string) (int, string) {
 		}
 	}
 	if ex, ok := req.Header["Expect"]; ok && len(ex) > 0 && ex[0] != "" {
-		if !req.ProtoAtLeast(1, 1) || !httpguts.HeaderValuesContainsToken(ex, "100-continue") {
+		// An HTTP/1.0 client's 100-continue is ignored (RFC 9110 §10.1.1),
+		// as net/http's server does: no 100 goes out (see serveRequest).
+		if !httpguts.HeaderValuesContainsToken(ex, "100-continue") {
 			return http.StatusExpectationFailed, ""
 		}
 	}

@@ -131,6 +131,8 @@ func TestRawRequestsBothFronts(t *testing.T) {
 			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200, 200}, `POST x /a "abc"`, false},
 		{"CRLF after a POST body (RFC 9112 §2.2)",
 			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200, 200}, `POST x /a "abc"`, false},
+		{"HTTP/1.0 Expect: 100-continue is ignored (RFC 9110 §10.1.1)",
+			"POST /a HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc", []int{200}, `POST  /a "abc"`, true},
 		{"unknown Expect", "GET /a HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", []int{417}, "", true},
 		{"HEAD", "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200, 200}, "", false},
 	}
