@@ -129,27 +129,9 @@ func run(big int64, rounds int, uiTime time.Duration, procs string) error {
 			name string
 			c    *webhdfstest.Client
 		}{{"direct", direct}, {"gateway", through}} {
-			up, err := timed(big, func() error {
-				_, err := t.c.Create("/bench/big", io.LimitReader(zeroReader{}, big), big, true)
-				return err
-			})
+			up, down, err := upDown(t.c, big)
 			if err != nil {
-				return fmt.Errorf("%s upload: %w", t.name, err)
-			}
-			down, err := timed(big, func() error {
-				rc, err := t.c.Open("/bench/big")
-				if err != nil {
-					return err
-				}
-				defer rc.Close()
-				n, err := io.CopyBuffer(sink{}, rc, make([]byte, 256<<10))
-				if err == nil && n != big {
-					err = fmt.Errorf("read %d bytes, want %d", n, big)
-				}
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("%s download: %w", t.name, err)
+				return fmt.Errorf("%s: %w", t.name, err)
 			}
 			best[t.name+"-up"] = max(best[t.name+"-up"], up)
 			best[t.name+"-down"] = max(best[t.name+"-down"], down)
