@@ -148,8 +148,13 @@
 // of 64 KiB or more between plain TCP connections moves by splice(2),
 // behind a TLS or HTTP/2 front (and once a chunked answer has shown itself
 // a bulk one) through h1.Pipe, which reads the next 256 KiB from the
-// backend while the last are written. The
-// client's buffer is flushed only before a read that would wait for the
+// backend while the last are written. A request body of known length,
+// 64 KiB or more, from the lean front's plain TCP connection to a plain
+// TCP backend moves by splice(2) too (the front's body implements
+// io.WriterTo, bodyReader passes it through when max_body_bytes cannot be
+// crossed, writeBody hands it the backend connection's ReadFrom); a body
+// the client broke off is its fault (400, the backend not blamed), as when
+// copied. The client's buffer is flushed only before a read that would wait for the
 // backend (SSE and long polls stream at once, bytes already here go out
 // together); trailers, 1xx and 100-continue pass through. A body longer than the
 // service's MaxBodyBytes gets 413 (at once from Content-Length, or when the

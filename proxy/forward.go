@@ -310,7 +310,8 @@ func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) 
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- writeBody(c, req, chunked) }()
+	splice := ex.plainFront
+	go func() { done <- writeBody(c, req, chunked, splice) }()
 	resp, err := readHead(ex, c, req, tmo, false)
 	if err != nil {
 		c.Close()
@@ -454,8 +455,13 @@ func (ex *exchange) release(resp *http.Response) {
 }
 
 // writeBody sends the request body (chunked: then its trailers). It closes
-// the connection on failure, which ends the wait for the answer.
-func writeBody(c *h1.Conn, req *http.Request, chunked bool) error {
+// the connection on failure, which ends the wait for the answer. Behind a
+// plain HTTP/1 front (splice), a large body of known length to a plain
+// TCP backend goes through the body's WriteTo (spliceBody).
+func writeBody(c *h1.Conn, req *http.Request, chunked, splice bool) error {
+	if wt, ok := req.Body.(io.WriterTo); ok && splice && !chunked && c.PlainTCP() && req.ContentLength >= h1.SpliceMin {
+		return spliceBody(c, wt, req.ContentLength)
+	}
 	var buf []byte
 	if req.ContentLength < 0 || req.ContentLength >= h1.LargeBufferSize {
 		// A large body moves in large reads and writes: half the system
@@ -506,6 +512,49 @@ func writeBody(c *h1.Conn, req *http.Request, chunked bool) error {
 		c.NetConn().Close()
 	}
 	return err
+}
+
+// spliceBody sends a body of known length to a plain TCP backend through
+// the body's WriteTo: the lean front's moves it from a plain TCP client
+// connection by splice(2), never through the gateway's memory.
+func spliceBody(c *h1.Conn, wt io.WriterTo, length int64) error {
+	bw := bodyWriter{c: c}
+	n, err := wt.WriteTo(&bw)
+	if err == nil && n != length {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		c.NetConn().Close()
+	}
+	return err
+}
+
+// bodyWriter is the backend connection as the writer of a request body
+// (io.ReaderFrom: h1.Conn.ReadFrom splices); it keeps the backend's own
+// failure apart from the body's (bodyReader.WriteTo).
+type bodyWriter struct {
+	c   *h1.Conn
+	err error // the backend's
+}
+
+func (w *bodyWriter) Write(p []byte) (int, error) {
+	n, err := w.c.Write(p)
+	if err == nil {
+		err = w.c.Flush()
+	}
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
+func (w *bodyWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := w.c.ReadFrom(r)
+	var se *h1.SourceError
+	if err != nil && !errors.As(err, &se) {
+		w.err = err
+	}
+	return n, err
 }
 
 // respond writes the answer's head and streams its body to the client.

@@ -118,7 +118,10 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	ex.ctx = reqCtx{Context: r.Context(), ex: ex} // carries ex.info for route.FromContext
 	r = r.WithContext(&ex.ctx)
 	if r.Body != nil && r.Body != http.NoBody {
-		ex.body = bodyReader{rc: r.Body, remaining: -1}
+		ex.body = bodyReader{rc: r.Body, remaining: -1, length: -1}
+		if len(r.TransferEncoding) == 0 && r.ContentLength >= 0 {
+			ex.body.length = r.ContentLength
+		}
 		if s.maxBody > 0 {
 			ex.body.remaining = s.maxBody
 		}
@@ -386,6 +389,7 @@ func (e *exchange) Unwrap() http.ResponseWriter { return e.w }
 type bodyReader struct {
 	rc        io.ReadCloser
 	remaining int64 // -1: no limit
+	length    int64 // the Content-Length of an identity body, else -1
 	tooLarge  bool
 	err       error
 }
@@ -414,6 +418,34 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 }
 
 func (b *bodyReader) Close() error { return b.rc.Close() }
+
+// WriteTo passes the body's own WriteTo through (the lean front's: by
+// splice(2) to a plain TCP backend) when the limit cannot be passed, a
+// body of known length within it; else it copies with Read (into w's
+// ReadFrom when it has one, as io.Copy would). An error of the body's, not
+// of w's (a bodyWriter tells), is remembered as Read's.
+func (b *bodyReader) WriteTo(w io.Writer) (int64, error) {
+	wt, ok := b.rc.(io.WriterTo)
+	if !ok || b.tooLarge || b.err != nil || b.remaining >= 0 && (b.length < 0 || b.length > b.remaining) {
+		if rf, ok := w.(io.ReaderFrom); ok {
+			return rf.ReadFrom(readerOnly{b})
+		}
+		buf := h1.GetBuffer()
+		defer h1.PutBuffer(buf)
+		return io.CopyBuffer(writerOnly{w}, readerOnly{b}, buf[:])
+	}
+	n, err := wt.WriteTo(w)
+	if b.remaining >= 0 {
+		b.remaining -= n
+	}
+	if bw, ok := w.(*bodyWriter); err != nil && b.err == nil && !(ok && bw.err != nil) {
+		b.err = err
+	}
+	return n, err
+}
+
+// readerOnly hides a reader's WriteTo from io.Copy.
+type readerOnly struct{ io.Reader }
 
 // requestID returns the client's X-Request-Id when sane (1–128 characters
 // of [A-Za-z0-9._-]), else a new one: a per-process random prefix and a counter.

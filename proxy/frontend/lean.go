@@ -672,7 +672,10 @@ func (c *leanConn) serveRequest(req *http.Request) bool {
 	res := &c.res
 	res.reset(c, req)
 	if req.Body != nil && req.Body != http.NoBody {
-		b := &reqBody{rc: req.Body, res: res, ctx: rc}
+		b := &reqBody{rc: req.Body, res: res, ctx: rc, length: -1}
+		if len(req.TransferEncoding) == 0 && req.ContentLength > 0 {
+			b.length = req.ContentLength
+		}
 		b.expect = req.ProtoAtLeast(1, 1) && httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue")
 		b.asked = b.expect
 		res.body = b
@@ -737,10 +740,16 @@ type reqBody struct {
 	rc     io.ReadCloser
 	res    *response
 	ctx    *reqCtx
-	expect bool // 100 Continue is owed before the first read
-	asked  bool // the client asked for 100 Continue (set before the handler runs)
+	length int64 // of an identity body (Content-Length), -1 for a chunked one
+	read   int64 // bytes of the body read
+	expect bool  // 100 Continue is owed before the first read
+	asked  bool  // the client asked for 100 Continue (set before the handler runs)
 	eof    atomic.Bool
 	closed bool
+	// broken: WriteTo took bytes from the connection past rc and did not
+	// reach the body's end; rc knows nothing of them, so nothing more is
+	// read from this body, and the connection closes after the answer.
+	broken error
 }
 
 func (b *reqBody) Read(p []byte) (int, error) {
@@ -752,17 +761,96 @@ func (b *reqBody) Read(p []byte) (int, error) {
 	if b.eof.Load() {
 		return 0, io.EOF
 	}
+	if b.broken != nil {
+		return 0, b.broken
+	}
 	if b.expect {
 		b.expect = false
 		b.res.sendContinue()
 	}
 	n, err := b.rc.Read(p)
+	b.read += int64(n)
 	if err == io.EOF {
 		b.eof.Store(true)
 		b.ctx.bodyEnded()
 	}
 	return n, err
 }
+
+// spliceMin is the smallest rest of a body WriteTo hands to the kernel
+// (as h1.SpliceMin for the answers).
+const spliceMin = 64 << 10
+
+// WriteTo sends the rest of the body to w. A body of known length
+// (identity) on a plain TCP connection goes by the kernel when w is an
+// io.ReaderFrom (a plain TCP backend connection): the bytes buffered
+// already go first (w.Write), then w.ReadFrom gets the connection under an
+// io.LimitedReader of exactly the rest, so that splice(2) moves it and
+// not one byte of a pipelined request after it. Other bodies are copied.
+// An error of w's is returned as w returned it; a client that sent fewer
+// bytes than promised is io.ErrUnexpectedEOF.
+func (b *reqBody) WriteTo(w io.Writer) (int64, error) {
+	rf, ok := w.(io.ReaderFrom)
+	b.mu.Lock()
+	if !ok || !b.spliceable() {
+		b.mu.Unlock()
+		buf := copyBufs.Get().(*[32 << 10]byte)
+		defer copyBufs.Put(buf)
+		return io.CopyBuffer(writerOnly{w}, readerOnly{b}, buf[:])
+	}
+	defer b.mu.Unlock()
+	if b.expect {
+		b.expect = false
+		b.res.sendContinue()
+	}
+	c := b.res.c
+	var total int64
+	if k := min(int64(c.br.Buffered()), b.length-b.read); k > 0 {
+		p, _ := c.br.Peek(int(k))
+		n, err := w.Write(p)
+		_, _ = c.br.Discard(n)
+		b.read += int64(n)
+		total += int64(n)
+		if err != nil {
+			b.broken = err
+			return total, err
+		}
+	}
+	c.freshDeadline()
+	rest := b.length - b.read
+	lr := io.LimitedReader{R: c.tcp, N: rest}
+	n, err := rf.ReadFrom(&lr)
+	b.read += rest - lr.N // taken from the connection, sent or not
+	total += n
+	if err == nil && lr.N == 0 {
+		b.eof.Store(true)
+		b.ctx.bodyEnded()
+		return total, nil
+	}
+	if err == nil {
+		err = io.ErrUnexpectedEOF // the client's end came first
+	}
+	b.broken = err
+	return total, err
+}
+
+// spliceable reports whether WriteTo may take the rest of the body from
+// the connection itself (b.mu held): an identity body of which at least
+// spliceMin is not buffered yet, on a plain TCP connection read through
+// the pooled reader (a large head's reader may hold bytes of its own),
+// with no byte of the client-gone watch pending.
+func (b *reqBody) spliceable() bool {
+	c := b.res.c
+	if b.closed || b.broken != nil || b.eof.Load() || b.length < 0 || c.tcp == nil || c.big ||
+		b.length-b.read-int64(c.br.Buffered()) < spliceMin {
+		return false
+	}
+	c.cr.mu.Lock()
+	defer c.cr.mu.Unlock()
+	return !c.cr.hasByte && !c.cr.inRead && !c.cr.gone
+}
+
+type readerOnly struct{ io.Reader }
 
 // Close is a no-op for the handler: the server reads what is left of a
 // small body after the handler returns (a large one closes the connection).
@@ -787,8 +875,10 @@ func (b *reqBody) finish() bool {
 	if b.eof.Load() {
 		return true
 	}
-	if b.expect {
-		return false // no 100 Continue went out: the body will not come
+	if b.expect || b.broken != nil {
+		// No 100 Continue went out: the body will not come; or WriteTo
+		// broke off: where the body ends on the connection is unknown.
+		return false
 	}
 	n, err := io.CopyN(io.Discard, b.rc, maxDiscard+1)
 	if err == io.EOF && n <= maxDiscard {

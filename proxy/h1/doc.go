@@ -8,6 +8,8 @@
 // connection's end), moved by splice(2) when both sides are plain TCP; a
 // Read of a chunked body returns the data of every chunk already buffered.
 // Pipe copies a large body with its reading and writing overlapped.
+// Conn.ReadFrom sends a request body the other way, by splice(2) from a
+// plain TCP client connection when both sides are plain TCP.
 //
 // Everything runs on the caller's goroutine: a request without a body costs
 // one write and one read system call on a reused connection, and no
