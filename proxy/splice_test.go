@@ -241,7 +241,7 @@ func TestLargeBodiesAreSpliced(t *testing.T) {
 	io.WriteString(rw, "GET /gateway/t/s/down HTTP/1.1\r\nHost: gw\r\n\r\n")
 	resp, err = http.ReadResponse(br, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("download: %v\n%s", err, e.logs)
 	}
 	v := &verifier{want: data}
 	got, err := io.Copy(v, resp.Body)

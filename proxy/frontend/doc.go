@@ -57,17 +57,24 @@
 // connection after the answer. Panics are logged and close the
 // connection (http.ErrAbortHandler silently). The writer implements
 // http.Flusher, http.Hijacker (what the handler wrote goes out first),
-// io.ReaderFrom (sendfile and splice on a plain TCP connection) and
-// http.ResponseController's deadline setters. The request body implements
-// io.WriterTo: on a plain TCP connection, a body of known length (no
+// io.ReaderFrom and http.ResponseController's deadline setters.
+//
+// # Bodies by the kernel
+//
+// On a plain TCP connection, the writer's ReadFrom sends a body of known
+// length from a TCP source (the proxy's backend connection) by splice(2)
+// in raw system calls (package splice), from a file by sendfile(2). The
+// request body implements io.WriterTo: a body of known length (no
 // chunking) whose unread rest is at least 64 KiB goes to an io.ReaderFrom
-// (the proxy's plain TCP backend connection) by splice(2): the bytes the
-// server buffered first, then w.ReadFrom of the connection limited to
-// exactly the rest, so that a pipelined request after it stays for the
-// server. 100 Continue goes out before, the read deadline bounds it as any
-// read of the body, and a body that broke off (the client hung up or
-// stalled, or w failed) closes the connection after the answer. TLS
-// connections, chunked bodies and net/http's front copy.
+// (the proxy's plain TCP backend connection, h1.Conn.ReadFrom) as the
+// bytes the server buffered (a write), then w.ReadFrom of the connection
+// limited to exactly the rest, which the kernel splices: a request
+// pipelined after the body stays for the server. 100 Continue goes out
+// before, the read deadline bounds it as any read of the body, and a body
+// that broke off (the client hung up or stalled, or w failed) closes the
+// connection after the answer. TLS connections, chunked bodies and
+// net/http's front (KindNetHTTP) copy.
+//
 // Shutdown closes idle connections, waits for active ones (not hijacked
 // ones) and the ConnState hook feeds gateway_frontend_open_connections
 // for both servers. Accept errors such as running out of descriptors back

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/securegw/gateway/proxy/internal/splice"
 )
 
 // response is the lean server's http.ResponseWriter (with http.Flusher,
@@ -167,8 +169,9 @@ func (r *response) WriteString(s string) (int, error) {
 	return r.Write([]byte(s))
 }
 
-// ReadFrom sends a body by the kernel (sendfile, splice) when the client
-// connection is plain TCP and the body is not chunked.
+// ReadFrom sends a body by the kernel when the client connection is plain
+// TCP and the body is not chunked: from a TCP connection by splice(2)
+// (package splice), from a file by sendfile(2).
 func (r *response) ReadFrom(src io.Reader) (int64, error) {
 	if !r.wrote {
 		r.WriteHeader(http.StatusOK)
@@ -189,7 +192,16 @@ func (r *response) ReadFrom(src io.Reader) (int64, error) {
 	if inner != nil {
 		lr.R, lr.N = inner.R, min(lr.N, inner.N)
 	}
-	n, err := r.c.tcp.ReadFrom(&lr)
+	var n int64
+	var err error
+	if tc, ok := lr.R.(*net.TCPConn); ok {
+		// A TCP source (the backend connection): spliced by raw system
+		// calls (package splice), cheaper than TCPConn.ReadFrom's.
+		n, _, err = splice.Copy(r.c.tcp, tc, lr.N)
+		lr.N -= n
+	} else {
+		n, err = r.c.tcp.ReadFrom(&lr)
+	}
 	if inner != nil {
 		inner.N -= n
 	}
@@ -221,10 +233,14 @@ func (r *response) sendHead() {
 	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") || req.Close || r.c.s.shutdown.Load() {
 		r.closeAfter = true
 	}
-	if r.body != nil && !r.closeAfter && r.body.unread() {
+	if r.body != nil && !r.closeAfter && !r.contSent && r.body.unread() {
 		// The client asked for 100 Continue and the body was not read:
 		// unless told to close, it would send the body anyway (RFC 9110
-		// §10.1.1), to be read as the next request.
+		// §10.1.1), to be read as the next request. Once 100 Continue
+		// went out, the body comes, and finish reads its rest or closes:
+		// a body still in flight (a proxied upload's last bytes on their
+		// way to the backend, which answered on seeing them) does not
+		// close the connection.
 		r.closeAfter = true
 	}
 	for _, v := range h["Trailer"] {
