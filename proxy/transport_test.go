@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
@@ -243,6 +244,25 @@ func TestDialControl(t *testing.T) {
 	}
 	if got, want := dialed.Load(), "tcp4 "+b.Listener.Addr().String()+" reno"; got != want {
 		t.Fatalf("control saw %v, want %q", got, want)
+	}
+
+	// A WebSocket's backend connection too.
+	up := websocket.Upgrader{}
+	wsb := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if c, err := up.Upgrade(w, r, nil); err == nil {
+			c.Close()
+		}
+	})
+	ws := svc("ws", "ws"+strings.TrimPrefix(wsb.URL, "http"))
+	ws.WebSocket = true
+	e.deploy(topo("t", svc("s", b.URL), ws))
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.fe.URL, "http")+"/gateway/t/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got, want := dialed.Load(), "tcp4 "+wsb.Listener.Addr().String()+" reno"; got != want {
+		t.Fatalf("control saw %v, want %q (the WebSocket backend)", got, want)
 	}
 
 	fail.Store(true)
