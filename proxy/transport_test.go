@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/sys/unix"
+
 	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
-	"golang.org/x/sys/unix"
 )
 
 // connBackend counts the connections a backend accepts and closes.
