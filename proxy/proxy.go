@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,10 @@ type Config struct {
 	SealKey []byte
 	// SealTTL is how long a sealed datanode URL stays valid; 0: 5 minutes.
 	SealTTL time.Duration
+	// DialControl, when set, runs on every backend socket before it
+	// connects (net.Dialer.Control): socket options such as the TCP
+	// congestion control.
+	DialControl func(network, address string, c syscall.RawConn) error
 }
 
 // DefaultSealTTL is how long a sealed datanode URL stays valid by default.
@@ -112,6 +117,7 @@ type Proxy struct {
 	prefix      string // "/gateway/"
 	trusted     []netip.Prefix
 	roots       *x509.CertPool
+	dialControl func(network, address string, c syscall.RawConn) error
 	resolver    SecretResolver
 	truststores TruststoreSource
 	log         *slog.Logger
@@ -196,6 +202,7 @@ func New(cfg Config) (*Proxy, error) {
 		prefix:       "/" + prefix + "/",
 		trusted:      append([]netip.Prefix(nil), cfg.TrustedProxies...),
 		roots:        cfg.BackendRoots,
+		dialControl:  cfg.DialControl,
 		resolver:     cfg.Resolver,
 		truststores:  cfg.Truststores,
 		log:          lg,

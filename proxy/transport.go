@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/securegw/gateway/proxy/h1"
@@ -40,8 +41,10 @@ type transportEntry struct {
 	closed bool
 	// open is allocated on its own: a backend connection handed over to a
 	// relay (WebSocket) counts on it without keeping the entry alive.
-	open  *atomic.Int64
-	dials atomic.Uint64
+	open *atomic.Int64
+	// control runs on each socket before it connects (Config.DialControl).
+	control func(network, address string, c syscall.RawConn) error
+	dials   atomic.Uint64
 }
 
 type transportPool struct {
@@ -72,7 +75,7 @@ func (tp *transportPool) acquire(key transportKey, bt backendTLS) *transportEntr
 		e.refs++
 		return e
 	}
-	e := &transportEntry{key: key, origin: key.scheme + "://" + key.host, refs: 1, open: new(atomic.Int64)}
+	e := &transportEntry{key: key, origin: key.scheme + "://" + key.host, refs: 1, open: new(atomic.Int64), control: tp.p.dialControl}
 	if key.scheme == "https" {
 		e.tls = &tls.Config{
 			MinVersion:         tls.VersionTLS12,
@@ -170,7 +173,7 @@ func (e *transportEntry) dialer(addr string) h1.Dialer {
 }
 
 func (e *transportEntry) dial(ctx context.Context, addr string, cfg *tls.Config) (net.Conn, error) {
-	d := net.Dialer{Timeout: e.key.timeouts.Dial, KeepAlive: 30 * time.Second}
+	d := net.Dialer{Timeout: e.key.timeouts.Dial, KeepAlive: 30 * time.Second, Control: e.control}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

@@ -279,7 +279,7 @@ func (s *service) dialWebSocket(ctx context.Context) (net.Conn, *backend, error)
 // transport's timeouts and TLS settings (truststore, client certificate).
 func dialBackend(ctx context.Context, b *backend) (net.Conn, error) {
 	tmo := b.tr.key.timeouts
-	d := net.Dialer{Timeout: tmo.Dial, KeepAlive: 30 * time.Second}
+	d := net.Dialer{Timeout: tmo.Dial, KeepAlive: 30 * time.Second, Control: b.tr.control}
 	conn, err := d.DialContext(ctx, "tcp", b.hostPort)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,7 @@ func transfers(args []string) error {
 	fs := flag.NewFlagSet("transfers", flag.ExitOnError)
 	namenode := fs.String("namenode", "", "the namenode's WebHDFS URL (…/webhdfs)")
 	gateway := fs.String("gateway", "", "the gateway's WebHDFS URL (…/gateway/T/webhdfs)")
+	gatewayCC := fs.String("gateway-cc", "", "the same through a gateway with proxy.tcp_congestion: cubic (optional)")
 	user := fs.String("user", "alice", "user (user.name direct, Basic through the gateway)")
 	passFile := fs.String("pass-file", "", "file holding the Basic password")
 	big := fs.Int64("bytes", 1<<30, "size of each transfer")
@@ -70,6 +71,12 @@ func transfers(args []string) error {
 	}{
 		{"direct", &webhdfstest.Client{Base: *namenode + "/v1", HTTP: hc, UserName: *user}},
 		{"gateway", &webhdfstest.Client{Base: *gateway + "/v1", HTTP: hc, User: *user, Pass: strings.TrimSpace(string(pass))}},
+	}
+	if *gatewayCC != "" {
+		targets = append(targets, struct {
+			name string
+			c    *webhdfstest.Client
+		}{"gateway-cc", &webhdfstest.Client{Base: *gatewayCC + "/v1", HTTP: hc, User: *user, Pass: strings.TrimSpace(string(pass))}})
 	}
 	for _, t := range targets {
 		// Through the gateway, this also warms the password cache: no
@@ -137,14 +144,19 @@ func procRows(file string, big int64) {
 		fmt.Printf("| WebHDFS, three processes | not measured: %s | | | |\n", f.Error)
 		return
 	}
-	for _, dir := range []struct{ key, what string }{{"up", "upload %d MiB (CREATE, two steps)"}, {"down", "download %d MiB (OPEN, redirect followed)"}} {
-		gw, direct := f.Rounds["gateway-"+dir.key], f.Rounds["direct-"+dir.key]
-		var ratios []string
-		for i := range min(len(gw), len(direct)) {
-			ratios = append(ratios, fmt.Sprintf("%.2f", gw[i]/direct[i]))
+	for _, gwName := range []struct{ key, what string }{{"gateway", "gatewayd"}, {"gateway-cc", "gatewayd with proxy.tcp_congestion: cubic"}} {
+		for _, dir := range []struct{ key, what string }{{"up", "upload %d MiB (CREATE, two steps)"}, {"down", "download %d MiB (OPEN, redirect followed)"}} {
+			gw, direct := f.Rounds[gwName.key+"-"+dir.key], f.Rounds["direct-"+dir.key]
+			if len(gw) == 0 {
+				continue
+			}
+			var ratios []string
+			for i := range min(len(gw), len(direct)) {
+				ratios = append(ratios, fmt.Sprintf("%.2f", gw[i]/direct[i]))
+			}
+			fmt.Printf("| WebHDFS "+dir.what+", MB/s, %s, datanode and client in three processes, median of %d | %.0f | %.0f | **%.2f** | %s |\n",
+				f.Bytes>>20, gwName.what, len(gw), median(gw), median(direct), median(gw)/median(direct), strings.Join(ratios, " "))
 		}
-		fmt.Printf("| WebHDFS "+dir.what+", MB/s, gatewayd, datanode and client in three processes, median of %d | %.0f | %.0f | **%.2f** | %s |\n",
-			f.Bytes>>20, len(gw), median(gw), median(direct), median(gw)/median(direct), strings.Join(ratios, " "))
 	}
 }
 

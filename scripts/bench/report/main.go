@@ -413,6 +413,8 @@ var targets = []struct{ key, label string }{
 var bodyLabels = map[string]string{
 	"haproxy-splice": "haproxy (2 threads), option splice-request and splice-response",
 	"tcpfwd":         "bare TCP forwarder (Go io.Copy, spliced; no HTTP)",
+	"tcpfwd-cc":      "bare TCP forwarder, cubic on its sockets",
+	"gateway-cc":     "gateway (HTTP), proxy.tcp_congestion: cubic",
 }
 
 func label(key string) string {
@@ -610,10 +612,12 @@ func figC(t *table, r *results) {
 		direct, okD := r.median(fig, "direct", "mbps")
 		gw, okG := r.median(fig, "gateway", "mbps")
 		gwTLS, okGT := r.median(fig, "gateway-tls", "mbps")
+		gwCC, okGC := r.median(fig, "gateway-cc", "mbps")
+		bGwCC, _ := r.best(fig, "gateway-cc", "mbps")
 		bDirect, _ := r.best(fig, "direct", "mbps")
 		bGw, _ := r.best(fig, "gateway", "mbps")
 		bGwTLS, _ := r.best(fig, "gateway-tls", "mbps")
-		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "tcpfwd", "haproxy", "haproxy-splice", "haproxy-tls"} {
+		for _, tg := range []string{"direct", "gateway", "gateway-cc", "gateway-tls", "goproxy", "tcpfwd", "tcpfwd-cc", "haproxy", "haproxy-splice", "haproxy-tls"} {
 			if why := r.skipped(fig, tg); why != "" {
 				t.row("c", measure, label(tg), "not run: "+why)
 				continue
@@ -637,6 +641,8 @@ func figC(t *table, r *results) {
 				vs = ratio(v, direct) + " (" + ratio(b, bDirect) + ")"
 			}
 			switch {
+			case tg == "tcpfwd-cc" && okGC:
+				over = ratio(gwCC, v) + " (" + ratio(bGwCC, b) + ")" // cubic on both
 			case (tg == "goproxy" || tg == "tcpfwd" || tg == "haproxy" || tg == "haproxy-splice") && okG:
 				over = ratio(gw, v) + " (" + ratio(bGw, b) + ")"
 			case tg == "haproxy-tls" && okGT:

@@ -37,20 +37,34 @@ cat_procs() {
     stop_pid "$gpid"; stop_pid "$wpid"
     return
   fi
+  # A second gatewayd, the same but for cubic on its own sockets
+  # (proxy.tcp_congestion); the client and datanode keep the system's.
+  local ccdir=$WORK/cat-gw-cc ccaddr cpid
+  GW_CC=cubic gateway_init cat-gw-cc false warn || { cat_fail "gatewayd init (cubic) failed"; stop_pid "$gpid"; stop_pid "$wpid"; return; }
+  start_bg cat-gw-cc-serve "${nice_cmd[@]}" "$GATEWAYD" serve --data-dir "$ccdir" --config "$ccdir/gateway.yaml" \
+    --master-secret-file "$WORK/cat-gw-cc.secret"
+  cpid=$LASTPID
+  if ! ccaddr=$(gateway_addr cat-gw-cc "$cpid"); then
+    cat_fail "gatewayd serve (cubic) did not come up: $(tail -1 "$WORK/cat-gw-cc-serve.log" | tr -d '"')"
+    stop_pid "$cpid"; stop_pid "$gpid"; stop_pid "$wpid"
+    return
+  fi
   (umask 077 && head -c 18 /dev/urandom | base64 >"$WORK/cat-pass")
   local hash
   hash=$("$GATEWAYCTL" hash-password <"$WORK/cat-pass" 2>"$WORK/cat-hash.log") || { cat_fail "hash-password failed"; stop_pid "$gpid"; stop_pid "$wpid"; return; }
   printf '%s\n' "name: bench" "providers:" "  - role: authentication" "    name: basic" "    params:" \
     "      user.alice: '$hash'" "  - role: identity-assertion" "    name: default" "    params:" "      query_param: user.name" \
     "services:" "  - role: WEBHDFS" "    path: webhdfs" "    urls: [\"$nn\"]" >"$WORK/cat-topo.yaml"
-  if ! GATEWAYCTL_CONFIG=$dir/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/cat-topo.yaml" >"$WORK/cat-deploy.log" 2>&1; then
+  if ! GATEWAYCTL_CONFIG=$dir/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/cat-topo.yaml" >"$WORK/cat-deploy.log" 2>&1 ||
+    ! GATEWAYCTL_CONFIG=$ccdir/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/cat-topo.yaml" >>"$WORK/cat-deploy.log" 2>&1; then
     cat_fail "deploy failed: $(tail -1 "$WORK/cat-deploy.log" | tr -d '"')"
   else
     log "catalogue: WebHDFS $((BIG_BYTES / 1048576)) MiB up and down, three processes, $CAT_ROUNDS rounds"
-    "${nice_cmd[@]}" timeout 600 "$BIN/catalogue" transfers -namenode "$nn" -gateway "http://$addr/gateway/bench/webhdfs" \
+    "${nice_cmd[@]}" timeout 600 "$BIN/catalogue" transfers -namenode "$nn" -gateway "http://$addr/gateway/bench/webhdfs" -gateway-cc "http://$ccaddr/gateway/bench/webhdfs" \
       -pass-file "$WORK/cat-pass" -bytes "$BIG_BYTES" -rounds "$CAT_ROUNDS" >"$out" 2>"$WORK/cat-transfers.log" ||
       cat_fail "catalogue transfers failed: $(tail -1 "$WORK/cat-transfers.log" | tr -d '"')"
   fi
+  stop_pid "$cpid"
   stop_pid "$gpid"
   stop_pid "$wpid"
 }

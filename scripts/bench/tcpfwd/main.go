@@ -3,10 +3,14 @@
 // moves them by splice(2) between the two TCP sockets. It reads no HTTP,
 // so no proxy can pass a body with less work in Go.
 //
-//	tcpfwd -listen 127.0.0.1:18091 -backend 127.0.0.1:18081
+//	tcpfwd -listen 127.0.0.1:18091 -backend 127.0.0.1:18081 [-cc cubic]
+//
+// -cc sets the TCP congestion control of both its sockets, as gatewayd's
+// proxy.tcp_congestion does.
 package main
 
 import (
+	"context"
 	"flag"
 	"io"
 	"log"
@@ -19,11 +23,25 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	backend := flag.String("backend", "", "backend host:port")
+	cc := flag.String("cc", "", "TCP congestion control of both sockets (default: the system's)")
 	flag.Parse()
 	if *backend == "" {
 		log.Fatal("tcpfwd: -backend is required")
 	}
-	ln, err := net.Listen("tcp", *listen)
+	var control func(string, string, syscall.RawConn) error
+	if *cc != "" {
+		control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptString(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CONGESTION, *cc)
+			}); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	dialer = net.Dialer{Control: control}
+	ln, err := (&net.ListenConfig{Control: control}).Listen(context.Background(), "tcp", *listen)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -42,10 +60,13 @@ func main() {
 	}
 }
 
+// dialer connects to the backend (with -cc's congestion control).
+var dialer net.Dialer
+
 // forward joins c to a new connection to backend until both sides end.
 func forward(c *net.TCPConn, backend string) {
 	defer c.Close()
-	nc, err := net.Dial("tcp", backend)
+	nc, err := dialer.Dial("tcp", backend)
 	if err != nil {
 		return
 	}

@@ -92,7 +92,11 @@ type Proxy struct {
 	// Front is the HTTP/1.1 front server: "lean" (the gateway's own
 	// server loop on net/http's parser) or "net/http" (Go's server). HTTP/2
 	// on a TLS front is net/http's either way.
-	Front             string   `yaml:"front"`
+	Front string `yaml:"front"`
+	// TCPCongestion is the TCP congestion control of client connections
+	// (Linux TCP_CONGESTION on the listener, which accepted connections
+	// inherit): "" keeps the system's (net.ipv4.tcp_congestion_control).
+	TCPCongestion     string   `yaml:"tcp_congestion"`
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 	ReadTimeout       Duration `yaml:"read_timeout"`
@@ -431,6 +435,9 @@ func (c Config) Validate() error {
 	if n := c.Proxy.ReplayCacheSize; n < MinReplayCacheSize || n > MaxReplayCacheSize {
 		errs = append(errs, fmt.Errorf("proxy.replay_cache_size: %d is outside %d..%d", n, MinReplayCacheSize, MaxReplayCacheSize))
 	}
+	if cc := c.Proxy.TCPCongestion; cc != "" && !validCongestion(cc) {
+		errs = append(errs, fmt.Errorf("proxy.tcp_congestion: %q is not a congestion control name (such as cubic, bbr, reno)", cc))
+	}
 	if c.Proxy.Front != frontend.KindLean && c.Proxy.Front != frontend.KindNetHTTP {
 		errs = append(errs, fmt.Errorf("proxy.front: %q is not %s or %s", c.Proxy.Front, frontend.KindLean, frontend.KindNetHTTP))
 	}
@@ -612,3 +619,19 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML encodes the duration as a string.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// validCongestion reports whether name can name a Linux congestion control
+// algorithm: up to 15 bytes of lower-case letters, digits and underscores.
+// Whether this kernel has it, and lets the gateway use it, shows when the
+// listener opens.
+func validCongestion(name string) bool {
+	if len(name) > 15 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}

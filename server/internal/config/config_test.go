@@ -141,6 +141,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"federation headers equal", func(c *Config) { c.Federation.GroupsHeader = "sm-user" }, "must differ"},
 		{"client truststore", func(c *Config) { c.Proxy.ClientAuth = "required" }, "proxy.client_truststore"},
 		{"trusted proxies", func(c *Config) { c.Proxy.TrustedProxies = []string{"10.0.0.0/33"} }, "trusted_proxies"},
+		{"tcp congestion", func(c *Config) { c.Proxy.TCPCongestion = "Cubic;rm" }, `proxy.tcp_congestion: "Cubic;rm" is not a congestion control name`},
+		{"tcp congestion too long", func(c *Config) { c.Proxy.TCPCongestion = "a_sixteen_bytes_" }, "proxy.tcp_congestion"},
 		{"header bytes", func(c *Config) { c.Proxy.MaxHeaderBytes = 10 }, "max_header_bytes"},
 		{"replay cache too small", func(c *Config) { c.Proxy.ReplayCacheSize = 10 }, "proxy.replay_cache_size: 10 is outside 1024..16777216"},
 		{"replay cache too large", func(c *Config) { c.Proxy.ReplayCacheSize = 1 << 30 }, "proxy.replay_cache_size"},

@@ -196,6 +196,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		Truststores:    g.secrets,
 		Federation:     proxy.Federation{Header: c.Federation.Header, GroupsHeader: c.Federation.GroupsHeader},
 		SealKey:        sealKey,
+		DialControl:    congestionControl(c.Proxy.TCPCongestion),
 		Host: chain.Host{
 			Replay:      replay.New(c.Proxy.ReplayCacheSize, nil),
 			Tokens:      g.tokens,
@@ -213,7 +214,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 	// back to the OS now rather than carry it as resident memory.
 	debug.FreeOSMemory()
 
-	if err := g.listen(); err != nil {
+	if err := g.listen(ctx); err != nil {
 		return nil, err
 	}
 	if err := g.buildFront(ctx, reg); err != nil {
@@ -307,9 +308,10 @@ func (g *gateway) unlock(ctx context.Context, o ServeOptions) (*secrets.Keyring,
 
 // listen opens every listener first, so that a port in use fails before
 // anything is served.
-func (g *gateway) listen() error {
+func (g *gateway) listen(ctx context.Context) error {
 	var err error
-	if g.proxyLn, err = net.Listen("tcp", g.cfg.Proxy.Listen); err != nil {
+	lc := net.ListenConfig{Control: congestionControl(g.cfg.Proxy.TCPCongestion)}
+	if g.proxyLn, err = lc.Listen(ctx, "tcp", g.cfg.Proxy.Listen); err != nil {
 		return fmt.Errorf("proxy listener: %w", err)
 	}
 	if g.mgmtLn, err = net.Listen("tcp", g.cfg.Management.Listen); err != nil {

@@ -45,7 +45,7 @@ func Apply(s Settings, getenv func(string) string) Applied {
 	}
 	if getenv("GOGC") != "" {
 		a.GCPercentEnv = true
-		floor.set(0, 0)
+		floor.set(0, 0, false)
 		a.GCPercent = currentPercent()
 		return a
 	}
@@ -53,10 +53,11 @@ func Apply(s Settings, getenv func(string) string) Applied {
 	if s.GCPercent < 0 {
 		a.MinHeap = 0 // no proportional trigger to lift
 	}
-	floor.set(a.GCPercent, a.MinHeap)
-	debug.SetGCPercent(a.GCPercent)
+	// The percentage is set, lifted from the live heap of the last cycle
+	// if any, under the floor's lock: an adjustment running after a
+	// collection at the same time cannot undo it.
+	floor.set(a.GCPercent, a.MinHeap, true)
 	if a.MinHeap > 0 {
-		floor.adjust() // from the live heap of the last cycle, if any
 		floor.arm()
 	}
 	return a
@@ -73,10 +74,16 @@ type heapFloor struct {
 	samples []metrics.Sample
 }
 
-func (f *heapFloor) set(percent int, min int64) {
+// set replaces the settings; with apply it also sets the percentage for
+// the next cycle, lifted by the floor.
+func (f *heapFloor) set(percent int, min int64, apply bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.percent, f.min = percent, min
+	if apply {
+		debug.SetGCPercent(percent)
+		f.adjustLocked()
+	}
 }
 
 // sentinel is what the collector frees once per cycle: big and with a
@@ -111,6 +118,10 @@ func armNext() {
 func (f *heapFloor) adjust() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.adjustLocked()
+}
+
+func (f *heapFloor) adjustLocked() {
 	if f.min <= 0 {
 		return
 	}
