@@ -53,7 +53,7 @@ func TestTCPCongestionSetting(t *testing.T) {
 			t.Fatal("gatewayd served with an unknown congestion control")
 		}
 		logs := d.logs()
-		for _, want := range []string{`proxy.tcp_congestion "nosuchcc"`, "tcp_available_congestion_control"} {
+		for _, want := range []string{"proxy.tcp_congestion: ", `congestion control "nosuchcc"`, "tcp_available_congestion_control"} {
 			if !strings.Contains(logs, want) {
 				t.Errorf("exit output does not name %s:\n%s", want, logs)
 			}

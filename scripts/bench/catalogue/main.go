@@ -48,7 +48,7 @@ func main() {
 	var err error
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "webhdfs":
-		err = serveWebHDFS()
+		err = serveWebHDFS(os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == "transfers":
 		err = transfers(os.Args[2:])
 	default:
@@ -165,7 +165,7 @@ func run(big int64, rounds int, uiTime time.Duration, procs string) error {
 	fmt.Printf("| rewriting on (YARNUI) | %.0f | %.0f |\n| rewriting off (rewrite.body: false) | %.0f | %.0f |\n", on, 1e6/on, off, 1e6/off)
 	fmt.Printf("| cost of rewriting per %d KiB page | | %.0f |\n", len(page)>>10, 1e6/on-1e6/off)
 	if procs != "" {
-		fmt.Printf("\nMethod, three processes: gatewayd serve (plain HTTP front, log level warn; topology with Basic authentication, identity assertion as user.name, WEBHDFS service on the namenode) in its own process; the namenode and datanode of internal/webhdfstest (catalogue webhdfs; the datanode keeps no data) in a second; the client (catalogue transfers, net/http, Basic credentials from a file, reading downloads in 256 KiB pieces) in a third. Direct is the same client on the namenode with user.name, its redirect followed to the datanode. The gateway rows run twice: gatewayd at its defaults, and a second gatewayd, the same but for proxy.tcp_congestion: cubic (its sockets to the client and to the namenode and datanode); every other socket keeps the system's congestion control (%s). Rounds interleaved (direct upload, download, gateway upload, download, the cubic gateway's upload, download), median MB/s of each; per round: the round's gateway ÷ direct.\n", systemCC())
+		fmt.Printf("\nMethod, three processes: gatewayd serve (plain HTTP front, log level warn; topology with Basic authentication, identity assertion as user.name, WEBHDFS service on the namenode) in its own process; the namenode and datanode of internal/webhdfstest (catalogue webhdfs; the datanode keeps no data) in a second; the client (catalogue transfers, net/http, Basic credentials from a file, reading downloads in 256 KiB pieces) in a third. Direct is the same client on the namenode with user.name, its redirect followed to the datanode. Every row runs twice: with every socket at the system's congestion control (%s), and with every socket at cubic (a second namenode and datanode with cubic listeners, a second gatewayd with proxy.tcp_congestion: cubic, the client's sockets cubic). Rounds interleaved (direct upload, download, gateway upload, download, then the same with cubic), median MB/s of each; per round: the round's gateway ÷ direct.\n", systemCC())
 	}
 	fmt.Printf("\nMethod, one process: one process (%d cores, GOMAXPROCS %d) holds the gateway's data plane (proxy.Proxy, the handler gatewayd serves, on a loopback listener; Basic authentication with the password cache, identity assertion as user.name), the namenode and datanode of internal/webhdfstest (the datanode keeps no data: the figures are the path, not a disk) and the client; WebHDFS best of %d interleaved rounds (direct, gateway), MB = 10^6 bytes; UI in-process figures over %s of repeated rewrites of one page, allocations from runtime.MemStats. Client, gateway and WebHDFS share the machine's cores: compare the ratios, not the absolute figures. Load average at the end: %s.\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), rounds, uiTime, loadAverage())

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/securegw/gateway/internal/tcpcc"
 	"github.com/securegw/gateway/internal/webhdfstest"
 )
 
@@ -23,14 +25,21 @@ import (
 // runtime of the client or the datanode shares the gateway's.
 
 // serveWebHDFS runs a discarding namenode and datanode until SIGTERM or
-// SIGINT, printing the namenode's WebHDFS URL first.
-func serveWebHDFS() error {
+// SIGINT, printing the namenode's WebHDFS URL first; -cc sets their
+// sockets' congestion control.
+func serveWebHDFS(args []string) error {
+	fs := flag.NewFlagSet("webhdfs", flag.ExitOnError)
+	cc := fs.String("cc", "", "TCP congestion control of the namenode's and datanode's sockets (default: the system's)")
+	_ = fs.Parse(args)
 	dir, err := os.MkdirTemp("", "catalogue-webhdfs")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cl := webhdfstest.New(dir, true)
+	cl, err := webhdfstest.NewOn(dir, true, net.ListenConfig{Control: tcpcc.Control(*cc)})
+	if err != nil {
+		return err
+	}
 	defer cl.Close()
 	fmt.Println(cl.NamenodeURL())
 	sig := make(chan os.Signal, 1)
@@ -54,7 +63,9 @@ func transfers(args []string) error {
 	fs := flag.NewFlagSet("transfers", flag.ExitOnError)
 	namenode := fs.String("namenode", "", "the namenode's WebHDFS URL (…/webhdfs)")
 	gateway := fs.String("gateway", "", "the gateway's WebHDFS URL (…/gateway/T/webhdfs)")
-	gatewayCC := fs.String("gateway-cc", "", "the same through a gateway with proxy.tcp_congestion: cubic (optional)")
+	namenodeCC := fs.String("namenode-cc", "", "a namenode whose sockets run -cc (optional: the -cc rounds)")
+	gatewayCC := fs.String("gateway-cc", "", "a gateway with proxy.tcp_congestion -cc in front of -namenode-cc")
+	cc := fs.String("cc", "cubic", "congestion control of the client's sockets in the -cc rounds")
 	user := fs.String("user", "alice", "user (user.name direct, Basic through the gateway)")
 	passFile := fs.String("pass-file", "", "file holding the Basic password")
 	big := fs.Int64("bytes", 1<<30, "size of each transfer")
@@ -72,11 +83,16 @@ func transfers(args []string) error {
 		{"direct", &webhdfstest.Client{Base: *namenode + "/v1", HTTP: hc, UserName: *user}},
 		{"gateway", &webhdfstest.Client{Base: *gateway + "/v1", HTTP: hc, User: *user, Pass: strings.TrimSpace(string(pass))}},
 	}
-	if *gatewayCC != "" {
-		targets = append(targets, struct {
+	if *namenodeCC != "" && *gatewayCC != "" {
+		d := &net.Dialer{Control: tcpcc.Control(*cc)}
+		hcc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true, DialContext: d.DialContext}}
+		targets = append(targets, []struct {
 			name string
 			c    *webhdfstest.Client
-		}{"gateway-cc", &webhdfstest.Client{Base: *gatewayCC + "/v1", HTTP: hc, User: *user, Pass: strings.TrimSpace(string(pass))}})
+		}{
+			{"direct-cc", &webhdfstest.Client{Base: *namenodeCC + "/v1", HTTP: hcc, UserName: *user}},
+			{"gateway-cc", &webhdfstest.Client{Base: *gatewayCC + "/v1", HTTP: hcc, User: *user, Pass: strings.TrimSpace(string(pass))}},
+		}...)
 	}
 	for _, t := range targets {
 		// Through the gateway, this also warms the password cache: no
@@ -144,9 +160,9 @@ func procRows(file string, big int64) {
 		fmt.Printf("| WebHDFS, three processes | not measured: %s | | | |\n", f.Error)
 		return
 	}
-	for _, gwName := range []struct{ key, what string }{{"gateway", "gatewayd"}, {"gateway-cc", "gatewayd with proxy.tcp_congestion: cubic"}} {
+	for _, world := range []struct{ suffix, what string }{{"", "every socket the system's congestion control (" + systemCC() + ")"}, {"-cc", "every socket cubic"}} {
 		for _, dir := range []struct{ key, what string }{{"up", "upload %d MiB (CREATE, two steps)"}, {"down", "download %d MiB (OPEN, redirect followed)"}} {
-			gw, direct := f.Rounds[gwName.key+"-"+dir.key], f.Rounds["direct-"+dir.key]
+			gw, direct := f.Rounds["gateway"+world.suffix+"-"+dir.key], f.Rounds["direct"+world.suffix+"-"+dir.key]
 			if len(gw) == 0 {
 				continue
 			}
@@ -154,8 +170,8 @@ func procRows(file string, big int64) {
 			for i := range min(len(gw), len(direct)) {
 				ratios = append(ratios, fmt.Sprintf("%.2f", gw[i]/direct[i]))
 			}
-			fmt.Printf("| WebHDFS "+dir.what+", MB/s, %s, datanode and client in three processes, median of %d | %.0f | %.0f | **%.2f** | %s |\n",
-				f.Bytes>>20, gwName.what, len(gw), median(gw), median(direct), median(gw)/median(direct), strings.Join(ratios, " "))
+			fmt.Printf("| WebHDFS "+dir.what+", MB/s, gatewayd, datanode and client in three processes, %s, median of %d | %.0f | %.0f | **%.2f** | %s |\n",
+				f.Bytes>>20, world.what, len(gw), median(gw), median(direct), median(gw)/median(direct), strings.Join(ratios, " "))
 		}
 	}
 }

@@ -6,7 +6,9 @@
 #
 # The WebHDFS figure runs in three processes, as a deployment does:
 # gatewayd serve, the namenode and datanode (catalogue webhdfs), and the
-# client (catalogue transfers), median of CAT_ROUNDS (5) interleaved rounds.
+# client (catalogue transfers), median of CAT_ROUNDS (5) interleaved rounds;
+# once with every socket at the system's congestion control, once with
+# every socket at cubic.
 # The older figure, everything in one process (catalogue), stays beside it.
 log "catalogue: building scripts/bench/catalogue"
 go build -o "$BIN/catalogue" ./scripts/bench/catalogue
@@ -15,58 +17,67 @@ CAT_ROUNDS=${CAT_ROUNDS:-5}
 nice_cmd=()
 if [ "$(id -u)" -eq 0 ]; then nice_cmd=(nice -n -15); fi
 
-# cat_procs: the three-process figures into $WORK/catalogue-procs.json.
+# cat_procs: the three-process figures into $WORK/catalogue-procs.json, in
+# two worlds side by side: every socket at the system's congestion control,
+# and every socket at cubic (namenode and datanode, gatewayd with
+# proxy.tcp_congestion: cubic, the client).
 cat_procs() {
-  local out=$WORK/catalogue-procs.json nn addr dir=$WORK/cat-gw i
+  local out=$WORK/catalogue-procs.json i pids=() nn nncc addr ccaddr
   cat_fail() { printf '{"error":"%s"}\n' "$1" >"$out"; }
+  cat_stop() { local p; for p in "${pids[@]}"; do stop_pid "$p"; done; }
   [ -z "$GW_SKIP" ] || { cat_fail "$GW_SKIP"; return; }
-  start_bg cat-webhdfs "${nice_cmd[@]}" "$BIN/catalogue" webhdfs
-  local wpid=$LASTPID
-  for ((i = 0; i < 100; i++)); do
-    nn=$(head -1 "$WORK/cat-webhdfs.log" 2>/dev/null)
-    [ -n "$nn" ] && break
-    sleep 0.05
-  done
-  [ -n "$nn" ] || { cat_fail "catalogue webhdfs did not start"; return; }
-  gateway_init cat-gw false warn || { cat_fail "gatewayd init failed"; stop_pid "$wpid"; return; }
-  start_bg cat-gw-serve "${nice_cmd[@]}" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
-    --master-secret-file "$WORK/cat-gw.secret"
-  local gpid=$LASTPID
-  if ! addr=$(gateway_addr cat-gw "$gpid"); then
-    cat_fail "gatewayd serve did not come up"
-    stop_pid "$gpid"; stop_pid "$wpid"
-    return
-  fi
-  # A second gatewayd, the same but for cubic on its own sockets
-  # (proxy.tcp_congestion); the client and datanode keep the system's.
-  local ccdir=$WORK/cat-gw-cc ccaddr cpid
-  GW_CC=cubic gateway_init cat-gw-cc false warn || { cat_fail "gatewayd init (cubic) failed"; stop_pid "$gpid"; stop_pid "$wpid"; return; }
-  start_bg cat-gw-cc-serve "${nice_cmd[@]}" "$GATEWAYD" serve --data-dir "$ccdir" --config "$ccdir/gateway.yaml" \
-    --master-secret-file "$WORK/cat-gw-cc.secret"
-  cpid=$LASTPID
-  if ! ccaddr=$(gateway_addr cat-gw-cc "$cpid"); then
-    cat_fail "gatewayd serve (cubic) did not come up: $(tail -1 "$WORK/cat-gw-cc-serve.log" | tr -d '"')"
-    stop_pid "$cpid"; stop_pid "$gpid"; stop_pid "$wpid"
-    return
-  fi
+  # cat_webhdfs NAME [-cc ALG]: a namenode and datanode; sets CAT_NN.
+  cat_webhdfs() {
+    local name=$1
+    shift
+    start_bg "$name" "${nice_cmd[@]}" "$BIN/catalogue" webhdfs "$@"
+    pids+=("$LASTPID")
+    CAT_NN=""
+    for ((i = 0; i < 100; i++)); do
+      CAT_NN=$(head -1 "$WORK/$name.log" 2>/dev/null)
+      [ -n "$CAT_NN" ] && return 0
+      sleep 0.05
+    done
+    return 1
+  }
+  # cat_gateway NAME: gatewayd serving (GW_CC its proxy.tcp_congestion); sets CAT_ADDR.
+  cat_gateway() {
+    local dir=$WORK/$1
+    gateway_init "$1" false warn || return 1
+    start_bg "$1-serve" "${nice_cmd[@]}" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
+      --master-secret-file "$WORK/$1.secret"
+    pids+=("$LASTPID")
+    CAT_ADDR=$(gateway_addr "$1" "$LASTPID")
+  }
+  cat_webhdfs cat-webhdfs || { cat_fail "catalogue webhdfs did not start"; cat_stop; return; }
+  nn=$CAT_NN
+  cat_webhdfs cat-webhdfs-cc -cc cubic || { cat_fail "catalogue webhdfs -cc cubic did not start: $(tail -1 "$WORK/cat-webhdfs-cc.log" | tr -d '"')"; cat_stop; return; }
+  nncc=$CAT_NN
+  cat_gateway cat-gw || { cat_fail "gatewayd did not come up"; cat_stop; return; }
+  addr=$CAT_ADDR
+  GW_CC=cubic cat_gateway cat-gw-cc || { cat_fail "gatewayd (cubic) did not come up: $(tail -1 "$WORK/cat-gw-cc-serve.log" | tr -d '"')"; cat_stop; return; }
+  ccaddr=$CAT_ADDR
   (umask 077 && head -c 18 /dev/urandom | base64 >"$WORK/cat-pass")
   local hash
-  hash=$("$GATEWAYCTL" hash-password <"$WORK/cat-pass" 2>"$WORK/cat-hash.log") || { cat_fail "hash-password failed"; stop_pid "$gpid"; stop_pid "$wpid"; return; }
-  printf '%s\n' "name: bench" "providers:" "  - role: authentication" "    name: basic" "    params:" \
-    "      user.alice: '$hash'" "  - role: identity-assertion" "    name: default" "    params:" "      query_param: user.name" \
-    "services:" "  - role: WEBHDFS" "    path: webhdfs" "    urls: [\"$nn\"]" >"$WORK/cat-topo.yaml"
-  if ! GATEWAYCTL_CONFIG=$dir/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/cat-topo.yaml" >"$WORK/cat-deploy.log" 2>&1 ||
-    ! GATEWAYCTL_CONFIG=$ccdir/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/cat-topo.yaml" >>"$WORK/cat-deploy.log" 2>&1; then
+  hash=$("$GATEWAYCTL" hash-password <"$WORK/cat-pass" 2>"$WORK/cat-hash.log") || { cat_fail "hash-password failed"; cat_stop; return; }
+  cat_topo() { # cat_topo FILE NAMENODE
+    printf '%s\n' "name: bench" "providers:" "  - role: authentication" "    name: basic" "    params:" \
+      "      user.alice: '$hash'" "  - role: identity-assertion" "    name: default" "    params:" "      query_param: user.name" \
+      "services:" "  - role: WEBHDFS" "    path: webhdfs" "    urls: [\"$2\"]" >"$1"
+  }
+  cat_topo "$WORK/cat-topo.yaml" "$nn"
+  cat_topo "$WORK/cat-topo-cc.yaml" "$nncc"
+  if ! GATEWAYCTL_CONFIG=$WORK/cat-gw/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/cat-topo.yaml" >"$WORK/cat-deploy.log" 2>&1 ||
+    ! GATEWAYCTL_CONFIG=$WORK/cat-gw-cc/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/cat-topo-cc.yaml" >>"$WORK/cat-deploy.log" 2>&1; then
     cat_fail "deploy failed: $(tail -1 "$WORK/cat-deploy.log" | tr -d '"')"
   else
-    log "catalogue: WebHDFS $((BIG_BYTES / 1048576)) MiB up and down, three processes, $CAT_ROUNDS rounds"
-    "${nice_cmd[@]}" timeout 600 "$BIN/catalogue" transfers -namenode "$nn" -gateway "http://$addr/gateway/bench/webhdfs" -gateway-cc "http://$ccaddr/gateway/bench/webhdfs" \
+    log "catalogue: WebHDFS $((BIG_BYTES / 1048576)) MiB up and down, three processes, $CAT_ROUNDS rounds, system's and cubic sockets"
+    "${nice_cmd[@]}" timeout 900 "$BIN/catalogue" transfers -namenode "$nn" -gateway "http://$addr/gateway/bench/webhdfs" \
+      -namenode-cc "$nncc" -gateway-cc "http://$ccaddr/gateway/bench/webhdfs" -cc cubic \
       -pass-file "$WORK/cat-pass" -bytes "$BIG_BYTES" -rounds "$CAT_ROUNDS" >"$out" 2>"$WORK/cat-transfers.log" ||
       cat_fail "catalogue transfers failed: $(tail -1 "$WORK/cat-transfers.log" | tr -d '"')"
   fi
-  stop_pid "$cpid"
-  stop_pid "$gpid"
-  stop_pid "$wpid"
+  cat_stop
 }
 cat_procs
 

@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/securegw/gateway/internal/tcpcc"
 )
 
 func main() {
@@ -28,18 +30,7 @@ func main() {
 	if *backend == "" {
 		log.Fatal("tcpfwd: -backend is required")
 	}
-	var control func(string, string, syscall.RawConn) error
-	if *cc != "" {
-		control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptString(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CONGESTION, *cc)
-			}); err != nil {
-				return err
-			}
-			return serr
-		}
-	}
+	control := tcpcc.Control(*cc)
 	dialer = net.Dialer{Control: control}
 	ln, err := (&net.ListenConfig{Control: control}).Listen(context.Background(), "tcp", *listen)
 	if err != nil {
