@@ -24,11 +24,12 @@ func (c *Conn) PlainTCP() bool { return c.tcp != nil }
 // connection under an io.LimitedReader (the rest of a body of known
 // length), the kernel moves the bytes (splice(2), package splice) and
 // the limit goes down by what was sent; else they are copied. An error of
-// r is a *SourceError; any error makes the connection unusable for
-// another request.
+// r is a *SourceError. After any error the connection cannot serve
+// another request: the caller closes it or discards it. ReadFrom leaves
+// the connection's state alone, as it runs beside the reading of the
+// answer (ReadResponse) on another goroutine.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	if err := c.bw.Flush(); err != nil {
-		c.keep = false
 		return 0, err
 	}
 	var n int64
@@ -46,9 +47,6 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 		}
 	} else {
 		n, err = c.copyFrom(r)
-	}
-	if err != nil {
-		c.keep = false
 	}
 	return n, err
 }
