@@ -836,3 +836,57 @@ func TestHijackAfterWriteHeader(t *testing.T) {
 		}
 	})
 }
+
+// The request body's WriteTo (io.Copy uses it) into a TCP connection
+// gives the writer exactly the body: the lean front splices a large body
+// of known length, copies a chunked one or a body mostly buffered with
+// its head, and a request pipelined after the body is served; net/http's
+// front copies them all the same.
+func TestBodyWriteTo(t *testing.T) {
+	forKinds(t, func(t *testing.T, kind string) {
+		sinks, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sinks.Close() })
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/next" {
+				io.WriteString(w, "next")
+				return
+			}
+			out, err := net.Dial("tcp", sinks.Addr().String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			in, err := sinks.Accept()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer in.Close()
+			got := make(chan []byte, 1)
+			go func() { b, _ := io.ReadAll(in); got <- b }()
+			n, err := io.Copy(out, r.Body)
+			out.Close()
+			b := <-got
+			fmt.Fprintf(w, "%d %v %d %v", n, err, len(b), strings.Trim(string(b), "x") == "")
+		})
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		for _, tc := range []struct {
+			name, head string
+			body       string
+			want       string
+		}{
+			{"large, known length", "Content-Length: 3145728", strings.Repeat("x", 3<<20), "3145728 <nil> 3145728 true"},
+			{"just over 64 KiB", "Content-Length: 66560", strings.Repeat("x", 65<<10), "66560 <nil> 66560 true"},
+			{"chunked", "Transfer-Encoding: chunked", "30000\r\n" + strings.Repeat("x", 3<<16) + "\r\n0\r\n\r\n", "196608 <nil> 196608 true"},
+		} {
+			raw := "POST /up HTTP/1.1\r\nHost: x\r\n" + tc.head + "\r\n\r\n" + tc.body + "GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+			statuses, bodies, _ := exchange(t, addr, raw)
+			if len(statuses) != 2 || statuses[0] != 200 || bodies[0] != tc.want || statuses[1] != 200 || bodies[1] != "next" {
+				t.Errorf("%s: %v %q, want 200 %q then 200 \"next\"", tc.name, statuses, bodies, tc.want)
+			}
+		}
+	})
+}
