@@ -899,8 +899,24 @@ func TestBodyWriteTo(t *testing.T) {
 			{"just over 64 KiB", "Content-Length: 66560", strings.Repeat("x", 65<<10), "66560 <nil> 66560 true"},
 			{"chunked", "Transfer-Encoding: chunked", "30000\r\n" + strings.Repeat("x", 3<<16) + "\r\n0\r\n\r\n", "196608 <nil> 196608 true"},
 		} {
-			raw := "POST /up HTTP/1.1\r\nHost: x\r\n" + tc.head + "\r\n\r\n" + tc.body + "GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-			statuses, bodies, _ := exchange(t, addr, raw)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(20 * time.Second)) // the server closes after /next
+			go io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\n"+tc.head+"\r\n\r\n"+tc.body+"GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			br := bufio.NewReader(c)
+			var statuses []int
+			var bodies []string
+			for {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					break
+				}
+				b, _ := io.ReadAll(resp.Body)
+				statuses, bodies = append(statuses, resp.StatusCode), append(bodies, string(b))
+			}
+			c.Close()
 			if len(statuses) != 2 || statuses[0] != 200 || bodies[0] != tc.want || statuses[1] != 200 || bodies[1] != "next" {
 				t.Errorf("%s: %v %q, want 200 %q then 200 \"next\"", tc.name, statuses, bodies, tc.want)
 			}
