@@ -186,6 +186,7 @@ func TestLargeBodiesAreSpliced(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(time.Minute)) // bounded, whatever breaks
 	rw := newRawConn(t, c)
 	br := bufio.NewReaderSize(rw, 1<<20)
 	const bound = size / (256 << 10) / 4 // a quarter of a copy's reads alone

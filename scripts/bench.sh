@@ -251,11 +251,12 @@ rm -f "$OUT"/results.md
 
 if want core; then
 # ---- 2. backend and peers -------------------------------------------------
-ports=($("$BIN/freeport" -n 13))
+ports=($("$BIN/freeport" -n 14))
 P_BACK=${ports[0]} P_BACK2=${ports[1]} P_GOPROXY=${ports[2]} P_HAPROXY=${ports[3]} P_NGINX=${ports[4]} P_CADDY=${ports[5]}
-P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]} P_HAPROXY_SPLICE=${ports[10]} P_TCPFWD=${ports[11]} P_TCPFWD_CC=${ports[12]}
+P_FAST=${ports[6]} P_HYBRID_FC=${ports[7]} P_HYBRID_FT=${ports[8]} P_HAPROXY_TLS=${ports[9]} P_HAPROXY_SPLICE=${ports[10]} P_TCPFWD=${ports[11]} P_TCPFWD_CC=${ports[12]} P_BACK_CC=${ports[13]}
 BACKEND=http://127.0.0.1:$P_BACK
 BACKEND2=http://127.0.0.1:$P_BACK2
+BACKEND_CC=http://127.0.0.1:$P_BACK_CC # the same backend with cubic sockets (figure c's cubic rows)
 
 wait_port() { # wait_port PORT PID: until something accepts on 127.0.0.1:PORT
   local i
@@ -280,6 +281,9 @@ start_backend() {
   PID[backend]=$LASTPID
   wait_port "$P_BACK" "$LASTPID" || { log "backend did not start"; cat "$WORK/backend.log" >&2; exit 1; }
   URL[direct]=$BACKEND/hello
+  start_bg backend-cc "$BIN/backend" -listen "127.0.0.1:$P_BACK_CC" -cc cubic
+  PID[backend-cc]=$LASTPID
+  wait_port "$P_BACK_CC" "$LASTPID" && URL[direct-cc]=$BACKEND_CC/hello
 }
 
 # tcpfwd: the large-body figure's floor (bytes spliced, no HTTP).
@@ -287,7 +291,7 @@ start_tcpfwd() {
   start_bg tcpfwd "$BIN/tcpfwd" -listen "127.0.0.1:$P_TCPFWD" -backend "127.0.0.1:$P_BACK"
   PID[tcpfwd]=$LASTPID
   wait_port "$P_TCPFWD" "$LASTPID" && URL[tcpfwd]=http://127.0.0.1:$P_TCPFWD/hello
-  start_bg tcpfwd-cc "$BIN/tcpfwd" -listen "127.0.0.1:$P_TCPFWD_CC" -backend "127.0.0.1:$P_BACK" -cc cubic
+  start_bg tcpfwd-cc "$BIN/tcpfwd" -listen "127.0.0.1:$P_TCPFWD_CC" -backend "127.0.0.1:$P_BACK_CC" -cc cubic
   PID[tcpfwd-cc]=$LASTPID
   wait_port "$P_TCPFWD_CC" "$LASTPID" && URL[tcpfwd-cc]=http://127.0.0.1:$P_TCPFWD_CC/hello
 }
@@ -455,7 +459,7 @@ start_gateway() { # start_gateway NAME TLS: serving, with topology "bench" deplo
   gateway_serve "$name"
   PID[$name]=$LASTPID
   addr=$(gateway_addr "$name" "$LASTPID") || { SKIP[$name]="gatewayd serve did not come up: $(tail -2 "$SERVE_LOG" | tr '\n' ' ')"; return 1; }
-  topology_file bench "$BACKEND"
+  topology_file bench "${GW_BACKEND:-$BACKEND}"
   if ! GATEWAYCTL_CONFIG=$WORK/$name/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/bench.yaml" >"$WORK/$name-deploy.log" 2>&1; then
     SKIP[$name]="gatewayctl topology deploy failed: $(tail -1 "$WORK/$name-deploy.log")"
     return 1
@@ -477,9 +481,10 @@ if [ -z "$GW_SKIP" ]; then
   start_gateway gateway false || true
   start_gateway gateway-tls true || true
   GW_FRONT=net/http start_gateway gateway-nethttp false || true
-  # The large-body figure also runs the gateway with cubic on its own
-  # sockets (proxy.tcp_congestion); every other target keeps the system's.
-  GW_CC=cubic start_gateway gateway-cc false || true
+  # The large-body figure also runs in a world where every socket is cubic:
+  # this gateway (proxy.tcp_congestion: cubic) on a cubic backend, beside
+  # direct-cc and tcpfwd-cc; every other target keeps the system's.
+  GW_CC=cubic GW_BACKEND=$BACKEND_CC start_gateway gateway-cc false || true
 else
   SKIP[gateway]=$GW_SKIP SKIP[gateway-tls]=$GW_SKIP SKIP[gateway-nethttp]=$GW_SKIP SKIP[gateway-cc]=$GW_SKIP
 fi
@@ -567,8 +572,8 @@ C_TARGETS=()
 # haproxy (plain, with kernel splicing, terminating TLS) is the yardstick:
 # what a proxy hop costs on this machine (the "gateway ÷ target" column);
 # tcpfwd, which splices bytes without reading HTTP, is the floor of a hop.
-for t in direct gateway gateway-cc gateway-tls goproxy tcpfwd tcpfwd-cc haproxy haproxy-splice haproxy-tls; do
-  if [ "$t" = haproxy-splice ] || [ "$t" = tcpfwd ] || [ "$t" = tcpfwd-cc ] || [ "$t" = gateway-cc ]; then # not targets of figure a: probed here
+for t in direct gateway gateway-tls goproxy tcpfwd haproxy haproxy-splice haproxy-tls direct-cc gateway-cc tcpfwd-cc; do
+  if [ "$t" = haproxy-splice ] || [ "$t" = tcpfwd ] || [[ "$t" == *-cc ]]; then # not targets of figure a: probed here
     if [ -n "${URL[$t]:-}" ] && why=$(probe "${URL[$t]}"); then
       C_TARGETS+=("$t")
     else
@@ -584,7 +589,9 @@ for ((r = 1; r <= C_ROUNDS; r++)); do
   for dir in download upload; do
     for t in "${C_TARGETS[@]}"; do
       if [ $dir = download ]; then u="$(big_url "$t")/big?n=$BIG_BYTES"; else u="$(big_url "$t")/upload"; fi
-      res=$("$BIN/loadgen" $dir -url "$u" -bytes "$BIG_BYTES" -timeout 5m ${CACERT[$t]:+-cacert "${CACERT[$t]}"} 2>&1) || true
+      cc=()
+      [[ "$t" == *-cc ]] && cc=(-cc cubic) # the client's sockets too, in the cubic world
+      res=$("$BIN/loadgen" $dir -url "$u" -bytes "$BIG_BYTES" -timeout 5m ${CACERT[$t]:+-cacert "${CACERT[$t]}"} "${cc[@]}" 2>&1) || true
       rec -fig "c-$dir" -target "$t" -round "$r" -data "$res"
       log "c round $r $dir $t: $(jget mbps "$res") MB/s $(jget error "$res")"
     done
@@ -593,7 +600,7 @@ done
 for t in gateway gateway-tls; do
   has_target $t || for dir in download upload; do rec -fig "c-$dir" -target $t -skip "${SKIP[$t]:-did not answer}"; done
 done
-meta method-c "TCP congestion control: the system's ($(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown)) for every socket but those of the gateway-cc row (gatewayd with proxy.tcp_congestion: cubic, to its clients and its backend) and of the tcpfwd-cc row (the bare forwarder with cubic on both its sockets; its "gateway ÷ target" is gateway-cc ÷ tcpfwd-cc); loadgen download: one GET of the backend's /big streaming N bytes, read to the end in 256 KiB reads (before 2026-12-06 15:00 the client read in io.Discard's 8 KiB pieces); loadgen upload: one POST of N generated bytes (Content-Length, nothing on disk) that the backend reads, counts and answers; byte counts checked; HTTP/1.1; median of $C_ROUNDS interleaved rounds, in brackets the best round and the ratios of best rounds (the figure before medians, best of 2: one lucky round moved it by 0.2 on a busy machine); MB = 10^6 bytes."
+meta method-c "TCP congestion control: the system's ($(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown)) on every socket of every row but the -cc rows, which run in a world where every socket is cubic: direct-cc (loadgen and a second backend process, both cubic), gateway-cc (loadgen cubic, gatewayd with proxy.tcp_congestion: cubic, the cubic backend), tcpfwd-cc (the bare forwarder, cubic on both its sockets, to the cubic backend); a -cc row's ÷ direct is ÷ direct-cc, and tcpfwd-cc's gateway ÷ target is gateway-cc ÷ tcpfwd-cc; loadgen download: one GET of the backend's /big streaming N bytes, read to the end in 256 KiB reads (before 2026-12-06 15:00 the client read in io.Discard's 8 KiB pieces); loadgen upload: one POST of N generated bytes (Content-Length, nothing on disk) that the backend reads, counts and answers; byte counts checked; HTTP/1.1; median of $C_ROUNDS interleaved rounds, in brackets the best round and the ratios of best rounds (the figure before medians, best of 2: one lucky round moved it by 0.2 on a busy machine); MB = 10^6 bytes."
 
 # ---- 4d. deploy-to-live --------------------------------------------------
 if has_target gateway; then
@@ -633,7 +640,7 @@ fi
 meta method-e "loadgen closed loop, $E_CONNS keep-alive connections on /gateway/hot/svc0/ from 1 s before to 1 s after deploybench redeploys hot $CHURN times over about $DURATION (a pause of $DURATION/$CHURN after each), alternating its service between two backend listeners; every non-2xx answer and transport error counts."
 
 # The data-plane figures are done: stop the peers and the two gateways.
-for t in goproxy tcpfwd fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls gateway-nethttp; do stop_pid "${PID[$t]:-}" 20; done
+for t in goproxy tcpfwd tcpfwd-cc gateway-cc fastproxy hybrid-fc hybrid-ft haproxy nginx caddy gateway gateway-tls gateway-nethttp; do stop_pid "${PID[$t]:-}" 20; done
 
 # ---- 4f. startup and memory with many topologies -------------------------
 rss() { # rss PID: VmRSS and RssAnon as JSON
@@ -711,6 +718,7 @@ if [ -z "$GW_SKIP" ]; then
   note "gatewayd ran with log.level: warn (gateway.yaml) in figures a–e: its access log (one Info record per request) is off, as the peers' are; metrics listener off (metrics are still counted)."
 fi
 stop_pid "${PID[backend]}" 5
+stop_pid "${PID[backend-cc]:-}" 5
 
 # ---- 5. the table --------------------------------------------------------
 "$BIN/report" table -records "$RECORDS" >"$OUT/core.md"

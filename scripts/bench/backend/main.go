@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/securegw/gateway/internal/tcpcc"
 )
 
 var hello = []byte("hello from backend\n") // 19 bytes
@@ -43,14 +45,16 @@ var chunk = func() []byte {
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "comma-separated addresses to listen on")
+	cc := flag.String("cc", "", "TCP congestion control of its sockets (default: the system's)")
 	flag.Parse()
+	lc := net.ListenConfig{Control: tcpcc.Control(*cc)}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	srv := &http.Server{Handler: http.HandlerFunc(serve), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 	var wg sync.WaitGroup
 	for _, addr := range strings.Split(*listen, ",") {
-		ln, err := net.Listen("tcp", strings.TrimSpace(addr))
+		ln, err := lc.Listen(ctx, "tcp", strings.TrimSpace(addr))
 		if err != nil {
 			log.Fatalf("backend: %v", err)
 		}

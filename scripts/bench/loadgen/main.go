@@ -45,6 +45,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/securegw/gateway/internal/tcpcc"
 )
 
 func main() {
@@ -83,6 +85,7 @@ type common struct {
 	serverName string
 	conns      int
 	timeout    time.Duration
+	cc         string
 }
 
 func (c *common) bind(fs *flag.FlagSet, conns int, timeout time.Duration) {
@@ -91,6 +94,7 @@ func (c *common) bind(fs *flag.FlagSet, conns int, timeout time.Duration) {
 	fs.StringVar(&c.serverName, "server-name", "localhost", "TLS server name to verify")
 	fs.IntVar(&c.conns, "conns", conns, "connections (requests in flight at most)")
 	fs.DurationVar(&c.timeout, "timeout", timeout, "per-request timeout")
+	fs.StringVar(&c.cc, "cc", "", "TCP congestion control of the client's sockets (default: the system's)")
 }
 
 func (c *common) client() (*http.Client, error) {
@@ -99,7 +103,7 @@ func (c *common) client() (*http.Client, error) {
 	}
 	tr := &http.Transport{
 		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, Control: tcpcc.Control(c.cc)}).DialContext,
 		MaxIdleConns:        c.conns,
 		MaxIdleConnsPerHost: c.conns,
 		MaxConnsPerHost:     c.conns,

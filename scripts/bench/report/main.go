@@ -413,8 +413,9 @@ var targets = []struct{ key, label string }{
 var bodyLabels = map[string]string{
 	"haproxy-splice": "haproxy (2 threads), option splice-request and splice-response",
 	"tcpfwd":         "bare TCP forwarder (Go io.Copy, spliced; no HTTP)",
-	"tcpfwd-cc":      "bare TCP forwarder, cubic on its sockets",
-	"gateway-cc":     "gateway (HTTP), proxy.tcp_congestion: cubic",
+	"direct-cc":      "direct backend, every socket cubic",
+	"tcpfwd-cc":      "bare TCP forwarder, every socket cubic",
+	"gateway-cc":     "gateway (HTTP), every socket cubic (proxy.tcp_congestion: cubic)",
 }
 
 func label(key string) string {
@@ -617,7 +618,9 @@ func figC(t *table, r *results) {
 		bDirect, _ := r.best(fig, "direct", "mbps")
 		bGw, _ := r.best(fig, "gateway", "mbps")
 		bGwTLS, _ := r.best(fig, "gateway-tls", "mbps")
-		for _, tg := range []string{"direct", "gateway", "gateway-cc", "gateway-tls", "goproxy", "tcpfwd", "tcpfwd-cc", "haproxy", "haproxy-splice", "haproxy-tls"} {
+		directCC, okDC := r.median(fig, "direct-cc", "mbps")
+		bDirectCC, _ := r.best(fig, "direct-cc", "mbps")
+		for _, tg := range []string{"direct", "gateway", "gateway-tls", "goproxy", "tcpfwd", "haproxy", "haproxy-splice", "haproxy-tls", "direct-cc", "gateway-cc", "tcpfwd-cc"} {
 			if why := r.skipped(fig, tg); why != "" {
 				t.row("c", measure, label(tg), "not run: "+why)
 				continue
@@ -638,10 +641,10 @@ func figC(t *table, r *results) {
 			b, _ := r.best(fig, tg, "mbps")
 			vs, over := "—", ""
 			switch {
-			case tg == "gateway-cc" || tg == "tcpfwd-cc":
-				// Not like for like: direct runs the system's congestion
-				// control on every socket, these rows cubic on their own.
-				vs = "— (direct: system's congestion control)"
+			case strings.HasSuffix(tg, "-cc"): // the cubic world's own direct
+				if okDC {
+					vs = ratio(v, directCC) + " (" + ratio(b, bDirectCC) + ")"
+				}
 			case okD:
 				vs = ratio(v, direct) + " (" + ratio(b, bDirect) + ")"
 			}
