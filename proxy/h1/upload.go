@@ -24,24 +24,31 @@ func (c *Conn) PlainTCP() bool { return c.tcp != nil }
 // connection under an io.LimitedReader (the rest of a body of known
 // length), the kernel moves the bytes (splice(2), package splice) and
 // the limit goes down by what was sent; else they are copied. An error of
-// r is a *SourceError. As Write, it may run on another goroutine than the
-// reading of the response: it leaves the connection's state alone, and
-// the caller Discards the connection when it failed.
+// r is a *SourceError. After any error the connection cannot serve
+// another request: the caller closes it or discards it. ReadFrom leaves
+// the connection's state alone, as it runs beside the reading of the
+// answer (ReadResponse) on another goroutine.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	if err := c.bw.Flush(); err != nil {
 		return 0, err
 	}
+	var n int64
+	var err error
 	if lr, ok := r.(*io.LimitedReader); ok && c.tcp != nil {
 		if src, ok := lr.R.(*net.TCPConn); ok {
-			n, srcFailed, err := splice.Copy(c.tcp, src, lr.N)
+			var srcFailed bool
+			n, srcFailed, err = splice.Copy(c.tcp, src, lr.N)
 			lr.N -= n
 			if srcFailed {
 				err = &SourceError{err}
 			}
-			return n, err
+		} else {
+			n, err = c.copyFrom(r)
 		}
+	} else {
+		n, err = c.copyFrom(r)
 	}
-	return c.copyFrom(r)
+	return n, err
 }
 
 // copyFrom copies r to the connection in large pieces.

@@ -93,9 +93,11 @@ type Proxy struct {
 	// server loop on net/http's parser) or "net/http" (Go's server). HTTP/2
 	// on a TLS front is net/http's either way.
 	Front string `yaml:"front"`
-	// TCPCongestion is the TCP congestion control of client connections
-	// (Linux TCP_CONGESTION on the listener, which accepted connections
-	// inherit): "" keeps the system's (net.ipv4.tcp_congestion_control).
+	// TCPCongestion is the TCP congestion control of the gateway's own
+	// connections (Linux TCP_CONGESTION): client connections (set on the
+	// listener, which accepted connections inherit) and backend ones (HTTP,
+	// datanode, WebSocket); "" keeps the system's
+	// (net.ipv4.tcp_congestion_control).
 	TCPCongestion     string   `yaml:"tcp_congestion"`
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
