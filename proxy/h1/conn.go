@@ -48,7 +48,7 @@ type span struct{ k0, k1, v0, v1 int }
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // Write buffers p for the backend.
-// Write, Flush, WriteChunk and WriteLastChunk may run on another
+// Write, Flush, WriteChunk, WriteLastChunk and ReadFrom may run on another
 // goroutine than the reading of the response (a request body is sent while
 // the answer is awaited): the caller Discards the connection when a write
 // failed or did not finish.
