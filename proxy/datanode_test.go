@@ -1,12 +1,14 @@
 package proxy_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -351,5 +353,39 @@ func TestWebHDFSNoRedirectJSON(t *testing.T) {
 	resp.Body.Close()
 	if string(b) != "hello" {
 		t.Fatalf("OPEN through the JSON Location: %d %q", resp.StatusCode, b)
+	}
+}
+
+// A namenode that refuses-worthy redirects a CREATE before it read the
+// body: the client gets its 502 while still sending, then hangs up. The
+// answer does not depend on (and does not race with) the body's writer,
+// which is still reading the client's body (run with -race).
+func TestRefusedRedirectWhileBodyInFlight(t *testing.T) {
+	w := newWebHDFSEnv(t)
+	w.cluster.RedirectTo("http://169.254.169.254")
+	if _, err := w.client("").Mkdirs("/d"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		c, err := net.Dial("tcp", w.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		auth := base64.StdEncoding.EncodeToString([]byte("alice:alice-secret"))
+		head := "PUT /gateway/sandbox/webhdfs/v1/d/f?op=CREATE HTTP/1.1\r\nHost: gw\r\nAuthorization: Basic " + auth +
+			"\r\nContent-Length: 1048576\r\n\r\n"
+		if _, err := c.Write(append([]byte(head), make([]byte, 100<<10)...)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		c.Close() // the rest of the body never comes
+		if resp.StatusCode != http.StatusBadGateway || strings.Contains(string(body), "169.254") {
+			t.Fatalf("%d %s, want 502 without the target", resp.StatusCode, body)
+		}
 	}
 }

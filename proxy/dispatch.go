@@ -127,13 +127,13 @@ func (s *service) modifyResponse(resp *http.Response) error {
 
 // errorHandler answers when the backend could not be reached or answered
 // badly. Messages to the client never carry backend addresses.
-func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error, bodySettled bool) {
 	ex, _ := w.(*exchange)
 	status, msg := http.StatusBadGateway, "backend unavailable"
 	switch {
-	case ex != nil && ex.body.tooLarge:
+	case ex != nil && bodySettled && ex.body.tooLarge:
 		status, msg = http.StatusRequestEntityTooLarge, "request body too large"
-	case ex != nil && ex.body.err != nil:
+	case ex != nil && bodySettled && ex.body.err != nil:
 		status, msg = http.StatusBadRequest, "malformed request body"
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		if ex != nil {

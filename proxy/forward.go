@@ -48,13 +48,16 @@ func (s *service) dispatch(ex *exchange, in *http.Request, sealed *url.URL) {
 		resp, err = s.dn.roundTrip(ex, out)
 	}
 	if err != nil {
-		s.errorHandler(ex, in, err)
+		s.errorHandler(ex, in, err, true) // a failed round trip waited for the body's writer
 		return
 	}
 	removeHopByHop(resp.Header)
 	if err := s.modifyResponse(resp); err != nil {
+		// The backend answered, perhaps before it read the whole body:
+		// its writer may still be reading the client's body, so what it
+		// saw of it is not for errorHandler to read.
 		ex.release(resp)
-		s.errorHandler(ex, in, err)
+		s.errorHandler(ex, in, err, false)
 		return
 	}
 	s.respond(ex, resp)

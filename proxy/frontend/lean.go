@@ -867,9 +867,15 @@ func (b *reqBody) unread() bool {
 
 // finish closes the body for good and reports whether the connection can
 // read the next request: the rest of the body (up to 256 KiB) is read,
-// unless the client still waits for 100 Continue.
+// unless the client still waits for 100 Continue. It never waits for the
+// client: a body another goroutine still reads or splices (a backend that
+// answered before it had the whole body) or more than 256 KiB left to
+// come closes the connection after the answer, as net/http's server does,
+// and the close ends that reader.
 func (b *reqBody) finish() bool {
-	b.mu.Lock()
+	if !b.mu.TryLock() {
+		return false
+	}
 	defer b.mu.Unlock()
 	b.closed = true
 	if b.eof.Load() {
@@ -878,6 +884,9 @@ func (b *reqBody) finish() bool {
 	if b.expect || b.broken != nil {
 		// No 100 Continue went out: the body will not come; or WriteTo
 		// broke off: where the body ends on the connection is unknown.
+		return false
+	}
+	if b.length >= 0 && b.length-b.read > maxDiscard {
 		return false
 	}
 	n, err := io.CopyN(io.Discard, b.rc, maxDiscard+1)
