@@ -55,9 +55,11 @@
 // whose client waits for a 100 Continue that was not sent (it goes out
 // when the handler first reads the body), and Shutdown all close the
 // connection after the answer. (Once 100 Continue went out, an answer
-// before the body's end keeps the connection: the body comes, and its
-// rest is read after the handler as any body's; net/http's server closes
-// then.) Panics are logged and close the
+// before the body's end keeps the connection when at most 256 KiB of the
+// body are left and no other goroutine still reads it: the rest is read
+// after the handler as any body's; net/http's server closes then. The
+// answer never waits for body bytes the client has not sent.) Panics are
+// logged and close the
 // connection (http.ErrAbortHandler silently). The writer implements
 // http.Flusher, http.Hijacker (what the handler wrote goes out first),
 // io.ReaderFrom and http.ResponseController's deadline setters.
