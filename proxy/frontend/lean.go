@@ -207,6 +207,9 @@ type leanConn struct {
 	bw  *bufio.Writer
 	res response // reused request after request
 	big bool     // br is a large head's reader, not a pooled one
+	// unreadBody: the connection closes after an answer while the client
+	// may still send a body nobody read (closeLingering).
+	unreadBody bool
 	// afterPost: the last request was a POST (empty lines may follow it)
 	afterPost bool
 	idle      atomic.Bool
@@ -236,6 +239,9 @@ func (c *leanConn) serve() {
 		if c.state == http.StateHijacked {
 			return
 		}
+		if c.unreadBody {
+			c.closeLingering()
+		}
 		c.nc.Close()
 		c.release()
 		c.s.untrack(c)
@@ -249,6 +255,26 @@ func (c *leanConn) serve() {
 	for c.serveOne() {
 	}
 }
+
+// closeLingering half-closes a connection whose client may still be
+// sending a body nobody read, and discards what it sends for up to
+// rstAvoidance: closing at once would make the kernel answer those bytes
+// with a reset, which can destroy the answer before the client read it.
+// net/http's server does the same (closeWriteAndWait).
+func (c *leanConn) closeLingering() {
+	if c.tcp == nil {
+		return
+	}
+	_ = c.tcp.CloseWrite()
+	_ = c.tcp.SetReadDeadline(time.Now().Add(rstAvoidance))
+	_, _ = io.Copy(io.Discard, io.LimitReader(readerOnly{c.tcp}, maxLingerDiscard))
+}
+
+// rstAvoidance and maxLingerDiscard bound closeLingering.
+const (
+	rstAvoidance     = 500 * time.Millisecond
+	maxLingerDiscard = 4 << 20
+)
 
 // release returns the buffers to their pools.
 func (c *leanConn) release() {

@@ -923,3 +923,39 @@ func TestBodyWriteTo(t *testing.T) {
 		}
 	})
 }
+
+// A handler that answers without reading a large body gets its answer to
+// a client that waits for it before sending the rest: the server does not
+// wait for the 1 MiB that is not coming (more than 256 KiB are left), it
+// answers and closes, as net/http's server does.
+func TestAnswerWithoutWaitingForUnsentBody(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "refused", http.StatusForbidden)
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		head := "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"
+		if _, err := c.Write(append([]byte(head), make([]byte, 10<<10)...)); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("no answer while the body waits: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || string(body) != "refused\n" {
+			t.Fatalf("%d %q, want 403 refused", resp.StatusCode, body)
+		}
+		if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+			t.Fatalf("after the answer: %q %v, want the connection closed", rest, err)
+		}
+	})
+}

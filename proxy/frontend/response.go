@@ -321,6 +321,7 @@ func (r *response) finish() {
 		// What is left of the body is too much to read (or will not come):
 		// the answer says the connection closes.
 		r.closeAfter = true
+		r.c.unreadBody = true
 	}
 	r.sendHead()
 	bw := r.c.bw
@@ -337,6 +338,7 @@ func (r *response) finish() {
 	}
 	if r.body != nil && !r.closeAfter && !r.body.finish() {
 		r.closeAfter = true
+		r.c.unreadBody = true
 	}
 }
 
