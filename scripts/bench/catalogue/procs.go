@@ -76,20 +76,18 @@ func transfers(args []string) error {
 		return fmt.Errorf("password: %w", err)
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
-	targets := []struct {
+	type target struct {
 		name string
 		c    *webhdfstest.Client
-	}{
+	}
+	targets := []target{
 		{"direct", &webhdfstest.Client{Base: *namenode + "/v1", HTTP: hc, UserName: *user}},
 		{"gateway", &webhdfstest.Client{Base: *gateway + "/v1", HTTP: hc, User: *user, Pass: strings.TrimSpace(string(pass))}},
 	}
 	if *namenodeCC != "" && *gatewayCC != "" {
 		d := &net.Dialer{Control: tcpcc.Control(*cc)}
 		hcc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true, DialContext: d.DialContext}}
-		targets = append(targets, []struct {
-			name string
-			c    *webhdfstest.Client
-		}{
+		targets = append(targets, []target{
 			{"direct-cc", &webhdfstest.Client{Base: *namenodeCC + "/v1", HTTP: hcc, UserName: *user}},
 			{"gateway-cc", &webhdfstest.Client{Base: *gatewayCC + "/v1", HTTP: hcc, User: *user, Pass: strings.TrimSpace(string(pass))}},
 		}...)
