@@ -129,7 +129,7 @@ func run(big int64, rounds int, uiTime time.Duration, procs string) error {
 			name string
 			c    *webhdfstest.Client
 		}{{"direct", direct}, {"gateway", through}} {
-			up, down, err := upDown(t.c, big)
+			up, down, err := upDown(t.c, big, &tcpCounters{}, &tcpCounters{})
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
@@ -158,6 +158,9 @@ func run(big int64, rounds int, uiTime time.Duration, procs string) error {
 	}
 	fmt.Printf("| WebHDFS upload %d MiB (CREATE, two steps), MB/s, all in one process (older method), best of %d | %.0f | %.0f | %.2f | |\n", big>>20, rounds, best["gateway-up"], best["direct-up"], best["gateway-up"]/best["direct-up"])
 	fmt.Printf("| WebHDFS download %d MiB (OPEN, redirect followed), MB/s, all in one process (older method), best of %d | %.0f | %.0f | %.2f | |\n", big>>20, rounds, best["gateway-down"], best["direct-down"], best["gateway-down"]/best["direct-down"])
+	if procs != "" {
+		tcpRows(procs)
+	}
 	fmt.Printf("\n| UI rewriting (page of %d KiB) | MB/s | µs per page | allocations per page | KiB allocated per page |\n|---|---|---|---|---|\n", len(page)>>10)
 	fmt.Printf("| in process, plain HTML | %.0f | %.0f | %.0f | %.0f |\n", plain.mbps, plain.usPerPage, plain.allocs, plain.kib)
 	fmt.Printf("| in process, gzip HTML (decoded, rewritten) | %.0f | %.0f | %.0f | %.0f |\n", gz.mbps, gz.usPerPage, gz.allocs, gz.kib)
