@@ -30,6 +30,7 @@ type htmlRewriter struct {
 	raw   string
 	attrs []attr
 	tmp   []byte // scratch for style attributes
+	nv    []byte // the current tag's new attribute values (attr.lo:hi)
 }
 
 func newHTMLRewriter(rw *rewriter, src io.Reader, maxToken int) *htmlRewriter {
@@ -85,8 +86,12 @@ var linkAttrHints = [][]byte{[]byte("href"), []byte("src"), []byte("action"), []
 	[]byte("profile"), []byte("longdesc"), []byte("equiv")}
 
 // mayHaveLink reports whether a raw tag may have an attribute tag rewrites;
-// a tag with upper-case letters is always looked at.
+// a tag with upper-case letters is always looked at, one without a value
+// ("=") never.
 func mayHaveLink(raw []byte) bool {
+	if bytes.IndexByte(raw, '=') < 0 {
+		return false
+	}
 	for _, c := range raw {
 		if c >= 'A' && c <= 'Z' {
 			return true
@@ -101,11 +106,21 @@ func mayHaveLink(raw []byte) bool {
 }
 
 // attr is an attribute of the current tag: its bytes are the tokenizer's,
-// valid until its next token; nv is the new value when changed.
+// valid until its next token; when changed, the new value is
+// htmlRewriter.nv[lo:hi].
 type attr struct {
 	key, val []byte
-	nv       string
+	lo, hi   int
 	changed  bool
+}
+
+// setValue records a new value of a (when changed).
+func (h *htmlRewriter) setValue(a *attr, nv string, changed bool) {
+	if changed {
+		a.lo = len(h.nv)
+		h.nv = append(h.nv, nv...)
+		a.hi, a.changed = len(h.nv), true
+	}
 }
 
 // tag appends a start tag: as it came, unless an attribute changes.
@@ -127,7 +142,7 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 	if !isScript && !mayHaveLink(raw) {
 		return dst
 	}
-	h.attrs = h.attrs[:0]
+	h.attrs, h.nv = h.attrs[:0], h.nv[:0]
 	changed := false
 	isMeta, refresh := bytes.EqualFold(name, []byte("meta")), false
 	content := -1
@@ -139,15 +154,21 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 		a := attr{key: k, val: v}
 		switch {
 		case urlAttrs[string(k)]:
-			a.nv, a.changed = h.rw.candidate(KindHTML, v)
-		case string(k) == "srcset":
-			a.nv, a.changed = h.srcset(string(v))
-		case string(k) == "style":
-			if nv := h.css.end(h.css.feed(h.tmp[:0], v)); !bytes.Equal(nv, v) {
-				a.nv, a.changed = string(nv), true
-			} else {
-				h.tmp = nv
+			lo := len(h.nv)
+			if h.nv, a.changed = h.rw.appendCandidate(h.nv, KindHTML, v); a.changed {
+				a.lo, a.hi = lo, len(h.nv)
 			}
+		case string(k) == "srcset":
+			nv, ok := h.srcset(string(v))
+			h.setValue(&a, nv, ok)
+		case string(k) == "style":
+			nv := h.css.end(h.css.feed(h.tmp[:0], v))
+			if !bytes.Equal(nv, v) {
+				a.lo = len(h.nv)
+				h.nv = append(h.nv, nv...)
+				a.hi, a.changed = len(h.nv), true
+			}
+			h.tmp = nv
 		case string(k) == "type" && isScript:
 			if !isJSType(string(v)) {
 				h.raw = "script-other"
@@ -165,7 +186,8 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 	}
 	if refresh && content >= 0 {
 		a := &h.attrs[content]
-		a.nv, a.changed = h.refresh(string(a.val))
+		nv, ok := h.refresh(string(a.val))
+		h.setValue(a, nv, ok)
 		changed = changed || a.changed
 	}
 	if !changed {
@@ -178,7 +200,7 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 		dst = append(dst, a.key...)
 		dst = append(dst, '=', '"')
 		if a.changed {
-			dst = appendEscaped(dst, a.nv)
+			dst = appendEscaped(dst, h.nv[a.lo:a.hi])
 		} else {
 			dst = appendEscaped(dst, a.val)
 		}
@@ -192,24 +214,28 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 
 // appendEscaped appends v escaped for a double-quoted attribute value (as
 // html.EscapeString escapes).
-func appendEscaped[T string | []byte](dst []byte, v T) []byte {
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; c {
+func appendEscaped(dst, v []byte) []byte {
+	start := 0
+	for i, c := range v {
+		var esc string
+		switch c {
 		case '&':
-			dst = append(dst, "&amp;"...)
+			esc = "&amp;"
 		case '\'':
-			dst = append(dst, "&#39;"...)
+			esc = "&#39;"
 		case '<':
-			dst = append(dst, "&lt;"...)
+			esc = "&lt;"
 		case '>':
-			dst = append(dst, "&gt;"...)
+			esc = "&gt;"
 		case '"':
-			dst = append(dst, "&#34;"...)
+			esc = "&#34;"
 		default:
-			dst = append(dst, c)
+			continue
 		}
+		dst = append(append(dst, v[start:i]...), esc...)
+		start = i + 1
 	}
-	return dst
+	return append(dst, v[start:]...)
 }
 
 // isJSType reports a script type that holds JavaScript.

@@ -100,15 +100,19 @@ func TestRewrite(t *testing.T) {
 			`{"trackingUrl":"https://gw.example/gateway/t/ui/proxy/app_1/","path":"/tmp/data","note":"it's","n":1}`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := rewriteAll(t, tt.kind, "", []byte(tt.in), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
-			}
-		})
+		// Options.RootPrefix (the gateway's path for a service served from
+		// its backends' root) gives what the Mapper gives.
+		for _, root := range []string{"", "/gateway/t/ui"} {
+			t.Run(tt.name+" root prefix "+root, func(t *testing.T) {
+				got, err := rewriteAll(t, tt.kind, "", []byte(tt.in), &Options{RootPrefix: root})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != tt.want {
+					t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+				}
+			})
+		}
 	}
 }
 
@@ -225,6 +229,19 @@ func TestRules(t *testing.T) {
 	if err != nil || got != `a("/gateway/t/yarn/cluster/app/1"); b("/gateway/t/node7/logs")` {
 		t.Fatalf("%q, %v", got, err)
 	}
+	// A rule for the kind comes before RootPrefix; a path no rule takes
+	// still gets the prefix.
+	o.RootPrefix = "/gateway/t/ui"
+	got, err = rewriteAll(t, KindHTML, "", []byte(`<a href="cluster/app/2">x</a><a href="/static/a.css">y</a>`), o)
+	if err != nil || got != `<a href="/gateway/t/yarn/cluster/app/2">x</a><a href="/gateway/t/ui/static/a.css">y</a>` {
+		t.Fatalf("%q, %v", got, err)
+	}
+	o.Rules = append(o.Rules, Rule{Name: "static", From: "/static/", To: "/gateway/t/assets/", Kinds: KindHTML})
+	got, _ = rewriteAll(t, KindHTML, "", []byte(`<a href="/static/a.css">y</a><img src="/logo.png">`), o)
+	if got != `<a href="/gateway/t/assets/a.css">y</a><img src="/gateway/t/ui/logo.png">` {
+		t.Fatalf("rule before RootPrefix: %q", got)
+	}
+	o.Rules, o.RootPrefix = o.Rules[:2], ""
 	// Kinds restrict a rule: not applied to JSON.
 	got, _ = rewriteAll(t, KindJSON, "", []byte(`{"a":"cluster/app/1"}`), o)
 	if got != `{"a":"cluster/app/1"}` {
@@ -252,6 +269,33 @@ func TestKindOf(t *testing.T) {
 	for _, ct := range []string{"image/png", "application/octet-stream", "", "text/plain"} {
 		if _, ok := KindOf(ct); ok {
 			t.Errorf("%q would be rewritten", ct)
+		}
+	}
+}
+
+// Options.RootPrefix takes plain root-relative paths itself; anything
+// else (another host, an escaped or fragment path, JSON data) is the
+// Mapper's, which here keeps every link.
+func TestRootPrefix(t *testing.T) {
+	keep := func(link string) (string, bool) { return link, true }
+	tests := []struct {
+		kind    Kind
+		in, out string
+	}{
+		{KindHTML, `<a href="/x/y?q=1">a</a>`, `<a href="/p/x/y?q=1">a</a>`},
+		{KindHTML, `<img src="//cdn.example/i.png">`, `<img src="//cdn.example/i.png">`},
+		{KindHTML, `<a href="/x%20y">a</a><a href="/a#b">b</a><a href="/a b">c</a>`, `<a href="/x%20y">a</a><a href="/a#b">b</a><a href="/a b">c</a>`},
+		{KindHTML, `<a href="/&quot;x">a</a>`, `<a href="/p/&#34;x">a</a>`},
+		{KindHTML, `<A HREF=/x>a</A><td nowrap>b</td>`, `<A href="/p/x">a</A><td nowrap>b</td>`},
+		{KindHTML, `<form action="/submit" method="post"><input type="text" name="q"></form>`, `<form action="/p/submit" method="post"><input type="text" name="q"></form>`},
+		{KindCSS, `a{background:url(/img/a.png)}`, `a{background:url(/p/img/a.png)}`},
+		{KindJS, `fetch("/api/v1")`, `fetch("/p/api/v1")`},
+		{KindJSON, `{"path":"/tmp/data"}`, `{"path":"/tmp/data"}`},
+	}
+	for _, tt := range tests {
+		got, err := rewriteAll(t, tt.kind, "", []byte(tt.in), &Options{Map: keep, RootPrefix: "/p"})
+		if err != nil || got != tt.out {
+			t.Errorf("%s\ngot  %s (%v)\nwant %s", tt.in, got, err, tt.out)
 		}
 	}
 }

@@ -211,7 +211,9 @@ type uiFigures struct{ mbps, usPerPage, allocs, kib float64 }
 
 // inProcess rewrites body (Content-Encoding enc) repeatedly for d.
 func inProcess(body []byte, enc string, d time.Duration) uiFigures {
-	o := &rewrite.Options{Map: func(link string) (string, bool) {
+	// As the gateway sets them for a UI service served from its
+	// backends' root: root-relative links by RootPrefix, the rest mapped.
+	o := &rewrite.Options{RootPrefix: "/gateway/t/yarn", Map: func(link string) (string, bool) {
 		if rest, ok := strings.CutPrefix(link, "http://backend.internal:8088"); ok {
 			return "https://gw.example/gateway/t/yarn" + rest, true
 		}
