@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -59,10 +60,14 @@ func main() {
 	}
 }
 
+// uiProfile is -ui-cpuprofile's file.
+var uiProfile string
+
 func runFlags() error {
 	big := flag.Int64("bytes", 1<<30, "size of the WebHDFS transfers")
 	rounds := flag.Int("rounds", 2, "interleaved rounds of the in-process figures (best of)")
 	uiTime := flag.Duration("ui-time", 2*time.Second, "time per UI measurement")
+	flag.StringVar(&uiProfile, "ui-cpuprofile", "", "CPU profile of the UI pages served through the gateway (rewriting on and off)")
 	procs := flag.String("procs", "", "output of catalogue transfers: the three-process rows")
 	flag.Parse()
 	return run(*big, *rounds, *uiTime, *procs)
@@ -146,11 +151,24 @@ func run(big int64, rounds int, uiTime time.Duration, procs string) error {
 	_ = zw.Close()
 	gz := inProcess(zbuf.Bytes(), "gzip", uiTime)
 	var on, off float64
+	if uiProfile != "" {
+		f, err := os.Create(uiProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	for r := 0; r < rounds; r++ {
 		on = max(on, pagesPerSecond(hc, gwURL+"/gateway/bench/yarn/page", uiTime))
 		off = max(off, pagesPerSecond(hc, gwURL+"/gateway/bench/yarn-plain/page", uiTime))
 	}
 
+	if uiProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Printf("## Knox catalogue: WebHDFS through datanode redirects, UI rewriting (issue #16)\n\n")
 	fmt.Printf("| figure | gateway | direct | ratio | per round |\n|---|---|---|---|---|\n")
 	if procs != "" {
