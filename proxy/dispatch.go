@@ -133,6 +133,9 @@ func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error
 	switch {
 	case ex != nil && bodySettled && ex.body.tooLarge:
 		status, msg = http.StatusRequestEntityTooLarge, "request body too large"
+	case ex != nil && bodySettled && isTimeout(ex.body.err):
+		// The client left its body silent past the stall (or read) timeout.
+		status, msg = http.StatusRequestTimeout, "request body timeout"
 	case ex != nil && bodySettled && ex.body.err != nil:
 		status, msg = http.StatusBadRequest, "malformed request body"
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):

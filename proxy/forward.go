@@ -582,6 +582,9 @@ func (s *service) respond(ex *exchange, resp *http.Response) {
 	err := ex.copyBody(resp)
 	ex.release(resp)
 	if err != nil {
+		// The client's failure (it went away, or stalled) is not the
+		// backend's: the access log says 499, no backend error counts it.
+		ex.clientGone = ex.clientFailed
 		panic(http.ErrAbortHandler) // the server aborts the client's connection
 	}
 	if len(resp.Trailer) > 0 {

@@ -31,8 +31,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
 			// http.ErrAbortHandler from respond: the answer broke off
-			// mid-body; the server aborts the client connection.
-			ex.aborted = true
+			// mid-body; the server aborts the client connection. A client
+			// that went away or stalled is not the backend's failure.
+			ex.aborted = !ex.clientGone
 			p.finish(ex, r)
 			panic(v)
 		}
@@ -235,14 +236,17 @@ type exchange struct {
 	hijacked    bool
 	aborted     bool
 	clientGone  bool
-	refused     string
-	backendErr  error
-	body        bodyReader
-	backend     int          // index of the backend rewrite picked, for roundTrip
-	ctx         reqCtx       // the request's context from routing on
-	pctx        principalCtx // ctx with the principal (CarryPrincipal)
-	plainFront  bool         // HTTP/1 without TLS: the client connection is plain TCP
-	access      accessFields // the access log line's fields (finish)
+	// clientFailed: a write to the client failed (it went away, or
+	// stalled past the front's stall timeout).
+	clientFailed bool
+	refused      string
+	backendErr   error
+	body         bodyReader
+	backend      int          // index of the backend rewrite picked, for roundTrip
+	ctx          reqCtx       // the request's context from routing on
+	pctx         principalCtx // ctx with the principal (CarryPrincipal)
+	plainFront   bool         // HTTP/1 without TLS: the client connection is plain TCP
+	access       accessFields // the access log line's fields (finish)
 
 	// The backend exchange (forward.go), kept here to cost no allocation.
 	out       http.Request
@@ -332,6 +336,9 @@ func (e *exchange) Write(b []byte) (int, error) {
 	}
 	n, err := e.w.Write(b)
 	e.bytes += int64(n)
+	if err != nil {
+		e.clientFailed = true
+	}
 	return n, err
 }
 
@@ -344,6 +351,9 @@ func (e *exchange) ReadFrom(src io.Reader) (int64, error) {
 	if rf, ok := e.w.(io.ReaderFrom); ok {
 		n, err := rf.ReadFrom(src)
 		e.bytes += n
+		if err != nil && writeFailed(err) {
+			e.clientFailed = true
+		}
 		return n, err
 	}
 	buf := h1.GetBuffer()
@@ -359,14 +369,29 @@ func (e *exchange) FlushError() error {
 	if !e.wroteHeader {
 		e.WriteHeader(http.StatusOK)
 	}
+	var err error
 	switch f := e.w.(type) {
 	case interface{ FlushError() error }:
-		return f.FlushError()
+		err = f.FlushError()
 	case http.Flusher:
 		f.Flush()
-		return nil
+	default:
+		err = http.NewResponseController(e.w).Flush()
 	}
-	return http.NewResponseController(e.w).Flush()
+	if err != nil {
+		e.clientFailed = true
+	}
+	return err
+}
+
+// writeFailed reports whether an error of the server's ReadFrom is the
+// client's, not its source's (the backend): a write's (a *net.OpError of
+// a write), or a timeout (the client's write deadline, its stall bound,
+// or the client-gone watch interrupting the backend read for a client
+// that left).
+func writeFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && (oe.Op == "write" || oe.Op == "raw-write") || isTimeout(err)
 }
 
 // Flush implements http.Flusher.
@@ -481,8 +506,10 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 	p.metrics.inflight.Add(-1)
 	status := ex.status
 	switch {
-	case ex.clientGone && !ex.wroteHeader:
-		status = 499 // client closed the request (nginx's convention)
+	case ex.clientGone && (!ex.wroteHeader || ex.clientFailed):
+		// The client closed the request, or went away or stalled during
+		// the answer (nginx's convention).
+		status = 499
 	case status == 0 && ex.aborted:
 		status = http.StatusBadGateway
 	case status == 0:

@@ -341,8 +341,8 @@ func TestUploadClientFailures(t *testing.T) {
 				lines = accessLines(t, e.logs.String())
 				time.Sleep(5 * time.Millisecond)
 			}
-			if len(lines) != 2 || lines[0].Status != 400 || lines[1].Status != 400 {
-				t.Fatalf("access lines %+v, want two of status 400", lines)
+			if len(lines) != 2 || lines[0].Status != 400 || lines[1].Status != http.StatusRequestTimeout {
+				t.Fatalf("access lines %+v, want 400 (hung up), 408 (timed out)", lines)
 			}
 			if logs := e.logs.String(); strings.Contains(logs, "backend error") {
 				t.Errorf("the backend was blamed:\n%s", logs)

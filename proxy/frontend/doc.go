@@ -10,7 +10,50 @@
 //	ReadHeaderTimeout  10s     a client trickling its headers (slowloris) is cut off
 //	ReadTimeout        0       whole-request bound; 0 so uploads may stream
 //	WriteTimeout       0       responses may stream (downloads, SSE)
+//	StallTimeout       0       a silent body or an answer not taken ends the request
 //	IdleTimeout        120s    idle keep-alive connections are closed
+//
+// (The gateway's configuration sets StallTimeout to DefaultStallTimeout,
+// 60s, unless told otherwise.)
+//
+// # Stalls
+//
+// StallTimeout bounds the time between two reads of a request body that
+// brought bytes, and between two writes of the answer the client took
+// bytes of (nginx's client_body_timeout and send_timeout), not the whole
+// transfer: a slow but moving upload or download is never cut, a silent
+// or stalled client is, and with it the backend connection the request
+// holds. It composes with ReadTimeout and WriteTimeout: the earlier
+// deadline applies. The client-gone watch and the wait for the next
+// request's head keep their own deadlines (a client waiting for a slow
+// answer sends nothing, rightly). Per path:
+//
+//   - lean front, copied body reads (connReader): the read deadline moves
+//     to StallTimeout from now before each read of the body (at most once
+//     per StallTimeout/16, so that reads cost no system call more); the
+//     watch puts the handler's deadline back;
+//   - lean front, spliced uploads and downloads: splice.CopySides moves
+//     the client side's deadline before each wait for it;
+//   - lean front, answers: the connection under the response's buffer
+//     (connWriter) moves the write deadline before each write (again at
+//     most once per StallTimeout/16: a keep-alive connection's small
+//     answers cost nothing more); a write that timed out while the client
+//     acknowledged bytes (TCP_INFO; a reader slower than the kernel's
+//     wakeups, a third of the send buffer) goes on, under TLS too (the
+//     TCP connection under it is a sockWriter), so only a client that
+//     takes nothing fails. A stalled body answers 408; a stalled answer
+//     closes the connection (under TLS without close_notify, which the
+//     client would not take either);
+//   - net/http's server (KindNetHTTP, and HTTP/2 on either front): the
+//     handler is wrapped (stallHandler): the request body moves the read
+//     deadline before each read and puts the request's back at its end
+//     (net/http then reads in the background), the writer moves the write
+//     deadline before each write and flush (HTTP/1: also at the start of
+//     each request, which bounds the server's last flush; HTTP/2 streams
+//     once past the first flow-control window) and ReadFrom goes in
+//     pieces of 256 KiB; HTTP2Config.WriteByteTimeout bounds HTTP/2
+//     connections. Progress there is a write that returned, which the
+//     kernel allows once a third of the send buffer is free.
 //
 // # Two front servers
 //

@@ -23,8 +23,13 @@ type ServerOptions struct {
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration // 0: none (streamed uploads)
 	WriteTimeout      time.Duration // 0: none (streamed responses)
-	IdleTimeout       time.Duration
-	TLSConfig         *tls.Config
+	// StallTimeout ends a request whose client leaves its body silent, or
+	// accepts no byte of the answer, this long (between two reads or two
+	// writes that made progress, not the whole transfer); 0: none. The
+	// gateway's default is DefaultStallTimeout.
+	StallTimeout time.Duration
+	IdleTimeout  time.Duration
+	TLSConfig    *tls.Config
 	// Logger receives the server's own errors (TLS handshakes, panics).
 	Logger *slog.Logger
 	// Registerer, when set, receives gateway_frontend_open_connections
@@ -38,11 +43,15 @@ const (
 	DefaultMaxHeaderBytes    = 64 << 10
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
+	DefaultStallTimeout      = 60 * time.Second // nginx's client_body_timeout and send_timeout
 )
 
 // NewServer returns an *http.Server serving h with o's limits.
 func NewServer(h http.Handler, o ServerOptions) *http.Server {
 	o = o.withDefaults()
+	if o.StallTimeout > 0 {
+		h = &stallHandler{h: h, stall: o.StallTimeout, readTimeout: o.ReadTimeout, writeTimeout: o.WriteTimeout}
+	}
 	s := &http.Server{
 		Addr:              o.Addr,
 		Handler:           h,
@@ -52,6 +61,11 @@ func NewServer(h http.Handler, o ServerOptions) *http.Server {
 		ReadTimeout:       o.ReadTimeout,
 		WriteTimeout:      o.WriteTimeout,
 		IdleTimeout:       o.IdleTimeout,
+	}
+	if o.StallTimeout > 0 {
+		// An HTTP/2 connection nothing can be written to for this long is
+		// closed (the streams' own writes are stallHandler's).
+		s.HTTP2 = &http.HTTP2Config{WriteByteTimeout: o.StallTimeout}
 	}
 	if o.Logger != nil {
 		s.ErrorLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)
@@ -154,5 +168,6 @@ func (o ServerOptions) withDefaults() ServerOptions {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
 	o.ReadTimeout, o.WriteTimeout = max(o.ReadTimeout, 0), max(o.WriteTimeout, 0)
+	o.StallTimeout = max(o.StallTimeout, 0)
 	return o
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/securegw/gateway/proxy/internal/splice"
 )
 
 // Lean is the gateway's lean HTTP/1.1 server (see the package doc): one
@@ -220,6 +222,26 @@ type leanConn struct {
 	// to be replaced before the handler's first read of the connection.
 	bodyDeadline  time.Time
 	deadlineStale bool
+	// The stall bound (ServerOptions.StallTimeout, 0 after a hijack): a
+	// read of the request body (bodyReads: the head was read) or a write to
+	// the client moves the connection's deadline to stall from now (no
+	// later than bodyDeadline or writeEnd). rdSet and wdSet are when the
+	// read and write deadlines were last moved so (zero: the connection
+	// does not have such a read deadline); they move again only once
+	// stall/16 passed, which keeps a keep-alive connection's small
+	// requests from moving them each time.
+	stall     time.Duration
+	bodyReads bool
+	rdSet     time.Time
+	wdSet     time.Time
+	writeEnd  time.Time // WriteTimeout's deadline for the request (zero: none)
+	// writeFailed: a write to the client failed (it stalled or left).
+	writeFailed bool
+	// sock is the TCP connection (under TLS too); acked what its peer
+	// acknowledged when the write deadline last moved before a large
+	// write: a write that timed out while the client took bytes goes on.
+	sock  *net.TCPConn
+	acked splice.Progress
 }
 
 func (c *leanConn) setState(st http.ConnState) {
@@ -242,6 +264,11 @@ func (c *leanConn) serve() {
 		if c.unreadBody {
 			c.closeLingering()
 		}
+		if tc, ok := c.nc.(*tls.Conn); ok && c.writeFailed {
+			// A client that does not take the answer would not take TLS's
+			// close_notify either: crypto/tls would wait 5s to send it.
+			tc.NetConn().Close()
+		}
 		c.nc.Close()
 		c.release()
 		c.s.untrack(c)
@@ -249,6 +276,8 @@ func (c *leanConn) serve() {
 	}()
 	c.remote = c.nc.RemoteAddr().String()
 	c.tcp, _ = c.nc.(*net.TCPConn)
+	c.sock = c.tcp
+	c.stall = c.s.opts.StallTimeout
 	if c.s.tlsConfig != nil && !c.handshake() {
 		return
 	}
@@ -297,7 +326,11 @@ func (c *leanConn) release() {
 // handshake runs the TLS handshake within the header timeout; a
 // connection that chose HTTP/2 is handed to the HTTP/2 server.
 func (c *leanConn) handshake() bool {
-	tc := tls.Server(c.nc, c.s.tlsConfig)
+	raw := c.nc
+	if c.sock != nil && c.stall > 0 {
+		raw = sockWriter{c.sock, c} // a slow reader's timed-out writes go on
+	}
+	tc := tls.Server(raw, c.s.tlsConfig)
 	o := &c.s.opts
 	d := o.ReadHeaderTimeout
 	if o.ReadTimeout > 0 && o.ReadTimeout < d {
@@ -313,6 +346,7 @@ func (c *leanConn) handshake() bool {
 	_ = tc.SetDeadline(time.Time{})
 	st := tc.ConnectionState()
 	if st.NegotiatedProtocol == "h2" && c.s.h2 != nil {
+		c.stall = 0                    // the HTTP/2 server bounds its writes itself
 		c.setState(http.StateHijacked) // the HTTP/2 server counts it from here
 		c.s.untrack(c)
 		c.s.h2(tc)
@@ -336,6 +370,7 @@ func (c *leanConn) serveOne() bool {
 	}
 	c.cr.limit = int64(o.MaxHeaderBytes) + 4096
 	c.deadlineStale = false // from here on, serveOne sets the deadlines
+	c.bodyReads, c.rdSet = false, time.Time{}
 	// Wait for the request: the first within the header timeout, later
 	// ones within the idle timeout. Unless all of the head is here, the
 	// rest of it must come within the header timeout.
@@ -377,6 +412,7 @@ func (c *leanConn) serveOne() bool {
 	}
 	c.cr.limit = 1<<63 - 1
 	c.deadlineStale = true
+	c.bodyReads = true
 	c.afterPost = req.Method == http.MethodPost
 	if c.state != http.StateActive {
 		c.setState(http.StateActive)
@@ -386,10 +422,15 @@ func (c *leanConn) serveOne() bool {
 		return false
 	}
 	if o.WriteTimeout > 0 {
-		_ = c.nc.SetWriteDeadline(start.Add(o.WriteTimeout))
+		c.writeEnd = start.Add(o.WriteTimeout)
+		if c.stall > 0 {
+			c.wdSet = time.Time{} // the first write sets the earlier deadline
+		} else {
+			_ = c.nc.SetWriteDeadline(c.writeEnd)
+		}
 	}
 	if c.bw == nil {
-		c.bw = getWriter(c.nc)
+		c.bw = getWriter(connWriter{c})
 	}
 	keep := c.serveRequest(req)
 	if c.state == http.StateHijacked {
@@ -616,18 +657,107 @@ func (cr *connReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	cr.mu.Unlock()
-	cr.c.freshDeadline()
+	cr.c.readDeadline()
 	n, err := cr.c.nc.Read(p)
 	cr.limit -= int64(n)
 	return n, err
 }
 
-// freshDeadline replaces the idle or header deadline with the handler's.
+// freshDeadline replaces the idle or header deadline, or a stall one,
+// with the handler's (the client-gone watch's: a client waiting for a slow
+// answer sends nothing, rightly).
 func (c *leanConn) freshDeadline() {
-	if c.deadlineStale {
-		c.deadlineStale = false
+	if c.deadlineStale || !c.rdSet.IsZero() {
+		c.deadlineStale, c.rdSet = false, time.Time{}
 		_ = c.nc.SetReadDeadline(c.bodyDeadline)
 	}
+}
+
+// readDeadline puts the deadline of a read of the connection in place:
+// for the request body, the stall bound from now (no later than the
+// handler's deadline); else the handler's (freshDeadline).
+func (c *leanConn) readDeadline() {
+	if c.stall <= 0 || !c.bodyReads {
+		c.freshDeadline()
+		return
+	}
+	now := time.Now()
+	if !c.deadlineStale && !c.rdSet.IsZero() && now.Sub(c.rdSet) < c.stall>>4 {
+		return
+	}
+	c.deadlineStale, c.rdSet = false, now
+	_ = c.nc.SetReadDeadline(earlier(now.Add(c.stall), c.bodyDeadline))
+}
+
+// writeDeadline moves the write deadline to the stall bound from now (no
+// later than the request's WriteTimeout) before a write to the client;
+// before a large write (which may wait for the client) it marks what the
+// client acknowledged so far.
+func (c *leanConn) writeDeadline(force, large bool) {
+	now := time.Now()
+	if !force && !c.wdSet.IsZero() && now.Sub(c.wdSet) < c.stall>>4 {
+		return
+	}
+	c.wdSet = now
+	_ = c.nc.SetWriteDeadline(earlier(now.Add(c.stall), c.writeEnd))
+	if large && c.sock != nil {
+		c.acked.Mark(c.sock)
+	}
+}
+
+// writeSock writes p to the TCP connection; a write that timed out while
+// the client took bytes (a slow reader, slower than the kernel wakes a
+// writer: a third of the send buffer per stall) goes on under a moved
+// deadline. Only a client that takes nothing for the stall bound fails.
+func (c *leanConn) writeSock(p []byte) (int, error) {
+	n, err := c.sock.Write(p)
+	for err != nil && c.stall > 0 && n < len(p) && splice.Timeout(err) && c.acked.Moved(c.sock) {
+		c.writeDeadline(true, false)
+		var k int
+		k, err = c.sock.Write(p[n:])
+		n += k
+	}
+	return n, err
+}
+
+// sockWriter is the TCP connection under TLS (writeSock).
+type sockWriter struct {
+	*net.TCPConn
+	c *leanConn
+}
+
+func (s sockWriter) Write(p []byte) (int, error) { return s.c.writeSock(p) }
+
+// earlier returns the earlier of t and end, t when end is zero.
+func earlier(t, end time.Time) time.Time {
+	if !end.IsZero() && end.Before(t) {
+		return end
+	}
+	return t
+}
+
+// connWriter is the connection under the response's buffer: with a stall
+// bound, each write to the client must make progress within it.
+type connWriter struct{ c *leanConn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	c := w.c
+	var n int
+	var err error
+	switch {
+	case c.stall <= 0:
+		n, err = c.nc.Write(p)
+	case c.tcp != nil:
+		c.writeDeadline(false, len(p) >= bufSize)
+		n, err = c.writeSock(p)
+	default: // TLS: its connection is a sockWriter
+		c.writeDeadline(false, len(p) >= bufSize)
+		n, err = c.nc.Write(p)
+	}
+	if err != nil {
+		c.writeFailed = true
+	}
+	return n, err
 }
 
 // startWatch reads one byte in the background: an error ends the request
@@ -799,6 +929,11 @@ func (b *reqBody) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		b.eof.Store(true)
 		b.ctx.bodyEnded()
+	} else if err != nil {
+		// The client hung up, stalled or broke the framing: nothing more
+		// is read of this body (not even after the handler, which would
+		// wait for the client again), and the connection closes.
+		b.broken = err
 	}
 	return n, err
 }
@@ -842,9 +977,15 @@ func (b *reqBody) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
-	c.freshDeadline()
 	rest := b.length - b.read
 	lr := io.LimitedReader{R: c.tcp, N: rest}
+	if c.stall > 0 {
+		// The splice moves the read deadline by progress: a bounded side.
+		lr.R = &splice.Side{Conn: c.tcp, Idle: c.stall, End: c.bodyDeadline}
+		c.deadlineStale = true // a stall deadline is left on the connection
+	} else {
+		c.freshDeadline()
+	}
 	n, err := rf.ReadFrom(&lr)
 	b.read += rest - lr.N // taken from the connection, sent or not
 	total += n

@@ -2,10 +2,12 @@ package frontend
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,13 +196,41 @@ func (r *response) ReadFrom(src io.Reader) (int64, error) {
 	}
 	var n int64
 	var err error
+	c := r.c
 	if tc, ok := lr.R.(*net.TCPConn); ok {
 		// A TCP source (the backend connection): spliced by raw system
-		// calls (package splice), cheaper than TCPConn.ReadFrom's.
-		n, _, err = splice.Copy(r.c.tcp, tc, lr.N)
+		// calls (package splice), cheaper than TCPConn.ReadFrom's; the
+		// client's write deadline moves by progress.
+		var srcFailed bool
+		n, srcFailed, err = splice.CopySides(splice.Side{Conn: c.tcp, Idle: c.stall, End: c.writeEnd}, splice.Side{Conn: tc}, lr.N)
 		lr.N -= n
+		c.wdSet = time.Time{}
+		var oe *net.OpError
+		if err != nil && !srcFailed && !errors.As(err, &oe) {
+			// The client's side failed: a write error, as Write's are.
+			err = &net.OpError{Op: "write", Net: "tcp", Source: c.tcp.LocalAddr(), Addr: c.tcp.RemoteAddr(), Err: err}
+		}
+	} else if c.stall > 0 {
+		// sendfile(2) in pieces, the deadline moved before each; a file's
+		// piece that timed out while the client took bytes goes on (a slow
+		// reader; sendfile leaves the file's offset after what was sent).
+		_, file := lr.R.(*os.File)
+		for lr.N > 0 {
+			c.writeDeadline(true, true)
+			piece := io.LimitedReader{R: lr.R, N: min(lr.N, filePiece)}
+			var k int64
+			k, err = c.tcp.ReadFrom(&piece)
+			n += k
+			lr.N -= k
+			if err != nil && file && splice.Timeout(err) && c.acked.Moved(c.sock) {
+				continue
+			}
+			if err != nil || piece.N > 0 {
+				break // failed, or the source ended
+			}
+		}
 	} else {
-		n, err = r.c.tcp.ReadFrom(&lr)
+		n, err = c.tcp.ReadFrom(&lr)
 	}
 	if inner != nil {
 		inner.N -= n
@@ -208,6 +238,10 @@ func (r *response) ReadFrom(src io.Reader) (int64, error) {
 	r.written += n
 	return n, err
 }
+
+// filePiece is how much of a file goes under one move of the stall
+// deadline (ReadFrom).
+const filePiece = 256 << 10
 
 func (r *response) copyFrom(src io.Reader) (int64, error) {
 	buf := copyBufs.Get().(*[32 << 10]byte)
@@ -392,7 +426,7 @@ func (r *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	c.cr.stopWatch()
 	_ = c.nc.SetDeadline(time.Time{})
-	c.deadlineStale = false
+	c.deadlineStale, c.stall = false, 0
 	c.setState(http.StateHijacked)
 	c.s.untrack(c)
 	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil

@@ -21,9 +21,10 @@ func (c *Conn) PlainTCP() bool { return c.tcp != nil }
 
 // ReadFrom sends what r yields, up to its end, after the bytes buffered
 // (a request body). When the connection is plain TCP and r is a plain TCP
-// connection under an io.LimitedReader (the rest of a body of known
-// length), the kernel moves the bytes (splice(2), package splice) and
-// the limit goes down by what was sent; else they are copied. An error of
+// connection (a *net.TCPConn, or a *splice.Side with its stall bound)
+// under an io.LimitedReader (the rest of a body of known length), the
+// kernel moves the bytes (splice(2), package splice) and the limit goes
+// down by what was sent; else they are copied. An error of
 // r is a *SourceError. After any error the connection cannot serve
 // another request: the caller closes it or discards it. ReadFrom leaves
 // the connection's state alone, as it runs beside the reading of the
@@ -35,9 +36,16 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	var n int64
 	var err error
 	if lr, ok := r.(*io.LimitedReader); ok && c.tcp != nil {
-		if src, ok := lr.R.(*net.TCPConn); ok {
+		var src splice.Side
+		switch s := lr.R.(type) {
+		case *net.TCPConn:
+			src.Conn = s
+		case *splice.Side:
+			src = *s
+		}
+		if src.Conn != nil {
 			var srcFailed bool
-			n, srcFailed, err = splice.Copy(c.tcp, src, lr.N)
+			n, srcFailed, err = splice.CopySides(splice.Side{Conn: c.tcp}, src, lr.N)
 			lr.N -= n
 			if srcFailed {
 				err = &SourceError{err}

@@ -8,6 +8,10 @@
 // and leaving a system call the scheduler's monitor may take the P from;
 // waiting for readiness is the netpoller's (syscall.RawConn's Read and
 // Write callbacks, which keep the connections' deadlines and closing).
-// Copy also reports which side failed. Elsewhere than on Linux it copies
-// through a pooled buffer.
+// Copy also reports which side failed. CopySides bounds the stalls of
+// either side (Side.Idle: the deadline moves before each wait, so that a
+// side that makes no progress for Idle fails while a slow one does not; a
+// destination whose peer acknowledged bytes meanwhile, per TCP_INFO, is
+// slow, not stalled). Elsewhere than on Linux it copies through a pooled
+// buffer.
 package splice

@@ -59,11 +59,20 @@ func putPipe(p *pipe) {
 // is nil). On failure, srcFailed tells whether src failed (its read
 // deadline, its peer's reset, its closing) or dst did.
 func Copy(dst, src *net.TCPConn, n int64) (written int64, srcFailed bool, err error) {
-	sc, err := src.SyscallConn()
+	return CopySides(Side{Conn: dst}, Side{Conn: src}, n)
+}
+
+// CopySides is Copy with the sides' stall bounds (Side.Idle): the
+// source's read deadline is moved before each wait for it to be readable,
+// the destination's before each wait for it to be writable after bytes
+// went out, so that a side that makes no progress for Idle fails (with
+// os.ErrDeadlineExceeded) while a slow one that progresses does not.
+func CopySides(dst, src Side, n int64) (written int64, srcFailed bool, err error) {
+	sc, err := src.Conn.SyscallConn()
 	if err != nil {
 		return 0, true, err
 	}
-	dc, err := dst.SyscallConn()
+	dc, err := dst.Conn.SyscallConn()
 	if err != nil {
 		return 0, false, err
 	}
@@ -90,6 +99,8 @@ func Copy(dst, src *net.TCPConn, n int64) (written int64, srcFailed bool, err er
 			return true
 		}
 	}
+	progress := false  // bytes went to dst since its deadline moved
+	var acked Progress // what dst's peer acknowledged
 	pump := func(fd uintptr) bool {
 		for p.data > 0 {
 			r, _, e := syscall.RawSyscall6(syscall.SYS_SPLICE, uintptr(p.r), 0, fd, 0, uintptr(p.data), spliceMove|spliceNonblock)
@@ -97,8 +108,14 @@ func Copy(dst, src *net.TCPConn, n int64) (written int64, srcFailed bool, err er
 			case 0:
 				p.data -= int(r)
 				written += int64(r)
+				progress = true
 			case syscall.EINTR:
 			case syscall.EAGAIN:
+				if progress && dst.Idle > 0 {
+					// A slow reader that took some: its stall bound starts again.
+					progress = false
+					dst.boundWrite()
+				}
 				return false // wait until dst is writable
 			default:
 				errno = e
@@ -109,6 +126,9 @@ func Copy(dst, src *net.TCPConn, n int64) (written int64, srcFailed bool, err er
 	}
 	for written < n {
 		want, moved = int(min(n-written, pipeSize)), 0
+		if src.Idle > 0 {
+			src.boundRead()
+		}
 		if err := sc.Read(drain); err != nil {
 			return written, true, err
 		}
@@ -119,7 +139,18 @@ func Copy(dst, src *net.TCPConn, n int64) (written int64, srcFailed bool, err er
 			return written, false, nil // src ended
 		}
 		p.data = moved
-		if err := dc.Write(pump); err != nil {
+		if dst.Idle > 0 {
+			progress = false
+			dst.boundWrite()
+			acked.Mark(dst.Conn)
+		}
+		err := dc.Write(pump)
+		for err != nil && dst.Idle > 0 && p.data > 0 && Timeout(err) && acked.Moved(dst.Conn) {
+			// A slow reader, not a stalled one: it took bytes meanwhile.
+			dst.boundWrite()
+			err = dc.Write(pump)
+		}
+		if err != nil {
 			return written, false, err
 		}
 		if errno != 0 {

@@ -89,3 +89,88 @@ func TestCopy(t *testing.T) {
 		}
 	})
 }
+
+// CopySides bounds the waits on a side with Idle: a source that sends
+// nothing, or a destination that takes nothing, for Idle fails that side
+// (a deadline error), while one that trickles, or reads slowly, is never
+// cut, however long the whole copy takes.
+func TestCopySidesStall(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	t.Run("source stalls", func(t *testing.T) {
+		srcPeer, src := tcpPair(t)
+		dst, dstPeer := tcpPair(t)
+		go io.Copy(io.Discard, dstPeer)
+		srcPeer.Write(make([]byte, 1000))
+		start := time.Now()
+		n, srcFailed, err := CopySides(Side{Conn: dst}, Side{Conn: src, Idle: idle}, 1<<20)
+		if n != 1000 || !srcFailed || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("CopySides: %d, %v, %v; want 1000, true, a deadline error", n, srcFailed, err)
+		}
+		if d := time.Since(start); d < idle || d > idle+time.Second {
+			t.Fatalf("the stalled source failed after %v, want about %v", d, idle)
+		}
+	})
+	t.Run("source trickles", func(t *testing.T) {
+		srcPeer, src := tcpPair(t)
+		dst, dstPeer := tcpPair(t)
+		go io.Copy(io.Discard, dstPeer)
+		go func() {
+			for i := 0; i < 10; i++ { // a piece every idle/3: 3.3 idles in all
+				time.Sleep(idle / 3) // the peer's pace, not a wait for an event
+				srcPeer.Write(make([]byte, 100))
+			}
+		}()
+		n, _, err := CopySides(Side{Conn: dst}, Side{Conn: src, Idle: idle}, 1000)
+		if n != 1000 || err != nil {
+			t.Fatalf("CopySides: %d, %v; want 1000, nil", n, err)
+		}
+	})
+	t.Run("source capped by End", func(t *testing.T) {
+		srcPeer, src := tcpPair(t)
+		dst, dstPeer := tcpPair(t)
+		go io.Copy(io.Discard, dstPeer)
+		srcPeer.Write(make([]byte, 10))
+		start := time.Now()
+		_, srcFailed, err := CopySides(Side{Conn: dst}, Side{Conn: src, Idle: time.Hour, End: time.Now().Add(idle)}, 1<<20)
+		if !srcFailed || !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) > idle+time.Second {
+			t.Fatalf("CopySides: %v, %v after %v; want the End deadline", srcFailed, err, time.Since(start))
+		}
+	})
+	t.Run("destination stalls", func(t *testing.T) {
+		srcPeer, src := tcpPair(t)
+		dst, _ := tcpPair(t)
+		dst.SetWriteBuffer(64 << 10)
+		go srcPeer.Write(make([]byte, 64<<20))
+		start := time.Now()
+		n, srcFailed, err := CopySides(Side{Conn: dst, Idle: idle}, Side{Conn: src}, 64<<20)
+		if srcFailed || !errors.Is(err, os.ErrDeadlineExceeded) || n == 64<<20 {
+			t.Fatalf("CopySides: %d, %v, %v; want a destination deadline error", n, srcFailed, err)
+		}
+		if d := time.Since(start); d > idle+2*time.Second {
+			t.Fatalf("the stalled destination failed after %v, want about %v", d, idle)
+		}
+	})
+	t.Run("destination reads slowly", func(t *testing.T) {
+		srcPeer, src := tcpPair(t)
+		dst, dstPeer := tcpPair(t)
+		const size = 8 << 20
+		go srcPeer.Write(make([]byte, size))
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				time.Sleep(10 * time.Millisecond) // the peer's pace (3.2 MB/s)
+				if _, err := dstPeer.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+		start := time.Now()
+		n, _, err := CopySides(Side{Conn: dst, Idle: idle}, Side{Conn: src}, size)
+		if n != size || err != nil {
+			t.Fatalf("CopySides: %d, %v after %v; want all of it", n, err, time.Since(start))
+		}
+		if d := time.Since(start); d < 3*idle {
+			t.Fatalf("the copy took %v: not longer than 3 idles, the test proves nothing", d)
+		}
+	})
+}

@@ -102,7 +102,12 @@ type Proxy struct {
 	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
 	ReadTimeout       Duration `yaml:"read_timeout"`
-	IdleTimeout       Duration `yaml:"idle_timeout"`
+	// StallTimeout ends a request whose client leaves its body silent, or
+	// accepts no byte of the answer, this long: the time between two reads
+	// or writes that made progress, not the whole transfer (nginx's
+	// client_body_timeout and send_timeout). 0 disables it.
+	StallTimeout Duration `yaml:"stall_timeout"`
+	IdleTimeout  Duration `yaml:"idle_timeout"`
 	// UpgradeGrace is how long a WebSocket stays open after a deploy removed
 	// or changed its route (default 30s).
 	UpgradeGrace Duration `yaml:"upgrade_grace"`
@@ -243,6 +248,7 @@ func Default() Config {
 			MaxHeaderBytes:    64 << 10,
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			ReadTimeout:       0,
+			StallTimeout:      Duration(frontend.DefaultStallTimeout),
 			IdleTimeout:       Duration(120 * time.Second),
 			UpgradeGrace:      Duration(30 * time.Second),
 			ReplayCacheSize:   DefaultReplayCacheSize,
@@ -414,6 +420,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.Proxy.TrustedPrefixes(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Proxy.StallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("proxy.stall_timeout: %s is negative (0 disables it)", c.Proxy.StallTimeout.D()))
 	}
 	switch c.Tokens.Algorithm {
 	case "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA":

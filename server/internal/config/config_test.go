@@ -79,6 +79,23 @@ func TestLoad(t *testing.T) {
 		{name: "unknown key", doc: "proxy:\n  listne: :1\n", wantErr: "listne"},
 		{name: "bad duration", doc: "management:\n  shutdown_timeout: soon\n", wantErr: "not a duration"},
 		{name: "negative duration", doc: "proxy:\n  idle_timeout: -1s\n", wantErr: "negative"},
+		{name: "stall timeout", doc: "proxy:\n  stall_timeout: 15s\n", check: func(t *testing.T, c Config) {
+			if c.Proxy.StallTimeout.D() != 15*time.Second {
+				t.Errorf("stall_timeout %v", c.Proxy.StallTimeout.D())
+			}
+		}},
+		{name: "stall timeout 0 disables it", doc: "proxy:\n  stall_timeout: 0s\n", check: func(t *testing.T, c Config) {
+			if c.Proxy.StallTimeout != 0 {
+				t.Errorf("stall_timeout %v, want 0 (off)", c.Proxy.StallTimeout.D())
+			}
+		}},
+		{name: "stall timeout defaults to 60s", doc: "proxy:\n  read_timeout: 5m\n", check: func(t *testing.T, c Config) {
+			if c.Proxy.StallTimeout.D() != 60*time.Second || c.Proxy.ReadTimeout.D() != 5*time.Minute {
+				t.Errorf("stall_timeout %v, read_timeout %v", c.Proxy.StallTimeout.D(), c.Proxy.ReadTimeout.D())
+			}
+		}},
+		{name: "negative stall timeout", doc: "proxy:\n  stall_timeout: -5s\n", wantErr: `line 2: duration "-5s" is negative`},
+		{name: "stall timeout not a duration", doc: "proxy:\n  stall_timeout: 60\n", wantErr: `line 2: "60" is not a duration`},
 		{name: "unknown crypto key", doc: "crypto:\n  kdf:\n    rounds: 3\n", wantErr: "rounds"},
 	}
 	for _, tc := range cases {
@@ -144,6 +161,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"tcp congestion", func(c *Config) { c.Proxy.TCPCongestion = "Cubic;rm" }, `proxy.tcp_congestion: "Cubic;rm" is not a congestion control name`},
 		{"tcp congestion too long", func(c *Config) { c.Proxy.TCPCongestion = "a_sixteen_bytes_" }, "proxy.tcp_congestion"},
 		{"header bytes", func(c *Config) { c.Proxy.MaxHeaderBytes = 10 }, "max_header_bytes"},
+		{"stall timeout", func(c *Config) { c.Proxy.StallTimeout = Duration(-time.Second) }, "proxy.stall_timeout: -1s is negative (0 disables it)"},
 		{"replay cache too small", func(c *Config) { c.Proxy.ReplayCacheSize = 10 }, "proxy.replay_cache_size: 10 is outside 1024..16777216"},
 		{"replay cache too large", func(c *Config) { c.Proxy.ReplayCacheSize = 1 << 30 }, "proxy.replay_cache_size"},
 		{"no principals", func(c *Config) { c.Management.Principals = nil }, "management.principals"},

@@ -334,6 +334,7 @@ func (g *gateway) buildFront(ctx context.Context, reg prometheus.Registerer) err
 		MaxHeaderBytes:    c.Proxy.MaxHeaderBytes,
 		ReadHeaderTimeout: c.Proxy.ReadHeaderTimeout.D(),
 		ReadTimeout:       c.Proxy.ReadTimeout.D(),
+		StallTimeout:      c.Proxy.StallTimeout.D(),
 		IdleTimeout:       c.Proxy.IdleTimeout.D(),
 		Logger:            g.log,
 		Registerer:        reg,
