@@ -80,10 +80,10 @@ func tagName(raw []byte) []byte {
 }
 
 // linkAttrHints are substrings of every attribute name tag rewrites
-// ("src" covers srcset and lowsrc, "data" and "con" content and codebase).
+// ("src" covers srcset and lowsrc, "con" content and icon).
 var linkAttrHints = [][]byte{[]byte("href"), []byte("src"), []byte("action"), []byte("style"), []byte("data"),
 	[]byte("poster"), []byte("background"), []byte("cite"), []byte("con"), []byte("manifest"), []byte("usemap"),
-	[]byte("profile"), []byte("longdesc"), []byte("equiv")}
+	[]byte("profile"), []byte("longdesc"), []byte("equiv"), []byte("codebase")}
 
 // mayHaveLink reports whether a raw tag may have an attribute tag rewrites;
 // a tag with upper-case letters is always looked at, one without a value

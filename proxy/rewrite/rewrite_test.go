@@ -7,8 +7,10 @@ import (
 	"compress/zlib"
 	"errors"
 	"io"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -218,6 +220,31 @@ func TestHostileHTML(t *testing.T) {
 			t.Fatalf("%q, %v", got, err)
 		}
 	})
+}
+
+// Every attribute the rewriter maps is found in a tag written in lower
+// case with nothing else that hints at a link (the pre-scan that skips
+// tags without links must not skip one of these).
+func TestLinkAttributes(t *testing.T) {
+	type tc struct{ in, want string }
+	var tests []tc
+	for _, k := range slices.Sorted(maps.Keys(urlAttrs)) {
+		tests = append(tests,
+			tc{`<x ` + k + `="/a">`, `<x ` + k + `="/gateway/t/ui/a">`},
+			tc{`<x ` + k + `="http://hidden.internal/a">`, `<x ` + k + `="about:blank">`})
+	}
+	tests = append(tests,
+		tc{`<img srcset="/a 1x">`, `<img srcset="/gateway/t/ui/a 1x">`},
+		tc{`<p style="b:url(/a)">`, `<p style="b:url(/gateway/t/ui/a)">`},
+		tc{`<meta http-equiv=refresh content="0;url=/a">`, `<meta http-equiv="refresh" content="0;url=/gateway/t/ui/a">`})
+	for _, tt := range tests {
+		for _, root := range []string{"", "/gateway/t/ui"} {
+			got, err := rewriteAll(t, KindHTML, "", []byte(tt.in), &Options{RootPrefix: root})
+			if err != nil || got != tt.want {
+				t.Errorf("%s (root prefix %q): got %s (%v), want %s", tt.in, root, got, err, tt.want)
+			}
+		}
+	}
 }
 
 func TestRules(t *testing.T) {
