@@ -7,8 +7,11 @@
 //   - HTML: URL attributes (href, src, action, formaction, poster, data,
 //     background, cite, manifest, icon, xlink:href, srcset candidates),
 //     meta refresh, inline style attributes and <style> as CSS, and
-//     <script> (JavaScript types only) as JavaScript. Everything else is
-//     copied byte for byte as the tokenizer saw it.
+//     <script> (JavaScript types only) as JavaScript. A URL attribute is
+//     read as a browser reads it (spaces around it, tabs and line breaks
+//     in it dropped, backslashes as slashes, "http:host" as
+//     "http://host"). Everything else is copied byte for byte as the
+//     tokenizer saw it.
 //   - CSS: url(…) values and quoted strings.
 //   - JavaScript: string literals ('…', "…", `…`).
 //   - JSON: string values.

@@ -247,6 +247,42 @@ func TestLinkAttributes(t *testing.T) {
 	}
 }
 
+// A URL attribute is mapped as a browser reads it: spaces and control
+// characters around it and tabs and line breaks in it dropped, a
+// backslash before the query a slash, http: and https: naming a host
+// without "//". What maps to nothing else is left as it came.
+func TestBrowserURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"<a href=\"\n    /cluster/apps\n  \">", `<a href="/gateway/t/ui/cluster/apps">`},
+		{`<a href=" http://hidden.internal/x">`, `<a href="about:blank">`},
+		{"<a href=\"&#9;http://hidden.internal/x\x0b\">", `<a href="about:blank">`},
+		{`<a href="/&#9;/hidden.internal/x">`, `<a href="about:blank">`},
+		{`<a href="ht&#10;tp://ui.internal:8088/x">`, `<a href="https://gw.example/gateway/t/ui/x">`},
+		{`<a href="\\hidden.internal\x">`, `<a href="about:blank">`},
+		{`<a href="/\hidden.internal/x">`, `<a href="about:blank">`},
+		{`<a href="http:\\hidden.internal\x">`, `<a href="about:blank">`},
+		{`<a href="HTTP:/hidden.internal/x">`, `<a href="about:blank">`},
+		{`<a href="https:hidden.internal/x">`, `<a href="about:blank">`},
+		{`<a href="http:ui.internal:8088/x?a=1">`, `<a href="https://gw.example/gateway/t/ui/x?a=1">`},
+		{`<a href="/a\b?q=c\d#e\f">`, `<a href="/gateway/t/ui/a/b?q=c\d#e\f">`},
+		{`<img srcset="\\hidden.internal/a.png 1x, /b.png 2x">`, `<img srcset="about:blank 1x, /gateway/t/ui/b.png 2x">`},
+		{`<meta http-equiv=refresh content="0; url=http:\\hidden.internal/">`, `<meta http-equiv="refresh" content="0; url=about:blank">`},
+		// Nothing to map: as it came.
+		{`<a href=" https://example.org/ ">x</a>`, `<a href=" https://example.org/ ">x</a>`},
+		{`<a href="http:example.org/">x</a>`, `<a href="http:example.org/">x</a>`},
+		{`<a href="javascript:void(0)">x</a><a href="mailto:a\b">y</a>`, `<a href="javascript:void(0)">x</a><a href="mailto:a\b">y</a>`},
+		{`<a href="a\b">x</a>`, `<a href="a\b">x</a>`},
+	}
+	for _, tt := range tests {
+		for _, root := range []string{"", "/gateway/t/ui"} {
+			got, err := rewriteAll(t, KindHTML, "", []byte(tt.in), &Options{RootPrefix: root})
+			if err != nil || got != tt.want {
+				t.Errorf("%q (root prefix %q):\ngot  %s (%v)\nwant %s", tt.in, root, got, err, tt.want)
+			}
+		}
+	}
+}
+
 func TestRules(t *testing.T) {
 	o := &Options{Rules: []Rule{
 		{Name: "cluster", From: "cluster/app/", To: "/gateway/t/yarn/cluster/app/", Kinds: KindJS | KindHTML},
