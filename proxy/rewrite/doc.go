@@ -18,10 +18,10 @@
 //
 // Each candidate goes through the Rules first (literal prefix or regular
 // expression, per kind), then, unless a rule matched, the Mapper: the
-// proxy maps absolute URLs of the topology's backends and root-relative
-// paths (not in JSON, whose strings are data) to the gateway. A candidate
-// the Mapper refuses (it names an internal address no service covers) is
-// replaced by "about:blank".
+// proxy maps absolute (http, https, ws, wss) URLs of the topology's
+// backends and root-relative paths (not in JSON, whose strings are data)
+// to the gateway. A candidate the Mapper refuses (it names an internal
+// address no service covers) is replaced by "about:blank".
 //
 // Bounds: a decoded body larger than Options.MaxBytes, a compressed body
 // that expands more than MaxRatio times in its first megabyte (a zip

@@ -177,8 +177,8 @@ func (rw *rewriter) mapped(k Kind, v []byte) (string, bool) {
 }
 
 // isLink reports whether v may be a link the Mapper rewrites: an absolute
-// http(s) URL, a network-path reference or (except in JSON) a root-relative
-// path.
+// http(s) or ws(s) URL, a network-path reference or (except in JSON) a
+// root-relative path.
 func isLink(k Kind, v []byte) bool {
 	if len(v) < 2 {
 		return false
@@ -189,7 +189,8 @@ func isLink(k Kind, v []byte) bool {
 		}
 		return k != KindJSON && !isSpace(v[1]) && v[1] != '*'
 	}
-	return hasFoldPrefix(v, "http://") || hasFoldPrefix(v, "https://")
+	return hasFoldPrefix(v, "http://") || hasFoldPrefix(v, "https://") ||
+		hasFoldPrefix(v, "ws://") || hasFoldPrefix(v, "wss://")
 }
 
 func hasFoldPrefix(v []byte, p string) bool {
