@@ -301,6 +301,12 @@ func (s *service) rewriteURL(v string, pub string) (string, bool) {
 		// Cannot tell where it points: an absolute one might name a backend.
 		return v, !strings.Contains(v, "//")
 	}
+	if strings.Contains(u.Path, "/.") {
+		// The browser resolves "." and ".." before it asks: so does the
+		// gateway before it picks the base path, or "/base/../x" would go
+		// out as /gateway/t/s/../x, a path outside the service.
+		u.Path, u.RawPath = resolveDots(u.Path), ""
+	}
 	var svc *service
 	var rest string
 	switch {
@@ -334,6 +340,31 @@ func (s *service) rewriteURL(v string, pub string) (string, bool) {
 		return g.String(), true // a path stays a path; without a public origin, a path
 	}
 	return pub + g.String(), true
+}
+
+// resolveDots removes the "." and ".." segments of an absolute path as
+// RFC 3986 (5.2.4) and browsers do: "/a/b/../c" is "/a/c", "/../x" "/x",
+// "/a/.." "/".
+func resolveDots(p string) string {
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	out := segs[:0]
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch s {
+		case ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, s)
+			continue
+		}
+		if last {
+			out = append(out, "") // "/a/." is "/a/"
+		}
+	}
+	return "/" + strings.Join(out, "/")
 }
 
 // rewriteRefresh rewrites the URL of a Refresh header; false: the URL

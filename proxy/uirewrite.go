@@ -197,7 +197,8 @@ func (s *service) rewriteBody(resp *http.Response) error {
 func (s *service) bodyMapper(pub string) rewrite.Mapper {
 	prefix := s.rootPrefix()
 	return func(link string) (string, bool) {
-		if prefix != "" && len(link) > 1 && link[0] == '/' && link[1] != '/' && !strings.ContainsAny(link, "%#\\ ") {
+		if prefix != "" && len(link) > 1 && link[0] == '/' && link[1] != '/' && !strings.ContainsAny(link, "%#\\ ") &&
+			!strings.Contains(link, "/.") {
 			return prefix + link, true
 		}
 		nv, ok := s.rewriteURL(link, pub)

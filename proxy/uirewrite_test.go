@@ -192,6 +192,23 @@ func TestUIRewritingWebSocketURLs(t *testing.T) {
 	}
 }
 
+// A root-relative link with dot segments resolves, as in the browser, to
+// the backend path it names, under the service: never to a gateway path
+// outside it.
+func TestUIRewritingDotSegments(t *testing.T) {
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, `<a href="/a/../b">1</a><a href="/../../x?q=/../y">2</a><img src="/./i.png"><a href="/.well-known/z">3</a><a href="/a/.">4</a>`)
+	})
+	e := newEnv(t, proxyConfig())
+	e.deploy(uiTopology(b.URL, nil))
+	_, body := e.get("/gateway/ui/yarn/")
+	want := `<a href="/gateway/ui/yarn/b">1</a><a href="/gateway/ui/yarn/x?q=/../y">2</a><img src="/gateway/ui/yarn/i.png"><a href="/gateway/ui/yarn/.well-known/z">3</a><a href="/gateway/ui/yarn/a/">4</a>`
+	if body != want {
+		t.Errorf("got  %s\nwant %s", body, want)
+	}
+}
+
 func noRedirectGet(t *testing.T, e *env, path string) (*http.Response, string) {
 	t.Helper()
 	resp, err := noRedirect(e.fe.Client()).Get(e.fe.URL + path)

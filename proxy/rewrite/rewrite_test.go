@@ -351,6 +351,7 @@ func TestRootPrefix(t *testing.T) {
 		{KindHTML, `<a href="/x/y?q=1">a</a>`, `<a href="/p/x/y?q=1">a</a>`},
 		{KindHTML, `<img src="//cdn.example/i.png">`, `<img src="//cdn.example/i.png">`},
 		{KindHTML, `<a href="/x%20y">a</a><a href="/a#b">b</a><a href="/a b">c</a>`, `<a href="/x%20y">a</a><a href="/a#b">b</a><a href="/a b">c</a>`},
+		{KindHTML, `<a href="/../x">a</a><a href="/a/./b">b</a>`, `<a href="/../x">a</a><a href="/a/./b">b</a>`},
 		{KindHTML, `<a href="/&quot;x">a</a>`, `<a href="/p/&#34;x">a</a>`},
 		{KindHTML, `<A HREF=/x>a</A><td nowrap>b</td>`, `<A href="/p/x">a</A><td nowrap>b</td>`},
 		{KindHTML, `<form action="/submit" method="post"><input type="text" name="q"></form>`, `<form action="/p/submit" method="post"><input type="text" name="q"></form>`},
