@@ -5,7 +5,8 @@
 //
 // What is a link, per kind of body:
 //   - HTML: URL attributes (href, src, action, formaction, poster, data,
-//     background, cite, manifest, icon, xlink:href, srcset candidates),
+//     background, cite, manifest, icon, xlink:href, codebase, the URLs
+//     of srcset, imagesrcset and ping),
 //     meta refresh, inline style attributes and <style> as CSS, and
 //     <script> (JavaScript types only) as JavaScript. A URL attribute is
 //     read as a browser reads it (spaces around it, tabs and line breaks

@@ -80,10 +80,10 @@ func tagName(raw []byte) []byte {
 }
 
 // linkAttrHints are substrings of every attribute name tag rewrites
-// ("src" covers srcset and lowsrc, "con" content and icon).
+// ("src" covers srcset, imagesrcset and lowsrc, "con" content and icon).
 var linkAttrHints = [][]byte{[]byte("href"), []byte("src"), []byte("action"), []byte("style"), []byte("data"),
 	[]byte("poster"), []byte("background"), []byte("cite"), []byte("con"), []byte("manifest"), []byte("usemap"),
-	[]byte("profile"), []byte("longdesc"), []byte("equiv"), []byte("codebase")}
+	[]byte("profile"), []byte("longdesc"), []byte("equiv"), []byte("codebase"), []byte("ping")}
 
 // mayHaveLink reports whether a raw tag may have an attribute tag rewrites;
 // a tag with upper-case letters is always looked at, one without a value
@@ -158,8 +158,11 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 			if h.nv, a.changed = h.rw.appendCandidate(h.nv, KindHTML, browserURL(v)); a.changed {
 				a.lo, a.hi = lo, len(h.nv)
 			}
-		case string(k) == "srcset":
+		case string(k) == "srcset" || string(k) == "imagesrcset":
 			nv, ok := h.srcset(string(v))
+			h.setValue(&a, nv, ok)
+		case string(k) == "ping":
+			nv, ok := h.ping(string(v))
 			h.setValue(&a, nv, ok)
 		case string(k) == "style":
 			nv := h.css.end(h.css.feed(h.tmp[:0], v))
@@ -259,6 +262,19 @@ func (h *htmlRewriter) srcset(v string) (string, bool) {
 		}
 	}
 	return strings.TrimSpace(strings.Join(parts, ",")), changed
+}
+
+// ping rewrites the URLs of a ping list (space-separated URLs the
+// browser posts to when the link is followed).
+func (h *htmlRewriter) ping(v string) (string, bool) {
+	f := strings.Fields(v)
+	changed := false
+	for i, u := range f {
+		if nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(u))); ok {
+			f[i], changed = nv, true
+		}
+	}
+	return strings.Join(f, " "), changed
 }
 
 // refresh rewrites the URL of a meta refresh content ("5; url=/x").

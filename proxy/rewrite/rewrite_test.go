@@ -238,6 +238,8 @@ func TestLinkAttributes(t *testing.T) {
 	}
 	tests = append(tests,
 		tc{`<img srcset="/a 1x">`, `<img srcset="/gateway/t/ui/a 1x">`},
+		tc{`<link rel=preload as=image imagesrcset="/a 1x, http://hidden.internal/b 2x">`, `<link rel="preload" as="image" imagesrcset="/gateway/t/ui/a 1x, about:blank 2x">`},
+		tc{`<a ping="/p http://hidden.internal/t https://example.org/t">`, `<a ping="/gateway/t/ui/p about:blank https://example.org/t">`},
 		tc{`<p style="b:url(/a)">`, `<p style="b:url(/gateway/t/ui/a)">`},
 		tc{`<meta http-equiv=refresh content="0;url=/a">`, `<meta http-equiv="refresh" content="0;url=/gateway/t/ui/a">`})
 	for _, tt := range tests {
