@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/securegw/gateway/proxy/rewrite"
 )
 
 // errUnroutableRedirect is returned by modifyResponse for a redirect to a
@@ -372,7 +374,7 @@ func resolveDots(p string) string {
 // (HTML's declarative refresh): after the delay and an optional ';' or ',',
 // with or without "url=" (any case, spaces around '='), in optional quotes.
 func (s *service) rewriteRefresh(v, pub string) (string, bool) {
-	start, end := refreshURL(v)
+	start, end := rewrite.RefreshURL(v)
 	if start == end {
 		return v, true
 	}
@@ -385,49 +387,6 @@ func (s *service) rewriteRefresh(v, pub string) (string, bool) {
 		return v, true
 	}
 	return v[:start] + nv + v[end:], true
-}
-
-// refreshURL returns the bounds of the URL in a Refresh value, start ==
-// end when it has none.
-func refreshURL(v string) (start, end int) {
-	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
-	i := 0
-	skip := func() {
-		for i < len(v) && isSpace(v[i]) {
-			i++
-		}
-	}
-	skip()
-	for i < len(v) && (v[i] >= '0' && v[i] <= '9' || v[i] == '.') {
-		i++
-	}
-	skip()
-	if i < len(v) && (v[i] == ';' || v[i] == ',') {
-		i++
-	}
-	skip()
-	if len(v)-i >= 3 && strings.EqualFold(v[i:i+3], "url") {
-		j := i + 3
-		for j < len(v) && isSpace(v[j]) {
-			j++
-		}
-		if j < len(v) && v[j] == '=' {
-			i = j + 1
-			skip()
-		}
-	}
-	end = len(v)
-	if i < len(v) && (v[i] == '\'' || v[i] == '"') {
-		q := v[i]
-		i++
-		if k := strings.IndexByte(v[i:], q); k >= 0 {
-			end = i + k
-		}
-	}
-	for end > i && isSpace(v[end-1]) {
-		end--
-	}
-	return i, end
 }
 
 // rewriteCookie maps a Path under a backend's base path to the gateway's

@@ -279,16 +279,15 @@ func (h *htmlRewriter) ping(v string) (string, bool) {
 
 // refresh rewrites the URL of a meta refresh content ("5; url=/x").
 func (h *htmlRewriter) refresh(v string) (string, bool) {
-	i := strings.Index(strings.ToLower(v), "url=")
-	if i < 0 {
+	start, end := RefreshURL(v)
+	if start == end {
 		return v, false
 	}
-	u := strings.Trim(strings.TrimSpace(v[i+4:]), `'"`)
-	nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(u)))
+	nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(v[start:end])))
 	if !ok {
 		return v, false
 	}
-	return v[:i+4] + nv, true
+	return v[:start] + nv + v[end:], true
 }
 
 // browserURL is an attribute's URL v as a browser's URL parser reads it

@@ -272,6 +272,13 @@ func TestBrowserURL(t *testing.T) {
 		{`<a href="/a\b?q=c\d#e\f">`, `<a href="/gateway/t/ui/a/b?q=c\d#e\f">`},
 		{`<img srcset="\\hidden.internal/a.png 1x, /b.png 2x">`, `<img srcset="about:blank 1x, /gateway/t/ui/b.png 2x">`},
 		{`<meta http-equiv=refresh content="0; url=http:\\hidden.internal/">`, `<meta http-equiv="refresh" content="0; url=about:blank">`},
+		// The refresh URL as browsers find it: "url" in any case, spaces
+		// around "=", or no "url=" at all; quotes kept.
+		{`<meta http-equiv=refresh content="0; URL = /a">`, `<meta http-equiv="refresh" content="0; URL = /gateway/t/ui/a">`},
+		{`<meta http-equiv=refresh content="5, http://hidden.internal/x">`, `<meta http-equiv="refresh" content="5, about:blank">`},
+		{`<meta http-equiv=refresh content="0;/a">`, `<meta http-equiv="refresh" content="0;/gateway/t/ui/a">`},
+		{`<meta http-equiv=refresh content="0; url='/a' ">`, `<meta http-equiv="refresh" content="0; url=&#39;/gateway/t/ui/a&#39; ">`},
+		{`<meta http-equiv=refresh content="30">`, `<meta http-equiv=refresh content="30">`},
 		// Nothing to map: as it came.
 		{`<a href=" https://example.org/ ">x</a>`, `<a href=" https://example.org/ ">x</a>`},
 		{`<a href="http:example.org/">x</a>`, `<a href="http:example.org/">x</a>`},
