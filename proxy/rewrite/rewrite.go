@@ -81,7 +81,7 @@ type Rule struct {
 type Options struct {
 	Map Mapper
 	// RootPrefix, when set, maps a plain root-relative path ("/x/y", not
-	// "//host", without %, #, \ or spaces) to RootPrefix+path without
+	// "//host", without %, #, \, spaces or "/.") to RootPrefix+path without
 	// calling Map (the commonest link of a UI, written straight into the
 	// output); any other link goes to Map.
 	RootPrefix string
@@ -135,7 +135,7 @@ func (rw *rewriter) appendCandidate(dst []byte, k Kind, v []byte) ([]byte, bool)
 // RootPrefix maps, no rule applying to it.
 func (rw *rewriter) rootRelative(k Kind, v []byte) bool {
 	if rw.o.RootPrefix == "" || len(v) < 2 || v[0] != '/' || v[1] == '/' || !isLink(k, v) ||
-		bytes.ContainsAny(v, "%#\\ \t\n\r\f") {
+		bytes.ContainsAny(v, "%#\\ \t\n\r\f") || bytes.Contains(v, []byte("/.")) {
 		return false
 	}
 	for i := range rw.o.Rules {
@@ -177,8 +177,8 @@ func (rw *rewriter) mapped(k Kind, v []byte) (string, bool) {
 }
 
 // isLink reports whether v may be a link the Mapper rewrites: an absolute
-// http(s) URL, a network-path reference or (except in JSON) a root-relative
-// path.
+// http(s) or ws(s) URL, a network-path reference or (except in JSON) a
+// root-relative path.
 func isLink(k Kind, v []byte) bool {
 	if len(v) < 2 {
 		return false
@@ -189,7 +189,8 @@ func isLink(k Kind, v []byte) bool {
 		}
 		return k != KindJSON && !isSpace(v[1]) && v[1] != '*'
 	}
-	return hasFoldPrefix(v, "http://") || hasFoldPrefix(v, "https://")
+	return hasFoldPrefix(v, "http://") || hasFoldPrefix(v, "https://") ||
+		hasFoldPrefix(v, "ws://") || hasFoldPrefix(v, "wss://")
 }
 
 func hasFoldPrefix(v []byte, p string) bool {
