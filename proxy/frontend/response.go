@@ -426,7 +426,7 @@ func (r *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	c.cr.stopWatch()
 	_ = c.nc.SetDeadline(time.Time{})
-	c.deadlineStale, c.stall = false, 0
+	c.deadlineStale, c.stall, c.rdSet = false, 0, time.Time{}
 	c.setState(http.StateHijacked)
 	c.s.untrack(c)
 	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
