@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/securegw/gateway/proxy/rewrite"
 )
 
 // errUnroutableRedirect is returned by modifyResponse for a redirect to a
@@ -301,6 +303,12 @@ func (s *service) rewriteURL(v string, pub string) (string, bool) {
 		// Cannot tell where it points: an absolute one might name a backend.
 		return v, !strings.Contains(v, "//")
 	}
+	if strings.Contains(u.Path, "/.") {
+		// The browser resolves "." and ".." before it asks: so does the
+		// gateway before it picks the base path, or "/base/../x" would go
+		// out as /gateway/t/s/../x, a path outside the service.
+		u.Path, u.RawPath = resolveDots(u.Path), ""
+	}
 	var svc *service
 	var rest string
 	switch {
@@ -336,12 +344,37 @@ func (s *service) rewriteURL(v string, pub string) (string, bool) {
 	return pub + g.String(), true
 }
 
+// resolveDots removes the "." and ".." segments of an absolute path as
+// RFC 3986 (5.2.4) and browsers do: "/a/b/../c" is "/a/c", "/../x" "/x",
+// "/a/.." "/".
+func resolveDots(p string) string {
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	out := segs[:0]
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch s {
+		case ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, s)
+			continue
+		}
+		if last {
+			out = append(out, "") // "/a/." is "/a/"
+		}
+	}
+	return "/" + strings.Join(out, "/")
+}
+
 // rewriteRefresh rewrites the URL of a Refresh header; false: the URL
 // names a backend no service covers. The URL is found as browsers find it
 // (HTML's declarative refresh): after the delay and an optional ';' or ',',
 // with or without "url=" (any case, spaces around '='), in optional quotes.
 func (s *service) rewriteRefresh(v, pub string) (string, bool) {
-	start, end := refreshURL(v)
+	start, end := rewrite.RefreshURL(v)
 	if start == end {
 		return v, true
 	}
@@ -354,49 +387,6 @@ func (s *service) rewriteRefresh(v, pub string) (string, bool) {
 		return v, true
 	}
 	return v[:start] + nv + v[end:], true
-}
-
-// refreshURL returns the bounds of the URL in a Refresh value, start ==
-// end when it has none.
-func refreshURL(v string) (start, end int) {
-	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
-	i := 0
-	skip := func() {
-		for i < len(v) && isSpace(v[i]) {
-			i++
-		}
-	}
-	skip()
-	for i < len(v) && (v[i] >= '0' && v[i] <= '9' || v[i] == '.') {
-		i++
-	}
-	skip()
-	if i < len(v) && (v[i] == ';' || v[i] == ',') {
-		i++
-	}
-	skip()
-	if len(v)-i >= 3 && strings.EqualFold(v[i:i+3], "url") {
-		j := i + 3
-		for j < len(v) && isSpace(v[j]) {
-			j++
-		}
-		if j < len(v) && v[j] == '=' {
-			i = j + 1
-			skip()
-		}
-	}
-	end = len(v)
-	if i < len(v) && (v[i] == '\'' || v[i] == '"') {
-		q := v[i]
-		i++
-		if k := strings.IndexByte(v[i:], q); k >= 0 {
-			end = i + k
-		}
-	}
-	for end > i && isSpace(v[end-1]) {
-		end--
-	}
-	return i, end
 }
 
 // rewriteCookie maps a Path under a backend's base path to the gateway's

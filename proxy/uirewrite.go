@@ -160,9 +160,10 @@ func (s *service) rewriteBody(resp *http.Response) error {
 	}
 	enc := h.Get("Content-Encoding")
 	r, err := rewrite.NewReader(resp.Body, kind, enc, &rewrite.Options{
-		Map:      s.bodyMapper(pub),
-		Rules:    br.rules,
-		MaxBytes: br.maxBytes,
+		Map:        s.bodyMapper(pub),
+		RootPrefix: s.rootPrefix(),
+		Rules:      br.rules,
+		MaxBytes:   br.maxBytes,
 	})
 	if errors.Is(err, rewrite.ErrEncoding) {
 		s.topo.p.log.Warn("proxy: response body not rewritten: unsupported content encoding",
@@ -189,18 +190,39 @@ func (s *service) rewriteBody(resp *http.Response) error {
 
 // bodyMapper maps the links of a body as rewriteURL maps headers, with a
 // fast path for the commonest link, a root-relative path of a service
-// whose backends have no base path.
+// whose backends have no base path (the rewriter takes that path itself,
+// through rootPrefix, unless a rewrite rule may apply). A WebSocket URL
+// (a script's new WebSocket("ws://backend/…")) stays one: wss:// or ws://
+// on the gateway's public origin.
 func (s *service) bodyMapper(pub string) rewrite.Mapper {
-	rootOnly := true
-	for _, b := range s.up.backends {
-		rootOnly = rootOnly && b.basePath == ""
-	}
+	prefix := s.rootPrefix()
 	return func(link string) (string, bool) {
-		if rootOnly && len(link) > 1 && link[0] == '/' && link[1] != '/' && !strings.ContainsAny(link, "%#\\ ") {
-			return s.prefix + link, true
+		if prefix != "" && len(link) > 1 && link[0] == '/' && link[1] != '/' && !strings.ContainsAny(link, "%#\\ ") &&
+			!strings.Contains(link, "/.") {
+			return prefix + link, true
 		}
-		return s.rewriteURL(link, pub)
+		nv, ok := s.rewriteURL(link, pub)
+		if ok && nv != link && len(link) > 3 && strings.EqualFold(link[:2], "ws") {
+			if rest, found := strings.CutPrefix(nv, "https://"); found {
+				nv = "wss://" + rest
+			} else if rest, found := strings.CutPrefix(nv, "http://"); found {
+				nv = "ws://" + rest
+			}
+		}
+		return nv, ok
 	}
+}
+
+// rootPrefix is what a root-relative link of a body gets in front of it
+// when every backend of the service serves from its root ("" when one
+// has a base path: such links go through rewriteURL).
+func (s *service) rootPrefix() string {
+	for _, b := range s.up.backends {
+		if b.basePath != "" {
+			return ""
+		}
+	}
+	return s.prefix
 }
 
 // rewriteCSP maps the backend URLs of a Content-Security-Policy's source

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/securegw/gateway/internal/browsertest"
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy"
 )
 
 // uiBackend serves a small YARN-like web UI whose pages link to the
@@ -146,6 +148,64 @@ func TestUIRewriting(t *testing.T) {
 	// HEAD and images pass unchanged.
 	if resp, body := e.get("/gateway/ui/yarn/static/logo.svg"); resp.Header.Get("Content-Length") == "" || !strings.HasPrefix(body, "<svg") {
 		t.Errorf("image: %v %q", resp.Header, body)
+	}
+}
+
+// A backend's WebSocket URL in a script or JSON answer becomes the
+// gateway's, still a WebSocket URL: ws:// for a client on plain HTTP,
+// wss:// behind a trusted TLS terminator; another host's stays.
+func TestUIRewritingWebSocketURLs(t *testing.T) {
+	var self string
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		host := strings.TrimPrefix(self, "http://")
+		switch r.URL.Path {
+		case "/app.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			fmt.Fprintf(w, `new WebSocket("ws://%s/socket"); new WebSocket("WS://%s/b"); new WebSocket("wss://example.org/x")`, host, host)
+		case "/conf":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"events":"ws:\/\/%s\/events"}`, host)
+		}
+	})
+	self = b.URL
+	e := newEnv(t, proxy.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e.deploy(uiTopology(b.URL, nil))
+	gwHost := strings.TrimPrefix(e.fe.URL, "http://")
+	tests := []struct {
+		path  string
+		proto string // X-Forwarded-Proto from the trusted TLS terminator
+		want  string
+	}{
+		{"/app.js", "", `new WebSocket("ws://` + gwHost + `/gateway/ui/yarn/socket"); new WebSocket("ws://` + gwHost + `/gateway/ui/yarn/b"); new WebSocket("wss://example.org/x")`},
+		{"/app.js", "https", `new WebSocket("wss://` + gwHost + `/gateway/ui/yarn/socket"); new WebSocket("wss://` + gwHost + `/gateway/ui/yarn/b"); new WebSocket("wss://example.org/x")`},
+		{"/conf", "https", `{"events":"wss:\/\/` + gwHost + `\/gateway\/ui\/yarn\/events"}`},
+	}
+	for _, tt := range tests {
+		var hdr []string
+		if tt.proto != "" {
+			hdr = []string{"X-Forwarded-Proto", tt.proto}
+		}
+		resp, body := e.get("/gateway/ui/yarn"+tt.path, hdr...)
+		if resp.StatusCode != 200 || body != tt.want {
+			t.Errorf("%s (proto %q): %d\ngot  %s\nwant %s", tt.path, tt.proto, resp.StatusCode, body, tt.want)
+		}
+	}
+}
+
+// A root-relative link with dot segments resolves, as in the browser, to
+// the backend path it names, under the service: never to a gateway path
+// outside it.
+func TestUIRewritingDotSegments(t *testing.T) {
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, `<a href="/a/../b">1</a><a href="/../../x?q=/../y">2</a><img src="/./i.png"><a href="/.well-known/z">3</a><a href="/a/.">4</a>`)
+	})
+	e := newEnv(t, proxyConfig())
+	e.deploy(uiTopology(b.URL, nil))
+	_, body := e.get("/gateway/ui/yarn/")
+	want := `<a href="/gateway/ui/yarn/b">1</a><a href="/gateway/ui/yarn/x?q=/../y">2</a><img src="/gateway/ui/yarn/i.png"><a href="/gateway/ui/yarn/.well-known/z">3</a><a href="/gateway/ui/yarn/a/">4</a>`
+	if body != want {
+		t.Errorf("got  %s\nwant %s", body, want)
 	}
 }
 

@@ -850,6 +850,9 @@ func (b *reqBody) WriteTo(w io.Writer) (int64, error) {
 	total += n
 	if err == nil && lr.N == 0 {
 		b.eof.Store(true)
+		if hook := testHookBodyTaken.Load(); hook != nil {
+			(*hook)()
+		}
 		b.ctx.bodyEnded()
 		return total, nil
 	}
@@ -894,13 +897,17 @@ func (b *reqBody) unread() bool {
 // finish closes the body for good and reports whether the connection can
 // read the next request: the rest of the body (up to 256 KiB) is read,
 // unless the client still waits for 100 Continue. It never waits for the
-// client: a body another goroutine still reads or splices (a backend that
-// answered before it had the whole body) or more than 256 KiB left to
-// come closes the connection after the answer, as net/http's server does,
-// and the close ends that reader.
+// client: a body another goroutine still reads or splices, short of its
+// end (a backend that answered before it had the whole body), or more
+// than 256 KiB left to come closes the connection after the answer, as
+// net/http's server does, and the close ends that reader.
 func (b *reqBody) finish() bool {
 	if !b.mu.TryLock() {
-		return false
+		// A reader still holds the body. One that took all of it from the
+		// connection (eof) has only its return left, and the connection
+		// is at the next request: a backend that answered on seeing the
+		// last byte spliced must not cost the client its connection.
+		return b.eof.Load()
 	}
 	defer b.mu.Unlock()
 	b.closed = true
@@ -922,6 +929,10 @@ func (b *reqBody) finish() bool {
 	}
 	return false
 }
+
+// testHookBodyTaken, when set (tests), runs in WriteTo after the whole
+// body was taken from the connection, before the writer returns.
+var testHookBodyTaken atomic.Pointer[func()]
 
 // maxDiscard is how much of an unread request body the server reads to
 // keep the connection (net/http's figure).

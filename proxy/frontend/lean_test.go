@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -958,4 +959,96 @@ func TestAnswerWithoutWaitingForUnsentBody(t *testing.T) {
 			t.Fatalf("after the answer: %q %v, want the connection closed", rest, err)
 		}
 	})
+}
+
+// A backend that answers on seeing the last byte of a spliced upload may
+// answer before the goroutine that spliced it has returned (the hook holds
+// it there): the client keeps its connection (no Connection: close) and
+// its next request is served on it.
+func TestAnswerWhileSpliceReturns(t *testing.T) {
+	const size = 4 << 20
+	taken := make(chan struct{}, 1)
+	release := make(chan struct{})
+	restore := frontend.SetBodyTakenHook(func() {
+		taken <- struct{}{}
+		<-release
+	})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer restore()
+	defer unblock()
+
+	sink, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	go func() {
+		for {
+			c, err := sink.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/up" {
+			_, _ = io.WriteString(w, "next")
+			return
+		}
+		sc, err := net.Dial("tcp", sink.Addr().String())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		go func() {
+			defer sc.Close()
+			_, _ = io.Copy(sc, r.Body) // the body's WriteTo: spliced into sc
+		}()
+		select {
+		case <-taken: // the whole body left the client connection
+		case <-time.After(10 * time.Second):
+			http.Error(w, "body not taken", http.StatusGatewayTimeout)
+			return
+		}
+		_, _ = io.WriteString(w, "stored")
+	})
+	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	go func() {
+		_, _ = fmt.Fprintf(c, "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size)
+		_, _ = c.Write(make([]byte, size))
+	}()
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "stored" || resp.Close {
+		t.Fatalf("upload: %d %q, close %v; want 200 stored, the connection kept", resp.StatusCode, body, resp.Close)
+	}
+	// The splicing goroutine has not returned yet: the next request is
+	// served all the same.
+	if _, err := io.WriteString(c, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("next request on the connection: %v", err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "next" {
+		t.Fatalf("next request: %d %q", resp.StatusCode, body)
+	}
+	unblock()
 }

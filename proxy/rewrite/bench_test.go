@@ -35,3 +35,33 @@ func BenchmarkRewriteHTML100K(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRewriteHTML100KGateway rewrites the page as the gateway does a
+// UI service's: root-relative links by Options.RootPrefix, absolute ones
+// to the backend by the Mapper.
+func BenchmarkRewriteHTML100KGateway(b *testing.B) {
+	page := benchPage()
+	o := &Options{Map: gatewayMap, RootPrefix: "/gateway/t/yarn"}
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := NewReader(io.NopCloser(bytes.NewReader(page)), KindHTML, "", o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// gatewayMap maps the bench page's backend to the gateway's public URL.
+func gatewayMap(link string) (string, bool) {
+	if rest, ok := strings.CutPrefix(link, "http://ui.internal:8088"); ok {
+		return "https://gw.example/gateway/t/yarn" + rest, true
+	}
+	if strings.HasPrefix(link, "/") && !strings.HasPrefix(link, "//") {
+		return "/gateway/t/yarn" + link, true
+	}
+	return link, true
+}

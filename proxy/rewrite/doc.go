@@ -5,20 +5,24 @@
 //
 // What is a link, per kind of body:
 //   - HTML: URL attributes (href, src, action, formaction, poster, data,
-//     background, cite, manifest, icon, xlink:href, srcset candidates),
+//     background, cite, manifest, icon, xlink:href, codebase, the URLs
+//     of srcset, imagesrcset and ping),
 //     meta refresh, inline style attributes and <style> as CSS, and
-//     <script> (JavaScript types only) as JavaScript. Everything else is
-//     copied byte for byte as the tokenizer saw it.
+//     <script> (JavaScript types only) as JavaScript. A URL attribute is
+//     read as a browser reads it (spaces around it, tabs and line breaks
+//     in it dropped, backslashes as slashes, "http:host" as
+//     "http://host"). Everything else is copied byte for byte as the
+//     tokenizer saw it.
 //   - CSS: url(…) values and quoted strings.
 //   - JavaScript: string literals ('…', "…", `…`).
 //   - JSON: string values.
 //
 // Each candidate goes through the Rules first (literal prefix or regular
 // expression, per kind), then, unless a rule matched, the Mapper: the
-// proxy maps absolute URLs of the topology's backends and root-relative
-// paths (not in JSON, whose strings are data) to the gateway. A candidate
-// the Mapper refuses (it names an internal address no service covers) is
-// replaced by "about:blank".
+// proxy maps absolute (http, https, ws, wss) URLs of the topology's
+// backends and root-relative paths (not in JSON, whose strings are data)
+// to the gateway. A candidate the Mapper refuses (it names an internal
+// address no service covers) is replaced by "about:blank".
 //
 // Bounds: a decoded body larger than Options.MaxBytes, a compressed body
 // that expands more than MaxRatio times in its first megabyte (a zip

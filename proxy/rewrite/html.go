@@ -30,6 +30,7 @@ type htmlRewriter struct {
 	raw   string
 	attrs []attr
 	tmp   []byte // scratch for style attributes
+	nv    []byte // the current tag's new attribute values (attr.lo:hi)
 }
 
 func newHTMLRewriter(rw *rewriter, src io.Reader, maxToken int) *htmlRewriter {
@@ -79,14 +80,18 @@ func tagName(raw []byte) []byte {
 }
 
 // linkAttrHints are substrings of every attribute name tag rewrites
-// ("src" covers srcset and lowsrc, "data" and "con" content and codebase).
+// ("src" covers srcset, imagesrcset and lowsrc, "con" content and icon).
 var linkAttrHints = [][]byte{[]byte("href"), []byte("src"), []byte("action"), []byte("style"), []byte("data"),
 	[]byte("poster"), []byte("background"), []byte("cite"), []byte("con"), []byte("manifest"), []byte("usemap"),
-	[]byte("profile"), []byte("longdesc"), []byte("equiv")}
+	[]byte("profile"), []byte("longdesc"), []byte("equiv"), []byte("codebase"), []byte("ping")}
 
 // mayHaveLink reports whether a raw tag may have an attribute tag rewrites;
-// a tag with upper-case letters is always looked at.
+// a tag with upper-case letters is always looked at, one without a value
+// ("=") never.
 func mayHaveLink(raw []byte) bool {
+	if bytes.IndexByte(raw, '=') < 0 {
+		return false
+	}
 	for _, c := range raw {
 		if c >= 'A' && c <= 'Z' {
 			return true
@@ -101,11 +106,21 @@ func mayHaveLink(raw []byte) bool {
 }
 
 // attr is an attribute of the current tag: its bytes are the tokenizer's,
-// valid until its next token; nv is the new value when changed.
+// valid until its next token; when changed, the new value is
+// htmlRewriter.nv[lo:hi].
 type attr struct {
 	key, val []byte
-	nv       string
+	lo, hi   int
 	changed  bool
+}
+
+// setValue records a new value of a (when changed).
+func (h *htmlRewriter) setValue(a *attr, nv string, changed bool) {
+	if changed {
+		a.lo = len(h.nv)
+		h.nv = append(h.nv, nv...)
+		a.hi, a.changed = len(h.nv), true
+	}
 }
 
 // tag appends a start tag: as it came, unless an attribute changes.
@@ -127,7 +142,7 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 	if !isScript && !mayHaveLink(raw) {
 		return dst
 	}
-	h.attrs = h.attrs[:0]
+	h.attrs, h.nv = h.attrs[:0], h.nv[:0]
 	changed := false
 	isMeta, refresh := bytes.EqualFold(name, []byte("meta")), false
 	content := -1
@@ -139,15 +154,24 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 		a := attr{key: k, val: v}
 		switch {
 		case urlAttrs[string(k)]:
-			a.nv, a.changed = h.rw.candidate(KindHTML, v)
-		case string(k) == "srcset":
-			a.nv, a.changed = h.srcset(string(v))
-		case string(k) == "style":
-			if nv := h.css.end(h.css.feed(h.tmp[:0], v)); !bytes.Equal(nv, v) {
-				a.nv, a.changed = string(nv), true
-			} else {
-				h.tmp = nv
+			lo := len(h.nv)
+			if h.nv, a.changed = h.rw.appendCandidate(h.nv, KindHTML, browserURL(v)); a.changed {
+				a.lo, a.hi = lo, len(h.nv)
 			}
+		case string(k) == "srcset" || string(k) == "imagesrcset":
+			nv, ok := h.srcset(string(v))
+			h.setValue(&a, nv, ok)
+		case string(k) == "ping":
+			nv, ok := h.ping(string(v))
+			h.setValue(&a, nv, ok)
+		case string(k) == "style":
+			nv := h.css.end(h.css.feed(h.tmp[:0], v))
+			if !bytes.Equal(nv, v) {
+				a.lo = len(h.nv)
+				h.nv = append(h.nv, nv...)
+				a.hi, a.changed = len(h.nv), true
+			}
+			h.tmp = nv
 		case string(k) == "type" && isScript:
 			if !isJSType(string(v)) {
 				h.raw = "script-other"
@@ -165,7 +189,8 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 	}
 	if refresh && content >= 0 {
 		a := &h.attrs[content]
-		a.nv, a.changed = h.refresh(string(a.val))
+		nv, ok := h.refresh(string(a.val))
+		h.setValue(a, nv, ok)
 		changed = changed || a.changed
 	}
 	if !changed {
@@ -178,7 +203,7 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 		dst = append(dst, a.key...)
 		dst = append(dst, '=', '"')
 		if a.changed {
-			dst = appendEscaped(dst, a.nv)
+			dst = appendEscaped(dst, h.nv[a.lo:a.hi])
 		} else {
 			dst = appendEscaped(dst, a.val)
 		}
@@ -192,24 +217,28 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 
 // appendEscaped appends v escaped for a double-quoted attribute value (as
 // html.EscapeString escapes).
-func appendEscaped[T string | []byte](dst []byte, v T) []byte {
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; c {
+func appendEscaped(dst, v []byte) []byte {
+	start := 0
+	for i, c := range v {
+		var esc string
+		switch c {
 		case '&':
-			dst = append(dst, "&amp;"...)
+			esc = "&amp;"
 		case '\'':
-			dst = append(dst, "&#39;"...)
+			esc = "&#39;"
 		case '<':
-			dst = append(dst, "&lt;"...)
+			esc = "&lt;"
 		case '>':
-			dst = append(dst, "&gt;"...)
+			esc = "&gt;"
 		case '"':
-			dst = append(dst, "&#34;"...)
+			esc = "&#34;"
 		default:
-			dst = append(dst, c)
+			continue
 		}
+		dst = append(append(dst, v[start:i]...), esc...)
+		start = i + 1
 	}
-	return dst
+	return append(dst, v[start:]...)
 }
 
 // isJSType reports a script type that holds JavaScript.
@@ -227,7 +256,7 @@ func (h *htmlRewriter) srcset(v string) (string, bool) {
 		if len(f) == 0 {
 			continue
 		}
-		if nv, ok := h.rw.candidate(KindHTML, []byte(f[0])); ok {
+		if nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(f[0]))); ok {
 			f[0], changed = nv, true
 			parts[i] = " " + strings.Join(f, " ")
 		}
@@ -235,16 +264,116 @@ func (h *htmlRewriter) srcset(v string) (string, bool) {
 	return strings.TrimSpace(strings.Join(parts, ",")), changed
 }
 
+// ping rewrites the URLs of a ping list (space-separated URLs the
+// browser posts to when the link is followed).
+func (h *htmlRewriter) ping(v string) (string, bool) {
+	f := strings.Fields(v)
+	changed := false
+	for i, u := range f {
+		if nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(u))); ok {
+			f[i], changed = nv, true
+		}
+	}
+	return strings.Join(f, " "), changed
+}
+
 // refresh rewrites the URL of a meta refresh content ("5; url=/x").
 func (h *htmlRewriter) refresh(v string) (string, bool) {
-	i := strings.Index(strings.ToLower(v), "url=")
-	if i < 0 {
+	start, end := RefreshURL(v)
+	if start == end {
 		return v, false
 	}
-	u := strings.Trim(strings.TrimSpace(v[i+4:]), `'"`)
-	nv, ok := h.rw.candidate(KindHTML, []byte(u))
+	nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(v[start:end])))
 	if !ok {
 		return v, false
 	}
-	return v[:i+4] + nv, true
+	return v[:start] + nv + v[end:], true
+}
+
+// browserURL is an attribute's URL v as a browser's URL parser reads it
+// against an http(s) page (v itself when that is the same): without the
+// C0 controls and spaces around it and the tabs and line breaks in it, a
+// backslash before the query or fragment a slash (unless the scheme is
+// neither http nor https), and http: or https: followed by a host even
+// without its "//" (as on a page of the other scheme). Otherwise a
+// template's "\n  /x\n", "\\\\host/" or "http:host/" would pass unmapped,
+// an internal address or a path outside the gateway.
+func browserURL(v []byte) []byte {
+	plain := true
+	for _, c := range v {
+		if c <= ' ' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain && !(hasFoldPrefix(v, "http:") && !bytes.HasPrefix(v[5:], []byte("//"))) &&
+		!(hasFoldPrefix(v, "https:") && !bytes.HasPrefix(v[6:], []byte("//"))) {
+		return v // the common case: read as it is
+	}
+	lo, hi := 0, len(v)
+	for lo < hi && v[lo] <= ' ' {
+		lo++
+	}
+	for hi > lo && v[hi-1] <= ' ' {
+		hi--
+	}
+	scheme := -1 // the length of v's scheme, if it has one
+	for i := lo; i < hi; i++ {
+		c := v[i]
+		if c == ':' && i > lo {
+			scheme = i - lo
+			break
+		}
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > lo && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.' || c == '\t' || c == '\n' || c == '\r')) {
+			break
+		}
+	}
+	special := scheme < 0 || isHTTPScheme(v[lo:lo+scheme])
+	u := stripTabs(v[lo:hi])
+	if special {
+		end := len(u)
+		if i := bytes.IndexAny(u, "?#"); i >= 0 {
+			end = i
+		}
+		for i := range end {
+			if u[i] == '\\' {
+				u[i] = '/'
+			}
+		}
+		if scheme >= 0 {
+			n := bytes.IndexByte(u, ':') + 1
+			rest := bytes.TrimLeft(u[n:], "/")
+			u = append(append(u[:n:n], "//"...), rest...)
+		}
+	}
+	return u
+}
+
+// stripTabs is v without its tabs and line breaks, in a new slice.
+func stripTabs(v []byte) []byte {
+	u := make([]byte, 0, len(v))
+	for _, c := range v {
+		if c != '\t' && c != '\n' && c != '\r' {
+			u = append(u, c)
+		}
+	}
+	return u
+}
+
+// isHTTPScheme reports whether s, without tabs and line breaks, is http or
+// https in any case.
+func isHTTPScheme(s []byte) bool {
+	var b [5]byte
+	n := 0
+	for _, c := range s {
+		if c == '\t' || c == '\n' || c == '\r' {
+			continue
+		}
+		if n == len(b) {
+			return false
+		}
+		b[n] = c | 0x20 // lower case (no other byte of a scheme becomes a letter)
+		n++
+	}
+	return string(b[:n]) == "http" || string(b[:n]) == "https"
 }

@@ -79,8 +79,13 @@ type Rule struct {
 
 // Options configure a rewriter. Map is required.
 type Options struct {
-	Map   Mapper
-	Rules []Rule
+	Map Mapper
+	// RootPrefix, when set, maps a plain root-relative path ("/x/y", not
+	// "//host", without %, #, \, spaces or "/.") to RootPrefix+path without
+	// calling Map (the commonest link of a UI, written straight into the
+	// output); any other link goes to Map.
+	RootPrefix string
+	Rules      []Rule
 	// MaxBytes bounds the decoded body; 0: DefaultMaxBytes.
 	MaxBytes int64
 	// MaxToken bounds one HTML token (a tag with its attributes, a text
@@ -107,6 +112,42 @@ type rewriter struct {
 // candidate rewrites one literal or attribute value v of a body of kind k:
 // the new value and true, or false to keep v.
 func (rw *rewriter) candidate(k Kind, v []byte) (string, bool) {
+	if rw.rootRelative(k, v) {
+		return rw.o.RootPrefix + string(v), true
+	}
+	return rw.mapped(k, v)
+}
+
+// appendCandidate is candidate appending the new value to dst (dst as it
+// was when v stays).
+func (rw *rewriter) appendCandidate(dst []byte, k Kind, v []byte) ([]byte, bool) {
+	if rw.rootRelative(k, v) {
+		return append(append(dst, rw.o.RootPrefix...), v...), true
+	}
+	nv, ok := rw.mapped(k, v)
+	if !ok {
+		return dst, false
+	}
+	return append(dst, nv...), true
+}
+
+// rootRelative reports whether v is a plain root-relative path that
+// RootPrefix maps, no rule applying to it.
+func (rw *rewriter) rootRelative(k Kind, v []byte) bool {
+	if rw.o.RootPrefix == "" || len(v) < 2 || v[0] != '/' || v[1] == '/' || !isLink(k, v) ||
+		bytes.ContainsAny(v, "%#\\ \t\n\r\f") || bytes.Contains(v, []byte("/.")) {
+		return false
+	}
+	for i := range rw.o.Rules {
+		if r := &rw.o.Rules[i]; r.Kinds == 0 || r.Kinds&k != 0 {
+			return false // rules come first: leave v to mapped
+		}
+	}
+	return true
+}
+
+// mapped is candidate without the RootPrefix path: the rules, then Map.
+func (rw *rewriter) mapped(k Kind, v []byte) (string, bool) {
 	for i := range rw.o.Rules {
 		r := &rw.o.Rules[i]
 		if r.Kinds != 0 && r.Kinds&k == 0 {
@@ -136,8 +177,8 @@ func (rw *rewriter) candidate(k Kind, v []byte) (string, bool) {
 }
 
 // isLink reports whether v may be a link the Mapper rewrites: an absolute
-// http(s) URL, a network-path reference or (except in JSON) a root-relative
-// path.
+// http(s) or ws(s) URL, a network-path reference or (except in JSON) a
+// root-relative path.
 func isLink(k Kind, v []byte) bool {
 	if len(v) < 2 {
 		return false
@@ -148,7 +189,8 @@ func isLink(k Kind, v []byte) bool {
 		}
 		return k != KindJSON && !isSpace(v[1]) && v[1] != '*'
 	}
-	return hasFoldPrefix(v, "http://") || hasFoldPrefix(v, "https://")
+	return hasFoldPrefix(v, "http://") || hasFoldPrefix(v, "https://") ||
+		hasFoldPrefix(v, "ws://") || hasFoldPrefix(v, "wss://")
 }
 
 func hasFoldPrefix(v []byte, p string) bool {

@@ -7,8 +7,10 @@ import (
 	"compress/zlib"
 	"errors"
 	"io"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -95,20 +97,27 @@ func TestRewrite(t *testing.T) {
 		{"js", KindJS,
 			"var u = \"/ws/v1/cluster\", t = `/proxy/${id}/`, e = 'it\\'s', x = \"http:\\/\\/ui.internal:8088\\/a\"; // don't\nvar r = /ab/g; var d = 2 / 3;",
 			"var u = \"/gateway/t/ui/ws/v1/cluster\", t = `/gateway/t/ui/proxy/${id}/`, e = 'it\\'s', x = \"https:\\/\\/gw.example\\/gateway\\/t\\/ui\\/a\"; // don't\nvar r = /ab/g; var d = 2 / 3;"},
+		{"websocket urls", KindJS,
+			`new WebSocket("ws://hidden.internal/s"); new WebSocket('WSS://hidden.internal/t'); new WebSocket("wss://ui.internal:8088/u")`,
+			`new WebSocket("about:blank"); new WebSocket('about:blank'); new WebSocket("https://gw.example/gateway/t/ui/u")`},
 		{"json", KindJSON,
 			`{"trackingUrl":"http://ui.internal:8088/proxy/app_1/","path":"/tmp/data","note":"it's","n":1}`,
 			`{"trackingUrl":"https://gw.example/gateway/t/ui/proxy/app_1/","path":"/tmp/data","note":"it's","n":1}`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := rewriteAll(t, tt.kind, "", []byte(tt.in), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
-			}
-		})
+		// Options.RootPrefix (the gateway's path for a service served from
+		// its backends' root) gives what the Mapper gives.
+		for _, root := range []string{"", "/gateway/t/ui"} {
+			t.Run(tt.name+" root prefix "+root, func(t *testing.T) {
+				got, err := rewriteAll(t, tt.kind, "", []byte(tt.in), &Options{RootPrefix: root})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != tt.want {
+					t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+				}
+			})
+		}
 	}
 }
 
@@ -216,6 +225,76 @@ func TestHostileHTML(t *testing.T) {
 	})
 }
 
+// Every attribute the rewriter maps is found in a tag written in lower
+// case with nothing else that hints at a link (the pre-scan that skips
+// tags without links must not skip one of these).
+func TestLinkAttributes(t *testing.T) {
+	type tc struct{ in, want string }
+	var tests []tc
+	for _, k := range slices.Sorted(maps.Keys(urlAttrs)) {
+		tests = append(tests,
+			tc{`<x ` + k + `="/a">`, `<x ` + k + `="/gateway/t/ui/a">`},
+			tc{`<x ` + k + `="http://hidden.internal/a">`, `<x ` + k + `="about:blank">`})
+	}
+	tests = append(tests,
+		tc{`<img srcset="/a 1x">`, `<img srcset="/gateway/t/ui/a 1x">`},
+		tc{`<link rel=preload as=image imagesrcset="/a 1x, http://hidden.internal/b 2x">`, `<link rel="preload" as="image" imagesrcset="/gateway/t/ui/a 1x, about:blank 2x">`},
+		tc{`<a ping="/p http://hidden.internal/t https://example.org/t">`, `<a ping="/gateway/t/ui/p about:blank https://example.org/t">`},
+		tc{`<p style="b:url(/a)">`, `<p style="b:url(/gateway/t/ui/a)">`},
+		tc{`<meta http-equiv=refresh content="0;url=/a">`, `<meta http-equiv="refresh" content="0;url=/gateway/t/ui/a">`})
+	for _, tt := range tests {
+		for _, root := range []string{"", "/gateway/t/ui"} {
+			got, err := rewriteAll(t, KindHTML, "", []byte(tt.in), &Options{RootPrefix: root})
+			if err != nil || got != tt.want {
+				t.Errorf("%s (root prefix %q): got %s (%v), want %s", tt.in, root, got, err, tt.want)
+			}
+		}
+	}
+}
+
+// A URL attribute is mapped as a browser reads it: spaces and control
+// characters around it and tabs and line breaks in it dropped, a
+// backslash before the query a slash, http: and https: naming a host
+// without "//". What maps to nothing else is left as it came.
+func TestBrowserURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"<a href=\"\n    /cluster/apps\n  \">", `<a href="/gateway/t/ui/cluster/apps">`},
+		{`<a href=" http://hidden.internal/x">`, `<a href="about:blank">`},
+		{"<a href=\"&#9;http://hidden.internal/x\x0b\">", `<a href="about:blank">`},
+		{`<a href="/&#9;/hidden.internal/x">`, `<a href="about:blank">`},
+		{`<a href="ht&#10;tp://ui.internal:8088/x">`, `<a href="https://gw.example/gateway/t/ui/x">`},
+		{`<a href="\\hidden.internal\x">`, `<a href="about:blank">`},
+		{`<a href="/\hidden.internal/x">`, `<a href="about:blank">`},
+		{`<a href="http:\\hidden.internal\x">`, `<a href="about:blank">`},
+		{`<a href="HTTP:/hidden.internal/x">`, `<a href="about:blank">`},
+		{`<a href="https:hidden.internal/x">`, `<a href="about:blank">`},
+		{`<a href="http:ui.internal:8088/x?a=1">`, `<a href="https://gw.example/gateway/t/ui/x?a=1">`},
+		{`<a href="/a\b?q=c\d#e\f">`, `<a href="/gateway/t/ui/a/b?q=c\d#e\f">`},
+		{`<img srcset="\\hidden.internal/a.png 1x, /b.png 2x">`, `<img srcset="about:blank 1x, /gateway/t/ui/b.png 2x">`},
+		{`<meta http-equiv=refresh content="0; url=http:\\hidden.internal/">`, `<meta http-equiv="refresh" content="0; url=about:blank">`},
+		// The refresh URL as browsers find it: "url" in any case, spaces
+		// around "=", or no "url=" at all; quotes kept.
+		{`<meta http-equiv=refresh content="0; URL = /a">`, `<meta http-equiv="refresh" content="0; URL = /gateway/t/ui/a">`},
+		{`<meta http-equiv=refresh content="5, http://hidden.internal/x">`, `<meta http-equiv="refresh" content="5, about:blank">`},
+		{`<meta http-equiv=refresh content="0;/a">`, `<meta http-equiv="refresh" content="0;/gateway/t/ui/a">`},
+		{`<meta http-equiv=refresh content="0; url='/a' ">`, `<meta http-equiv="refresh" content="0; url=&#39;/gateway/t/ui/a&#39; ">`},
+		{`<meta http-equiv=refresh content="30">`, `<meta http-equiv=refresh content="30">`},
+		// Nothing to map: as it came.
+		{`<a href=" https://example.org/ ">x</a>`, `<a href=" https://example.org/ ">x</a>`},
+		{`<a href="http:example.org/">x</a>`, `<a href="http:example.org/">x</a>`},
+		{`<a href="javascript:void(0)">x</a><a href="mailto:a\b">y</a>`, `<a href="javascript:void(0)">x</a><a href="mailto:a\b">y</a>`},
+		{`<a href="a\b">x</a>`, `<a href="a\b">x</a>`},
+	}
+	for _, tt := range tests {
+		for _, root := range []string{"", "/gateway/t/ui"} {
+			got, err := rewriteAll(t, KindHTML, "", []byte(tt.in), &Options{RootPrefix: root})
+			if err != nil || got != tt.want {
+				t.Errorf("%q (root prefix %q):\ngot  %s (%v)\nwant %s", tt.in, root, got, err, tt.want)
+			}
+		}
+	}
+}
+
 func TestRules(t *testing.T) {
 	o := &Options{Rules: []Rule{
 		{Name: "cluster", From: "cluster/app/", To: "/gateway/t/yarn/cluster/app/", Kinds: KindJS | KindHTML},
@@ -225,6 +304,19 @@ func TestRules(t *testing.T) {
 	if err != nil || got != `a("/gateway/t/yarn/cluster/app/1"); b("/gateway/t/node7/logs")` {
 		t.Fatalf("%q, %v", got, err)
 	}
+	// A rule for the kind comes before RootPrefix; a path no rule takes
+	// still gets the prefix.
+	o.RootPrefix = "/gateway/t/ui"
+	got, err = rewriteAll(t, KindHTML, "", []byte(`<a href="cluster/app/2">x</a><a href="/static/a.css">y</a>`), o)
+	if err != nil || got != `<a href="/gateway/t/yarn/cluster/app/2">x</a><a href="/gateway/t/ui/static/a.css">y</a>` {
+		t.Fatalf("%q, %v", got, err)
+	}
+	o.Rules = append(o.Rules, Rule{Name: "static", From: "/static/", To: "/gateway/t/assets/", Kinds: KindHTML})
+	got, _ = rewriteAll(t, KindHTML, "", []byte(`<a href="/static/a.css">y</a><img src="/logo.png">`), o)
+	if got != `<a href="/gateway/t/assets/a.css">y</a><img src="/gateway/t/ui/logo.png">` {
+		t.Fatalf("rule before RootPrefix: %q", got)
+	}
+	o.Rules, o.RootPrefix = o.Rules[:2], ""
 	// Kinds restrict a rule: not applied to JSON.
 	got, _ = rewriteAll(t, KindJSON, "", []byte(`{"a":"cluster/app/1"}`), o)
 	if got != `{"a":"cluster/app/1"}` {
@@ -252,6 +344,34 @@ func TestKindOf(t *testing.T) {
 	for _, ct := range []string{"image/png", "application/octet-stream", "", "text/plain"} {
 		if _, ok := KindOf(ct); ok {
 			t.Errorf("%q would be rewritten", ct)
+		}
+	}
+}
+
+// Options.RootPrefix takes plain root-relative paths itself; anything
+// else (another host, an escaped or fragment path, JSON data) is the
+// Mapper's, which here keeps every link.
+func TestRootPrefix(t *testing.T) {
+	keep := func(link string) (string, bool) { return link, true }
+	tests := []struct {
+		kind    Kind
+		in, out string
+	}{
+		{KindHTML, `<a href="/x/y?q=1">a</a>`, `<a href="/p/x/y?q=1">a</a>`},
+		{KindHTML, `<img src="//cdn.example/i.png">`, `<img src="//cdn.example/i.png">`},
+		{KindHTML, `<a href="/x%20y">a</a><a href="/a#b">b</a><a href="/a b">c</a>`, `<a href="/x%20y">a</a><a href="/a#b">b</a><a href="/a b">c</a>`},
+		{KindHTML, `<a href="/../x">a</a><a href="/a/./b">b</a>`, `<a href="/../x">a</a><a href="/a/./b">b</a>`},
+		{KindHTML, `<a href="/&quot;x">a</a>`, `<a href="/p/&#34;x">a</a>`},
+		{KindHTML, `<A HREF=/x>a</A><td nowrap>b</td>`, `<A href="/p/x">a</A><td nowrap>b</td>`},
+		{KindHTML, `<form action="/submit" method="post"><input type="text" name="q"></form>`, `<form action="/p/submit" method="post"><input type="text" name="q"></form>`},
+		{KindCSS, `a{background:url(/img/a.png)}`, `a{background:url(/p/img/a.png)}`},
+		{KindJS, `fetch("/api/v1")`, `fetch("/p/api/v1")`},
+		{KindJSON, `{"path":"/tmp/data"}`, `{"path":"/tmp/data"}`},
+	}
+	for _, tt := range tests {
+		got, err := rewriteAll(t, tt.kind, "", []byte(tt.in), &Options{Map: keep, RootPrefix: "/p"})
+		if err != nil || got != tt.out {
+			t.Errorf("%s\ngot  %s (%v)\nwant %s", tt.in, got, err, tt.out)
 		}
 	}
 }

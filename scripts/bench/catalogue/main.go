@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -59,10 +60,14 @@ func main() {
 	}
 }
 
+// uiProfile is -ui-cpuprofile's file.
+var uiProfile string
+
 func runFlags() error {
 	big := flag.Int64("bytes", 1<<30, "size of the WebHDFS transfers")
 	rounds := flag.Int("rounds", 2, "interleaved rounds of the in-process figures (best of)")
 	uiTime := flag.Duration("ui-time", 2*time.Second, "time per UI measurement")
+	flag.StringVar(&uiProfile, "ui-cpuprofile", "", "CPU profile of the UI pages served through the gateway (rewriting on and off)")
 	procs := flag.String("procs", "", "output of catalogue transfers: the three-process rows")
 	flag.Parse()
 	return run(*big, *rounds, *uiTime, *procs)
@@ -129,7 +134,7 @@ func run(big int64, rounds int, uiTime time.Duration, procs string) error {
 			name string
 			c    *webhdfstest.Client
 		}{{"direct", direct}, {"gateway", through}} {
-			up, down, err := upDown(t.c, big)
+			up, down, err := upDown(t.c, big, &tcpCounters{}, &tcpCounters{})
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
@@ -146,11 +151,24 @@ func run(big int64, rounds int, uiTime time.Duration, procs string) error {
 	_ = zw.Close()
 	gz := inProcess(zbuf.Bytes(), "gzip", uiTime)
 	var on, off float64
+	if uiProfile != "" {
+		f, err := os.Create(uiProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	for r := 0; r < rounds; r++ {
 		on = max(on, pagesPerSecond(hc, gwURL+"/gateway/bench/yarn/page", uiTime))
 		off = max(off, pagesPerSecond(hc, gwURL+"/gateway/bench/yarn-plain/page", uiTime))
 	}
 
+	if uiProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Printf("## Knox catalogue: WebHDFS through datanode redirects, UI rewriting (issue #16)\n\n")
 	fmt.Printf("| figure | gateway | direct | ratio | per round |\n|---|---|---|---|---|\n")
 	if procs != "" {
@@ -158,6 +176,9 @@ func run(big int64, rounds int, uiTime time.Duration, procs string) error {
 	}
 	fmt.Printf("| WebHDFS upload %d MiB (CREATE, two steps), MB/s, all in one process (older method), best of %d | %.0f | %.0f | %.2f | |\n", big>>20, rounds, best["gateway-up"], best["direct-up"], best["gateway-up"]/best["direct-up"])
 	fmt.Printf("| WebHDFS download %d MiB (OPEN, redirect followed), MB/s, all in one process (older method), best of %d | %.0f | %.0f | %.2f | |\n", big>>20, rounds, best["gateway-down"], best["direct-down"], best["gateway-down"]/best["direct-down"])
+	if procs != "" {
+		tcpRows(procs)
+	}
 	fmt.Printf("\n| UI rewriting (page of %d KiB) | MB/s | µs per page | allocations per page | KiB allocated per page |\n|---|---|---|---|---|\n", len(page)>>10)
 	fmt.Printf("| in process, plain HTML | %.0f | %.0f | %.0f | %.0f |\n", plain.mbps, plain.usPerPage, plain.allocs, plain.kib)
 	fmt.Printf("| in process, gzip HTML (decoded, rewritten) | %.0f | %.0f | %.0f | %.0f |\n", gz.mbps, gz.usPerPage, gz.allocs, gz.kib)
@@ -208,7 +229,9 @@ type uiFigures struct{ mbps, usPerPage, allocs, kib float64 }
 
 // inProcess rewrites body (Content-Encoding enc) repeatedly for d.
 func inProcess(body []byte, enc string, d time.Duration) uiFigures {
-	o := &rewrite.Options{Map: func(link string) (string, bool) {
+	// As the gateway sets them for a UI service served from its
+	// backends' root: root-relative links by RootPrefix, the rest mapped.
+	o := &rewrite.Options{RootPrefix: "/gateway/t/yarn", Map: func(link string) (string, bool) {
 		if rest, ok := strings.CutPrefix(link, "http://backend.internal:8088"); ok {
 			return "https://gw.example/gateway/t/yarn" + rest, true
 		}

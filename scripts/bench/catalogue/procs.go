@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -53,7 +54,51 @@ func serveWebHDFS(args []string) error {
 type procFigures struct {
 	Bytes  int64                `json:"bytes"`
 	Rounds map[string][]float64 `json:"rounds"`
-	Error  string               `json:"error,omitempty"`
+	// TCP sums the kernel's TCP counters over each transfer's rounds,
+	// keyed as Rounds (Linux; empty elsewhere).
+	TCP   map[string]*tcpCounters `json:"tcp,omitempty"`
+	Error string                  `json:"error,omitempty"`
+}
+
+// tcpCounters are the kernel's TCP counters that tell a clean transfer
+// from one whose segments arrive out of order (system-wide, as nstat
+// shows them: the section runs alone on the machine).
+type tcpCounters struct {
+	Retrans float64 `json:"retrans"` // Tcp RetransSegs: segments sent again
+	DSACK   float64 `json:"dsack"`   // TcpExt TCPDSACKRecv: of them, reported received twice (spurious)
+	OFO     float64 `json:"ofo"`     // TcpExt TCPOFOQueue: segments queued out of order
+}
+
+// readTCPCounters reads the counters from /proc/net/snmp and
+// /proc/net/netstat (false elsewhere than on Linux).
+func readTCPCounters() (tcpCounters, bool) {
+	v := map[string]float64{}
+	for _, file := range []string{"/proc/net/snmp", "/proc/net/netstat"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return tcpCounters{}, false
+		}
+		// Pairs of lines: "Prefix: names…" then "Prefix: values…".
+		lines := strings.Split(string(b), "\n")
+		for i := 0; i+1 < len(lines); i += 2 {
+			names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+			if len(names) != len(values) || len(names) == 0 || names[0] != values[0] {
+				continue
+			}
+			for j := 1; j < len(names); j++ {
+				f, _ := strconv.ParseFloat(values[j], 64)
+				v[names[0]+names[j]] = f
+			}
+		}
+	}
+	return tcpCounters{Retrans: v["Tcp:RetransSegs"], DSACK: v["TcpExt:TCPDSACKRecv"], OFO: v["TcpExt:TCPOFOQueue"]}, true
+}
+
+// add adds the counters' growth from before to after to c.
+func (c *tcpCounters) add(before, after tcpCounters) {
+	c.Retrans += after.Retrans - before.Retrans
+	c.DSACK += after.DSACK - before.DSACK
+	c.OFO += after.OFO - before.OFO
 }
 
 // transfers is the client of the three-process figures: ROUNDS interleaved
@@ -99,10 +144,17 @@ func transfers(args []string) error {
 			return fmt.Errorf("%s MKDIRS: %w", t.name, err)
 		}
 	}
-	out := procFigures{Bytes: *big, Rounds: map[string][]float64{}}
+	out := procFigures{Bytes: *big, Rounds: map[string][]float64{}, TCP: map[string]*tcpCounters{}}
 	for r := 0; r < *rounds && out.Error == ""; r++ {
 		for _, t := range targets {
-			up, down, err := upDown(t.c, *big)
+			tcp := func(dir string) *tcpCounters {
+				k := t.name + "-" + dir
+				if out.TCP[k] == nil {
+					out.TCP[k] = &tcpCounters{}
+				}
+				return out.TCP[k]
+			}
+			up, down, err := upDown(t.c, *big, tcp("up"), tcp("down"))
 			if err != nil {
 				out.Error = fmt.Sprintf("%s: %v", t.name, err)
 				break
@@ -115,16 +167,25 @@ func transfers(args []string) error {
 }
 
 // upDown uploads big bytes (two-step CREATE) and downloads them (OPEN,
-// redirect followed), returning MB/s of each.
-func upDown(c *webhdfstest.Client, big int64) (up, down float64, err error) {
-	up, err = timed(big, func() error {
+// redirect followed), returning MB/s of each and adding the TCP counters'
+// growth during each to upTCP and downTCP.
+func upDown(c *webhdfstest.Client, big int64, upTCP, downTCP *tcpCounters) (up, down float64, err error) {
+	measure := func(to *tcpCounters, f func() error) (float64, error) {
+		before, ok := readTCPCounters()
+		mbps, err := timed(big, f)
+		if after, ok2 := readTCPCounters(); ok && ok2 {
+			to.add(before, after)
+		}
+		return mbps, err
+	}
+	up, err = measure(upTCP, func() error {
 		_, err := c.Create("/bench/big", io.LimitReader(zeroReader{}, big), big, true)
 		return err
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("upload: %w", err)
 	}
-	down, err = timed(big, func() error {
+	down, err = measure(downTCP, func() error {
 		rc, err := c.Open("/bench/big")
 		if err != nil {
 			return err
@@ -170,6 +231,30 @@ func procRows(file string, big int64) {
 			}
 			fmt.Printf("| WebHDFS "+dir.what+", MB/s, gatewayd, datanode and client in three processes, %s, median of %d | %.0f | %.0f | **%.2f** | %s |\n",
 				f.Bytes>>20, world.what, len(gw), median(gw), median(direct), median(gw)/median(direct), strings.Join(ratios, " "))
+		}
+	}
+}
+
+// tcpRows prints, from the file of transfers' output, the TCP counters
+// per GiB moved, direct beside through the gateway (nothing when the
+// file holds none).
+func tcpRows(file string) {
+	var f procFigures
+	b, err := os.ReadFile(file)
+	if err != nil || json.Unmarshal(b, &f) != nil || f.Error != "" || len(f.TCP) == 0 {
+		return
+	}
+	fmt.Printf("\n| TCP during the three-process transfers, per GiB moved, direct / gateway | segments sent again | of them spurious (a DSACK came back) | segments queued out of order |\n|---|---|---|---|\n")
+	for _, world := range []struct{ suffix, what string }{{"", systemCC() + " (the system's)"}, {"-cc", "cubic"}} {
+		for _, dir := range []struct{ key, what string }{{"up", "upload"}, {"down", "download"}} {
+			d, g := f.TCP["direct"+world.suffix+"-"+dir.key], f.TCP["gateway"+world.suffix+"-"+dir.key]
+			n := len(f.Rounds["gateway"+world.suffix+"-"+dir.key])
+			if d == nil || g == nil || n == 0 {
+				continue
+			}
+			gib := float64(n) * float64(f.Bytes) / (1 << 30)
+			fmt.Printf("| %s, every socket %s | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f |\n", dir.what, world.what,
+				d.Retrans/gib, g.Retrans/gib, d.DSACK/gib, g.DSACK/gib, d.OFO/gib, g.OFO/gib)
 		}
 	}
 }

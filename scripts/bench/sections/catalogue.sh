@@ -6,13 +6,13 @@
 #
 # The WebHDFS figure runs in three processes, as a deployment does:
 # gatewayd serve, the namenode and datanode (catalogue webhdfs), and the
-# client (catalogue transfers), median of CAT_ROUNDS (5) interleaved rounds;
+# client (catalogue transfers), median of CAT_ROUNDS (9) interleaved rounds;
 # once with every socket at the system's congestion control, once with
 # every socket at cubic.
 # The older figure, everything in one process (catalogue), stays beside it.
 log "catalogue: building scripts/bench/catalogue"
 go build -o "$BIN/catalogue" ./scripts/bench/catalogue
-CAT_ROUNDS=${CAT_ROUNDS:-5}
+CAT_ROUNDS=${CAT_ROUNDS:-9}
 [ "$QUICK" = 1 ] && CAT_ROUNDS=${CAT_ROUNDS_QUICK:-1}
 nice_cmd=()
 if [ "$(id -u)" -eq 0 ]; then nice_cmd=(nice -n -15); fi
