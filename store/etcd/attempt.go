@@ -42,6 +42,7 @@ func (s *Store) attempts(ctx context.Context, f func(ctx context.Context) error)
 		}
 		switch {
 		case timedOut && isTimeout(err):
+			s.steer.suspect() // the member may hang: have the members checked
 		case isElection(err):
 			t := time.NewTimer(pause)
 			select {

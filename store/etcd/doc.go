@@ -67,6 +67,13 @@
 // off) costs a retry on another member rather than a failed call. The
 // commit transaction is not sent twice: when it gets no answer, its log
 // entry (which carries a random commit ID) says whether it was applied.
+// A try without an answer also makes the store ask every member a read
+// it answers by itself; when some answer and others hang, it closes its
+// connections to those (see steering), so that the calls after it, the
+// watch and the lease go to the others at once instead of every third try
+// waiting on the hung member until gRPC's keepalive gives up on it (10 s
+// and more). gRPC connects again at once, and the member is used again as
+// soon as it answers.
 //
 // # Membership
 //

@@ -15,6 +15,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/namespace"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/securegw/gateway/store"
 )
@@ -94,9 +96,12 @@ func (o Options) withDefaults() (Options, error) {
 // Store is a store.Store kept in etcd under one key prefix. It is safe for
 // concurrent use, by several processes at once.
 type Store struct {
-	cli    *clientv3.Client
-	owned  bool // Close closes cli
-	kv     attemptKV
+	cli   *clientv3.Client
+	owned bool // Close closes cli
+	kv    attemptKV
+	// steer, for a connection the store opened, moves the client off
+	// members that do not answer (nil: one endpoint, or New).
+	steer  *steering
 	watch  clientv3.Watcher
 	opts   Options
 	closed atomic.Bool
@@ -121,6 +126,16 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if len(opts.Endpoints) == 0 {
 		return nil, errors.New("opening etcd store: no endpoints")
 	}
+	conns := newConnSet()
+	dialOpts := []grpc.DialOption{
+		grpc.WithContextDialer(conns.dial),
+		// A member back from a restart is connected to again within
+		// seconds, not after gRPC's default backoff of up to 2 minutes.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: opts.DialTimeout,
+		}),
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            opts.Endpoints,
 		DialTimeout:          opts.DialTimeout,
@@ -131,6 +146,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		Password:             opts.Password,
 		Logger:               zap.NewNop(),
 		Context:              context.WithoutCancel(ctx),
+		DialOptions:          dialOpts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening etcd store at %v: %w", opts.Endpoints, err)
@@ -141,6 +157,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.owned = true
+	s.steer = steer(cli, conns, opts.Prefix, s.attemptTimeout(), opts.Logger)
 	return s, nil
 }
 
@@ -195,6 +212,7 @@ func (s *Store) Close() error {
 		return store.ErrClosed
 	}
 	close(s.done)
+	s.steer.stop()
 	if s.owned {
 		if err := s.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("closing etcd store: %w", err)

@@ -220,9 +220,10 @@ func (s *Store) commit(ctx context.Context, r *snap, rev int64, changes []store.
 		if ctx.Err() != nil || s.closed.Load() {
 			return false, s.callErr(ctx, err)
 		}
-		// No answer (the member serving this client died, the connection
-		// broke): the commit may or may not have been applied. Its log
-		// entry says which; the client moves to another member.
+		// No answer (the member serving this client died, hangs, the
+		// connection broke): the commit may or may not have been applied.
+		// Its log entry says which; the client moves to another member.
+		s.steer.suspect()
 		return s.outcome(ctx, rev, id, err)
 	}
 	return resp.Succeeded, nil
