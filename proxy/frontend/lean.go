@@ -92,7 +92,7 @@ func isTemporary(err error) bool {
 }
 
 func (s *Lean) serveConn(nc net.Conn) {
-	c := &leanConn{s: s, nc: nc}
+	c := &leanConn{s: s, nc: nc, accepted: nc}
 	c.cr.c = c
 	s.mu.Lock()
 	if s.shutdown.Load() {
@@ -141,7 +141,9 @@ func (s *Lean) Close() error {
 	s.closeListeners()
 	s.mu.Lock()
 	for c := range s.conns {
-		c.nc.Close()
+		// Not c.nc, which a handshake may be replacing: closing the
+		// accepted connection ends a TLS one above it as well.
+		c.accepted.Close()
 	}
 	s.mu.Unlock()
 	return nil
@@ -200,15 +202,18 @@ func getWriter(w io.Writer) *bufio.Writer {
 
 // leanConn is one client connection.
 type leanConn struct {
-	s   *Lean
-	nc  net.Conn
-	tcp *net.TCPConn // nc when plain TCP: bodies go by sendfile/splice
-	tls *tls.ConnectionState
-	cr  connReader
-	br  *bufio.Reader
-	bw  *bufio.Writer
-	res response // reused request after request
-	big bool     // br is a large head's reader, not a pooled one
+	s *Lean
+	// accepted is the connection as accepted, for Close: nc becomes the
+	// TLS connection on the connection's goroutine after the handshake.
+	accepted net.Conn
+	nc       net.Conn
+	tcp      *net.TCPConn // nc when plain TCP: bodies go by sendfile/splice
+	tls      *tls.ConnectionState
+	cr       connReader
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	res      response // reused request after request
+	big      bool     // br is a large head's reader, not a pooled one
 	// unreadBody: the connection closes after an answer while the client
 	// may still send a body nobody read (closeLingering).
 	unreadBody bool
