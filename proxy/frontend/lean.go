@@ -48,8 +48,11 @@ func newLean(h http.Handler, o ServerOptions, connState func(net.Conn, http.Conn
 }
 
 // Serve accepts connections on ln until Shutdown or Close; it returns
-// http.ErrServerClosed then.
+// http.ErrServerClosed then. It closes ln when it returns, as net/http's
+// Serve does (also when called after Close: no client waits on a listener
+// nobody accepts on).
 func (s *Lean) Serve(ln net.Listener) error {
+	defer ln.Close()
 	s.mu.Lock()
 	if s.shutdown.Load() {
 		s.mu.Unlock()

@@ -1052,3 +1052,37 @@ func TestAnswerWhileSpliceReturns(t *testing.T) {
 	}
 	unblock()
 }
+
+// Close while connections finish their TLS handshakes, and Serve started
+// after Close: Close closes each connection as accepted, never the field
+// the handshake replaces (the race detector caught Close reading it), and
+// a Serve that comes too late closes its listener (a client is refused,
+// not left waiting).
+func TestCloseDuringTLSHandshakes(t *testing.T) {
+	ca := testpki.NewCA(t, "server CA")
+	leaf := ca.Server(t, "127.0.0.1")
+	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for i := 0; i < 10; i++ {
+		f, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{TLSConfig: cfg})
+		var wg sync.WaitGroup
+		for j := 0; j < 8; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := &net.Dialer{Timeout: 10 * time.Second, Deadline: time.Now().Add(10 * time.Second)}
+				c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{RootCAs: ca.Pool()})
+				if err == nil {
+					c.Close()
+				} else if isTimeout(err) {
+					t.Errorf("a client waited out its deadline: %v", err)
+				}
+			}()
+		}
+		f.Close()
+		wg.Wait()
+	}
+}
