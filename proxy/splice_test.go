@@ -113,52 +113,38 @@ func (v *verifier) Write(p []byte) (int, error) {
 // "ok" when the body is data), GET /down (data) and GET /small.
 func syscallBackend(t *testing.T, data []byte) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	addr := serveRaw(t, func(c net.Conn) {
+		rw := newRawConn(t, c)
+		br := bufio.NewReaderSize(rw, 1<<20)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				rw := newRawConn(t, c)
-				br := bufio.NewReaderSize(rw, 1<<20)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
+			var answer string
+			switch req.URL.Path {
+			case "/up":
+				if req.Header.Get("Expect") == "100-continue" {
+					io.WriteString(rw, "HTTP/1.1 100 Continue\r\n\r\n")
+				}
+				v := &verifier{want: data}
+				n, err := io.Copy(v, req.Body)
+				answer = fmt.Sprintf("got %d bytes, equal %v, err %v", n, !v.bad && n == int64(len(data)), err)
+			case "/down":
+				fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(data))
+				for p := data; len(p) > 0; p = p[min(len(p), 1<<20):] {
+					if _, err := rw.Write(p[:min(len(p), 1<<20)]); err != nil {
 						return
 					}
-					var answer string
-					switch req.URL.Path {
-					case "/up":
-						if req.Header.Get("Expect") == "100-continue" {
-							io.WriteString(rw, "HTTP/1.1 100 Continue\r\n\r\n")
-						}
-						v := &verifier{want: data}
-						n, err := io.Copy(v, req.Body)
-						answer = fmt.Sprintf("got %d bytes, equal %v, err %v", n, !v.bad && n == int64(len(data)), err)
-					case "/down":
-						fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(data))
-						for p := data; len(p) > 0; p = p[min(len(p), 1<<20):] {
-							if _, err := rw.Write(p[:min(len(p), 1<<20)]); err != nil {
-								return
-							}
-						}
-						continue
-					default:
-						answer = "small"
-					}
-					fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
 				}
-			}()
+				continue
+			default:
+				answer = "small"
+			}
+			fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
 		}
-	}()
-	return "http://" + ln.Addr().String()
+	})
+	return "http://" + addr
 }
 
 // A large body of known length between plain TCP connections moves by

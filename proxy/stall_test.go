@@ -95,38 +95,24 @@ func stallFront(t *testing.T, e *env, sc stallCase, stall time.Duration) func(rc
 // body is answered "got N".
 func uploadBackend(t *testing.T) (string, <-chan upload) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	got := make(chan upload, 16)
-	go func() {
+	addr := serveRaw(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					n, err := io.Copy(io.Discard, req.Body)
-					got <- upload{n, err}
-					if err != nil {
-						return
-					}
-					answer := "got " + strconv.FormatInt(n, 10)
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
-				}
-			}()
+			n, err := io.Copy(io.Discard, req.Body)
+			got <- upload{n, err}
+			if err != nil {
+				return
+			}
+			answer := "got " + strconv.FormatInt(n, 10)
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
 		}
-	}()
-	return ln.Addr().String(), got
+	})
+	return addr, got
 }
 
 type upload struct {
@@ -249,47 +235,33 @@ func TestTricklingUploadIsNotCut(t *testing.T) {
 // connection).
 func downloadBackend(t *testing.T, size int64, chunked bool) (string, <-chan error) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	done := make(chan error, 4)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				w := io.Writer(c)
-				if chunked {
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-				} else {
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
-				}
-				buf := make([]byte, 64<<10)
-				var err error
-				for left := size; left > 0 && err == nil; left -= int64(len(buf)) {
-					p := buf[:min(left, int64(len(buf)))]
-					if chunked {
-						_, err = fmt.Fprintf(w, "%x\r\n%s\r\n", len(p), p)
-					} else {
-						_, err = w.Write(p)
-					}
-				}
-				if err == nil && chunked {
-					_, err = io.WriteString(c, "0\r\n\r\n")
-				}
-				done <- err
-			}()
+	addr := serveRaw(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
 		}
-	}()
-	return ln.Addr().String(), done
+		w := io.Writer(c)
+		if chunked {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+		} else {
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+		}
+		buf := make([]byte, 64<<10)
+		var err error
+		for left := size; left > 0 && err == nil; left -= int64(len(buf)) {
+			p := buf[:min(left, int64(len(buf)))]
+			if chunked {
+				_, err = fmt.Fprintf(w, "%x\r\n%s\r\n", len(p), p)
+			} else {
+				_, err = w.Write(p)
+			}
+		}
+		if err == nil && chunked {
+			_, err = io.WriteString(c, "0\r\n\r\n")
+		}
+		done <- err
+	})
+	return addr, done
 }
 
 // A client that stops reading a large answer (a small receive buffer,

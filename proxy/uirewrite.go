@@ -188,19 +188,12 @@ func (s *service) rewriteBody(resp *http.Response) error {
 	return nil
 }
 
-// bodyMapper maps the links of a body as rewriteURL maps headers, with a
-// fast path for the commonest link, a root-relative path of a service
-// whose backends have no base path (the rewriter takes that path itself,
-// through rootPrefix, unless a rewrite rule may apply). A WebSocket URL
-// (a script's new WebSocket("ws://backend/…")) stays one: wss:// or ws://
-// on the gateway's public origin.
+// bodyMapper maps the links of a body as rewriteURL maps headers; a
+// backend's WebSocket URL stays one. The commonest link, a root-relative
+// path of a service served from its backends' root, never gets here: the
+// rewriter writes it itself (rootPrefix).
 func (s *service) bodyMapper(pub string) rewrite.Mapper {
-	prefix := s.rootPrefix()
 	return func(link string) (string, bool) {
-		if prefix != "" && len(link) > 1 && link[0] == '/' && link[1] != '/' && !strings.ContainsAny(link, "%#\\ ") &&
-			!strings.Contains(link, "/.") {
-			return prefix + link, true
-		}
 		nv, ok := s.rewriteURL(link, pub)
 		if ok && nv != link && len(link) > 3 && strings.EqualFold(link[:2], "ws") {
 			if rest, found := strings.CutPrefix(nv, "https://"); found {

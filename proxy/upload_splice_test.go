@@ -23,46 +23,32 @@ import (
 // read and the path answered. It records every path it was asked for.
 func earlyBackend(t *testing.T, hold bool) (string, func() []string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	var mu sync.Mutex
 	var paths []string
-	go func() {
+	addr := serveRaw(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					mu.Lock()
-					paths = append(paths, req.URL.Path)
-					mu.Unlock()
-					if strings.HasSuffix(req.URL.Path, "/early") {
-						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
-						if !hold {
-							return
-						}
-						io.Copy(io.Discard, req.Body)
-						continue
-					}
-					n, _ := io.Copy(io.Discard, req.Body)
-					answer := fmt.Sprintf("%s %d", req.URL.Path, n)
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
+			mu.Lock()
+			paths = append(paths, req.URL.Path)
+			mu.Unlock()
+			if strings.HasSuffix(req.URL.Path, "/early") {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+				if !hold {
+					return
 				}
-			}()
+				io.Copy(io.Discard, req.Body)
+				continue
+			}
+			n, _ := io.Copy(io.Discard, req.Body)
+			answer := fmt.Sprintf("%s %d", req.URL.Path, n)
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
 		}
-	}()
-	return ln.Addr().String(), func() []string {
+	})
+	return addr, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]string(nil), paths...)

@@ -55,7 +55,7 @@ type procFigures struct {
 	Bytes  int64                `json:"bytes"`
 	Rounds map[string][]float64 `json:"rounds"`
 	// TCP sums the kernel's TCP counters over each transfer's rounds,
-	// keyed as Rounds (Linux; empty elsewhere).
+	// keyed as Rounds (Linux; zero where /proc/net cannot be read).
 	TCP   map[string]*tcpCounters `json:"tcp,omitempty"`
 	Error string                  `json:"error,omitempty"`
 }
