@@ -19,7 +19,10 @@ import (
 // uiBackend serves a small YARN-like web UI whose pages link to the
 // backend absolutely (http://BACKEND/…) and root-relatively (/static/…),
 // gzip-compressed, with XHRs and fetches from scripts, a JSON API whose
-// answers carry absolute URLs, a redirect and a Content-Security-Policy.
+// answers carry absolute URLs (plain, and with their slashes escaped as
+// JSON encoders write them: "\/" and "\u002F"), an iframe whose srcdoc
+// shows a backend image, a javascript: link, a redirect and a
+// Content-Security-Policy.
 func uiBackend(t *testing.T) *backend {
 	var self string
 	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +54,9 @@ func uiBackend(t *testing.T) *backend {
 <img id="logo" src="/static/logo.svg" alt="logo">
 <a id="apps" href="/cluster/apps">Applications</a> <a href="`+self+`/cluster">Cluster</a>
 <form action="/cluster/search"><input name="q"></form>
-<div id="info">loading</div><div id="apps-list"></div><div id="app"></div>
+<div id="info">loading</div><div id="apps-list"></div><div id="app"></div><div id="links"></div>
+<iframe id="doc" srcdoc="<img id=&quot;inner&quot; src=&quot;`+self+`/static/logo.svg&quot;>"></iframe>
+<a id="js" href="javascript:location.href='`+self+`/cluster/apps'">reload</a>
 </body></html>`)
 		case "/static/app.css":
 			send("text/css", `@import "/static/more.css"; body { background: url(`+self+`/static/bg.svg) }`)
@@ -72,6 +77,9 @@ window.addEventListener("DOMContentLoaded", async () => {
     document.getElementById("apps-list").textContent = apps.map(a => a.id).join(",");
     const app = await (await fetch(apps[0].trackingUrl)).json();
     document.getElementById("app").textContent = app.app.state;
+    const logs = await (await fetch(app.app.logsUrl)).json();
+    const conf = await (await fetch(app.app.confUrl)).json();
+    document.getElementById("links").textContent = logs.logs + " " + conf.conf;
     window.loaded = true;
   };
   x.send();
@@ -81,7 +89,13 @@ window.addEventListener("DOMContentLoaded", async () => {
 		case "/ws/v1/cluster/apps":
 			send("application/json", `{"apps":[{"id":"application_1","trackingUrl":"`+self+`/ws/v1/cluster/apps/application_1"}]}`)
 		case "/ws/v1/cluster/apps/application_1":
-			send("application/json", `{"app":{"id":"application_1","state":"RUNNING"}}`)
+			send("application/json", `{"app":{"id":"application_1","state":"RUNNING",`+
+				`"logsUrl":"`+strings.ReplaceAll(self, "/", `\/`)+`\/ws\/v1\/cluster\/apps\/application_1\/logs",`+
+				`"confUrl":"`+strings.ReplaceAll(self, "/", `\u002F`)+`\u002Fws\u002Fv1\u002Fcluster\u002Fapps\u002Fapplication_1\u002Fconf"}}`)
+		case "/ws/v1/cluster/apps/application_1/logs":
+			send("application/json", `{"logs":"logs-ok"}`)
+		case "/ws/v1/cluster/apps/application_1/conf":
+			send("application/json", `{"conf":"conf-ok"}`)
 		default:
 			http.NotFound(w, r)
 		}
@@ -140,6 +154,28 @@ func TestUIRewriting(t *testing.T) {
 	_, js := e.get("/gateway/ui/yarn/ws/v1/cluster/apps")
 	if js != `{"apps":[{"id":"application_1","trackingUrl":"`+gw+`/gateway/ui/yarn/ws/v1/cluster/apps/application_1"}]}` {
 		t.Errorf("JSON: %s", js)
+	}
+	// Escaped slashes, as JSON encoders write them, are written back escaped.
+	_, js = e.get("/gateway/ui/yarn/ws/v1/cluster/apps/application_1")
+	for _, want := range []string{
+		`"logsUrl":"` + strings.ReplaceAll(gw, "/", `\/`) + `\/gateway\/ui\/yarn\/ws\/v1\/cluster\/apps\/application_1\/logs"`,
+		`"confUrl":"` + strings.ReplaceAll(gw, "/", `\u002F`) + `\u002Fgateway\u002Fui\u002Fyarn\u002Fws\u002Fv1\u002Fcluster\u002Fapps\u002Fapplication_1\u002Fconf"`,
+	} {
+		if !strings.Contains(js, want) {
+			t.Errorf("JSON lacks %s: %s", want, js)
+		}
+	}
+	// The page's srcdoc and javascript: link, rewritten.
+	for _, want := range []string{
+		`<iframe id="doc" srcdoc="&lt;img id=&#34;inner&#34; src=&#34;` + gw + `/gateway/ui/yarn/static/logo.svg&#34;&gt;">`,
+		`<a id="js" href="javascript:location.href=&#39;` + gw + `/gateway/ui/yarn/cluster/apps&#39;">`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s:\n%s", want, body)
+		}
+	}
+	if backend := strings.TrimPrefix(b.URL, "http://"); strings.Contains(js, backend) || strings.Contains(body, backend) {
+		t.Errorf("the backend %s shows through: %s\n%s", backend, js, body)
 	}
 	resp, _ = noRedirectGet(t, e, "/gateway/ui/yarn/cluster")
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != gw+"/gateway/ui/yarn/cluster/apps" {
@@ -306,8 +342,9 @@ func TestUIRewriteRules(t *testing.T) {
 }
 
 // Headless Chromium loads the UI through the gateway completely (page,
-// stylesheets, imported stylesheet, images, scripts, fetch and XHR, a
-// JSON-provided URL, a link click and a redirect) and not one request
+// stylesheets, imported stylesheet, images, scripts, fetch and XHR,
+// JSON-provided URLs, plain and with escaped slashes, an image in an
+// iframe's srcdoc, a link click and a redirect) and not one request
 // leaves the gateway's origin.
 func TestUIInChromium(t *testing.T) {
 	e := newEnv(t, proxyConfig())
@@ -317,12 +354,13 @@ func TestUIInChromium(t *testing.T) {
 	gw := e.fe.URL
 	br.Navigate(gw + "/gateway/ui/yarn/")
 	br.WaitFor("window.loaded === true")
-	if got := br.Text("#info") + " " + br.Text("#apps-list") + " " + br.Text("#app"); got != "STARTED application_1 RUNNING" {
+	if got := br.Text("#info") + " " + br.Text("#apps-list") + " " + br.Text("#app") + " " + br.Text("#links"); got != "STARTED application_1 RUNNING logs-ok conf-ok" {
 		t.Errorf("page shows %q", got)
 	}
 	if !browsertest.Eval[bool](br, `document.getElementById("logo").complete && document.getElementById("logo").naturalWidth > 0`) {
 		t.Error("the logo did not load")
 	}
+	br.WaitFor(`(() => { const i = document.getElementById("doc").contentDocument?.getElementById("inner"); return !!i && i.complete && i.naturalWidth > 0 })()`)
 	if bg := browsertest.Eval[string](br, `getComputedStyle(document.querySelector("h1")).backgroundImage`); !strings.Contains(bg, gw+"/gateway/ui/yarn/static/bg.svg") {
 		t.Errorf("imported stylesheet not applied: h1 background %q", bg)
 	}

@@ -11,11 +11,19 @@
 //     <script> (JavaScript types only) as JavaScript. A URL attribute is
 //     read as a browser reads it (spaces around it, tabs and line breaks
 //     in it dropped, backslashes as slashes, "http:host" as
-//     "http://host"). Everything else is copied byte for byte as the
-//     tokenizer saw it.
+//     "http://host"). A javascript: URL in one of them is JavaScript,
+//     rewritten percent-decoded (as the browser runs it) and written back
+//     percent-encoded. A srcdoc is an HTML document, rewritten as one;
+//     srcdocs nest up to maxSrcdocDepth (3) deep, and one deeper, or one
+//     whose rewritten document would be larger than MaxToken, is blanked
+//     (srcdoc=""), never passed on unrewritten. Everything else is copied
+//     byte for byte as the tokenizer saw it.
 //   - CSS: url(…) values and quoted strings.
-//   - JavaScript: string literals ('…', "…", `…`).
-//   - JSON: string values.
+//   - JavaScript: string literals ('…', "…", `…`), read as the string
+//     they spell ("http:\/\/host\/x", "\u002F", "\x2f" decoded) and,
+//     when rewritten, written back escaped as they were ("\/" stays
+//     "\/"). A literal with a bad escape is left as it came.
+//   - JSON: string values, likewise.
 //
 // Each candidate goes through the Rules first (literal prefix or regular
 // expression, per kind), then, unless a rule matched, the Mapper: the

@@ -29,12 +29,19 @@ type htmlRewriter struct {
 	// "script-other" (a data block, left alone), "style", or "".
 	raw   string
 	attrs []attr
-	tmp   []byte // scratch for style attributes
+	tmp   []byte // scratch for style attributes and javascript: URLs
 	nv    []byte // the current tag's new attribute values (attr.lo:hi)
+	// maxToken bounds a token, and a srcdoc document rewritten; depth is
+	// how many srcdoc documents this one is in.
+	maxToken, depth int
 }
 
+// maxSrcdocDepth is how deep srcdoc documents in srcdoc documents are
+// rewritten; one nested deeper is blanked.
+const maxSrcdocDepth = 3
+
 func newHTMLRewriter(rw *rewriter, src io.Reader, maxToken int) *htmlRewriter {
-	h := &htmlRewriter{rw: rw, z: html.NewTokenizer(src)}
+	h := &htmlRewriter{rw: rw, z: html.NewTokenizer(src), maxToken: maxToken}
 	h.z.SetMaxBuf(maxToken)
 	h.css = scanner{kind: KindCSS, rw: rw}
 	h.js = scanner{kind: KindJS, rw: rw}
@@ -80,7 +87,8 @@ func tagName(raw []byte) []byte {
 }
 
 // linkAttrHints are substrings of every attribute name tag rewrites
-// ("src" covers srcset, imagesrcset and lowsrc, "con" content and icon).
+// ("src" covers srcset, imagesrcset, lowsrc and srcdoc, "con" content and
+// icon).
 var linkAttrHints = [][]byte{[]byte("href"), []byte("src"), []byte("action"), []byte("style"), []byte("data"),
 	[]byte("poster"), []byte("background"), []byte("cite"), []byte("con"), []byte("manifest"), []byte("usemap"),
 	[]byte("profile"), []byte("longdesc"), []byte("equiv"), []byte("codebase"), []byte("ping")}
@@ -154,10 +162,16 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 		a := attr{key: k, val: v}
 		switch {
 		case urlAttrs[string(k)]:
+			if js, ok := javascriptURL(v); ok {
+				h.javascript(&a, js)
+				break
+			}
 			lo := len(h.nv)
 			if h.nv, a.changed = h.rw.appendCandidate(h.nv, KindHTML, browserURL(v)); a.changed {
 				a.lo, a.hi = lo, len(h.nv)
 			}
+		case string(k) == "srcdoc":
+			h.srcdoc(&a, v)
 		case string(k) == "srcset" || string(k) == "imagesrcset":
 			nv, ok := h.srcset(string(v))
 			h.setValue(&a, nv, ok)
@@ -213,6 +227,125 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 		dst = append(dst, '/')
 	}
 	return append(dst, '>')
+}
+
+// srcdoc rewrites the document of a srcdoc attribute a with the HTML
+// rewriter. It is blanked (an empty document: the iframe loads nothing,
+// not its src) when it is nested deeper than maxSrcdocDepth, holds a
+// token larger than MaxToken, or would be written back (escaped) larger
+// than MaxToken: never passed on unrewritten, and the output stays
+// bounded however the levels multiply escaping.
+func (h *htmlRewriter) srcdoc(a *attr, doc []byte) {
+	var out []byte
+	if h.depth < maxSrcdocDepth {
+		c := newHTMLRewriter(h.rw, bytes.NewReader(doc), h.maxToken)
+		c.depth = h.depth + 1
+		var err error
+		for err == nil && len(out) <= h.maxToken {
+			out, err = c.next(out)
+		}
+		switch {
+		case err != io.EOF || escapedLen(out) > h.maxToken:
+			out = nil
+		case bytes.Equal(out, doc):
+			return
+		}
+	}
+	a.lo = len(h.nv)
+	h.nv = append(h.nv, out...)
+	a.hi, a.changed = len(h.nv), true
+}
+
+// escapedLen is the length of v escaped by appendEscaped.
+func escapedLen(v []byte) int {
+	n := len(v)
+	for _, c := range v {
+		switch c {
+		case '&', '\'', '"':
+			n += 4
+		case '<', '>':
+			n += 3
+		}
+	}
+	return n
+}
+
+// javascriptURL returns the script of a javascript: URL as the browser
+// reads it (the URL without spaces around it and tabs and line breaks in
+// it), false when v is not one. Cheap for other URLs.
+func javascriptURL(v []byte) ([]byte, bool) {
+	const scheme = "javascript:"
+	if len(v) < len(scheme) || v[0]|0x20 != 'j' && v[0] > ' ' {
+		return nil, false
+	}
+	if hasFoldPrefix(v, scheme) && !bytes.ContainsAny(v, "\t\n\r") && v[len(v)-1] > ' ' {
+		return v[len(scheme):], true
+	}
+	lo, hi := 0, len(v)
+	for lo < hi && v[lo] <= ' ' {
+		lo++
+	}
+	for hi > lo && v[hi-1] <= ' ' {
+		hi--
+	}
+	u := stripTabs(v[lo:hi])
+	if !hasFoldPrefix(u, scheme) {
+		return nil, false
+	}
+	return u[len(scheme):], true
+}
+
+// javascript rewrites the script js of a javascript: URL attribute a as
+// an inline script's: the browser runs it percent-decoded, so it is
+// rewritten decoded and written back with its percent signs, controls and
+// trailing spaces percent-encoded.
+func (h *htmlRewriter) javascript(a *attr, js []byte) {
+	if bytes.IndexByte(js, '%') >= 0 {
+		js = percentDecode(js)
+	}
+	out := h.js.end(h.js.feed(h.tmp[:0], js))
+	h.tmp = out
+	if bytes.Equal(out, js) {
+		return
+	}
+	a.lo = len(h.nv)
+	h.nv = append(h.nv, "javascript:"...)
+	end := len(out)
+	for end > 0 && out[end-1] == ' ' {
+		end--
+	}
+	for i, c := range out {
+		if c == '%' || c < ' ' || c == 0x7f || i >= end {
+			h.nv = append(h.nv, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+		} else {
+			h.nv = append(h.nv, c)
+		}
+	}
+	a.hi, a.changed = len(h.nv), true
+}
+
+// percentDecode is v with its %XX sequences decoded (others kept), as a
+// URL's percent-decoding reads it, in a new slice.
+func percentDecode(v []byte) []byte {
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		if v[i] == '%' && i+2 < len(v) && isHex(v[i+1]) && isHex(v[i+2]) {
+			out = append(out, unhex(v[i+1])<<4|unhex(v[i+2]))
+			i += 2
+			continue
+		}
+		out = append(out, v[i])
+	}
+	return out
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c | 0x20 - 'a' + 10
 }
 
 // appendEscaped appends v escaped for a double-quoted attribute value (as

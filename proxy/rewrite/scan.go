@@ -2,7 +2,6 @@ package rewrite
 
 import (
 	"bytes"
-	"strings"
 )
 
 // scanner finds the string literals (and CSS url(…) values) of CSS,
@@ -16,6 +15,7 @@ type scanner struct {
 	esc   bool // the previous byte of the literal was a backslash
 	over  bool // the open literal passed maxString: copied through
 	lit   []byte
+	str   []byte  // the string a literal with escapes spells
 	tail  [3]byte // the last bytes outside literals, lower case: "url" before '('
 }
 
@@ -135,20 +135,33 @@ func (s *scanner) flush(dst []byte, closed bool) []byte {
 		}
 	}
 	v := lit[lo:hi]
-	escSlash := s.kind != KindCSS && bytes.Contains(v, []byte(`\/`))
-	if escSlash {
-		v = bytes.ReplaceAll(v, []byte(`\/`), []byte("/"))
+	if s.kind != KindCSS && bytes.IndexByte(v, '\\') >= 0 {
+		return s.flushEscaped(dst, v)
 	}
 	nv, ok := s.rw.candidate(s.kind, v)
 	if !ok {
 		return append(dst, lit...)
 	}
-	if escSlash {
-		nv = strings.ReplaceAll(nv, "/", `\/`)
-	}
 	dst = append(dst, lit[:lo]...)
 	dst = append(dst, nv...)
 	return append(dst, lit[hi:]...)
+}
+
+// flushEscaped appends a JavaScript or JSON literal with escapes: the
+// string it spells is the candidate ("http:\/\/host\/x" is the link
+// http://host/x), written back escaped as it was. A literal with a bad
+// escape is left as it came (the script would not run).
+func (s *scanner) flushEscaped(dst, lit []byte) []byte {
+	v, e, ok := unescapeJS(s.str[:0], lit, s.quote)
+	s.str = v
+	if !ok {
+		return append(dst, lit...)
+	}
+	nv, ok := s.rw.candidate(s.kind, v)
+	if !ok {
+		return append(dst, lit...)
+	}
+	return appendJS(dst, nv, s.quote, e)
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }

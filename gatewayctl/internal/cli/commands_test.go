@@ -185,6 +185,15 @@ func TestEveryCommandHasHelpAndExample(t *testing.T) {
 	if !strings.Contains(r.stdout, "Examples:\n  # Preview, then deploy") {
 		t.Errorf("--help shows no example:\n%s", r.stdout)
 	}
+
+	// An unset duration flag's help says what unset means, once.
+	for _, args := range [][]string{{"token", "issue", "--help"}, {"token", "renew", "--help"}} {
+		r := e.run(t, args...)
+		mustSucceed(t, r)
+		if !strings.Contains(r.stdout, "(default: the policy's)\n") || strings.Contains(r.stdout, "(default 0") {
+			t.Errorf("%v: --ttl's default is not shown as the policy's alone:\n%s", args, r.stdout)
+		}
+	}
 }
 
 func TestParseDuration(t *testing.T) {

@@ -71,9 +71,11 @@ func shortDuration(d time.Duration) string {
 // durationFlag is a pflag.Value that parses with parseDuration.
 type durationFlag struct{ d *time.Duration }
 
+// String is "0" for no duration: pflag then prints no "(default 0s)" in
+// the help, whose text says what an unset flag means ("the policy's").
 func (v durationFlag) String() string {
 	if v.d == nil || *v.d == 0 {
-		return "0s"
+		return "0"
 	}
 	return formatDuration(*v.d)
 }

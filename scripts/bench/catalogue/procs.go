@@ -30,17 +30,19 @@ import (
 
 // serveWebHDFS runs a discarding namenode and datanode until SIGTERM or
 // SIGINT, printing the namenode's WebHDFS URL first; -cc sets their
-// sockets' congestion control.
+// sockets' congestion control, -keep keeps the files' contents (the
+// README's WebHDFS example: OPEN returns what CREATE stored).
 func serveWebHDFS(args []string) error {
 	fs := flag.NewFlagSet("webhdfs", flag.ExitOnError)
 	cc := fs.String("cc", "", "TCP congestion control of the namenode's and datanode's sockets (default: the system's)")
+	keep := fs.Bool("keep", false, "keep the contents of the files written (in a temporary directory removed at exit); by default only their lengths, and OPEN sends zeros")
 	_ = fs.Parse(args)
 	dir, err := os.MkdirTemp("", "catalogue-webhdfs")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cl, err := webhdfstest.NewOn(dir, true, net.ListenConfig{Control: tcpcc.Control(*cc)})
+	cl, err := webhdfstest.NewOn(dir, !*keep, net.ListenConfig{Control: tcpcc.Control(*cc)})
 	if err != nil {
 		return err
 	}
