@@ -209,3 +209,13 @@ func TestFormsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A rule sees the string a literal spells, and its result is escaped
+// for the literal's quotes.
+func TestEscapedStringsRules(t *testing.T) {
+	o := &Options{Rules: []Rule{{Name: "a", From: "/a", To: `/b"'`}}}
+	got, err := rewriteAll(t, KindJS, "", []byte(`f("\/a\tz\u0001", '\/a\'')`), o)
+	if want := `f("\/b\"'\tz\u0001", '\/b"\'\'')`; err != nil || got != want {
+		t.Errorf("got  %s (%v)\nwant %s", got, err, want)
+	}
+}

@@ -167,6 +167,8 @@ func appendJS(dst []byte, s string, q byte, e jsEscapes) []byte {
 			esc = `\n`
 		case c == '\r':
 			esc = `\r`
+		case c == '\t':
+			esc = `\t`
 		case c < ' ' || c == 0x7f:
 			dst = append(dst, `\u00`...)
 			dst = append(dst, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
