@@ -154,7 +154,13 @@
 // io.WriterTo, bodyReader passes it through when max_body_bytes cannot be
 // crossed, writeBody hands it the backend connection's ReadFrom); a body
 // the client broke off is its fault (400, the backend not blamed), as when
-// copied. The client's buffer is flushed only before a read that would wait for the
+// copied. A backend connection serves the next request once its request
+// body was sent whole, even when the backend answered on its last byte,
+// before the body's writer returned: the answer's end waits for a writer
+// that marked the body sent (at most writerReturn), and leaves the
+// connection to one that has not (released when it reports success, closed
+// when it fails or takes longer, as after an answer that came before the
+// body). The client's buffer is flushed only before a read that would wait for the
 // backend (SSE and long polls stream at once, bytes already here go out
 // together); trailers, 1xx and 100-continue pass through. A body longer than the
 // service's MaxBodyBytes gets 413 (at once from Content-Length, or when the

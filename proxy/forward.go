@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -313,8 +314,9 @@ func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) 
 		}
 	}
 	done := make(chan error, 1)
-	splice := ex.plainFront
-	go func() { done <- writeBody(c, req, chunked, splice) }()
+	splice, sent := ex.plainFront, &ex.bodySent
+	sent.reset(req)
+	go func() { done <- writeBody(c, req, chunked, splice, sent) }()
 	resp, err := readHead(ex, c, req, tmo, false)
 	if err != nil {
 		c.Close()
@@ -441,29 +443,118 @@ func (ex *exchange) release(resp *http.Response) {
 	if !ex.unwatch() {
 		ex.bconn.Discard()
 	}
-	if ex.bodyDone != nil {
+	if done := ex.bodyDone; done != nil {
+		ex.bodyDone = nil
 		select {
-		case werr := <-ex.bodyDone:
+		case werr := <-done:
 			if werr != nil {
 				ex.bconn.Discard()
 			}
 		default:
-			// The backend answered before the request body was sent: the
-			// connection ends with this exchange.
-			ex.bconn.Discard()
+			// The writer has not reported: the backend answered before it
+			// had the whole body, or on its last byte, before the writer
+			// returned.
+			if !ex.bodySent.whole.Load() {
+				go releaseAfterWriter(ex.bconn, resp.Body, done, ex.bodySent.req)
+				return
+			}
+			if !awaitWriter(done, ex.bodySent.req) {
+				ex.bconn.Discard()
+			}
 		}
-		ex.bodyDone = nil
 	}
 	resp.Body.Close()
 }
 
-// writeBody sends the request body (chunked: then its trailers). It closes
-// the connection on failure, which ends the wait for the answer. Behind a
-// plain HTTP/1 front (splice), a large body of known length to a plain
-// TCP backend goes through the body's WriteTo (spliceBody).
-func writeBody(c *h1.Conn, req *http.Request, chunked, splice bool) error {
+// writerReturn bounds the wait for a request body's writer that has not
+// reported when the answer ended. One that wrote the whole body has only
+// its return left (for a copied body of known length, perhaps the body's
+// read of its end), which takes far less.
+const writerReturn = 250 * time.Millisecond
+
+// awaitWriter waits for a writer that wrote the whole body (at most
+// writerReturn) and reports whether it succeeded: its connection then
+// goes back to the pool before the answer's end, ready for the next
+// request (a backend that answers on the last byte may answer before the
+// writer returned).
+func awaitWriter(done <-chan error, req *http.Request) bool {
+	testEvent(eventAwaitWriter, req)
+	t := time.NewTimer(writerReturn)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err == nil
+	case <-t.C:
+		return false
+	}
+}
+
+// releaseAfterWriter releases a connection whose answer ended before its
+// request body's writer wrote the whole body, or before it said so (it
+// may have been descheduled right after its last write): once the writer
+// reports success, within writerReturn, the connection goes back to the
+// pool; else it is closed, which ends a writer stuck in a write the
+// backend will not read (the backend answered early). The answer's end
+// does not wait for it.
+func releaseAfterWriter(c *h1.Conn, body io.Closer, done <-chan error, req *http.Request) {
+	t := time.NewTimer(writerReturn)
+	select {
+	case err := <-done:
+		if err != nil {
+			c.Discard()
+		}
+	case <-t.C:
+		c.Discard()
+	}
+	t.Stop()
+	body.Close() // to the pool, or closed
+	testEvent(eventReleasedLate, req)
+}
+
+// bodySent tells the answer's end that the request body's writer wrote
+// the whole body: every byte of a known length, or the last chunk.
+type bodySent struct {
+	whole atomic.Bool
+	req   *http.Request // the backend request, for the test hook
+}
+
+func (s *bodySent) reset(req *http.Request) {
+	s.whole.Store(false)
+	s.req = req
+}
+
+// mark is called by the writer right after its last write.
+func (s *bodySent) mark() {
+	testEvent(eventBodyWritten, s.req)
+	s.whole.Store(true)
+	testEvent(eventBodySent, s.req)
+}
+
+// Events of the request body's writer and of the release of its
+// connection, for the test hook (export_test.go).
+const (
+	eventBodyWritten  = "body-written"  // the writer wrote the whole body, not marked yet
+	eventBodySent     = "body-sent"     // ... and marked it
+	eventAwaitWriter  = "await-writer"  // the answer's end waits for such a writer
+	eventReleasedLate = "released-late" // a connection left to its writer was released
+)
+
+var testHook atomic.Pointer[func(event string, req *http.Request)]
+
+func testEvent(event string, req *http.Request) {
+	if hook := testHook.Load(); hook != nil {
+		(*hook)(event, req)
+	}
+}
+
+// writeBody sends the request body (chunked: then its trailers), marking
+// it sent (marks) once the backend has all of it. It closes the connection
+// on failure, which ends the wait for the answer. Behind a plain HTTP/1
+// front (splice), a large body of known length to a plain TCP backend goes
+// through the body's WriteTo (spliceBody).
+func writeBody(c *h1.Conn, req *http.Request, chunked, splice bool, marks *bodySent) error {
 	if wt, ok := req.Body.(io.WriterTo); ok && splice && !chunked && c.PlainTCP() && req.ContentLength >= h1.SpliceMin {
-		return spliceBody(c, wt, req.ContentLength)
+		return spliceBody(c, wt, req.ContentLength, marks)
 	}
 	var buf []byte
 	if req.ContentLength < 0 || req.ContentLength >= h1.LargeBufferSize {
@@ -495,6 +586,9 @@ func writeBody(c *h1.Conn, req *http.Request, chunked, splice bool) error {
 					return werr
 				}
 				sent += int64(n)
+				if sent == req.ContentLength && !chunked {
+					marks.mark()
+				}
 			}
 			if rerr == io.EOF {
 				break
@@ -504,7 +598,11 @@ func writeBody(c *h1.Conn, req *http.Request, chunked, splice bool) error {
 			}
 		}
 		if chunked {
-			return c.WriteLastChunk(req.Trailer)
+			err := c.WriteLastChunk(req.Trailer)
+			if err == nil {
+				marks.mark()
+			}
+			return err
 		}
 		if sent != req.ContentLength {
 			return io.ErrUnexpectedEOF
@@ -520,8 +618,8 @@ func writeBody(c *h1.Conn, req *http.Request, chunked, splice bool) error {
 // spliceBody sends a body of known length to a plain TCP backend through
 // the body's WriteTo: the lean front's moves it from a plain TCP client
 // connection by splice(2), never through the gateway's memory.
-func spliceBody(c *h1.Conn, wt io.WriterTo, length int64) error {
-	bw := bodyWriter{c: c}
+func spliceBody(c *h1.Conn, wt io.WriterTo, length int64, marks *bodySent) error {
+	bw := bodyWriter{c: c, left: length, marks: marks}
 	n, err := wt.WriteTo(&bw)
 	if err == nil && n != length {
 		err = io.ErrUnexpectedEOF
@@ -533,11 +631,14 @@ func spliceBody(c *h1.Conn, wt io.WriterTo, length int64) error {
 }
 
 // bodyWriter is the backend connection as the writer of a request body
-// (io.ReaderFrom: h1.Conn.ReadFrom splices); it keeps the backend's own
-// failure apart from the body's (bodyReader.WriteTo).
+// of known length (io.ReaderFrom: h1.Conn.ReadFrom splices); it keeps the
+// backend's own failure apart from the body's (bodyReader.WriteTo), and
+// marks the body sent once the backend has all of it.
 type bodyWriter struct {
-	c   *h1.Conn
-	err error // the backend's
+	c     *h1.Conn
+	left  int64 // bytes of the body not written yet
+	marks *bodySent
+	err   error // the backend's
 }
 
 func (w *bodyWriter) Write(p []byte) (int, error) {
@@ -547,6 +648,8 @@ func (w *bodyWriter) Write(p []byte) (int, error) {
 	}
 	if err != nil {
 		w.err = err
+	} else {
+		w.wrote(int64(n))
 	}
 	return n, err
 }
@@ -557,7 +660,16 @@ func (w *bodyWriter) ReadFrom(r io.Reader) (int64, error) {
 	if err != nil && !errors.As(err, &se) {
 		w.err = err
 	}
+	if err == nil {
+		w.wrote(n)
+	}
 	return n, err
+}
+
+func (w *bodyWriter) wrote(n int64) {
+	if w.left -= n; w.left == 0 {
+		w.marks.mark()
+	}
 }
 
 // respond writes the answer's head and streams its body to the client.

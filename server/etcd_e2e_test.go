@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/securegw/gateway/internal/etcdtest"
+	"github.com/securegw/gateway/internal/fedsig"
 )
 
 // mesh is several real gatewayd processes sharing one configuration
@@ -702,4 +705,88 @@ func (m *mesh) bearer(c *http.Client, i int, token string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestEtcdReplayIsRefusedByEveryGateway: gateways on one etcd share the
+// replay cache (proxy.replay_cache_scope: cluster, the default there), so
+// a signed pre-auth request accepted by one gateway is refused when it is
+// replayed to another, as to the same one; a fresh signature passes
+// everywhere.
+func TestEtcdReplayIsRefusedByEveryGateway(t *testing.T) {
+	m := newMesh(t, 2)
+	backend := echoHeaderBackend(t, "X-Forwarded-User")
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	secret := base64.RawURLEncoding.EncodeToString(raw)
+	if out, errOut, code := m.ctl(0, secret+"\n", "alias", "create", "fed-secret"); code != 0 {
+		t.Fatalf("alias create: exit %d\n%s%s", code, out, errOut)
+	}
+	m.mustCtl(1, "topology", "deploy", writeFile(t, "signed.yaml", fmt.Sprintf(`name: signed
+providers:
+  - role: federation
+    name: header-preauth
+    params:
+      secret: ${alias:fed-secret}
+  - role: identity-assertion
+    name: default
+    params:
+      header: X-Forwarded-User
+services:
+  - path: echo
+    urls: [%q]
+`, backend)))
+	signer, err := fedsig.NewSigner([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.envs[0].httpClient()
+	const path = "/gateway/signed/echo/x"
+	signed := func() string {
+		return signer.Sign(&fedsig.Request{Method: "GET", Path: path, User: "alice"}, time.Now())
+	}
+	req := func(i int, sig string) *http.Request {
+		r, _ := http.NewRequest(http.MethodGet, "https://"+m.gws[i].proxy+path, nil)
+		r.Header.Set("SM_USER", "alice")
+		r.Header.Set(fedsig.Header, sig)
+		return r
+	}
+	// Both gateways serve the topology (each try a fresh signature).
+	for i := range 2 {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			status, body := send(t, c, req(i, signed()))
+			if status == http.StatusOK && body == "alice" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("gateway %d never served the signed topology: %d %q", i, status, body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	sig := signed()
+	steps := []struct {
+		name string
+		gw   int
+		sig  string
+		want int
+	}{
+		{"first use at gateway 0", 0, sig, http.StatusOK},
+		{"replayed to gateway 1", 1, sig, http.StatusForbidden},
+		{"replayed to gateway 0", 0, sig, http.StatusForbidden},
+		{"a fresh signature at gateway 1", 1, signed(), http.StatusOK},
+	}
+	for _, st := range steps {
+		status, body := send(t, c, req(st.gw, st.sig))
+		if status != st.want {
+			t.Fatalf("%s: %d %q, want %d", st.name, status, body, st.want)
+		}
+		if status == http.StatusForbidden && strings.Contains(body, "nonce") {
+			t.Errorf("%s: the answer says which check refused: %q", st.name, body)
+		}
+	}
+	// Gateway 1's log says why (a replay), as a single gateway's does.
+	if logs := m.gws[1].logs(); !strings.Contains(logs, "nonce already used") {
+		t.Errorf("gateway 1's log does not name the replay:\n%s", logs[max(0, len(logs)-2000):])
+	}
 }

@@ -13,13 +13,13 @@ import (
 )
 
 // knoxWebHDFS is a Knox topology as Knox users write it: the WEBHDFS role
-// at the namenode's /webhdfs URL, the asserted user sent as user.name.
+// at the namenode's /webhdfs URL, nothing of ours; the asserted user goes
+// as user.name because Knox's Default identity assertion sends it so.
 func knoxWebHDFS(nn string) string {
 	return `<topology>
   <gateway>
     <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
-    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled>
-      <param><name>query_param</name><value>user.name</value></param></provider>
+    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
   </gateway>
   <service><role>NAMENODE</role><url>hdfs://localhost:8020</url></service>
   <service><role>WEBHDFS</role><url>` + nn + `</url></service>

@@ -278,8 +278,37 @@ func (r *knoxReader) topology(root xml.StartElement) (*Topology, string, error) 
 	if err == nil {
 		dropShiroAnonURLs(t)
 		convertHadoopAuth(t)
+		assertUserInQuery(t)
 	}
 	return t, docName, err
+}
+
+// assertUserInQuery gives Knox's identity assertion its Knox behaviour:
+// Knox puts the asserted user into the query of every request it
+// dispatches (IdentityAsserterHttpServletRequestWrapper), as user.name, or
+// as doAs when the gateway authenticates to Kerberized backends itself.
+// Without it a Hadoop service behind a converted topology would see no
+// user (HDFS: dr.who). A query_param the document sets is kept.
+func assertUserInQuery(t *Topology) {
+	param := "user.name"
+	if slices.ContainsFunc(t.Providers, func(p Provider) bool {
+		return p.Role == "dispatch" && p.Name == "kerberos" && p.IsEnabled()
+	}) {
+		param = "doAs"
+	}
+	for i := range t.Providers {
+		p := &t.Providers[i]
+		if p.Role != "identity-assertion" {
+			continue
+		}
+		if _, set := p.Params["query_param"]; set {
+			continue
+		}
+		if p.Params == nil {
+			p.Params = map[string]string{}
+		}
+		p.Params["query_param"] = param
+	}
 }
 
 // dropShiroAnonURLs removes ShiroProvider params "urls./PATH" = anon whose

@@ -234,3 +234,45 @@ func TestKnoxRefusesDeclarations(t *testing.T) {
 		})
 	}
 }
+
+// Knox's identity assertion puts the asserted user in the query of every
+// request it dispatches: user.name, or doAs when the gateway itself
+// authenticates to Kerberized backends. A converted topology does the
+// same unless the document says otherwise.
+func TestKnoxAssertsUserInQuery(t *testing.T) {
+	const ia = "<provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled>%s</provider>"
+	kerberos := "<provider><role>dispatch</role><name>kerberos</name><enabled>%s</enabled></provider>"
+	tests := []struct {
+		name, providers, want string
+	}{
+		{"Knox's default", fmt.Sprintf(ia, ""), "user.name"},
+		{"Kerberized backends", fmt.Sprintf(ia, "") + fmt.Sprintf(kerberos, "true"), "doAs"},
+		{"Kerberos dispatch disabled", fmt.Sprintf(ia, "") + fmt.Sprintf(kerberos, "false"), "user.name"},
+		{"set in the document", fmt.Sprintf(ia, "<param><name>query_param</name><value>doAs</value></param>"), "doAs"},
+		{"set to user.name despite Kerberos", fmt.Sprintf(ia, "<param><name>query_param</name><value>user.name</value></param>") + fmt.Sprintf(kerberos, "true"), "user.name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := "<topology><gateway><provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>" +
+				tt.providers + "</gateway><service><role>WEBHDFS</role><url>http://nn:9870/webhdfs</url></service></topology>"
+			top, err := Parse([]byte(doc), xmlF, "t.xml", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range top.Providers {
+				if p.Role == "identity-assertion" && p.Params["query_param"] != tt.want {
+					t.Fatalf("query_param = %q, want %q", p.Params["query_param"], tt.want)
+				}
+			}
+		})
+	}
+	// Without identity assertion nothing is added anywhere.
+	top, err := Parse([]byte("<topology><gateway><provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider></gateway>"+
+		"<service><role>ECHO</role><url>http://h</url></service></topology>"), xmlF, "t.xml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top.Providers[0].Params != nil {
+		t.Fatalf("authentication params = %v", top.Providers[0].Params)
+	}
+}

@@ -18,6 +18,8 @@
 //	auditseq, audit/<seq>   audit log (JSON), not revisioned
 //	genseq                  allocator of generations
 //	members/<id>            gateways, registered with a lease (package member)
+//	claim/<sha256>          replay-cache keys the gateways share (Claim), each
+//	                        under a lease ending shortly after the key's validity
 //
 // Numbers in keys are 16 hex digits, so key order is numeric order. Records
 // are framed as in the bbolt store (a JSON header, a newline, the opaque

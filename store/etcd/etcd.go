@@ -108,6 +108,8 @@ type Store struct {
 	done   chan struct{}
 	// writer is held by the process's one committing mutation (see mutate).
 	writer chan struct{}
+	// claims are the leases of the replay-cache keys (Claim).
+	claims claimLeases
 	now    func() time.Time
 	// hook, when set by a test, is called at the named points of a staged
 	// rewrite; returning true stops the call there as a crash would.

@@ -12,4 +12,8 @@
 // replay), so a flood of valid nonces can refuse requests but never let
 // one through twice. Size it for the peak rate of signed requests times their
 // validity window.
+//
+// Shared puts the cache in front of a store that gateways share (the etcd
+// store's Claim): a key is then accepted once by the whole cluster, and a
+// store that does not record it fails closed.
 package replay

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,28 +75,112 @@ type tcpCounters struct {
 }
 
 // readTCPCounters reads the counters from /proc/net/snmp and
-// /proc/net/netstat (false elsewhere than on Linux).
+// /proc/net/netstat (false elsewhere than on Linux, or when a file does not
+// read as expected: no figure rather than a wrong one).
 func readTCPCounters() (tcpCounters, bool) {
-	v := map[string]float64{}
-	for _, file := range []string{"/proc/net/snmp", "/proc/net/netstat"} {
-		b, err := os.ReadFile(file)
+	var files [2]io.Reader
+	for i, name := range []string{"/proc/net/snmp", "/proc/net/netstat"} {
+		b, err := os.ReadFile(name)
 		if err != nil {
 			return tcpCounters{}, false
 		}
-		// Pairs of lines: "Prefix: names…" then "Prefix: values…".
-		lines := strings.Split(string(b), "\n")
-		for i := 0; i+1 < len(lines); i += 2 {
-			names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
-			if len(names) != len(values) || len(names) == 0 || names[0] != values[0] {
-				continue
+		files[i] = bytes.NewReader(b)
+	}
+	c, err := parseTCPCounters(files[0], files[1])
+	return c, err == nil
+}
+
+// parseTCPCounters reads the counters from the text of /proc/net/snmp and
+// /proc/net/netstat. A file that does not parse (parseProcNet) or lacks
+// one of the counters is an error.
+func parseTCPCounters(snmp, netstat io.Reader) (tcpCounters, error) {
+	v := map[string]float64{}
+	if err := parseProcNet(snmp, v); err != nil {
+		return tcpCounters{}, fmt.Errorf("/proc/net/snmp: %w", err)
+	}
+	if err := parseProcNet(netstat, v); err != nil {
+		return tcpCounters{}, fmt.Errorf("/proc/net/netstat: %w", err)
+	}
+	var c tcpCounters
+	for _, f := range []struct {
+		key string
+		to  *float64
+	}{
+		{"Tcp:RetransSegs", &c.Retrans},
+		{"TcpExt:TCPDSACKRecv", &c.DSACK},
+		{"TcpExt:TCPOFOQueue", &c.OFO},
+	} {
+		x, ok := v[f.key]
+		if !ok {
+			return tcpCounters{}, fmt.Errorf("no counter %s", f.key)
+		}
+		*f.to = x
+	}
+	return c, nil
+}
+
+// parseProcNet adds the counters of r to v, keyed "Prefix:Name". r is
+// made of pairs of lines, "Prefix: names…" then "Prefix: values…" (the
+// format of /proc/net/snmp and /proc/net/netstat); a pair whose prefixes
+// or counts differ, a value that is not a number, a name given twice or a
+// names line without its values is an error.
+func parseProcNet(r io.Reader, v map[string]float64) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
+	line, added := 0, 0
+	for sc.Scan() {
+		line++
+		names := strings.Fields(sc.Text())
+		if len(names) == 0 {
+			continue // a blank line (the end)
+		}
+		var values []string
+		if sc.Scan() {
+			line++
+			values = strings.Fields(sc.Text())
+		}
+		prefix := names[0]
+		switch {
+		case !strings.HasSuffix(prefix, ":") || len(names) < 2:
+			return fmt.Errorf("line %d: %q is not a names line", line-1, prefix)
+		case len(values) == 0 || values[0] != prefix:
+			return fmt.Errorf("line %d: the values of %s are missing", line, prefix)
+		case len(values) != len(names):
+			return fmt.Errorf("line %d: %d values for %d names of %s", line, len(values)-1, len(names)-1, prefix)
+		}
+		for j := 1; j < len(names); j++ {
+			x, err := parseCounter(values[j])
+			if err != nil {
+				return fmt.Errorf("line %d: %s%s: %w", line, prefix, names[j], err)
 			}
-			for j := 1; j < len(names); j++ {
-				f, _ := strconv.ParseFloat(values[j], 64)
-				v[names[0]+names[j]] = f
+			k := prefix + names[j]
+			if _, dup := v[k]; dup {
+				return fmt.Errorf("line %d: %s given twice", line, k)
 			}
+			v[k] = x
+			added++
 		}
 	}
-	return tcpCounters{Retrans: v["Tcp:RetransSegs"], DSACK: v["TcpExt:TCPDSACKRecv"], OFO: v["TcpExt:TCPOFOQueue"]}, true
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if added == 0 {
+		return errors.New("no counters")
+	}
+	return nil
+}
+
+// parseCounter parses a counter: a decimal integer (unsigned 64 bits, or
+// signed as Tcp MaxConn's -1).
+func parseCounter(s string) (float64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return float64(n), nil
+	}
+	u, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a counter", s)
+	}
+	return float64(u), nil
 }
 
 // add adds the counters' growth from before to after to c.

@@ -118,6 +118,28 @@ type Proxy struct {
 	// of signed pre-auth headers, Kerberos authenticators): each key is kept
 	// for its validity window, and a cache full of valid keys refuses.
 	ReplayCacheSize int `yaml:"replay_cache_size"`
+	// ReplayCacheScope is who shares the replay cache: "cluster" (every
+	// gateway on the same etcd prefix: a key accepted by one is a replay at
+	// all; the default with store.backend etcd) or "process" (this gateway
+	// alone; the only choice with bbolt).
+	ReplayCacheScope string `yaml:"replay_cache_scope"`
+}
+
+// Replay cache scopes (proxy.replay_cache_scope).
+const (
+	ReplayScopeCluster = "cluster"
+	ReplayScopeProcess = "process"
+)
+
+// ReplayScope is proxy.replay_cache_scope with its default filled in.
+func (c Config) ReplayScope() string {
+	if c.Proxy.ReplayCacheScope != "" {
+		return c.Proxy.ReplayCacheScope
+	}
+	if c.Store.Backend == StoreBackendEtcd {
+		return ReplayScopeCluster
+	}
+	return ReplayScopeProcess
 }
 
 // WebSocket limits of the gateway (zero: the proxy's defaults: 1 MiB
@@ -445,6 +467,15 @@ func (c Config) Validate() error {
 	}
 	if n := c.Proxy.ReplayCacheSize; n < MinReplayCacheSize || n > MaxReplayCacheSize {
 		errs = append(errs, fmt.Errorf("proxy.replay_cache_size: %d is outside %d..%d", n, MinReplayCacheSize, MaxReplayCacheSize))
+	}
+	switch c.Proxy.ReplayCacheScope {
+	case "", ReplayScopeProcess:
+	case ReplayScopeCluster:
+		if c.Store.Backend != StoreBackendEtcd {
+			errs = append(errs, fmt.Errorf("proxy.replay_cache_scope: %q needs store.backend: %s (a %s store has one gateway)", ReplayScopeCluster, StoreBackendEtcd, c.Store.Backend))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("proxy.replay_cache_scope: %q is not %s or %s", c.Proxy.ReplayCacheScope, ReplayScopeCluster, ReplayScopeProcess))
 	}
 	if cc := c.Proxy.TCPCongestion; cc != "" && !validCongestion(cc) {
 		errs = append(errs, fmt.Errorf("proxy.tcp_congestion: %q is not a congestion control name (such as cubic, bbr, reno)", cc))

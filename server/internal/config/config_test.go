@@ -164,6 +164,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"stall timeout", func(c *Config) { c.Proxy.StallTimeout = Duration(-time.Second) }, "proxy.stall_timeout: -1s is negative (0 disables it)"},
 		{"replay cache too small", func(c *Config) { c.Proxy.ReplayCacheSize = 10 }, "proxy.replay_cache_size: 10 is outside 1024..16777216"},
 		{"replay cache too large", func(c *Config) { c.Proxy.ReplayCacheSize = 1 << 30 }, "proxy.replay_cache_size"},
+		{"replay cache scope", func(c *Config) { c.Proxy.ReplayCacheScope = "global" }, `proxy.replay_cache_scope: "global" is not cluster or process`},
+		{"cluster replay cache on bbolt", func(c *Config) { c.Proxy.ReplayCacheScope = "cluster" }, "proxy.replay_cache_scope: \"cluster\" needs store.backend: etcd"},
 		{"no principals", func(c *Config) { c.Management.Principals = nil }, "management.principals"},
 		{"unknown role", func(c *Config) { c.Management.Principals = map[string][]string{"bob": {"root"}} }, `unknown role "root"`},
 		{"history", func(c *Config) { c.Store.HistoryLimit = 0 }, "store.history_limit"},
@@ -266,5 +268,23 @@ func TestParseStoreURL(t *testing.T) {
 				t.Errorf("got %s %v %q", s.Backend, s.Etcd.Endpoints, s.Etcd.Prefix)
 			}
 		})
+	}
+}
+
+func TestReplayScope(t *testing.T) {
+	cases := []struct {
+		name, backend, scope, want string
+	}{
+		{"bbolt default", StoreBackendBolt, "", ReplayScopeProcess},
+		{"etcd default", StoreBackendEtcd, "", ReplayScopeCluster},
+		{"etcd, process chosen", StoreBackendEtcd, ReplayScopeProcess, ReplayScopeProcess},
+		{"bbolt, process chosen", StoreBackendBolt, ReplayScopeProcess, ReplayScopeProcess},
+	}
+	for _, tc := range cases {
+		c := Default()
+		c.Store.Backend, c.Proxy.ReplayCacheScope = tc.backend, tc.scope
+		if got := c.ReplayScope(); got != tc.want {
+			t.Errorf("%s: ReplayScope() = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

@@ -198,7 +198,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 		SealKey:        sealKey,
 		DialControl:    congestionControl(c.Proxy.TCPCongestion),
 		Host: chain.Host{
-			Replay:      replay.New(c.Proxy.ReplayCacheSize, nil),
+			Replay:      g.replayCache(c),
 			Tokens:      g.tokens,
 			Issuer:      g.tokens.DataPlane(),
 			Revocations: g.tokens.Revocations(),
@@ -578,6 +578,18 @@ func (g *gateway) secretChanged(ctx context.Context, kind, scope, name string) e
 // uses it (secretsvc.Options.GuardDelete).
 func guardAliasDelete(scope, name string) store.Check {
 	return api.Unused(name, secretUser(store.KindAlias, scope, name))
+}
+
+// replayCache is the replay cache every provider shares: this process's
+// alone, or shared by the gateways on the same etcd prefix
+// (proxy.replay_cache_scope).
+func (g *gateway) replayCache(c config.Config) chain.ReplayCache {
+	local := replay.New(c.Proxy.ReplayCacheSize, nil)
+	es, ok := g.st.(*etcd.Store)
+	if !ok || c.ReplayScope() != config.ReplayScopeCluster {
+		return local
+	}
+	return replay.NewShared(local, es, c.Store.Etcd.RequestTimeout.D(), g.log)
 }
 
 // truststoreChanged reloads the front's client truststore when it changed
