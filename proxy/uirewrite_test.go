@@ -22,7 +22,8 @@ import (
 // answers carry absolute URLs (plain, and with their slashes escaped as
 // JSON encoders write them: "\/" and "\u002F"), an iframe whose srcdoc
 // shows a backend image, a javascript: link, a redirect and a
-// Content-Security-Policy.
+// Content-Security-Policy; and a page (without a policy) whose onload and
+// onclick handlers fetch from the backend, absolutely and root-relatively.
 func uiBackend(t *testing.T) *backend {
 	var self string
 	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
@@ -57,6 +58,13 @@ func uiBackend(t *testing.T) *backend {
 <div id="info">loading</div><div id="apps-list"></div><div id="app"></div><div id="links"></div>
 <iframe id="doc" srcdoc="<img id=&quot;inner&quot; src=&quot;`+self+`/static/logo.svg&quot;>"></iframe>
 <a id="js" href="javascript:location.href='`+self+`/cluster/apps'">reload</a>
+</body></html>`)
+		case "/cluster/handlers":
+			send("text/html; charset=utf-8", `<!DOCTYPE html>
+<html><head><title>Handlers</title><link rel="icon" href="/static/logo.svg"></head><body>
+<div id="h">waiting</div>
+<img id="hi" src="/static/logo.svg" onload="fetch('`+self+`/ws/v1/cluster/info').then(r => r.json()).then(j => { document.getElementById(&apos;h&apos;).textContent = j.clusterInfo.state })">
+<button id="hb" onclick="fetch(&quot;/ws/v1/cluster/apps&quot;).then(r => r.json()).then(j => { document.getElementById('h').textContent += ' ' + j.apps[0].id })">apps</button>
 </body></html>`)
 		case "/static/app.css":
 			send("text/css", `@import "/static/more.css"; body { background: url(`+self+`/static/bg.svg) }`)
@@ -174,7 +182,17 @@ func TestUIRewriting(t *testing.T) {
 			t.Errorf("page lacks %s:\n%s", want, body)
 		}
 	}
-	if backend := strings.TrimPrefix(b.URL, "http://"); strings.Contains(js, backend) || strings.Contains(body, backend) {
+	// Event handlers are scripts: their string literals are rewritten.
+	_, handlers := e.get("/gateway/ui/yarn/cluster/handlers")
+	for _, want := range []string{
+		`onload="fetch(&#39;` + gw + `/gateway/ui/yarn/ws/v1/cluster/info&#39;).then(r =&gt; r.json())`,
+		`onclick="fetch(&#34;/gateway/ui/yarn/ws/v1/cluster/apps&#34;)`,
+	} {
+		if !strings.Contains(handlers, want) {
+			t.Errorf("handlers page lacks %s:\n%s", want, handlers)
+		}
+	}
+	if backend := strings.TrimPrefix(b.URL, "http://"); strings.Contains(js, backend) || strings.Contains(body, backend) || strings.Contains(handlers, backend) {
 		t.Errorf("the backend %s shows through: %s\n%s", backend, js, body)
 	}
 	resp, _ = noRedirectGet(t, e, "/gateway/ui/yarn/cluster")
@@ -344,7 +362,8 @@ func TestUIRewriteRules(t *testing.T) {
 // Headless Chromium loads the UI through the gateway completely (page,
 // stylesheets, imported stylesheet, images, scripts, fetch and XHR,
 // JSON-provided URLs, plain and with escaped slashes, an image in an
-// iframe's srcdoc, a link click and a redirect) and not one request
+// iframe's srcdoc, a link click, a redirect, onload and onclick
+// handlers) and not one request
 // leaves the gateway's origin.
 func TestUIInChromium(t *testing.T) {
 	e := newEnv(t, proxyConfig())
@@ -369,6 +388,11 @@ func TestUIInChromium(t *testing.T) {
 	br.WaitFor(`location.pathname === "/gateway/ui/yarn/cluster/apps" && window.loaded === true`)
 	br.Navigate(gw + "/gateway/ui/yarn/cluster")
 	br.WaitFor(`location.pathname === "/gateway/ui/yarn/cluster/apps"`)
+	// Event handlers: an image's onload, then a click's onclick.
+	br.Navigate(gw + "/gateway/ui/yarn/cluster/handlers")
+	br.WaitFor(`document.getElementById("h").textContent === "STARTED"`)
+	browsertest.Eval[bool](br, `(document.getElementById("hb").click(), true)`)
+	br.WaitFor(`document.getElementById("h").textContent === "STARTED application_1"`)
 
 	if foreign := br.ForeignRequests(gw); len(foreign) > 0 {
 		t.Errorf("requests left the gateway's origin: %v", foreign)

@@ -13,10 +13,15 @@
 //     in it dropped, backslashes as slashes, "http:host" as
 //     "http://host"). A javascript: URL in one of them is JavaScript,
 //     rewritten percent-decoded (as the browser runs it) and written back
-//     percent-encoded. A srcdoc is an HTML document, rewritten as one;
+//     percent-encoded. An event handler attribute (any name starting
+//     with "on" and longer: onclick, onload, …) is JavaScript too,
+//     rewritten as the value the tokenizer decoded (entities and all).
+//     A srcdoc is an HTML document, rewritten as one;
 //     srcdocs nest up to maxSrcdocDepth (3) deep, and one deeper, or one
 //     whose rewritten document would be larger than MaxToken, is blanked
-//     (srcdoc=""), never passed on unrewritten. Everything else is copied
+//     (srcdoc=""), never passed on unrewritten. A changed tag is written
+//     back with every value double-quoted and escaped (html.EscapeString's
+//     set). Everything else is copied
 //     byte for byte as the tokenizer saw it.
 //   - CSS: url(…) values and quoted strings.
 //   - JavaScript: string literals ('…', "…", `…`), read as the string

@@ -112,6 +112,51 @@ func TestJavaScriptURLs(t *testing.T) {
 	}
 }
 
+// An event handler attribute (onclick, onload, …: any name starting with
+// "on") is JavaScript: its string literals are rewritten as an inline
+// script's, read from the value the tokenizer decoded (entities and all)
+// and written back escaped for a double-quoted attribute value.
+func TestEventHandlers(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"absolute backend URL", `<button onclick="location.href='http://ui.internal:8088/cluster/app/1'">x</button>`,
+			`<button onclick="location.href=&#39;https://gw.example/gateway/t/ui/cluster/app/1&#39;">x</button>`},
+		{"root-relative string", `<a href="#" onclick="window.open('/static/x.html'); return false">x</a>`,
+			`<a href="#" onclick="window.open(&#39;/gateway/t/ui/static/x.html&#39;); return false">x</a>`},
+		{"refused address", `<body onload="fetch(` + "`http://hidden.internal/y`" + `)">`,
+			`<body onload="fetch(` + "`about:blank`" + `)">`},
+		{"escaped slashes", `<img onerror="go(&quot;http:\/\/ui.internal:8088\/z&quot;)">`,
+			`<img onerror="go(&#34;https:\/\/gw.example\/gateway\/t\/ui\/z&#34;)">`},
+		// Entities are decoded before the script sees the value: the URL
+		// spelled with them is found, and the quotes and ampersands of the
+		// new value are escaped (a backslash stays a backslash).
+		{"quotes and entities", `<img src=x.png onload='f("http:&#x2F;&#x2F;ui.internal:8088&#x2F;a?x=1&amp;y=2", &apos;/b&apos;, "say \"hi\" it&apos;s &lt;3")'>`,
+			`<img src="x.png" onload="f(&#34;https://gw.example/gateway/t/ui/a?x=1&amp;y=2&#34;, &#39;/gateway/t/ui/b&#39;, &#34;say \&#34;hi\&#34; it&#39;s &lt;3&#34;)">`},
+		// An attribute name starts after a quoted value or a slash too.
+		{"no space before the name", `<a title="t"onclick="open('/x')"><p/onmouseover="open('/y')">`,
+			`<a title="t" onclick="open(&#39;/gateway/t/ui/x&#39;)"><p onmouseover="open(&#39;/gateway/t/ui/y&#39;)">`},
+		{"upper case", `<DIV OnClick="open('/x')">`, `<DIV onclick="open(&#39;/gateway/t/ui/x&#39;)">`},
+		{"in a srcdoc", `<iframe srcdoc="<b onclick=&quot;open('/x')&quot;>"></iframe>`,
+			`<iframe srcdoc="&lt;b onclick=&#34;open(&amp;#39;/gateway/t/ui/x&amp;#39;)&#34;&gt;"></iframe>`},
+		// Any name starting with "on" is a handler (event types browsers
+		// add later included); "on" alone and data-onclick are not.
+		{"unknown on-name", `<div onion-data="f('/x')">`, `<div onion-data="f(&#39;/gateway/t/ui/x&#39;)">`},
+		{"not handlers", `<div on="f('/x')" data-onclick="f('/x')" icon="'/x'">`, `<div on="f('/x')" data-onclick="f('/x')" icon="'/x'">`},
+		// Nothing to map: byte for byte as it came.
+		{"no link", `<button ONCLICK = 'alert("hi &amp; bye")' onmouseover=x() onfocus="f('a/b', &quot;q&quot;)">`,
+			`<button ONCLICK = 'alert("hi &amp; bye")' onmouseover=x() onfocus="f('a/b', &quot;q&quot;)">`},
+	}
+	for _, tt := range tests {
+		for _, root := range []string{"", "/gateway/t/ui"} {
+			t.Run(tt.name+" root prefix "+root, func(t *testing.T) {
+				got, err := rewriteAll(t, KindHTML, "", []byte(tt.in), &Options{RootPrefix: root})
+				if err != nil || got != tt.want {
+					t.Errorf("got\n%s (%v)\nwant\n%s", got, err, tt.want)
+				}
+			})
+		}
+	}
+}
+
 // An iframe's srcdoc is an HTML document: it is rewritten as one, nested
 // srcdocs too up to maxSrcdocDepth; one nested deeper is blanked, never
 // passed on unrewritten.
@@ -201,6 +246,10 @@ func TestFormsBadInput(t *testing.T) {
 		{KindHTML, `<a href="javascript:f('http://ui.internal:8088/%ff` + "\xff" + `')">` + "\xff", false},
 		{KindHTML, `<a href="javascript:'` + strings.Repeat(`\`, 5000) + `">`, false},
 		{KindHTML, `<iframe srcdoc="<a href='javascript:f(&quot;http:\/\/ui.internal:8088\/&quot;)'>` + "\xff<iframe srcdoc=&quot;\">", false},
+		{KindHTML, `<b onclick="f('http://ui.internal:8088/` + "\xff\xfe" + `')" onload="'\u{ff` + "\xff" + `'">` + "\xff", false},
+		{KindHTML, `<b onclick="'` + strings.Repeat(`\`, 5000) + `">`, false},
+		{KindHTML, `<b onclick="` + strings.Repeat(`open('http://ui.internal:8088/x');`, 20000) + `">`, false},
+		{KindHTML, `<b onclick="f('` + strings.Repeat("x", 100000) + `http://ui.internal:8088/')">`, true}, // past maxString
 	}
 	for _, tt := range tests {
 		got, err := rewriteAll(t, tt.kind, "", []byte(tt.in), &Options{RootPrefix: "/gateway/t/ui"})

@@ -93,9 +93,9 @@ var linkAttrHints = [][]byte{[]byte("href"), []byte("src"), []byte("action"), []
 	[]byte("poster"), []byte("background"), []byte("cite"), []byte("con"), []byte("manifest"), []byte("usemap"),
 	[]byte("profile"), []byte("longdesc"), []byte("equiv"), []byte("codebase"), []byte("ping")}
 
-// mayHaveLink reports whether a raw tag may have an attribute tag rewrites;
-// a tag with upper-case letters is always looked at, one without a value
-// ("=") never.
+// mayHaveLink reports whether a raw tag may have an attribute tag rewrites
+// (a link or an event handler); a tag with upper-case letters is always
+// looked at, one without a value ("=") never.
 func mayHaveLink(raw []byte) bool {
 	if bytes.IndexByte(raw, '=') < 0 {
 		return false
@@ -110,7 +110,32 @@ func mayHaveLink(raw []byte) bool {
 			return true
 		}
 	}
+	return mayHaveHandler(raw)
+}
+
+// mayHaveHandler reports whether raw may have an event handler attribute:
+// "on" where an attribute name may start (after a space, a slash or a
+// quoted value's closing quote).
+func mayHaveHandler(raw []byte) bool {
+	for i := 1; i < len(raw); i += 2 {
+		j := bytes.Index(raw[i:], []byte("on"))
+		if j < 0 {
+			return false
+		}
+		i += j
+		switch raw[i-1] {
+		case ' ', '\t', '\n', '\r', '\f', '/', '"', '\'':
+			return true
+		}
+	}
 	return false
+}
+
+// isHandler reports whether the attribute named k (lower case, as the
+// tokenizer gives it) is an event handler: any name starting with "on"
+// and longer, so that event types browsers add later are covered too.
+func isHandler(k []byte) bool {
+	return len(k) > 2 && k[0] == 'o' && k[1] == 'n'
 }
 
 // attr is an attribute of the current tag: its bytes are the tokenizer's,
@@ -129,6 +154,13 @@ func (h *htmlRewriter) setValue(a *attr, nv string, changed bool) {
 		h.nv = append(h.nv, nv...)
 		a.hi, a.changed = len(h.nv), true
 	}
+}
+
+// setBytes records nv as the new value of a.
+func (h *htmlRewriter) setBytes(a *attr, nv []byte) {
+	a.lo = len(h.nv)
+	h.nv = append(h.nv, nv...)
+	a.hi, a.changed = len(h.nv), true
 }
 
 // tag appends a start tag: as it came, unless an attribute changes.
@@ -172,6 +204,10 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 			if h.nv, a.changed = h.rw.appendCandidate(h.nv, KindHTML, browserURL(v)); a.changed {
 				a.lo, a.hi = lo, len(h.nv)
 			}
+		case isHandler(k):
+			if out, ok := h.script(v); ok {
+				h.setBytes(&a, out)
+			}
 		case string(k) == "srcdoc":
 			h.srcdoc(&a, v)
 		case string(k) == "srcset" || string(k) == "imagesrcset":
@@ -183,9 +219,7 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 		case string(k) == "style":
 			nv := h.css.end(h.css.feed(h.tmp[:0], v))
 			if !bytes.Equal(nv, v) {
-				a.lo = len(h.nv)
-				h.nv = append(h.nv, nv...)
-				a.hi, a.changed = len(h.nv), true
+				h.setBytes(&a, nv)
 			}
 			h.tmp = nv
 		case string(k) == "type" && isScript:
@@ -305,9 +339,8 @@ func (h *htmlRewriter) javascript(a *attr, js []byte) {
 	if bytes.IndexByte(js, '%') >= 0 {
 		js = percentDecode(js)
 	}
-	out := h.js.end(h.js.feed(h.tmp[:0], js))
-	h.tmp = out
-	if bytes.Equal(out, js) {
+	out, ok := h.script(js)
+	if !ok {
 		return
 	}
 	a.lo = len(h.nv)
@@ -324,6 +357,14 @@ func (h *htmlRewriter) javascript(a *attr, js []byte) {
 		}
 	}
 	a.hi, a.changed = len(h.nv), true
+}
+
+// script rewrites js as an inline script's text: the result (in h.tmp,
+// valid until its next use) and true when it differs from js.
+func (h *htmlRewriter) script(js []byte) ([]byte, bool) {
+	out := h.js.end(h.js.feed(h.tmp[:0], js))
+	h.tmp = out
+	return out, !bytes.Equal(out, js)
 }
 
 // percentDecode is v with its %XX sequences decoded (others kept), as a
