@@ -247,6 +247,15 @@ for s in ${SECTIONS//,/ }; do
   [[ ",$ALL_SECTIONS," == *",$s,"* ]] || { echo "bench: unknown section $s (have: $ALL_SECTIONS)" >&2; exit 2; }
 done
 log "sections: $SECTIONS"
+wait_port() { # wait_port PORT PID: until something accepts on 127.0.0.1:PORT
+  local i
+  for ((i = 0; i < 200; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
 rm -f "$OUT"/results.md
 
 if want core; then
@@ -258,15 +267,6 @@ BACKEND=http://127.0.0.1:$P_BACK
 BACKEND2=http://127.0.0.1:$P_BACK2
 BACKEND_CC=http://127.0.0.1:$P_BACK_CC # the same backend with cubic sockets (figure c's cubic rows)
 
-wait_port() { # wait_port PORT PID: until something accepts on 127.0.0.1:PORT
-  local i
-  for ((i = 0; i < 200; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
 
 # probe URL [CACERT]: one GET must answer 200 with the 19-byte body.
 probe() {

@@ -162,9 +162,11 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 		a := attr{key: k, val: v}
 		switch {
 		case urlAttrs[string(k)]:
-			if js, ok := javascriptURL(v); ok {
-				h.javascript(&a, js)
-				break
+			if len(v) > 0 && (v[0]|0x20 == 'j' || v[0] <= ' ') { // the commonest URL is not looked at again
+				if js, ok := javascriptURL(v); ok {
+					h.javascript(&a, js)
+					break
+				}
 			}
 			lo := len(h.nv)
 			if h.nv, a.changed = h.rw.appendCandidate(h.nv, KindHTML, browserURL(v)); a.changed {

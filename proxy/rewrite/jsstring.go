@@ -154,7 +154,8 @@ func hexValue(raw []byte, i, n int) (rune, bool) {
 }
 
 // appendJS appends s written as the body of a literal quoted by q, the
-// characters of e escaped as the original literal escaped them.
+// characters of e escaped as the original literal escaped them, and a
+// "<" before "/" or "!" always escaped.
 func appendJS(dst []byte, s string, q byte, e jsEscapes) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -177,6 +178,13 @@ func appendJS(dst []byte, s string, q byte, e jsEscapes) []byte {
 			esc = e.slash
 		case c == '<':
 			esc = e.lt
+			if esc == "" && i+1 < len(s) && (s[i+1] == '/' || s[i+1] == '!') {
+				// The string may spell "</script" or "<!--" that its
+				// literal did not hold as such ("</\x73cript", "<\x21--",
+				// a line continuation between): written plainly it would
+				// end an inline script early, or change where it ends.
+				esc = `\u003c`
+			}
 		case c == '>':
 			esc = e.gt
 		case c == '&':

@@ -66,14 +66,17 @@ const (
 
 // isElection reports errors a member answers while no leader is known or
 // the leader just changed: transient, and safe to try again for the calls
-// attempts runs (reads, idempotent writes, guarded transactions).
+// attempts runs (reads, idempotent writes, guarded transactions). A write
+// (or lease grant) made while the leadership moves is "raft proposal
+// dropped", which etcd 3.4 sends as code Unknown: the proposal never
+// entered the log.
 func isElection(err error) bool {
 	if errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrLeaderChanged) ||
 		errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail) || errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost) {
 		return true
 	}
 	st, ok := status.FromError(err)
-	return ok && st.Code() == codes.Unavailable
+	return ok && (st.Code() == codes.Unavailable || st.Code() == codes.Unknown && st.Message() == "raft proposal dropped")
 }
 
 func isTimeout(err error) bool {

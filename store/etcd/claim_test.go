@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -45,7 +46,8 @@ func TestClaimOncePerCluster(t *testing.T) {
 		}
 	}
 
-	// Stored as digests under leases that end soon after until.
+	// Stored as digests (the value says which call wrote it, not the key)
+	// under leases that end soon after until.
 	cli := cluster.Client(t)
 	resp, err := cli.Get(t.Context(), prefix+prefixClaim, clientv3.WithPrefix())
 	if err != nil {
@@ -55,7 +57,8 @@ func TestClaimOncePerCluster(t *testing.T) {
 		t.Fatalf("%d claim keys stored, want 2", len(resp.Kvs))
 	}
 	for _, kv := range resp.Kvs {
-		if strings.Contains(string(kv.Key), "n1") || strings.Contains(string(kv.Key), "fedsig") || len(kv.Value) != 0 {
+		if strings.Contains(string(kv.Key), "n1") || strings.Contains(string(kv.Key), "fedsig") ||
+			strings.Contains(string(kv.Value), "n1") || strings.Contains(string(kv.Value), "fedsig") {
 			t.Errorf("claim stored as given: %q = %q", kv.Key, kv.Value)
 		}
 		if kv.Lease == 0 {
@@ -139,5 +142,121 @@ func BenchmarkClaim(b *testing.B) {
 		if ok, err := s.Claim(b.Context(), fmt.Sprintf("fedsig:%d", i), until); err != nil || !ok {
 			b.Fatalf("claim %d: %v %v", i, ok, err)
 		}
+	}
+}
+
+// A try whose write committed but whose answer was lost is sent again
+// (attempts): finding the key holding this call's own value, the claim is
+// still this call's, not a replay; another call's value is a replay.
+func TestClaimRetriedWriteIsOurs(t *testing.T) {
+	s := openTest(t, Options{})
+	lease, err := s.claimLease(t.Context(), time.Now(), time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, other := s.claimValue(), s.claimValue()
+	if mine == other {
+		t.Fatalf("two claims write the same value %q", mine)
+	}
+	for _, st := range []struct {
+		name, value string
+		want        bool
+	}{
+		{"first try", mine, true},
+		{"the same call's try again (the first committed)", mine, true},
+		{"another call", other, false},
+	} {
+		got, err := s.claimKey(t.Context(), prefixClaim+"k", st.value, lease)
+		if err != nil || got != st.want {
+			t.Fatalf("%s: claimKey = %v, %v; want %v", st.name, got, err, st.want)
+		}
+	}
+}
+
+// A bucket's lease being granted (etcd slow to answer) holds up neither
+// the claims of buckets whose lease is known nor, beyond their own
+// deadline, the claims waiting for that grant.
+func TestClaimSlowGrantStallsNothingElse(t *testing.T) {
+	s := openTest(t, Options{})
+	now := time.Now()
+	known := now.Add(time.Minute)
+	if ok, err := s.Claim(t.Context(), "warm", known); err != nil || !ok {
+		t.Fatalf("first claim: %v, %v", ok, err)
+	}
+	release := make(chan struct{})
+	granting := make(chan struct{}, 1)
+	s.hook = func(point string) bool {
+		if point == "claim-grant" {
+			select {
+			case granting <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return false
+	}
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	slow := make(chan error, 1)
+	go func() {
+		_, err := s.Claim(t.Context(), "new bucket", now.Add(5*time.Minute))
+		slow <- err
+	}()
+	<-granting
+	done := make(chan error, 1)
+	go func() {
+		ok, err := s.Claim(t.Context(), "known bucket", known)
+		if err == nil && !ok {
+			err = errors.New("refused")
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("claim of a known bucket: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("a claim of a bucket whose lease is known waited for another bucket's grant")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := s.Claim(ctx, "same new bucket", now.Add(5*time.Minute)); err == nil {
+		t.Fatal("a claim waiting for a grant that does not end succeeded")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("a claim waited %v for another claim's grant, past its own deadline", d)
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatalf("the slow grant's claim: %v", err)
+	}
+}
+
+// A lease etcd no longer has (revoked, a restored cluster) is replaced:
+// the claim succeeds.
+func TestClaimLeaseGone(t *testing.T) {
+	prefix := freshPrefix()
+	s := openTest(t, Options{Prefix: prefix})
+	until := time.Now().Add(time.Minute)
+	if ok, err := s.Claim(t.Context(), "a", until); err != nil || !ok {
+		t.Fatalf("claim a: %v, %v", ok, err)
+	}
+	cli := cluster.Client(t)
+	resp, err := cli.Get(t.Context(), prefix+prefixClaim, clientv3.WithPrefix())
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("claim keys: %v, %v", resp, err)
+	}
+	if _, err := cli.Revoke(t.Context(), clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Claim(t.Context(), "b", until); err != nil || !ok {
+		t.Fatalf("claim b after its bucket's lease was revoked: %v, %v", ok, err)
 	}
 }

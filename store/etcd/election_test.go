@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestCallsRideOutLeaderChanges(t *testing.T) {
 		calls int
 		errs  []error
 	}
-	done := make(chan result, 4)
+	done := make(chan result, 5)
 	for range 4 {
 		go func() {
 			var r result
@@ -46,6 +47,26 @@ func TestCallsRideOutLeaderChanges(t *testing.T) {
 			}
 		}()
 	}
+
+	// Replay-cache claims, each of a new bucket: a lease grant, then a
+	// guarded write.
+	go func() {
+		var r result
+		start := time.Now()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- r
+				return
+			default:
+			}
+			_, err := s.Claim(t.Context(), fmt.Sprint("k", i), start.Add(time.Duration(i+2)*claimBucket))
+			r.calls++
+			if err != nil {
+				r.errs = append(r.errs, err)
+			}
+		}
+	}()
 
 	cli := c.Client(t)
 	for move := range 10 {
@@ -69,7 +90,7 @@ func TestCallsRideOutLeaderChanges(t *testing.T) {
 	close(stop)
 	var calls int
 	var errs []error
-	for range 4 {
+	for range 5 {
 		r := <-done
 		calls += r.calls
 		errs = append(errs, r.errs...)

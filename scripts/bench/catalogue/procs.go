@@ -36,6 +36,7 @@ func serveWebHDFS(args []string) error {
 	fs := flag.NewFlagSet("webhdfs", flag.ExitOnError)
 	cc := fs.String("cc", "", "TCP congestion control of the namenode's and datanode's sockets (default: the system's)")
 	keep := fs.Bool("keep", false, "keep the contents of the files written (in a temporary directory removed at exit); by default only their lengths, and OPEN sends zeros")
+	redirect := fs.String("redirect-to", "", "origin (http://host:port) the namenode redirects to instead of its datanode: a forwarder in front of the datanode")
 	_ = fs.Parse(args)
 	dir, err := os.MkdirTemp("", "catalogue-webhdfs")
 	if err != nil {
@@ -47,7 +48,12 @@ func serveWebHDFS(args []string) error {
 		return err
 	}
 	defer cl.Close()
+	if *redirect != "" {
+		cl.RedirectTo(*redirect)
+	}
+	// The namenode's URL, then the datanode's origin (for a forwarder).
 	fmt.Println(cl.NamenodeURL())
+	fmt.Println(cl.DatanodeURL())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
@@ -199,6 +205,8 @@ func transfers(args []string) error {
 	gateway := fs.String("gateway", "", "the gateway's WebHDFS URL (…/gateway/T/webhdfs)")
 	namenodeCC := fs.String("namenode-cc", "", "a namenode whose sockets run -cc (optional: the -cc rounds)")
 	gatewayCC := fs.String("gateway-cc", "", "a gateway with proxy.tcp_congestion -cc in front of -namenode-cc")
+	hop := fs.String("hop", "", "a namenode's WebHDFS URL through a bare TCP forwarder, whose redirects name a forwarder in front of its datanode (optional: the floor of any hop)")
+	hopCC := fs.String("hop-cc", "", "the same in the -cc world")
 	cc := fs.String("cc", "cubic", "congestion control of the client's sockets in the -cc rounds")
 	user := fs.String("user", "alice", "user (user.name direct, Basic through the gateway)")
 	passFile := fs.String("pass-file", "", "file holding the Basic password")
@@ -218,6 +226,9 @@ func transfers(args []string) error {
 		{"direct", &webhdfstest.Client{Base: *namenode + "/v1", HTTP: hc, UserName: *user}},
 		{"gateway", &webhdfstest.Client{Base: *gateway + "/v1", HTTP: hc, User: *user, Pass: strings.TrimSpace(string(pass))}},
 	}
+	if *hop != "" {
+		targets = append(targets, target{"hop", &webhdfstest.Client{Base: *hop + "/v1", HTTP: hc, UserName: *user}})
+	}
 	if *namenodeCC != "" && *gatewayCC != "" {
 		d := &net.Dialer{Control: tcpcc.Control(*cc)}
 		hcc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true, DialContext: d.DialContext}}
@@ -225,6 +236,9 @@ func transfers(args []string) error {
 			{"direct-cc", &webhdfstest.Client{Base: *namenodeCC + "/v1", HTTP: hcc, UserName: *user}},
 			{"gateway-cc", &webhdfstest.Client{Base: *gatewayCC + "/v1", HTTP: hcc, User: *user, Pass: strings.TrimSpace(string(pass))}},
 		}...)
+		if *hopCC != "" {
+			targets = append(targets, target{"hop-cc", &webhdfstest.Client{Base: *hopCC + "/v1", HTTP: hcc, UserName: *user}})
+		}
 	}
 	for _, t := range targets {
 		// Through the gateway, this also warms the password cache: no
@@ -320,6 +334,30 @@ func procRows(file string, big int64) {
 			}
 			fmt.Printf("| WebHDFS "+dir.what+", MB/s, gatewayd, datanode and client in three processes, %s, median of %d | %.0f | %.0f | **%.2f** | %s |\n",
 				f.Bytes>>20, world.what, len(gw), median(gw), median(direct), median(gw)/median(direct), strings.Join(ratios, " "))
+		}
+	}
+	hopRows(f)
+}
+
+// hopRows compares the gateway with the floor of any hop: the same
+// transfers through a bare TCP forwarder (tcpfwd, splice, no HTTP) in
+// front of the namenode and the datanode, in its own process as gatewayd
+// is in its own.
+func hopRows(f procFigures) {
+	header := false
+	for _, world := range []struct{ suffix, what string }{{"", systemCC() + " (the system's)"}, {"-cc", "cubic"}} {
+		for _, dir := range []struct{ key, what string }{{"up", "upload"}, {"down", "download"}} {
+			k := world.suffix + "-" + dir.key
+			gw, direct, hop := f.Rounds["gateway"+k], f.Rounds["direct"+k], f.Rounds["hop"+k]
+			if len(gw) == 0 || len(direct) == 0 || len(hop) == 0 {
+				continue
+			}
+			if !header {
+				header = true
+				fmt.Printf("\n| WebHDFS, three processes, medians | gateway ÷ direct | bare TCP forwarder ÷ direct | gateway ÷ bare forwarder |\n|---|---|---|---|\n")
+			}
+			g, d, h := median(gw), median(direct), median(hop)
+			fmt.Printf("| %s, every socket %s | %.2f | %.2f | **%.2f** |\n", dir.what, world.what, g/d, h/d, g/h)
 		}
 	}
 }

@@ -9,6 +9,8 @@
 # client (catalogue transfers), median of CAT_ROUNDS (9) interleaved rounds;
 # once with every socket at the system's congestion control, once with
 # every socket at cubic.
+# The same transfers through a bare TCP forwarder (tcpfwd) in front of the
+# namenode and the datanode show the floor of any hop on this machine.
 # The older figure, everything in one process (catalogue), stays beside it.
 log "catalogue: building scripts/bench/catalogue"
 go build -o "$BIN/catalogue" ./scripts/bench/catalogue
@@ -49,6 +51,32 @@ cat_procs() {
     pids+=("$LASTPID")
     CAT_ADDR=$(gateway_addr "$1" "$LASTPID")
   }
+  # cat_hop NAME [-cc ALG]: the floor of any hop, a bare TCP forwarder
+  # (tcpfwd: splice, no HTTP, its own process) in front of a namenode and
+  # of its datanode, the namenode redirecting to the second; sets CAT_HOP
+  # (empty when it did not start: the rows are left out).
+  cat_hop() {
+    local name=$1 p dn nnhp
+    shift
+    CAT_HOP=""
+    p=($("$BIN/freeport" -n 2))
+    cat_webhdfs "$name" -redirect-to "http://127.0.0.1:${p[1]}" "$@" || return 0
+    for ((i = 0; i < 100; i++)); do
+      dn=$(sed -n 2p "$WORK/$name.log" 2>/dev/null)
+      [ -n "$dn" ] && break
+      sleep 0.05
+    done
+    [ -n "$dn" ] || return 0
+    nnhp=${CAT_NN#http://}
+    nnhp=${nnhp%%/*}
+    start_bg "$name-fwd-nn" "${nice_cmd[@]}" "$BIN/tcpfwd" -listen "127.0.0.1:${p[0]}" -backend "$nnhp" "$@"
+    pids+=("$LASTPID")
+    wait_port "${p[0]}" "$LASTPID" || return 0
+    start_bg "$name-fwd-dn" "${nice_cmd[@]}" "$BIN/tcpfwd" -listen "127.0.0.1:${p[1]}" -backend "${dn#http://}" "$@"
+    pids+=("$LASTPID")
+    wait_port "${p[1]}" "$LASTPID" || return 0
+    CAT_HOP=http://127.0.0.1:${p[0]}/webhdfs
+  }
   cat_webhdfs cat-webhdfs || { cat_fail "catalogue webhdfs did not start"; cat_stop; return; }
   nn=$CAT_NN
   cat_webhdfs cat-webhdfs-cc -cc cubic || { cat_fail "catalogue webhdfs -cc cubic did not start: $(tail -1 "$WORK/cat-webhdfs-cc.log" | tr -d '"')"; cat_stop; return; }
@@ -57,6 +85,12 @@ cat_procs() {
   addr=$CAT_ADDR
   GW_CC=cubic cat_gateway cat-gw-cc || { cat_fail "gatewayd (cubic) did not come up: $(tail -1 "$WORK/cat-gw-cc-serve.log" | tr -d '"')"; cat_stop; return; }
   ccaddr=$CAT_ADDR
+  local hop hopcc
+  cat_hop cat-hop
+  hop=$CAT_HOP
+  cat_hop cat-hop-cc -cc cubic
+  hopcc=$CAT_HOP
+  [ -n "$hop" ] && [ -n "$hopcc" ] || note "catalogue: the bare-forwarder WebHDFS rows were left out (tcpfwd or its namenode did not start)"
   (umask 077 && head -c 18 /dev/urandom | base64 >"$WORK/cat-pass")
   local hash
   hash=$("$GATEWAYCTL" hash-password <"$WORK/cat-pass" 2>"$WORK/cat-hash.log") || { cat_fail "hash-password failed"; cat_stop; return; }
@@ -73,7 +107,7 @@ cat_procs() {
   else
     log "catalogue: WebHDFS $((BIG_BYTES / 1048576)) MiB up and down, three processes, $CAT_ROUNDS rounds, system's and cubic sockets"
     "${nice_cmd[@]}" timeout 900 "$BIN/catalogue" transfers -namenode "$nn" -gateway "http://$addr/gateway/bench/webhdfs" \
-      -namenode-cc "$nncc" -gateway-cc "http://$ccaddr/gateway/bench/webhdfs" -cc cubic \
+      -namenode-cc "$nncc" -gateway-cc "http://$ccaddr/gateway/bench/webhdfs" -cc cubic ${hop:+-hop "$hop"} ${hopcc:+-hop-cc "$hopcc"} \
       -pass-file "$WORK/cat-pass" -bytes "$BIG_BYTES" -rounds "$CAT_ROUNDS" >"$out" 2>"$WORK/cat-transfers.log" ||
       cat_fail "catalogue transfers failed: $(tail -1 "$WORK/cat-transfers.log" | tr -d '"')"
   fi
