@@ -436,6 +436,7 @@ func (p *Proxy) compileUpstream(s *service, ha *topology.HA, tmo Timeouts) *upst
 	for _, st := range ha.FailoverStatuses {
 		up.failover[st/64] |= 1 << (st % 64)
 	}
+	up.standby = ha.FailoverOnStandby
 	if ha.HealthCheckPath != "" {
 		up.hcPath = ha.HealthCheckPath
 		up.hcInterval = ha.HealthCheckInterval.D()

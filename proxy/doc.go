@@ -224,7 +224,10 @@
 // Several URLs: the first healthy URL is used (the first is the primary).
 // Connection and TLS handshake failures fail over for any method (nothing
 // was sent); HA.FailoverStatuses fail over for idempotent requests without
-// a body. MaxFailures consecutive failures (default 3) take a URL out for
+// a body, and so does, with HA.FailoverOnStandby, a standby Hadoop
+// namenode's answer (403, a JSON body of at most 4 KiB whose
+// RemoteException.exception is StandbyException; the part read to tell is
+// put back in front of any other 403's body). MaxFailures consecutive failures (default 3) take a URL out for
 // Cooloff (default 30s); HealthCheckPath probes each URL every
 // HealthCheckInterval (default 10s) while the topology is live. Health
 // survives redeploys of the same URL, and is visible in BackendStatus and

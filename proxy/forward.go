@@ -455,6 +455,18 @@ func (ex *exchange) release(resp *http.Response) {
 			// had the whole body, or on its last byte, before the writer
 			// returned.
 			if !ex.bodySent.whole.Load() {
+				if ex.h2Client && isRedirect(resp.StatusCode) {
+					// The client will send the body again where the
+					// redirect points (WebHDFS's CREATE, curl -L -T), and
+					// HTTP/2 clients that get the stream reset while they
+					// still send fail the whole request instead of
+					// following (curl before 8): once the writer is gone,
+					// the rest of the body is read and dropped.
+					ex.bconn.Discard()
+					resp.Body.Close() // closes the connection: the writer's write fails
+					ex.drainBody = awaitWriterGone(done)
+					return
+				}
 				go releaseAfterWriter(ex.bconn, resp.Body, done, ex.bodySent.req)
 				return
 			}
@@ -486,6 +498,49 @@ func awaitWriter(done <-chan error, req *http.Request) bool {
 		return err == nil
 	case <-t.C:
 		return false
+	}
+}
+
+// awaitWriterGone waits (at most writerReturn) for a request body's
+// writer whose connection was closed to return, and reports whether it
+// did: the body is then no one else's to read.
+func awaitWriterGone(done <-chan error) bool {
+	t := time.NewTimer(writerReturn)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// isRedirect reports whether status sends the client elsewhere.
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// drainStall bounds each wait for the client's body while a redirected
+// request's body is drained.
+const drainStall = 30 * time.Second
+
+// drainRedirected reads and drops the rest of the request body after the
+// answer (a redirect) went out: through the body's limits
+// (max_body_bytes: past it the stream is reset as before), each read
+// bounded by drainStall.
+func (ex *exchange) drainRedirected() {
+	rc := http.NewResponseController(ex.w)
+	buf := h1.GetBuffer()
+	defer h1.PutBuffer(buf)
+	for {
+		_ = rc.SetReadDeadline(time.Now().Add(drainStall))
+		if _, err := ex.body.Read(buf[:]); err != nil {
+			return
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -106,5 +107,70 @@ func TestHTTP2Front(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || n != 100000 || resp.Trailer.Get("X-Count") != "100000" {
 		t.Fatalf("echo: %d, %d bytes, trailer %v", resp.StatusCode, n, resp.Trailer)
+	}
+}
+
+// sentZeros is n zero bytes; sent counts what was read of them.
+type sentZeros struct {
+	n    int64
+	sent atomic.Int64
+}
+
+func (z *sentZeros) Read(p []byte) (int, error) {
+	k := min(int64(len(p)), z.n-z.sent.Load())
+	if k <= 0 {
+		return 0, io.EOF
+	}
+	clear(p[:k])
+	z.sent.Add(k)
+	return int(k), nil
+}
+
+// An HTTP/2 client the backend redirects before it read the body gets the
+// redirect once the gateway has read the rest of the body (the client
+// sends it again where the redirect points); any other early answer ends
+// the stream as before: the gateway does not take a body nobody wants.
+func TestHTTP2EarlyAnswerBody(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/redirect" {
+			w.Header().Set("Location", "/elsewhere")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			return
+		}
+		w.WriteHeader(http.StatusForbidden)
+	})
+	e.deploy(topo("t", svc("s", b.URL)))
+	fe := httptest.NewUnstartedServer(e.p)
+	fe.EnableHTTP2 = true
+	fe.StartTLS()
+	t.Cleanup(fe.Close)
+	client := fe.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	const size = 32 << 20
+	for _, tc := range []struct {
+		path        string
+		status      int
+		readWhole   bool
+		description string
+	}{
+		{"/redirect", http.StatusTemporaryRedirect, true, "redirected: the body is read to its end"},
+		{"/forbidden", http.StatusForbidden, false, "refused: the stream is reset, the body not read"},
+	} {
+		body := &sentZeros{n: size}
+		req, _ := http.NewRequest(http.MethodPut, fe.URL+"/gateway/t/s"+tc.path, body)
+		req.ContentLength = size
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.description, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.ProtoMajor != 2 {
+			t.Fatalf("%s: %s %d, want HTTP/2 %d", tc.description, resp.Proto, resp.StatusCode, tc.status)
+		}
+		if got := body.sent.Load() == size; got != tc.readWhole {
+			t.Fatalf("%s: the client sent %d of %d bytes", tc.description, body.sent.Load(), size)
+		}
 	}
 }

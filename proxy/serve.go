@@ -40,6 +40,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.finish(ex, r)
 	}()
 	p.serve(ex, r)
+	if ex.drainBody {
+		ex.drainRedirected()
+	}
 }
 
 func (p *Proxy) serve(ex *exchange, r *http.Request) {
@@ -62,6 +65,7 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	}
 	ex.path = canon
 	ex.plainFront = r.TLS == nil && r.ProtoMajor == 1
+	ex.h2Client = r.ProtoMajor == 2
 	if !strings.HasPrefix(canon, p.prefix) {
 		writeError(ex, http.StatusNotFound, "no such route")
 		return
@@ -246,7 +250,12 @@ type exchange struct {
 	ctx          reqCtx       // the request's context from routing on
 	pctx         principalCtx // ctx with the principal (CarryPrincipal)
 	plainFront   bool         // HTTP/1 without TLS: the client connection is plain TCP
-	access       accessFields // the access log line's fields (finish)
+	h2Client     bool         // the client speaks HTTP/2
+	// drainBody: the backend redirected an HTTP/2 client before it had the
+	// request body, and the body's writer is gone: the rest of the body is
+	// read and dropped before the stream ends (drainRedirected).
+	drainBody bool
+	access    accessFields // the access log line's fields (finish)
 
 	// The backend exchange (forward.go), kept here to cost no allocation.
 	out       http.Request

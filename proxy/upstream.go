@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -56,6 +57,7 @@ type upstream struct {
 	svc         *service
 	backends    []*backend
 	failover    [10]uint64 // bit set of failover statuses
+	standby     bool       // fail over on a namenode's StandbyException (ha.failover_on_standby)
 	maxFailures int64
 	cooloff     time.Duration
 
@@ -147,7 +149,7 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 			}
 			return nil, err
 		}
-		if !u.isFailoverStatus(resp.StatusCode) {
+		if !u.isFailoverStatus(resp.StatusCode) && !u.isStandbyAnswer(resp) {
 			b.h.succeeded()
 			return resp, nil
 		}
@@ -308,3 +310,87 @@ func (u *upstream) check(parent context.Context, b *backend) {
 		b.h.cooloffUntil.Store(until)
 	}
 }
+
+// maxStandbyAnswer bounds the part of a 403 body read to tell a standby
+// namenode's answer (about 200 bytes) from any other 403.
+const maxStandbyAnswer = 4 << 10
+
+// isStandbyAnswer reports whether resp is a standby Hadoop namenode's
+// refusal, when the service fails over on those: 403, a JSON body of at
+// most maxStandbyAnswer bytes, {"RemoteException": {"exception":
+// "StandbyException", ...}}. It reads that much of a 403's body and puts
+// it back in front of the rest, so that any other 403 (a permission error)
+// reaches the client whole.
+func (u *upstream) isStandbyAnswer(resp *http.Response) bool {
+	if !u.standby || resp.StatusCode != http.StatusForbidden || resp.ContentLength > maxStandbyAnswer ||
+		!isJSON(resp.Header.Get("Content-Type")) {
+		return false
+	}
+	sb, ok := resp.Body.(streamBodyCloser)
+	if !ok {
+		return false
+	}
+	buf := make([]byte, maxStandbyAnswer+1)
+	n, err := io.ReadFull(sb, buf)
+	resp.Body = &prefixedBody{head: buf[:n], streamBodyCloser: sb}
+	if n > maxStandbyAnswer || err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return false // longer than any standby answer, or unreadable: the client's to see
+	}
+	var e struct {
+		RemoteException struct {
+			Exception     string `json:"exception"`
+			JavaClassName string `json:"javaClassName"`
+		} `json:"RemoteException"`
+	}
+	if json.Unmarshal(buf[:n], &e) != nil {
+		return false
+	}
+	re := e.RemoteException
+	return re.Exception == "StandbyException" || re.JavaClassName == "org.apache.hadoop.ipc.StandbyException"
+}
+
+func isJSON(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// streamBodyCloser is a backend response body (h1).
+type streamBodyCloser interface {
+	streamBody
+	io.Closer
+}
+
+// prefixedBody is a response body whose first bytes were read already
+// (head): it gives them back first, then the rest.
+type prefixedBody struct {
+	head []byte
+	streamBodyCloser
+}
+
+func (b *prefixedBody) Read(p []byte) (int, error) {
+	if len(b.head) > 0 {
+		n := copy(p, b.head)
+		b.head = b.head[n:]
+		return n, nil
+	}
+	return b.streamBodyCloser.Read(p)
+}
+
+func (b *prefixedBody) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	if len(b.head) > 0 {
+		k, err := w.Write(b.head)
+		n += int64(k)
+		b.head = b.head[k:]
+		if err != nil {
+			return n, err
+		}
+	}
+	m, err := b.streamBodyCloser.WriteTo(w)
+	return n + m, err
+}
+
+func (b *prefixedBody) Buffered() int { return len(b.head) + b.streamBodyCloser.Buffered() }
+
+func (b *prefixedBody) Done() bool { return len(b.head) == 0 && b.streamBodyCloser.Done() }

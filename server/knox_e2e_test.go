@@ -161,3 +161,66 @@ func sealedOpen(t *testing.T, hc *http.Client, openURL string) *url.URL {
 	}
 	return loc
 }
+
+// A Knox topology enabling the HaProvider for WEBHDFS on two namenodes
+// deploys with gatewayctl (its unhonoured settings are warnings), and
+// with nn1 standby every operation succeeds through gatewayd via nn2.
+func TestKnoxHaProviderWebHDFSStandby(t *testing.T) {
+	e := newEnv(t)
+	d := e.start()
+	nn1, nn2 := webhdfstest.Start(t), webhdfstest.Start(t)
+	nn1.SetStandby(true)
+	doc := `<topology>
+  <gateway>
+    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
+    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
+    <provider><role>ha</role><name>HaProvider</name><enabled>true</enabled>
+      <param><name>WEBHDFS</name><value>maxFailoverAttempts=3;failoverSleep=1000;maxRetryAttempts=300;retrySleep=1000;enabled=true</value></param>
+    </provider>
+  </gateway>
+  <service><role>WEBHDFS</role><url>` + nn1.NamenodeURL() + `</url><url>` + nn2.NamenodeURL() + `</url></service>
+</topology>`
+	out, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "hadoop.xml", doc))
+	if code != 0 || !strings.Contains(out+errOut, "failoverSleep=1000") {
+		t.Fatalf("deploy: exit %d, want 0 with a warning naming failoverSleep\n%s%s", code, out, errOut)
+	}
+	c := &webhdfstest.Client{Base: "https://" + d.proxy + "/gateway/hadoop/webhdfs/v1", HTTP: e.httpClient()}
+	if ok, err := c.Mkdirs("/tmp"); err != nil || !ok {
+		t.Fatalf("MKDIRS: %t %v", ok, err)
+	}
+	if ls, err := c.ListStatus("/"); err != nil || len(ls) != 1 {
+		t.Fatalf("LISTSTATUS: %+v %v", ls, err)
+	}
+	if _, err := c.Create("/tmp/f", strings.NewReader("ha"), 2, false); err != nil {
+		t.Fatalf("CREATE: %v", err)
+	}
+	rc, err := c.Open("/tmp/f")
+	if err != nil {
+		t.Fatalf("OPEN: %v", err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "ha" || len(nn1.NamenodeRequests()) == 0 {
+		t.Fatalf("OPEN read %q; nn1 asked %d times", got, len(nn1.NamenodeRequests()))
+	}
+}
+
+// A malformed HaProvider setting refuses the deploy, naming it.
+func TestKnoxHaProviderMalformedRefused(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	doc := `<topology><gateway>
+    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
+    <provider><role>ha</role><name>HaProvider</name><enabled>true</enabled>
+      <param><name>WEBHDFS</name><value>maxFailoverAttempts=three;enabled=true</value></param></provider>
+  </gateway>
+  <service><role>WEBHDFS</role><url>http://nn1:50070/webhdfs</url><url>http://nn2:50070/webhdfs</url></service>
+</topology>`
+	out, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "hadoop.xml", doc))
+	if code == 0 || !strings.Contains(errOut, `params["WEBHDFS"]`) || !strings.Contains(errOut, `maxFailoverAttempts: "three" is not a non-negative integer`) {
+		t.Fatalf("deploy: exit %d\n%s%s\nwant refused naming maxFailoverAttempts", code, out, errOut)
+	}
+	if _, _, code := e.ctl("", "topology", "get", "hadoop"); code == 0 {
+		t.Errorf("the refused topology exists")
+	}
+}

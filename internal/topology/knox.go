@@ -279,6 +279,7 @@ func (r *knoxReader) topology(root xml.StartElement) (*Topology, string, error) 
 		dropShiroAnonURLs(t)
 		convertHadoopAuth(t)
 		assertUserInQuery(t)
+		convertHA(t)
 	}
 	return t, docName, err
 }

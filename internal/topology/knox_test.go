@@ -74,7 +74,7 @@ func TestKnoxProviders(t *testing.T) {
 		{"identity-assertion", "HadoopGroupProvider", "true", "identity-assertion", "hadoop-groups", true, ""},
 		{"authorization", "AclsAuthz", "true", "authorization", "acls", true, ""},
 		{"webappsec", "WebAppSec", "true", "webappsec", "webappsec", true, ""},
-		{"ha", "HaProvider", "true", "ha", "ha", true, ""},
+		{"ha", "HaProvider", "false", "ha", "ha", false, ""}, // an enabled one becomes service failover (knox_ha_test.go)
 		{"hostmap", "static", "true", "hostmap", "static", true, ""},
 		{"Authentication", "shiroprovider", "true", "authentication", "ldap", true, ""},
 		// Unknown roles and names are kept in lower case: Validate refuses

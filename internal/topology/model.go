@@ -91,6 +91,12 @@ type HA struct {
 	Cooloff             Duration `json:"cooloff,omitempty" yaml:"cooloff,omitempty"`
 	HealthCheckPath     string   `json:"health_check_path,omitempty" yaml:"health_check_path,omitempty"`
 	HealthCheckInterval Duration `json:"health_check_interval,omitempty" yaml:"health_check_interval,omitempty"`
+	// FailoverOnStandby fails over, for requests that can be replayed,
+	// when the backend answers as a standby Hadoop namenode does: 403 with
+	// a RemoteException whose exception is StandbyException (WebHDFS
+	// behind namenode HA). Other 403 answers, such as permission denied,
+	// reach the client. A Knox HaProvider enabling WEBHDFS sets it.
+	FailoverOnStandby bool `json:"failover_on_standby,omitempty" yaml:"failover_on_standby,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s") in

@@ -53,7 +53,7 @@ func Normalize(t *Topology) {
 				h.FailoverStatuses = nil
 			}
 			if h.FailoverStatuses == nil && h.MaxFailures == 0 && h.Cooloff == 0 &&
-				h.HealthCheckPath == "" && h.HealthCheckInterval == 0 {
+				h.HealthCheckPath == "" && h.HealthCheckInterval == 0 && !h.FailoverOnStandby {
 				s.HA = nil
 			}
 		}

@@ -62,6 +62,7 @@ func ToProto(t *topology.Topology) *gatewayv1.Topology {
 				Cooloff:             durationToProto(h.Cooloff),
 				HealthCheckPath:     h.HealthCheckPath,
 				HealthCheckInterval: durationToProto(h.HealthCheckInterval),
+				FailoverOnStandby:   h.FailoverOnStandby,
 			}
 			for _, st := range h.FailoverStatuses {
 				ph.FailoverStatuses = append(ph.FailoverStatuses, clampInt32(st))
@@ -144,7 +145,7 @@ func fromProto(pt *gatewayv1.Topology) (*topology.Topology, error) {
 			s.Dispatch = d
 		}
 		if ph := ps.GetHa(); ph != nil {
-			h := &topology.HA{MaxFailures: int(ph.GetMaxFailures()), HealthCheckPath: ph.GetHealthCheckPath()}
+			h := &topology.HA{MaxFailures: int(ph.GetMaxFailures()), HealthCheckPath: ph.GetHealthCheckPath(), FailoverOnStandby: ph.GetFailoverOnStandby()}
 			for _, st := range ph.GetFailoverStatuses() {
 				h.FailoverStatuses = append(h.FailoverStatuses, int(st))
 			}

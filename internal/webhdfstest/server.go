@@ -37,6 +37,10 @@ type Cluster struct {
 	// redirectHost, when set, is the origin the namenode names in its
 	// redirects instead of the datanode's (RedirectTo).
 	redirectHost string
+	// standby: the namenode is an HA standby (SetStandby).
+	standby bool
+	// protected paths only their owner, hdfs, may touch (Protect).
+	protected []string
 }
 
 // Request is what a node received: method, path and query.
@@ -120,6 +124,26 @@ func (c *Cluster) RedirectTo(origin string) {
 	c.redirectHost = origin
 }
 
+// SetStandby makes the namenode an HA standby (true) or the active one
+// (false). A standby namenode answers every WebHDFS request, reads
+// included, with 403 Forbidden and a RemoteException whose exception is
+// StandbyException, as Hadoop's does (dfs.ha.allow.stale.reads off): a
+// client or gateway is to try the other namenode.
+func (c *Cluster) SetStandby(standby bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.standby = standby
+}
+
+// Protect makes path p and everything under it accessible to its owner,
+// hdfs, only: any other user.name gets 403 with Hadoop's
+// AccessControlException ("Permission denied: ...").
+func (c *Cluster) Protect(p string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.protected = append(c.protected, path.Clean(p))
+}
+
 // DatanodeRequests returns the requests the datanode received.
 func (c *Cluster) DatanodeRequests() []Request {
 	c.mu.Lock()
@@ -136,10 +160,15 @@ func (c *Cluster) NamenodeRequests() []Request {
 
 // remoteException answers with Hadoop's error JSON.
 func remoteException(w http.ResponseWriter, status int, exception, msg string) {
+	remoteExceptionClass(w, status, exception, "java.io."+exception, msg)
+}
+
+// remoteExceptionClass is remoteException with the Java class named.
+func remoteExceptionClass(w http.ResponseWriter, status int, exception, class, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"RemoteException": map[string]string{
-		"exception": exception, "javaClassName": "java.io." + exception, "message": msg}})
+		"exception": exception, "javaClassName": class, "message": msg}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -186,6 +215,24 @@ func (c *Cluster) namenode(w http.ResponseWriter, r *http.Request) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.standby {
+		// Hadoop's NameNode refuses in checkOperation, before doing
+		// anything: category READ for GET, WRITE for the rest.
+		category := "WRITE"
+		if m == http.MethodGet {
+			category = "READ"
+		}
+		remoteExceptionClass(w, http.StatusForbidden, "StandbyException", "org.apache.hadoop.ipc.StandbyException",
+			"Operation category "+category+" is not supported in state standby. Visit https://s.apache.org/sbnn-error")
+		return
+	}
+	for _, pp := range c.protected {
+		if u := user(q); (p == pp || strings.HasPrefix(p, pp+"/")) && u != "hdfs" {
+			remoteExceptionClass(w, http.StatusForbidden, "AccessControlException", "org.apache.hadoop.security.AccessControlException",
+				fmt.Sprintf("Permission denied: user=%s, access=ALL, inode=%q:hdfs:supergroup:drwx------", u, pp))
+			return
+		}
+	}
 	switch op(q) {
 	case "GETFILESTATUS":
 		n := c.inodes[p]

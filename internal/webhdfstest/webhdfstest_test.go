@@ -83,3 +83,41 @@ func isRemote(err error, exception string) bool {
 	var re *RemoteError
 	return errors.As(err, &re) && re.Exception == exception
 }
+
+// A standby namenode refuses every operation with Hadoop's 403
+// StandbyException and changes nothing; made active, it serves again. A
+// protected path answers AccessControlException to anyone but hdfs.
+func TestStandbyAndPermissionDenied(t *testing.T) {
+	c := Start(t)
+	cl := &Client{Base: c.NamenodeURL() + "/v1", HTTP: http.DefaultClient, UserName: "alice"}
+	c.SetStandby(true)
+	for name, call := range map[string]func() error{
+		"LISTSTATUS":    func() error { _, err := cl.ListStatus("/"); return err },
+		"GETFILESTATUS": func() error { _, err := cl.GetFileStatus("/"); return err },
+		"MKDIRS":        func() error { _, err := cl.Mkdirs("/a"); return err },
+		"CREATE":        func() error { _, err := cl.Create("/f", strings.NewReader("x"), 1, false); return err },
+	} {
+		var re *RemoteError
+		if err := call(); !errors.As(err, &re) || re.Status != http.StatusForbidden || re.Exception != "StandbyException" ||
+			!strings.Contains(re.Message, "not supported in state standby") {
+			t.Errorf("%s on a standby: %v, want 403 StandbyException", name, err)
+		}
+	}
+	if n := len(c.DatanodeRequests()); n != 0 {
+		t.Errorf("a standby sent %d requests to the datanode", n)
+	}
+	c.SetStandby(false)
+	if ls, err := cl.ListStatus("/"); err != nil || len(ls) != 0 {
+		t.Fatalf("LISTSTATUS once active: %+v, %v (a standby must have created nothing)", ls, err)
+	}
+
+	c.Protect("/secure")
+	var re *RemoteError
+	if _, err := cl.Mkdirs("/secure/x"); !errors.As(err, &re) || re.Status != http.StatusForbidden || re.Exception != "AccessControlException" {
+		t.Fatalf("MKDIRS under a protected path as alice: %v, want 403 AccessControlException", err)
+	}
+	hdfs := &Client{Base: cl.Base, HTTP: http.DefaultClient, UserName: "hdfs"}
+	if ok, err := hdfs.Mkdirs("/secure/x"); err != nil || !ok {
+		t.Fatalf("MKDIRS as hdfs: %t %v", ok, err)
+	}
+}

@@ -54,7 +54,8 @@ type claimLease struct {
 // reports true when this call recorded it, false when a gateway had
 // already (the key is a replay). The key is stored as a digest, never as
 // given, and disappears with its lease at most claimBucket+claimSlack
-// after until. A key whose until is past is not recorded (false).
+// after until (an etcd leader change renews leases: then up to a lease's
+// TTL later). A key whose until is past is not recorded (false).
 //
 // A try that gets no answer is sent again (to another member); the value
 // written is unique to this call, so a try that finds the key written by
@@ -170,11 +171,14 @@ func (s *Store) claimLease(ctx context.Context, now, until time.Time) (clientv3.
 	c.byEnd[end] = l
 	c.mu.Unlock()
 
-	ttl := end - now.Unix() + int64(claimSlack/time.Second)
+	slack := int64(claimSlack / time.Second)
 	err := s.attempts(ctx, func(ctx context.Context) error {
 		if s.hook != nil && s.hook("claim-grant") {
 			return errCrashed
 		}
+		// From this try's time: a grant that waited (for another claim's,
+		// or tries that got no answer) does not outlive the bucket longer.
+		ttl := max(end-s.now().Unix()+slack, slack)
 		resp, err := s.cli.Lease.Grant(ctx, ttl)
 		if err == nil {
 			l.id = resp.ID

@@ -547,8 +547,11 @@ type HighAvailability struct {
 	// Active health check path; empty disables active checks.
 	HealthCheckPath     string               `protobuf:"bytes,4,opt,name=health_check_path,json=healthCheckPath,proto3" json:"health_check_path,omitempty"`
 	HealthCheckInterval *durationpb.Duration `protobuf:"bytes,5,opt,name=health_check_interval,json=healthCheckInterval,proto3" json:"health_check_interval,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Fail over (replayable requests) on a Hadoop namenode's 403
+	// StandbyException answer.
+	FailoverOnStandby bool `protobuf:"varint,6,opt,name=failover_on_standby,json=failoverOnStandby,proto3" json:"failover_on_standby,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *HighAvailability) Reset() {
@@ -614,6 +617,13 @@ func (x *HighAvailability) GetHealthCheckInterval() *durationpb.Duration {
 		return x.HealthCheckInterval
 	}
 	return nil
+}
+
+func (x *HighAvailability) GetFailoverOnStandby() bool {
+	if x != nil {
+		return x.FailoverOnStandby
+	}
+	return false
 }
 
 // TopologyInfo is a stored topology with its metadata.
@@ -1688,13 +1698,14 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\vallow_trace\x18\r \x01(\bR\n" +
 	"allowTrace\x12\x1a\n" +
 	"\bfederate\x18\x0e \x01(\bR\bfederate\x12+\n" +
-	"\x11federation_secret\x18\x0f \x01(\tR\x10federationSecret\"\x92\x02\n" +
+	"\x11federation_secret\x18\x0f \x01(\tR\x10federationSecret\"\xc2\x02\n" +
 	"\x10HighAvailability\x12+\n" +
 	"\x11failover_statuses\x18\x01 \x03(\x05R\x10failoverStatuses\x12!\n" +
 	"\fmax_failures\x18\x02 \x01(\x05R\vmaxFailures\x123\n" +
 	"\acooloff\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\acooloff\x12*\n" +
 	"\x11health_check_path\x18\x04 \x01(\tR\x0fhealthCheckPath\x12M\n" +
-	"\x15health_check_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x13healthCheckInterval\"\x84\x02\n" +
+	"\x15health_check_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x13healthCheckInterval\x12.\n" +
+	"\x13failover_on_standby\x18\x06 \x01(\bR\x11failoverOnStandby\"\x84\x02\n" +
 	"\fTopologyInfo\x120\n" +
 	"\btopology\x18\x01 \x01(\v2\x14.gateway.v1.TopologyR\btopology\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12'\n" +

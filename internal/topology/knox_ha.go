@@ -1,0 +1,139 @@
+package topology
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// standbyRoles are the service roles whose backends are Hadoop namenodes
+// in HA: a standby answers 403 StandbyException, on which Knox's HA
+// dispatch for the role (WebHdfsHaDispatch) fails over.
+var standbyRoles = map[string]bool{"WEBHDFS": true}
+
+// convertHA turns an enabled Knox HaProvider into per-service failover
+// and removes it (it is not a provider here). Each provider param names a
+// service role; its value is Knox's "key=value;key=value" list. For each
+// role enabled (enabled=true, Knox's default), every service of that role
+// fails over between its URLs as every multi-URL service does (connection
+// errors; ha.failover_statuses for replayable requests), and a WEBHDFS
+// service also on a standby namenode's 403 StandbyException
+// (ha.failover_on_standby). Knox settings:
+//
+//   - enabled: true or false; false leaves the role without HA.
+//   - maxFailoverAttempts: the gateway tries each URL of the service at
+//     most once per request; a value below (URLs - 1) is a warning.
+//   - failoverSleep, maxRetryAttempts, retrySleep: not honoured (the
+//     gateway fails over at once, and passes a namenode's SafeModeException
+//     to the client to retry): a warning when above 0.
+//   - enableLoadBalancing, enableStickySession, noFallback,
+//     failoverNonIdempotentRequestEnabled: not honoured (the first healthy
+//     URL serves; requests that cannot be replayed never fail over once
+//     sent): a warning when true.
+//   - stickySessionCookieName, disableLoadBalancingForUserAgents: only
+//     refine the above; ignored.
+//   - zookeeperEnsemble, zookeeperNamespace: URLs are not discovered from
+//     ZooKeeper, the service's <url>s are used: a warning.
+//
+// Other keys are a warning (Knox ignores them too). A malformed value, or
+// a pair without "=", is a problem naming the role and the key.
+func convertHA(t *Topology) {
+	for i := 0; i < len(t.Providers); i++ {
+		p := t.Providers[i]
+		if p.Role != "ha" || p.Name != "ha" || !p.IsEnabled() {
+			continue // a disabled one stays, for Validate to warn about
+		}
+		field := fmt.Sprintf("providers[%d]", i)
+		for _, role := range slices.Sorted(maps.Keys(p.Params)) {
+			haRole(t, p, fmt.Sprintf("%s.params[%q]", field, truncate(role, 64)), role, p.Params[role])
+		}
+		t.Providers = slices.Delete(t.Providers, i, i+1)
+		i--
+	}
+}
+
+// haRole applies one HaProvider param: role, Knox's settings for it.
+func haRole(t *Topology, p Provider, field, role, value string) {
+	problem := func(format string, args ...any) {
+		t.conv.problems = append(t.conv.problems, FieldError{Field: field, Line: p.Line, Msg: fmt.Sprintf(format, args...)})
+	}
+	role = strings.ToUpper(strings.TrimSpace(role))
+	enabled := true
+	maxFailover := -1
+	var ignored, unknown []string
+	ok := true
+	for _, pair := range strings.Split(value, ";") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		k, v, found := strings.Cut(pair, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !found || k == "" {
+			problem("%q is not key=value (Knox HaProvider settings are key=value pairs separated by ;)", truncate(pair, 64))
+			ok = false
+			continue
+		}
+		switch k {
+		case "enabled", "enableLoadBalancing", "enableStickySession", "noFallback", "failoverNonIdempotentRequestEnabled":
+			b, err := parseKnoxBool(v)
+			if err != nil {
+				problem("%s: %v", k, err)
+				ok = false
+				continue
+			}
+			if k == "enabled" {
+				enabled = b
+			} else if b {
+				ignored = append(ignored, k+"="+v)
+			}
+		case "maxFailoverAttempts", "failoverSleep", "maxRetryAttempts", "retrySleep":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				problem("%s: %q is not a non-negative integer", k, truncate(v, 40))
+				ok = false
+				continue
+			}
+			if k == "maxFailoverAttempts" {
+				maxFailover = n
+			} else if n > 0 {
+				ignored = append(ignored, k+"="+v)
+			}
+		case "zookeeperEnsemble", "zookeeperNamespace":
+			ignored = append(ignored, k)
+		case "stickySessionCookieName", "disableLoadBalancingForUserAgents":
+		default:
+			unknown = append(unknown, truncate(k, 40))
+		}
+	}
+	if !ok || !enabled {
+		return
+	}
+	warn := func(format string, args ...any) {
+		t.conv.warnings = append(t.conv.warnings, fmt.Sprintf("%s%s: HaProvider %s: ", field, lineSuffix(p.Line), role)+fmt.Sprintf(format, args...))
+	}
+	if len(ignored) > 0 {
+		warn("%s not honoured: the gateway fails over at once to the next healthy URL, never retries one URL, never balances load, "+
+			"never fails over a request that cannot be replayed once sent, and uses the service's <url>s (no ZooKeeper discovery)", strings.Join(ignored, ", "))
+	}
+	if len(unknown) > 0 {
+		warn("unknown settings ignored: %s", strings.Join(unknown, ", "))
+	}
+	for j := range t.Services {
+		s := &t.Services[j]
+		if s.Role != role {
+			continue
+		}
+		if maxFailover >= 0 && maxFailover < len(s.URLs)-1 {
+			warn("maxFailoverAttempts=%d not honoured: the gateway tries each of the service's %d URLs once per request", maxFailover, len(s.URLs))
+		}
+		if s.HA == nil {
+			s.HA = &HA{}
+		}
+		if standbyRoles[role] {
+			s.HA.FailoverOnStandby = true
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package topology
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// knoxHADoc is a Knox topology with an HaProvider whose params are given,
+// a WEBHDFS service on two namenodes and a two-URL HIVE service.
+func knoxHADoc(enabled string, params ...string) string {
+	var b strings.Builder
+	b.WriteString("<topology><gateway>\n<provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>\n")
+	b.WriteString("<provider><role>ha</role><name>HaProvider</name><enabled>" + enabled + "</enabled>\n")
+	for i := 0; i+1 < len(params); i += 2 {
+		fmt.Fprintf(&b, "<param><name>%s</name><value>%s</value></param>\n", params[i], params[i+1])
+	}
+	b.WriteString("</provider></gateway>\n")
+	b.WriteString("<service><role>WEBHDFS</role><url>http://nn1:50070/webhdfs</url><url>http://nn2:50070/webhdfs</url></service>\n")
+	b.WriteString("<service><role>HIVE</role><url>http://hs1:10001/cliservice</url><url>http://hs2:10001/cliservice</url></service>\n")
+	b.WriteString("</topology>")
+	return b.String()
+}
+
+// An enabled HaProvider deploys: it becomes the WEBHDFS service's failover
+// on standby namenodes, and is no provider of the converted topology;
+// what the gateway does not honour is a warning naming it.
+func TestKnoxHaProviderConverted(t *testing.T) {
+	doc := knoxHADoc("true",
+		"WEBHDFS", "maxFailoverAttempts=3;failoverSleep=1000;maxRetryAttempts=300;retrySleep=1000;enabled=true",
+		"HIVE", "enabled=false;maxFailoverAttempts=3",
+		"OOZIE", "enabled=true") // no such service: nothing to do
+	top, err := Parse([]byte(doc), xmlF, "t.xml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings, err := Validate(top)
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	for _, p := range top.Providers {
+		if p.Role == "ha" {
+			t.Errorf("the HaProvider is still a provider: %+v", p)
+		}
+	}
+	if h := top.Services[0].HA; h == nil || !h.FailoverOnStandby {
+		t.Errorf("WEBHDFS ha = %+v, want failover_on_standby", h)
+	}
+	if h := top.Services[1].HA; h != nil {
+		t.Errorf("HIVE (enabled=false) ha = %+v, want none", h)
+	}
+	all := strings.Join(warnings, "\n")
+	for _, want := range []string{"HaProvider WEBHDFS", "failoverSleep=1000", "maxRetryAttempts=300", "retrySleep=1000", "not honoured"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings %q lack %q", warnings, want)
+		}
+	}
+	if strings.Contains(all, "maxFailoverAttempts") || strings.Contains(all, "HIVE") {
+		t.Errorf("warnings %q: maxFailoverAttempts=3 with two URLs is honoured, and HIVE has no HA", warnings)
+	}
+	// The converted topology survives its native encoding.
+	y, err := EncodeYAML(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(y), "failover_on_standby: true") {
+		t.Errorf("YAML encoding lacks failover_on_standby: %s", y)
+	}
+	back, err := Parse(y, FormatYAML, "t.yaml", "")
+	if err != nil || back.Services[0].HA == nil || !back.Services[0].HA.FailoverOnStandby {
+		t.Fatalf("re-parsed: %v %+v", err, back)
+	}
+}
+
+func TestKnoxHaProviderSettings(t *testing.T) {
+	tests := []struct {
+		name, value string
+		standby     bool
+		warn        string // a warning holding this, or none
+	}{
+		{"defaults", "", true, ""},
+		{"empty pairs", ";enabled=true;;", true, ""},
+		{"disabled", "enabled=FALSE", false, ""},
+		{"too few attempts", "maxFailoverAttempts=0", true, "maxFailoverAttempts=0 not honoured"},
+		{"load balancing", "enableLoadBalancing=true;enableStickySession=false", true, "enableLoadBalancing=true not honoured"},
+		{"non-idempotent", "failoverNonIdempotentRequestEnabled=true", true, "failoverNonIdempotentRequestEnabled=true not honoured"},
+		{"zookeeper", "zookeeperEnsemble=zk1:2181;zookeeperNamespace=hdfs", true, "zookeeperEnsemble, zookeeperNamespace not honoured"},
+		{"unknown", "enabled=true;maxFailoverAttemps=3", true, "unknown settings ignored: maxFailoverAttemps"},
+		{"refinements", "stickySessionCookieName=X;disableLoadBalancingForUserAgents=curl", true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			top, err := Parse([]byte(knoxHADoc("true", "WEBHDFS", tt.value)), xmlF, "t.xml", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			warnings, err := Validate(top)
+			if err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if got := top.Services[0].HA != nil && top.Services[0].HA.FailoverOnStandby; got != tt.standby {
+				t.Errorf("failover_on_standby %t, want %t", got, tt.standby)
+			}
+			all := strings.Join(warnings, "\n")
+			if tt.warn != "" && !strings.Contains(all, tt.warn) {
+				t.Errorf("warnings %q lack %q", warnings, tt.warn)
+			}
+			if tt.warn == "" && strings.Contains(all, "HaProvider") {
+				t.Errorf("unexpected warnings %q", warnings)
+			}
+		})
+	}
+}
+
+// Malformed settings are refused, every one named with its role and key,
+// and the topology does not deploy.
+func TestKnoxHaProviderMalformed(t *testing.T) {
+	tests := []struct{ value, want string }{
+		{"maxFailoverAttempts=three", `providers[1].params["WEBHDFS"] (line 3): maxFailoverAttempts: "three" is not a non-negative integer`},
+		{"failoverSleep=-1", `failoverSleep: "-1" is not a non-negative integer`},
+		{"maxRetryAttempts=1e3", `maxRetryAttempts: "1e3" is not a non-negative integer`},
+		{"retrySleep=", `retrySleep: "" is not a non-negative integer`},
+		{"enabled=yes", `enabled: "yes" is not true or false`},
+		{"enableLoadBalancing=1", `enableLoadBalancing: "1" is not true or false`},
+		{"maxFailoverAttempts", `"maxFailoverAttempts" is not key=value`},
+		{"=3", `"=3" is not key=value`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			top, err := Parse([]byte(knoxHADoc("true", "WEBHDFS", tt.value)), xmlF, "t.xml", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Validate(top); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate: %v, want %q", err, tt.want)
+			}
+		})
+	}
+	// Two bad values: both named in one answer.
+	top, err := Parse([]byte(knoxHADoc("true", "WEBHDFS", "enabled=maybe;failoverSleep=x", "HIVE", "maxFailoverAttempts=-2")), xmlF, "t.xml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Validate(top)
+	for _, want := range []string{`params["WEBHDFS"]`, "enabled:", "failoverSleep:", `params["HIVE"]`, "maxFailoverAttempts:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v, want %q", err, want)
+		}
+	}
+}
+
+// A disabled HaProvider stays a (warned) disabled provider, as before; a
+// native topology's ha provider is still refused: the conversion is
+// Knox's alone.
+func TestKnoxHaProviderDisabledAndNative(t *testing.T) {
+	top, err := Parse([]byte(knoxHADoc("false", "WEBHDFS", "enabled=true")), xmlF, "t.xml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Validate(top); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if top.Services[0].HA != nil || len(top.Providers) != 2 || top.Providers[1].Role != "ha" {
+		t.Errorf("disabled HaProvider converted: providers %+v, ha %+v", top.Providers, top.Services[0].HA)
+	}
+	native := "name: n\nproviders:\n- {role: authentication, name: anonymous}\n- {role: ha, name: ha, params: {WEBHDFS: enabled=true}}\n" +
+		"services:\n- {role: WEBHDFS, path: webhdfs, urls: ['http://nn1', 'http://nn2']}\n"
+	top, err = Parse([]byte(native), FormatYAML, "n.yaml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Validate(top); err == nil || !strings.Contains(err.Error(), "ha") {
+		t.Fatalf("native ha provider: %v, want refused", err)
+	}
+}
