@@ -8,7 +8,10 @@
 //     background, cite, manifest, icon, xlink:href, codebase, the URLs
 //     of srcset, imagesrcset and ping),
 //     meta refresh, inline style attributes and <style> as CSS, and
-//     <script> (JavaScript types only) as JavaScript. A URL attribute is
+//     <script> as JavaScript (JavaScript types, and import maps and
+//     speculation rules, whose root-relative URLs the browser loads), or
+//     as JSON (application/json and …+json data blocks); other data
+//     blocks are left alone. A URL attribute is
 //     read as a browser reads it (spaces around it, tabs and line breaks
 //     in it dropped, backslashes as slashes, "http:host" as
 //     "http://host"). A javascript: URL in one of them is JavaScript,

@@ -21,12 +21,14 @@ var urlAttrs = map[string]bool{
 
 // htmlRewriter turns the tokens of an HTML stream into output.
 type htmlRewriter struct {
-	rw  *rewriter
-	z   *html.Tokenizer
-	css scanner
-	js  scanner
-	// raw is the element whose text comes next: "script" (JavaScript),
-	// "script-other" (a data block, left alone), "style", or "".
+	rw   *rewriter
+	z    *html.Tokenizer
+	css  scanner
+	js   scanner
+	json scanner
+	// raw is the element whose text comes next: "script" (JavaScript, an
+	// import map or speculation rules), "script-json" (a JSON data block),
+	// "script-other" (another data block, left alone), "style", or "".
 	raw   string
 	attrs []attr
 	tmp   []byte // scratch for style attributes and javascript: URLs
@@ -45,6 +47,7 @@ func newHTMLRewriter(rw *rewriter, src io.Reader, maxToken int) *htmlRewriter {
 	h.z.SetMaxBuf(maxToken)
 	h.css = scanner{kind: KindCSS, rw: rw}
 	h.js = scanner{kind: KindJS, rw: rw}
+	h.json = scanner{kind: KindJSON, rw: rw}
 	return h
 }
 
@@ -64,6 +67,9 @@ func (h *htmlRewriter) next(dst []byte) ([]byte, error) {
 		case "script":
 			dst = h.js.feed(dst, raw)
 			return h.js.end(dst), nil
+		case "script-json":
+			dst = h.json.feed(dst, raw)
+			return h.json.end(dst), nil
 		case "style":
 			dst = h.css.feed(dst, raw)
 			return h.css.end(dst), nil
@@ -223,9 +229,7 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 			}
 			h.tmp = nv
 		case string(k) == "type" && isScript:
-			if !isJSType(string(v)) {
-				h.raw = "script-other"
-			}
+			h.raw = scriptText(string(v))
 		case isMeta && string(k) == "http-equiv" && strings.EqualFold(string(v), "refresh"):
 			refresh = true
 		case isMeta && string(k) == "content":
@@ -417,10 +421,24 @@ func appendEscaped(dst, v []byte) []byte {
 	return append(dst, v[start:]...)
 }
 
-// isJSType reports a script type that holds JavaScript.
-func isJSType(t string) bool {
+// scriptText is how the text of a script of type t is read: "script" for
+// JavaScript, and for an import map or speculation rules (JSON whose
+// strings are URLs the browser loads, root-relative ones too), as
+// JavaScript's string literals; "script-json" for a JSON data block
+// (application/json, …+json: a page's script reads its URLs); else
+// "script-other", left alone.
+func scriptText(t string) string {
 	t = strings.ToLower(strings.TrimSpace(t))
-	return t == "" || t == "module" || strings.Contains(t, "javascript") || strings.Contains(t, "ecmascript")
+	mt, _, _ := strings.Cut(t, ";")
+	mt = strings.TrimSpace(mt)
+	switch {
+	case t == "" || t == "module" || strings.Contains(t, "javascript") || strings.Contains(t, "ecmascript"),
+		t == "importmap" || t == "speculationrules":
+		return "script"
+	case mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json"):
+		return "script-json"
+	}
+	return "script-other"
 }
 
 // srcset rewrites the URLs of a srcset list ("a.png 1x, /b.png 2x").
