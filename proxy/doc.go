@@ -162,7 +162,7 @@
 // when it fails or takes longer, as after an answer that came before the
 // body). The client's buffer is flushed only before a read that would wait for the
 // backend (SSE and long polls stream at once, bytes already here go out
-// together); trailers, 1xx and 100-continue pass through. A body longer than the
+// together); trailers, 1xx (an early hint without its Link fields) and 100-continue pass through. A body longer than the
 // service's MaxBodyBytes gets 413 (at once from Content-Length, or when the
 // limit is crossed while streaming). The query is passed as is, except
 // doAs and user.name parameters (any case, any encoding of the name): a
@@ -197,7 +197,7 @@
 // echoing the request would reflect its credentials and cookies to the
 // caller (cross-site tracing).
 //
-// Responses: Location, Content-Location and Refresh URLs naming any backend
+// Responses: Location, Content-Location, Refresh and Link URLs naming any backend
 // origin of the topology (or a host the hostmap provider declares internal)
 // become the gateway URL of the service covering them (longest base path
 // first; a lookup table built at compile time). A Refresh URL is found as

@@ -356,6 +356,12 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 		if code != http.StatusContinue {
 			h := ex.Header()
 			for k, vv := range resp.Header {
+				if k == "Link" {
+					// An early hint's links are not rewritten as the
+					// answer's are (rewriteResponseHeaders): their URIs
+					// would name the backend. Left out: they are hints.
+					continue
+				}
 				h[k] = append(h[k], vv...)
 			}
 			ex.WriteHeader(code)

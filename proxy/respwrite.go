@@ -169,8 +169,8 @@ func (o *origins) lookup(u *url.URL, self *service) (r originRoute, rest string,
 // port is the backend's port (the scheme's default when the URL has none).
 func (b *backend) port() string { return b.hostPort[strings.LastIndexByte(b.hostPort, ':')+1:] }
 
-// rewriteResponseHeaders points Location, Content-Location, Refresh and
-// Set-Cookie Path/Domain that name a backend of the topology at the gateway
+// rewriteResponseHeaders points Location, Content-Location, Refresh, the
+// URIs of Link and Set-Cookie Path/Domain that name a backend of the topology at the gateway
 // instead: https://{host}/gateway/{topology}/{service}/{rest}, for the
 // service covering the URL (any service of the topology, the longest base
 // path first). A URL naming a backend origin (or a host the host map
@@ -187,13 +187,14 @@ func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 	_, loc := h["Location"]
 	_, cloc := h["Content-Location"]
 	_, ref := h["Refresh"]
+	_, lnk := h["Link"]
 	_, ck := h["Set-Cookie"]
-	if !loc && !cloc && !ref && !ck {
+	if !loc && !cloc && !ref && !lnk && !ck {
 		return nil
 	}
 	pub := publicOrigin(resp.Request)
 	var err error
-	for _, name := range []string{"Location", "Content-Location", "Refresh"} {
+	for _, name := range []string{"Location", "Content-Location", "Refresh", "Link"} {
 		vs := h[name]
 		for i := 0; i < len(vs); i++ {
 			var nv string
@@ -213,9 +214,12 @@ func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 					continue
 				}
 			}
-			if name == "Refresh" {
+			switch name {
+			case "Refresh":
 				nv, ok = s.rewriteRefresh(vs[i], pub)
-			} else {
+			case "Link":
+				nv, ok = s.rewriteLink(vs[i], pub)
+			default:
 				nv, ok = s.rewriteURL(vs[i], pub)
 			}
 			if ok {
@@ -367,6 +371,68 @@ func resolveDots(p string) string {
 		}
 	}
 	return "/" + strings.Join(out, "/")
+}
+
+// rewriteLink maps the URI references of a Link field value (RFC 8288:
+// "<uri>; rel=next, <uri>; rel=preload; as=style"; pagination, preloads)
+// as Location's; a link whose URI names a backend no service covers is
+// left out, and false means none is left. A value that does not parse is
+// kept only when it cannot name a backend (no "//").
+func (s *service) rewriteLink(v, pub string) (string, bool) {
+	var b strings.Builder
+	changed := false
+	for rest := v; ; {
+		rest = strings.TrimLeft(rest, " \t,")
+		if rest == "" {
+			break
+		}
+		end := strings.IndexByte(rest, '>')
+		if rest[0] != '<' || end < 0 {
+			return v, !strings.Contains(v, "//")
+		}
+		uri := rest[1:end]
+		n := end + 1 + linkParamsLen(rest[end+1:])
+		params := rest[end+1 : n]
+		rest = rest[n:]
+		nv, ok := s.rewriteURL(uri, pub)
+		if !ok || nv != uri {
+			changed = true
+		}
+		if !ok {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('<')
+		b.WriteString(nv)
+		b.WriteByte('>')
+		b.WriteString(params)
+	}
+	switch {
+	case !changed:
+		return v, true
+	case b.Len() == 0:
+		return "", false
+	}
+	return b.String(), true
+}
+
+// linkParamsLen is the length of a link's parameters at the start of p:
+// up to the comma (outside a quoted string) that starts the next link.
+func linkParamsLen(p string) int {
+	quoted := false
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			return i
+		}
+	}
+	return len(p)
 }
 
 // rewriteRefresh rewrites the URL of a Refresh header; false: the URL

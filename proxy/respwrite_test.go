@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"testing"
 )
@@ -43,6 +45,9 @@ func TestResponseRewriting(t *testing.T) {
 		{"Content-Location", "Content-Location", b.URL + "/app/v1/doc", gw + "/doc"},
 		{"Refresh", "Refresh", "5; url=" + b.URL + "/app/v1/next", "5; url=" + gw + "/next"},
 		{"Refresh other", "Refresh", "5; url=http://elsewhere.example/", "5; url=http://elsewhere.example/"},
+		{"Link pagination and preload", "Link", "<" + b.URL + "/app/v1/items?page=2>; rel=\"next\", </app/v1/style.css>; rel=preload; as=style",
+			"<" + gw + "/items?page=2>; rel=\"next\", </gateway/t/app/style.css>; rel=preload; as=style"},
+		{"Link other untouched", "Link", "<http://elsewhere.example/x>; rel=\"a, b\", <next>; rel=next", "<http://elsewhere.example/x>; rel=\"a, b\", <next>; rel=next"},
 		{"cookie path", "Set-Cookie", "sid=1; Path=/app/v1/x; HttpOnly", "sid=1; Path=/gateway/t/app/x; HttpOnly"},
 		{"cookie path at base", "Set-Cookie", "sid=1; Path=/app/v1", "sid=1; Path=/gateway/t/app"},
 		{"cookie domain of backend dropped", "Set-Cookie", "sid=1; Domain=" + bName + "; Path=/app/v1/; Secure", "sid=1; Path=/gateway/t/app; Secure"},
@@ -122,6 +127,12 @@ func TestResponseHeadersNeverLeakBackends(t *testing.T) {
 		{"uncovered Refresh spaced url = dropped", 200, "Refresh", "0; URL = '" + b.URL + "/elsewhere'", 200, ""},
 		{"covered Refresh without url= mapped", 200, "Refresh", "3; http://internal2.example:8080/x/y/z", 200, "3; " + gw + "/xy/z"},
 		{"covered Refresh quoted mapped", 200, "Refresh", `0; url="http://internal2.example:8080/x/q"`, 200, `0; url="` + gw + `/x/q"`},
+		// Link: each link mapped; one naming a backend no service covers is
+		// left out (a comma in a quoted parameter does not end a link).
+		{"uncovered Link left out", 200, "Link", "<" + b.URL + "/admin?token=s3cret>; rel=\"x, y\"; title=\"a \\\" ,b\", <http://internal2.example:8080/x/q>; rel=next",
+			200, "<" + gw + "/x/q>; rel=next"},
+		{"only uncovered Links dropped", 200, "Link", "<http://internal2.example:8080/z>; rel=preload", 200, ""},
+		{"unparsable Link with a backend dropped", 200, "Link", "<" + b.URL + "/admin; rel=next", 200, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,5 +180,46 @@ func TestResponseHeaderWithoutHostIsAPath(t *testing.T) {
 	}
 	if got := resp.Header.Get("Location"); got != "/gateway/t/app/next" {
 		t.Fatalf("Location %q, want /gateway/t/app/next", got)
+	}
+}
+
+// An early hint (103) passes through, but not its Link fields: their
+// URIs would name the backend (a preload the browser fetches from it)
+// and are not rewritten as the final answer's are.
+func TestEarlyHintsLeakNoBackend(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "<http://"+r.Host+"/app/v1/style.css>; rel=preload; as=style")
+		w.Header().Set("X-Hint", "kept")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		_, _ = io.WriteString(w, "ok")
+	})
+	e.deploy(topo("t", svc("app", b.URL+"/app/v1")))
+	var hints []http.Header
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		if code == http.StatusEarlyHints {
+			hints = append(hints, http.Header(h).Clone())
+		}
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodGet, e.fe.URL+"/gateway/t/app/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.fe.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "ok" {
+		t.Fatalf("answer %d %q", resp.StatusCode, body)
+	}
+	if len(hints) != 1 || hints[0].Get("X-Hint") != "kept" {
+		t.Fatalf("early hints %v, want one with X-Hint", hints)
+	}
+	if l := hints[0].Values("Link"); len(l) > 0 {
+		t.Fatalf("the early hint carries Link %q (the backend's address)", l)
 	}
 }
