@@ -6,7 +6,8 @@
 // DELETE itself, and CREATE, APPEND and OPEN with a 307 Temporary Redirect
 // to the datanode (the two-step protocol: no data is sent before the
 // redirect), or with {"Location": …} under noredirect=true. The datanode
-// stores file contents on disk, streaming, so a test can move a GiB.
+// stores file contents on disk, streaming, so a test can move a GiB; CREATE
+// makes the missing parent directories unless createparent=false, as HDFS does.
 // user.name is pseudo authentication: the namenode passes it on in the
 // datanode URL, and the datanode creates files owned by the user.name its
 // request carries. Errors are RemoteException JSON with Hadoop's statuses.

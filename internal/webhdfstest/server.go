@@ -273,9 +273,7 @@ func (c *Cluster) namenode(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 		}
-		for d := p; c.inodes[d] == nil; d = path.Dir(d) {
-			c.inodes[d] = &inode{dir: true, owner: user(q), mtime: time.Now().UnixMilli()}
-		}
+		c.mkdirsLocked(p, user(q))
 		writeJSON(w, http.StatusOK, map[string]bool{"boolean": true})
 	case "RENAME":
 		dst := q.Get("destination")
@@ -320,8 +318,7 @@ func (c *Cluster) namenode(w http.ResponseWriter, r *http.Request) {
 			remoteException(w, http.StatusForbidden, "FileAlreadyExistsException", p+" for client already exists")
 			return
 		}
-		if d := c.inodes[path.Dir(p)]; d == nil || !d.dir {
-			remoteException(w, http.StatusNotFound, "FileNotFoundException", "Parent directory doesn't exist: "+path.Dir(p))
+		if !c.parentOKLocked(w, p, q) {
 			return
 		}
 		c.redirect(w, r, p, q)
@@ -332,6 +329,34 @@ func (c *Cluster) namenode(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		c.redirect(w, r, p, q)
+	}
+}
+
+// parentOKLocked reports whether a file may be created at p: its nearest
+// existing ancestor is a directory, and it is p's parent unless
+// createparent (default true, as in HDFS) lets CREATE make the missing
+// ones. Otherwise it answers the client as HDFS does.
+func (c *Cluster) parentOKLocked(w http.ResponseWriter, p string, q url.Values) bool {
+	d := path.Dir(p)
+	for c.inodes[d] == nil {
+		d = path.Dir(d)
+	}
+	switch {
+	case !c.inodes[d].dir:
+		remoteException(w, http.StatusForbidden, "ParentNotDirectoryException", "Parent path is not a directory: "+d)
+		return false
+	case d != path.Dir(p) && q.Get("createparent") == "false":
+		remoteException(w, http.StatusNotFound, "FileNotFoundException", "Parent directory doesn't exist: "+path.Dir(p))
+		return false
+	}
+	return true
+}
+
+// mkdirsLocked creates the directory p and its missing ancestors, owned by
+// owner.
+func (c *Cluster) mkdirsLocked(p, owner string) {
+	for d := p; c.inodes[d] == nil; d = path.Dir(d) {
+		c.inodes[d] = &inode{dir: true, owner: owner, mtime: time.Now().UnixMilli()}
 	}
 }
 
@@ -402,10 +427,12 @@ func (c *Cluster) datanode(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		c.seq++
 		file := filepath.Join(c.dir, strconv.Itoa(c.seq))
-		if d := c.inodes[path.Dir(p)]; d == nil || !d.dir {
+		if !c.parentOKLocked(w, p, q) {
 			c.mu.Unlock()
-			remoteException(w, http.StatusNotFound, "FileNotFoundException", "Parent directory doesn't exist: "+path.Dir(p))
 			return
+		}
+		if q.Get("createparent") != "false" {
+			c.mkdirsLocked(path.Dir(p), user(q))
 		}
 		c.mu.Unlock()
 		n, err := c.writeFile(file, r.Body, os.O_CREATE|os.O_TRUNC|os.O_WRONLY)

@@ -121,3 +121,29 @@ func TestStandbyAndPermissionDenied(t *testing.T) {
 		t.Fatalf("MKDIRS as hdfs: %t %v", ok, err)
 	}
 }
+
+// CREATE makes the missing parent directories, owned by the user, as HDFS
+// does (createparent defaults to true): Knox's user guide writes
+// /user/guest/example/README without a MKDIRS first. createparent=false
+// and a parent that is a file are refused as HDFS refuses them.
+func TestCreateParents(t *testing.T) {
+	c := Start(t)
+	cl := &Client{Base: c.NamenodeURL() + "/v1", HTTP: http.DefaultClient, UserName: "guest"}
+	if _, err := cl.Create("/user/guest/example/README", strings.NewReader("hello"), 5, false); err != nil {
+		t.Fatalf("CREATE without parents: %v", err)
+	}
+	for _, d := range []string{"/user", "/user/guest", "/user/guest/example"} {
+		if st, err := cl.GetFileStatus(d); err != nil || st.Type != "DIRECTORY" || st.Owner != "guest" {
+			t.Errorf("%s: %+v %v, want a directory of guest", d, st, err)
+		}
+	}
+	if _, err := cl.twoStep(http.MethodPut, "/other/f", "CREATE", strings.NewReader("x"), 1, http.StatusCreated, "createparent", "false"); !isRemote(err, "FileNotFoundException") {
+		t.Errorf("CREATE createparent=false without the parent: %v", err)
+	}
+	if _, err := cl.GetFileStatus("/other"); !isRemote(err, "FileNotFoundException") {
+		t.Errorf("a refused CREATE made its parent: %v", err)
+	}
+	if _, err := cl.Create("/user/guest/example/README/f", strings.NewReader("x"), 1, false); !isRemote(err, "ParentNotDirectoryException") {
+		t.Errorf("CREATE under a file: %v", err)
+	}
+}
