@@ -185,6 +185,21 @@ func (s *service) sealLocation(v, pub string) (nv string, handled bool, err erro
 	return pub + g.String(), true, nil
 }
 
+// fileSystemURL maps a file system URL a datanode answers with, the
+// Location of a 201 to CREATE (hdfs://{namenode RPC address}/{path}, or
+// webhdfs://…), to the service's gateway URL of that path,
+// {pub}{prefix}/v1/{path}, as Knox's WEBHDFS outbound rules do: the
+// namenode's RPC address never reaches the client. ok is false for any
+// other URL.
+func (s *service) fileSystemURL(v, pub string) (nv string, ok bool) {
+	u, err := url.Parse(v)
+	if err != nil || (!strings.EqualFold(u.Scheme, "hdfs") && !strings.EqualFold(u.Scheme, "webhdfs")) {
+		return "", false
+	}
+	g := &url.URL{Path: s.prefix + "/v1" + path.Clean("/"+u.Path), RawQuery: u.RawQuery}
+	return pub + g.String(), true
+}
+
 // maxLocationJSON bounds the body read for a noredirect answer.
 const maxLocationJSON = 64 << 10
 

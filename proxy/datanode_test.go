@@ -104,8 +104,15 @@ func TestWebHDFSThroughGateway(t *testing.T) {
 		t.Fatalf("MKDIRS: %t %v", ok, err)
 	}
 	data := bytes.Repeat([]byte("0123456789abcdef"), 256<<10) // 4 MiB
-	if _, err := cl.Create("/user/alice/in/data.bin", bytes.NewReader(data), int64(len(data)), false); err != nil {
+	created, err := cl.Create("/user/alice/in/data.bin", bytes.NewReader(data), int64(len(data)), false)
+	if err != nil {
 		t.Fatalf("CREATE: %v", err)
+	}
+	// The datanode's 201 names the file as hdfs://{namenode RPC
+	// address}/…: the client gets the gateway's URL of the file instead
+	// (Knox's WEBHDFS outbound rule), never the namenode's address.
+	if want := w.fe.URL + "/gateway/sandbox/webhdfs/v1/user/alice/in/data.bin"; created != want {
+		t.Fatalf("CREATE answered Location %q, want %q", created, want)
 	}
 	if err := cl.Append("/user/alice/in/data.bin", strings.NewReader("tail"), 4); err != nil {
 		t.Fatalf("APPEND: %v", err)

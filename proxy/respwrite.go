@@ -199,6 +199,12 @@ func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 		for i := 0; i < len(vs); i++ {
 			var nv string
 			var ok bool
+			if s.dn != nil && (name == "Location" || name == "Content-Location") {
+				if nv, ok = s.fileSystemURL(vs[i], pub); ok {
+					vs[i] = nv
+					continue
+				}
+			}
 			if name == "Location" && s.dn != nil && resp.StatusCode >= 300 && resp.StatusCode < 400 {
 				sv, handled, serr := s.sealLocation(vs[i], pub)
 				if handled {
