@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -130,6 +131,22 @@ func impersonationParams(rawQuery string) string {
 		kept = append(kept, p)
 	}
 	return strings.Join(kept, "&")
+}
+
+// homeDir maps WebHDFS's home directory shortcut as Knox's WEBHDFS
+// inbound rules do: /v1/~ and /v1/~/{path} are /v1/user/{user}[/{path}],
+// for the user the gateway asserts. A name that is not one path segment
+// leaves rest as it is.
+func homeDir(ctx context.Context, rest string) string {
+	tail, ok := strings.CutPrefix(rest, "/v1/~")
+	if !ok || (tail != "" && tail[0] != '/') {
+		return rest
+	}
+	who, ok := identity.FromContext(ctx)
+	if !ok || who.Name == "" || who.Name == "." || who.Name == ".." || strings.ContainsAny(who.Name, "/\x00") {
+		return rest
+	}
+	return "/v1/user/" + who.Name + tail
 }
 
 // roundTrip sends a request to its sealed target over the service's

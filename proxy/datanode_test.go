@@ -170,6 +170,36 @@ func TestWebHDFSThroughGateway(t *testing.T) {
 	}
 }
 
+// ~ is the home directory of the user the gateway asserts, as Knox's
+// WEBHDFS rules make it (/v1/~/… is /v1/user/{user}/…): never the one the
+// client claims in user.name; ~ elsewhere in a path is a name like any.
+func TestWebHDFSHomeDir(t *testing.T) {
+	w := newWebHDFSEnv(t)
+	cl := w.client("mallory")
+	if ok, err := cl.Mkdirs("/~/in"); err != nil || !ok {
+		t.Fatalf("MKDIRS ~/in: %t %v", ok, err)
+	}
+	if _, err := cl.Create("/~/in/f.txt", strings.NewReader("home"), 4, false); err != nil {
+		t.Fatalf("CREATE ~/in/f.txt: %v", err)
+	}
+	st, err := cl.GetFileStatus("/user/alice/in/f.txt")
+	if err != nil || st.Owner != "alice" || st.Length != 4 {
+		t.Fatalf("/user/alice/in/f.txt: %+v %v; want alice's 4 bytes", st, err)
+	}
+	if ls, err := cl.ListStatus("/~"); err != nil || len(ls) != 1 || ls[0].PathSuffix != "in" {
+		t.Fatalf("LISTSTATUS ~ = %+v, %v; want [in]", ls, err)
+	}
+	if _, err := cl.GetFileStatus("/user/mallory"); err == nil {
+		t.Fatal("~ followed the client's user.name")
+	}
+	if ok, err := cl.Mkdirs("/~x/~"); err != nil || !ok {
+		t.Fatalf("MKDIRS ~x/~: %t %v", ok, err)
+	}
+	if _, err := cl.GetFileStatus("/~x/~"); err != nil {
+		t.Fatalf("a ~ that is not the home shortcut was mapped: %v", err)
+	}
+}
+
 func portOf(hostport string) string { return hostport[strings.LastIndexByte(hostport, ':')+1:] }
 
 func noRedirect(c *http.Client) *http.Client {

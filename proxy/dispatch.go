@@ -49,7 +49,10 @@ type service struct {
 func (s *service) rewrite(out, in *http.Request) {
 	ex := exchangeOf(in.Context())      // never nil: ServeHTTP set the context
 	rest := in.URL.Path[len(s.prefix):] // ServeHTTP guarantees the prefix
-	ex.backend = s.up.pick()            // roundTrip starts with it
+	if s.dn != nil {
+		rest = homeDir(in.Context(), rest) // datanode.go
+	}
+	ex.backend = s.up.pick() // roundTrip starts with it
 	b := s.up.backends[ex.backend]
 	out.URL.Scheme, out.URL.Host = b.scheme, b.host
 	out.URL.Path, out.URL.RawPath = joinPath(b.basePath, rest), ""
