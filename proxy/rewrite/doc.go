@@ -26,7 +26,9 @@
 //     back with every value double-quoted and escaped (html.EscapeString's
 //     set). Everything else is copied
 //     byte for byte as the tokenizer saw it.
-//   - CSS: url(…) values and quoted strings.
+//   - CSS: url(…) values and quoted strings, read as the string they
+//     spell ("http\3a //host\2f x" decoded) and, when rewritten, written
+//     back with only what must be escaped escaped.
 //   - JavaScript: string literals ('…', "…", `…`), read as the string
 //     they spell ("http:\/\/host\/x", "\u002F", "\x2f" decoded) and,
 //     when rewritten, written back escaped as they were ("\/" stays

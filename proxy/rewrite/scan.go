@@ -135,7 +135,10 @@ func (s *scanner) flush(dst []byte, closed bool) []byte {
 		}
 	}
 	v := lit[lo:hi]
-	if s.kind != KindCSS && bytes.IndexByte(v, '\\') >= 0 {
+	if bytes.IndexByte(v, '\\') >= 0 {
+		if s.kind == KindCSS {
+			return s.flushCSSEscaped(dst, lit, lo, hi)
+		}
 		return s.flushEscaped(dst, v)
 	}
 	nv, ok := s.rw.candidate(s.kind, v)

@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/securegw/gateway/proxy/chain"
@@ -27,7 +28,14 @@ type Shared struct {
 	claim   Claimer
 	timeout time.Duration
 	log     *slog.Logger
+	// lastWarn (unix nanoseconds) and unlogged bound the warnings of a
+	// store that fails every claim to one per warnEvery.
+	lastWarn atomic.Int64
+	unlogged atomic.Int64
 }
+
+// warnEvery is how often a store that keeps failing claims is logged.
+const warnEvery = 10 * time.Second
 
 var _ chain.ReplayCache = (*Shared)(nil)
 
@@ -55,8 +63,22 @@ func (s *Shared) Seen(key string, until time.Time) bool {
 	}
 	fresh, err := s.claim.Claim(ctx, key, until)
 	if err != nil {
-		s.log.Warn("replay cache: the shared store did not record a key; the request is refused", "err", err)
+		s.warn(err)
 		return true
 	}
 	return !fresh
+}
+
+// warn logs a failed claim, at most once per warnEvery (an unreachable
+// store fails every signed request: one line each would flood the log
+// while it is down), with how many went unlogged before it.
+func (s *Shared) warn(err error) {
+	now := time.Now().UnixNano()
+	last := s.lastWarn.Load()
+	if last != 0 && now-last < int64(warnEvery) || !s.lastWarn.CompareAndSwap(last, now) {
+		s.unlogged.Add(1)
+		return
+	}
+	s.log.Warn("replay cache: the shared store did not record a key; the request is refused",
+		"err", err, "refused_unlogged", s.unlogged.Swap(0))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -72,5 +73,22 @@ func TestSharedFailsClosed(t *testing.T) {
 	}
 	if !s.Seen("nonce-secret-ish", until) || f.calls != 1 {
 		t.Fatalf("a local replay went to the store (%d calls)", f.calls)
+	}
+}
+
+// A store that fails every claim (etcd down) is logged once per
+// warnEvery, not once per refused request; each is still refused.
+func TestSharedFailingStoreLogsOnce(t *testing.T) {
+	clk := newClock()
+	var logs bytes.Buffer
+	s := replay.NewShared(replay.New(1024, clk), &failing{}, time.Second, slog.New(slog.NewTextHandler(&logs, nil)))
+	until := clk.Now().Add(time.Minute)
+	for i := range 50 {
+		if !s.Seen(fmt.Sprint("nonce", i), until) {
+			t.Fatalf("key %d accepted by a store that recorded nothing", i)
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Fatalf("%d warnings for 50 refusals in a burst, want 1:\n%s", n, logs.String())
 	}
 }
