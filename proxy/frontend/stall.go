@@ -54,16 +54,20 @@ func (s *stallHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !sw.h2 {
 		sw.move(now)
 	}
+	var body *stallBody
 	if r.Body != nil && r.Body != http.NoBody {
-		b := &stallBody{rc: r.Body, dl: dl, stall: s.stall}
+		body = &stallBody{rc: r.Body, dl: dl, stall: s.stall}
 		if s.readTimeout > 0 {
-			b.end = now.Add(s.readTimeout)
+			body.end = now.Add(s.readTimeout)
 		}
 		r2 := *r
-		r2.Body = b
+		r2.Body = body
 		r = &r2
 	}
 	defer func() {
+		if body != nil {
+			body.handlerDone()
+		}
 		*sw = stallWriter{}
 		stallWriters.Put(sw)
 	}()
@@ -161,6 +165,12 @@ func (s *stallWriter) Unwrap() http.ResponseWriter { return s.w }
 // client that leaves, which a client waiting for a slow answer must not
 // be taken for); after a failure it stays, and the server closes the
 // connection.
+//
+// The body may be read after the handler returned: a request body's writer
+// to a backend that answered before it had the whole body outlives the
+// handler. net/http's writers must not be used then (HTTP/2's dereferences
+// nil: the whole process panics), so the deadline moves only while the
+// handler runs.
 type stallBody struct {
 	rc    io.ReadCloser
 	dl    deadliner
@@ -168,6 +178,9 @@ type stallBody struct {
 	end   time.Time // ReadTimeout's deadline (zero: none)
 	set   time.Time
 	done  bool
+
+	mu   sync.Mutex
+	over bool // the handler returned: dl is not to be used
 }
 
 func (b *stallBody) Read(p []byte) (int, error) {
@@ -176,16 +189,33 @@ func (b *stallBody) Read(p []byte) (int, error) {
 	}
 	if now := time.Now(); b.set.IsZero() || now.Sub(b.set) >= b.stall>>4 {
 		b.set = now
-		_ = b.dl.SetReadDeadline(earlier(now.Add(b.stall), b.end))
+		b.deadline(earlier(now.Add(b.stall), b.end))
 	}
 	n, err := b.rc.Read(p)
 	if err != nil {
 		b.done = true
 		if err == io.EOF {
-			_ = b.dl.SetReadDeadline(b.end)
+			b.deadline(b.end)
 		}
 	}
 	return n, err
+}
+
+// deadline sets the read deadline, unless the handler returned.
+func (b *stallBody) deadline(t time.Time) {
+	b.mu.Lock()
+	if !b.over {
+		_ = b.dl.SetReadDeadline(t)
+	}
+	b.mu.Unlock()
+}
+
+// handlerDone is called when the handler returned: from then on the
+// deadline stays as it is.
+func (b *stallBody) handlerDone() {
+	b.mu.Lock()
+	b.over = true
+	b.mu.Unlock()
 }
 
 func (b *stallBody) Close() error { return b.rc.Close() }
