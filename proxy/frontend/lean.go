@@ -910,9 +910,6 @@ type reqBody struct {
 	asked  bool  // the client asked for 100 Continue (set before the handler runs)
 	eof    atomic.Bool
 	closed bool
-	// splicing, while WriteTo splices the body, is closed once it let go
-	// of the body (finish waits for it: see spliceReturn).
-	splicing atomic.Pointer[chan struct{}]
 	// broken: WriteTo took bytes from the connection past rc and did not
 	// reach the body's end; rc knows nothing of them, so nothing more is
 	// read from this body, and the connection closes after the answer.
@@ -970,13 +967,7 @@ func (b *reqBody) WriteTo(w io.Writer) (int64, error) {
 		defer copyBufs.Put(buf)
 		return io.CopyBuffer(writerOnly{w}, readerOnly{b}, buf[:])
 	}
-	done := make(chan struct{})
-	b.splicing.Store(&done)
-	defer func() {
-		b.splicing.Store(nil)
-		b.mu.Unlock()
-		close(done)
-	}()
+	defer b.mu.Unlock()
 	if b.expect {
 		b.expect = false
 		b.res.sendContinue()
@@ -1065,17 +1056,7 @@ func (b *reqBody) finish() bool {
 		// connection (eof) has only its return left, and the connection
 		// is at the next request: a backend that answered on seeing the
 		// last byte spliced must not cost the client its connection.
-		if b.eof.Load() {
-			return true
-		}
-		// A splice may be between its last move and its record of the
-		// body's end (the answer is out already: only the connection's
-		// next request waits). A splice cut short (the backend answered
-		// early and its connection is closed) lets go as soon.
-		p := b.splicing.Load()
-		if p == nil || !waitClosed(*p, spliceReturn) || !b.mu.TryLock() {
-			return b.eof.Load()
-		}
+		return b.eof.Load()
 	}
 	defer b.mu.Unlock()
 	b.closed = true
@@ -1096,24 +1077,6 @@ func (b *reqBody) finish() bool {
 		return true
 	}
 	return false
-}
-
-// spliceReturn bounds finish's wait for a splicing WriteTo to let go of
-// the body: more than the proxy's own bound on a backend body writer
-// (which closes the backend connection of a splice the backend no longer
-// reads).
-const spliceReturn = 500 * time.Millisecond
-
-// waitClosed waits at most d for ch to be closed and reports whether it was.
-func waitClosed(ch <-chan struct{}, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ch:
-		return true
-	case <-t.C:
-		return false
-	}
 }
 
 // testHookBodyTaken, when set (tests), runs in WriteTo after the whole
