@@ -188,9 +188,7 @@ func TestUploadAnsweredBeforeWriterReturnsKeepsConnection(t *testing.T) {
 					signal(w.awaited)
 				}
 			})
-			e := newEnv(t, proxyConfig())
-			fe := newTestFront(t, e.p, kind)
-			e.deploy(topo("t", svc("s", "http://"+addr)))
+			fe := windowFront(t, kind, addr)
 			getNext(t, fe)
 			for i, u := range uploads {
 				before := conns.Load()
@@ -203,9 +201,7 @@ func TestUploadAnsweredBeforeWriterReturnsKeepsConnection(t *testing.T) {
 					t.Fatalf("upload %d %+v: the writer was not held after the whole body", i, u)
 				}
 				getNext(t, fe)
-				if n := conns.Load(); n != before {
-					t.Errorf("upload %d %+v: its connection was not reused: the backend saw %d connections, then %d", i, u, before, n)
-				}
+				checkReused(t, fmt.Sprintf("upload %d %+v", i, u), before, conns.Load())
 			}
 		})
 	}
@@ -230,9 +226,7 @@ func TestUploadAnsweredBeforeWriterMarksKeepsConnection(t *testing.T) {
 					signal(w.late)
 				}
 			})
-			e := newEnv(t, proxyConfig())
-			fe := newTestFront(t, e.p, kind)
-			e.deploy(topo("t", svc("s", "http://"+addr)))
+			fe := windowFront(t, kind, addr)
 			getNext(t, fe)
 			for i, u := range uploads {
 				before := conns.Load()
@@ -248,9 +242,7 @@ func TestUploadAnsweredBeforeWriterMarksKeepsConnection(t *testing.T) {
 				}
 				cur.Store(nil)
 				getNext(t, fe)
-				if n := conns.Load(); n != before {
-					t.Errorf("upload %d %+v: its connection was not reused: the backend saw %d connections, then %d", i, u, before, n)
-				}
+				checkReused(t, fmt.Sprintf("upload %d %+v", i, u), before, conns.Load())
 			}
 		})
 	}
@@ -277,9 +269,7 @@ func TestWriterThatDoesNotReportIsNotWaitedForever(t *testing.T) {
 					signal(w.late)
 				}
 			})
-			e := newEnv(t, proxyConfig())
-			fe := newTestFront(t, e.p, frontend.KindLean)
-			e.deploy(topo("t", svc("s", "http://"+addr)))
+			fe := windowFront(t, frontend.KindLean, addr)
 			w := newWriterWindow()
 			cur.Store(w)
 			put(t, fe, bodyKind{size: 1 << 20})
@@ -375,5 +365,23 @@ func TestEarlyAnswerEndsBackendConnection(t *testing.T) {
 				t.Fatalf("the early answer's connection was not closed by the gateway: %v", err)
 			}
 		})
+	}
+}
+
+// windowFront is a gateway front of kind serving topology t, service s on
+// the window backend at addr.
+func windowFront(t *testing.T, kind, addr string) *testFront {
+	t.Helper()
+	e := newEnv(t, proxyConfig())
+	fe := newTestFront(t, e.p, kind)
+	e.deploy(topo("t", svc("s", "http://"+addr)))
+	return fe
+}
+
+// checkReused fails unless the backend saw no new connection for what.
+func checkReused(t *testing.T, what string, before, after int32) {
+	t.Helper()
+	if after != before {
+		t.Errorf("%s: its connection was not reused: the backend saw %d connections, then %d", what, before, after)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/securegw/gateway/internal/topology"
 )
 
 // Through an HTTP/2 front (TLS, as browsers use it): small answers, a large
@@ -140,7 +142,9 @@ func TestHTTP2EarlyAnswerBody(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusForbidden)
 	})
-	e.deploy(topo("t", svc("s", b.URL)))
+	limited := svc("lim", b.URL)
+	limited.Dispatch = &topology.Dispatch{MaxBodyBytes: 4 << 20}
+	e.deploy(topo("t", svc("s", b.URL), limited))
 	fe := httptest.NewUnstartedServer(e.p)
 	fe.EnableHTTP2 = true
 	fe.StartTLS()
@@ -154,12 +158,16 @@ func TestHTTP2EarlyAnswerBody(t *testing.T) {
 		readWhole   bool
 		description string
 	}{
-		{"/redirect", http.StatusTemporaryRedirect, true, "redirected: the body is read to its end"},
-		{"/forbidden", http.StatusForbidden, false, "refused: the stream is reset, the body not read"},
+		{"/s/redirect", http.StatusTemporaryRedirect, true, "redirected: the body is read to its end"},
+		{"/s/forbidden", http.StatusForbidden, false, "refused: the stream is reset, the body not read"},
+		{"/lim/redirect", http.StatusTemporaryRedirect, false, "redirected, max_body_bytes 4 MiB, no length: read up to the limit only"},
 	} {
 		body := &sentZeros{n: size}
-		req, _ := http.NewRequest(http.MethodPut, fe.URL+"/gateway/t/s"+tc.path, body)
+		req, _ := http.NewRequest(http.MethodPut, fe.URL+"/gateway/t"+tc.path, body)
 		req.ContentLength = size
+		if strings.HasPrefix(tc.path, "/lim/") {
+			req.ContentLength = -1 // chunked: max_body_bytes is met while the body streams
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.description, err)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -715,30 +713,12 @@ func (m *mesh) bearer(c *http.Client, i int, token string) int {
 func TestEtcdReplayIsRefusedByEveryGateway(t *testing.T) {
 	m := newMesh(t, 2)
 	backend := echoHeaderBackend(t, "X-Forwarded-User")
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	secret := base64.RawURLEncoding.EncodeToString(raw)
+	secret := newFedSecret()
 	if out, errOut, code := m.ctl(0, secret+"\n", "alias", "create", "fed-secret"); code != 0 {
 		t.Fatalf("alias create: exit %d\n%s%s", code, out, errOut)
 	}
-	m.mustCtl(1, "topology", "deploy", writeFile(t, "signed.yaml", fmt.Sprintf(`name: signed
-providers:
-  - role: federation
-    name: header-preauth
-    params:
-      secret: ${alias:fed-secret}
-  - role: identity-assertion
-    name: default
-    params:
-      header: X-Forwarded-User
-services:
-  - path: echo
-    urls: [%q]
-`, backend)))
-	signer, err := fedsig.NewSigner([]byte(secret))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m.mustCtl(1, "topology", "deploy", writeFile(t, "signed.yaml", signedTopology(backend)))
+	signer := mustSigner(t, secret)
 	c := m.envs[0].httpClient()
 	const path = "/gateway/signed/echo/x"
 	signed := func() string {

@@ -260,28 +260,10 @@ func TestReplayCacheSizeSetting(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := e.start()
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	secret := base64.RawURLEncoding.EncodeToString(raw)
+	secret := newFedSecret()
 	e.mustCtlIn(secret+"\n", "alias", "create", "fed-secret")
-	e.mustCtl("topology", "deploy", writeFile(t, "signed.yaml", fmt.Sprintf(`name: signed
-providers:
-  - role: federation
-    name: header-preauth
-    params:
-      secret: ${alias:fed-secret}
-  - role: identity-assertion
-    name: default
-    params:
-      header: X-Forwarded-User
-services:
-  - path: echo
-    urls: [%q]
-`, backend)))
-	signer, err := fedsig.NewSigner([]byte(secret))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.mustCtl("topology", "deploy", writeFile(t, "signed.yaml", signedTopology(backend)))
+	signer := mustSigner(t, secret)
 	c := e.httpClient()
 	url := "https://" + d.proxy + "/gateway/signed/echo/x"
 	req := func() *http.Request {
@@ -298,4 +280,39 @@ services:
 	if status, _ := send(t, c, req()); status != 403 {
 		t.Fatalf("a fresh signature with the cache full of live nonces: %d, want 403 (fail closed)", status)
 	}
+}
+
+// newFedSecret returns a random shared secret for a header-preauth topology.
+func newFedSecret() string {
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// signedTopology is topology "signed": header pre-auth checked against the
+// alias fed-secret, the asserted user in X-Forwarded-User to backend.
+func signedTopology(backend string) string {
+	return fmt.Sprintf(`name: signed
+providers:
+  - role: federation
+    name: header-preauth
+    params:
+      secret: ${alias:fed-secret}
+  - role: identity-assertion
+    name: default
+    params:
+      header: X-Forwarded-User
+services:
+  - path: echo
+    urls: [%q]
+`, backend)
+}
+
+func mustSigner(t *testing.T, secret string) *fedsig.Signer {
+	t.Helper()
+	s, err := fedsig.NewSigner([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
