@@ -531,22 +531,35 @@ func isRedirect(status int) bool {
 }
 
 // drainStall bounds each wait for the client's body while a redirected
-// request's body is drained.
-const drainStall = 30 * time.Second
+// request's body is drained: a client still sending sends more within it;
+// one that stopped at the answer without ending its side (Go's client
+// stops sending on an answer >= 300) gets the stream's end this late.
+const drainStall = 2 * time.Second
 
-// drainRedirected reads and drops the rest of the request body after the
-// answer (a redirect) went out: through the body's limits
-// (max_body_bytes: past it the stream is reset as before), each read
-// bounded by drainStall.
+// drainMax bounds what is drained of a redirected request's body past the
+// answer: a client that keeps sending after the redirect has it reset.
+const drainMax = 64 << 20
+
+// drainRedirected sends the answer (a redirect) at once, then reads and
+// drops the rest of the request body: through the body's limits
+// (max_body_bytes: past it the stream is reset as before), at most
+// drainMax bytes, each read bounded by drainStall. The flush lets a client
+// that streams a large body learn the redirect while it sends (curl then
+// stops sending and ends its side), instead of after its last byte.
 func (ex *exchange) drainRedirected() {
 	rc := http.NewResponseController(ex.w)
+	if rc.Flush() != nil {
+		return
+	}
 	buf := h1.GetBuffer()
 	defer h1.PutBuffer(buf)
-	for {
+	for left := int64(drainMax); left > 0; {
 		_ = rc.SetReadDeadline(time.Now().Add(drainStall))
-		if _, err := ex.body.Read(buf[:]); err != nil {
+		n, err := ex.body.Read(buf[:min(int64(len(buf)), left)])
+		if err != nil {
 			return
 		}
+		left -= int64(n)
 	}
 }
 

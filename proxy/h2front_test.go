@@ -2,6 +2,9 @@ package proxy_test
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/securegw/gateway/internal/topology"
 )
@@ -129,9 +135,10 @@ func (z *sentZeros) Read(p []byte) (int, error) {
 }
 
 // An HTTP/2 client the backend redirects before it read the body gets the
-// redirect once the gateway has read the rest of the body (the client
-// sends it again where the redirect points); any other early answer ends
-// the stream as before: the gateway does not take a body nobody wants.
+// redirect at once and the stream's end without the rest of the body (Go's
+// client stops sending on an answer >= 300; a client that keeps sending is
+// TestHTTP2RedirectDrain's); any other early answer ends the stream as
+// before: the gateway does not take a body nobody wants.
 func TestHTTP2EarlyAnswerBody(t *testing.T) {
 	e := newEnv(t, proxyConfig())
 	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
@@ -158,7 +165,7 @@ func TestHTTP2EarlyAnswerBody(t *testing.T) {
 		readWhole   bool
 		description string
 	}{
-		{"/s/redirect", http.StatusTemporaryRedirect, true, "redirected: the body is read to its end"},
+		{"/s/redirect", http.StatusTemporaryRedirect, false, "redirected: the answer comes before the body's end"},
 		{"/s/forbidden", http.StatusForbidden, false, "refused: the stream is reset, the body not read"},
 		{"/lim/redirect", http.StatusTemporaryRedirect, false, "redirected, max_body_bytes 4 MiB, no length: read up to the limit only"},
 	} {
@@ -180,5 +187,116 @@ func TestHTTP2EarlyAnswerBody(t *testing.T) {
 		if got := body.sent.Load() == size; got != tc.readWhole {
 			t.Fatalf("%s: the client sent %d of %d bytes", tc.description, body.sent.Load(), size)
 		}
+	}
+}
+
+// A client that keeps sending its body after the backend's early redirect
+// (curl before 8 does until the answer's head, and fails a stream reset
+// while it sends) gets the answer's head while it sends, and the stream's
+// end without a reset once it ended its body.
+func TestHTTP2RedirectDrain(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "/elsewhere")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	})
+	e.deploy(topo("t", svc("s", b.URL)))
+	fe := httptest.NewUnstartedServer(e.p)
+	fe.EnableHTTP2 = true
+	fe.StartTLS()
+	t.Cleanup(fe.Close)
+
+	conn, err := tls.Dial("tcp", fe.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	for { // the server's settings, acknowledged before any other write
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			if err := fr.WriteSettingsAck(); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "PUT"}, {":scheme", "https"}, {":authority", fe.Listener.Addr().String()}, {":path", "/gateway/t/s/file"}} {
+		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The server's frames, read aside: the answer's head, its end, a reset.
+	type event struct {
+		head, end bool
+		reset     http2.ErrCode
+		err       error
+	}
+	events := make(chan event, 64)
+	go func() {
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				events <- event{err: err}
+				return
+			}
+			switch f := f.(type) {
+			case *http2.HeadersFrame:
+				if f.StreamID == 1 {
+					events <- event{head: true, end: f.StreamEnded()}
+				}
+			case *http2.DataFrame:
+				if f.StreamID == 1 && f.StreamEnded() {
+					events <- event{end: true}
+				}
+			case *http2.RSTStreamFrame:
+				events <- event{reset: f.ErrCode}
+			case *http2.GoAwayFrame:
+				events <- event{err: fmt.Errorf("GOAWAY %v", f.ErrCode)}
+			}
+		}
+	}()
+	chunk := make([]byte, 16<<10)
+	sent, head := 0, false
+	for !head { // within the first flow-control windows (64 KiB, then the server's)
+		if err := fr.WriteData(1, false, chunk); err != nil {
+			t.Fatal(err)
+		}
+		if sent += len(chunk); sent > 512<<10 {
+			t.Fatal("no answer while the client sends")
+		}
+		select {
+		case ev := <-events:
+			if ev.err != nil || ev.reset != 0 || !ev.head || ev.end {
+				t.Fatalf("before the body's end: %+v, want the answer's head", ev)
+			}
+			head = true
+		case <-time.After(20 * time.Millisecond): // paces the sender; the answer is waited for by sending
+		}
+	}
+	for range 4 { // the client goes on sending, then ends its body
+		if err := fr.WriteData(1, false, chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fr.WriteData(1, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	ev := <-events
+	if !ev.end || ev.reset != 0 || ev.err != nil {
+		t.Fatalf("after the body's end: %+v, want the stream's end without a reset", ev)
 	}
 }
