@@ -82,9 +82,6 @@ func (s *service) outbound(ex *exchange, in *http.Request) *http.Request {
 	if httpguts.HeaderValuesContainsToken(in.Header["Te"], "trailers") {
 		out.Header["Te"] = teTrailers
 	}
-	if strings.IndexByte(out.URL.RawQuery, ';') >= 0 {
-		out.URL.RawQuery = cleanQuery(out.URL.RawQuery)
-	}
 	s.rewrite(out, in)
 	return out
 }
