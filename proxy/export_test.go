@@ -17,3 +17,10 @@ func SetTestHook(f func(event string, req *http.Request)) (restore func()) {
 	testHook.Store(&f)
 	return func() { testHook.Store(nil) }
 }
+
+// SetDrainMax sets how much of a redirected HTTP/2 request's body is
+// drained; restore undoes it.
+func SetDrainMax(n int64) (restore func()) {
+	old := drainMax.Swap(n)
+	return func() { drainMax.Store(old) }
+}

@@ -534,8 +534,11 @@ func isRedirect(status int) bool {
 const drainStall = 2 * time.Second
 
 // drainMax bounds what is drained of a redirected request's body past the
-// answer: a client that keeps sending after the redirect has it reset.
-const drainMax = 64 << 20
+// answer (64 MiB; tests lower it): a client that keeps sending after the
+// redirect has it reset.
+var drainMax atomic.Int64
+
+func init() { drainMax.Store(64 << 20) }
 
 // drainRedirected sends the answer (a redirect) at once, then reads and
 // drops the rest of the request body: through the body's limits
@@ -550,7 +553,7 @@ func (ex *exchange) drainRedirected() {
 	}
 	buf := h1.GetBuffer()
 	defer h1.PutBuffer(buf)
-	for left := int64(drainMax); left > 0; {
+	for left := drainMax.Load(); left > 0; {
 		_ = rc.SetReadDeadline(time.Now().Add(drainStall))
 		n, err := ex.body.Read(buf[:min(int64(len(buf)), left)])
 		if err != nil {

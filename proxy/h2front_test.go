@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy"
 )
 
 // Through an HTTP/2 front (TLS, as browsers use it): small answers, a large
@@ -190,23 +191,19 @@ func TestHTTP2EarlyAnswerBody(t *testing.T) {
 	}
 }
 
-// A client that keeps sending its body after the backend's early redirect
-// (curl before 8 does until the answer's head, and fails a stream reset
-// while it sends) gets the answer's head while it sends, and the stream's
-// end without a reset once it ended its body.
-func TestHTTP2RedirectDrain(t *testing.T) {
-	e := newEnv(t, proxyConfig())
-	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Location", "/elsewhere")
-		w.WriteHeader(http.StatusTemporaryRedirect)
-	})
-	e.deploy(topo("t", svc("s", b.URL)))
-	fe := httptest.NewUnstartedServer(e.p)
-	fe.EnableHTTP2 = true
-	fe.StartTLS()
-	t.Cleanup(fe.Close)
+// h2Event is what a raw HTTP/2 client saw of stream 1: the answer's head,
+// its end, a reset, or the connection's end.
+type h2Event struct {
+	head, end, reset bool
+	err              error
+}
 
-	conn, err := tls.Dial("tcp", fe.Listener.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+// h2Put opens a raw HTTP/2 connection to addr (TLS), sends the head of a
+// PUT of path as stream 1 and returns the framer, to send the body with,
+// and the server's frames of the stream, read aside.
+func h2Put(t *testing.T, addr, path string) (*http2.Framer, <-chan h2Event) {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,61 +230,85 @@ func TestHTTP2RedirectDrain(t *testing.T) {
 	}
 	var hb bytes.Buffer
 	enc := hpack.NewEncoder(&hb)
-	for _, f := range [][2]string{{":method", "PUT"}, {":scheme", "https"}, {":authority", fe.Listener.Addr().String()}, {":path", "/gateway/t/s/file"}} {
+	for _, f := range [][2]string{{":method", "PUT"}, {":scheme", "https"}, {":authority", addr}, {":path", path}} {
 		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
 	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
 		t.Fatal(err)
 	}
-	// The server's frames, read aside: the answer's head, its end, a reset.
-	type event struct {
-		head, end bool
-		reset     http2.ErrCode
-		err       error
-	}
-	events := make(chan event, 64)
-	go func() {
+	events := make(chan h2Event, 64)
+	go func() { // reads only: the framer's writes are the test's
 		for {
 			f, err := fr.ReadFrame()
 			if err != nil {
-				events <- event{err: err}
+				events <- h2Event{err: err}
 				return
 			}
 			switch f := f.(type) {
 			case *http2.HeadersFrame:
 				if f.StreamID == 1 {
-					events <- event{head: true, end: f.StreamEnded()}
+					events <- h2Event{head: true, end: f.StreamEnded()}
 				}
 			case *http2.DataFrame:
 				if f.StreamID == 1 && f.StreamEnded() {
-					events <- event{end: true}
+					events <- h2Event{end: true}
 				}
 			case *http2.RSTStreamFrame:
-				events <- event{reset: f.ErrCode}
+				if f.StreamID == 1 {
+					events <- h2Event{reset: true}
+				}
 			case *http2.GoAwayFrame:
-				events <- event{err: fmt.Errorf("GOAWAY %v", f.ErrCode)}
+				events <- h2Event{err: fmt.Errorf("GOAWAY %v", f.ErrCode)}
 			}
 		}
 	}()
+	return fr, events
+}
+
+// A client that keeps sending its body after the backend's early redirect
+// (curl before 8 does until the answer's head, and fails a stream reset
+// while it sends) gets the answer's head while it sends, and the stream's
+// end without a reset once it ended its body; one that sends on past the
+// drain's bound has the stream reset.
+func TestHTTP2RedirectDrain(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "/elsewhere")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	})
+	e.deploy(topo("t", svc("s", b.URL)))
+	fe := httptest.NewUnstartedServer(e.p)
+	fe.EnableHTTP2 = true
+	fe.StartTLS()
+	t.Cleanup(fe.Close)
+	t.Cleanup(proxy.SetDrainMax(256 << 10))
 	chunk := make([]byte, 16<<10)
-	sent, head := 0, false
-	for !head { // within the first flow-control windows (64 KiB, then the server's)
-		if err := fr.WriteData(1, false, chunk); err != nil {
-			t.Fatal(err)
-		}
-		if sent += len(chunk); sent > 512<<10 {
-			t.Fatal("no answer while the client sends")
-		}
-		select {
-		case ev := <-events:
-			if ev.err != nil || ev.reset != 0 || !ev.head || ev.end {
-				t.Fatalf("before the body's end: %+v, want the answer's head", ev)
+
+	// untilHead sends the body until the answer's head came: within the
+	// first flow-control windows (64 KiB, then the server's 1 MiB).
+	untilHead := func(fr *http2.Framer, events <-chan h2Event) {
+		t.Helper()
+		for sent := 0; ; sent += len(chunk) {
+			if sent > 512<<10 {
+				t.Fatal("no answer while the client sends")
 			}
-			head = true
-		case <-time.After(20 * time.Millisecond): // paces the sender; the answer is waited for by sending
+			if err := fr.WriteData(1, false, chunk); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case ev := <-events:
+				if ev.err != nil || ev.reset || !ev.head || ev.end {
+					t.Fatalf("before the body's end: %+v, want the answer's head", ev)
+				}
+				return
+			case <-time.After(20 * time.Millisecond): // paces the sender: the answer is waited for by sending
+			}
 		}
 	}
-	for range 4 { // the client goes on sending, then ends its body
+
+	fr, events := h2Put(t, fe.Listener.Addr().String(), "/gateway/t/s/file")
+	untilHead(fr, events)
+	for range 4 { // the client goes on sending, within the bound, then ends its body
 		if err := fr.WriteData(1, false, chunk); err != nil {
 			t.Fatal(err)
 		}
@@ -295,8 +316,29 @@ func TestHTTP2RedirectDrain(t *testing.T) {
 	if err := fr.WriteData(1, true, nil); err != nil {
 		t.Fatal(err)
 	}
-	ev := <-events
-	if !ev.end || ev.reset != 0 || ev.err != nil {
+	if ev := <-events; !ev.end || ev.reset || ev.err != nil {
 		t.Fatalf("after the body's end: %+v, want the stream's end without a reset", ev)
+	}
+
+	fr, events = h2Put(t, fe.Listener.Addr().String(), "/gateway/t/s/file")
+	untilHead(fr, events)
+	for sent := 0; ; sent += len(chunk) { // past the bound: the answer ends, the stream is reset
+		if sent > 768<<10 {
+			t.Fatal("the drain read on past its bound")
+		}
+		if err := fr.WriteData(1, false, chunk); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ev := <-events:
+			if !ev.end {
+				t.Fatalf("past the drain's bound: %+v, want the answer's end", ev)
+			}
+			if ev := <-events; !ev.reset {
+				t.Fatalf("past the drain's bound, after the answer's end: %+v, want the stream reset", ev)
+			}
+			return
+		case <-time.After(5 * time.Millisecond): // paces the sender, as above
+		}
 	}
 }
