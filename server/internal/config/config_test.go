@@ -3,8 +3,8 @@ package config
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
