@@ -1,6 +1,9 @@
 package proxy
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // The events of a request body's writer and of the release of its
 // connection that SetTestHook reports.
@@ -18,9 +21,9 @@ func SetTestHook(f func(event string, req *http.Request)) (restore func()) {
 	return func() { testHook.Store(nil) }
 }
 
-// SetDrainMax sets how much of a redirected HTTP/2 request's body is
-// drained; restore undoes it.
-func SetDrainMax(n int64) (restore func()) {
-	old := drainMax.Swap(n)
-	return func() { drainMax.Store(old) }
+// SetDrainBounds replaces the total bounds of a redirected request's drain
+// (1 GiB, 5 minutes) until restore.
+func SetDrainBounds(bytes int64, d time.Duration) (restore func()) {
+	drainBounds.Store(&drainBound{bytes, d})
+	return func() { drainBounds.Store(nil) }
 }

@@ -527,39 +527,60 @@ func isRedirect(status int) bool {
 	return false
 }
 
-// drainStall bounds each wait for the client's body while a redirected
-// request's body is drained: a client still sending sends more within it;
-// one that stopped at the answer without ending its side (Go's client
-// stops sending on an answer >= 300) gets the stream's end this late.
-const drainStall = 2 * time.Second
+// The bounds of a redirected request's drain: each wait for the client's
+// body (drainStall: a client still sending sends more within it; one that
+// stopped at the answer without ending its side, as Go's client does on
+// an answer >= 300, gets the stream's end this late), and in all, whatever
+// the service's max_body_bytes (unlimited by default), drainMaxBytes read
+// and drainMaxTime: past either the stream is reset, as for any other
+// early answer. The client sends the body again where the redirect points;
+// a larger or slower body is not worth reading twice (--http1.1 spares the
+// first copy).
+const (
+	drainStall    = 2 * time.Second
+	drainMaxBytes = 1 << 30
+	drainMaxTime  = 5 * time.Minute
+)
 
-// drainMax bounds what is drained of a redirected request's body past the
-// answer (64 MiB; tests lower it): a client that keeps sending after the
-// redirect has it reset.
-var drainMax atomic.Int64
+// drainBound is a total bound of the drain; drainBounds, when set (by
+// tests), replaces drainMaxBytes and drainMaxTime.
+type drainBound struct {
+	bytes int64
+	time  time.Duration
+}
 
-func init() { drainMax.Store(64 << 20) }
+var drainBounds atomic.Pointer[drainBound]
 
 // drainRedirected sends the answer (a redirect) at once, then reads and
 // drops the rest of the request body: through the body's limits
-// (max_body_bytes: past it the stream is reset as before), at most
-// drainMax bytes, each read bounded by drainStall. The flush lets a client
-// that streams a large body learn the redirect while it sends (curl then
-// stops sending and ends its side), instead of after its last byte.
+// (max_body_bytes: past it the stream is reset as before), each read
+// bounded by drainStall, at most drainMaxBytes in drainMaxTime. The flush
+// lets a client that streams a large body learn the redirect while it
+// sends (curl then stops sending and ends its side), instead of after its
+// last byte.
 func (ex *exchange) drainRedirected() {
+	bound := drainBound{drainMaxBytes, drainMaxTime}
+	if b := drainBounds.Load(); b != nil {
+		bound = *b
+	}
 	rc := http.NewResponseController(ex.w)
 	if rc.Flush() != nil {
 		return
 	}
 	buf := h1.GetBuffer()
 	defer h1.PutBuffer(buf)
-	for left := drainMax.Load(); left > 0; {
-		_ = rc.SetReadDeadline(time.Now().Add(drainStall))
-		n, err := ex.body.Read(buf[:min(int64(len(buf)), left)])
+	end := time.Now().Add(bound.time)
+	for drained := int64(0); drained <= bound.bytes; {
+		deadline := time.Now().Add(drainStall)
+		if deadline.After(end) {
+			deadline = end
+		}
+		_ = rc.SetReadDeadline(deadline)
+		n, err := ex.body.Read(buf[:])
 		if err != nil {
 			return
 		}
-		left -= int64(n)
+		drained += int64(n)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,11 +136,37 @@ func (z *sentZeros) Read(p []byte) (int, error) {
 	return int(k), nil
 }
 
+// stalledBody sends n zero bytes, then blocks until it is closed.
+type stalledBody struct {
+	sentZeros
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newStalledBody(n int64) *stalledBody {
+	return &stalledBody{sentZeros: sentZeros{n: n}, closed: make(chan struct{})}
+}
+
+func (b *stalledBody) Read(p []byte) (int, error) {
+	if n, err := b.sentZeros.Read(p); err == nil {
+		return n, nil
+	}
+	<-b.closed
+	return 0, io.ErrClosedPipe
+}
+
+func (b *stalledBody) Close() error {
+	b.closeOnce.Do(func() { close(b.closed) })
+	return nil
+}
+
 // An HTTP/2 client the backend redirects before it read the body gets the
 // redirect at once and the stream's end without the rest of the body (Go's
 // client stops sending on an answer >= 300; a client that keeps sending is
 // TestHTTP2RedirectDrain's); any other early answer ends the stream as
-// before: the gateway does not take a body nobody wants.
+// before: the gateway does not take a body nobody wants. The drain is
+// bounded in all, max_body_bytes or not: past its bytes or its time, the
+// stream is reset.
 func TestHTTP2EarlyAnswerBody(t *testing.T) {
 	e := newEnv(t, proxyConfig())
 	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
@@ -164,18 +191,37 @@ func TestHTTP2EarlyAnswerBody(t *testing.T) {
 		path        string
 		status      int
 		readWhole   bool
+		stall       bool          // the client stops sending after 1 MiB
+		drainBytes  int64         // the drain's total bounds; 0: the defaults
+		drainTime   time.Duration //
 		description string
 	}{
-		{"/s/redirect", http.StatusTemporaryRedirect, false, "redirected: the answer comes before the body's end"},
-		{"/s/forbidden", http.StatusForbidden, false, "refused: the stream is reset, the body not read"},
-		{"/lim/redirect", http.StatusTemporaryRedirect, false, "redirected, max_body_bytes 4 MiB, no length: read up to the limit only"},
+		{"/s/redirect", http.StatusTemporaryRedirect, false, false, 0, 0, "redirected: the answer comes before the body's end"},
+		{"/s/forbidden", http.StatusForbidden, false, false, 0, 0, "refused: the stream is reset, the body not read"},
+		{"/lim/redirect", http.StatusTemporaryRedirect, false, false, 0, 0, "redirected, max_body_bytes 4 MiB, no length: read up to the limit only"},
+		{"/s/redirect", http.StatusTemporaryRedirect, false, false, 4 << 20, time.Minute, "redirected, no max_body_bytes, drain bound 4 MiB: read up to the bound only"},
+		{"/s/redirect", http.StatusTemporaryRedirect, false, true, 1 << 30, 500 * time.Millisecond, "redirected, no max_body_bytes, the client stalls, drain bound 500 ms: the stream ends then"},
 	} {
-		body := &sentZeros{n: size}
+		if tc.drainBytes != 0 {
+			restore := proxy.SetDrainBounds(tc.drainBytes, tc.drainTime)
+			defer restore()
+		}
+		var body io.Reader
+		var sent *atomic.Int64
+		if tc.stall {
+			sb := newStalledBody(1 << 20)
+			t.Cleanup(func() { sb.Close() })
+			body, sent = sb, &sb.sent
+		} else {
+			z := &sentZeros{n: size}
+			body, sent = z, &z.sent
+		}
 		req, _ := http.NewRequest(http.MethodPut, fe.URL+"/gateway/t"+tc.path, body)
 		req.ContentLength = size
 		if strings.HasPrefix(tc.path, "/lim/") {
 			req.ContentLength = -1 // chunked: max_body_bytes is met while the body streams
 		}
+		start := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.description, err)
@@ -185,8 +231,17 @@ func TestHTTP2EarlyAnswerBody(t *testing.T) {
 		if resp.StatusCode != tc.status || resp.ProtoMajor != 2 {
 			t.Fatalf("%s: %s %d, want HTTP/2 %d", tc.description, resp.Proto, resp.StatusCode, tc.status)
 		}
-		if got := body.sent.Load() == size; got != tc.readWhole {
-			t.Fatalf("%s: the client sent %d of %d bytes", tc.description, body.sent.Load(), size)
+		if got := sent.Load() == size; got != tc.readWhole {
+			t.Fatalf("%s: the client sent %d of %d bytes", tc.description, sent.Load(), size)
+		}
+		if tc.stall {
+			if took := time.Since(start); took > 15*time.Second {
+				t.Fatalf("%s: the exchange took %v", tc.description, took)
+			}
+		} else if tc.drainBytes != 0 && sent.Load() > 2*tc.drainBytes+(8<<20) {
+			// The client's sending runs ahead of the gateway's reading by
+			// the HTTP/2 flow-control windows only.
+			t.Fatalf("%s: the client sent %d bytes, past the bound's %d and the windows", tc.description, sent.Load(), tc.drainBytes)
 		}
 	}
 }
@@ -269,7 +324,7 @@ func h2Put(t *testing.T, addr, path string) (*http2.Framer, <-chan h2Event) {
 // (curl before 8 does until the answer's head, and fails a stream reset
 // while it sends) gets the answer's head while it sends, and the stream's
 // end without a reset once it ended its body; one that sends on past the
-// drain's bound has the stream reset.
+// drain's bytes, or trickles past its time, has the stream reset.
 func TestHTTP2RedirectDrain(t *testing.T) {
 	e := newEnv(t, proxyConfig())
 	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +336,7 @@ func TestHTTP2RedirectDrain(t *testing.T) {
 	fe.EnableHTTP2 = true
 	fe.StartTLS()
 	t.Cleanup(fe.Close)
-	t.Cleanup(proxy.SetDrainMax(256 << 10))
+	t.Cleanup(proxy.SetDrainBounds(256<<10, time.Minute))
 	chunk := make([]byte, 16<<10)
 
 	// untilHead sends the body until the answer's head came: within the
@@ -322,23 +377,37 @@ func TestHTTP2RedirectDrain(t *testing.T) {
 
 	fr, events = h2Put(t, fe.Listener.Addr().String(), "/gateway/t/s/file")
 	untilHead(fr, events)
-	for sent := 0; ; sent += len(chunk) { // past the bound: the answer ends, the stream is reset
-		if sent > 768<<10 {
-			t.Fatal("the drain read on past its bound")
-		}
-		if err := fr.WriteData(1, false, chunk); err != nil {
+	// Past the bytes: the answer ends and the stream is reset.
+	untilReset(t, fr, events, chunk, 5*time.Millisecond, "the drain's bytes")
+
+	// A byte every 100 ms keeps each read within the stall bound; the
+	// drain's time (here 500 ms) ends it.
+	defer proxy.SetDrainBounds(1<<30, 500*time.Millisecond)()
+	fr, events = h2Put(t, fe.Listener.Addr().String(), "/gateway/t/s/file")
+	untilHead(fr, events)
+	untilReset(t, fr, events, chunk[:1], 100*time.Millisecond, "the drain's time")
+}
+
+// untilReset sends piece every pace (at most 48 times, well within the
+// flow-control windows) until the server ends its answer and resets the
+// stream, past what.
+func untilReset(t *testing.T, fr *http2.Framer, events <-chan h2Event, piece []byte, pace time.Duration, what string) {
+	t.Helper()
+	for range 48 {
+		if err := fr.WriteData(1, false, piece); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case ev := <-events:
 			if !ev.end {
-				t.Fatalf("past the drain's bound: %+v, want the answer's end", ev)
+				t.Fatalf("past %s: %+v, want the answer's end", what, ev)
 			}
 			if ev := <-events; !ev.reset {
-				t.Fatalf("past the drain's bound, after the answer's end: %+v, want the stream reset", ev)
+				t.Fatalf("past %s, after the answer's end: %+v, want the stream reset", what, ev)
 			}
 			return
-		case <-time.After(5 * time.Millisecond): // paces the sender, as above
+		case <-time.After(pace): // paces the sender: the end is waited for by sending
 		}
 	}
+	t.Fatalf("the drain read on past %s", what)
 }
