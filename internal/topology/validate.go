@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -105,6 +106,14 @@ const (
 	maxDescriptionLen = 4096
 	aliasRefPrefix    = "${alias:"
 	maxFailuresLimit  = 1_000_000
+)
+
+// Bounds of HA.SafeModeRetries and HA.SafeModeRetrySleep: a request waits
+// at most their product for a namenode to leave safe mode, and asks it at
+// most MaxSafeModeRetries+1 times.
+const (
+	MaxSafeModeRetries    = 10
+	MaxSafeModeRetrySleep = time.Minute
 )
 
 // Validate checks t, which should be normalized (Parse does that). It returns
@@ -536,7 +545,16 @@ func (v *validator) ha(f string, s *Service) {
 	if h.HealthCheckInterval > 0 && h.HealthCheckPath == "" {
 		v.add(f+".health_check_interval", s.Line, "set without health_check_path")
 	}
-	if len(s.URLs) < 2 {
+	if h.SafeModeRetries < 0 || h.SafeModeRetries > MaxSafeModeRetries {
+		v.add(f+".safe_mode_retries", s.Line, "%d is out of range (0-%d)", h.SafeModeRetries, MaxSafeModeRetries)
+	}
+	if h.SafeModeRetrySleep < 0 || h.SafeModeRetrySleep.D() > MaxSafeModeRetrySleep {
+		v.add(f+".safe_mode_retry_sleep", s.Line, "%s is out of range (0-%s)", h.SafeModeRetrySleep, Duration(MaxSafeModeRetrySleep))
+	}
+	if h.SafeModeRetrySleep != 0 && h.SafeModeRetries == 0 {
+		v.add(f+".safe_mode_retry_sleep", s.Line, "set without safe_mode_retries")
+	}
+	if len(s.URLs) < 2 && h.SafeModeRetries == 0 {
 		v.warn("service %q: ha has no effect with fewer than two URLs", s.Path)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateAcceptsValid(t *testing.T) {
@@ -50,6 +51,9 @@ func TestValidateAcceptsValid(t *testing.T) {
 		{"ha", func(tp *Topology) {
 			tp.Services[0].URLs = []string{"http://a", "http://b"}
 			tp.Services[0].HA = &HA{FailoverStatuses: []int{100, 599}, HealthCheckPath: "/health?x=1"}
+		}},
+		{"safe-mode retries on one URL", func(tp *Topology) {
+			tp.Services[0].HA = &HA{SafeModeRetries: 10, SafeModeRetrySleep: Duration(time.Minute)}
 		}},
 		{"description with newlines", func(tp *Topology) { tp.Description = "line one\n\tline two" }},
 	}
@@ -153,6 +157,13 @@ func TestValidateRefuses(t *testing.T) {
 		{"negative cooloff", func(tp *Topology) { tp.Services[0].HA = &HA{Cooloff: -1} }, "services[0].ha.cooloff", 8, "negative duration"},
 		{"negative interval", func(tp *Topology) { tp.Services[0].HA = &HA{HealthCheckInterval: -1} }, "services[0].ha.health_check_interval", 8, "negative duration"},
 		{"relative health path", func(tp *Topology) { tp.Services[0].HA = &HA{HealthCheckPath: "health"} }, "services[0].ha.health_check_path", 8, "not an absolute path"},
+		{"safe-mode retries over", func(tp *Topology) { tp.Services[0].HA = &HA{SafeModeRetries: 11} }, "services[0].ha.safe_mode_retries", 8, "11 is out of range (0-10)"},
+		{"negative safe-mode retries", func(tp *Topology) { tp.Services[0].HA = &HA{SafeModeRetries: -1} }, "services[0].ha.safe_mode_retries", 8, "-1 is out of range (0-10)"},
+		{"safe-mode sleep over", func(tp *Topology) {
+			tp.Services[0].HA = &HA{SafeModeRetries: 1, SafeModeRetrySleep: Duration(61 * time.Second)}
+		}, "services[0].ha.safe_mode_retry_sleep", 8, "1m1s is out of range (0-1m)"},
+		{"negative safe-mode sleep", func(tp *Topology) { tp.Services[0].HA = &HA{SafeModeRetries: 1, SafeModeRetrySleep: -1} }, "services[0].ha.safe_mode_retry_sleep", 8, "out of range"},
+		{"safe-mode sleep alone", func(tp *Topology) { tp.Services[0].HA = &HA{SafeModeRetrySleep: Duration(time.Second)} }, "services[0].ha.safe_mode_retry_sleep", 8, "set without safe_mode_retries"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
