@@ -164,29 +164,45 @@ func sealedOpen(t *testing.T, hc *http.Client, openURL string) *url.URL {
 
 // A Knox topology enabling the HaProvider for WEBHDFS on two namenodes
 // deploys with gatewayctl (its unhonoured settings are warnings), and
-// with nn1 standby every operation succeeds through gatewayd via nn2.
+// with nn1 standby every operation succeeds through gatewayd via nn2,
+// whose safe-mode refusals (maxRetryAttempts, retrySleep) are retried.
 func TestKnoxHaProviderWebHDFSStandby(t *testing.T) {
 	e := newEnv(t)
 	d := e.start()
 	nn1, nn2 := webhdfstest.Start(t), webhdfstest.Start(t)
 	nn1.SetStandby(true)
+	nn2.SetSafeMode(2, true) // the active namenode is starting up
 	doc := `<topology>
   <gateway>
     <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
     <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
     <provider><role>ha</role><name>HaProvider</name><enabled>true</enabled>
-      <param><name>WEBHDFS</name><value>maxFailoverAttempts=3;failoverSleep=1000;maxRetryAttempts=300;retrySleep=1000;enabled=true</value></param>
+      <param><name>WEBHDFS</name><value>maxFailoverAttempts=3;failoverSleep=1000;maxRetryAttempts=300;retrySleep=10;enabled=true</value></param>
     </provider>
   </gateway>
   <service><role>WEBHDFS</role><url>` + nn1.NamenodeURL() + `</url><url>` + nn2.NamenodeURL() + `</url></service>
 </topology>`
 	out, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "hadoop.xml", doc))
-	if code != 0 || !strings.Contains(out+errOut, "failoverSleep=1000") {
-		t.Fatalf("deploy: exit %d, want 0 with a warning naming failoverSleep\n%s%s", code, out, errOut)
+	if code != 0 || !strings.Contains(out+errOut, "failoverSleep=1000") || !strings.Contains(out+errOut, "maxRetryAttempts=300 capped at 10") {
+		t.Fatalf("deploy: exit %d, want 0 with warnings naming failoverSleep and the capped maxRetryAttempts\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = e.ctl("", "topology", "get", "hadoop", "-o", "yaml")
+	if code != 0 || !strings.Contains(out, "safe_mode_retries: 10") || !strings.Contains(out, "safe_mode_retry_sleep: 10ms") {
+		t.Fatalf("get: exit %d, want the safe-mode retries\n%s%s", code, out, errOut)
 	}
 	c := &webhdfstest.Client{Base: "https://" + d.proxy + "/gateway/hadoop/webhdfs/v1", HTTP: e.httpClient()}
+	// Failed over from the standby, then retried twice on nn2 in safe mode.
 	if ok, err := c.Mkdirs("/tmp"); err != nil || !ok {
 		t.Fatalf("MKDIRS: %t %v", ok, err)
+	}
+	mkdirs := 0
+	for _, r := range nn2.NamenodeRequests() {
+		if r.Query.Get("op") == "MKDIRS" {
+			mkdirs++
+		}
+	}
+	if mkdirs != 3 {
+		t.Errorf("nn2 got %d MKDIRS, want 3 (2 refused in safe mode, then served)", mkdirs)
 	}
 	if ls, err := c.ListStatus("/"); err != nil || len(ls) != 1 {
 		t.Fatalf("LISTSTATUS: %+v %v", ls, err)
