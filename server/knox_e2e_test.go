@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
 	"github.com/securegw/gateway/internal/webhdfstest"
 )
 
@@ -238,5 +241,49 @@ func TestKnoxHaProviderMalformedRefused(t *testing.T) {
 	}
 	if _, _, code := e.ctl("", "topology", "get", "hadoop"); code == 0 {
 		t.Errorf("the refused topology exists")
+	}
+}
+
+// A Knox topology whose gateway authenticates to Kerberized backends (the
+// kerberos dispatch) but sends the user as user.name deploys with a
+// warning naming the service and doAs: Kerberized Hadoop would ignore
+// user.name and act as the gateway's principal. With doAs, no warning.
+func TestKnoxKerberosDispatchUserNameWarned(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	// The dispatch reads its keytab at deploy and asks the KDC only at the
+	// first request: a keytab made here is enough.
+	kt := keytab.New()
+	if err := kt.AddEntry("knox/gateway", "EXAMPLE.TEST", "gateway-password", time.Now(), 1, etypeID.AES256_CTS_HMAC_SHA1_96); err != nil {
+		t.Fatal(err)
+	}
+	b, err := kt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mustCtl("alias", "create", "gw-keytab", "--from-file", writeFile(t, "gw.keytab", string(b)))
+	doc := func(queryParam string) string {
+		return `<topology>
+  <gateway>
+    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
+    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled>
+      <param><name>query_param</name><value>` + queryParam + `</value></param></provider>
+    <provider><role>dispatch</role><name>kerberos</name><enabled>true</enabled>
+      <param><name>principal</name><value>knox/gateway@EXAMPLE.TEST</value></param>
+      <param><name>keytab</name><value>${alias:gw-keytab}</value></param>
+      <param><name>kdc</name><value>127.0.0.1:1</value></param></provider>
+  </gateway>
+  <service><role>NAMENODE</role><url>hdfs://localhost:8020</url></service>
+  <service><role>WEBHDFS</role><url>http://127.0.0.1:1/webhdfs</url></service>
+</topology>`
+	}
+	out, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "hadoop.xml", doc("user.name")))
+	if code != 0 || !strings.Contains(errOut, `warning: service "webhdfs": the kerberos dispatch authenticates the gateway to the backend`) ||
+		!strings.Contains(errOut, `query_param "user.name"`) || !strings.Contains(errOut, "set query_param: doAs") {
+		t.Fatalf("deploy with user.name: exit %d, want 0 with a warning naming webhdfs and doAs\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = e.ctl("", "topology", "deploy", writeFile(t, "hadoop.xml", doc("doAs")))
+	if code != 0 || strings.Contains(errOut, "warning") {
+		t.Fatalf("deploy with doAs: exit %d, want 0 without a warning\n%s%s", code, out, errOut)
 	}
 }

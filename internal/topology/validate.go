@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -229,6 +230,61 @@ func (v *validator) topology(t *Topology) {
 		}
 		paths[s.Path] = i
 	}
+	v.kerberosUserName(t)
+}
+
+// maxNamed is the most services a warning names.
+const maxNamed = 10
+
+// kerberosUserName warns when the gateway authenticates itself to its
+// backends with Kerberos (the kerberos dispatch) while identity assertion
+// sends the user as user.name: a Kerberized Hadoop service takes the caller
+// from Kerberos and ignores user.name (the user a trusted proxy acts for is
+// doAs), so every request would be the gateway principal's, and so would the
+// files it creates. It names the services concerned: those routed to a
+// backend, not federated (a federated request carries the user in its
+// federation header).
+func (v *validator) kerberosUserName(t *Topology) {
+	if !slices.ContainsFunc(t.Providers, isKerberosDispatch) {
+		return
+	}
+	i := slices.IndexFunc(t.Providers, func(p Provider) bool {
+		return p.Role == "identity-assertion" && p.IsEnabled() && strings.EqualFold(p.Params["query_param"], "user.name")
+	})
+	if i < 0 {
+		return
+	}
+	var named []string
+	n := 0
+	for _, s := range t.Services {
+		if s.Path == "" || ServiceRoleKind(s.Role) != ServiceRouted || s.Dispatch != nil && s.Dispatch.Federate {
+			continue
+		}
+		if n++; n <= maxNamed {
+			named = append(named, strconv.Quote(truncate(s.Path, 80)))
+		}
+	}
+	if n == 0 {
+		return
+	}
+	what := "service " + named[0]
+	if n > 1 {
+		what = "services " + strings.Join(named, ", ")
+		if n > maxNamed {
+			what += fmt.Sprintf(" and %d more", n-maxNamed)
+		}
+	}
+	p := t.Providers[i]
+	v.warn("%s: the kerberos dispatch authenticates the gateway to the backend, and providers[%d]%s (identity-assertion) sends the user as query_param %q, "+
+		"which a Kerberized Hadoop service ignores (it takes the caller from Kerberos, the user it acts for from doAs): "+
+		"requests would run as the gateway's principal, which would own the files they create; set query_param: doAs",
+		what, i, lineSuffix(p.Line), truncate(p.Params["query_param"], 16))
+}
+
+// isKerberosDispatch reports whether p is the enabled kerberos dispatch:
+// the gateway authenticates to the backends with its own Kerberos principal.
+func isKerberosDispatch(p Provider) bool {
+	return p.Role == "dispatch" && p.Name == "kerberos" && p.IsEnabled()
 }
 
 func lineSuffix(line int) string {

@@ -234,6 +234,20 @@ func TestFieldErrorFormat(t *testing.T) {
 	}
 }
 
+// kerberosDispatch gives tp the kerberos dispatch (providers[2]) and its
+// identity assertion (providers[1], line 5) query_param qp ("": none).
+func kerberosDispatch(tp *Topology, qp string) {
+	tp.Providers = append(tp.Providers, Provider{Role: "dispatch", Name: "kerberos", Params: map[string]string{"principal": "knox/gw@EXAMPLE.TEST"}})
+	if qp != "" {
+		tp.Providers[1].Params = map[string]string{"query_param": qp}
+	}
+}
+
+// kerberosUserNameWarning is the warning for kerberosDispatch(tp, "user.name"), after the services it names.
+const kerberosUserNameWarning = `the kerberos dispatch authenticates the gateway to the backend, and providers[1] at line 5 (identity-assertion) ` +
+	`sends the user as query_param "user.name", which a Kerberized Hadoop service ignores (it takes the caller from Kerberos, ` +
+	`the user it acts for from doAs): requests would run as the gateway's principal, which would own the files they create; set query_param: doAs`
+
 func TestValidateWarnings(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -245,6 +259,32 @@ func TestValidateWarnings(t *testing.T) {
 			[]string{`service "echows": insecure_skip_verify is on: the backend's TLS certificate is not verified`}},
 		{"ha with one URL", func(tp *Topology) { tp.Services[0].HA = &HA{MaxFailures: 2} },
 			[]string{`service "echo": ha has no effect with fewer than two URLs`}},
+		{"kerberos dispatch, user.name", func(tp *Topology) { kerberosDispatch(tp, "user.name") },
+			[]string{`services "echo", "echows": ` + kerberosUserNameWarning}},
+		{"kerberos dispatch, user.name in other case", func(tp *Topology) { kerberosDispatch(tp, "User.Name") },
+			[]string{`services "echo", "echows": ` + strings.Replace(kerberosUserNameWarning, `"user.name"`, `"User.Name"`, 1)}},
+		{"kerberos dispatch, doAs", func(tp *Topology) { kerberosDispatch(tp, "doAs") }, nil},
+		{"kerberos dispatch, no query_param", func(tp *Topology) { kerberosDispatch(tp, "") }, nil},
+		{"kerberos dispatch disabled, user.name", func(tp *Topology) {
+			kerberosDispatch(tp, "user.name")
+			tp.Providers[2].Enabled = new(false)
+		}, nil},
+		{"identity assertion disabled, user.name", func(tp *Topology) {
+			kerberosDispatch(tp, "user.name")
+			tp.Providers[1].Enabled = new(false)
+		}, nil},
+		{"user.name without the kerberos dispatch", func(tp *Topology) { tp.Providers[1].Params = map[string]string{"query_param": "user.name"} }, nil},
+		{"kerberos dispatch, user.name, one routed service", func(tp *Topology) {
+			kerberosDispatch(tp, "user.name")
+			tp.Services[1].Dispatch = &Dispatch{Federate: true} // the user travels in the federation header
+			tp.Services = append(tp.Services, Service{Path: "namenode", Role: "NAMENODE", URLs: []string{"hdfs://nn:8020"}})
+		}, []string{`service "echo": ` + kerberosUserNameWarning}},
+		{"kerberos dispatch, user.name, many services", func(tp *Topology) {
+			kerberosDispatch(tp, "user.name")
+			for i := range 12 {
+				tp.Services = append(tp.Services, Service{Path: fmt.Sprintf("s%d", i), URLs: []string{"http://h"}})
+			}
+		}, []string{`services "echo", "echows", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7" and 4 more: ` + kerberosUserNameWarning}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -511,10 +511,11 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 		c.cr.mu.Unlock()
 	}
 	c.br = getReader(&c.cr)
-	if err != nil && n == 0 {
+	if n == 0 {
 		return err
 	}
-	return nil
+	_, err = c.br.Peek(1) // the byte, from connReader: no read of the connection
+	return err
 }
 
 // peekHead returns the request's head, buffered whole in c.br (it is not
