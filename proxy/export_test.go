@@ -1,6 +1,9 @@
 package proxy
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // The events of a request body's writer and of the release of its
 // connection that SetTestHook reports.
@@ -16,4 +19,11 @@ const (
 func SetTestHook(f func(event string, req *http.Request)) (restore func()) {
 	testHook.Store(&f)
 	return func() { testHook.Store(nil) }
+}
+
+// SetDrainBounds replaces the total bounds of a redirected request's drain
+// (1 GiB, 5 minutes) until restore.
+func SetDrainBounds(bytes int64, d time.Duration) (restore func()) {
+	drainBounds.Store(&drainBound{bytes, d})
+	return func() { drainBounds.Store(nil) }
 }

@@ -530,23 +530,52 @@ func isRedirect(status int) bool {
 	return false
 }
 
-// drainStall bounds each wait for the client's body while a redirected
-// request's body is drained.
-const drainStall = 30 * time.Second
+// The bounds of a redirected request's drain: each wait for the client's
+// body (drainStall), and in all, whatever the service's max_body_bytes
+// (unlimited by default), drainMaxBytes read and drainMaxTime: past either
+// the stream is reset, as for any other early answer. The client sends the
+// body again where the redirect points; a larger or slower body is not
+// worth reading twice (curl before 8 then fails with (92); --http1.1 spares
+// the first copy).
+const (
+	drainStall    = 30 * time.Second
+	drainMaxBytes = 1 << 30
+	drainMaxTime  = 5 * time.Minute
+)
+
+// drainBound is a total bound of the drain; drainBounds, when set (by
+// tests), replaces drainMaxBytes and drainMaxTime.
+type drainBound struct {
+	bytes int64
+	time  time.Duration
+}
+
+var drainBounds atomic.Pointer[drainBound]
 
 // drainRedirected reads and drops the rest of the request body after the
 // answer (a redirect) went out: through the body's limits
 // (max_body_bytes: past it the stream is reset as before), each read
-// bounded by drainStall.
+// bounded by drainStall, at most drainMaxBytes in drainMaxTime.
 func (ex *exchange) drainRedirected() {
+	bound := drainBound{drainMaxBytes, drainMaxTime}
+	if b := drainBounds.Load(); b != nil {
+		bound = *b
+	}
 	rc := http.NewResponseController(ex.w)
 	buf := h1.GetBuffer()
 	defer h1.PutBuffer(buf)
-	for {
-		_ = rc.SetReadDeadline(time.Now().Add(drainStall))
-		if _, err := ex.body.Read(buf[:]); err != nil {
+	end := time.Now().Add(bound.time)
+	for drained := int64(0); drained <= bound.bytes; {
+		deadline := time.Now().Add(drainStall)
+		if deadline.After(end) {
+			deadline = end
+		}
+		_ = rc.SetReadDeadline(deadline)
+		n, err := ex.body.Read(buf[:])
+		if err != nil {
 			return
 		}
+		drained += int64(n)
 	}
 }
 

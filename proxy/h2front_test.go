@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy"
 )
 
 // Through an HTTP/2 front (TLS, as browsers use it): small answers, a large
@@ -128,10 +130,36 @@ func (z *sentZeros) Read(p []byte) (int, error) {
 	return int(k), nil
 }
 
+// stalledBody sends n zero bytes, then blocks until it is closed.
+type stalledBody struct {
+	sentZeros
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newStalledBody(n int64) *stalledBody {
+	return &stalledBody{sentZeros: sentZeros{n: n}, closed: make(chan struct{})}
+}
+
+func (b *stalledBody) Read(p []byte) (int, error) {
+	if n, err := b.sentZeros.Read(p); err == nil {
+		return n, nil
+	}
+	<-b.closed
+	return 0, io.ErrClosedPipe
+}
+
+func (b *stalledBody) Close() error {
+	b.closeOnce.Do(func() { close(b.closed) })
+	return nil
+}
+
 // An HTTP/2 client the backend redirects before it read the body gets the
 // redirect once the gateway has read the rest of the body (the client
 // sends it again where the redirect points); any other early answer ends
 // the stream as before: the gateway does not take a body nobody wants.
+// The drain is bounded in all, max_body_bytes or not: past its bytes or
+// its time, the stream is reset.
 func TestHTTP2EarlyAnswerBody(t *testing.T) {
 	e := newEnv(t, proxyConfig())
 	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
@@ -156,18 +184,37 @@ func TestHTTP2EarlyAnswerBody(t *testing.T) {
 		path        string
 		status      int
 		readWhole   bool
+		stall       bool          // the client stops sending after 1 MiB
+		drainBytes  int64         // the drain's total bounds; 0: the defaults
+		drainTime   time.Duration //
 		description string
 	}{
-		{"/s/redirect", http.StatusTemporaryRedirect, true, "redirected: the body is read to its end"},
-		{"/s/forbidden", http.StatusForbidden, false, "refused: the stream is reset, the body not read"},
-		{"/lim/redirect", http.StatusTemporaryRedirect, false, "redirected, max_body_bytes 4 MiB, no length: read up to the limit only"},
+		{"/s/redirect", http.StatusTemporaryRedirect, true, false, 0, 0, "redirected: the body is read to its end"},
+		{"/s/forbidden", http.StatusForbidden, false, false, 0, 0, "refused: the stream is reset, the body not read"},
+		{"/lim/redirect", http.StatusTemporaryRedirect, false, false, 0, 0, "redirected, max_body_bytes 4 MiB, no length: read up to the limit only"},
+		{"/s/redirect", http.StatusTemporaryRedirect, false, false, 4 << 20, time.Minute, "redirected, no max_body_bytes, drain bound 4 MiB: read up to the bound only"},
+		{"/s/redirect", http.StatusTemporaryRedirect, false, true, 1 << 30, 500 * time.Millisecond, "redirected, no max_body_bytes, the client stalls, drain bound 500 ms: reset then, not at the 30 s stall"},
 	} {
-		body := &sentZeros{n: size}
+		if tc.drainBytes != 0 {
+			restore := proxy.SetDrainBounds(tc.drainBytes, tc.drainTime)
+			defer restore()
+		}
+		var body io.Reader
+		var sent *atomic.Int64
+		if tc.stall {
+			sb := newStalledBody(1 << 20)
+			t.Cleanup(func() { sb.Close() })
+			body, sent = sb, &sb.sent
+		} else {
+			z := &sentZeros{n: size}
+			body, sent = z, &z.sent
+		}
 		req, _ := http.NewRequest(http.MethodPut, fe.URL+"/gateway/t"+tc.path, body)
 		req.ContentLength = size
 		if strings.HasPrefix(tc.path, "/lim/") {
 			req.ContentLength = -1 // chunked: max_body_bytes is met while the body streams
 		}
+		start := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.description, err)
@@ -177,8 +224,17 @@ func TestHTTP2EarlyAnswerBody(t *testing.T) {
 		if resp.StatusCode != tc.status || resp.ProtoMajor != 2 {
 			t.Fatalf("%s: %s %d, want HTTP/2 %d", tc.description, resp.Proto, resp.StatusCode, tc.status)
 		}
-		if got := body.sent.Load() == size; got != tc.readWhole {
-			t.Fatalf("%s: the client sent %d of %d bytes", tc.description, body.sent.Load(), size)
+		if got := sent.Load() == size; got != tc.readWhole {
+			t.Fatalf("%s: the client sent %d of %d bytes", tc.description, sent.Load(), size)
+		}
+		if tc.stall {
+			if took := time.Since(start); took > 15*time.Second {
+				t.Fatalf("%s: the exchange took %v", tc.description, took)
+			}
+		} else if tc.drainBytes != 0 && sent.Load() > 2*tc.drainBytes+(8<<20) {
+			// The client's sending runs ahead of the gateway's reading by
+			// the HTTP/2 flow-control windows only.
+			t.Fatalf("%s: the client sent %d bytes, past the bound's %d and the windows", tc.description, sent.Load(), tc.drainBytes)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,9 @@ func TestVersionFlag(t *testing.T) {
 // config check runs serve's validation without starting anything.
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
+	written := 0
 	write := func(name, doc string) string {
+		written++
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
 			t.Fatal(err)
@@ -61,12 +64,13 @@ func TestConfigCheck(t *testing.T) {
 		return p
 	}
 	good := write("good.yaml", "management:\n  principals:\n    admin: [admin]\n    ci-deployer: [operator]\n")
-	cases := []struct {
+	type checkCase struct {
 		name string
 		args []string
 		want string // in the output, or in the error when wantErr
 		err  bool
-	}{
+	}
+	cases := []checkCase{
 		{"valid file", []string{good}, good + ": valid\n", false},
 		{"valid via --config", []string{"--config", good}, good + ": valid\n", false},
 		{"no admin", []string{write("noadmin.yaml", "management:\n  principals:\n    ci-deployer: [operator]\n")}, "no principal has the admin role", true},
@@ -74,6 +78,13 @@ func TestConfigCheck(t *testing.T) {
 		{"unknown key", []string{write("typo.yaml", "proxy:\n  listne: :1\n")}, "listne", true},
 		{"missing file", []string{filepath.Join(dir, "nope.yaml")}, "no such file", true},
 		{"data dir without a file", []string{"--data-dir", t.TempDir()}, "the default configuration (no gateway.yaml in", false},
+	}
+	if runtime.GOOS == "linux" { // elsewhere, serve refuses any tcp_congestion at its listener
+		reno := write("reno.yaml", "proxy:\n  tcp_congestion: reno\n")
+		cases = append(cases,
+			checkCase{"congestion control the kernel has", []string{reno}, reno + ": valid\n", false},
+			checkCase{"congestion control the kernel lacks", []string{write("nocc.yaml", "proxy:\n  tcp_congestion: nosuchcc\n")},
+				`proxy.tcp_congestion: congestion control "nosuchcc": this kernel has no such algorithm; it offers `, true})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,7 +100,7 @@ func TestConfigCheck(t *testing.T) {
 			}
 		})
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 4 {
+	if entries, _ := os.ReadDir(dir); len(entries) != written {
 		t.Errorf("config check created files: %v", entries)
 	}
 }

@@ -22,7 +22,8 @@ func (e *env) setProxyKey(key, value string) {
 }
 
 // proxy.tcp_congestion: gatewayd serves with an algorithm the kernel has,
-// and refuses to start, saying why, with one it lacks.
+// and refuses to start, saying why and what the kernel offers, with one it
+// lacks: at its configuration's validation, before it opens anything.
 func TestTCPCongestionSetting(t *testing.T) {
 	if _, err := os.Stat("/proc/sys/net/ipv4/tcp_available_congestion_control"); err != nil {
 		t.Skip("not Linux")
@@ -53,7 +54,7 @@ func TestTCPCongestionSetting(t *testing.T) {
 			t.Fatal("gatewayd served with an unknown congestion control")
 		}
 		logs := d.logs()
-		for _, want := range []string{"proxy.tcp_congestion: ", `congestion control "nosuchcc"`, "tcp_available_congestion_control"} {
+		for _, want := range []string{"invalid configuration", "proxy.tcp_congestion: ", `congestion control "nosuchcc"`, "it offers ", "tcp_available_congestion_control"} {
 			if !strings.Contains(logs, want) {
 				t.Errorf("exit output does not name %s:\n%s", want, logs)
 			}

@@ -182,10 +182,12 @@ var (
 
 const bufSize = 4 << 10
 
-// largeReaders counts the connections holding a large head's reader.
-var largeReaders atomic.Int64
+// largeReaders counts the connections holding a large head's reader;
+// heldBuffers the pooled readers and writers connections hold.
+var largeReaders, heldBuffers atomic.Int64
 
 func getReader(r io.Reader) *bufio.Reader {
+	heldBuffers.Add(1)
 	if v := readerPool.Get(); v != nil {
 		br := v.(*bufio.Reader)
 		br.Reset(r)
@@ -194,13 +196,21 @@ func getReader(r io.Reader) *bufio.Reader {
 	return bufio.NewReaderSize(r, bufSize)
 }
 
-func getWriter(w io.Writer) *bufio.Writer {
+// outBuf is a connection's buffers for its answers: the writer, and room
+// for a small body held until its length is known (response.pending).
+type outBuf struct {
+	bw   *bufio.Writer
+	pend [pendingSize]byte
+}
+
+func getWriter(w io.Writer) *outBuf {
+	heldBuffers.Add(1)
 	if v := writerPool.Get(); v != nil {
-		bw := v.(*bufio.Writer)
-		bw.Reset(w)
-		return bw
+		ob := v.(*outBuf)
+		ob.bw.Reset(w)
+		return ob
 	}
-	return bufio.NewWriterSize(w, bufSize)
+	return &outBuf{bw: bufio.NewWriterSize(w, bufSize)}
 }
 
 // leanConn is one client connection.
@@ -214,9 +224,10 @@ type leanConn struct {
 	tls      *tls.ConnectionState
 	cr       connReader
 	br       *bufio.Reader
-	bw       *bufio.Writer
-	res      response // reused request after request
-	big      bool     // br is a large head's reader, not a pooled one
+	ob       *outBuf       // from writerPool while the connection has one
+	bw       *bufio.Writer // ob.bw
+	res      response      // reused request after request
+	big      bool          // br is a large head's reader, not a pooled one
 	// unreadBody: the connection closes after an answer while the client
 	// may still send a body nobody read (closeLingering).
 	unreadBody bool
@@ -318,16 +329,30 @@ func (c *leanConn) release() {
 	if c.br != nil && !c.big {
 		c.br.Reset(nil)
 		readerPool.Put(c.br)
+		heldBuffers.Add(-1)
 	}
 	if c.big {
 		c.big = false
 		largeReaders.Add(-1)
 	}
 	c.br = nil
-	if c.bw != nil {
-		c.bw.Reset(nil)
-		writerPool.Put(c.bw)
-		c.bw = nil
+	if c.ob != nil {
+		c.ob.bw.Reset(nil)
+		writerPool.Put(c.ob)
+		heldBuffers.Add(-1)
+		c.ob, c.bw = nil, nil
+	}
+}
+
+// handOver counts c's buffers out of the server's: a hijacker keeps them.
+func (c *leanConn) handOver() {
+	if c.big {
+		largeReaders.Add(-1)
+	} else if c.br != nil {
+		heldBuffers.Add(-1)
+	}
+	if c.ob != nil {
+		heldBuffers.Add(-1)
 	}
 }
 
@@ -388,8 +413,7 @@ func (c *leanConn) serveOne() bool {
 			wait = o.ReadHeaderTimeout
 		}
 		c.idle.Store(true)
-		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
-		_, err := c.br.Peek(1)
+		err := c.awaitRequest(wait)
 		c.idle.Store(false)
 		if err != nil || c.s.shutdown.Load() {
 			return false
@@ -437,8 +461,9 @@ func (c *leanConn) serveOne() bool {
 			_ = c.nc.SetWriteDeadline(c.writeEnd)
 		}
 	}
-	if c.bw == nil {
-		c.bw = getWriter(connWriter{c})
+	if c.ob == nil {
+		c.ob = getWriter(connWriter{c})
+		c.bw = c.ob.bw
 	}
 	keep := c.serveRequest(req)
 	if c.state == http.StateHijacked {
@@ -449,6 +474,48 @@ func (c *leanConn) serveOne() bool {
 	}
 	c.setState(http.StateIdle)
 	return true
+}
+
+// idleRelease is how long a connection waits for a request holding its
+// buffers: one quiet for longer gives them back and waits for the first
+// byte of the next request without them.
+var idleRelease atomic.Int64 // a time.Duration
+
+func init() { idleRelease.Store(int64(time.Second)) }
+
+// awaitRequest waits up to wait for the first byte of a request, in c.br
+// when it returns nil. A connection quiet for idleRelease returns its
+// reader and writer to their pools and waits for one byte read into the
+// connection's own byte (connReader serves it first); it takes a reader
+// again once the byte came. A busy connection's requests cost nothing
+// more: the first wait's deadline replaces the idle one.
+func (c *leanConn) awaitRequest(wait time.Duration) error {
+	now := time.Now()
+	quiet := time.Duration(idleRelease.Load())
+	if wait <= quiet {
+		_ = c.nc.SetReadDeadline(now.Add(wait))
+		_, err := c.br.Peek(1)
+		return err
+	}
+	_ = c.nc.SetReadDeadline(now.Add(quiet))
+	if _, err := c.br.Peek(1); err == nil || !isTimeout(err) || c.s.shutdown.Load() {
+		return err
+	}
+	c.release()
+	c.res.forget()
+	_ = c.nc.SetReadDeadline(now.Add(wait))
+	n, err := c.nc.Read(c.cr.byteBuf[:])
+	if n == 1 {
+		c.cr.mu.Lock()
+		c.cr.hasByte = true
+		c.cr.mu.Unlock()
+	}
+	c.br = getReader(&c.cr)
+	if n == 0 {
+		return err
+	}
+	_, err = c.br.Peek(1) // the byte, from connReader: no read of the connection
+	return err
 }
 
 // peekHead returns the request's head, buffered whole in c.br (it is not

@@ -1086,3 +1086,105 @@ func TestCloseDuringTLSHandshakes(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// A connection quiet for a while gives its reader and writer back and
+// waits for the next request without them: a request that comes then, in
+// one piece, split after its first byte, or pipelined after another, is
+// served as any, over plain TCP and TLS; the idle timeout still counts from
+// the last answer, and Shutdown still closes such a connection at once.
+func TestIdleConnectionReleasesBuffers(t *testing.T) {
+	defer frontend.SetIdleRelease(20 * time.Millisecond)()
+	ca := testpki.NewCA(t, "server CA")
+	leaf := ca.Server(t, "127.0.0.1")
+	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := frontend.HeldBuffers()
+	const idle = 400 * time.Millisecond
+	f, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: idle})
+	_, tlsAddr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: idle, TLSConfig: cfg})
+	waitHeld := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); frontend.HeldBuffers() != want; time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("connections hold %d pooled buffers, want %d", frontend.HeldBuffers(), want)
+			}
+		}
+	}
+	type client struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	var cs []client
+	for i := 0; i < 6; i++ {
+		var c net.Conn
+		var err error
+		if i%2 == 0 {
+			c, err = net.Dial("tcp", addr)
+		} else {
+			c, err = tls.Dial("tcp", tlsAddr, &tls.Config{RootCAs: ca.Pool(), NextProtos: []string{"http/1.1"}})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cs = append(cs, client{c, bufio.NewReader(c)})
+	}
+	read := func(cl client, path string) {
+		t.Helper()
+		cl.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(cl.br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != "GET x "+path+` ""` {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, b)
+		}
+	}
+	for _, cl := range cs {
+		io.WriteString(cl.c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+		read(cl, "/first")
+	}
+	waitHeld(base)
+	for i, cl := range cs {
+		switch i % 3 {
+		case 0:
+			io.WriteString(cl.c, "GET /whole HTTP/1.1\r\nHost: x\r\n\r\n")
+			read(cl, "/whole")
+		case 1:
+			io.WriteString(cl.c, "G")
+			waitHeld(base + 1) // the byte came: the connection took a reader again
+			io.WriteString(cl.c, "ET /split HTTP/1.1\r\nHost: x\r\n\r\n")
+			read(cl, "/split")
+		case 2:
+			io.WriteString(cl.c, "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+			read(cl, "/one")
+			read(cl, "/two")
+		}
+	}
+	waitHeld(base)
+	// The idle timeout counts from the last answer, not from the release.
+	last := time.Now()
+	cl := cs[0]
+	io.WriteString(cl.c, "GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+	read(cl, "/last")
+	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := cl.br.ReadByte(); err == nil || isTimeout(err) {
+		t.Fatalf("idle connection not closed at the idle timeout: %v", err)
+	}
+	if d := time.Since(last); d < idle {
+		t.Fatalf("idle connection closed after %v, before the idle timeout (%v)", d, idle)
+	}
+	// Shutdown closes a connection waiting without buffers.
+	cl = cs[2]
+	waitHeld(base)
+	if err := f.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := cl.br.ReadByte(); err == nil || isTimeout(err) {
+		t.Fatalf("idle connection not closed by Shutdown: %v", err)
+	}
+}

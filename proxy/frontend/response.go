@@ -41,7 +41,6 @@ type response struct {
 	pending    []byte   // a small body held until its length is known
 	contMu     sync.Mutex
 	contSent   bool // 100 Continue went out
-	pendArr    [pendingSize]byte
 }
 
 const pendingSize = 2048
@@ -54,7 +53,14 @@ func (r *response) reset(c *leanConn, req *http.Request) {
 		clear(h)
 	}
 	*r = response{c: c, req: req, header: h, cl: -1}
-	r.pending = r.pendArr[:0]
+	r.pending = c.ob.pend[:0]
+}
+
+// forget drops what the last exchange left in r (its request, body,
+// header values and trailers) so that an idle connection keeps none of it.
+func (r *response) forget() {
+	r.req, r.body, r.trailers, r.pending = nil, nil, nil, nil
+	clear(r.header)
 }
 
 func (r *response) Header() http.Header { return r.header }
@@ -429,6 +435,7 @@ func (r *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.deadlineStale, c.stall, c.rdSet = false, 0, time.Time{}
 	c.setState(http.StateHijacked)
 	c.s.untrack(c)
+	c.handOver()
 	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
 }
 

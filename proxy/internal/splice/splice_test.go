@@ -146,7 +146,7 @@ func TestCopySidesStall(t *testing.T) {
 		if srcFailed || !errors.Is(err, os.ErrDeadlineExceeded) || n == 64<<20 {
 			t.Fatalf("CopySides: %d, %v, %v; want a destination deadline error", n, srcFailed, err)
 		}
-		if d := time.Since(start); d > idle+2*time.Second {
+		if d := time.Since(start); d > idle+5*time.Second { // generous: a loaded machine splices slowly before the stall
 			t.Fatalf("the stalled destination failed after %v, want about %v", d, idle)
 		}
 	})

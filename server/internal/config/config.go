@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/securegw/gateway/internal/secrets"
+	"github.com/securegw/gateway/internal/tcpcc"
 	"github.com/securegw/gateway/proxy/frontend"
 )
 
@@ -413,7 +414,9 @@ func (p Proxy) TrustedPrefixes() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// Validate checks the configuration as a whole and names the first bad key.
+// Validate checks the configuration as a whole and names the bad keys. It
+// reads no file, but tries proxy.tcp_congestion on a socket of this host
+// (tcpcc.Check): a configuration is valid for the host it is checked on.
 func (c Config) Validate() error {
 	var errs []error
 	if c.DataDir == "" {
@@ -477,8 +480,15 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("proxy.replay_cache_scope: %q is not %s or %s", c.Proxy.ReplayCacheScope, ReplayScopeCluster, ReplayScopeProcess))
 	}
-	if cc := c.Proxy.TCPCongestion; cc != "" && !validCongestion(cc) {
-		errs = append(errs, fmt.Errorf("proxy.tcp_congestion: %q is not a congestion control name (such as cubic, bbr, reno)", cc))
+	if cc := c.Proxy.TCPCongestion; cc != "" {
+		// A well-formed name is tried on a socket, as the listener and the
+		// backend dialer will set it: one this kernel lacks, or does not let
+		// this process use, is refused here rather than at the listener.
+		if !validCongestion(cc) {
+			errs = append(errs, fmt.Errorf("proxy.tcp_congestion: %q is not a congestion control name (such as cubic, bbr, reno)", cc))
+		} else if err := tcpcc.Check(cc); err != nil {
+			errs = append(errs, fmt.Errorf("proxy.tcp_congestion: %w", err))
+		}
 	}
 	if c.Proxy.Front != frontend.KindLean && c.Proxy.Front != frontend.KindNetHTTP {
 		errs = append(errs, fmt.Errorf("proxy.front: %q is not %s or %s", c.Proxy.Front, frontend.KindLean, frontend.KindNetHTTP))

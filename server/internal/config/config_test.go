@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -138,6 +139,35 @@ func TestParseByteSize(t *testing.T) {
 				t.Errorf("%q: String %q reads back as %d", c.in, got.String(), back)
 			}
 		}
+	}
+}
+
+// proxy.tcp_congestion is tried on this host: a name the kernel has is
+// valid, one it lacks is refused naming the setting, the name and what the
+// kernel offers (Linux; elsewhere serve refuses it at its listener).
+func TestValidateTCPCongestion(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("TCP_CONGESTION is Linux only")
+	}
+	for _, tc := range []struct {
+		name, setting, want string // want: "" for valid
+	}{
+		{"system default", "", ""},
+		{"built-in reno", "reno", ""},
+		{"kernel lacks it", "nosuchcc", `proxy.tcp_congestion: congestion control "nosuchcc": this kernel has no such algorithm; it offers `},
+		{"kernel lacks it, names the list", "nosuchcc", "reno"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Proxy.TCPCongestion = tc.setting
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("got %v, want valid", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
 	}
 }
 
