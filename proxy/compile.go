@@ -437,6 +437,7 @@ func (p *Proxy) compileUpstream(s *service, ha *topology.HA, tmo Timeouts) *upst
 		up.failover[st/64] |= 1 << (st % 64)
 	}
 	up.standby = ha.FailoverOnStandby
+	up.safeModeRetries, up.safeModeSleep = ha.SafeModeRetries, ha.SafeModeRetrySleep.D()
 	if ha.HealthCheckPath != "" {
 		up.hcPath = ha.HealthCheckPath
 		up.hcInterval = ha.HealthCheckInterval.D()

@@ -227,7 +227,15 @@
 // a body, and so does, with HA.FailoverOnStandby, a standby Hadoop
 // namenode's answer (403, a JSON body of at most 4 KiB whose
 // RemoteException.exception is StandbyException; the part read to tell is
-// put back in front of any other 403's body). MaxFailures consecutive failures (default 3) take a URL out for
+// put back in front of any other 403's body). With HA.SafeModeRetries, a
+// replayable request is sent again to the same URL, up to that many times,
+// HA.SafeModeRetrySleep apart, when a namenode answers 403 with a
+// RemoteException whose exception is SafeModeException or
+// RetriableException (one in safe mode, or an HA namenode starting up);
+// the wait ends with the request's context (the client going away) and is
+// skipped when the request's deadline would pass first; the last answer
+// reaches the client. Such an answer counts as a "safe_mode" backend error
+// and leaves the URL's health alone. MaxFailures consecutive failures (default 3) take a URL out for
 // Cooloff (default 30s); HealthCheckPath probes each URL every
 // HealthCheckInterval (default 10s) while the topology is live. Health
 // survives redeploys of the same URL, and is visible in BackendStatus and

@@ -83,7 +83,7 @@ func newMetrics(p *Proxy) *metrics {
 	d := prometheus.NewDesc
 	ts := []string{"topology", "service"}
 	m.requests = d("gateway_requests_total", "Requests by topology, service and status class.", append(ts, "code"), nil)
-	m.backendErrors = d("gateway_backend_errors_total", "Backend failures by topology, service and kind (connect, tls, timeout, failover_status, other, aborted).", append(ts, "kind"), nil)
+	m.backendErrors = d("gateway_backend_errors_total", "Backend failures by topology, service and kind (connect, tls, timeout, failover_status, other, aborted, safe_mode: a namenode's safe-mode answer, retried or passed on).", append(ts, "kind"), nil)
 	m.unroutedD = d("gateway_unrouted_requests_total", "Requests that matched no route or were refused before routing, by status class.", []string{"code"}, nil)
 	m.refused = d("gateway_refused_paths_total", "Requests refused by path canonicalisation, by reason.", []string{"reason"}, nil)
 	m.generation = d("gateway_routing_table_generation", "Generation of the live routing table.", nil, nil)

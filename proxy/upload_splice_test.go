@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/frontend"
 )
 
@@ -119,10 +121,21 @@ func TestEarlyAnswerDoesNotSmuggle(t *testing.T) {
 // A spliced body ends exactly at its Content-Length when the body's first
 // bytes, its rest and the next request come in one write (the front's
 // buffer holds the head and the body's start, the kernel the rest and the
-// next request), with and without Expect: 100-continue (sent anyway) and
-// a client that sends the body in one byte then the rest.
+// next request), with and without Expect: 100-continue (sent anyway). The
+// backend answers on the body's last byte, and the body's writer is held
+// right after its last write, before it reported (as when it is
+// descheduled there), until the client has both answers: the front must
+// know from the body itself that it is at its end, and keep the
+// connection for the pipelined request.
 func TestSplicedUploadPipelined(t *testing.T) {
 	addr, seen := earlyBackend(t, true)
+	var cur atomic.Pointer[writerWindow]
+	hookWindows(t, addr, &cur, func(event string, w *writerWindow) {
+		if event == proxy.EventBodyWritten {
+			w.hold()
+			<-w.answered
+		}
+	})
 	e := newEnv(t, proxyConfig())
 	fe := newTestFront(t, e.p, frontend.KindLean)
 	e.deploy(topo("t", svc("s", "http://"+addr)))
@@ -138,6 +151,10 @@ func TestSplicedUploadPipelined(t *testing.T) {
 		for _, expect := range []string{"", "Expect: 100-continue\r\n"} {
 			body := bytes.Repeat([]byte(next), size/len(next)+1)[:size]
 			msg := fmt.Sprintf("PUT /gateway/t/s/up HTTP/1.1\r\nHost: gw\r\n%sContent-Length: %d\r\n\r\n%s%s", expect, size, body, next)
+			w := newWriterWindow()
+			answered := sync.OnceFunc(func() { close(w.answered) })
+			t.Cleanup(answered) // a failure below must not leave the writer held
+			cur.Store(w)
 			go c.Write([]byte(msg))
 			want := []string{fmt.Sprintf("/up %d", size), "/next 0"}
 			for i := 0; i < len(want); {
@@ -154,6 +171,9 @@ func TestSplicedUploadPipelined(t *testing.T) {
 				}
 				i++
 			}
+			answered()
+			w.waitHeld(t, fmt.Sprintf("size %d %q", size, expect))
+			cur.Store(nil)
 		}
 	}
 	if n := len(seen()); n != 12 {

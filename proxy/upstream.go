@@ -61,6 +61,12 @@ type upstream struct {
 	maxFailures int64
 	cooloff     time.Duration
 
+	// safeModeRetries: retries on the same URL of a namenode's
+	// SafeModeException or RetriableException (ha.safe_mode_retries),
+	// safeModeSleep apart.
+	safeModeRetries int
+	safeModeSleep   time.Duration
+
 	hcPath     string
 	hcInterval time.Duration
 	hcTimeout  time.Duration
@@ -108,7 +114,10 @@ var errNoBackend = errors.New("backend URL changed by an outbound handler")
 
 // roundTrip sends the backend request to the backend rewrite picked and
 // fails over to the next healthy one: on any error before the request was
-// sent, and on a failover status for a request that can be replayed.
+// sent, and on a failover status (or a standby namenode's answer) for a
+// request that can be replayed. Such a request is sent again to the same
+// backend, up to safeModeRetries times, when a namenode answers that it is
+// in safe mode.
 func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, error) {
 	// An outbound handler must not have aimed the request elsewhere (the
 	// path may change under the backend's base).
@@ -119,6 +128,7 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 		return nil, errNoBackend
 	}
 	var tried uint64
+	retries := 0
 	for attempt := 0; ; attempt++ {
 		tried |= 1 << cur
 		b := u.backends[cur]
@@ -149,9 +159,27 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 			}
 			return nil, err
 		}
-		if !u.isFailoverStatus(resp.StatusCode) && !u.isStandbyAnswer(resp) {
+		answer := answerFailover
+		if !u.isFailoverStatus(resp.StatusCode) {
+			answer = u.namenodeAnswer(resp)
+		}
+		switch answer {
+		case answerOther:
 			b.h.succeeded()
 			return resp, nil
+		case answerSafeMode:
+			// The namenode is up and active, not failing: its health stays.
+			u.svc.stats.backendError(kindSafeMode)
+			if retries >= u.safeModeRetries || !replayable(req) || !u.canWait(req.Context()) {
+				return resp, nil
+			}
+			retries++
+			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+			ex.release(resp)
+			if err := u.waitRetry(req.Context()); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		u.svc.stats.backendError(kindStatus)
 		now := time.Now()
@@ -214,10 +242,11 @@ const (
 	kindStatus
 	kindOther
 	kindAbort
+	kindSafeMode
 	numKinds
 )
 
-var kindNames = [numKinds]string{"connect", "tls", "timeout", "failover_status", "other", "aborted"}
+var kindNames = [numKinds]string{"connect", "tls", "timeout", "failover_status", "other", "aborted", "safe_mode"}
 
 func errorKind(err error) int {
 	var op *net.OpError
@@ -311,30 +340,65 @@ func (u *upstream) check(parent context.Context, b *backend) {
 	}
 }
 
-// maxStandbyAnswer bounds the part of a 403 body read to tell a standby
-// namenode's answer (about 200 bytes) from any other 403.
+// canWait reports whether a retry's wait can end before the request's
+// deadline, if it has one: otherwise the answer in hand is better than a
+// timeout.
+func (u *upstream) canWait(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) > u.safeModeSleep
+}
+
+// waitRetry waits safeModeSleep before a safe-mode retry, or until the
+// request ends (the client went away): then it returns the context's error.
+func (u *upstream) waitRetry(ctx context.Context) error {
+	if u.safeModeSleep <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(u.safeModeSleep)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maxStandbyAnswer bounds the part of a 403 body read to tell a namenode's
+// standby or safe-mode answer (a few hundred bytes) from any other 403.
 const maxStandbyAnswer = 4 << 10
 
-// isStandbyAnswer reports whether resp is a standby Hadoop namenode's
-// refusal, when the service fails over on those: 403, a JSON body of at
-// most maxStandbyAnswer bytes, {"RemoteException": {"exception":
-// "StandbyException", ...}}. It reads that much of a 403's body and puts
-// it back in front of the rest, so that any other 403 (a permission error)
-// reaches the client whole.
-func (u *upstream) isStandbyAnswer(resp *http.Response) bool {
-	if !u.standby || resp.StatusCode != http.StatusForbidden || resp.ContentLength > maxStandbyAnswer ||
-		!isJSON(resp.Header.Get("Content-Type")) {
-		return false
+// Answers of a Hadoop namenode (namenodeAnswer).
+const (
+	answerOther    = iota // for the client
+	answerFailover        // a failover status, or a standby's refusal: the next URL
+	answerSafeMode        // in safe mode: the same URL again, later
+)
+
+// namenodeAnswer tells a Hadoop namenode's refusals the service acts on
+// (ha.failover_on_standby, ha.safe_mode_retries) from other answers: 403
+// with a JSON body of at most maxStandbyAnswer bytes, {"RemoteException":
+// {"exception": E, "javaClassName": C, ...}}, where E or C names
+// StandbyException (answerFailover), or SafeModeException or
+// RetriableException (answerSafeMode: Hadoop's own clients retry a
+// RetriableException on the same namenode; an HA namenode starting up
+// wraps its SafeModeException in one). It reads that much of a 403's body
+// and puts it back in front of the rest, so that any other 403 (a
+// permission error) reaches the client whole.
+func (u *upstream) namenodeAnswer(resp *http.Response) int {
+	if !u.standby && u.safeModeRetries == 0 || resp.StatusCode != http.StatusForbidden ||
+		resp.ContentLength > maxStandbyAnswer || !isJSON(resp.Header.Get("Content-Type")) {
+		return answerOther
 	}
 	sb, ok := resp.Body.(streamBodyCloser)
 	if !ok {
-		return false
+		return answerOther
 	}
 	buf := make([]byte, maxStandbyAnswer+1)
 	n, err := io.ReadFull(sb, buf)
 	resp.Body = &prefixedBody{head: buf[:n], streamBodyCloser: sb}
 	if n > maxStandbyAnswer || err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return false // longer than any standby answer, or unreadable: the client's to see
+		return answerOther // longer than any namenode refusal, or unreadable: the client's to see
 	}
 	var e struct {
 		RemoteException struct {
@@ -343,10 +407,18 @@ func (u *upstream) isStandbyAnswer(resp *http.Response) bool {
 		} `json:"RemoteException"`
 	}
 	if json.Unmarshal(buf[:n], &e) != nil {
-		return false
+		return answerOther
 	}
 	re := e.RemoteException
-	return re.Exception == "StandbyException" || re.JavaClassName == "org.apache.hadoop.ipc.StandbyException"
+	switch {
+	case u.standby && (re.Exception == "StandbyException" || re.JavaClassName == "org.apache.hadoop.ipc.StandbyException"):
+		return answerFailover
+	case u.safeModeRetries > 0 && (re.Exception == "SafeModeException" || re.Exception == "RetriableException" ||
+		re.JavaClassName == "org.apache.hadoop.hdfs.server.namenode.SafeModeException" ||
+		re.JavaClassName == "org.apache.hadoop.ipc.RetriableException"):
+		return answerSafeMode
+	}
+	return answerOther
 }
 
 func isJSON(contentType string) bool {

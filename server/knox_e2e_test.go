@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
 	"github.com/securegw/gateway/internal/webhdfstest"
 )
 
@@ -164,29 +167,45 @@ func sealedOpen(t *testing.T, hc *http.Client, openURL string) *url.URL {
 
 // A Knox topology enabling the HaProvider for WEBHDFS on two namenodes
 // deploys with gatewayctl (its unhonoured settings are warnings), and
-// with nn1 standby every operation succeeds through gatewayd via nn2.
+// with nn1 standby every operation succeeds through gatewayd via nn2,
+// whose safe-mode refusals (maxRetryAttempts, retrySleep) are retried.
 func TestKnoxHaProviderWebHDFSStandby(t *testing.T) {
 	e := newEnv(t)
 	d := e.start()
 	nn1, nn2 := webhdfstest.Start(t), webhdfstest.Start(t)
 	nn1.SetStandby(true)
+	nn2.SetSafeMode(2, true) // the active namenode is starting up
 	doc := `<topology>
   <gateway>
     <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
     <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
     <provider><role>ha</role><name>HaProvider</name><enabled>true</enabled>
-      <param><name>WEBHDFS</name><value>maxFailoverAttempts=3;failoverSleep=1000;maxRetryAttempts=300;retrySleep=1000;enabled=true</value></param>
+      <param><name>WEBHDFS</name><value>maxFailoverAttempts=3;failoverSleep=1000;maxRetryAttempts=300;retrySleep=10;enabled=true</value></param>
     </provider>
   </gateway>
   <service><role>WEBHDFS</role><url>` + nn1.NamenodeURL() + `</url><url>` + nn2.NamenodeURL() + `</url></service>
 </topology>`
 	out, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "hadoop.xml", doc))
-	if code != 0 || !strings.Contains(out+errOut, "failoverSleep=1000") {
-		t.Fatalf("deploy: exit %d, want 0 with a warning naming failoverSleep\n%s%s", code, out, errOut)
+	if code != 0 || !strings.Contains(out+errOut, "failoverSleep=1000") || !strings.Contains(out+errOut, "maxRetryAttempts=300 capped at 10") {
+		t.Fatalf("deploy: exit %d, want 0 with warnings naming failoverSleep and the capped maxRetryAttempts\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = e.ctl("", "topology", "get", "hadoop", "-o", "yaml")
+	if code != 0 || !strings.Contains(out, "safe_mode_retries: 10") || !strings.Contains(out, "safe_mode_retry_sleep: 10ms") {
+		t.Fatalf("get: exit %d, want the safe-mode retries\n%s%s", code, out, errOut)
 	}
 	c := &webhdfstest.Client{Base: "https://" + d.proxy + "/gateway/hadoop/webhdfs/v1", HTTP: e.httpClient()}
+	// Failed over from the standby, then retried twice on nn2 in safe mode.
 	if ok, err := c.Mkdirs("/tmp"); err != nil || !ok {
 		t.Fatalf("MKDIRS: %t %v", ok, err)
+	}
+	mkdirs := 0
+	for _, r := range nn2.NamenodeRequests() {
+		if r.Query.Get("op") == "MKDIRS" {
+			mkdirs++
+		}
+	}
+	if mkdirs != 3 {
+		t.Errorf("nn2 got %d MKDIRS, want 3 (2 refused in safe mode, then served)", mkdirs)
 	}
 	if ls, err := c.ListStatus("/"); err != nil || len(ls) != 1 {
 		t.Fatalf("LISTSTATUS: %+v %v", ls, err)
@@ -222,5 +241,49 @@ func TestKnoxHaProviderMalformedRefused(t *testing.T) {
 	}
 	if _, _, code := e.ctl("", "topology", "get", "hadoop"); code == 0 {
 		t.Errorf("the refused topology exists")
+	}
+}
+
+// A Knox topology whose gateway authenticates to Kerberized backends (the
+// kerberos dispatch) but sends the user as user.name deploys with a
+// warning naming the service and doAs: Kerberized Hadoop would ignore
+// user.name and act as the gateway's principal. With doAs, no warning.
+func TestKnoxKerberosDispatchUserNameWarned(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	// The dispatch reads its keytab at deploy and asks the KDC only at the
+	// first request: a keytab made here is enough.
+	kt := keytab.New()
+	if err := kt.AddEntry("knox/gateway", "EXAMPLE.TEST", "gateway-password", time.Now(), 1, etypeID.AES256_CTS_HMAC_SHA1_96); err != nil {
+		t.Fatal(err)
+	}
+	b, err := kt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mustCtl("alias", "create", "gw-keytab", "--from-file", writeFile(t, "gw.keytab", string(b)))
+	doc := func(queryParam string) string {
+		return `<topology>
+  <gateway>
+    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
+    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled>
+      <param><name>query_param</name><value>` + queryParam + `</value></param></provider>
+    <provider><role>dispatch</role><name>kerberos</name><enabled>true</enabled>
+      <param><name>principal</name><value>knox/gateway@EXAMPLE.TEST</value></param>
+      <param><name>keytab</name><value>${alias:gw-keytab}</value></param>
+      <param><name>kdc</name><value>127.0.0.1:1</value></param></provider>
+  </gateway>
+  <service><role>NAMENODE</role><url>hdfs://localhost:8020</url></service>
+  <service><role>WEBHDFS</role><url>http://127.0.0.1:1/webhdfs</url></service>
+</topology>`
+	}
+	out, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "hadoop.xml", doc("user.name")))
+	if code != 0 || !strings.Contains(errOut, `warning: service "webhdfs": the kerberos dispatch authenticates the gateway to the backend`) ||
+		!strings.Contains(errOut, `query_param "user.name"`) || !strings.Contains(errOut, "set query_param: doAs") {
+		t.Fatalf("deploy with user.name: exit %d, want 0 with a warning naming webhdfs and doAs\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = e.ctl("", "topology", "deploy", writeFile(t, "hadoop.xml", doc("doAs")))
+	if code != 0 || strings.Contains(errOut, "warning") {
+		t.Fatalf("deploy with doAs: exit %d, want 0 without a warning\n%s%s", code, out, errOut)
 	}
 }

@@ -292,9 +292,7 @@ func (r *knoxReader) topology(root xml.StartElement) (*Topology, string, error) 
 // user (HDFS: dr.who). A query_param the document sets is kept.
 func assertUserInQuery(t *Topology) {
 	param := "user.name"
-	if slices.ContainsFunc(t.Providers, func(p Provider) bool {
-		return p.Role == "dispatch" && p.Name == "kerberos" && p.IsEnabled()
-	}) {
+	if slices.ContainsFunc(t.Providers, isKerberosDispatch) {
 		param = "doAs"
 	}
 	for i := range t.Providers {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // standbyRoles are the service roles whose backends are Hadoop namenodes
@@ -25,9 +26,18 @@ var standbyRoles = map[string]bool{"WEBHDFS": true}
 //   - enabled: true or false; false leaves the role without HA.
 //   - maxFailoverAttempts: the gateway tries each URL of the service at
 //     most once per request; a value below (URLs - 1) is a warning.
-//   - failoverSleep, maxRetryAttempts, retrySleep: not honoured (the
-//     gateway fails over at once, and passes a namenode's SafeModeException
-//     to the client to retry): a warning when above 0.
+//   - maxRetryAttempts, retrySleep (WEBHDFS): a namenode's 403
+//     SafeModeException or RetriableException is retried on the same URL
+//     up to maxRetryAttempts times (ha.safe_mode_retries, at most
+//     MaxSafeModeRetries: a larger value is capped, with a warning),
+//     retrySleep milliseconds apart (ha.safe_mode_retry_sleep; Knox's
+//     default 1000 when absent; at most MaxSafeModeRetrySleep). Unset or 0:
+//     no retry, the answer reaches the client (Knox since 1.2 ignores both
+//     and fails over instead; they are honoured as Knox 1.1 and earlier did,
+//     the only Knox that retried). retrySleep without maxRetryAttempts, or
+//     either for another role: a warning.
+//   - failoverSleep: not honoured (the gateway fails over at once): a
+//     warning when above 0.
 //   - enableLoadBalancing, enableStickySession, noFallback,
 //     failoverNonIdempotentRequestEnabled: not honoured (the first healthy
 //     URL serves; requests that cannot be replayed never fail over once
@@ -61,7 +71,7 @@ func haRole(t *Topology, p Provider, field, role, value string) {
 	}
 	role = strings.ToUpper(strings.TrimSpace(role))
 	enabled := true
-	maxFailover := -1
+	maxFailover, maxRetry, retrySleep := -1, -1, -1
 	var ignored, unknown []string
 	ok := true
 	for _, pair := range strings.Split(value, ";") {
@@ -96,9 +106,14 @@ func haRole(t *Topology, p Provider, field, role, value string) {
 				ok = false
 				continue
 			}
-			if k == "maxFailoverAttempts" {
+			switch {
+			case k == "maxFailoverAttempts":
 				maxFailover = n
-			} else if n > 0 {
+			case k == "maxRetryAttempts" && standbyRoles[role]:
+				maxRetry = n
+			case k == "retrySleep" && standbyRoles[role]:
+				retrySleep = n
+			case n > 0:
 				ignored = append(ignored, k+"="+v)
 			}
 		case "zookeeperEnsemble", "zookeeperNamespace":
@@ -115,12 +130,13 @@ func haRole(t *Topology, p Provider, field, role, value string) {
 		t.conv.warnings = append(t.conv.warnings, fmt.Sprintf("%s%s: HaProvider %s: ", field, lineSuffix(p.Line), role)+fmt.Sprintf(format, args...))
 	}
 	if len(ignored) > 0 {
-		warn("%s not honoured: the gateway fails over at once to the next healthy URL, never retries one URL, never balances load, "+
+		warn("%s not honoured: the gateway fails over at once to the next healthy URL, retries one URL only on a WEBHDFS namenode's safe-mode answer, never balances load, "+
 			"never fails over a request that cannot be replayed once sent, and uses the service's <url>s (no ZooKeeper discovery)", strings.Join(ignored, ", "))
 	}
 	if len(unknown) > 0 {
 		warn("unknown settings ignored: %s", strings.Join(unknown, ", "))
 	}
+	retries, sleep := safeModeRetry(maxRetry, retrySleep, warn)
 	for j := range t.Services {
 		s := &t.Services[j]
 		if s.Role != role {
@@ -134,6 +150,34 @@ func haRole(t *Topology, p Provider, field, role, value string) {
 		}
 		if standbyRoles[role] {
 			s.HA.FailoverOnStandby = true
+			s.HA.SafeModeRetries, s.HA.SafeModeRetrySleep = retries, sleep
 		}
 	}
+}
+
+// knoxRetrySleep is Knox's retrySleep default, in milliseconds.
+const knoxRetrySleep = 1000
+
+// safeModeRetry turns Knox's maxRetryAttempts and retrySleep (-1: absent)
+// into ha.safe_mode_retries and ha.safe_mode_retry_sleep, capped, warning
+// about what is not honoured as written.
+func safeModeRetry(maxRetry, retrySleep int, warn func(string, ...any)) (int, Duration) {
+	if maxRetry <= 0 {
+		if retrySleep > 0 {
+			warn("retrySleep=%d not honoured without maxRetryAttempts: a namenode's safe-mode answer reaches the client", retrySleep)
+		}
+		return 0, 0
+	}
+	if maxRetry > MaxSafeModeRetries {
+		warn("maxRetryAttempts=%d capped at %d: a request retries a namenode in safe mode at most %d times", maxRetry, MaxSafeModeRetries, MaxSafeModeRetries)
+		maxRetry = MaxSafeModeRetries
+	}
+	if retrySleep < 0 {
+		retrySleep = knoxRetrySleep
+	}
+	if limit := int(MaxSafeModeRetrySleep.Milliseconds()); retrySleep > limit {
+		warn("retrySleep=%d capped at %d (milliseconds)", retrySleep, limit)
+		retrySleep = limit
+	}
+	return maxRetry, Duration(time.Duration(retrySleep) * time.Millisecond)
 }

@@ -2,8 +2,10 @@ package topology
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // knoxHADoc is a Knox topology with an HaProvider whose params are given,
@@ -43,31 +45,33 @@ func TestKnoxHaProviderConverted(t *testing.T) {
 			t.Errorf("the HaProvider is still a provider: %+v", p)
 		}
 	}
-	if h := top.Services[0].HA; h == nil || !h.FailoverOnStandby {
-		t.Errorf("WEBHDFS ha = %+v, want failover_on_standby", h)
+	if h := top.Services[0].HA; h == nil || !h.FailoverOnStandby || h.SafeModeRetries != MaxSafeModeRetries || h.SafeModeRetrySleep.D() != time.Second {
+		t.Errorf("WEBHDFS ha = %+v, want failover_on_standby and %d safe-mode retries 1s apart", h, MaxSafeModeRetries)
 	}
 	if h := top.Services[1].HA; h != nil {
 		t.Errorf("HIVE (enabled=false) ha = %+v, want none", h)
 	}
 	all := strings.Join(warnings, "\n")
-	for _, want := range []string{"HaProvider WEBHDFS", "failoverSleep=1000", "maxRetryAttempts=300", "retrySleep=1000", "not honoured"} {
+	for _, want := range []string{"HaProvider WEBHDFS", "failoverSleep=1000 not honoured", "maxRetryAttempts=300 capped at 10"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings %q lack %q", warnings, want)
 		}
 	}
-	if strings.Contains(all, "maxFailoverAttempts") || strings.Contains(all, "HIVE") {
-		t.Errorf("warnings %q: maxFailoverAttempts=3 with two URLs is honoured, and HIVE has no HA", warnings)
+	if strings.Contains(all, "maxFailoverAttempts") || strings.Contains(all, "retrySleep") || strings.Contains(all, "HIVE") {
+		t.Errorf("warnings %q: maxFailoverAttempts=3 with two URLs and retrySleep=1000 are honoured, and HIVE has no HA", warnings)
 	}
 	// The converted topology survives its native encoding.
 	y, err := EncodeYAML(top)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(y), "failover_on_standby: true") {
-		t.Errorf("YAML encoding lacks failover_on_standby: %s", y)
+	for _, want := range []string{"failover_on_standby: true", "safe_mode_retries: 10", "safe_mode_retry_sleep: 1s"} {
+		if !strings.Contains(string(y), want) {
+			t.Errorf("YAML encoding lacks %q: %s", want, y)
+		}
 	}
 	back, err := Parse(y, FormatYAML, "t.yaml", "")
-	if err != nil || back.Services[0].HA == nil || !back.Services[0].HA.FailoverOnStandby {
+	if err != nil || back.Services[0].HA == nil || !reflect.DeepEqual(back.Services[0].HA, top.Services[0].HA) {
 		t.Fatalf("re-parsed: %v %+v", err, back)
 	}
 }
@@ -76,17 +80,27 @@ func TestKnoxHaProviderSettings(t *testing.T) {
 	tests := []struct {
 		name, value string
 		standby     bool
+		retries     int
+		sleep       time.Duration
 		warn        string // a warning holding this, or none
 	}{
-		{"defaults", "", true, ""},
-		{"empty pairs", ";enabled=true;;", true, ""},
-		{"disabled", "enabled=FALSE", false, ""},
-		{"too few attempts", "maxFailoverAttempts=0", true, "maxFailoverAttempts=0 not honoured"},
-		{"load balancing", "enableLoadBalancing=true;enableStickySession=false", true, "enableLoadBalancing=true not honoured"},
-		{"non-idempotent", "failoverNonIdempotentRequestEnabled=true", true, "failoverNonIdempotentRequestEnabled=true not honoured"},
-		{"zookeeper", "zookeeperEnsemble=zk1:2181;zookeeperNamespace=hdfs", true, "zookeeperEnsemble, zookeeperNamespace not honoured"},
-		{"unknown", "enabled=true;maxFailoverAttemps=3", true, "unknown settings ignored: maxFailoverAttemps"},
-		{"refinements", "stickySessionCookieName=X;disableLoadBalancingForUserAgents=curl", true, ""},
+		{"defaults", "", true, 0, 0, ""},
+		{"empty pairs", ";enabled=true;;", true, 0, 0, ""},
+		{"disabled", "enabled=FALSE;maxRetryAttempts=3", false, 0, 0, ""},
+		{"too few attempts", "maxFailoverAttempts=0", true, 0, 0, "maxFailoverAttempts=0 not honoured"},
+		{"load balancing", "enableLoadBalancing=true;enableStickySession=false", true, 0, 0, "enableLoadBalancing=true not honoured"},
+		{"non-idempotent", "failoverNonIdempotentRequestEnabled=true", true, 0, 0, "failoverNonIdempotentRequestEnabled=true not honoured"},
+		{"zookeeper", "zookeeperEnsemble=zk1:2181;zookeeperNamespace=hdfs", true, 0, 0, "zookeeperEnsemble, zookeeperNamespace not honoured"},
+		{"unknown", "enabled=true;maxFailoverAttemps=3", true, 0, 0, "unknown settings ignored: maxFailoverAttemps"},
+		{"refinements", "stickySessionCookieName=X;disableLoadBalancingForUserAgents=curl", true, 0, 0, ""},
+		{"safe-mode retries", "maxRetryAttempts=3;retrySleep=250", true, 3, 250 * time.Millisecond, ""},
+		{"retry sleep default", "maxRetryAttempts=2", true, 2, time.Second, ""},
+		{"retry without sleep", "maxRetryAttempts=2;retrySleep=0", true, 2, 0, ""},
+		{"no retries", "maxRetryAttempts=0;retrySleep=0", true, 0, 0, ""},
+		{"retries capped", "maxRetryAttempts=11;retrySleep=10", true, MaxSafeModeRetries, 10 * time.Millisecond, "maxRetryAttempts=11 capped at 10"},
+		{"sleep capped", "maxRetryAttempts=1;retrySleep=99999999999999", true, 1, time.Minute, "retrySleep=99999999999999 capped at 60000"},
+		{"sleep alone", "retrySleep=500", true, 0, 0, "retrySleep=500 not honoured without maxRetryAttempts"},
+		{"failover sleep", "failoverSleep=1000;maxRetryAttempts=1", true, 1, time.Second, "failoverSleep=1000 not honoured"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,8 +112,12 @@ func TestKnoxHaProviderSettings(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
-			if got := top.Services[0].HA != nil && top.Services[0].HA.FailoverOnStandby; got != tt.standby {
-				t.Errorf("failover_on_standby %t, want %t", got, tt.standby)
+			h := top.Services[0].HA
+			if h == nil {
+				h = &HA{}
+			}
+			if h.FailoverOnStandby != tt.standby || h.SafeModeRetries != tt.retries || h.SafeModeRetrySleep.D() != tt.sleep {
+				t.Errorf("ha %+v, want failover_on_standby %t, safe_mode_retries %d, safe_mode_retry_sleep %s", h, tt.standby, tt.retries, tt.sleep)
 			}
 			all := strings.Join(warnings, "\n")
 			if tt.warn != "" && !strings.Contains(all, tt.warn) {
@@ -109,6 +127,26 @@ func TestKnoxHaProviderSettings(t *testing.T) {
 				t.Errorf("unexpected warnings %q", warnings)
 			}
 		})
+	}
+}
+
+// maxRetryAttempts and retrySleep are WebHDFS's (a namenode in safe
+// mode): for another role they remain not honoured, a warning naming them,
+// and that role's services get no safe-mode retries.
+func TestKnoxHaProviderRetryOtherRole(t *testing.T) {
+	top, err := Parse([]byte(knoxHADoc("true", "HIVE", "maxRetryAttempts=3;retrySleep=1000")), xmlF, "t.xml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings, err := Validate(top)
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if all := strings.Join(warnings, "\n"); !strings.Contains(all, "HaProvider HIVE: maxRetryAttempts=3, retrySleep=1000 not honoured") {
+		t.Errorf("warnings %q, want maxRetryAttempts and retrySleep not honoured for HIVE", warnings)
+	}
+	if h := top.Services[1].HA; h != nil {
+		t.Errorf("HIVE ha = %+v, want none (plain failover between its URLs)", h)
 	}
 }
 

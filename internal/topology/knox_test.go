@@ -244,12 +244,14 @@ func TestKnoxAssertsUserInQuery(t *testing.T) {
 	kerberos := "<provider><role>dispatch</role><name>kerberos</name><enabled>%s</enabled></provider>"
 	tests := []struct {
 		name, providers, want string
+		warning               string // "": none
 	}{
-		{"Knox's default", fmt.Sprintf(ia, ""), "user.name"},
-		{"Kerberized backends", fmt.Sprintf(ia, "") + fmt.Sprintf(kerberos, "true"), "doAs"},
-		{"Kerberos dispatch disabled", fmt.Sprintf(ia, "") + fmt.Sprintf(kerberos, "false"), "user.name"},
-		{"set in the document", fmt.Sprintf(ia, "<param><name>query_param</name><value>doAs</value></param>"), "doAs"},
-		{"set to user.name despite Kerberos", fmt.Sprintf(ia, "<param><name>query_param</name><value>user.name</value></param>") + fmt.Sprintf(kerberos, "true"), "user.name"},
+		{"Knox's default", fmt.Sprintf(ia, ""), "user.name", ""},
+		{"Kerberized backends", fmt.Sprintf(ia, "") + fmt.Sprintf(kerberos, "true"), "doAs", ""},
+		{"Kerberos dispatch disabled", fmt.Sprintf(ia, "") + fmt.Sprintf(kerberos, "false"), "user.name", ""},
+		{"set in the document", fmt.Sprintf(ia, "<param><name>query_param</name><value>doAs</value></param>"), "doAs", ""},
+		{"set to user.name despite Kerberos", fmt.Sprintf(ia, "<param><name>query_param</name><value>user.name</value></param>") + fmt.Sprintf(kerberos, "true"), "user.name",
+			`service "webhdfs": the kerberos dispatch authenticates the gateway to the backend, and providers[1] at line 1 (identity-assertion) sends the user as query_param "user.name"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,6 +265,14 @@ func TestKnoxAssertsUserInQuery(t *testing.T) {
 				if p.Role == "identity-assertion" && p.Params["query_param"] != tt.want {
 					t.Fatalf("query_param = %q, want %q", p.Params["query_param"], tt.want)
 				}
+			}
+			// user.name to Kerberized backends is ignored there: a warning.
+			warnings, err := Validate(top)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(warnings, "\n"); tt.warning == "" && got != "" || !strings.Contains(got, tt.warning) {
+				t.Fatalf("warnings %q, want %q", got, tt.warning)
 			}
 		})
 	}

@@ -97,6 +97,18 @@ type HA struct {
 	// behind namenode HA). Other 403 answers, such as permission denied,
 	// reach the client. A Knox HaProvider enabling WEBHDFS sets it.
 	FailoverOnStandby bool `json:"failover_on_standby,omitempty" yaml:"failover_on_standby,omitempty"`
+	// SafeModeRetries retries a request that can be replayed on the same
+	// URL, at most this many times (0-MaxSafeModeRetries; 0: never), when
+	// the backend answers as a Hadoop namenode in safe mode does: 403 with
+	// a RemoteException whose exception is SafeModeException or
+	// RetriableException (what an HA namenode starting up answers). The
+	// last answer reaches the client. A Knox HaProvider's maxRetryAttempts
+	// for WEBHDFS sets it.
+	SafeModeRetries int `json:"safe_mode_retries,omitempty" yaml:"safe_mode_retries,omitempty"`
+	// SafeModeRetrySleep is the wait before each of those retries
+	// (0: none; at most MaxSafeModeRetrySleep); the client going away
+	// ends it. Knox's retrySleep.
+	SafeModeRetrySleep Duration `json:"safe_mode_retry_sleep,omitempty" yaml:"safe_mode_retry_sleep,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("30s") in

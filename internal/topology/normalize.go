@@ -53,7 +53,8 @@ func Normalize(t *Topology) {
 				h.FailoverStatuses = nil
 			}
 			if h.FailoverStatuses == nil && h.MaxFailures == 0 && h.Cooloff == 0 &&
-				h.HealthCheckPath == "" && h.HealthCheckInterval == 0 && !h.FailoverOnStandby {
+				h.HealthCheckPath == "" && h.HealthCheckInterval == 0 && !h.FailoverOnStandby &&
+				h.SafeModeRetries == 0 && h.SafeModeRetrySleep == 0 {
 				s.HA = nil
 			}
 		}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -105,6 +107,14 @@ const (
 	maxDescriptionLen = 4096
 	aliasRefPrefix    = "${alias:"
 	maxFailuresLimit  = 1_000_000
+)
+
+// Bounds of HA.SafeModeRetries and HA.SafeModeRetrySleep: a request waits
+// at most their product for a namenode to leave safe mode, and asks it at
+// most MaxSafeModeRetries+1 times.
+const (
+	MaxSafeModeRetries    = 10
+	MaxSafeModeRetrySleep = time.Minute
 )
 
 // Validate checks t, which should be normalized (Parse does that). It returns
@@ -220,6 +230,61 @@ func (v *validator) topology(t *Topology) {
 		}
 		paths[s.Path] = i
 	}
+	v.kerberosUserName(t)
+}
+
+// maxNamed is the most services a warning names.
+const maxNamed = 10
+
+// kerberosUserName warns when the gateway authenticates itself to its
+// backends with Kerberos (the kerberos dispatch) while identity assertion
+// sends the user as user.name: a Kerberized Hadoop service takes the caller
+// from Kerberos and ignores user.name (the user a trusted proxy acts for is
+// doAs), so every request would be the gateway principal's, and so would the
+// files it creates. It names the services concerned: those routed to a
+// backend, not federated (a federated request carries the user in its
+// federation header).
+func (v *validator) kerberosUserName(t *Topology) {
+	if !slices.ContainsFunc(t.Providers, isKerberosDispatch) {
+		return
+	}
+	i := slices.IndexFunc(t.Providers, func(p Provider) bool {
+		return p.Role == "identity-assertion" && p.IsEnabled() && strings.EqualFold(p.Params["query_param"], "user.name")
+	})
+	if i < 0 {
+		return
+	}
+	var named []string
+	n := 0
+	for _, s := range t.Services {
+		if s.Path == "" || ServiceRoleKind(s.Role) != ServiceRouted || s.Dispatch != nil && s.Dispatch.Federate {
+			continue
+		}
+		if n++; n <= maxNamed {
+			named = append(named, strconv.Quote(truncate(s.Path, 80)))
+		}
+	}
+	if n == 0 {
+		return
+	}
+	what := "service " + named[0]
+	if n > 1 {
+		what = "services " + strings.Join(named, ", ")
+		if n > maxNamed {
+			what += fmt.Sprintf(" and %d more", n-maxNamed)
+		}
+	}
+	p := t.Providers[i]
+	v.warn("%s: the kerberos dispatch authenticates the gateway to the backend, and providers[%d]%s (identity-assertion) sends the user as query_param %q, "+
+		"which a Kerberized Hadoop service ignores (it takes the caller from Kerberos, the user it acts for from doAs): "+
+		"requests would run as the gateway's principal, which would own the files they create; set query_param: doAs",
+		what, i, lineSuffix(p.Line), truncate(p.Params["query_param"], 16))
+}
+
+// isKerberosDispatch reports whether p is the enabled kerberos dispatch:
+// the gateway authenticates to the backends with its own Kerberos principal.
+func isKerberosDispatch(p Provider) bool {
+	return p.Role == "dispatch" && p.Name == "kerberos" && p.IsEnabled()
 }
 
 func lineSuffix(line int) string {
@@ -536,7 +601,16 @@ func (v *validator) ha(f string, s *Service) {
 	if h.HealthCheckInterval > 0 && h.HealthCheckPath == "" {
 		v.add(f+".health_check_interval", s.Line, "set without health_check_path")
 	}
-	if len(s.URLs) < 2 {
+	if h.SafeModeRetries < 0 || h.SafeModeRetries > MaxSafeModeRetries {
+		v.add(f+".safe_mode_retries", s.Line, "%d is out of range (0-%d)", h.SafeModeRetries, MaxSafeModeRetries)
+	}
+	if h.SafeModeRetrySleep < 0 || h.SafeModeRetrySleep.D() > MaxSafeModeRetrySleep {
+		v.add(f+".safe_mode_retry_sleep", s.Line, "%s is out of range (0-%s)", h.SafeModeRetrySleep, Duration(MaxSafeModeRetrySleep))
+	}
+	if h.SafeModeRetrySleep != 0 && h.SafeModeRetries == 0 {
+		v.add(f+".safe_mode_retry_sleep", s.Line, "set without safe_mode_retries")
+	}
+	if len(s.URLs) < 2 && h.SafeModeRetries == 0 {
 		v.warn("service %q: ha has no effect with fewer than two URLs", s.Path)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateAcceptsValid(t *testing.T) {
@@ -50,6 +51,9 @@ func TestValidateAcceptsValid(t *testing.T) {
 		{"ha", func(tp *Topology) {
 			tp.Services[0].URLs = []string{"http://a", "http://b"}
 			tp.Services[0].HA = &HA{FailoverStatuses: []int{100, 599}, HealthCheckPath: "/health?x=1"}
+		}},
+		{"safe-mode retries on one URL", func(tp *Topology) {
+			tp.Services[0].HA = &HA{SafeModeRetries: 10, SafeModeRetrySleep: Duration(time.Minute)}
 		}},
 		{"description with newlines", func(tp *Topology) { tp.Description = "line one\n\tline two" }},
 	}
@@ -153,6 +157,13 @@ func TestValidateRefuses(t *testing.T) {
 		{"negative cooloff", func(tp *Topology) { tp.Services[0].HA = &HA{Cooloff: -1} }, "services[0].ha.cooloff", 8, "negative duration"},
 		{"negative interval", func(tp *Topology) { tp.Services[0].HA = &HA{HealthCheckInterval: -1} }, "services[0].ha.health_check_interval", 8, "negative duration"},
 		{"relative health path", func(tp *Topology) { tp.Services[0].HA = &HA{HealthCheckPath: "health"} }, "services[0].ha.health_check_path", 8, "not an absolute path"},
+		{"safe-mode retries over", func(tp *Topology) { tp.Services[0].HA = &HA{SafeModeRetries: 11} }, "services[0].ha.safe_mode_retries", 8, "11 is out of range (0-10)"},
+		{"negative safe-mode retries", func(tp *Topology) { tp.Services[0].HA = &HA{SafeModeRetries: -1} }, "services[0].ha.safe_mode_retries", 8, "-1 is out of range (0-10)"},
+		{"safe-mode sleep over", func(tp *Topology) {
+			tp.Services[0].HA = &HA{SafeModeRetries: 1, SafeModeRetrySleep: Duration(61 * time.Second)}
+		}, "services[0].ha.safe_mode_retry_sleep", 8, "1m1s is out of range (0-1m)"},
+		{"negative safe-mode sleep", func(tp *Topology) { tp.Services[0].HA = &HA{SafeModeRetries: 1, SafeModeRetrySleep: -1} }, "services[0].ha.safe_mode_retry_sleep", 8, "out of range"},
+		{"safe-mode sleep alone", func(tp *Topology) { tp.Services[0].HA = &HA{SafeModeRetrySleep: Duration(time.Second)} }, "services[0].ha.safe_mode_retry_sleep", 8, "set without safe_mode_retries"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,6 +234,20 @@ func TestFieldErrorFormat(t *testing.T) {
 	}
 }
 
+// kerberosDispatch gives tp the kerberos dispatch (providers[2]) and its
+// identity assertion (providers[1], line 5) query_param qp ("": none).
+func kerberosDispatch(tp *Topology, qp string) {
+	tp.Providers = append(tp.Providers, Provider{Role: "dispatch", Name: "kerberos", Params: map[string]string{"principal": "knox/gw@EXAMPLE.TEST"}})
+	if qp != "" {
+		tp.Providers[1].Params = map[string]string{"query_param": qp}
+	}
+}
+
+// kerberosUserNameWarning is the warning for kerberosDispatch(tp, "user.name"), after the services it names.
+const kerberosUserNameWarning = `the kerberos dispatch authenticates the gateway to the backend, and providers[1] at line 5 (identity-assertion) ` +
+	`sends the user as query_param "user.name", which a Kerberized Hadoop service ignores (it takes the caller from Kerberos, ` +
+	`the user it acts for from doAs): requests would run as the gateway's principal, which would own the files they create; set query_param: doAs`
+
 func TestValidateWarnings(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -234,6 +259,32 @@ func TestValidateWarnings(t *testing.T) {
 			[]string{`service "echows": insecure_skip_verify is on: the backend's TLS certificate is not verified`}},
 		{"ha with one URL", func(tp *Topology) { tp.Services[0].HA = &HA{MaxFailures: 2} },
 			[]string{`service "echo": ha has no effect with fewer than two URLs`}},
+		{"kerberos dispatch, user.name", func(tp *Topology) { kerberosDispatch(tp, "user.name") },
+			[]string{`services "echo", "echows": ` + kerberosUserNameWarning}},
+		{"kerberos dispatch, user.name in other case", func(tp *Topology) { kerberosDispatch(tp, "User.Name") },
+			[]string{`services "echo", "echows": ` + strings.Replace(kerberosUserNameWarning, `"user.name"`, `"User.Name"`, 1)}},
+		{"kerberos dispatch, doAs", func(tp *Topology) { kerberosDispatch(tp, "doAs") }, nil},
+		{"kerberos dispatch, no query_param", func(tp *Topology) { kerberosDispatch(tp, "") }, nil},
+		{"kerberos dispatch disabled, user.name", func(tp *Topology) {
+			kerberosDispatch(tp, "user.name")
+			tp.Providers[2].Enabled = new(false)
+		}, nil},
+		{"identity assertion disabled, user.name", func(tp *Topology) {
+			kerberosDispatch(tp, "user.name")
+			tp.Providers[1].Enabled = new(false)
+		}, nil},
+		{"user.name without the kerberos dispatch", func(tp *Topology) { tp.Providers[1].Params = map[string]string{"query_param": "user.name"} }, nil},
+		{"kerberos dispatch, user.name, one routed service", func(tp *Topology) {
+			kerberosDispatch(tp, "user.name")
+			tp.Services[1].Dispatch = &Dispatch{Federate: true} // the user travels in the federation header
+			tp.Services = append(tp.Services, Service{Path: "namenode", Role: "NAMENODE", URLs: []string{"hdfs://nn:8020"}})
+		}, []string{`service "echo": ` + kerberosUserNameWarning}},
+		{"kerberos dispatch, user.name, many services", func(tp *Topology) {
+			kerberosDispatch(tp, "user.name")
+			for i := range 12 {
+				tp.Services = append(tp.Services, Service{Path: fmt.Sprintf("s%d", i), URLs: []string{"http://h"}})
+			}
+		}, []string{`services "echo", "echows", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7" and 4 more: ` + kerberosUserNameWarning}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,6 +63,8 @@ func ToProto(t *topology.Topology) *gatewayv1.Topology {
 				HealthCheckPath:     h.HealthCheckPath,
 				HealthCheckInterval: durationToProto(h.HealthCheckInterval),
 				FailoverOnStandby:   h.FailoverOnStandby,
+				SafeModeRetries:     clampInt32(h.SafeModeRetries),
+				SafeModeRetrySleep:  durationToProto(h.SafeModeRetrySleep),
 			}
 			for _, st := range h.FailoverStatuses {
 				ph.FailoverStatuses = append(ph.FailoverStatuses, clampInt32(st))
@@ -145,7 +147,8 @@ func fromProto(pt *gatewayv1.Topology) (*topology.Topology, error) {
 			s.Dispatch = d
 		}
 		if ph := ps.GetHa(); ph != nil {
-			h := &topology.HA{MaxFailures: int(ph.GetMaxFailures()), HealthCheckPath: ph.GetHealthCheckPath(), FailoverOnStandby: ph.GetFailoverOnStandby()}
+			h := &topology.HA{MaxFailures: int(ph.GetMaxFailures()), HealthCheckPath: ph.GetHealthCheckPath(), FailoverOnStandby: ph.GetFailoverOnStandby(),
+				SafeModeRetries: int(ph.GetSafeModeRetries())}
 			for _, st := range ph.GetFailoverStatuses() {
 				h.FailoverStatuses = append(h.FailoverStatuses, int(st))
 			}
@@ -155,6 +158,9 @@ func fromProto(pt *gatewayv1.Topology) (*topology.Topology, error) {
 			}
 			if h.HealthCheckInterval, err = durationFromProto(ph.GetHealthCheckInterval()); err != nil {
 				return nil, fmt.Errorf("%s.ha.health_check_interval: %w", f, err)
+			}
+			if h.SafeModeRetrySleep, err = durationFromProto(ph.GetSafeModeRetrySleep()); err != nil {
+				return nil, fmt.Errorf("%s.ha.safe_mode_retry_sleep: %w", f, err)
 			}
 			s.HA = h
 		}

@@ -242,3 +242,18 @@ func TestAllowTraceOnTheWire(t *testing.T) {
 		t.Fatalf("FromProto: %v %+v", err, wire)
 	}
 }
+
+// The WebHDFS HA settings (a Knox HaProvider's) survive the wire form.
+func TestWebHDFSHAOnTheWire(t *testing.T) {
+	ha := &topology.HA{FailoverOnStandby: true, SafeModeRetries: 3, SafeModeRetrySleep: topology.Duration(250 * time.Millisecond)}
+	top := &topology.Topology{Name: "t", Services: []topology.Service{{Path: "webhdfs", Role: "WEBHDFS",
+		URLs: []string{"http://nn1:9870/webhdfs", "http://nn2:9870/webhdfs"}, HA: ha}}}
+	ph := ToProto(top).GetServices()[0].GetHa()
+	if !ph.GetFailoverOnStandby() || ph.GetSafeModeRetries() != 3 || ph.GetSafeModeRetrySleep().AsDuration() != 250*time.Millisecond {
+		t.Fatalf("ToProto: %v", ph)
+	}
+	wire, err := FromProto(ToProto(top))
+	if err != nil || !reflect.DeepEqual(wire.Services[0].HA, ha) {
+		t.Fatalf("FromProto: %v %+v, want %+v", err, wire.Services[0].HA, ha)
+	}
+}

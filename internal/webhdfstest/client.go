@@ -21,8 +21,8 @@ type Client struct {
 
 // RemoteError is a WebHDFS error answer.
 type RemoteError struct {
-	Status             int
-	Exception, Message string
+	Status                            int
+	Exception, JavaClassName, Message string
 }
 
 func (e *RemoteError) Error() string {
@@ -74,13 +74,14 @@ func check(resp *http.Response, want int) error {
 	}
 	defer resp.Body.Close()
 	var e struct {
-		RemoteException struct{ Exception, Message string }
+		RemoteException struct{ Exception, JavaClassName, Message string }
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if json.Unmarshal(b, &e) != nil || e.RemoteException.Exception == "" {
 		return &RemoteError{Status: resp.StatusCode, Message: strings.TrimSpace(string(b))}
 	}
-	return &RemoteError{Status: resp.StatusCode, Exception: e.RemoteException.Exception, Message: e.RemoteException.Message}
+	re := e.RemoteException
+	return &RemoteError{Status: resp.StatusCode, Exception: re.Exception, JavaClassName: re.JavaClassName, Message: re.Message}
 }
 
 func (c *Client) jsonCall(method, p, op string, out any, params ...string) error {

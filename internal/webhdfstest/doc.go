@@ -12,8 +12,10 @@
 // datanode URL, and the datanode creates files owned by the user.name its
 // request carries. Errors are RemoteException JSON with Hadoop's statuses.
 // SetStandby turns the namenode into an HA standby, which answers every
-// request 403 StandbyException as Hadoop's does; Protect makes a path
-// answer 403 AccessControlException to anyone but hdfs.
+// request 403 StandbyException as Hadoop's does; SetSafeMode makes it
+// refuse its next n namespace changes with 403 SafeModeException (or
+// RetriableException, as an HA namenode starting up does); Protect makes a
+// path answer 403 AccessControlException to anyone but hdfs.
 //
 //	c := webhdfstest.Start(t)           // namenode and datanode on loopback
 //	c.NamenodeURL()                     // http://127.0.0.1:PORT/webhdfs

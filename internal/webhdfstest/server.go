@@ -39,6 +39,10 @@ type Cluster struct {
 	redirectHost string
 	// standby: the namenode is an HA standby (SetStandby).
 	standby bool
+	// safeMode: namespace changes the namenode still refuses in safe
+	// mode; safeModeRetriable wraps the refusal (SetSafeMode).
+	safeMode          int
+	safeModeRetriable bool
 	// protected paths only their owner, hdfs, may touch (Protect).
 	protected []string
 }
@@ -135,6 +139,21 @@ func (c *Cluster) SetStandby(standby bool) {
 	c.standby = standby
 }
 
+// SetSafeMode puts the namenode in safe mode for its next n requests that
+// change the namespace itself (MKDIRS, RENAME, DELETE), which it refuses as
+// Hadoop's does: 403 with a RemoteException whose exception is
+// SafeModeException, or with retriable a RetriableException whose message
+// is that SafeModeException (what an HA namenode in startup safe mode
+// answers, and Hadoop's clients retry). After n refusals it leaves safe
+// mode; n = 0 leaves at once. As in Hadoop, reads, and CREATE, APPEND and
+// OPEN (whose first step only redirects to a datanode), are served in safe
+// mode and count for nothing.
+func (c *Cluster) SetSafeMode(n int, retriable bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.safeMode, c.safeModeRetriable = n, retriable
+}
+
 // Protect makes path p and everything under it accessible to its owner,
 // hdfs, only: any other user.name gets 403 with Hadoop's
 // AccessControlException ("Permission denied: ...").
@@ -157,6 +176,10 @@ func (c *Cluster) NamenodeRequests() []Request {
 	defer c.mu.Unlock()
 	return slices.Clone(c.nnReqs)
 }
+
+// safeModeVerbs are the operations a namenode in safe mode refuses, and
+// how Hadoop's refusal names them.
+var safeModeVerbs = map[string]string{"MKDIRS": "create directory", "RENAME": "rename", "DELETE": "delete"}
 
 // remoteException answers with Hadoop's error JSON.
 func remoteException(w http.ResponseWriter, status int, exception, msg string) {
@@ -224,6 +247,21 @@ func (c *Cluster) namenode(w http.ResponseWriter, r *http.Request) {
 		}
 		remoteExceptionClass(w, http.StatusForbidden, "StandbyException", "org.apache.hadoop.ipc.StandbyException",
 			"Operation category "+category+" is not supported in state standby. Visit https://s.apache.org/sbnn-error")
+		return
+	}
+	if verb := safeModeVerbs[op(q)]; verb != "" && c.safeMode > 0 {
+		// FSNamesystem.checkNameNodeSafeMode, before the permission check.
+		c.safeMode--
+		msg := "Cannot " + verb + " " + p + ". Name node is in safe mode.\n"
+		if !c.safeModeRetriable {
+			msg += `It was turned on manually. Use "hdfs dfsadmin -safemode leave" to turn safe mode off.`
+			remoteExceptionClass(w, http.StatusForbidden, "SafeModeException", "org.apache.hadoop.hdfs.server.namenode.SafeModeException", msg)
+			return
+		}
+		msg += "The reported blocks 0 needs additional 2 blocks to reach the threshold 0.9990 of total blocks 2.\n" +
+			"The minimum number of live datanodes is not required. Safe mode will be turned off automatically once the thresholds have been reached."
+		remoteExceptionClass(w, http.StatusForbidden, "RetriableException", "org.apache.hadoop.ipc.RetriableException",
+			"org.apache.hadoop.hdfs.server.namenode.SafeModeException: "+msg)
 		return
 	}
 	for _, pp := range c.protected {

@@ -122,6 +122,57 @@ func TestStandbyAndPermissionDenied(t *testing.T) {
 	}
 }
 
+// A namenode in safe mode refuses its next n namespace changes with
+// Hadoop's 403, a RetriableException wrapping the SafeModeException or a
+// bare SafeModeException, changing nothing, and serves reads and CREATE
+// meanwhile; after n refusals it serves again.
+func TestSafeMode(t *testing.T) {
+	for _, tc := range []struct {
+		retriable        bool
+		exception, class string
+		message          string
+	}{
+		{true, "RetriableException", "org.apache.hadoop.ipc.RetriableException",
+			"org.apache.hadoop.hdfs.server.namenode.SafeModeException: Cannot create directory /a. Name node is in safe mode.\n"},
+		{false, "SafeModeException", "org.apache.hadoop.hdfs.server.namenode.SafeModeException",
+			"Cannot create directory /a. Name node is in safe mode.\nIt was turned on manually."},
+	} {
+		t.Run(tc.exception, func(t *testing.T) {
+			c := Start(t)
+			cl := &Client{Base: c.NamenodeURL() + "/v1", HTTP: http.DefaultClient, UserName: "alice"}
+			c.SetSafeMode(3, tc.retriable)
+			var re *RemoteError
+			if _, err := cl.Mkdirs("/a"); !errors.As(err, &re) || re.Status != http.StatusForbidden || re.Exception != tc.exception ||
+				re.JavaClassName != tc.class || !strings.HasPrefix(re.Message, tc.message) {
+				t.Fatalf("MKDIRS in safe mode: %+v, want 403 %s %q…", re, tc.exception, tc.message)
+			}
+			if _, err := cl.Rename("/a", "/b"); !isRemote(err, tc.exception) {
+				t.Fatalf("RENAME in safe mode: %v", err)
+			}
+			if _, err := cl.ListStatus("/"); err != nil {
+				t.Fatalf("LISTSTATUS in safe mode: %v", err)
+			}
+			if _, err := cl.Create("/f", strings.NewReader("x"), 1, false); err != nil {
+				t.Fatalf("CREATE in safe mode: %v", err)
+			}
+			if _, err := cl.Delete("/f", false); !isRemote(err, tc.exception) {
+				t.Fatalf("DELETE in safe mode: %v", err)
+			}
+			if ls, err := cl.ListStatus("/"); err != nil || len(ls) != 1 || ls[0].PathSuffix != "f" {
+				t.Fatalf("LISTSTATUS: %+v %v, want only f (safe mode changed nothing)", ls, err)
+			}
+			if ok, err := cl.Mkdirs("/a"); err != nil || !ok {
+				t.Fatalf("MKDIRS after three refusals: %t %v", ok, err)
+			}
+			c.SetSafeMode(1, tc.retriable)
+			c.SetSafeMode(0, tc.retriable)
+			if ok, err := cl.Delete("/f", false); err != nil || !ok {
+				t.Fatalf("DELETE after leaving safe mode: %t %v", ok, err)
+			}
+		})
+	}
+}
+
 // CREATE makes the missing parent directories, owned by the user, as HDFS
 // does (createparent defaults to true): Knox's user guide writes
 // /user/guest/example/README without a MKDIRS first. createparent=false

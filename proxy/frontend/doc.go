@@ -126,7 +126,10 @@
 // (the proxy's plain TCP backend connection, h1.Conn.ReadFrom) as the
 // bytes the server buffered (a write), then w.ReadFrom of the connection
 // limited to exactly the rest, which the kernel splices: a request
-// pipelined after the body stays for the server. 100 Continue goes out
+// pipelined after the body stays for the server, and the body is at its
+// end as soon as its last bytes left the client connection, before the
+// backend has them (its answer may end before the splice returns, and the
+// connection serves the pipelined request). 100 Continue goes out
 // before, the read deadline bounds it as any read of the body, and a body
 // that broke off (the client hung up or stalled, or w failed) closes the
 // connection after the answer. TLS connections, chunked bodies and

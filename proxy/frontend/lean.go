@@ -1020,9 +1020,10 @@ const spliceMin = 64 << 10
 // WriteTo sends the rest of the body to w. A body of known length
 // (identity) on a plain TCP connection goes by the kernel when w is an
 // io.ReaderFrom (a plain TCP backend connection): the bytes buffered
-// already go first (w.Write), then w.ReadFrom gets the connection under an
-// io.LimitedReader of exactly the rest, so that splice(2) moves it and
-// not one byte of a pipelined request after it. Other bodies are copied.
+// already go first (w.Write), then w.ReadFrom gets the connection (a
+// splice.Side that counts what it takes: took) under an io.LimitedReader
+// of exactly the rest, so that splice(2) moves it and not one byte of a
+// pipelined request after it. Other bodies are copied.
 // An error of w's is returned as w returned it; a client that sent fewer
 // bytes than promised is io.ErrUnexpectedEOF.
 func (b *reqBody) WriteTo(w io.Writer) (int64, error) {
@@ -1052,24 +1053,24 @@ func (b *reqBody) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
-	rest := b.length - b.read
-	lr := io.LimitedReader{R: c.tcp, N: rest}
+	// The splice tells took of the bytes it takes from the connection,
+	// before it sends them on.
+	side := &splice.Side{Conn: c.tcp, Taken: b.took}
 	if c.stall > 0 {
 		// The splice moves the read deadline by progress: a bounded side.
-		lr.R = &splice.Side{Conn: c.tcp, Idle: c.stall, End: c.bodyDeadline}
+		side.Idle, side.End = c.stall, c.bodyDeadline
 		c.deadlineStale = true // a stall deadline is left on the connection
 	} else {
 		c.freshDeadline()
 	}
+	lr := io.LimitedReader{R: side, N: b.length - b.read}
 	n, err := rf.ReadFrom(&lr)
-	b.read += rest - lr.N // taken from the connection, sent or not
 	total += n
 	if err == nil && lr.N == 0 {
-		b.eof.Store(true)
+		// took recorded the body's end.
 		if hook := testHookBodyTaken.Load(); hook != nil {
 			(*hook)()
 		}
-		b.ctx.bodyEnded()
 		return total, nil
 	}
 	if err == nil {
@@ -1077,6 +1078,18 @@ func (b *reqBody) WriteTo(w io.Writer) (int64, error) {
 	}
 	b.broken = err
 	return total, err
+}
+
+// took counts n bytes of the body that WriteTo's splice took from the
+// connection (b.mu is WriteTo's), sent on or not. The last ones end the
+// body there and then, before they go to the backend: a backend that
+// answers on the last byte may have its answer ended (finish) before the
+// splice returns, and finish must find the body at its end.
+func (b *reqBody) took(n int64) {
+	if b.read += n; b.read == b.length {
+		b.eof.Store(true)
+		b.ctx.bodyEnded()
+	}
 }
 
 // spliceable reports whether WriteTo may take the rest of the body from
@@ -1120,9 +1133,13 @@ func (b *reqBody) unread() bool {
 func (b *reqBody) finish() bool {
 	if !b.mu.TryLock() {
 		// A reader still holds the body. One that took all of it from the
-		// connection (eof) has only its return left, and the connection
-		// is at the next request: a backend that answered on seeing the
-		// last byte spliced must not cost the client its connection.
+		// connection (eof: a splice records it as the last bytes leave the
+		// connection, before they reach the backend, see took) has at
+		// most their sending and its return left, and the connection is
+		// at the next request: a backend that answered on seeing the last
+		// byte spliced must not cost the client its connection. One short
+		// of the end (a backend that answered early and reads no more)
+		// costs it: the close ends that reader.
 		return b.eof.Load()
 	}
 	defer b.mu.Unlock()

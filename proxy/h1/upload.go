@@ -21,10 +21,11 @@ func (c *Conn) PlainTCP() bool { return c.tcp != nil }
 
 // ReadFrom sends what r yields, up to its end, after the bytes buffered
 // (a request body). When the connection is plain TCP and r is a plain TCP
-// connection (a *net.TCPConn, or a *splice.Side with its stall bound)
-// under an io.LimitedReader (the rest of a body of known length), the
-// kernel moves the bytes (splice(2), package splice) and the limit goes
-// down by what was sent; else they are copied. An error of
+// connection (a *net.TCPConn, or a *splice.Side with its stall bound and
+// its Taken, told of the bytes taken before they are sent) under an
+// io.LimitedReader (the rest of a body of known length), the kernel moves
+// the bytes (splice(2), package splice) and the limit goes down by what
+// was sent; else they are copied. An error of
 // r is a *SourceError. After any error the connection cannot serve
 // another request: the caller closes it or discards it. ReadFrom leaves
 // the connection's state alone, as it runs beside the reading of the

@@ -550,8 +550,13 @@ type HighAvailability struct {
 	// Fail over (replayable requests) on a Hadoop namenode's 403
 	// StandbyException answer.
 	FailoverOnStandby bool `protobuf:"varint,6,opt,name=failover_on_standby,json=failoverOnStandby,proto3" json:"failover_on_standby,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Retries of a replayable request on the same URL when a Hadoop
+	// namenode answers 403 SafeModeException or RetriableException.
+	SafeModeRetries int32 `protobuf:"varint,7,opt,name=safe_mode_retries,json=safeModeRetries,proto3" json:"safe_mode_retries,omitempty"`
+	// Wait before each of those retries.
+	SafeModeRetrySleep *durationpb.Duration `protobuf:"bytes,8,opt,name=safe_mode_retry_sleep,json=safeModeRetrySleep,proto3" json:"safe_mode_retry_sleep,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *HighAvailability) Reset() {
@@ -624,6 +629,20 @@ func (x *HighAvailability) GetFailoverOnStandby() bool {
 		return x.FailoverOnStandby
 	}
 	return false
+}
+
+func (x *HighAvailability) GetSafeModeRetries() int32 {
+	if x != nil {
+		return x.SafeModeRetries
+	}
+	return 0
+}
+
+func (x *HighAvailability) GetSafeModeRetrySleep() *durationpb.Duration {
+	if x != nil {
+		return x.SafeModeRetrySleep
+	}
+	return nil
 }
 
 // TopologyInfo is a stored topology with its metadata.
@@ -1698,14 +1717,16 @@ const file_gateway_v1_topology_proto_rawDesc = "" +
 	"\vallow_trace\x18\r \x01(\bR\n" +
 	"allowTrace\x12\x1a\n" +
 	"\bfederate\x18\x0e \x01(\bR\bfederate\x12+\n" +
-	"\x11federation_secret\x18\x0f \x01(\tR\x10federationSecret\"\xc2\x02\n" +
+	"\x11federation_secret\x18\x0f \x01(\tR\x10federationSecret\"\xbc\x03\n" +
 	"\x10HighAvailability\x12+\n" +
 	"\x11failover_statuses\x18\x01 \x03(\x05R\x10failoverStatuses\x12!\n" +
 	"\fmax_failures\x18\x02 \x01(\x05R\vmaxFailures\x123\n" +
 	"\acooloff\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\acooloff\x12*\n" +
 	"\x11health_check_path\x18\x04 \x01(\tR\x0fhealthCheckPath\x12M\n" +
 	"\x15health_check_interval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x13healthCheckInterval\x12.\n" +
-	"\x13failover_on_standby\x18\x06 \x01(\bR\x11failoverOnStandby\"\x84\x02\n" +
+	"\x13failover_on_standby\x18\x06 \x01(\bR\x11failoverOnStandby\x12*\n" +
+	"\x11safe_mode_retries\x18\a \x01(\x05R\x0fsafeModeRetries\x12L\n" +
+	"\x15safe_mode_retry_sleep\x18\b \x01(\v2\x19.google.protobuf.DurationR\x12safeModeRetrySleep\"\x84\x02\n" +
 	"\fTopologyInfo\x120\n" +
 	"\btopology\x18\x01 \x01(\v2\x14.gateway.v1.TopologyR\btopology\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12'\n" +
@@ -1861,39 +1882,40 @@ var file_gateway_v1_topology_proto_depIdxs = []int32{
 	26, // 9: gateway.v1.Dispatch.idle_timeout:type_name -> google.protobuf.Duration
 	26, // 10: gateway.v1.HighAvailability.cooloff:type_name -> google.protobuf.Duration
 	26, // 11: gateway.v1.HighAvailability.health_check_interval:type_name -> google.protobuf.Duration
-	2,  // 12: gateway.v1.TopologyInfo.topology:type_name -> gateway.v1.Topology
-	27, // 13: gateway.v1.TopologyInfo.updated_at:type_name -> google.protobuf.Timestamp
-	1,  // 14: gateway.v1.ServiceChange.kind:type_name -> gateway.v1.ServiceChange.Kind
-	0,  // 15: gateway.v1.DeployRequest.format:type_name -> gateway.v1.Format
-	7,  // 16: gateway.v1.DeployResponse.topology:type_name -> gateway.v1.TopologyInfo
-	8,  // 17: gateway.v1.DeployResponse.changes:type_name -> gateway.v1.ServiceChange
-	0,  // 18: gateway.v1.ValidateRequest.format:type_name -> gateway.v1.Format
-	2,  // 19: gateway.v1.ValidateResponse.topology:type_name -> gateway.v1.Topology
-	7,  // 20: gateway.v1.GetResponse.topology:type_name -> gateway.v1.TopologyInfo
-	7,  // 21: gateway.v1.ListResponse.topologies:type_name -> gateway.v1.TopologyInfo
-	27, // 22: gateway.v1.HistoryEntry.updated_at:type_name -> google.protobuf.Timestamp
-	20, // 23: gateway.v1.HistoryResponse.entries:type_name -> gateway.v1.HistoryEntry
-	7,  // 24: gateway.v1.RollbackResponse.topology:type_name -> gateway.v1.TopologyInfo
-	8,  // 25: gateway.v1.RollbackResponse.changes:type_name -> gateway.v1.ServiceChange
-	9,  // 26: gateway.v1.TopologyService.Deploy:input_type -> gateway.v1.DeployRequest
-	11, // 27: gateway.v1.TopologyService.Validate:input_type -> gateway.v1.ValidateRequest
-	13, // 28: gateway.v1.TopologyService.Get:input_type -> gateway.v1.GetRequest
-	15, // 29: gateway.v1.TopologyService.List:input_type -> gateway.v1.ListRequest
-	17, // 30: gateway.v1.TopologyService.Delete:input_type -> gateway.v1.DeleteRequest
-	19, // 31: gateway.v1.TopologyService.History:input_type -> gateway.v1.HistoryRequest
-	22, // 32: gateway.v1.TopologyService.Rollback:input_type -> gateway.v1.RollbackRequest
-	10, // 33: gateway.v1.TopologyService.Deploy:output_type -> gateway.v1.DeployResponse
-	12, // 34: gateway.v1.TopologyService.Validate:output_type -> gateway.v1.ValidateResponse
-	14, // 35: gateway.v1.TopologyService.Get:output_type -> gateway.v1.GetResponse
-	16, // 36: gateway.v1.TopologyService.List:output_type -> gateway.v1.ListResponse
-	18, // 37: gateway.v1.TopologyService.Delete:output_type -> gateway.v1.DeleteResponse
-	21, // 38: gateway.v1.TopologyService.History:output_type -> gateway.v1.HistoryResponse
-	23, // 39: gateway.v1.TopologyService.Rollback:output_type -> gateway.v1.RollbackResponse
-	33, // [33:40] is the sub-list for method output_type
-	26, // [26:33] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	26, // 12: gateway.v1.HighAvailability.safe_mode_retry_sleep:type_name -> google.protobuf.Duration
+	2,  // 13: gateway.v1.TopologyInfo.topology:type_name -> gateway.v1.Topology
+	27, // 14: gateway.v1.TopologyInfo.updated_at:type_name -> google.protobuf.Timestamp
+	1,  // 15: gateway.v1.ServiceChange.kind:type_name -> gateway.v1.ServiceChange.Kind
+	0,  // 16: gateway.v1.DeployRequest.format:type_name -> gateway.v1.Format
+	7,  // 17: gateway.v1.DeployResponse.topology:type_name -> gateway.v1.TopologyInfo
+	8,  // 18: gateway.v1.DeployResponse.changes:type_name -> gateway.v1.ServiceChange
+	0,  // 19: gateway.v1.ValidateRequest.format:type_name -> gateway.v1.Format
+	2,  // 20: gateway.v1.ValidateResponse.topology:type_name -> gateway.v1.Topology
+	7,  // 21: gateway.v1.GetResponse.topology:type_name -> gateway.v1.TopologyInfo
+	7,  // 22: gateway.v1.ListResponse.topologies:type_name -> gateway.v1.TopologyInfo
+	27, // 23: gateway.v1.HistoryEntry.updated_at:type_name -> google.protobuf.Timestamp
+	20, // 24: gateway.v1.HistoryResponse.entries:type_name -> gateway.v1.HistoryEntry
+	7,  // 25: gateway.v1.RollbackResponse.topology:type_name -> gateway.v1.TopologyInfo
+	8,  // 26: gateway.v1.RollbackResponse.changes:type_name -> gateway.v1.ServiceChange
+	9,  // 27: gateway.v1.TopologyService.Deploy:input_type -> gateway.v1.DeployRequest
+	11, // 28: gateway.v1.TopologyService.Validate:input_type -> gateway.v1.ValidateRequest
+	13, // 29: gateway.v1.TopologyService.Get:input_type -> gateway.v1.GetRequest
+	15, // 30: gateway.v1.TopologyService.List:input_type -> gateway.v1.ListRequest
+	17, // 31: gateway.v1.TopologyService.Delete:input_type -> gateway.v1.DeleteRequest
+	19, // 32: gateway.v1.TopologyService.History:input_type -> gateway.v1.HistoryRequest
+	22, // 33: gateway.v1.TopologyService.Rollback:input_type -> gateway.v1.RollbackRequest
+	10, // 34: gateway.v1.TopologyService.Deploy:output_type -> gateway.v1.DeployResponse
+	12, // 35: gateway.v1.TopologyService.Validate:output_type -> gateway.v1.ValidateResponse
+	14, // 36: gateway.v1.TopologyService.Get:output_type -> gateway.v1.GetResponse
+	16, // 37: gateway.v1.TopologyService.List:output_type -> gateway.v1.ListResponse
+	18, // 38: gateway.v1.TopologyService.Delete:output_type -> gateway.v1.DeleteResponse
+	21, // 39: gateway.v1.TopologyService.History:output_type -> gateway.v1.HistoryResponse
+	23, // 40: gateway.v1.TopologyService.Rollback:output_type -> gateway.v1.RollbackResponse
+	34, // [34:41] is the sub-list for method output_type
+	27, // [27:34] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_gateway_v1_topology_proto_init() }

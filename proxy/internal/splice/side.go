@@ -17,6 +17,13 @@ type Side struct {
 	Idle time.Duration
 	// End, with Idle, is a deadline no wait goes past (zero: none).
 	End time.Time
+	// Taken, when not nil, is told of the bytes each read took from a
+	// source (their count) as soon as they left the connection, before
+	// any of them goes to the destination: a caller that counts them
+	// knows where the source stands before the destination's peer can
+	// answer them (a request body's end before the backend answers its
+	// last byte).
+	Taken func(n int64)
 }
 
 // until is Idle from now, no later than End.
@@ -40,7 +47,11 @@ func (s *Side) Read(p []byte) (int, error) {
 	if s.Idle > 0 {
 		s.boundRead()
 	}
-	return s.Conn.Read(p)
+	n, err := s.Conn.Read(p)
+	if n > 0 && s.Taken != nil {
+		s.Taken(int64(n))
+	}
+	return n, err
 }
 
 // Progress tells whether a connection's peer took bytes of its output

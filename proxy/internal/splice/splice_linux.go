@@ -67,6 +67,7 @@ func Copy(dst, src *net.TCPConn, n int64) (written int64, srcFailed bool, err er
 // the destination's before each wait for it to be writable after bytes
 // went out, so that a side that makes no progress for Idle fails (with
 // os.ErrDeadlineExceeded) while a slow one that progresses does not.
+// src.Taken is told of the bytes taken from src before they go to dst.
 func CopySides(dst, src Side, n int64) (written int64, srcFailed bool, err error) {
 	sc, err := src.Conn.SyscallConn()
 	if err != nil {
@@ -137,6 +138,9 @@ func CopySides(dst, src Side, n int64) (written int64, srcFailed bool, err error
 		}
 		if moved == 0 {
 			return written, false, nil // src ended
+		}
+		if src.Taken != nil {
+			src.Taken(int64(moved))
 		}
 		p.data = moved
 		if dst.Idle > 0 {

@@ -17,7 +17,8 @@ func Copy(dst, src *net.TCPConn, n int64) (written int64, srcFailed bool, err er
 }
 
 // CopySides is Copy with the sides' stall bounds (Side.Idle), moved
-// before each read and each write.
+// before each read and each write; src.Taken is told of the bytes of
+// each read before they are written.
 func CopySides(dst, src Side, n int64) (written int64, srcFailed bool, err error) {
 	buf := buffers.Get().(*[256 << 10]byte)
 	defer buffers.Put(buf)
@@ -27,6 +28,9 @@ func CopySides(dst, src Side, n int64) (written int64, srcFailed bool, err error
 		}
 		m, rerr := src.Conn.Read(buf[:min(n-written, int64(len(buf)))])
 		if m > 0 {
+			if src.Taken != nil {
+				src.Taken(int64(m))
+			}
 			if dst.Idle > 0 {
 				dst.boundWrite()
 			}
