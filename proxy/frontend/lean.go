@@ -231,6 +231,9 @@ type leanConn struct {
 	// unreadBody: the connection closes after an answer while the client
 	// may still send a body nobody read (closeLingering).
 	unreadBody bool
+	// lentReader: a body reader that outlived its handler may still be in
+	// br (reqBody.finish): br does not go back to the pool.
+	lentReader bool
 	// afterPost: the last request was a POST (empty lines may follow it)
 	afterPost bool
 	idle      atomic.Bool
@@ -324,11 +327,14 @@ const (
 	maxLingerDiscard = 4 << 20
 )
 
-// release returns the buffers to their pools.
+// release returns the buffers to their pools (but a reader lent to a
+// body reader that outlived its handler, left to the collector).
 func (c *leanConn) release() {
 	if c.br != nil && !c.big {
-		c.br.Reset(nil)
-		readerPool.Put(c.br)
+		if !c.lentReader {
+			c.br.Reset(nil)
+			readerPool.Put(c.br)
+		}
 		heldBuffers.Add(-1)
 	}
 	if c.big {
@@ -1139,8 +1145,14 @@ func (b *reqBody) finish() bool {
 		// at the next request: a backend that answered on seeing the last
 		// byte spliced must not cost the client its connection. One short
 		// of the end (a backend that answered early and reads no more)
-		// costs it: the close ends that reader.
-		return b.eof.Load()
+		// costs it: the close ends that reader, which may be in the
+		// connection's reader until then (or sending bytes of its buffer
+		// on): it does not go back to the pool.
+		if b.eof.Load() {
+			return true
+		}
+		b.res.c.lentReader = true
+		return false
 	}
 	defer b.mu.Unlock()
 	b.closed = true
