@@ -351,6 +351,7 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 			break
 		}
 		if code != http.StatusContinue {
+			removeHopByHop(resp.Header) // the backend connection's, as a final answer's
 			h := ex.Header()
 			for k, vv := range resp.Header {
 				if k == "Link" {
