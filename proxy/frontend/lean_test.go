@@ -1240,3 +1240,64 @@ func TestPostEmptyLineAroundIdleRelease(t *testing.T) {
 		})
 	}
 }
+
+// A body reader that outlives its handler (the proxy's writer of a body
+// to a backend that answered before it had all of it) may be inside the
+// connection's reader when the connection closes: that reader must not go
+// back to the pool, where another connection would take it while the
+// straggler still writes into it (a data race under -race).
+func TestStragglerKeepsReaderOutOfPool(t *testing.T) {
+	readErr := make(chan error, 1)
+	var held any
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held = frontend.BodyConnReader(r.Body)
+		first := make(chan struct{})
+		go func() {
+			buf := make([]byte, 64)
+			_, err := r.Body.Read(buf)
+			close(first)
+			for err == nil {
+				_, err = r.Body.Read(buf) // waits for bytes that never come
+			}
+			readErr <- err
+		}()
+		<-first
+		// Return once the straggler is back in a read, holding the body.
+		for deadline := time.Now().Add(10 * time.Second); !frontend.BodyHeld(r.Body); {
+			if time.Now().After(deadline) {
+				t.Error("the body's reader did not read again")
+				return
+			}
+		}
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+	})
+	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nfirst part"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+		t.Fatalf("%d, close %v; want 413 and the connection closed", resp.StatusCode, resp.Close)
+	}
+	select {
+	case err := <-readErr:
+		if err == nil || err == io.EOF {
+			t.Fatalf("the straggler's read ended with %v, want an error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the straggler's read did not end when the connection closed")
+	}
+	if frontend.InReaderPool(held) {
+		t.Fatal("the reader a straggler used went back to the pool")
+	}
+}
