@@ -410,6 +410,7 @@ func (c *leanConn) serveOne() bool {
 	c.cr.limit = int64(o.MaxHeaderBytes) + 4096
 	c.deadlineStale = false // from here on, serveOne sets the deadlines
 	c.bodyReads, c.rdSet = false, time.Time{}
+	c.skipEmptyLines(false) // before the wait: one that came with the body is no request
 	// Wait for the request: the first within the header timeout, later
 	// ones within the idle timeout. Unless all of the head is here, the
 	// rest of it must come within the header timeout.
@@ -425,13 +426,7 @@ func (c *leanConn) serveOne() bool {
 			return false
 		}
 	}
-	if c.afterPost {
-		// A CRLF some clients send after a POST body (RFC 9112 §2.2: the
-		// server may ignore empty lines before a request line), as
-		// net/http's server does.
-		p, _ := c.br.Peek(min(4, c.br.Buffered()))
-		_, _ = c.br.Discard(len(p) - len(bytes.TrimLeft(p, "\r\n")))
-	}
+	c.skipEmptyLines(true)
 	start := time.Now()
 	c.bodyDeadline = time.Time{}
 	if o.ReadTimeout > 0 {
@@ -480,6 +475,22 @@ func (c *leanConn) serveOne() bool {
 	}
 	c.setState(http.StateIdle)
 	return true
+}
+
+// skipEmptyLines drops the CRLF some clients send after a POST body (RFC
+// 9112 §2.2: the server may ignore empty lines before a request line), as
+// net/http's server does, from what c.br holds. After the wait for the
+// request (waited), a CR alone (the idle release's wait reads one byte)
+// waits for its LF, within the wait's deadline; before it, nothing waits.
+func (c *leanConn) skipEmptyLines(waited bool) {
+	if !c.afterPost {
+		return
+	}
+	p, _ := c.br.Peek(min(4, c.br.Buffered()))
+	if waited && len(p) == 1 && p[0] == '\r' {
+		p, _ = c.br.Peek(2)
+	}
+	_, _ = c.br.Discard(len(p) - len(bytes.TrimLeft(p, "\r\n")))
 }
 
 // idleRelease is how long a connection waits for a request holding its
