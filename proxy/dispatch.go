@@ -65,6 +65,12 @@ func (s *service) rewrite(out, in *http.Request) {
 	if id := in.Header["X-Request-Id"]; id != nil {
 		out.Header["X-Request-Id"] = id
 	}
+	if strings.IndexByte(out.URL.RawQuery, ';') >= 0 {
+		// Before the impersonation parameters are stripped: a backend that
+		// reads ';' as a separator would see "x=1;user.name=hdfs" as
+		// user.name (any proxied request, WebSocket handshakes too).
+		out.URL.RawQuery = cleanQuery(out.URL.RawQuery)
+	}
 	// A client's doAs or user.name never reaches the backend (CVE-2017-5646):
 	// identity assertion decides on them and, when configured, sets its own.
 	if q, removed := identity.StripImpersonation(out.URL.RawQuery); removed {

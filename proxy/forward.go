@@ -84,9 +84,6 @@ func (s *service) outbound(ex *exchange, in *http.Request) *http.Request {
 	if httpguts.HeaderValuesContainsToken(in.Header["Te"], "trailers") {
 		out.Header["Te"] = teTrailers
 	}
-	if strings.IndexByte(out.URL.RawQuery, ';') >= 0 {
-		out.URL.RawQuery = cleanQuery(out.URL.RawQuery)
-	}
 	s.rewrite(out, in)
 	return out
 }
@@ -356,6 +353,7 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 			break
 		}
 		if code != http.StatusContinue {
+			removeHopByHop(resp.Header) // the backend connection's, as a final answer's
 			h := ex.Header()
 			for k, vv := range resp.Header {
 				if k == "Link" {
@@ -533,14 +531,16 @@ func isRedirect(status int) bool {
 }
 
 // The bounds of a redirected request's drain: each wait for the client's
-// body (drainStall), and in all, whatever the service's max_body_bytes
-// (unlimited by default), drainMaxBytes read and drainMaxTime: past either
-// the stream is reset, as for any other early answer. The client sends the
-// body again where the redirect points; a larger or slower body is not
-// worth reading twice (curl before 8 then fails with (92); --http1.1 spares
-// the first copy).
+// body (drainStall: a client still sending sends more within it; one that
+// stopped at the answer without ending its side, as Go's client does on
+// an answer >= 300, gets the stream's end this late), and in all, whatever
+// the service's max_body_bytes (unlimited by default), drainMaxBytes read
+// and drainMaxTime: past either the stream is reset, as for any other
+// early answer. The client sends the body again where the redirect points;
+// a larger or slower body is not worth reading twice (--http1.1 spares the
+// first copy).
 const (
-	drainStall    = 30 * time.Second
+	drainStall    = 2 * time.Second
 	drainMaxBytes = 1 << 30
 	drainMaxTime  = 5 * time.Minute
 )
@@ -554,16 +554,22 @@ type drainBound struct {
 
 var drainBounds atomic.Pointer[drainBound]
 
-// drainRedirected reads and drops the rest of the request body after the
-// answer (a redirect) went out: through the body's limits
+// drainRedirected sends the answer (a redirect) at once, then reads and
+// drops the rest of the request body: through the body's limits
 // (max_body_bytes: past it the stream is reset as before), each read
-// bounded by drainStall, at most drainMaxBytes in drainMaxTime.
+// bounded by drainStall, at most drainMaxBytes in drainMaxTime. The flush
+// lets a client that streams a large body learn the redirect while it
+// sends (curl then stops sending and ends its side), instead of after its
+// last byte.
 func (ex *exchange) drainRedirected() {
 	bound := drainBound{drainMaxBytes, drainMaxTime}
 	if b := drainBounds.Load(); b != nil {
 		bound = *b
 	}
 	rc := http.NewResponseController(ex.w)
+	if rc.Flush() != nil {
+		return
+	}
 	buf := h1.GetBuffer()
 	defer h1.PutBuffer(buf)
 	end := time.Now().Add(bound.time)

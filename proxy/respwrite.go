@@ -277,10 +277,27 @@ func publicOrigin(out *http.Request) string {
 	if i := strings.IndexByte(host, ','); i >= 0 {
 		host = strings.TrimSpace(host[:i])
 	}
-	if host == "" {
+	if host == "" || !plainHost(host) {
 		return ""
 	}
 	return proto + "://" + host
+}
+
+// plainHost reports whether host is a name, IPv4 or IPv6 address with an
+// optional port and nothing else. A Host field may hold more (quotes,
+// parentheses, ';', '&', '%': RFC 3986's sub-delims), which written into a
+// rewritten body or header could end a script's string or add markup; the
+// links then stay paths on the gateway, which need no origin.
+func plainHost(host string) bool {
+	for i := 0; i < len(host); i++ {
+		switch c := host[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '.', c == '-', c == '_', c == ':', c == '[', c == ']':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // underBase returns the part of path below base ("" or "/…"), if path is

@@ -185,14 +185,22 @@ func TestResponseHeaderWithoutHostIsAPath(t *testing.T) {
 
 // An early hint (103) passes through, but not its Link fields: their
 // URIs would name the backend (a preload the browser fetches from it)
-// and are not rewritten as the final answer's are.
+// and are not rewritten as the final answer's are; nor its hop-by-hop
+// fields, which are the backend connection's (an HTTP/2 answer must not
+// carry them, RFC 9113 §8.2.2: curl fails such a stream with (92)).
 func TestEarlyHintsLeakNoBackend(t *testing.T) {
 	e := newEnv(t, proxyConfig())
+	hop := []string{"Connection", "Keep-Alive", "X-Backend-Hop"}
 	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "<http://"+r.Host+"/app/v1/style.css>; rel=preload; as=style")
 		w.Header().Set("X-Hint", "kept")
+		w.Header().Set("Connection", "X-Backend-Hop")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Set("X-Backend-Hop", "10.0.0.5:8080")
 		w.WriteHeader(http.StatusEarlyHints)
-		w.Header().Del("Link")
+		for _, k := range append(hop, "Link") {
+			w.Header().Del(k)
+		}
 		_, _ = io.WriteString(w, "ok")
 	})
 	e.deploy(topo("t", svc("app", b.URL+"/app/v1")))
@@ -221,5 +229,10 @@ func TestEarlyHintsLeakNoBackend(t *testing.T) {
 	}
 	if l := hints[0].Values("Link"); len(l) > 0 {
 		t.Fatalf("the early hint carries Link %q (the backend's address)", l)
+	}
+	for _, k := range hop {
+		if v := hints[0].Values(k); len(v) > 0 {
+			t.Errorf("the early hint carries the backend connection's %s %q", k, v)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -30,10 +31,19 @@ func as(user string, more ...string) []string {
 }
 
 // impersonationParams lists the doAs/user.name parameters of a query, as
-// "key=value", whatever their spelling.
+// "key=value", whatever their spelling, its parameters separated by '&' or
+// ';' as Hadoop's pseudo authentication and Netty's decoder read them.
 func impersonationParams(rawQuery string) []string {
 	var out []string
-	identity.ImpersonationValues(rawQuery, func(k, v string) { out = append(out, k+"="+v) })
+	for _, part := range strings.FieldsFunc(rawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+		k, v, _ := strings.Cut(part, "=")
+		if identity.IsImpersonationParam(k) {
+			if d, err := url.QueryUnescape(v); err == nil {
+				v = d
+			}
+			out = append(out, k+"="+v)
+		}
+	}
 	return out
 }
 
@@ -88,6 +98,15 @@ func TestImpersonationThroughTheProxy(t *testing.T) {
 		{"no rule: the caller's doAs is dropped", untrusted, "GET", "/gateway/local/echo/f?op=OPEN&doAs=bob", "", as("alice"), 200, "alice"},
 		{"case variants DOAS and User.Name", untrusted, "GET", "/gateway/local/echo/f?DOAS=bob&User.Name=bob&op=OPEN", "", as("alice"), 200, "alice"},
 		{"encoded name", untrusted, "GET", "/gateway/local/echo/f?do%41s=bob", "", as("alice"), 200, "alice"},
+		// ';' separates parameters for Hadoop's pseudo authentication (the
+		// first user.name wins) and for Netty's decoder (datanodes).
+		{"';'-separated user.name", untrusted, "GET", "/gateway/local/echo/f?op=OPEN;user.name=bob", "", as("alice"), 200, "alice"},
+		{"';'-separated encoded User%2EName", untrusted, "GET", "/gateway/local/echo/f?x=1;User%2EName=bob&op=OPEN", "", as("alice"), 200, "alice"},
+		{"';'-separated doAs", untrusted, "GET", "/gateway/local/echo/f?op=OPEN;doAs=bob", "", as("alice"), 200, "alice"},
+		// A name that does not percent-decode is dropped: IIS and old
+		// servlet containers read %uXXXX, which makes this user.name.
+		{"undecodable %u-escaped user.name", untrusted, "GET", "/gateway/local/echo/f?user%u002ename=bob&op=OPEN", "", as("alice"), 200, "alice"},
+		{"proxy user, ';'-separated doAs: dropped, not honoured", untrusted, "GET", "/gateway/local/echo/f?op=OPEN;doAs=bob", "", as("svc"), 200, "svc"},
 		{"wrong caller", untrusted, "GET", "/gateway/local/echo/f?doAs=bob", "", as("carol"), 200, "carol"},
 		{"allowed proxy user", untrusted, "GET", "/gateway/local/echo/f?doAs=bob", "", as("svc"), 200, "bob"},
 		{"allowed proxy user, lower-case doas", untrusted, "GET", "/gateway/local/echo/f?doas=bob", "", as("svc"), 200, "bob"},
@@ -123,6 +142,9 @@ func TestImpersonationThroughTheProxy(t *testing.T) {
 				return
 			}
 			got := be.last()
+			if strings.Contains(got.URL.RawQuery, "%u") {
+				t.Fatalf("backend query %q keeps a %%u-escaped name", got.URL.RawQuery)
+			}
 			if p := impersonationParams(got.URL.RawQuery); !slices.Equal(p, []string{"doAs=" + tc.asserted}) {
 				t.Fatalf("backend query %q: impersonation params %q, want only the gateway's doAs=%s", got.URL.RawQuery, p, tc.asserted)
 			}

@@ -414,3 +414,48 @@ func TestUIInChromium(t *testing.T) {
 	}
 	t.Log(fmt.Sprint(types))
 }
+
+// The gateway's origin in a rewritten link comes from the request's Host,
+// whose valid bytes include quotes, parentheses, '&' and ';': a Host that
+// is not a plain host name or address leaves the links paths on the
+// gateway, so that it cannot end a script's string or a stylesheet's
+// url() (in an SVG script, entities such as &quot; are decoded first) and
+// add code for whoever gets that response (a shared cache).
+func TestUIRewritingHostStaysOutOfBodies(t *testing.T) {
+	var self string
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/app.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			fmt.Fprintf(w, `var a = '%s/x'; var b = "%s/y";`, self, self)
+		case "/app.css":
+			w.Header().Set("Content-Type", "text/css")
+			fmt.Fprintf(w, `a{background:url(%s/i.png)} b{content:'%s/j'}`, self, self)
+		case "/svg":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, `<svg><script>var u = "%s/z";</script></svg>`, self)
+		}
+	})
+	self = b.URL
+	e := newEnv(t, proxyConfig())
+	e.deploy(uiTopology(b.URL, nil))
+	gwHost := strings.TrimPrefix(e.fe.URL, "http://")
+	for _, tt := range []struct{ host, path, want string }{
+		{"gw');alert(1);(", "/app.js", `var a = '/gateway/ui/yarn/x'; var b = "/gateway/ui/yarn/y";`},
+		{"gw');alert(1);(", "/app.css", `a{background:url(/gateway/ui/yarn/i.png)} b{content:'/gateway/ui/yarn/j'}`},
+		{"gw&quot;+alert(1)+&quot;", "/svg", `<svg><script>var u = "/gateway/ui/yarn/z";</script></svg>`},
+		{gwHost, "/app.js", `var a = 'http://` + gwHost + `/gateway/ui/yarn/x'; var b = "http://` + gwHost + `/gateway/ui/yarn/y";`},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, e.fe.URL+"/gateway/ui/yarn"+tt.path, nil)
+		req.Host = tt.host
+		resp, err := e.fe.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != tt.want {
+			t.Errorf("%s with Host %s: %d\ngot  %s\nwant %s", tt.path, tt.host, resp.StatusCode, body, tt.want)
+		}
+	}
+}

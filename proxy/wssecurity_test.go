@@ -79,6 +79,31 @@ func TestWebSocketHandshakeToBackend(t *testing.T) {
 	}
 }
 
+// A WebSocket handshake's query reaches the backend as any proxied
+// request's: the client's doAs/user.name are removed, also behind ';'
+// (Hadoop's pseudo authentication and Python's older parse_qs read ';' as
+// a separator, and the first user.name wins), and the gateway asserts the
+// principal.
+func TestWebSocketImpersonationQuery(t *testing.T) {
+	e := newEnv(t, proxy.Config{})
+	b := newWSServer(t, websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}, echoServe)
+	e.deploy(&topology.Topology{Name: "t", Services: []topology.Service{wsService("ws", b.URL, nil)}, Providers: []topology.Provider{
+		{Role: "authentication", Name: "test-session"},
+		{Role: "identity-assertion", Name: "default", Params: map[string]string{"query_param": "user.name"}},
+	}})
+	for _, q := range []string{"x=1;user.name=mallory", "user.name=mallory;x=1&y=2", "x=1&User%2EName=mallory;doAs=mallory", "doAs=mallory"} {
+		c, resp, err := websocket.DefaultDialer.Dial(wsURL(e, "/gateway/t/ws?"+q), http.Header{"Cookie": {"test-session=ok"}})
+		if err != nil {
+			t.Fatalf("dial ?%s: %v %v", q, err, resp)
+		}
+		c.Close()
+		got := (<-b.seen).URL.RawQuery
+		if p := impersonationParams(got); len(p) != 1 || p[0] != "user.name=carol" {
+			t.Errorf("?%s reached the backend as ?%s: impersonation params %q, want only the gateway's user.name=carol", q, got, p)
+		}
+	}
+}
+
 // With the topology's CORS origins set, a cross-origin upgrade from
 // elsewhere is refused before any backend connection (cross-site
 // WebSocket hijacking); an allowed origin upgrades.

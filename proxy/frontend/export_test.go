@@ -1,6 +1,9 @@
 package frontend
 
-import "time"
+import (
+	"io"
+	"time"
+)
 
 // LargeReaders reports how many connections hold a head buffer larger
 // than the pooled one.
@@ -22,4 +25,29 @@ func SetIdleRelease(d time.Duration) (restore func()) {
 func SetBodyTakenHook(f func()) (restore func()) {
 	testHookBodyTaken.Store(&f)
 	return func() { testHookBodyTaken.Store(nil) }
+}
+
+// BodyHeld reports whether a reader holds a lean front's request body (in
+// a Read or WriteTo of it).
+func BodyHeld(body io.Reader) bool {
+	b := body.(*reqBody)
+	if b.mu.TryLock() {
+		b.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// BodyConnReader returns the reader of the connection a lean front's
+// request body is read from.
+func BodyConnReader(body io.Reader) any { return body.(*reqBody).res.c.br }
+
+// InReaderPool reports whether br is among the pooled readers (it takes
+// them all out of the pool).
+func InReaderPool(br any) bool {
+	found := false
+	for v := readerPool.Get(); v != nil; v = readerPool.Get() {
+		found = found || v == br
+	}
+	return found
 }

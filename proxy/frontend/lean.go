@@ -231,6 +231,9 @@ type leanConn struct {
 	// unreadBody: the connection closes after an answer while the client
 	// may still send a body nobody read (closeLingering).
 	unreadBody bool
+	// lentReader: a body reader that outlived its handler may still be in
+	// br (reqBody.finish): br does not go back to the pool.
+	lentReader bool
 	// afterPost: the last request was a POST (empty lines may follow it)
 	afterPost bool
 	idle      atomic.Bool
@@ -324,11 +327,14 @@ const (
 	maxLingerDiscard = 4 << 20
 )
 
-// release returns the buffers to their pools.
+// release returns the buffers to their pools (but a reader lent to a
+// body reader that outlived its handler, left to the collector).
 func (c *leanConn) release() {
 	if c.br != nil && !c.big {
-		c.br.Reset(nil)
-		readerPool.Put(c.br)
+		if !c.lentReader {
+			c.br.Reset(nil)
+			readerPool.Put(c.br)
+		}
 		heldBuffers.Add(-1)
 	}
 	if c.big {
@@ -404,6 +410,7 @@ func (c *leanConn) serveOne() bool {
 	c.cr.limit = int64(o.MaxHeaderBytes) + 4096
 	c.deadlineStale = false // from here on, serveOne sets the deadlines
 	c.bodyReads, c.rdSet = false, time.Time{}
+	c.skipEmptyLines(false) // before the wait: one that came with the body is no request
 	// Wait for the request: the first within the header timeout, later
 	// ones within the idle timeout. Unless all of the head is here, the
 	// rest of it must come within the header timeout.
@@ -419,13 +426,7 @@ func (c *leanConn) serveOne() bool {
 			return false
 		}
 	}
-	if c.afterPost {
-		// A CRLF some clients send after a POST body (RFC 9112 §2.2: the
-		// server may ignore empty lines before a request line), as
-		// net/http's server does.
-		p, _ := c.br.Peek(min(4, c.br.Buffered()))
-		_, _ = c.br.Discard(len(p) - len(bytes.TrimLeft(p, "\r\n")))
-	}
+	c.skipEmptyLines(true)
 	start := time.Now()
 	c.bodyDeadline = time.Time{}
 	if o.ReadTimeout > 0 {
@@ -474,6 +475,22 @@ func (c *leanConn) serveOne() bool {
 	}
 	c.setState(http.StateIdle)
 	return true
+}
+
+// skipEmptyLines drops the CRLF some clients send after a POST body (RFC
+// 9112 §2.2: the server may ignore empty lines before a request line), as
+// net/http's server does, from what c.br holds. After the wait for the
+// request (waited), a CR alone (the idle release's wait reads one byte)
+// waits for its LF, within the wait's deadline; before it, nothing waits.
+func (c *leanConn) skipEmptyLines(waited bool) {
+	if !c.afterPost {
+		return
+	}
+	p, _ := c.br.Peek(min(4, c.br.Buffered()))
+	if waited && len(p) == 1 && p[0] == '\r' {
+		p, _ = c.br.Peek(2)
+	}
+	_, _ = c.br.Discard(len(p) - len(bytes.TrimLeft(p, "\r\n")))
 }
 
 // idleRelease is how long a connection waits for a request holding its
@@ -1139,8 +1156,14 @@ func (b *reqBody) finish() bool {
 		// at the next request: a backend that answered on seeing the last
 		// byte spliced must not cost the client its connection. One short
 		// of the end (a backend that answered early and reads no more)
-		// costs it: the close ends that reader.
-		return b.eof.Load()
+		// costs it: the close ends that reader, which may be in the
+		// connection's reader until then (or sending bytes of its buffer
+		// on): it does not go back to the pool.
+		if b.eof.Load() {
+			return true
+		}
+		b.res.c.lentReader = true
+		return false
 	}
 	defer b.mu.Unlock()
 	b.closed = true

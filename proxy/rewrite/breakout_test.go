@@ -42,3 +42,27 @@ func TestRewrittenLiteralStaysInScript(t *testing.T) {
 		})
 	}
 }
+
+// Whatever the Mapper returns, a rewritten literal stays one literal: its
+// value is escaped for the literal's quotes (and an unquoted url()'s
+// delimiters), as a literal with escapes is.
+func TestMappedValueEscapedForItsLiteral(t *testing.T) {
+	o := &Options{Map: func(string) (string, bool) { return `x'y"z\w)(v`, true }}
+	for _, tt := range []struct {
+		kind    Kind
+		in, out string
+	}{
+		{KindJS, `a('http://ui.internal:8088/p')`, `a('x\'y"z\\w)(v')`},
+		{KindJS, `a("http://ui.internal:8088/p")`, `a("x'y\"z\\w)(v")`},
+		{KindJS, "a(`http://ui.internal:8088/p`)", "a(`x'y\"z\\\\w)(v`)"},
+		{KindJSON, `{"u":"http://ui.internal:8088/p"}`, `{"u":"x'y\"z\\w)(v"}`},
+		{KindCSS, `a{b:url(http://ui.internal:8088/p)}`, `a{b:url(x\27 y\22 z\\w\29 \28 v)}`},
+		{KindCSS, `a{b:url("http://ui.internal:8088/p")}`, `a{b:url("x'y\"z\\w)(v")}`},
+		{KindCSS, `a{b:'http://ui.internal:8088/p'}`, `a{b:'x\'y"z\\w)(v'}`},
+	} {
+		got, err := rewriteAll(t, tt.kind, "", []byte(tt.in), o)
+		if err != nil || got != tt.out {
+			t.Errorf("%s: got %s (%v), want %s", tt.in, got, err, tt.out)
+		}
+	}
+}

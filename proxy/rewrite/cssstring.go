@@ -7,13 +7,7 @@ import "unicode/utf8"
 // as the browser reads it, is the candidate, written back with what must
 // be escaped escaped. A bad escape leaves it as it came.
 func (s *scanner) flushCSSEscaped(dst, lit []byte, lo, hi int) []byte {
-	var q byte // the value's quote; 0: an unquoted url(x)
-	switch {
-	case s.quote != ')':
-		q = s.quote
-	case lo > 0 && (lit[lo-1] == '"' || lit[lo-1] == '\''):
-		q = lit[lo-1]
-	}
+	q := s.cssQuote(lit, lo)
 	v, ok := unescapeCSS(s.str[:0], lit[lo:hi], q != 0)
 	s.str = v
 	if !ok {

@@ -141,13 +141,36 @@ func (s *scanner) flush(dst []byte, closed bool) []byte {
 		}
 		return s.flushEscaped(dst, v)
 	}
-	nv, ok := s.rw.candidate(s.kind, v)
-	if !ok {
-		return append(dst, lit...)
-	}
 	dst = append(dst, lit[:lo]...)
-	dst = append(dst, nv...)
+	if s.rw.rootRelative(s.kind, v) { // nothing in it or the prefix to escape
+		dst = append(append(dst, s.rw.o.RootPrefix...), v...)
+		return append(dst, lit[hi:]...)
+	}
+	nv, ok := s.rw.mapped(s.kind, v)
+	if !ok {
+		return append(dst[:len(dst)-lo], lit...)
+	}
+	// The new value is written escaped for the literal: it may hold what
+	// v could not (the gateway's origin is the request's Host, whose valid
+	// bytes include quotes and parentheses).
+	if s.kind == KindCSS {
+		dst = appendCSS(dst, nv, s.cssQuote(lit, lo))
+	} else {
+		dst = appendJS(dst, nv, s.quote, jsEscapes{})
+	}
 	return append(dst, lit[hi:]...)
+}
+
+// cssQuote is the quote of a CSS string or url() value starting at
+// lit[lo] (0: an unquoted url(x)).
+func (s *scanner) cssQuote(lit []byte, lo int) byte {
+	switch {
+	case s.quote != ')':
+		return s.quote
+	case lo > 0 && (lit[lo-1] == '"' || lit[lo-1] == '\''):
+		return lit[lo-1]
+	}
+	return 0
 }
 
 // flushEscaped appends a JavaScript or JSON literal with escapes: the

@@ -9,18 +9,27 @@
 //	go tool pprof -sample_index=inuse_space -top idleprof idle.heap
 //
 // The clients run in the same process: their connections (about 0.3 KiB
-// each, their readers are dropped) are in the heap figure too. Each
-// connection is two descriptors here: raise the soft limit (ulimit -n).
+// each, their readers are dropped; with -tls their TLS state too) are in
+// the heap figure. -tls serves a TLS front (HTTP/1.1 by ALPN) with a
+// certificate made at start. Each connection is two descriptors here:
+// raise the soft limit (ulimit -n).
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -40,6 +49,7 @@ func main() {
 	n := flag.Int("n", 2000, "idle connections")
 	front := flag.String("front", frontend.DefaultKind, "the front server: lean or net/http")
 	heap := flag.String("heap", "", "heap profile file")
+	useTLS := flag.Bool("tls", false, "a TLS front (HTTP/1.1 by ALPN), with a certificate made here")
 	flag.Parse()
 
 	p, err := proxy.New(proxy.Config{
@@ -61,7 +71,19 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fe, err := frontend.NewFront(p, frontend.ServerOptions{}, *front)
+	var opts frontend.ServerOptions
+	dial := func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) }
+	if *useTLS {
+		cert, pool := selfSigned()
+		opts.TLSConfig, err = frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil }, "off", nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		dial = func() (net.Conn, error) {
+			return tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+		}
+	}
+	fe, err := frontend.NewFront(p, opts, *front)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -70,7 +92,7 @@ func main() {
 	heap0, stack0 := live()
 	conns := make([]net.Conn, 0, *n)
 	for i := 0; i < *n; i++ {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := dial()
 		if err != nil {
 			log.Fatalf("connection %d: %v", i, err)
 		}
@@ -88,7 +110,11 @@ func main() {
 	}
 	time.Sleep(1500 * time.Millisecond) // past the front's idle release: what idle connections hold
 	heap1, stack1 := live()
-	fmt.Printf("%d idle connections (%s front): heap %.1f KiB, stacks %.1f KiB per connection\n", *n, *front,
+	proto := "plain"
+	if *useTLS {
+		proto = "TLS"
+	}
+	fmt.Printf("%d idle connections (%s front, %s): heap %.1f KiB, stacks %.1f KiB per connection\n", *n, *front, proto,
 		float64(heap1-heap0)/1024/float64(*n), float64(stack1-stack0)/1024/float64(*n))
 	if *heap != "" {
 		f, err := os.Create(*heap)
@@ -110,4 +136,27 @@ func live() (heap, stack uint64) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse, ms.StackInuse
+}
+
+// selfSigned returns a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned() (*tls.Certificate, *x509.CertPool) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idleprof"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		log.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
