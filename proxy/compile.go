@@ -436,7 +436,9 @@ func (p *Proxy) compileUpstream(s *service, ha *topology.HA, tmo Timeouts) *upst
 	for _, st := range ha.FailoverStatuses {
 		up.failover[st/64] |= 1 << (st % 64)
 	}
-	up.standby = ha.FailoverOnStandby
+	if ha.FailoverOnStandby {
+		up.standby = standbyRuleFor(s.role)
+	}
 	up.safeModeRetries, up.safeModeSleep = ha.SafeModeRetries, ha.SafeModeRetrySleep.D()
 	if ha.HealthCheckPath != "" {
 		up.hcPath = ha.HealthCheckPath

@@ -154,6 +154,8 @@ func (s *service) errorHandler(w http.ResponseWriter, r *http.Request, err error
 		return
 	case isTimeout(err):
 		status, msg = http.StatusGatewayTimeout, "backend timeout"
+	case errors.Is(err, errStandbyOnly):
+		status, msg = http.StatusServiceUnavailable, "no active backend"
 	case errors.Is(err, errUnroutableRedirect):
 		msg = "backend redirected to an address the gateway does not publish"
 	}

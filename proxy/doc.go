@@ -227,7 +227,12 @@
 // a body, and so does, with HA.FailoverOnStandby, a standby Hadoop
 // namenode's answer (403, a JSON body of at most 4 KiB whose
 // RemoteException.exception is StandbyException; the part read to tell is
-// put back in front of any other 403's body). With HA.SafeModeRetries, a
+// put back in front of any other 403's body), or, for the YARN
+// ResourceManager roles (topology.ResourceManagerRole), a standby RM's
+// answer (307 or 403 whose body, at most 4 KiB, holds "This is standby
+// RM", or a 307 holding "Can not find any active RM"): it names the RMs'
+// addresses, so when it cannot fail over the client gets 503 instead. With
+// HA.SafeModeRetries, a
 // replayable request is sent again to the same URL, up to that many times,
 // HA.SafeModeRetrySleep apart, when a namenode answers 403 with a
 // RemoteException whose exception is SafeModeException or

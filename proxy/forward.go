@@ -49,7 +49,9 @@ func (s *service) dispatch(ex *exchange, in *http.Request, sealed *url.URL) {
 		resp, err = s.dn.roundTrip(ex, out)
 	}
 	if err != nil {
-		s.errorHandler(ex, in, err, true) // a failed round trip waited for the body's writer
+		// A failed round trip waited for the body's writer, unless a
+		// standby's answer came first (then the writer may still read).
+		s.errorHandler(ex, in, err, !errors.Is(err, errStandbyOnly))
 		return
 	}
 	removeHopByHop(resp.Header)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy/h1"
 )
 
@@ -56,8 +58,8 @@ func (h *backendHealth) failed(now time.Time, maxFailures int64, cooloff time.Du
 type upstream struct {
 	svc         *service
 	backends    []*backend
-	failover    [10]uint64 // bit set of failover statuses
-	standby     bool       // fail over on a namenode's StandbyException (ha.failover_on_standby)
+	failover    [10]uint64  // bit set of failover statuses
+	standby     standbyRule // how a standby answers (ha.failover_on_standby and the role)
 	maxFailures int64
 	cooloff     time.Duration
 
@@ -112,12 +114,17 @@ func (u *upstream) isFailoverStatus(code int) bool {
 
 var errNoBackend = errors.New("backend URL changed by an outbound handler")
 
+// errStandbyOnly is a standby ResourceManager's answer the request could
+// not fail over from (it cannot be replayed, or every URL was tried): the
+// answer names the RMs' addresses, so the client gets 503 instead.
+var errStandbyOnly = errors.New("only standby backends answered")
+
 // roundTrip sends the backend request to the backend rewrite picked and
 // fails over to the next healthy one: on any error before the request was
-// sent, and on a failover status (or a standby namenode's answer) for a
-// request that can be replayed. Such a request is sent again to the same
-// backend, up to safeModeRetries times, when a namenode answers that it is
-// in safe mode.
+// sent, and on a failover status (or a standby's answer, standbyAnswer)
+// for a request that can be replayed. Such a request is sent again to the
+// same backend, up to safeModeRetries times, when a namenode answers that
+// it is in safe mode.
 func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, error) {
 	// An outbound handler must not have aimed the request elsewhere (the
 	// path may change under the backend's base).
@@ -161,7 +168,7 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 		}
 		answer := answerFailover
 		if !u.isFailoverStatus(resp.StatusCode) {
-			answer = u.namenodeAnswer(resp)
+			answer = u.standbyAnswer(resp)
 		}
 		switch answer {
 		case answerOther:
@@ -191,6 +198,11 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 				cur = n
 				continue
 			}
+		}
+		if answer == answerHiddenStandby {
+			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+			ex.release(resp)
+			return nil, errStandbyOnly
 		}
 		return resp, nil
 	}
@@ -364,41 +376,83 @@ func (u *upstream) waitRetry(ctx context.Context) error {
 	}
 }
 
-// maxStandbyAnswer bounds the part of a 403 body read to tell a namenode's
-// standby or safe-mode answer (a few hundred bytes) from any other 403.
+// maxStandbyAnswer bounds the part of a body read to tell a standby's or a
+// namenode's safe-mode answer (a few hundred bytes) from any other.
 const maxStandbyAnswer = 4 << 10
 
-// Answers of a Hadoop namenode (namenodeAnswer).
+// standbyRule is how a service's backends say they are standby.
+type standbyRule uint8
+
 const (
-	answerOther    = iota // for the client
-	answerFailover        // a failover status, or a standby's refusal: the next URL
-	answerSafeMode        // in safe mode: the same URL again, later
+	standbyNone     standbyRule = iota // no standby detection
+	standbyNamenode                    // a Hadoop namenode's 403 StandbyException (WEBHDFS, and any role but the RM's)
+	standbyRM                          // a YARN ResourceManager's redirect to the active one
 )
 
-// namenodeAnswer tells a Hadoop namenode's refusals the service acts on
-// (ha.failover_on_standby, ha.safe_mode_retries) from other answers: 403
-// with a JSON body of at most maxStandbyAnswer bytes, {"RemoteException":
-// {"exception": E, "javaClassName": C, ...}}, where E or C names
-// StandbyException (answerFailover), or SafeModeException or
-// RetriableException (answerSafeMode: Hadoop's own clients retry a
-// RetriableException on the same namenode; an HA namenode starting up
-// wraps its SafeModeException in one). It reads that much of a 403's body
-// and puts it back in front of the rest, so that any other 403 (a
-// permission error) reaches the client whole.
-func (u *upstream) namenodeAnswer(resp *http.Response) int {
-	if !u.standby && u.safeModeRetries == 0 || resp.StatusCode != http.StatusForbidden ||
-		resp.ContentLength > maxStandbyAnswer || !isJSON(resp.Header.Get("Content-Type")) {
+// standbyRuleFor is the rule of a service of role with
+// ha.failover_on_standby.
+func standbyRuleFor(role string) standbyRule {
+	if topology.ResourceManagerRole(role) {
+		return standbyRM
+	}
+	return standbyNamenode
+}
+
+// Answers of a backend the service acts on (standbyAnswer).
+const (
+	answerOther         = iota // for the client
+	answerFailover             // a failover status, or a standby's refusal: the next URL
+	answerHiddenStandby        // a standby RM's redirect: the next URL, never the client's
+	answerSafeMode             // a namenode in safe mode: the same URL again, later
+)
+
+// Markers of a standby ResourceManager's answer, written first in its body
+// by Hadoop's RMWebAppFilter: one that knows the active RM redirects to it
+// (307, Location on the active RM); one that does not asks the client to
+// come back (307, Refresh on itself).
+var (
+	rmStandbyMarker  = []byte("This is standby RM")
+	rmNoActiveMarker = []byte("Can not find any active RM")
+)
+
+// standbyAnswer tells the backend answers the service acts on
+// (ha.failover_on_standby per standbyRule, ha.safe_mode_retries) from
+// others. It reads at most maxStandbyAnswer bytes of a candidate's body
+// and puts them back in front of the rest, so that any other answer (a
+// permission error, an active RM's redirect) reaches the client whole.
+//
+// A namenode (standbyNamenode, or safe-mode retries): 403 with a JSON body
+// of at most maxStandbyAnswer bytes, {"RemoteException": {"exception": E,
+// "javaClassName": C, ...}}, where E or C names StandbyException
+// (answerFailover), or SafeModeException or RetriableException
+// (answerSafeMode: Hadoop's own clients retry a RetriableException on the
+// same namenode; an HA namenode starting up wraps its SafeModeException in
+// one).
+//
+// A ResourceManager (standbyRM), as Knox's RMHaDispatch tells it: 307 or
+// 403 whose body, of at most maxStandbyAnswer bytes, holds "This is
+// standby RM"; and a 307 holding "Can not find any active RM" (a standby
+// that knows no active RM yet: the next URL may be it). Both are
+// answerHiddenStandby.
+func (u *upstream) standbyAnswer(resp *http.Response) int {
+	switch {
+	case u.standby == standbyRM:
+		if resp.StatusCode != http.StatusTemporaryRedirect && resp.StatusCode != http.StatusForbidden {
+			return answerOther
+		}
+		head, ok := readAnswerHead(resp)
+		if ok && (bytes.Contains(head, rmStandbyMarker) ||
+			resp.StatusCode == http.StatusTemporaryRedirect && bytes.Contains(head, rmNoActiveMarker)) {
+			return answerHiddenStandby
+		}
+		return answerOther
+	case u.standby == standbyNone && u.safeModeRetries == 0, resp.StatusCode != http.StatusForbidden,
+		!isJSON(resp.Header.Get("Content-Type")):
 		return answerOther
 	}
-	sb, ok := resp.Body.(streamBodyCloser)
+	head, ok := readAnswerHead(resp)
 	if !ok {
 		return answerOther
-	}
-	buf := make([]byte, maxStandbyAnswer+1)
-	n, err := io.ReadFull(sb, buf)
-	resp.Body = &prefixedBody{head: buf[:n], streamBodyCloser: sb}
-	if n > maxStandbyAnswer || err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return answerOther // longer than any namenode refusal, or unreadable: the client's to see
 	}
 	var e struct {
 		RemoteException struct {
@@ -406,12 +460,12 @@ func (u *upstream) namenodeAnswer(resp *http.Response) int {
 			JavaClassName string `json:"javaClassName"`
 		} `json:"RemoteException"`
 	}
-	if json.Unmarshal(buf[:n], &e) != nil {
+	if json.Unmarshal(head, &e) != nil {
 		return answerOther
 	}
 	re := e.RemoteException
 	switch {
-	case u.standby && (re.Exception == "StandbyException" || re.JavaClassName == "org.apache.hadoop.ipc.StandbyException"):
+	case u.standby == standbyNamenode && (re.Exception == "StandbyException" || re.JavaClassName == "org.apache.hadoop.ipc.StandbyException"):
 		return answerFailover
 	case u.safeModeRetries > 0 && (re.Exception == "SafeModeException" || re.Exception == "RetriableException" ||
 		re.JavaClassName == "org.apache.hadoop.hdfs.server.namenode.SafeModeException" ||
@@ -419,6 +473,26 @@ func (u *upstream) namenodeAnswer(resp *http.Response) int {
 		return answerSafeMode
 	}
 	return answerOther
+}
+
+// readAnswerHead reads the whole body of resp when it is at most
+// maxStandbyAnswer bytes, and puts what it read back in front of the rest;
+// ok is false for a longer or unreadable body (then the client's to see).
+func readAnswerHead(resp *http.Response) (head []byte, ok bool) {
+	if resp.ContentLength > maxStandbyAnswer {
+		return nil, false
+	}
+	sb, isStream := resp.Body.(streamBodyCloser)
+	if !isStream {
+		return nil, false
+	}
+	buf := make([]byte, maxStandbyAnswer+1)
+	n, err := io.ReadFull(sb, buf)
+	resp.Body = &prefixedBody{head: buf[:n], streamBodyCloser: sb}
+	if n > maxStandbyAnswer || err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, false
+	}
+	return buf[:n], true
 }
 
 func isJSON(contentType string) bool {

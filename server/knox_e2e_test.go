@@ -13,6 +13,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
 	"github.com/securegw/gateway/internal/webhdfstest"
+	"github.com/securegw/gateway/internal/yarntest"
 )
 
 // knoxWebHDFS is a Knox topology as Knox users write it: the WEBHDFS role
@@ -221,6 +222,78 @@ func TestKnoxHaProviderWebHDFSStandby(t *testing.T) {
 	rc.Close()
 	if string(got) != "ha" || len(nn1.NamenodeRequests()) == 0 {
 		t.Fatalf("OPEN read %q; nn1 asked %d times", got, len(nn1.NamenodeRequests()))
+	}
+}
+
+// A Knox topology enabling the HaProvider for RESOURCEMANAGER and YARNUI
+// on two ResourceManagers deploys with gatewayctl; with rm1 standby, REST
+// and UI requests are served through gatewayd by rm2 (the standby's
+// redirect, naming rm2's address, never reaches the client); with both
+// standby the client gets 503.
+func TestKnoxHaProviderResourceManagerStandby(t *testing.T) {
+	e := newEnv(t)
+	d := e.start()
+	rm1, rm2 := yarntest.Start(t, "rm1"), yarntest.Start(t, "rm2")
+	rm1.SetStandby(rm2)
+	doc := `<topology>
+  <gateway>
+    <provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
+    <provider><role>identity-assertion</role><name>Default</name><enabled>true</enabled></provider>
+    <provider><role>ha</role><name>HaProvider</name><enabled>true</enabled>
+      <param><name>RESOURCEMANAGER</name><value>maxFailoverAttempts=3;failoverSleep=1000;enabled=true</value></param>
+      <param><name>YARNUI</name><value>enabled=true</value></param>
+    </provider>
+  </gateway>
+  <service><role>RESOURCEMANAGER</role><url>` + rm1.URL() + `/ws</url><url>` + rm2.URL() + `/ws</url></service>
+  <service><role>YARNUI</role><url>` + rm1.URL() + `</url><url>` + rm2.URL() + `</url></service>
+</topology>`
+	out, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "yarn.xml", doc))
+	if code != 0 || !strings.Contains(out+errOut, "failoverSleep=1000") {
+		t.Fatalf("deploy: exit %d, want 0 with a warning naming failoverSleep\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = e.ctl("", "topology", "get", "yarn", "-o", "yaml")
+	if code != 0 || strings.Count(out, "failover_on_standby: true") != 2 {
+		t.Fatalf("get: exit %d, want failover_on_standby on both services\n%s%s", code, out, errOut)
+	}
+	hc := e.httpClient()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := hc.Get("https://" + d.proxy + "/gateway/yarn/" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, rm := range []*yarntest.RM{rm1, rm2} {
+			addr := strings.TrimPrefix(rm.URL(), "http://")
+			if strings.Contains(string(b), addr) || strings.Contains(resp.Header.Get("Location"), addr) {
+				t.Errorf("GET %s: the answer names %s (%s): %q", path, rm.Name(), resp.Header.Get("Location"), b)
+			}
+		}
+		return resp, string(b)
+	}
+	if resp, body := get("resourcemanager/v1/cluster/apps"); resp.StatusCode != 200 || !strings.Contains(body, `"apps"`) {
+		t.Fatalf("REST: %d %q, want rm2's apps", resp.StatusCode, body)
+	}
+	if resp, body := get("yarn/cluster/apps"); resp.StatusCode != 200 || !strings.Contains(body, "<h1>rm2</h1>") {
+		t.Fatalf("UI: %d %q, want rm2's page", resp.StatusCode, body)
+	}
+	if len(rm1.Requests()) == 0 {
+		t.Error("rm1 was never asked")
+	}
+	// A POST with a body cannot be replayed: not failed over, 503.
+	resp, err := hc.Post("https://"+d.proxy+"/gateway/yarn/resourcemanager/v1/cluster/apps/new-application", "application/json", strings.NewReader(`{"application-name":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || len(rm2.Apps()) != 0 {
+		t.Fatalf("POST to the standby: %d (%s), rm2 created %v: want 503 and nothing created", resp.StatusCode, resp.Proto, rm2.Apps())
+	}
+	rm2.SetStandby(rm1)
+	if resp, body := get("resourcemanager/v1/cluster/apps"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("both standby: %d %q, want 503", resp.StatusCode, body)
 	}
 }
 

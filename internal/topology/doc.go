@@ -20,9 +20,9 @@
 // Knox's service definitions, WEBHDFS → "webhdfs", with its backend path,
 // type, WebSocket and rewrite behaviour) and a table of provider names
 // (ShiroProvider → "ldap"); unknown roles and names are errors. An enabled
-// HaProvider becomes per-service failover (ha.failover_on_standby and, from
-// maxRetryAttempts and retrySleep, ha.safe_mode_retries for WEBHDFS; see
-// convertHA). DOCTYPE and ENTITY declarations are refused before anything could
+// HaProvider becomes per-service failover (ha.failover_on_standby for
+// WEBHDFS and the YARN ResourceManager roles and, from maxRetryAttempts and
+// retrySleep, ha.safe_mode_retries for WEBHDFS; see convertHA). DOCTYPE and ENTITY declarations are refused before anything could
 // expand them. Documents must be UTF-8 and at most MaxDocumentSize bytes.
 //
 // Normal form. Normalize strips leading and trailing slashes from service

@@ -9,10 +9,25 @@ import (
 	"time"
 )
 
-// standbyRoles are the service roles whose backends are Hadoop namenodes
-// in HA: a standby answers 403 StandbyException, on which Knox's HA
-// dispatch for the role (WebHdfsHaDispatch) fails over.
-var standbyRoles = map[string]bool{"WEBHDFS": true}
+// standbyRole reports whether the backends of role tell a standby by
+// their answer, on which Knox's HA dispatch for the role fails over: a
+// Hadoop namenode's 403 StandbyException (WEBHDFS: WebHdfsHaDispatch), a
+// YARN ResourceManager's redirect to the active one (the roles
+// ResourceManagerRole names: RMHaDispatch, RMUIHaDispatch, RMUI2HaDispatch,
+// RMSchedulerUIHaDispatch).
+func standbyRole(role string) bool { return role == "WEBHDFS" || ResourceManagerRole(role) }
+
+// ResourceManagerRole reports whether the services of role are served by
+// YARN ResourceManagers, whose standby answers requests with a redirect to
+// the active one: with ha.failover_on_standby such an answer fails over
+// (see HA.FailoverOnStandby). Case does not matter.
+func ResourceManagerRole(role string) bool {
+	switch strings.ToUpper(role) {
+	case "RESOURCEMANAGER", "YARNUI", "YARNUIV2", "YARN-SCHEDULER-UI":
+		return true
+	}
+	return false
+}
 
 // convertHA turns an enabled Knox HaProvider into per-service failover
 // and removes it (it is not a provider here). Each provider param names a
@@ -20,7 +35,9 @@ var standbyRoles = map[string]bool{"WEBHDFS": true}
 // role enabled (enabled=true, Knox's default), every service of that role
 // fails over between its URLs as every multi-URL service does (connection
 // errors; ha.failover_statuses for replayable requests), and a WEBHDFS
-// service also on a standby namenode's 403 StandbyException
+// service also on a standby namenode's 403 StandbyException, a
+// RESOURCEMANAGER, YARNUI, YARNUIV2 or YARN-SCHEDULER-UI service on a
+// standby ResourceManager's redirect to the active one
 // (ha.failover_on_standby). Knox settings:
 //
 //   - enabled: true or false; false leaves the role without HA.
@@ -109,9 +126,9 @@ func haRole(t *Topology, p Provider, field, role, value string) {
 			switch {
 			case k == "maxFailoverAttempts":
 				maxFailover = n
-			case k == "maxRetryAttempts" && standbyRoles[role]:
+			case k == "maxRetryAttempts" && role == "WEBHDFS":
 				maxRetry = n
-			case k == "retrySleep" && standbyRoles[role]:
+			case k == "retrySleep" && role == "WEBHDFS":
 				retrySleep = n
 			case n > 0:
 				ignored = append(ignored, k+"="+v)
@@ -148,7 +165,7 @@ func haRole(t *Topology, p Provider, field, role, value string) {
 		if s.HA == nil {
 			s.HA = &HA{}
 		}
-		if standbyRoles[role] {
+		if standbyRole(role) {
 			s.HA.FailoverOnStandby = true
 			s.HA.SafeModeRetries, s.HA.SafeModeRetrySleep = retries, sleep
 		}

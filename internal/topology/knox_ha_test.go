@@ -211,3 +211,48 @@ func TestKnoxHaProviderDisabledAndNative(t *testing.T) {
 		t.Fatalf("native ha provider: %v, want refused", err)
 	}
 }
+
+// The YARN ResourceManager roles fail over on a standby RM's redirect
+// (ha.failover_on_standby) as Knox's RMHaDispatch and RM UI dispatches do;
+// maxRetryAttempts and retrySleep stay WebHDFS's: for RESOURCEMANAGER they
+// are a warning, and no safe-mode retries.
+func TestKnoxHaProviderResourceManager(t *testing.T) {
+	doc := `<topology><gateway>
+<provider><role>authentication</role><name>Anonymous</name><enabled>true</enabled></provider>
+<provider><role>ha</role><name>HaProvider</name><enabled>true</enabled>
+<param><name>RESOURCEMANAGER</name><value>maxFailoverAttempts=3;failoverSleep=0;maxRetryAttempts=3;enabled=true</value></param>
+<param><name>YARNUI</name><value>enabled=true</value></param>
+<param><name>YARNUIV2</name><value>enabled=true</value></param>
+<param><name>YARN-SCHEDULER-UI</name><value>enabled=false</value></param>
+</provider></gateway>
+<service><role>RESOURCEMANAGER</role><url>http://rm1:8088/ws</url><url>http://rm2:8088/ws</url></service>
+<service><role>YARNUI</role><url>http://rm1:8088</url><url>http://rm2:8088</url></service>
+<service><role>YARNUIV2</role><url>http://rm1:8088</url><url>http://rm2:8088</url></service>
+<service><role>YARN-SCHEDULER-UI</role><url>http://rm1:8088</url><url>http://rm2:8088</url></service>
+</topology>`
+	top, err := Parse([]byte(doc), xmlF, "t.xml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings, err := Validate(top)
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	for _, s := range top.Services[:3] {
+		if h := s.HA; h == nil || !h.FailoverOnStandby || h.SafeModeRetries != 0 || h.SafeModeRetrySleep != 0 {
+			t.Errorf("%s ha = %+v, want failover_on_standby only", s.Role, h)
+		}
+	}
+	if h := top.Services[3].HA; h != nil {
+		t.Errorf("YARN-SCHEDULER-UI (enabled=false) ha = %+v, want none", h)
+	}
+	if all := strings.Join(warnings, "\n"); !strings.Contains(all, "HaProvider RESOURCEMANAGER: maxRetryAttempts=3 not honoured") ||
+		strings.Contains(all, "YARNUI") || strings.Contains(all, "failoverSleep") {
+		t.Errorf("warnings %q, want only maxRetryAttempts=3 not honoured for RESOURCEMANAGER", warnings)
+	}
+	for role, want := range map[string]bool{"RESOURCEMANAGER": true, "yarnui": true, "YarnUIv2": true, "YARN-SCHEDULER-UI": true, "WEBHDFS": false, "JOBHISTORYUI": false, "": false} {
+		if got := ResourceManagerRole(role); got != want {
+			t.Errorf("ResourceManagerRole(%q) = %t, want %t", role, got, want)
+		}
+	}
+}

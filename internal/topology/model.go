@@ -92,10 +92,18 @@ type HA struct {
 	HealthCheckPath     string   `json:"health_check_path,omitempty" yaml:"health_check_path,omitempty"`
 	HealthCheckInterval Duration `json:"health_check_interval,omitempty" yaml:"health_check_interval,omitempty"`
 	// FailoverOnStandby fails over, for requests that can be replayed,
-	// when the backend answers as a standby Hadoop namenode does: 403 with
-	// a RemoteException whose exception is StandbyException (WebHDFS
-	// behind namenode HA). Other 403 answers, such as permission denied,
-	// reach the client. A Knox HaProvider enabling WEBHDFS sets it.
+	// when the backend answers as a standby does. For the roles
+	// ResourceManagerRole names (RESOURCEMANAGER, YARNUI, YARNUIV2,
+	// YARN-SCHEDULER-UI), a standby YARN ResourceManager: 307 or 403 with a
+	// body of at most 4 KiB holding "This is standby RM" (its redirect to
+	// the active one), or a 307 holding "Can not find any active RM"; such
+	// an answer never reaches the client (it names the RMs' addresses):
+	// when it cannot fail over, the client gets 503. For any other role, a
+	// standby Hadoop namenode (WebHDFS behind namenode HA): 403 with a
+	// RemoteException whose exception is StandbyException, which reaches
+	// the client when it cannot fail over. Other answers, such as
+	// permission denied or an active RM's redirect, reach the client. A
+	// Knox HaProvider enabling one of these roles sets it.
 	FailoverOnStandby bool `json:"failover_on_standby,omitempty" yaml:"failover_on_standby,omitempty"`
 	// SafeModeRetries retries a request that can be replayed on the same
 	// URL, at most this many times (0-MaxSafeModeRetries; 0: never), when

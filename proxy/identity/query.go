@@ -81,13 +81,36 @@ func ImpersonationValues(rawQuery string, fn func(key, value string)) {
 }
 
 // StripImpersonation returns rawQuery without its doAs and user.name
-// parameters (in any case and encoding), and whether any was removed. It
-// does not allocate when there is none.
+// parameters (in any case and encoding), and whether any was removed. A
+// parameter whose name does not percent-decode goes too: a backend may
+// decode it its own way (%uXXXX in IIS and old servlet containers, so
+// "user%u002ename" could be user.name there). It does not allocate when
+// there is none.
 func StripImpersonation(rawQuery string) (string, bool) {
 	if !mayHaveImpersonation(rawQuery) {
 		return rawQuery, false
 	}
-	return dropParams(rawQuery, IsImpersonationParam)
+	return dropParams(rawQuery, func(key string) bool {
+		return IsImpersonationParam(key) || !decodable(key)
+	})
+}
+
+// decodable reports whether every '%' of the raw name key starts a valid
+// escape.
+func decodable(key string) bool {
+	for i := 0; i < len(key); i++ {
+		if key[i] == '%' {
+			if i+2 >= len(key) || !isHex(key[i+1]) || !isHex(key[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // dropParams returns rawQuery without the parameters whose raw (still

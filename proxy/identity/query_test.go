@@ -9,29 +9,35 @@ import (
 
 func TestStripImpersonation(t *testing.T) {
 	tests := []struct {
-		in, out string
-		values  []string // decoded values, in order
+		in, out   string
+		values    []string // decoded values, in order
+		malformed bool     // removed for an undecodable name, no value
 	}{
-		{"", "", nil},
-		{"op=OPEN&offset=0", "op=OPEN&offset=0", nil},
-		{"doAs=bob", "", []string{"bob"}},
-		{"op=OPEN&DOAS=bob&x=1", "op=OPEN&x=1", []string{"bob"}},
-		{"doas=bob&User.Name=carol", "", []string{"bob", "carol"}},
-		{"USER.NAME=x&y=2", "y=2", []string{"x"}},
-		{"do%41s=bob&a=1", "a=1", []string{"bob"}}, // encoded name: decoded as the backend does
-		{"user%2Ename=bob", "", []string{"bob"}},   // encoded dot
-		{"doAs=b%6Fb", "", []string{"bob"}},        // encoded value
-		{"doa%C5%BF=bob", "", []string{"bob"}},     // U+017F folds to s, as in Java's equalsIgnoreCase
-		{"doAs", "", []string{""}},                 // no value
-		{"doAsX=1&xdoAs=2&user.names=3", "doAsX=1&xdoAs=2&user.names=3", nil},
-		{"do%zzAs=1", "do%zzAs=1", nil},                   // undecodable: kept as is, never equal
-		{"a=doAs&b=user.name", "a=doAs&b=user.name", nil}, // values are not names
+		{"", "", nil, false},
+		{"op=OPEN&offset=0", "op=OPEN&offset=0", nil, false},
+		{"doAs=bob", "", []string{"bob"}, false},
+		{"op=OPEN&DOAS=bob&x=1", "op=OPEN&x=1", []string{"bob"}, false},
+		{"doas=bob&User.Name=carol", "", []string{"bob", "carol"}, false},
+		{"USER.NAME=x&y=2", "y=2", []string{"x"}, false},
+		{"do%41s=bob&a=1", "a=1", []string{"bob"}, false}, // encoded name: decoded as the backend does
+		{"user%2Ename=bob", "", []string{"bob"}, false},   // encoded dot
+		{"doAs=b%6Fb", "", []string{"bob"}, false},        // encoded value
+		{"doa%C5%BF=bob", "", []string{"bob"}, false},     // U+017F folds to s, as in Java's equalsIgnoreCase
+		{"doAs", "", []string{""}, false},                 // no value
+		{"doAsX=1&xdoAs=2&user.names=3", "doAsX=1&xdoAs=2&user.names=3", nil, false},
+		// An undecodable name goes: a backend may decode it its own way
+		// (%uXXXX in IIS and old servlet containers: user%u002Ename).
+		{"do%zzAs=1&a=1", "a=1", nil, true},
+		{"user%u002ename=mallory&op=OPEN", "op=OPEN", nil, true},
+		{"x%=1&doAs=bob", "", []string{"bob"}, true},
+		{"a=100%&b=%zz", "a=100%&b=%zz", nil, false},             // values are the backend's business
+		{"a=doAs&b=user.name", "a=doAs&b=user.name", nil, false}, // values are not names
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
 			got, removed := identity.StripImpersonation(tc.in)
-			if got != tc.out || removed != (tc.values != nil) {
-				t.Fatalf("StripImpersonation = %q, %v; want %q, %v", got, removed, tc.out, tc.values != nil)
+			if want := tc.values != nil || tc.malformed; got != tc.out || removed != want {
+				t.Fatalf("StripImpersonation = %q, %v; want %q, %v", got, removed, tc.out, want)
 			}
 			var vals []string
 			identity.ImpersonationValues(tc.in, func(_, v string) { vals = append(vals, v) })

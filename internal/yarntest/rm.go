@@ -1,0 +1,153 @@
+package yarntest
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// RM is one ResourceManager's web application on loopback.
+type RM struct {
+	name string
+	srv  *httptest.Server
+
+	mu      sync.Mutex
+	standby bool
+	active  *RM // the active RM a standby redirects to; nil: none known
+	history string
+	apps    []string
+	seq     int
+	reqs    []Request
+}
+
+// Request is what the RM received.
+type Request struct {
+	Method, Path, RawQuery string
+}
+
+// Start runs an active RM named name (it appears in its answers) until the
+// test ends.
+func Start(t testing.TB, name string) *RM {
+	t.Helper()
+	r := &RM{name: name}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// URL is the RM's web address, http://127.0.0.1:PORT.
+func (r *RM) URL() string { return r.srv.URL }
+
+// Name is the name given to Start.
+func (r *RM) Name() string { return r.name }
+
+// SetStandby makes the RM a standby that redirects to active, or, with
+// nil, one that knows no active RM.
+func (r *RM) SetStandby(active *RM) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.standby, r.active = true, active
+}
+
+// SetActive makes the RM the active one.
+func (r *RM) SetActive() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.standby, r.active = false, nil
+}
+
+// SetHistory sets the application history server's web address the RM
+// redirects requests for unknown applications to.
+func (r *RM) SetHistory(base string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.history = strings.TrimRight(base, "/")
+}
+
+// Apps are the ids of the applications created on this RM.
+func (r *RM) Apps() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.apps)
+}
+
+// Requests returns what the RM received, in order.
+func (r *RM) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reqs)
+}
+
+func (r *RM) serve(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, Request{Method: req.Method, Path: req.URL.Path, RawQuery: req.URL.RawQuery})
+	standby, active := r.standby, r.active
+	r.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+	uri := req.URL.RequestURI()
+	if standby && req.URL.Path != "/ws/v1/cluster/info" && req.URL.Path != "/cluster" {
+		if active != nil {
+			// RMWebAppFilter: redirect to the active RM's web address.
+			w.Header().Set("Location", active.URL()+uri)
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			fmt.Fprintf(w, "This is standby RM. The redirect url is: %s\n", html.EscapeString(active.URL()+uri))
+			return
+		}
+		w.Header().Set("Refresh", "5;url="+r.URL()+req.URL.Path+"?next.refresh.interval=1")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		fmt.Fprint(w, "Can not find any active RM. Will retry in next 5 seconds.\nHA Zookeeper Connection State: CONNECTED\n")
+		return
+	}
+	switch p := req.URL.Path; {
+	case p == "/ws/v1/cluster/info" && req.Method == http.MethodGet:
+		state := "ACTIVE"
+		if standby {
+			state = "STANDBY"
+		}
+		writeJSON(w, map[string]any{"clusterInfo": map[string]any{"id": 1, "haState": state, "resourceManagerVersion": "3.3.6", "name": r.name}})
+	case p == "/ws/v1/cluster/apps" && req.Method == http.MethodGet:
+		apps := []map[string]string{}
+		for _, id := range r.Apps() {
+			apps = append(apps, map[string]string{"id": id, "state": "NEW", "rm": r.name})
+		}
+		writeJSON(w, map[string]any{"apps": map[string]any{"app": apps}})
+	case p == "/ws/v1/cluster/apps/new-application" && req.Method == http.MethodPost:
+		r.mu.Lock()
+		r.seq++
+		id := fmt.Sprintf("application_1700000000000_%04d", r.seq)
+		r.apps = append(r.apps, id)
+		r.mu.Unlock()
+		writeJSON(w, map[string]any{"application-id": id, "maximum-resource-capability": map[string]int{"memory": 8192, "vCores": 4}})
+	case (p == "/cluster" || p == "/cluster/apps") && req.Method == http.MethodGet:
+		w.Header().Set("Content-Type", "text/html;charset=utf-8")
+		fmt.Fprintf(w, "<html><head><title>All Applications</title></head><body><h1>%s</h1><a href=\"/cluster/apps\">Applications</a></body></html>\n", html.EscapeString(r.name))
+	case strings.HasPrefix(p, "/cluster/app/") && req.Method == http.MethodGet:
+		id := strings.TrimPrefix(p, "/cluster/app/")
+		r.mu.Lock()
+		known, history := slices.Contains(r.apps, id), r.history
+		r.mu.Unlock()
+		switch {
+		case known:
+			w.Header().Set("Content-Type", "text/html;charset=utf-8")
+			fmt.Fprintf(w, "<html><body>%s on %s</body></html>\n", html.EscapeString(id), html.EscapeString(r.name))
+		case history != "":
+			w.Header().Set("Location", history+"/applicationhistory/app/"+id)
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		default:
+			http.Error(w, "application not found", http.StatusNotFound)
+		}
+	default:
+		http.Error(w, "not found", http.StatusNotFound)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

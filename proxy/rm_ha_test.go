@@ -1,0 +1,243 @@
+package proxy_test
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/internal/yarntest"
+)
+
+// rmTopology publishes the RMs, in that order, as RESOURCEMANAGER
+// (resourcemanager: their /ws) and YARNUI (yarn), both with ha, plus
+// extra services.
+func rmTopology(ha *topology.HA, rms []*yarntest.RM, extra ...topology.Service) *topology.Topology {
+	api := topology.Service{Role: "RESOURCEMANAGER", Path: "resourcemanager", HA: ha}
+	ui := topology.Service{Role: "YARNUI", Path: "yarn", HA: ha}
+	for _, rm := range rms {
+		api.URLs = append(api.URLs, rm.URL()+"/ws")
+		ui.URLs = append(ui.URLs, rm.URL())
+	}
+	return topo("t", append([]topology.Service{api, ui}, extra...)...)
+}
+
+// doNoFollow sends a request through the gateway and shows a redirect
+// instead of following it.
+func (e *env) doNoFollow(method, path string) (*http.Response, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.fe.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c := *e.fe.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// leaksRM reports where an answer names an RM's address.
+func leaksRM(resp *http.Response, body string, rms ...*yarntest.RM) string {
+	for _, rm := range rms {
+		addr := strings.TrimPrefix(rm.URL(), "http://")
+		for k, vs := range resp.Header {
+			for _, v := range vs {
+				if strings.Contains(v, addr) {
+					return k + ": " + v
+				}
+			}
+		}
+		if strings.Contains(body, addr) {
+			return "body: " + body
+		}
+	}
+	return ""
+}
+
+// With rm1 standby and rm2 active, REST and UI requests through the
+// gateway are served by rm2: the standby's redirect (which names rm2's
+// address) fails over to the next URL and never reaches the client; so
+// does the answer of a standby that knows no active RM.
+func TestRMFailoverFromStandby(t *testing.T) {
+	rm1, rm2 := yarntest.Start(t, "rm1"), yarntest.Start(t, "rm2")
+	e := newEnv(t, proxyConfig())
+	e.deploy(rmTopology(&topology.HA{FailoverOnStandby: true}, []*yarntest.RM{rm1, rm2}))
+	for _, knowsActive := range []bool{true, false} {
+		if knowsActive {
+			rm1.SetStandby(rm2)
+		} else {
+			rm1.SetStandby(nil)
+		}
+		for _, tt := range []struct{ path, want string }{
+			{"/gateway/t/resourcemanager/v1/cluster/apps?states=RUNNING", `"apps":{"app":[]}`},
+			{"/gateway/t/yarn/cluster/apps", "<h1>rm2</h1>"},
+		} {
+			resp, body := e.doNoFollow(http.MethodGet, tt.path)
+			if resp.StatusCode != 200 || !strings.Contains(body, tt.want) {
+				t.Fatalf("knows active %t: GET %s: %d %q, want rm2's answer", knowsActive, tt.path, resp.StatusCode, body)
+			}
+			if where := leaksRM(resp, body, rm1, rm2); where != "" {
+				t.Errorf("GET %s: the answer names an RM: %s", tt.path, where)
+			}
+		}
+	}
+	// rm1 was asked (then counted failures) and every failover is in the
+	// backend errors, as a standby namenode's.
+	if len(rm1.Requests()) == 0 {
+		t.Error("rm1 was never asked")
+	}
+	if got := metricValue(t, e, "gateway_backend_errors_total", "service", "resourcemanager", "kind", "failover_status"); got < 1 {
+		t.Errorf("backend errors {kind=failover_status} of resourcemanager = %v, want the standby's answers", got)
+	}
+}
+
+// Every RM standby: the client gets 503 without any RM's address (not the
+// redirect, whose Location and body name the active RM), for REST and UI;
+// a service without failover_on_standby never asks the second RM.
+func TestRMAllStandby(t *testing.T) {
+	rm1, rm2 := yarntest.Start(t, "rm1"), yarntest.Start(t, "rm2")
+	rm1.SetStandby(rm2)
+	rm2.SetStandby(rm1)
+	e := newEnv(t, proxyConfig())
+	e.deploy(rmTopology(&topology.HA{FailoverOnStandby: true}, []*yarntest.RM{rm1, rm2}))
+	for _, path := range []string{"/gateway/t/resourcemanager/v1/cluster/apps", "/gateway/t/yarn/cluster/apps"} {
+		resp, body := e.doNoFollow(http.MethodGet, path)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Location") != "" || body != `{"error":"no active backend"}`+"\n" {
+			t.Fatalf("GET %s: %d %q %q, want 503", path, resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+		if where := leaksRM(resp, body, rm1, rm2); where != "" {
+			t.Errorf("GET %s: the answer names an RM: %s", path, where)
+		}
+	}
+	if len(rm1.Requests()) == 0 || len(rm2.Requests()) == 0 {
+		t.Errorf("requests: rm1 %d, rm2 %d, want both asked", len(rm1.Requests()), len(rm2.Requests()))
+	}
+
+	a, b := yarntest.Start(t, "a"), yarntest.Start(t, "b")
+	a.SetStandby(b)
+	e = newEnv(t, proxyConfig())
+	e.deploy(rmTopology(nil, []*yarntest.RM{a, b}))
+	if resp, _ := e.doNoFollow(http.MethodGet, "/gateway/t/resourcemanager/v1/cluster/apps"); resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("without failover_on_standby: %d, want the standby's redirect", resp.StatusCode)
+	}
+	if n := len(b.Requests()); n != 0 {
+		t.Errorf("without failover_on_standby the second RM got %d requests", n)
+	}
+}
+
+// A request that cannot be replayed (POST new-application) is not failed
+// over: rm2 creates nothing, and the client gets 503, not the standby's
+// redirect to rm2. The same request then succeeds once rm1 is active.
+func TestRMStandbyPostNotFailedOver(t *testing.T) {
+	rm1, rm2 := yarntest.Start(t, "rm1"), yarntest.Start(t, "rm2")
+	rm1.SetStandby(rm2)
+	e := newEnv(t, proxyConfig())
+	e.deploy(rmTopology(&topology.HA{FailoverOnStandby: true}, []*yarntest.RM{rm1, rm2}))
+	const path = "/gateway/t/resourcemanager/v1/cluster/apps/new-application"
+	resp, body := e.do(http.MethodPost, path, strings.NewReader(`{}`), "Content-Type", "application/json")
+	if resp.StatusCode != http.StatusServiceUnavailable || body != `{"error":"no active backend"}`+"\n" {
+		t.Fatalf("POST: %d %q, want 503", resp.StatusCode, body)
+	}
+	if where := leaksRM(resp, body, rm1, rm2); where != "" {
+		t.Errorf("POST: the answer names an RM: %s", where)
+	}
+	if n := len(rm2.Requests()); n != 0 || len(rm2.Apps()) != 0 {
+		t.Errorf("a POST was failed over: rm2 got %d requests", n)
+	}
+	rm1.SetActive()
+	resp, body = e.do(http.MethodPost, path, strings.NewReader(`{}`), "Content-Type", "application/json")
+	if resp.StatusCode != 200 || !strings.Contains(body, "application_1700000000000_0001") || len(rm1.Apps()) != 1 {
+		t.Fatalf("POST to the active rm1: %d %q", resp.StatusCode, body)
+	}
+}
+
+// An active RM's own redirect (an application it no longer knows, to the
+// history server) is no standby answer: the client gets it, its Location
+// pointed at the gateway as every redirect is, and no other RM is asked.
+func TestRMActiveRedirectPassed(t *testing.T) {
+	rm1, rm2 := yarntest.Start(t, "rm1"), yarntest.Start(t, "rm2")
+	ahs := echoBackend(t, "ahs")
+	rm1.SetHistory(ahs.URL)
+	e := newEnv(t, proxyConfig())
+	e.deploy(rmTopology(&topology.HA{FailoverOnStandby: true}, []*yarntest.RM{rm1, rm2},
+		topology.Service{Role: "YARNUI", Path: "ahs", URLs: []string{ahs.URL}}))
+	resp, body := e.doNoFollow(http.MethodGet, "/gateway/t/yarn/cluster/app/application_1_0001")
+	want := e.fe.URL + "/gateway/t/ahs/applicationhistory/app/application_1_0001"
+	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != want {
+		t.Fatalf("%d Location %q (%q), want 307 to %s", resp.StatusCode, resp.Header.Get("Location"), body, want)
+	}
+	if n := len(rm2.Requests()); n != 0 {
+		t.Errorf("an active RM's redirect was failed over: rm2 got %d requests", n)
+	}
+}
+
+// Only a standby RM's answer fails over: 307 or 403 with "This is standby
+// RM" in a body of at most 4 KiB, or 307 with "Can not find any active
+// RM". The body read to tell is bounded and, for every other answer,
+// reaches the client whole and unchanged (chunked or not).
+func TestRMStandbyAnswerDetection(t *testing.T) {
+	standby := "This is standby RM. The redirect url is: http://rm2.internal:8088/ws/v1/cluster/apps\n"
+	noActive := "Can not find any active RM. Will retry in next 5 seconds.\nHA Zookeeper Connection State: CONNECTED\n"
+	long := strings.Repeat("x", 5000) + standby
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		chunked  bool
+		failover bool
+	}{
+		{"307 standby", 307, standby, false, true},
+		{"307 standby chunked", 307, standby, true, true},
+		{"403 standby", 403, standby, false, true},
+		{"307 no active RM", 307, noActive, true, true},
+		{"403 no active RM", 403, noActive, false, false},
+		{"200 naming standby", 200, standby, false, false},
+		{"303 naming standby", 303, standby, false, false},
+		{"403 other", 403, "Forbidden: user alice may not view application_1_0001\n", false, false},
+		{"307 empty", 307, "", false, false},
+		{"over the bound", 307, long, false, false},
+		{"over the bound chunked", 403, long, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+				if tt.status/100 == 3 {
+					w.Header().Set("Location", "/ws/v1/cluster/apps")
+				}
+				if !tt.chunked {
+					w.Header().Set("Content-Length", strconv.Itoa(len(tt.body)))
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body[:len(tt.body)/2])
+				w.(http.Flusher).Flush()
+				io.WriteString(w, tt.body[len(tt.body)/2:])
+			})
+			second := echoBackend(t, "second")
+			s := haSvc(&topology.HA{FailoverOnStandby: true}, first.URL, second.URL)
+			s.Role = "RESOURCEMANAGER"
+			e := newEnv(t, proxyConfig())
+			e.deploy(topo("t", s))
+			resp, body := e.doNoFollow(http.MethodGet, "/gateway/t/svc/x")
+			if tt.failover {
+				if resp.StatusCode != 200 || body != "second:" {
+					t.Fatalf("%d %q, want the second URL's answer", resp.StatusCode, body)
+				}
+				return
+			}
+			if resp.StatusCode != tt.status || body != tt.body {
+				t.Fatalf("%d %q, want the %d passed whole", resp.StatusCode, truncateForLog(body), tt.status)
+			}
+			if n := second.count(); n != 0 {
+				t.Errorf("the second URL got %d requests", n)
+			}
+		})
+	}
+}
