@@ -89,7 +89,7 @@
 //     the last exchange left (request, header values), and waits for one
 //     byte read into the connection's own; it takes a reader again when
 //     that byte came. An idle plain keep-alive connection then holds its
-//     goroutine's stack (4 KiB) and about 2 KiB of heap instead of about
+//     goroutine's stack (4 KiB) and about 3 KiB of heap instead of about
 //     16 KiB (under TLS, crypto/tls keeps its own record buffers). A
 //     busy connection costs nothing more: the wait's first deadline
 //     replaces the idle one, and its requests come within it. The empty
