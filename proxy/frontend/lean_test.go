@@ -1100,7 +1100,8 @@ func TestIdleConnectionReleasesBuffers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := frontend.HeldBuffers()
+	settled(t)
+	base := 0
 	const idle = 400 * time.Millisecond
 	f, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: idle})
 	_, tlsAddr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: idle, TLSConfig: cfg})
@@ -1197,7 +1198,8 @@ func TestIdleConnectionReleasesBuffers(t *testing.T) {
 // dropped whole, not taken for the start of a malformed request.
 func TestPostEmptyLineAroundIdleRelease(t *testing.T) {
 	defer frontend.SetIdleRelease(20 * time.Millisecond)()
-	base := frontend.HeldBuffers()
+	settled(t)
+	base := 0
 	_, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second})
 	for _, tc := range []struct{ name, after, next string }{
 		{"with the body", "\r\n", "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"},
@@ -1307,7 +1309,8 @@ func TestStragglerKeepsReaderOutOfPool(t *testing.T) {
 // reader, which the connection gives up again once it is served.
 func TestLargeHeadAfterIdleRelease(t *testing.T) {
 	defer frontend.SetIdleRelease(20 * time.Millisecond)()
-	base, large := frontend.HeldBuffers(), frontend.LargeReaders()
+	settled(t)
+	base, large := 0, 0
 	_, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: 10 * time.Second})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -1345,4 +1348,16 @@ func TestLargeHeadAfterIdleRelease(t *testing.T) {
 	waitFor("released after the large head", func() bool {
 		return frontend.HeldBuffers() == base && frontend.LargeReaders() == large
 	})
+}
+
+// settled waits until no connection of an earlier test holds a pooled or
+// large buffer (their servers closed them at cleanup, asynchronously): the
+// counters of the buffers connections hold start from zero.
+func settled(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); frontend.HeldBuffers() != 0 || frontend.LargeReaders() != 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("earlier connections hold %d pooled buffers and %d large readers", frontend.HeldBuffers(), frontend.LargeReaders())
+		}
+	}
 }
