@@ -399,6 +399,7 @@ func (c *leanConn) handshake() bool {
 // connection may serve another.
 func (c *leanConn) serveOne() bool {
 	o := &c.s.opts
+	c.skipEmptyLines(false) // before the wait: one that came with the body is no request
 	if c.big && c.br.Buffered() == 0 {
 		// The large head was served: an idle connection keeps no more
 		// than a pooled buffer.
@@ -410,7 +411,6 @@ func (c *leanConn) serveOne() bool {
 	c.cr.limit = int64(o.MaxHeaderBytes) + 4096
 	c.deadlineStale = false // from here on, serveOne sets the deadlines
 	c.bodyReads, c.rdSet = false, time.Time{}
-	c.skipEmptyLines(false) // before the wait: one that came with the body is no request
 	// Wait for the request: the first within the header timeout, later
 	// ones within the idle timeout. Unless all of the head is here, the
 	// rest of it must come within the header timeout.

@@ -1350,6 +1350,43 @@ func TestLargeHeadAfterIdleRelease(t *testing.T) {
 	})
 }
 
+// A POST with a head larger than the pooled reader, its body followed by
+// the empty line some clients send: the connection gives the large head's
+// reader up once it is served, as after any large head.
+func TestPostEmptyLineAfterLargeHead(t *testing.T) {
+	defer frontend.SetIdleRelease(time.Minute)() // no idle release: the wait itself must not hold it
+	settled(t)
+	large := 0
+	_, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: 10 * time.Second})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	read := func(want string) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("%d %q, want 200 %q", resp.StatusCode, b, want)
+		}
+	}
+	io.WriteString(c, "POST /big HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 20<<10)+"\r\nContent-Length: 2\r\n\r\nhi\r\n")
+	read(`POST x /big "hi"`)
+	for deadline := time.Now().Add(5 * time.Second); frontend.LargeReaders() != large; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle connection holds a large head's reader (%d, want %d)", frontend.LargeReaders(), large)
+		}
+	}
+	io.WriteString(c, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+	read(`GET x /next ""`)
+}
+
 // settled waits until no connection of an earlier test holds a pooled or
 // large buffer (their servers closed them at cleanup, asynchronously): the
 // counters of the buffers connections hold start from zero.
