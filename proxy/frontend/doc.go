@@ -79,7 +79,10 @@
 //   - one goroutine per connection, its buffers from pools (a head larger
 //     than the 4 KiB reader moves the connection to a reader of the
 //     limit's size until it is idle again), one response writer
-//     reused request after request;
+//     reused request after request; a connection that closes while a body
+//     reader that outlived its handler may still be in its reader (a
+//     body's writer to a backend that answered early) leaves that reader
+//     to the collector, not to the pool;
 //   - an idle connection gives its buffers back: one that waited a second
 //     for its next request (or its first) returns its reader and its
 //     writer (with the room for a small body) to their pools, drops what
@@ -87,8 +90,11 @@
 //     byte read into the connection's own; it takes a reader again when
 //     that byte came. An idle plain keep-alive connection then holds its
 //     goroutine's stack (4 KiB) and about 2 KiB of heap instead of about
-//     16 KiB (under TLS, crypto/tls keeps its own record buffers). A busy connection costs nothing more: the wait's first
-//     deadline replaces the idle one, and its requests come within it;
+//     16 KiB (under TLS, crypto/tls keeps its own record buffers). A
+//     busy connection costs nothing more: the wait's first deadline
+//     replaces the idle one, and its requests come within it. The empty
+//     line some clients send after a POST body is dropped before the wait
+//     and after it (a CR alone, the byte the wait read, waits for its LF);
 //   - no background read per request: the request context learns that the
 //     client went away only once someone waits on it (its Done starts a
 //     one-byte read, after the body was read to its end), as the proxy's

@@ -1301,3 +1301,48 @@ func TestStragglerKeepsReaderOutOfPool(t *testing.T) {
 		t.Fatal("the reader a straggler used went back to the pool")
 	}
 }
+
+// A head larger than the pooled reader that comes after an idle release
+// (the wait read its first byte alone) is read whole on the large head's
+// reader, which the connection gives up again once it is served.
+func TestLargeHeadAfterIdleRelease(t *testing.T) {
+	defer frontend.SetIdleRelease(20 * time.Millisecond)()
+	base, large := frontend.HeldBuffers(), frontend.LargeReaders()
+	_, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: 10 * time.Second})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	read := func(want string) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("%d %q, want 200 %q", resp.StatusCode, b, want)
+		}
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d pooled buffers held, %d large readers", what, frontend.HeldBuffers(), frontend.LargeReaders())
+			}
+		}
+	}
+	io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+	read(`GET x /first ""`)
+	waitFor("released", func() bool { return frontend.HeldBuffers() == base })
+	big := "GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 20<<10) + "\r\n\r\n"
+	io.WriteString(c, big+"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+	read(`GET x /big ""`)
+	read(`GET x /after ""`)
+	waitFor("released after the large head", func() bool {
+		return frontend.HeldBuffers() == base && frontend.LargeReaders() == large
+	})
+}
