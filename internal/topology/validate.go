@@ -613,6 +613,9 @@ func (v *validator) ha(f string, s *Service) {
 	if len(s.URLs) < 2 && h.SafeModeRetries == 0 {
 		v.warn("service %q: ha has no effect with fewer than two URLs", s.Path)
 	}
+	if h.SafeModeRetries > 0 && ResourceManagerRole(s.Role) {
+		v.warn("service %q: ha.safe_mode_retries has no effect on a %s service (it retries a WebHDFS namenode's safe-mode answer)", s.Path, truncate(s.Role, 32))
+	}
 }
 
 // AliasRefs returns the credential aliases t refers to, sorted and unique:

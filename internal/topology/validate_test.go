@@ -259,6 +259,10 @@ func TestValidateWarnings(t *testing.T) {
 			[]string{`service "echows": insecure_skip_verify is on: the backend's TLS certificate is not verified`}},
 		{"ha with one URL", func(tp *Topology) { tp.Services[0].HA = &HA{MaxFailures: 2} },
 			[]string{`service "echo": ha has no effect with fewer than two URLs`}},
+		{"safe-mode retries on a ResourceManager", func(tp *Topology) {
+			tp.Services[0].Role = "RESOURCEMANAGER"
+			tp.Services[0].HA = &HA{FailoverOnStandby: true, SafeModeRetries: 2}
+		}, []string{`service "echo": ha.safe_mode_retries has no effect on a RESOURCEMANAGER service (it retries a WebHDFS namenode's safe-mode answer)`}},
 		{"kerberos dispatch, user.name", func(tp *Topology) { kerberosDispatch(tp, "user.name") },
 			[]string{`services "echo", "echows": ` + kerberosUserNameWarning}},
 		{"kerberos dispatch, user.name in other case", func(tp *Topology) { kerberosDispatch(tp, "User.Name") },
