@@ -1206,24 +1206,7 @@ func TestPostEmptyLineAroundIdleRelease(t *testing.T) {
 		{"with the next request", "", "\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			br := bufio.NewReader(c)
-			read := func(want string) {
-				t.Helper()
-				c.SetReadDeadline(time.Now().Add(5 * time.Second))
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					t.Fatalf("%s: %v", want, err)
-				}
-				b, _ := io.ReadAll(resp.Body)
-				if resp.StatusCode != 200 || string(b) != want {
-					t.Fatalf("%d %q, want 200 %q", resp.StatusCode, b, want)
-				}
-			}
+			c, read := keepAlive(t, addr)
 			io.WriteString(c, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"+tc.after)
 			read(`POST x /p "hi"`)
 			// Idle past the header timeout, its buffers given back.
@@ -1312,24 +1295,7 @@ func TestLargeHeadAfterIdleRelease(t *testing.T) {
 	settled(t)
 	base, large := 0, 0
 	_, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: 10 * time.Second})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
-	read := func(want string) {
-		t.Helper()
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", want, err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || string(b) != want {
-			t.Fatalf("%d %q, want 200 %q", resp.StatusCode, b, want)
-		}
-	}
+	c, read := keepAlive(t, addr)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(2 * time.Millisecond) {
@@ -1358,24 +1324,7 @@ func TestPostEmptyLineAfterLargeHead(t *testing.T) {
 	settled(t)
 	large := 0
 	_, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: 10 * time.Second})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
-	read := func(want string) {
-		t.Helper()
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("%s: %v", want, err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || string(b) != want {
-			t.Fatalf("%d %q, want 200 %q", resp.StatusCode, b, want)
-		}
-	}
+	c, read := keepAlive(t, addr)
 	io.WriteString(c, "POST /big HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 20<<10)+"\r\nContent-Length: 2\r\n\r\nhi\r\n")
 	read(`POST x /big "hi"`)
 	for deadline := time.Now().Add(5 * time.Second); frontend.LargeReaders() != large; time.Sleep(2 * time.Millisecond) {
@@ -1395,6 +1344,31 @@ func settled(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); frontend.HeldBuffers() != 0 || frontend.LargeReaders() != 0; time.Sleep(2 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("earlier connections hold %d pooled buffers and %d large readers", frontend.HeldBuffers(), frontend.LargeReaders())
+		}
+	}
+}
+
+// keepAlive dials addr and returns the connection (closed at cleanup) and
+// read, which reads the next answer and fails the test unless it is 200
+// with body want.
+func keepAlive(t *testing.T, addr string) (net.Conn, func(want string)) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	br := bufio.NewReader(c)
+	return c, func(want string) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("%d %q, want 200 %q", resp.StatusCode, b, want)
 		}
 	}
 }
