@@ -725,7 +725,7 @@ stop_pid "${PID[backend-cc]:-}" 5
 fi # want core
 
 # ---- 6. the other sections ------------------------------------------------
-# A section is sourced: it may use start_bg/stop_pid (stopped at exit),
+# A section is sourced: it may use start_bg/stop_pid (stopped at exit), wait_port,
 # gateway_init/gateway_serve/gateway_addr, log, $WORK, $BIN, $GATEWAYD,
 # $GATEWAYCTL, and writes $OUT/NAME.md.
 for s in ${SECTIONS//,/ }; do

@@ -30,16 +30,6 @@ F_BACK=${fast_ports[0]} F_HA1=${fast_ports[1]} F_HA2=${fast_ports[2]} F_FAST=${f
 F_LDAP=${fast_ports[5]} F_LDAPS=${fast_ports[6]}
 declare -A FURL=() FSKIP=() FPID=() FBASE=() FLOG=()
 
-fast_wait_port() { # PORT PID
-  local i
-  for ((i = 0; i < 200; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
-
 # fast_wrk URL CONNS [HEADER]: wrk's result as report's JSON.
 fast_wrk() {
   "${NICE[@]}" wrk -t2 -c"$2" -d"$FAST_DURATION" --latency --timeout 5s ${3:+-H "$3"} "$1" 2>&1 | "$BIN/report" wrk || true
@@ -54,7 +44,7 @@ fast_ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN{ if (a == "" || b == "" ||
 # ---- processes -----------------------------------------------------------
 start_bg fast-backend "$BIN/backend" -listen "127.0.0.1:$F_BACK"
 FPID[backend]=$LASTPID
-if ! fast_wait_port "$F_BACK" "$LASTPID"; then
+if ! wait_port "$F_BACK" "$LASTPID"; then
   log "fast: backend did not start"
   echo "## The data path (issue 13)"$'\n\n'"Not run: the backend did not start." >"$fast_md"
   return 0
@@ -63,12 +53,12 @@ FURL[direct]=http://127.0.0.1:$F_BACK/hello
 
 start_bg fast-goproxy "$BIN/goproxy" -listen "127.0.0.1:$F_GOPROXY" -backend "http://127.0.0.1:$F_BACK"
 FPID[goproxy]=$LASTPID
-fast_wait_port "$F_GOPROXY" "$LASTPID" && FURL[goproxy]=http://127.0.0.1:$F_GOPROXY/hello
+wait_port "$F_GOPROXY" "$LASTPID" && FURL[goproxy]=http://127.0.0.1:$F_GOPROXY/hello
 
 if [ -x "$BIN/fastproxy" ]; then
   start_bg fast-fastproxy "$BIN/fastproxy" -addr "127.0.0.1:$F_FAST" -target "127.0.0.1:$F_BACK"
   FPID[fastproxy]=$LASTPID
-  fast_wait_port "$F_FAST" "$LASTPID" && FURL[fastproxy]=http://127.0.0.1:$F_FAST/hello
+  wait_port "$F_FAST" "$LASTPID" && FURL[fastproxy]=http://127.0.0.1:$F_FAST/hello
 else
   FSKIP[fastproxy]="scripts/bench/peers not built"
 fi
@@ -80,7 +70,7 @@ fast_haproxy() { # NAME PORT THREADS
     "    default_backend origin" "backend origin" "    http-reuse always" "    server s1 127.0.0.1:$F_BACK" >"$WORK/$1.cfg"
   start_bg "$1" haproxy -db -f "$WORK/$1.cfg"
   FPID[$1]=$LASTPID
-  if fast_wait_port "$2" "$LASTPID"; then FURL[$1]=http://127.0.0.1:$2/hello; else FSKIP[$1]="did not start"; fi
+  if wait_port "$2" "$LASTPID"; then FURL[$1]=http://127.0.0.1:$2/hello; else FSKIP[$1]="did not start"; fi
 }
 fast_haproxy haproxy "$F_HA2" 2
 fast_haproxy haproxy-1 "$F_HA1" 1
@@ -259,7 +249,7 @@ if go build -o "$BIN/" ./scripts/bench/profgw 2>"$WORK/fast-profgw-build.log"; t
   start_bg fast-profgw "$BIN/profgw" -listen "127.0.0.1:$F_PROF" -backend "http://127.0.0.1:$F_BACK" \
     -duration "$FAST_DURATION" -cpuprofile "$WORK/fast-cpu.prof"
   prof_pid=$LASTPID
-  if fast_wait_port "$F_PROF" "$prof_pid"; then
+  if wait_port "$F_PROF" "$prof_pid"; then
     # wrk runs past the profile's window (which starts at the first request).
     "${NICE[@]}" wrk -t2 -c64 -d"$(awk -v d="${FAST_DURATION%s}" 'BEGIN{printf "%gs", d + 2}')" \
       "http://127.0.0.1:$F_PROF/gateway/bench/svc0/hello" >/dev/null 2>&1 || true

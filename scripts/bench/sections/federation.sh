@@ -16,15 +16,6 @@
 # (one-hop − direct), and the HMAC sign/verify cost (go test -bench).
 fed_md=$OUT/federation.md
 fed_ctl() { local n=$1; shift; GATEWAYCTL_CONFIG=$WORK/fed-$n/gatewayctl.yaml "$GATEWAYCTL" "$@"; }
-fed_wait_port() { # PORT PID
-  local i
-  for ((i = 0; i < 200; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
 fed_start() { # NAME TLS EXTRA-YAML: init, serve; prints the proxy address
   local name=$1 dir=$WORK/fed-$1
   mkdir -p "$dir"
@@ -62,7 +53,7 @@ fed_run() {
   backend=http://127.0.0.1:$port
   start_bg fed-backend "${FED_NICE[@]}" "$BIN/backend" -listen "127.0.0.1:$port"
   FED_PIDS+=("$LASTPID")
-  fed_wait_port "$port" "$LASTPID" || { fed_skip "backend did not start"; return; }
+  wait_port "$port" "$LASTPID" || { fed_skip "backend did not start"; return; }
   cloud=$(fed_start cloud true "  client_auth: optional
   client_truststore: onprem") || { fed_skip "cloud gatewayd did not start: $(tail -1 "$WORK"/fed-cloud*.log)"; return; }
   onprem=$(fed_start onprem false "") || { fed_skip "onprem gatewayd did not start"; return; }

@@ -20,15 +20,6 @@ tok_skip() {
   printf '## Tokens (issue #10)\n\nnot measured: %s\n' "$1" >"$tok_md"
   log "tokens: skipped: $1"
 }
-tok_wait_port() { # PORT PID (bench.sh's wait_port is defined after the sections run)
-  local i
-  for ((i = 0; i < 200; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
 tok_ctl() { GATEWAYCTL_CONFIG=$WORK/tok/gatewayctl.yaml "$GATEWAYCTL" "$@"; }
 
 tok_run() {
@@ -40,7 +31,7 @@ tok_run() {
   backend=http://127.0.0.1:$port
   start_bg tok-backend "${nice_[@]}" "$BIN/backend" -listen "127.0.0.1:$port"
   TOK_PIDS=("$LASTPID")
-  tok_wait_port "$port" "$LASTPID" || { tok_skip "backend did not start"; return; }
+  wait_port "$port" "$LASTPID" || { tok_skip "backend did not start"; return; }
   gateway_init tok true warn || { tok_skip "gatewayd init failed"; return; }
   SERVE_START_NS=$(date +%s%N)
   start_bg "tok-serve" "${nice_[@]}" "$GATEWAYD" serve --data-dir "$WORK/tok" --config "$WORK/tok/gateway.yaml" --master-secret-file "$WORK/tok.secret"
