@@ -17,12 +17,25 @@ const (
 // IsImpersonationParam reports whether the raw (still encoded) query
 // parameter name key names doAs or user.name.
 func IsImpersonationParam(key string) bool {
-	if strings.ContainsAny(key, "%+") {
-		if k, err := url.QueryUnescape(key); err == nil {
-			key = k
-		}
+	name, _ := paramName(key)
+	return impersonationName(name)
+}
+
+func impersonationName(name string) bool {
+	return strings.EqualFold(name, ParamDoAs) || strings.EqualFold(name, ParamUserName)
+}
+
+// paramName is the raw query parameter name key decoded, and false when
+// it does not decode (key itself then).
+func paramName(key string) (string, bool) {
+	if !strings.ContainsAny(key, "%+") {
+		return key, true
 	}
-	return strings.EqualFold(key, ParamDoAs) || strings.EqualFold(key, ParamUserName)
+	name, err := url.QueryUnescape(key)
+	if err != nil {
+		return key, false
+	}
+	return name, true
 }
 
 // mayHaveImpersonation is a quick, allocation-free pre-check: false means
@@ -91,26 +104,9 @@ func StripImpersonation(rawQuery string) (string, bool) {
 		return rawQuery, false
 	}
 	return dropParams(rawQuery, func(key string) bool {
-		return IsImpersonationParam(key) || !decodable(key)
+		name, ok := paramName(key)
+		return !ok || impersonationName(name)
 	})
-}
-
-// decodable reports whether every '%' of the raw name key starts a valid
-// escape.
-func decodable(key string) bool {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '%' {
-			if i+2 >= len(key) || !isHex(key[i+1]) || !isHex(key[i+2]) {
-				return false
-			}
-			i += 2
-		}
-	}
-	return true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // dropParams returns rawQuery without the parameters whose raw (still
