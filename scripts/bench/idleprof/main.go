@@ -17,7 +17,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -37,11 +36,8 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/securegw/gateway/internal/topology"
-	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/frontend"
+	"github.com/securegw/gateway/scripts/bench/internal/benchgw"
 )
 
 func main() {
@@ -52,21 +48,10 @@ func main() {
 	useTLS := flag.Bool("tls", false, "a TLS front (HTTP/1.1 by ALPN), with a certificate made here")
 	flag.Parse()
 
-	p, err := proxy.New(proxy.Config{
-		Logger:     slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Registerer: prometheus.NewRegistry(),
-	})
+	p, err := benchgw.New(*backend, slog.LevelWarn)
 	if err != nil {
 		log.Fatal(err)
 	}
-	t := &topology.Topology{Name: "bench", Providers: []topology.Provider{
-		{Role: "authentication", Name: "anonymous"}, {Role: "identity-assertion", Name: "default"}},
-		Services: []topology.Service{{Path: "svc0", URLs: []string{*backend}}}}
-	c, err := p.Compile(context.Background(), t)
-	if err != nil {
-		log.Fatal(err)
-	}
-	p.Apply(c)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
@@ -96,7 +81,7 @@ func main() {
 		if err != nil {
 			log.Fatalf("connection %d: %v", i, err)
 		}
-		if _, err := io.WriteString(c, "GET /gateway/bench/svc0/hello HTTP/1.1\r\nHost: bench\r\n\r\n"); err != nil {
+		if _, err := io.WriteString(c, "GET "+benchgw.Path+"hello HTTP/1.1\r\nHost: bench\r\n\r\n"); err != nil {
 			log.Fatal(err)
 		}
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)

@@ -21,9 +21,7 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"io"
 	"log"
 	"log/slog"
 	"math"
@@ -37,11 +35,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/securegw/gateway/internal/topology"
-	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/frontend"
+	"github.com/securegw/gateway/scripts/bench/internal/benchgw"
 )
 
 func main() {
@@ -61,21 +56,10 @@ func main() {
 	if *accessLog {
 		level = slog.LevelInfo
 	}
-	p, err := proxy.New(proxy.Config{
-		Logger:     slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: level})),
-		Registerer: prometheus.NewRegistry(),
-	})
+	p, err := benchgw.New(*backend, level)
 	if err != nil {
 		log.Fatal(err)
 	}
-	t := &topology.Topology{Name: "bench", Providers: []topology.Provider{
-		{Role: "authentication", Name: "anonymous"}, {Role: "identity-assertion", Name: "default"}},
-		Services: []topology.Service{{Path: "svc0", URLs: []string{*backend}}}}
-	c, err := p.Compile(context.Background(), t)
-	if err != nil {
-		log.Fatal(err)
-	}
-	p.Apply(c)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatal(err)
