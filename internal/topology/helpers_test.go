@@ -74,6 +74,21 @@ func mustParse(t *testing.T, doc string) *Topology {
 	return top
 }
 
+// knoxValidated parses a Knox topology document and validates it: the
+// converted topology and Validate's warnings.
+func knoxValidated(t *testing.T, doc string) (*Topology, []string) {
+	t.Helper()
+	top, err := Parse([]byte(doc), xmlF, "t.xml", "")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	warnings, err := Validate(top)
+	if err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	return top, warnings
+}
+
 // validTopology returns a small topology that passes Validate.
 func validTopology() *Topology {
 	return &Topology{

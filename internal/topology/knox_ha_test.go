@@ -32,14 +32,7 @@ func TestKnoxHaProviderConverted(t *testing.T) {
 		"WEBHDFS", "maxFailoverAttempts=3;failoverSleep=1000;maxRetryAttempts=300;retrySleep=1000;enabled=true",
 		"HIVE", "enabled=false;maxFailoverAttempts=3",
 		"OOZIE", "enabled=true") // no such service: nothing to do
-	top, err := Parse([]byte(doc), xmlF, "t.xml", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	warnings, err := Validate(top)
-	if err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
+	top, warnings := knoxValidated(t, doc)
 	for _, p := range top.Providers {
 		if p.Role == "ha" {
 			t.Errorf("the HaProvider is still a provider: %+v", p)
@@ -104,14 +97,7 @@ func TestKnoxHaProviderSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			top, err := Parse([]byte(knoxHADoc("true", "WEBHDFS", tt.value)), xmlF, "t.xml", "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			warnings, err := Validate(top)
-			if err != nil {
-				t.Fatalf("Validate: %v", err)
-			}
+			top, warnings := knoxValidated(t, knoxHADoc("true", "WEBHDFS", tt.value))
 			h := top.Services[0].HA
 			if h == nil {
 				h = &HA{}
@@ -134,14 +120,7 @@ func TestKnoxHaProviderSettings(t *testing.T) {
 // mode): for another role they remain not honoured, a warning naming them,
 // and that role's services get no safe-mode retries.
 func TestKnoxHaProviderRetryOtherRole(t *testing.T) {
-	top, err := Parse([]byte(knoxHADoc("true", "HIVE", "maxRetryAttempts=3;retrySleep=1000")), xmlF, "t.xml", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	warnings, err := Validate(top)
-	if err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
+	top, warnings := knoxValidated(t, knoxHADoc("true", "HIVE", "maxRetryAttempts=3;retrySleep=1000"))
 	if all := strings.Join(warnings, "\n"); !strings.Contains(all, "HaProvider HIVE: maxRetryAttempts=3, retrySleep=1000 not honoured") {
 		t.Errorf("warnings %q, want maxRetryAttempts and retrySleep not honoured for HIVE", warnings)
 	}
@@ -230,14 +209,7 @@ func TestKnoxHaProviderResourceManager(t *testing.T) {
 <service><role>YARNUIV2</role><url>http://rm1:8088</url><url>http://rm2:8088</url></service>
 <service><role>YARN-SCHEDULER-UI</role><url>http://rm1:8088</url><url>http://rm2:8088</url></service>
 </topology>`
-	top, err := Parse([]byte(doc), xmlF, "t.xml", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	warnings, err := Validate(top)
-	if err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
+	top, warnings := knoxValidated(t, doc)
 	for _, s := range top.Services[:3] {
 		if h := s.HA; h == nil || !h.FailoverOnStandby || h.SafeModeRetries != 0 || h.SafeModeRetrySleep != 0 {
 			t.Errorf("%s ha = %+v, want failover_on_standby only", s.Role, h)
