@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -212,13 +211,7 @@ func TestRMStandbyAnswerDetection(t *testing.T) {
 				if tt.status/100 == 3 {
 					w.Header().Set("Location", "/ws/v1/cluster/apps")
 				}
-				if !tt.chunked {
-					w.Header().Set("Content-Length", strconv.Itoa(len(tt.body)))
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body[:len(tt.body)/2])
-				w.(http.Flusher).Flush()
-				io.WriteString(w, tt.body[len(tt.body)/2:])
+				writeInHalves(w, tt.status, tt.body, tt.chunked)
 			})
 			second := echoBackend(t, "second")
 			s := haSvc(&topology.HA{FailoverOnStandby: true}, first.URL, second.URL)

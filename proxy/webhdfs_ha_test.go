@@ -190,13 +190,7 @@ func TestStandbyAnswerDetection(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			first := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", tt.ctype)
-				if !tt.chunked {
-					w.Header().Set("Content-Length", strconv.Itoa(len(tt.body)))
-				}
-				w.WriteHeader(http.StatusForbidden)
-				io.WriteString(w, tt.body[:len(tt.body)/2])
-				w.(http.Flusher).Flush()
-				io.WriteString(w, tt.body[len(tt.body)/2:])
+				writeInHalves(w, http.StatusForbidden, tt.body, tt.chunked)
 			})
 			second := echoBackend(t, "second")
 			e := newEnv(t, proxyConfig())
@@ -223,4 +217,17 @@ func truncateForLog(s string) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// writeInHalves answers status with body in two writes, a flush between
+// them (the proxy's bounded read sees it come in pieces), with a
+// Content-Length unless chunked.
+func writeInHalves(w http.ResponseWriter, status int, body string, chunked bool) {
+	if !chunked {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.WriteHeader(status)
+	io.WriteString(w, body[:len(body)/2])
+	w.(http.Flusher).Flush()
+	io.WriteString(w, body[len(body)/2:])
 }
