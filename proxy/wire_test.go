@@ -221,3 +221,50 @@ func TestBackendRequestHead(t *testing.T) {
 		t.Fatalf("POST with a body of 3: %d %q", resp.StatusCode, head)
 	}
 }
+
+// Bytes a backend sends past the end of its answer (after a Content-Length
+// or chunked body, or a body to HEAD, 204 or 304, which have none by rule)
+// are no answer to anything: the connection is not reused, and the next
+// request gets its own answer from a new connection, never those bytes
+// (response desync: one client's request answered with what another's
+// left behind).
+func TestBackendBytesAfterTheAnswer(t *testing.T) {
+	const poison = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"
+	tests := []struct {
+		name, method, first string
+		status              int
+		body                string
+	}{
+		{"after a Content-Length body", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + poison, 200, "ok"},
+		{"after a chunked body", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" + poison, 200, "ok"},
+		{"after chunked trailers", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: 1\r\n\r\n" + poison, 200, "ok"},
+		{"a body to HEAD", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 39\r\n\r\n" + poison, 200, ""},
+		{"a body with 204", "GET", "HTTP/1.1 204 No Content\r\n\r\n" + poison, 204, ""},
+		{"a body with 304", "GET", "HTTP/1.1 304 Not Modified\r\nContent-Length: 39\r\n\r\n" + poison, 304, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newRawBackend(t, func(n int, head string) (string, bool) {
+				if n == 0 {
+					return tc.first, false
+				}
+				return "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext", false
+			})
+			e := newEnv(t, proxyConfig())
+			e.deploy(topo("t", svc("s", b.URL())))
+			resp, body := e.do(tc.method, "/gateway/t/s/x", nil)
+			if resp.StatusCode != tc.status || body != tc.body {
+				t.Fatalf("first: %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
+			}
+			for i := 0; i < 2; i++ {
+				resp, body = e.get("/gateway/t/s/y")
+				if resp.StatusCode != 200 || body != "next" {
+					t.Fatalf("request %d after: %d %q, want 200 %q", i+2, resp.StatusCode, body, "next")
+				}
+			}
+			if n := b.conns.Load(); n != 2 {
+				t.Fatalf("%d backend connections, want 2 (the one with stray bytes closed, the next kept)", n)
+			}
+		})
+	}
+}

@@ -28,10 +28,16 @@ type Conn struct {
 	// reusable after the current response: set by ReadResponse, cleared
 	// by Discard and by any error.
 	keep bool
-	body body
-	head []byte
-	kv   []span
-	hdr  http.Header // the response header, reused from response to response
+	// peekFirst: the last response had no body by rule (HEAD, 204, 304),
+	// the kind a backend gets wrong by sending one anyway: the pool peeks
+	// at the connection before it serves another request, however short
+	// its idle time, so that such bytes are not read as that request's
+	// answer.
+	peekFirst bool
+	body      body
+	head      []byte
+	kv        []span
+	hdr       http.Header // the response header, reused from response to response
 	// interrupt moves the read deadline to the past: made once per connection.
 	interrupt func()
 }
@@ -65,10 +71,13 @@ func (c *Conn) Buffered() int { return c.br.Buffered() }
 func (c *Conn) Discard() { c.keep = false }
 
 // Release returns the connection to its pool when its response was read
-// to the end and both sides keep it alive; else it closes it. The
-// connection, its response and body must not be used afterwards.
+// to the end, nothing the backend sent after it is buffered, and both
+// sides keep it alive; else it closes it. Bytes after the end of an answer
+// are no answer to anything: the next request on the connection would read
+// them as its own (response desync). The connection, its response and body
+// must not be used afterwards.
 func (c *Conn) Release() {
-	if c.keep && c.body.done {
+	if c.keep && c.body.done && c.br.Buffered() == 0 {
 		c.keep = false
 		c.pool.put(c)
 		return
@@ -460,7 +469,7 @@ func (c *Conn) framing(resp *http.Response, method string) error {
 		resp.Body, resp.ContentLength = http.NoBody, 0
 		return nil
 	case method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified:
-		b.done = true
+		b.done, c.peekFirst = true, true
 		resp.ContentLength = cl
 		if code == http.StatusNoContent {
 			resp.ContentLength = 0

@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -340,5 +342,125 @@ func TestIdleCheckIgnoresStaleDeadline(t *testing.T) {
 	resp.Body.Close()
 	if string(body) != "ok" || !c.Reused || accepted.Load() != 1 {
 		t.Fatalf("body %q, reused %v, %d connections: the idle connection was dropped", body, c.Reused, accepted.Load())
+	}
+}
+
+// Bytes a backend sends after an answer that has no body by rule (HEAD,
+// 204, 304), even in a later segment that arrives after the connection
+// went back to the pool, are never read as the next request's answer: the
+// connection is peeked at before its reuse, however short its idle time,
+// and closed. (A backend's bytes that come after the next request was
+// sent cannot be told from its answer, as with net/http's Transport.)
+func TestLateBytesAfterBodilessAnswer(t *testing.T) {
+	tests := []struct {
+		name, method, head string
+	}{
+		{"HEAD with a body", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 39\r\n\r\n"},
+		{"204 with a body", "GET", "HTTP/1.1 204 No Content\r\n\r\n"},
+		{"304 with a body", "GET", "HTTP/1.1 304 Not Modified\r\nContent-Length: 39\r\n\r\n"},
+	}
+	const stray = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			send := make(chan struct{})
+			var accepted atomic.Int64
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					n := accepted.Add(1)
+					go func() {
+						defer c.Close()
+						br := bufio.NewReader(c)
+						for i := 0; ; i++ {
+							for {
+								line, err := br.ReadString('\n')
+								if err != nil {
+									return
+								}
+								if line == "\r\n" {
+									break
+								}
+							}
+							answer := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"
+							if n == 1 && i == 0 {
+								answer = tc.head
+							}
+							if _, err := io.WriteString(c, answer); err != nil {
+								return
+							}
+							if n == 1 && i == 0 {
+								<-send // the stray body, once the connection is back in the pool
+								if _, err := io.WriteString(c, stray); err != nil {
+									return
+								}
+							}
+						}
+					}()
+				}
+			}()
+			addr := ln.Addr().String()
+			p := NewPool(dialer(addr), 4, time.Minute)
+			defer p.Close()
+			c, err := p.Get(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.WriteRequestHead(tc.method, "/x", "", addr, nil, -1, false, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			var resp http.Response
+			if err := c.ReadResponse(&resp, tc.method, nil); err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if p.Idle() != 1 {
+				t.Fatalf("%d idle after a bodiless answer, want 1", p.Idle())
+			}
+			close(send)
+			waitReadable(t, c.tcp)
+			resp2, c2 := get(t, p, addr)
+			body, _ := io.ReadAll(resp2.Body)
+			resp2.Body.Close()
+			if string(body) != "fresh" || c2.Reused || accepted.Load() != 2 {
+				t.Fatalf("next answer %q (reused %v, %d connections), want fresh from a new connection", body, c2.Reused, accepted.Load())
+			}
+		})
+	}
+}
+
+// waitReadable polls (with a deadline) until tc has bytes to read, without
+// reading them.
+func waitReadable(t *testing.T, tc *net.TCPConn) {
+	t.Helper()
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := 0
+		_ = rc.Control(func(fd uintptr) {
+			var b [1]byte
+			n, _, _ = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		})
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stray bytes never arrived")
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond) // poll interval, not a wait for an event
 	}
 }

@@ -58,7 +58,9 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
 		idle := time.Duration(now - c.idleAt)
-		if p.idleTimeout > 0 && idle >= p.idleTimeout || idle >= checkAfter && !c.alive() {
+		peek := c.peekFirst || idle >= checkAfter
+		c.peekFirst = false
+		if p.idleTimeout > 0 && idle >= p.idleTimeout || peek && !c.alive() {
 			c.nc.Close()
 			continue
 		}
