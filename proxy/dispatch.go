@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/securegw/gateway/proxy/chain"
 	"github.com/securegw/gateway/proxy/identity"
 )
@@ -94,6 +96,8 @@ func (s *service) rewrite(out, in *http.Request) {
 			c.Strip(out)
 		}
 	}
+	out.Trailer = s.clientTrailer(in)
+	ex.trailerIn = in.Trailer
 	if s.body != nil {
 		s.body.outbound(out) // uirewrite.go: encodings the rewriter decodes
 	}
@@ -101,6 +105,47 @@ func (s *service) rewrite(out, in *http.Request) {
 	if s.fed != nil {
 		s.fed.rewrite(out, in) // federation hook: last, on out as sent
 	}
+}
+
+// clientTrailer returns the trailer fields the client declared that the
+// backend may get (their values come with the end of the body: writeBody
+// copies them from the client's), nil when none. Fields a client may not
+// send in the head may not come in a trailer either: hop-by-hop and
+// framing ones, those that belong in the head (httpguts.ValidTrailerHeader),
+// identity and forwarding headers, those the chain reads, cookies and the
+// credential headers the chain consumed.
+func (s *service) clientTrailer(in *http.Request) http.Header {
+	var t http.Header
+	for k := range in.Trailer {
+		if !s.clientTrailerAllowed(in, k) {
+			continue
+		}
+		if t == nil {
+			t = make(http.Header, len(in.Trailer))
+		}
+		t[k] = nil
+	}
+	return t
+}
+
+func (s *service) clientTrailerAllowed(in *http.Request, k string) bool {
+	if !httpguts.ValidTrailerHeader(k) || hopByHop(k) || k == "Cookie" || k == "X-Request-Id" ||
+		normHeaderMatch(k) != matchNone || matchesAny(k, s.topo.scrub) {
+		return false
+	}
+	if s.forwardCredentials {
+		return true
+	}
+	creds := s.topo.chain.Credentials()
+	if who, ok := identity.FromContext(in.Context()); ok {
+		creds = append(creds[:len(creds):len(creds)], who.Consumed...)
+	}
+	for _, c := range creds {
+		if c.Kind == identity.CredentialHeader && strings.EqualFold(c.Name, k) {
+			return false
+		}
+	}
+	return true
 }
 
 // modifyResponse rewrites backend URLs in the response headers and runs the

@@ -166,6 +166,25 @@ func namedIn(conn []string, k string) bool {
 	return false
 }
 
+// scrubTrailer deletes the fields of a backend's trailer section (declared
+// or received) that must not reach the client (trailerAllowed).
+func scrubTrailer(t http.Header) {
+	for k := range t {
+		if !trailerAllowed(k) {
+			delete(t, k)
+		}
+	}
+}
+
+// trailerAllowed reports whether a backend's trailer field may be sent on
+// to the client: not one that belongs in the head (framing, routing,
+// authentication, content format: httpguts.ValidTrailerHeader, RFC 9110
+// §6.5.1), nor a hop-by-hop one, nor one the gateway rewrites in the head
+// (rewrittenField: a URL or cookie that may name a backend) or sets itself.
+func trailerAllowed(k string) bool {
+	return httpguts.ValidTrailerHeader(k) && !hopByHop(k) && !rewrittenField(k) && k != "X-Request-Id"
+}
+
 // removeHopByHop deletes a response's hop-by-hop fields and those named
 // in its Connection.
 func removeHopByHop(h http.Header) {
@@ -315,7 +334,8 @@ func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) 
 	done := make(chan error, 1)
 	splice, sent := ex.plainFront, &ex.bodySent
 	sent.reset(req)
-	go func() { done <- writeBody(c, req, chunked, splice, sent) }()
+	from := ex.trailerIn
+	go func() { done <- writeBody(c, req, chunked, splice, sent, from) }()
 	resp, err := readHead(ex, c, req, tmo, false)
 	if err != nil {
 		c.Close()
@@ -356,10 +376,11 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 			removeHopByHop(resp.Header) // the backend connection's, as a final answer's
 			h := ex.Header()
 			for k, vv := range resp.Header {
-				if k == "Link" {
-					// An early hint's links are not rewritten as the
-					// answer's are (rewriteResponseHeaders): their URIs
-					// would name the backend. Left out: they are hints.
+				if rewrittenField(k) {
+					// An informational answer's URLs and cookies are not
+					// rewritten as the final answer's are
+					// (rewriteResponseHeaders): they would name the
+					// backend. Left out: an early hint's links are hints.
 					continue
 				}
 				h[k] = append(h[k], vv...)
@@ -645,12 +666,13 @@ func testEvent(event string, req *http.Request) {
 	}
 }
 
-// writeBody sends the request body (chunked: then its trailers), marking
+// writeBody sends the request body (chunked: then its trailers, the
+// fields req.Trailer names with their values in from, the client's), marking
 // it sent (marks) once the backend has all of it. It closes the connection
 // on failure, which ends the wait for the answer. Behind a plain HTTP/1
 // front (splice), a large body of known length to a plain TCP backend goes
 // through the body's WriteTo (spliceBody).
-func writeBody(c *h1.Conn, req *http.Request, chunked, splice bool, marks *bodySent) error {
+func writeBody(c *h1.Conn, req *http.Request, chunked, splice bool, marks *bodySent, from http.Header) error {
 	if wt, ok := req.Body.(io.WriterTo); ok && splice && !chunked && c.PlainTCP() && req.ContentLength >= h1.SpliceMin {
 		return spliceBody(c, wt, req.ContentLength, marks)
 	}
@@ -696,6 +718,11 @@ func writeBody(c *h1.Conn, req *http.Request, chunked, splice bool, marks *bodyS
 			}
 		}
 		if chunked {
+			for k := range req.Trailer {
+				// The values the client's trailer section brought, of the
+				// fields the backend may get (clientTrailer).
+				req.Trailer[k] = from[k]
+			}
 			err := c.WriteLastChunk(req.Trailer)
 			if err == nil {
 				marks.mark()
@@ -780,6 +807,7 @@ func (s *service) respond(ex *exchange, resp *http.Response) {
 			h[k] = vv
 		}
 	}
+	scrubTrailer(resp.Trailer) // the declared names
 	announced := len(resp.Trailer)
 	if announced > 0 {
 		keys := make([]string, 0, announced)
@@ -797,6 +825,7 @@ func (s *service) respond(ex *exchange, resp *http.Response) {
 		ex.clientGone = ex.clientFailed
 		panic(http.ErrAbortHandler) // the server aborts the client's connection
 	}
+	scrubTrailer(resp.Trailer) // the fields received
 	if len(resp.Trailer) > 0 {
 		_ = ex.FlushError() // forces chunking, so that the trailers can follow
 	}

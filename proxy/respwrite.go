@@ -250,6 +250,18 @@ func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 	return err
 }
 
+// rewrittenField reports whether rewriteResponseHeaders rewrites (or
+// removes) the response field k: a URL or a cookie that may name a backend.
+// Where the gateway does not rewrite (an informational answer, trailers),
+// such a field is left out.
+func rewrittenField(k string) bool {
+	switch k {
+	case "Location", "Content-Location", "Refresh", "Link", "Set-Cookie":
+		return true
+	}
+	return false
+}
+
 // redactedTarget is a URL for the operator's log: no user info, query or
 // fragment (they may carry tokens).
 func redactedTarget(v string) string {

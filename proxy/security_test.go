@@ -14,6 +14,7 @@ import (
 
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/proxy/identity"
 )
 
@@ -275,6 +276,50 @@ func TestClientIdentityHeadersNeverReachTheBackend(t *testing.T) {
 		if got.Get("X-Test-User-") != "mallory" {
 			t.Fatalf("an ordinary header was removed: %v", got)
 		}
+	}
+}
+
+// A request's trailer section is fields too: identity and forwarding
+// headers, those the chain reads, cookies and fields that belong in the
+// head never reach the backend as trailers (a backend that merges trailers
+// into its headers, as Tomcat does for those it allows, would take them
+// as the gateway's), declared or not; an ordinary declared trailer does,
+// with its value. Through both HTTP/1 front servers.
+func TestClientTrailersNeverCarryIdentity(t *testing.T) {
+	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
+		t.Run(kind, func(t *testing.T) {
+			seen := make(chan http.Header, 1)
+			be := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				if string(body) != "abc" {
+					t.Errorf("backend body %q", body)
+				}
+				seen <- r.Trailer.Clone()
+			})
+			e := newEnv(t, proxyConfig())
+			e.fe = newTestFront(t, e.p, kind)
+			e.deploy(&topology.Topology{Name: "t", Services: []topology.Service{svc("echo", be.URL)},
+				Providers: []topology.Provider{prov("authentication", "test-auth"), prov("authentication", "test-session"),
+					prov("identity-assertion", "default", "header", "X-Auth-User")}})
+			forged := []string{"X-Forwarded-User", "X_Forwarded_User", "Sm-User", "SM_USER", "Remote-User", "X-Remote-User",
+				"X-Forwarded-Groups", "X-Auth-User", "X-Test-User", "X-Forwarded-For", "X-Forwarded-Host", "Forwarded",
+				"Cookie", "Authorization", "Host", "Content-Type", "Keep-Alive", "Upgrade", "X-Request-Id"}
+			var tr strings.Builder
+			for _, k := range forged {
+				tr.WriteString(k + ": mallory\r\n")
+			}
+			raw := "POST /gateway/t/echo/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nX-Test-Token: let-me-in\r\nX-Test-User: alice\r\n" +
+				"Transfer-Encoding: chunked\r\nTrailer: X-Checksum, " + strings.Join(forged[:len(forged)-4], ", ") + "\r\n\r\n" +
+				"3\r\nabc\r\n0\r\nX-Checksum: 900150983cd24fb0\r\n" + tr.String() + "X-Undeclared-User: mallory\r\n\r\n"
+			resp, body := rawRoundTrip(t, e.addr(), raw)
+			if resp == nil || resp.StatusCode != 200 {
+				t.Fatalf("%v %s", resp, body)
+			}
+			got := <-seen
+			if len(got) != 1 || got.Get("X-Checksum") != "900150983cd24fb0" {
+				t.Fatalf("backend trailers %v, want only X-Checksum", got)
+			}
+		})
 	}
 }
 

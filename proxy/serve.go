@@ -266,6 +266,7 @@ type exchange struct {
 	respVals  [12]string  // the values of resp.Header, when they fit
 	bconn     *h1.Conn    // the connection resp came on
 	bodyDone  chan error  // the request body's writer, when there is a body
+	trailerIn http.Header // the client's request trailers (out.Trailer names those sent on)
 	bodySent  bodySent    // the writer wrote the whole body (writeBody)
 	stopWatch func() bool // ends the client-cancel watch on bconn
 }

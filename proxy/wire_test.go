@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/securegw/gateway/proxy/frontend"
 )
 
 // rawBackend is a backend on a raw TCP listener: for every request head it
@@ -264,6 +267,68 @@ func TestBackendBytesAfterTheAnswer(t *testing.T) {
 			}
 			if n := b.conns.Load(); n != 2 {
 				t.Fatalf("%d backend connections, want 2 (the one with stray bytes closed, the next kept)", n)
+			}
+		})
+	}
+}
+
+// A backend's informational answers and trailers are not rewritten as its
+// answer's head is: a URL or cookie in them that could name the backend
+// (Location, Content-Location, Refresh, Link, Set-Cookie) is left out, and
+// so is a trailer field that belongs in the head or to one connection
+// (framing, Connection, Content-Type, …), declared or not. Other fields pass.
+func TestBackendAnswerFieldsOutsideTheHead(t *testing.T) {
+	const internal = "10.1.2.3:8080"
+	const raw = "HTTP/1.1 103 Early Hints\r\nLink: <http://" + internal + "/app.css>; rel=preload\r\nLocation: http://" + internal + "/a\r\n" +
+		"Content-Location: http://" + internal + "/b\r\nRefresh: 0; url=http://" + internal + "/c\r\nSet-Cookie: s=1; Domain=" + internal + "\r\nX-Hint: kept\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum, Location, Content-Length\r\n\r\n2\r\nok\r\n0\r\n" +
+		"X-Sum: 5\r\nLocation: http://" + internal + "/d\r\nContent-Location: http://" + internal + "/e\r\nSet-Cookie: t=1; Domain=" + internal + "\r\n" +
+		"Content-Length: 100\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nContent-Type: text/html\r\nX-Request-Id: forged\r\nX-Late: kept\r\n\r\n"
+	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
+		t.Run(kind, func(t *testing.T) {
+			b := newRawBackend(t, func(int, string) (string, bool) { return raw, false })
+			e := newEnv(t, proxyConfig())
+			e.fe = newTestFront(t, e.p, kind)
+			e.deploy(topo("t", svc("s", b.URL())))
+			c, err := net.Dial("tcp", e.addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(c, "GET /gateway/t/s/x HTTP/1.1\r\nHost: gw\r\nTE: trailers\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			hint, err := http.ReadResponse(br, nil)
+			if err != nil || hint.StatusCode != 103 {
+				t.Fatalf("informational answer: %v %v", hint, err)
+			}
+			if len(hint.Header) != 1 || hint.Header.Get("X-Hint") != "kept" {
+				t.Fatalf("103 fields %v, want only X-Hint", hint.Header)
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 || string(body) != "ok" {
+				t.Fatalf("answer %d %q %v", resp.StatusCode, body, err)
+			}
+			if len(resp.Trailer) != 2 || resp.Trailer.Get("X-Sum") != "5" || resp.Trailer.Get("X-Late") != "kept" {
+				t.Fatalf("trailers %v, want X-Sum and X-Late only", resp.Trailer)
+			}
+			if ids := resp.Header.Values("X-Request-Id"); len(ids) != 1 || ids[0] == "forged" {
+				t.Fatalf("X-Request-Id %q", ids)
+			}
+			// The connection serves the next request: nothing in the
+			// trailers closed or reframed it.
+			if _, err := io.WriteString(c, "GET /gateway/t/s/y HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := http.ReadResponse(br, nil); err != nil {
+				t.Fatalf("next request on the connection: %v", err)
 			}
 		})
 	}
