@@ -223,7 +223,7 @@ func (s *Service) putAlias(ctx context.Context, r aliasRef, value []byte, overwr
 	}
 	o, err := s.st.PutObject(ctx, store.Object{Kind: store.KindAlias, Key: r.key(), Value: sealed}, expect)
 	if errors.Is(err, store.ErrAlreadyExists) || (!overwrite && errors.Is(err, store.ErrRevisionMismatch)) {
-		return store.Object{}, fmt.Errorf("%s %w (use overwrite to replace it)", r, store.ErrAlreadyExists)
+		return store.Object{}, fmt.Errorf("%s %w (to replace it: gatewayctl alias create --overwrite, the API's overwrite)", r, store.ErrAlreadyExists)
 	}
 	if err != nil {
 		return store.Object{}, fmt.Errorf("storing %s: %w", r, err)

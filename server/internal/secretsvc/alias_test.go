@@ -98,6 +98,11 @@ func TestCreateAliasExisting(t *testing.T) {
 	if codeOf(err) != codes.AlreadyExists || !strings.Contains(err.Error(), `"db"`) {
 		t.Fatalf("create over an existing alias: %v, want AlreadyExists naming it", err)
 	}
+	// gatewayctl passes the message on as it is: it names the flag that
+	// replaces the alias, not only the API's field.
+	if !strings.Contains(err.Error(), "gatewayctl alias create --overwrite") {
+		t.Errorf("create over an existing alias: %v, want the way to replace it (gatewayctl alias create --overwrite)", err)
+	}
 	assertNoLeak(t, "the error", err.Error(), []byte("first-VALUE-1"), []byte("second-VALUE-3"))
 	if got := f.reveal("", "db"); got != "first-VALUE-1" {
 		t.Fatal("a refused create changed the value")
