@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/securegw/gateway/proxy/internal/webhost"
 	"github.com/securegw/gateway/proxy/rewrite"
 )
 
@@ -16,9 +17,23 @@ import (
 // generic 502, never the address.
 var errUnroutableRedirect = errors.New("redirect to a backend address no service of the topology covers")
 
-// originKey is a backend origin: scheme (http or https), lower-case host
-// name without brackets, and port (the scheme's default when absent).
+// originKey is a backend origin: scheme (http or https), host and port,
+// spelled as webhost makes them canonical (a host without brackets, in
+// lower case, an IPv4 address in dotted decimal; a port without leading
+// zeros, the scheme's default when absent), so that every spelling a
+// browser sends to the same server finds it.
 type originKey struct{ scheme, host, port string }
+
+// newOriginKey is the originKey of a URL's scheme (http or https), host
+// (as url.URL.Hostname gives it) and port (as url.URL.Port gives it). A
+// host or port a browser refuses is kept as it is, in lower case: the
+// browser fetches nothing, but an exact spelling of a configured backend
+// is still found.
+func newOriginKey(scheme, host, port string) originKey {
+	h, _ := webhost.Host(host)
+	p, _ := webhost.Port(port, defaultPort(scheme))
+	return originKey{scheme, h, p}
+}
 
 // originRoute is a service covering base (a path without trailing slash,
 // "" for the whole origin) on an origin.
@@ -68,7 +83,7 @@ func buildOrigins(svcs []*service, hostmap map[string]string) origins {
 	o := origins{routes: map[originKey][]originRoute{}}
 	for _, s := range svcs {
 		for _, b := range s.up.backends {
-			k := originKey{b.scheme, b.hostname, b.port()}
+			k := newOriginKey(b.scheme, b.hostname, b.port())
 			rs := o.routes[k]
 			if !slices.ContainsFunc(rs, func(r originRoute) bool { return r.base == b.basePath && r.svc == s }) {
 				o.routes[k] = append(rs, originRoute{base: b.basePath, svc: s})
@@ -82,14 +97,15 @@ func buildOrigins(svcs []*service, hostmap map[string]string) origins {
 		o.internal = make(map[string]bool, len(hostmap))
 		for k, rs := range o.routes {
 			for internal, external := range hostmap {
-				if external == k.host {
-					ik := originKey{k.scheme, internal, k.port}
+				if ext, _ := webhost.Host(external); ext == k.host {
+					ik := newOriginKey(k.scheme, internal, k.port)
 					o.routes[ik] = append(o.routes[ik], rs...)
 				}
 			}
 		}
 		for internal := range hostmap {
-			o.internal[internal] = true
+			h, _ := webhost.Host(internal)
+			o.internal[h] = true
 		}
 	}
 	if len(o.routes) <= smallOrigins {
@@ -122,7 +138,7 @@ func compactOrigins(m map[originKey][]originRoute) []originEntry {
 // path wins, self on a tie. known reports whether u names one of the
 // topology's backend origins (or an internal host) at all.
 func (o *origins) lookup(u *url.URL, self *service) (r originRoute, rest string, found, known bool) {
-	host := strings.ToLower(u.Hostname())
+	host, _ := webhost.Host(u.Hostname())
 	var schemes [2]string
 	switch strings.ToLower(u.Scheme) {
 	case "http", "ws":
@@ -138,10 +154,7 @@ func (o *origins) lookup(u *url.URL, self *service) (r originRoute, rest string,
 		if scheme == "" {
 			continue
 		}
-		port := u.Port()
-		if port == "" {
-			port = defaultPort(scheme)
-		}
+		port, _ := webhost.Port(u.Port(), defaultPort(scheme))
 		rs := o.find(originKey{scheme, host, port})
 		if len(rs) == 0 {
 			continue

@@ -53,6 +53,11 @@ func TestOriginsLookupSmallAndLarge(t *testing.T) {
 				{"//h0.example:8000/base/q", "s0", "/q", true},
 				{"http://internal0:8000/base/x", "s0", "/x", true},
 				{fmt.Sprintf("http://h%d.example:%d/base/last", n-1, 8000+n-1), fmt.Sprintf("s%d", n-1), "/last", true},
+				// Other spellings of the same origins (webhost).
+				{"http://H0.Example.:08000/base/x", "s0", "/x", true},
+				{"https://h0.example.:0443/base/deeper/z", "s0", "/z", true},
+				{"http://internal0.:8000/base/x", "s0", "/x", true},
+				{"http://h0.example..:8000/base/x", "", "", false},
 				{"http://h0.example:8000/other", "", "", true},
 				{"http://h0.example:1/base/x", "", "", false},
 				{"http://elsewhere.example:8000/base/x", "", "", false},

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -457,5 +458,113 @@ func TestUIRewritingHostStaysOutOfBodies(t *testing.T) {
 		if resp.StatusCode != 200 || string(body) != tt.want {
 			t.Errorf("%s with Host %s: %d\ngot  %s\nwant %s", tt.path, tt.host, resp.StatusCode, body, tt.want)
 		}
+	}
+}
+
+// A backend URL spelled otherwise than the topology spells it, but sent
+// by a browser to the same scheme, host and port, is that backend's: host
+// case, a trailing dot, a port with leading zeros or the default port
+// spelled out, fullwidth or percent-encoded characters (UTS #46), and the
+// numbers a browser reads as the backend's IPv4 address (127.1,
+// 2130706433, 0x7f.1, 0177.0.0.1) or an IPv4-mapped IPv6 address. It is
+// rewritten in a page and in a redirect's Location. A URL a browser sends
+// elsewhere (another address, port or scheme, a longer name, a host a
+// browser refuses) is left as it is.
+func TestUIRewritingBackendSpellings(t *testing.T) {
+	var spellings []string // the backend answers /page/N and /loc/N with spellings[N]; set before any request
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		if _, err := fmt.Sscanf(r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:], "%d", &n); err != nil || n >= len(spellings) {
+			http.NotFound(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/loc/") {
+			w.Header().Set("Location", spellings[n])
+			w.WriteHeader(http.StatusFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<a href="%s">x</a>`, spellings[n])
+	})
+	port := b.Listener.Addr().(*net.TCPAddr).Port
+	p := fmt.Sprint(port)
+	e := newEnv(t, proxyConfig())
+	e.deploy(topo("ui",
+		topology.Service{Role: "YARNUI", Path: "yarn", URLs: []string{b.URL}},
+		// Never asked: their URLs are only recognised in yarn's pages.
+		topology.Service{Role: "HDFSUI", Path: "nn", URLs: []string{"http://namenode.example:9870"}},
+		topology.Service{Role: "YARNUI", Path: "web", URLs: []string{"http://web.example"}},
+		topology.Service{Role: "YARNUI", Path: "sec", URLs: []string{"https://Secure.Example.:0443"}},
+	))
+	gw := e.fe.URL
+	gwHost := strings.TrimPrefix(gw, "http://")
+	tests := []struct {
+		spelling, want string // want "": unchanged
+	}{
+		{"http://127.0.0.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"HTTP://127.0.0.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://127.0.0.1.:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://127.0.0.1:0" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://127.0.0.1:000" + p + "/x?q=1#f", gw + "/gateway/ui/yarn/x?q=1#f"},
+		{"http://127.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://127.0.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://2130706433:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://0x7f000001:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://0x7F.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://0177.0.0.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://0x7f.0.0.1.:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://[::ffff:127.0.0.1]:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://[::ffff:7f00:1]:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://１２７.０.０.１:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://%EF%BC%91%EF%BC%92%EF%BC%97.0.0.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"//127.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{"http://NameNode.Example:9870/x", gw + "/gateway/ui/nn/x"},
+		{"http://namenode.example.:9870/x", gw + "/gateway/ui/nn/x"},
+		{"http://NAMENODE.EXAMPLE.:09870/x", gw + "/gateway/ui/nn/x"},
+		{"http://ｎａｍｅｎｏｄｅ.example:9870/x", gw + "/gateway/ui/nn/x"},
+		{"http://namenode。example:9870/x", gw + "/gateway/ui/nn/x"},
+		{"http://web.example/x", gw + "/gateway/ui/web/x"},
+		{"http://web.example:80/x", gw + "/gateway/ui/web/x"},
+		{"http://web.example:080/x", gw + "/gateway/ui/web/x"},
+		{"http://web.example.:/x", gw + "/gateway/ui/web/x"},
+		{"https://secure.example/x", gw + "/gateway/ui/sec/x"},
+		{"https://SECURE.example:443/x", gw + "/gateway/ui/sec/x"},
+		// Elsewhere.
+		{"http://127.0.0.2:" + p + "/x", ""},
+		{"http://127.0.0.1:" + fmt.Sprint(port+1) + "/x", ""},
+		{"https://127.0.0.1:" + p + "/x", ""},
+		{"http://127.0.0.1.example:" + p + "/x", ""},
+		{"http://[::1]:" + p + "/x", ""},
+		{"http://[::127.0.0.1]:" + p + "/x", ""},
+		{"http://namenode.example:9871/x", ""},
+		{"http://namenode.example..:9870/x", ""},
+		{"http://namenode.example.org:9870/x", ""},
+		{"http://web.example:8080/x", ""},
+		{"http://secure.example/x", ""},
+		// Refused by browsers: they load nothing.
+		{"http://127.0.0.1.1:" + p + "/x", ""},
+		{"http://0x7f.0x100.1:" + p + "/x", ""},
+	}
+	for _, tt := range tests {
+		spellings = append(spellings, tt.spelling)
+	}
+	spellings = append(spellings, "ws://0x7f.1:"+p+"/socket")
+	for i, tt := range tests {
+		want := tt.want
+		if want == "" {
+			want = tt.spelling
+		}
+		_, body := e.get(fmt.Sprintf("/gateway/ui/yarn/page/%d", i))
+		if wantBody := `<a href="` + want + `">x</a>`; body != wantBody {
+			t.Errorf("page with %s:\ngot  %s\nwant %s", tt.spelling, body, wantBody)
+		}
+		resp, _ := noRedirectGet(t, e, fmt.Sprintf("/gateway/ui/yarn/loc/%d", i))
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != want {
+			t.Errorf("redirect to %s: %d, Location %q, want %q", tt.spelling, resp.StatusCode, loc, want)
+		}
+	}
+	// A WebSocket URL so spelled stays one.
+	if _, body := e.get(fmt.Sprintf("/gateway/ui/yarn/page/%d", len(spellings)-1)); body != `<a href="ws://`+gwHost+`/gateway/ui/yarn/socket">x</a>` {
+		t.Errorf("WebSocket URL: %s", body)
 	}
 }
