@@ -568,3 +568,59 @@ func TestUIRewritingBackendSpellings(t *testing.T) {
 		t.Errorf("WebSocket URL: %s", body)
 	}
 }
+
+// What Chromium loads from a page that names its backend (127.0.0.1) in
+// other spellings (numbers, a trailing dot, a port with leading zeros) and
+// from SVG content (an @import with a character reference in an SVG
+// <style>, a background in one, an <img> breaking out of one): every
+// request stays on the gateway's origin, and every resource arrives.
+func TestUISpellingsInChromium(t *testing.T) {
+	var page string
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, page)
+		case "/static/logo.svg", "/static/bg.svg":
+			w.Header().Set("Content-Type", "image/svg+xml")
+			_, _ = io.WriteString(w, `<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>`)
+		case "/static/svg.css":
+			w.Header().Set("Content-Type", "text/css")
+			_, _ = io.WriteString(w, `h1 { color: rgb(1, 2, 3) }`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	p := fmt.Sprint(b.Listener.Addr().(*net.TCPAddr).Port)
+	page = `<!DOCTYPE html><html><head><title>spellings</title><link rel="icon" href="/static/logo.svg"></head><body><h1>UI</h1>
+<img id="n1" src="http://2130706433:` + p + `/static/logo.svg">
+<img id="n2" src="http://0x7f.1:` + p + `/static/logo.svg">
+<img id="n3" src="http://127.1:` + p + `/static/logo.svg">
+<img id="n4" src="http://127.0.0.1.:0` + p + `/static/logo.svg">
+<svg width="1" height="1"><style>@import url(http&#58;//127.0.0.1:` + p + `/static/svg.css);
+#bg { background-image: url(&quot;http://0177.0.0.1:` + p + `/static/bg.svg&quot;) }</style></svg>
+<div id="bg">bg</div>
+<svg width="1" height="1"><style/><img id="n5" src=http://127.0.0.1:` + p + `/static/logo.svg></svg>
+</body></html>`
+	e := newEnv(t, proxyConfig())
+	e.deploy(uiTopology(b.URL, nil))
+	br := browsertest.New(t, browsertest.Options{})
+	gw := e.fe.URL
+	br.Navigate(gw + "/gateway/ui/yarn/")
+	br.WaitFor(`[...document.images].every(i => i.complete) && document.images.length === 5`)
+	for _, id := range []string{"n1", "n2", "n3", "n4", "n5"} {
+		if !browsertest.Eval[bool](br, `document.getElementById("`+id+`").naturalWidth > 0`) {
+			t.Errorf("image %s did not load: %s", id, browsertest.Eval[string](br, `document.getElementById("`+id+`").src`))
+		}
+	}
+	br.WaitFor(`getComputedStyle(document.querySelector("h1")).color === "rgb(1, 2, 3)"`)
+	br.WaitFor(`performance.getEntriesByType("resource").some(e => e.name.endsWith("/static/bg.svg"))`)
+	if foreign := br.ForeignRequests(gw); len(foreign) > 0 {
+		t.Errorf("requests left the gateway's origin: %v", foreign)
+	}
+	for _, r := range br.Requests() {
+		if r.Failed != "" || r.Status >= 400 {
+			t.Errorf("request failed: %v", r)
+		}
+	}
+}

@@ -25,10 +25,19 @@
 //     (srcdoc=""), never passed on unrewritten. A changed tag is written
 //     back with every value double-quoted and escaped (html.EscapeString's
 //     set). Everything else is copied
-//     byte for byte as the tokenizer saw it.
+//     byte for byte as the tokenizer saw it. Inside <svg> and <math>,
+//     where a browser's tree builder reads <style>, <script>, <title>,
+//     <plaintext>, … as markup, so does the rewriter (foreign.go): an
+//     <img> in them breaks out of the SVG and is rewritten as a tag, and
+//     the text of an SVG <style> or <script> (character references
+//     decoded, CDATA sections and the text around comments and child
+//     elements joined) is rewritten as CSS or JavaScript and written back
+//     escaped as text.
 //   - CSS: url(…) values and quoted strings, read as the string they
 //     spell ("http\3a //host\2f x" decoded) and, when rewritten, written
-//     back with only what must be escaped escaped.
+//     back with only what must be escaped escaped. One that the end of the
+//     stylesheet (or style attribute) ends is rewritten too: the browser
+//     loads it.
 //   - JavaScript: string literals ('…', "…", `…`), read as the string
 //     they spell ("http:\/\/host\/x", "\u002F", "\x2f" decoded) and,
 //     when rewritten, written back escaped as they were ("\/" stays

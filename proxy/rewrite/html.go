@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -36,6 +37,13 @@ type htmlRewriter struct {
 	// maxToken bounds a token, and a srcdoc document rewritten; depth is
 	// how many srcdoc documents this one is in.
 	maxToken, depth int
+	// open are the elements open since the outermost svg or math
+	// (foreign.go), their names in names; spare are scanners of SVG
+	// styles and scripts closed; lname and flush are scratch.
+	open         []openElem
+	names        []byte
+	spare        []*scanner
+	lname, flush []byte
 }
 
 // maxSrcdocDepth is how deep srcdoc documents in srcdoc documents are
@@ -53,6 +61,7 @@ func newHTMLRewriter(rw *rewriter, src io.Reader, maxToken int) *htmlRewriter {
 
 // next appends the next token's output to dst.
 func (h *htmlRewriter) next(dst []byte) ([]byte, error) {
+	h.allowCDATA()
 	tt := h.z.Next()
 	switch tt {
 	case html.ErrorToken:
@@ -60,8 +69,12 @@ func (h *htmlRewriter) next(dst []byte) ([]byte, error) {
 		if errors.Is(err, html.ErrBufferExceeded) {
 			return dst, ErrTokenTooLarge
 		}
+		dst = h.popTo(dst, 0)
 		return append(dst, h.z.Raw()...), err
 	case html.TextToken:
+		if sc := h.foreignScanner(); sc != nil {
+			return h.foreignText(dst, sc), nil
+		}
 		raw := h.z.Raw()
 		switch h.raw {
 		case "script":
@@ -79,6 +92,10 @@ func (h *htmlRewriter) next(dst []byte) ([]byte, error) {
 		return h.tag(dst, tt), nil
 	case html.EndTagToken:
 		h.raw = ""
+		if len(h.open) > 0 {
+			raw := h.z.Raw()
+			dst = h.endTag(dst, h.lowerName(tagName(raw[1:])))
+		}
 	}
 	return append(dst, h.z.Raw()...), nil
 }
@@ -169,12 +186,44 @@ func (h *htmlRewriter) setBytes(a *attr, nv []byte) {
 	a.hi, a.changed = len(h.nv), true
 }
 
-// tag appends a start tag: as it came, unless an attribute changes.
+// tag appends a start tag (as it came, unless an attribute changes) and,
+// in or into foreign content, updates the open elements (foreign.go).
 func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 	raw := h.z.Raw()
 	mark := len(dst)
-	dst = append(dst, raw...) // optimistic: most tags have no link to change
 	name := tagName(raw)
+	foreign := len(h.open) > 0 || isForeignRoot(name)
+	var fa foreignAttrs
+	dst = h.startTag(dst, tt, raw, name, foreign, &fa)
+	if !foreign {
+		return dst
+	}
+	h.flush = h.flush[:0]
+	var isForeign bool
+	h.flush, isForeign = h.openElement(h.flush, h.lowerName(name), tt == html.SelfClosingTagToken, fa)
+	if isForeign {
+		h.z.NextIsNotRawText()
+		h.raw = ""
+	}
+	if len(h.flush) > 0 { // an SVG style or script the tag closed: its last text comes first
+		dst = slices.Insert(dst, mark, h.flush...)
+	}
+	return dst
+}
+
+// foreignAttrs are what a start tag's attributes tell the tree builder in
+// foreign content.
+type foreignAttrs struct {
+	fontBreakout bool // a color, face or size attribute (of font)
+	htmlEncoding bool // encoding text/html or application/xhtml+xml (of annotation-xml)
+}
+
+// startTag appends a start tag: as it came, unless an attribute changes.
+// With foreign, the attributes of font and annotation-xml tags are read
+// into fa.
+func (h *htmlRewriter) startTag(dst []byte, tt html.TokenType, raw, name []byte, foreign bool, fa *foreignAttrs) []byte {
+	mark := len(dst)
+	dst = append(dst, raw...) // optimistic: most tags have no link to change
 	h.raw = ""
 	isScript := bytes.EqualFold(name, []byte("script"))
 	switch {
@@ -183,9 +232,10 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 	case bytes.EqualFold(name, []byte("style")):
 		h.raw = "style"
 	}
+	treeAttrs := foreign && (bytes.EqualFold(name, []byte("font")) || bytes.EqualFold(name, []byte("annotation-xml")))
 	// The tokenizer's TagAttr copies what it returns: call it only for a
 	// tag that may hold a link.
-	if !isScript && !mayHaveLink(raw) {
+	if !isScript && !treeAttrs && !mayHaveLink(raw) {
 		return dst
 	}
 	h.attrs, h.nv = h.attrs[:0], h.nv[:0]
@@ -234,6 +284,10 @@ func (h *htmlRewriter) tag(dst []byte, tt html.TokenType) []byte {
 			refresh = true
 		case isMeta && string(k) == "content":
 			content = len(h.attrs)
+		case treeAttrs && (string(k) == "color" || string(k) == "face" || string(k) == "size"):
+			fa.fontBreakout = true
+		case treeAttrs && string(k) == "encoding":
+			fa.htmlEncoding = strings.EqualFold(string(v), "text/html") || strings.EqualFold(string(v), "application/xhtml+xml")
 		}
 		changed = changed || a.changed
 		h.attrs = append(h.attrs, a)

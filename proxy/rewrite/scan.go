@@ -80,7 +80,10 @@ func (s *scanner) feed(dst, src []byte) []byte {
 				s.esc = true
 				continue
 			}
-			if c == s.quote || (c == '\n' || c == '\r') && s.quote != '`' {
+			// A line break ends a quoted literal (a quote in a comment or
+			// a regular expression), not a template or a url(…), where
+			// CSS allows spaces and line breaks around the URL.
+			if c == s.quote || (c == '\n' || c == '\r') && s.quote != '`' && s.quote != ')' {
 				break
 			}
 		}
@@ -99,7 +102,7 @@ func (s *scanner) feed(dst, src []byte) []byte {
 		// The closing byte, or a line break in a quoted literal: a quote
 		// in a comment or regular expression, which is left alone.
 		c := src[j]
-		dst = s.flush(dst, c == s.quote)
+		dst = s.flush(dst, c == s.quote, false)
 		dst = append(dst, c)
 		s.quote, s.tail = 0, [3]byte{}
 		i = j + 1
@@ -107,17 +110,21 @@ func (s *scanner) feed(dst, src []byte) []byte {
 	return dst
 }
 
-// end appends what an unterminated literal holds at the end of input.
+// end appends what an unterminated literal holds at the end of input:
+// rewritten in CSS, where the end of a stylesheet (or of a style
+// attribute) ends a string or url(…) that the browser then loads, as it
+// came in JavaScript and JSON (a syntax error: nothing runs).
 func (s *scanner) end(dst []byte) []byte {
 	if s.quote != 0 {
-		dst = s.flush(dst, false)
+		dst = s.flush(dst, s.kind == KindCSS, true)
 	}
 	s.reset()
 	return dst
 }
 
-// flush appends the open literal, rewritten when it closed normally.
-func (s *scanner) flush(dst []byte, closed bool) []byte {
+// flush appends the open literal, rewritten when it closed normally (at
+// its closing byte, or with eof at the end of the input).
+func (s *scanner) flush(dst []byte, closed, eof bool) []byte {
 	lit := s.lit
 	if !closed || s.over || len(lit) == 0 {
 		return append(dst, lit...)
@@ -130,8 +137,11 @@ func (s *scanner) flush(dst []byte, closed bool) []byte {
 		for hi > lo && isSpace(lit[hi-1]) {
 			hi--
 		}
-		if hi-lo >= 2 && (lit[lo] == '"' || lit[lo] == '\'') && lit[hi-1] == lit[lo] {
+		switch q := lit[min(lo, hi-1)]; {
+		case hi-lo >= 2 && (q == '"' || q == '\'') && lit[hi-1] == q:
 			lo, hi = lo+1, hi-1
+		case eof && hi > lo && (q == '"' || q == '\''): // url("x at the end: the string ends there
+			lo, hi = lo+1, len(lit)
 		}
 	}
 	v := lit[lo:hi]
