@@ -480,15 +480,21 @@ func (c *leanConn) serveOne() bool {
 // skipEmptyLines drops the CRLF some clients send after a POST body (RFC
 // 9112 §2.2: the server may ignore empty lines before a request line), as
 // net/http's server does, from what c.br holds. After the wait for the
-// request (waited), a CR alone (the idle release's wait reads one byte)
-// waits for its LF, within the wait's deadline; before it, nothing waits.
+// request (waited), empty lines of which only part came (the idle
+// release's wait reads one byte) are waited for up to 4 bytes, as
+// net/http's server peeks, within the wait's deadline; before it, nothing
+// waits.
 func (c *leanConn) skipEmptyLines(waited bool) {
 	if !c.afterPost {
 		return
 	}
 	p, _ := c.br.Peek(min(4, c.br.Buffered()))
-	if waited && len(p) == 1 && p[0] == '\r' {
-		p, _ = c.br.Peek(2)
+	for waited && len(p) < 4 && len(bytes.TrimLeft(p, "\r\n")) == 0 {
+		q, err := c.br.Peek(len(p) + 1)
+		if err != nil {
+			break
+		}
+		p = q
 	}
 	_, _ = c.br.Discard(len(p) - len(bytes.TrimLeft(p, "\r\n")))
 }

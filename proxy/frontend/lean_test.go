@@ -1372,3 +1372,136 @@ func keepAlive(t *testing.T, addr string) (net.Conn, func(want string)) {
 		}
 	}
 }
+
+// cutListener hands out connections whose reads stop once at a given
+// offset of the stream (the next value of cuts, one per connection): the
+// server reads the bytes before the cut, then those after, whatever the
+// timing; the connections are no *net.TCPConn (no splice), the parsing is
+// the same.
+type cutListener struct {
+	net.Listener
+	cuts chan int
+}
+
+func (l cutListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &cutConn{Conn: c, cut: <-l.cuts}, nil
+}
+
+type cutConn struct {
+	net.Conn
+	cut, n int
+}
+
+func (c *cutConn) Read(p []byte) (int, error) {
+	if c.n < c.cut && len(p) > c.cut-c.n {
+		p = p[:c.cut-c.n]
+	}
+	k, err := c.Conn.Read(p)
+	c.n += k
+	return k, err
+}
+
+// Pipelines split at every byte get the answers they get whole, from both
+// fronts, with and without the idle release at every wait for a request
+// (the wait then reads the next request's first byte alone): heads, bodies
+// of both framings, trailers, the empty lines after a POST, HTTP/1.0
+// keep-alive, Expect with the body sent at once, heads larger than the
+// pooled reader, and refused fields (a bad Host, NUL, a bare CR, obs-text
+// passes).
+func TestRequestsSplitAtEveryByte(t *testing.T) {
+	big := strings.Repeat("b", 5000)
+	tests := []struct {
+		name, raw string
+		want      []string // the answers, then the server closes
+	}{
+		{"mixed pipeline",
+			"GET /a HTTP/1.1\r\nHost: x\r\n\r\n" +
+				"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\r\n" +
+				"PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n3;e=1\r\nabc\r\n0\r\nX-T: 1\r\n\r\n" +
+				"GET /d HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" +
+				"POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi" +
+				"POST /g HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" +
+				"\r\n\r\nGET /f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			[]string{`200 GET x /a ""`, `200 POST x /b "hello"`, `200 PUT x /c "abc"`, `200 GET  /d ""`, `100 `,
+				`200 POST x /e "hi"`, `200 POST x /g ""`, `200 GET x /f ""`}},
+		{"bare LF lines", "GET /a HTTP/1.1\nHost: x\n\nPOST /b HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n2\r\nhi\r\n0\r\n\r\n" +
+			"GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			[]string{`200 GET x /a ""`, `200 POST x /b "hi"`, `200 GET x /c ""`}},
+		{"folded field, then two Hosts", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n" +
+			"GET /c HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+			[]string{`200 GET x /a ""`, `200 GET x /b ""`, `400 400 Bad Request`}},
+		{"CL and TE", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" +
+			"GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			[]string{`200 GET x /a ""`, `200 POST x /b "abc"`, `200 GET x /c ""`}},
+		{"HTTP/1.0 keep-alive", "POST /a HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi\r\nGET /b HTTP/1.0\r\n\r\n",
+			[]string{`200 POST  /a "hi"`, `200 GET  /b ""`}},
+		{"large heads", "GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\nPOST /n HTTP/1.1\r\nHost: x\r\nX-Big: " + big +
+			"\r\nContent-Length: 2\r\n\r\nhi\r\nGET /z HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			[]string{`200 GET x /big ""`, `200 POST x /n "hi"`, `200 GET x /z ""`}},
+		{"obs-text passes, NUL refused", "GET /a HTTP/1.1\r\nHost: x\r\nX-A: \x80\xff\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nX-B: a\x00b\r\n\r\n",
+			[]string{`200 GET x /a ""`, `400 400 Bad Request`}},
+		{"bare CR refused", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n",
+			[]string{`200 GET x /a ""`, `400 400 Bad Request`}},
+	}
+	answers := func(t *testing.T, addr, raw string) string {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		go io.WriteString(c, raw)
+		br := bufio.NewReader(c)
+		var got []string
+		for {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				if isTimeout(err) {
+					got = append(got, "(still open)")
+				}
+				return strings.Join(got, " | ")
+			}
+			b, _ := io.ReadAll(resp.Body)
+			got = append(got, fmt.Sprintf("%d %s", resp.StatusCode, b))
+		}
+	}
+	for _, release := range []time.Duration{time.Minute, time.Nanosecond} {
+		t.Run("idle release after "+release.String(), func(t *testing.T) {
+			forKinds(t, func(t *testing.T, kind string) {
+				defer frontend.SetIdleRelease(release)()
+				f, err := frontend.NewFront(echo, frontend.ServerOptions{}, kind)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cuts := make(chan int, 1)
+				served := make(chan error, 1)
+				go func() { served <- f.Serve(cutListener{ln, cuts}) }()
+				defer func() { f.Close(); <-served }()
+				addr := ln.Addr().String()
+				for _, tc := range tests {
+					want := strings.Join(tc.want, " | ")
+					stride := 1
+					if len(tc.raw) > 2000 {
+						stride = 37
+					}
+					for i := 1; i <= len(tc.raw); i += stride {
+						cuts <- i
+						if got := answers(t, addr, tc.raw); got != want {
+							t.Fatalf("%s cut at %d (%q|%q):\n got %s\nwant %s", tc.name, i,
+								tc.raw[max(0, i-12):i], tc.raw[i:min(len(tc.raw), i+12)], got, want)
+						}
+					}
+				}
+			})
+		})
+	}
+}
