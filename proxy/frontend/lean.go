@@ -548,10 +548,12 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 func (c *leanConn) peekHead(start time.Time) ([]byte, error) {
 	o := &c.s.opts
 	deadline := false
+	scanned := 0 // where the search for the head's end goes on (headEnd)
 	for {
 		n := c.br.Buffered()
 		p, _ := c.br.Peek(n)
-		if end := headEnd(p); end > 0 {
+		var end int
+		if end, scanned = headEnd(p, scanned); end > 0 {
 			return p[:end], nil
 		}
 		if !deadline {
@@ -574,6 +576,7 @@ func (c *leanConn) peekHead(start time.Time) ([]byte, error) {
 			c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), &c.cr), o.MaxHeaderBytes+4096)
 			c.cr.limit = int64(o.MaxHeaderBytes) + 4096 - int64(len(rest))
 			c.big = true
+			scanned = 0 // the new reader has nothing buffered yet
 			largeReaders.Add(1)
 			continue
 		}
@@ -586,21 +589,31 @@ func (c *leanConn) peekHead(start time.Time) ([]byte, error) {
 var errHeadTooLarge = errors.New("frontend: request head too large")
 
 // headEnd returns the length of the head at the start of p (up to and
-// with the empty line that ends it), 0 when p holds no whole head.
-// Lines end with CRLF or, as net/http's parser accepts, LF alone.
-func headEnd(p []byte) int {
-	for i := 0; ; {
+// with the empty line that ends it), 0 when p holds no whole head, and
+// where a search in p with more bytes after them may start (from, for the
+// next call): the bytes before were searched already. A head that comes
+// in many small reads thus costs one pass, not one per read (a client
+// trickling a large head byte by byte would make the server scan it again
+// for each byte). Lines end with CRLF or, as net/http's parser accepts, LF
+// alone.
+func headEnd(p []byte, from int) (end, next int) {
+	for i := from; ; {
+		if i > 0 && p[i-1] == '\n' {
+			// i starts a line: an empty one ends the head.
+			switch {
+			case i < len(p) && p[i] == '\n':
+				return i + 1, i
+			case i+1 < len(p) && p[i] == '\r' && p[i+1] == '\n':
+				return i + 2, i
+			case i == len(p) || i+1 == len(p) && p[i] == '\r':
+				return 0, i // the line's first bytes have not come
+			}
+		}
 		j := bytes.IndexByte(p[i:], '\n')
 		if j < 0 {
-			return 0
+			return 0, len(p)
 		}
 		i += j + 1
-		switch {
-		case i < len(p) && p[i] == '\n':
-			return i + 1
-		case i+1 < len(p) && p[i] == '\r' && p[i+1] == '\n':
-			return i + 2
-		}
 	}
 }
 
