@@ -369,6 +369,13 @@ func TestSealedDatanodeURLRefused(t *testing.T) {
 func TestDatanodeRedirectToForbiddenTarget(t *testing.T) {
 	for _, tt := range []struct{ name, target, log string }{
 		{"metadata", "http://169.254.169.254", "link-local"},
+		// Spellings getaddrinfo reads as 169.254.169.254 (Go's cgo
+		// resolver passes them to it).
+		{"metadata as one number", "http://2852039166", "link-local"},
+		{"metadata in hex and short form", "http://0xa9.254.43518", "link-local"},
+		{"metadata in octal", "http://0251.0376.0251.0376", "link-local"},
+		{"unspecified as zero", "http://0", "unspecified"},
+		{"not a host a browser reads", "http://1.2.3.256", "not a valid URL host"},
 		{"file", "file://", `scheme \"file\"`},
 		{"user info", "http://u:p@dn.example", "user info"},
 	} {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/securegw/gateway/proxy/h1"
+	"github.com/securegw/gateway/proxy/seal"
 )
 
 // transportKey identifies a backend origin with its TLS settings and
@@ -91,6 +94,8 @@ func (tp *transportPool) acquire(key transportKey, bt backendTLS) *transportEntr
 	}
 	if key.host != anyHost {
 		e.pool = h1.NewPool(e.dialer(key.host), maxIdlePerOrigin, key.timeouts.Idle)
+	} else {
+		e.control = sealedControl(e.control)
 	}
 	tp.m[key] = e
 	return e
@@ -99,6 +104,27 @@ func (tp *transportPool) acquire(key transportKey, bt backendTLS) *transportEntr
 // anyHost is the host of an entry whose requests go to any host (sealed
 // datanode targets): it keeps one pool per host it was asked for.
 const anyHost = "~datanodes"
+
+// sealedControl checks, before a sealed target's socket connects, the
+// address its name resolved to (seal.CheckAddr): a namenode's redirect to
+// a name that resolves to the cloud metadata service, or to a numeric
+// spelling the system resolver reads as one, is refused there, whatever
+// resolver the process uses. next (Config.DialControl) runs after.
+func sealedControl(next func(network, address string, c syscall.RawConn) error) func(network, address string, c syscall.RawConn) error {
+	return func(network, address string, c syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return fmt.Errorf("sealed target: dialled address %q: %w", address, err)
+		}
+		if err := seal.CheckAddr(ap.Addr()); err != nil {
+			return fmt.Errorf("sealed target refused: %w", err)
+		}
+		if next != nil {
+			return next(network, address, c)
+		}
+		return nil
+	}
+}
 
 // poolFor is the pool of host (host or host:port, for an anyHost entry).
 func (e *transportEntry) poolFor(host string) (*h1.Pool, error) {

@@ -15,8 +15,11 @@
 //
 // CheckTarget refuses targets a gateway must never be sent to even by its
 // own backends: other schemes than http and https (file:, gopher:), URLs
-// with user info, and link-local, unspecified or multicast addresses (the
-// cloud metadata service at 169.254.169.254 and its names).
+// with user info, hosts no URL parser reads as written, and link-local,
+// unspecified or multicast addresses (the cloud metadata service at
+// 169.254.169.254 in every spelling getaddrinfo accepts, 2852039166 or
+// 0xa9.254.43518, and its names); CheckAddr is the address check alone,
+// for the dial of a target whose name resolved.
 //
 //	s, _ := seal.New(key, 5*time.Minute)
 //	tok, _ := s.Seal("sandbox\x00webhdfs", "http://dn1:9864/webhdfs/v1/f?op=OPEN")

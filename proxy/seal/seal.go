@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/securegw/gateway/proxy/internal/webhost"
 )
 
 // Errors of Open. Callers answer both the same way (a client learns
@@ -175,9 +177,13 @@ func (s *Sealer) Open(binding, token string) (string, error) {
 var metadataHosts = []string{"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"}
 
 // CheckTarget refuses a target the gateway must not dispatch to: a scheme
-// other than http and https, user info, no host, or a host that is a
-// link-local (169.254.0.0/16, fe80::/10: cloud metadata), unspecified or
-// multicast address, or a metadata service's name.
+// other than http and https, user info, no host, a host a browser or a C
+// resolver would not read as written (2852039166, 0xa9.254.169.254 and
+// 169.254.43518 are 169.254.169.254 to getaddrinfo), or a host that is a
+// metadata service's name or an address CheckAddr refuses. Names are
+// checked again where they resolve: the dial of a sealed target refuses
+// an address CheckAddr refuses (a name that resolves to the metadata
+// service).
 func CheckTarget(u *url.URL) error {
 	switch strings.ToLower(u.Scheme) {
 	case "http", "https":
@@ -187,9 +193,12 @@ func CheckTarget(u *url.URL) error {
 	if u.User != nil {
 		return errors.New("URL carries user info")
 	}
-	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-	if host == "" {
+	if u.Hostname() == "" {
 		return errors.New("URL has no host")
+	}
+	host, ok := webhost.Host(u.Hostname())
+	if !ok {
+		return fmt.Errorf("host %q is not a valid URL host", host)
 	}
 	for _, m := range metadataHosts {
 		if host == m {
@@ -197,17 +206,27 @@ func CheckTarget(u *url.URL) error {
 		}
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
-		a = a.Unmap()
-		switch {
-		case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
-			return fmt.Errorf("address %s is link-local (cloud metadata)", a)
-		case a.IsUnspecified():
-			return fmt.Errorf("address %s is unspecified", a)
-		case a.IsMulticast():
-			return fmt.Errorf("address %s is multicast", a)
-		case a == netip.MustParseAddr("fd00:ec2::254"):
-			return fmt.Errorf("address %s is a cloud metadata service", a)
-		}
+		return CheckAddr(a)
 	}
 	return nil
 }
+
+// CheckAddr refuses an address the gateway must not connect to on a
+// backend's word: link-local (169.254.0.0/16, fe80::/10: cloud metadata),
+// unspecified, multicast, or the EC2 metadata service's IPv6 address.
+func CheckAddr(a netip.Addr) error {
+	a = a.Unmap()
+	switch {
+	case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
+		return fmt.Errorf("address %s is link-local (cloud metadata)", a)
+	case a.IsUnspecified():
+		return fmt.Errorf("address %s is unspecified", a)
+	case a.IsMulticast():
+		return fmt.Errorf("address %s is multicast", a)
+	case a == ec2Metadata6:
+		return fmt.Errorf("address %s is a cloud metadata service", a)
+	}
+	return nil
+}
+
+var ec2Metadata6 = netip.MustParseAddr("fd00:ec2::254")

@@ -115,6 +115,18 @@ func TestCheckTarget(t *testing.T) {
 		{"http://metadata.google.internal/computeMetadata/v1/", "metadata"},
 		{"http://METADATA.google.internal./x", "metadata"},
 		{"http://[fd00:ec2::254]/", "metadata"},
+		{"http://2852039166/", "link-local"},
+		{"http://0xA9FEA9FE/", "link-local"},
+		{"http://169.254.43518/", "link-local"},
+		{"http://0251.0376.0251.0376/", "link-local"},
+		{"http://[::ffff:a9fe:a9fe]/", "link-local"},
+		{"http://0/", "unspecified"},
+		{"http://0x0.0/", "unspecified"},
+		{"http://METADATA./", "metadata"},
+		{"http://1.2.3.256/", "not a valid URL host"},
+		{"http://dn1.example.1/", "not a valid URL host"},
+		{"http://Dn1.Internal.:9864/", ""},
+		{"http://10.1:9864/", ""},
 	} {
 		u, err := url.Parse(tt.url)
 		if err != nil {
