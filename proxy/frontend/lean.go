@@ -689,7 +689,7 @@ func (c *leanConn) badRequest(err error) {
 	switch {
 	case err == errHeadTooLarge || c.cr.hitLimit():
 		c.reply(http.StatusRequestHeaderFieldsTooLarge, "")
-	case err == io.EOF || err == io.ErrUnexpectedEOF || isNetError(err):
+	case err == io.EOF || err == io.ErrUnexpectedEOF || isReadError(err):
 	case strings.Contains(err.Error(), "unsupported transfer encoding") || strings.Contains(err.Error(), "too many transfer encodings"):
 		c.reply(http.StatusNotImplemented, "Unsupported transfer encoding")
 	default:
@@ -697,9 +697,13 @@ func (c *leanConn) badRequest(err error) {
 	}
 }
 
-func isNetError(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne)
+// isReadError reports whether err is the connection's: a timeout or a
+// failed read (net/http's isCommonNetReadError). A request target that is
+// no URL is a *url.Error, which is a net.Error too: that one is the
+// client's request, answered 400.
+func isReadError(err error) bool {
+	var oe *net.OpError
+	return isTimeout(err) || errors.As(err, &oe) && oe.Op == "read"
 }
 
 func isTimeout(err error) bool {

@@ -118,6 +118,8 @@ func TestRawRequestsBothFronts(t *testing.T) {
 		{"space before colon", "GET /a HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\n", []int{400}, "", true},
 		{"control byte in a value", "GET /a HTTP/1.1\r\nHost: x\r\nX-A: b\x01c\r\n\r\n", []int{400}, "", true},
 		{"malformed request line", "GET /a\r\nHost: x\r\n\r\n", []int{400}, "", true},
+		{"target not a path", "GET a/b HTTP/1.1\r\nHost: x\r\n\r\n", []int{400}, "", true},
+		{"bad escape in the target", "GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n", []int{400}, "", true},
 		{"unknown version", "GET /a HTTP/3.1\r\nHost: x\r\n\r\n", []int{505}, "", true},
 		{"CL and TE: chunked wins",
 			"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", []int{200}, `POST x /a "abc"`, false},
