@@ -347,8 +347,8 @@ func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) 
 }
 
 // readHead reads the answer's head. Informational answers are passed to
-// the client, except 100 (the front server sends its own when the body is
-// read), which stops the reading when stopAt100.
+// an HTTP/1.1 or HTTP/2 client, except 100 (the front server sends its own
+// when the body is read), which stops the reading when stopAt100.
 func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, stopAt100 bool) (*http.Response, error) {
 	ctx := req.Context()
 	now := time.Now()
@@ -372,7 +372,10 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 		if code >= 200 || code == http.StatusSwitchingProtocols || code == http.StatusContinue && stopAt100 {
 			break
 		}
-		if code != http.StatusContinue {
+		if code != http.StatusContinue && req.ProtoAtLeast(1, 1) {
+			// (Never to an HTTP/1.0 client, RFC 9110 §15.2: it would take
+			// the 103 for the answer, and an HTTP/1.0 proxy keeping the
+			// connection alive the real answer for the next request's.)
 			removeHopByHop(resp.Header) // the backend connection's, as a final answer's
 			h := ex.Header()
 			for k, vv := range resp.Header {

@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -329,6 +330,50 @@ func TestBackendAnswerFieldsOutsideTheHead(t *testing.T) {
 			}
 			if _, err := http.ReadResponse(br, nil); err != nil {
 				t.Fatalf("next request on the connection: %v", err)
+			}
+		})
+	}
+}
+
+// A backend's informational answers (it cannot know the client's version:
+// the gateway asks it in HTTP/1.1) never reach an HTTP/1.0 client (RFC
+// 9110 §15.2): such a client takes a 103 for the answer, and an HTTP/1.0
+// proxy keeping its connection alive would take the real answer for its
+// next request's. The client gets the final answers, in order, on the
+// connection it kept.
+func TestNoInformationalAnswersToHTTP10(t *testing.T) {
+	b := newRawBackend(t, func(n int, head string) (string, bool) {
+		return "HTTP/1.1 103 Early Hints\r\nX-Hint: 1\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" +
+			fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok%d", n), false
+	})
+	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t, proxyConfig())
+			e.fe = newTestFront(t, e.p, kind)
+			e.deploy(topo("t", svc("s", b.URL())))
+			c, err := net.Dial("tcp", e.addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			first := int(b.reqs.Load())
+			if _, err := io.WriteString(c, "GET /gateway/t/s/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /gateway/t/s/y HTTP/1.0\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			for i := 0; i < 2; i++ {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("answer %d: %v", i+1, err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if want := fmt.Sprintf("ok%d", first+i); resp.StatusCode != 200 || string(body) != want || resp.Header.Get("X-Hint") != "" {
+					t.Fatalf("answer %d: %d %q %v, want 200 %q", i+1, resp.StatusCode, body, resp.Header, want)
+				}
+			}
+			if n, err := br.ReadByte(); err != io.EOF {
+				t.Fatalf("after the answers: %q %v, want the connection closed", n, err)
 			}
 		})
 	}
