@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -228,4 +229,101 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// A client that sends its body at once although it asked for 100 Continue,
+// to a backend that answers before reading it (or reads part of it): the
+// body, which here spells a whole request, is never read as the next
+// request. The connection closes when the front cannot know where the
+// body ends on it (no 100 went out: the client may or may not send it),
+// and serves the next request when it can (the body was read, or its
+// length is known and the rest is dropped). Through both fronts.
+func TestEarlyAnswersToBodiesNeverSmuggle(t *testing.T) {
+	smuggled := "GET /gateway/t/s/SMUGGLED HTTP/1.1\r\nHost: a\r\n\r\n"
+	cl := fmt.Sprint(len(smuggled))
+	tests := []struct {
+		name     string
+		raw      string
+		statuses []int
+		open     bool // the connection serves a next request
+	}{
+		{"Expect, Content-Length, refused unread", "POST /gateway/t/s/refuse HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: " + cl + "\r\n\r\n" + smuggled,
+			[]int{403}, false},
+		{"Expect, chunked, refused unread", "POST /gateway/t/s/refuse HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(smuggled), smuggled), []int{403}, false},
+		{"Expect, body read", "POST /gateway/t/s/read HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: " + cl + "\r\n\r\n" + smuggled,
+			[]int{100, 200}, true},
+		{"Expect, answered after part of the body", "POST /gateway/t/s/partial HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: " + cl + "\r\n\r\n" + smuggled,
+			[]int{100, 200}, true},
+		{"no Expect, refused unread", "POST /gateway/t/s/refuse HTTP/1.1\r\nHost: a\r\nContent-Length: " + cl + "\r\n\r\n" + smuggled,
+			[]int{403}, true},
+		{"HTTP/1.0 keep-alive, its Expect ignored, refused unread", "POST /gateway/t/s/refuse HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nContent-Length: " + cl + "\r\n\r\n" + smuggled,
+			[]int{403}, true},
+	}
+	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
+		for _, tc := range tests {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				var mu sync.Mutex
+				var paths []string
+				b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					paths = append(paths, r.URL.Path)
+					mu.Unlock()
+					switch r.URL.Path {
+					case "/refuse":
+						w.WriteHeader(http.StatusForbidden)
+					case "/partial":
+						io.ReadFull(r.Body, make([]byte, 5))
+					default:
+						io.ReadAll(r.Body)
+					}
+				})
+				e := newEnv(t, proxyConfig())
+				e.fe = newTestFront(t, e.p, kind)
+				e.deploy(topo("t", svc("s", b.URL)))
+				c, err := net.Dial("tcp", e.addr())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.WriteString(c, tc.raw); err != nil {
+					t.Fatal(err)
+				}
+				br := bufio.NewReader(c)
+				var got []int
+				for len(got) == 0 || got[len(got)-1] < 200 {
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						t.Fatalf("after %v: %v", got, err)
+					}
+					io.Copy(io.Discard, resp.Body)
+					got = append(got, resp.StatusCode)
+				}
+				if !equalInts(got, tc.statuses) {
+					t.Fatalf("statuses %v, want %v", got, tc.statuses)
+				}
+				if tc.open {
+					io.WriteString(c, "GET /gateway/t/s/after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil || resp.StatusCode != 200 {
+						t.Fatalf("the next request on the connection: %v %v", resp, err)
+					}
+				} else if resp, err := http.ReadResponse(br, nil); err == nil || isTimeoutErr(err) {
+					t.Fatalf("after the answer: %v %v, want the connection closed", resp, err)
+				}
+				c.Close()
+				b.Close() // waits for the backend's handlers
+				mu.Lock()
+				defer mu.Unlock()
+				want := []string{"/" + strings.Fields(tc.raw)[1][len("/gateway/t/s/"):]}
+				if tc.open {
+					want = append(want, "/after")
+				}
+				if strings.Join(paths, " ") != strings.Join(want, " ") {
+					t.Fatalf("backend saw %v, want %v", paths, want)
+				}
+			})
+		}
+	}
 }
