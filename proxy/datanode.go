@@ -248,9 +248,10 @@ func (s *service) sealJSONLocation(resp *http.Response) error {
 	if json.Unmarshal(b, &doc) != nil || json.Unmarshal(doc["Location"], &loc) != nil || loc == "" {
 		return nil
 	}
-	nv, handled, err := s.sealLocation(loc, publicOrigin(req))
+	pub := s.topo.p.linkOrigin(req)
+	nv, handled, err := s.sealLocation(loc, pub)
 	if !handled {
-		nv, handled = s.rewriteURL(loc, publicOrigin(req))
+		nv, handled = s.rewriteURL(loc, pub)
 		if !handled {
 			err = fmt.Errorf("%w: %s", errUnroutableRedirect, redactedTarget(loc))
 		}

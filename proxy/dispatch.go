@@ -328,6 +328,9 @@ func normHeader(k string) string {
 // setForwarded sets X-Forwarded-For/Proto/Host/Port/Context (and appends
 // to Forwarded when a trusted peer sent one). From a trusted peer, its
 // X-Forwarded-For is appended to and its Proto/Host/Port/Context kept.
+// With a public URL configured, Proto/Host/Port are the public URL's,
+// whoever sent what: a backend that builds links from them builds them on
+// the origin the gateway's own links use.
 //
 // The values share one backing array, v (the request's own), each a full
 // slice (len == cap), so a later Add on one header reallocates instead of
@@ -354,6 +357,9 @@ func (p *Proxy) setForwarded(out, in *http.Request, trusted bool, ctxPath string
 		if fwd := in.Header.Values("Forwarded"); len(fwd) > 0 {
 			out.Header["Forwarded"] = []string{strings.Join(fwd, ", ") + ", " + forwardedElement(clientIP, in.Host, proto)}
 		}
+	}
+	if pub := &p.public; pub.origin != "" {
+		v[1], v[2], v[3] = pub.proto, pub.host, pub.port
 	}
 	h := out.Header
 	h["X-Forwarded-For"] = v[0:1:1]

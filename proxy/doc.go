@@ -143,7 +143,8 @@
 // X-Request-Id, and runs the outbound handlers, so a client's Connection
 // header cannot remove what the gateway adds. Client X-Forwarded-* and
 // Forwarded are discarded unless the peer is in TrustedProxies (then
-// X-Forwarded-For and Forwarded are appended to, the others kept). Bodies
+// X-Forwarded-For and Forwarded are appended to, the others kept). With a
+// PublicURL, X-Forwarded-Proto/Host/Port are always its (publicurl.go). Bodies
 // stream both ways through pooled 32 KiB buffers; a Content-Length answer
 // of 64 KiB or more between plain TCP connections moves by splice(2),
 // behind a TLS or HTTP/2 front (and once a chunked answer has shown itself
@@ -203,7 +204,9 @@
 // first; a lookup table built at compile time). A Refresh URL is found as
 // browsers find it: with or without "url=", quoted or not. One naming a
 // backend origin that no service covers is removed, and a 3xx losing its
-// Location is answered 502: backend addresses never reach clients.
+// Location is answered 502: backend addresses never reach clients. The
+// gateway URL's origin is Config.PublicURL when set (computed once, in New),
+// else the request's as told to the backend in X-Forwarded-Proto/Host.
 // Set-Cookie Path under the base path is mapped to /gateway/{t}/{service}/…
 // (any other Path is narrowed to the service's prefix: a backend's cookie
 // never reaches other routes), and a Domain naming a backend host is

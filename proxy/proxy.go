@@ -34,6 +34,14 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-* and Forwarded headers
 	// are kept (and appended to). Everyone else's are discarded.
 	TrustedProxies []netip.Prefix
+	// PublicURL, when set, is the origin (scheme://host[:port], checked by
+	// ParsePublicURL) of every absolute link the gateway writes: rewritten
+	// Location, Content-Location, Link and Refresh fields, UI bodies,
+	// WebSocket $gateway URLs, the login and token services' URLs, and
+	// the origin same-origin checks compare with. It wins over the
+	// client's Host and a trusted proxy's X-Forwarded-Host, and backends
+	// are told it in X-Forwarded-Proto, -Host and -Port. "": the request's.
+	PublicURL string
 	// BackendRoots verifies backend certificates; nil: the system roots.
 	BackendRoots *x509.CertPool
 	// Resolver resolves credential aliases; may be nil until aliases exist.
@@ -132,6 +140,8 @@ type Proxy struct {
 	host      chain.Host
 	// federation: see Config.Federation.
 	federation Federation
+	// public: see Config.PublicURL (publicurl.go).
+	public publicURL
 
 	table atomic.Pointer[table]
 	mu    sync.Mutex // serialises Apply, Remove, Load, Close
@@ -185,7 +195,12 @@ func New(cfg Config) (*Proxy, error) {
 			return nil, fmt.Errorf("proxy: federation header %q is not a valid header name", h)
 		}
 	}
+	public, err := parsePublicURL(cfg.PublicURL)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: PublicURL: %w", err)
+	}
 	host := cfg.Host
+	host.PublicOrigin = public.origin
 	if host.Clock == nil {
 		host.Clock = chain.SystemClock{}
 	}
@@ -210,6 +225,7 @@ func New(cfg Config) (*Proxy, error) {
 		upgradeGrace: grace,
 		host:         host,
 		federation:   cfg.Federation,
+		public:       public,
 		idPrefix:     hex.EncodeToString(seed[:]) + "-",
 		wsLimits:     cfg.WebSocket,
 		fdCeiling:    cfg.MaxOpenFiles,
@@ -227,7 +243,6 @@ func New(cfg Config) (*Proxy, error) {
 	if ttl == 0 {
 		ttl = DefaultSealTTL
 	}
-	var err error
 	if p.sealer, err = seal.New(sealKey, ttl, seal.WithClock(host.Clock.Now)); err != nil {
 		return nil, fmt.Errorf("proxy: SealKey: %w", err)
 	}

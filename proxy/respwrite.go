@@ -205,7 +205,7 @@ func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 	if !loc && !cloc && !ref && !lnk && !ck {
 		return nil
 	}
-	pub := publicOrigin(resp.Request)
+	pub := s.topo.p.linkOrigin(resp.Request)
 	var err error
 	for _, name := range []string{"Location", "Content-Location", "Refresh", "Link"} {
 		vs := h[name]

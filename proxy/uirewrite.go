@@ -144,7 +144,7 @@ func (br *bodyRewrite) outbound(out *http.Request) {
 func (s *service) rewriteBody(resp *http.Response) error {
 	br := s.body
 	h := resp.Header
-	pub := publicOrigin(resp.Request)
+	pub := s.topo.p.linkOrigin(resp.Request)
 	for _, name := range []string{"Content-Security-Policy", "Content-Security-Policy-Report-Only"} {
 		for i, v := range h[name] {
 			h[name][i] = s.rewriteCSP(v, pub)

@@ -105,7 +105,7 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 	conn, b, err := s.dialWebSocket(r.Context())
 	var wire []byte
 	if err == nil {
-		wire, err = handshakeFor(req, s.up.backends[ex.backend], b, key)
+		wire, err = handshakeFor(req, s.up.backends[ex.backend], b, key, p.linkOrigin(req))
 		if err != nil {
 			conn.Close()
 		}
@@ -185,7 +185,7 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 	closeBackend, handedOver = false, true
 	open := b.tr.open // counted like the transport's connections
 	open.Add(1)
-	vars := wsrelay.Vars{GatewayURL: publicOrigin(req) + s.prefix, ServiceURL: b.configured, Principal: who.Name}
+	vars := wsrelay.Vars{GatewayURL: p.linkOrigin(req) + s.prefix, ServiceURL: b.configured, Principal: who.Name}
 	o := wsrelay.Options{
 		Limits:    s.ws.limits,
 		ToBackend: s.ws.inbound.Bind(vars),
@@ -228,13 +228,14 @@ func (s *service) backendHandshake(in *http.Request) (*http.Request, string) {
 }
 
 // handshakeFor is out on the wire for backend b, out having been built
-// for backend first (the path moves under b's base path).
-func handshakeFor(out *http.Request, first, b *backend, key string) ([]byte, error) {
+// for backend first (the path moves under b's base path). pub is the
+// gateway's origin (linkOrigin): an Origin naming it is the backend's.
+func handshakeFor(out *http.Request, first, b *backend, key, pub string) ([]byte, error) {
 	rest, ok := underBase(out.URL.Path, first.basePath)
 	if !ok || out.URL.Host != first.host {
 		return nil, errNoBackend
 	}
-	if o := out.Header.Get("Origin"); o != "" && strings.EqualFold(o, publicOrigin(out)) {
+	if o := out.Header.Get("Origin"); o != "" && pub != "" && strings.EqualFold(o, pub) {
 		// Same origin at the gateway (the page came through it): the
 		// backend sees its own origin, as it would without the gateway.
 		// Other origins pass as sent (the topology's CORS settings ran).

@@ -76,6 +76,9 @@ func TestConfigCheck(t *testing.T) {
 		{"no admin", []string{write("noadmin.yaml", "management:\n  principals:\n    ci-deployer: [operator]\n")}, "no principal has the admin role", true},
 		{"every problem named", []string{write("bad.yaml", "log:\n  level: loud\n  format: xml\n")}, `log.level: "loud" is not debug, info, warn or error` + "\n" + `log.format: "xml"`, true},
 		{"unknown key", []string{write("typo.yaml", "proxy:\n  listne: :1\n")}, "listne", true},
+		{"public url", []string{write("public.yaml", "proxy:\n  public_url: https://gw.example.com\n")}, ": valid\n", false},
+		{"public url with a path", []string{write("pubpath.yaml", "proxy:\n  public_url: https://gw.example.com/knox\n")},
+			`proxy.public_url: "https://gw.example.com/knox" has a path ("/knox"): a path prefix is not supported`, true},
 		{"missing file", []string{filepath.Join(dir, "nope.yaml")}, "no such file", true},
 		{"data dir without a file", []string{"--data-dir", t.TempDir()}, "the default configuration (no gateway.yaml in", false},
 	}

@@ -28,6 +28,13 @@ type Host struct {
 	// Replay remembers the nonces of signed requests (pre-auth signatures)
 	// so that each is accepted once; nil when the gateway keeps none.
 	Replay ReplayCache
+	// PublicOrigin is the gateway's configured public origin
+	// ("https://gw.example.com", lower case, no default port; the proxy
+	// sets it from its PublicURL): absolute URLs a provider or service
+	// writes (login redirects, token endpoints) use it, and same-origin
+	// checks compare with it, instead of the request's Host. "": the
+	// request's Host.
+	PublicOrigin string
 }
 
 // Clock tells the time.

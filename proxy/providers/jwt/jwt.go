@@ -304,11 +304,14 @@ func (h *Handler) challenge() string {
 // page when one is configured, anything else gets the 401 challenge.
 func (h *Handler) pass(r *http.Request) chain.Outcome {
 	if h.loginURL != "" && wantsHTML(r) {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
+		orig := h.host.PublicOrigin + r.URL.RequestURI()
+		if h.host.PublicOrigin == "" {
+			scheme := "http"
+			if r.TLS != nil {
+				scheme = "https"
+			}
+			orig = scheme + "://" + r.Host + r.URL.RequestURI()
 		}
-		orig := scheme + "://" + r.Host + r.URL.RequestURI()
 		sep := "?"
 		if strings.Contains(h.loginURL, "?") {
 			sep = "&"

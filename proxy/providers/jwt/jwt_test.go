@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -219,5 +220,29 @@ func TestJWTProviderHS256OnlyWhenAsked(t *testing.T) {
 	}
 	if o := h.Authenticate(request(sign(t, []byte(pubPEM), "HS256", "", good()), "bearer")); o.Verdict != chain.Refused {
 		t.Fatalf("HS256 with another secret: %v", o)
+	}
+}
+
+// A browser without a token is sent to the login page with the page it
+// asked for as originalUrl: on the gateway's configured public origin when
+// there is one, else at the request's Host.
+func TestJWTLoginRedirectOrigin(t *testing.T) {
+	for _, tc := range []struct{ public, want string }{
+		{"", "https://evil.example/gateway/t/app/x?y=1"},
+		{"https://gw.example.com", "https://gw.example.com/gateway/t/app/x?y=1"},
+	} {
+		_, pubPEM := newKey(t)
+		h, err := build(context.Background(), chain.Config{Topology: "t", Provider: Name, Role: chain.RoleFederation,
+			Params: map[string]string{ParamPEM: pubPEM, ParamLoginURL: "/gateway/sso/knoxsso/login"},
+			Host:   chain.Host{Clock: fixedClock{now}, PublicOrigin: tc.public}}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodGet, "https://evil.example/gateway/t/app/x?y=1", nil)
+		r.Header.Set("Accept", "text/html")
+		o := h.Authenticate(r)
+		if want := "/gateway/sso/knoxsso/login?originalUrl=" + url.QueryEscape(tc.want); o.Location != want {
+			t.Errorf("public origin %q: redirect to %q, want %q", tc.public, o.Location, want)
+		}
 	}
 }

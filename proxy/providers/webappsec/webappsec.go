@@ -112,7 +112,7 @@ func newWebAppSec(_ context.Context, c chain.Config) (chain.Handler, error) {
 			h.headers = append(h.headers, header{name: http.CanonicalHeaderKey(f.name), value: []string{v}})
 		}
 	}
-	if h.cors, err = parseCORS(r); err != nil {
+	if h.cors, err = parseCORS(r, c.Host.PublicOrigin); err != nil {
 		return nil, err
 	}
 	if !h.csrf && h.cors == nil && len(h.headers) == 0 {
@@ -192,6 +192,10 @@ func (h *handler) ModifyResponse(resp *http.Response) error {
 
 // cors is the CORS configuration.
 type cors struct {
+	// public is the gateway's configured public origin (chain.Host's
+	// PublicOrigin): when set, the gateway's own origin is it, not the
+	// request's Host.
+	public        string
 	anyOrigin     bool
 	origins       []origin
 	subdomains    bool
@@ -222,12 +226,12 @@ func alias(r *chain.Reader, ours, def string) (string, string) {
 	return def, ours
 }
 
-func parseCORS(p *chain.Reader) (*cors, error) {
+func parseCORS(p *chain.Reader, public string) (*cors, error) {
 	on, err := p.Bool("cors.enabled", false)
 	if err != nil || !on {
 		return nil, err
 	}
-	c := &cors{trueValue: []string{"true"}, anyOriginResp: []string{"*"}}
+	c := &cors{trueValue: []string{"true"}, anyOriginResp: []string{"*"}, public: public}
 	if c.subdomains, err = p.Bool("cors.allowSubdomains", false); err != nil {
 		return nil, err
 	}
@@ -345,6 +349,16 @@ func sameOrigin(o string, r *http.Request) bool {
 	return len(o) > len(scheme) && strings.EqualFold(o[:len(scheme)], scheme) && strings.EqualFold(o[len(scheme):], r.Host)
 }
 
+// ownOrigin reports whether origin is the gateway's own: the configured
+// public origin when there is one (whatever Host the client sent), else
+// the request's scheme://Host.
+func (c *cors) ownOrigin(o string, r *http.Request) bool {
+	if c.public != "" {
+		return strings.EqualFold(o, c.public)
+	}
+	return sameOrigin(o, r)
+}
+
 // serve handles the CORS part of a request; false when it answered.
 func (c *cors) serve(w http.ResponseWriter, r *http.Request) bool {
 	o := r.Header.Get("Origin")
@@ -355,7 +369,7 @@ func (c *cors) serve(w http.ResponseWriter, r *http.Request) bool {
 		}
 		return true
 	}
-	if sameOrigin(o, r) {
+	if c.ownOrigin(o, r) {
 		return true
 	}
 	allowed := c.allowed(o)

@@ -203,3 +203,33 @@ type headerWriter struct{ h http.Header }
 func (w *headerWriter) Header() http.Header         { return w.h }
 func (w *headerWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *headerWriter) WriteHeader(int)             {}
+
+// With the gateway's public origin configured, a request is same-origin
+// when its Origin is that origin, not when it matches the Host the client
+// sent: a cross-origin request with a forged Host gets CORS's answer.
+func TestCORSSameOriginIsThePublicOrigin(t *testing.T) {
+	params := map[string]string{"cors.enabled": "true", "cors.allowOrigin": "https://app.example"}
+	for _, tc := range []struct {
+		public, origin string
+		status         int // 0: passes on
+	}{
+		{"", "http://evil.example", 0}, // today: the Host's own origin
+		{"https://gw.example.com", "http://evil.example", http.StatusForbidden},
+		{"https://gw.example.com", "https://gw.example.com", 0},
+		{"https://gw.example.com", "https://GW.example.com", 0},
+	} {
+		c, err := chain.BuildWith(context.Background(), "t", []topology.Provider{{Role: "webappsec", Name: "WebAppSec", Params: params}},
+			chain.Options{Host: chain.Host{PublicOrigin: tc.public}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodOptions, "http://evil.example/gateway/t/s", nil)
+		r.Header.Set("Origin", tc.origin)
+		r.Header.Set("Access-Control-Request-Method", "GET")
+		w := httptest.NewRecorder()
+		passed := c.ServeInbound(w, r) != nil
+		if tc.status == 0 && !passed || tc.status != 0 && (passed || w.Code != tc.status) {
+			t.Errorf("public %q, Origin %s: passed %v, status %d; want status %d (0: passes)", tc.public, tc.origin, passed, w.Code, tc.status)
+		}
+	}
+}

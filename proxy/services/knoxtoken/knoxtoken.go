@@ -53,6 +53,7 @@ type service struct {
 	hmac      []byte // HS256 secret: the topology asked for HS256 tokens
 	path      string // the service's path in the topology
 	topology  string
+	public    string // chain.Host's PublicOrigin: "" for the request's
 	log       *slog.Logger
 }
 
@@ -69,7 +70,7 @@ func newService(ctx context.Context, c chain.ServiceConfig) ([]chain.Endpoint, e
 	if c.Host.Issuer == nil {
 		return nil, errors.New("this gateway issues no tokens")
 	}
-	s := &service{issuer: c.Host.Issuer, path: c.Path, topology: c.Topology, log: c.Logger}
+	s := &service{issuer: c.Host.Issuer, path: c.Path, topology: c.Topology, public: c.Host.PublicOrigin, log: c.Logger}
 	if s.policy, err = p.String(ParamPolicy, ""); err != nil {
 		return nil, err
 	}
@@ -217,15 +218,19 @@ func params(r *http.Request) (url.Values, error) {
 	return q, nil
 }
 
-// gatewayBase is scheme://host/{prefix}, from the request to this service.
+// gatewayBase is scheme://host/{prefix}, from the request to this service
+// (the configured public origin, when there is one, for scheme://host).
 func (s *service) gatewayBase(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
 	path := r.URL.Path
 	if i := strings.Index(path, "/"+s.topology+"/"); i >= 0 {
 		path = path[:i]
+	}
+	if s.public != "" {
+		return s.public + path
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
 	}
 	return scheme + "://" + r.Host + path
 }

@@ -76,6 +76,7 @@ type service struct {
 	topology  string
 	base      string // the service's path in the topology
 	loginURL  string // KNOXSSOUT: the login page to send the browser to
+	public    string // chain.Host's PublicOrigin: "" for the request's
 	log       *slog.Logger
 }
 
@@ -96,7 +97,7 @@ func read(c chain.ServiceConfig, logout bool) (*service, error) {
 	if c.Host.Issuer == nil || c.Host.Tokens == nil {
 		return nil, errors.New("this gateway issues no tokens")
 	}
-	s := &service{issuer: c.Host.Issuer, verifier: c.Host.Tokens, inbound: c.Inbound, topology: c.Topology, base: c.Path, log: c.Logger}
+	s := &service{issuer: c.Host.Issuer, verifier: c.Host.Tokens, inbound: c.Inbound, topology: c.Topology, base: c.Path, public: c.Host.PublicOrigin, log: c.Logger}
 	if s.cookie, err = p.String(ParamCookie, DefaultCookie); err != nil {
 		return nil, err
 	}
@@ -190,8 +191,12 @@ func serveCSS(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(loginCSS)
 }
 
-// selfOrigin is the origin the request was made to.
-func selfOrigin(r *http.Request) string {
+// selfOrigin is the origin the request was made to: the configured public
+// origin when there is one, else the request's scheme and Host.
+func (s *service) selfOrigin(r *http.Request) string {
+	if s.public != "" {
+		return s.public
+	}
 	u := &url.URL{Scheme: "http", Host: r.Host}
 	if r.TLS != nil {
 		u.Scheme = "https"
@@ -242,7 +247,7 @@ func (s *service) login(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		orig := r.URL.Query().Get("originalUrl")
 		if orig != "" {
-			if _, err := s.redirects.check(orig, selfOrigin(r)); err != nil {
+			if _, err := s.redirects.check(orig, s.selfOrigin(r)); err != nil {
 				s.render(w, r, http.StatusBadRequest, "", err.Error(), "")
 				return
 			}
@@ -265,7 +270,7 @@ func (s *service) loginPost(w http.ResponseWriter, r *http.Request) {
 	target := ""
 	if orig != "" {
 		var err error
-		if target, err = s.redirects.check(orig, selfOrigin(r)); err != nil {
+		if target, err = s.redirects.check(orig, s.selfOrigin(r)); err != nil {
 			s.render(w, r, http.StatusBadRequest, "", err.Error(), "")
 			return
 		}
@@ -309,7 +314,7 @@ func (s *service) websso(w http.ResponseWriter, r *http.Request) {
 	target := ""
 	if orig := r.URL.Query().Get("originalUrl"); orig != "" {
 		var err error
-		if target, err = s.redirects.check(orig, selfOrigin(r)); err != nil {
+		if target, err = s.redirects.check(orig, s.selfOrigin(r)); err != nil {
 			s.render(w, r, http.StatusBadRequest, "", err.Error(), "")
 			return
 		}
@@ -362,7 +367,7 @@ func (s *service) logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, clear)
 	target := s.loginURL
 	if orig := r.URL.Query().Get("originalUrl"); orig != "" {
-		if t, err := s.redirects.check(orig, selfOrigin(r)); err == nil {
+		if t, err := s.redirects.check(orig, s.selfOrigin(r)); err == nil {
 			target = t
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/securegw/gateway/internal/secrets"
 	"github.com/securegw/gateway/internal/tcpcc"
+	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/frontend"
 )
 
@@ -90,6 +91,12 @@ type Proxy struct {
 	ClientTruststore string `yaml:"client_truststore"`
 	// TrustedProxies are CIDRs whose X-Forwarded-* headers are kept.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// PublicURL is the origin clients reach the gateway at
+	// (scheme://host[:port], no path; Knox's frontend URL): when set, every
+	// absolute link the gateway writes is on it, whatever the client's Host
+	// or a trusted proxy's X-Forwarded-Host says, and backends get it in
+	// X-Forwarded-Proto/Host/Port. "": links follow the request.
+	PublicURL string `yaml:"public_url"`
 	// Front is the HTTP/1.1 front server: "lean" (the gateway's own
 	// server loop on net/http's parser) or "net/http" (Go's server). HTTP/2
 	// on a TLS front is net/http's either way.
@@ -445,6 +452,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.Proxy.TrustedPrefixes(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := proxy.ParsePublicURL(c.Proxy.PublicURL); err != nil {
+		errs = append(errs, fmt.Errorf("proxy.public_url: %w", err))
 	}
 	if c.Proxy.StallTimeout < 0 {
 		errs = append(errs, fmt.Errorf("proxy.stall_timeout: %s is negative (0 disables it)", c.Proxy.StallTimeout.D()))

@@ -229,6 +229,79 @@ func TestValidateNamesTheKey(t *testing.T) {
 	}
 }
 
+// proxy.public_url is an origin: an http or https URL with a host and
+// nothing but a port and a trailing slash besides. Each refusal names the
+// key and what is wrong, and never repeats user info (it may be a password).
+func TestValidatePublicURL(t *testing.T) {
+	cases := []struct {
+		name, url string
+		want      string // "" for valid
+	}{
+		{"unset", "", ""},
+		{"https origin", "https://gw.example.com", ""},
+		{"http origin with port", "http://gw.example.com:8080", ""},
+		{"trailing slash", "https://gw.example.com/", ""},
+		{"IPv6 with port", "https://[2001:db8::1]:8443", ""},
+		{"upper case", "HTTPS://GW.Example.COM", ""},
+		{"bad scheme", "ftp://gw.example.com", `proxy.public_url: "ftp://gw.example.com": scheme "ftp" is not http or https`},
+		{"ws scheme", "wss://gw.example.com", `scheme "wss" is not http or https`},
+		{"no scheme", "gw.example.com", `proxy.public_url: "gw.example.com" is not an absolute URL; want scheme://host[:port]`},
+		{"opaque", "https:gw.example.com", "is not an absolute URL"},
+		{"user info", "https://admin:hunter2@gw.example.com", "proxy.public_url: has user info"},
+		{"user name only", "https://admin@gw.example.com", "proxy.public_url: has user info"},
+		{"query", "https://gw.example.com/?a=1", `proxy.public_url: "https://gw.example.com/?a=1" has a query`},
+		{"empty query", "https://gw.example.com?", "has a query"},
+		{"fragment", "https://gw.example.com/#top", `proxy.public_url: "https://gw.example.com/#top" has a fragment`},
+		{"empty fragment", "https://gw.example.com#", "has a fragment"},
+		{"empty host", "https://", `proxy.public_url: "https://" has no host`},
+		{"port without host", "https://:8443", "has no host"},
+		{"path", "https://gw.example.com/knox", `proxy.public_url: "https://gw.example.com/knox" has a path ("/knox"): a path prefix is not supported`},
+		{"path with gateway prefix", "https://gw.example.com/gateway/", `has a path ("/gateway/")`},
+		{"empty port", "https://gw.example.com:", `host "gw.example.com:" is not a name`},
+		{"port zero", "https://gw.example.com:0", `port "0" is not 1..65535`},
+		{"port too large", "https://gw.example.com:65536", `port "65536" is not 1..65535`},
+		{"quote in host", "https://gw'x.example.com", "is not a name"},
+		{"sub-delims in host", "https://gw&x=1.example.com", "is not a name"},
+		{"non-ASCII host", "https://gätéway.example", "its xn-- form"},
+		{"IPv6 with zone", "https://[fe80::1%25eth0]", "is not a name"},
+		{"bracketed name", "https://[gw.example.com]", "is not a URL"},
+		{"space", "https://gw example.com", "not a URL"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Proxy.PublicURL = tc.url
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("got %v, want valid", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			case err != nil && strings.Contains(err.Error(), "hunter2"):
+				t.Fatalf("the error repeats the password: %v", err)
+			}
+		})
+	}
+}
+
+// public_url is read from gateway.yaml under proxy.
+func TestLoadPublicURL(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(p, []byte("proxy:\n  public_url: https://gw.example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Proxy.PublicURL != "https://gw.example.com" || c.Validate() != nil {
+		t.Fatalf("public_url %q, validate %v", c.Proxy.PublicURL, c.Validate())
+	}
+	if Default().Proxy.PublicURL != "" {
+		t.Fatal("public_url is set by default")
+	}
+}
+
 // A configuration where nobody has the admin role would lock every
 // administrator out: it is refused with the way out.
 func TestValidateRefusesNoAdmin(t *testing.T) {

@@ -190,6 +190,7 @@ func build(ctx context.Context, o ServeOptions) (_ *gateway, err error) {
 			IdleTimeout: ws.IdleTimeout.D(), PingInterval: ws.PingInterval.D(), MaxConnections: ws.MaxConnections,
 			MaxConnectionsPerPrincipal: ws.MaxConnectionsPerPrincipal},
 		TrustedProxies: trusted,
+		PublicURL:      c.Proxy.PublicURL,
 		Logger:         g.log,
 		Registerer:     reg,
 		Resolver:       g.secrets,
