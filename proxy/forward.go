@@ -245,9 +245,12 @@ func isHex(c byte) bool {
 var errBackendClosed = errors.New("backend closed the connection before answering")
 
 // send sends req on a connection of pool and reads the head of its answer
-// (waiting for it at most tmo). A request without a body is sent again on
-// a fresh connection when a reused one turns out to have been closed by
-// the backend.
+// (waiting for it at most tmo). A request that may be sent twice
+// (replayable: no body, an idempotent method) is sent again on a fresh
+// connection when a reused one turns out to have been closed by the
+// backend: the backend may have closed it idle as the request came, or
+// after it acted on the request; the gateway cannot tell which, so a POST
+// or PATCH is not sent again (RFC 9110 §9.2.2).
 func send(ex *exchange, pool *h1.Pool, tmo time.Duration, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
@@ -264,7 +267,7 @@ func send(ex *exchange, pool *h1.Pool, tmo time.Duration, req *http.Request) (*h
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if c.Reused && req.Body == nil && attempt < 3 && staleConn(err) {
+		if c.Reused && replayable(req) && attempt < 3 && staleConn(err) {
 			continue
 		}
 		if c.Reused && staleConn(err) {

@@ -378,3 +378,43 @@ func TestNoInformationalAnswersToHTTP10(t *testing.T) {
 		})
 	}
 }
+
+// A reused backend connection that ends before the answer (EOF, reset):
+// the backend closed it idle as the request came, or read the request,
+// acted on it and went away; the gateway cannot tell which. A request of
+// an idempotent method without a body is sent again on a new connection;
+// a POST or PATCH is not (RFC 9110 §9.2.2): the client gets 502, and the
+// backend saw it once.
+func TestStaleConnectionRetriesOnlyIdempotentRequests(t *testing.T) {
+	tests := []struct {
+		method string
+		status int
+		seen   int64 // times the backend got the request
+	}{
+		{"GET", 200, 2}, {"DELETE", 200, 2}, {"PUT", 200, 2}, {"OPTIONS", 200, 2},
+		{"POST", 502, 1}, {"PATCH", 502, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method, func(t *testing.T) {
+			var seen atomic.Int64
+			b := newRawBackend(t, func(n int, head string) (string, bool) {
+				if !strings.HasPrefix(head, tc.method+" /act ") {
+					return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+				}
+				if seen.Add(1) == 1 {
+					return "", true // acted on it, went away before answering
+				}
+				return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+			})
+			e := newEnv(t, proxyConfig())
+			e.deploy(topo("t", svc("s", b.URL())))
+			if resp, _ := e.get("/gateway/t/s/warm"); resp.StatusCode != 200 {
+				t.Fatalf("warm-up: %d", resp.StatusCode)
+			}
+			resp, body := e.do(tc.method, "/gateway/t/s/act", nil)
+			if resp.StatusCode != tc.status || seen.Load() != tc.seen {
+				t.Fatalf("%d %q, backend got it %d times; want %d, %d times", resp.StatusCode, body, seen.Load(), tc.status, tc.seen)
+			}
+		})
+	}
+}
