@@ -107,7 +107,6 @@ func hopByHop(k string) bool {
 // named in Connection), framing, and the forwarding fields the gateway
 // sets, into a pooled map and slice of values (the strings shared).
 func forwardHeader(h http.Header) *headerBuf {
-	conn := h["Connection"]
 	n := 0
 	for _, vv := range h {
 		n += len(vv)
@@ -122,14 +121,37 @@ func forwardHeader(h http.Header) *headerBuf {
 		case hopByHop(k), k == "Content-Length", k == "Host",
 			k == "Forwarded", k == "X-Forwarded-For", k == "X-Forwarded-Host", k == "X-Forwarded-Proto":
 			continue
-		case conn != nil && namedIn(conn, k):
-			continue
 		}
 		m := copy(vals, vv)
 		out[k] = vals[:m:m]
 		vals = vals[m:]
 	}
+	// Then the fields Connection names go, each token once: matching every
+	// field against every token would let one request of many fields and a
+	// long Connection list cost a second of CPU.
+	for _, v := range h["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			dropNamed(out, strings.TrimSpace(tok))
+		}
+	}
 	return hb
+}
+
+// dropNamed deletes from out the field a Connection token names, in any
+// case (the keys are canonical; the usual tokens cost no allocation).
+func dropNamed(out http.Header, tok string) {
+	switch {
+	case tok == "":
+		return
+	case strings.EqualFold(tok, "close"):
+		tok = "Close"
+	case strings.EqualFold(tok, "keep-alive"):
+		tok = "Keep-Alive"
+	}
+	if _, ok := out[tok]; !ok {
+		tok = http.CanonicalHeaderKey(tok)
+	}
+	delete(out, tok)
 }
 
 // headerBuf is a backend request's header map and the backing array of
@@ -152,18 +174,6 @@ func (hb *headerBuf) put() {
 	clear(hb.h)
 	clear(hb.vals)
 	headerBufs.Put(hb)
-}
-
-// namedIn reports whether field k is a token of the Connection values.
-func namedIn(conn []string, k string) bool {
-	for _, v := range conn {
-		for tok := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), k) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // scrubTrailer deletes the fields of a backend's trailer section (declared
