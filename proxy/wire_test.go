@@ -471,3 +471,64 @@ func processCPU(t *testing.T) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// Answers at the edges of HTTP/1.1 from a backend: what the client gets,
+// that nothing of the backend's bytes turns into a header or an answer of
+// their own, and whether the backend connection is used again (the next
+// request then gets its own answer either way).
+func TestBackendAnswerEdges(t *testing.T) {
+	tests := []struct {
+		name, raw  string
+		closeAfter bool
+		status     int
+		body       string
+		reused     bool
+	}{
+		{"switching protocols unasked", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\nRAW", false, 502, `{"error":"backend unavailable"}` + "\n", false},
+		{"informational answer with a length", "HTTP/1.1 102 Processing\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", true},
+		{"fifty informational answers", strings.Repeat("HTTP/1.1 103 Early Hints\r\nX-H: 1\r\n\r\n", 50) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", true},
+		{"bare CR in the reason", "HTTP/1.1 200 OK\rX-Injected: 1\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", true},
+		{"no reason", "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", true},
+		{"bare LF lines", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", false, 200, "ok", true},
+		{"leading zeros in Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 0002\r\n\r\nok", false, 200, "ok", true},
+		{"chunked in capitals", "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", false, 200, "ok", true},
+		{"obs-text in a value", "HTTP/1.1 200 OK\r\nX-A: \x80\xff\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", true},
+		{"HTTP/1.0 until the close", "HTTP/1.0 200 OK\r\n\r\nok", true, 200, "ok", false},
+		{"HTTP/1.0 keep-alive is not kept", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", false},
+		{"Connection: close", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", false},
+		{"Content-Length as a list", "HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok", false, 502, `{"error":"backend unavailable"}` + "\n", false},
+		{"Content-Length of 19 digits", "HTTP/1.1 200 OK\r\nContent-Length: 1000000000000000000\r\n\r\nok", false, 502, `{"error":"backend unavailable"}` + "\n", false},
+		{"chunked on HTTP/1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", false, 502, `{"error":"backend unavailable"}` + "\n", false},
+		{"space in the status code", "HTTP/1.1 20 0 OK\r\nContent-Length: 2\r\n\r\nok", false, 502, `{"error":"backend unavailable"}` + "\n", false},
+		{"HTTP/1.2", "HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 502, `{"error":"backend unavailable"}` + "\n", false},
+		{"colon first in a field", "HTTP/1.1 200 OK\r\n: x\r\nContent-Length: 2\r\n\r\nok", false, 502, `{"error":"backend unavailable"}` + "\n", false},
+		{"CR inside a field", "HTTP/1.1 200 OK\r\nX-A: a\rSet-Cookie: s=1\r\nContent-Length: 2\r\n\r\nok", false, 502, `{"error":"backend unavailable"}` + "\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newRawBackend(t, func(n int, head string) (string, bool) {
+				if n == 0 {
+					return tc.raw, tc.closeAfter
+				}
+				return "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext", false
+			})
+			e := newEnv(t, proxyConfig())
+			e.deploy(topo("t", svc("s", b.URL())))
+			resp, body := e.get("/gateway/t/s/x", "Connection", "Upgrade", "Upgrade", "h2c")
+			if resp.StatusCode != tc.status || body != tc.body {
+				t.Fatalf("%d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
+			}
+			for _, k := range []string{"X-Injected", "Upgrade", "X-H", "Set-Cookie"} {
+				if v := resp.Header.Get(k); v != "" {
+					t.Fatalf("the client got %s: %q", k, v)
+				}
+			}
+			if resp, body := e.get("/gateway/t/s/y"); resp.StatusCode != 200 || body != "next" {
+				t.Fatalf("the next request: %d %q", resp.StatusCode, body)
+			}
+			if reused := b.conns.Load() == 1; reused != tc.reused {
+				t.Fatalf("%d backend connections for two requests, want reuse %v", b.conns.Load(), tc.reused)
+			}
+		})
+	}
+}
