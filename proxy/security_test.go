@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -321,6 +322,59 @@ func TestClientTrailersNeverCarryIdentity(t *testing.T) {
 			}
 		})
 	}
+	t.Run("HTTP/2", func(t *testing.T) {
+		seen := make(chan http.Header, 1)
+		be := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+			io.ReadAll(r.Body)
+			seen <- r.Trailer.Clone()
+		})
+		e := newEnv(t, proxyConfig())
+		e.deploy(&topology.Topology{Name: "t", Services: []topology.Service{svc("echo", be.URL)},
+			Providers: []topology.Provider{prov("authentication", "test-auth"), prov("identity-assertion", "default", "header", "X-Auth-User")}})
+		fe := httptest.NewUnstartedServer(e.p)
+		fe.EnableHTTP2 = true
+		fe.StartTLS()
+		defer fe.Close()
+		trailer := http.Header{"X-Checksum": nil, "X-Forwarded-User": nil, "Sm-User": nil, "X-Auth-User": nil,
+			"X-Test-User": nil, "X-Forwarded-For": nil, "Cookie": nil}
+		body := &trailerBody{r: strings.NewReader("abc"), trailer: trailer}
+		req, err := http.NewRequest("POST", fe.URL+"/gateway/t/echo/x", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Test-Token", "let-me-in")
+		req.Header.Set("X-Test-User", "alice")
+		req.Trailer = trailer
+		resp, err := fe.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+			t.Fatalf("%d over %s", resp.StatusCode, resp.Proto)
+		}
+		if got := <-seen; len(got) != 1 || got.Get("X-Checksum") != "900150983cd24fb0" {
+			t.Fatalf("backend trailers %v, want only X-Checksum", got)
+		}
+	})
+}
+
+// trailerBody is a request body that fills its request's trailers at its
+// end, as an HTTP client reads them.
+type trailerBody struct {
+	r       io.Reader
+	trailer http.Header
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		for k := range b.trailer {
+			b.trailer.Set(k, "mallory")
+		}
+		b.trailer.Set("X-Checksum", "900150983cd24fb0")
+	}
+	return n, err
 }
 
 // CSRF and CORS through the proxy: refused requests never reach the
