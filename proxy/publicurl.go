@@ -22,9 +22,9 @@ type publicURL struct {
 
 // ParsePublicURL checks a public URL (proxy.public_url): an absolute http
 // or https URL naming an origin, scheme and host[:port], and nothing else.
-// It returns the origin as the gateway writes it: scheme and host in lower
-// case, without the scheme's default port, without a trailing slash; ""
-// for "". The errors never repeat user info (it may hold a password).
+// It returns the origin as the gateway writes it, as a browser writes it
+// in Origin: scheme and host in lower case, the port without leading zeros
+// and without the scheme's default, no trailing slash; "" for "". The errors never repeat user info (it may hold a password).
 func ParsePublicURL(raw string) (string, error) {
 	pu, err := parsePublicURL(raw)
 	return pu.origin, err
@@ -68,15 +68,20 @@ func parsePublicURL(raw string) (publicURL, error) {
 			"(an internationalised name in its xn-- form), an IPv4 address or an IPv6 address in brackets, "+
 			"with an optional port", raw, u.Host)
 	}
-	port := u.Port()
-	if port == "" {
-		port = defaultPort(scheme)
-	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return publicURL{}, fmt.Errorf("%q: port %q is not 1..65535", raw, port)
+	port := defaultPort(scheme)
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return publicURL{}, fmt.Errorf("%q: port %q is not 1..65535", raw, p)
+		}
+		port = strconv.Itoa(n) // as a browser writes it: "0443" is 443
 	}
-	host := strings.ToLower(u.Host)
-	if port == defaultPort(scheme) {
-		host = strings.TrimSuffix(host, ":"+port)
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != defaultPort(scheme) {
+		host += ":" + port
 	}
 	return publicURL{origin: scheme + "://" + host, proto: scheme, host: host, port: port}, nil
 }

@@ -175,7 +175,22 @@ func TestPublicURLRefused(t *testing.T) {
 			t.Errorf("ParsePublicURL(%s): %q, %v", tc.url, o, err)
 		}
 	}
-	if o, err := proxy.ParsePublicURL("HTTPS://GW.Example.com:443/"); err != nil || o != "https://gw.example.com" {
-		t.Errorf("ParsePublicURL: %q, %v, want https://gw.example.com", o, err)
+}
+
+// A public URL is written as a browser writes its origin (the Origin
+// header CORS and the login page compare with it): scheme and host in
+// lower case, the port without leading zeros and without the scheme's
+// default.
+func TestPublicURLOrigin(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"HTTPS://GW.Example.com:443/", "https://gw.example.com"},
+		{"https://gw.example.com:0443", "https://gw.example.com"},
+		{"http://gw.example.com:00080", "http://gw.example.com"},
+		{"http://gw.example.com:08080", "http://gw.example.com:8080"},
+		{"https://[::1]:08443", "https://[::1]:8443"},
+	} {
+		if o, err := proxy.ParsePublicURL(tc.url); err != nil || o != tc.want {
+			t.Errorf("ParsePublicURL(%s): %q, %v, want %s", tc.url, o, err, tc.want)
+		}
 	}
 }
