@@ -257,26 +257,9 @@ func (h *htmlRewriter) foreignText(dst []byte, sc *scanner) []byte {
 	return appendText(dst, h.tmp)
 }
 
-// appendText appends v escaped as text: &, < and >.
-func appendText(dst, v []byte) []byte {
-	start := 0
-	for i, c := range v {
-		var esc string
-		switch c {
-		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		default:
-			continue
-		}
-		dst = append(append(dst, v[start:i]...), esc...)
-		start = i + 1
-	}
-	return append(dst, v[start:]...)
-}
+// appendText appends v escaped as text: &, < and > (appendEscaped's
+// set without the quotes).
+func appendText(dst, v []byte) []byte { return appendEscapes(dst, v, false) }
 
 // lowerName is name in lower case, in h.lname (valid until its next use).
 func (h *htmlRewriter) lowerName(name []byte) []byte {

@@ -178,3 +178,21 @@ func TestCSSLiteralEndsAtEnd(t *testing.T) {
 		}
 	}
 }
+
+// Text is escaped with &, < and > only (quotes are text: a stylesheet's
+// 'x' stays readable); an attribute value with the quotes too.
+func TestEscapes(t *testing.T) {
+	const v = `a&b<c>d'e"f`
+	for _, tc := range []struct {
+		name string
+		fn   func(dst, v []byte) []byte
+		want string
+	}{
+		{"text", appendText, `a&amp;b&lt;c&gt;d'e"f`},
+		{"attribute", appendEscaped, `a&amp;b&lt;c&gt;d&#39;e&#34;f`},
+	} {
+		if got := string(tc.fn([]byte("x"), []byte(v))); got != "x"+tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, "x"+tc.want)
+		}
+	}
+}

@@ -451,22 +451,29 @@ func unhex(c byte) byte {
 
 // appendEscaped appends v escaped for a double-quoted attribute value (as
 // html.EscapeString escapes).
-func appendEscaped(dst, v []byte) []byte {
+func appendEscaped(dst, v []byte) []byte { return appendEscapes(dst, v, true) }
+
+// appendEscapes appends v with &, < and > escaped, and with quotes the
+// quotes too (html.EscapeString's set).
+func appendEscapes(dst, v []byte, quotes bool) []byte {
 	start := 0
 	for i, c := range v {
 		var esc string
 		switch c {
 		case '&':
 			esc = "&amp;"
-		case '\'':
-			esc = "&#39;"
 		case '<':
 			esc = "&lt;"
 		case '>':
 			esc = "&gt;"
+		case '\'':
+			esc = "&#39;"
 		case '"':
 			esc = "&#34;"
 		default:
+			continue
+		}
+		if !quotes && (c == '\'' || c == '"') {
 			continue
 		}
 		dst = append(append(dst, v[start:i]...), esc...)
