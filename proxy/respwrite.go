@@ -291,13 +291,7 @@ func publicOrigin(out *http.Request) string {
 	if out == nil {
 		return ""
 	}
-	proto := out.Header.Get("X-Forwarded-Proto")
-	if i := strings.IndexByte(proto, ','); i >= 0 {
-		proto = strings.TrimSpace(proto[:i])
-	}
-	if proto != "https" && proto != "http" {
-		proto = "https"
-	}
+	proto := publicScheme(out)
 	host := out.Header.Get("X-Forwarded-Host")
 	if i := strings.IndexByte(host, ','); i >= 0 {
 		host = strings.TrimSpace(host[:i])
@@ -306,6 +300,19 @@ func publicOrigin(out *http.Request) string {
 		return ""
 	}
 	return proto + "://" + host
+}
+
+// publicScheme is the scheme the client used, as the gateway told the
+// backend in X-Forwarded-Proto: http or https (when it says neither).
+func publicScheme(out *http.Request) string {
+	proto := out.Header.Get("X-Forwarded-Proto")
+	if i := strings.IndexByte(proto, ','); i >= 0 {
+		proto = strings.TrimSpace(proto[:i])
+	}
+	if proto != "https" && proto != "http" {
+		proto = "https"
+	}
+	return proto
 }
 
 // plainHost reports whether host is a name, IPv4 or IPv6 address with an

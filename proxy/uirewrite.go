@@ -162,6 +162,7 @@ func (s *service) rewriteBody(resp *http.Response) error {
 	r, err := rewrite.NewReader(resp.Body, kind, enc, &rewrite.Options{
 		Map:        s.bodyMapper(pub),
 		RootPrefix: s.rootPrefix(),
+		PageScheme: pageScheme(resp.Request),
 		Rules:      br.rules,
 		MaxBytes:   br.maxBytes,
 	})
@@ -186,6 +187,15 @@ func (s *service) rewriteBody(resp *http.Response) error {
 		h.Set("Etag", "W/"+et) // the bytes changed; the content did not
 	}
 	return nil
+}
+
+// pageScheme is the scheme of the gateway URL a body is served from ("":
+// unknown, without the request).
+func pageScheme(out *http.Request) string {
+	if out == nil {
+		return ""
+	}
+	return publicScheme(out)
 }
 
 // bodyMapper maps the links of a body as rewriteURL maps headers; a

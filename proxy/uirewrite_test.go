@@ -8,7 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -621,6 +624,130 @@ func TestUISpellingsInChromium(t *testing.T) {
 	for _, r := range br.Requests() {
 		if r.Failed != "" || r.Status >= 400 {
 			t.Errorf("request failed: %v", r)
+		}
+	}
+}
+
+// A backend named in a script's, a JSON answer's or a stylesheet's string
+// in a spelling a browser reads as the backend's URL (backslashes for
+// slashes, slashes missing or too many, tabs, line breaks and spaces in
+// it, the scheme in capitals) is rewritten as the browser reads it
+// against the page's gateway URL: "http:HOST/x" and "http:/HOST/x" are
+// the backend's on an https page (behind a trusted TLS terminator), and
+// on an http page a relative path and a root-relative one (mapped under
+// the service as "/x" is).
+func TestUIRewritingStringSpellings(t *testing.T) {
+	var host string // the backend's host:port; set before any request
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/app.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			for _, s := range []string{`"http:\\\\%s/a"`, `'http:%s/b'`, `"http:/%s/c"`, `"HTTP://%s/d"`, `"\\\\%s/e"`,
+				`"http:///%s/f"`, `" \n http://%s/g"`, "`ht\ttp://%s/h`", `"ws:%s/socket"`, `"http:\\%s/i"`} {
+				fmt.Fprintf(w, s+"\n", host)
+			}
+		case "/conf":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"a":"http:\\\\%s\/j","b":"http:\/%s\/k"}`, host, host)
+		case "/app.css":
+			w.Header().Set("Content-Type", "text/css")
+			fmt.Fprintf(w, `a{b:url(http:/\\%s/l)} c{d:url("http:%s/m")}`, host, host)
+		}
+	})
+	host = strings.TrimPrefix(b.URL, "http://")
+	e := newEnv(t, proxy.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e.deploy(uiTopology(b.URL, nil))
+	gwHost := strings.TrimPrefix(e.fe.URL, "http://")
+	for _, proto := range []string{"http", "https"} {
+		g := proto + "://" + gwHost + "/gateway/ui/yarn"
+		var want map[string]string
+		if proto == "http" {
+			want = map[string]string{
+				"/app.js": `"` + g + `/a"` + "\n" + `'http:` + host + `/b'` + "\n" + `"/gateway/ui/yarn/` + host + `/c"` + "\n" +
+					`"` + g + `/d"` + "\n" + `"` + g + `/e"` + "\n" + `"` + g + `/f"` + "\n" + `"` + g + `/g"` + "\n" +
+					"`" + g + "/h`\n" + `"ws://` + gwHost + `/gateway/ui/yarn/socket"` + "\n" + `"/gateway/ui/yarn/` + host + `/i"` + "\n",
+				"/conf":    `{"a":"` + strings.ReplaceAll(g, "/", `\/`) + `\/j","b":"http:\/` + host + `\/k"}`,
+				"/app.css": `a{b:url(` + g + `/l)} c{d:url("http:` + host + `/m")}`,
+			}
+		} else {
+			want = map[string]string{
+				"/app.js": `"` + g + `/a"` + "\n" + `'` + g + `/b'` + "\n" + `"` + g + `/c"` + "\n" +
+					`"` + g + `/d"` + "\n" + `"` + g + `/e"` + "\n" + `"` + g + `/f"` + "\n" + `"` + g + `/g"` + "\n" +
+					"`" + g + "/h`\n" + `"wss://` + gwHost + `/gateway/ui/yarn/socket"` + "\n" + `"` + g + `/i"` + "\n",
+				"/conf":    `{"a":"` + strings.ReplaceAll(g, "/", `\/`) + `\/j","b":"` + strings.ReplaceAll(g, "/", `\/`) + `\/k"}`,
+				"/app.css": `a{b:url(` + g + `/l)} c{d:url("` + g + `/m")}`,
+			}
+		}
+		for _, path := range []string{"/app.js", "/conf", "/app.css"} {
+			resp, body := e.get("/gateway/ui/yarn"+path, "X-Forwarded-Proto", proto)
+			if resp.StatusCode != 200 || body != want[path] {
+				t.Errorf("%s on an %s page: %d\ngot  %s\nwant %s", path, proto, resp.StatusCode, body, want[path])
+			}
+		}
+	}
+}
+
+// What Chromium fetches from a page whose script names its backend
+// (127.0.0.1) in spellings it reads as the backend's URL, on a page served
+// over http and over https (a trusted TLS terminator in front): every
+// fetch stays on the gateway's origin and arrives. On the http page
+// "http:/static/a.txt" is the gateway's /static/a.txt, mapped under the
+// service, and "http:static/a.txt" a relative path, left as it is.
+func TestUIStringSpellingsInChromium(t *testing.T) {
+	var page string
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, page)
+		case "/static/a.txt":
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = io.WriteString(w, "a")
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	h := strings.TrimPrefix(b.URL, "http://")
+	common := []string{`"http:\\\\` + h + `/static/a.txt"`, `"\\\\` + h + `/static/a.txt"`, `"/\\` + h + `/static/a.txt"`,
+		`"http:///` + h + `/static/a.txt"`, `" \n http://` + h + `/static/a.txt"`, `"ht\ttp://` + h + `/static/a.txt"`,
+		`"HTTP://` + h + `/static/a.txt"`}
+	e := newEnv(t, proxy.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e.deploy(uiTopology(b.URL, nil))
+	gw, err := url.Parse(e.fe.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(gw)
+		r.SetXForwarded()
+	}})
+	t.Cleanup(lb.Close)
+	for _, tt := range []struct {
+		origin    string
+		spellings []string
+	}{
+		{e.fe.URL, append([]string{`"http:/static/a.txt"`, `"http:static/a.txt"`}, common...)},
+		{lb.URL, append([]string{`"http:` + h + `/static/a.txt"`, `"http:/` + h + `/static/a.txt"`}, common...)},
+	} {
+		page = `<!DOCTYPE html><html><head><title>strings</title><link rel="icon" href="data:,"></head><body><script>
+Promise.all([` + strings.Join(tt.spellings, ", ") + `].map(s => fetch(s).then(r => r.text(), e => "failed: " + e)))
+	.then(r => { window.results = r; });
+</script></body></html>`
+		br := browsertest.New(t, browsertest.Options{AcceptCerts: true})
+		br.Navigate(tt.origin + "/gateway/ui/yarn/")
+		br.WaitFor(`window.results !== undefined`)
+		for i, got := range browsertest.Eval[[]string](br, `window.results`) {
+			if got != "a" {
+				t.Errorf("%s: fetch(%s): %q", tt.origin, tt.spellings[i], got)
+			}
+		}
+		if foreign := br.ForeignRequests(tt.origin); len(foreign) > 0 {
+			t.Errorf("%s: requests left the gateway's origin: %v", tt.origin, foreign)
+		}
+		for _, r := range br.Requests() {
+			if r.Failed != "" || r.Status >= 400 {
+				t.Errorf("%s: request failed: %v", tt.origin, r)
+			}
 		}
 	}
 }

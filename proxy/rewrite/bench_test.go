@@ -57,3 +57,27 @@ func gatewayMap(link string) (string, bool) {
 	}
 	return link, true
 }
+
+// BenchmarkRewriteJS100K rewrites a script of about 100 KiB whose string
+// literals are mostly not links (words, text with spaces, regular
+// expressions' sources), some root-relative paths and some backend URLs.
+func BenchmarkRewriteJS100K(b *testing.B) {
+	var sb strings.Builder
+	for i := 0; sb.Len() < 100<<10; i++ {
+		fmt.Fprintf(&sb, `var a%d = {state: "RUNNING", user: 'alice', label: "Application %d of the queue", re: new RegExp("\\d+\\.\\d+"), `+
+			`u: "/cluster/app/application_%04d", am: "http://ui.internal:8088/proxy/application_%04d/", h: "http:\/\/ui.internal:8088\/x"};`+"\n", i, i, i, i)
+	}
+	js := []byte(sb.String())
+	o := &Options{Map: gatewayMap, RootPrefix: "/gateway/t/yarn", PageScheme: "https"}
+	b.SetBytes(int64(len(js)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := NewReader(io.NopCloser(bytes.NewReader(js)), KindJS, "", o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -13,6 +13,9 @@ func (s *scanner) flushCSSEscaped(dst, lit []byte, lo, hi int) []byte {
 	if !ok {
 		return append(dst, lit...)
 	}
+	if u, read := s.read(v); read {
+		v = u
+	}
 	nv, ok := s.rw.candidate(KindCSS, v)
 	if !ok {
 		return append(dst, lit...)

@@ -12,9 +12,11 @@
 //     speculation rules, whose root-relative URLs the browser loads), or
 //     as JSON (application/json and …+json data blocks); other data
 //     blocks are left alone. A URL attribute is
-//     read as a browser reads it (spaces around it, tabs and line breaks
-//     in it dropped, backslashes as slashes, "http:host" as
-//     "http://host"). A javascript: URL in one of them is JavaScript,
+//     read as a browser reads it against the page's URL (browserurl.go:
+//     spaces around it, tabs and line breaks in it dropped, backslashes
+//     as slashes, "http:host" and "http:/host" as "http://host" unless the
+//     page is http, where they are a relative and a root-relative path,
+//     Options.PageScheme). A javascript: URL in one of them is JavaScript,
 //     rewritten percent-decoded (as the browser runs it) and written back
 //     percent-encoded. An event handler attribute (any name starting
 //     with "on" and longer: onclick, onload, …) is JavaScript too,
@@ -41,7 +43,13 @@
 //   - JavaScript: string literals ('…', "…", `…`), read as the string
 //     they spell ("http:\/\/host\/x", "\u002F", "\x2f" decoded) and,
 //     when rewritten, written back escaped as they were ("\/" stays
-//     "\/"). A literal with a bad escape is left as it came.
+//     "\/"). A literal with a bad escape is left as it came. The string
+//     it spells is read as a browser reads a URL, as an attribute is,
+//     when that makes it an absolute or network-path URL (the strings
+//     http:\\host/x, \\host/x, " http:///host/x") or, on a page of its
+//     scheme, http:/x a root-relative path; not when it only makes a
+//     root-relative path (\d+, " /x": text or a regular expression's
+//     source as likely). CSS strings likewise.
 //   - JSON: string values, likewise.
 //
 // Each candidate goes through the Rules first (literal prefix or regular

@@ -26,12 +26,14 @@ func FuzzRewrite(f *testing.F) {
 		`<svg><style><a href="http://ui.internal:8088/s">s</a></style></svg>`,
 		`<svg><style><![CDATA[</style>]]>url(http&#58;//ui.internal:8088/t)</style><img src=/u></svg>`,
 		`<math><mi><style>p>q{}</style></mi><annotation-xml encoding=text/html><svg><title/><p>`,
+		`<script>f("http:\\\\ui.internal:8088/x", 'http:/ui.internal:8088/y', "\\\\ui.internal:8088\\z", " ht\ttp:///ui.internal:8088/")</script><a href="https:ui.internal:8088/">`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, k := range []Kind{KindHTML, KindCSS, KindJS, KindJSON} {
-			r, err := NewReader(io.NopCloser(bytes.NewReader(in)), k, "", &Options{Map: testMap, RootPrefix: "/gateway/t/ui"})
+			page := []string{"", "http", "https"}[len(in)%3]
+			r, err := NewReader(io.NopCloser(bytes.NewReader(in)), k, "", &Options{Map: testMap, RootPrefix: "/gateway/t/ui", PageScheme: page})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,6 +49,31 @@ func FuzzRewrite(f *testing.F) {
 					t.Fatalf("elements changed:\n in  %q\n out %q\n%q\n%q", a, b, in, out)
 				}
 			}
+		}
+	})
+}
+
+// FuzzReadURL: reading a URL as a browser does never panics, a URL read
+// as written (plainURL, the fast path) reads the same slowly, and a read
+// URL reads as itself.
+func FuzzReadURL(f *testing.F) {
+	for _, s := range []string{`http:\\\\b/x`, `http:b`, ` \t/\\b/x?a\\b`, `HTTP:///b`, `ws:/b`, `/x`, `C:\\x`, `javascript:a`} {
+		f.Add([]byte(s), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, v []byte, p uint8) {
+		page := []string{"", "http", "https", "ws"}[p%4]
+		u, form := readURL(nil, v, page)
+		if plainURL(v) && !bytes.EqualFold(u, v) {
+			t.Fatalf("%q is plain but reads %q", v, u)
+		}
+		if form != formOther && form != formRoot {
+			u2, form2 := readURL(nil, u, page)
+			if !bytes.Equal(u, u2) || form2 != form && !(form == formSchemeRoot && form2 == formRoot) {
+				t.Fatalf("%q reads %q (%d), which reads %q (%d)", v, u, form, u2, form2)
+			}
+		}
+		if s, read, _ := stringURL(nil, v, page); read && bytes.Equal(s, v) {
+			t.Fatalf("%q read as itself", v)
 		}
 	})
 }

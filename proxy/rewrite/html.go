@@ -257,7 +257,7 @@ func (h *htmlRewriter) startTag(dst []byte, tt html.TokenType, raw, name []byte,
 				}
 			}
 			lo := len(h.nv)
-			if h.nv, a.changed = h.rw.appendCandidate(h.nv, KindHTML, browserURL(v)); a.changed {
+			if h.nv, a.changed = h.rw.appendCandidate(h.nv, KindHTML, browserURL(v, h.rw.o.PageScheme)); a.changed {
 				a.lo, a.hi = lo, len(h.nv)
 			}
 		case isHandler(k):
@@ -511,7 +511,7 @@ func (h *htmlRewriter) srcset(v string) (string, bool) {
 		if len(f) == 0 {
 			continue
 		}
-		if nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(f[0]))); ok {
+		if nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(f[0]), h.rw.o.PageScheme)); ok {
 			f[0], changed = nv, true
 			parts[i] = " " + strings.Join(f, " ")
 		}
@@ -525,7 +525,7 @@ func (h *htmlRewriter) ping(v string) (string, bool) {
 	f := strings.Fields(v)
 	changed := false
 	for i, u := range f {
-		if nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(u))); ok {
+		if nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(u), h.rw.o.PageScheme)); ok {
 			f[i], changed = nv, true
 		}
 	}
@@ -538,70 +538,11 @@ func (h *htmlRewriter) refresh(v string) (string, bool) {
 	if start == end {
 		return v, false
 	}
-	nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(v[start:end])))
+	nv, ok := h.rw.candidate(KindHTML, browserURL([]byte(v[start:end]), h.rw.o.PageScheme))
 	if !ok {
 		return v, false
 	}
 	return v[:start] + nv + v[end:], true
-}
-
-// browserURL is an attribute's URL v as a browser's URL parser reads it
-// against an http(s) page (v itself when that is the same): without the
-// C0 controls and spaces around it and the tabs and line breaks in it, a
-// backslash before the query or fragment a slash (unless the scheme is
-// neither http nor https), and http: or https: followed by a host even
-// without its "//" (as on a page of the other scheme). Otherwise a
-// template's "\n  /x\n", "\\\\host/" or "http:host/" would pass unmapped,
-// an internal address or a path outside the gateway.
-func browserURL(v []byte) []byte {
-	plain := true
-	for _, c := range v {
-		if c <= ' ' || c == '\\' {
-			plain = false
-			break
-		}
-	}
-	if plain && !(hasFoldPrefix(v, "http:") && !bytes.HasPrefix(v[5:], []byte("//"))) &&
-		!(hasFoldPrefix(v, "https:") && !bytes.HasPrefix(v[6:], []byte("//"))) {
-		return v // the common case: read as it is
-	}
-	lo, hi := 0, len(v)
-	for lo < hi && v[lo] <= ' ' {
-		lo++
-	}
-	for hi > lo && v[hi-1] <= ' ' {
-		hi--
-	}
-	scheme := -1 // the length of v's scheme, if it has one
-	for i := lo; i < hi; i++ {
-		c := v[i]
-		if c == ':' && i > lo {
-			scheme = i - lo
-			break
-		}
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > lo && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.' || c == '\t' || c == '\n' || c == '\r')) {
-			break
-		}
-	}
-	special := scheme < 0 || isHTTPScheme(v[lo:lo+scheme])
-	u := stripTabs(v[lo:hi])
-	if special {
-		end := len(u)
-		if i := bytes.IndexAny(u, "?#"); i >= 0 {
-			end = i
-		}
-		for i := range end {
-			if u[i] == '\\' {
-				u[i] = '/'
-			}
-		}
-		if scheme >= 0 {
-			n := bytes.IndexByte(u, ':') + 1
-			rest := bytes.TrimLeft(u[n:], "/")
-			u = append(append(u[:n:n], "//"...), rest...)
-		}
-	}
-	return u
 }
 
 // stripTabs is v without its tabs and line breaks, in a new slice.
@@ -613,22 +554,4 @@ func stripTabs(v []byte) []byte {
 		}
 	}
 	return u
-}
-
-// isHTTPScheme reports whether s, without tabs and line breaks, is http or
-// https in any case.
-func isHTTPScheme(s []byte) bool {
-	var b [5]byte
-	n := 0
-	for _, c := range s {
-		if c == '\t' || c == '\n' || c == '\r' {
-			continue
-		}
-		if n == len(b) {
-			return false
-		}
-		b[n] = c | 0x20 // lower case (no other byte of a scheme becomes a letter)
-		n++
-	}
-	return string(b[:n]) == "http" || string(b[:n]) == "https"
 }

@@ -85,6 +85,13 @@ type Options struct {
 	// calling Map (the commonest link of a UI, written straight into the
 	// output); any other link goes to Map.
 	RootPrefix string
+	// PageScheme is the scheme of the gateway URL the body is served
+	// from, "http" or "https" ("" unknown): a URL spelled with a special
+	// scheme and fewer than two slashes ("http:host/x", "http:/x") is
+	// absolute unless the page has that scheme (then "http:/x" is the
+	// root-relative path "/x", "http:x" a relative one). Unknown, it is
+	// read as absolute.
+	PageScheme string
 	Rules      []Rule
 	// MaxBytes bounds the decoded body; 0: DefaultMaxBytes.
 	MaxBytes int64

@@ -16,6 +16,7 @@ type scanner struct {
 	over  bool // the open literal passed maxString: copied through
 	lit   []byte
 	str   []byte  // the string a literal with escapes spells
+	url   []byte  // the URL a browser reads from a literal's string (stringURL)
 	tail  [3]byte // the last bytes outside literals, lower case: "url" before '('
 }
 
@@ -151,6 +152,13 @@ func (s *scanner) flush(dst []byte, closed, eof bool) []byte {
 		}
 		return s.flushEscaped(dst, v)
 	}
+	if u, ok := s.read(v); ok { // "http:host/x", " http://host/x": as read
+		nv, ok := s.rw.candidate(s.kind, u)
+		if !ok {
+			return append(dst, lit...)
+		}
+		return s.appendValue(dst, lit, lo, hi, nv)
+	}
 	dst = append(dst, lit[:lo]...)
 	if s.rw.rootRelative(s.kind, v) { // nothing in it or the prefix to escape
 		dst = append(append(dst, s.rw.o.RootPrefix...), v...)
@@ -160,15 +168,29 @@ func (s *scanner) flush(dst []byte, closed, eof bool) []byte {
 	if !ok {
 		return append(dst[:len(dst)-lo], lit...)
 	}
-	// The new value is written escaped for the literal: it may hold what
-	// v could not (the gateway's origin is the request's Host, whose valid
-	// bytes include quotes and parentheses).
+	return s.appendValue(dst[:len(dst)-lo], lit, lo, hi, nv)
+}
+
+// appendValue appends lit with its value lit[lo:hi] replaced by nv,
+// written escaped for the literal: it may hold what the value could not
+// (the gateway's origin is the request's Host, whose valid bytes include
+// quotes and parentheses).
+func (s *scanner) appendValue(dst, lit []byte, lo, hi int, nv string) []byte {
+	dst = append(dst, lit[:lo]...)
 	if s.kind == KindCSS {
 		dst = appendCSS(dst, nv, s.cssQuote(lit, lo))
 	} else {
 		dst = appendJS(dst, nv, s.quote, jsEscapes{})
 	}
 	return append(dst, lit[hi:]...)
+}
+
+// read is the URL a browser reads from a literal's string v (stringURL),
+// and true, when it is not v as written.
+func (s *scanner) read(v []byte) ([]byte, bool) {
+	u, ok, buf := stringURL(s.url, v, s.rw.o.PageScheme)
+	s.url = buf
+	return u, ok
 }
 
 // cssQuote is the quote of a CSS string or url() value starting at
@@ -192,6 +214,9 @@ func (s *scanner) flushEscaped(dst, lit []byte) []byte {
 	s.str = v
 	if !ok {
 		return append(dst, lit...)
+	}
+	if u, read := s.read(v); read {
+		v = u
 	}
 	nv, ok := s.rw.candidate(s.kind, v)
 	if !ok {
