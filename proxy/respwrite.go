@@ -520,7 +520,11 @@ func (s *service) rewriteCookie(v string) string {
 	out := make([]string, 1, len(parts))
 	out[0] = parts[0]
 	for _, a := range parts[1:] {
-		name, val, _ := strings.Cut(strings.TrimSpace(a), "=")
+		// The name and value as a browser reads them: without the spaces
+		// and tabs around them (RFC 6265 §5.2), or "Path =/" would
+		// escape the service's prefix.
+		name, val, _ := strings.Cut(a, "=")
+		name, val = strings.Trim(name, " \t"), strings.Trim(val, " \t")
 		switch strings.ToLower(name) {
 		case "path":
 			// Under a base path: mapped. Elsewhere (Path=/): scoped to the

@@ -52,6 +52,11 @@ func TestResponseRewriting(t *testing.T) {
 		{"cookie path at base", "Set-Cookie", "sid=1; Path=/app/v1", "sid=1; Path=/gateway/t/app"},
 		{"cookie domain of backend dropped", "Set-Cookie", "sid=1; Domain=" + bName + "; Path=/app/v1/; Secure", "sid=1; Path=/gateway/t/app; Secure"},
 		{"cookie other domain kept", "Set-Cookie", "sid=1; Domain=example.org", "sid=1; Domain=example.org"},
+		// A browser reads an attribute's name and value without the
+		// spaces around them (RFC 6265 §5.2).
+		{"cookie domain of backend with spaces dropped", "Set-Cookie", "sid=1; Domain = " + bName + " ", "sid=1"},
+		{"cookie path with spaces scoped to the service", "Set-Cookie", "sid=1; Path =/; HttpOnly", "sid=1; Path=/gateway/t/app; HttpOnly"},
+		{"cookie path with spaces under the base mapped", "Set-Cookie", "sid=1;path\t= /app/v1/x ", "sid=1; Path=/gateway/t/app/x"},
 		{"cookie path outside base scoped to the service", "Set-Cookie", "sid=1; Path=/", "sid=1; Path=/gateway/t/app"},
 		{"cookie without attributes", "Set-Cookie", "sid=1", "sid=1"},
 	}
