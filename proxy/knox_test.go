@@ -120,9 +120,11 @@ func TestHostMapInResponseHeaders(t *testing.T) {
 		{"http://elsewhere.example/x", 302, "http://elsewhere.example/x"},
 	}
 	location = gw + "/app/x"
-	cookie = "sid=1; Domain=VM.cluster.test; Path=/app"
-	if resp, body := rawGet(t, e.addr(), "/gateway/t/app/"); resp == nil || resp.Header.Get("Set-Cookie") != "sid=1; Path=/gateway/t/app" {
-		t.Errorf("Set-Cookie with an internal Domain: %v %q", resp, body)
+	for _, d := range []string{"VM.cluster.test", "vm.cluster.test.", ".Vm"} {
+		cookie = "sid=1; Domain=" + d + "; Path=/app"
+		if resp, body := rawGet(t, e.addr(), "/gateway/t/app/"); resp == nil || resp.Header.Get("Set-Cookie") != "sid=1; Path=/gateway/t/app" {
+			t.Errorf("Set-Cookie with the internal Domain %s: %v %q", d, resp, body)
+		}
 	}
 	cookie = ""
 	for _, tc := range tests {

@@ -512,8 +512,8 @@ func (s *service) rewriteRefresh(v, pub string) (string, bool) {
 
 // rewriteCookie maps a Path under a backend's base path to the gateway's
 // (any other Path to the service's prefix) and drops a Domain naming a
-// backend host or a host map's internal host (the cookie becomes host-only
-// for the gateway).
+// backend host or a host map's internal host, in any spelling (the cookie
+// becomes host-only for the gateway).
 func (s *service) rewriteCookie(v string) string {
 	parts := strings.Split(v, ";")
 	changed := false
@@ -537,10 +537,12 @@ func (s *service) rewriteCookie(v string) string {
 				}
 			}
 		case "domain":
-			d := strings.ToLower(strings.TrimPrefix(val, "."))
+			// In every spelling of the host (webhost: case, a trailing
+			// dot, an IPv4 address's numeric forms), as origins has it.
+			d, _ := webhost.Host(strings.TrimPrefix(val, "."))
 			drop := s.topo.origins.internal[d] // a host map's internal name
 			for _, b := range s.up.backends {
-				if d == b.hostname {
+				if h, _ := webhost.Host(b.hostname); d == h {
 					drop = true
 				}
 			}

@@ -52,6 +52,11 @@ func TestResponseRewriting(t *testing.T) {
 		{"cookie path at base", "Set-Cookie", "sid=1; Path=/app/v1", "sid=1; Path=/gateway/t/app"},
 		{"cookie domain of backend dropped", "Set-Cookie", "sid=1; Domain=" + bName + "; Path=/app/v1/; Secure", "sid=1; Path=/gateway/t/app; Secure"},
 		{"cookie other domain kept", "Set-Cookie", "sid=1; Domain=example.org", "sid=1; Domain=example.org"},
+		// Every spelling of the backend's host is the backend's (webhost),
+		// in a cookie's Domain as in a URL: none reaches the client.
+		{"cookie domain of backend, trailing dot, dropped", "Set-Cookie", "sid=1; Domain=" + bName + ".", "sid=1"},
+		{"cookie domain of backend, numeric form, dropped", "Set-Cookie", "sid=1; Domain=2130706433", "sid=1"},
+		{"cookie domain of backend, short form, dropped", "Set-Cookie", "sid=1; Domain=.0x7f.1", "sid=1"},
 		// A browser reads an attribute's name and value without the
 		// spaces around them (RFC 6265 §5.2).
 		{"cookie domain of backend with spaces dropped", "Set-Cookie", "sid=1; Domain = " + bName + " ", "sid=1"},
