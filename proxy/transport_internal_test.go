@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"net"
 	"strings"
@@ -57,5 +58,28 @@ func TestSealedControlChecksDialledAddress(t *testing.T) {
 				t.Fatalf("dial %s: %v, want %q", tt.addr, err, tt.want)
 			}
 		})
+	}
+}
+
+// The transport of sealed targets (anyHost) dials through that check: a
+// datanode name that resolves to the metadata service is refused before
+// any packet leaves, whatever resolver the process uses.
+func TestSealedTargetsDialThroughTheCheck(t *testing.T) {
+	tp := newTransportPool(&Proxy{})
+	e := tp.acquire(transportKey{scheme: "http", host: anyHost, timeouts: Timeouts{Dial: 2 * time.Second}}, backendTLS{})
+	defer e.close()
+	pool, err := e.poolFor("169.254.169.254:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := pool.Get(ctx)
+	if err == nil {
+		c.Close()
+		t.Fatal("a sealed target's dial to 169.254.169.254 connected")
+	}
+	if !strings.Contains(err.Error(), "link-local") {
+		t.Fatalf("dial: %v, want the sealed target's refusal", err)
 	}
 }
