@@ -304,14 +304,14 @@ func (h *Handler) challenge() string {
 // page when one is configured, anything else gets the 401 challenge.
 func (h *Handler) pass(r *http.Request) chain.Outcome {
 	if h.loginURL != "" && wantsHTML(r) {
-		orig := h.host.PublicOrigin + r.URL.RequestURI()
-		if h.host.PublicOrigin == "" {
-			scheme := "http"
+		origin := h.host.PublicOrigin // the configured public origin, else the request's
+		if origin == "" {
+			origin = "http://" + r.Host
 			if r.TLS != nil {
-				scheme = "https"
+				origin = "https://" + r.Host
 			}
-			orig = scheme + "://" + r.Host + r.URL.RequestURI()
 		}
+		orig := origin + r.URL.RequestURI()
 		sep := "?"
 		if strings.Contains(h.loginURL, "?") {
 			sep = "&"
