@@ -3,6 +3,7 @@ package sso
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -26,6 +27,25 @@ func TestSelfOriginIsThePublicOrigin(t *testing.T) {
 		got, err := s.redirects.check(tc.target, s.selfOrigin(r))
 		if got != tc.want || (err == nil) != (tc.want != "") {
 			t.Errorf("public %q, target %s: %q, %v; want %q", tc.public, tc.target, got, err, tc.want)
+		}
+	}
+}
+
+// The login page's form may lead to the pages it returns to: with a public
+// origin configured, a login page reached at another name (the gateway's
+// own address) still returns to the public origin after the form, which
+// the page's form-action allows (a browser applies it to the redirect that
+// follows the post).
+func TestFormActionAllowsThePublicOrigin(t *testing.T) {
+	for _, tc := range []struct{ public, want string }{
+		{"", "form-action 'self';"},
+		{"https://gw.example.com", "form-action 'self' https://gw.example.com;"},
+	} {
+		s := &service{public: tc.public}
+		w := httptest.NewRecorder()
+		s.securityHeaders(w, httptest.NewRequest(http.MethodGet, "http://10.0.0.5:8443/gateway/sso/knoxsso/login", nil))
+		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, tc.want) {
+			t.Errorf("public %q: CSP %q, want %q", tc.public, csp, tc.want)
 		}
 	}
 }

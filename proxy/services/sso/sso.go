@@ -209,6 +209,11 @@ func (s *service) selfOrigin(r *http.Request) string {
 // to allowed origins), no framing, no caching, no referrer.
 func (s *service) securityHeaders(w http.ResponseWriter, r *http.Request) {
 	formAction := "'self'"
+	if s.public != "" {
+		// The origin a login returns to (selfOrigin), also when the page
+		// was reached at another name.
+		formAction += " " + s.public
+	}
 	for _, o := range s.redirects.origins {
 		formAction += " " + o
 	}
