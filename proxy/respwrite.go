@@ -257,8 +257,12 @@ func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 			h[name] = vs
 		}
 	}
+	target := ""
+	if resp.Request != nil {
+		target = resp.Request.RequestURI // the client's, as it sent it
+	}
 	for i, v := range h["Set-Cookie"] {
-		h["Set-Cookie"][i] = s.rewriteCookie(v)
+		h["Set-Cookie"][i] = s.rewriteCookie(v, target)
 	}
 	return err
 }
@@ -513,10 +517,14 @@ func (s *service) rewriteRefresh(v, pub string) (string, bool) {
 // rewriteCookie maps a Path under a backend's base path to the gateway's
 // (any other Path to the service's prefix) and drops a Domain naming a
 // backend host or a host map's internal host, in any spelling (the cookie
-// becomes host-only for the gateway).
-func (s *service) rewriteCookie(v string) string {
+// becomes host-only for the gateway). A cookie without a Path gets the
+// service's prefix when the path a browser would give it, from the request
+// target, is not in the service ("/gateway/t" for "/gateway/t/app?x"): a
+// backend's cookie never reaches, nor replaces a cookie of, the topology's
+// other services.
+func (s *service) rewriteCookie(v, target string) string {
 	parts := strings.Split(v, ";")
-	changed := false
+	changed, hasPath := false, false
 	out := make([]string, 1, len(parts))
 	out[0] = parts[0]
 	for _, a := range parts[1:] {
@@ -529,7 +537,7 @@ func (s *service) rewriteCookie(v string) string {
 		case "path":
 			// Under a base path: mapped. Elsewhere (Path=/): scoped to the
 			// service, so a backend's cookie never reaches other routes.
-			a, changed = " Path="+s.prefix, true
+			a, changed, hasPath = " Path="+s.prefix, true, true
 			for _, b := range s.up.backends {
 				if rest, ok := underBase(val, b.basePath); ok && strings.HasPrefix(val, "/") {
 					a = " Path=" + s.prefix + strings.TrimSuffix(rest, "/")
@@ -553,8 +561,32 @@ func (s *service) rewriteCookie(v string) string {
 		}
 		out = append(out, a)
 	}
+	if dp := defaultCookiePath(target); !hasPath && dp != s.prefix && !strings.HasPrefix(dp, s.prefix+"/") {
+		out, changed = append(out, " Path="+s.prefix), true
+	}
 	if !changed {
 		return v
 	}
 	return strings.Join(out, ";")
+}
+
+// defaultCookiePath is the path a browser gives a cookie set without a
+// Path attribute by the answer to target (RFC 6265 §5.1.4): the target's
+// path up to its last '/'.
+func defaultCookiePath(target string) string {
+	if i := strings.IndexAny(target, "?#"); i >= 0 {
+		target = target[:i]
+	}
+	if _, rest, ok := strings.Cut(target, "://"); ok && !strings.HasPrefix(target, "/") {
+		// An absolute form's path starts after its authority.
+		target = ""
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			target = rest[i:]
+		}
+	}
+	i := strings.LastIndexByte(target, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return target[:i]
 }

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptrace"
 	"net/textproto"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -244,5 +246,56 @@ func TestEarlyHintsLeakNoBackend(t *testing.T) {
 		if v := hints[0].Values(k); len(v) > 0 {
 			t.Errorf("the early hint carries the backend connection's %s %q", k, v)
 		}
+	}
+}
+
+// A cookie a backend sets without a Path gets, in a browser, the path of
+// the request up to its last '/': for "/gateway/t/app?x" that is
+// "/gateway/t", every service of the topology (which the backend could
+// then read cookies for, or plant its own, an SSO cookie among them, ahead
+// of the gateway's). The gateway scopes such a cookie to the service;
+// under the service, the browser's own path is kept. Checked with a
+// cookie jar, which applies the browser's rules.
+func TestCookieWithoutPathStaysInItsService(t *testing.T) {
+	e := newEnv(t, proxyConfig())
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Set-Cookie", "sid=1; HttpOnly")
+	})
+	e.deploy(topo("t", svc("app", b.URL), svc("other", b.URL)))
+	tests := []struct {
+		target, want string // want: the Set-Cookie the client gets
+		reaches      string // a path under the service the cookie is sent to
+	}{
+		{"/gateway/t/app", "sid=1; HttpOnly; Path=/gateway/t/app", "/gateway/t/app/x"},
+		{"/gateway/t/app?x=1", "sid=1; HttpOnly; Path=/gateway/t/app", "/gateway/t/app/x"},
+		{"http://gw.example/gateway/t/app", "sid=1; HttpOnly; Path=/gateway/t/app", "/gateway/t/app/x"},
+		{"/gateway/t/app/", "sid=1; HttpOnly", "/gateway/t/app/x"},
+		{"/gateway/t/app/deep/page", "sid=1; HttpOnly", "/gateway/t/app/deep/x"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.target, func(t *testing.T) {
+			resp, body := rawRoundTrip(t, e.addr(), "GET "+tc.target+" HTTP/1.1\r\nHost: gw.example\r\nConnection: close\r\n\r\n")
+			if resp == nil || resp.StatusCode != 200 {
+				t.Fatalf("%v %s", resp, body)
+			}
+			if got := resp.Header.Get("Set-Cookie"); got != tc.want {
+				t.Fatalf("Set-Cookie %q, want %q", got, tc.want)
+			}
+			jar, err := cookiejar.New(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := tc.target
+			if strings.HasPrefix(target, "/") {
+				target = "http://gw.example" + target
+			}
+			u, _ := url.Parse(target)
+			jar.SetCookies(u, resp.Cookies())
+			for path, want := range map[string]int{tc.reaches: 1, "/gateway/t/other/x": 0, "/gateway/t/x": 0} {
+				if got := len(jar.Cookies(&url.URL{Scheme: "http", Host: "gw.example", Path: path})); got != want {
+					t.Errorf("a browser sends %d cookies to %s, want %d", got, path, want)
+				}
+			}
+		})
 	}
 }
