@@ -454,8 +454,11 @@ func TestConnectionListCostsLinear(t *testing.T) {
 		}
 		return took
 	}
+	least := func(conn string) time.Duration { // of three: other tests' leftovers may run meanwhile
+		return min(cost(conn), cost(conn), cost(conn))
+	}
 	cost(short) // warm-up
-	base, withList := cost(short), cost(long)
+	base, withList := least(short), least(long)
 	t.Logf("CPU: %v with a short Connection list, %v with a long one", base, withList)
 	if withList > 5*base+50*time.Millisecond {
 		t.Fatalf("a long Connection list cost %v of CPU, the fields alone %v", withList, base)
