@@ -163,7 +163,12 @@
 // when it fails or takes longer, as after an answer that came before the
 // body). The client's buffer is flushed only before a read that would wait for the
 // backend (SSE and long polls stream at once, bytes already here go out
-// together); trailers, 1xx (an early hint without its Link fields) and 100-continue pass through. A body longer than the
+// together); trailers, 1xx and 100-continue pass through, without the
+// fields a head keeps (forward.go's trailerAllowed, dispatch.go's
+// clientTrailer: framing, hop-by-hop, identity, forwarding, cookies,
+// consumed credentials) nor, from a backend, the URLs and cookies a head
+// has rewritten (rewrittenField: Location, Content-Location, Refresh,
+// Link, Set-Cookie); no 1xx reaches an HTTP/1.0 client. A body longer than the
 // service's MaxBodyBytes gets 413 (at once from Content-Length, or when the
 // limit is crossed while streaming). The query is passed as is, except
 // doAs and user.name parameters (any case, any encoding of the name): a
