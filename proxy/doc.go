@@ -207,7 +207,10 @@
 // origin of the topology (or a host the hostmap provider declares internal)
 // become the gateway URL of the service covering them (longest base path
 // first; a lookup table built at compile time). A Refresh URL is found as
-// browsers find it: with or without "url=", quoted or not. One naming a
+// browsers find it: with or without "url=", quoted or not. Each URL is
+// read as the browser reads it against the gateway URL it asked
+// (rewrite.ReadURL: http:\\rm/x, \\rm/x and http:///rm/x are
+// http://rm/x; http:rm/x too from an https gateway). One naming a
 // backend origin that no service covers is removed, and a 3xx losing its
 // Location is answered 502: backend addresses never reach clients. The
 // gateway URL's origin is Config.PublicURL when set (computed once, in New),

@@ -206,6 +206,7 @@ func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 		return nil
 	}
 	pub := s.topo.p.linkOrigin(resp.Request)
+	scheme := pageScheme(resp.Request)
 	var err error
 	for _, name := range []string{"Location", "Content-Location", "Refresh", "Link"} {
 		vs := h[name]
@@ -235,11 +236,11 @@ func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 			}
 			switch name {
 			case "Refresh":
-				nv, ok = s.rewriteRefresh(vs[i], pub)
+				nv, ok = s.rewriteRefresh(vs[i], pub, scheme)
 			case "Link":
-				nv, ok = s.rewriteLink(vs[i], pub)
+				nv, ok = s.rewriteLink(vs[i], pub, scheme)
 			default:
-				nv, ok = s.rewriteURL(vs[i], pub)
+				nv, ok = s.rewriteHeaderURL(vs[i], pub, scheme)
 			}
 			if ok {
 				vs[i] = nv
@@ -407,6 +408,20 @@ func (s *service) rewriteURL(v string, pub string) (string, bool) {
 	return pub + g.String(), true
 }
 
+// rewriteHeaderURL is rewriteURL for a URL of a header that a browser
+// resolves against the gateway URL it asked, whose scheme is scheme: the
+// URL as the browser reads it (rewrite.ReadURL: "http:\\\\rm/x",
+// "\\\\rm/x" and "http:///rm/x" are http://rm/x, "http:rm/x" too when
+// the gateway is https) when that maps otherwise than the URL as written.
+func (s *service) rewriteHeaderURL(v, pub, scheme string) (string, bool) {
+	if r, read := rewrite.ReadURL(v, scheme); read {
+		if nv, ok := s.rewriteURL(r, pub); !ok || nv != r {
+			return nv, ok
+		}
+	}
+	return s.rewriteURL(v, pub)
+}
+
 // resolveDots removes the "." and ".." segments of an absolute path as
 // RFC 3986 (5.2.4) and browsers do: "/a/b/../c" is "/a/c", "/../x" "/x",
 // "/a/.." "/".
@@ -437,7 +452,7 @@ func resolveDots(p string) string {
 // as Location's; a link whose URI names a backend no service covers is
 // left out, and false means none is left. A value that does not parse is
 // kept only when it cannot name a backend (no "//").
-func (s *service) rewriteLink(v, pub string) (string, bool) {
+func (s *service) rewriteLink(v, pub, scheme string) (string, bool) {
 	var b strings.Builder
 	changed := false
 	for rest := v; ; {
@@ -453,7 +468,7 @@ func (s *service) rewriteLink(v, pub string) (string, bool) {
 		n := end + 1 + linkParamsLen(rest[end+1:])
 		params := rest[end+1 : n]
 		rest = rest[n:]
-		nv, ok := s.rewriteURL(uri, pub)
+		nv, ok := s.rewriteHeaderURL(uri, pub, scheme)
 		if !ok || nv != uri {
 			changed = true
 		}
@@ -498,13 +513,13 @@ func linkParamsLen(p string) int {
 // names a backend no service covers. The URL is found as browsers find it
 // (HTML's declarative refresh): after the delay and an optional ';' or ',',
 // with or without "url=" (any case, spaces around '='), in optional quotes.
-func (s *service) rewriteRefresh(v, pub string) (string, bool) {
+func (s *service) rewriteRefresh(v, pub, scheme string) (string, bool) {
 	start, end := rewrite.RefreshURL(v)
 	if start == end {
 		return v, true
 	}
 	target := v[start:end]
-	nv, ok := s.rewriteURL(target, pub)
+	nv, ok := s.rewriteHeaderURL(target, pub, scheme)
 	if !ok {
 		return "", false
 	}

@@ -50,6 +50,19 @@ func TestResponseRewriting(t *testing.T) {
 		{"Link pagination and preload", "Link", "<" + b.URL + "/app/v1/items?page=2>; rel=\"next\", </app/v1/style.css>; rel=preload; as=style",
 			"<" + gw + "/items?page=2>; rel=\"next\", </gateway/t/app/style.css>; rel=preload; as=style"},
 		{"Link other untouched", "Link", "<http://elsewhere.example/x>; rel=\"a, b\", <next>; rel=next", "<http://elsewhere.example/x>; rel=\"a, b\", <next>; rel=next"},
+		// A URL as the browser reads it against the gateway URL it asked
+		// (http here): backslashes as slashes, any number of slashes after
+		// "http:" but one (a path on the gateway) or none (a relative one).
+		{"Location with backslashes", "Location", `http:\\` + bHost + `\app\v1\x`, gw + "/x"},
+		{"Location with three slashes", "Location", "http:///" + bHost + "/app/v1/x", gw + "/x"},
+		{"network path with backslashes", "Location", `\\` + bHost + "/app/v1/x", gw + "/x"},
+		{"path with backslashes", "Location", `\app\v1\login`, "/gateway/t/app/login"},
+		{"http:/ is a path on an http gateway", "Location", "http:/app/v1/login", "/gateway/t/app/login"},
+		{"http: without slashes is relative on an http gateway", "Location", "http:next", "http:next"},
+		{"Content-Location with backslashes", "Content-Location", `http:\\` + bHost + "/app/v1/doc", gw + "/doc"},
+		{"Refresh with three slashes", "Refresh", "5; url=http:///" + bHost + "/app/v1/next", "5; url=" + gw + "/next"},
+		{"Link with backslashes", "Link", `<\\` + bHost + `/app/v1/items>; rel=next`, "<" + gw + "/items>; rel=next"},
+		{"other host read so untouched", "Location", `http:\\elsewhere.example/x`, `http:\\elsewhere.example/x`},
 		{"cookie path", "Set-Cookie", "sid=1; Path=/app/v1/x; HttpOnly", "sid=1; Path=/gateway/t/app/x; HttpOnly"},
 		{"cookie path at base", "Set-Cookie", "sid=1; Path=/app/v1", "sid=1; Path=/gateway/t/app"},
 		{"cookie domain of backend dropped", "Set-Cookie", "sid=1; Domain=" + bName + "; Path=/app/v1/; Secure", "sid=1; Path=/gateway/t/app; Secure"},

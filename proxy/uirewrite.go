@@ -189,8 +189,9 @@ func (s *service) rewriteBody(resp *http.Response) error {
 	return nil
 }
 
-// pageScheme is the scheme of the gateway URL a body is served from ("":
-// unknown, without the request).
+// pageScheme is the scheme of the gateway URL the client asked, against
+// which its browser resolves the links of the answer's body and headers
+// ("": unknown, without the request).
 func pageScheme(out *http.Request) string {
 	if out == nil {
 		return ""

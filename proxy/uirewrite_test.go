@@ -521,6 +521,16 @@ func TestUIRewritingBackendSpellings(t *testing.T) {
 		{"http://１２７.０.０.１:" + p + "/x", gw + "/gateway/ui/yarn/x"},
 		{"http://%EF%BC%91%EF%BC%92%EF%BC%97.0.0.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
 		{"//127.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		// As a browser reads the URL against the (http) gateway page or
+		// request: backslashes as slashes, any number of slashes after
+		// "http:" but one or none, which is a path on the gateway.
+		{"http:///127.0.0.1:" + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{`\\127.0.0.1:` + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{`/\127.0.0.1:` + p + "/x", gw + "/gateway/ui/yarn/x"},
+		{`http:\\127.0.0.1:` + p + `\x`, gw + "/gateway/ui/yarn/x"},
+		{"HTTP:/127.0.0.1:" + p + "/x", "/gateway/ui/yarn/127.0.0.1:" + p + "/x"},
+		{"http:127.0.0.1:" + p + "/x", ""},
+		{"https:127.0.0.1:" + p + "/x", ""},
 		{"http://NameNode.Example:9870/x", gw + "/gateway/ui/nn/x"},
 		{"http://namenode.example.:9870/x", gw + "/gateway/ui/nn/x"},
 		{"http://NAMENODE.EXAMPLE.:09870/x", gw + "/gateway/ui/nn/x"},

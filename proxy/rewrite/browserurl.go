@@ -132,9 +132,9 @@ func schemeEnd(u []byte) int {
 // readURL would drop or change but the scheme's case (the Mapper reads
 // any): an http(s) or ws(s) scheme followed by exactly "//", a path
 // opening with at most one slash. Most URLs are; this is the fast path.
-func plainURL(v []byte) bool {
-	for _, c := range v {
-		if c <= ' ' || c == '\\' {
+func plainURL[T string | []byte](v T) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] <= ' ' || v[i] == '\\' {
 			return false
 		}
 	}
@@ -151,11 +151,11 @@ func plainURL(v []byte) bool {
 
 // specialScheme is the index of the colon after v's http, https, ws or
 // wss scheme (tabs and line breaks in it, any case), -1 when v has none.
-func specialScheme(v []byte) int {
+func specialScheme[T string | []byte](v T) int {
 	var b [5]byte
 	n := 0
-	for i, c := range v {
-		switch {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
 		case c == '\t' || c == '\n' || c == '\r':
 			continue
 		case c == ':':
@@ -166,9 +166,10 @@ func specialScheme(v []byte) int {
 			return -1
 		case n == len(b):
 			return -1
+		default:
+			b[n] = c | 0x20 // lower case (the colon and tabs are out)
+			n++
 		}
-		b[n] = c | 0x20 // lower case (the colon and tabs are out)
-		n++
 	}
 	return -1
 }
@@ -204,4 +205,21 @@ func stringURL(buf, v []byte, page string) (u []byte, read bool, scratch []byte)
 	u, f := readURL(buf[:0], v, page)
 	read = (f == formAbsolute || f == formNetwork || f == formSchemeRoot) && !bytes.Equal(u, v)
 	return u, read, u
+}
+
+// ReadURL is a URL v that a browser resolves against the gateway URL it
+// asked, of scheme page ("http", "https"; "" unknown), as the browser
+// reads it (a Location or Refresh header's, as an attribute's: readURL),
+// and true, when that is an http(s) or ws(s) URL, a network-path
+// reference or a root-relative path other than v as written; v and false
+// otherwise.
+func ReadURL(v, page string) (string, bool) {
+	if plainURL(v) {
+		return v, false
+	}
+	u, f := readURL(nil, []byte(v), page)
+	if f == formOther || string(u) == v {
+		return v, false
+	}
+	return string(u), true
 }
