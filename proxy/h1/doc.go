@@ -3,8 +3,8 @@
 // origin (LIFO, a stale one found by a non-blocking peek before it is
 // reused, idle ones closed after the idle timeout; one with bytes past the
 // end of its last answer is closed, and one whose answer had no body by
-// rule, HEAD, 204 or 304, is peeked at before any reuse), the request head
-// written once into the connection's buffer, the response head read into
+// rule, HEAD, 204 or 304, is peeked at before any reuse, under TLS too),
+// the request head written once into the connection's buffer, the response head read into
 // one string that the header values are sliced from, and response bodies
 // streamed as they come (Content-Length, chunked with trailers, or to the
 // connection's end), moved by splice(2) when both sides are plain TCP; a

@@ -3,6 +3,8 @@ package h1
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/securegw/gateway/internal/testpki"
 )
 
 // server accepts connections and answers each request head with raw.
@@ -346,96 +350,124 @@ func TestIdleCheckIgnoresStaleDeadline(t *testing.T) {
 }
 
 // Bytes a backend sends after an answer that has no body by rule (HEAD,
-// 204, 304), even in a later segment that arrives after the connection
-// went back to the pool, are never read as the next request's answer: the
-// connection is peeked at before its reuse, however short its idle time,
-// and closed. (A backend's bytes that come after the next request was
-// sent cannot be told from its answer, as with net/http's Transport.)
+// 204, 304), even in a later segment (a later TLS record) that arrives
+// after the connection went back to the pool, are never read as the next
+// request's answer: the connection is peeked at before its reuse, however
+// short its idle time, and closed. (A backend's bytes that come after the
+// next request was sent cannot be told from its answer, as with
+// net/http's Transport.)
 func TestLateBytesAfterBodilessAnswer(t *testing.T) {
+	const poison = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"
 	tests := []struct {
-		name, method, head string
+		name, method, head, stray string
 	}{
-		{"HEAD with a body", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 39\r\n\r\n"},
-		{"204 with a body", "GET", "HTTP/1.1 204 No Content\r\n\r\n"},
-		{"304 with a body", "GET", "HTTP/1.1 304 Not Modified\r\nContent-Length: 39\r\n\r\n"},
+		{"HEAD with a body", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 39\r\n\r\n", poison},
+		{"204 with a body", "GET", "HTTP/1.1 204 No Content\r\n\r\n", poison},
+		{"304 with a body", "GET", "HTTP/1.1 304 Not Modified\r\nContent-Length: 39\r\n\r\n", poison},
+		{"204 alone: reused", "GET", "HTTP/1.1 204 No Content\r\n\r\n", ""},
 	}
-	const stray = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			send := make(chan struct{})
-			var accepted atomic.Int64
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					n := accepted.Add(1)
-					go func() {
-						defer c.Close()
-						br := bufio.NewReader(c)
-						for i := 0; ; i++ {
-							for {
-								line, err := br.ReadString('\n')
-								if err != nil {
-									return
-								}
-								if line == "\r\n" {
-									break
-								}
-							}
-							answer := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"
-							if n == 1 && i == 0 {
-								answer = tc.head
-							}
-							if _, err := io.WriteString(c, answer); err != nil {
-								return
-							}
-							if n == 1 && i == 0 {
-								<-send // the stray body, once the connection is back in the pool
-								if _, err := io.WriteString(c, stray); err != nil {
-									return
-								}
-							}
-						}
-					}()
+	ca := testpki.NewCA(t, "backend CA")
+	leaf := ca.Server(t, "127.0.0.1")
+	for _, secure := range []bool{false, true} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/TLS=%v", tc.name, secure), func(t *testing.T) {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
 				}
-			}()
-			addr := ln.Addr().String()
-			p := NewPool(dialer(addr), 4, time.Minute)
-			defer p.Close()
-			c, err := p.Get(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.WriteRequestHead(tc.method, "/x", "", addr, nil, -1, false, nil); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			var resp http.Response
-			if err := c.ReadResponse(&resp, tc.method, nil); err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if p.Idle() != 1 {
-				t.Fatalf("%d idle after a bodiless answer, want 1", p.Idle())
-			}
-			close(send)
-			waitReadable(t, c.tcp)
-			resp2, c2 := get(t, p, addr)
-			body, _ := io.ReadAll(resp2.Body)
-			resp2.Body.Close()
-			if string(body) != "fresh" || c2.Reused || accepted.Load() != 2 {
-				t.Fatalf("next answer %q (reused %v, %d connections), want fresh from a new connection", body, c2.Reused, accepted.Load())
-			}
-		})
+				t.Cleanup(func() { ln.Close() })
+				addr := ln.Addr().String()
+				dial := dialer(addr)
+				if secure {
+					ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{leaf.TLS}})
+					dial = func(ctx context.Context) (net.Conn, error) {
+						c, err := dialer(addr)(ctx)
+						if err != nil {
+							return nil, err
+						}
+						tc := tls.Client(c, &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"})
+						return tc, tc.HandshakeContext(ctx)
+					}
+				}
+				send := make(chan struct{})
+				var accepted atomic.Int64
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
+						}
+						n := accepted.Add(1)
+						go func() {
+							defer c.Close()
+							br := bufio.NewReader(c)
+							for i := 0; ; i++ {
+								for {
+									line, err := br.ReadString('\n')
+									if err != nil {
+										return
+									}
+									if line == "\r\n" {
+										break
+									}
+								}
+								answer := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"
+								if n == 1 && i == 0 {
+									answer = tc.head
+								}
+								if _, err := io.WriteString(c, answer); err != nil {
+									return
+								}
+								if n == 1 && i == 0 && tc.stray != "" {
+									<-send // the stray body, once the connection is back in the pool
+									if _, err := io.WriteString(c, tc.stray); err != nil {
+										return
+									}
+								}
+							}
+						}()
+					}
+				}()
+				p := NewPool(dial, 4, time.Minute)
+				defer p.Close()
+				c, err := p.Get(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.WriteRequestHead(tc.method, "/x", "", addr, nil, -1, false, nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				var resp http.Response
+				if err := c.ReadResponse(&resp, tc.method, nil); err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if p.Idle() != 1 {
+					t.Fatalf("%d idle after a bodiless answer, want 1", p.Idle())
+				}
+				if tc.stray != "" {
+					close(send)
+					sock := c.tcp
+					if secure {
+						sock = c.nc.(*tls.Conn).NetConn().(*net.TCPConn)
+					}
+					waitReadable(t, sock)
+				}
+				resp2, c2 := get(t, p, addr)
+				body, _ := io.ReadAll(resp2.Body)
+				resp2.Body.Close()
+				reuse, conns := tc.stray == "", int64(1) // nothing came after the answer: kept
+				if !reuse {
+					conns = 2
+				}
+				if string(body) != "fresh" || c2.Reused != reuse || accepted.Load() != conns {
+					t.Fatalf("next answer %q (reused %v, %d connections), want reused %v", body, c2.Reused, accepted.Load(), reuse)
+				}
+			})
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -58,9 +59,9 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
 		idle := time.Duration(now - c.idleAt)
-		peek := c.peekFirst || idle >= checkAfter
+		strict := c.peekFirst
 		c.peekFirst = false
-		if p.idleTimeout > 0 && idle >= p.idleTimeout || peek && !c.alive() {
+		if p.idleTimeout > 0 && idle >= p.idleTimeout || (strict || idle >= checkAfter) && !c.alive(strict) {
 			c.nc.Close()
 			continue
 		}
@@ -166,18 +167,28 @@ func tcpConnOf(nc net.Conn) *net.TCPConn {
 // that closed it (or sent bytes nobody asked for) makes it unusable.
 // TLS connections are taken as alive (a TLS 1.3 server's session tickets
 // arrive unasked); a failure on them is retried by the caller when it may.
-func (c *Conn) alive() bool {
+// Strict (the last answer had no body by rule: bytes after it would be one
+// sent anyway), a TLS connection with any bytes waiting under it is not
+// (a late session ticket costs a new connection, rarely).
+func (c *Conn) alive(strict bool) bool {
 	if c.br.Buffered() > 0 {
 		return false
 	}
-	if c.tcp == nil {
-		return true // TLS
+	sock := c.tcp
+	if sock == nil {
+		tc, ok := c.nc.(*tls.Conn)
+		if !strict || !ok {
+			return true
+		}
+		if sock = tcpConnOf(tc.NetConn()); sock == nil {
+			return true
+		}
 	}
 	// The last exchange may have left a read deadline (they are moved
 	// before each read, not cleared after it); an expired one would fail
 	// the peek below.
 	_ = c.nc.SetReadDeadline(time.Time{})
-	rc, err := c.tcp.SyscallConn()
+	rc, err := sock.SyscallConn()
 	if err != nil {
 		return false
 	}
