@@ -847,7 +847,9 @@ func (s *service) respond(ex *exchange, resp *http.Response) {
 	}
 	if len(resp.Trailer) == announced {
 		for k, vv := range resp.Trailer {
-			h[k] = append(h[k], vv...)
+			// The trailer's values, not after the head's: h[k] holds what
+			// the head said when the backend's head had the field too.
+			h[k] = vv
 		}
 		return
 	}

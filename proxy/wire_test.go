@@ -535,3 +535,31 @@ func TestBackendAnswerEdges(t *testing.T) {
 		})
 	}
 }
+
+// A backend's trailer field that its head has too (a checksum announced
+// in the head and sent again at the end) reaches the client's trailers
+// with the trailer's values only, not the head's again before them.
+// Through both HTTP/1 fronts.
+func TestBackendTrailerAlsoInTheHead(t *testing.T) {
+	const raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Sum: head\r\nTrailer: X-Sum\r\n\r\n2\r\nok\r\n0\r\nX-Sum: end\r\n\r\n"
+	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
+		t.Run(kind, func(t *testing.T) {
+			b := newRawBackend(t, func(int, string) (string, bool) { return raw, false })
+			e := newEnv(t, proxyConfig())
+			e.fe = newTestFront(t, e.p, kind)
+			e.deploy(topo("t", svc("s", b.URL())))
+			resp, err := e.fe.Client().Get(e.fe.URL + "/gateway/t/s/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(body) != "ok" {
+				t.Fatalf("body %q %v", body, err)
+			}
+			if got := resp.Trailer["X-Sum"]; len(got) != 1 || got[0] != "end" {
+				t.Fatalf("trailer X-Sum %q, want [end]", got)
+			}
+		})
+	}
+}
