@@ -30,6 +30,9 @@ type sessions struct {
 	path     string // "" : /PREFIX/TOPOLOGY of the request
 	key      []byte
 	topology string
+	// secure: the public URL is https (TLS ends in front of the gateway),
+	// so the cookie is Secure whatever the request came over.
+	secure bool
 }
 
 func newSessions(ctx context.Context, c chain.Config, p *chain.Reader) (*sessions, error) {
@@ -45,7 +48,7 @@ func newSessions(ctx context.Context, c chain.Config, p *chain.Reader) (*session
 		}
 		return nil, nil
 	}
-	s := &sessions{validity: validity, topology: c.Topology}
+	s := &sessions{validity: validity, topology: c.Topology, secure: strings.HasPrefix(c.Host.PublicOrigin, "https://")}
 	if s.name, err = p.String(ParamCookieName, DefaultCookieName); err != nil {
 		return nil, err
 	}
@@ -109,7 +112,7 @@ func (s *sessions) issue(r *http.Request, user, principal string, now, ticketEnd
 		Path:     s.cookiePath(r),
 		Domain:   s.domain,
 		Expires:  exp,
-		Secure:   r.TLS != nil,
+		Secure:   r.TLS != nil || s.secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}

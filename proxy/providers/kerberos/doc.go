@@ -45,8 +45,9 @@
 //
 // Authenticated, the client gets the session cookie
 // u=USER&p=PRINCIPAL&t=kerberos&e=EXPIRY_MS&s=HMAC-SHA256 (HttpOnly,
-// SameSite=Lax, Secure on TLS), bound to the topology; while valid it
-// authenticates without Kerberos. The Authorization header and the cookie
+// SameSite=Lax, Secure on TLS or behind an https public URL), bound to
+// the topology; while valid it authenticates without Kerberos. The
+// Authorization header and the cookie
 // are consumed credentials: they never reach a backend unless the service
 // forwards credentials. The PAC that MIT and Active Directory KDCs put in
 // tickets is not decoded.

@@ -276,7 +276,7 @@ func TestNameRules(t *testing.T) {
 }
 
 // After a ticket was accepted the client gets a signed session cookie
-// (HttpOnly, Secure on TLS, never past the ticket) that authenticates it
+// (HttpOnly, Secure on TLS or behind an https public URL, never past the ticket) that authenticates it
 // without Kerberos until it expires; a tampered or expired one is ignored.
 func TestSessionCookie(t *testing.T) {
 	r := newRealm(t)
@@ -339,6 +339,17 @@ func TestSessionCookie(t *testing.T) {
 	plain := serve(c, request(mustNegotiate(t, cl)))
 	if pc := (&http.Response{Header: plain.header}).Cookies(); len(pc) != 1 || pc[0].Secure {
 		t.Fatalf("plain-HTTP cookie %+v", pc)
+	}
+	// Behind TLS that ends in front of the gateway (an https public URL),
+	// a plain-HTTP request's cookie is Secure too.
+	behind, err := r.build(t, chain.Host{Clock: clock, PublicOrigin: "https://gw.example.com"}, topology.Provider{Role: "authentication", Name: "kerberos",
+		Params: r.params(map[string]string{"cookie.validity": "30m"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fronted := serve(behind, request(mustNegotiate(t, cl)))
+	if pc := (&http.Response{Header: fronted.header}).Cookies(); len(pc) != 1 || !pc[0].Secure {
+		t.Fatalf("cookie behind an https public URL %+v", pc)
 	}
 	none := r.mustBuild(t, r.params(map[string]string{"cookie.validity": "0"}))
 	if res := serve(none, request(mustNegotiate(t, cl))); res.code != 0 || res.header.Get("Set-Cookie") != "" || len(res.principal.Consumed) != 1 {

@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -46,6 +47,31 @@ func TestFormActionAllowsThePublicOrigin(t *testing.T) {
 		s.securityHeaders(w, httptest.NewRequest(http.MethodGet, "http://10.0.0.5:8443/gateway/sso/knoxsso/login", nil))
 		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, tc.want) {
 			t.Errorf("public %q: CSP %q, want %q", tc.public, csp, tc.want)
+		}
+	}
+}
+
+// The login cookie holds a token: it is Secure when the request came over
+// TLS, and when the gateway's public origin is https (TLS ends in front of
+// the gateway), so that a browser never sends it over plain HTTP.
+func TestCookieSecureBehindTLS(t *testing.T) {
+	for _, tc := range []struct {
+		public string
+		tls    bool
+		want   bool
+	}{
+		{"", false, false},
+		{"", true, true},
+		{"http://gw.example.com", false, false},
+		{"https://gw.example.com", false, true},
+	} {
+		s := &service{public: tc.public, cookie: "hadoop-jwt"}
+		r := httptest.NewRequest(http.MethodPost, "http://10.0.0.5/gateway/sso/knoxsso/login", nil)
+		if tc.tls {
+			r.TLS = &tls.ConnectionState{}
+		}
+		if got := s.newCookie(r, "tok", 60).Secure; got != tc.want {
+			t.Errorf("public %q, TLS %v: Secure %v, want %v", tc.public, tc.tls, got, tc.want)
 		}
 	}
 }

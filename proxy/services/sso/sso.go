@@ -344,10 +344,13 @@ func (s *service) signIn(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
+// newCookie is the login cookie: Secure over TLS, and when the public
+// origin is https (TLS ends in front of the gateway), so that a browser
+// never sends the token over plain HTTP.
 func (s *service) newCookie(r *http.Request, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name: s.cookie, Value: value, Path: "/", Domain: s.domain, MaxAge: maxAge,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: s.sameSite,
+		HttpOnly: true, Secure: r.TLS != nil || strings.HasPrefix(s.public, "https://"), SameSite: s.sameSite,
 	}
 }
 
