@@ -561,8 +561,13 @@ func (s *service) rewriteCookie(v, target string) string {
 			}
 		case "domain":
 			// In every spelling of the host (webhost: case, a trailing
-			// dot, an IPv4 address's numeric forms), as origins has it.
-			d, _ := webhost.Host(strings.TrimPrefix(val, "."))
+			// dot, an IPv4 address's numeric forms, an IPv6 address in
+			// brackets or not), as origins has it.
+			d := strings.TrimPrefix(val, ".")
+			if len(d) > 2 && d[0] == '[' && d[len(d)-1] == ']' {
+				d = d[1 : len(d)-1]
+			}
+			d, _ = webhost.Host(d)
 			drop := s.topo.origins.internal[d] // a host map's internal name
 			for _, b := range s.up.backends {
 				if h, _ := webhost.Host(b.hostname); d == h {

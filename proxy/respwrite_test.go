@@ -72,6 +72,7 @@ func TestResponseRewriting(t *testing.T) {
 		{"cookie domain of backend, trailing dot, dropped", "Set-Cookie", "sid=1; Domain=" + bName + ".", "sid=1"},
 		{"cookie domain of backend, numeric form, dropped", "Set-Cookie", "sid=1; Domain=2130706433", "sid=1"},
 		{"cookie domain of backend, short form, dropped", "Set-Cookie", "sid=1; Domain=.0x7f.1", "sid=1"},
+		{"cookie domain of backend, IPv4-mapped IPv6 in brackets, dropped", "Set-Cookie", "sid=1; Domain=[::ffff:127.0.0.1]", "sid=1"},
 		// A browser reads an attribute's name and value without the
 		// spaces around them (RFC 6265 §5.2).
 		{"cookie domain of backend with spaces dropped", "Set-Cookie", "sid=1; Domain = " + bName + " ", "sid=1"},
