@@ -190,9 +190,10 @@ func scrubTrailer(t http.Header) {
 // to the client: not one that belongs in the head (framing, routing,
 // authentication, content format: httpguts.ValidTrailerHeader, RFC 9110
 // §6.5.1), nor a hop-by-hop one, nor one the gateway rewrites in the head
-// (rewrittenField: a URL or cookie that may name a backend) or sets itself.
+// or sets itself (headOnlyField: a URL, cookie or CSP that may name a
+// backend, X-Request-Id).
 func trailerAllowed(k string) bool {
-	return httpguts.ValidTrailerHeader(k) && !hopByHop(k) && !rewrittenField(k) && k != "X-Request-Id"
+	return httpguts.ValidTrailerHeader(k) && !hopByHop(k) && !headOnlyField(k)
 }
 
 // removeHopByHop deletes a response's hop-by-hop fields and those named
@@ -392,11 +393,12 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 			removeHopByHop(resp.Header) // the backend connection's, as a final answer's
 			h := ex.Header()
 			for k, vv := range resp.Header {
-				if rewrittenField(k) {
-					// An informational answer's URLs and cookies are not
-					// rewritten as the final answer's are
-					// (rewriteResponseHeaders): they would name the
-					// backend. Left out: an early hint's links are hints.
+				if headOnlyField(k) {
+					// An informational answer's URLs, cookies and CSP are
+					// not rewritten as the final answer's are
+					// (rewriteResponseHeaders, rewriteBody): they would
+					// name the backend. Left out: an early hint's links
+					// are hints. The X-Request-Id is the gateway's.
 					continue
 				}
 				h[k] = append(h[k], vv...)

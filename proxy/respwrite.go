@@ -268,13 +268,16 @@ func (s *service) rewriteResponseHeaders(resp *http.Response) error {
 	return err
 }
 
-// rewrittenField reports whether rewriteResponseHeaders rewrites (or
-// removes) the response field k: a URL or a cookie that may name a backend.
-// Where the gateway does not rewrite (an informational answer, trailers),
-// such a field is left out.
-func rewrittenField(k string) bool {
+// headOnlyField reports whether the response field k is one the gateway
+// rewrites, removes or sets in an answer's head: a URL or a cookie that
+// may name a backend (rewriteResponseHeaders), a Content-Security-Policy's
+// sources (rewriteBody), the gateway's X-Request-Id. Where the gateway
+// does not rewrite (an informational answer, trailers), such a field is
+// left out.
+func headOnlyField(k string) bool {
 	switch k {
-	case "Location", "Content-Location", "Refresh", "Link", "Set-Cookie":
+	case "Location", "Content-Location", "Refresh", "Link", "Set-Cookie",
+		"Content-Security-Policy", "Content-Security-Policy-Report-Only", "X-Request-Id":
 		return true
 	}
 	return false

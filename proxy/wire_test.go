@@ -276,15 +276,19 @@ func TestBackendBytesAfterTheAnswer(t *testing.T) {
 
 // A backend's informational answers and trailers are not rewritten as its
 // answer's head is: a URL or cookie in them that could name the backend
-// (Location, Content-Location, Refresh, Link, Set-Cookie) is left out, and
-// so is a trailer field that belongs in the head or to one connection
+// (Location, Content-Location, Refresh, Link, Set-Cookie, a
+// Content-Security-Policy's sources) is left out, and so are the backend's
+// X-Request-Id and a trailer field that belongs in the head or to one connection
 // (framing, Connection, Content-Type, …), declared or not. Other fields pass.
 func TestBackendAnswerFieldsOutsideTheHead(t *testing.T) {
 	const internal = "10.1.2.3:8080"
 	const raw = "HTTP/1.1 103 Early Hints\r\nLink: <http://" + internal + "/app.css>; rel=preload\r\nLocation: http://" + internal + "/a\r\n" +
-		"Content-Location: http://" + internal + "/b\r\nRefresh: 0; url=http://" + internal + "/c\r\nSet-Cookie: s=1; Domain=" + internal + "\r\nX-Hint: kept\r\n\r\n" +
+		"Content-Location: http://" + internal + "/b\r\nRefresh: 0; url=http://" + internal + "/c\r\nSet-Cookie: s=1; Domain=" + internal + "\r\n" +
+		"Content-Security-Policy: connect-src http://" + internal + "\r\nContent-Security-Policy-Report-Only: img-src http://" + internal + "\r\n" +
+		"X-Request-Id: forged\r\nX-Hint: kept\r\n\r\n" +
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum, Location, Content-Length\r\n\r\n2\r\nok\r\n0\r\n" +
 		"X-Sum: 5\r\nLocation: http://" + internal + "/d\r\nContent-Location: http://" + internal + "/e\r\nSet-Cookie: t=1; Domain=" + internal + "\r\n" +
+		"Content-Security-Policy: connect-src http://" + internal + "\r\n" +
 		"Content-Length: 100\r\nTransfer-Encoding: chunked\r\nConnection: close\r\nContent-Type: text/html\r\nX-Request-Id: forged\r\nX-Late: kept\r\n\r\n"
 	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
 		t.Run(kind, func(t *testing.T) {
