@@ -27,17 +27,17 @@ func kerberosTopologyDoc(t *testing.T, alias, backend string) string {
 		t.Fatal(err)
 	}
 	_, sec, ok := strings.Cut(string(readme), "\n### Kerberos (SPNEGO)\n")
-	_, doc, ok2 := strings.Cut(sec, "cat > secure.yaml <<'YAML'\n")
+	_, doc, ok2 := strings.Cut(sec, "cat > kerberos.yaml <<'YAML'\n")
 	ok = ok && ok2
 	if ok {
 		doc, _, ok = strings.Cut(doc, "\nYAML\n")
 	}
 	if !ok || !strings.Contains(doc, "HTTP/gw.example.test") || !strings.Contains(doc, "${alias:http-keytab}") ||
-		!strings.Contains(doc, `"http://127.0.0.1:9000"`) {
+		!strings.Contains(doc, `"http://127.0.0.1:18080"`) {
 		t.Fatalf("the README's Kerberos example changed:\n%s", doc)
 	}
 	return strings.NewReplacer("HTTP/gw.example.test", "HTTP/localhost", "${alias:http-keytab}", "${alias:"+alias+"}",
-		`"http://127.0.0.1:9000"`, fmt.Sprintf("%q", backend)).Replace(doc) + "\n"
+		`"http://127.0.0.1:18080"`, fmt.Sprintf("%q", backend)).Replace(doc) + "\n"
 }
 
 func TestKerberosEndToEnd(t *testing.T) {
@@ -58,15 +58,15 @@ func TestKerberosEndToEnd(t *testing.T) {
 	d := e.start()
 
 	// A keytab alias that does not exist: the deploy is refused, by name.
-	_, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "secure.yaml", kerberosTopologyDoc(t, "http-keytab", backend)))
+	_, errOut, code := e.ctl("", "topology", "deploy", writeFile(t, "kerberos.yaml", kerberosTopologyDoc(t, "http-keytab", backend)))
 	if code == 0 || !strings.Contains(errOut, "missing aliases: [http-keytab]") {
 		t.Fatalf("deploy without the keytab alias: exit %d, %q", code, errOut)
 	}
 	e.mustCtl("alias", "create", "http-keytab", "--from-file", keytab)
-	e.mustCtl("topology", "deploy", writeFile(t, "secure.yaml", kerberosTopologyDoc(t, "http-keytab", backend)))
+	e.mustCtl("topology", "deploy", writeFile(t, "kerberos.yaml", kerberosTopologyDoc(t, "http-keytab", backend)))
 
 	k.Kinit(t, "alice", "alice", password)
-	url := "https://" + strings.Replace(d.proxy, "127.0.0.1", "localhost", 1) + "/gateway/secure/echo/"
+	url := "https://" + strings.Replace(d.proxy, "127.0.0.1", "localhost", 1) + "/gateway/kerberos/echo/"
 	jar := filepath.Join(t.TempDir(), "jar")
 	curlRun := func(ccache string, args ...string) (string, error) {
 		cmd := exec.Command(curl, append([]string{"-sS", "--fail-with-body", "--cacert", filepath.Join(e.dir, "ca.pem"),
@@ -83,9 +83,9 @@ func TestKerberosEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &saw); err != nil || len(saw.Users) != 1 || saw.Users[0] != "alice" {
 		t.Fatalf("backend saw %q (%v)", out, err)
 	}
-	// The session cookie: HttpOnly, Secure (TLS), for /gateway/secure.
+	// The session cookie: HttpOnly, Secure (TLS), for /gateway/kerberos.
 	b, err := os.ReadFile(jar)
-	if err != nil || !strings.Contains(string(b), "#HttpOnly_localhost\tFALSE\t/gateway/secure\tTRUE\t") {
+	if err != nil || !strings.Contains(string(b), "#HttpOnly_localhost\tFALSE\t/gateway/kerberos\tTRUE\t") {
 		t.Fatalf("cookie jar: %v\n%s", err, b)
 	}
 	// With the cookie and no ticket: in. With neither: 401 Negotiate.
