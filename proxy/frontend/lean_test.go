@@ -1549,6 +1549,8 @@ func TestHeadTrickledByteByByte(t *testing.T) {
 	}
 	sb.WriteString("\r\n")
 	head := sb.String()
+	// Each front's cost is the least of three runs: the process's CPU
+	// counts whatever else runs in it meanwhile (other tests' leftovers).
 	cost := map[string]time.Duration{}
 	forKinds(t, func(t *testing.T, kind string) {
 		f, err := frontend.NewFront(echo, frontend.ServerOptions{ReadHeaderTimeout: time.Minute}, kind)
@@ -1562,20 +1564,25 @@ func TestHeadTrickledByteByByte(t *testing.T) {
 		served := make(chan error, 1)
 		go func() { served <- f.Serve(byteReads{ln}) }()
 		defer func() { f.Close(); <-served }()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
+		for run := 0; run < 3; run++ {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(time.Minute))
+			start := processCPU(t)
+			go c.Write([]byte(head))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			took := processCPU(t) - start
+			c.Close()
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("%v %v", resp, err)
+			}
+			if prev, ok := cost[kind]; !ok || took < prev {
+				cost[kind] = took
+			}
 		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(time.Minute))
-		start := processCPU(t)
-		go c.Write([]byte(head))
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		cost[kind] = processCPU(t) - start
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%v %v", resp, err)
-		}
-		t.Logf("%s: %v of CPU", kind, cost[kind])
+		t.Logf("%s: %v of CPU (least of 3)", kind, cost[kind])
 	})
 	if lean, std := cost[frontend.KindLean], cost[frontend.KindNetHTTP]; lean > 4*std+100*time.Millisecond {
 		t.Fatalf("the lean front took %v of CPU for the trickled head, net/http's %v", lean, std)
