@@ -168,7 +168,7 @@
 // clientTrailer: framing, hop-by-hop, identity, forwarding, cookies,
 // consumed credentials) nor, from a backend, the URLs and cookies a head
 // has rewritten or set (headOnlyField: Location, Content-Location,
-// Refresh, Link, Set-Cookie, Content-Security-Policy, X-Request-Id); no 1xx reaches an HTTP/1.0 client. A body longer than the
+// Refresh, Link, Set-Cookie, Content-Security-Policy, X-Request-Id); no 1xx reaches an HTTP/1.0 client, and a backend's sixth 1xx to one request is a 502 (net/http's Transport allows 5). A body longer than the
 // service's MaxBodyBytes gets 413 (at once from Content-Length, or when the
 // limit is crossed while streaming). The query is passed as is, except
 // doAs and user.name parameters (any case, any encoding of the name): a

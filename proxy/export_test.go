@@ -27,3 +27,6 @@ func SetDrainBounds(bytes int64, d time.Duration) (restore func()) {
 	drainBounds.Store(&drainBound{bytes, d})
 	return func() { drainBounds.Store(nil) }
 }
+
+// MaxInformational is maxInformational, for the 1xx flood test.
+const MaxInformational = maxInformational

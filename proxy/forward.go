@@ -375,7 +375,7 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 		first = end
 	}
 	resp := &ex.resp
-	for {
+	for informational := 0; ; {
 		if err := ex.awaitHead(ctx, c, first, end); err != nil {
 			return nil, err
 		}
@@ -385,6 +385,13 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 		code := resp.StatusCode
 		if code >= 200 || code == http.StatusSwitchingProtocols || code == http.StatusContinue && stopAt100 {
 			break
+		}
+		if informational++; informational > maxInformational {
+			// A backend answering with 1xx after 1xx keeps the request
+			// (and the client, to whom early hints are relayed) busy
+			// until the header timeout; net/http's Transport stops at 5.
+			c.Discard()
+			return nil, errTooManyInformational
 		}
 		if code != http.StatusContinue && req.ProtoAtLeast(1, 1) {
 			// (Never to an HTTP/1.0 client, RFC 9110 §15.2: it would take
@@ -425,6 +432,14 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 	ex.bconn = c
 	return resp, nil
 }
+
+// maxInformational bounds the informational (1xx) answers a backend may
+// send before its final answer to one request (net/http's Transport: 5).
+const maxInformational = 5
+
+// errTooManyInformational: the backend sent more than maxInformational
+// 1xx answers to one request; the client gets 502.
+var errTooManyInformational = errors.New("backend sent too many informational (1xx) answers")
 
 // headWait is how long a request waits for its answer before it watches
 // its client: an answer that comes sooner (most do, by far) costs no

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/frontend"
 )
 
@@ -493,7 +494,8 @@ func TestBackendAnswerEdges(t *testing.T) {
 	}{
 		{"switching protocols unasked", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\nRAW", false, 502, `{"error":"backend unavailable"}` + "\n", false},
 		{"informational answer with a length", "HTTP/1.1 102 Processing\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", true},
-		{"fifty informational answers", strings.Repeat("HTTP/1.1 103 Early Hints\r\nX-H: 1\r\n\r\n", 50) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", true},
+		{"five informational answers", strings.Repeat("HTTP/1.1 103 Early Hints\r\nX-H: 1\r\n\r\n", 5) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", true},
+		{"fifty informational answers", strings.Repeat("HTTP/1.1 103 Early Hints\r\nX-H: 1\r\n\r\n", 50) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 502, `{"error":"backend unavailable"}` + "\n", false},
 		{"bare CR in the reason", "HTTP/1.1 200 OK\rX-Injected: 1\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", true},
 		{"no reason", "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", false, 200, "ok", true},
 		{"bare LF lines", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", false, 200, "ok", true},
@@ -563,6 +565,75 @@ func TestBackendTrailerAlsoInTheHead(t *testing.T) {
 			}
 			if got := resp.Trailer["X-Sum"]; len(got) != 1 || got[0] != "end" {
 				t.Fatalf("trailer X-Sum %q, want [end]", got)
+			}
+		})
+	}
+}
+
+// A backend may send a few informational answers before its final one
+// (early hints are relayed to an HTTP/1.1 client); one that goes on
+// sending them past maxInformational (net/http's Transport stops at 5)
+// gets the client a 502, its connection is not reused, and at most that
+// many hints reached the client before it.
+func TestTooManyInformationalAnswers(t *testing.T) {
+	hints := func(n int) string {
+		return strings.Repeat("HTTP/1.1 103 Early Hints\r\nX-Hint: 1\r\n\r\n", n)
+	}
+	for _, tt := range []struct {
+		name   string
+		hints  int
+		status int
+	}{
+		{"five hints", 5, http.StatusOK},
+		{"six hints", 6, http.StatusBadGateway},
+		{"a flood", 10_000, http.StatusBadGateway},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newRawBackend(t, func(n int, head string) (string, bool) {
+				if strings.HasPrefix(head, "GET /hints ") {
+					return hints(tt.hints) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+				}
+				return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+			})
+			e := newEnv(t, proxyConfig())
+			e.deploy(topo("t", svc("s", b.URL())))
+			c, err := net.Dial("tcp", e.addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(c, "GET /gateway/t/s/hints HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			relayed := 0
+			var resp *http.Response
+			for {
+				// http.ReadResponse returns each 1xx as it comes.
+				if resp, err = http.ReadResponse(br, nil); err != nil {
+					t.Fatalf("after %d hints: %v", relayed, err)
+				}
+				if resp.StatusCode != http.StatusEarlyHints {
+					break
+				}
+				relayed++
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status || relayed > proxy.MaxInformational {
+				t.Fatalf("%d %q after %d hints relayed, want %d after at most %d", resp.StatusCode, body, relayed, tt.status, proxy.MaxInformational)
+			}
+			if tt.status == http.StatusBadGateway && strings.Contains(string(body), "127.0.0.1") {
+				t.Fatalf("the 502 names the backend: %q", body)
+			}
+			// The next request is served on a connection of its own when
+			// the flooding one was dropped (its bytes are no answer).
+			before := b.conns.Load()
+			if resp, body := e.get("/gateway/t/s/next"); resp.StatusCode != 200 || body != "ok" {
+				t.Fatalf("next request: %d %q", resp.StatusCode, body)
+			}
+			if fresh := b.conns.Load() - before; tt.status == http.StatusBadGateway && fresh != 1 || tt.status == http.StatusOK && fresh != 0 {
+				t.Fatalf("the next request dialled %d new backend connections", fresh)
 			}
 		})
 	}
