@@ -129,7 +129,7 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 		return
 	}
 	br := bufio.NewReaderSize(conn, 4<<10)
-	resp, err := http.ReadResponse(br, r)
+	resp, err := readHandshakeAnswer(br, r)
 	if err != nil {
 		ex.backendErr = err
 		s.up.failed(b, time.Now())
@@ -389,5 +389,23 @@ func (p *Proxy) credentialGuard(who *identity.Principal) func(time.Time) (int, s
 			return wsrelay.ClosePolicyViolation, "credential expired"
 		}
 		return 0, ""
+	}
+}
+
+// readHandshakeAnswer reads the backend's answer to a WebSocket
+// handshake: its 101, or a final answer passed to the client. An
+// informational answer before it (103 Early Hints, 102) is read past, not
+// relayed: the client waits for the handshake's answer, and hints mean
+// nothing to it; more than maxInformational of them fail, as on the HTTP
+// path.
+func readHandshakeAnswer(br *bufio.Reader, r *http.Request) (*http.Response, error) {
+	for n := 0; ; n++ {
+		resp, err := http.ReadResponse(br, r)
+		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, err
+		}
+		if n == maxInformational {
+			return nil, errTooManyInformational
+		}
 	}
 }

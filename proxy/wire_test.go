@@ -2,6 +2,8 @@ package proxy_test
 
 import (
 	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/frontend"
@@ -634,6 +638,47 @@ func TestTooManyInformationalAnswers(t *testing.T) {
 			}
 			if fresh := b.conns.Load() - before; tt.status == http.StatusBadGateway && fresh != 1 || tt.status == http.StatusOK && fresh != 0 {
 				t.Fatalf("the next request dialled %d new backend connections", fresh)
+			}
+		})
+	}
+}
+
+// A WebSocket backend's informational answers before its 101 are read
+// past, not relayed (the client waits for the handshake's answer); more
+// than the bound fail the handshake with 502, as on the HTTP path.
+func TestInformationalAnswersBeforeWebSocket101(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		hints  int
+		status int
+	}{
+		{"two hints", 2, http.StatusSwitchingProtocols},
+		{"a flood", 50, http.StatusBadGateway},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newRawBackend(t, func(n int, head string) (string, bool) {
+				var key string
+				for _, line := range strings.Split(head, "\r\n") {
+					if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Sec-WebSocket-Key") {
+						key = strings.TrimSpace(v)
+					}
+				}
+				sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+				return strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", tt.hints) +
+					"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+					base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n", true // the handshake is all this test needs
+			})
+			e := newEnv(t, proxyConfig())
+			e.deploy(topo("t", wsService("ws", b.URL(), nil)))
+			c, resp, err := websocket.DefaultDialer.Dial(wsURL(e, "/gateway/t/ws/x"), nil)
+			if c != nil {
+				defer c.Close()
+			}
+			if resp == nil || resp.StatusCode != tt.status {
+				t.Fatalf("handshake: %v %v, want %d", resp, err, tt.status)
+			}
+			if tt.status == http.StatusSwitchingProtocols && err != nil {
+				t.Fatalf("handshake: %v", err)
 			}
 		})
 	}
