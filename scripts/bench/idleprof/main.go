@@ -17,18 +17,13 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -36,6 +31,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/scripts/bench/internal/benchgw"
 )
@@ -123,25 +119,20 @@ func live() (heap, stack uint64) {
 	return ms.HeapInuse, ms.StackInuse
 }
 
-// selfSigned returns a certificate for 127.0.0.1 and a pool that trusts it.
+// selfSigned returns a certificate for 127.0.0.1, issued by a CA of
+// internal/pki (what gatewayd init makes), and a pool that trusts it.
 func selfSigned() (*tls.Certificate, *x509.CertPool) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := pki.NewCA("idleprof", pki.DefaultKeySpec(), 2*time.Hour)
 	if err != nil {
 		log.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idleprof"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	certPEM, keyPEM, err := ca.IssueServer([]string{"127.0.0.1"}, pki.DefaultKeySpec(), time.Hour)
 	if err != nil {
 		log.Fatal(err)
 	}
-	leaf, err := x509.ParseCertificate(der)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		log.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+	return &cert, ca.CertPool()
 }
