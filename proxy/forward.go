@@ -496,6 +496,14 @@ func (ex *exchange) unwatch() bool {
 	return stopped
 }
 
+// discard drops an answer the client will not see (the request goes to
+// another backend, or again later): it reads up to 64 KiB of its body, so
+// that a short one leaves the connection reusable, then releases it.
+func (ex *exchange) discard(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	ex.release(resp)
+}
+
 // release ends the use of the backend connection of resp, which goes back
 // to its pool only when its answer was read to the end, its request body
 // was sent whole, and the watch did not touch it.

@@ -181,8 +181,7 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 				return resp, nil
 			}
 			retries++
-			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-			ex.release(resp)
+			ex.discard(resp)
 			if err := u.waitRetry(req.Context()); err != nil {
 				return nil, err
 			}
@@ -193,15 +192,13 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 		u.failed(b, now)
 		if replayable(req) {
 			if n := u.next(tried, now.UnixNano()); n >= 0 {
-				_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-				ex.release(resp)
+				ex.discard(resp)
 				cur = n
 				continue
 			}
 		}
 		if answer == answerHiddenStandby {
-			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-			ex.release(resp)
+			ex.discard(resp)
 			return nil, errStandbyOnly
 		}
 		return resp, nil
