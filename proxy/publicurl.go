@@ -5,8 +5,9 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
+
+	"github.com/securegw/gateway/proxy/internal/webhost"
 )
 
 // publicURL is Config.PublicURL, parsed once in New: the origin of every
@@ -68,15 +69,17 @@ func parsePublicURL(raw string) (publicURL, error) {
 			"(an internationalised name in its xn-- form), an IPv4 address or an IPv6 address in brackets, "+
 			"with an optional port", raw, u.Host)
 	}
-	port := defaultPort(scheme)
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return publicURL{}, fmt.Errorf("%q: port %q is not 1..65535", raw, p)
-		}
-		port = strconv.Itoa(n) // as a browser writes it: "0443" is 443
+	// As a browser writes the origin (webhost, as the rewriter reads
+	// backend URLs): the host in lower case and canonical form, the port
+	// without leading zeros ("0443" is 443) and without the default.
+	host, okHost := webhost.Host(u.Hostname())
+	port, okPort := webhost.Port(u.Port(), defaultPort(scheme))
+	switch {
+	case !okHost:
+		return publicURL{}, fmt.Errorf("%q: host %q is not one a browser reads", raw, u.Hostname())
+	case !okPort || port == "0":
+		return publicURL{}, fmt.Errorf("%q: port %q is not 1..65535", raw, u.Port())
 	}
-	host := strings.ToLower(u.Hostname())
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}

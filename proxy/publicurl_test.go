@@ -188,6 +188,9 @@ func TestPublicURLOrigin(t *testing.T) {
 		{"http://gw.example.com:00080", "http://gw.example.com"},
 		{"http://gw.example.com:08080", "http://gw.example.com:8080"},
 		{"https://[::1]:08443", "https://[::1]:8443"},
+		{"https://[2001:DB8:0:0::1]", "https://[2001:db8::1]"},
+		{"http://0x7f.1:8080", "http://127.0.0.1:8080"},
+		{"https://gw.example.com.", "https://gw.example.com"},
 	} {
 		if o, err := proxy.ParsePublicURL(tc.url); err != nil || o != tc.want {
 			t.Errorf("ParsePublicURL(%s): %q, %v, want %s", tc.url, o, err, tc.want)

@@ -260,6 +260,7 @@ func TestValidatePublicURL(t *testing.T) {
 		{"empty port", "https://gw.example.com:", `host "gw.example.com:" is not a name`},
 		{"port zero", "https://gw.example.com:0", `port "0" is not 1..65535`},
 		{"port too large", "https://gw.example.com:65536", `port "65536" is not 1..65535`},
+		{"IPv4 out of range", "https://1.2.3.256", `host "1.2.3.256" is not one a browser reads`},
 		{"quote in host", "https://gw'x.example.com", "is not a name"},
 		{"sub-delims in host", "https://gw&x=1.example.com", "is not a name"},
 		{"non-ASCII host", "https://gätéway.example", "its xn-- form"},
