@@ -281,16 +281,7 @@ func TestEarlyAnswersToBodiesNeverSmuggle(t *testing.T) {
 				e := newEnv(t, proxyConfig())
 				e.fe = newTestFront(t, e.p, kind)
 				e.deploy(topo("t", svc("s", b.URL)))
-				c, err := net.Dial("tcp", e.addr())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				if _, err := io.WriteString(c, tc.raw); err != nil {
-					t.Fatal(err)
-				}
-				br := bufio.NewReader(c)
+				c, br := dialWrite(t, e.addr(), tc.raw)
 				var got []int
 				for len(got) == 0 || got[len(got)-1] < 200 {
 					resp, err := http.ReadResponse(br, nil)

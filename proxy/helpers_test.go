@@ -246,20 +246,30 @@ func goroutineBaseline(t *testing.T) func() {
 
 func proxyConfig() proxy.Config { return proxy.Config{} }
 
-// rawRoundTrip writes raw bytes on a new connection and reads one response
-// (nil when the server closed the connection without answering).
-func rawRoundTrip(t *testing.T, addr, raw string) (*http.Response, string) {
+// dialWrite dials addr, gives the connection a 10-second deadline, writes raw
+// on it and returns it with a reader of its answers; the connection is closed
+// when the test ends.
+func dialWrite(t *testing.T, addr, raw string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	return c, bufio.NewReader(c)
+}
+
+// rawRoundTrip writes raw bytes on a new connection and reads one response
+// (nil when the server closed the connection without answering).
+func rawRoundTrip(t *testing.T, addr, raw string) (*http.Response, string) {
+	t.Helper()
+	c, br := dialWrite(t, addr, raw)
+	defer c.Close()
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		return nil, err.Error()
 	}

@@ -301,16 +301,7 @@ func TestBackendAnswerFieldsOutsideTheHead(t *testing.T) {
 			e := newEnv(t, proxyConfig())
 			e.fe = newTestFront(t, e.p, kind)
 			e.deploy(topo("t", svc("s", b.URL())))
-			c, err := net.Dial("tcp", e.addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			if _, err := io.WriteString(c, "GET /gateway/t/s/x HTTP/1.1\r\nHost: gw\r\nTE: trailers\r\n\r\n"); err != nil {
-				t.Fatal(err)
-			}
-			br := bufio.NewReader(c)
+			c, br := dialWrite(t, e.addr(), "GET /gateway/t/s/x HTTP/1.1\r\nHost: gw\r\nTE: trailers\r\n\r\n")
 			hint, err := http.ReadResponse(br, nil)
 			if err != nil || hint.StatusCode != 103 {
 				t.Fatalf("informational answer: %v %v", hint, err)
@@ -361,17 +352,8 @@ func TestNoInformationalAnswersToHTTP10(t *testing.T) {
 			e := newEnv(t, proxyConfig())
 			e.fe = newTestFront(t, e.p, kind)
 			e.deploy(topo("t", svc("s", b.URL())))
-			c, err := net.Dial("tcp", e.addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 			first := int(b.reqs.Load())
-			if _, err := io.WriteString(c, "GET /gateway/t/s/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /gateway/t/s/y HTTP/1.0\r\n\r\n"); err != nil {
-				t.Fatal(err)
-			}
-			br := bufio.NewReader(c)
+			_, br := dialWrite(t, e.addr(), "GET /gateway/t/s/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /gateway/t/s/y HTTP/1.0\r\n\r\n")
 			for i := 0; i < 2; i++ {
 				resp, err := http.ReadResponse(br, nil)
 				if err != nil {
@@ -601,18 +583,12 @@ func TestTooManyInformationalAnswers(t *testing.T) {
 			})
 			e := newEnv(t, proxyConfig())
 			e.deploy(topo("t", svc("s", b.URL())))
-			c, err := net.Dial("tcp", e.addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			if _, err := io.WriteString(c, "GET /gateway/t/s/hints HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
-				t.Fatal(err)
-			}
-			br := bufio.NewReader(c)
+			_, br := dialWrite(t, e.addr(), "GET /gateway/t/s/hints HTTP/1.1\r\nHost: gw\r\n\r\n")
 			relayed := 0
-			var resp *http.Response
+			var (
+				resp *http.Response
+				err  error
+			)
 			for {
 				// http.ReadResponse returns each 1xx as it comes.
 				if resp, err = http.ReadResponse(br, nil); err != nil {

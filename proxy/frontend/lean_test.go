@@ -25,9 +25,9 @@ import (
 // kinds are the fronts every behaviour test runs against.
 var kinds = []string{frontend.KindLean, frontend.KindNetHTTP}
 
-// serveFront starts a front of kind serving h on a loopback port and
-// returns the front and its address.
-func serveFront(t *testing.T, kind string, h http.Handler, o frontend.ServerOptions) (*frontend.Front, string) {
+// newFront builds a front of kind serving h and a loopback listener for
+// it, not yet served.
+func newFront(t *testing.T, kind string, h http.Handler, o frontend.ServerOptions) (*frontend.Front, net.Listener) {
 	t.Helper()
 	f, err := frontend.NewFront(h, o, kind)
 	if err != nil {
@@ -37,6 +37,14 @@ func serveFront(t *testing.T, kind string, h http.Handler, o frontend.ServerOpti
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f, ln
+}
+
+// serveFront starts a front of kind serving h on a loopback port and
+// returns the front and its address.
+func serveFront(t *testing.T, kind string, h http.Handler, o frontend.ServerOptions) (*frontend.Front, string) {
+	t.Helper()
+	f, ln := newFront(t, kind, h, o)
 	served := make(chan error, 1)
 	go func() { served <- f.Serve(ln) }()
 	t.Cleanup(func() {
@@ -662,14 +670,7 @@ func (l *flakyListener) Accept() (net.Conn, error) {
 // front keeps serving once accepting works again.
 func TestAcceptErrorsRetried(t *testing.T) {
 	forKinds(t, func(t *testing.T, kind string) {
-		f, err := frontend.NewFront(echo, frontend.ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, kind)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, ln := newFront(t, kind, echo, frontend.ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		fl := &flakyListener{Listener: ln}
 		fl.fails.Store(3)
 		served := make(chan error, 1)
@@ -1477,14 +1478,7 @@ func TestRequestsSplitAtEveryByte(t *testing.T) {
 		t.Run("idle release after "+release.String(), func(t *testing.T) {
 			forKinds(t, func(t *testing.T, kind string) {
 				defer frontend.SetIdleRelease(release)()
-				f, err := frontend.NewFront(echo, frontend.ServerOptions{}, kind)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
+				f, ln := newFront(t, kind, echo, frontend.ServerOptions{})
 				cuts := make(chan int, 1)
 				served := make(chan error, 1)
 				go func() { served <- f.Serve(cutListener{ln, cuts}) }()
@@ -1553,14 +1547,7 @@ func TestHeadTrickledByteByByte(t *testing.T) {
 	// counts whatever else runs in it meanwhile (other tests' leftovers).
 	cost := map[string]time.Duration{}
 	forKinds(t, func(t *testing.T, kind string) {
-		f, err := frontend.NewFront(echo, frontend.ServerOptions{ReadHeaderTimeout: time.Minute}, kind)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, ln := newFront(t, kind, echo, frontend.ServerOptions{ReadHeaderTimeout: time.Minute})
 		served := make(chan error, 1)
 		go func() { served <- f.Serve(byteReads{ln}) }()
 		defer func() { f.Close(); <-served }()

@@ -19,6 +19,19 @@ import (
 	"github.com/securegw/gateway/internal/testpki"
 )
 
+// skipHead reads a request head through its blank line.
+func skipHead(br *bufio.Reader) error {
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if line == "\r\n" {
+			return nil
+		}
+	}
+}
+
 // server accepts connections and answers each request head with raw.
 func server(t *testing.T, raw string) (addr string, accepted *atomic.Int64, closed chan struct{}) {
 	t.Helper()
@@ -40,14 +53,8 @@ func server(t *testing.T, raw string) (addr string, accepted *atomic.Int64, clos
 				defer func() { c.Close(); closed <- struct{}{} }()
 				br := bufio.NewReader(c)
 				for {
-					for {
-						line, err := br.ReadString('\n')
-						if err != nil {
-							return
-						}
-						if line == "\r\n" {
-							break
-						}
+					if err := skipHead(br); err != nil {
+						return
 					}
 					if _, err := io.WriteString(c, raw); err != nil {
 						return
@@ -103,14 +110,8 @@ func TestHeaderValuesOutliveReuse(t *testing.T) {
 		defer c.Close()
 		br := bufio.NewReader(c)
 		for i := 0; ; i++ {
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if line == "\r\n" {
-					break
-				}
+			if err := skipHead(br); err != nil {
+				return
 			}
 			extra := ""
 			if i%2 == 1 { // more values than the caller's room: a new slice
@@ -402,14 +403,8 @@ func TestLateBytesAfterBodilessAnswer(t *testing.T) {
 							defer c.Close()
 							br := bufio.NewReader(c)
 							for i := 0; ; i++ {
-								for {
-									line, err := br.ReadString('\n')
-									if err != nil {
-										return
-									}
-									if line == "\r\n" {
-										break
-									}
+								if err := skipHead(br); err != nil {
+									return
 								}
 								answer := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"
 								if n == 1 && i == 0 {

@@ -96,36 +96,41 @@ const gwUI = "https://gw.example/gateway/t/ui"
 
 // jsLiteral writes s as a double-quoted JavaScript (and JSON) string.
 func jsLiteral(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, c := range []byte(s) {
+	return quoted(s, func(c byte) string {
 		switch {
-		case c == '\\' || c == '"':
-			b.WriteString(`\` + string(c))
 		case c == '\n':
-			b.WriteString(`\n`)
+			return `\n`
 		case c == '\t':
-			b.WriteString(`\t`)
+			return `\t`
 		case c < ' ':
-			fmt.Fprintf(&b, `\u%04x`, c)
-		default:
-			b.WriteByte(c)
+			return fmt.Sprintf(`\u%04x`, c)
 		}
-	}
-	return b.String() + `"`
+		return ""
+	})
 }
 
 // cssLiteral writes s as a double-quoted CSS string.
 func cssLiteral(s string) string {
+	return quoted(s, func(c byte) string {
+		if c < ' ' {
+			return fmt.Sprintf(`\%x `, c)
+		}
+		return ""
+	})
+}
+
+// quoted writes s between double quotes with a backslash before each
+// backslash and quote, and each other byte as escape spells it (as it is
+// where escape returns "").
+func quoted(s string, escape func(c byte) string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for _, c := range []byte(s) {
-		switch {
-		case c == '\\' || c == '"':
+		if c == '\\' || c == '"' {
 			b.WriteString(`\` + string(c))
-		case c < ' ':
-			fmt.Fprintf(&b, `\%x `, c)
-		default:
+		} else if e := escape(c); e != "" {
+			b.WriteString(e)
+		} else {
 			b.WriteByte(c)
 		}
 	}
