@@ -87,14 +87,7 @@ func (s *service) rewrite(out, in *http.Request) {
 	// So do those of the chain's other authenticators (a password sent
 	// beside a client certificate).
 	if !s.forwardCredentials {
-		if who, ok := identity.FromContext(in.Context()); ok {
-			for _, c := range who.Consumed {
-				c.Strip(out)
-			}
-		}
-		for _, c := range s.topo.chain.Credentials() {
-			c.Strip(out)
-		}
+		s.stripCredentials(out, in)
 	}
 	out.Trailer = s.clientTrailer(in)
 	ex.trailerIn = in.Trailer
@@ -107,45 +100,45 @@ func (s *service) rewrite(out, in *http.Request) {
 	}
 }
 
-// clientTrailer returns the trailer fields the client declared that the
-// backend may get (their values come with the end of the body: writeBody
-// copies them from the client's), nil when none. Fields a client may not
-// send in the head may not come in a trailer either: hop-by-hop and
-// framing ones, those that belong in the head (httpguts.ValidTrailerHeader),
-// identity and forwarding headers, those the chain reads, cookies and the
-// credential headers the chain consumed.
-func (s *service) clientTrailer(in *http.Request) http.Header {
-	var t http.Header
-	for k := range in.Trailer {
-		if !s.clientTrailerAllowed(in, k) {
-			continue
+// stripCredentials removes from out the credentials in's authentication
+// consumed and those of the chain's other authenticators.
+func (s *service) stripCredentials(out, in *http.Request) {
+	if who, ok := identity.FromContext(in.Context()); ok {
+		for _, c := range who.Consumed {
+			c.Strip(out)
 		}
-		if t == nil {
-			t = make(http.Header, len(in.Trailer))
-		}
-		t[k] = nil
 	}
-	return t
+	for _, c := range s.topo.chain.Credentials() {
+		c.Strip(out)
+	}
 }
 
-func (s *service) clientTrailerAllowed(in *http.Request, k string) bool {
-	if !httpguts.ValidTrailerHeader(k) || hopByHop(k) || k == "Cookie" || k == "X-Request-Id" ||
-		normHeaderMatch(k) != matchNone || matchesAny(k, s.topo.scrub) {
-		return false
+// clientTrailer returns the trailer fields the client declared that the
+// backend may get (their values come with the end of the body: writeBody
+// copies them from the client's), nil when none. The head's rules apply
+// to their names: hop-by-hop and framing fields and those that belong in
+// the head (httpguts.ValidTrailerHeader) go, cookies and the request id
+// too, then identity and forwarding fields (never kept from a trailer,
+// trusted peer or not) and the service's scrub list (scrubHeaders), and
+// the credential headers the chain consumed (stripCredentials).
+func (s *service) clientTrailer(in *http.Request) http.Header {
+	if len(in.Trailer) == 0 {
+		return nil
 	}
-	if s.forwardCredentials {
-		return true
-	}
-	creds := s.topo.chain.Credentials()
-	if who, ok := identity.FromContext(in.Context()); ok {
-		creds = append(creds[:len(creds):len(creds)], who.Consumed...)
-	}
-	for _, c := range creds {
-		if c.Kind == identity.CredentialHeader && strings.EqualFold(c.Name, k) {
-			return false
+	t := make(http.Header, len(in.Trailer))
+	for k := range in.Trailer {
+		if httpguts.ValidTrailerHeader(k) && !hopByHop(k) && k != "Cookie" && k != "X-Request-Id" {
+			t[k] = nil
 		}
 	}
-	return true
+	scrubHeaders(t, false, s.topo.scrub)
+	if !s.forwardCredentials {
+		s.stripCredentials(&http.Request{Header: t}, in)
+	}
+	if len(t) == 0 {
+		return nil
+	}
+	return t
 }
 
 // modifyResponse rewrites backend URLs in the response headers and runs the

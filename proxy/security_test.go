@@ -303,8 +303,8 @@ func TestClientTrailersNeverCarryIdentity(t *testing.T) {
 				Providers: []topology.Provider{prov("authentication", "test-auth"), prov("authentication", "test-session"),
 					prov("identity-assertion", "default", "header", "X-Auth-User")}})
 			forged := []string{"X-Forwarded-User", "X_Forwarded_User", "Sm-User", "SM_USER", "Remote-User", "X-Remote-User",
-				"X-Forwarded-Groups", "X-Auth-User", "X-Test-User", "X-Forwarded-For", "X-Forwarded-Host", "Forwarded",
-				"Cookie", "Authorization", "Host", "Content-Type", "Keep-Alive", "Upgrade", "X-Request-Id"}
+				"X-Forwarded-Groups", "X-Auth-User", "X-Test-User", "X-Test-Session-Key", "X-Forwarded-For", "X-Forwarded-Host",
+				"Forwarded", "Cookie", "Authorization", "Host", "Content-Type", "Keep-Alive", "Upgrade", "X-Request-Id"}
 			var tr strings.Builder
 			for _, k := range forged {
 				tr.WriteString(k + ": mallory\r\n")

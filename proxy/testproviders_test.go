@@ -75,7 +75,9 @@ func (testAuth) IdentityHeaders() []string { return []string{"X-Test-User"} }
 
 // testSession lets in requests with the cookie test-session=ok (consumed)
 // or, failing that, the query parameter test_token=ok (consumed), as an
-// SSO cookie or a token parameter provider would.
+// SSO cookie or a token parameter provider would. It also names the header
+// X-Test-Session-Key among its credentials (as an API-key provider would),
+// which the gateway therefore never forwards.
 type testSession struct{}
 
 var (
@@ -84,7 +86,7 @@ var (
 )
 
 func (testSession) Credentials() []identity.Credential {
-	return []identity.Credential{sessionCookie[0], sessionToken[0]}
+	return []identity.Credential{sessionCookie[0], sessionToken[0], identity.HeaderCredential("X-Test-Session-Key")}
 }
 
 func (testSession) Authenticate(r *http.Request) chain.Outcome {
