@@ -163,7 +163,9 @@
 // when it fails or takes longer, as after an answer that came before the
 // body). The client's buffer is flushed only before a read that would wait for the
 // backend (SSE and long polls stream at once, bytes already here go out
-// together); trailers, 1xx and 100-continue pass through, without the
+// together); trailers (a backend's as it sent them, declared in Trailer
+// or not, on either front; a field in its head and its trailer keeps the
+// head's value in the head), 1xx and 100-continue pass through, without the
 // fields a head keeps (forward.go's trailerAllowed, dispatch.go's
 // clientTrailer: framing, hop-by-hop, identity, forwarding, cookies,
 // consumed credentials) nor, from a backend, the URLs and cookies a head

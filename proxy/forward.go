@@ -849,13 +849,12 @@ func (s *service) respond(ex *exchange, resp *http.Response) {
 		}
 	}
 	scrubTrailer(resp.Trailer) // the declared names
-	announced := len(resp.Trailer)
-	if announced > 0 {
-		keys := make([]string, 0, announced)
-		for k := range resp.Trailer {
-			keys = append(keys, k)
-		}
-		h.Add("Trailer", strings.Join(keys, ", "))
+	declared := make([]string, 0, len(resp.Trailer))
+	for k := range resp.Trailer {
+		declared = append(declared, k)
+	}
+	if len(declared) > 0 {
+		h.Add("Trailer", strings.Join(declared, ", "))
 	}
 	ex.WriteHeader(resp.StatusCode)
 	err := ex.copyBody(resp)
@@ -866,22 +865,30 @@ func (s *service) respond(ex *exchange, resp *http.Response) {
 		ex.clientGone = ex.clientFailed
 		panic(http.ErrAbortHandler) // the server aborts the client's connection
 	}
-	scrubTrailer(resp.Trailer) // the fields received
-	if len(resp.Trailer) > 0 {
-		_ = ex.FlushError() // forces chunking, so that the trailers can follow
-	}
-	if len(resp.Trailer) == announced {
-		for k, vv := range resp.Trailer {
-			// The trailer's values, not after the head's: h[k] holds what
-			// the head said when the backend's head had the field too.
-			h[k] = vv
-		}
+	scrubTrailer(resp.Trailer) // the fields received, and the declared names
+	if len(resp.Trailer) == 0 {
 		return
 	}
-	for k, vv := range resp.Trailer {
-		k = http.TrailerPrefix + k
-		for _, v := range vv {
-			h.Add(k, v)
+	setTrailer(ex, h, declared, resp.Trailer)
+}
+
+// setTrailer hands the backend's trailer section to the front server, as
+// the backend sent it: its fields, declared or not (each under
+// http.TrailerPrefix, which both fronts send; RFC 9110 §6.6.2 makes
+// Trailer a SHOULD of the sender, no filter for the recipient), and no
+// other. The head goes out first, with the head's values of the fields the
+// trailer declares too (the lean front writes its head lazily, from h:
+// the flush also forces chunking, so that the trailers can follow); then
+// the declared names' head values leave h, where both fronts would send
+// them again as trailers.
+func setTrailer(ex *exchange, h http.Header, declared []string, trailer http.Header) {
+	_ = ex.FlushError()
+	for _, k := range declared {
+		delete(h, k)
+	}
+	for k, vv := range trailer {
+		if len(vv) > 0 { // a declared name that did not come is nil
+			h[http.TrailerPrefix+k] = vv
 		}
 	}
 }

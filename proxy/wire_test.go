@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -528,31 +529,75 @@ func TestBackendAnswerEdges(t *testing.T) {
 	}
 }
 
-// A backend's trailer field that its head has too (a checksum announced
-// in the head and sent again at the end) reaches the client's trailers
-// with the trailer's values only, not the head's again before them.
-// Through both HTTP/1 fronts.
-func TestBackendTrailerAlsoInTheHead(t *testing.T) {
-	const raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Sum: head\r\nTrailer: X-Sum\r\n\r\n2\r\nok\r\n0\r\nX-Sum: end\r\n\r\n"
-	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
-		t.Run(kind, func(t *testing.T) {
-			b := newRawBackend(t, func(int, string) (string, bool) { return raw, false })
-			e := newEnv(t, proxyConfig())
-			e.fe = newTestFront(t, e.p, kind)
-			e.deploy(topo("t", svc("s", b.URL())))
-			resp, err := e.fe.Client().Get(e.fe.URL + "/gateway/t/s/x")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil || string(body) != "ok" {
-				t.Fatalf("body %q %v", body, err)
-			}
-			if got := resp.Trailer["X-Sum"]; len(got) != 1 || got[0] != "end" {
-				t.Fatalf("trailer X-Sum %q, want [end]", got)
-			}
-		})
+// A backend's trailer section reaches the client as the backend sent it,
+// through both HTTP/1 fronts alike: the head keeps the head's fields (one
+// the trailer declares too: a checksum announced in the head and sent
+// again at the end), the trailer holds the fields the trailer brought and
+// only those (not the head's values again, nor a declared field that did
+// not come), declared or not: net/http's server sends undeclared trailers
+// (http.TrailerPrefix), and RFC 9110 §6.6.2 makes Trailer a SHOULD, not a
+// filter for the recipient.
+func TestBackendTrailers(t *testing.T) {
+	names := []string{"X-A", "X-B", "X-C"}
+	for _, tt := range []struct {
+		name          string
+		head, trailer string // raw fields, each ending in CRLF
+		wantHead      http.Header
+		wantTrailer   http.Header
+	}{
+		{"declared, in the head too",
+			"X-A: head\r\nTrailer: X-A\r\n", "X-A: end\r\n",
+			http.Header{"X-A": {"head"}}, http.Header{"X-A": {"end"}}},
+		{"declared, in the head, not sent",
+			"X-A: head\r\nTrailer: X-A\r\n", "",
+			http.Header{"X-A": {"head"}}, http.Header{}},
+		{"another sent than declared",
+			"Trailer: X-A\r\n", "X-B: 1\r\n",
+			http.Header{}, http.Header{"X-B": {"1"}}},
+		{"two declared, one of them and another sent",
+			"Trailer: X-A, X-B\r\n", "X-B: 2\r\nX-C: 3\r\n",
+			http.Header{}, http.Header{"X-B": {"2"}, "X-C": {"3"}}},
+		{"declared in the head, sent with an undeclared one",
+			"X-A: head\r\nTrailer: X-A\r\n", "X-A: end\r\nX-B: 1\r\n",
+			http.Header{"X-A": {"head"}}, http.Header{"X-A": {"end"}, "X-B": {"1"}}},
+		{"none declared",
+			"", "X-B: 1\r\nX-B: 2\r\n",
+			http.Header{}, http.Header{"X-B": {"1", "2"}}},
+		{"undeclared, in the head too",
+			"X-B: head\r\n", "X-B: end\r\n",
+			http.Header{"X-B": {"head"}}, http.Header{"X-B": {"end"}}},
+	} {
+		raw := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" + tt.head + "\r\n2\r\nok\r\n0\r\n" + tt.trailer + "\r\n"
+		b := newRawBackend(t, func(int, string) (string, bool) { return raw, false })
+		for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
+			t.Run(tt.name+"/"+kind, func(t *testing.T) {
+				e := newEnv(t, proxyConfig())
+				e.fe = newTestFront(t, e.p, kind)
+				e.deploy(topo("t", svc("s", b.URL())))
+				_, br := dialWrite(t, e.addr(), "GET /gateway/t/s/x HTTP/1.1\r\nHost: gw\r\nTE: trailers\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || string(body) != "ok" {
+					t.Fatalf("answer %d %q %v", resp.StatusCode, body, err)
+				}
+				gotHead, gotTrailer := http.Header{}, http.Header{}
+				for _, k := range names {
+					if v := resp.Header[k]; len(v) > 0 {
+						gotHead[k] = v
+					}
+					if v := resp.Trailer[k]; len(v) > 0 { // a declared name that did not come is nil
+						gotTrailer[k] = v
+					}
+				}
+				if !reflect.DeepEqual(gotHead, tt.wantHead) || !reflect.DeepEqual(gotTrailer, tt.wantTrailer) {
+					t.Fatalf("head %v trailer %v, want head %v trailer %v", gotHead, gotTrailer, tt.wantHead, tt.wantTrailer)
+				}
+			})
+		}
 	}
 }
 

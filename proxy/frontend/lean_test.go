@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -822,6 +823,71 @@ func TestTrailerCannotTakeFraming(t *testing.T) {
 			t.Fatalf("statuses %v closed %v bodies %q, want two answers of abc", st, closed, bodies)
 		}
 	})
+}
+
+// A field the Trailer header declares goes out in the head with the value
+// it had when the head was written (WriteHeader, or the first write), and
+// in the trailer with its value at the handler's end, on both fronts alike
+// (net/http's server copies the header at WriteHeader): the lean front
+// writes its head later, and used to leave such a field out of it.
+func TestDeclaredTrailerInTheHead(t *testing.T) {
+	for _, tt := range []struct {
+		name                  string
+		handler               http.HandlerFunc
+		wantHead, wantTrailer []string // X-Sum's values
+	}{
+		{"set before the head, again after the body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Trailer", "X-Sum")
+			w.Header().Set("X-Sum", "head")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, "ok")
+			w.Header().Set("X-Sum", "end")
+		}, []string{"head"}, []string{"end"}},
+		{"set before the first write, deleted after it", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Trailer", "X-Sum")
+			w.Header().Set("X-Sum", "head")
+			io.WriteString(w, "ok")
+			w.Header().Del("X-Sum")
+		}, []string{"head"}, nil},
+		{"set after the first write only", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Trailer", "X-Sum")
+			io.WriteString(w, "ok")
+			w.Header().Set("X-Sum", "end")
+		}, nil, []string{"end"}},
+		{"changed between WriteHeader and the first write", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Trailer", "X-Sum")
+			w.Header().Set("X-Sum", "head")
+			w.WriteHeader(http.StatusOK)
+			w.Header().Add("X-Sum", "later")
+			io.WriteString(w, "ok")
+		}, []string{"head"}, []string{"head", "later"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			forKinds(t, func(t *testing.T, kind string) {
+				_, addr := serveFront(t, kind, tt.handler, frontend.ServerOptions{})
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				if err != nil || string(body) != "ok" {
+					t.Fatalf("body %q %v", body, err)
+				}
+				if head, trailer := resp.Header["X-Sum"], resp.Trailer["X-Sum"]; !slices.Equal(head, tt.wantHead) || !slices.Equal(trailer, tt.wantTrailer) {
+					t.Fatalf("X-Sum %q in the head, %q in the trailer, want %q and %q", head, trailer, tt.wantHead, tt.wantTrailer)
+				}
+			})
+		})
+	}
 }
 
 // A head the handler set before it hijacked goes out first (net/http's

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,8 +38,9 @@ type response struct {
 	handlerEnd bool
 	cl         int64 // the Content-Length sent, -1 none
 	written    int64
-	trailers   []string // declared by the Trailer header
-	pending    []byte   // a small body held until its length is known
+	trailers   []string    // declared by the Trailer header
+	trailHead  http.Header // the head's values of the declared trailers, as WriteHeader saw them
+	pending    []byte      // a small body held until its length is known
 	contMu     sync.Mutex
 	contSent   bool // 100 Continue went out
 }
@@ -59,7 +61,7 @@ func (r *response) reset(c *leanConn, req *http.Request) {
 // forget drops what the last exchange left in r (its request, body,
 // header values and trailers) so that an idle connection keeps none of it.
 func (r *response) forget() {
-	r.req, r.body, r.trailers, r.pending = nil, nil, nil, nil
+	r.req, r.body, r.trailers, r.trailHead, r.pending = nil, nil, nil, nil, nil
 	clear(r.header)
 }
 
@@ -87,6 +89,35 @@ func (r *response) WriteHeader(code int) {
 		} else {
 			r.c.s.logf("frontend: invalid Content-Length %q", v[0])
 			delete(r.header, "Content-Length")
+		}
+	}
+	if len(r.header["Trailer"]) > 0 {
+		r.declareTrailers()
+	}
+}
+
+// declareTrailers reads the names the Trailer header declares and keeps
+// the values the header has for them now: the head sends those (as
+// net/http's server, which copies the header at WriteHeader), the trailer
+// the values they have when the handler returns, though the head goes out
+// later (a checksum set after the body was written, the backend's in the
+// head and in the trailer).
+func (r *response) declareTrailers() {
+	for _, v := range r.header["Trailer"] {
+		for _, k := range strings.Split(v, ",") {
+			// Not a framing or routing field (Content-Length as a trailer
+			// would leave the head unframed), nor a name that is not one:
+			// net/http's server skips them too.
+			if k = http.CanonicalHeaderKey(strings.TrimSpace(k)); !httpguts.ValidTrailerHeader(k) {
+				continue
+			}
+			r.trailers = append(r.trailers, k)
+			if vv := r.header[k]; len(vv) > 0 {
+				if r.trailHead == nil {
+					r.trailHead = make(http.Header, 1)
+				}
+				r.trailHead[k] = slices.Clone(vv)
+			}
 		}
 	}
 }
@@ -283,16 +314,6 @@ func (r *response) sendHead() {
 		// close the connection.
 		r.closeAfter = true
 	}
-	for _, v := range h["Trailer"] {
-		for _, k := range strings.Split(v, ",") {
-			// Not a framing or routing field (Content-Length as a trailer
-			// would leave the head unframed), nor a name that is not one:
-			// net/http's server skips them too.
-			if k = http.CanonicalHeaderKey(strings.TrimSpace(k)); httpguts.ValidTrailerHeader(k) {
-				r.trailers = append(r.trailers, k)
-			}
-		}
-	}
 	setLength := false
 	if bodyAllowed(code) {
 		delete(h, "Transfer-Encoding")
@@ -318,6 +339,11 @@ func (r *response) sendHead() {
 	}
 	writeStatusLine(bw, code)
 	writeHeaderFields(bw, h, r.trailers)
+	for k, vv := range r.trailHead {
+		for _, v := range vv {
+			writeField(bw, k, v) // a declared trailer's value at WriteHeader
+		}
+	}
 	if _, ok := h["Date"]; !ok {
 		_, _ = bw.WriteString("Date: ")
 		_, _ = bw.WriteString(httpDate())
