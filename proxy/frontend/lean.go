@@ -24,7 +24,8 @@ import (
 
 // Lean is the gateway's lean HTTP/1.1 server (see the package doc): one
 // goroutine per connection, pooled buffers, net/http's http.ReadRequest
-// for the parsing, and no per-request background read. Connections whose
+// for the parsing (simpleRequest for the plain heads it reads the same),
+// and no per-request background read. Connections whose
 // TLS handshake chose HTTP/2 go to h2.
 type Lean struct {
 	handler   http.Handler
@@ -264,6 +265,9 @@ type leanConn struct {
 	// write: a write that timed out while the client took bytes goes on.
 	sock  *net.TCPConn
 	acked splice.Progress
+	// next is the request simpleRequest reads into; serveRequest's copy
+	// (WithContext) is the handler's, and next is cleared.
+	next http.Request
 }
 
 func (c *leanConn) setState(st http.ConnState) {
@@ -437,11 +441,16 @@ func (c *leanConn) serveOne() bool {
 		c.badRequest(err)
 		return false
 	}
-	hosts, host := hostFields(head)
-	req, err := http.ReadRequest(c.br)
-	if err != nil {
-		c.badRequest(err)
-		return false
+	req := &c.next
+	hosts, host, simple := simpleRequest(head, req)
+	if simple {
+		_, _ = c.br.Discard(len(head))
+	} else {
+		hosts, host = hostFields(head)
+		if req, err = http.ReadRequest(c.br); err != nil {
+			c.badRequest(err)
+			return false
+		}
 	}
 	c.cr.limit = 1<<63 - 1
 	c.deadlineStale = true
@@ -450,7 +459,7 @@ func (c *leanConn) serveOne() bool {
 	if c.state != http.StateActive {
 		c.setState(http.StateActive)
 	}
-	if code, msg := checkRequest(req, hosts, host); code != 0 {
+	if code, msg := checkRequest(req, hosts, host, !simple); code != 0 {
 		c.reply(code, msg)
 		return false
 	}
@@ -646,9 +655,10 @@ func hostFields(head []byte) (n int, first string) {
 }
 
 // checkRequest applies net/http's server checks beyond parsing: one
-// valid Host field (HTTP/1.1), valid field names and values, an Expect
-// the server knows.
-func checkRequest(req *http.Request, hosts int, host string) (int, string) {
+// valid Host field (HTTP/1.1), valid field names and values (fields: a
+// head simpleRequest read has only valid ones), an Expect the server
+// knows.
+func checkRequest(req *http.Request, hosts int, host string, fields bool) (int, string) {
 	if req.ProtoMajor != 1 {
 		return http.StatusHTTPVersionNotSupported, ""
 	}
@@ -661,13 +671,15 @@ func checkRequest(req *http.Request, hosts int, host string) (int, string) {
 	if hosts == 1 && !httpguts.ValidHostHeader(host) {
 		return http.StatusBadRequest, "malformed Host header"
 	}
-	for k, vv := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return http.StatusBadRequest, "invalid header name"
-		}
-		for _, v := range vv {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return http.StatusBadRequest, "invalid header value"
+	if fields {
+		for k, vv := range req.Header {
+			if !httpguts.ValidHeaderFieldName(k) {
+				return http.StatusBadRequest, "invalid header name"
+			}
+			for _, v := range vv {
+				if !httpguts.ValidHeaderFieldValue(v) {
+					return http.StatusBadRequest, "invalid header value"
+				}
 			}
 		}
 	}
@@ -938,6 +950,7 @@ func (c *leanConn) serveRequest(req *http.Request) bool {
 	c.cr.cur = rc
 	c.cr.mu.Unlock()
 	req = req.WithContext(rc)
+	c.next = http.Request{} // simpleRequest's request, copied: the connection keeps nothing of it
 	req.RemoteAddr = c.remote
 	req.TLS = c.tls
 	res := &c.res

@@ -1,0 +1,204 @@
+package frontend
+
+import (
+	"net/http"
+	"net/textproto"
+	"net/url"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// maxSimpleFields is the most header fields a head read by simpleRequest
+// may have; a head with more goes to http.ReadRequest.
+const maxSimpleFields = 48
+
+// simpleRequest fills req from head (a whole request head, its empty line
+// included) when head is of the plain kind nearly every client sends, and
+// reports whether it did:
+//
+//   - the request line is an upper-case method other than CONNECT, an
+//     origin-form target ("/…") of visible ASCII, and HTTP/1.1 or
+//     HTTP/1.0, each separated by one space, ending in CRLF;
+//   - each field line is a name of letters, digits and '-', a colon right
+//     after it, a value of visible ASCII, spaces and tabs, and CRLF: no
+//     obs-fold, no obs-text, no control byte, no bare LF;
+//   - at most one Host field, and none of the fields that frame a body or
+//     that net/http's parsing acts on (Content-Length, Transfer-Encoding,
+//     Trailer, Pragma): the request has no body.
+//
+// What it fills is what http.ReadRequest returns for the same bytes (the
+// tests hold it to that, FuzzSimpleRequest among them); any other head
+// goes to http.ReadRequest, whose rules and errors stay the only ones.
+// The difference is the cost: one pass over bytes the server has already
+// buffered, the strings cut from one copy of the head, no textproto
+// reader. It also returns the count of Host fields and the first one's
+// value (hostFields).
+func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok bool) {
+	var fields [maxSimpleFields]struct{ k0, k1, v0, v1 int }
+	// The request line.
+	i := 0
+	for i < len(head) && 'A' <= head[i] && head[i] <= 'Z' {
+		i++
+	}
+	if i == 0 || i >= len(head) || head[i] != ' ' {
+		return 0, "", false
+	}
+	methodEnd := i
+	i++
+	t0 := i
+	if i >= len(head) || head[i] != '/' {
+		return 0, "", false
+	}
+	for i < len(head) && head[i] > ' ' && head[i] < 0x7f {
+		i++
+	}
+	t1 := i
+	const v11, v10 = " HTTP/1.1\r\n", " HTTP/1.0\r\n"
+	if len(head)-i < len(v11) {
+		return 0, "", false
+	}
+	minor := 1
+	switch string(head[i : i+len(v11)]) {
+	case v11:
+	case v10:
+		minor = 0
+	default:
+		return 0, "", false
+	}
+	i += len(v11)
+	// The field lines, up to the empty line.
+	n := 0
+	hostAt := -1
+	for {
+		if i+1 < len(head) && head[i] == '\r' && head[i+1] == '\n' {
+			i += 2
+			break
+		}
+		if n == maxSimpleFields {
+			return 0, "", false
+		}
+		k0 := i
+		for i < len(head) && isNameByte(head[i]) {
+			i++
+		}
+		if i == k0 || i >= len(head) || head[i] != ':' {
+			return 0, "", false
+		}
+		k1 := i
+		i++
+		for i < len(head) && (head[i] == ' ' || head[i] == '\t') {
+			i++
+		}
+		v0 := i
+		for i < len(head) && (head[i] >= ' ' && head[i] < 0x7f || head[i] == '\t') {
+			i++
+		}
+		if i+1 >= len(head) || head[i] != '\r' || head[i+1] != '\n' {
+			return 0, "", false
+		}
+		v1 := i
+		for v1 > v0 && (head[v1-1] == ' ' || head[v1-1] == '\t') {
+			v1--
+		}
+		i += 2
+		switch k1 - k0 {
+		case 4:
+			if equalFold(head[k0:k1], "host") {
+				if hosts++; hosts > 1 {
+					return 0, "", false // ReadRequest's error
+				}
+				hostAt = n
+			}
+		case 6:
+			if equalFold(head[k0:k1], "pragma") {
+				return 0, "", false
+			}
+		case 7:
+			if equalFold(head[k0:k1], "trailer") {
+				return 0, "", false
+			}
+		case 14:
+			if equalFold(head[k0:k1], "content-length") {
+				return 0, "", false
+			}
+		case 17:
+			if equalFold(head[k0:k1], "transfer-encoding") {
+				return 0, "", false
+			}
+		}
+		fields[n] = struct{ k0, k1, v0, v1 int }{k0, k1, v0, v1}
+		n++
+	}
+	if i != len(head) {
+		return 0, "", false
+	}
+
+	s := string(head) // the one copy every string below is cut from
+	target := s[t0:t1]
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return 0, "", false // ReadRequest's error
+	}
+	method := s[:methodEnd]
+	if method == http.MethodConnect {
+		return 0, "", false
+	}
+	h := make(http.Header, n)
+	strs := make([]string, n)
+	for j := range n {
+		f := &fields[j]
+		v := s[f.v0:f.v1]
+		if j == hostAt {
+			host = v // ReadRequest moves Host to req.Host
+			continue
+		}
+		k := textproto.CanonicalMIMEHeaderKey(s[f.k0:f.k1]) // no copy when canonical already
+		if vv, dup := h[k]; dup {
+			h[k] = append(vv, v)
+			continue
+		}
+		vv := strs[:1:1]
+		strs = strs[1:]
+		vv[0] = v
+		h[k] = vv
+	}
+	*req = http.Request{
+		Method:        method,
+		URL:           u,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    minor,
+		Header:        h,
+		Body:          http.NoBody,
+		ContentLength: 0,
+		Host:          host,
+		RequestURI:    target,
+	}
+	if minor == 0 {
+		req.Proto = "HTTP/1.0"
+	}
+	// net/http's shouldClose.
+	conn := h["Connection"]
+	req.Close = httpguts.HeaderValuesContainsToken(conn, "close")
+	if minor == 0 && !req.Close {
+		req.Close = !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
+	}
+	return hosts, host, true
+}
+
+// isNameByte reports whether b may be in a field name simpleRequest reads
+// (a subset of RFC 9110's tchar).
+func isNameByte(b byte) bool {
+	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-'
+}
+
+// equalFold reports whether p is lower, an ASCII lower-case name, in any
+// case.
+func equalFold(p []byte, lower string) bool {
+	for i := range p {
+		if p[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}

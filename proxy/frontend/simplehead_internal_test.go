@@ -1,0 +1,162 @@
+package frontend
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// crlf turns a head written with \n line ends into one with CRLF.
+func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+
+// simpleHeads are heads simpleRequest must read (the fast path must not
+// silently go unused) the way http.ReadRequest does.
+var simpleHeads = []struct{ name, head string }{
+	{"wrk", "GET /gateway/bench/svc0/hello HTTP/1.1\nHost: 127.0.0.1:9800\n\n"},
+	{"curl", "GET /gateway/sandbox/x?a=1&b=%2F HTTP/1.1\nHost: gw.example.com\nUser-Agent: curl/7.88.1\nAccept: */*\n\n"},
+	{"browser", "GET /gateway/ui/yarn/ HTTP/1.1\nHost: gw.example.com:8443\nConnection: keep-alive\nsec-ch-ua: \"Chromium\";v=\"156\"\n" +
+		"Upgrade-Insecure-Requests: 1\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\nAccept: text/html,application/xhtml+xml;q=0.9\n" +
+		"Sec-Fetch-Site: none\nAccept-Encoding: gzip, deflate, br\nAccept-Language: en-US,en;q=0.9\nCookie: a=b; hadoop-jwt=xyz\n\n"},
+	{"HTTP/1.0 keep-alive", "GET / HTTP/1.0\nConnection: Keep-Alive\n\n"},
+	{"HTTP/1.0 no Host", "HEAD /x HTTP/1.0\n\n"},
+	{"Connection close", "GET / HTTP/1.1\nHost: a\nConnection: foo, close\n\n"},
+	{"repeated fields in order", "GET / HTTP/1.1\nHost: a\nAccept: x\nX-A: 1\naccept: y\nACCEPT:z\n\n"},
+	{"names in any case", "DELETE /a HTTP/1.1\nhost: a\nx-forwarded-for: 10.0.0.1\nUSER-AGENT: u\nx-Forwarded-proto: https\n\n"},
+	{"empty and padded values", "OPTIONS /a HTTP/1.1\nHost:  a.example \t\nX-Empty:\nX-Spaces:   \nX-Tab:\tv\tw\t\n\n"},
+	{"no Host", "GET / HTTP/1.1\nX: y\n\n"},
+	{"escaped path", "GET /a%2Fb/%7Ec;x=1 HTTP/1.1\nHost: a\n\n"},
+	{"fragment and odd bytes", "GET /a#b?c=\"d\"&e=[f]{g}|h^i`j HTTP/1.1\nHost: a\n\n"},
+	{"websocket", "GET /gateway/ws/echo HTTP/1.1\nHost: a\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\nSec-WebSocket-Version: 13\n\n"},
+	{"Expect without a body", "GET / HTTP/1.1\nHost: a\nExpect: 100-continue\n\n"},
+	{"other methods", "PROPFIND /dav HTTP/1.1\nHost: a\n\n"},
+	{"digits in names", "GET / HTTP/1.1\nHost: a\nX-1-2: 3\n\n"},
+}
+
+// fallbackHeads are heads simpleRequest must leave to http.ReadRequest.
+var fallbackHeads = []struct{ name, head string }{
+	{"Content-Length", "POST / HTTP/1.1\nHost: a\nContent-Length: 3\n\n"},
+	{"Content-Length 0", "GET / HTTP/1.1\nHost: a\ncontent-length: 0\n\n"},
+	{"Transfer-Encoding", "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n"},
+	{"Trailer", "GET / HTTP/1.1\nHost: a\nTrailer: X\n\n"},
+	{"Pragma", "GET / HTTP/1.1\nHost: a\nPragma: no-cache\n\n"},
+	{"two Hosts", "GET / HTTP/1.1\nHost: a\nHost: b\n\n"},
+	{"obs-fold", "GET / HTTP/1.1\nHost: a\nX: 1\n 2\n\n"},
+	{"bare LF", "GET / HTTP/1.1\nHost: a\n\n"},
+	{"CR alone", "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"},
+	{"obs-text", "GET / HTTP/1.1\nHost: a\nX: caf\xc3\xa9\n\n"},
+	{"control byte", "GET / HTTP/1.1\nHost: a\nX: a\x01b\n\n"},
+	{"DEL", "GET / HTTP/1.1\nHost: a\nX: a\x7fb\n\n"},
+	{"NUL", "GET / HTTP/1.1\nHost: a\nX: a\x00b\n\n"},
+	{"space before colon", "GET / HTTP/1.1\nHost: a\nX : b\n\n"},
+	{"underscore", "GET / HTTP/1.1\nHost: a\nSM_USER: admin\n\n"},
+	{"dot in name", "GET / HTTP/1.1\nHost: a\nX.Y: b\n\n"},
+	{"no colon", "GET / HTTP/1.1\nHost: a\nX\n\n"},
+	{"empty name", "GET / HTTP/1.1\nHost: a\n: b\n\n"},
+	{"leading space", "GET / HTTP/1.1\n Host: a\n\n"},
+	{"absolute form", "GET http://b/ HTTP/1.1\nHost: a\n\n"},
+	{"asterisk", "OPTIONS * HTTP/1.1\nHost: a\n\n"},
+	{"CONNECT", "CONNECT /x HTTP/1.1\nHost: a\n\n"},
+	{"lower-case method", "get / HTTP/1.1\nHost: a\n\n"},
+	{"HTTP/2.0", "GET / HTTP/2.0\nHost: a\n\n"},
+	{"HTTP/1.2", "GET / HTTP/1.2\nHost: a\n\n"},
+	{"lower-case version", "GET / http/1.1\nHost: a\n\n"},
+	{"two spaces", "GET  / HTTP/1.1\nHost: a\n\n"},
+	{"trailing space", "GET / HTTP/1.1 \nHost: a\n\n"},
+	{"tab separator", "GET\t/ HTTP/1.1\nHost: a\n\n"},
+	{"space in target", "GET /a b HTTP/1.1\nHost: a\n\n"},
+	{"obs-text in target", "GET /caf\xc3\xa9 HTTP/1.1\nHost: a\n\n"},
+	{"bad escape", "GET /%zz HTTP/1.1\nHost: a\n\n"},
+	{"no empty line", "GET / HTTP/1.1\nHost: a\n"},
+	{"bytes after the head", "GET / HTTP/1.1\nHost: a\n\nGET"},
+	{"too many fields", "GET / HTTP/1.1\n" + strings.Repeat("X: y\n", maxSimpleFields+1) + "\n"},
+}
+
+func TestSimpleRequestReadsAsReadRequest(t *testing.T) {
+	for _, tc := range simpleHeads {
+		t.Run(tc.name, func(t *testing.T) {
+			head := []byte(crlf(tc.head))
+			if !sameAsReadRequest(t, head) {
+				t.Fatalf("simpleRequest left %q to ReadRequest", head)
+			}
+		})
+	}
+	t.Run("the most fields", func(t *testing.T) {
+		head := []byte(crlf("GET / HTTP/1.1\n" + strings.Repeat("X: y\n", maxSimpleFields) + "\n"))
+		if !sameAsReadRequest(t, head) {
+			t.Fatal("simpleRequest left a head of maxSimpleFields fields to ReadRequest")
+		}
+	})
+}
+
+func TestSimpleRequestLeavesTheRestToReadRequest(t *testing.T) {
+	for _, tc := range fallbackHeads {
+		t.Run(tc.name, func(t *testing.T) {
+			head := tc.head
+			if tc.name != "bare LF" && !strings.Contains(head, "\r") {
+				head = crlf(head)
+			}
+			var req http.Request
+			if _, _, ok := simpleRequest([]byte(head), &req); ok {
+				t.Fatalf("simpleRequest read %q; want it left to ReadRequest", head)
+			}
+		})
+	}
+}
+
+// sameAsReadRequest fails t unless simpleRequest, when it reads head,
+// returns what http.ReadRequest and hostFields return for it; it reports
+// whether simpleRequest read it.
+func sameAsReadRequest(t *testing.T, head []byte) bool {
+	t.Helper()
+	var got http.Request
+	hosts, host, ok := simpleRequest(bytes.Clone(head), &got)
+	if !ok {
+		return false
+	}
+	want, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil {
+		t.Fatalf("simpleRequest read %q, which ReadRequest refuses: %v", head, err)
+	}
+	if wh, wf := hostFields(head); hosts != wh || host != wf {
+		t.Errorf("hosts %d %q; hostFields says %d %q", hosts, host, wh, wf)
+	}
+	if got.Body != http.NoBody || want.Body != http.NoBody {
+		t.Errorf("bodies %v and %v; want http.NoBody", got.Body, want.Body)
+	}
+	type view struct {
+		Method, Proto, Host, RequestURI string
+		ProtoMajor, ProtoMinor          int
+		URL                             any
+		Header, Trailer                 http.Header
+		ContentLength                   int64
+		TransferEncoding                []string
+		Close                           bool
+	}
+	see := func(r *http.Request) view {
+		return view{r.Method, r.Proto, r.Host, r.RequestURI, r.ProtoMajor, r.ProtoMinor, *r.URL,
+			r.Header, r.Trailer, r.ContentLength, r.TransferEncoding, r.Close}
+	}
+	if g, w := see(&got), see(want); !reflect.DeepEqual(g, w) {
+		t.Errorf("simpleRequest and ReadRequest differ on %q:\n got %+v\nwant %+v", head, g, w)
+	}
+	return true
+}
+
+// FuzzSimpleRequest holds simpleRequest to ReadRequest on any head it
+// reads.
+func FuzzSimpleRequest(f *testing.F) {
+	for _, tc := range simpleHeads {
+		f.Add([]byte(crlf(tc.head)))
+	}
+	for _, tc := range fallbackHeads {
+		f.Add([]byte(crlf(tc.head)))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if end, _ := headEnd(p, 0); end > 0 {
+			sameAsReadRequest(t, p[:end])
+		}
+	})
+}
