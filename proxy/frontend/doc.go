@@ -70,7 +70,13 @@
 //
 //   - parsing is net/http's (http.ReadRequest): the framing rules
 //     (Content-Length with Transfer-Encoding, repeated lengths, unknown
-//     codings, obsolete line folding) are Go's. The server adds net/http's
+//     codings, obsolete line folding) are Go's. The plain heads nearly
+//     every client sends (no body, an origin-form target, field names of
+//     letters, digits and '-', values of visible ASCII, CRLF line ends,
+//     one Host) the server reads itself in one pass over the bytes it
+//     buffered (simpleRequest), into what http.ReadRequest returns for
+//     them (a fuzz test holds it to that); any other head, and every
+//     error, is ReadRequest's. The server adds net/http's
 //     checks: exactly one valid Host field for HTTP/1.1 (counted on the raw
 //     head, which ReadRequest does not keep), valid field names and values,
 //     HTTP/1.x only (505), Expect other than 100-continue (417), a head
