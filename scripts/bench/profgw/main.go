@@ -10,7 +10,11 @@
 //	go tool pprof -top bin/profgw cpu.prof
 //
 // -front net/http serves on net/http's server instead of the default lean
-// one (gateway.yaml's proxy.front).
+// one (gateway.yaml's proxy.front); -tls serves TLS (a P-256 certificate
+// for 127.0.0.1 from a CA of internal/pki, as gatewayd init makes; wrk
+// does not check it), the TLS front's figure:
+//
+//	profgw -tls -cpuprofile cpu.prof & wrk -t2 -c64 -d8s https://127.0.0.1:9800/gateway/bench/svc0/hello
 //
 // For latency (what waits, and for how long): it prints the runtime's
 // goroutine scheduling latency (runnable to running) and stop-the-world
@@ -21,6 +25,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"log"
 	"log/slog"
@@ -35,6 +40,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/scripts/bench/internal/benchgw"
 )
@@ -50,6 +56,7 @@ func main() {
 	traceFile := flag.String("trace", "", "execution trace file")
 	mutexFile := flag.String("mutexprofile", "", "mutex contention profile file")
 	blockFile := flag.String("blockprofile", "", "blocking profile file (waits of 1 µs and more)")
+	useTLS := flag.Bool("tls", false, "serve TLS (HTTP/1.1 and h2 by ALPN) with a generated certificate")
 	flag.Parse()
 
 	level := slog.LevelWarn
@@ -77,7 +84,13 @@ func main() {
 		p.ServeHTTP(w, r)
 		served.Add(1)
 	})
-	fe, err := frontend.NewFront(h, frontend.ServerOptions{}, *front)
+	var opts frontend.ServerOptions
+	if *useTLS {
+		if opts.TLSConfig, err = tlsConfig(); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fe, err := frontend.NewFront(h, opts, *front)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -202,4 +215,22 @@ func quantile(a, b metrics.Float64Histogram, q float64) string {
 		}
 	}
 	return "-"
+}
+
+// tlsConfig is the front's TLS configuration with a certificate for
+// 127.0.0.1 issued by a fresh CA of internal/pki.
+func tlsConfig() (*tls.Config, error) {
+	ca, err := pki.NewCA("profgw", pki.DefaultKeySpec(), 2*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	certPEM, keyPEM, err := ca.IssueServer([]string{"127.0.0.1"}, pki.DefaultKeySpec(), time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }, "", nil)
 }
