@@ -143,8 +143,8 @@ func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok b
 	if method == http.MethodConnect {
 		return 0, "", false
 	}
-	h := make(http.Header, n)
-	strs := make([]string, n)
+	h := make(http.Header, n-hosts)
+	strs := make([]string, n-hosts) // Host's value goes to req.Host
 	for j := range n {
 		f := &fields[j]
 		v := s[f.v0:f.v1]
