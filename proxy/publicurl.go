@@ -70,9 +70,11 @@ func parsePublicURL(raw string) (publicURL, error) {
 			"with an optional port", raw, u.Host)
 	}
 	// As a browser writes the origin (webhost, as the rewriter reads
-	// backend URLs): the host in lower case and canonical form, the port
-	// without leading zeros ("0443" is 443) and without the default.
-	host, okHost := webhost.Host(u.Hostname())
+	// backend URLs): the host in lower case and canonical form (an
+	// IPv4-mapped IPv6 address kept so, in hexadecimal, as a browser's
+	// Origin and Host write it), the port without leading zeros ("0443"
+	// is 443) and without the default.
+	host, okHost := webhost.Written(u.Hostname())
 	port, okPort := webhost.Port(u.Port(), defaultPort(scheme))
 	switch {
 	case !okHost:

@@ -57,6 +57,8 @@ func TestPublicURLLinks(t *testing.T) {
 		{"set: wins over the client's Host", "https://GW.example.com:443/", nil, nil, "https://gw.example.com", "https", "gw.example.com", "443"},
 		{"set: wins over a trusted proxy's X-Forwarded-Host", "https://gw.example.com", loopback, viaProxy, "https://gw.example.com", "https", "gw.example.com", "443"},
 		{"set with a port", "http://gw.example.com:8080", nil, nil, "http://gw.example.com:8080", "http", "gw.example.com:8080", "8080"},
+		{"set: IPv4-mapped IPv6, as a browser writes it", "https://[::ffff:192.0.2.1]:8443", nil, nil,
+			"https://[::ffff:c000:201]:8443", "https", "[::ffff:c000:201]:8443", "8443"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,7 +119,8 @@ func hostGet(t *testing.T, e *env, path string, hdr ...string) (*http.Response, 
 
 // A WebSocket's {gateway_url} is on the configured origin, and an Origin
 // naming it is the gateway's own (the backend sees its own origin), while
-// the origin of the client's Host is just another origin.
+// the origin of the client's Host is just another origin. An IPv4-mapped
+// IPv6 public host is the origin a browser sends: in hexadecimal.
 func TestPublicURLWebSocket(t *testing.T) {
 	b := newWSServer(t, websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}, func(c *websocket.Conn) {
 		for {
@@ -127,29 +130,34 @@ func TestPublicURLWebSocket(t *testing.T) {
 			}
 		}
 	})
-	e := newEnv(t, proxy.Config{PublicURL: "https://gw.example.com"})
-	e.deploy(&topology.Topology{Name: "t", Providers: []topology.Provider{{Role: "authentication", Name: "test-session"}},
-		Services: []topology.Service{wsService("ws", b.URL, map[string]string{
-			"websocket.rewrite.outbound.1": "literal:http://backend.internal => {gateway_url}",
-		})}})
-	for _, tc := range []struct{ origin, want string }{
-		{"https://gw.example.com", b.URL},
-		{"http://evil.example", "http://evil.example"},
+	for _, pub := range []struct{ url, origin string }{
+		{"https://gw.example.com", "https://gw.example.com"},
+		{"https://[::ffff:192.0.2.1]:8443", "https://[::ffff:c000:201]:8443"},
 	} {
-		c, resp, err := websocket.DefaultDialer.Dial(wsURL(e, "/gateway/t/ws"),
-			http.Header{"Host": {"evil.example"}, "Cookie": {"test-session=ok"}, "Origin": {tc.origin}})
-		if err != nil {
-			t.Fatalf("dial with Origin %s: %v %v", tc.origin, err, resp)
+		e := newEnv(t, proxy.Config{PublicURL: pub.url})
+		e.deploy(&topology.Topology{Name: "t", Providers: []topology.Provider{{Role: "authentication", Name: "test-session"}},
+			Services: []topology.Service{wsService("ws", b.URL, map[string]string{
+				"websocket.rewrite.outbound.1": "literal:http://backend.internal => {gateway_url}",
+			})}})
+		for _, tc := range []struct{ origin, want string }{
+			{pub.origin, b.URL},
+			{"http://evil.example", "http://evil.example"},
+		} {
+			c, resp, err := websocket.DefaultDialer.Dial(wsURL(e, "/gateway/t/ws"),
+				http.Header{"Host": {"evil.example"}, "Cookie": {"test-session=ok"}, "Origin": {tc.origin}})
+			if err != nil {
+				t.Fatalf("public %s: dial with Origin %s: %v %v", pub.url, tc.origin, err, resp)
+			}
+			if got := (<-b.seen).Header.Get("Origin"); got != tc.want {
+				t.Errorf("public %s: Origin %s reached the backend as %q, want %q", pub.url, tc.origin, got, tc.want)
+			}
+			_ = c.WriteMessage(websocket.TextMessage, []byte("hi"))
+			_, msg, err := c.ReadMessage()
+			if want := "see " + pub.origin + "/gateway/t/ws/x"; err != nil || string(msg) != want {
+				t.Errorf("public %s: message %q %v, want %q", pub.url, msg, err, want)
+			}
+			c.Close()
 		}
-		if got := (<-b.seen).Header.Get("Origin"); got != tc.want {
-			t.Errorf("Origin %s reached the backend as %q, want %q", tc.origin, got, tc.want)
-		}
-		_ = c.WriteMessage(websocket.TextMessage, []byte("hi"))
-		_, msg, err := c.ReadMessage()
-		if want := "see https://gw.example.com/gateway/t/ws/x"; err != nil || string(msg) != want {
-			t.Errorf("message %q %v, want %q", msg, err, want)
-		}
-		c.Close()
 	}
 }
 
@@ -191,6 +199,12 @@ func TestPublicURLOrigin(t *testing.T) {
 		{"https://[2001:DB8:0:0::1]", "https://[2001:db8::1]"},
 		{"http://0x7f.1:8080", "http://127.0.0.1:8080"},
 		{"https://gw.example.com.", "https://gw.example.com"},
+		// IPv4-mapped IPv6 stays IPv6, in hexadecimal, as a browser
+		// writes it (new URL("https://[::ffff:192.0.2.1]:8443").origin).
+		{"https://[::ffff:192.0.2.1]:8443", "https://[::ffff:c000:201]:8443"},
+		{"https://[::FFFF:C000:0201]:443", "https://[::ffff:c000:201]"},
+		{"http://[0:0:0:0:0:ffff:7f00:1]", "http://[::ffff:7f00:1]"},
+		{"http://[::192.0.2.1]", "http://[::c000:201]"},
 	} {
 		if o, err := proxy.ParsePublicURL(tc.url); err != nil || o != tc.want {
 			t.Errorf("ParsePublicURL(%s): %q, %v, want %s", tc.url, o, err, tc.want)

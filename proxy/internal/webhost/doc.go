@@ -10,7 +10,8 @@
 // (a leading 0) or hexadecimal (0x), and fewer than four ("127.1",
 // "2130706433", "0x7f.1" are all 127.0.0.1); an IPv6 address is written as
 // net/netip writes it, an IPv4-mapped one ("::ffff:127.0.0.1") as the IPv4
-// address it connects to. One trailing dot of a name or address (a fully
+// address it connects to (Written keeps it IPv6, in hexadecimal, as a
+// browser writes it back: "::ffff:c000:201"). One trailing dot of a name or address (a fully
 // qualified name, "namenode.example.") is dropped: it resolves to the same
 // address. A port loses its leading zeros ("09870" is 9870), and a URL
 // without one has its scheme's default.

@@ -77,6 +77,31 @@ func ipv6(h string) (string, bool) {
 	return h, true // no copy of a canonical spelling
 }
 
+// Written returns h (as Host takes it) as a browser writes it back in a
+// URL it parsed (the URL Standard's host serializer), and true; false as
+// Host. It is Host's spelling but for an IPv4-mapped IPv6 address, which
+// Host reads as the IPv4 address it connects to, and a browser keeps as an
+// IPv6 address, in hexadecimal: "::ffff:192.0.2.1" is "::ffff:c000:201"
+// (net/netip would write the dotted form). A host the gateway writes into
+// links (proxy.public_url) is spelt so, as the browser's own Origin and
+// Host are.
+func Written(h string) (string, bool) {
+	if strings.IndexByte(h, ':') < 0 {
+		return Host(h)
+	}
+	a, err := netip.ParseAddr(h)
+	if err != nil || !a.Is4In6() || a.Zone() != "" {
+		return ipv6(h)
+	}
+	// ::ffff:x:y: the five zero pieces are the longest run, compressed.
+	b := a.As16()
+	buf := append(make([]byte, 0, 16), "::ffff:"...)
+	buf = strconv.AppendUint(buf, uint64(b[12])<<8|uint64(b[13]), 16)
+	buf = append(buf, ':')
+	buf = strconv.AppendUint(buf, uint64(b[14])<<8|uint64(b[15]), 16)
+	return string(buf), true
+}
+
 // hasPunycode reports whether a label of the ASCII name h starts with
 // "xn--" (any case): the browser decodes and checks it.
 func hasPunycode(h string) bool {

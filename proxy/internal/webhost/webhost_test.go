@@ -98,6 +98,38 @@ func TestHostAfterURLParse(t *testing.T) {
 	}
 }
 
+// Written spells a host as a browser writes it back: Host's spelling, but
+// an IPv4-mapped IPv6 address stays IPv6, in hexadecimal (the URL
+// Standard's IPv6 serializer: new URL("http://[::ffff:192.0.2.1]/").host
+// is "[::ffff:c000:201]").
+func TestWritten(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"::ffff:192.0.2.1", "::ffff:c000:201", true},
+		{"::FFFF:C000:0201", "::ffff:c000:201", true},
+		{"0:0:0:0:0:ffff:192.0.2.1", "::ffff:c000:201", true},
+		{"::ffff:127.0.0.1", "::ffff:7f00:1", true},
+		{"::ffff:0.0.0.0", "::ffff:0:0", true},
+		{"::ffff:255.255.255.255", "::ffff:ffff:ffff", true},
+		{"::ffff:10.0.0.1", "::ffff:a00:1", true},
+		{"::192.0.2.1", "::c000:201", true}, // IPv4-compatible: plain IPv6, as netip writes it
+		{"2001:DB8::1", "2001:db8::1", true},
+		{"::1", "::1", true},
+		{"::ffff:1.2.3.4%eth0", "", false},
+		{"::ffff:1.2.3", "", false},
+		{"GW.Example.", "gw.example", true},
+		{"0x7f.1", "127.0.0.1", true},
+		{"", "", false},
+	} {
+		got, ok := Written(tt.in)
+		if ok != tt.ok || ok && got != tt.want {
+			t.Errorf("Written(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
 func TestPort(t *testing.T) {
 	for _, tt := range []struct {
 		in, def, want string
