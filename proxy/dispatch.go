@@ -320,7 +320,12 @@ func normHeader(k string) string {
 
 // setForwarded sets X-Forwarded-For/Proto/Host/Port/Context (and appends
 // to Forwarded when a trusted peer sent one). From a trusted peer, its
-// X-Forwarded-For is appended to and its Proto/Host/Port/Context kept.
+// X-Forwarded-For is appended to and its Proto/Host/Port/Context kept;
+// without its X-Forwarded-Port, the port is the one of the host told
+// (forwardedPort: its X-Forwarded-Host's, else the Host's), else the
+// default of the scheme told (its X-Forwarded-Proto's; Knox takes the
+// connection's, wrong behind a proxy that ended TLS), never the port of
+// the Host the proxy's own request had.
 // With a public URL configured, Proto/Host/Port are the public URL's,
 // whoever sent what: a backend that builds links from them builds them on
 // the origin the gateway's own links use.
@@ -337,7 +342,7 @@ func (p *Proxy) setForwarded(out, in *http.Request, trusted bool, ctxPath string
 	if in.TLS != nil {
 		proto = "https"
 	}
-	*v = [5]string{clientIP, proto, in.Host, hostPort(in.Host, proto), ctxPath}
+	*v = [5]string{clientIP, proto, in.Host, "", ctxPath}
 	if trusted {
 		if prior := in.Header.Values("X-Forwarded-For"); len(prior) > 0 {
 			v[0] = strings.Join(prior, ", ") + ", " + clientIP
@@ -351,6 +356,9 @@ func (p *Proxy) setForwarded(out, in *http.Request, trusted bool, ctxPath string
 			out.Header["Forwarded"] = []string{strings.Join(fwd, ", ") + ", " + forwardedElement(clientIP, in.Host, proto)}
 		}
 	}
+	if v[3] == "" {
+		v[3] = forwardedPort(v[2], v[1])
+	}
 	if pub := &p.public; pub.origin != "" {
 		v[1], v[2], v[3] = pub.proto, pub.host, pub.port
 	}
@@ -362,15 +370,22 @@ func (p *Proxy) setForwarded(out, in *http.Request, trusted bool, ctxPath string
 	h["X-Forwarded-Context"] = v[4:5:5]
 }
 
-// hostPort is the port of a Host header, or the scheme's default.
-func hostPort(host, proto string) string {
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+// forwardedPort is the port of host (a Host, or an X-Forwarded-Host:
+// its first element, the client's), or the default port of proto (an
+// X-Forwarded-Proto: its first element; http is 80, anything else 443,
+// as publicScheme reads it).
+func forwardedPort(host, proto string) string {
+	host, _, _ = strings.Cut(host, ",")
+	host = strings.TrimSpace(host)
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") &&
+		(host[0] == '[' || strings.IndexByte(host[:i], ':') < 0) { // a bare IPv6 address has no port
 		return host[i+1:]
 	}
-	if proto == "https" {
-		return "443"
+	proto, _, _ = strings.Cut(proto, ",")
+	if strings.EqualFold(strings.TrimSpace(proto), "http") {
+		return "80"
 	}
-	return "80"
+	return "443"
 }
 
 func forwardedElement(ip, host, proto string) string {

@@ -73,6 +73,58 @@ func TestForwardedHeaders(t *testing.T) {
 	}
 }
 
+// A trusted proxy's X-Forwarded-Host without X-Forwarded-Port: the port
+// the backend is told is that host's, else the default of the scheme told
+// (its X-Forwarded-Proto, else the connection's), never the port of the
+// Host its own request to the gateway carried (Knox's getForwardedPort;
+// Spring's forwarded-header reading). An untrusted peer's are ignored: the
+// Host's port, else the connection's scheme's.
+func TestForwardedPort(t *testing.T) {
+	tests := []struct {
+		name    string
+		trusted bool
+		host    string
+		hdr     []string
+		want    string
+	}{
+		{"the forwarded host's port", true, "gw.internal:9999", []string{"X-Forwarded-Host", "gw.example.com:8443"}, "8443"},
+		{"no port, https told", true, "gw.internal:9999", []string{"X-Forwarded-Host", "gw.example.com", "X-Forwarded-Proto", "https"}, "443"},
+		{"no port, http told", true, "gw.internal:9999", []string{"X-Forwarded-Host", "gw.example.com", "X-Forwarded-Proto", "HTTP"}, "80"},
+		{"no port, no scheme told: the connection's", true, "gw.internal:9999", []string{"X-Forwarded-Host", "gw.example.com"}, "80"},
+		{"scheme only: the Host's port", true, "gw.example.com:9999", []string{"X-Forwarded-Proto", "https"}, "9999"},
+		{"scheme only, a Host without port", true, "gw.example.com", []string{"X-Forwarded-Proto", "https"}, "443"},
+		{"IPv6 with a port", true, "gw.internal:9999", []string{"X-Forwarded-Host", "[2001:db8::1]:8443"}, "8443"},
+		{"IPv6 without a port", true, "gw.internal:9999", []string{"X-Forwarded-Host", "[2001:db8::1]", "X-Forwarded-Proto", "https"}, "443"},
+		{"lists: the first elements (the client's)", true, "gw.internal:9999",
+			[]string{"X-Forwarded-Host", "gw.example.com, proxy2.internal:81", "X-Forwarded-Proto", "https, http"}, "443"},
+		{"X-Forwarded-Port kept", true, "gw.internal:9999", []string{"X-Forwarded-Host", "gw.example.com:8443", "X-Forwarded-Port", "7443"}, "7443"},
+		{"untrusted: the Host's port", false, "gw.example.com:9999", []string{"X-Forwarded-Host", "evil.example:1"}, "9999"},
+		{"untrusted: the connection's scheme", false, "gw.example.com", []string{"X-Forwarded-Host", "evil.example:1", "X-Forwarded-Proto", "https"}, "80"},
+	}
+	b := newBackend(t, nil)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := proxyConfig()
+			if tc.trusted {
+				cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+			}
+			e := newEnv(t, cfg)
+			e.deploy(topo("t", svc("svc", b.URL)))
+			raw := "GET /gateway/t/svc/x HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n"
+			for i := 0; i+1 < len(tc.hdr); i += 2 {
+				raw += tc.hdr[i] + ": " + tc.hdr[i+1] + "\r\n"
+			}
+			resp, body := rawRoundTrip(t, e.addr(), raw+"\r\n")
+			if resp == nil || resp.StatusCode != 200 {
+				t.Fatalf("%v %s", resp, body)
+			}
+			if got := b.last().Header.Values("X-Forwarded-Port"); len(got) != 1 || got[0] != tc.want {
+				t.Errorf("X-Forwarded-Port %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // A client's Connection header naming the gateway's headers must not
 // remove them (ReverseProxy drops what Connection names before Rewrite).
 func TestConnectionHeaderCannotRemoveGatewayHeaders(t *testing.T) {

@@ -143,8 +143,10 @@
 // X-Request-Id, and runs the outbound handlers, so a client's Connection
 // header cannot remove what the gateway adds. Client X-Forwarded-* and
 // Forwarded are discarded unless the peer is in TrustedProxies (then
-// X-Forwarded-For and Forwarded are appended to, the others kept). With a
-// PublicURL, X-Forwarded-Proto/Host/Port are always its (publicurl.go). Bodies
+// X-Forwarded-For and Forwarded are appended to, the others kept; without
+// its X-Forwarded-Port, the port told is its X-Forwarded-Host's, else the
+// default of its X-Forwarded-Proto, not the port of the Host it sent the
+// gateway). With a PublicURL, X-Forwarded-Proto/Host/Port are always its (publicurl.go). Bodies
 // stream both ways through pooled 32 KiB buffers; a Content-Length answer
 // of 64 KiB or more between plain TCP connections moves by splice(2),
 // behind a TLS or HTTP/2 front (and once a chunked answer has shown itself

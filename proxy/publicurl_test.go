@@ -52,7 +52,7 @@ func TestPublicURLLinks(t *testing.T) {
 		fwdPort   string   // X-Forwarded-Port the backend gets
 	}{
 		{"unset: the client's Host", "", nil, nil, "http://evil.example", "http", "evil.example", "80"},
-		{"unset: a trusted proxy's X-Forwarded-Host", "", loopback, viaProxy, "https://proxy.example:8443", "https", "proxy.example:8443", "80"}, // today: its Port is kept only when it sends one
+		{"unset: a trusted proxy's X-Forwarded-Host", "", loopback, viaProxy, "https://proxy.example:8443", "https", "proxy.example:8443", "8443"}, // the port of its X-Forwarded-Host
 		{"unset: an untrusted peer's X-Forwarded-Host is ignored", "", nil, viaProxy, "http://evil.example", "http", "evil.example", "80"},
 		{"set: wins over the client's Host", "https://GW.example.com:443/", nil, nil, "https://gw.example.com", "https", "gw.example.com", "443"},
 		{"set: wins over a trusted proxy's X-Forwarded-Host", "https://gw.example.com", loopback, viaProxy, "https://gw.example.com", "https", "gw.example.com", "443"},
