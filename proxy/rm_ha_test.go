@@ -63,7 +63,8 @@ func leaksRM(resp *http.Response, body string, rms ...*yarntest.RM) string {
 // With rm1 standby and rm2 active, REST and UI requests through the
 // gateway are served by rm2: the standby's redirect (which names rm2's
 // address) fails over to the next URL and never reaches the client; so
-// does the answer of a standby that knows no active RM.
+// does the answer of a standby that knows no active RM. HEAD too, whose
+// answers have no body to say "This is standby RM": their head tells.
 func TestRMFailoverFromStandby(t *testing.T) {
 	rm1, rm2 := yarntest.Start(t, "rm1"), yarntest.Start(t, "rm2")
 	e := newEnv(t, proxyConfig())
@@ -74,16 +75,25 @@ func TestRMFailoverFromStandby(t *testing.T) {
 		} else {
 			rm1.SetStandby(nil)
 		}
-		for _, tt := range []struct{ path, want string }{
-			{"/gateway/t/resourcemanager/v1/cluster/apps?states=RUNNING", `"apps":{"app":[]}`},
-			{"/gateway/t/yarn/cluster/apps", "<h1>rm2</h1>"},
+		for _, tt := range []struct{ path, backendPath, want string }{
+			{"/gateway/t/resourcemanager/v1/cluster/apps?states=RUNNING", "/ws/v1/cluster/apps", `"apps":{"app":[]}`},
+			{"/gateway/t/yarn/cluster/apps", "/cluster/apps", "<h1>rm2</h1>"},
 		} {
-			resp, body := e.doNoFollow(http.MethodGet, tt.path)
-			if resp.StatusCode != 200 || !strings.Contains(body, tt.want) {
-				t.Fatalf("knows active %t: GET %s: %d %q, want rm2's answer", knowsActive, tt.path, resp.StatusCode, body)
-			}
-			if where := leaksRM(resp, body, rm1, rm2); where != "" {
-				t.Errorf("GET %s: the answer names an RM: %s", tt.path, where)
+			for _, method := range []string{http.MethodGet, http.MethodHead} {
+				resp, body := e.doNoFollow(method, tt.path)
+				want := tt.want
+				if method == http.MethodHead {
+					want = "" // rm2's answer, as the request to it says below
+				}
+				if resp.StatusCode != 200 || !strings.Contains(body, want) {
+					t.Fatalf("knows active %t: %s %s: %d %q, want rm2's answer", knowsActive, method, tt.path, resp.StatusCode, body)
+				}
+				if reqs := rm2.Requests(); len(reqs) == 0 || reqs[len(reqs)-1].Method != method || reqs[len(reqs)-1].Path != tt.backendPath {
+					t.Fatalf("knows active %t: %s %s was not answered by rm2 (its requests: %v)", knowsActive, method, tt.path, reqs)
+				}
+				if where := leaksRM(resp, body, rm1, rm2); where != "" {
+					t.Errorf("%s %s: the answer names an RM: %s", method, tt.path, where)
+				}
 			}
 		}
 	}
@@ -98,7 +108,8 @@ func TestRMFailoverFromStandby(t *testing.T) {
 }
 
 // Every RM standby: the client gets 503 without any RM's address (not the
-// redirect, whose Location and body name the active RM), for REST and UI;
+// redirect, whose Location and body name the active RM), for REST and UI,
+// GET and HEAD;
 // a service without failover_on_standby never asks the second RM.
 func TestRMAllStandby(t *testing.T) {
 	rm1, rm2 := yarntest.Start(t, "rm1"), yarntest.Start(t, "rm2")
@@ -107,12 +118,18 @@ func TestRMAllStandby(t *testing.T) {
 	e := newEnv(t, proxyConfig())
 	e.deploy(rmTopology(&topology.HA{FailoverOnStandby: true}, []*yarntest.RM{rm1, rm2}))
 	for _, path := range []string{"/gateway/t/resourcemanager/v1/cluster/apps", "/gateway/t/yarn/cluster/apps"} {
-		resp, body := e.doNoFollow(http.MethodGet, path)
-		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Location") != "" || body != `{"error":"no active backend"}`+"\n" {
-			t.Fatalf("GET %s: %d %q %q, want 503", path, resp.StatusCode, resp.Header.Get("Location"), body)
-		}
-		if where := leaksRM(resp, body, rm1, rm2); where != "" {
-			t.Errorf("GET %s: the answer names an RM: %s", path, where)
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			want := `{"error":"no active backend"}` + "\n"
+			if method == http.MethodHead {
+				want = ""
+			}
+			resp, body := e.doNoFollow(method, path)
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Location") != "" || body != want {
+				t.Fatalf("%s %s: %d %q %q, want 503", method, path, resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+			if where := leaksRM(resp, body, rm1, rm2); where != "" {
+				t.Errorf("%s %s: the answer names an RM: %s", method, path, where)
+			}
 		}
 	}
 	if len(rm1.Requests()) == 0 || len(rm2.Requests()) == 0 {
@@ -227,6 +244,67 @@ func TestRMStandbyAnswerDetection(t *testing.T) {
 			}
 			if resp.StatusCode != tt.status || body != tt.body {
 				t.Fatalf("%d %q, want the %d passed whole", resp.StatusCode, truncateForLog(body), tt.status)
+			}
+			if n := second.count(); n != 0 {
+				t.Errorf("the second URL got %d requests", n)
+			}
+		})
+	}
+}
+
+// A standby RM's answer to HEAD has no body: it is told by its head, as
+// Hadoop's RMWebAppFilter writes it (a 307 to the request's own path and
+// query on another origin, or a 307 whose Refresh carries
+// next.refresh.interval), and fails over; every other answer to HEAD (an
+// active RM's redirect to another path, a 403, a 307 that is not the
+// same request elsewhere) reaches the client and no other URL is asked.
+func TestRMStandbyHeadDetection(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		location string // "{first}" and "{second}" are the URLs' origins; the request is /x?a=1&b=2
+		refresh  string
+		failover bool
+	}{
+		{"307 to the same path and query on another RM", 307, "{second}/x?a=1&b=2", "", true},
+		{"307 with no active RM known", 307, "", "5;url={first}/x?a=1&b=2&next.refresh.interval=1", true},
+		{"307 to another path (the history server)", 307, "{second}/applicationhistory/x?a=1&b=2", "", false},
+		{"307 to the same path, another query", 307, "{second}/x?a=2", "", false},
+		{"307 to the same path on the same RM", 307, "{first}/x?a=1&b=2", "", false},
+		{"307 relative to the same path", 307, "/x?a=1&b=2", "", false},
+		{"307 with a Refresh of its own", 307, "", "5;url={first}/x", false},
+		{"403", 403, "", "", false},
+		{"302 to the same path on another RM", 302, "{second}/x?a=1&b=2", "", false},
+		{"200 with the standby's Refresh", 200, "", "5;url={first}/x?next.refresh.interval=1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var firstURL, secondURL string
+			first := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+				fill := strings.NewReplacer("{first}", firstURL, "{second}", secondURL)
+				if tt.location != "" {
+					w.Header().Set("Location", fill.Replace(tt.location))
+				}
+				if tt.refresh != "" {
+					w.Header().Set("Refresh", fill.Replace(tt.refresh))
+				}
+				w.WriteHeader(tt.status)
+			})
+			second := echoBackend(t, "second")
+			firstURL, secondURL = first.URL, second.URL
+			s := haSvc(&topology.HA{FailoverOnStandby: true}, first.URL, second.URL)
+			s.Role = "RESOURCEMANAGER"
+			e := newEnv(t, proxyConfig())
+			e.deploy(topo("t", s))
+			resp, _ := e.doNoFollow(http.MethodHead, "/gateway/t/svc/x?a=1&b=2")
+			if tt.failover {
+				if resp.StatusCode != 200 || second.count() != 1 {
+					t.Fatalf("%d, the second URL asked %d times; want its answer", resp.StatusCode, second.count())
+				}
+				return
+			}
+			if resp.StatusCode != tt.status {
+				t.Fatalf("%d, want the %d passed", resp.StatusCode, tt.status)
 			}
 			if n := second.count(); n != 0 {
 				t.Errorf("the second URL got %d requests", n)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -168,7 +169,7 @@ func (u *upstream) roundTrip(ex *exchange, req *http.Request) (*http.Response, e
 		}
 		answer := answerFailover
 		if !u.isFailoverStatus(resp.StatusCode) {
-			answer = u.standbyAnswer(resp)
+			answer = u.standbyAnswer(req, resp)
 		}
 		switch answer {
 		case answerOther:
@@ -412,6 +413,11 @@ var (
 	rmNoActiveMarker = []byte("Can not find any active RM")
 )
 
+// rmRetryParam is the query parameter of the Refresh URL a standby RM that
+// knows no active RM answers with (Hadoop's YarnWebParams
+// NEXT_REFRESH_INTERVAL): its marker where there is no body (HEAD).
+const rmRetryParam = "next.refresh.interval="
+
 // standbyAnswer tells the backend answers the service acts on
 // (ha.failover_on_standby per standbyRule, ha.safe_mode_retries) from
 // others. It reads at most maxStandbyAnswer bytes of a candidate's body
@@ -430,11 +436,18 @@ var (
 // 403 whose body, of at most maxStandbyAnswer bytes, holds "This is
 // standby RM"; and a 307 holding "Can not find any active RM" (a standby
 // that knows no active RM yet: the next URL may be it). Both are
-// answerHiddenStandby.
-func (u *upstream) standbyAnswer(resp *http.Response) int {
+// answerHiddenStandby. An answer to HEAD has no body: its head tells
+// (rmStandbyHead).
+func (u *upstream) standbyAnswer(req *http.Request, resp *http.Response) int {
 	switch {
 	case u.standby == standbyRM:
 		if resp.StatusCode != http.StatusTemporaryRedirect && resp.StatusCode != http.StatusForbidden {
+			return answerOther
+		}
+		if req.Method == http.MethodHead {
+			if rmStandbyHead(req, resp) {
+				return answerHiddenStandby
+			}
 			return answerOther
 		}
 		head, ok := readAnswerHead(resp)
@@ -470,6 +483,27 @@ func (u *upstream) standbyAnswer(resp *http.Response) int {
 		return answerSafeMode
 	}
 	return answerOther
+}
+
+// rmStandbyHead tells a standby RM's answer to HEAD by its head, as
+// Hadoop's RMWebAppFilter writes it (its body, which says "This is standby
+// RM", is not sent for HEAD): a 307 whose Location is the request's own
+// path and query on another origin (the active RM's web address; an
+// active RM redirects elsewhere only to another path, the history
+// server's), or, from a standby that knows no active RM, a 307 without
+// Location whose Refresh URL carries rmRetryParam. A standby's 403 has no
+// such marker: it reaches the client, as does any other answer.
+func rmStandbyHead(req *http.Request, resp *http.Response) bool {
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		return false
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return strings.Contains(resp.Header.Get("Refresh"), rmRetryParam)
+	}
+	l, err := url.Parse(loc)
+	return err == nil && l.Host != "" && (!strings.EqualFold(l.Host, req.URL.Host) || !strings.EqualFold(l.Scheme, req.URL.Scheme)) &&
+		l.RequestURI() == req.URL.RequestURI()
 }
 
 // readAnswerHead reads the whole body of resp when it is at most

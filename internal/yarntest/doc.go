@@ -7,7 +7,8 @@
 // application id), GET /cluster and /cluster/apps (HTML pages), and, for
 // an application it does not know, GET /cluster/app/{id} with a 307 to the
 // application history server (SetHistory), as an RM with the timeline
-// service does.
+// service does. HEAD is answered as GET, without the body (as a servlet's
+// doHead): a standby's answer to it is its status and head alone.
 //
 // SetStandby(active) makes it a standby that knows active as the active RM:
 // every request but GET /ws/v1/cluster/info (then haState STANDBY) and

@@ -104,14 +104,15 @@ func (r *RM) serve(w http.ResponseWriter, req *http.Request) {
 		fmt.Fprint(w, "Can not find any active RM. Will retry in next 5 seconds.\nHA Zookeeper Connection State: CONNECTED\n")
 		return
 	}
+	get := req.Method == http.MethodGet || req.Method == http.MethodHead // HEAD as GET, without the body (as a servlet's doHead)
 	switch p := req.URL.Path; {
-	case p == "/ws/v1/cluster/info" && req.Method == http.MethodGet:
+	case p == "/ws/v1/cluster/info" && get:
 		state := "ACTIVE"
 		if standby {
 			state = "STANDBY"
 		}
 		writeJSON(w, map[string]any{"clusterInfo": map[string]any{"id": 1, "haState": state, "resourceManagerVersion": "3.3.6", "name": r.name}})
-	case p == "/ws/v1/cluster/apps" && req.Method == http.MethodGet:
+	case p == "/ws/v1/cluster/apps" && get:
 		apps := []map[string]string{}
 		for _, id := range r.Apps() {
 			apps = append(apps, map[string]string{"id": id, "state": "NEW", "rm": r.name})
@@ -124,10 +125,10 @@ func (r *RM) serve(w http.ResponseWriter, req *http.Request) {
 		r.apps = append(r.apps, id)
 		r.mu.Unlock()
 		writeJSON(w, map[string]any{"application-id": id, "maximum-resource-capability": map[string]int{"memory": 8192, "vCores": 4}})
-	case (p == "/cluster" || p == "/cluster/apps") && req.Method == http.MethodGet:
+	case (p == "/cluster" || p == "/cluster/apps") && get:
 		w.Header().Set("Content-Type", "text/html;charset=utf-8")
 		fmt.Fprintf(w, "<html><head><title>All Applications</title></head><body><h1>%s</h1><a href=\"/cluster/apps\">Applications</a></body></html>\n", html.EscapeString(r.name))
-	case strings.HasPrefix(p, "/cluster/app/") && req.Method == http.MethodGet:
+	case strings.HasPrefix(p, "/cluster/app/") && get:
 		id := strings.TrimPrefix(p, "/cluster/app/")
 		r.mu.Lock()
 		known, history := slices.Contains(r.apps, id), r.history
