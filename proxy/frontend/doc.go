@@ -78,8 +78,10 @@
 //     them (a fuzz test holds it to that); any other head, and every
 //     error, is ReadRequest's. The server adds net/http's
 //     checks: exactly one valid Host field for HTTP/1.1 (counted on the raw
-//     head, which ReadRequest does not keep), valid field names and values,
-//     HTTP/1.x only (505), Expect other than 100-continue (417), a head
+//     head, which ReadRequest does not keep; its value read as ReadRequest
+//     reads it: only spaces and tabs trimmed, folded lines joined), valid
+//     field names and values, HTTP/1.x only (505), a first Expect field
+//     without the token 100-continue (417, as net/http's server reads it), a head
 //     over MaxHeaderBytes (431), unknown transfer codings (501), else 400;
 //     after a malformed request it answers and closes;
 //   - one goroutine per connection, its buffers from pools (a head larger

@@ -230,7 +230,8 @@ type leanConn struct {
 	res      response      // reused request after request
 	big      bool          // br is a large head's reader, not a pooled one
 	// unreadBody: the connection closes after an answer while the client
-	// may still send a body nobody read (closeLingering).
+	// may still send a body nobody read, or the rest of a head over the
+	// limit (closeLingering).
 	unreadBody bool
 	// lentReader: a body reader that outlived its handler may still be in
 	// br (reqBody.finish): br does not go back to the pool.
@@ -638,20 +639,31 @@ func hostFields(head []byte) (n int, first string) {
 		head = head[i+1:]
 		if len(head) >= 5 && head[4] == ':' && (head[0]|0x20) == 'h' && (head[1]|0x20) == 'o' && (head[2]|0x20) == 's' && (head[3]|0x20) == 't' {
 			if n++; n == 1 {
-				v := head[5:]
-				if k := bytes.IndexByte(v, '\n'); k >= 0 {
-					v = v[:k]
-				}
-				first = string(bytes.TrimSpace(v))
-				if k := bytes.IndexByte(head, '\n'); k >= 0 && k+1 < len(head) && (head[k+1] == ' ' || head[k+1] == '\t') {
-					// An obs-fold: http.ReadRequest joins the lines with a
-					// space, which no valid Host holds.
-					first += " "
-				}
+				first = fieldValue(head[5:])
 			}
 		}
 	}
 	return n, first
+}
+
+// fieldValue returns the value http.ReadRequest reads for a field whose
+// value starts at p: the rest of its line and of each obs-fold line after
+// it, joined by a space, each trimmed of spaces and tabs only (textproto's
+// trim: no other byte, ASCII or not, is white space to it).
+func fieldValue(p []byte) string {
+	line, p := cutLine(p)
+	v := string(bytes.Trim(line, " \t"))
+	for len(p) > 0 && (p[0] == ' ' || p[0] == '\t') {
+		line, p = cutLine(p)
+		v += " " + string(bytes.Trim(line, " \t"))
+	}
+	return strings.TrimLeft(v, " \t")
+}
+
+// cutLine returns p's first line without its LF or CRLF, and the rest.
+func cutLine(p []byte) (line, rest []byte) {
+	line, rest, _ = bytes.Cut(p, []byte{'\n'})
+	return bytes.TrimSuffix(line, []byte{'\r'}), rest
 }
 
 // checkRequest applies net/http's server checks beyond parsing: one
@@ -683,14 +695,51 @@ func checkRequest(req *http.Request, hosts int, host string, fields bool) (int, 
 			}
 		}
 	}
-	if ex, ok := req.Header["Expect"]; ok && len(ex) > 0 && ex[0] != "" {
+	if ex := req.Header["Expect"]; len(ex) > 0 && ex[0] != "" && !expectsContinue(req.Header) {
 		// An HTTP/1.0 client's 100-continue is ignored (RFC 9110 §10.1.1),
 		// as net/http's server does: no 100 goes out (see serveRequest).
-		if !httpguts.HeaderValuesContainsToken(ex, "100-continue") {
-			return http.StatusExpectationFailed, ""
-		}
+		return http.StatusExpectationFailed, ""
 	}
 	return 0, ""
+}
+
+// expectsContinue reports whether h asks for 100 Continue as net/http's
+// server reads it: the first Expect field's value holds the token
+// 100-continue, in any case, between its ends, spaces, tabs or commas
+// (later Expect fields are not read).
+func expectsContinue(h http.Header) bool {
+	ex := h["Expect"]
+	if len(ex) == 0 {
+		return false
+	}
+	const token = "100-continue"
+	v := ex[0]
+	for i := 0; i+len(token) <= len(v); i++ {
+		if i > 0 && !isTokenBoundary(v[i-1]) || i+len(token) < len(v) && !isTokenBoundary(v[i+len(token)]) {
+			continue
+		}
+		if asciiEqualFold(v[i:i+len(token)], token) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
+
+// asciiEqualFold reports whether s is lower, an ASCII lower-case string,
+// with ASCII letters in any case.
+func asciiEqualFold(s, lower string) bool {
+	for i := range len(s) {
+		b := s[i]
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if b != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // badRequest answers a request that could not be read, as net/http's
@@ -701,6 +750,7 @@ func (c *leanConn) badRequest(err error) {
 	switch {
 	case err == errHeadTooLarge || c.cr.hitLimit():
 		c.reply(http.StatusRequestHeaderFieldsTooLarge, "")
+		c.unreadBody = true
 	case err == io.EOF || err == io.ErrUnexpectedEOF || isReadError(err):
 	case strings.Contains(err.Error(), "unsupported transfer encoding") || strings.Contains(err.Error(), "too many transfer encodings"):
 		c.reply(http.StatusNotImplemented, "Unsupported transfer encoding")
@@ -960,7 +1010,7 @@ func (c *leanConn) serveRequest(req *http.Request) bool {
 		if len(req.TransferEncoding) == 0 && req.ContentLength > 0 {
 			b.length = req.ContentLength
 		}
-		b.expect = req.ProtoAtLeast(1, 1) && httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue")
+		b.expect = req.ProtoAtLeast(1, 1) && expectsContinue(req.Header)
 		b.asked = b.expect
 		res.body = b
 		req.Body = b

@@ -121,6 +121,11 @@ func TestRawRequestsBothFronts(t *testing.T) {
 		{"Host field in lower case", "GET /a HTTP/1.1\r\nhost: x\r\n\r\n", []int{200}, `GET x /a ""`, false},
 		{"malformed Host", "GET /a HTTP/1.1\r\nHost: x y\r\n\r\n", []int{400}, "", true},
 		{"folded Host", "GET /a HTTP/1.1\r\nHost: x\r\n y\r\n\r\n", []int{400}, "", true},
+		// Only spaces and tabs around a value are white space (textproto):
+		// a Host with other Unicode spaces around it is malformed.
+		{"Host with U+0085 after it", "GET /a HTTP/1.1\r\nHost: x\xc2\x85\r\n\r\n", []int{400}, "", true},
+		{"Host with U+00A0 before it", "GET /a HTTP/1.1\r\nHost: \xc2\xa0x\r\n\r\n", []int{400}, "", true},
+		{"Host folded after an empty value", "GET /a HTTP/1.1\r\nHost:\r\n x\r\n\r\n", []int{200}, `GET x /a ""`, false},
 		{"HTTP/1.0 without Host closes", "GET /a HTTP/1.0\r\n\r\n", []int{200}, `GET  /a ""`, true},
 		{"HTTP/1.0 keep-alive", "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", []int{200}, `GET  /a ""`, false},
 		{"Connection: close", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200}, "", true},
@@ -147,6 +152,11 @@ func TestRawRequestsBothFronts(t *testing.T) {
 		{"HTTP/1.0 Expect: 100-continue is ignored (RFC 9110 §10.1.1)",
 			"POST /a HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc", []int{200}, `POST  /a "abc"`, true},
 		{"unknown Expect", "GET /a HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n", []int{417}, "", true},
+		// net/http's server reads the first Expect field only, and finds
+		// the token between spaces too.
+		{"unknown Expect, then 100-continue",
+			"GET /a HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nExpect: 100-continue\r\n\r\n", []int{417}, "", true},
+		{"100-continue among other words", "GET /a HTTP/1.1\r\nHost: x\r\nExpect: teapot 100-Continue\r\n\r\n", []int{200}, `GET x /a ""`, false},
 		{"HEAD", "HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", []int{200, 200}, "", false},
 	}
 	for _, kind := range kinds {
@@ -308,17 +318,23 @@ func TestExpectContinue(t *testing.T) {
 	forKinds(t, func(t *testing.T, kind string) {
 		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
 		for _, tc := range []struct {
-			path        string
-			continue100 bool
-			status      int
-		}{{"/read", true, 200}, {"/refuse", false, 403}, {"/early", true, 200}} {
+			path, expect string
+			continue100  bool
+			status       int
+		}{
+			{"/read", "100-continue", true, 200},
+			{"/refuse", "100-continue", false, 403},
+			{"/early", "100-continue", true, 200},
+			// The token among others, as net/http's server reads it.
+			{"/read", "x 100-Continue", true, 200},
+		} {
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(10 * time.Second))
-			io.WriteString(c, "PUT "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+			io.WriteString(c, "PUT "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: "+tc.expect+"\r\n\r\n")
 			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
