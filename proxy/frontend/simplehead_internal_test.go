@@ -146,7 +146,7 @@ func sameAsReadRequest(t *testing.T, head []byte) bool {
 }
 
 // FuzzSimpleRequest holds simpleRequest to ReadRequest on any head it
-// reads.
+// reads, and hostFields to ReadRequest on any head ReadRequest reads.
 func FuzzSimpleRequest(f *testing.F) {
 	for _, tc := range simpleHeads {
 		f.Add([]byte(crlf(tc.head)))
@@ -154,9 +154,47 @@ func FuzzSimpleRequest(f *testing.F) {
 	for _, tc := range fallbackHeads {
 		f.Add([]byte(crlf(tc.head)))
 	}
+	for _, h := range hostHeads {
+		f.Add([]byte(h))
+	}
 	f.Fuzz(func(t *testing.T, p []byte) {
 		if end, _ := headEnd(p, 0); end > 0 {
 			sameAsReadRequest(t, p[:end])
+			sameHostAsReadRequest(t, p[:end])
 		}
 	})
+}
+
+// hostHeads are heads whose Host value hostFields must read as
+// http.ReadRequest does: only spaces and tabs are white space around it,
+// and folded lines join it.
+var hostHeads = []string{
+	"GET / HTTP/1.1\r\nHost: x\xc2\x85\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: \xc2\xa0x\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\x0b\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost:\r\n x\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: \t\r\n\t x \r\n  y\r\n\r\n",
+	"GET / HTTP/1.1\nHost: x\n \n\n",
+	"GET / HTTP/1.1\r\nX: a\r\nhOsT:  x \t\r\n\r\n",
+}
+
+func TestHostFieldsReadsAsReadRequest(t *testing.T) {
+	for _, h := range hostHeads {
+		sameHostAsReadRequest(t, []byte(h))
+	}
+}
+
+// sameHostAsReadRequest fails t unless hostFields finds in head the Host
+// field ReadRequest reads: for an origin-form target, req.Host is the
+// first Host field's value (ReadRequest drops the field itself).
+func sameHostAsReadRequest(t *testing.T, head []byte) {
+	t.Helper()
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil || req.URL.Host != "" {
+		return
+	}
+	n, host := hostFields(head)
+	if n > 1 || host != req.Host {
+		t.Errorf("hostFields(%q) = %d %q; ReadRequest read Host %q", head, n, host, req.Host)
+	}
 }
