@@ -841,6 +841,52 @@ func TestTrailerCannotTakeFraming(t *testing.T) {
 	})
 }
 
+// A name the Trailer header declares that is no valid field name (CR and
+// LF in it) is written neither in the head nor in the trailer, whatever
+// the header holds under it: net/http's server leaves such names out, and
+// written as they are they would add fields of the handler's choosing to
+// the answer.
+func TestDeclaredTrailerNotAFieldName(t *testing.T) {
+	const bad = "X-Bad: 1\r\nInjected"
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Trailer"] = []string{bad + ", X-Sum"}
+		w.Header()[bad] = []string{"head"}
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "ok")
+		w.Header()[bad] = []string{"end"}
+		w.Header().Set("X-Sum", "end")
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || string(body) != "ok" {
+			t.Fatalf("body %q %v", body, err)
+		}
+		if v := resp.Header["Injected"]; v != nil {
+			t.Errorf("the head has Injected: %q", v)
+		}
+		if v := resp.Trailer["Injected"]; v != nil {
+			t.Errorf("the trailer has Injected: %q", v)
+		}
+		if v := resp.Trailer["X-Sum"]; !slices.Equal(v, []string{"end"}) {
+			t.Errorf("X-Sum %q in the trailer, want [end]", v)
+		}
+	})
+}
+
 // A field the Trailer header declares goes out in the head with the value
 // it had when the head was written (WriteHeader, or the first write), and
 // in the trailer with its value at the handler's end, on both fronts alike

@@ -106,9 +106,10 @@ func (r *response) declareTrailers() {
 	for _, v := range r.header["Trailer"] {
 		for _, k := range strings.Split(v, ",") {
 			// Not a framing or routing field (Content-Length as a trailer
-			// would leave the head unframed), nor a name that is not one:
-			// net/http's server skips them too.
-			if k = http.CanonicalHeaderKey(strings.TrimSpace(k)); !httpguts.ValidTrailerHeader(k) {
+			// would leave the head unframed), nor a name that is not one
+			// (written as it is, CR and LF in it would add fields): net/http's
+			// server writes neither.
+			if k = http.CanonicalHeaderKey(strings.TrimSpace(k)); !httpguts.ValidTrailerHeader(k) || !httpguts.ValidHeaderFieldName(k) {
 				continue
 			}
 			r.trailers = append(r.trailers, k)
