@@ -841,6 +841,30 @@ func TestTrailerCannotTakeFraming(t *testing.T) {
 	})
 }
 
+// getOK sends GET / on a new connection to addr and returns the answer,
+// its body ("ok", else t fails) read: its Trailer is filled.
+func getOK(t *testing.T, addr string) *http.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != "ok" {
+		t.Fatalf("body %q %v", body, err)
+	}
+	return resp
+}
+
 // A name the Trailer header declares that is no valid field name (CR and
 // LF in it) is written neither in the head nor in the trailer, whatever
 // the header holds under it: net/http's server leaves such names out, and
@@ -858,23 +882,7 @@ func TestDeclaredTrailerNotAFieldName(t *testing.T) {
 	})
 	forKinds(t, func(t *testing.T, kind string) {
 		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil || string(body) != "ok" {
-			t.Fatalf("body %q %v", body, err)
-		}
+		resp := getOK(t, addr)
 		if v := resp.Header["Injected"]; v != nil {
 			t.Errorf("the head has Injected: %q", v)
 		}
@@ -927,23 +935,7 @@ func TestDeclaredTrailerInTheHead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			forKinds(t, func(t *testing.T, kind string) {
 				_, addr := serveFront(t, kind, tt.handler, frontend.ServerOptions{})
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-					t.Fatal(err)
-				}
-				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, err := io.ReadAll(resp.Body)
-				if err != nil || string(body) != "ok" {
-					t.Fatalf("body %q %v", body, err)
-				}
+				resp := getOK(t, addr)
 				if head, trailer := resp.Header["X-Sum"], resp.Trailer["X-Sum"]; !slices.Equal(head, tt.wantHead) || !slices.Equal(trailer, tt.wantTrailer) {
 					t.Fatalf("X-Sum %q in the head, %q in the trailer, want %q and %q", head, trailer, tt.wantHead, tt.wantTrailer)
 				}
