@@ -2,8 +2,8 @@ package frontend
 
 import (
 	"net/http"
-	"net/textproto"
 	"net/url"
+	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -30,11 +30,11 @@ const maxSimpleFields = 48
 // tests hold it to that, FuzzSimpleRequest among them); any other head
 // goes to http.ReadRequest, whose rules and errors stay the only ones.
 // The difference is the cost: one pass over bytes the server has already
-// buffered, the strings cut from one copy of the head, no textproto
-// reader. It also returns the count of Host fields and the first one's
+// buffered, the strings (canonical names included) cut from one copy of
+// the head, no textproto reader. It also returns the count of Host fields and the first one's
 // value (hostFields).
 func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok bool) {
-	var fields [maxSimpleFields]struct{ k0, k1, v0, v1 int }
+	var fields [maxSimpleFields]span
 	// The request line.
 	i := 0
 	for i < len(head) && 'A' <= head[i] && head[i] <= 'Z' {
@@ -126,14 +126,14 @@ func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok b
 				return 0, "", false
 			}
 		}
-		fields[n] = struct{ k0, k1, v0, v1 int }{k0, k1, v0, v1}
+		fields[n] = span{k0, k1, v0, v1}
 		n++
 	}
 	if i != len(head) {
 		return 0, "", false
 	}
 
-	s := string(head) // the one copy every string below is cut from
+	s := copyCanonical(head, fields[:n]) // the one copy every string below is cut from
 	target := s[t0:t1]
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
@@ -152,7 +152,7 @@ func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok b
 			host = v // ReadRequest moves Host to req.Host
 			continue
 		}
-		k := textproto.CanonicalMIMEHeaderKey(s[f.k0:f.k1]) // no copy when canonical already
+		k := s[f.k0:f.k1]
 		if vv, dup := h[k]; dup {
 			h[k] = append(vv, v)
 			continue
@@ -184,6 +184,55 @@ func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok b
 		req.Close = !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
 	}
 	return hosts, host, true
+}
+
+// span is where a field's name and value are in a head.
+type span struct{ k0, k1, v0, v1 int }
+
+// copyCanonical returns head as a string with the field names at fields
+// in their canonical form (textproto.CanonicalMIMEHeaderKey's: upper case
+// first and after each '-', lower case elsewhere; the names are of
+// letters, digits and '-', so the form has their length): one allocation
+// for the whole head, the names a client sends in lower case (Chromium's
+// sec-ch-ua, HTTP/2-minded libraries) included.
+func copyCanonical(head []byte, fields []span) string {
+	var b strings.Builder
+	b.Grow(len(head))
+	at := 0
+	for _, f := range fields {
+		name := head[f.k0:f.k1]
+		if isCanonical(name) {
+			continue
+		}
+		b.Write(head[at:f.k0])
+		upper := true
+		for _, c := range name {
+			switch {
+			case upper && 'a' <= c && c <= 'z':
+				c -= 'a' - 'A'
+			case !upper && 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			}
+			b.WriteByte(c)
+			upper = c == '-'
+		}
+		at = f.k1
+	}
+	b.Write(head[at:])
+	return b.String()
+}
+
+// isCanonical reports whether name, of letters, digits and '-', is in
+// canonical form.
+func isCanonical(name []byte) bool {
+	upper := true
+	for _, c := range name {
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			return false
+		}
+		upper = c == '-'
+	}
+	return true
 }
 
 // isNameByte reports whether b may be in a field name simpleRequest reads

@@ -198,3 +198,32 @@ func sameHostAsReadRequest(t *testing.T, head []byte) {
 		t.Errorf("hostFields(%q) = %d %q; ReadRequest read Host %q", head, n, host, req.Host)
 	}
 }
+
+// TestSimpleRequestAllocations bounds what the fast path allocates: one
+// copy of the head for every string, the header map and its values'
+// backing array, and the URL; no allocation per field.
+func TestSimpleRequestAllocations(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		max  float64
+	}{
+		{"wrk", 3},     // the copy, the map, the URL: Host's value goes to req.Host
+		{"browser", 7}, // and the values' array; a map of more than 8 fields is 4 (ReadRequest: 20)
+	} {
+		var head []byte
+		for _, h := range simpleHeads {
+			if h.name == tc.name {
+				head = []byte(crlf(h.head))
+			}
+		}
+		var req http.Request
+		n := testing.AllocsPerRun(100, func() {
+			if _, _, ok := simpleRequest(head, &req); !ok {
+				t.Fatalf("simpleRequest left %q to ReadRequest", head)
+			}
+		})
+		if n > tc.max {
+			t.Errorf("%s head: %.0f allocations; want at most %.0f", tc.name, n, tc.max)
+		}
+	}
+}
