@@ -157,6 +157,7 @@ func FuzzSimpleRequest(f *testing.F) {
 	for _, h := range hostHeads {
 		f.Add([]byte(h))
 	}
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\x0b\r\n\r\n")) // a control byte: ReadRequest refuses it
 	f.Fuzz(func(t *testing.T, p []byte) {
 		if end, _ := headEnd(p, 0); end > 0 {
 			sameAsReadRequest(t, p[:end])
@@ -171,7 +172,6 @@ func FuzzSimpleRequest(f *testing.F) {
 var hostHeads = []string{
 	"GET / HTTP/1.1\r\nHost: x\xc2\x85\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: \xc2\xa0x\r\n\r\n",
-	"GET / HTTP/1.1\r\nHost: x\x0b\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost:\r\n x\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: \t\r\n\t x \r\n  y\r\n\r\n",
 	"GET / HTTP/1.1\nHost: x\n \n\n",
@@ -180,6 +180,9 @@ var hostHeads = []string{
 
 func TestHostFieldsReadsAsReadRequest(t *testing.T) {
 	for _, h := range hostHeads {
+		if _, err := http.ReadRequest(bufio.NewReader(strings.NewReader(h))); err != nil {
+			t.Fatalf("ReadRequest refuses %q (%v): the row would check nothing", h, err)
+		}
 		sameHostAsReadRequest(t, []byte(h))
 	}
 }
