@@ -637,7 +637,7 @@ func hostFields(head []byte) (n int, first string) {
 			break
 		}
 		head = head[i+1:]
-		if len(head) >= 5 && head[4] == ':' && (head[0]|0x20) == 'h' && (head[1]|0x20) == 'o' && (head[2]|0x20) == 's' && (head[3]|0x20) == 't' {
+		if len(head) >= 5 && head[4] == ':' && asciiEqualFold(head[:4], "host") {
 			if n++; n == 1 {
 				first = fieldValue(head[5:])
 			}
@@ -727,9 +727,10 @@ func expectsContinue(h http.Header) bool {
 
 func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
 
-// asciiEqualFold reports whether s is lower, an ASCII lower-case string,
-// with ASCII letters in any case.
-func asciiEqualFold(s, lower string) bool {
+// asciiEqualFold reports whether s is lower, an ASCII lower-case string
+// of its length, with ASCII letters in any case (no Unicode folding, as
+// net/http's).
+func asciiEqualFold[T string | []byte](s T, lower string) bool {
 	for i := range len(s) {
 		b := s[i]
 		if 'A' <= b && b <= 'Z' {

@@ -40,7 +40,7 @@ func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok b
 	for i < len(head) && 'A' <= head[i] && head[i] <= 'Z' {
 		i++
 	}
-	if i == 0 || i >= len(head) || head[i] != ' ' {
+	if i == 0 || i >= len(head) || head[i] != ' ' || string(head[:i]) == http.MethodConnect {
 		return 0, "", false
 	}
 	methodEnd := i
@@ -103,26 +103,26 @@ func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok b
 		i += 2
 		switch k1 - k0 {
 		case 4:
-			if equalFold(head[k0:k1], "host") {
+			if asciiEqualFold(head[k0:k1], "host") {
 				if hosts++; hosts > 1 {
 					return 0, "", false // ReadRequest's error
 				}
 				hostAt = n
 			}
 		case 6:
-			if equalFold(head[k0:k1], "pragma") {
+			if asciiEqualFold(head[k0:k1], "pragma") {
 				return 0, "", false
 			}
 		case 7:
-			if equalFold(head[k0:k1], "trailer") {
+			if asciiEqualFold(head[k0:k1], "trailer") {
 				return 0, "", false
 			}
 		case 14:
-			if equalFold(head[k0:k1], "content-length") {
+			if asciiEqualFold(head[k0:k1], "content-length") {
 				return 0, "", false
 			}
 		case 17:
-			if equalFold(head[k0:k1], "transfer-encoding") {
+			if asciiEqualFold(head[k0:k1], "transfer-encoding") {
 				return 0, "", false
 			}
 		}
@@ -140,9 +140,6 @@ func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok b
 		return 0, "", false // ReadRequest's error
 	}
 	method := s[:methodEnd]
-	if method == http.MethodConnect {
-		return 0, "", false
-	}
 	h := make(http.Header, n-hosts)
 	strs := make([]string, n-hosts) // Host's value goes to req.Host
 	for j := range n {
@@ -239,15 +236,4 @@ func isCanonical(name []byte) bool {
 // (a subset of RFC 9110's tchar).
 func isNameByte(b byte) bool {
 	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-'
-}
-
-// equalFold reports whether p is lower, an ASCII lower-case name, in any
-// case.
-func equalFold(p []byte, lower string) bool {
-	for i := range p {
-		if p[i]|0x20 != lower[i] {
-			return false
-		}
-	}
-	return true
 }
