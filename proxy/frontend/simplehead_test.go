@@ -40,25 +40,33 @@ var view = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // handler saw, and where the connection ended.
 func transcript(t *testing.T, addr, raw string) string {
 	t.Helper()
+	got, open := rawAnswers(t, addr, raw+"GET /end HTTP/1.1\r\nHost: end\r\nConnection: close\r\n\r\n")
+	if open {
+		t.Fatalf("the server neither answered nor closed after %q", got)
+	}
+	return strings.Join(got, "\n")
+}
+
+// rawAnswers writes raw on a new connection and returns each answer read
+// back ("status body"), and whether the connection was still open when
+// the reads timed out (10 s).
+func rawAnswers(t *testing.T, addr, raw string) (answers []string, open bool) {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	go io.WriteString(c, raw+"GET /end HTTP/1.1\r\nHost: end\r\nConnection: close\r\n\r\n")
+	go io.WriteString(c, raw)
 	br := bufio.NewReader(c)
-	var got []string
 	for {
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
-			if isTimeout(err) {
-				t.Fatalf("the server neither answered nor closed: %v", err)
-			}
-			return strings.Join(got, "")
+			return answers, isTimeout(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
-		got = append(got, fmt.Sprintf("%d %s\n", resp.StatusCode, b))
+		answers = append(answers, fmt.Sprintf("%d %s", resp.StatusCode, b))
 	}
 }
 
