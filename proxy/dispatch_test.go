@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -46,11 +45,7 @@ func TestForwardedHeaders(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := proxyConfig()
-			if tc.trusted {
-				cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-			}
-			e := newEnv(t, cfg)
+			e := newEnv(t, trustingConfig(tc.trusted))
 			b := newBackend(t, nil)
 			top := &topology.Topology{Name: "t", Services: []topology.Service{svc("svc", b.URL)},
 				Providers: []topology.Provider{{Role: "authentication", Name: "test-auth"}}}
@@ -104,11 +99,7 @@ func TestForwardedPort(t *testing.T) {
 	b := newBackend(t, nil)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := proxyConfig()
-			if tc.trusted {
-				cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-			}
-			e := newEnv(t, cfg)
+			e := newEnv(t, trustingConfig(tc.trusted))
 			e.deploy(topo("t", svc("svc", b.URL)))
 			raw := "GET /gateway/t/svc/x HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n"
 			for i := 0; i+1 < len(tc.hdr); i += 2 {

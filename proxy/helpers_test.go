@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"runtime"
 	"strings"
@@ -245,6 +246,42 @@ func goroutineBaseline(t *testing.T) func() {
 }
 
 func proxyConfig() proxy.Config { return proxy.Config{} }
+
+// trustingConfig is proxyConfig whose loopback clients, when trusted, are
+// front proxies the gateway trusts (proxy.Config.TrustedProxies): their
+// X-Forwarded-* fields are kept.
+func trustingConfig(trusted bool) proxy.Config {
+	cfg := proxyConfig()
+	if trusted {
+		cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}
+	return cfg
+}
+
+// frontTo is an environment on the front server of kind whose topology t
+// has one service, s, at backend.
+func frontTo(t *testing.T, kind, backend string) *env {
+	e := newEnv(t, proxyConfig())
+	e.fe = newTestFront(t, e.p, kind)
+	e.deploy(topo("t", svc("s", backend)))
+	return e
+}
+
+// readOK reads an answer from br that must be 200 with the body "ok", and
+// returns it, its body (and so its trailers) read.
+func readOK(t *testing.T, br *bufio.Reader) *http.Response {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("answer %d %q %v", resp.StatusCode, body, err)
+	}
+	return resp
+}
 
 // dialWrite dials addr, gives the connection a 10-second deadline, writes raw
 // on it and returns it with a reader of its answers; the connection is closed

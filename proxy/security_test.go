@@ -85,7 +85,7 @@ func TestImpersonationThroughTheProxy(t *testing.T) {
 	}
 	untrusted := newEnv(t, proxyConfig())
 	deploy(untrusted)
-	trusted := newEnv(t, proxy.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	trusted := newEnv(t, trustingConfig(true))
 	deploy(trusted)
 
 	tests := []struct {
@@ -248,7 +248,7 @@ func TestClientIdentityHeadersNeverReachTheBackend(t *testing.T) {
 		"X-Auth-User", "X_AUTH_USER", "x.auth.user", "X-Auth-Groups", "X_Auth_Groups",
 		"X-Test-User-", // not an identity header: must pass (proves the check can see forwarded headers)
 	}
-	for _, cfg := range []proxy.Config{proxyConfig(), {TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}} {
+	for _, cfg := range []proxy.Config{trustingConfig(false), trustingConfig(true)} {
 		e := newEnv(t, cfg)
 		e.deploy(top)
 		var hdr []string

@@ -10,14 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/securegw/gateway/internal/browsertest"
 	"github.com/securegw/gateway/internal/topology"
-	"github.com/securegw/gateway/proxy"
 )
 
 // uiBackend serves a small YARN-like web UI whose pages link to the
@@ -226,7 +224,7 @@ func TestUIRewritingWebSocketURLs(t *testing.T) {
 		}
 	})
 	self = b.URL
-	e := newEnv(t, proxy.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := newEnv(t, trustingConfig(true))
 	e.deploy(uiTopology(b.URL, nil))
 	gwHost := strings.TrimPrefix(e.fe.URL, "http://")
 	tests := []struct {
@@ -398,15 +396,10 @@ func TestUIInChromium(t *testing.T) {
 	browsertest.Eval[bool](br, `(document.getElementById("hb").click(), true)`)
 	br.WaitFor(`document.getElementById("h").textContent === "STARTED application_1"`)
 
-	if foreign := br.ForeignRequests(gw); len(foreign) > 0 {
-		t.Errorf("requests left the gateway's origin: %v", foreign)
-	}
+	stayedOnOrigin(t, br, gw)
 	types := map[string]int{}
 	for _, r := range br.Requests() {
 		types[r.Type]++
-		if r.Failed != "" || r.Status >= 400 {
-			t.Errorf("request failed: %v", r)
-		}
 	}
 	for _, ty := range []string{"Document", "Stylesheet", "Script", "Image", "Fetch", "XHR"} {
 		if types[ty] == 0 {
@@ -628,12 +621,19 @@ func TestUISpellingsInChromium(t *testing.T) {
 	}
 	br.WaitFor(`getComputedStyle(document.querySelector("h1")).color === "rgb(1, 2, 3)"`)
 	br.WaitFor(`performance.getEntriesByType("resource").some(e => e.name.endsWith("/static/bg.svg"))`)
-	if foreign := br.ForeignRequests(gw); len(foreign) > 0 {
-		t.Errorf("requests left the gateway's origin: %v", foreign)
+	stayedOnOrigin(t, br, gw)
+}
+
+// stayedOnOrigin fails t when a request the browser made left origin or
+// failed (a network error, or a status of 400 and above).
+func stayedOnOrigin(t *testing.T, br *browsertest.Browser, origin string) {
+	t.Helper()
+	if foreign := br.ForeignRequests(origin); len(foreign) > 0 {
+		t.Errorf("%s: requests left the gateway's origin: %v", origin, foreign)
 	}
 	for _, r := range br.Requests() {
 		if r.Failed != "" || r.Status >= 400 {
-			t.Errorf("request failed: %v", r)
+			t.Errorf("%s: request failed: %v", origin, r)
 		}
 	}
 }
@@ -665,7 +665,7 @@ func TestUIRewritingStringSpellings(t *testing.T) {
 		}
 	})
 	host = strings.TrimPrefix(b.URL, "http://")
-	e := newEnv(t, proxy.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := newEnv(t, trustingConfig(true))
 	e.deploy(uiTopology(b.URL, nil))
 	gwHost := strings.TrimPrefix(e.fe.URL, "http://")
 	for _, proto := range []string{"http", "https"} {
@@ -721,7 +721,7 @@ func TestUIStringSpellingsInChromium(t *testing.T) {
 	common := []string{`"http:\\\\` + h + `/static/a.txt"`, `"\\\\` + h + `/static/a.txt"`, `"/\\` + h + `/static/a.txt"`,
 		`"http:///` + h + `/static/a.txt"`, `" \n http://` + h + `/static/a.txt"`, `"ht\ttp://` + h + `/static/a.txt"`,
 		`"HTTP://` + h + `/static/a.txt"`}
-	e := newEnv(t, proxy.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := newEnv(t, trustingConfig(true))
 	e.deploy(uiTopology(b.URL, nil))
 	gw, err := url.Parse(e.fe.URL)
 	if err != nil {
@@ -751,13 +751,6 @@ Promise.all([` + strings.Join(tt.spellings, ", ") + `].map(s => fetch(s).then(r 
 				t.Errorf("%s: fetch(%s): %q", tt.origin, tt.spellings[i], got)
 			}
 		}
-		if foreign := br.ForeignRequests(tt.origin); len(foreign) > 0 {
-			t.Errorf("%s: requests left the gateway's origin: %v", tt.origin, foreign)
-		}
-		for _, r := range br.Requests() {
-			if r.Failed != "" || r.Status >= 400 {
-				t.Errorf("%s: request failed: %v", tt.origin, r)
-			}
-		}
+		stayedOnOrigin(t, br, tt.origin)
 	}
 }

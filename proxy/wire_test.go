@@ -299,9 +299,7 @@ func TestBackendAnswerFieldsOutsideTheHead(t *testing.T) {
 	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
 		t.Run(kind, func(t *testing.T) {
 			b := newRawBackend(t, func(int, string) (string, bool) { return raw, false })
-			e := newEnv(t, proxyConfig())
-			e.fe = newTestFront(t, e.p, kind)
-			e.deploy(topo("t", svc("s", b.URL())))
+			e := frontTo(t, kind, b.URL())
 			c, br := dialWrite(t, e.addr(), "GET /gateway/t/s/x HTTP/1.1\r\nHost: gw\r\nTE: trailers\r\n\r\n")
 			hint, err := http.ReadResponse(br, nil)
 			if err != nil || hint.StatusCode != 103 {
@@ -310,15 +308,7 @@ func TestBackendAnswerFieldsOutsideTheHead(t *testing.T) {
 			if len(hint.Header) != 1 || hint.Header.Get("X-Hint") != "kept" {
 				t.Fatalf("103 fields %v, want only X-Hint", hint.Header)
 			}
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != 200 || string(body) != "ok" {
-				t.Fatalf("answer %d %q %v", resp.StatusCode, body, err)
-			}
+			resp := readOK(t, br)
 			if len(resp.Trailer) != 2 || resp.Trailer.Get("X-Sum") != "5" || resp.Trailer.Get("X-Late") != "kept" {
 				t.Fatalf("trailers %v, want X-Sum and X-Late only", resp.Trailer)
 			}
@@ -350,9 +340,7 @@ func TestNoInformationalAnswersToHTTP10(t *testing.T) {
 	})
 	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
 		t.Run(kind, func(t *testing.T) {
-			e := newEnv(t, proxyConfig())
-			e.fe = newTestFront(t, e.p, kind)
-			e.deploy(topo("t", svc("s", b.URL())))
+			e := frontTo(t, kind, b.URL())
 			first := int(b.reqs.Load())
 			_, br := dialWrite(t, e.addr(), "GET /gateway/t/s/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /gateway/t/s/y HTTP/1.0\r\n\r\n")
 			for i := 0; i < 2; i++ {
@@ -571,19 +559,9 @@ func TestBackendTrailers(t *testing.T) {
 		b := newRawBackend(t, func(int, string) (string, bool) { return raw, false })
 		for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
 			t.Run(tt.name+"/"+kind, func(t *testing.T) {
-				e := newEnv(t, proxyConfig())
-				e.fe = newTestFront(t, e.p, kind)
-				e.deploy(topo("t", svc("s", b.URL())))
+				e := frontTo(t, kind, b.URL())
 				_, br := dialWrite(t, e.addr(), "GET /gateway/t/s/x HTTP/1.1\r\nHost: gw\r\nTE: trailers\r\n\r\n")
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 || string(body) != "ok" {
-					t.Fatalf("answer %d %q %v", resp.StatusCode, body, err)
-				}
+				resp := readOK(t, br)
 				gotHead, gotTrailer := http.Header{}, http.Header{}
 				for _, k := range names {
 					if v := resp.Header[k]; len(v) > 0 {
