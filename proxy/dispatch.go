@@ -356,11 +356,10 @@ func (p *Proxy) setForwarded(out, in *http.Request, trusted bool, ctxPath string
 			out.Header["Forwarded"] = []string{strings.Join(fwd, ", ") + ", " + forwardedElement(clientIP, in.Host, proto)}
 		}
 	}
-	if v[3] == "" {
-		v[3] = forwardedPort(v[2], v[1])
-	}
 	if pub := &p.public; pub.origin != "" {
 		v[1], v[2], v[3] = pub.proto, pub.host, pub.port
+	} else if v[3] == "" {
+		v[3] = forwardedPort(v[2], v[1])
 	}
 	h := out.Header
 	h["X-Forwarded-For"] = v[0:1:1]
@@ -372,8 +371,7 @@ func (p *Proxy) setForwarded(out, in *http.Request, trusted bool, ctxPath string
 
 // forwardedPort is the port of host (a Host, or an X-Forwarded-Host:
 // its first element, the client's), or the default port of proto (an
-// X-Forwarded-Proto: its first element; http is 80, anything else 443,
-// as publicScheme reads it).
+// X-Forwarded-Proto, read by forwardedScheme, as links are).
 func forwardedPort(host, proto string) string {
 	host, _, _ = strings.Cut(host, ",")
 	host = strings.TrimSpace(host)
@@ -381,8 +379,7 @@ func forwardedPort(host, proto string) string {
 		(host[0] == '[' || strings.IndexByte(host[:i], ':') < 0) { // a bare IPv6 address has no port
 		return host[i+1:]
 	}
-	proto, _, _ = strings.Cut(proto, ",")
-	if strings.EqualFold(strings.TrimSpace(proto), "http") {
+	if forwardedScheme(proto) == "http" {
 		return "80"
 	}
 	return "443"

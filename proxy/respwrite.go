@@ -311,16 +311,19 @@ func publicOrigin(out *http.Request) string {
 }
 
 // publicScheme is the scheme the client used, as the gateway told the
-// backend in X-Forwarded-Proto: http or https (when it says neither).
+// backend in X-Forwarded-Proto (forwardedScheme).
 func publicScheme(out *http.Request) string {
-	proto := out.Header.Get("X-Forwarded-Proto")
-	if i := strings.IndexByte(proto, ','); i >= 0 {
-		proto = strings.TrimSpace(proto[:i])
+	return forwardedScheme(out.Header.Get("X-Forwarded-Proto"))
+}
+
+// forwardedScheme reads an X-Forwarded-Proto value: its first element
+// (the client's), http in any case, else https.
+func forwardedScheme(proto string) string {
+	proto, _, _ = strings.Cut(proto, ",")
+	if strings.EqualFold(strings.TrimSpace(proto), "http") {
+		return "http"
 	}
-	if proto != "https" && proto != "http" {
-		proto = "https"
-	}
-	return proto
+	return "https"
 }
 
 // plainHost reports whether host is a name, IPv4 or IPv6 address with an

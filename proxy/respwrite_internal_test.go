@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"testing"
 )
@@ -78,5 +79,22 @@ func TestOriginsLookupSmallAndLarge(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// X-Forwarded-Proto is read one way for links and for the port backends
+// are told: its first element, http in any case, anything else https.
+func TestForwardedScheme(t *testing.T) {
+	for proto, want := range map[string]string{
+		"http": "http", "HTTP": "http", " Http , https": "http", "https": "https", "HTTPS": "https",
+		"https, http": "https", "": "https", "ws": "https", "http2": "https",
+	} {
+		if got := forwardedScheme(proto); got != want {
+			t.Errorf("forwardedScheme(%q) = %q, want %q", proto, got, want)
+		}
+		out := &http.Request{Header: http.Header{"X-Forwarded-Proto": {proto}}}
+		if got := publicScheme(out); got != want {
+			t.Errorf("publicScheme with X-Forwarded-Proto %q = %q, want %q", proto, got, want)
+		}
 	}
 }
