@@ -322,11 +322,14 @@ func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) 
 	if err := c.WriteRequestHead(req.Method, req.URL.EscapedPath(), req.URL.RawQuery, host, req.Header, cl, chunked, trailers); err != nil {
 		return nil, err
 	}
+	if !hasBody {
+		if err := c.FlushOnRead(); err != nil {
+			return nil, err
+		}
+		return readHead(ex, c, req, tmo, false) // arms the watch when the answer is slow
+	}
 	if err := c.Flush(); err != nil {
 		return nil, err
-	}
-	if !hasBody {
-		return readHead(ex, c, req, tmo, false) // arms the watch when the answer is slow
 	}
 	ex.watch(req.Context(), c)
 	if httpguts.HeaderValuesContainsToken(req.Header["Expect"], "100-continue") {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/frontend"
 )
@@ -678,6 +679,73 @@ func TestInformationalAnswersBeforeWebSocket101(t *testing.T) {
 			}
 			if tt.status == http.StatusSwitchingProtocols && err != nil {
 				t.Fatalf("handshake: %v", err)
+			}
+		})
+	}
+}
+
+// A backend that ends a kept-alive connection after its answer, closing
+// it or only its sending side (and reading on): the gateway's next request
+// on that connection gets no answer there, and is sent again on a new
+// connection at once, not after the answer timeout. (A bodyless request
+// is sent from inside the wait for its answer, h1.FlushOnRead: the end of
+// the connection seen before that wait began must still count.)
+func TestBackendEndingIdleConnectionCostsNoTimeout(t *testing.T) {
+	for _, halfClose := range []bool{false, true} {
+		t.Run(fmt.Sprintf("half-close=%v", halfClose), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var conns, answered atomic.Int64
+			ended := make(chan struct{}, 3) // the backend ended (its side of) a connection
+			var wg sync.WaitGroup
+			t.Cleanup(func() { ln.Close(); wg.Wait() })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					conns.Add(1)
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer c.Close()
+						br := bufio.NewReader(c)
+						if _, err := http.ReadRequest(br); err != nil {
+							return
+						}
+						answered.Add(1)
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+						if !halfClose {
+							c.Close()
+							ended <- struct{}{}
+							return
+						}
+						c.(*net.TCPConn).CloseWrite()
+						ended <- struct{}{}
+						_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+						io.Copy(io.Discard, br) // reads the next request, never answers
+					}()
+				}
+			}()
+			e := newEnv(t, proxyConfig())
+			s := svc("s", "http://"+ln.Addr().String())
+			s.Dispatch = &topology.Dispatch{ResponseHeaderTimeout: topology.Duration(time.Minute)}
+			e.deploy(topo("t", s))
+			for i := 0; i < 3; i++ {
+				start := time.Now()
+				resp, body := e.get("/gateway/t/s/x")
+				if took := time.Since(start); resp.StatusCode != 200 || body != "ok" || took > 10*time.Second {
+					t.Fatalf("request %d: %d %q after %v", i+1, resp.StatusCode, body, took)
+				}
+				<-ended // before the next request, which the gateway sends on this connection first
+			}
+			if conns.Load() != 3 || answered.Load() != 3 {
+				t.Fatalf("%d connections, %d answers for 3 requests", conns.Load(), answered.Load())
 			}
 		})
 	}

@@ -18,6 +18,7 @@ import (
 type Conn struct {
 	nc     net.Conn
 	tcp    *net.TCPConn // the plain TCP connection under nc, nil for TLS
+	w      *wire        // what br and bw read from and write to
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	pool   *Pool
@@ -34,10 +35,13 @@ type Conn struct {
 	// its idle time, so that such bytes are not read as that request's
 	// answer.
 	peekFirst bool
-	body      body
-	head      []byte
-	kv        []span
-	hdr       http.Header // the response header, reused from response to response
+	// sendOnRead: FlushOnRead may hold the head for the next read (the
+	// connection is new, or its last answer came just before).
+	sendOnRead bool
+	body       body
+	head       []byte
+	kv         []span
+	hdr        http.Header // the response header, reused from response to response
 	// interrupt moves the read deadline to the past: made once per connection.
 	interrupt func()
 }
@@ -63,6 +67,21 @@ func (c *Conn) Write(p []byte) (int, error) { return c.bw.Write(p) }
 // Flush sends what is buffered.
 func (c *Conn) Flush() error { return c.bw.Flush() }
 
+// FlushOnRead sends what is buffered, a request head with nothing to
+// follow it: on a plain TCP connection new or busy (its last answer came
+// within sendOnReadWithin) the next read sends it, from inside its wait
+// for the answer, and that read is the only read(2) the answer costs (see
+// wire). Nothing may be written before that read.
+func (c *Conn) FlushOnRead() error {
+	if c.w.raw == nil || !c.sendOnRead {
+		return c.bw.Flush()
+	}
+	c.w.holding = true
+	err := c.bw.Flush()
+	c.w.holding = false
+	return err
+}
+
 // Buffered reports bytes of the backend's answer already read and waiting.
 func (c *Conn) Buffered() int { return c.br.Buffered() }
 
@@ -77,7 +96,7 @@ func (c *Conn) Discard() { c.keep = false }
 // them as its own (response desync). The connection, its response and body
 // must not be used afterwards.
 func (c *Conn) Release() {
-	if c.keep && c.body.done && c.br.Buffered() == 0 {
+	if c.keep && c.body.done && c.br.Buffered() == 0 && !c.w.sending {
 		c.keep = false
 		c.pool.put(c)
 		return
@@ -126,12 +145,12 @@ func (c *Conn) WriteRequestHead(method, path, query, host string, h http.Header,
 	w.WriteString("\r\n")
 	for k, vv := range h {
 		if !httpguts.ValidHeaderFieldName(k) {
-			c.bw.Reset(c.nc)
+			c.bw.Reset(c.w)
 			return &HeaderError{"header name"}
 		}
 		for _, v := range vv {
 			if !httpguts.ValidHeaderFieldValue(v) {
-				c.bw.Reset(c.nc)
+				c.bw.Reset(c.w)
 				return &HeaderError{"value of header " + strconv.Quote(k)}
 			}
 			w.WriteString(k)
@@ -150,7 +169,7 @@ func (c *Conn) WriteRequestHead(method, path, query, host string, h http.Header,
 		w.WriteString("Transfer-Encoding: chunked\r\n")
 		for i, k := range trailers {
 			if !httpguts.ValidHeaderFieldName(k) {
-				c.bw.Reset(c.nc)
+				c.bw.Reset(c.w)
 				return &HeaderError{"trailer name"}
 			}
 			if i == 0 {

@@ -14,7 +14,8 @@
 // plain TCP client connection when both sides are plain TCP.
 //
 // Everything runs on the caller's goroutine: a request without a body costs
-// one write and one read system call on a reused connection, and no
-// goroutine switch. The package knows nothing of routing, headers hygiene
+// one write and one read system call on a reused plain TCP connection (its
+// head is sent from inside the wait for its answer, FlushOnRead, so no
+// read finds nothing before the wait), and no goroutine switch. The package knows nothing of routing, headers hygiene
 // or failover: the proxy decides what to send and what to do with an error.
 package h1

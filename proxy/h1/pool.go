@@ -26,6 +26,13 @@ const (
 // backends close idle connections after seconds, not milliseconds.
 const checkAfter = 500 * time.Millisecond
 
+// sendOnReadWithin is how soon after its last answer a connection sends a
+// bodyless request's head from inside the wait for the answer
+// (FlushOnRead). A backend may end a connection idle for longer, and its
+// end, come before that wait began, would not end the wait: the request
+// would be sent again only at the wait's first deadline (the proxy's 50 ms).
+const sendOnReadWithin = time.Millisecond
+
 // Pool is the keep-alive connections to one origin.
 type Pool struct {
 	dial        Dialer
@@ -66,15 +73,17 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 			continue
 		}
 		c.Reused = true
+		c.sendOnRead = idle < sendOnReadWithin
 		return c, nil
 	}
 	nc, err := p.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{nc: nc, pool: p, br: bufio.NewReaderSize(nc, readBufferSize)}
-	c.bw = bufio.NewWriterSize(nc, writeBufferSize)
-	c.tcp = tcpConnOf(nc)
+	c := &Conn{nc: nc, pool: p, tcp: tcpConnOf(nc), sendOnRead: true}
+	c.w = newWire(nc, c.tcp)
+	c.br = bufio.NewReaderSize(c.w, readBufferSize)
+	c.bw = bufio.NewWriterSize(c.w, writeBufferSize)
 	c.interrupt = func() { _ = nc.SetReadDeadline(time.Unix(1, 0)) }
 	return c, nil
 }
