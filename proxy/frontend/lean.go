@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -269,6 +270,15 @@ type leanConn struct {
 	// next is the request simpleRequest reads into; serveRequest's copy
 	// (WithContext) is the handler's, and next is cleared.
 	next http.Request
+	// deferred: the last answer is in bw, for the wait for the next
+	// request to send (deferred.go); raw and step are made once for it,
+	// rp, rn and rerr are sendRead's state.
+	deferred bool
+	raw      syscall.RawConn
+	step     func(fd uintptr) bool
+	rp       []byte
+	rn       int
+	rerr     error
 }
 
 func (c *leanConn) setState(st http.ConnState) {
@@ -288,6 +298,7 @@ func (c *leanConn) serve() {
 		if c.state == http.StateHijacked {
 			return
 		}
+		_ = c.flushDeferred()
 		if c.unreadBody {
 			c.closeLingering()
 		}
@@ -424,7 +435,7 @@ func (c *leanConn) serveOne() bool {
 		if c.state == http.StateNew {
 			wait = o.ReadHeaderTimeout
 		}
-		c.idle.Store(true)
+		c.idle.Store(!c.deferred) // else once the answer is sent (sendStep)
 		err := c.awaitRequest(wait)
 		c.idle.Store(false)
 		if err != nil || c.s.shutdown.Load() {
@@ -481,7 +492,14 @@ func (c *leanConn) serveOne() bool {
 		return false
 	}
 	if !keep || c.s.shutdown.Load() {
-		return false
+		return false // (serve sends a deferred answer)
+	}
+	if c.cr.hasByte || c.cr.gone || c.br.Buffered() > 0 {
+		// The next request began to come (or the client left) while the
+		// handler ran: its wait would be none.
+		if c.flushDeferred() != nil {
+			return false
+		}
 	}
 	c.setState(http.StateIdle)
 	return true
@@ -524,6 +542,18 @@ func init() { idleRelease.Store(int64(time.Second)) }
 // more: the first wait's deadline replaces the idle one.
 func (c *leanConn) awaitRequest(wait time.Duration) error {
 	now := time.Now()
+	if c.deferred {
+		// The answer is sent from inside this wait, which may miss bytes
+		// that came before it (deferred.go): at most deferredWait, then
+		// the usual wait.
+		first := min(wait, deferredWait)
+		_ = c.nc.SetReadDeadline(now.Add(first))
+		_, err := c.br.Peek(1)
+		if err == nil || !isTimeout(err) || first == wait || c.s.shutdown.Load() {
+			return err
+		}
+		now, wait = time.Now(), wait-first
+	}
 	quiet := time.Duration(idleRelease.Load())
 	if wait <= quiet {
 		_ = c.nc.SetReadDeadline(now.Add(wait))
@@ -836,7 +866,13 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	}
 	cr.mu.Unlock()
 	cr.c.readDeadline()
-	n, err := cr.c.nc.Read(p)
+	var n int
+	var err error
+	if cr.c.deferred {
+		n, err = cr.c.sendRead(p)
+	} else {
+		n, err = cr.c.nc.Read(p)
+	}
 	cr.limit -= int64(n)
 	return n, err
 }

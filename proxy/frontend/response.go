@@ -400,7 +400,10 @@ func (r *response) finish() {
 	if r.cl >= 0 && r.written != r.cl && r.req.Method != http.MethodHead && bodyAllowed(r.status) {
 		r.closeAfter = true // the body is shorter than announced: the client must not wait for more
 	}
-	if err := bw.Flush(); err != nil {
+	switch {
+	case r.c.mayDefer(r):
+		r.c.deferred = true // sent by the wait for the next request (deferred.go)
+	case bw.Flush() != nil:
 		r.closeAfter = true
 	}
 	if r.body != nil && !r.closeAfter && !r.body.finish() {

@@ -1,0 +1,110 @@
+package frontend
+
+import (
+	"errors"
+	"io"
+	"os"
+	"syscall"
+	"time"
+)
+
+// A keep-alive answer on a plain TCP connection is sent from inside the
+// wait for the client's next request (the answer is deferred).
+//
+// Go's net.Conn.Read first tries read(2) and parks only when it finds
+// nothing (EAGAIN). Right after an answer is sent the next request is not
+// there yet, so that try costs a system call for nothing on every request
+// of a busy connection (a microsecond and more on a virtual machine).
+// Waiting first is not possible on its own: readiness that came before the
+// wait began is reset when it begins (internal/poll's prepareRead). Sent
+// from inside the wait, after that reset, the answer cannot be followed by
+// a request the wait misses.
+//
+// Bytes a client sent before the answer (a pipelined request that came
+// while the handler ran, after the connection's last read) may be missed
+// by the wait: it ends after deferredWait at the latest, and the usual
+// read finds them. An answer is deferred only when the request had no
+// body and no byte of a next request was seen (buffered, or kept by the
+// client-gone watch); every way out of serving the connection sends a
+// deferred answer first (flushDeferred).
+
+// deferredWait bounds the wait an answer is sent from, for the bytes it
+// may miss (a pipelined request's): a busy client's next request comes
+// well within it, an idle one's is waited for as usual after it.
+const deferredWait = 10 * time.Millisecond
+
+// mayDefer reports whether the answer r finishes may stay in the buffer
+// for the next wait to send.
+func (c *leanConn) mayDefer(r *response) bool {
+	if c.tcp == nil || c.big || r.body != nil || r.closeAfter || c.writeFailed || c.s.shutdown.Load() {
+		return false
+	}
+	if c.raw == nil {
+		raw, err := c.tcp.SyscallConn()
+		if err != nil {
+			return false
+		}
+		c.raw, c.step = raw, c.sendStep
+	}
+	return true
+}
+
+// errAnswerNotSent: sending a deferred answer failed; the connection ends.
+var errAnswerNotSent = errors.New("frontend: the answer could not be sent")
+
+// flushDeferred sends a deferred answer (nothing when there is none).
+func (c *leanConn) flushDeferred() error {
+	if !c.deferred {
+		return nil
+	}
+	c.deferred = false
+	return c.bw.Flush()
+}
+
+// sendRead sends the deferred answer, waits for the client's next bytes
+// and reads them into p, as connReader reads the connection.
+func (c *leanConn) sendRead(p []byte) (int, error) {
+	c.rp, c.rn, c.rerr = p, 0, nil
+	err := c.raw.Read(c.step) // the read deadline applies to its wait
+	n, serr := c.rn, c.rerr
+	c.rp, c.rerr = nil, nil
+	if serr != nil {
+		return 0, serr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// sendStep runs inside the wait of c.raw.Read: the first time it sends the
+// answer (which may wait for the client to take it, as any write) and asks
+// to wait; then it reads what came.
+func (c *leanConn) sendStep(fd uintptr) bool {
+	if c.deferred {
+		if c.flushDeferred() != nil {
+			// Not the write's error, which may be a timeout: the wait
+			// for a request would go on after it.
+			c.rerr = errAnswerNotSent
+			return true
+		}
+		c.idle.Store(true) // answered: Shutdown may close it now
+		return false
+	}
+	for {
+		n, err := syscall.Read(int(fd), c.rp)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return false // woken with nothing to read: wait again
+		case err != nil:
+			c.rerr = os.NewSyscallError("read", err)
+		case n == 0:
+			c.rerr = io.EOF
+		default:
+			c.rn = n
+		}
+		return true
+	}
+}

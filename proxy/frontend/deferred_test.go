@@ -1,0 +1,126 @@
+package frontend_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/securegw/gateway/proxy/frontend"
+)
+
+// ioCounts is the read(2) and write(2) calls counted in the kernel's file
+// (/proc/self/io for the process, /proc/thread-self/io for the thread).
+func ioCounts(t *testing.T, file string) (reads, writes int) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Skipf("no I/O counts: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		n, _ := strconv.Atoi(v)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
+}
+
+// A keep-alive client's requests cost the lean front one read(2) and one
+// write(2) each: the answer is sent from inside the wait for the next
+// request, not followed by a read that finds nothing before the wait. The
+// client runs on a thread of its own, so the process's counts less the
+// thread's are the server's.
+func TestKeepAliveRequestCostsOneRead(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	get := func() {
+		t.Helper()
+		if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
+			t.Fatalf("answer %q %v", b, err)
+		}
+	}
+	get()
+	const n = 200
+	pr0, pw0 := ioCounts(t, "/proc/self/io")
+	tr0, tw0 := ioCounts(t, "/proc/thread-self/io")
+	for i := 0; i < n; i++ {
+		get()
+	}
+	pr1, pw1 := ioCounts(t, "/proc/self/io")
+	tr1, tw1 := ioCounts(t, "/proc/thread-self/io")
+	reads, writes := (pr1-pr0)-(tr1-tr0), (pw1-pw0)-(tw1-tw0)
+	t.Logf("server: %d reads, %d writes for %d requests", reads, writes, n)
+	if reads > n+n/10 || writes > n+n/10 {
+		t.Fatalf("the server made %d reads and %d writes for %d requests, want about one each", reads, writes, n)
+	}
+}
+
+// A pipelined request that comes while the handler of the one before it
+// runs (after the connection's last read) is answered, in order, though
+// the wait the first answer is sent from may miss it: within the bound of
+// that wait, not at the idle timeout.
+func TestPipelinedDuringHandlerIsAnswered(t *testing.T) {
+	started, sent := make(chan struct{}), make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/first" {
+			started <- struct{}{} // its head was read
+			<-sent                // the second request came meanwhile
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{IdleTimeout: time.Minute})
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: gw\r\n\r\n")
+		<-started
+		io.WriteString(c, "GET /second HTTP/1.1\r\nHost: gw\r\n\r\n")
+		sent <- struct{}{}
+		br := bufio.NewReader(c)
+		c.SetReadDeadline(start.Add(10 * time.Second))
+		for _, want := range []string{"/first", "/second"} {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("round %d, answer for %s: %v", i, want, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if string(b) != want {
+				t.Fatalf("round %d: answer %q, want %q", i, b, want)
+			}
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("round %d: the pipelined request waited %v", i, took)
+		}
+	}
+}
