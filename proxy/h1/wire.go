@@ -81,6 +81,16 @@ func (w *wire) sendRead(p []byte) (int, error) {
 		}
 		return w.nc.Read(p)
 	case err != nil:
+		if len(out) > 0 {
+			// The wait never began (its deadline had passed, or was
+			// moved to the past, before it: a goroutine that ran late),
+			// so sendStep never ran and nothing was sent. The head goes
+			// now, as Flush would have sent it: else the next read would
+			// wait for the answer to a request the backend never got.
+			if _, werr := w.nc.Write(out); werr != nil {
+				return 0, werr
+			}
+		}
 		return 0, err
 	}
 	return n, nil

@@ -151,3 +151,72 @@ func TestFlushOnReadKeepsTheDeadline(t *testing.T) {
 		t.Fatalf("the answer after the timeout: %d %v", resp.StatusCode, err)
 	}
 }
+
+// A read whose wait never began (its deadline had passed before it, as
+// for a goroutine that ran late, or a watch moved it to the past) sends
+// FlushOnRead's head all the same, as Flush would have sent it: it failed
+// as a timeout and left the head unsent, and the next read waited for
+// the answer to a request the backend never got.
+func TestFlushOnReadSendsTheHeadWhenTheWaitNeverBegan(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		early func(c *Conn)
+	}{
+		{"deadline passed", func(c *Conn) { _ = c.SetReadDeadline(time.Now().Add(-time.Second)) }},
+		{"interrupted", func(c *Conn) { c.Interrupt()() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			heads := make(chan error, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					heads <- err
+					return
+				}
+				defer c.Close()
+				err = skipHead(bufio.NewReader(c))
+				heads <- err
+				if err == nil {
+					io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+				}
+				io.Copy(io.Discard, c)
+			}()
+			p := NewPool(dialer(ln.Addr().String()), 4, time.Minute)
+			defer p.Close()
+			c, err := p.Get(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := c.WriteRequestHead("GET", "/late", "", "b", nil, -1, false, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.FlushOnRead(); err != nil {
+				t.Fatal(err)
+			}
+			tc.early(c)
+			err = c.Peek()
+			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+				t.Fatalf("a read past its deadline: %v, want a timeout", err)
+			}
+			select {
+			case err := <-heads:
+				if err != nil {
+					t.Fatalf("the backend did not get the head: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the head was not sent")
+			}
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			var resp http.Response
+			if err := c.ReadResponse(&resp, "GET", nil); err != nil || resp.StatusCode != 204 {
+				t.Fatalf("the answer after the timeout: %d %v", resp.StatusCode, err)
+			}
+		})
+	}
+}
