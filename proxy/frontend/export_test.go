@@ -51,3 +51,6 @@ func InReaderPool(br any) bool {
 	}
 	return found
 }
+
+// DeferredWait bounds the wait a deferred answer is sent from.
+const DeferredWait = deferredWait

@@ -549,6 +549,11 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 		first := min(wait, deferredWait)
 		_ = c.nc.SetReadDeadline(now.Add(first))
 		_, err := c.br.Peek(1)
+		if err == nil && c.afterPost {
+			// skipEmptyLines may wait for the rest of an empty line
+			// within this deadline: the usual wait's, not deferredWait.
+			_ = c.nc.SetReadDeadline(now.Add(min(wait, time.Duration(idleRelease.Load()))))
+		}
 		if err == nil || !isTimeout(err) || first == wait || c.s.shutdown.Load() {
 			return err
 		}
