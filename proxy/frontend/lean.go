@@ -569,6 +569,12 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 	if _, err := c.br.Peek(1); err == nil || !isTimeout(err) || c.s.shutdown.Load() {
 		return err
 	}
+	if c.flushDeferred() != nil {
+		// A deferred answer still in the writer (both waits timed out
+		// before they began: a goroutine that ran a second late) goes
+		// before the writer goes back to its pool.
+		return errAnswerNotSent
+	}
 	c.release()
 	c.res.forget()
 	_ = c.nc.SetReadDeadline(now.Add(wait))
