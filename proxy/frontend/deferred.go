@@ -2,10 +2,9 @@ package frontend
 
 import (
 	"errors"
-	"io"
-	"os"
-	"syscall"
 	"time"
+
+	"github.com/securegw/gateway/proxy/internal/rawread"
 )
 
 // A keep-alive answer on a plain TCP connection is sent from inside the
@@ -91,20 +90,7 @@ func (c *leanConn) sendStep(fd uintptr) bool {
 		c.idle.Store(true) // answered: Shutdown may close it now
 		return false
 	}
-	for {
-		n, err := syscall.Read(int(fd), c.rp)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return false // woken with nothing to read: wait again
-		case err != nil:
-			c.rerr = os.NewSyscallError("read", err)
-		case n == 0:
-			c.rerr = io.EOF
-		default:
-			c.rn = n
-		}
-		return true
-	}
+	n, done, err := rawread.Step(fd, c.rp)
+	c.rn, c.rerr = n, err
+	return done
 }

@@ -5,13 +5,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/securegw/gateway/internal/procio"
 	"github.com/securegw/gateway/proxy/frontend"
 )
 
@@ -19,19 +17,9 @@ import (
 // (/proc/self/io for the process, /proc/thread-self/io for the thread).
 func ioCounts(t *testing.T, file string) (reads, writes int) {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	reads, writes, err := procio.Counts(file)
 	if err != nil {
 		t.Skipf("no I/O counts: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ": ")
-		n, _ := strconv.Atoi(v)
-		switch k {
-		case "syscr":
-			reads = n
-		case "syscw":
-			writes = n
-		}
 	}
 	return reads, writes
 }
@@ -68,13 +56,13 @@ func TestKeepAliveRequestCostsOneRead(t *testing.T) {
 	}
 	get()
 	const n = 200
-	pr0, pw0 := ioCounts(t, "/proc/self/io")
-	tr0, tw0 := ioCounts(t, "/proc/thread-self/io")
+	pr0, pw0 := ioCounts(t, procio.Process)
+	tr0, tw0 := ioCounts(t, procio.Thread)
 	for i := 0; i < n; i++ {
 		get()
 	}
-	pr1, pw1 := ioCounts(t, "/proc/self/io")
-	tr1, tw1 := ioCounts(t, "/proc/thread-self/io")
+	pr1, pw1 := ioCounts(t, procio.Process)
+	tr1, tw1 := ioCounts(t, procio.Thread)
 	reads, writes := (pr1-pr0)-(tr1-tr0), (pw1-pw0)-(tw1-tw0)
 	t.Logf("server: %d reads, %d writes for %d requests", reads, writes, n)
 	if reads > n+n/10 || writes > n+n/10 {

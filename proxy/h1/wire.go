@@ -1,10 +1,11 @@
 package h1
 
 import (
-	"io"
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/securegw/gateway/proxy/internal/rawread"
 )
 
 // wire is what a connection's buffers read from and write to: the
@@ -115,20 +116,7 @@ func (w *wire) sendStep(fd uintptr) bool {
 			return false // sent: wait for the answer before reading
 		}
 	}
-	for {
-		n, err := syscall.Read(int(fd), w.p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return false // woken with nothing to read: wait again
-		case err != nil:
-			w.err = os.NewSyscallError("read", err)
-		case n == 0:
-			w.err = io.EOF
-		default:
-			w.n = n
-		}
-		return true
-	}
+	n, done, err := rawread.Step(fd, w.p)
+	w.n, w.err = n, err
+	return done
 }

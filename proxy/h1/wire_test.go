@@ -6,31 +6,20 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/securegw/gateway/internal/procio"
 )
 
 // threadIO is the read(2) and write(2) calls the calling thread made so
 // far, as the kernel counts them (/proc/thread-self/io).
 func threadIO(t *testing.T) (reads, writes int) {
 	t.Helper()
-	b, err := os.ReadFile("/proc/thread-self/io")
+	reads, writes, err := procio.Counts(procio.Thread)
 	if err != nil {
 		t.Skipf("no per-thread I/O counts: %v", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ": ")
-		n, _ := strconv.Atoi(v)
-		switch k {
-		case "syscr":
-			reads = n
-		case "syscw":
-			writes = n
-		}
 	}
 	return reads, writes
 }
