@@ -231,10 +231,7 @@ func TestRMStandbyAnswerDetection(t *testing.T) {
 				writeInHalves(w, tt.status, tt.body, tt.chunked)
 			})
 			second := echoBackend(t, "second")
-			s := haSvc(&topology.HA{FailoverOnStandby: true}, first.URL, second.URL)
-			s.Role = "RESOURCEMANAGER"
-			e := newEnv(t, proxyConfig())
-			e.deploy(topo("t", s))
+			e := rmFailoverEnv(t, first.URL, second.URL)
 			resp, body := e.doNoFollow(http.MethodGet, "/gateway/t/svc/x")
 			if tt.failover {
 				if resp.StatusCode != 200 || body != "second:" {
@@ -292,10 +289,7 @@ func TestRMStandbyHeadDetection(t *testing.T) {
 			})
 			second := echoBackend(t, "second")
 			firstURL, secondURL = first.URL, second.URL
-			s := haSvc(&topology.HA{FailoverOnStandby: true}, first.URL, second.URL)
-			s.Role = "RESOURCEMANAGER"
-			e := newEnv(t, proxyConfig())
-			e.deploy(topo("t", s))
+			e := rmFailoverEnv(t, first.URL, second.URL)
 			resp, _ := e.doNoFollow(http.MethodHead, "/gateway/t/svc/x?a=1&b=2")
 			if tt.failover {
 				if resp.StatusCode != 200 || second.count() != 1 {
@@ -311,4 +305,15 @@ func TestRMStandbyHeadDetection(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rmFailoverEnv is a gateway with topology t's service svc a
+// ResourceManager at first and second that fails over from a standby.
+func rmFailoverEnv(t *testing.T, first, second string) *env {
+	t.Helper()
+	s := haSvc(&topology.HA{FailoverOnStandby: true}, first, second)
+	s.Role = "RESOURCEMANAGER"
+	e := newEnv(t, proxyConfig())
+	e.deploy(topo("t", s))
+	return e
 }

@@ -25,21 +25,38 @@ import (
 
 // rawBackend is a backend on a raw TCP listener: for every request head it
 // reads, it writes answer(n, head) as is (n counts requests from 0 across
-// connections). It counts the connections it accepted.
+// connections), and ends the connection after it when answer says so. It
+// counts the connections it accepted.
 type rawBackend struct {
 	ln    net.Listener
 	conns atomic.Int64
 	reqs  atomic.Int64
 	wg    sync.WaitGroup
+	// halfClose: a connection is ended by shutting down the backend's
+	// sending side only; it reads on and never answers again.
+	halfClose bool
+	ended     chan<- struct{} // told each time a connection was ended (nil: nobody)
 }
 
-func newRawBackend(t *testing.T, answer func(n int, head string) (raw string, closeAfter bool)) *rawBackend {
+// rawOption changes how a rawBackend ends its connections.
+type rawOption func(*rawBackend)
+
+// halfClosing makes the backend end connections by a half-close.
+func halfClosing() rawOption { return func(b *rawBackend) { b.halfClose = true } }
+
+// endsTo makes the backend tell ended each time it ended a connection.
+func endsTo(ended chan<- struct{}) rawOption { return func(b *rawBackend) { b.ended = ended } }
+
+func newRawBackend(t *testing.T, answer func(n int, head string) (raw string, closeAfter bool), opts ...rawOption) *rawBackend {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &rawBackend{ln: ln}
+	for _, o := range opts {
+		o(b)
+	}
 	var open sync.Map
 	b.wg.Add(1)
 	go func() {
@@ -70,6 +87,7 @@ func newRawBackend(t *testing.T, answer func(n int, head string) (raw string, cl
 					}
 					raw, closeAfter := answer(int(b.reqs.Add(1)-1), head.String())
 					if _, err := io.WriteString(c, raw); err != nil || closeAfter {
+						b.end(c, br)
 						return
 					}
 				}
@@ -85,6 +103,21 @@ func newRawBackend(t *testing.T, answer func(n int, head string) (raw string, cl
 }
 
 func (b *rawBackend) URL() string { return "http://" + b.ln.Addr().String() }
+
+// end ends c (a half-close reads on until the test's cleanup closes it).
+func (b *rawBackend) end(c net.Conn, br *bufio.Reader) {
+	if b.halfClose {
+		_ = c.(*net.TCPConn).CloseWrite()
+	} else {
+		c.Close()
+	}
+	if b.ended != nil {
+		b.ended <- struct{}{}
+	}
+	if b.halfClose {
+		_, _ = io.Copy(io.Discard, br)
+	}
+}
 
 // A backend breaking the protocol gets the client a 502 and no byte of
 // what it sent; its connection is not reused.
@@ -693,47 +726,16 @@ func TestInformationalAnswersBeforeWebSocket101(t *testing.T) {
 func TestBackendEndingIdleConnectionCostsNoTimeout(t *testing.T) {
 	for _, halfClose := range []bool{false, true} {
 		t.Run(fmt.Sprintf("half-close=%v", halfClose), func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var conns, answered atomic.Int64
 			ended := make(chan struct{}, 3) // the backend ended (its side of) a connection
-			var wg sync.WaitGroup
-			t.Cleanup(func() { ln.Close(); wg.Wait() })
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					conns.Add(1)
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						defer c.Close()
-						br := bufio.NewReader(c)
-						if _, err := http.ReadRequest(br); err != nil {
-							return
-						}
-						answered.Add(1)
-						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-						if !halfClose {
-							c.Close()
-							ended <- struct{}{}
-							return
-						}
-						c.(*net.TCPConn).CloseWrite()
-						ended <- struct{}{}
-						_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
-						io.Copy(io.Discard, br) // reads the next request, never answers
-					}()
-				}
-			}()
+			opts := []rawOption{endsTo(ended)}
+			if halfClose {
+				opts = append(opts, halfClosing())
+			}
+			b := newRawBackend(t, func(int, string) (string, bool) {
+				return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true
+			}, opts...)
 			e := newEnv(t, proxyConfig())
-			s := svc("s", "http://"+ln.Addr().String())
+			s := svc("s", b.URL())
 			s.Dispatch = &topology.Dispatch{ResponseHeaderTimeout: topology.Duration(time.Minute)}
 			e.deploy(topo("t", s))
 			for i := 0; i < 3; i++ {
@@ -744,8 +746,8 @@ func TestBackendEndingIdleConnectionCostsNoTimeout(t *testing.T) {
 				}
 				<-ended // before the next request, which the gateway sends on this connection first
 			}
-			if conns.Load() != 3 || answered.Load() != 3 {
-				t.Fatalf("%d connections, %d answers for 3 requests", conns.Load(), answered.Load())
+			if b.conns.Load() != 3 || b.reqs.Load() != 3 {
+				t.Fatalf("%d connections, %d answers for 3 requests", b.conns.Load(), b.reqs.Load())
 			}
 		})
 	}

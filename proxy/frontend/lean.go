@@ -494,7 +494,7 @@ func (c *leanConn) serveOne() bool {
 	if !keep || c.s.shutdown.Load() {
 		return false // (serve sends a deferred answer)
 	}
-	if c.cr.hasByte || c.cr.gone || c.br.Buffered() > 0 {
+	if c.deferred && (c.cr.hasByte || c.cr.gone || c.br.Buffered() > 0) {
 		// The next request began to come (or the client left) while the
 		// handler ran: its wait would be none.
 		if c.flushDeferred() != nil {

@@ -96,7 +96,7 @@ func (c *Conn) Discard() { c.keep = false }
 // them as its own (response desync). The connection, its response and body
 // must not be used afterwards.
 func (c *Conn) Release() {
-	if c.keep && c.body.done && c.br.Buffered() == 0 && !c.w.sending {
+	if c.keep && c.body.done && c.br.Buffered() == 0 {
 		c.keep = false
 		c.pool.put(c)
 		return

@@ -93,40 +93,10 @@ func TestFlushOnReadCostsOneReadPerAnswer(t *testing.T) {
 // answer later than it is a timeout, the head was sent all the same, and
 // the next read (the usual kind) gets the answer when it comes.
 func TestFlushOnReadKeepsTheDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	answer := make(chan struct{})
-	heads := make(chan error, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			heads <- err
-			return
-		}
-		defer c.Close()
-		heads <- skipHead(bufio.NewReader(c))
-		<-answer
-		io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
-		io.Copy(io.Discard, c)
-	}()
-	p := NewPool(dialer(ln.Addr().String()), 4, time.Minute)
-	defer p.Close()
-	c, err := p.Get(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.WriteRequestHead("GET", "/slow", "", "b", nil, -1, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.FlushOnRead(); err != nil {
-		t.Fatal(err)
-	}
+	c, heads := heldHead(t, answer)
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	err = c.Peek()
+	err := c.Peek()
 	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
 		t.Fatalf("before the answer: %v, want a timeout", err)
 	}
@@ -155,41 +125,11 @@ func TestFlushOnReadSendsTheHeadWhenTheWaitNeverBegan(t *testing.T) {
 		{"interrupted", func(c *Conn) { c.Interrupt()() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			heads := make(chan error, 1)
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					heads <- err
-					return
-				}
-				defer c.Close()
-				err = skipHead(bufio.NewReader(c))
-				heads <- err
-				if err == nil {
-					io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
-				}
-				io.Copy(io.Discard, c)
-			}()
-			p := NewPool(dialer(ln.Addr().String()), 4, time.Minute)
-			defer p.Close()
-			c, err := p.Get(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := c.WriteRequestHead("GET", "/late", "", "b", nil, -1, false, nil); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.FlushOnRead(); err != nil {
-				t.Fatal(err)
-			}
+			answered := make(chan struct{})
+			close(answered)
+			c, heads := heldHead(t, answered)
 			tc.early(c)
-			err = c.Peek()
+			err := c.Peek()
 			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
 				t.Fatalf("a read past its deadline: %v, want a timeout", err)
 			}
@@ -208,4 +148,46 @@ func TestFlushOnReadSendsTheHeadWhenTheWaitNeverBegan(t *testing.T) {
 			}
 		})
 	}
+}
+
+// heldHead returns a connection of a pool to a backend of one connection,
+// with a GET head that FlushOnRead holds. The backend tells heads whether
+// it read a head, then answers 204 once answer is closed.
+func heldHead(t *testing.T, answer <-chan struct{}) (*Conn, <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	heads := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			heads <- err
+			return
+		}
+		defer c.Close()
+		err = skipHead(bufio.NewReader(c))
+		heads <- err
+		if err == nil {
+			<-answer
+			io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+		}
+		io.Copy(io.Discard, c)
+	}()
+	p := NewPool(dialer(ln.Addr().String()), 4, time.Minute)
+	t.Cleanup(p.Close)
+	c, err := p.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.WriteRequestHead("GET", "/x", "", "b", nil, -1, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.FlushOnRead(); err != nil {
+		t.Fatal(err)
+	}
+	return c, heads
 }
