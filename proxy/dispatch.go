@@ -63,7 +63,7 @@ func (s *service) rewrite(out, in *http.Request) {
 	p := s.topo.p
 	trusted := ex.info.ViaTrustedProxy // the peer is a trusted proxy: decided once, in ServeHTTP
 	scrubHeaders(out.Header, trusted, s.topo.scrub)
-	p.setForwarded(out, in, trusted, s.topo.ctxPath, &ex.fwd)
+	p.setForwarded(out, in, trusted, s.topo.ctxPath, ex.fwdValues())
 	if id := in.Header["X-Request-Id"]; id != nil {
 		out.Header["X-Request-Id"] = id
 	}

@@ -38,6 +38,12 @@ func (s *service) forward(ex *exchange, in *http.Request) { s.dispatch(ex, in, n
 // dispatch serves in from the service's backends, or from the sealed datanode
 // target when sealed is not nil.
 func (s *service) dispatch(ex *exchange, in *http.Request, sealed *url.URL) {
+	ex.takeMsg()
+	s.exchangeMsg(ex, in, sealed)
+	ex.putMsg() // not when a handler panicked: the collector takes it then
+}
+
+func (s *service) exchangeMsg(ex *exchange, in *http.Request, sealed *url.URL) {
 	out := s.outbound(ex, in)
 	defer ex.outHeader.put()
 	var resp *http.Response
@@ -71,10 +77,10 @@ func (s *service) dispatch(ex *exchange, in *http.Request, sealed *url.URL) {
 // fields, then the service's rewrite. It answers and returns nil for a
 // request that cannot be forwarded.
 func (s *service) outbound(ex *exchange, in *http.Request) *http.Request {
-	out := &ex.out
+	out := &ex.msg.out
 	*out = *in
-	ex.outURL = *in.URL
-	out.URL = &ex.outURL
+	ex.msg.outURL = *in.URL
+	out.URL = &ex.msg.outURL
 	ex.outHeader = forwardHeader(in.Header)
 	out.Header = ex.outHeader.h
 	out.Close = false
@@ -352,6 +358,7 @@ func exchangeOn(ex *exchange, c *h1.Conn, tmo time.Duration, req *http.Request) 
 	splice, sent := ex.plainFront, &ex.bodySent
 	sent.reset(req)
 	from := ex.trailerIn
+	ex.writer = true
 	go func() { done <- writeBody(c, req, chunked, splice, sent, from) }()
 	resp, err := readHead(ex, c, req, tmo, false)
 	if err != nil {
@@ -377,7 +384,7 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 	if !end.IsZero() && !first.Before(end) {
 		first = end
 	}
-	resp := &ex.resp
+	resp := &ex.msg.resp
 	for informational := 0; ; {
 		if err := ex.awaitHead(ctx, c, first, end); err != nil {
 			return nil, err

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -255,20 +256,60 @@ type exchange struct {
 	// request body, and the body's writer is gone: the rest of the body is
 	// read and dropped before the stream ends (drainRedirected).
 	drainBody bool
-	access    accessFields // the access log line's fields (finish)
 
-	// The backend exchange (forward.go), kept here to cost no allocation.
-	out       http.Request
-	outURL    url.URL
-	resp      http.Response
+	// The backend exchange (forward.go).
+	msg       *backendMsg // pooled: taken by dispatch, given back when it ends
 	outHeader *headerBuf  // out.Header's pooled storage
-	fwd       [5]string   // the X-Forwarded-* values of out (setForwarded)
-	respVals  [12]string  // the values of resp.Header, when they fit
+	// respVals: the values of resp.Header, when they fit; not in msg, for
+	// the answer's header shares them and net/http's front server may
+	// write it after the handler returned.
+	respVals  [12]string
 	bconn     *h1.Conn    // the connection resp came on
 	bodyDone  chan error  // the request body's writer, when there is a body
 	trailerIn http.Header // the client's request trailers (out.Trailer names those sent on)
 	bodySent  bodySent    // the writer wrote the whole body (writeBody)
 	stopWatch func() bool // ends the client-cancel watch on bconn
+	// writer: a goroutine writes the request body and may outlive
+	// dispatch (releaseAfterWriter), so msg is not given back.
+	writer bool
+}
+
+// backendMsg is the storage of a backend request and its answer: a
+// request's largest part (about 900 bytes), reused from request to request
+// through msgs. Nothing holds it once dispatch returns, except a request
+// body's writer (exchange.writer), and then it is left to the collector.
+type backendMsg struct {
+	out    http.Request
+	outURL url.URL
+	resp   http.Response
+	fwd    [5]string // the X-Forwarded-* values of out (setForwarded)
+}
+
+var msgs = sync.Pool{New: func() any { return new(backendMsg) }}
+
+// takeMsg gives ex its backend message storage.
+func (ex *exchange) takeMsg() { ex.msg = msgs.Get().(*backendMsg) }
+
+// fwdValues is the storage of the X-Forwarded-* values of the backend
+// request: the message's, or for a request outside dispatch (a WebSocket
+// handshake) its own.
+func (ex *exchange) fwdValues() *[5]string {
+	if ex.msg == nil {
+		return new([5]string)
+	}
+	return &ex.msg.fwd
+}
+
+// putMsg gives ex's backend message storage back, cleared, unless a body
+// writer may still use it.
+func (ex *exchange) putMsg() {
+	m := ex.msg
+	ex.msg = nil
+	if m == nil || ex.writer {
+		return
+	}
+	*m = backendMsg{}
+	msgs.Put(m)
 }
 
 // reqCtx is a request's context from routing on: it carries the exchange
@@ -542,7 +583,8 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 	if !p.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	ex.access = accessFields{
+	a := accessPool.Get().(*accessFields)
+	*a = accessFields{
 		slog.String("request_id", ex.id),
 		slog.String("method", r.Method),
 		slog.String("path", logPath(ex.path, r)),
@@ -555,8 +597,14 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 		slog.String("remote", r.RemoteAddr),
 		slog.Bool("aborted", ex.aborted),
 	}
-	p.log.LogAttrs(ctx, slog.LevelInfo, "access", slog.Attr{Value: slog.AnyValue(&ex.access)})
+	p.log.LogAttrs(ctx, slog.LevelInfo, "access", slog.Attr{Value: slog.AnyValue(a)})
+	*a = accessFields{} // the handler (slog's JSON or text one) wrote the line: nothing holds a
+	accessPool.Put(a)
 }
+
+// accessPool holds access log fields between lines: a request whose line
+// is not logged (log level above info) costs none.
+var accessPool = sync.Pool{New: func() any { return new(accessFields) }}
 
 // accessFields are the fields of an access log line, in the exchange:
 // logged as one attribute whose value resolves to them, a group without a
