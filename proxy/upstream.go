@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -272,6 +273,12 @@ func errorKind(err error) int {
 }
 
 func isTimeout(err error) bool {
+	// A deadline of ours, the common case (a wait that ended, a stalled
+	// peer): found by comparison, without errors.As's reflection and
+	// allocation.
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }

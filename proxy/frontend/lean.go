@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -811,6 +812,12 @@ func isReadError(err error) bool {
 }
 
 func isTimeout(err error) bool {
+	// A deadline of ours, the common case (a wait that ended, a stalled
+	// peer): found by comparison, without errors.As's reflection and
+	// allocation.
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
