@@ -226,6 +226,17 @@
 // {"error":"backend unavailable"}, 504 after the response-header timeout, a
 // backend breaking off mid-body aborts the client's response.
 //
+// # Per-request memory
+//
+// A proxied request allocates its exchange (the state of the request: the
+// response writer's record, the route, the context the chain's providers
+// see) and the request copies of its context changes; those are never
+// reused, for a provider or handler that kept one after its request would
+// read another's values. The backend request and its answer (backendMsg)
+// are reused through a pool once dispatch returns, unless a goroutine
+// writing the request body may still hold them; so are the access line's
+// fields, taken only when the line is logged.
+//
 // # Backends
 //
 // One long-lived pool of keep-alive connections (h1.Pool) per backend
