@@ -129,6 +129,11 @@ type Proxy struct {
 	resolver    SecretResolver
 	truststores TruststoreSource
 	log         *slog.Logger
+	// reuseAccess: the access line's fields go back to accessPool once
+	// logged (finish), the log's handler being slog's JSON or text one,
+	// which is done with a record when Handle returns. Another may keep
+	// the record (Record.Clone) and read its values later.
+	reuseAccess bool
 	defaults    Timeouts
 	// upgradeGrace: see Config.UpgradeGrace.
 	upgradeGrace time.Duration
@@ -221,6 +226,7 @@ func New(cfg Config) (*Proxy, error) {
 		resolver:     cfg.Resolver,
 		truststores:  cfg.Truststores,
 		log:          lg,
+		reuseAccess:  doneWhenHandled(lg.Handler()),
 		defaults:     d,
 		upgradeGrace: grace,
 		host:         host,

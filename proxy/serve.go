@@ -583,7 +583,12 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 	if !p.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	a := accessPool.Get().(*accessFields)
+	var a *accessFields
+	if p.reuseAccess {
+		a = accessPool.Get().(*accessFields)
+	} else {
+		a = new(accessFields)
+	}
 	*a = accessFields{
 		slog.String("request_id", ex.id),
 		slog.String("method", r.Method),
@@ -598,13 +603,27 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 		slog.Bool("aborted", ex.aborted),
 	}
 	p.log.LogAttrs(ctx, slog.LevelInfo, "access", slog.Attr{Value: slog.AnyValue(a)})
-	*a = accessFields{} // the handler (slog's JSON or text one) wrote the line: nothing holds a
-	accessPool.Put(a)
+	if p.reuseAccess {
+		*a = accessFields{} // slog's JSON or text handler wrote the line: nothing holds a
+		accessPool.Put(a)
+	}
 }
 
 // accessPool holds access log fields between lines: a request whose line
 // is not logged (log level above info) costs none.
 var accessPool = sync.Pool{New: func() any { return new(accessFields) }}
+
+// doneWhenHandled reports whether h is slog's JSON or text handler, which
+// writes a record before Handle returns and keeps nothing of it. Any
+// other may keep the record (slog.Record.Clone) and resolve its values
+// later: its access fields are not reused.
+func doneWhenHandled(h slog.Handler) bool {
+	switch h.(type) {
+	case *slog.JSONHandler, *slog.TextHandler:
+		return true
+	}
+	return false
+}
 
 // accessFields are the fields of an access log line, in the exchange:
 // logged as one attribute whose value resolves to them, a group without a
