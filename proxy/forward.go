@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -409,6 +410,11 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 			// connection alive the real answer for the next request's.)
 			removeHopByHop(resp.Header) // the backend connection's, as a final answer's
 			h := ex.Header()
+			// The final answer's fields set so far (the chain's security
+			// headers, the Connection: close of a request framed by
+			// Transfer-Encoding) go out with the 1xx as before, and are
+			// put back for the final answer after it.
+			kept := maps.Clone(h)
 			for k, vv := range resp.Header {
 				if headOnlyField(k) {
 					// An informational answer's URLs, cookies and CSP are
@@ -422,6 +428,7 @@ func readHead(ex *exchange, c *h1.Conn, req *http.Request, tmo time.Duration, st
 			}
 			ex.WriteHeader(code)
 			clear(h)
+			maps.Copy(h, kept)
 		}
 	}
 	switch {
