@@ -275,7 +275,7 @@ type exchange struct {
 }
 
 // backendMsg is the storage of a backend request and its answer: a
-// request's largest part (about 900 bytes), reused from request to request
+// request's largest part (about 700 bytes), reused from request to request
 // through msgs. Nothing holds it once dispatch returns, except a request
 // body's writer (exchange.writer), and then it is left to the collector.
 type backendMsg struct {
@@ -625,7 +625,7 @@ func doneWhenHandled(h slog.Handler) bool {
 	return false
 }
 
-// accessFields are the fields of an access log line, in the exchange:
+// accessFields are the fields of an access log line (from accessPool):
 // logged as one attribute whose value resolves to them, a group without a
 // key, which handlers write inline. A record holds one attribute without
 // allocating; eleven would need a slice per line.
