@@ -235,7 +235,8 @@
 // read another's values. The backend request and its answer (backendMsg)
 // are reused through a pool once dispatch returns, unless a goroutine
 // writing the request body may still hold them; so are the access line's
-// fields, taken only when the line is logged.
+// fields, taken only when the line is logged, behind slog's JSON or text
+// handler (which keeps nothing of a record once it is written).
 //
 // # Backends
 //
