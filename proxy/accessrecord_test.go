@@ -80,14 +80,11 @@ func TestAccessRecordKeptByHandler(t *testing.T) {
 	for _, w := range want {
 		e.get(w["path"], "X-Request-Id", w["request_id"])
 	}
-	deadline := time.Now().Add(5 * time.Second)
 	var got []map[string]string
-	for got = h.access(); len(got) < len(want); got = h.access() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d access records, want %d", len(got), len(want))
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
+	eventually(t, 5*time.Second, "the access records", func() bool {
+		got = h.access()
+		return len(got) >= len(want)
+	})
 	byID := map[string]map[string]string{}
 	for _, g := range got {
 		byID[g["request_id"]] = g
