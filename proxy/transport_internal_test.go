@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -86,39 +87,18 @@ func TestSealedTargetsDialThroughTheCheck(t *testing.T) {
 	}
 }
 
-// A read that passed its deadline is a timeout, told without an
-// allocation (it ends many waits: the first wait for an answer, a stalled
-// backend); other errors are not, nor a nil one.
+// The proxy's timeouts are a passed deadline (package deadline tells
+// those) and a context's deadline, however wrapped; a canceled context
+// is not one.
 func TestIsTimeout(t *testing.T) {
-	deadlineErr := expiredRead(t)
-	if !isTimeout(deadlineErr) || !isTimeout(fmt.Errorf("reading: %w", deadlineErr)) || !isTimeout(context.DeadlineExceeded) {
-		t.Fatalf("a passed deadline is not a timeout: %v", deadlineErr)
+	for _, err := range []error{context.DeadlineExceeded, fmt.Errorf("dial: %w", context.DeadlineExceeded), fmt.Errorf("read: %w", os.ErrDeadlineExceeded)} {
+		if !isTimeout(err) {
+			t.Errorf("%v is not a timeout", err)
+		}
 	}
 	for _, err := range []error{nil, io.EOF, context.Canceled, errors.New("timeout")} {
 		if isTimeout(err) {
-			t.Fatalf("%v is a timeout", err)
+			t.Errorf("%v is a timeout", err)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { isTimeout(deadlineErr) }); n != 0 {
-		t.Fatalf("%.0f allocations to tell a timeout", n)
-	}
-}
-
-// expiredRead returns the error of a read on a loopback connection whose
-// deadline passed.
-func expiredRead(t *testing.T) error {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetReadDeadline(time.Now().Add(-time.Second))
-	_, err = c.Read(make([]byte, 1))
-	return err
 }

@@ -11,13 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy/h1"
+	"github.com/securegw/gateway/proxy/internal/deadline"
 )
 
 // backend is one URL of a service.
@@ -273,14 +273,7 @@ func errorKind(err error) int {
 }
 
 func isTimeout(err error) bool {
-	// A deadline of ours, the common case (a wait that ended, a stalled
-	// peer): found by comparison, without errors.As's reflection and
-	// allocation.
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	return errors.Is(err, context.DeadlineExceeded) || deadline.Passed(err)
 }
 
 // joinPath joins a backend's base path and the request's rest path.

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/securegw/gateway/proxy/internal/deadline"
 	"github.com/securegw/gateway/proxy/internal/splice"
 )
 
@@ -811,16 +811,7 @@ func isReadError(err error) bool {
 	return isTimeout(err) || errors.As(err, &oe) && oe.Op == "read"
 }
 
-func isTimeout(err error) bool {
-	// A deadline of ours, the common case (a wait that ended, a stalled
-	// peer): found by comparison, without errors.As's reflection and
-	// allocation.
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
+func isTimeout(err error) bool { return deadline.Passed(err) }
 
 // reply writes a small plain-text answer before the connection closes.
 func (c *leanConn) reply(code int, msg string) {

@@ -2,7 +2,6 @@ package frontend
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -55,34 +54,5 @@ func TestStallBodyReadAfterHandlerHTTP2(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the read after the handler did not end")
-	}
-}
-
-// A read that passed its deadline is a timeout, told without an
-// allocation (the first wait for a next request ends so on a busy
-// connection); other errors are not.
-func TestIsTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetReadDeadline(time.Now().Add(-time.Second))
-	_, deadlineErr := c.Read(make([]byte, 1))
-	if !isTimeout(deadlineErr) {
-		t.Fatalf("a passed deadline is not a timeout: %v", deadlineErr)
-	}
-	for _, err := range []error{nil, io.EOF, net.ErrClosed} {
-		if isTimeout(err) {
-			t.Fatalf("%v is a timeout", err)
-		}
-	}
-	if n := testing.AllocsPerRun(100, func() { isTimeout(deadlineErr) }); n != 0 {
-		t.Fatalf("%.0f allocations to tell a timeout", n)
 	}
 }
