@@ -7,8 +7,8 @@ import (
 	"github.com/securegw/gateway/proxy/internal/rawread"
 )
 
-// A keep-alive answer on a plain TCP connection is sent from inside the
-// wait for the client's next request (the answer is deferred).
+// A keep-alive answer on a TCP connection (under TLS too) is sent from
+// inside the wait for the client's next request (the answer is deferred).
 //
 // Go's net.Conn.Read first tries read(2) and parks only when it finds
 // nothing (EAGAIN). Right after an answer is sent the next request is not
@@ -26,6 +26,12 @@ import (
 // body and no byte of a next request was seen (buffered, or kept by the
 // client-gone watch); every way out of serving the connection sends a
 // deferred answer first (flushDeferred).
+//
+// Under TLS the wait is crypto/tls's read of the TCP connection (tlsRead,
+// tlsSock): the answer is encrypted and sent from inside it as above.
+// A request crypto/tls already decrypted or buffered (it came with the
+// last one) needs no read of the connection: the answer is sent before
+// it is served.
 
 // deferredWait bounds the wait an answer is sent from, for the bytes it
 // may miss (a pipelined request's): a busy client's next request comes
@@ -35,11 +41,11 @@ const deferredWait = 10 * time.Millisecond
 // mayDefer reports whether the answer r finishes may stay in the buffer
 // for the next wait to send.
 func (c *leanConn) mayDefer(r *response) bool {
-	if c.tcp == nil || c.big || r.body != nil || r.closeAfter || c.writeFailed || c.s.shutdown.Load() {
+	if c.sock == nil || c.big || r.body != nil || r.closeAfter || c.writeFailed || c.s.shutdown.Load() {
 		return false
 	}
 	if c.raw == nil {
-		raw, err := c.tcp.SyscallConn()
+		raw, err := c.sock.SyscallConn()
 		if err != nil {
 			return false
 		}
@@ -74,6 +80,20 @@ func (c *leanConn) sendRead(p []byte) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// tlsRead reads the client's next bytes through crypto/tls, whose read of
+// the TCP connection sends the deferred answer from inside its wait
+// (tlsSock). Bytes crypto/tls already holds need no read of the connection:
+// the answer goes out then, before they are served.
+func (c *leanConn) tlsRead(p []byte) (int, error) {
+	c.tlsSend = true
+	n, err := c.nc.Read(p)
+	c.tlsSend = false
+	if c.deferred && c.flushDeferred() != nil {
+		return 0, errAnswerNotSent
+	}
+	return n, err
 }
 
 // sendStep runs inside the wait of c.raw.Read: the first time it sends the

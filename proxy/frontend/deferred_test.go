@@ -2,6 +2,7 @@ package frontend_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/securegw/gateway/internal/procio"
+	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/proxy/frontend"
 )
 
@@ -24,49 +26,89 @@ func ioCounts(t *testing.T, file string) (reads, writes int) {
 	return reads, writes
 }
 
-// A keep-alive client's requests cost the lean front one read(2) and one
-// write(2) each: the answer is sent from inside the wait for the next
-// request, not followed by a read that finds nothing before the wait. The
-// client runs on a thread of its own, so the process's counts less the
-// thread's are the server's.
-func TestKeepAliveRequestCostsOneRead(t *testing.T) {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
-	get := func() {
-		t.Helper()
-		if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
-			t.Fatal(err)
+// frontDialers are the lean front's two kinds of connection: plain TCP
+// and TLS (HTTP/1.1). Each starts a front serving h with o and returns a
+// dial function for it.
+var frontDialers = []struct {
+	name  string
+	serve func(t *testing.T, h http.Handler, o frontend.ServerOptions) func(t *testing.T) net.Conn
+}{
+	{"plain", func(t *testing.T, h http.Handler, o frontend.ServerOptions) func(t *testing.T) net.Conn {
+		_, addr := serveFront(t, frontend.KindLean, h, o)
+		return func(t *testing.T) net.Conn {
+			t.Helper()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			return c
 		}
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		resp, err := http.ReadResponse(br, nil)
+	}},
+	{"tls", func(t *testing.T, h http.Handler, o frontend.ServerOptions) func(t *testing.T) net.Conn {
+		ca := testpki.NewCA(t, "server CA")
+		leaf := ca.Server(t, "127.0.0.1")
+		cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
-			t.Fatalf("answer %q %v", b, err)
+		o.TLSConfig = cfg
+		_, addr := serveFront(t, frontend.KindLean, h, o)
+		return func(t *testing.T) net.Conn {
+			t.Helper()
+			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool(), NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			return c
 		}
-	}
-	get()
-	const n = 200
-	pr0, pw0 := ioCounts(t, procio.Process)
-	tr0, tw0 := ioCounts(t, procio.Thread)
-	for i := 0; i < n; i++ {
-		get()
-	}
-	pr1, pw1 := ioCounts(t, procio.Process)
-	tr1, tw1 := ioCounts(t, procio.Thread)
-	reads, writes := (pr1-pr0)-(tr1-tr0), (pw1-pw0)-(tw1-tw0)
-	t.Logf("server: %d reads, %d writes for %d requests", reads, writes, n)
-	if reads > n+n/10 || writes > n+n/10 {
-		t.Fatalf("the server made %d reads and %d writes for %d requests, want about one each", reads, writes, n)
+	}},
+}
+
+// A keep-alive client's requests cost the lean front one read(2) and one
+// write(2) each, under TLS too: the answer is sent from inside the wait
+// for the next request, not followed by a read that finds nothing before
+// the wait. The client runs on a thread of its own, so the process's
+// counts less the thread's are the server's.
+func TestKeepAliveRequestCostsOneRead(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	for _, fd := range frontDialers {
+		t.Run(fd.name, func(t *testing.T) {
+			dial := fd.serve(t, h, frontend.ServerOptions{})
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			c := dial(t)
+			br := bufio.NewReader(c)
+			get := func() {
+				t.Helper()
+				if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
+					t.Fatalf("answer %q %v", b, err)
+				}
+			}
+			get()
+			const n = 200
+			pr0, pw0 := ioCounts(t, procio.Process)
+			tr0, tw0 := ioCounts(t, procio.Thread)
+			for i := 0; i < n; i++ {
+				get()
+			}
+			pr1, pw1 := ioCounts(t, procio.Process)
+			tr1, tw1 := ioCounts(t, procio.Thread)
+			reads, writes := (pr1-pr0)-(tr1-tr0), (pw1-pw0)-(tw1-tw0)
+			t.Logf("server: %d reads, %d writes for %d requests", reads, writes, n)
+			if reads > n+n/10 || writes > n+n/10 {
+				t.Fatalf("the server made %d reads and %d writes for %d requests, want about one each", reads, writes, n)
+			}
+		})
 	}
 }
 
@@ -83,34 +125,118 @@ func TestPipelinedDuringHandlerIsAnswered(t *testing.T) {
 		}
 		io.WriteString(w, r.URL.Path)
 	})
-	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{IdleTimeout: time.Minute})
-	for i := 0; i < 20; i++ {
-		c, err := net.Dial("tcp", addr)
+	for _, fd := range frontDialers {
+		t.Run(fd.name, func(t *testing.T) {
+			dial := fd.serve(t, h, frontend.ServerOptions{IdleTimeout: time.Minute})
+			for i := 0; i < 20; i++ {
+				c := dial(t)
+				start := time.Now()
+				io.WriteString(c, "GET /first HTTP/1.1\r\nHost: gw\r\n\r\n")
+				<-started
+				io.WriteString(c, "GET /second HTTP/1.1\r\nHost: gw\r\n\r\n")
+				sent <- struct{}{}
+				br := bufio.NewReader(c)
+				c.SetReadDeadline(start.Add(10 * time.Second))
+				for _, want := range []string{"/first", "/second"} {
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						t.Fatalf("round %d, answer for %s: %v", i, want, err)
+					}
+					b, _ := io.ReadAll(resp.Body)
+					if string(b) != want {
+						t.Fatalf("round %d: answer %q, want %q", i, b, want)
+					}
+				}
+				if took := time.Since(start); took > 5*time.Second {
+					t.Fatalf("round %d: the pipelined request waited %v", i, took)
+				}
+			}
+		})
+	}
+}
+
+// heldWrites is a connection whose writes, once hold is set, wait in buf
+// until release sends them in one write(2).
+type heldWrites struct {
+	net.Conn
+	hold bool
+	buf  []byte
+}
+
+func (h *heldWrites) Write(p []byte) (int, error) {
+	if h.hold {
+		h.buf = append(h.buf, p...)
+		return len(p), nil
+	}
+	return h.Conn.Write(p)
+}
+
+func (h *heldWrites) release() error {
+	h.hold = false
+	_, err := h.Conn.Write(h.buf)
+	return err
+}
+
+// Two requests in two TLS records that reach the front in one read:
+// crypto/tls hands the first over and keeps the second, so no read of the
+// connection is made for it. The first's answer is sent before the second
+// is served: its handler waits for the client to have the first answer.
+func TestTLSBufferedRequestGetsAnswerFirst(t *testing.T) {
+	got := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/second" {
+			select {
+			case <-got:
+			case <-time.After(10 * time.Second):
+				http.Error(w, "the first answer did not come first", http.StatusGatewayTimeout)
+				return
+			}
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	ca := testpki.NewCA(t, "server CA")
+	leaf := ca.Server(t, "127.0.0.1")
+	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{TLSConfig: cfg})
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	hw := &heldWrites{Conn: raw}
+	c := tls.Client(hw, &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	read := func(want string) {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("answer for %s: %v", want, err)
 		}
-		defer c.Close()
-		start := time.Now()
-		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: gw\r\n\r\n")
-		<-started
-		io.WriteString(c, "GET /second HTTP/1.1\r\nHost: gw\r\n\r\n")
-		sent <- struct{}{}
-		br := bufio.NewReader(c)
-		c.SetReadDeadline(start.Add(10 * time.Second))
-		for _, want := range []string{"/first", "/second"} {
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatalf("round %d, answer for %s: %v", i, want, err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			if string(b) != want {
-				t.Fatalf("round %d: answer %q, want %q", i, b, want)
-			}
-		}
-		if took := time.Since(start); took > 5*time.Second {
-			t.Fatalf("round %d: the pipelined request waited %v", i, took)
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || string(b) != want {
+			t.Fatalf("answer %d %q, want %q", resp.StatusCode, b, want)
 		}
 	}
+	for i := 0; i < 3; i++ { // a busy connection: its answers are deferred
+		io.WriteString(c, "GET /warm HTTP/1.1\r\nHost: gw\r\n\r\n")
+		read("/warm")
+	}
+	hw.hold = true
+	io.WriteString(c, "GET /first HTTP/1.1\r\nHost: gw\r\n\r\n")
+	io.WriteString(c, "GET /second HTTP/1.1\r\nHost: gw\r\n\r\n")
+	if err := hw.release(); err != nil {
+		t.Fatal(err)
+	}
+	read("/first")
+	close(got)
+	read("/second")
 }
 
 // The empty line a client may send after a POST (RFC 9112 §2.2), its CR

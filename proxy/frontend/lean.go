@@ -273,8 +273,11 @@ type leanConn struct {
 	next http.Request
 	// deferred: the last answer is in bw, for the wait for the next
 	// request to send (deferred.go); raw and step are made once for it,
-	// rp, rn and rerr are sendRead's state.
+	// rp, rn and rerr are sendRead's state. tlsSend: under TLS, the
+	// connection's goroutine is in the read crypto/tls makes of the TCP
+	// connection for that wait (tlsRead), where tlsSock sends it.
 	deferred bool
+	tlsSend  bool
 	raw      syscall.RawConn
 	step     func(fd uintptr) bool
 	rp       []byte
@@ -383,8 +386,8 @@ func (c *leanConn) handOver() {
 // connection that chose HTTP/2 is handed to the HTTP/2 server.
 func (c *leanConn) handshake() bool {
 	raw := c.nc
-	if c.sock != nil && c.stall > 0 {
-		raw = sockWriter{c.sock, c} // a slow reader's timed-out writes go on
+	if c.sock != nil {
+		raw = tlsSock{c.sock, c} // writeSock, and the read that sends a deferred answer
 	}
 	tc := tls.Server(raw, c.s.tlsConfig)
 	o := &c.s.opts
@@ -877,10 +880,13 @@ func (cr *connReader) Read(p []byte) (int, error) {
 	cr.c.readDeadline()
 	var n int
 	var err error
-	if cr.c.deferred {
-		n, err = cr.c.sendRead(p)
-	} else {
+	switch {
+	case !cr.c.deferred:
 		n, err = cr.c.nc.Read(p)
+	case cr.c.tls == nil:
+		n, err = cr.c.sendRead(p)
+	default:
+		n, err = cr.c.tlsRead(p)
 	}
 	cr.limit -= int64(n)
 	return n, err
@@ -943,13 +949,22 @@ func (c *leanConn) writeSock(p []byte) (int, error) {
 	return n, err
 }
 
-// sockWriter is the TCP connection under TLS (writeSock).
-type sockWriter struct {
+// tlsSock is the TCP connection under TLS: its writes are writeSock's (a
+// slow reader's timed-out writes go on), and the read crypto/tls makes
+// for the wait for the next request sends a deferred answer (tlsSend).
+type tlsSock struct {
 	*net.TCPConn
 	c *leanConn
 }
 
-func (s sockWriter) Write(p []byte) (int, error) { return s.c.writeSock(p) }
+func (s tlsSock) Write(p []byte) (int, error) { return s.c.writeSock(p) }
+
+func (s tlsSock) Read(p []byte) (int, error) {
+	if s.c.tlsSend {
+		return s.c.sendRead(p)
+	}
+	return s.TCPConn.Read(p)
+}
 
 // earlier returns the earlier of t and end, t when end is zero.
 func earlier(t, end time.Time) time.Time {
@@ -973,7 +988,7 @@ func (w connWriter) Write(p []byte) (int, error) {
 	case c.tcp != nil:
 		c.writeDeadline(false, len(p) >= bufSize)
 		n, err = c.writeSock(p)
-	default: // TLS: its connection is a sockWriter
+	default: // TLS: its connection is a tlsSock
 		c.writeDeadline(false, len(p) >= bufSize)
 		n, err = c.nc.Write(p)
 	}
