@@ -111,11 +111,12 @@
 //   - one read-deadline change per request in the common case: the idle
 //     (or header) deadline is replaced before the handler's first read of
 //     the connection, not after every head;
-//   - one read(2) per request of a busy plain keep-alive connection: the
-//     answer to a request without a body is sent from inside the wait for
-//     the next request (deferred.go), where Go's read would first try one
-//     that finds nothing; a pipelined request that came while the handler
-//     ran waits for it at most 10 ms (deferredWait).
+//   - one read(2) per request of a busy keep-alive connection, under TLS
+//     too: the answer to a request without a body is sent from inside the
+//     wait for the next request (deferred.go; under TLS, crypto/tls's read
+//     of the TCP connection), where Go's read would first try one that
+//     finds nothing; a pipelined request that came while the handler ran
+//     waits for it at most 10 ms (deferredWait).
 //
 // Answers: a body of unknown length the handler ends within 2 KiB gets a
 // Content-Length; a longer or flushed one is chunked (HTTP/1.1, with
