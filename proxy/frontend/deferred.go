@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/securegw/gateway/proxy/internal/rawread"
@@ -37,6 +38,13 @@ import (
 // may miss (a pipelined request's): a busy client's next request comes
 // well within it, an idle one's is waited for as usual after it.
 const deferredWait = 10 * time.Millisecond
+
+// sendWait is deferredWait but in tests (a time.Duration): one of 0 makes
+// the wait's deadline pass before it begins, as for a goroutine that runs
+// late.
+var sendWait atomic.Int64
+
+func init() { sendWait.Store(int64(deferredWait)) }
 
 // mayDefer reports whether the answer r finishes may stay in the buffer
 // for the next wait to send.
@@ -85,13 +93,22 @@ func (c *leanConn) sendRead(p []byte) (int, error) {
 // tlsRead reads the client's next bytes through crypto/tls, whose read of
 // the TCP connection sends the deferred answer from inside its wait
 // (tlsSock). Bytes crypto/tls already holds need no read of the connection:
-// the answer goes out then, before they are served.
+// the answer goes out then, before they are served. So does an answer
+// whose wait never began (its deadline passed first: a goroutine that ran
+// late), and the connection is idle after it, as after sendStep's: the
+// usual wait follows, which Shutdown may end.
 func (c *leanConn) tlsRead(p []byte) (int, error) {
 	c.tlsSend = true
 	n, err := c.nc.Read(p)
 	c.tlsSend = false
-	if c.deferred && c.flushDeferred() != nil {
+	if !c.deferred {
+		return n, err
+	}
+	if c.flushDeferred() != nil {
 		return 0, errAnswerNotSent
+	}
+	if n == 0 {
+		c.idle.Store(true) // answered, and no byte of a request came
 	}
 	return n, err
 }

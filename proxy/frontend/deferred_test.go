@@ -2,6 +2,7 @@ package frontend_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -254,4 +255,57 @@ func TestEmptyLineAfterPostOutlastsDeferredWait(t *testing.T) {
 	time.Sleep(3 * frontend.DeferredWait) // the slow client's pause within its empty line
 	io.WriteString(c, "\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
 	read(`GET x /next ""`)
+}
+
+// A deferred answer whose wait had its deadline pass before it began (a
+// goroutine that ran late; made so here) is sent all the same, and the
+// connection is idle after it: Shutdown closes it at once, as one whose
+// answer went from inside the wait.
+func TestLateDeferredAnswerLeavesConnectionIdle(t *testing.T) {
+	defer frontend.SetDeferredWait(0)()
+	defer frontend.SetIdleRelease(time.Minute)() // the usual wait after it holds
+	ca := testpki.NewCA(t, "server CA")
+	leaf := ca.Server(t, "127.0.0.1")
+	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  *tls.Config
+	}{{"plain", nil}, {"tls", cfg}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: time.Minute, TLSConfig: tc.cfg})
+			var c net.Conn
+			if tc.cfg == nil {
+				c, err = net.Dial("tcp", addr)
+			} else {
+				c, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool(), NextProtos: []string{"http/1.1"}})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(c)
+			for _, path := range []string{"/a", "/b"} {
+				io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				if b, _ := io.ReadAll(resp.Body); string(b) != `GET x `+path+` ""` {
+					t.Fatalf("%s: answer %q", path, b)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			if err := f.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown with an idle connection: %v", err)
+			}
+			if _, err := br.ReadByte(); err == nil || isTimeout(err) {
+				t.Fatalf("idle connection not closed by Shutdown: %v", err)
+			}
+		})
+	}
 }

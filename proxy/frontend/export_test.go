@@ -54,3 +54,10 @@ func InReaderPool(br any) bool {
 
 // DeferredWait bounds the wait a deferred answer is sent from.
 const DeferredWait = deferredWait
+
+// SetDeferredWait sets the wait a deferred answer is sent from (0: its
+// deadline passes before it begins); restore undoes it.
+func SetDeferredWait(d time.Duration) (restore func()) {
+	old := sendWait.Swap(int64(d))
+	return func() { sendWait.Store(old) }
+}

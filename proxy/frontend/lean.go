@@ -550,7 +550,7 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 		// The answer is sent from inside this wait, which may miss bytes
 		// that came before it (deferred.go): at most deferredWait, then
 		// the usual wait.
-		first := min(wait, deferredWait)
+		first := min(wait, time.Duration(sendWait.Load()))
 		_ = c.nc.SetReadDeadline(now.Add(first))
 		_, err := c.br.Peek(1)
 		if err == nil && c.afterPost {
