@@ -40,7 +40,7 @@
 //     answers cost nothing more); a write that timed out while the client
 //     acknowledged bytes (TCP_INFO; a reader slower than the kernel's
 //     wakeups, a third of the send buffer) goes on, under TLS too (the
-//     TCP connection under it is a sockWriter), so only a client that
+//     TCP connection under it is a tlsSock), so only a client that
 //     takes nothing fails. A stalled body answers 408; a stalled answer
 //     closes the connection (under TLS without close_notify, which the
 //     client would not take either);
