@@ -328,7 +328,9 @@ func normHeader(k string) string {
 // the Host the proxy's own request had.
 // With a public URL configured, Proto/Host/Port are the public URL's,
 // whoever sent what: a backend that builds links from them builds them on
-// the origin the gateway's own links use.
+// the origin the gateway's own links use. Without a host (a request that
+// named none, no trusted proxy's, no public URL) there is no
+// X-Forwarded-Host.
 //
 // The values share one backing array, v (the request's own), each a full
 // slice (len == cap), so a later Add on one header reallocates instead of
@@ -364,7 +366,14 @@ func (p *Proxy) setForwarded(out, in *http.Request, trusted bool, ctxPath string
 	h := out.Header
 	h["X-Forwarded-For"] = v[0:1:1]
 	h["X-Forwarded-Proto"] = v[1:2:2]
-	h["X-Forwarded-Host"] = v[2:3:3]
+	if v[2] != "" {
+		h["X-Forwarded-Host"] = v[2:3:3]
+	} else {
+		// No host was named (an HTTP/1.0 request without Host, or with an
+		// empty one, and no trusted proxy's): none is told, rather than an
+		// empty one a backend would build broken URLs from.
+		delete(h, "X-Forwarded-Host")
+	}
 	h["X-Forwarded-Port"] = v[3:4:4]
 	h["X-Forwarded-Context"] = v[4:5:5]
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy"
+	"github.com/securegw/gateway/proxy/frontend"
 )
 
 func TestForwardedHeaders(t *testing.T) {
@@ -65,6 +67,64 @@ func TestForwardedHeaders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A request that named no host (HTTP/1.0 without Host, or an empty Host)
+// gets the backend no X-Forwarded-Host, not an empty one a backend would
+// build broken URLs from; X-Forwarded-For, -Proto and -Port are told as
+// ever. A trusted proxy's X-Forwarded-Host is still the host told (an
+// empty one is none), an untrusted peer's is still dropped, a public URL
+// still wins. Both fronts.
+func TestNoHostNoForwardedHost(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     proxy.Config
+		head    string // the request's head after its request line
+		xfh     string // the X-Forwarded-Host the backend gets, "-" none
+		xfPort  string
+		xfProto string
+	}{
+		{"HTTP/1.0 without Host", proxyConfig(), "HTTP/1.0\r\n", "-", "80", "http"},
+		{"HTTP/1.0 with an empty Host", proxyConfig(), "HTTP/1.0\r\nHost:\r\n", "-", "80", "http"},
+		{"HTTP/1.1 with an empty Host", proxyConfig(), "HTTP/1.1\r\nHost: \r\nConnection: close\r\n", "-", "80", "http"},
+		{"HTTP/1.0 with a Host", proxyConfig(), "HTTP/1.0\r\nHost: gw.example:8080\r\n", "gw.example:8080", "8080", "http"},
+		{"untrusted peer's X-Forwarded-Host, no Host", proxyConfig(), "HTTP/1.0\r\nX-Forwarded-Host: evil.example\r\n", "-", "80", "http"},
+		{"trusted proxy's X-Forwarded-Host, no Host", trustingConfig(true),
+			"HTTP/1.0\r\nX-Forwarded-Host: proxy.example:8443\r\nX-Forwarded-Proto: https\r\n", "proxy.example:8443", "8443", "https"},
+		{"trusted proxy's X-Forwarded-Host over the Host", trustingConfig(true),
+			"HTTP/1.0\r\nHost: gw.internal:9999\r\nX-Forwarded-Host: proxy.example\r\n", "proxy.example", "80", "http"},
+		{"trusted proxy, no host at all", trustingConfig(true), "HTTP/1.0\r\n", "-", "80", "http"},
+		{"trusted proxy's empty X-Forwarded-Host, no Host", trustingConfig(true), "HTTP/1.0\r\nX-Forwarded-Host:\r\n", "-", "80", "http"},
+		{"public URL, no Host", proxy.Config{PublicURL: "https://gw.example.com"}, "HTTP/1.0\r\n", "gw.example.com", "443", "https"},
+	}
+	b := newBackend(t, nil)
+	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
+		for _, tc := range tests {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				e := newEnv(t, tc.cfg)
+				e.fe = newTestFront(t, e.p, kind)
+				e.deploy(topo("t", svc("s", b.URL)))
+				resp, body := rawRoundTrip(t, e.addr(), "GET /gateway/t/s/x "+tc.head+"\r\n")
+				if resp == nil || resp.StatusCode != 200 {
+					t.Fatalf("%v %s", resp, body)
+				}
+				h := b.last().Header
+				xfh, told := h["X-Forwarded-Host"]
+				if tc.xfh == "-" && told || tc.xfh != "-" && strings.Join(xfh, ",") != tc.xfh {
+					t.Errorf("X-Forwarded-Host %q (told %v), want %q", xfh, told, tc.xfh)
+				}
+				if got := h.Values("X-Forwarded-Port"); len(got) != 1 || got[0] != tc.xfPort {
+					t.Errorf("X-Forwarded-Port %q, want %q", got, tc.xfPort)
+				}
+				if got := h.Values("X-Forwarded-Proto"); len(got) != 1 || got[0] != tc.xfProto {
+					t.Errorf("X-Forwarded-Proto %q, want %q", got, tc.xfProto)
+				}
+				if got := h.Values("X-Forwarded-For"); len(got) != 1 || got[0] != "127.0.0.1" {
+					t.Errorf("X-Forwarded-For %q, want 127.0.0.1", got)
+				}
+			})
+		}
 	}
 }
 
