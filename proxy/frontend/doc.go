@@ -121,9 +121,16 @@
 // Answers: a body of unknown length the handler ends within 2 KiB gets a
 // Content-Length; a longer or flushed one is chunked (HTTP/1.1, with
 // trailers declared in Trailer, which must be valid trailer fields, or
-// set with http.TrailerPrefix) or ends with the connection (HTTP/1.0). Keep-alive follows net/http: HTTP/1.0
-// without keep-alive, Connection: close from either side, a body shorter
-// than its Content-Length, an unread request body over 256 KiB, a request
+// set with http.TrailerPrefix) or ends with the connection (HTTP/1.0).
+// An HTTP/1.0 request is answered in HTTP/1.0, as net/http's server
+// answers it. Keep-alive follows net/http: an HTTP/1.0 request keeps the
+// connection only when its first Connection field holds keep-alive and
+// the answer has a length (then it says Connection: keep-alive; a closing
+// HTTP/1.0 answer says nothing, 1.0's default). A close beside that
+// keep-alive, or in a later field, does not count: net/http's server
+// reads it so (wantsHttp10KeepAlive), though RFC 9112 §9.6 would close,
+// and the fronts agree. Connection: close in an HTTP/1.1 request or
+// from the handler, a body shorter than its Content-Length, an unread request body over 256 KiB, a request
 // whose client waits for a 100 Continue that was not sent (it goes out
 // when the handler first reads the body), and Shutdown all close the
 // connection after the answer. (Once 100 Continue went out, an answer

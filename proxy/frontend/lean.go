@@ -476,7 +476,14 @@ func (c *leanConn) serveOne() bool {
 		c.setState(http.StateActive)
 	}
 	if code, msg := checkRequest(req, hosts, host, !simple); code != 0 {
-		c.reply(code, msg)
+		proto := "HTTP/1.1"
+		if code == http.StatusExpectationFailed && !req.ProtoAtLeast(1, 1) {
+			// net/http's server answers the requests it cannot read, or
+			// whose Host it refuses, in HTTP/1.1, and an unknown
+			// expectation through the request's writer: in its version.
+			proto = "HTTP/1.0"
+		}
+		c.replyProto(proto, code, msg)
 		return false
 	}
 	if o.WriteTimeout > 0 {
@@ -754,11 +761,23 @@ func checkRequest(req *http.Request, hosts int, host string, fields bool) (int, 
 // (later Expect fields are not read).
 func expectsContinue(h http.Header) bool {
 	ex := h["Expect"]
-	if len(ex) == 0 {
-		return false
-	}
-	const token = "100-continue"
-	v := ex[0]
+	return len(ex) > 0 && hasToken(ex[0], "100-continue")
+}
+
+// wantsKeepAlive10 reports whether an HTTP/1.0 request with header h asks
+// to keep the connection as net/http's server reads it
+// (wantsHttp10KeepAlive): the first Connection field holds the token
+// keep-alive. A close beside it, or in a later field, does not count: the
+// connection is kept when the answer has a length (see response.sendHead).
+func wantsKeepAlive10(h http.Header) bool {
+	conn := h["Connection"]
+	return len(conn) > 0 && hasToken(conn[0], "keep-alive")
+}
+
+// hasToken reports whether token (lower case) is in v, in any case,
+// between v's ends, spaces, tabs or commas: net/http's server's reading
+// of Expect and of an HTTP/1.0 request's Connection.
+func hasToken(v, token string) bool {
 	for i := 0; i+len(token) <= len(v); i++ {
 		if i > 0 && !isTokenBoundary(v[i-1]) || i+len(token) < len(v) && !isTokenBoundary(v[i+len(token)]) {
 			continue
@@ -816,8 +835,12 @@ func isReadError(err error) bool {
 
 func isTimeout(err error) bool { return deadline.Passed(err) }
 
-// reply writes a small plain-text answer before the connection closes.
-func (c *leanConn) reply(code int, msg string) {
+// reply writes a small plain-text HTTP/1.1 answer before the connection
+// closes.
+func (c *leanConn) reply(code int, msg string) { c.replyProto("HTTP/1.1", code, msg) }
+
+// replyProto is reply with the status line's version given.
+func (c *leanConn) replyProto(proto string, code int, msg string) {
 	text := http.StatusText(code)
 	if msg == "" {
 		msg = text
@@ -825,7 +848,7 @@ func (c *leanConn) reply(code int, msg string) {
 		msg = text + ": " + msg
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = fmt.Fprintf(c.nc, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%d %s", code, text, code, msg)
+	_, _ = fmt.Fprintf(c.nc, "%s %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n%d %s", proto, code, text, code, msg)
 }
 
 // connReader reads the connection for the bufio.Reader: it bounds the
@@ -1066,6 +1089,11 @@ func (c *leanConn) serveRequest(req *http.Request) bool {
 	req.TLS = c.tls
 	res := &c.res
 	res.reset(c, req)
+	if req.ProtoMinor == 0 {
+		// Read before the handler, which may change the header (as
+		// net/http's server does).
+		res.keep10 = wantsKeepAlive10(req.Header)
+	}
 	if req.Body != nil && req.Body != http.NoBody {
 		b := &reqBody{rc: req.Body, res: res, ctx: rc, length: -1}
 		if len(req.TransferEncoding) == 0 && req.ContentLength > 0 {

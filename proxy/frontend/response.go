@@ -36,6 +36,7 @@ type response struct {
 	chunked    bool
 	closeAfter bool
 	handlerEnd bool
+	keep10     bool  // an HTTP/1.0 request asks to keep the connection (wantsKeepAlive10)
 	cl         int64 // the Content-Length sent, -1 none
 	written    int64
 	trailers   []string    // declared by the Trailer header
@@ -135,7 +136,7 @@ func (r *response) writeInformational(code int) {
 	r.contMu.Lock()
 	defer r.contMu.Unlock()
 	bw := r.c.bw
-	writeStatusLine(bw, code)
+	writeStatusLine(bw, r.req.ProtoAtLeast(1, 1), code)
 	writeHeaderFields(bw, r.header, nil)
 	_, _ = bw.WriteString("\r\n")
 	_ = bw.Flush()
@@ -302,7 +303,12 @@ func (r *response) sendHead() {
 	defer r.contMu.Unlock()
 	r.headSent = true
 	bw, h, req, code := r.c.bw, r.header, r.req, r.status
-	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") || req.Close || r.c.s.shutdown.Load() {
+	is11 := req.ProtoAtLeast(1, 1)
+	// Keep-alive as net/http's server decides it: an HTTP/1.1 request's
+	// close (in any Connection field) ends the connection; an HTTP/1.0
+	// one is kept only when its first Connection field says keep-alive,
+	// whatever else it says (keep10), and the answer has a length (below).
+	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") || is11 && req.Close || !is11 && !r.keep10 || r.c.s.shutdown.Load() {
 		r.closeAfter = true
 	}
 	if r.body != nil && !r.closeAfter && !r.contSent && r.body.unread() {
@@ -323,7 +329,7 @@ func (r *response) sendHead() {
 			case r.handlerEnd && len(r.trailers) == 0 && (req.Method != http.MethodHead || len(r.pending) > 0):
 				r.cl, setLength = int64(len(r.pending)), true
 			case req.Method == http.MethodHead:
-			case req.ProtoAtLeast(1, 1):
+			case is11:
 				r.chunked = true
 			default:
 				r.closeAfter = true // HTTP/1.0: the body ends with the connection
@@ -338,7 +344,7 @@ func (r *response) sendHead() {
 	if r.closeAfter && !httpguts.HeaderValuesContainsToken(h["Connection"], "close") {
 		delete(h, "Connection") // the handler's keep-alive would be a false promise
 	}
-	writeStatusLine(bw, code)
+	writeStatusLine(bw, is11, code)
 	writeHeaderFields(bw, h, r.trailers)
 	for k, vv := range r.trailHead {
 		for _, v := range vv {
@@ -359,10 +365,13 @@ func (r *response) sendHead() {
 		_, _ = bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	if _, ok := h["Connection"]; !ok {
-		if r.closeAfter {
-			_, _ = bw.WriteString("Connection: close\r\n")
-		} else if !req.ProtoAtLeast(1, 1) {
+		// An HTTP/1.0 answer says keep-alive when the connection is kept
+		// and nothing when it closes (1.0's default), as net/http's.
+		switch {
+		case !is11 && !r.closeAfter:
 			_, _ = bw.WriteString("Connection: keep-alive\r\n")
+		case is11 && r.closeAfter:
+			_, _ = bw.WriteString("Connection: close\r\n")
 		}
 	}
 	_, _ = bw.WriteString("\r\n")
@@ -481,8 +490,14 @@ func (r *response) SetWriteDeadline(t time.Time) error { return r.c.nc.SetWriteD
 // body after writing.
 func (r *response) EnableFullDuplex() error { return nil }
 
-func writeStatusLine(bw *bufio.Writer, code int) {
-	_, _ = bw.WriteString("HTTP/1.1 ")
+// writeStatusLine writes the status line of an answer in HTTP/1.1, or in
+// HTTP/1.0 to an HTTP/1.0 request (!is11), as net/http's server does.
+func writeStatusLine(bw *bufio.Writer, is11 bool, code int) {
+	if is11 {
+		_, _ = bw.WriteString("HTTP/1.1 ")
+	} else {
+		_, _ = bw.WriteString("HTTP/1.0 ")
+	}
 	writeInt(bw, int64(code), 10)
 	_ = bw.WriteByte(' ')
 	if t := http.StatusText(code); t != "" {
