@@ -80,7 +80,10 @@
 //     checks: exactly one valid Host field for HTTP/1.1 (counted on the raw
 //     head, which ReadRequest does not keep; its value read as ReadRequest
 //     reads it: only spaces and tabs trimmed, folded lines joined), valid
-//     field names and values, HTTP/1.x only (505), a first Expect field
+//     field names and values, HTTP/1.x only (505, the h2c prior-knowledge
+//     preface PRI * HTTP/2.0 too, which net/http's server would hand to
+//     the handler: the net/http front answers it 505 before the proxy as
+//     well), a first Expect field
 //     without the token 100-continue (417, as net/http's server reads it), a head
 //     over MaxHeaderBytes (431), unknown transfer codings (501), else 400;
 //     after a malformed request it answers and closes;

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -42,6 +43,7 @@ func NewFront(h http.Handler, o ServerOptions, kind string) (*Front, error) {
 	}
 	switch kind {
 	case KindNetHTTP:
+		std.Handler = refusePreface{std.Handler}
 		return &Front{TLSConfig: o.TLSConfig, Std: std}, nil
 	case KindLean:
 	default:
@@ -143,3 +145,27 @@ func (l *connListener) Close() error {
 }
 
 func (l *connListener) Addr() net.Addr { return l.addr }
+
+// refusePreface answers the one HTTP/2 request line net/http's HTTP/1
+// server hands to its handler, the h2c prior-knowledge preface "PRI *
+// HTTP/2.0" (let through for handlers that take HTTP/2 over themselves),
+// as the lean server answers every HTTP/2 request line: 505 and a close.
+// The gateway speaks no cleartext HTTP/2, and a preface is no request for
+// the proxy (which would give it a request id, log it, answer it 400,
+// and, when a field came with it, keep the connection and read the
+// preface's rest as the next request). Other HTTP/2 request lines get
+// net/http's own 505; HTTP/2 requests (a TLS connection whose ALPN chose
+// h2) reach h as they are.
+type refusePreface struct{ h http.Handler }
+
+func (p refusePreface) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != "PRI" || r.RequestURI != "*" || r.ProtoMajor != 2 || r.TLS != nil && r.TLS.NegotiatedProtocol == "h2" {
+		p.h.ServeHTTP(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Connection", "close")
+	w.WriteHeader(http.StatusHTTPVersionNotSupported)
+	_, _ = io.WriteString(w, "505 HTTP Version Not Supported")
+}

@@ -2,14 +2,17 @@ package frontend_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/proxy/frontend"
 )
 
@@ -123,5 +126,73 @@ func TestHTTP10Answers(t *testing.T) {
 				}
 			})
 		}
+	})
+}
+
+// The h2c prior-knowledge preface (PRI * HTTP/2.0, cleartext HTTP/2,
+// which the gateway does not speak) and every other HTTP/2 request line
+// on an HTTP/1 connection (plain, or TLS whose ALPN chose http/1.1) get
+// 505 and a close, on both fronts, before the handler: net/http's server would hand the preface to it (for handlers
+// that take HTTP/2 over), the proxy would log it and answer it, and keep
+// the connection when a field came with it.
+func TestHTTP2RequestLineRefused(t *testing.T) {
+	tests := []struct{ name, raw string }{
+		{"h2c preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
+		{"preface head alone", "PRI * HTTP/2.0\r\n\r\n"},
+		{"preface with a field", "PRI * HTTP/2.0\r\nHost: x\r\n\r\n"},
+		{"preface with a field, then a request", "PRI * HTTP/2.0\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"PRI of a path", "PRI /a HTTP/2.0\r\nHost: x\r\n\r\n"},
+		{"GET in HTTP/2.0", "GET /a HTTP/2.0\r\nHost: x\r\n\r\n"},
+	}
+	ca := testpki.NewCA(t, "server CA")
+	leaf := ca.Server(t, "127.0.0.1")
+	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handled atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handled.Add(1)
+		_, _ = io.WriteString(w, "handled")
+	})
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				handled.Store(0)
+				statuses, bodies, closed := exchange(t, addr, tc.raw)
+				if fmt.Sprint(statuses) != "[505]" || !closed || !strings.HasPrefix(bodies[0], "505 HTTP Version Not Supported") {
+					t.Fatalf("statuses %v bodies %q closed %v, want [505] closed", statuses, bodies, closed)
+				}
+				if n := handled.Load(); n != 0 {
+					t.Fatalf("the handler got %d requests", n)
+				}
+			})
+		}
+		t.Run("over TLS, ALPN http/1.1", func(t *testing.T) {
+			handled.Store(0)
+			_, tlsAddr := serveFront(t, kind, h, frontend.ServerOptions{TLSConfig: cfg})
+			c, err := tls.Dial("tcp", tlsAddr, &tls.Config{RootCAs: ca.Pool(), NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(c, "PRI * HTTP/2.0\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 505 || handled.Load() != 0 {
+				t.Fatalf("%d %q, handler got %d requests; want 505 before the handler", resp.StatusCode, body, handled.Load())
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Fatalf("after the answer: %v, want the connection closed", err)
+			}
+		})
 	})
 }
