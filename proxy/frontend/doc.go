@@ -126,13 +126,15 @@
 // trailers declared in Trailer, which must be valid trailer fields, or
 // set with http.TrailerPrefix) or ends with the connection (HTTP/1.0).
 // An HTTP/1.0 request is answered in HTTP/1.0, as net/http's server
-// answers it. Keep-alive follows net/http: an HTTP/1.0 request keeps the
-// connection only when its first Connection field holds keep-alive and
-// the answer has a length (then it says Connection: keep-alive; a closing
-// HTTP/1.0 answer says nothing, 1.0's default). A close beside that
-// keep-alive, or in a later field, does not count: net/http's server
-// reads it so (wantsHttp10KeepAlive), though RFC 9112 §9.6 would close,
-// and the fronts agree. Connection: close in an HTTP/1.1 request or
+// answers it. Keep-alive follows net/http, and RFC 9112 §9.6 where Go's
+// server does not: an HTTP/1.0 request keeps the connection only when its
+// first Connection field holds keep-alive, no field has the close option,
+// and the answer has a length (then it says Connection: keep-alive; a
+// closing HTTP/1.0 answer says nothing, 1.0's default, or close to a
+// request with that option). net/http's server reads only the first field
+// (wantsHttp10KeepAlive) and keeps a Keep-Alive, close request's
+// connection; the net/http front closes it too (netHTTPRules), so the
+// fronts agree. Connection: close in an HTTP/1.1 request or
 // from the handler, a body shorter than its Content-Length, an unread request body over 256 KiB, a request
 // whose client waits for a 100 Continue that was not sent (it goes out
 // when the handler first reads the body), and Shutdown all close the

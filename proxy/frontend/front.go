@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // The front servers a Front can run (gateway.yaml's proxy.front).
@@ -43,7 +45,7 @@ func NewFront(h http.Handler, o ServerOptions, kind string) (*Front, error) {
 	}
 	switch kind {
 	case KindNetHTTP:
-		std.Handler = refusePreface{std.Handler}
+		std.Handler = netHTTPRules{std.Handler}
 		return &Front{TLSConfig: o.TLSConfig, Std: std}, nil
 	case KindLean:
 	default:
@@ -146,19 +148,29 @@ func (l *connListener) Close() error {
 
 func (l *connListener) Addr() net.Addr { return l.addr }
 
-// refusePreface answers the one HTTP/2 request line net/http's HTTP/1
-// server hands to its handler, the h2c prior-knowledge preface "PRI *
-// HTTP/2.0" (let through for handlers that take HTTP/2 over themselves),
-// as the lean server answers every HTTP/2 request line: 505 and a close.
-// The gateway speaks no cleartext HTTP/2, and a preface is no request for
-// the proxy (which would give it a request id, log it, answer it 400,
-// and, when a field came with it, keep the connection and read the
-// preface's rest as the next request). Other HTTP/2 request lines get
-// net/http's own 505; HTTP/2 requests (a TLS connection whose ALPN chose
-// h2) reach h as they are.
-type refusePreface struct{ h http.Handler }
+// netHTTPRules is where the net/http front departs from net/http's HTTP/1
+// server, to answer as the lean front does:
+//
+//   - the h2c prior-knowledge preface "PRI * HTTP/2.0", the one HTTP/2
+//     request line net/http's HTTP/1 server hands to its handler (let
+//     through for handlers that take HTTP/2 over themselves), gets 505 and
+//     a close, as the lean server answers every HTTP/2 request line. The
+//     gateway speaks no cleartext HTTP/2, and a preface is no request for
+//     the proxy (which would give it a request id, log it, answer it 400,
+//     and, when a field came with it, keep the connection and read the
+//     preface's rest as the next request). Other HTTP/2 request lines get
+//     net/http's own 505; HTTP/2 requests (a TLS connection whose ALPN
+//     chose h2) reach h as they are;
+//   - an HTTP/1.0 request with the close option in a Connection field has
+//     its connection closed after the answer (RFC 9112 §9.6), which
+//     net/http's server does not do when the first Connection field also
+//     says keep-alive (wantsHttp10KeepAlive): the answer says close.
+type netHTTPRules struct{ h http.Handler }
 
-func (p refusePreface) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p netHTTPRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && r.ProtoMinor == 0 && httpguts.HeaderValuesContainsToken(r.Header["Connection"], "close") {
+		w.Header().Set("Connection", "close")
+	}
 	if r.Method != "PRI" || r.RequestURI != "*" || r.ProtoMajor != 2 || r.TLS != nil && r.TLS.NegotiatedProtocol == "h2" {
 		p.h.ServeHTTP(w, r)
 		return

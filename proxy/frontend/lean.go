@@ -767,8 +767,8 @@ func expectsContinue(h http.Header) bool {
 // wantsKeepAlive10 reports whether an HTTP/1.0 request with header h asks
 // to keep the connection as net/http's server reads it
 // (wantsHttp10KeepAlive): the first Connection field holds the token
-// keep-alive. A close beside it, or in a later field, does not count: the
-// connection is kept when the answer has a length (see response.sendHead).
+// keep-alive. The connection is kept when, besides, no field has the close
+// option and the answer has a length (see response.sendHead).
 func wantsKeepAlive10(h http.Header) bool {
 	conn := h["Connection"]
 	return len(conn) > 0 && hasToken(conn[0], "keep-alive")
@@ -1093,6 +1093,7 @@ func (c *leanConn) serveRequest(req *http.Request) bool {
 		// Read before the handler, which may change the header (as
 		// net/http's server does).
 		res.keep10 = wantsKeepAlive10(req.Header)
+		res.close10 = httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close")
 	}
 	if req.Body != nil && req.Body != http.NoBody {
 		b := &reqBody{rc: req.Body, res: res, ctx: rc, length: -1}

@@ -37,6 +37,7 @@ type response struct {
 	closeAfter bool
 	handlerEnd bool
 	keep10     bool  // an HTTP/1.0 request asks to keep the connection (wantsKeepAlive10)
+	close10    bool  // an HTTP/1.0 request has a close option, in any Connection field
 	cl         int64 // the Content-Length sent, -1 none
 	written    int64
 	trailers   []string    // declared by the Trailer header
@@ -304,11 +305,11 @@ func (r *response) sendHead() {
 	r.headSent = true
 	bw, h, req, code := r.c.bw, r.header, r.req, r.status
 	is11 := req.ProtoAtLeast(1, 1)
-	// Keep-alive as net/http's server decides it: an HTTP/1.1 request's
-	// close (in any Connection field) ends the connection; an HTTP/1.0
-	// one is kept only when its first Connection field says keep-alive,
-	// whatever else it says (keep10), and the answer has a length (below).
-	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") || is11 && req.Close || !is11 && !r.keep10 || r.c.s.shutdown.Load() {
+	// Keep-alive: a close option (in any Connection field) ends the
+	// connection (RFC 9112 §9.6); an HTTP/1.0 one is kept only when its
+	// first Connection field says keep-alive (keep10, as net/http's server
+	// reads it) and the answer has a length (below).
+	if httpguts.HeaderValuesContainsToken(h["Connection"], "close") || is11 && req.Close || !is11 && (!r.keep10 || r.close10) || r.c.s.shutdown.Load() {
 		r.closeAfter = true
 	}
 	if r.body != nil && !r.closeAfter && !r.contSent && r.body.unread() {
@@ -366,11 +367,13 @@ func (r *response) sendHead() {
 	}
 	if _, ok := h["Connection"]; !ok {
 		// An HTTP/1.0 answer says keep-alive when the connection is kept
-		// and nothing when it closes (1.0's default), as net/http's.
+		// and nothing when it closes (1.0's default), as net/http's, but
+		// close to a request that had the option (as the net/http front's
+		// closeOption).
 		switch {
 		case !is11 && !r.closeAfter:
 			_, _ = bw.WriteString("Connection: keep-alive\r\n")
-		case is11 && r.closeAfter:
+		case r.closeAfter && (is11 || r.close10):
 			_, _ = bw.WriteString("Connection: close\r\n")
 		}
 	}
