@@ -260,10 +260,11 @@ func TestEmptyLineAfterPostOutlastsDeferredWait(t *testing.T) {
 // A deferred answer whose wait had its deadline pass before it began (a
 // goroutine that ran late; made so here) is sent all the same, and the
 // connection is idle after it: Shutdown closes it at once, as one whose
-// answer went from inside the wait.
+// answer went from inside the wait. So when the usual wait after it (the
+// idle release's) did not begin either: the answer goes before the
+// buffers go back to their pools.
 func TestLateDeferredAnswerLeavesConnectionIdle(t *testing.T) {
 	defer frontend.SetDeferredWait(0)()
-	defer frontend.SetIdleRelease(time.Minute)() // the usual wait after it holds
 	ca := testpki.NewCA(t, "server CA")
 	leaf := ca.Server(t, "127.0.0.1")
 	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
@@ -271,10 +272,17 @@ func TestLateDeferredAnswerLeavesConnectionIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name string
-		cfg  *tls.Config
-	}{{"plain", nil}, {"tls", cfg}} {
+		name    string
+		cfg     *tls.Config
+		release time.Duration // the idle release: 0, its wait does not begin either
+	}{
+		{"plain", nil, time.Minute},
+		{"tls", cfg, time.Minute},
+		{"plain, late release", nil, 0},
+		{"tls, late release", cfg, 0},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
+			defer frontend.SetIdleRelease(tc.release)()
 			f, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: time.Minute, TLSConfig: tc.cfg})
 			var c net.Conn
 			if tc.cfg == nil {

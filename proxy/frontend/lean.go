@@ -580,11 +580,15 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 	if _, err := c.br.Peek(1); err == nil || !isTimeout(err) || c.s.shutdown.Load() {
 		return err
 	}
-	if c.flushDeferred() != nil {
+	if c.deferred {
 		// A deferred answer still in the writer (both waits timed out
 		// before they began: a goroutine that ran a second late) goes
-		// before the writer goes back to its pool.
-		return errAnswerNotSent
+		// before the writer goes back to its pool; the connection is
+		// idle after it, as after sendStep's.
+		if c.flushDeferred() != nil {
+			return errAnswerNotSent
+		}
+		c.idle.Store(true)
 	}
 	c.release()
 	c.res.forget()
