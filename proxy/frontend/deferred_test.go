@@ -243,18 +243,33 @@ func TestTLSBufferedRequestGetsAnswerFirst(t *testing.T) {
 // The empty line a client may send after a POST (RFC 9112 §2.2), its CR
 // and LF apart by more than the wait a deferred answer is sent from: the
 // rest of it is waited for within the usual wait, and the next request is
-// served, not refused as a head that begins with a CR.
+// served, not refused as a head that begins with a CR (under TLS too).
 func TestEmptyLineAfterPostOutlastsDeferredWait(t *testing.T) {
-	_, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: 10 * time.Second})
-	c, read := keepAlive(t, addr)
-	io.WriteString(c, "GET /warm HTTP/1.1\r\nHost: x\r\n\r\n")
-	read(`GET x /warm ""`)
-	io.WriteString(c, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-	read(`POST x /p ""`)
-	io.WriteString(c, "\r")
-	time.Sleep(3 * frontend.DeferredWait) // the slow client's pause within its empty line
-	io.WriteString(c, "\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-	read(`GET x /next ""`)
+	for _, fd := range frontDialers {
+		t.Run(fd.name, func(t *testing.T) {
+			c := fd.serve(t, echo, frontend.ServerOptions{IdleTimeout: 10 * time.Second})(t)
+			br := bufio.NewReader(c)
+			read := func(want string) {
+				t.Helper()
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("%s: %v", want, err)
+				}
+				if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != want {
+					t.Fatalf("%d %q, want 200 %q", resp.StatusCode, b, want)
+				}
+			}
+			io.WriteString(c, "GET /warm HTTP/1.1\r\nHost: x\r\n\r\n")
+			read(`GET x /warm ""`)
+			io.WriteString(c, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+			read(`POST x /p ""`)
+			io.WriteString(c, "\r")
+			time.Sleep(3 * frontend.DeferredWait) // the slow client's pause within its empty line
+			io.WriteString(c, "\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+			read(`GET x /next ""`)
+		})
+	}
 }
 
 // A deferred answer whose wait had its deadline pass before it began (a
