@@ -501,12 +501,12 @@ func TestTLSClientTakesNoAnswer(t *testing.T) {
 // out under the deadline of their own request, whether the next request
 // comes at once or after more than the timeout.
 func TestTLSWriteTimeoutKeepAlive(t *testing.T) {
-	const timeout = 50 * time.Millisecond
+	const timeout = 200 * time.Millisecond
 	_, addr, ca := tlsLean(t, pathEcho, frontend.ServerOptions{WriteTimeout: timeout})
 	for _, v := range tlsVersions {
 		t.Run(v.name, func(t *testing.T) {
 			c, br := tlsDial(t, addr, ca, v.max)
-			for n := 0; n < 8; n++ {
+			for n := 0; n < 4; n++ {
 				p := fmt.Sprintf("/t%d", n)
 				io.WriteString(c, get(p))
 				if err := readAnswer(br, p); err != nil {
