@@ -1100,7 +1100,7 @@ func (c *leanConn) serveRequest(req *http.Request) bool {
 		res.close10 = httpguts.HeaderValuesContainsToken(req.Header["Connection"], "close")
 	}
 	if req.Body != nil && req.Body != http.NoBody {
-		b := &reqBody{rc: req.Body, res: res, ctx: rc, length: -1}
+		b := &reqBody{rc: req.Body, res: res, ctx: rc, length: -1, br: c.br, bigHead: c.big}
 		if len(req.TransferEncoding) == 0 && req.ContentLength > 0 {
 			b.length = req.ContentLength
 		}
@@ -1178,6 +1178,13 @@ type reqBody struct {
 	// reach the body's end; rc knows nothing of them, so nothing more is
 	// read from this body, and the connection closes after the answer.
 	broken error
+	// br is the connection's reader the body comes from, and bigHead
+	// whether it is a large head's, as they were when the request came:
+	// WriteTo reads them here, not from the connection, whose release
+	// clears them while a reader that outlived its handler may still be
+	// sending the bytes buffered there.
+	br      *bufio.Reader
+	bigHead bool
 }
 
 func (b *reqBody) Read(p []byte) (int, error) {
@@ -1239,10 +1246,10 @@ func (b *reqBody) WriteTo(w io.Writer) (int64, error) {
 	}
 	c := b.res.c
 	var total int64
-	if k := min(int64(c.br.Buffered()), b.length-b.read); k > 0 {
-		p, _ := c.br.Peek(int(k))
+	if k := min(int64(b.br.Buffered()), b.length-b.read); k > 0 {
+		p, _ := b.br.Peek(int(k))
 		n, err := w.Write(p)
-		_, _ = c.br.Discard(n)
+		_, _ = b.br.Discard(n)
 		b.read += int64(n)
 		total += int64(n)
 		if err != nil {
@@ -1296,8 +1303,8 @@ func (b *reqBody) took(n int64) {
 // with no byte of the client-gone watch pending.
 func (b *reqBody) spliceable() bool {
 	c := b.res.c
-	if b.closed || b.broken != nil || b.eof.Load() || b.length < 0 || c.tcp == nil || c.big ||
-		b.length-b.read-int64(c.br.Buffered()) < spliceMin {
+	if b.closed || b.broken != nil || b.eof.Load() || b.length < 0 || c.tcp == nil || b.bigHead ||
+		b.length-b.read-int64(b.br.Buffered()) < spliceMin {
 		return false
 	}
 	c.cr.mu.Lock()

@@ -1411,6 +1411,88 @@ func TestStragglerKeepsReaderOutOfPool(t *testing.T) {
 	}
 }
 
+// heldWriter is the backend connection of a straggler's WriteTo: its
+// Write (the body's bytes the connection buffered with the head) says so
+// on inWrite and returns once resume is closed; its ReadFrom (the rest,
+// spliced) drops what it reads.
+type heldWriter struct {
+	inWrite, resume chan struct{}
+	wrote           int
+}
+
+func (w *heldWriter) Write(p []byte) (int, error) {
+	close(w.inWrite)
+	<-w.resume
+	w.wrote += len(p)
+	return len(p), nil
+}
+
+func (w *heldWriter) ReadFrom(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }
+
+// A straggler in the body's WriteTo (the proxy's writer of a body to a
+// backend that answered before it had all of it) may still be sending the
+// bytes the connection's reader buffered with the head when the
+// connection closes and gives its buffers back: it keeps the reader it
+// took them from, and the rest of the body fails with the closed
+// connection. It used to read the connection's reader anew, which the
+// release had cleared: a nil dereference outside any handler took the
+// whole process down.
+func TestStragglerWriteToOutlivesConnection(t *testing.T) {
+	settled(t)
+	const part = "first part of the body"
+	w := &heldWriter{inWrite: make(chan struct{}), resume: make(chan struct{})}
+	var once sync.Once
+	resume := func() { once.Do(func() { close(w.resume) }) }
+	defer resume()
+	wrote := make(chan error, 1)
+	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		go func() {
+			_, err := r.Body.(io.WriterTo).WriteTo(w)
+			wrote <- err
+		}()
+		select {
+		case <-w.inWrite:
+		case <-time.After(10 * time.Second):
+			t.Error("the straggler did not write the buffered bytes")
+		}
+		rw.WriteHeader(http.StatusForbidden)
+	})
+	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	// The head and the body's first bytes in one write: the connection's
+	// reader buffers them; the rest (over spliceMin) is not sent.
+	if _, err := io.WriteString(c, "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"+part); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !resp.Close {
+		t.Fatalf("%d, close %v; want 403 and the connection closed", resp.StatusCode, resp.Close)
+	}
+	_ = c.(*net.TCPConn).CloseWrite() // the server's lingering read ends at once
+	settled(t)                        // the connection ended and gave its buffers back
+	resume()
+	select {
+	case err := <-wrote:
+		if err == nil {
+			t.Fatal("the straggler's WriteTo ended without error, want the closed connection's")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the straggler's WriteTo did not end when the connection closed")
+	}
+	if w.wrote != len(part) {
+		t.Fatalf("the straggler wrote %d buffered bytes, want %d", w.wrote, len(part))
+	}
+}
+
 // A head larger than the pooled reader that comes after an idle release
 // (the wait read its first byte alone) is read whole on the large head's
 // reader, which the connection gives up again once it is served.
