@@ -302,6 +302,15 @@ func TestWriterThatDoesNotReportIsNotWaitedForever(t *testing.T) {
 // nothing more) does not get its connection back into the pool: the
 // gateway closes it, which ends the writer stuck in a write the backend
 // will not read, and the next request goes on a new connection.
+//
+// The backend reads nothing until the gateway released the connection
+// (the hook): one that reads the rest of the body within the writer's
+// bound (writerReturn) lets the writer send all of it, and that
+// connection rightly goes back to the pool, as when the writer is late
+// (TestUploadAnsweredBeforeWriterMarksKeepsConnection). Reading right
+// after the answer raced the gateway: when the front was slow to end the
+// client's upload (closeLingering), the whole body went through and the
+// connection was kept.
 func TestEarlyAnswerEndsBackendConnection(t *testing.T) {
 	const size = 32 << 20 // more than loopback's socket buffers hold
 	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
@@ -334,6 +343,12 @@ func TestEarlyAnswerEndsBackendConnection(t *testing.T) {
 					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n/next 0")
 				}
 			})
+			released := make(chan struct{}, 1)
+			t.Cleanup(proxy.SetTestHook(func(event string, r *http.Request) {
+				if event == proxy.EventReleasedLate && r.URL.Host == addr && r.URL.Path == "/early" {
+					signal(released)
+				}
+			}))
 			e := newEnv(t, proxyConfig())
 			fe := newTestFront(t, e.p, kind)
 			e.deploy(topo("t", svc("s", "http://"+addr)))
@@ -356,13 +371,18 @@ func TestEarlyAnswerEndsBackendConnection(t *testing.T) {
 			if resp.StatusCode != http.StatusForbidden || string(got) != "no" {
 				t.Fatalf("early answer: %d %q", resp.StatusCode, got)
 			}
-			getNext(t, fe)
-			if n := conns.Load(); n != 2 {
-				t.Fatalf("the backend saw %d connections, want 2 (the early answer's is not reused)", n)
+			select {
+			case <-released:
+			case <-time.After(failsafe):
+				t.Fatal("the early answer's connection was not released")
 			}
 			checkNow()
 			if err := <-closed; err != nil && !strings.Contains(err.Error(), "reset") {
 				t.Fatalf("the early answer's connection was not closed by the gateway: %v", err)
+			}
+			getNext(t, fe)
+			if n := conns.Load(); n != 2 {
+				t.Fatalf("the backend saw %d connections, want 2 (the early answer's is not reused)", n)
 			}
 		})
 	}
