@@ -236,8 +236,10 @@ type leanConn struct {
 	// limit (closeLingering).
 	unreadBody bool
 	// lentReader: a body reader that outlived its handler may still be in
-	// br (reqBody.finish): br does not go back to the pool.
+	// br (reqBody.finish): br does not go back to the pool. straggler is
+	// closed once that reader let go of the body (closeLingering waits).
 	lentReader bool
+	straggler  chan struct{}
 	// afterPost: the last request was a POST (empty lines may follow it)
 	afterPost bool
 	idle      atomic.Bool
@@ -332,12 +334,29 @@ func (c *leanConn) serve() {
 // rstAvoidance: closing at once would make the kernel answer those bytes
 // with a reset, which can destroy the answer before the client read it.
 // net/http's server does the same (closeWriteAndWait).
+//
+// A body reader that outlived its handler (straggler) may still read the
+// connection: its last read ends (the client's bytes, its close after the
+// half-close, a deadline) before the discarding begins, within the same
+// bound, or the connection closes without it. Reading beside it would take
+// bytes from the body it sends on.
 func (c *leanConn) closeLingering() {
 	if c.tcp == nil {
 		return
 	}
 	_ = c.tcp.CloseWrite()
-	_ = c.tcp.SetReadDeadline(time.Now().Add(rstAvoidance))
+	end := time.Now().Add(rstAvoidance)
+	if ch := c.straggler; ch != nil {
+		c.straggler = nil
+		t := time.NewTimer(rstAvoidance)
+		select {
+		case <-ch:
+			t.Stop()
+		case <-t.C:
+			return
+		}
+	}
+	_ = c.tcp.SetReadDeadline(end)
 	_, _ = io.Copy(io.Discard, io.LimitReader(readerOnly{c.tcp}, maxLingerDiscard))
 }
 
@@ -1185,12 +1204,27 @@ type reqBody struct {
 	// sending the bytes buffered there.
 	br      *bufio.Reader
 	bigHead bool
+	// cut: the handler returned while a reader held the body (finish):
+	// that reader's read in progress is its last; letGo, then set, is
+	// closed as it lets go of the body (unlock), for closeLingering, whose
+	// discarding read must not take bytes from it (they would be missing
+	// from the body it sends on, and later bytes would fill their place).
+	cut   atomic.Bool
+	letGo atomic.Pointer[chan struct{}]
+}
+
+// unlock lets go of the body, and tells closeLingering so when it waits.
+func (b *reqBody) unlock() {
+	b.mu.Unlock()
+	if ch := b.letGo.Swap(nil); ch != nil {
+		close(*ch)
+	}
 }
 
 func (b *reqBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	defer b.unlock()
+	if b.closed || b.cut.Load() {
 		return 0, http.ErrBodyReadAfterClose
 	}
 	if b.eof.Load() {
@@ -1234,12 +1268,12 @@ func (b *reqBody) WriteTo(w io.Writer) (int64, error) {
 	rf, ok := w.(io.ReaderFrom)
 	b.mu.Lock()
 	if !ok || !b.spliceable() {
-		b.mu.Unlock()
+		b.unlock()
 		buf := copyBufs.Get().(*[32 << 10]byte)
 		defer copyBufs.Put(buf)
 		return io.CopyBuffer(writerOnly{w}, readerOnly{b}, buf[:])
 	}
-	defer b.mu.Unlock()
+	defer b.unlock()
 	if b.expect {
 		b.expect = false
 		b.res.sendContinue()
@@ -1303,7 +1337,7 @@ func (b *reqBody) took(n int64) {
 // with no byte of the client-gone watch pending.
 func (b *reqBody) spliceable() bool {
 	c := b.res.c
-	if b.closed || b.broken != nil || b.eof.Load() || b.length < 0 || c.tcp == nil || b.bigHead ||
+	if b.closed || b.cut.Load() || b.broken != nil || b.eof.Load() || b.length < 0 || c.tcp == nil || b.bigHead ||
 		b.length-b.read-int64(b.br.Buffered()) < spliceMin {
 		return false
 	}
@@ -1349,7 +1383,17 @@ func (b *reqBody) finish() bool {
 		if b.eof.Load() {
 			return true
 		}
-		b.res.c.lentReader = true
+		c := b.res.c
+		c.lentReader = true
+		// Its read in progress is its last, and closeLingering waits for
+		// it to end (unlock) before it reads the connection itself.
+		b.cut.Store(true)
+		ch := make(chan struct{})
+		b.letGo.Store(&ch)
+		c.straggler = ch
+		if b.mu.TryLock() {
+			b.unlock() // it let go meanwhile
+		}
 		return false
 	}
 	defer b.mu.Unlock()

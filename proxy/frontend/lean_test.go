@@ -2,6 +2,7 @@ package frontend_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -1760,5 +1761,103 @@ func TestHeadTrickledByteByByte(t *testing.T) {
 	})
 	if lean, std := cost[frontend.KindLean], cost[frontend.KindNetHTTP]; lean > 4*std+100*time.Millisecond {
 		t.Fatalf("the lean front took %v of CPU for the trickled head, net/http's %v", lean, std)
+	}
+}
+
+// A body reader that outlived its handler (it held the body when the
+// answer ended, short of the body's end) and the server's lingering
+// discard after the half-close do not read the connection side by side:
+// the bytes the reader sends on (here to another goroutine, as the proxy
+// sends them to the backend between its reads) are the body's, in order,
+// without a gap where the discard took some. Its read in progress is its
+// last; the discard takes the rest. Several connections: without the
+// rule, the two readers' turns interleave on some of them.
+func TestStragglerReadsNoGapBesideLingering(t *testing.T) {
+	const first, more = 300 << 10, 256 << 10 // over maxDiscard: the connection closes
+	pattern := func(from, n int) []byte {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte((from + i) % 251)
+		}
+		return p
+	}
+	done := make(chan []byte, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var total atomic.Int64
+		sent := make(chan []byte) // the reader's "backend": a handover per read
+		go func() {
+			var got []byte
+			for p := range sent {
+				got = append(got, p...)
+			}
+			done <- got
+		}()
+		go func() {
+			defer close(sent)
+			buf := make([]byte, 4<<10)
+			for {
+				n, err := r.Body.Read(buf)
+				total.Add(int64(n))
+				sent <- append([]byte(nil), buf[:n]...)
+				if err != nil {
+					return
+				}
+			}
+		}()
+		// Answer once the reader took what came and waits in a read for
+		// more: it holds the body when the answer ends.
+		for deadline := time.Now().Add(10 * time.Second); total.Load() < first || !frontend.BodyHeld(r.Body); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("the reader did not take the first part and wait for more")
+				break
+			}
+		}
+		w.WriteHeader(http.StatusForbidden)
+	})
+	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
+	for round := 0; round < 10; round++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		head := fmt.Sprintf("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", 1<<20)
+		if _, err := c.Write(append([]byte(head), pattern(0, first)...)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !resp.Close {
+			t.Fatalf("round %d: %d, close %v; want 403 and the connection closed", round, resp.StatusCode, resp.Close)
+		}
+		// More of the body, in pieces: both the reader's last read and
+		// the lingering discard want them.
+		for off := first; off < first+more; off += 4 << 10 {
+			if _, err := c.Write(pattern(off, 4<<10)); err != nil {
+				break // the server closed
+			}
+		}
+		_ = c.(*net.TCPConn).CloseWrite()
+		var got []byte
+		select {
+		case got = <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: the reader did not end", round)
+		}
+		if len(got) < first {
+			t.Fatalf("round %d: the reader got %d bytes, want at least the %d sent before the answer", round, len(got), first)
+		}
+		if want := pattern(0, len(got)); !bytes.Equal(got, want) {
+			i := 0
+			for i < len(want) && got[i] == want[i] {
+				i++
+			}
+			t.Fatalf("round %d: the reader's %d bytes are not the body's from byte %d on (the discard took bytes beside it)", round, len(got), i)
+		}
+		c.Close()
 	}
 }
