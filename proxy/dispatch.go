@@ -330,7 +330,7 @@ func normHeader(k string) string {
 // whoever sent what: a backend that builds links from them builds them on
 // the origin the gateway's own links use. Without a host (a request that
 // named none, no trusted proxy's, no public URL) there is no
-// X-Forwarded-Host.
+// X-Forwarded-Host, nor a host in the gateway's Forwarded element.
 //
 // The values share one backing array, v (the request's own), each a full
 // slice (len == cap), so a later Add on one header reallocates instead of
@@ -394,9 +394,15 @@ func forwardedPort(host, proto string) string {
 	return "443"
 }
 
+// forwardedElement is the gateway's element of Forwarded (RFC 7239): no
+// host parameter for a request that named no host (as no
+// X-Forwarded-Host), rather than an empty one.
 func forwardedElement(ip, host, proto string) string {
 	if strings.Contains(ip, ":") {
 		ip = `"[` + ip + `]"`
+	}
+	if host == "" {
+		return "for=" + ip + ";proto=" + proto
 	}
 	return "for=" + ip + `;host="` + strings.ReplaceAll(host, `"`, "") + `";proto=` + proto
 }

@@ -75,7 +75,8 @@ func TestForwardedHeaders(t *testing.T) {
 // build broken URLs from; X-Forwarded-For, -Proto and -Port are told as
 // ever. A trusted proxy's X-Forwarded-Host is still the host told (an
 // empty one is none), an untrusted peer's is still dropped, a public URL
-// still wins. Both fronts.
+// still wins. The element the gateway adds to a trusted proxy's Forwarded
+// has no host parameter either, rather than host="". Both fronts.
 func TestNoHostNoForwardedHost(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -84,19 +85,24 @@ func TestNoHostNoForwardedHost(t *testing.T) {
 		xfh     string // the X-Forwarded-Host the backend gets, "-" none
 		xfPort  string
 		xfProto string
+		fwd     string // the Forwarded the backend gets ("": not checked)
 	}{
-		{"HTTP/1.0 without Host", proxyConfig(), "HTTP/1.0\r\n", "-", "80", "http"},
-		{"HTTP/1.0 with an empty Host", proxyConfig(), "HTTP/1.0\r\nHost:\r\n", "-", "80", "http"},
-		{"HTTP/1.1 with an empty Host", proxyConfig(), "HTTP/1.1\r\nHost: \r\nConnection: close\r\n", "-", "80", "http"},
-		{"HTTP/1.0 with a Host", proxyConfig(), "HTTP/1.0\r\nHost: gw.example:8080\r\n", "gw.example:8080", "8080", "http"},
-		{"untrusted peer's X-Forwarded-Host, no Host", proxyConfig(), "HTTP/1.0\r\nX-Forwarded-Host: evil.example\r\n", "-", "80", "http"},
+		{"HTTP/1.0 without Host", proxyConfig(), "HTTP/1.0\r\n", "-", "80", "http", ""},
+		{"HTTP/1.0 with an empty Host", proxyConfig(), "HTTP/1.0\r\nHost:\r\n", "-", "80", "http", ""},
+		{"HTTP/1.1 with an empty Host", proxyConfig(), "HTTP/1.1\r\nHost: \r\nConnection: close\r\n", "-", "80", "http", ""},
+		{"HTTP/1.0 with a Host", proxyConfig(), "HTTP/1.0\r\nHost: gw.example:8080\r\n", "gw.example:8080", "8080", "http", ""},
+		{"untrusted peer's X-Forwarded-Host, no Host", proxyConfig(), "HTTP/1.0\r\nX-Forwarded-Host: evil.example\r\n", "-", "80", "http", ""},
 		{"trusted proxy's X-Forwarded-Host, no Host", trustingConfig(true),
-			"HTTP/1.0\r\nX-Forwarded-Host: proxy.example:8443\r\nX-Forwarded-Proto: https\r\n", "proxy.example:8443", "8443", "https"},
+			"HTTP/1.0\r\nX-Forwarded-Host: proxy.example:8443\r\nX-Forwarded-Proto: https\r\n", "proxy.example:8443", "8443", "https", ""},
 		{"trusted proxy's X-Forwarded-Host over the Host", trustingConfig(true),
-			"HTTP/1.0\r\nHost: gw.internal:9999\r\nX-Forwarded-Host: proxy.example\r\n", "proxy.example", "80", "http"},
-		{"trusted proxy, no host at all", trustingConfig(true), "HTTP/1.0\r\n", "-", "80", "http"},
-		{"trusted proxy's empty X-Forwarded-Host, no Host", trustingConfig(true), "HTTP/1.0\r\nX-Forwarded-Host:\r\n", "-", "80", "http"},
-		{"public URL, no Host", proxy.Config{PublicURL: "https://gw.example.com"}, "HTTP/1.0\r\n", "gw.example.com", "443", "https"},
+			"HTTP/1.0\r\nHost: gw.internal:9999\r\nX-Forwarded-Host: proxy.example\r\n", "proxy.example", "80", "http", ""},
+		{"trusted proxy, no host at all", trustingConfig(true), "HTTP/1.0\r\n", "-", "80", "http", ""},
+		{"trusted proxy's empty X-Forwarded-Host, no Host", trustingConfig(true), "HTTP/1.0\r\nX-Forwarded-Host:\r\n", "-", "80", "http", ""},
+		{"public URL, no Host", proxy.Config{PublicURL: "https://gw.example.com"}, "HTTP/1.0\r\n", "gw.example.com", "443", "https", ""},
+		{"trusted proxy's Forwarded, no Host", trustingConfig(true), "HTTP/1.0\r\nForwarded: for=10.0.0.1\r\n", "-", "80", "http",
+			"for=10.0.0.1, for=127.0.0.1;proto=http"},
+		{"trusted proxy's Forwarded, a Host", trustingConfig(true), "HTTP/1.0\r\nHost: gw.example\r\nForwarded: for=10.0.0.1\r\n", "gw.example", "80", "http",
+			`for=10.0.0.1, for=127.0.0.1;host="gw.example";proto=http`},
 	}
 	b := newBackend(t, nil)
 	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
@@ -122,6 +128,9 @@ func TestNoHostNoForwardedHost(t *testing.T) {
 				}
 				if got := h.Values("X-Forwarded-For"); len(got) != 1 || got[0] != "127.0.0.1" {
 					t.Errorf("X-Forwarded-For %q, want 127.0.0.1", got)
+				}
+				if got := h.Values("Forwarded"); tc.fwd != "" && (len(got) != 1 || got[0] != tc.fwd) {
+					t.Errorf("Forwarded %q, want %q", got, tc.fwd)
 				}
 			})
 		}

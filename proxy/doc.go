@@ -140,8 +140,9 @@
 // from the backend request's headers before rewrite, which then strips identity headers
 // (X-Forwarded-User, SM_USER, … in any spelling, plus those the chain's
 // providers read), sets X-Forwarded-For/Proto/Host/Port/Context (no
-// X-Forwarded-Host for an HTTP/1.0 request that named no host, nor an
-// empty one: a backend would build broken URLs from it) and
+// X-Forwarded-Host, nor a host in its Forwarded element, for a request
+// that named no host, HTTP/1.0 without Host or an empty Host: a backend
+// would build broken URLs from an empty one) and
 // X-Request-Id, and runs the outbound handlers, so a client's Connection
 // header cannot remove what the gateway adds. Client X-Forwarded-* and
 // Forwarded are discarded unless the peer is in TrustedProxies (then
