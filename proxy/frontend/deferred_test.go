@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/securegw/gateway/internal/procio"
-	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/proxy/frontend"
 )
 
@@ -47,14 +46,7 @@ var frontDialers = []struct {
 		}
 	}},
 	{"tls", func(t *testing.T, h http.Handler, o frontend.ServerOptions) func(t *testing.T) net.Conn {
-		ca := testpki.NewCA(t, "server CA")
-		leaf := ca.Server(t, "127.0.0.1")
-		cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.TLSConfig = cfg
-		_, addr := serveFront(t, frontend.KindLean, h, o)
+		_, addr, ca := tlsLean(t, h, o)
 		return func(t *testing.T) net.Conn {
 			t.Helper()
 			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool(), NextProtos: []string{"http/1.1"}})
@@ -195,13 +187,7 @@ func TestTLSBufferedRequestGetsAnswerFirst(t *testing.T) {
 		}
 		io.WriteString(w, r.URL.Path)
 	})
-	ca := testpki.NewCA(t, "server CA")
-	leaf := ca.Server(t, "127.0.0.1")
-	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{TLSConfig: cfg})
+	_, addr, ca := tlsLean(t, h, frontend.ServerOptions{})
 	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -280,12 +266,7 @@ func TestEmptyLineAfterPostOutlastsDeferredWait(t *testing.T) {
 // buffers go back to their pools.
 func TestLateDeferredAnswerLeavesConnectionIdle(t *testing.T) {
 	defer frontend.SetDeferredWait(0)()
-	ca := testpki.NewCA(t, "server CA")
-	leaf := ca.Server(t, "127.0.0.1")
-	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, ca := serverTLS(t)
 	for _, tc := range []struct {
 		name    string
 		cfg     *tls.Config
@@ -300,6 +281,7 @@ func TestLateDeferredAnswerLeavesConnectionIdle(t *testing.T) {
 			defer frontend.SetIdleRelease(tc.release)()
 			f, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{IdleTimeout: time.Minute, TLSConfig: tc.cfg})
 			var c net.Conn
+			var err error
 			if tc.cfg == nil {
 				c, err = net.Dial("tcp", addr)
 			} else {

@@ -26,16 +26,23 @@ import (
 // requests, close, upgrade, share the listener with HTTP/2, or take no
 // answer.
 
-// tlsLean starts a lean TLS front serving h with o.
-func tlsLean(t *testing.T, h http.Handler, o frontend.ServerOptions) (f *frontend.Front, addr string, ca *testpki.CA) {
+// serverTLS returns a front's TLS configuration (TLSConfig) with a
+// certificate for 127.0.0.1, and the CA that signed it.
+func serverTLS(t *testing.T) (*tls.Config, *testpki.CA) {
 	t.Helper()
-	ca = testpki.NewCA(t, "server CA")
+	ca := testpki.NewCA(t, "server CA")
 	leaf := ca.Server(t, "127.0.0.1")
 	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.TLSConfig = cfg
+	return cfg, ca
+}
+
+// tlsLean starts a lean TLS front serving h with o.
+func tlsLean(t *testing.T, h http.Handler, o frontend.ServerOptions) (f *frontend.Front, addr string, ca *testpki.CA) {
+	t.Helper()
+	o.TLSConfig, ca = serverTLS(t)
 	f, addr = serveFront(t, frontend.KindLean, h, o)
 	return f, addr, ca
 }

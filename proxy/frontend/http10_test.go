@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/proxy/frontend"
 )
 
@@ -145,12 +144,7 @@ func TestHTTP2RequestLineRefused(t *testing.T) {
 		{"PRI of a path", "PRI /a HTTP/2.0\r\nHost: x\r\n\r\n"},
 		{"GET in HTTP/2.0", "GET /a HTTP/2.0\r\nHost: x\r\n\r\n"},
 	}
-	ca := testpki.NewCA(t, "server CA")
-	leaf := ca.Server(t, "127.0.0.1")
-	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, ca := serverTLS(t)
 	var handled atomic.Int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handled.Add(1)

@@ -150,13 +150,7 @@ func dialTLS13Sender(t *testing.T, addr string, ca *testpki.CA) (*tls.Conn, net.
 // deferred answer, under the new key), or reads it in the wait the answer
 // is sent from, every answer comes, in order.
 func TestTLSKeyUpdateAroundDeferredAnswers(t *testing.T) {
-	ca := testpki.NewCA(t, "server CA")
-	leaf := ca.Server(t, "127.0.0.1")
-	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, addr := serveFront(t, frontend.KindLean, echo, frontend.ServerOptions{TLSConfig: cfg})
+	_, addr, ca := tlsLean(t, echo, frontend.ServerOptions{})
 	for _, tc := range []struct {
 		name string
 		// writes returns the client's writes (each one write of the

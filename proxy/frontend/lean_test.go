@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/securegw/gateway/internal/testlog"
-	"github.com/securegw/gateway/internal/testpki"
 	"github.com/securegw/gateway/proxy/frontend"
 )
 
@@ -564,12 +563,7 @@ func TestLargeHead(t *testing.T) {
 // server) and one offering only HTTP/1.1 gets the front's HTTP/1.1; both
 // see the TLS state.
 func TestTLSFrontProtocols(t *testing.T) {
-	ca := testpki.NewCA(t, "server CA")
-	leaf := ca.Server(t, "127.0.0.1")
-	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, ca := serverTLS(t)
 	var sawTLS atomic.Bool
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sawTLS.Store(r.TLS != nil && r.TLS.HandshakeComplete)
@@ -1184,12 +1178,7 @@ func TestAnswerWhileSpliceReturns(t *testing.T) {
 // a Serve that comes too late closes its listener (a client is refused,
 // not left waiting).
 func TestCloseDuringTLSHandshakes(t *testing.T) {
-	ca := testpki.NewCA(t, "server CA")
-	leaf := ca.Server(t, "127.0.0.1")
-	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, ca := serverTLS(t)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	for i := 0; i < 10; i++ {
 		f, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{TLSConfig: cfg})
@@ -1219,12 +1208,7 @@ func TestCloseDuringTLSHandshakes(t *testing.T) {
 // the last answer, and Shutdown still closes such a connection at once.
 func TestIdleConnectionReleasesBuffers(t *testing.T) {
 	defer frontend.SetIdleRelease(20 * time.Millisecond)()
-	ca := testpki.NewCA(t, "server CA")
-	leaf := ca.Server(t, "127.0.0.1")
-	cfg, err := frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf.TLS, nil }, "off", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, ca := serverTLS(t)
 	settled(t)
 	base := 0
 	const idle = 400 * time.Millisecond
