@@ -105,7 +105,9 @@ func TLSConfig(getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), cli
 	cfg := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: getCert,
-		NextProtos:     []string{"h2", "http/1.1"},
+		// http/1.0 too: curl --http1.0 offers it alone, and crypto/tls refuses
+		// a handshake whose client offers no protocol the server has.
+		NextProtos: []string{"h2", "http/1.1", "http/1.0"},
 	}
 	switch clientAuth {
 	case "", "off":

@@ -191,3 +191,54 @@ func TestHTTP2RequestLineRefused(t *testing.T) {
 		})
 	})
 }
+
+// A TLS client that offers only http/1.0 by ALPN (curl --http1.0 does)
+// completes its handshake and is served HTTP/1.0 on both fronts; one that
+// offers http/1.1 or h2 gets what it offered first that the server has,
+// and one that offers only protocols the server lacks is refused
+// (crypto/tls's no_application_protocol).
+func TestTLSALPNHTTP10(t *testing.T) {
+	cfg, ca := serverTLS(t)
+	tests := []struct {
+		offer []string
+		proto string // negotiated; "-" the handshake fails
+		req   string
+		want  string // status line
+	}{
+		{[]string{"http/1.0"}, "http/1.0", "GET /a HTTP/1.0\r\n\r\n", "HTTP/1.0 200 OK"},
+		{[]string{"http/1.1"}, "http/1.1", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 200 OK"},
+		{nil, "", "GET /a HTTP/1.0\r\n\r\n", "HTTP/1.0 200 OK"},
+		{[]string{"h2", "http/1.1"}, "h2", "", ""},
+		{[]string{"spdy/3"}, "-", "", ""},
+	}
+	forKinds(t, func(t *testing.T, kind string) {
+		_, addr := serveFront(t, kind, versioned, frontend.ServerOptions{TLSConfig: cfg})
+		for _, tc := range tests {
+			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool(), NextProtos: tc.offer})
+			if tc.proto == "-" {
+				if err == nil {
+					c.Close()
+					t.Errorf("offer %q: the handshake succeeded, want it refused", tc.offer)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("offer %q: %v", tc.offer, err)
+			}
+			if got := c.ConnectionState().NegotiatedProtocol; got != tc.proto {
+				t.Errorf("offer %q: negotiated %q, want %q", tc.offer, got, tc.proto)
+			}
+			if tc.req != "" {
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.WriteString(c, tc.req); err != nil {
+					t.Fatal(err)
+				}
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err != nil || strings.TrimSpace(line) != tc.want {
+					t.Errorf("offer %q: answer %q (%v), want %q", tc.offer, line, err, tc.want)
+				}
+			}
+			c.Close()
+		}
+	})
+}
