@@ -1335,6 +1335,34 @@ func TestPostEmptyLineAroundIdleRelease(t *testing.T) {
 	}
 }
 
+// putEarly dials addr, sends the head of a PUT of length bytes and the
+// body's first bytes only, and reads the answer, which must be want with
+// the connection closing (the rest of the body is not read): the answer a
+// handler gives while a straggler still reads the body. It returns the
+// connection (10 s deadline, closed at cleanup).
+func putEarly(t *testing.T, addr string, length int, first []byte, want int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	head := fmt.Sprintf("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", length)
+	if _, err := c.Write(append([]byte(head), first...)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want || !resp.Close {
+		t.Fatalf("%d, close %v; want %d and the connection closed", resp.StatusCode, resp.Close, want)
+	}
+	return c
+}
+
 // A body reader that outlives its handler (the proxy's writer of a body
 // to a backend that answered before it had all of it) may be inside the
 // connection's reader when the connection closes: that reader must not go
@@ -1366,23 +1394,10 @@ func TestStragglerKeepsReaderOutOfPool(t *testing.T) {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 	})
 	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nfirst part"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
-		t.Fatalf("%d, close %v; want 413 and the connection closed", resp.StatusCode, resp.Close)
-	}
+	// The client sends nothing more and keeps its end open: the straggler's
+	// read ends only when the server gives up waiting for it to let go of
+	// the body (closeLingering's bound) and closes the connection.
+	putEarly(t, addr, 1000000, []byte("first part"), http.StatusRequestEntityTooLarge)
 	select {
 	case err := <-readErr:
 		if err == nil || err == io.EOF {
@@ -1443,25 +1458,9 @@ func TestStragglerWriteToOutlivesConnection(t *testing.T) {
 		rw.WriteHeader(http.StatusForbidden)
 	})
 	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	// The head and the body's first bytes in one write: the connection's
 	// reader buffers them; the rest (over spliceMin) is not sent.
-	if _, err := io.WriteString(c, "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"+part); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden || !resp.Close {
-		t.Fatalf("%d, close %v; want 403 and the connection closed", resp.StatusCode, resp.Close)
-	}
+	c := putEarly(t, addr, 1000000, []byte(part), http.StatusForbidden)
 	_ = c.(*net.TCPConn).CloseWrite() // the server's lingering read ends at once
 	settled(t)                        // the connection ended and gave its buffers back
 	resume()
@@ -1800,24 +1799,7 @@ func TestStragglerReadsNoGapBesideLingering(t *testing.T) {
 	})
 	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
 	for round := 0; round < 10; round++ {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		head := fmt.Sprintf("PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", 1<<20)
-		if _, err := c.Write(append([]byte(head), pattern(0, first)...)); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden || !resp.Close {
-			t.Fatalf("round %d: %d, close %v; want 403 and the connection closed", round, resp.StatusCode, resp.Close)
-		}
+		c := putEarly(t, addr, 1<<20, pattern(0, first), http.StatusForbidden)
 		// More of the body, in pieces: both the reader's last read and
 		// the lingering discard want them.
 		for off := first; off < first+more; off += 4 << 10 {

@@ -368,8 +368,8 @@ func (r *response) sendHead() {
 	if _, ok := h["Connection"]; !ok {
 		// An HTTP/1.0 answer says keep-alive when the connection is kept
 		// and nothing when it closes (1.0's default), as net/http's, but
-		// close to a request that had the option (as the net/http front's
-		// closeOption).
+		// close to a request that had the option (as the net/http front
+		// does, netHTTPRules).
 		switch {
 		case !is11 && !r.closeAfter:
 			_, _ = bw.WriteString("Connection: keep-alive\r\n")
