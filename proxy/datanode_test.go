@@ -28,6 +28,7 @@ import (
 	"github.com/securegw/gateway/internal/webhdfstest"
 	"github.com/securegw/gateway/proxy"
 	"github.com/securegw/gateway/proxy/chain"
+	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/proxy/seal"
 )
 
@@ -437,8 +438,19 @@ func TestWebHDFSNoRedirectJSON(t *testing.T) {
 // A namenode that refuses-worthy redirects a CREATE before it read the
 // body: the client gets its 502 while still sending, then hangs up. The
 // answer does not depend on (and does not race with) the body's writer,
-// which is still reading the client's body (run with -race).
+// which is still reading the client's body (run with -race), on either
+// front: net/http's waited for the writer's read, which waited for the
+// client, until the stall bound.
 func TestRefusedRedirectWhileBodyInFlight(t *testing.T) {
+	for _, kind := range []string{frontend.KindLean, frontend.KindNetHTTP} {
+		t.Run(kind, func(t *testing.T) {
+			t.Setenv("GATEWAY_TEST_FRONT", kind)
+			testRefusedRedirectWhileBodyInFlight(t)
+		})
+	}
+}
+
+func testRefusedRedirectWhileBodyInFlight(t *testing.T) {
 	w := newWebHDFSEnv(t)
 	w.cluster.RedirectTo("http://169.254.169.254")
 	if _, err := w.client("").Mkdirs("/d"); err != nil {

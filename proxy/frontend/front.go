@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -164,7 +166,11 @@ func (l *connListener) Addr() net.Addr { return l.addr }
 //   - an HTTP/1.0 request with the close option in a Connection field has
 //     its connection closed after the answer (RFC 9112 §9.6), which
 //     net/http's server does not do when the first Connection field also
-//     says keep-alive (wantsHttp10KeepAlive): the answer says close.
+//     says keep-alive (wantsHttp10KeepAlive): the answer says close;
+//   - an HTTP/1 answer whose head goes out while its request body is
+//     still being read (a proxied upload the backend answered, or the
+//     gateway refused, before the body's end) closes the connection
+//     (answerWhileReading).
 type netHTTPRules struct{ h http.Handler }
 
 func (p netHTTPRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -172,6 +178,9 @@ func (p netHTTPRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	if r.Method != "PRI" || r.RequestURI != "*" || r.ProtoMajor != 2 || r.TLS != nil && r.TLS.NegotiatedProtocol == "h2" {
+		if r.ProtoMajor == 1 && r.Body != nil && r.Body != http.NoBody {
+			w, r = answerWhileReading(w, r)
+		}
 		p.h.ServeHTTP(w, r)
 		return
 	}
@@ -181,3 +190,133 @@ func (p netHTTPRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusHTTPVersionNotSupported)
 	_, _ = io.WriteString(w, "505 HTTP Version Not Supported")
 }
+
+// readState is where an HTTP/1 request body stands when its answer's head
+// goes out.
+const (
+	bodyUntouched int32 = iota // no read yet
+	bodyReading                // read, not to its end
+	bodyEnded                  // read to its end (or its error)
+	bodyAnswered               // the head went out before any read
+)
+
+// readWatch is an HTTP/1 request's body and ResponseWriter on the net/http
+// front, which, unlike the lean front, cannot answer while the body is read:
+// net/http's server holds the body's lock through a read (which waits for
+// the client), and before it writes an answer's head it takes that lock to
+// learn how much of the body is left. A proxied upload's writer reads the
+// body on its own goroutine; when the backend answers before the body's
+// end (a refused WebHDFS redirect, an early 413), the head waits for that
+// read, the read for the client, and a client that waits for the answer
+// before it sends more (or stops sending) for the head: nothing moves
+// until the stall bound. So:
+//
+//   - a head that goes out while the body is being read says
+//     Connection: close, and net/http then writes it without the lock
+//     (the connection ends after the answer, as the lean front's does
+//     when its body is not read to the end);
+//   - a head that goes out before any read leaves the body to net/http
+//     (it reads up to 256 KiB of it to keep the connection, or closes), and
+//     a read that starts after it fails with http.ErrBodyReadAfterClose,
+//     as net/http documents for HTTP/1 (a writer that started late, not a
+//     handler's read);
+//   - a handler that enabled full duplex (http.ResponseController) gets
+//     neither rule: net/http then takes no lock.
+type readWatch struct {
+	w      http.ResponseWriter
+	rc     io.ReadCloser
+	state  atomic.Int32
+	duplex atomic.Bool
+	headed bool // a final head was written (the handler's goroutine only)
+}
+
+func answerWhileReading(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request) {
+	rw := &readWatch{w: w, rc: r.Body}
+	r2 := *r
+	r2.Body = (*watchedBody)(rw)
+	return rw, &r2
+}
+
+// head applies the rules before the first final head.
+func (rw *readWatch) head() {
+	if rw.headed {
+		return
+	}
+	rw.headed = true
+	if rw.duplex.Load() || rw.state.CompareAndSwap(bodyUntouched, bodyAnswered) {
+		return
+	}
+	if rw.state.Load() == bodyReading {
+		rw.w.Header().Set("Connection", "close")
+	}
+}
+
+func (rw *readWatch) Header() http.Header { return rw.w.Header() }
+
+func (rw *readWatch) WriteHeader(code int) {
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		rw.head()
+	}
+	rw.w.WriteHeader(code)
+}
+
+func (rw *readWatch) Write(p []byte) (int, error) {
+	rw.head()
+	return rw.w.Write(p)
+}
+
+// ReadFrom keeps net/http's (sendfile, splice).
+func (rw *readWatch) ReadFrom(src io.Reader) (int64, error) {
+	rw.head()
+	if rf, ok := rw.w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{rw.w}, src)
+}
+
+// FlushError lets http.ResponseController flush.
+func (rw *readWatch) FlushError() error {
+	rw.head()
+	return http.NewResponseController(rw.w).Flush()
+}
+
+// Flush implements http.Flusher.
+func (rw *readWatch) Flush() { _ = rw.FlushError() }
+
+// EnableFullDuplex lets http.ResponseController enable full duplex.
+func (rw *readWatch) EnableFullDuplex() error {
+	err := http.NewResponseController(rw.w).EnableFullDuplex()
+	if err == nil {
+		rw.duplex.Store(true)
+	}
+	return err
+}
+
+// SetReadDeadline and SetWriteDeadline are net/http's (stallHandler's
+// deadliner).
+func (rw *readWatch) SetReadDeadline(t time.Time) error {
+	return http.NewResponseController(rw.w).SetReadDeadline(t)
+}
+
+func (rw *readWatch) SetWriteDeadline(t time.Time) error {
+	return http.NewResponseController(rw.w).SetWriteDeadline(t)
+}
+
+// Unwrap exposes the server's writer to http.ResponseController (Hijack).
+func (rw *readWatch) Unwrap() http.ResponseWriter { return rw.w }
+
+// watchedBody is the request body side of a readWatch.
+type watchedBody readWatch
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	if !b.duplex.Load() && !b.state.CompareAndSwap(bodyUntouched, bodyReading) && b.state.Load() == bodyAnswered {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.state.Store(bodyEnded)
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error { return b.rc.Close() }
