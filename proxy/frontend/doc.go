@@ -142,7 +142,10 @@
 // before the body's end keeps the connection when at most 256 KiB of the
 // body are left and no other goroutine still reads it: the rest is read
 // after the handler as any body's; net/http's server closes then. The
-// answer never waits for body bytes the client has not sent.) Panics are
+// answer never waits for body bytes the client has not sent: on the
+// net/http front, an answer whose head goes out while another goroutine
+// reads the body says Connection: close, which keeps Go's server from
+// waiting for that read (netHTTPRules, readWatch).) Panics are
 // logged and close the
 // connection (http.ErrAbortHandler silently). The writer implements
 // http.Flusher, http.Hijacker (what the handler wrote goes out first),
