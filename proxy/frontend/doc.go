@@ -126,7 +126,9 @@
 // trailers declared in Trailer, which must be valid trailer fields, or
 // set with http.TrailerPrefix) or ends with the connection (HTTP/1.0).
 // An HTTP/1.0 request is answered in HTTP/1.0, as net/http's server
-// answers it. Keep-alive follows net/http, and RFC 9112 §9.6 where Go's
+// answers it, and never with an informational (1xx) answer, which RFC 9110
+// §15.2 forbids and net/http's server writes (netHTTPRules drops it on the
+// net/http front). Keep-alive follows net/http, and RFC 9112 §9.6 where Go's
 // server does not: an HTTP/1.0 request keeps the connection only when its
 // first Connection field holds keep-alive, no field has the close option,
 // and the answer has a length (then it says Connection: keep-alive; a

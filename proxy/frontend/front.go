@@ -170,7 +170,10 @@ func (l *connListener) Addr() net.Addr { return l.addr }
 //   - an HTTP/1 answer whose head goes out while its request body is
 //     still being read (a proxied upload the backend answered, or the
 //     gateway refused, before the body's end) closes the connection
-//     (answerWhileReading).
+//     (readWatch);
+//   - an HTTP/1.0 request gets no informational (1xx) answer, which RFC
+//     9110 §15.2 forbids (an HTTP/1.0 client takes it for the answer);
+//     net/http's server writes it in HTTP/1.0.
 type netHTTPRules struct{ h http.Handler }
 
 func (p netHTTPRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -178,8 +181,8 @@ func (p netHTTPRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	if r.Method != "PRI" || r.RequestURI != "*" || r.ProtoMajor != 2 || r.TLS != nil && r.TLS.NegotiatedProtocol == "h2" {
-		if r.ProtoMajor == 1 && r.Body != nil && r.Body != http.NoBody {
-			w, r = answerWhileReading(w, r)
+		if r.ProtoMajor == 1 && (r.ProtoMinor == 0 || r.Body != nil && r.Body != http.NoBody) {
+			w, r = watchHTTP1(w, r)
 		}
 		p.h.ServeHTTP(w, r)
 		return
@@ -201,7 +204,9 @@ const (
 )
 
 // readWatch is an HTTP/1 request's body and ResponseWriter on the net/http
-// front, which, unlike the lean front, cannot answer while the body is read:
+// front (a request with a body, or an HTTP/1.0 one, whose informational
+// answers it drops). Unlike the lean front, net/http's server cannot
+// answer while the body is read:
 // net/http's server holds the body's lock through a read (which waits for
 // the client), and before it writes an answer's head it takes that lock to
 // learn how much of the body is left. A proxied upload's writer reads the
@@ -228,10 +233,17 @@ type readWatch struct {
 	state  atomic.Int32
 	duplex atomic.Bool
 	headed bool // a final head was written (the handler's goroutine only)
+	http10 bool // the request is HTTP/1.0: no 1xx answer
 }
 
-func answerWhileReading(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request) {
-	rw := &readWatch{w: w, rc: r.Body}
+// watchHTTP1 returns w and r under a readWatch (r's body under it when
+// there is one).
+func watchHTTP1(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request) {
+	rw := &readWatch{w: w, http10: r.ProtoMinor == 0}
+	if r.Body == nil || r.Body == http.NoBody {
+		return rw, r
+	}
+	rw.rc = r.Body
 	r2 := *r
 	r2.Body = (*watchedBody)(rw)
 	return rw, &r2
@@ -256,6 +268,8 @@ func (rw *readWatch) Header() http.Header { return rw.w.Header() }
 func (rw *readWatch) WriteHeader(code int) {
 	if code >= 200 || code == http.StatusSwitchingProtocols {
 		rw.head()
+	} else if rw.http10 && code >= 100 {
+		return
 	}
 	rw.w.WriteHeader(code)
 }

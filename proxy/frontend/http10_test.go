@@ -113,7 +113,8 @@ func TestHTTP10Answers(t *testing.T) {
 			[]string{"HTTP/1.0 200 [close] (close)"}},
 		{"HTTP/1.0 keep-alive, close, HEAD", "HEAD /a HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", []string{"HTTP/1.0 200 [close] (close)"}},
 		{"HTTP/1.0 keep-alive, the handler closes", "GET /close HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", []string{"HTTP/1.0 200 [close] (close)"}},
-		{"HTTP/1.0 103", "GET /early HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", []string{"HTTP/1.0 103 [] (close)", "HTTP/1.0 200 [keep-alive]", end}},
+		{"HTTP/1.0 gets no 103", "GET /early HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", []string{"HTTP/1.0 200 [keep-alive]", end}},
+		{"HTTP/1.1 gets the 103", "GET /early HTTP/1.1\r\nHost: x\r\n\r\n", []string{"HTTP/1.1 103 []", "HTTP/1.1 200 []", end}},
 		{"HTTP/1.0 unknown Expect: the request's version", "GET /a HTTP/1.0\r\nExpect: teapot\r\n\r\n", []string{"HTTP/1.0 417 [close] (close)"}},
 		{"HTTP/1.0 malformed Host: refused before, in HTTP/1.1", "GET /a HTTP/1.0\r\nHost: a b\r\n\r\n", []string{"HTTP/1.1 400 [] (close)"}},
 	}

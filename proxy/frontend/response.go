@@ -134,6 +134,9 @@ func (s *Lean) logf(format string, args ...any) {
 // writeInformational sends a 1xx answer at once (103 Early Hints, a 100
 // the handler writes itself).
 func (r *response) writeInformational(code int) {
+	if !r.req.ProtoAtLeast(1, 1) {
+		return // RFC 9110 §15.2: an HTTP/1.0 client would take it for the answer
+	}
 	r.contMu.Lock()
 	defer r.contMu.Unlock()
 	bw := r.c.bw
