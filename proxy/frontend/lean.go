@@ -1383,17 +1383,7 @@ func (b *reqBody) finish() bool {
 		if b.eof.Load() {
 			return true
 		}
-		c := b.res.c
-		c.lentReader = true
-		// Its read in progress is its last, and closeLingering waits for
-		// it to end (unlock) before it reads the connection itself.
-		b.cut.Store(true)
-		ch := make(chan struct{})
-		b.letGo.Store(&ch)
-		c.straggler = ch
-		if b.mu.TryLock() {
-			b.unlock() // it let go meanwhile
-		}
+		b.lend()
 		return false
 	}
 	defer b.mu.Unlock()
@@ -1415,6 +1405,45 @@ func (b *reqBody) finish() bool {
 		return true
 	}
 	return false
+}
+
+// lend cuts a body another goroutine holds (a reader that outlived its
+// handler): its read in progress is its last, and closeLingering waits for
+// it to end (unlock) before it reads the connection itself; the
+// connection's reader, which it may be in until then, does not go back to
+// the pool.
+func (b *reqBody) lend() {
+	c := b.res.c
+	c.lentReader = true
+	b.cut.Store(true)
+	ch := make(chan struct{})
+	b.letGo.Store(&ch)
+	c.straggler = ch
+	if b.mu.TryLock() {
+		b.unlock() // it let go meanwhile
+	}
+}
+
+// abandon closes the body of a request whose connection closes after the
+// answer (the client's or the handler's close, HTTP/1.0, a shutdown)
+// without reading its rest. A reader that outlived its handler reads no
+// more of it, and one still in a read is cut as by finish: the
+// connection's reader goes back to the pool at the close, and would
+// otherwise be read by it there (a nil reader: the process panics) or
+// once another connection has it (that connection's bytes sent on as this
+// body).
+func (b *reqBody) abandon() {
+	if b.mu.TryLock() {
+		b.closed = true
+		b.mu.Unlock()
+		return
+	}
+	if b.eof.Load() {
+		// Its last bytes may still leave the reader's buffer.
+		b.res.c.lentReader = true
+		return
+	}
+	b.lend()
 }
 
 // testHookBodyTaken, when set (tests), runs in WriteTo after the whole

@@ -1827,3 +1827,80 @@ func TestStragglerReadsNoGapBesideLingering(t *testing.T) {
 		c.Close()
 	}
 }
+
+// A body reader that outlives its handler on a connection that closes
+// after the answer (here the client's Connection: close), the answer's
+// head having gone out before the handler returned (a streamed answer):
+// the body is closed with the answer as on a kept connection, so that the
+// reader reads no more of the connection's reader, which goes back to the
+// pool at the close (a later read found it reset: a nil reader, and the
+// process panicked; or another connection's, whose bytes it sent on as
+// this body's); and a reader still in a read then keeps it out of the
+// pool.
+func TestStragglerOfClosingAnswer(t *testing.T) {
+	for _, inRead := range []bool{false, true} {
+		t.Run(fmt.Sprintf("in read %v", inRead), func(t *testing.T) {
+			readErr := make(chan error, 1)
+			resume := make(chan struct{})
+			var held any
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				held = frontend.BodyConnReader(r.Body)
+				first := make(chan struct{})
+				go func() {
+					buf := make([]byte, 64)
+					_, err := r.Body.Read(buf)
+					close(first)
+					if !inRead {
+						<-resume // sending the first bytes on
+					}
+					for err == nil {
+						_, err = r.Body.Read(buf)
+					}
+					readErr <- err
+				}()
+				<-first
+				for deadline := time.Now().Add(10 * time.Second); inRead && !frontend.BodyHeld(r.Body); {
+					if time.Now().After(deadline) {
+						t.Error("the body's reader did not read again")
+						return
+					}
+				}
+				w.WriteHeader(http.StatusTemporaryRedirect)
+				_ = http.NewResponseController(w).Flush()
+			})
+			_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(c, "PUT /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1000000\r\n\r\nfirst part"); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != http.StatusTemporaryRedirect || !resp.Close {
+				t.Fatalf("answer %v %v, want 307 closing", resp, err)
+			}
+			if _, err := io.Copy(io.Discard, br); err != nil {
+				t.Fatalf("the connection did not close: %v", err)
+			}
+			close(resume)
+			select {
+			case err := <-readErr:
+				if !inRead && !errors.Is(err, http.ErrBodyReadAfterClose) {
+					t.Fatalf("a read after the handler and the close: %v, want %v", err, http.ErrBodyReadAfterClose)
+				}
+				if err == nil || err == io.EOF {
+					t.Fatalf("the straggler's read ended with %v, want an error", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the straggler's read did not end")
+			}
+			if inRead && frontend.InReaderPool(held) {
+				t.Fatal("the reader a straggler used went back to the pool")
+			}
+		})
+	}
+}

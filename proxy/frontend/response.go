@@ -399,11 +399,15 @@ func (r *response) finish() {
 	if !r.wrote {
 		r.WriteHeader(http.StatusOK)
 	}
-	if r.body != nil && !r.headSent && !r.body.finish() {
-		// What is left of the body is too much to read (or will not come):
-		// the answer says the connection closes.
-		r.closeAfter = true
-		r.c.unreadBody = true
+	bodyDone := r.body == nil
+	if !bodyDone && !r.headSent {
+		bodyDone = true
+		if !r.body.finish() {
+			// What is left of the body is too much to read (or will not
+			// come): the answer says the connection closes.
+			r.closeAfter = true
+			r.c.unreadBody = true
+		}
 	}
 	r.sendHead()
 	bw := r.c.bw
@@ -421,9 +425,17 @@ func (r *response) finish() {
 	case bw.Flush() != nil:
 		r.closeAfter = true
 	}
-	if r.body != nil && !r.closeAfter && !r.body.finish() {
-		r.closeAfter = true
-		r.c.unreadBody = true
+	if !bodyDone {
+		switch {
+		case r.closeAfter:
+			// The connection closes after an answer whose head went out
+			// before the handler returned: the body is not read on, but
+			// a reader that outlived the handler must be stopped (abandon).
+			r.body.abandon()
+		case !r.body.finish():
+			r.closeAfter = true
+			r.c.unreadBody = true
+		}
 	}
 }
 
