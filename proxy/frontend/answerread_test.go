@@ -152,3 +152,44 @@ func TestNetHTTPBodyReadAfterHeadFails(t *testing.T) {
 		t.Fatal("the read after the head waits")
 	}
 }
+
+// A handler that returns without writing while another goroutine reads
+// the request body: the server's own answer (200, empty) goes out at once
+// too, its connection closing. net/http's server wrote that head after
+// the handler, past readWatch, and took the body's lock held by the read
+// waiting for the client: nothing moved until the stall bound.
+func TestNoAnswerWhileBodyBeingRead(t *testing.T) {
+	const sent = 100 << 10
+	forKinds(t, func(t *testing.T, kind string) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			cr := &countingReader{r: r.Body}
+			go func() { _, _ = io.Copy(io.Discard, cr) }()
+			for end := time.Now().Add(5 * time.Second); cr.n.Load() < sent; {
+				if time.Now().After(end) {
+					t.Errorf("the writer read %d of the %d bytes sent", cr.n.Load(), sent)
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		head := "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"
+		if _, err := c.Write(append([]byte(head), make([]byte, sent)...)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("no answer while the body is read: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !resp.Close {
+			t.Fatalf("%d, close %v; want 200 closing", resp.StatusCode, resp.Close)
+		}
+	})
+}

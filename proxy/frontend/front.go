@@ -182,7 +182,12 @@ func (p netHTTPRules) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != "PRI" || r.RequestURI != "*" || r.ProtoMajor != 2 || r.TLS != nil && r.TLS.NegotiatedProtocol == "h2" {
 		if r.ProtoMajor == 1 && (r.ProtoMinor == 0 || r.Body != nil && r.Body != http.NoBody) {
-			w, r = watchHTTP1(w, r)
+			rw, r2 := watchHTTP1(w, r)
+			p.h.ServeHTTP(rw, r2)
+			// A handler that wrote nothing: net/http writes the head
+			// (200) after it, under the same rules.
+			rw.head()
+			return
 		}
 		p.h.ServeHTTP(w, r)
 		return
@@ -238,7 +243,7 @@ type readWatch struct {
 
 // watchHTTP1 returns w and r under a readWatch (r's body under it when
 // there is one).
-func watchHTTP1(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request) {
+func watchHTTP1(w http.ResponseWriter, r *http.Request) (*readWatch, *http.Request) {
 	rw := &readWatch{w: w, http10: r.ProtoMinor == 0}
 	if r.Body == nil || r.Body == http.NoBody {
 		return rw, r
