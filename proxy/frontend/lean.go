@@ -1432,18 +1432,20 @@ func (b *reqBody) lend() {
 // otherwise be read by it there (a nil reader: the process panics) or
 // once another connection has it (that connection's bytes sent on as this
 // body).
-func (b *reqBody) abandon() {
+// It reports whether the body's rest may still come (closeLingering).
+func (b *reqBody) abandon() (unread bool) {
 	if b.mu.TryLock() {
 		b.closed = true
 		b.mu.Unlock()
-		return
+		return !b.eof.Load()
 	}
 	if b.eof.Load() {
 		// Its last bytes may still leave the reader's buffer.
 		b.res.c.lentReader = true
-		return
+		return false
 	}
 	b.lend()
+	return true
 }
 
 // testHookBodyTaken, when set (tests), runs in WriteTo after the whole

@@ -431,7 +431,11 @@ func (r *response) finish() {
 			// The connection closes after an answer whose head went out
 			// before the handler returned: the body is not read on, but
 			// a reader that outlived the handler must be stopped (abandon).
-			r.body.abandon()
+			// Its client may still send it: the close lingers, lest a
+			// reset destroy the answer before the client read it.
+			if r.body.abandon() {
+				r.c.unreadBody = true
+			}
 		case !r.body.finish():
 			r.closeAfter = true
 			r.c.unreadBody = true
