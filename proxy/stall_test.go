@@ -61,20 +61,15 @@ func stallFront(t *testing.T, e *env, sc stallCase, stall time.Duration) func(rc
 	if err != nil {
 		t.Fatal(err)
 	}
-	// net/http's server of this front (the whole front, or its HTTP/2
-	// part) must run before the tests take their goroutine baselines; e's
-	// own front may be net/http's too (GATEWAY_TEST_FRONT), and start late.
-	creator := "created by github.com/securegw/gateway/proxy_test.stallFront"
-	if sc.kind == frontend.KindLean {
-		creator = "created by github.com/securegw/gateway/proxy/frontend.(*Front).Serve"
-	}
-	serving := goroutinesIn("net/http.(*Server).Serve(", creator)
 	go func() { _ = f.Serve(ln) }()
 	t.Cleanup(func() { _ = f.Close() })
 	if sc.tls || sc.kind == frontend.KindNetHTTP {
-		eventually(t, 5*time.Second, "net/http's server", func() bool {
-			return goroutinesIn("net/http.(*Server).Serve(", creator) > serving
-		})
+		// net/http's server of this front (the whole front, or its HTTP/2
+		// part) runs: its goroutine is in the tests' goroutine baselines.
+		// Told by its receiver: e's own front may be net/http's too
+		// (GATEWAY_TEST_FRONT), and parallel tests have fronts of their own.
+		serving := fmt.Sprintf("net/http.(*Server).Serve(%p,", f.Std)
+		eventually(t, 5*time.Second, "net/http's server", func() bool { return goroutinesIn(serving) > 0 })
 	}
 	return func(rcvbuf int) net.Conn {
 		t.Helper()
