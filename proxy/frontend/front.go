@@ -211,10 +211,9 @@ const (
 // readWatch is an HTTP/1 request's body and ResponseWriter on the net/http
 // front (a request with a body, or an HTTP/1.0 one, whose informational
 // answers it drops). Unlike the lean front, net/http's server cannot
-// answer while the body is read:
-// net/http's server holds the body's lock through a read (which waits for
-// the client), and before it writes an answer's head it takes that lock to
-// learn how much of the body is left. A proxied upload's writer reads the
+// answer while the body is read: it holds the body's lock through a read
+// (which waits for the client), and before it writes an answer's head it
+// takes that lock to learn how much of the body is left. A proxied upload's writer reads the
 // body on its own goroutine; when the backend answers before the body's
 // end (a refused WebHDFS redirect, an early 413), the head waits for that
 // read, the read for the client, and a client that waits for the answer
