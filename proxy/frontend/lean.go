@@ -296,13 +296,21 @@ func (c *leanConn) setState(st http.ConnState) {
 
 func (c *leanConn) serve() {
 	defer func() {
-		if v := recover(); v != nil && v != http.ErrAbortHandler && c.s.log != nil {
+		v := recover()
+		if v != nil && v != http.ErrAbortHandler && c.s.log != nil {
 			buf := make([]byte, 16<<10)
 			buf = buf[:runtime.Stack(buf, false)]
 			c.s.log.Error("frontend: panic serving a request", "remote", c.remote, "panic", fmt.Sprint(v), "stack", string(buf))
 		}
 		if c.state == http.StateHijacked {
 			return
+		}
+		if b := c.res.body; v != nil && b != nil {
+			// A handler that panicked did not finish its body: a reader
+			// that outlives it (the proxy's upload writer, after an
+			// http.ErrAbortHandler) must not read the connection's reader
+			// once it is back in the pool. The connection closes at once.
+			b.abandon()
 		}
 		_ = c.flushDeferred()
 		if c.unreadBody {

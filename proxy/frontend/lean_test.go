@@ -1836,10 +1836,13 @@ func TestStragglerReadsNoGapBesideLingering(t *testing.T) {
 // pool at the close (a later read found it reset: a nil reader, and the
 // process panicked; or another connection's, whose bytes it sent on as
 // this body's); and a reader still in a read then keeps it out of the
-// pool.
+// pool. So too after a handler that panicked once its answer began
+// (http.ErrAbortHandler: the proxy's answer broke off while its upload's
+// writer still read the body).
 func TestStragglerOfClosingAnswer(t *testing.T) {
-	for _, inRead := range []bool{false, true} {
-		t.Run(fmt.Sprintf("in read %v", inRead), func(t *testing.T) {
+	for _, tc := range []struct{ inRead, panics bool }{{false, false}, {true, false}, {false, true}} {
+		inRead := tc.inRead
+		t.Run(fmt.Sprintf("in read %v, panics %v", inRead, tc.panics), func(t *testing.T) {
 			readErr := make(chan error, 1)
 			resume := make(chan struct{})
 			var held any
@@ -1847,6 +1850,11 @@ func TestStragglerOfClosingAnswer(t *testing.T) {
 				held = frontend.BodyConnReader(r.Body)
 				first := make(chan struct{})
 				go func() {
+					defer func() {
+						if v := recover(); v != nil {
+							readErr <- fmt.Errorf("the read panicked: %v", v)
+						}
+					}()
 					buf := make([]byte, 64)
 					_, err := r.Body.Read(buf)
 					close(first)
@@ -1864,9 +1872,13 @@ func TestStragglerOfClosingAnswer(t *testing.T) {
 						t.Error("the body's reader did not read again")
 						return
 					}
+					time.Sleep(time.Millisecond)
 				}
 				w.WriteHeader(http.StatusTemporaryRedirect)
 				_ = http.NewResponseController(w).Flush()
+				if tc.panics {
+					panic(http.ErrAbortHandler)
+				}
 			})
 			_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
 			c, err := net.Dial("tcp", addr)
