@@ -27,6 +27,21 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// startWriter reads body to its end on a goroutine of its own (a proxied
+// upload's writer) and returns once it read the sent bytes: its next read
+// waits for the client.
+func startWriter(t *testing.T, body io.Reader, sent int64) {
+	cr := &countingReader{r: body}
+	go func() { _, _ = io.Copy(io.Discard, cr) }()
+	for end := time.Now().Add(5 * time.Second); cr.n.Load() < sent; {
+		if time.Now().After(end) {
+			t.Errorf("the writer read %d of the %d bytes sent", cr.n.Load(), sent)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // An answer whose head goes out while another goroutine reads the request
 // body (a proxied upload's writer, whose backend answered before the
 // body's end) reaches a client that sends nothing more until it has the
@@ -60,16 +75,7 @@ func TestAnswerWhileBodyBeingRead(t *testing.T) {
 					case "all":
 						_, _ = io.Copy(io.Discard, r.Body)
 					case "writer":
-						cr := &countingReader{r: r.Body}
-						go func() { _, _ = io.Copy(io.Discard, cr) }()
-						// Answer once the writer's next read waits for the client.
-						for end := time.Now().Add(5 * time.Second); cr.n.Load() < sent; {
-							if time.Now().After(end) {
-								t.Errorf("the writer read %d of the %d bytes sent", cr.n.Load(), sent)
-								break
-							}
-							time.Sleep(time.Millisecond)
-						}
+						startWriter(t, r.Body, sent)
 					}
 					http.Error(w, "answer", tc.code)
 				})
@@ -162,15 +168,7 @@ func TestNoAnswerWhileBodyBeingRead(t *testing.T) {
 	const sent = 100 << 10
 	forKinds(t, func(t *testing.T, kind string) {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			cr := &countingReader{r: r.Body}
-			go func() { _, _ = io.Copy(io.Discard, cr) }()
-			for end := time.Now().Add(5 * time.Second); cr.n.Load() < sent; {
-				if time.Now().After(end) {
-					t.Errorf("the writer read %d of the %d bytes sent", cr.n.Load(), sent)
-					break
-				}
-				time.Sleep(time.Millisecond)
-			}
+			startWriter(t, r.Body, sent)
 		})
 		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
 		c, err := net.Dial("tcp", addr)
