@@ -145,9 +145,10 @@
 // body are left and no other goroutine still reads it: the rest is read
 // after the handler as any body's; net/http's server closes then. The
 // answer never waits for body bytes the client has not sent: on the
-// net/http front, an answer whose head goes out while another goroutine
-// reads the body says Connection: close, which keeps Go's server from
-// waiting for that read (netHTTPRules, readWatch).) Panics are
+// net/http front, an answer whose head the handler writes after a read of
+// the body that stopped short of its end says Connection: close, which
+// keeps Go's server from waiting for a read in progress (netHTTPRules,
+// readWatch).) Panics are
 // logged and close the
 // connection (http.ErrAbortHandler silently). The writer implements
 // http.Flusher, http.Hijacker (what the handler wrote goes out first),

@@ -220,15 +220,18 @@ const (
 // before it sends more (or stops sending) for the head: nothing moves
 // until the stall bound. So:
 //
-//   - a head that goes out while the body is being read says
-//     Connection: close, and net/http then writes it without the lock
-//     (the connection ends after the answer, as the lean front's does
-//     when its body is not read to the end);
-//   - a head that goes out before any read leaves the body to net/http
-//     (it reads up to 256 KiB of it to keep the connection, or closes), and
-//     a read that starts after it fails with http.ErrBodyReadAfterClose,
-//     as net/http documents for HTTP/1 (a writer that started late, not a
-//     handler's read);
+//   - a head the handler writes (WriteHeader, or its first Write or flush)
+//     after a read of the body that stopped short of its end, on any
+//     goroutine, says Connection: close, and net/http then writes it
+//     without the lock (the connection ends after the answer; the lean
+//     front keeps it when at most 256 KiB are left and no read is in
+//     progress);
+//   - a head written before any read leaves the body to net/http (it
+//     reads up to 256 KiB of it to keep the connection, or closes), and a
+//     read that starts after it fails with http.ErrBodyReadAfterClose (a
+//     writer that started late; net/http's server lets a handler read
+//     until the head is flushed, and says the body may be unavailable
+//     after it: here it is, from the handler's WriteHeader on);
 //   - a handler that enabled full duplex (http.ResponseController) gets
 //     neither rule: net/http then takes no lock.
 type readWatch struct {

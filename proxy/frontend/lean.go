@@ -1448,7 +1448,9 @@ func (b *reqBody) abandon() (unread bool) {
 		return !b.eof.Load()
 	}
 	if b.eof.Load() {
-		// Its last bytes may still leave the reader's buffer.
+		// It took the whole body and reads the reader no more (finish
+		// keeps the connection then); out of the pool all the same, as
+		// a caution: the connection closes anyway.
 		b.res.c.lentReader = true
 		return false
 	}

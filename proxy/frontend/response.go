@@ -132,15 +132,16 @@ func (s *Lean) logf(format string, args ...any) {
 }
 
 // writeInformational sends a 1xx answer at once (103 Early Hints, a 100
-// the handler writes itself).
+// the handler writes itself), to an HTTP/1.1 client only: RFC 9110 §15.2
+// forbids it to HTTP/1.0, whose client would take it for the answer.
 func (r *response) writeInformational(code int) {
 	if !r.req.ProtoAtLeast(1, 1) {
-		return // RFC 9110 §15.2: an HTTP/1.0 client would take it for the answer
+		return
 	}
 	r.contMu.Lock()
 	defer r.contMu.Unlock()
 	bw := r.c.bw
-	writeStatusLine(bw, r.req.ProtoAtLeast(1, 1), code)
+	writeStatusLine(bw, true, code)
 	writeHeaderFields(bw, r.header, nil)
 	_, _ = bw.WriteString("\r\n")
 	_ = bw.Flush()
