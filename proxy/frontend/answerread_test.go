@@ -3,6 +3,7 @@ package frontend_test
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -124,38 +125,52 @@ func TestAnswerWhileBodyBeingRead(t *testing.T) {
 }
 
 // On the net/http front, a read of an HTTP/1 body that starts after the
-// answer's head went out (a writer goroutine scheduled late) fails, as
-// net/http documents, instead of taking the body's lock from the server
-// that writes the answer; the answer arrives.
+// answer's head was written (a writer goroutine scheduled late) fails,
+// instead of taking the body's lock from the server that writes the
+// answer; the answer arrives. A handler that enabled full duplex reads
+// its body after the head as before.
 func TestNetHTTPBodyReadAfterHeadFails(t *testing.T) {
-	readErr := make(chan error, 1)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "answer", http.StatusBadGateway)
-		w.(http.Flusher).Flush()
-		_, err := r.Body.Read(make([]byte, 10))
-		readErr <- err
-	})
-	_, addr := serveFront(t, frontend.KindNetHTTP, h, frontend.ServerOptions{})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"+strings.Repeat("x", 10)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil || resp.StatusCode != http.StatusBadGateway {
-		t.Fatalf("answer: %v %v", resp, err)
-	}
-	select {
-	case err := <-readErr:
-		if !errors.Is(err, http.ErrBodyReadAfterClose) {
-			t.Fatalf("read after the head: %v, want %v", err, http.ErrBodyReadAfterClose)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the read after the head waits")
+	for _, duplex := range []bool{false, true} {
+		t.Run(fmt.Sprintf("duplex=%v", duplex), func(t *testing.T) {
+			readErr := make(chan error, 1)
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if duplex {
+					if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+						t.Error(err)
+					}
+				}
+				http.Error(w, "answer", http.StatusBadGateway)
+				w.(http.Flusher).Flush()
+				_, err := r.Body.Read(make([]byte, 10))
+				readErr <- err
+			})
+			_, addr := serveFront(t, frontend.KindNetHTTP, h, frontend.ServerOptions{})
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.WriteString(c, "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"+strings.Repeat("x", 10)); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil || resp.StatusCode != http.StatusBadGateway {
+				t.Fatalf("answer: %v %v", resp, err)
+			}
+			want := http.ErrBodyReadAfterClose
+			if duplex {
+				want = nil
+			}
+			select {
+			case err := <-readErr:
+				if !errors.Is(err, want) {
+					t.Fatalf("read after the head: %v, want %v", err, want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the read after the head waits")
+			}
+		})
 	}
 }
 
@@ -171,23 +186,6 @@ func TestNoAnswerWhileBodyBeingRead(t *testing.T) {
 			startWriter(t, r.Body, sent)
 		})
 		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		head := "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"
-		if _, err := c.Write(append([]byte(head), make([]byte, sent)...)); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatalf("no answer while the body is read: %v", err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !resp.Close {
-			t.Fatalf("%d, close %v; want 200 closing", resp.StatusCode, resp.Close)
-		}
+		putEarly(t, addr, 1<<20, make([]byte, sent), http.StatusOK)
 	})
 }

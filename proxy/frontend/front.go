@@ -330,7 +330,7 @@ func (rw *readWatch) Unwrap() http.ResponseWriter { return rw.w }
 type watchedBody readWatch
 
 func (b *watchedBody) Read(p []byte) (int, error) {
-	if !b.duplex.Load() && !b.state.CompareAndSwap(bodyUntouched, bodyReading) && b.state.Load() == bodyAnswered {
+	if !b.state.CompareAndSwap(bodyUntouched, bodyReading) && b.state.Load() == bodyAnswered {
 		return 0, http.ErrBodyReadAfterClose
 	}
 	n, err := b.rc.Read(p)
