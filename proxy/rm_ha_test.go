@@ -63,45 +63,71 @@ func leaksRM(resp *http.Response, body string, rms ...*yarntest.RM) string {
 // With rm1 standby and rm2 active, REST and UI requests through the
 // gateway are served by rm2: the standby's redirect (which names rm2's
 // address) fails over to the next URL and never reaches the client; so
-// does the answer of a standby that knows no active RM. HEAD too, whose
-// answers have no body to say "This is standby RM": their head tells.
+// does the answer of a standby that knows no active RM, the 200 of one
+// that gave up on the client's coming back (Hadoop 3), and the 200 with
+// Refresh of older Hadoop 2 releases, knowing rm2 or not. HEAD too, whose
+// answers have no body to say "This is standby RM": their head tells,
+// but for the 200 of a standby that gave up, whose head says nothing: it
+// reaches the client (with nothing that names an RM).
 func TestRMFailoverFromStandby(t *testing.T) {
 	rm1, rm2 := yarntest.Start(t, "rm1"), yarntest.Start(t, "rm2")
 	e := newEnv(t, proxyConfig())
-	e.deploy(rmTopology(&topology.HA{FailoverOnStandby: true}, []*yarntest.RM{rm1, rm2}))
-	for _, knowsActive := range []bool{true, false} {
-		if knowsActive {
-			rm1.SetStandby(rm2)
-		} else {
-			rm1.SetStandby(nil)
-		}
+	// rm1 never cools off: every request asks it first.
+	e.deploy(rmTopology(&topology.HA{FailoverOnStandby: true, MaxFailures: 1000}, []*yarntest.RM{rm1, rm2}))
+	for _, st := range []struct {
+		name   string
+		set    func()
+		query  string // added to the request's
+		headOK bool   // a HEAD fails over too
+	}{
+		{"knows the active RM", func() { rm1.SetStandby(rm2) }, "", true},
+		{"knows no active RM", func() { rm1.SetStandby(nil) }, "", true},
+		{"knows no active RM, gave up", func() { rm1.SetStandby(nil) }, "next.refresh.interval=6", false},
+		{"Hadoop 2, knows the active RM", func() { rm1.SetLegacyStandby(rm2) }, "", true},
+		{"Hadoop 2, knows no active RM", func() { rm1.SetLegacyStandby(nil) }, "", true},
+	} {
+		st.set()
 		for _, tt := range []struct{ path, backendPath, want string }{
 			{"/gateway/t/resourcemanager/v1/cluster/apps?states=RUNNING", "/ws/v1/cluster/apps", `"apps":{"app":[]}`},
 			{"/gateway/t/yarn/cluster/apps", "/cluster/apps", "<h1>rm2</h1>"},
 		} {
+			path := tt.path
+			if st.query != "" {
+				sep := "?"
+				if strings.Contains(path, "?") {
+					sep = "&"
+				}
+				path += sep + st.query
+			}
 			for _, method := range []string{http.MethodGet, http.MethodHead} {
-				resp, body := e.doNoFollow(method, tt.path)
+				before, before1 := len(rm2.Requests()), len(rm1.Requests())
+				resp, body := e.doNoFollow(method, path)
+				if n := len(rm1.Requests()) - before1; n != 1 {
+					t.Fatalf("%s: %s %s: rm1 asked %d times, want once", st.name, method, path, n)
+				}
+				if where := leaksRM(resp, body, rm1, rm2); where != "" {
+					t.Errorf("%s: %s %s: the answer names an RM: %s", st.name, method, path, where)
+				}
+				if method == http.MethodHead && !st.headOK {
+					if resp.StatusCode != 200 || len(rm2.Requests()) != before {
+						t.Fatalf("%s: HEAD %s: %d, rm2 asked %d times, want the standby's 200", st.name, path, resp.StatusCode, len(rm2.Requests())-before)
+					}
+					continue
+				}
 				want := tt.want
 				if method == http.MethodHead {
 					want = "" // rm2's answer, as the request to it says below
 				}
 				if resp.StatusCode != 200 || !strings.Contains(body, want) {
-					t.Fatalf("knows active %t: %s %s: %d %q, want rm2's answer", knowsActive, method, tt.path, resp.StatusCode, body)
+					t.Fatalf("%s: %s %s: %d %q, want rm2's answer", st.name, method, path, resp.StatusCode, body)
 				}
-				if reqs := rm2.Requests(); len(reqs) == 0 || reqs[len(reqs)-1].Method != method || reqs[len(reqs)-1].Path != tt.backendPath {
-					t.Fatalf("knows active %t: %s %s was not answered by rm2 (its requests: %v)", knowsActive, method, tt.path, reqs)
-				}
-				if where := leaksRM(resp, body, rm1, rm2); where != "" {
-					t.Errorf("%s %s: the answer names an RM: %s", method, tt.path, where)
+				if reqs := rm2.Requests(); len(reqs) != before+1 || reqs[len(reqs)-1].Method != method || reqs[len(reqs)-1].Path != tt.backendPath {
+					t.Fatalf("%s: %s %s was not answered by rm2 (its requests: %v)", st.name, method, path, reqs)
 				}
 			}
 		}
 	}
-	// rm1 was asked (then counted failures) and every failover is in the
-	// backend errors, as a standby namenode's.
-	if len(rm1.Requests()) == 0 {
-		t.Error("rm1 was never asked")
-	}
+	// Every failover is in the backend errors, as a standby namenode's.
 	if got := metricValue(t, e, "gateway_backend_errors_total", "service", "resourcemanager", "kind", "failover_status"); got < 1 {
 		t.Errorf("backend errors {kind=failover_status} of resourcemanager = %v, want the standby's answers", got)
 	}
@@ -113,25 +139,33 @@ func TestRMFailoverFromStandby(t *testing.T) {
 // a service without failover_on_standby never asks the second RM.
 func TestRMAllStandby(t *testing.T) {
 	rm1, rm2 := yarntest.Start(t, "rm1"), yarntest.Start(t, "rm2")
-	rm1.SetStandby(rm2)
-	rm2.SetStandby(rm1)
 	e := newEnv(t, proxyConfig())
 	e.deploy(rmTopology(&topology.HA{FailoverOnStandby: true}, []*yarntest.RM{rm1, rm2}))
-	for _, path := range []string{"/gateway/t/resourcemanager/v1/cluster/apps", "/gateway/t/yarn/cluster/apps"} {
-		for _, method := range []string{http.MethodGet, http.MethodHead} {
-			want := `{"error":"no active backend"}` + "\n"
-			if method == http.MethodHead {
-				want = ""
-			}
-			resp, body := e.doNoFollow(method, path)
-			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Location") != "" || body != want {
-				t.Fatalf("%s %s: %d %q %q, want 503", method, path, resp.StatusCode, resp.Header.Get("Location"), body)
-			}
-			if where := leaksRM(resp, body, rm1, rm2); where != "" {
-				t.Errorf("%s %s: the answer names an RM: %s", method, path, where)
+	for _, legacy := range []bool{false, true} { // Hadoop 2's 200 with Refresh
+		if legacy {
+			rm1.SetLegacyStandby(rm2)
+			rm2.SetLegacyStandby(rm1)
+		} else {
+			rm1.SetStandby(rm2)
+			rm2.SetStandby(rm1)
+		}
+		for _, path := range []string{"/gateway/t/resourcemanager/v1/cluster/apps", "/gateway/t/yarn/cluster/apps"} {
+			for _, method := range []string{http.MethodGet, http.MethodHead} {
+				want := `{"error":"no active backend"}` + "\n"
+				if method == http.MethodHead {
+					want = ""
+				}
+				resp, body := e.doNoFollow(method, path)
+				if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Location") != "" || resp.Header.Get("Refresh") != "" || body != want {
+					t.Fatalf("legacy %t: %s %s: %d %q %q, want 503", legacy, method, path, resp.StatusCode, resp.Header.Get("Location"), body)
+				}
+				if where := leaksRM(resp, body, rm1, rm2); where != "" {
+					t.Errorf("legacy %t: %s %s: the answer names an RM: %s", legacy, method, path, where)
+				}
 			}
 		}
 	}
+	rm1.SetStandby(rm2)
 	if len(rm1.Requests()) == 0 || len(rm2.Requests()) == 0 {
 		t.Errorf("requests: rm1 %d, rm2 %d, want both asked", len(rm1.Requests()), len(rm2.Requests()))
 	}
@@ -196,35 +230,59 @@ func TestRMActiveRedirectPassed(t *testing.T) {
 
 // Only a standby RM's answer fails over: 307 or 403 with "This is standby
 // RM" in a body of at most 4 KiB, or 307 with "Can not find any active
-// RM". The body read to tell is bounded and, for every other answer,
-// reaches the client whole and unchanged (chunked or not).
+// RM"; 200 with Refresh and "This is standby RM" (older Hadoop 2
+// releases); a text/plain 200 of a known length of at most 4 KiB that
+// begins with "There is no active RM right now" (Hadoop 3). The body read
+// to tell is bounded and, for every other answer, reaches the client whole
+// and unchanged (chunked or not).
 func TestRMStandbyAnswerDetection(t *testing.T) {
 	standby := "This is standby RM. The redirect url is: http://rm2.internal:8088/ws/v1/cluster/apps\n"
 	noActive := "Can not find any active RM. Will retry in next 5 seconds.\nHA Zookeeper Connection State: CONNECTED\n"
+	legacy := "This is standby RM. Redirecting to the current active RM: http://rm2.internal:8088/ws/v1/cluster/apps\n"
+	gaveUp := "There is no active RM right now.\nHA Zookeeper Connection State: CONNECTED\n"
 	long := strings.Repeat("x", 5000) + standby
+	const refresh = "3; url=http://rm2.internal:8088/ws/v1/cluster/apps"
 	tests := []struct {
 		name     string
 		status   int
 		body     string
 		chunked  bool
 		failover bool
+		refresh  string // the Refresh header, if any
+		ctype    string // the Content-Type, text/plain by default
 	}{
-		{"307 standby", 307, standby, false, true},
-		{"307 standby chunked", 307, standby, true, true},
-		{"403 standby", 403, standby, false, true},
-		{"307 no active RM", 307, noActive, true, true},
-		{"403 no active RM", 403, noActive, false, false},
-		{"200 naming standby", 200, standby, false, false},
-		{"303 naming standby", 303, standby, false, false},
-		{"403 other", 403, "Forbidden: user alice may not view application_1_0001\n", false, false},
-		{"307 empty", 307, "", false, false},
-		{"over the bound", 307, long, false, false},
-		{"over the bound chunked", 403, long, true, false},
+		{"307 standby", 307, standby, false, true, "", ""},
+		{"307 standby chunked", 307, standby, true, true, "", ""},
+		{"403 standby", 403, standby, false, true, "", ""},
+		{"307 no active RM", 307, noActive, true, true, "", ""},
+		{"403 no active RM", 403, noActive, false, false, "", ""},
+		{"200 naming standby", 200, standby, false, false, "", ""},
+		{"303 naming standby", 303, standby, false, false, "", ""},
+		{"403 other", 403, "Forbidden: user alice may not view application_1_0001\n", false, false, "", ""},
+		{"307 empty", 307, "", false, false, "", ""},
+		{"over the bound", 307, long, false, false, "", ""},
+		{"over the bound chunked", 403, long, true, false, "", ""},
+		{"200 with Refresh, Hadoop 2 standby", 200, legacy, false, true, refresh, ""},
+		{"200 with Refresh, Hadoop 2 standby chunked", 200, legacy, true, true, refresh, ""},
+		{"200 with Refresh, another page", 200, "<html>reloading</html>\n", false, false, refresh, "text/html"},
+		{"200 with Refresh over the bound", 200, long, false, false, refresh, ""},
+		{"200 gave up, Hadoop 3", 200, gaveUp, false, true, "", ""},
+		{"200 gave up, chunked (no length)", 200, gaveUp, true, false, "", ""},
+		{"200 gave up, as JSON", 200, gaveUp, false, false, "", "application/json"},
+		{"200 quoting the words", 200, "log: " + gaveUp, false, false, "", ""},
+		{"503 gave up", 503, gaveUp, false, false, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			first := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+				ctype := "text/plain;charset=utf-8"
+				if tt.ctype != "" {
+					ctype = tt.ctype
+				}
+				w.Header().Set("Content-Type", ctype)
+				if tt.refresh != "" {
+					w.Header().Set("Refresh", tt.refresh)
+				}
 				if tt.status/100 == 3 {
 					w.Header().Set("Location", "/ws/v1/cluster/apps")
 				}
@@ -252,9 +310,12 @@ func TestRMStandbyAnswerDetection(t *testing.T) {
 // A standby RM's answer to HEAD has no body: it is told by its head, as
 // Hadoop's RMWebAppFilter writes it (a 307 to the request's own path and
 // query on another origin, or a 307 whose Refresh carries
-// next.refresh.interval), and fails over; every other answer to HEAD (an
-// active RM's redirect to another path, a 403, a 307 that is not the
-// same request elsewhere) reaches the client and no other URL is asked.
+// next.refresh.interval; older Hadoop 2 releases: a 200 whose Refresh is
+// the request's path without its query on another origin, or relative),
+// and fails over; every other answer to HEAD (an active RM's redirect to
+// another path, a 403, a 307 that is not the same request elsewhere, a
+// 200 without such a Refresh) reaches the client and no other URL is
+// asked.
 func TestRMStandbyHeadDetection(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -273,6 +334,12 @@ func TestRMStandbyHeadDetection(t *testing.T) {
 		{"403", 403, "", "", false},
 		{"302 to the same path on another RM", 302, "{second}/x?a=1&b=2", "", false},
 		{"200 with the standby's Refresh", 200, "", "5;url={first}/x?next.refresh.interval=1", false},
+		{"200 with Hadoop 2's Refresh to the same path on another RM", 200, "", "3; url={second}/x", true},
+		{"200 with Hadoop 2's Refresh to the same path, no active RM known", 200, "", "3; url=/x", true},
+		{"200 with a Refresh to another path on another RM", 200, "", "3; url={second}/y", false},
+		{"200 with a Refresh to the same path and a query", 200, "", "3; url={second}/x?a=1&b=2", false},
+		{"200 with a Refresh to the same path on the same RM", 200, "", "3; url={first}/x", false},
+		{"200 without Refresh", 200, "", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/proxy/h1"
 	"github.com/securegw/gateway/proxy/internal/deadline"
+	"github.com/securegw/gateway/proxy/rewrite"
 )
 
 // backend is one URL of a service.
@@ -406,11 +407,14 @@ const (
 
 // Markers of a standby ResourceManager's answer, written first in its body
 // by Hadoop's RMWebAppFilter: one that knows the active RM redirects to it
-// (307, Location on the active RM); one that does not asks the client to
-// come back (307, Refresh on itself).
+// (307, Location on the active RM; older Hadoop 2 releases: 200, Refresh
+// on the active RM, or on the request's own path when none is known); one
+// that does not asks the client to come back (307, Refresh on itself), and
+// once the client came back too often says so (200, Hadoop 3).
 var (
 	rmStandbyMarker  = []byte("This is standby RM")
 	rmNoActiveMarker = []byte("Can not find any active RM")
+	rmGaveUpMarker   = []byte("There is no active RM right now")
 )
 
 // rmRetryParam is the query parameter of the Refresh URL a standby RM that
@@ -435,13 +439,20 @@ const rmRetryParam = "next.refresh.interval="
 // A ResourceManager (standbyRM), as Knox's RMHaDispatch tells it: 307 or
 // 403 whose body, of at most maxStandbyAnswer bytes, holds "This is
 // standby RM"; and a 307 holding "Can not find any active RM" (a standby
-// that knows no active RM yet: the next URL may be it). Both are
-// answerHiddenStandby. An answer to HEAD has no body: its head tells
-// (rmStandbyHead).
+// that knows no active RM yet: the next URL may be it). Besides, as
+// Hadoop's filter writes them: a 200 with a Refresh header whose body
+// holds "This is standby RM" (older Hadoop 2 releases), and a text/plain
+// 200 of a known length of at most maxStandbyAnswer bytes that begins
+// with "There is no active RM right now" (Hadoop 3, to a client that came
+// back too often). All are answerHiddenStandby: their body and Refresh
+// name RMs. An answer to HEAD has no body: its head tells (rmStandbyHead).
 func (u *upstream) standbyAnswer(req *http.Request, resp *http.Response) int {
 	switch {
 	case u.standby == standbyRM:
-		if resp.StatusCode != http.StatusTemporaryRedirect && resp.StatusCode != http.StatusForbidden {
+		code := resp.StatusCode
+		_, refresh := resp.Header["Refresh"]
+		gaveUp := code == http.StatusOK && !refresh && resp.ContentLength >= 0 && isTextPlain(resp.Header.Get("Content-Type"))
+		if code != http.StatusTemporaryRedirect && code != http.StatusForbidden && !(code == http.StatusOK && refresh) && !gaveUp {
 			return answerOther
 		}
 		if req.Method == http.MethodHead {
@@ -451,8 +462,14 @@ func (u *upstream) standbyAnswer(req *http.Request, resp *http.Response) int {
 			return answerOther
 		}
 		head, ok := readAnswerHead(resp)
-		if ok && (bytes.Contains(head, rmStandbyMarker) ||
-			resp.StatusCode == http.StatusTemporaryRedirect && bytes.Contains(head, rmNoActiveMarker)) {
+		switch {
+		case !ok:
+		case gaveUp:
+			if bytes.HasPrefix(head, rmGaveUpMarker) {
+				return answerHiddenStandby
+			}
+		case bytes.Contains(head, rmStandbyMarker),
+			code == http.StatusTemporaryRedirect && bytes.Contains(head, rmNoActiveMarker):
 			return answerHiddenStandby
 		}
 		return answerOther
@@ -491,9 +508,22 @@ func (u *upstream) standbyAnswer(req *http.Request, resp *http.Response) int {
 // path and query on another origin (the active RM's web address; an
 // active RM redirects elsewhere only to another path, the history
 // server's), or, from a standby that knows no active RM, a 307 without
-// Location whose Refresh URL carries rmRetryParam. A standby's 403 has no
-// such marker: it reaches the client, as does any other answer.
+// Location whose Refresh URL carries rmRetryParam; from older Hadoop 2
+// releases, a 200 whose Refresh URL is the request's own path (without
+// its query) on another origin, or relative (no active RM known). A
+// standby's 403, and Hadoop 3's 200 "There is no active RM right now",
+// have no such marker: they reach the client, as does any other answer.
 func rmStandbyHead(req *http.Request, resp *http.Response) bool {
+	if resp.StatusCode == http.StatusOK {
+		v := resp.Header.Get("Refresh")
+		start, end := rewrite.RefreshURL(v)
+		if start == end {
+			return false
+		}
+		l, err := url.Parse(v[start:end])
+		return err == nil && l.RawQuery == "" && l.EscapedPath() == req.URL.EscapedPath() &&
+			(l.Host == "" && l.Scheme == "" || l.Host != "" && (!strings.EqualFold(l.Host, req.URL.Host) || !strings.EqualFold(l.Scheme, req.URL.Scheme)))
+	}
 	if resp.StatusCode != http.StatusTemporaryRedirect {
 		return false
 	}
@@ -524,6 +554,11 @@ func readAnswerHead(resp *http.Response) (head []byte, ok bool) {
 		return nil, false
 	}
 	return buf[:n], true
+}
+
+func isTextPlain(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "text/plain")
 }
 
 func isJSON(contentType string) bool {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,8 @@ type RM struct {
 
 	mu      sync.Mutex
 	standby bool
-	active  *RM // the active RM a standby redirects to; nil: none known
+	active  *RM  // the active RM a standby redirects to; nil: none known
+	legacy  bool // the standby answers as older Hadoop 2 releases (200, Refresh)
 	history string
 	apps    []string
 	seq     int
@@ -52,14 +54,23 @@ func (r *RM) Name() string { return r.name }
 func (r *RM) SetStandby(active *RM) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.standby, r.active = true, active
+	r.standby, r.active, r.legacy = true, active, false
+}
+
+// SetLegacyStandby makes the RM a standby that answers as older Hadoop 2
+// releases do: 200 with a Refresh on active, or, with nil, on the
+// request's own path.
+func (r *RM) SetLegacyStandby(active *RM) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.standby, r.active, r.legacy = true, active, true
 }
 
 // SetActive makes the RM the active one.
 func (r *RM) SetActive() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.standby, r.active = false, nil
+	r.standby, r.active, r.legacy = false, nil, false
 }
 
 // SetHistory sets the application history server's web address the RM
@@ -87,21 +98,44 @@ func (r *RM) Requests() []Request {
 func (r *RM) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.reqs = append(r.reqs, Request{Method: req.Method, Path: req.URL.Path, RawQuery: req.URL.RawQuery})
-	standby, active := r.standby, r.active
+	standby, active, legacy := r.standby, r.active, r.legacy
 	r.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain;charset=utf-8")
 	uri := req.URL.RequestURI()
 	if standby && req.URL.Path != "/ws/v1/cluster/info" && req.URL.Path != "/cluster" {
-		if active != nil {
+		switch {
+		case legacy:
+			// Older Hadoop 2 releases: the request's path (no query) on
+			// the active RM, or alone when none is known; status 200.
+			to := req.URL.EscapedPath()
+			if active != nil {
+				to = active.URL() + to
+			}
+			w.Header().Set("Refresh", "3; url="+to)
+			fmt.Fprintf(w, "This is standby RM. Redirecting to the current active RM: %s\n", to)
+		case active != nil:
 			// RMWebAppFilter: redirect to the active RM's web address.
 			w.Header().Set("Location", active.URL()+uri)
 			w.WriteHeader(http.StatusTemporaryRedirect)
 			fmt.Fprintf(w, "This is standby RM. The redirect url is: %s\n", html.EscapeString(active.URL()+uri))
-			return
+		default:
+			// No active RM known: come back after 5·2^n seconds (n the
+			// client's next.refresh.interval), up to 300; past that, or
+			// for an n that is no number, give up (status 200).
+			n, err := 0, error(nil)
+			if v, ok := req.URL.Query()["next.refresh.interval"]; ok {
+				n, err = strconv.Atoi(strings.TrimSpace(v[0]))
+			}
+			if err != nil || n < 0 || n > 5 {
+				fmt.Fprint(w, "There is no active RM right now.\nHA Zookeeper Connection State: CONNECTED\n")
+				return
+			}
+			q := req.URL.Query()
+			q.Set("next.refresh.interval", strconv.Itoa(n+1))
+			w.Header().Set("Refresh", fmt.Sprintf("%d;url=%s%s?%s", 5<<n, r.URL(), req.URL.EscapedPath(), q.Encode()))
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			fmt.Fprintf(w, "Can not find any active RM. Will retry in next %d seconds.\nHA Zookeeper Connection State: CONNECTED\n", 5<<n)
 		}
-		w.Header().Set("Refresh", "5;url="+r.URL()+req.URL.Path+"?next.refresh.interval=1")
-		w.WriteHeader(http.StatusTemporaryRedirect)
-		fmt.Fprint(w, "Can not find any active RM. Will retry in next 5 seconds.\nHA Zookeeper Connection State: CONNECTED\n")
 		return
 	}
 	get := req.Method == http.MethodGet || req.Method == http.MethodHead // HEAD as GET, without the body (as a servlet's doHead)

@@ -22,7 +22,9 @@ func get(t *testing.T, url string) (*http.Response, string) {
 }
 
 // A standby answers as Hadoop's RMWebAppFilter: a 307 to the active RM
-// with "This is standby RM", or, knowing no active RM, a 307 with Refresh;
+// with "This is standby RM", or, knowing no active RM, a 307 with Refresh
+// (and a 200 once the client came back too often); older Hadoop 2
+// releases' standby a 200 with Refresh;
 // the cluster info and the /cluster page are its own answers.
 func TestStandbyAnswers(t *testing.T) {
 	rm1, rm2 := Start(t, "rm1"), Start(t, "rm2")
@@ -40,6 +42,31 @@ func TestStandbyAnswers(t *testing.T) {
 	if resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(resp.Header.Get("Refresh"), "5;url="+rm1.URL()+"/cluster/apps") ||
 		resp.Header.Get("Location") != "" || !strings.HasPrefix(body, "Can not find any active RM") {
 		t.Fatalf("no active: %d %q", resp.StatusCode, body)
+	}
+	// The client that comes back counts up next.refresh.interval; past 5
+	// (a wait over 300 s) the standby gives up, with 200.
+	resp, body = get(t, rm1.URL()+"/cluster/apps?next.refresh.interval=5")
+	if resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(resp.Header.Get("Refresh"), "160;url="+rm1.URL()+"/cluster/apps?next.refresh.interval=6") {
+		t.Fatalf("no active, 5th retry: %d %q %q", resp.StatusCode, resp.Header.Get("Refresh"), body)
+	}
+	for _, n := range []string{"6", "x", "-1"} {
+		resp, body = get(t, rm1.URL()+"/cluster/apps?next.refresh.interval="+n)
+		if resp.StatusCode != 200 || resp.Header.Get("Refresh") != "" || !strings.HasPrefix(body, "There is no active RM right now.\n") {
+			t.Fatalf("no active, interval %s: %d %q %q", n, resp.StatusCode, resp.Header.Get("Refresh"), body)
+		}
+	}
+	// Older Hadoop 2 releases: 200, Refresh on the request's path (no
+	// query) on the active RM, or alone.
+	rm1.SetLegacyStandby(rm2)
+	resp, body = get(t, rm1.URL()+"/ws/v1/cluster/apps?states=RUNNING")
+	if resp.StatusCode != 200 || resp.Header.Get("Refresh") != "3; url="+rm2.URL()+"/ws/v1/cluster/apps" || resp.Header.Get("Location") != "" ||
+		body != "This is standby RM. Redirecting to the current active RM: "+rm2.URL()+"/ws/v1/cluster/apps\n" {
+		t.Fatalf("legacy standby: %d %q %q", resp.StatusCode, resp.Header.Get("Refresh"), body)
+	}
+	rm1.SetLegacyStandby(nil)
+	if resp, body := get(t, rm1.URL()+"/cluster/apps"); resp.StatusCode != 200 || resp.Header.Get("Refresh") != "3; url=/cluster/apps" ||
+		!strings.HasPrefix(body, "This is standby RM. ") {
+		t.Fatalf("legacy standby, no active: %d %q %q", resp.StatusCode, resp.Header.Get("Refresh"), body)
 	}
 	rm1.SetActive()
 	if resp, body := get(t, rm1.URL()+"/cluster/apps"); resp.StatusCode != 200 || !strings.Contains(body, "<h1>rm1</h1>") {
