@@ -1,7 +1,10 @@
 package frontend
 
 import (
+	"bufio"
 	"io"
+	"sync"
+	"testing"
 	"time"
 )
 
@@ -42,14 +45,46 @@ func BodyHeld(body io.Reader) bool {
 // request body is read from.
 func BodyConnReader(body io.Reader) any { return body.(*reqBody).res.c.br }
 
-// InReaderPool reports whether br is among the pooled readers (it takes
-// them all out of the pool).
-func InReaderPool(br any) bool {
-	found := false
-	for v := readerPool.Get(); v != nil; v = readerPool.Get() {
-		found = found || v == br
+// pooledReaders are the readers connections returned to the pool while a
+// test tracks them (TrackPooledReaders).
+var pooledReaders struct {
+	sync.Mutex
+	users int
+	seen  map[*bufio.Reader]bool
+}
+
+// TrackPooledReaders records every reader a connection returns to the pool
+// from now until the test ends; pooled reports whether br was one.
+func TrackPooledReaders(t testing.TB) (pooled func(br any) bool) {
+	pr := &pooledReaders
+	pr.Lock()
+	if pr.users == 0 {
+		pr.seen = map[*bufio.Reader]bool{}
+		f := func(br *bufio.Reader) {
+			pr.Lock()
+			if pr.seen != nil {
+				pr.seen[br] = true
+			}
+			pr.Unlock()
+		}
+		testHookReaderPut.Store(&f)
 	}
-	return found
+	pr.users++
+	pr.Unlock()
+	t.Cleanup(func() {
+		pr.Lock()
+		defer pr.Unlock()
+		if pr.users--; pr.users == 0 {
+			testHookReaderPut.Store(nil)
+			pr.seen = nil
+		}
+	})
+	return func(br any) bool {
+		r, _ := br.(*bufio.Reader)
+		pr.Lock()
+		defer pr.Unlock()
+		return pr.seen[r]
+	}
 }
 
 // DeferredWait bounds the wait a deferred answer is sent from.

@@ -379,6 +379,9 @@ const (
 func (c *leanConn) release() {
 	if c.br != nil && !c.big {
 		if !c.lentReader {
+			if hook := testHookReaderPut.Load(); hook != nil {
+				(*hook)(c.br)
+			}
 			c.br.Reset(nil)
 			readerPool.Put(c.br)
 		}
@@ -1461,6 +1464,10 @@ func (b *reqBody) abandon() (unread bool) {
 // testHookBodyTaken, when set (tests), runs in WriteTo after the whole
 // body was taken from the connection, before the writer returns.
 var testHookBodyTaken atomic.Pointer[func()]
+
+// testHookReaderPut, when set (tests), sees every reader release returns
+// to the pool.
+var testHookReaderPut atomic.Pointer[func(*bufio.Reader)]
 
 // maxDiscard is how much of an unread request body the server reads to
 // keep the connection (net/http's figure).

@@ -1369,6 +1369,8 @@ func putEarly(t *testing.T, addr string, length int, first []byte, want int) net
 // back to the pool, where another connection would take it while the
 // straggler still writes into it (a data race under -race).
 func TestStragglerKeepsReaderOutOfPool(t *testing.T) {
+	settled(t)
+	pooled := frontend.TrackPooledReaders(t)
 	readErr := make(chan error, 1)
 	var held any
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -1406,7 +1408,8 @@ func TestStragglerKeepsReaderOutOfPool(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the straggler's read did not end when the connection closed")
 	}
-	if frontend.InReaderPool(held) {
+	settled(t) // the connection released its buffers
+	if pooled(held) {
 		t.Fatal("the reader a straggler used went back to the pool")
 	}
 }
@@ -1843,6 +1846,8 @@ func TestStragglerOfClosingAnswer(t *testing.T) {
 	for _, tc := range []struct{ inRead, panics bool }{{false, false}, {true, false}, {false, true}} {
 		inRead := tc.inRead
 		t.Run(fmt.Sprintf("in read %v, panics %v", inRead, tc.panics), func(t *testing.T) {
+			settled(t)
+			pooled := frontend.TrackPooledReaders(t)
 			readErr := make(chan error, 1)
 			resume := make(chan struct{})
 			var held any
@@ -1910,8 +1915,11 @@ func TestStragglerOfClosingAnswer(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the straggler's read did not end")
 			}
-			if inRead && frontend.InReaderPool(held) {
-				t.Fatal("the reader a straggler used went back to the pool")
+			settled(t) // the connection released its buffers
+			// A reader not in a read at the close lets go of the connection's
+			// reader, which goes back to the pool; one in a read keeps it out.
+			if got := pooled(held); got != !inRead {
+				t.Fatalf("the connection's reader back in the pool: %v, want %v", got, !inRead)
 			}
 		})
 	}
