@@ -261,13 +261,13 @@
 // ResourceManager roles (topology.ResourceManagerRole), a standby RM's
 // answer (307 or 403 whose body, at most 4 KiB, holds "This is standby
 // RM", or a 307 holding "Can not find any active RM"; older Hadoop 2
-// releases' 200 with Refresh holding "This is standby RM"; Hadoop 3's
+// releases' 200 whose Refresh URL is the request's own path (no query)
+// on another origin or relative, holding "This is standby RM"; Hadoop 3's
 // text/plain 200 "There is no active RM right now"; to HEAD, which has
 // no body, a 307 whose Location is the request's own path and query on
 // another origin, or whose Refresh URL carries next.refresh.interval, or a
-// 200 whose Refresh URL is the request's own path on another origin or
-// relative): it names the RMs' addresses, so when it cannot fail over the
-// client gets 503 instead. With HA.SafeModeRetries, a
+// 200 with such a Refresh): it names the RMs' addresses, so when it cannot
+// fail over the client gets 503 instead. With HA.SafeModeRetries, a
 // replayable request is sent again to the same URL, up to that many times,
 // HA.SafeModeRetrySleep apart, when a namenode answers 403 with a
 // RemoteException whose exception is SafeModeException or

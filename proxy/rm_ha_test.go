@@ -1,10 +1,12 @@
 package proxy_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/securegw/gateway/internal/topology"
 	"github.com/securegw/gateway/internal/yarntest"
@@ -238,10 +240,10 @@ func TestRMActiveRedirectPassed(t *testing.T) {
 func TestRMStandbyAnswerDetection(t *testing.T) {
 	standby := "This is standby RM. The redirect url is: http://rm2.internal:8088/ws/v1/cluster/apps\n"
 	noActive := "Can not find any active RM. Will retry in next 5 seconds.\nHA Zookeeper Connection State: CONNECTED\n"
-	legacy := "This is standby RM. Redirecting to the current active RM: http://rm2.internal:8088/ws/v1/cluster/apps\n"
+	legacy := "This is standby RM. Redirecting to the current active RM: http://rm2.internal:8088/x\n"
 	gaveUp := "There is no active RM right now.\nHA Zookeeper Connection State: CONNECTED\n"
 	long := strings.Repeat("x", 5000) + standby
-	const refresh = "3; url=http://rm2.internal:8088/ws/v1/cluster/apps"
+	const refresh = "3; url=http://rm2.internal:8088/x" // the request's path on the active RM
 	tests := []struct {
 		name     string
 		status   int
@@ -383,4 +385,54 @@ func rmFailoverEnv(t *testing.T, first, second string) *env {
 	e := newEnv(t, proxyConfig())
 	e.deploy(topo("t", s))
 	return e
+}
+
+// An active RM's (or an application UI's, through the RM's proxy) 200
+// with a Refresh that is not a standby's (no URL, or one to another path)
+// streams: the client gets its first part while the backend still holds
+// the rest; standby detection reads none of it.
+func TestRMRefreshPageStreams(t *testing.T) {
+	for _, refresh := range []string{"5", "5; url=/y", "3; url=http://rm2.internal:8088/y"} {
+		t.Run(refresh, func(t *testing.T) {
+			release := make(chan struct{})
+			first := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.Header().Set("Refresh", refresh)
+				io.WriteString(w, "<html>first part\n")
+				w.(http.Flusher).Flush()
+				select {
+				case <-release:
+				case <-time.After(10 * time.Second):
+				}
+				io.WriteString(w, "rest</html>\n")
+			})
+			second := echoBackend(t, "second")
+			e := rmFailoverEnv(t, first.URL, second.URL)
+			got := make(chan string, 1)
+			go func() {
+				resp, err := e.fe.Client().Get(e.fe.URL + "/gateway/t/svc/x")
+				if err != nil {
+					got <- err.Error()
+					return
+				}
+				defer resp.Body.Close()
+				b := make([]byte, len("<html>first part\n"))
+				_, err = io.ReadFull(resp.Body, b)
+				got <- fmt.Sprint(resp.StatusCode, " ", string(b), err)
+				io.Copy(io.Discard, resp.Body)
+			}()
+			select {
+			case s := <-got:
+				if s != "200 <html>first part\n<nil>" {
+					t.Errorf("got %q, want the first part of the 200", s)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("the client got nothing while the backend held the rest of its 200")
+			}
+			close(release)
+			if n := second.count(); n != 0 {
+				t.Errorf("the second URL got %d requests", n)
+			}
+		})
+	}
 }

@@ -440,8 +440,10 @@ const rmRetryParam = "next.refresh.interval="
 // 403 whose body, of at most maxStandbyAnswer bytes, holds "This is
 // standby RM"; and a 307 holding "Can not find any active RM" (a standby
 // that knows no active RM yet: the next URL may be it). Besides, as
-// Hadoop's filter writes them: a 200 with a Refresh header whose body
-// holds "This is standby RM" (older Hadoop 2 releases), and a text/plain
+// Hadoop's filter writes them: a 200 whose Refresh is a Hadoop 2
+// standby's (rmLegacyRefresh; no other 200 with Refresh is read, so that
+// a page that reloads itself streams) and whose body holds "This is
+// standby RM" (older Hadoop 2 releases), and a text/plain
 // 200 of a known length of at most maxStandbyAnswer bytes that begins
 // with "There is no active RM right now" (Hadoop 3, to a client that came
 // back too often). All are answerHiddenStandby: their body and Refresh
@@ -451,8 +453,11 @@ func (u *upstream) standbyAnswer(req *http.Request, resp *http.Response) int {
 	case u.standby == standbyRM:
 		code := resp.StatusCode
 		_, refresh := resp.Header["Refresh"]
+		// Only a 200 whose Refresh is a Hadoop 2 standby's is read: any
+		// other (a page that reloads itself, perhaps streamed) is not held.
+		legacy := code == http.StatusOK && refresh && rmLegacyRefresh(req, resp)
 		gaveUp := code == http.StatusOK && !refresh && resp.ContentLength >= 0 && isTextPlain(resp.Header.Get("Content-Type"))
-		if code != http.StatusTemporaryRedirect && code != http.StatusForbidden && !(code == http.StatusOK && refresh) && !gaveUp {
+		if code != http.StatusTemporaryRedirect && code != http.StatusForbidden && !legacy && !gaveUp {
 			return answerOther
 		}
 		if req.Method == http.MethodHead {
@@ -515,14 +520,7 @@ func (u *upstream) standbyAnswer(req *http.Request, resp *http.Response) int {
 // have no such marker: they reach the client, as does any other answer.
 func rmStandbyHead(req *http.Request, resp *http.Response) bool {
 	if resp.StatusCode == http.StatusOK {
-		v := resp.Header.Get("Refresh")
-		start, end := rewrite.RefreshURL(v)
-		if start == end {
-			return false
-		}
-		l, err := url.Parse(v[start:end])
-		return err == nil && l.RawQuery == "" && l.EscapedPath() == req.URL.EscapedPath() &&
-			(l.Host == "" && l.Scheme == "" || l.Host != "" && (!strings.EqualFold(l.Host, req.URL.Host) || !strings.EqualFold(l.Scheme, req.URL.Scheme)))
+		return rmLegacyRefresh(req, resp)
 	}
 	if resp.StatusCode != http.StatusTemporaryRedirect {
 		return false
@@ -534,6 +532,20 @@ func rmStandbyHead(req *http.Request, resp *http.Response) bool {
 	l, err := url.Parse(loc)
 	return err == nil && l.Host != "" && (!strings.EqualFold(l.Host, req.URL.Host) || !strings.EqualFold(l.Scheme, req.URL.Scheme)) &&
 		l.RequestURI() == req.URL.RequestURI()
+}
+
+// rmLegacyRefresh tells the Refresh of an older Hadoop 2 standby's 200:
+// its URL is the request's own path without its query, on another origin
+// (the active RM's web address) or relative (no active RM known).
+func rmLegacyRefresh(req *http.Request, resp *http.Response) bool {
+	v := resp.Header.Get("Refresh")
+	start, end := rewrite.RefreshURL(v)
+	if start == end {
+		return false
+	}
+	l, err := url.Parse(v[start:end])
+	return err == nil && l.RawQuery == "" && l.EscapedPath() == req.URL.EscapedPath() &&
+		(l.Host == "" && l.Scheme == "" || l.Host != "" && (!strings.EqualFold(l.Host, req.URL.Host) || !strings.EqualFold(l.Scheme, req.URL.Scheme)))
 }
 
 // readAnswerHead reads the whole body of resp when it is at most
