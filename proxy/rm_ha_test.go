@@ -167,7 +167,6 @@ func TestRMAllStandby(t *testing.T) {
 			}
 		}
 	}
-	rm1.SetStandby(rm2)
 	if len(rm1.Requests()) == 0 || len(rm2.Requests()) == 0 {
 		t.Errorf("requests: rm1 %d, rm2 %d, want both asked", len(rm1.Requests()), len(rm2.Requests()))
 	}

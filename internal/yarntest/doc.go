@@ -16,10 +16,10 @@
 // the body "This is standby RM. The redirect url is: {URL}" (Hadoop 2's
 // wording, the full URL). SetStandby(nil) makes it a standby that knows no
 // active RM: 307 with a Refresh header on itself and "Can not find any
-// active RM. Will retry in next N seconds." (N = 5·2^n for the request's
-// next.refresh.interval n, which the Refresh URL counts up), and, for an n
-// past 5 (N over 300) or no number, Hadoop 3's 200 "There is no active RM
-// right now.". SetLegacyStandby(active) makes it a standby as older
+// active RM. Will retry in next N seconds." (N = 5·2^n, as a whole
+// number, for the request's next.refresh.interval n, which the Refresh URL
+// counts up), and, for an n past 5 (N over 300) or no number, Hadoop 3's
+// 200 "There is no active RM right now.". SetLegacyStandby(active) makes it a standby as older
 // Hadoop 2 releases answer: 200 with "Refresh: 3; url={URL}" and "This is
 // standby RM. Redirecting to the current active RM: {URL}", the URL being
 // the request's path (without its query) on the active RM, or alone with

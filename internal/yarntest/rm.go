@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -120,21 +121,24 @@ func (r *RM) serve(w http.ResponseWriter, req *http.Request) {
 			fmt.Fprintf(w, "This is standby RM. The redirect url is: %s\n", html.EscapeString(active.URL()+uri))
 		default:
 			// No active RM known: come back after 5·2^n seconds (n the
-			// client's next.refresh.interval), up to 300; past that, or
-			// for an n that is no number, give up (status 200).
+			// client's next.refresh.interval, as a long: a negative n
+			// waits less), up to 300; past that, or for an n that is no
+			// number, give up (status 200). (Hadoop 3.3 and later draw
+			// the wait from 0.5–1.5 times that; the test RM does not.)
 			n, err := 0, error(nil)
 			if v, ok := req.URL.Query()["next.refresh.interval"]; ok {
 				n, err = strconv.Atoi(strings.TrimSpace(v[0]))
 			}
-			if err != nil || n < 0 || n > 5 {
+			wait := int64(5 * math.Pow(2, float64(n)))
+			if err != nil || wait > 300 {
 				fmt.Fprint(w, "There is no active RM right now.\nHA Zookeeper Connection State: CONNECTED\n")
 				return
 			}
 			q := req.URL.Query()
 			q.Set("next.refresh.interval", strconv.Itoa(n+1))
-			w.Header().Set("Refresh", fmt.Sprintf("%d;url=%s%s?%s", 5<<n, r.URL(), req.URL.EscapedPath(), q.Encode()))
+			w.Header().Set("Refresh", fmt.Sprintf("%d;url=%s%s?%s", wait, r.URL(), req.URL.EscapedPath(), q.Encode()))
 			w.WriteHeader(http.StatusTemporaryRedirect)
-			fmt.Fprintf(w, "Can not find any active RM. Will retry in next %d seconds.\nHA Zookeeper Connection State: CONNECTED\n", 5<<n)
+			fmt.Fprintf(w, "Can not find any active RM. Will retry in next %d seconds.\nHA Zookeeper Connection State: CONNECTED\n", wait)
 		}
 		return
 	}

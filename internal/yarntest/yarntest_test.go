@@ -49,7 +49,11 @@ func TestStandbyAnswers(t *testing.T) {
 	if resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(resp.Header.Get("Refresh"), "160;url="+rm1.URL()+"/cluster/apps?next.refresh.interval=6") {
 		t.Fatalf("no active, 5th retry: %d %q %q", resp.StatusCode, resp.Header.Get("Refresh"), body)
 	}
-	for _, n := range []string{"6", "x", "-1"} {
+	if resp, _ := get(t, rm1.URL()+"/cluster/apps?next.refresh.interval=-1"); resp.StatusCode != http.StatusTemporaryRedirect ||
+		!strings.HasPrefix(resp.Header.Get("Refresh"), "2;url=") {
+		t.Fatalf("no active, interval -1: %d %q, want a 307 after 2 s", resp.StatusCode, resp.Header.Get("Refresh"))
+	}
+	for _, n := range []string{"6", "x", ""} {
 		resp, body = get(t, rm1.URL()+"/cluster/apps?next.refresh.interval="+n)
 		if resp.StatusCode != 200 || resp.Header.Get("Refresh") != "" || !strings.HasPrefix(body, "There is no active RM right now.\n") {
 			t.Fatalf("no active, interval %s: %d %q %q", n, resp.StatusCode, resp.Header.Get("Refresh"), body)
