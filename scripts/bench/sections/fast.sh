@@ -3,7 +3,8 @@
 #   1. the throughput table at FAST_CONNS connections (default 256 and 1024):
 #      direct, gateway, haproxy, the fasthttp proxy, Go's ReverseProxy;
 #   2. how throughput scales with cores: the gateway at GOMAXPROCS 1 and 2
-#      (haproxy at nbthread 1 and 2 beside it); added latency at half
+#      (haproxy at nbthread 1 and 2 beside it), and each proxy's user and
+#      system CPU per request in those rounds; added latency at half
 #      saturation: the gateway with its defaults (GOGC 100, no heap floor),
 #      with runtime.min_heap 64MiB (a heap floor) and at GOGC=400, with its collector's cycles
 #      (gctrace), beside haproxy (the core table has the other peers), and the scheduler's
@@ -115,16 +116,36 @@ for c in $FAST_CONNS; do
   done
 done
 
-# ---- 2. cores -----------------------------------------------------------
+# ---- 2. cores, and CPU per request ---------------------------------------
+# Each round also reads the proxy process's user and system CPU time
+# (/proc/PID/stat) around its wrk run: CPU per request served, where the
+# time of a proxy goes, side by side (the fasthttp proxy, the Go ceiling,
+# runs in these rounds for that figure only).
 core_targets=(gateway-1 gateway haproxy-1 haproxy)
+cpu_targets=(gateway-1 gateway fastproxy haproxy-1 haproxy)
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+fast_ticks() { awk '{print $14, $15}' "/proc/$1/stat" 2>/dev/null || echo "0 0"; }
 for ((r = 1; r <= ROUNDS; r++)); do
-  for t in "${core_targets[@]}"; do
-    [ -n "${FURL[$t]:-}" ] || continue
+  for t in "${cpu_targets[@]}"; do
+    [ -n "${FURL[$t]:-}" ] && [ -n "${FPID[$t]:-}" ] || continue
+    read -r u0 s0 < <(fast_ticks "${FPID[$t]}")
     res=$(fast_wrk "${FURL[$t]}" 64)
+    read -r u1 s1 < <(fast_ticks "${FPID[$t]}")
     fast_field rps "$res" >>"$WORK/fast-cores-$t.rps"
-    log "fast: cores round $r $t: $(fast_field rps "$res") req/s"
+    n=$(fast_field requests "$res")
+    awk -v n="${n:-0}" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$CLK_TCK" \
+      'BEGIN{ if (n > 0) printf "%.2f %.2f\n", u * 1e6 / hz / n, s * 1e6 / hz / n }' >>"$WORK/fast-cpu-$t.txt"
+    log "fast: cores round $r $t: $(fast_field rps "$res") req/s, CPU per request (user, system µs): $(tail -1 "$WORK/fast-cpu-$t.txt" 2>/dev/null)"
   done
 done
+# fast_cpu TARGET: "user / system µs" per request, the medians of its rounds.
+fast_cpu() {
+  local f=$WORK/fast-cpu-$1.txt u s
+  [ -s "$f" ] || { echo "not run: ${FSKIP[$1]:-no result}"; return; }
+  med() { sort -g | awk '{v[NR] = $1} END {printf "%.2f", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2}'; }
+  u=$(awk '{print $1}' "$f" | med) s=$(awk '{print $2}' "$f" | med)
+  awk -v u="$u" -v s="$s" 'BEGIN{printf "%.1f / %.1f µs (%.1f in all)", u, s, u + s}'
+}
 
 # ---- 2b. added latency at half saturation: the collector, the scheduler ----
 # loadgen's open loop at half the gateway's best rate at 64 connections: the
@@ -295,6 +316,13 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
     if [ -z "$v" ]; then echo "| cores, 64 connections | $label | not run: ${FSKIP[$t]:-no result} | | |"; continue; fi
     echo "| cores, 64 connections | $label | $(printf '%.0f' "$v") req/s | | |"
   done
+  for t in "${cpu_targets[@]}"; do
+    case $t in
+      gateway-1) label="gateway, GOMAXPROCS 1" ;; gateway) label="gateway, GOMAXPROCS 2" ;; fastproxy) label="fasthttp proxy (the Go ceiling)" ;;
+      haproxy-1) label="haproxy, nbthread 1" ;; *) label="haproxy, nbthread 2" ;;
+    esac
+    echo "| CPU per request, user / system (64 connections) | $label | $(fast_cpu "$t") | | |"
+  done
   echo "| cores: 2 ÷ 1 | gateway / haproxy | $(fast_ratio "$(fast_best cores-gateway)" "$(fast_best cores-gateway-1)") / $(fast_ratio "$(fast_best cores-haproxy)" "$(fast_best cores-haproxy-1)") | | |"
   for d in direct direct-raw; do
     d50=$(fast_median "${L50[$d]:-}") d99=$(fast_median "${L99[$d]:-}")
@@ -327,7 +355,7 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   done
   echo "| allocations per proxied request | the gateway process under wrk (profgw, its default front server included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
   echo
-  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults (GOGC 100, no heap floor), with runtime.min_heap 64MiB in its gateway.yaml (a heap floor), and with GOGC=400 in its environment; GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; rows with \`-client raw\`: loadgen's lean client (each worker's own connection, the answer read in the sending goroutine: no hand-off to net/http's two goroutines per connection), minus the direct backend measured with it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
+  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; CPU per request: the proxy process's user and system time (/proc/PID/stat, clock ticks of 1/$CLK_TCK s) over each of those wrk runs ÷ the requests wrk completed, median of the rounds (the fasthttp proxy in the same rounds); latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults (GOGC 100, no heap floor), with runtime.min_heap 64MiB in its gateway.yaml (a heap floor), and with GOGC=400 in its environment; GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; rows with \`-client raw\`: loadgen's lean client (each worker's own connection, the answer read in the sending goroutine: no hand-off to net/http's two goroutines per connection), minus the direct backend measured with it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
   if [ -n "$ldap_note" ]; then echo; echo "Note: $ldap_note."; fi
   if [ -n "$proc_top" ]; then
     echo
