@@ -365,13 +365,29 @@ func (c *leanConn) closeLingering() {
 		}
 	}
 	_ = c.tcp.SetReadDeadline(end)
-	_, _ = io.Copy(io.Discard, io.LimitReader(readerOnly{c.tcp}, maxLingerDiscard))
+	// Past maxLingerDiscard, a client that sends faster than it reads
+	// (its upload's writer beside its answer's reader) may not have taken
+	// the answer yet: what the send queue still holds, the close's reset
+	// would drop (the client read half its answer, then "connection reset
+	// by peer"). Discarding goes on, a lingerStep at a time, until the
+	// client acknowledged the whole answer, within rstAvoidance still.
+	limit := int64(maxLingerDiscard)
+	for {
+		n, err := io.Copy(io.Discard, io.LimitReader(readerOnly{c.tcp}, limit))
+		if err != nil || n < limit || splice.Delivered(c.tcp) {
+			return
+		}
+		limit = lingerStep
+	}
 }
 
-// rstAvoidance and maxLingerDiscard bound closeLingering.
+// rstAvoidance and maxLingerDiscard bound closeLingering; past
+// maxLingerDiscard, it checks each lingerStep whether the answer was
+// delivered.
 const (
 	rstAvoidance     = 500 * time.Millisecond
 	maxLingerDiscard = 4 << 20
+	lingerStep       = 256 << 10
 )
 
 // release returns the buffers to their pools (but a reader lent to a

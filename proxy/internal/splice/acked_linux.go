@@ -21,3 +21,20 @@ func Acked(c *net.TCPConn) (n uint64, ok bool) {
 	})
 	return n, ok
 }
+
+// Delivered reports whether c's peer acknowledged all of c's output (the
+// send queue is empty: SIOCOUTQ is 0); true where the system does not
+// tell.
+func Delivered(c *net.TCPConn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return true
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		if q, err := unix.IoctlGetInt(int(fd), unix.TIOCOUTQ); err == nil {
+			n = q
+		}
+	})
+	return n == 0
+}
