@@ -194,7 +194,16 @@ func isTimeoutErr(err error) bool {
 // A client that sends its body slowly but steadily (a piece every third
 // of the stall timeout, for more than three times it) is never cut: the
 // backend gets all of it. Copied and spliced bodies.
+//
+// The stall timeout is trickleStall (1s: a piece every 333ms leaves a
+// starved reader 667ms), not testStall: against 300ms, a
+// piece every 100ms left 200ms for the proxy's body copy to come back to
+// its next read (which moves the deadline), and a goroutine starved that
+// long under -race beside other packages' tests on 2 cores got the
+// request cut (net/http+tls/1024: "piece 6: ... connection reset by
+// peer", 1 run of 5 of the upload tests with ./proxy/... beside them).
 func TestTricklingUploadIsNotCut(t *testing.T) {
+	const trickleStall = time.Second
 	for _, sc := range stallCases {
 		for _, piece := range []int{1 << 10, 8 << 10} { // 10 KiB copied; 80 KiB spliced on a plain lean front
 			t.Run(fmt.Sprintf("%s/%d", sc, piece), func(t *testing.T) {
@@ -202,12 +211,12 @@ func TestTricklingUploadIsNotCut(t *testing.T) {
 				e := newEnv(t, proxyConfig())
 				addr, got := uploadBackend(t)
 				e.deploy(topo("t", svc("s", "http://"+addr)))
-				dial := stallFront(t, e, sc, testStall)
+				dial := stallFront(t, e, sc, trickleStall)
 				c := dial(0)
 				const pieces = 10
 				size := pieces * piece
 				fmt.Fprintf(c, "POST /gateway/t/s/up HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n", size)
-				tick := time.NewTicker(testStall / 3)
+				tick := time.NewTicker(trickleStall / 3)
 				defer tick.Stop()
 				for i := 0; i < pieces; i++ {
 					<-tick.C
