@@ -447,7 +447,8 @@ const rmRetryParam = "next.refresh.interval="
 // 200 of a known length of at most maxStandbyAnswer bytes that begins
 // with "There is no active RM right now" (Hadoop 3, to a client that came
 // back too often). All are answerHiddenStandby: their body and Refresh
-// name RMs. An answer to HEAD has no body: its head tells (rmStandbyHead).
+// name RMs. An answer to HEAD has no body: its head tells (a Hadoop 2
+// standby's Refresh, or rmStandbyHead).
 func (u *upstream) standbyAnswer(req *http.Request, resp *http.Response) int {
 	switch {
 	case u.standby == standbyRM:
@@ -461,7 +462,7 @@ func (u *upstream) standbyAnswer(req *http.Request, resp *http.Response) int {
 			return answerOther
 		}
 		if req.Method == http.MethodHead {
-			if rmStandbyHead(req, resp) {
+			if legacy || rmStandbyHead(req, resp) {
 				return answerHiddenStandby
 			}
 			return answerOther
@@ -507,21 +508,17 @@ func (u *upstream) standbyAnswer(req *http.Request, resp *http.Response) int {
 	return answerOther
 }
 
-// rmStandbyHead tells a standby RM's answer to HEAD by its head, as
-// Hadoop's RMWebAppFilter writes it (its body, which says "This is standby
-// RM", is not sent for HEAD): a 307 whose Location is the request's own
-// path and query on another origin (the active RM's web address; an
-// active RM redirects elsewhere only to another path, the history
-// server's), or, from a standby that knows no active RM, a 307 without
-// Location whose Refresh URL carries rmRetryParam; from older Hadoop 2
-// releases, a 200 whose Refresh URL is the request's own path (without
-// its query) on another origin, or relative (no active RM known). A
-// standby's 403, and Hadoop 3's 200 "There is no active RM right now",
-// have no such marker: they reach the client, as does any other answer.
+// rmStandbyHead tells a standby RM's 307 to HEAD by its head, as Hadoop's
+// RMWebAppFilter writes it (its body, which says "This is standby RM", is
+// not sent for HEAD): its Location is the request's own path and query on
+// another origin (the active RM's web address; an active RM redirects
+// elsewhere only to another path, the history server's), or, from a
+// standby that knows no active RM, it has no Location and its Refresh URL
+// carries rmRetryParam. (Older Hadoop 2 releases' 200 is told by its
+// Refresh, rmLegacyRefresh.) A standby's 403, and Hadoop 3's 200 "There is
+// no active RM right now", have no such marker: they reach the client, as
+// does any other answer.
 func rmStandbyHead(req *http.Request, resp *http.Response) bool {
-	if resp.StatusCode == http.StatusOK {
-		return rmLegacyRefresh(req, resp)
-	}
 	if resp.StatusCode != http.StatusTemporaryRedirect {
 		return false
 	}
@@ -568,14 +565,16 @@ func readAnswerHead(resp *http.Response) (head []byte, ok bool) {
 	return buf[:n], true
 }
 
-func isTextPlain(contentType string) bool {
+// mediaType is a Content-Type's media type, lower case, without parameters.
+func mediaType(contentType string) string {
 	mt, _, _ := strings.Cut(contentType, ";")
-	return strings.EqualFold(strings.TrimSpace(mt), "text/plain")
+	return strings.ToLower(strings.TrimSpace(mt))
 }
 
+func isTextPlain(contentType string) bool { return mediaType(contentType) == "text/plain" }
+
 func isJSON(contentType string) bool {
-	mt, _, _ := strings.Cut(contentType, ";")
-	mt = strings.ToLower(strings.TrimSpace(mt))
+	mt := mediaType(contentType)
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 

@@ -129,11 +129,12 @@ func (r *RM) serve(w http.ResponseWriter, req *http.Request) {
 			if v, ok := req.URL.Query()["next.refresh.interval"]; ok {
 				n, err = strconv.Atoi(strings.TrimSpace(v[0]))
 			}
-			wait := int64(5 * math.Pow(2, float64(n)))
-			if err != nil || wait > 300 {
+			secs := 5 * math.Pow(2, float64(n)) // a float: a large n is +Inf, not an overflow
+			if err != nil || secs > 300 {
 				fmt.Fprint(w, "There is no active RM right now.\nHA Zookeeper Connection State: CONNECTED\n")
 				return
 			}
+			wait := int64(secs)
 			q := req.URL.Query()
 			q.Set("next.refresh.interval", strconv.Itoa(n+1))
 			w.Header().Set("Refresh", fmt.Sprintf("%d;url=%s%s?%s", wait, r.URL(), req.URL.EscapedPath(), q.Encode()))

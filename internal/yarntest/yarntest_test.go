@@ -53,7 +53,7 @@ func TestStandbyAnswers(t *testing.T) {
 		!strings.HasPrefix(resp.Header.Get("Refresh"), "2;url=") {
 		t.Fatalf("no active, interval -1: %d %q, want a 307 after 2 s", resp.StatusCode, resp.Header.Get("Refresh"))
 	}
-	for _, n := range []string{"6", "x", ""} {
+	for _, n := range []string{"6", "2000", "x", ""} {
 		resp, body = get(t, rm1.URL()+"/cluster/apps?next.refresh.interval="+n)
 		if resp.StatusCode != 200 || resp.Header.Get("Refresh") != "" || !strings.HasPrefix(body, "There is no active RM right now.\n") {
 			t.Fatalf("no active, interval %s: %d %q %q", n, resp.StatusCode, resp.Header.Get("Refresh"), body)

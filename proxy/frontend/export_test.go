@@ -45,45 +45,25 @@ func BodyHeld(body io.Reader) bool {
 // request body is read from.
 func BodyConnReader(body io.Reader) any { return body.(*reqBody).res.c.br }
 
-// pooledReaders are the readers connections returned to the pool while a
-// test tracks them (TrackPooledReaders).
-var pooledReaders struct {
-	sync.Mutex
-	users int
-	seen  map[*bufio.Reader]bool
-}
-
 // TrackPooledReaders records every reader a connection returns to the pool
 // from now until the test ends; pooled reports whether br was one.
 func TrackPooledReaders(t testing.TB) (pooled func(br any) bool) {
-	pr := &pooledReaders
-	pr.Lock()
-	if pr.users == 0 {
-		pr.seen = map[*bufio.Reader]bool{}
-		f := func(br *bufio.Reader) {
-			pr.Lock()
-			if pr.seen != nil {
-				pr.seen[br] = true
-			}
-			pr.Unlock()
-		}
-		testHookReaderPut.Store(&f)
+	var mu sync.Mutex
+	seen := map[*bufio.Reader]bool{}
+	f := func(br *bufio.Reader) {
+		mu.Lock()
+		seen[br] = true
+		mu.Unlock()
 	}
-	pr.users++
-	pr.Unlock()
-	t.Cleanup(func() {
-		pr.Lock()
-		defer pr.Unlock()
-		if pr.users--; pr.users == 0 {
-			testHookReaderPut.Store(nil)
-			pr.seen = nil
-		}
-	})
+	if !testHookReaderPut.CompareAndSwap(nil, &f) {
+		t.Fatal("TrackPooledReaders: the pool's readers are tracked already")
+	}
+	t.Cleanup(func() { testHookReaderPut.Store(nil) })
 	return func(br any) bool {
 		r, _ := br.(*bufio.Reader)
-		pr.Lock()
-		defer pr.Unlock()
-		return pr.seen[r]
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[r]
 	}
 }
 
