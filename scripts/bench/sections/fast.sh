@@ -138,6 +138,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
     log "fast: cores round $r $t: $(fast_field rps "$res") req/s, CPU per request (user, system µs): $(tail -1 "$WORK/fast-cpu-$t.txt" 2>/dev/null)"
   done
 done
+# core_label TARGET: the name of a target of the cores rounds in the table.
+core_label() {
+  case $1 in
+    gateway-1) echo "gateway, GOMAXPROCS 1" ;; gateway) echo "gateway, GOMAXPROCS 2" ;; fastproxy) echo "fasthttp proxy (the Go ceiling)" ;;
+    haproxy-1) echo "haproxy, nbthread 1" ;; *) echo "haproxy, nbthread 2" ;;
+  esac
+}
 # fast_cpu TARGET: "user / system µs" per request, the medians of its rounds.
 fast_cpu() {
   local f=$WORK/fast-cpu-$1.txt u s
@@ -308,20 +315,13 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
     done
   done
   for t in "${core_targets[@]}"; do
-    case $t in
-      gateway-1) label="gateway, GOMAXPROCS 1" ;; gateway) label="gateway, GOMAXPROCS 2" ;;
-      haproxy-1) label="haproxy, nbthread 1" ;; *) label="haproxy, nbthread 2" ;;
-    esac
+    label=$(core_label "$t")
     v=$(fast_best "cores-$t")
     if [ -z "$v" ]; then echo "| cores, 64 connections | $label | not run: ${FSKIP[$t]:-no result} | | |"; continue; fi
     echo "| cores, 64 connections | $label | $(printf '%.0f' "$v") req/s | | |"
   done
   for t in "${cpu_targets[@]}"; do
-    case $t in
-      gateway-1) label="gateway, GOMAXPROCS 1" ;; gateway) label="gateway, GOMAXPROCS 2" ;; fastproxy) label="fasthttp proxy (the Go ceiling)" ;;
-      haproxy-1) label="haproxy, nbthread 1" ;; *) label="haproxy, nbthread 2" ;;
-    esac
-    echo "| CPU per request, user / system (64 connections) | $label | $(fast_cpu "$t") | | |"
+    echo "| CPU per request, user / system (64 connections) | $(core_label "$t") | $(fast_cpu "$t") | | |"
   done
   echo "| cores: 2 ÷ 1 | gateway / haproxy | $(fast_ratio "$(fast_best cores-gateway)" "$(fast_best cores-gateway-1)") / $(fast_ratio "$(fast_best cores-haproxy)" "$(fast_best cores-haproxy-1)") | | |"
   for d in direct direct-raw; do
