@@ -23,7 +23,15 @@ import (
 
 // ServeHTTP is the data-plane handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ex := &exchange{w: w, start: time.Now()}
+	p.ServeHTTPContext(r.Context(), w, r)
+}
+
+// ServeHTTPContext serves r under ctx (frontend.ContextHandler): the lean
+// front hands over its request without a context, and the one shallow copy
+// made at routing carries the route and the principal on ctx, where the
+// front's own copy would be a second (a 320-byte allocation per request).
+func (p *Proxy) ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	ex := &exchange{w: w, start: time.Now(), parent: ctx}
 	ex.id = p.requestID(r.Header.Get("X-Request-Id"))
 	ex.idArr[0] = ex.id
 	ex.idv = ex.idArr[:1:1] // no allocation: ex is on the heap anyway
@@ -121,8 +129,9 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	// the server's own request keeps its body, whose type the server
 	// inspects after the handler (an unanswered Expect: 100-continue closes
 	// the connection instead of waiting for a body the client will not send).
-	ex.ctx = reqCtx{Context: r.Context(), ex: ex} // carries ex.info for route.FromContext
+	ex.ctx = reqCtx{Context: ex.parent, ex: ex} // carries ex.info for route.FromContext
 	r = r.WithContext(&ex.ctx)
+	ex.req = r // the request ex.ctx was made for (CarryPrincipal)
 	if r.Body != nil && r.Body != http.NoBody {
 		ex.body = bodyReader{rc: r.Body, remaining: -1, length: -1}
 		if len(r.TransferEncoding) == 0 && r.ContentLength >= 0 {
@@ -247,11 +256,13 @@ type exchange struct {
 	refused      string
 	backendErr   error
 	body         bodyReader
-	backend      int          // index of the backend rewrite picked, for roundTrip
-	ctx          reqCtx       // the request's context from routing on
-	pctx         principalCtx // ctx with the principal (CarryPrincipal)
-	plainFront   bool         // HTTP/1 without TLS: the client connection is plain TCP
-	h2Client     bool         // the client speaks HTTP/2
+	backend      int                                // index of the backend rewrite picked, for roundTrip
+	parent       context.Context                    // the request's context, from the front
+	ctx          reqCtx                             // the request's context from routing on
+	req          *http.Request                      // the request served from routing on, under ctx
+	who          atomic.Pointer[identity.Principal] // the principal ctx carries (CarryPrincipal)
+	plainFront   bool                               // HTTP/1 without TLS: the client connection is plain TCP
+	h2Client     bool                               // the client speaks HTTP/2
 	// drainBody: the backend redirected an HTTP/2 client before it had the
 	// request body, and the body's writer is gone: the rest of the body is
 	// read and dropped before the stream ends (drainRedirected).
@@ -323,42 +334,27 @@ type reqCtx struct {
 type exchangeKey struct{}
 
 // Value returns the exchange for exchangeKey, the route information for
-// route's key, else the parent's value.
+// route's key, the principal for identity's once authentication gave one,
+// else the parent's value.
 func (c *reqCtx) Value(key any) any {
 	switch {
 	case key == (exchangeKey{}):
 		return c.ex
 	case route.IsContextKey(key):
 		return &c.ex.info
+	case identity.IsContextKey(key):
+		if p := c.ex.who.Load(); p != nil {
+			return p
+		}
 	}
 	return c.Context.Value(key)
 }
 
 // CarryPrincipal implements identity.Carrier: the first principal of the
-// request (its authentication) takes the exchange's principalCtx.
-func (c *reqCtx) CarryPrincipal(p *identity.Principal) context.Context {
-	pc := &c.ex.pctx
-	if !pc.taken.CompareAndSwap(false, true) {
-		return nil
-	}
-	pc.reqCtx, pc.p = c, p
-	return pc
-}
-
-// principalCtx is the request's context carrying its principal.
-type principalCtx struct {
-	*reqCtx
-	p     *identity.Principal
-	taken atomic.Bool
-}
-
-// Value returns the principal for identity's key, else the request
-// context's value.
-func (c *principalCtx) Value(key any) any {
-	if identity.IsContextKey(key) {
-		return c.p
-	}
-	return c.reqCtx.Value(key)
+// routed request (its authentication) is carried by its context itself, so
+// the chain goes on with the same request.
+func (c *reqCtx) CarryPrincipal(r *http.Request, p *identity.Principal) bool {
+	return r == c.ex.req && p != nil && c.ex.who.CompareAndSwap(nil, p)
 }
 
 // exchangeOf returns the exchange of a request routed by ServeHTTP, or nil.
@@ -579,7 +575,7 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 	} else {
 		p.metrics.unrouted(status, ex.refused)
 	}
-	ctx := r.Context()
+	ctx := ex.parent
 	if !p.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}

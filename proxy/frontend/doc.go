@@ -75,8 +75,12 @@
 //     letters, digits and '-', values of visible ASCII, CRLF line ends,
 //     one Host) the server reads itself in one pass over the bytes it
 //     buffered (simpleRequest), into what http.ReadRequest returns for
-//     them (a fuzz test holds it to that); any other head, and every
-//     error, is ReadRequest's. The server adds net/http's
+//     them (a fuzz test holds it to that), reusing the connection's
+//     header map from request to request (cleared; nothing holds a
+//     request's header past its handler); any other head, and every
+//     error, is ReadRequest's. A handler that is a ContextHandler (the
+//     proxy) is handed the request without a context and makes the one
+//     shallow copy that carries it. The server adds net/http's
 //     checks: exactly one valid Host field for HTTP/1.1 (counted on the raw
 //     head, which ReadRequest does not keep; its value read as ReadRequest
 //     reads it: only spaces and tabs trimmed, folded lines joined), valid

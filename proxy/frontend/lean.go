@@ -31,6 +31,7 @@ import (
 // TLS handshake chose HTTP/2 go to h2.
 type Lean struct {
 	handler   http.Handler
+	ctxServe  ContextHandler // handler's, when it sets the request's context itself
 	opts      ServerOptions
 	log       *slog.Logger
 	connState func(net.Conn, http.ConnState)
@@ -46,8 +47,22 @@ type Lean struct {
 
 // newLean returns a Lean serving h with o's limits (o has its defaults).
 func newLean(h http.Handler, o ServerOptions, connState func(net.Conn, http.ConnState)) *Lean {
-	return &Lean{handler: h, opts: o, log: o.Logger, connState: connState,
+	ch, _ := h.(ContextHandler)
+	return &Lean{handler: h, ctxServe: ch, opts: o, log: o.Logger, connState: connState,
 		listeners: map[*net.Listener]struct{}{}, conns: map[*leanConn]struct{}{}}
+}
+
+// ContextHandler is a handler that puts a request's context on it itself:
+// the lean front hands it the request without one (its Context is
+// Background) and the context to serve it under, and the handler serves a
+// shallow copy carrying ctx (or a context derived from it) wherever the
+// context matters. net/http's WithContext then copies the request once,
+// where the front's copy and the handler's would be two (a 320-byte
+// allocation per request). r is the connection's: nothing may keep it past
+// the handler's return, when the connection reads its next request into it.
+type ContextHandler interface {
+	http.Handler
+	ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request)
 }
 
 // Serve accepts connections on ln until Shutdown or Close; it returns
@@ -271,8 +286,14 @@ type leanConn struct {
 	sock  *net.TCPConn
 	acked splice.Progress
 	// next is the request simpleRequest reads into; serveRequest's copy
-	// (WithContext) is the handler's, and next is cleared.
+	// (WithContext) is the handler's, and next is cleared; a
+	// ContextHandler is handed next itself, cleared when the connection
+	// goes idle (awaitRequest) or the next request replaces it.
 	next http.Request
+	// hdr is the last simple request's header map, cleared and filled
+	// again by the next (simpleRequest): nothing holds a request's header
+	// past its handler's return. Let go when the connection goes idle.
+	hdr http.Header
 	// deferred: the last answer is in bw, for the wait for the next
 	// request to send (deferred.go); raw and step are made once for it,
 	// rp, rn and rerr are sendRead's state. tlsSend: under TLS, the
@@ -504,7 +525,12 @@ func (c *leanConn) serveOne() bool {
 		return false
 	}
 	req := &c.next
+	req.Header = c.hdr
 	hosts, host, simple := simpleRequest(head, req)
+	c.hdr = nil
+	if simple {
+		c.hdr = req.Header
+	}
 	if simple {
 		_, _ = c.br.Discard(len(head))
 	} else {
@@ -638,6 +664,8 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 	}
 	c.release()
 	c.res.forget()
+	c.next = http.Request{} // the last request (a ContextHandler's) is let go too
+	c.hdr = nil
 	_ = c.nc.SetReadDeadline(now.Add(wait))
 	n, err := c.nc.Read(c.cr.byteBuf[:])
 	if n == 1 {
@@ -1133,8 +1161,10 @@ func (c *leanConn) serveRequest(req *http.Request) bool {
 	c.cr.mu.Lock()
 	c.cr.cur = rc
 	c.cr.mu.Unlock()
-	req = req.WithContext(rc)
-	c.next = http.Request{} // simpleRequest's request, copied: the connection keeps nothing of it
+	if c.s.ctxServe == nil {
+		req = req.WithContext(rc)
+		c.next = http.Request{} // simpleRequest's request, copied: the connection keeps nothing of it
+	}
 	req.RemoteAddr = c.remote
 	req.TLS = c.tls
 	res := &c.res
@@ -1158,7 +1188,13 @@ func (c *leanConn) serveRequest(req *http.Request) bool {
 		rc.bodyDone.Store(true)
 	}
 	defer rc.end()
-	c.s.handler.ServeHTTP(res, req)
+	if c.s.ctxServe != nil {
+		// req is c.next or http.ReadRequest's, with no context: the
+		// handler copies it (see ContextHandler).
+		c.s.ctxServe.ServeHTTPContext(rc, res, req)
+	} else {
+		c.s.handler.ServeHTTP(res, req)
+	}
 	if c.state == http.StateHijacked {
 		return false
 	}

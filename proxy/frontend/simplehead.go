@@ -12,6 +12,10 @@ import (
 // may have; a head with more goes to http.ReadRequest.
 const maxSimpleFields = 48
 
+// maxReusedFields is the most names a header map may hold to be reused
+// for the next request (simpleRequest): clearing a map costs its size.
+const maxReusedFields = 16
+
 // simpleRequest fills req from head (a whole request head, its empty line
 // included) when head is of the plain kind nearly every client sends, and
 // reports whether it did:
@@ -25,6 +29,10 @@ const maxSimpleFields = 48
 //   - at most one Host field, and none of the fields that frame a body or
 //     that net/http's parsing acts on (Content-Length, Transfer-Encoding,
 //     Trailer, Pragma): the request has no body.
+//
+// req.Header, when it is a map of at most maxReusedFields names (the
+// connection's last request's), is cleared and filled: a connection's
+// requests then allocate no header map. Whatever is in req is replaced.
 //
 // What it fills is what http.ReadRequest returns for the same bytes (the
 // tests hold it to that, FuzzSimpleRequest among them); any other head
@@ -140,7 +148,12 @@ func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok b
 		return 0, "", false // ReadRequest's error
 	}
 	method := s[:methodEnd]
-	h := make(http.Header, n-hosts)
+	h := req.Header
+	if h == nil || len(h) > maxReusedFields {
+		h = make(http.Header, n-hosts)
+	} else {
+		clear(h)
+	}
 	strs := make([]string, n-hosts) // Host's value goes to req.Host
 	for j := range n {
 		f := &fields[j]

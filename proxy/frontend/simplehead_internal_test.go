@@ -107,14 +107,32 @@ func TestSimpleRequestLeavesTheRestToReadRequest(t *testing.T) {
 }
 
 // sameAsReadRequest fails t unless simpleRequest, when it reads head,
-// returns what http.ReadRequest and hostFields return for it; it reports
-// whether simpleRequest read it.
+// returns what http.ReadRequest and hostFields return for it, into a new
+// request and into one holding a connection's last request (its header
+// map reused: nothing of the last request may stay); it reports whether
+// simpleRequest read it.
 func sameAsReadRequest(t *testing.T, head []byte) bool {
 	t.Helper()
-	var got http.Request
-	hosts, host, ok := simpleRequest(bytes.Clone(head), &got)
+	if !sameAsReadRequestInto(t, head, &http.Request{}) {
+		return false
+	}
+	last := &http.Request{Method: "POST", Host: "last", Header: http.Header{
+		"Authorization": {"Basic bGFzdDpzZWNyZXQ="}, "Connection": {"close"}, "X-Request-Id": {"last"}, "Cookie": {"a=1", "b=2"}}}
+	if !sameAsReadRequestInto(t, head, last) {
+		t.Fatalf("simpleRequest read %q into a new request, not into a used one", head)
+	}
+	return true
+}
+
+func sameAsReadRequestInto(t *testing.T, head []byte, got *http.Request) bool {
+	t.Helper()
+	reused := got.Header
+	hosts, host, ok := simpleRequest(bytes.Clone(head), got)
 	if !ok {
 		return false
+	}
+	if reused != nil && reflect.ValueOf(got.Header).UnsafePointer() != reflect.ValueOf(reused).UnsafePointer() {
+		t.Errorf("the last request's header map was not reused")
 	}
 	want, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 	if err != nil {
@@ -139,7 +157,7 @@ func sameAsReadRequest(t *testing.T, head []byte) bool {
 		return view{r.Method, r.Proto, r.Host, r.RequestURI, r.ProtoMajor, r.ProtoMinor, *r.URL,
 			r.Header, r.Trailer, r.ContentLength, r.TransferEncoding, r.Close}
 	}
-	if g, w := see(&got), see(want); !reflect.DeepEqual(g, w) {
+	if g, w := see(got), see(want); !reflect.DeepEqual(g, w) {
 		t.Errorf("simpleRequest and ReadRequest differ on %q:\n got %+v\nwant %+v", head, g, w)
 	}
 	return true

@@ -43,26 +43,24 @@ func (p *Principal) InGroup(g string) bool { return slices.Contains(p.Groups, g)
 
 type ctxKey struct{}
 
-// NewContext returns a copy of ctx carrying p: the one a Carrier holds
-// ready when ctx is one that still has it, else a new context.
+// NewContext returns a copy of ctx carrying p.
 func NewContext(ctx context.Context, p *Principal) context.Context {
-	if c, ok := ctx.(Carrier); ok {
-		if pc := c.CarryPrincipal(p); pc != nil {
-			return pc
-		}
-	}
 	return context.WithValue(ctx, ctxKey{}, p)
 }
 
-// A Carrier is a context holding a context for a principal ready (the
-// proxy's per-request context, on the heap anyway): authenticating a
-// request then allocates no context.
+// A Carrier is a request's context that can take the request's principal
+// itself (the proxy's per-request context, on the heap anyway):
+// authenticating the request then allocates neither a context nor a copy
+// of the request.
 type Carrier interface {
 	context.Context
-	// CarryPrincipal returns, once, a context whose Value is p for the
-	// principal's key (IsContextKey) and the carrier's own values for
-	// every other key; nil when it was taken already.
-	CarryPrincipal(p *Principal) context.Context
+	// CarryPrincipal makes the context carry p from now on (its Value is p
+	// for the principal's key, IsContextKey) and reports true, when r is
+	// the request the context was made for and it carries no principal
+	// yet; otherwise it changes nothing and reports false. Another request
+	// sharing the context (a sign-in page running the chain on the
+	// credentials it was sent) never gives its principal to it.
+	CarryPrincipal(r *http.Request, p *Principal) bool
 }
 
 // IsContextKey reports whether key is the one a principal is carried
@@ -78,7 +76,13 @@ func FromContext(ctx context.Context) (*Principal, bool) {
 	return p, ok && p != nil
 }
 
-// WithPrincipal returns a shallow copy of r whose context carries p.
+// WithPrincipal returns r carrying p: r itself when its context is a
+// Carrier that took p for it, else a shallow copy of r whose context
+// carries p (over any principal carried before: identity assertion mapping
+// the name).
 func WithPrincipal(r *http.Request, p *Principal) *http.Request {
+	if c, ok := r.Context().(Carrier); ok && c.CarryPrincipal(r, p) {
+		return r
+	}
 	return r.WithContext(NewContext(r.Context(), p))
 }

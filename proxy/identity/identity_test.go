@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -28,59 +29,74 @@ func TestContext(t *testing.T) {
 	}
 }
 
-// carrier holds one principal context ready, as the proxy's request context does.
+// carrier is a request context that takes the principal of its own
+// request, as the proxy's does.
 type carrier struct {
 	context.Context
-	ready *carried
+	req *http.Request
+	p   *identity.Principal
 }
 
-type carried struct {
-	context.Context
-	p *identity.Principal
-}
-
-func (c *carried) Value(key any) any {
-	if identity.IsContextKey(key) {
+func (c *carrier) Value(key any) any {
+	if identity.IsContextKey(key) && c.p != nil {
 		return c.p
 	}
 	return c.Context.Value(key)
 }
 
-func (c carrier) CarryPrincipal(p *identity.Principal) context.Context {
-	if c.ready.p != nil {
-		return nil
+func (c *carrier) CarryPrincipal(r *http.Request, p *identity.Principal) bool {
+	if r != c.req || c.p != nil {
+		return false
 	}
-	c.ready.Context, c.ready.p = c.Context, p
-	return c.ready
+	c.p = p
+	return true
 }
 
-// A Carrier's ready context carries the first principal; the carrier itself
-// never does, and a second principal (identity assertion mapping the name)
-// gets a context of its own on top: each context keeps the principal it was
-// made with.
+// A Carrier takes the first principal of its own request, which is then
+// served as is (no copy); a second principal (identity assertion mapping
+// the name) and any other request sharing the context (a sign-in page
+// running the chain on a request of its own) get a copy whose context
+// carries theirs, and the carrier keeps its own. A request sharing the
+// context shares what the context carries: its own request's principal,
+// once there is one.
 func TestCarrier(t *testing.T) {
 	type k struct{}
-	base := carrier{Context: context.WithValue(context.Background(), k{}, "v"), ready: &carried{}}
-	alice := &identity.Principal{Name: "alice"}
-	ctx1 := identity.NewContext(base, alice)
-	if ctx1 != context.Context(base.ready) {
-		t.Fatalf("the carrier's ready context was not used: %T", ctx1)
+	c := &carrier{Context: context.WithValue(context.Background(), k{}, "v")}
+	r := httptest.NewRequest("GET", "/", nil)
+	r = r.WithContext(c)
+	c.req = r
+	other := httptest.NewRequest("GET", "/", nil).WithContext(c) // the sign-in page's check
+	if _, ok := identity.FromContext(r.Context()); ok {
+		t.Fatal("a principal before any was carried")
 	}
-	bob := &identity.Principal{Name: "bob"}
-	ctx2 := identity.NewContext(base, bob) // taken: a context of its own
-	ctx3 := identity.NewContext(ctx1, &identity.Principal{Name: "mapped"})
+	bobReq := identity.WithPrincipal(other, &identity.Principal{Name: "bob"})
+	if bobReq == other {
+		t.Fatal("the context took the principal of a request it was not made for")
+	}
+	if _, ok := identity.FromContext(r.Context()); ok {
+		t.Fatal("another request's principal reached the carrier's own request")
+	}
+	alice := &identity.Principal{Name: "alice"}
+	aliceReq := identity.WithPrincipal(r, alice)
+	if aliceReq != r {
+		t.Fatal("the carrier's own request was copied")
+	}
+	mapped := identity.WithPrincipal(aliceReq, &identity.Principal{Name: "mapped"})
+	if mapped == aliceReq {
+		t.Fatal("a second principal was not given a context of its own")
+	}
 	for _, tc := range []struct {
-		ctx  context.Context
+		r    *http.Request
 		want string
-	}{{base, ""}, {ctx1, "alice"}, {ctx2, "bob"}, {ctx3, "mapped"}} {
+	}{{other, "alice"}, {bobReq, "bob"}, {aliceReq, "alice"}, {mapped, "mapped"}} {
 		got := ""
-		if p, ok := identity.FromContext(tc.ctx); ok {
+		if p, ok := identity.FromContext(tc.r.Context()); ok {
 			got = p.Name
 		}
 		if got != tc.want {
 			t.Errorf("principal %q, want %q", got, tc.want)
 		}
-		if tc.ctx.Value(k{}) != "v" {
+		if tc.r.Context().Value(k{}) != "v" {
 			t.Errorf("the parent's values are lost")
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/securegw/gateway/internal/pki"
 	"github.com/securegw/gateway/internal/secrets"
 	"github.com/securegw/gateway/internal/topology"
+	"github.com/securegw/gateway/proxy/frontend"
 	"github.com/securegw/gateway/server/internal/config"
 	"github.com/securegw/gateway/store"
 )
@@ -56,15 +57,28 @@ func Serve(ctx context.Context, o ServeOptions) error {
 
 // withHealth serves /healthz and /readyz on the proxy port too, for load
 // balancers, and everything else through the proxy.
-func withHealth(p, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/healthz", "/readyz":
-			h.ServeHTTP(w, r)
-		default:
-			p.ServeHTTP(w, r)
-		}
-	})
+func withHealth(p frontend.ContextHandler, h http.Handler) frontend.ContextHandler {
+	return healthFront{p: p, h: h}
+}
+
+// healthFront is withHealth's handler: a frontend.ContextHandler, as the
+// proxy is, so the lean front copies a request once.
+type healthFront struct {
+	p frontend.ContextHandler
+	h http.Handler
+}
+
+func (f healthFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.ServeHTTPContext(r.Context(), w, r)
+}
+
+func (f healthFront) ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/healthz", "/readyz":
+		f.h.ServeHTTP(w, r.WithContext(ctx))
+	default:
+		f.p.ServeHTTPContext(ctx, w, r)
+	}
 }
 
 // truststores is what reloadClientCAs needs of the secrets service.
