@@ -76,8 +76,9 @@
 //     one Host) the server reads itself in one pass over the bytes it
 //     buffered (simpleRequest), into what http.ReadRequest returns for
 //     them (a fuzz test holds it to that), reusing the connection's
-//     header map from request to request (cleared; nothing holds a
-//     request's header past its handler); any other head, and every
+//     header map from request to request for a ContextHandler (cleared;
+//     such a handler holds nothing of a request past its return; a plain
+//     handler may, and gets a map of its own); any other head, and every
 //     error, is ReadRequest's. A handler that is a ContextHandler (the
 //     proxy) is handed the request without a context and makes the one
 //     shallow copy that carries it. The server adds net/http's

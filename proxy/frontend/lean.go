@@ -58,8 +58,9 @@ func newLean(h http.Handler, o ServerOptions, connState func(net.Conn, http.Conn
 // shallow copy carrying ctx (or a context derived from it) wherever the
 // context matters. net/http's WithContext then copies the request once,
 // where the front's copy and the handler's would be two (a 320-byte
-// allocation per request). r is the connection's: nothing may keep it past
-// the handler's return, when the connection reads its next request into it.
+// allocation per request). r is the connection's: nothing may keep it, nor
+// its Header map (which every shallow copy of r shares), past the handler's
+// return, when the connection reads its next request into them.
 type ContextHandler interface {
 	http.Handler
 	ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request)
@@ -290,9 +291,11 @@ type leanConn struct {
 	// ContextHandler is handed next itself, cleared when the connection
 	// goes idle (awaitRequest) or the next request replaces it.
 	next http.Request
-	// hdr is the last simple request's header map, cleared and filled
-	// again by the next (simpleRequest): nothing holds a request's header
-	// past its handler's return. Let go when the connection goes idle.
+	// hdr is the last simple request's header map when the handler is a
+	// ContextHandler, cleared and filled again by the next (simpleRequest):
+	// such a handler holds nothing of a request past its return (a plain
+	// handler may keep its header, and gets a new map for each request).
+	// Let go when the connection goes idle.
 	hdr http.Header
 	// deferred: the last answer is in bw, for the wait for the next
 	// request to send (deferred.go); raw and step are made once for it,
@@ -528,7 +531,10 @@ func (c *leanConn) serveOne() bool {
 	req.Header = c.hdr
 	hosts, host, simple := simpleRequest(head, req)
 	c.hdr = nil
-	if simple {
+	if simple && c.s.ctxServe != nil {
+		// Only a ContextHandler promises to keep nothing of its request
+		// (its header included) past its return: a plain handler may, as
+		// net/http's server lets it, and gets a map of its own.
 		c.hdr = req.Header
 	}
 	if simple {
