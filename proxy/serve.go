@@ -352,7 +352,11 @@ func (c *reqCtx) Value(key any) any {
 
 // CarryPrincipal implements identity.Carrier: the first principal of the
 // routed request (its authentication) is carried by its context itself, so
-// the chain goes on with the same request.
+// the chain goes on with the same request. Whatever else holds that
+// context then sees the principal too: a request of a handler's own made
+// on r.Context() (a sign-in page checking credentials through the chain)
+// must not be taken as authenticated by the context it shares, only by
+// the request the chain returned for it.
 func (c *reqCtx) CarryPrincipal(r *http.Request, p *identity.Principal) bool {
 	return r == c.ex.req && p != nil && c.ex.who.CompareAndSwap(nil, p)
 }

@@ -23,6 +23,12 @@ func SetIdleRelease(d time.Duration) (restore func()) {
 	return func() { idleRelease.Store(old) }
 }
 
+// SetMaxLinger sets the longest lingering close; restore undoes it.
+func SetMaxLinger(d time.Duration) (restore func()) {
+	old := maxLinger.Swap(int64(d))
+	return func() { maxLinger.Store(old) }
+}
+
 // SetBodyTakenHook runs f in a request body's WriteTo once it took the
 // whole body from the connection, before it returns; restore undoes it.
 func SetBodyTakenHook(f func()) (restore func()) {

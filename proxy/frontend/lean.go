@@ -362,57 +362,86 @@ func (c *leanConn) serve() {
 }
 
 // closeLingering half-closes a connection whose client may still be
-// sending a body nobody read, and discards what it sends for up to
-// rstAvoidance: closing at once would make the kernel answer those bytes
-// with a reset, which can destroy the answer before the client read it.
-// net/http's server does the same (closeWriteAndWait).
+// sending a body nobody read, and discards what it sends while it sends:
+// closing at once would make the kernel answer those bytes with a reset,
+// which can destroy the answer before the client read it. It stops when
+// the client closes, after rstAvoidance without a byte from it, at a
+// shutdown, or after maxLinger in all (nginx's lingering_timeout and
+// lingering_time; net/http's server waits 500 ms in all,
+// closeWriteAndWait, and cuts a client still sending then). Past
+// maxLingerDiscard discarded, it also stops once the client acknowledged
+// the whole answer.
 //
 // A body reader that outlived its handler (straggler) may still read the
-// connection: its last read ends (the client's bytes, its close after the
-// half-close, a deadline) before the discarding begins, within the same
-// bound, or the connection closes without it. Reading beside it would take
-// bytes from the body it sends on.
+// connection: the discarding begins when its last read ended (the
+// client's bytes, its close after the half-close, a deadline), waited for
+// on the same terms (the bytes the kernel received count, whoever reads
+// them), or the connection closes without it. Reading beside it would
+// take bytes from the body it sends on.
 func (c *leanConn) closeLingering() {
 	if c.tcp == nil {
 		return
 	}
 	_ = c.tcp.CloseWrite()
-	end := time.Now().Add(rstAvoidance)
+	giveUp := time.Now().Add(time.Duration(maxLinger.Load()))
 	if ch := c.straggler; ch != nil {
 		c.straggler = nil
-		t := time.NewTimer(rstAvoidance)
-		select {
-		case <-ch:
-			t.Stop()
-		case <-t.C:
+		if !c.awaitStraggler(ch, giveUp) {
 			return
 		}
 	}
-	_ = c.tcp.SetReadDeadline(end)
-	// Past maxLingerDiscard, a client that sends faster than it reads
-	// (its upload's writer beside its answer's reader) may not have taken
-	// the answer yet: what the send queue still holds, the close's reset
-	// would drop (the client read half its answer, then "connection reset
-	// by peer"). Discarding goes on, a lingerStep at a time, until the
-	// client acknowledged the whole answer, within rstAvoidance still.
-	limit := int64(maxLingerDiscard)
-	for {
-		n, err := io.Copy(io.Discard, io.LimitReader(readerOnly{c.tcp}, limit))
-		if err != nil || n < limit || splice.Delivered(c.tcp) {
+	buf := make([]byte, 32<<10)
+	discarded := 0
+	for !c.s.shutdown.Load() {
+		d := time.Now().Add(rstAvoidance)
+		if d.After(giveUp) {
+			d = giveUp
+		}
+		_ = c.tcp.SetReadDeadline(d)
+		n, err := c.tcp.Read(buf)
+		discarded += n
+		if err != nil || discarded >= maxLingerDiscard && splice.Delivered(c.tcp) {
 			return
 		}
-		limit = lingerStep
 	}
 }
 
-// rstAvoidance and maxLingerDiscard bound closeLingering; past
-// maxLingerDiscard, it checks each lingerStep whether the answer was
-// delivered.
+// awaitStraggler waits for the straggler to let go of the connection (ch
+// closed) while bytes move on it, within giveUp: the client's (the bytes
+// the kernel received) or the straggler's (the bytes waiting to be read);
+// it reports whether the straggler let go.
+func (c *leanConn) awaitStraggler(ch <-chan struct{}, giveUp time.Time) bool {
+	got, unread, counted := splice.Received(c.tcp)
+	t := time.NewTimer(rstAvoidance)
+	defer t.Stop()
+	for {
+		select {
+		case <-ch:
+			return true
+		case <-t.C:
+		}
+		g, u, ok := splice.Received(c.tcp)
+		wait := time.Until(giveUp)
+		if !counted || !ok || g == got && u == unread || wait <= 0 || c.s.shutdown.Load() {
+			return false
+		}
+		got, unread = g, u
+		t.Reset(min(rstAvoidance, wait))
+	}
+}
+
+// rstAvoidance and maxLingerDiscard bound closeLingering: the client's
+// longest quiet, and what is discarded before it checks whether the answer
+// was delivered.
 const (
 	rstAvoidance     = 500 * time.Millisecond
 	maxLingerDiscard = 4 << 20
-	lingerStep       = 256 << 10
 )
+
+// maxLinger is the longest closeLingering lingers (a time.Duration).
+var maxLinger atomic.Int64
+
+func init() { maxLinger.Store(int64(5 * time.Second)) }
 
 // release returns the buffers to their pools (but a reader lent to a
 // body reader that outlived its handler, left to the collector).
@@ -540,6 +569,7 @@ func (c *leanConn) serveOne() bool {
 	if simple {
 		_, _ = c.br.Discard(len(head))
 	} else {
+		c.next = http.Request{} // the last simple request: nothing of it stays
 		hosts, host = hostFields(head)
 		if req, err = http.ReadRequest(c.br); err != nil {
 			c.badRequest(err)
