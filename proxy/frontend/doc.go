@@ -153,7 +153,14 @@
 // net/http front, an answer whose head the handler writes after a read of
 // the body that stopped short of its end says Connection: close, which
 // keeps Go's server from waiting for a read in progress (netHTTPRules,
-// readWatch).) Panics are
+// readWatch).) A connection closed over a body the client may still be
+// sending lingers (closeLingering): it half-closes, then discards what the
+// client sends while it sends (at most 500 ms of quiet, 5 s in all;
+// nginx's lingering_timeout and lingering_time, where net/http's server
+// waits 500 ms in all), after waiting on the same terms for a body reader
+// that outlived its handler to let go; closing at once would make the
+// kernel answer the client's bytes with a reset, which destroys an answer
+// the client has not read yet. Panics are
 // logged and close the
 // connection (http.ErrAbortHandler silently). The writer implements
 // http.Flusher, http.Hijacker (what the handler wrote goes out first),
