@@ -90,7 +90,7 @@ func (s *service) serveSealed(ex *exchange, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.topo.p.log.Warn("proxy: sealed datanode URL refused", "request_id", ex.id,
+		s.topo.p.log.Warn("proxy: sealed datanode URL refused", "request_id", ex.id(),
 			"topology", s.topo.name, "service", s.path, "err", err)
 		writeError(ex, http.StatusForbidden, errSealedTarget.Error())
 		return

@@ -214,7 +214,7 @@ func requestIDOf(ex *exchange) string {
 	if ex == nil {
 		return ""
 	}
-	return ex.id
+	return ex.id()
 }
 
 // trustedAddr reports whether a (unmapped) is in TrustedProxies.

@@ -32,10 +32,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // front's own copy would be a second (a 320-byte allocation per request).
 func (p *Proxy) ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{w: w, start: time.Now(), parent: ctx}
-	ex.id = p.requestID(r.Header.Get("X-Request-Id"))
-	ex.idArr[0] = ex.id
-	ex.idv = ex.idArr[:1:1] // no allocation: ex is on the heap anyway
-	r.Header["X-Request-Id"] = ex.idv
+	ex.idArr[0] = p.requestID(r.Header.Get("X-Request-Id"))
+	r.Header["X-Request-Id"] = ex.idValues()
 	p.metrics.inflight.Add(1)
 	defer func() {
 		if v := recover(); v != nil {
@@ -234,39 +232,23 @@ func (c *Compiled) match(rest string) *service {
 // exchange is the per-request state: it wraps the ResponseWriter to record
 // status and bytes for the access log, and owns the body reader.
 type exchange struct {
-	w           http.ResponseWriter
-	start       time.Time
-	id          string
-	idv         []string
-	idArr       [1]string
-	path        string
-	routed      bool
-	stats       *serviceStats // nil for the auth API
-	info        route.Info    // in the request context from routing on
-	principal   string
-	status      int
-	bytes       int64
-	wroteHeader bool
-	hijacked    bool
-	aborted     bool
-	clientGone  bool
-	// clientFailed: a write to the client failed (it went away, or
-	// stalled past the front's stall timeout).
-	clientFailed bool
-	refused      string
-	backendErr   error
-	body         bodyReader
-	backend      int                                // index of the backend rewrite picked, for roundTrip
-	parent       context.Context                    // the request's context, from the front
-	ctx          reqCtx                             // the request's context from routing on
-	req          *http.Request                      // the request served from routing on, under ctx
-	who          atomic.Pointer[identity.Principal] // the principal ctx carries (CarryPrincipal)
-	plainFront   bool                               // HTTP/1 without TLS: the client connection is plain TCP
-	h2Client     bool                               // the client speaks HTTP/2
-	// drainBody: the backend redirected an HTTP/2 client before it had the
-	// request body, and the body's writer is gone: the rest of the body is
-	// read and dropped before the stream ends (drainRedirected).
-	drainBody bool
+	w          http.ResponseWriter
+	start      time.Time
+	idArr      [1]string // the request id (id), its header value (idValues)
+	path       string
+	stats      *serviceStats // nil for the auth API
+	info       route.Info    // in the request context from routing on
+	principal  string
+	status     int
+	bytes      int64
+	refused    string
+	backendErr error
+	body       bodyReader
+	backend    int                                // index of the backend rewrite picked, for roundTrip
+	parent     context.Context                    // the request's context, from the front
+	ctx        reqCtx                             // the request's context from routing on
+	req        *http.Request                      // the request served from routing on, under ctx
+	who        atomic.Pointer[identity.Principal] // the principal ctx carries (CarryPrincipal)
 
 	// The backend exchange (forward.go).
 	msg       *backendMsg // pooled: taken by dispatch, given back when it ends
@@ -280,10 +262,33 @@ type exchange struct {
 	trailerIn http.Header // the client's request trailers (out.Trailer names those sent on)
 	bodySent  bodySent    // the writer wrote the whole body (writeBody)
 	stopWatch func() bool // ends the client-cancel watch on bconn
+
+	// The flags, together (the exchange fits malloc's 640-byte class).
+	routed      bool
+	wroteHeader bool
+	hijacked    bool
+	aborted     bool
+	clientGone  bool
+	// clientFailed: a write to the client failed (it went away, or
+	// stalled past the front's stall timeout).
+	clientFailed bool
+	plainFront   bool // HTTP/1 without TLS: the client connection is plain TCP
+	h2Client     bool // the client speaks HTTP/2
+	// drainBody: the backend redirected an HTTP/2 client before it had the
+	// request body, and the body's writer is gone: the rest of the body is
+	// read and dropped before the stream ends (drainRedirected).
+	drainBody bool
 	// writer: a goroutine writes the request body and may outlive
 	// dispatch (releaseAfterWriter), so msg is not given back.
 	writer bool
 }
+
+// id is the request id.
+func (ex *exchange) id() string { return ex.idArr[0] }
+
+// idValues is the request id as a header's values (X-Request-Id): no
+// allocation, ex being on the heap anyway.
+func (ex *exchange) idValues() []string { return ex.idArr[:1:1] }
 
 // backendMsg is the storage of a backend request and its answer: a
 // request's largest part (about 700 bytes), reused from request to request
@@ -377,7 +382,7 @@ func (e *exchange) WriteHeader(code int) {
 	e.wroteHeader, e.status = true, code
 	h := e.w.Header()
 	if _, ok := h["X-Request-Id"]; !ok {
-		h["X-Request-Id"] = e.idv
+		h["X-Request-Id"] = e.idValues()
 	}
 	e.w.WriteHeader(code)
 }
@@ -590,7 +595,7 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 		a = new(accessFields)
 	}
 	*a = accessFields{
-		slog.String("request_id", ex.id),
+		slog.String("request_id", ex.id()),
 		slog.String("method", r.Method),
 		slog.String("path", logPath(ex.path, r)),
 		slog.String("topology", topo),

@@ -112,7 +112,7 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 	}
 	if err != nil {
 		ex.backendErr = err
-		p.log.Warn("proxy: websocket backend unavailable", "request_id", ex.id, "topology", s.topo.name, "service", s.path, "err", err)
+		p.log.Warn("proxy: websocket backend unavailable", "request_id", ex.id(), "topology", s.topo.name, "service", s.path, "err", err)
 		writeError(ex, http.StatusBadGateway, "backend unavailable")
 		return
 	}
@@ -144,7 +144,7 @@ func (s *service) serveWebSocket(ex *exchange, r *http.Request) {
 	backendDeflate, err := checkBackend101(resp, key, r.Header, s.ws.deflate)
 	if err != nil {
 		ex.backendErr = err
-		p.log.Warn("proxy: websocket backend answered a bad handshake", "request_id", ex.id, "topology", s.topo.name, "service", s.path, "err", err)
+		p.log.Warn("proxy: websocket backend answered a bad handshake", "request_id", ex.id(), "topology", s.topo.name, "service", s.path, "err", err)
 		writeError(ex, http.StatusBadGateway, "backend answered a bad WebSocket handshake")
 		return
 	}
@@ -337,7 +337,7 @@ func (s *service) clientAnswer(ex *exchange, resp *http.Response, r *http.Reques
 		}
 		h[k] = append(h[k], vv...)
 	}
-	h["X-Request-Id"] = ex.idv
+	h["X-Request-Id"] = ex.idValues()
 	var buf bytes.Buffer
 	buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
 	buf.WriteString(wsrelay.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
