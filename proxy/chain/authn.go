@@ -13,7 +13,9 @@ import (
 type Authenticator interface {
 	// Authenticate looks for a credential of the provider's kind in r and
 	// says what it found. It must not modify r and must not write a
-	// response: the chain answers for all authenticators at once.
+	// response: the chain answers for all authenticators at once. Nothing
+	// may keep r or its Header past the call (the lean front reads the
+	// connection's next request into the same header map).
 	Authenticate(r *http.Request) Outcome
 }
 

@@ -59,6 +59,8 @@ type Inbound interface {
 	// answering the request itself through w (401, 403, a redirect) it
 	// returns nil and the chain stops. It must not change r.URL.Path:
 	// routing, policy and the backend all see the one canonical path.
+	// Nothing may keep r or its Header past the request: the lean front
+	// reads the connection's next request into the same header map.
 	ServeInbound(w http.ResponseWriter, r *http.Request) *http.Request
 }
 
