@@ -21,6 +21,13 @@ func SetTestHook(f func(event string, req *http.Request)) (restore func()) {
 	return func() { testHook.Store(nil) }
 }
 
+// SetWriterReturn replaces the bound of the wait for a request body's
+// writer that has not reported (250 ms) until restore.
+func SetWriterReturn(d time.Duration) (restore func()) {
+	old := writerReturn.Swap(int64(d))
+	return func() { writerReturn.Store(old) }
+}
+
 // SetDrainBounds replaces the total bounds of a redirected request's drain
 // (1 GiB, 5 minutes) until restore.
 func SetDrainBounds(bytes int64, d time.Duration) (restore func()) {

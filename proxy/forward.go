@@ -564,10 +564,13 @@ func (ex *exchange) release(resp *http.Response) {
 }
 
 // writerReturn bounds the wait for a request body's writer that has not
-// reported when the answer ended. One that wrote the whole body has only
-// its return left (for a copied body of known length, perhaps the body's
-// read of its end), which takes far less.
-const writerReturn = 250 * time.Millisecond
+// reported when the answer ended (a time.Duration: 250 ms; tests set it).
+// One that wrote the whole body has only its return left (for a copied
+// body of known length, perhaps the body's read of its end), which takes
+// far less.
+var writerReturn atomic.Int64
+
+func init() { writerReturn.Store(int64(250 * time.Millisecond)) }
 
 // awaitWriter waits for a writer that wrote the whole body (at most
 // writerReturn) and reports whether it succeeded: its connection then
@@ -576,7 +579,7 @@ const writerReturn = 250 * time.Millisecond
 // writer returned).
 func awaitWriter(done <-chan error, req *http.Request) bool {
 	testEvent(eventAwaitWriter, req)
-	t := time.NewTimer(writerReturn)
+	t := time.NewTimer(time.Duration(writerReturn.Load()))
 	defer t.Stop()
 	select {
 	case err := <-done:
@@ -590,7 +593,7 @@ func awaitWriter(done <-chan error, req *http.Request) bool {
 // writer whose connection was closed to return, and reports whether it
 // did: the body is then no one else's to read.
 func awaitWriterGone(done <-chan error) bool {
-	t := time.NewTimer(writerReturn)
+	t := time.NewTimer(time.Duration(writerReturn.Load()))
 	defer t.Stop()
 	select {
 	case <-done:
@@ -674,7 +677,7 @@ func (ex *exchange) drainRedirected() {
 // backend will not read (the backend answered early). The answer's end
 // does not wait for it.
 func releaseAfterWriter(c *h1.Conn, body io.Closer, done <-chan error, req *http.Request) {
-	t := time.NewTimer(writerReturn)
+	t := time.NewTimer(time.Duration(writerReturn.Load()))
 	select {
 	case err := <-done:
 		if err != nil {
