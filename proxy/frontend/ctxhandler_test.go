@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -110,16 +109,7 @@ func TestContextHandlerClientGone(t *testing.T) {
 		}
 	})
 	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
-	<-waiting
-	c.Close()
-	if err := <-ended; !errors.Is(err, context.Canceled) {
-		t.Fatalf("context: %v", err)
-	}
+	postThenLeave(t, addr, waiting, ended)
 }
 
 // On net/http's front a ContextHandler is served by its ServeHTTP.

@@ -381,17 +381,25 @@ func TestClientGoneCancels(t *testing.T) {
 			}
 		})
 		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
-		<-waiting
-		c.Close()
-		if err := <-ended; !errors.Is(err, context.Canceled) {
-			t.Fatalf("context: %v", err)
-		}
+		postThenLeave(t, addr, waiting, ended)
 	})
+}
+
+// postThenLeave sends a POST with a 2-byte body to addr, closes the
+// connection once the handler read it (waiting closed), and fails t
+// unless the handler then saw its context canceled (on ended).
+func postThenLeave(t *testing.T, addr string, waiting <-chan struct{}, ended <-chan error) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+	<-waiting
+	c.Close()
+	if err := <-ended; !errors.Is(err, context.Canceled) {
+		t.Fatalf("context: %v", err)
+	}
 }
 
 // A request after a handler that watched its context (the watch read

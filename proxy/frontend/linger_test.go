@@ -112,6 +112,25 @@ func pacedUpload(c net.Conn, size, chunk int, gap time.Duration, sent *atomic.In
 	}
 }
 
+// startUpload dials addr and sends a paced PUT on it (pacedUpload); the
+// upload's end closes uploaded.
+func startUpload(t *testing.T, addr string, size, chunk int, gap time.Duration) (c net.Conn, sent *atomic.Int64, uploaded <-chan struct{}) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	sent = new(atomic.Int64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pacedUpload(c, size, chunk, gap, sent)
+	}()
+	return c, sent, done
+}
+
 // readAnswerAfter waits until sent (bytes the client sent, or the backend
 // got) reaches at least n (or the upload ended: uploaded closed; nil for
 // none), then reads the answer on c and fails t unless it is the whole
@@ -145,19 +164,8 @@ func readAnswerAfter(t *testing.T, c net.Conn, sent *atomic.Int64, n int64, uplo
 func TestLingerWhileClientSends(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { earlyAnswer(w) })
 	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	var sent atomic.Int64
-	uploaded := make(chan struct{})
-	go func() {
-		defer close(uploaded)
-		pacedUpload(c, 4<<20, 32<<10, 10*time.Millisecond, &sent) // 128 chunks: about 1.3 s
-	}()
-	readAnswerAfter(t, c, &sent, 3<<20, uploaded) // about a second in
+	c, sent, uploaded := startUpload(t, addr, 4<<20, 32<<10, 10*time.Millisecond) // 128 chunks: about 1.3 s
+	readAnswerAfter(t, c, sent, 3<<20, uploaded)                                  // about a second in
 	<-uploaded
 	if sent.Load() != 4<<20 {
 		t.Errorf("the upload was cut after %d of %d bytes", sent.Load(), 4<<20)
@@ -225,19 +233,8 @@ func TestLingerWhileStragglerSends(t *testing.T) {
 		earlyAnswer(w)
 	})
 	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	var sent atomic.Int64
-	uploaded := make(chan struct{})
-	go func() {
-		defer close(uploaded)
-		pacedUpload(c, size, 256<<10, 0, &sent) // as fast as the backend takes it
-	}()
-	readAnswerAfter(t, c, &backendGot, 2<<20, nil) // about 700 ms in (the client may have sent all into the buffers)
+	c, _, _ := startUpload(t, addr, size, 256<<10, 0) // as fast as the backend takes it
+	readAnswerAfter(t, c, &backendGot, 2<<20, nil)    // about 700 ms in (the client may have sent all into the buffers)
 	if err := <-stragglers; err != nil {
 		t.Errorf("the body's reader: %v", err)
 	}
@@ -276,17 +273,7 @@ func TestLingerBounds(t *testing.T) {
 	t.Run("endless client", func(t *testing.T) {
 		defer frontend.SetMaxLinger(time.Second)()
 		_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		var sent atomic.Int64
-		uploaded := make(chan struct{})
-		go func() {
-			defer close(uploaded)
-			pacedUpload(c, 1<<40, 16<<10, 20*time.Millisecond, &sent)
-		}()
+		c, _, uploaded := startUpload(t, addr, 1<<40, 16<<10, 20*time.Millisecond)
 		closedWithin(t, c, 20*time.Second)
 		<-uploaded // a write failed: the server closed
 	})
