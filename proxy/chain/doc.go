@@ -27,6 +27,11 @@
 //     ResponseModifier (edits the backend's response); any may add
 //     IdentityHeaders and io.Closer.
 //
+// A handler keeps nothing of a request past its call: not the request, not
+// its Header map. The lean front reads a connection's next request into the
+// same map, and a header kept would show a later request's fields (another
+// user's, behind a front proxy that shares connections).
+//
 // # Params
 //
 // Every provider reads its params with one reader, Config.Read: it takes
