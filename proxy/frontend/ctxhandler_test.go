@@ -72,7 +72,7 @@ func TestHeaderOfItsOwnRequestOnly(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			forKinds(t, func(t *testing.T, kind string) {
 				if kind != frontend.KindLean && name == "ContextHandler" {
-					return // net/http's server calls ServeHTTP: see TestContextHandlerOnNetHTTPFront
+					return // net/http's server calls ServeHTTP: see TestContextHandlerEntry
 				}
 				_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
 				st, bodies, closed := exchange(t, addr, raw)
@@ -112,17 +112,34 @@ func TestContextHandlerClientGone(t *testing.T) {
 	postThenLeave(t, addr, waiting, ended)
 }
 
-// On net/http's front a ContextHandler is served by its ServeHTTP.
-func TestContextHandlerOnNetHTTPFront(t *testing.T) {
-	h := ctxFunc(func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-		if ctx != r.Context() {
-			http.Error(w, "not the request's context", http.StatusInternalServerError)
-		}
-	})
-	_, addr := serveFront(t, frontend.KindNetHTTP, h, frontend.ServerOptions{})
-	st, _, _ := exchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-	if fmt.Sprint(st) != "[200]" {
-		t.Fatalf("%v", st)
+// entryEcho answers with the entry the front called: ServeHTTP, or
+// ServeHTTPContext with a request that carried no context.
+type entryEcho struct{}
+
+func (entryEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.WriteString(w, "ServeHTTP")
+}
+
+func (entryEcho) ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	if r.Context() != context.Background() || ctx.Err() != nil {
+		http.Error(w, "a request with a context, or a context already ended", http.StatusInternalServerError)
+		return
+	}
+	io.WriteString(w, "ServeHTTPContext")
+}
+
+// The lean front serves a ContextHandler by ServeHTTPContext (its request
+// without a context); net/http's front, which knows nothing of it, by
+// ServeHTTP.
+func TestContextHandlerEntry(t *testing.T) {
+	for kind, want := range map[string]string{frontend.KindLean: "ServeHTTPContext", frontend.KindNetHTTP: "ServeHTTP"} {
+		t.Run(kind, func(t *testing.T) {
+			_, addr := serveFront(t, kind, entryEcho{}, frontend.ServerOptions{})
+			st, bodies, _ := exchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			if fmt.Sprint(st) != "[200]" || bodies[0] != want {
+				t.Fatalf("%v %q, want 200 %q", st, bodies, want)
+			}
+		})
 	}
 }
 

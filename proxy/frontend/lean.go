@@ -287,16 +287,14 @@ type leanConn struct {
 	sock  *net.TCPConn
 	acked splice.Progress
 	// next is the request simpleRequest reads into; serveRequest's copy
-	// (WithContext) is the handler's, and next is cleared; a
-	// ContextHandler is handed next itself, cleared when the connection
-	// goes idle (awaitRequest) or the next request replaces it.
+	// (WithContext) is the handler's, and next is cleared. A
+	// ContextHandler, which keeps nothing of a request past its return, is
+	// handed next itself, and the next simple request is read into it, its
+	// header map reused (a plain handler may keep its request's header, as
+	// net/http lets it: it gets a new map each time); next is cleared when
+	// the connection goes idle (awaitRequest) or reads a head that is not
+	// simple.
 	next http.Request
-	// hdr is the last simple request's header map when the handler is a
-	// ContextHandler, cleared and filled again by the next (simpleRequest):
-	// such a handler holds nothing of a request past its return (a plain
-	// handler may keep its header, and gets a new map for each request).
-	// Let go when the connection goes idle.
-	hdr http.Header
 	// deferred: the last answer is in bw, for the wait for the next
 	// request to send (deferred.go); raw and step are made once for it,
 	// rp, rn and rerr are sendRead's state. tlsSend: under TLS, the
@@ -390,7 +388,8 @@ func (c *leanConn) closeLingering() {
 			return
 		}
 	}
-	buf := make([]byte, 32<<10)
+	buf := copyBufs.Get().(*[32 << 10]byte)
+	defer copyBufs.Put(buf)
 	discarded := 0
 	for !c.s.shutdown.Load() {
 		d := time.Now().Add(rstAvoidance)
@@ -398,7 +397,7 @@ func (c *leanConn) closeLingering() {
 			d = giveUp
 		}
 		_ = c.tcp.SetReadDeadline(d)
-		n, err := c.tcp.Read(buf)
+		n, err := c.tcp.Read(buf[:])
 		discarded += n
 		if err != nil || discarded >= maxLingerDiscard && splice.Delivered(c.tcp) {
 			return
@@ -557,15 +556,7 @@ func (c *leanConn) serveOne() bool {
 		return false
 	}
 	req := &c.next
-	req.Header = c.hdr
 	hosts, host, simple := simpleRequest(head, req)
-	c.hdr = nil
-	if simple && c.s.ctxServe != nil {
-		// Only a ContextHandler promises to keep nothing of its request
-		// (its header included) past its return: a plain handler may, as
-		// net/http's server lets it, and gets a map of its own.
-		c.hdr = req.Header
-	}
 	if simple {
 		_, _ = c.br.Discard(len(head))
 	} else {
@@ -701,7 +692,6 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 	c.release()
 	c.res.forget()
 	c.next = http.Request{} // the last request (a ContextHandler's) is let go too
-	c.hdr = nil
 	_ = c.nc.SetReadDeadline(now.Add(wait))
 	n, err := c.nc.Read(c.cr.byteBuf[:])
 	if n == 1 {
