@@ -14,6 +14,7 @@
 #   DEPLOYS=200 CHURN=100           timed deploys (fig. d), deploys under load (fig. e)
 #   TOPO_1K=1000 TOPO_10K=10000     stored topologies for the startup figures (QUICK: 50, 200)
 #   POPULATE_CONC=8                 deploys in flight while populating
+#   PAIR_ROUNDS=6                   paired rounds of gateway, haproxy, fasthttp (section fast)
 #
 #   SECTIONS=core,tokens,…          which parts run (default: all). "core" is the
 #                                   table below; every other section is a file

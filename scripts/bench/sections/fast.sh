@@ -2,6 +2,9 @@
 # Section "fast" (issue 13, the data path): sourced by scripts/bench.sh.
 #   1. the throughput table at FAST_CONNS connections (default 256 and 1024):
 #      direct, gateway, haproxy, the fasthttp proxy, Go's ReverseProxy;
+#   1b. paired rounds at 64 connections: gateway, haproxy, the fasthttp
+#      proxy and both TLS fronts back to back, the median of each round's
+#      own ratios;
 #   2. how throughput scales with cores: the gateway at GOMAXPROCS 1 and 2
 #      (haproxy at nbthread 1 and 2 beside it), and each proxy's user and
 #      system CPU per request in those rounds; added latency at half
@@ -13,7 +16,8 @@
 #   4. the gateway process under wrk (scripts/bench/profgw): allocations per
 #      request, front server included, and its CPU profile's top entries;
 #   5. allocations per proxied request (go test -bench BenchmarkProxy).
-# Knobs: FAST_CONNS="256 1024", FAST_DURATION (default $DURATION), ROUNDS.
+# Knobs: FAST_CONNS="256 1024", FAST_DURATION (default $DURATION), ROUNDS,
+# PAIR_ROUNDS (default 6).
 # Load generators run under nice -n -15 where allowed; ratios come from one run.
 
 fast_md=$OUT/fast.md
@@ -28,7 +32,7 @@ nice -n -15 true 2>/dev/null && NICE=(nice -n -15)
 
 fast_ports=($("$BIN/freeport" -n 8))
 F_BACK=${fast_ports[0]} F_HA1=${fast_ports[1]} F_HA2=${fast_ports[2]} F_FAST=${fast_ports[3]} F_GOPROXY=${fast_ports[4]}
-F_LDAP=${fast_ports[5]} F_LDAPS=${fast_ports[6]}
+F_LDAP=${fast_ports[5]} F_LDAPS=${fast_ports[6]} F_HATLS=${fast_ports[7]}
 declare -A FURL=() FSKIP=() FPID=() FBASE=() FLOG=()
 
 # fast_wrk URL CONNS [HEADER]: wrk's result as report's JSON.
@@ -64,20 +68,36 @@ else
   FSKIP[fastproxy]="scripts/bench/peers not built"
 fi
 
-fast_haproxy() { # NAME PORT THREADS
-  command -v haproxy >/dev/null || { FSKIP[$1]="haproxy not installed"; return; }
+fast_haproxy() { # NAME PORT THREADS [TLS-PORT]: with a TLS port, NAME-tls terminates TLS there too
+  command -v haproxy >/dev/null || { FSKIP[$1]="haproxy not installed" FSKIP[$1-tls]="haproxy not installed"; return; }
+  local tls=()
+  if [ -n "${4:-}" ]; then
+    if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+      -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/$1-key.pem" -out "$WORK/$1-cert.pem" >"$WORK/$1-openssl.log" 2>&1; then
+      cat "$WORK/$1-cert.pem" "$WORK/$1-key.pem" >"$WORK/$1.pem"
+      tls=("frontend bench-tls" "    bind 127.0.0.1:$4 ssl crt $WORK/$1.pem alpn http/1.1" "    default_backend origin")
+    else
+      FSKIP[$1-tls]="openssl could not make a certificate"
+    fi
+  fi
   printf '%s\n' "global" "    nbthread $3" "    maxconn 8192" "defaults" "    mode http" "    option http-keep-alive" \
     "    timeout connect 5s" "    timeout client 60s" "    timeout server 60s" "frontend bench" "    bind 127.0.0.1:$2" \
-    "    default_backend origin" "backend origin" "    http-reuse always" "    server s1 127.0.0.1:$F_BACK" >"$WORK/$1.cfg"
+    "    default_backend origin" "${tls[@]}" "backend origin" "    http-reuse always" "    server s1 127.0.0.1:$F_BACK" >"$WORK/$1.cfg"
   start_bg "$1" haproxy -db -f "$WORK/$1.cfg"
   FPID[$1]=$LASTPID
-  if wait_port "$2" "$LASTPID"; then FURL[$1]=http://127.0.0.1:$2/hello; else FSKIP[$1]="did not start"; fi
+  if wait_port "$2" "$LASTPID"; then
+    FURL[$1]=http://127.0.0.1:$2/hello
+    if [ ${#tls[@]} -gt 0 ] && wait_port "$4" "$LASTPID"; then FURL[$1-tls]=https://127.0.0.1:$4/hello; fi
+  else
+    FSKIP[$1]="did not start" FSKIP[$1-tls]="did not start"
+  fi
 }
-fast_haproxy haproxy "$F_HA2" 2
+fast_haproxy haproxy "$F_HA2" 2 "$F_HATLS"
 fast_haproxy haproxy-1 "$F_HA1" 1
 
-# fast_gateway NAME GOMAXPROCS [GOGC]: gatewayd serving the bench topology (full
-# chain); without GOGC, the collector as gateway.yaml's defaults set it. Every
+# fast_gateway NAME GOMAXPROCS [GOGC] [MIN-HEAP] [TLS]: gatewayd serving the bench
+# topology (full chain); without GOGC, the collector as gateway.yaml's defaults
+# set it; TLS true: its TLS front (wrk does not check the certificate). Every
 # one traces its collector's cycles (GODEBUG=gctrace=1: a line per cycle).
 fast_gateway() {
   # Its own data dir (fast-NAME): the core table's gateways use $WORK/NAME.
@@ -85,7 +105,9 @@ fast_gateway() {
   [ -n "${3:-}" ] && gogc=(GOGC="$3")
   # ${4}: a runtime.min_heap for its gateway.yaml (the heap floor, off by default).
   [ -z "$GW_SKIP" ] || { FSKIP[$name]=$GW_SKIP; return 1; }
-  gateway_init "$dname" false warn "${4:+runtime: {min_heap: $4\}}" || { FSKIP[$name]="gatewayd init failed"; return 1; }
+  local tls=${5:-false} scheme=http
+  [ "$tls" = true ] && scheme=https
+  gateway_init "$dname" "$tls" warn "${4:+runtime: {min_heap: $4\}}" || { FSKIP[$name]="gatewayd init failed"; return 1; }
   start_bg "$dname-serve" env GOMAXPROCS="$procs" GODEBUG=gctrace=1 "${gogc[@]}" "$GATEWAYD" serve --data-dir "$dir" --config "$dir/gateway.yaml" \
     --master-secret-file "$WORK/$dname.secret"
   FPID[$name]=$LASTPID FLOG[$name]=$WORK/$dname-serve.log
@@ -94,13 +116,14 @@ fast_gateway() {
     "    name: default" "services:" "  - path: svc0" "    urls: [\"http://127.0.0.1:$F_BACK\"]" >"$WORK/$name-topo.yaml"
   GATEWAYCTL_CONFIG=$dir/gatewayctl.yaml "$GATEWAYCTL" topology deploy "$WORK/$name-topo.yaml" >"$WORK/$name-deploy.log" 2>&1 ||
     { FSKIP[$name]="deploy failed: $(tail -1 "$WORK/$name-deploy.log")"; return 1; }
-  FURL[$name]=http://$addr/gateway/bench/svc0/hello
-  FBASE[$name]=http://$addr/gateway
+  FURL[$name]=$scheme://$addr/gateway/bench/svc0/hello
+  FBASE[$name]=$scheme://$addr/gateway
 }
 fast_gateway gateway 2 || true
 fast_gateway gateway-1 1 || true
 fast_gateway gateway-floor 2 "" 64MiB || true
 fast_gateway gateway-gc400 2 400 || true
+fast_gateway gateway-tls 2 "" "" true || true
 
 # ---- 1. connections -----------------------------------------------------
 conn_targets=(direct gateway haproxy fastproxy goproxy)
@@ -115,6 +138,40 @@ for c in $FAST_CONNS; do
     done
   done
 done
+
+# ---- 1b. paired rounds at 64 connections -----------------------------------
+# The host's load drifts between rounds (the direct backend has differed by a
+# third from one round to the next), and a best-of-N ratio takes each side's
+# best from different moments. Here the gateway, haproxy and the fasthttp
+# proxy run back to back in each of PAIR_ROUNDS rounds, in an order that
+# rotates, and each round gives its own ratios: the median of those is the
+# figure, with their range. The TLS fronts (the gateway's, haproxy's
+# terminating TLS) run in the same rounds.
+PAIR_ROUNDS=${PAIR_ROUNDS:-6}
+[ "$QUICK" = 1 ] && PAIR_ROUNDS=2
+pair_targets=(gateway haproxy fastproxy gateway-tls haproxy-tls)
+for t in "${pair_targets[@]}"; do [ -n "${FURL[$t]:-}" ] && fast_wrk "${FURL[$t]}" 64 >/dev/null; done # warm-up: connections, handshakes
+for ((r = 0; r < PAIR_ROUNDS; r++)); do
+  declare -A prps=()
+  for ((i = 0; i < ${#pair_targets[@]}; i++)); do
+    t=${pair_targets[$(((i + r) % ${#pair_targets[@]}))]}
+    [ -n "${FURL[$t]:-}" ] || continue
+    res=$(fast_wrk "${FURL[$t]}" 64)
+    prps[$t]=$(fast_field rps "$res")
+  done
+  echo "$(fast_ratio "${prps[gateway]:-}" "${prps[haproxy]:-}")" >>"$WORK/fast-pair-gw-ha.txt"
+  echo "$(fast_ratio "${prps[gateway]:-}" "${prps[fastproxy]:-}")" >>"$WORK/fast-pair-gw-fast.txt"
+  echo "$(fast_ratio "${prps[fastproxy]:-}" "${prps[haproxy]:-}")" >>"$WORK/fast-pair-fast-ha.txt"
+  echo "$(fast_ratio "${prps[gateway-tls]:-}" "${prps[haproxy-tls]:-}")" >>"$WORK/fast-pair-tls.txt"
+  log "fast: paired round $((r + 1)): gateway ${prps[gateway]:-—}, haproxy ${prps[haproxy]:-—}, fasthttp proxy ${prps[fastproxy]:-—}, gateway TLS ${prps[gateway-tls]:-—}, haproxy TLS ${prps[haproxy-tls]:-—} req/s"
+  unset prps
+done
+# fast_pair NAME: "median (min–max of N rounds)" of the per-round ratios.
+fast_pair() {
+  local f=$WORK/fast-pair-$1.txt
+  grep -E '^[0-9.]+$' "$f" 2>/dev/null | sort -g | awk '{v[NR] = $1} END { if (!NR) { print "not run"; exit }
+    printf "%.2f (%.2f–%.2f over %d rounds)", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2, v[1], v[NR], NR }'
+}
 
 # ---- 2. cores, and CPU per request ---------------------------------------
 # Each round also reads the proxy process's user and system CPU time
@@ -314,6 +371,10 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
       echo "| $c connections | $t | $(printf '%.0f' "$v") req/s | $(fast_ratio "$v" "$d") | $over |"
     done
   done
+  echo "| paired rounds, 64 connections: gateway ÷ haproxy (nbthread 2) | gateway | $(fast_pair gw-ha) | | |"
+  echo "| paired rounds, 64 connections: gateway ÷ the fasthttp proxy | gateway | $(fast_pair gw-fast) | | |"
+  echo "| paired rounds, 64 connections: the fasthttp proxy ÷ haproxy | fastproxy | $(fast_pair fast-ha) | | |"
+  echo "| paired rounds, 64 connections: gateway's TLS front ÷ haproxy terminating TLS | gateway-tls | $(fast_pair tls) | | |"
   for t in "${core_targets[@]}"; do
     label=$(core_label "$t")
     v=$(fast_best "cores-$t")
@@ -355,7 +416,7 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   done
   echo "| allocations per proxied request | the gateway process under wrk (profgw, its default front server included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
   echo
-  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; CPU per request: the proxy process's user and system time (/proc/PID/stat, clock ticks of 1/$CLK_TCK s) over each of those wrk runs ÷ the requests wrk completed, median of the rounds (the fasthttp proxy in the same rounds); latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults (GOGC 100, no heap floor), with runtime.min_heap 64MiB in its gateway.yaml (a heap floor), and with GOGC=400 in its environment; GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; rows with \`-client raw\`: loadgen's lean client (each worker's own connection, the answer read in the sending goroutine: no hand-off to net/http's two goroutines per connection), minus the direct backend measured with it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
+  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; paired rounds: the gateway, haproxy, the fasthttp proxy, the gateway's TLS front and haproxy terminating TLS (P-256, HTTP/1.1) back to back in each of $PAIR_ROUNDS rounds (the order rotating), the median of the rounds' own ratios and their range; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; CPU per request: the proxy process's user and system time (/proc/PID/stat, clock ticks of 1/$CLK_TCK s) over each of those wrk runs ÷ the requests wrk completed, median of the rounds (the fasthttp proxy in the same rounds); latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults (GOGC 100, no heap floor), with runtime.min_heap 64MiB in its gateway.yaml (a heap floor), and with GOGC=400 in its environment; GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; rows with \`-client raw\`: loadgen's lean client (each worker's own connection, the answer read in the sending goroutine: no hand-off to net/http's two goroutines per connection), minus the direct backend measured with it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
   if [ -n "$ldap_note" ]; then echo; echo "Note: $ldap_note."; fi
   if [ -n "$proc_top" ]; then
     echo
