@@ -13,8 +13,8 @@ import (
 // the context (the sign-in page's check), a nil principal or a second
 // principal (identity assertion) never reaches it.
 func TestRequestContextCarriesItsOwnPrincipalOnly(t *testing.T) {
-	ex := &exchange{parent: context.Background()}
-	ex.ctx = reqCtx{Context: ex.parent, ex: ex}
+	ex := &exchange{}
+	ex.ctx = reqCtx{Context: context.Background(), ex: ex}
 	r := httptest.NewRequest("GET", "/gateway/t/s", nil).WithContext(&ex.ctx)
 	ex.req = r
 	check := httptest.NewRequest("GET", "/", nil).WithContext(r.Context())

@@ -31,7 +31,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // made at routing carries the route and the principal on ctx, where the
 // front's own copy would be a second (a 320-byte allocation per request).
 func (p *Proxy) ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-	ex := &exchange{w: w, start: time.Now(), parent: ctx}
+	ex := &exchange{w: w, start: time.Now()}
+	ex.ctx = reqCtx{Context: ctx, ex: ex} // handed out at routing (serve)
 	ex.idArr[0] = p.requestID(r.Header.Get("X-Request-Id"))
 	r.Header["X-Request-Id"] = ex.idValues()
 	p.metrics.inflight.Add(1)
@@ -127,9 +128,8 @@ func (p *Proxy) serve(ex *exchange, r *http.Request) {
 	// the server's own request keeps its body, whose type the server
 	// inspects after the handler (an unanswered Expect: 100-continue closes
 	// the connection instead of waiting for a body the client will not send).
-	ex.ctx = reqCtx{Context: ex.parent, ex: ex} // carries ex.info for route.FromContext
-	r = r.WithContext(&ex.ctx)
-	ex.req = r // the request ex.ctx was made for (CarryPrincipal)
+	r = r.WithContext(&ex.ctx) // carries ex.info for route.FromContext
+	ex.req = r                 // the request ex.ctx was made for (CarryPrincipal)
 	if r.Body != nil && r.Body != http.NoBody {
 		ex.body = bodyReader{rc: r.Body, remaining: -1, length: -1}
 		if len(r.TransferEncoding) == 0 && r.ContentLength >= 0 {
@@ -245,8 +245,7 @@ type exchange struct {
 	backendErr error
 	body       bodyReader
 	backend    int                                // index of the backend rewrite picked, for roundTrip
-	parent     context.Context                    // the request's context, from the front
-	ctx        reqCtx                             // the request's context from routing on
+	ctx        reqCtx                             // the front's context; the routed request's (serve)
 	req        *http.Request                      // the request served from routing on, under ctx
 	who        atomic.Pointer[identity.Principal] // the principal ctx carries (CarryPrincipal)
 
@@ -584,7 +583,7 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 	} else {
 		p.metrics.unrouted(status, ex.refused)
 	}
-	ctx := ex.parent
+	ctx := ex.ctx.Context // the front's
 	if !p.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}

@@ -95,21 +95,25 @@ func TestHeaderOfItsOwnRequestOnly(t *testing.T) {
 }
 
 // A ContextHandler's context is the request's as a plain handler's is:
-// canceled when the client goes away during the handler.
+// canceled when the client goes away during the handler. On net/http's
+// front, which calls ServeHTTP, ContextHandlerFunc serves under the
+// request's own context.
 func TestContextHandlerClientGone(t *testing.T) {
-	waiting, ended := make(chan struct{}), make(chan error, 1)
-	h := ctxFunc(func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		close(waiting)
-		select {
-		case <-ctx.Done():
-			ended <- ctx.Err()
-		case <-time.After(10 * time.Second):
-			ended <- errors.New("not canceled")
-		}
+	forKinds(t, func(t *testing.T, kind string) {
+		waiting, ended := make(chan struct{}), make(chan error, 1)
+		h := frontend.ContextHandlerFunc(func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			close(waiting)
+			select {
+			case <-ctx.Done():
+				ended <- ctx.Err()
+			case <-time.After(10 * time.Second):
+				ended <- errors.New("not canceled")
+			}
+		})
+		_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+		postThenLeave(t, addr, waiting, ended)
 	})
-	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
-	postThenLeave(t, addr, waiting, ended)
 }
 
 // entryEcho answers with the entry the front called: ServeHTTP, or
@@ -141,13 +145,4 @@ func TestContextHandlerEntry(t *testing.T) {
 			}
 		})
 	}
-}
-
-// ctxFunc is a ContextHandler whose ServeHTTP serves r under its own context.
-type ctxFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request)
-
-func (f ctxFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) { f(r.Context(), w, r) }
-
-func (f ctxFunc) ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-	f(ctx, w, r)
 }

@@ -66,6 +66,18 @@ type ContextHandler interface {
 	ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request)
 }
 
+// ContextHandlerFunc is a function as a ContextHandler; served as a plain
+// http.Handler (by net/http's front), it serves r under r's own context.
+type ContextHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request)
+
+// ServeHTTP calls f(r.Context(), w, r).
+func (f ContextHandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) { f(r.Context(), w, r) }
+
+// ServeHTTPContext calls f(ctx, w, r).
+func (f ContextHandlerFunc) ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	f(ctx, w, r)
+}
+
 // Serve accepts connections on ln until Shutdown or Close; it returns
 // http.ErrServerClosed then. It closes ln when it returns, as net/http's
 // Serve does (also when called after Close: no client waits on a listener

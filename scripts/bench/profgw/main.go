@@ -76,7 +76,17 @@ func main() {
 	var once = make(chan struct{}, 1)
 	once <- struct{}{}
 	var served atomic.Int64
-	h := &counted{p: p, first: first, once: once, served: &served}
+	// A frontend.ContextHandler, as gatewayd's handler is (the lean front
+	// then copies a request once).
+	h := frontend.ContextHandlerFunc(func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-once:
+			close(first)
+		default:
+		}
+		p.ServeHTTPContext(ctx, w, r)
+		served.Add(1)
+	})
 	var opts frontend.ServerOptions
 	if *useTLS {
 		if opts.TLSConfig, err = tlsConfig(); err != nil {
@@ -226,28 +236,4 @@ func tlsConfig() (*tls.Config, error) {
 		return nil, err
 	}
 	return frontend.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }, "", nil)
-}
-
-// counted serves through the proxy, counting the requests and closing
-// first at the first: a frontend.ContextHandler, as gatewayd's handler is
-// (the lean front then copies a request once).
-type counted struct {
-	p      frontend.ContextHandler
-	first  chan struct{}
-	once   chan struct{}
-	served *atomic.Int64
-}
-
-func (c *counted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.ServeHTTPContext(r.Context(), w, r)
-}
-
-func (c *counted) ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-	select {
-	case <-c.once:
-		close(c.first)
-	default:
-	}
-	c.p.ServeHTTPContext(ctx, w, r)
-	c.served.Add(1)
 }

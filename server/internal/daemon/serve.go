@@ -57,28 +57,17 @@ func Serve(ctx context.Context, o ServeOptions) error {
 
 // withHealth serves /healthz and /readyz on the proxy port too, for load
 // balancers, and everything else through the proxy.
+// It is a frontend.ContextHandler, as the proxy is, so that the lean front
+// copies a request once.
 func withHealth(p frontend.ContextHandler, h http.Handler) frontend.ContextHandler {
-	return healthFront{p: p, h: h}
-}
-
-// healthFront is withHealth's handler: a frontend.ContextHandler, as the
-// proxy is, so the lean front copies a request once.
-type healthFront struct {
-	p frontend.ContextHandler
-	h http.Handler
-}
-
-func (f healthFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.ServeHTTPContext(r.Context(), w, r)
-}
-
-func (f healthFront) ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/healthz", "/readyz":
-		f.h.ServeHTTP(w, r.WithContext(ctx))
-	default:
-		f.p.ServeHTTPContext(ctx, w, r)
-	}
+	return frontend.ContextHandlerFunc(func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz":
+			h.ServeHTTP(w, r.WithContext(ctx))
+		default:
+			p.ServeHTTPContext(ctx, w, r)
+		}
+	})
 }
 
 // truststores is what reloadClientCAs needs of the secrets service.
