@@ -317,6 +317,16 @@ start_gopeers() {
   start_gopeer hybrid-ft "$P_HYBRID_FT" hybrid -mode fastserver-transport
 }
 
+# self_signed NAME: a self-signed P-256 certificate for 127.0.0.1 and
+# localhost, in $WORK/NAME-cert.pem with its key in NAME-key.pem, and both
+# in NAME.pem (haproxy's crt); fails, openssl's error in NAME-openssl.log,
+# when openssl cannot make it.
+self_signed() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$WORK/$1-key.pem" -out "$WORK/$1-cert.pem" >"$WORK/$1-openssl.log" 2>&1 &&
+    cat "$WORK/$1-cert.pem" "$WORK/$1-key.pem" >"$WORK/$1.pem"
+}
+
 # haproxy serves plain HTTP, plain HTTP with kernel splicing of bodies
 # (haproxy-splice: the large-body figure's best peer; haproxy leaves it off
 # by default) and, when openssl can make it a certificate, terminates TLS
@@ -325,14 +335,12 @@ start_haproxy() {
   local why; why=$(peer_skip haproxy haproxy haproxy)
   if [ -n "$why" ]; then SKIP[haproxy]=$why SKIP[haproxy-splice]=$why SKIP[haproxy-tls]=$why; return; fi
   local tlsbind=""
-  if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
-    -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$WORK/haproxy-key.pem" -out "$WORK/haproxy-cert.pem" >"$WORK/openssl.log" 2>&1; then
-    cat "$WORK/haproxy-cert.pem" "$WORK/haproxy-key.pem" >"$WORK/haproxy.pem"
+  if self_signed haproxy; then
     tlsbind="frontend bench-tls
     bind 127.0.0.1:$P_HAPROXY_TLS ssl crt $WORK/haproxy.pem alpn http/1.1
     default_backend origin"
   else
-    SKIP[haproxy-tls]="openssl could not make a certificate: $(tail -1 "$WORK/openssl.log")"
+    SKIP[haproxy-tls]="openssl could not make a certificate: $(tail -1 "$WORK/haproxy-openssl.log")"
   fi
   cat >"$WORK/haproxy.cfg" <<EOF
 global

@@ -72,12 +72,10 @@ fast_haproxy() { # NAME PORT THREADS [TLS-PORT]: with a TLS port, NAME-tls termi
   command -v haproxy >/dev/null || { FSKIP[$1]="haproxy not installed" FSKIP[$1-tls]="haproxy not installed"; return; }
   local tls=()
   if [ -n "${4:-}" ]; then
-    if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
-      -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/$1-key.pem" -out "$WORK/$1-cert.pem" >"$WORK/$1-openssl.log" 2>&1; then
-      cat "$WORK/$1-cert.pem" "$WORK/$1-key.pem" >"$WORK/$1.pem"
-      tls=("frontend bench-tls" "    bind 127.0.0.1:$4 ssl crt $WORK/$1.pem alpn http/1.1" "    default_backend origin")
+    if self_signed "fast-$1"; then
+      tls=("frontend bench-tls" "    bind 127.0.0.1:$4 ssl crt $WORK/fast-$1.pem alpn http/1.1" "    default_backend origin")
     else
-      FSKIP[$1-tls]="openssl could not make a certificate"
+      FSKIP[$1-tls]="openssl could not make a certificate: $(tail -1 "$WORK/fast-$1-openssl.log")"
     fi
   fi
   printf '%s\n' "global" "    nbthread $3" "    maxconn 8192" "defaults" "    mode http" "    option http-keep-alive" \
