@@ -257,6 +257,17 @@ wait_port() { # wait_port PORT PID: until something accepts on 127.0.0.1:PORT
   done
   return 1
 }
+
+# self_signed NAME: a self-signed P-256 certificate for 127.0.0.1 and
+# localhost, in $WORK/NAME-cert.pem with its key in NAME-key.pem, and both
+# in NAME.pem (haproxy's crt); fails, openssl's error in NAME-openssl.log,
+# when openssl cannot make it.
+self_signed() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$WORK/$1-key.pem" -out "$WORK/$1-cert.pem" >"$WORK/$1-openssl.log" 2>&1 &&
+    cat "$WORK/$1-cert.pem" "$WORK/$1-key.pem" >"$WORK/$1.pem"
+}
+
 rm -f "$OUT"/results.md
 
 if want core; then
@@ -315,16 +326,6 @@ start_gopeers() {
   start_gopeer fastproxy "$P_FAST" fastproxy
   start_gopeer hybrid-fc "$P_HYBRID_FC" hybrid -mode nethttp-fastclient
   start_gopeer hybrid-ft "$P_HYBRID_FT" hybrid -mode fastserver-transport
-}
-
-# self_signed NAME: a self-signed P-256 certificate for 127.0.0.1 and
-# localhost, in $WORK/NAME-cert.pem with its key in NAME-key.pem, and both
-# in NAME.pem (haproxy's crt); fails, openssl's error in NAME-openssl.log,
-# when openssl cannot make it.
-self_signed() {
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
-    -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$WORK/$1-key.pem" -out "$WORK/$1-cert.pem" >"$WORK/$1-openssl.log" 2>&1 &&
-    cat "$WORK/$1-cert.pem" "$WORK/$1-key.pem" >"$WORK/$1.pem"
 }
 
 # haproxy serves plain HTTP, plain HTTP with kernel splicing of bodies
