@@ -39,6 +39,16 @@ import (
 // well within it, an idle one's is waited for as usual after it.
 const deferredWait = 10 * time.Millisecond
 
+// answersAtOnce is how many answers a connection sends at once, not
+// deferred, after a deferred wait ran to its deadline. A client that
+// pauses longer than deferredWait after an answer (each of a thousand
+// busy connections sharing one backend; a browser's) most likely pauses
+// as long after the next: each such wait's timer would wake the
+// connection's goroutine, which sets the usual deadline and reads, to find
+// nothing, before it waits again. An answer sent at once costs only that
+// read; a busy client that paused once pays it for answersAtOnce answers.
+const answersAtOnce = 8
+
 // sendWait is deferredWait but in tests (a time.Duration): one of 0 makes
 // the wait's deadline pass before it begins, as for a goroutine that runs
 // late.
@@ -50,6 +60,10 @@ func init() { sendWait.Store(int64(deferredWait)) }
 // for the next wait to send.
 func (c *leanConn) mayDefer(r *response) bool {
 	if c.sock == nil || c.big || r.body != nil || r.closeAfter || c.writeFailed || c.s.shutdown.Load() {
+		return false
+	}
+	if c.atOnce > 0 {
+		c.atOnce--
 		return false
 	}
 	if c.raw == nil {

@@ -105,6 +105,60 @@ func TestKeepAliveRequestCostsOneRead(t *testing.T) {
 	}
 }
 
+// A client that paused longer than the deferred wait after an answer gets
+// its next answers at once (frontend.AnswersAtOnce of them: each costs the
+// server a read that finds nothing before it waits), and then deferred
+// again: a busy client that paused once does not pay that read for good.
+func TestPauseSendsAnswersAtOnceForAWhile(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	for _, fd := range frontDialers {
+		t.Run(fd.name, func(t *testing.T) {
+			dial := fd.serve(t, h, frontend.ServerOptions{})
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			c := dial(t)
+			br := bufio.NewReader(c)
+			get := func() {
+				t.Helper()
+				if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
+					t.Fatalf("answer %q %v", b, err)
+				}
+			}
+			get()
+			get()                                 // its answer is deferred: sent from the wait for the next request
+			time.Sleep(3 * frontend.DeferredWait) // the client's pause, past that wait's deadline
+			get()                                 // answered at once, as the next AnswersAtOnce-1 are
+			const n = 100
+			pr0, _ := ioCounts(t, procio.Process)
+			tr0, _ := ioCounts(t, procio.Thread)
+			for i := 0; i < n; i++ {
+				get()
+			}
+			pr1, _ := ioCounts(t, procio.Process)
+			tr1, _ := ioCounts(t, procio.Thread)
+			reads := (pr1 - pr0) - (tr1 - tr0)
+			t.Logf("server: %d reads for %d requests after a pause", reads, n)
+			// Every answer sent at once is followed by a read that finds
+			// nothing (a scheduler's delay may let the client's next request
+			// come first: half of them are asked for).
+			if min := n + frontend.AnswersAtOnce/2; reads < min {
+				t.Fatalf("the server made %d reads for %d requests after a pause, want at least %d: were its answers deferred?", reads, n, min)
+			}
+			if max := n + frontend.AnswersAtOnce + n/10; reads > max {
+				t.Fatalf("the server made %d reads for %d requests after a pause, want at most %d: its answers are not deferred again", reads, n, max)
+			}
+		})
+	}
+}
+
 // A pipelined request that comes while the handler of the one before it
 // runs (after the connection's last read) is answered, in order, though
 // the wait the first answer is sent from may miss it: within the bound of

@@ -124,7 +124,10 @@
 //     wait for the next request (deferred.go; under TLS, crypto/tls's read
 //     of the TCP connection), where Go's read would first try one that
 //     finds nothing; a pipelined request that came while the handler ran
-//     waits for it at most 10 ms (deferredWait).
+//     waits for it at most 10 ms (deferredWait). A client that paused
+//     longer than that after an answer gets its next 8 at once
+//     (answersAtOnce): its waits would end at their deadlines, each a
+//     timer that wakes the goroutine for nothing.
 //
 // Answers: a body of unknown length the handler ends within 2 KiB gets a
 // Content-Length; a longer or flushed one is chunked (HTTP/1.1, with

@@ -76,6 +76,10 @@ func TrackPooledReaders(t testing.TB) (pooled func(br any) bool) {
 // DeferredWait bounds the wait a deferred answer is sent from.
 const DeferredWait = deferredWait
 
+// AnswersAtOnce is how many answers go out at once after a deferred wait
+// ran to its deadline.
+const AnswersAtOnce = answersAtOnce
+
 // SetDeferredWait sets the wait a deferred answer is sent from (0: its
 // deadline passes before it begins); restore undoes it.
 func SetDeferredWait(d time.Duration) (restore func()) {

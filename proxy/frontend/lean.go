@@ -313,12 +313,15 @@ type leanConn struct {
 	// connection's goroutine is in the read crypto/tls makes of the TCP
 	// connection for that wait (tlsRead), where tlsSock sends it.
 	deferred bool
-	tlsSend  bool
-	raw      syscall.RawConn
-	step     func(fd uintptr) bool
-	rp       []byte
-	rn       int
-	rerr     error
+	// atOnce: how many more answers go out at once, not deferred (a
+	// deferred wait ran to its deadline: answersAtOnce).
+	atOnce  uint8
+	tlsSend bool
+	raw     syscall.RawConn
+	step    func(fd uintptr) bool
+	rp      []byte
+	rn      int
+	rerr    error
 }
 
 func (c *leanConn) setState(st http.ConnState) {
@@ -678,6 +681,9 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 		}
 		if err == nil || !isTimeout(err) || first == wait || c.s.shutdown.Load() {
 			return err
+		}
+		if first > 0 { // a wait that began (one of 0 ends before it does)
+			c.atOnce = answersAtOnce
 		}
 		now, wait = time.Now(), wait-first
 	}
