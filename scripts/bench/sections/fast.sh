@@ -12,7 +12,8 @@
 #      with runtime.min_heap 64MiB (a heap floor) and at GOGC=400, with its collector's cycles
 #      (gctrace), beside haproxy (the core table has the other peers), and the scheduler's
 #      wake-up delays (perf sched latency) during one more round;
-#   3. Basic authentication over LDAP (slapd, warm cache) ÷ anonymous;
+#   3. Basic authentication over LDAP (slapd, warm cache) ÷ anonymous, in
+#      paired rounds as 1b;
 #   4. the gateway process under wrk (scripts/bench/profgw): allocations per
 #      request, front server included, and its CPU profile's top entries;
 #   5. allocations per proxied request (go test -bench BenchmarkProxy).
@@ -302,11 +303,15 @@ if [ -n "${FURL[gateway]:-}" ] && [ -x /usr/sbin/slapd ] && command -v ldapadd >
       code=$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "${FURL[ldap]}" || true)
       if [ "$code" = 200 ]; then
         fast_wrk "${FURL[ldap]}" 64 "$auth" >/dev/null # warm: the bind cache and the connections
-        for ((r = 1; r <= ROUNDS; r++)); do
-          res=$(fast_wrk "${FURL[gateway]}" 64)
-          fast_field rps "$res" >>"$WORK/fast-anon.rps"
-          res=$(fast_wrk "${FURL[ldap]}" 64 "$auth")
-          fast_field rps "$res" >>"$WORK/fast-ldap.rps"
+        # Paired rounds, as in 1b (a best-of-N ratio once read 0.75 from an
+        # anonymous round in a fast stretch of the host and 0.98 round by
+        # round): each round's own ratio, the order alternating.
+        for ((r = 1; r <= PAIR_ROUNDS; r++)); do
+          for k in $([ $((r % 2)) = 1 ] && echo "anon ldap" || echo "ldap anon"); do
+            if [ "$k" = anon ]; then res=$(fast_wrk "${FURL[gateway]}" 64); else res=$(fast_wrk "${FURL[ldap]}" 64 "$auth"); fi
+            fast_field rps "$res" >>"$WORK/fast-$k.rps"
+          done
+          echo "$(fast_ratio "$(tail -1 "$WORK/fast-ldap.rps")" "$(tail -1 "$WORK/fast-anon.rps")")" >>"$WORK/fast-pair-ldap.txt"
           log "fast: LDAP round $r: anonymous $(tail -1 "$WORK/fast-anon.rps"), Basic over LDAP $(tail -1 "$WORK/fast-ldap.rps") req/s"
         done
       else
@@ -405,7 +410,7 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   done
   a=$(fast_best anon) l=$(fast_best ldap)
   if [ -n "$a" ] && [ -n "$l" ]; then
-    echo "| Basic over LDAP (warm cache) ÷ anonymous | gateway | $(fast_ratio "$l" "$a") ($(printf '%.0f' "$l") / $(printf '%.0f' "$a") req/s) | | |"
+    echo "| Basic over LDAP (warm cache) ÷ anonymous, paired rounds | gateway | $(fast_pair ldap) (best rounds $(printf '%.0f' "$l") / $(printf '%.0f' "$a") req/s) | | |"
   else
     echo "| Basic over LDAP (warm cache) ÷ anonymous | gateway | not run (see the note) | | |"
   fi
@@ -414,7 +419,7 @@ alloc_of() { awk -v k="$1" '$1 == k {print $2}' <<<"$allocs"; }
   done
   echo "| allocations per proxied request | the gateway process under wrk (profgw, its default front server included, backend apart) | ${proc_allocs:-not measured (see .bench/logs/fast-profgw.log)} | | |"
   echo
-  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; paired rounds: the gateway, haproxy, the fasthttp proxy, the gateway's TLS front and haproxy terminating TLS (P-256, HTTP/1.1) back to back in each of $PAIR_ROUNDS rounds (the order rotating), the median of the rounds' own ratios and their range; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; CPU per request: the proxy process's user and system time (/proc/PID/stat, clock ticks of 1/$CLK_TCK s) over each of those wrk runs ÷ the requests wrk completed, median of the rounds (the fasthttp proxy in the same rounds); latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults (GOGC 100, no heap floor), with runtime.min_heap 64MiB in its gateway.yaml (a heap floor), and with GOGC=400 in its environment; GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; rows with \`-client raw\`: loadgen's lean client (each worker's own connection, the answer read in the sending goroutine: no hand-off to net/http's two goroutines per connection), minus the direct backend measured with it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
+  echo "Method: wrk -t2 -cN -d$FAST_DURATION --latency (19-byte keep-alive GET through the full chain: anonymous + identity assertion), best of $ROUNDS interleaved rounds after a warm-up, wrk under \`${NICE[*]:-no nice}\`; paired rounds: the gateway, haproxy, the fasthttp proxy, the gateway's TLS front and haproxy terminating TLS (P-256, HTTP/1.1) back to back in each of $PAIR_ROUNDS rounds (the order rotating), the median of the rounds' own ratios and their range; cores: gatewayd with GOMAXPROCS=1 and 2 (what the second core buys, i.e. how throughput grows per core), haproxy nbthread 1 and 2 beside it; CPU per request: the proxy process's user and system time (/proc/PID/stat, clock ticks of 1/$CLK_TCK s) over each of those wrk runs ÷ the requests wrk completed, median of the rounds (the fasthttp proxy in the same rounds); latency: loadgen rate (open loop, no coordinated omission) under \`${NICE[*]:-no nice}\` at half the gateway's best rate at 64 connections, $WARMUP warm-up, median of $LAT_ROUNDS interleaved rounds, minus the direct backend's; the gateway with gateway.yaml's defaults (GOGC 100, no heap floor), with runtime.min_heap 64MiB in its gateway.yaml (a heap floor), and with GOGC=400 in its environment; GC: gctrace lines during those runs, per second of run (warm-up included); scheduler: \`perf sched latency\` over 3 s of one more round, the average and largest delay from a thread's wake-up to its running, per process; rows with \`-client raw\`: loadgen's lean client (each worker's own connection, the answer read in the sending goroutine: no hand-off to net/http's two goroutines per connection), minus the direct backend measured with it; LDAP: slapd of scripts/ldap-demo.sh on loopback over ldap://, the provider's bind cache warm, wrk with alice's Basic credentials, against the anonymous topology of the same gatewayd, back to back in each of $PAIR_ROUNDS rounds (the order alternating), the median of the rounds' own ratios and their range; allocations: \`go test -bench BenchmarkProxy/handler -benchtime 20000x ./proxy/\` (handler and handler-full-chain count a net/http backend in the same process too; handler-raw-backend's backend allocates nothing: the gateway's own allocations plus the harness's 6 per request)."
   if [ -n "$ldap_note" ]; then echo; echo "Note: $ldap_note."; fi
   if [ -n "$proc_top" ]; then
     echo
