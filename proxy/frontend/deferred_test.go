@@ -59,44 +59,62 @@ var frontDialers = []struct {
 	}},
 }
 
+// okHandler answers every request "ok".
+var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+
+// okGetter returns a function that sends a keep-alive GET on c and reads
+// okHandler's answer.
+func okGetter(t *testing.T, c net.Conn) func() {
+	br := bufio.NewReader(c)
+	return func() {
+		t.Helper()
+		if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
+			t.Fatalf("answer %q %v", b, err)
+		}
+	}
+}
+
+// serverIO runs get n times and returns the read(2) and write(2) calls
+// the process made meanwhile, less those of the calling thread (the
+// client's, locked to it by the caller): the server's.
+func serverIO(t *testing.T, n int, get func()) (reads, writes int) {
+	t.Helper()
+	pr0, pw0 := ioCounts(t, procio.Process)
+	tr0, tw0 := ioCounts(t, procio.Thread)
+	for i := 0; i < n; i++ {
+		get()
+	}
+	pr1, pw1 := ioCounts(t, procio.Process)
+	tr1, tw1 := ioCounts(t, procio.Thread)
+	return (pr1 - pr0) - (tr1 - tr0), (pw1 - pw0) - (tw1 - tw0)
+}
+
 // A keep-alive client's requests cost the lean front one read(2) and one
 // write(2) each, under TLS too: the answer is sent from inside the wait
 // for the next request, not followed by a read that finds nothing before
 // the wait. The client runs on a thread of its own, so the process's
-// counts less the thread's are the server's.
+// counts less the thread's are the server's. (The wait's bound is a second
+// here: a client goroutine the host delays past 10 ms would have the next
+// answers sent at once, each with a read more.)
 func TestKeepAliveRequestCostsOneRead(t *testing.T) {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	defer frontend.SetDeferredWait(time.Second)()
 	for _, fd := range frontDialers {
 		t.Run(fd.name, func(t *testing.T) {
-			dial := fd.serve(t, h, frontend.ServerOptions{})
+			dial := fd.serve(t, okHandler, frontend.ServerOptions{})
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			c := dial(t)
-			br := bufio.NewReader(c)
-			get := func() {
-				t.Helper()
-				if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
-					t.Fatal(err)
-				}
-				c.SetReadDeadline(time.Now().Add(10 * time.Second))
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
-					t.Fatalf("answer %q %v", b, err)
-				}
-			}
+			get := okGetter(t, dial(t))
 			get()
 			const n = 200
-			pr0, pw0 := ioCounts(t, procio.Process)
-			tr0, tw0 := ioCounts(t, procio.Thread)
-			for i := 0; i < n; i++ {
-				get()
-			}
-			pr1, pw1 := ioCounts(t, procio.Process)
-			tr1, tw1 := ioCounts(t, procio.Thread)
-			reads, writes := (pr1-pr0)-(tr1-tr0), (pw1-pw0)-(tw1-tw0)
+			reads, writes := serverIO(t, n, get)
 			t.Logf("server: %d reads, %d writes for %d requests", reads, writes, n)
 			if reads > n+n/10 || writes > n+n/10 {
 				t.Fatalf("the server made %d reads and %d writes for %d requests, want about one each", reads, writes, n)
@@ -110,45 +128,34 @@ func TestKeepAliveRequestCostsOneRead(t *testing.T) {
 // server a read that finds nothing before it waits), and then deferred
 // again: a busy client that paused once does not pay that read for good.
 func TestPauseSendsAnswersAtOnceForAWhile(t *testing.T) {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	for _, fd := range frontDialers {
 		t.Run(fd.name, func(t *testing.T) {
-			dial := fd.serve(t, h, frontend.ServerOptions{})
+			dial := fd.serve(t, okHandler, frontend.ServerOptions{})
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			c := dial(t)
-			br := bufio.NewReader(c)
-			get := func() {
-				t.Helper()
-				if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
-					t.Fatal(err)
-				}
-				c.SetReadDeadline(time.Now().Add(10 * time.Second))
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
-					t.Fatalf("answer %q %v", b, err)
-				}
-			}
+			get := okGetter(t, dial(t))
 			get()
 			get()                                 // its answer is deferred: sent from the wait for the next request
 			time.Sleep(3 * frontend.DeferredWait) // the client's pause, past that wait's deadline
 			get()                                 // answered at once, as the next AnswersAtOnce-1 are
+			// From here the wait's bound is a second: a client goroutine
+			// the host delays past 10 ms would start another run of
+			// answers sent at once.
+			defer frontend.SetDeferredWait(time.Second)()
 			const n = 100
-			pr0, _ := ioCounts(t, procio.Process)
-			tr0, _ := ioCounts(t, procio.Thread)
-			for i := 0; i < n; i++ {
+			i := 0
+			reads, _ := serverIO(t, n, func() {
+				if i++; i < frontend.AnswersAtOnce {
+					// The client's think time: the server's read after
+					// an answer sent at once comes before the request.
+					time.Sleep(5 * time.Millisecond)
+				}
 				get()
-			}
-			pr1, _ := ioCounts(t, procio.Process)
-			tr1, _ := ioCounts(t, procio.Thread)
-			reads := (pr1 - pr0) - (tr1 - tr0)
+			})
 			t.Logf("server: %d reads for %d requests after a pause", reads, n)
 			// Every answer sent at once is followed by a read that finds
-			// nothing (a scheduler's delay may let the client's next request
-			// come first: half of them are asked for).
+			// nothing (a scheduler's delay may still let the client's next
+			// request come first: half of them are asked for).
 			if min := n + frontend.AnswersAtOnce/2; reads < min {
 				t.Fatalf("the server made %d reads for %d requests after a pause, want at least %d: were its answers deferred?", reads, n, min)
 			}
