@@ -62,9 +62,15 @@ var frontDialers = []struct {
 // okHandler answers every request "ok".
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 
-// okGetter returns a function that sends a keep-alive GET on c and reads
-// okHandler's answer.
-func okGetter(t *testing.T, c net.Conn) func() {
+// okClient starts fd's front serving okHandler, dials it, and returns a
+// function that sends a keep-alive GET on that connection and reads the
+// answer. The calling goroutine stays on its thread until the test ends,
+// so that serverIO can tell the client's system calls from the server's.
+func okClient(t *testing.T, serve func(*testing.T, http.Handler, frontend.ServerOptions) func(*testing.T) net.Conn) func() {
+	dial := serve(t, okHandler, frontend.ServerOptions{})
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+	c := dial(t)
 	br := bufio.NewReader(c)
 	return func() {
 		t.Helper()
@@ -79,6 +85,15 @@ func okGetter(t *testing.T, c net.Conn) func() {
 		if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
 			t.Fatalf("answer %q %v", b, err)
 		}
+	}
+}
+
+// think spends d on the calling goroutine (the client's, on its own
+// thread) without a timer: a timer would wake the runtime's network
+// poller, whose read of its eventfd serverIO would count as the server's.
+func think(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
+		runtime.Gosched()
 	}
 }
 
@@ -108,10 +123,7 @@ func TestKeepAliveRequestCostsOneRead(t *testing.T) {
 	defer frontend.SetDeferredWait(time.Second)()
 	for _, fd := range frontDialers {
 		t.Run(fd.name, func(t *testing.T) {
-			dial := fd.serve(t, okHandler, frontend.ServerOptions{})
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			get := okGetter(t, dial(t))
+			get := okClient(t, fd.serve)
 			get()
 			const n = 200
 			reads, writes := serverIO(t, n, get)
@@ -130,10 +142,7 @@ func TestKeepAliveRequestCostsOneRead(t *testing.T) {
 func TestPauseSendsAnswersAtOnceForAWhile(t *testing.T) {
 	for _, fd := range frontDialers {
 		t.Run(fd.name, func(t *testing.T) {
-			dial := fd.serve(t, okHandler, frontend.ServerOptions{})
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			get := okGetter(t, dial(t))
+			get := okClient(t, fd.serve)
 			get()
 			get()                                 // its answer is deferred: sent from the wait for the next request
 			time.Sleep(3 * frontend.DeferredWait) // the client's pause, past that wait's deadline
@@ -148,7 +157,7 @@ func TestPauseSendsAnswersAtOnceForAWhile(t *testing.T) {
 				if i++; i < frontend.AnswersAtOnce {
 					// The client's think time: the server's read after
 					// an answer sent at once comes before the request.
-					time.Sleep(5 * time.Millisecond)
+					think(5 * time.Millisecond)
 				}
 				get()
 			})

@@ -307,7 +307,9 @@ if [ -n "${FURL[gateway]:-}" ] && [ -x /usr/sbin/slapd ] && command -v ldapadd >
         # anonymous round in a fast stretch of the host and 0.98 round by
         # round): each round's own ratio, the order alternating.
         for ((r = 1; r <= PAIR_ROUNDS; r++)); do
-          for k in $([ $((r % 2)) = 1 ] && echo "anon ldap" || echo "ldap anon"); do
+          order=(anon ldap)
+          ((r % 2)) || order=(ldap anon)
+          for k in "${order[@]}"; do
             if [ "$k" = anon ]; then res=$(fast_wrk "${FURL[gateway]}" 64); else res=$(fast_wrk "${FURL[ldap]}" 64 "$auth"); fi
             fast_field rps "$res" >>"$WORK/fast-$k.rps"
           done
