@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -143,6 +144,95 @@ func TestContextHandlerEntry(t *testing.T) {
 			if fmt.Sprint(st) != "[200]" || bodies[0] != want {
 				t.Fatalf("%v %q, want 200 %q", st, bodies, want)
 			}
+		})
+	}
+}
+
+// A request's context ends when its handler returns, whether or not
+// anyone waited on it during the handler (the lean front makes its cancel
+// context on the first Done): Err is context.Canceled, Done is closed,
+// and contexts derived from it (WithCancel, AfterFunc) end with it. Those
+// derived during the handler cost no goroutine each: they are registered
+// with the request's cancel context, as with net/http's.
+func TestRequestContextEndsWithHandler(t *testing.T) {
+	const children = 64
+	type served struct {
+		ctx, child context.Context
+		after      chan struct{}
+		goroutines int // started while the children were made
+	}
+	for _, tc := range []struct {
+		name   string
+		derive bool // derive contexts (and so wait on it) during the handler
+	}{
+		{"not waited on", false},
+		{"derived from", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forKinds(t, func(t *testing.T, kind string) {
+				got := make(chan served, 1)
+				h := frontend.ContextHandlerFunc(func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+					s := served{ctx: ctx, after: make(chan struct{})}
+					if tc.derive {
+						n0 := runtime.NumGoroutine()
+						for range children {
+							c, cancel := context.WithCancel(ctx)
+							defer cancel()
+							s.child = c
+						}
+						context.AfterFunc(ctx, func() { close(s.after) })
+						s.goroutines = runtime.NumGoroutine() - n0
+					}
+					if err := ctx.Err(); err != nil {
+						t.Errorf("during the handler: %v", err)
+					}
+					got <- s
+					io.WriteString(w, "ok")
+				})
+				_, addr := serveFront(t, kind, h, frontend.ServerOptions{})
+				st, _, _ := exchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				if fmt.Sprint(st) != "[200]" {
+					t.Fatalf("status %v", st)
+				}
+				s := <-got
+				// The answer may reach the client before the handler's
+				// deferred end: poll for it.
+				for deadline := time.Now().Add(10 * time.Second); s.ctx.Err() == nil; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the request context did not end after its handler")
+					}
+				}
+				if err := s.ctx.Err(); !errors.Is(err, context.Canceled) {
+					t.Fatalf("Err after the handler: %v", err)
+				}
+				select {
+				case <-s.ctx.Done():
+				default:
+					t.Fatal("Done is not closed after the handler")
+				}
+				if err := context.Cause(s.ctx); !errors.Is(err, context.Canceled) {
+					t.Fatalf("Cause: %v", err)
+				}
+				late, cancel := context.WithCancel(s.ctx)
+				defer cancel()
+				if late.Err() == nil {
+					t.Fatal("a context derived after the handler is not canceled")
+				}
+				if !tc.derive {
+					return
+				}
+				if s.child.Err() == nil {
+					t.Fatal("a context derived during the handler is not canceled")
+				}
+				select {
+				case <-s.after:
+				case <-time.After(10 * time.Second):
+					t.Fatal("context.AfterFunc did not run")
+				}
+				if s.goroutines >= children/2 {
+					t.Fatalf("%d contexts derived from the request's started %d goroutines", children, s.goroutines)
+				}
+			})
 		})
 	}
 }

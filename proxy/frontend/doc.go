@@ -76,9 +76,11 @@
 //     one Host) the server reads itself in one pass over the bytes it
 //     buffered (simpleRequest), into what http.ReadRequest returns for
 //     them (a fuzz test holds it to that), reusing the connection's
-//     header map from request to request for a ContextHandler (cleared;
-//     such a handler holds nothing of a request past its return; a plain
-//     handler may, and gets a map of its own); any other head, and every
+//     header map and URL from request to request for a ContextHandler
+//     (cleared; such a handler holds nothing of a request past its return;
+//     a plain handler may, and gets a map and URL of its own; a target
+//     whose path has no escapes is read without url.ParseRequestURI, into
+//     what it returns); any other head, and every
 //     error, is ReadRequest's. A handler that is a ContextHandler (the
 //     proxy) is handed the request without a context and makes the one
 //     shallow copy that carries it. The server adds net/http's
@@ -115,7 +117,10 @@
 //     client went away only once someone waits on it (its Done starts a
 //     one-byte read, after the body was read to its end), as the proxy's
 //     backend watch does for a slow answer; a byte read then is the next
-//     pipelined request, kept;
+//     pipelined request, kept. Nor a cancel context: the request context
+//     makes its context.WithCancel on that first Done (contexts derived
+//     from it are registered with it, as with net/http's), and until then
+//     its end is a flag;
 //   - one read-deadline change per request in the common case: the idle
 //     (or header) deadline is replaced before the handler's first read of
 //     the connection, not after every head;

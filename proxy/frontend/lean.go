@@ -1201,7 +1201,6 @@ var aLongTimeAgo = time.Unix(1, 0)
 // serve another request.
 func (c *leanConn) serveRequest(req *http.Request) bool {
 	rc := &reqCtx{c: c}
-	rc.Context, rc.cancel = context.WithCancel(context.Background())
 	c.cr.mu.Lock()
 	c.cr.cur = rc
 	c.cr.mu.Unlock()
@@ -1246,26 +1245,89 @@ func (c *leanConn) serveRequest(req *http.Request) bool {
 	return !res.closeAfter
 }
 
-// reqCtx is a request's context: a cancel context whose Done starts the
-// client-gone watch the first time it is called (a request nobody waits
-// on costs no background read). The watch starts once the body is read:
-// before, a read of the body reports the client's leaving.
+// reqCtx is a request's context: it is canceled when the handler returns
+// or the client goes away, and its Done starts the client-gone watch the
+// first time it is called (a request nobody waits on costs no background
+// read). The watch starts once the body is read: before, a read of the
+// body reports the client's leaving.
+//
+// Its cancellation is a context.WithCancel made when someone first asks
+// for Done: most requests are answered without anyone waiting on their
+// context, and then cost no cancel context (two allocations). Until then
+// Err reports the end alone. Done comes first in everything the context
+// package does with a parent (WithCancel, WithTimeout, AfterFunc), so a
+// child finds the cancel context through Value and is canceled with it,
+// without a goroutine of its own.
 type reqCtx struct {
-	context.Context
-	cancel   context.CancelFunc
 	c        *leanConn
+	inner    atomic.Pointer[cancelState] // made by the first Done
+	ended    atomic.Bool                 // the handler returned
 	armed    atomic.Bool
 	bodyDone atomic.Bool
 	started  atomic.Bool
 }
 
+// cancelState is a request context's cancellation, once asked for.
+type cancelState struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// Deadline implements context.Context: a request has no deadline.
+func (rc *reqCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+
 // Done arms the client-gone watch.
 func (rc *reqCtx) Done() <-chan struct{} {
+	st := rc.state()
 	if !rc.armed.Load() && !rc.armed.Swap(true) && rc.bodyDone.Load() {
 		rc.startWatch()
 	}
-	return rc.Context.Done()
+	return st.ctx.Done()
 }
+
+// Err implements context.Context.
+func (rc *reqCtx) Err() error {
+	if st := rc.inner.Load(); st != nil {
+		return st.ctx.Err()
+	}
+	if rc.ended.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Value implements context.Context: a request context carries no values
+// of its own; the cancel context answers the context package's lookups.
+func (rc *reqCtx) Value(key any) any {
+	if st := rc.inner.Load(); st != nil {
+		return st.ctx.Value(key)
+	}
+	return nil
+}
+
+// String names the context in a panic or a log, as context's own do.
+func (rc *reqCtx) String() string { return "frontend.requestContext" }
+
+// state returns the request's cancellation, making it on the first call
+// (canceled at once when the handler has returned already).
+func (rc *reqCtx) state() *cancelState {
+	if st := rc.inner.Load(); st != nil {
+		return st
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st := &cancelState{ctx, cancel}
+	if !rc.inner.CompareAndSwap(nil, st) {
+		cancel()
+		return rc.inner.Load()
+	}
+	if rc.ended.Load() { // end ran before the state was there for it
+		cancel()
+	}
+	return st
+}
+
+// cancel cancels the context (the client went away).
+func (rc *reqCtx) cancel() { rc.state().cancel() }
 
 func (rc *reqCtx) startWatch() {
 	if !rc.started.Swap(true) && rc.Err() == nil {
@@ -1281,9 +1343,14 @@ func (rc *reqCtx) bodyEnded() {
 }
 
 // end stops the watch and cancels the context: the handler returned.
+// ended goes first: a state made after it sees it (state), one made
+// before is here to cancel.
 func (rc *reqCtx) end() {
 	rc.c.cr.stopWatch()
-	rc.cancel()
+	rc.ended.Store(true)
+	if st := rc.inner.Load(); st != nil {
+		st.cancel()
+	}
 }
 
 // reqBody is the request body: it sends 100 Continue before the first

@@ -31,8 +31,9 @@ const maxReusedFields = 16
 //     Trailer, Pragma): the request has no body.
 //
 // req.Header, when it is a map of at most maxReusedFields names (the
-// connection's last request's), is cleared and filled: a connection's
-// requests then allocate no header map. Whatever is in req is replaced.
+// connection's last request's), is cleared and filled, and req.URL, when
+// there is one, is filled anew: a connection's requests then allocate no
+// header map and no URL. Whatever is in req is replaced.
 //
 // What it fills is what http.ReadRequest returns for the same bytes (the
 // tests hold it to that, FuzzSimpleRequest among them); any other head
@@ -143,9 +144,15 @@ func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok b
 
 	s := copyCanonical(head, fields[:n]) // the one copy every string below is cut from
 	target := s[t0:t1]
-	u, err := url.ParseRequestURI(target)
-	if err != nil {
-		return 0, "", false // ReadRequest's error
+	u := req.URL // the connection's last request's, reused as its header map is
+	if u == nil {
+		u = new(url.URL)
+	}
+	if !readTarget(target, u) {
+		var err error
+		if u, err = url.ParseRequestURI(target); err != nil {
+			return 0, "", false // ReadRequest's error
+		}
 	}
 	method := s[:methodEnd]
 	h := req.Header
@@ -194,6 +201,25 @@ func simpleRequest(head []byte, req *http.Request) (hosts int, host string, ok b
 		req.Close = !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
 	}
 	return hosts, host, true
+}
+
+// readTarget fills u from target, an origin-form target ("/…") of visible
+// ASCII, as url.ParseRequestURI reads it, when its path has no escapes
+// (then the path is the target's bytes: url.URL.setPath's unescape changes
+// nothing), and reports whether it did; a path with '%' is left to
+// ParseRequestURI. The query is never parsed, by either.
+func readTarget(target string, u *url.URL) bool {
+	path, query, hasQuery := strings.Cut(target, "?")
+	if strings.IndexByte(path, '%') >= 0 {
+		return false
+	}
+	// ParseRequestURI: a '?' that ends the target and is its only one
+	// forces an empty query; else the query is what follows the first.
+	*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+	if u.EscapedPath() != path {
+		u.RawPath = path // setPath keeps a path Go would write otherwise as it came
+	}
+	return true
 }
 
 // span is where a field's name and value are in a head.
