@@ -552,13 +552,22 @@ outer:
 }
 
 func writeField(bw *bufio.Writer, k, v string) {
-	_, _ = bw.WriteString(k)
-	_, _ = bw.WriteString(": ")
-	if strings.ContainsAny(v, "\r\n") {
+	if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 { // ContainsAny builds a set per call
 		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
 	}
-	_, _ = bw.WriteString(strings.TrimSpace(v))
-	_, _ = bw.WriteString("\r\n")
+	v = strings.TrimSpace(v)
+	if bw.Available() < len(k)+len(v)+4 {
+		_, _ = bw.WriteString(k)
+		_, _ = bw.WriteString(": ")
+		_, _ = bw.WriteString(v)
+		_, _ = bw.WriteString("\r\n")
+		return
+	}
+	// One append into the buffer's room, not four calls.
+	b := append(bw.AvailableBuffer(), k...)
+	b = append(b, ": "...)
+	b = append(b, v...)
+	_, _ = bw.Write(append(b, "\r\n"...))
 }
 
 // writeChunk writes p as one chunk; the error is the buffer's.

@@ -153,10 +153,19 @@ func (c *Conn) WriteRequestHead(method, path, query, host string, h http.Header,
 				c.bw.Reset(c.w)
 				return &HeaderError{"value of header " + strconv.Quote(k)}
 			}
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(trimOWS(v))
-			w.WriteString("\r\n")
+			v = trimOWS(v)
+			if w.Available() < len(k)+len(v)+4 {
+				w.WriteString(k)
+				w.WriteString(": ")
+				w.WriteString(v)
+				w.WriteString("\r\n")
+				continue
+			}
+			// One append into the buffer's room, not four calls.
+			b := append(w.AvailableBuffer(), k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			w.Write(append(b, "\r\n"...))
 		}
 	}
 	switch {

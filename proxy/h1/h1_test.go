@@ -491,3 +491,60 @@ func waitReadable(t *testing.T, tc *net.TCPConn) {
 		time.Sleep(time.Millisecond) // poll interval, not a wait for an event
 	}
 }
+
+// The request head carries every field as given (OWS trimmed), whether
+// it fits the write buffer's room or not: values of a few bytes, one
+// larger than the whole buffer, and enough of them to fill it midway.
+func TestRequestHeadFields(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan http.Header, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		req, err := http.ReadRequest(bufio.NewReaderSize(c, 64<<10))
+		if err != nil {
+			got <- http.Header{"Read-Error": {err.Error()}}
+			return
+		}
+		got <- req.Header
+		io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+	}()
+	h := http.Header{
+		"A":        {"1"},
+		"Padded":   {" \tv w\t "},
+		"Big":      {strings.Repeat("b", 2*writeBufferSize)},
+		"Repeated": {"x", "y"},
+	}
+	for i := range 40 { // about 100 bytes each: the buffer fills among them
+		h[fmt.Sprintf("X-Field-%02d", i)] = []string{strings.Repeat(strconv.Itoa(i%10), 90)}
+	}
+	p := NewPool(dialer(ln.Addr().String()), 1, 0)
+	t.Cleanup(p.Close)
+	c, err := p.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteRequestHead("GET", "/x", "", "b", h, -1, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	seen := <-got
+	h["Padded"] = []string{"v w"}
+	if len(seen) != len(h) {
+		t.Errorf("the backend got %d fields, want %d", len(seen), len(h))
+	}
+	for k, want := range h {
+		if fmt.Sprint(seen[k]) != fmt.Sprint(want) {
+			t.Errorf("%s: the backend got %.40q, want %.40q", k, seen[k], want)
+		}
+	}
+}
