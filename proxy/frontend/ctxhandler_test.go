@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime"
 	"slices"
 	"strings"
@@ -234,5 +235,24 @@ func TestRequestContextEndsWithHandler(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// The lean front reads a connection's next simple request into a URL of
+// its own: a ContextHandler that put another URL on the request it was
+// handed (one it keeps) does not see it overwritten by the next request.
+func TestNextRequestLeavesHandlersURL(t *testing.T) {
+	kept := &url.URL{Path: "/kept"}
+	h := frontend.ContextHandlerFunc(func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Path)
+		r.URL = kept
+	})
+	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
+	st, bodies, _ := exchange(t, addr, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3?q HTTP/1.1\r\nHost: x\r\n\r\n")
+	if fmt.Sprint(st, bodies) != "[200 200 200] [/1 /2 /3]" {
+		t.Fatalf("%v %q", st, bodies)
+	}
+	if kept.String() != "/kept" {
+		t.Fatalf("the handler's URL became %q", kept.String())
 	}
 }

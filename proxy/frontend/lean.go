@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -59,8 +60,9 @@ func newLean(h http.Handler, o ServerOptions, connState func(net.Conn, http.Conn
 // context matters. net/http's WithContext then copies the request once,
 // where the front's copy and the handler's would be two (a 320-byte
 // allocation per request). r is the connection's: nothing may keep it, nor
-// its Header map (which every shallow copy of r shares), past the handler's
-// return, when the connection reads its next request into them.
+// its Header map or its URL (which every shallow copy of r shares), past
+// the handler's return, when the connection reads its next request into
+// them.
 type ContextHandler interface {
 	http.Handler
 	ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request)
@@ -305,8 +307,10 @@ type leanConn struct {
 	// header map reused (a plain handler may keep its request's header, as
 	// net/http lets it: it gets a new map each time); next is cleared when
 	// the connection goes idle (awaitRequest) or reads a head that is not
-	// simple.
+	// simple. url is the URL the server reads a ContextHandler's simple
+	// requests into: its own, whatever a handler left in next.URL.
 	next http.Request
+	url  *url.URL
 	// deferred: the last answer is in bw, for the wait for the next
 	// request to send (deferred.go); raw and step are made once for it,
 	// rp, rn and rerr are sendRead's state. tlsSend: under TLS, the
@@ -571,11 +575,15 @@ func (c *leanConn) serveOne() bool {
 		return false
 	}
 	req := &c.next
+	req.URL = c.url // nil for a plain handler: its request's URL is its own
 	hosts, host, simple := simpleRequest(head, req)
 	if simple {
 		_, _ = c.br.Discard(len(head))
+		if c.s.ctxServe != nil {
+			c.url = req.URL
+		}
 	} else {
-		c.next = http.Request{} // the last simple request: nothing of it stays
+		c.next, c.url = http.Request{}, nil // the last simple request: nothing of it stays
 		hosts, host = hostFields(head)
 		if req, err = http.ReadRequest(c.br); err != nil {
 			c.badRequest(err)
@@ -709,7 +717,7 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 	}
 	c.release()
 	c.res.forget()
-	c.next = http.Request{} // the last request (a ContextHandler's) is let go too
+	c.next, c.url = http.Request{}, nil // the last request (a ContextHandler's) is let go too
 	_ = c.nc.SetReadDeadline(now.Add(wait))
 	n, err := c.nc.Read(c.cr.byteBuf[:])
 	if n == 1 {
@@ -1287,7 +1295,7 @@ func (rc *reqCtx) Done() <-chan struct{} {
 
 // Err implements context.Context.
 func (rc *reqCtx) Err() error {
-	if st := rc.inner.Load(); st != nil {
+	if st := rc.current(); st != nil {
 		return st.ctx.Err()
 	}
 	if rc.ended.Load() {
@@ -1299,7 +1307,7 @@ func (rc *reqCtx) Err() error {
 // Value implements context.Context: a request context carries no values
 // of its own; the cancel context answers the context package's lookups.
 func (rc *reqCtx) Value(key any) any {
-	if st := rc.inner.Load(); st != nil {
+	if st := rc.current(); st != nil {
 		return st.ctx.Value(key)
 	}
 	return nil
@@ -1309,19 +1317,34 @@ func (rc *reqCtx) Value(key any) any {
 func (rc *reqCtx) String() string { return "frontend.requestContext" }
 
 // state returns the request's cancellation, making it on the first call
-// (canceled at once when the handler has returned already).
+// (canceled before it is published when the handler has returned
+// already: Err, which said Canceled then, never says nil after).
 func (rc *reqCtx) state() *cancelState {
-	if st := rc.inner.Load(); st != nil {
+	if st := rc.current(); st != nil {
 		return st
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if rc.ended.Load() {
+		cancel()
+	}
 	st := &cancelState{ctx, cancel}
 	if !rc.inner.CompareAndSwap(nil, st) {
 		cancel()
-		return rc.inner.Load()
+		return rc.current()
 	}
-	if rc.ended.Load() { // end ran before the state was there for it
+	if rc.ended.Load() { // end ran while it was made, and found none to cancel
 		cancel()
+	}
+	return st
+}
+
+// current returns the cancellation made so far, or nil; once the handler
+// returned, canceled (one a first Done published while end ran, not yet
+// canceled by state, is canceled here rather than read live).
+func (rc *reqCtx) current() *cancelState {
+	st := rc.inner.Load()
+	if st != nil && rc.ended.Load() {
+		st.cancel() // a no-op once canceled
 	}
 	return st
 }
