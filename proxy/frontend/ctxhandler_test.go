@@ -238,21 +238,26 @@ func TestRequestContextEndsWithHandler(t *testing.T) {
 	}
 }
 
-// The lean front reads a connection's next simple request into a URL of
-// its own: a ContextHandler that put another URL on the request it was
-// handed (one it keeps) does not see it overwritten by the next request.
+// The lean front reads a connection's next simple request into a header
+// map and URL of its own: a ContextHandler that put another map or URL on
+// the request it was handed (ones it keeps) does not see them cleared or
+// overwritten by the next request.
 func TestNextRequestLeavesHandlersURL(t *testing.T) {
 	kept := &url.URL{Path: "/kept"}
+	keptHeader := http.Header{"Kept": {"1"}}
 	h := frontend.ContextHandlerFunc(func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, r.URL.Path)
-		r.URL = kept
+		io.WriteString(w, r.URL.Path+" "+r.Header.Get("X-N"))
+		r.URL, r.Header = kept, keptHeader
 	})
 	_, addr := serveFront(t, frontend.KindLean, h, frontend.ServerOptions{})
-	st, bodies, _ := exchange(t, addr, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3?q HTTP/1.1\r\nHost: x\r\n\r\n")
-	if fmt.Sprint(st, bodies) != "[200 200 200] [/1 /2 /3]" {
+	st, bodies, _ := exchange(t, addr, "GET /1 HTTP/1.1\r\nHost: x\r\nX-N: 1\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\nX-N: 2\r\n\r\nGET /3?q HTTP/1.1\r\nHost: x\r\n\r\n")
+	if fmt.Sprint(st, bodies) != "[200 200 200] [/1 1 /2 2 /3 ]" {
 		t.Fatalf("%v %q", st, bodies)
 	}
 	if kept.String() != "/kept" {
 		t.Fatalf("the handler's URL became %q", kept.String())
+	}
+	if fmt.Sprint(keptHeader) != "map[Kept:[1]]" {
+		t.Fatalf("the handler's header map became %v", keptHeader)
 	}
 }

@@ -62,7 +62,7 @@ func newLean(h http.Handler, o ServerOptions, connState func(net.Conn, http.Conn
 // allocation per request). r is the connection's: nothing may keep it, nor
 // its Header map or its URL (which every shallow copy of r shares), past
 // the handler's return, when the connection reads its next request into
-// them.
+// them (a map or URL the handler put on r in their place is left alone).
 type ContextHandler interface {
 	http.Handler
 	ServeHTTPContext(ctx context.Context, w http.ResponseWriter, r *http.Request)
@@ -307,9 +307,12 @@ type leanConn struct {
 	// header map reused (a plain handler may keep its request's header, as
 	// net/http lets it: it gets a new map each time); next is cleared when
 	// the connection goes idle (awaitRequest) or reads a head that is not
-	// simple. url is the URL the server reads a ContextHandler's simple
-	// requests into: its own, whatever a handler left in next.URL.
+	// simple. hdr and url are the header map and URL a ContextHandler's
+	// simple requests are read into: the connection's own, whatever a
+	// handler left in next (nil for a plain handler: its request's are its
+	// own).
 	next http.Request
+	hdr  http.Header
 	url  *url.URL
 	// deferred: the last answer is in bw, for the wait for the next
 	// request to send (deferred.go); raw and step are made once for it,
@@ -575,15 +578,15 @@ func (c *leanConn) serveOne() bool {
 		return false
 	}
 	req := &c.next
-	req.URL = c.url // nil for a plain handler: its request's URL is its own
+	req.Header, req.URL = c.hdr, c.url
 	hosts, host, simple := simpleRequest(head, req)
 	if simple {
 		_, _ = c.br.Discard(len(head))
 		if c.s.ctxServe != nil {
-			c.url = req.URL
+			c.hdr, c.url = req.Header, req.URL
 		}
 	} else {
-		c.next, c.url = http.Request{}, nil // the last simple request: nothing of it stays
+		c.next, c.hdr, c.url = http.Request{}, nil, nil // the last simple request: nothing of it stays
 		hosts, host = hostFields(head)
 		if req, err = http.ReadRequest(c.br); err != nil {
 			c.badRequest(err)
@@ -717,7 +720,7 @@ func (c *leanConn) awaitRequest(wait time.Duration) error {
 	}
 	c.release()
 	c.res.forget()
-	c.next, c.url = http.Request{}, nil // the last request (a ContextHandler's) is let go too
+	c.next, c.hdr, c.url = http.Request{}, nil, nil // the last request (a ContextHandler's) is let go too
 	_ = c.nc.SetReadDeadline(now.Add(wait))
 	n, err := c.nc.Read(c.cr.byteBuf[:])
 	if n == 1 {
@@ -1317,22 +1320,20 @@ func (rc *reqCtx) Value(key any) any {
 func (rc *reqCtx) String() string { return "frontend.requestContext" }
 
 // state returns the request's cancellation, making it on the first call
-// (canceled before it is published when the handler has returned
-// already: Err, which said Canceled then, never says nil after).
+// (canceled when the handler has returned already; a reader that finds it
+// live after the end cancels it first, current: Err, which said Canceled
+// then, never says nil after).
 func (rc *reqCtx) state() *cancelState {
 	if st := rc.current(); st != nil {
 		return st
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if rc.ended.Load() {
-		cancel()
-	}
 	st := &cancelState{ctx, cancel}
 	if !rc.inner.CompareAndSwap(nil, st) {
 		cancel()
 		return rc.current()
 	}
-	if rc.ended.Load() { // end ran while it was made, and found none to cancel
+	if rc.ended.Load() { // end ran before it was there to cancel
 		cancel()
 	}
 	return st

@@ -13,6 +13,16 @@ import (
 // context (which is published canceled, or canceled by the reader that
 // finds it live), nor after. Cause agrees, and Done is closed.
 func TestRequestContextErrStaysSet(t *testing.T) {
+	// A first Done after the end: its cancel context comes canceled.
+	c0 := &leanConn{}
+	c0.cr.c = c0
+	late := &reqCtx{c: c0}
+	late.end()
+	select {
+	case <-late.Done():
+	default:
+		t.Fatal("a first Done after the end is not closed")
+	}
 	// The window itself: a first Done published its cancel context, not
 	// yet canceled, after the handler's end had set the flag.
 	c := &leanConn{}
@@ -58,16 +68,17 @@ func TestRequestContextErrStaysSet(t *testing.T) {
 		}()
 		close(start)
 		wg.Wait()
+		// Done first: Err would cancel a live one it found.
+		select {
+		case <-rc.Done():
+		default:
+			t.Fatal("Done is not closed after end")
+		}
 		if err := rc.Err(); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Err after end: %v", err)
 		}
 		if err := context.Cause(rc); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Cause after end: %v", err)
-		}
-		select {
-		case <-rc.Done():
-		default:
-			t.Fatal("Done is not closed after end")
 		}
 	}
 }

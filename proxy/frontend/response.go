@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/securegw/gateway/proxy/internal/fieldline"
 	"github.com/securegw/gateway/proxy/internal/splice"
 )
 
@@ -555,19 +556,7 @@ func writeField(bw *bufio.Writer, k, v string) {
 	if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 { // ContainsAny builds a set per call
 		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
 	}
-	v = strings.TrimSpace(v)
-	if bw.Available() < len(k)+len(v)+4 {
-		_, _ = bw.WriteString(k)
-		_, _ = bw.WriteString(": ")
-		_, _ = bw.WriteString(v)
-		_, _ = bw.WriteString("\r\n")
-		return
-	}
-	// One append into the buffer's room, not four calls.
-	b := append(bw.AvailableBuffer(), k...)
-	b = append(b, ": "...)
-	b = append(b, v...)
-	_, _ = bw.Write(append(b, "\r\n"...))
+	fieldline.Write(bw, k, strings.TrimSpace(v))
 }
 
 // writeChunk writes p as one chunk; the error is the buffer's.

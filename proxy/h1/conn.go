@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/securegw/gateway/proxy/internal/fieldline"
 )
 
 // Conn is one backend connection, used by one request at a time.
@@ -153,19 +155,7 @@ func (c *Conn) WriteRequestHead(method, path, query, host string, h http.Header,
 				c.bw.Reset(c.w)
 				return &HeaderError{"value of header " + strconv.Quote(k)}
 			}
-			v = trimOWS(v)
-			if w.Available() < len(k)+len(v)+4 {
-				w.WriteString(k)
-				w.WriteString(": ")
-				w.WriteString(v)
-				w.WriteString("\r\n")
-				continue
-			}
-			// One append into the buffer's room, not four calls.
-			b := append(w.AvailableBuffer(), k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			w.Write(append(b, "\r\n"...))
+			fieldline.Write(w, k, trimOWS(v))
 		}
 	}
 	switch {
